@@ -1,0 +1,67 @@
+/**
+ * Runtime errors carry a stable upper-case `code` (tests and callers branch on it,
+ * never on the message) and an optional `cause`. Programmer errors stay TypeErrors.
+ * Every code is listed in the README.
+ */
+export const ERROR_CODES = [
+  /** Input (record, patch, option, query) failed validation; see `details`. */
+  'ERR_VALIDATION',
+  /** The record does not exist (or is deleted, for operations that need it live). */
+  'ERR_NOT_FOUND',
+  /** A peer sent bytes that are not a valid protocol message. */
+  'ERR_PROTOCOL',
+  /** A frame exceeded the maximum frame size. */
+  'ERR_FRAME_TOO_LARGE',
+  /** The peer speaks an incompatible protocol version. */
+  'ERR_PROTOCOL_VERSION',
+  /** Two different histories were written under one origin (a copied data directory). */
+  'ERR_ORIGIN_FORKED',
+  /** LevelDB failed to read or write. */
+  'ERR_STORAGE',
+  /** The data directory is in use by another process. */
+  'ERR_LOCKED',
+  /** Stored data failed an integrity check (hash or heads mismatch). */
+  'ERR_CORRUPT',
+  /** The node (or a component) is closed or not yet open. */
+  'ERR_CLOSED',
+  /** A peer failed authentication. */
+  'ERR_UNAUTHORIZED',
+  /** An operation was aborted or timed out. */
+  'ERR_TIMEOUT',
+] as const;
+
+/** One of the stable error codes. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** A field-level validation problem. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+/** The one error type for expected runtime failures. */
+export class CrmsyncError extends Error {
+  readonly code: ErrorCode;
+  readonly details: FieldIssue[] | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: FieldIssue[] } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CrmsyncError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+/** True when `err` is a CrmsyncError with the given code. */
+export function hasCode(err: unknown, code: ErrorCode): err is CrmsyncError {
+  return err instanceof CrmsyncError && err.code === code;
+}
+
+/** Wraps a LevelDB failure so it is never mistaken for success or swallowed. */
+export function storageError(action: string, cause: unknown): CrmsyncError {
+  const levelCode = (cause as { code?: unknown } | null)?.code;
+  if (levelCode === 'LEVEL_LOCKED' || levelCode === 'LEVEL_DATABASE_NOT_OPEN' && String(cause).includes('lock')) {
+    return new CrmsyncError('ERR_LOCKED', `${action}: the data directory is in use by another process (is a node already running on it?)`, { cause });
+  }
+  return new CrmsyncError('ERR_STORAGE', `${action} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+}

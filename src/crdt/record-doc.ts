@@ -1,0 +1,329 @@
+/**
+ * Customer records as Automerge documents: loading, writing field-level changes,
+ * materialising the plain view, and reading conflicts. Pure: no I/O, no clocks (the
+ * caller passes `now`), no module state.
+ */
+import * as A from '@automerge/automerge';
+import { CrmsyncError } from '../errors.js';
+import type { RecordId } from '../types.js';
+import { GENESIS_BYTES } from './genesis.js';
+import { nodeIdOfActor } from './actor.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, type RecordView, type Stage } from './record-schema.js';
+
+type Atomic = A.ImmutableString;
+type CustomValue = Atomic | number | boolean;
+
+/** The document shape. Nested objects come from the shared genesis change. */
+export interface RecordShape {
+  id?: Atomic;
+  name?: Atomic;
+  email?: Atomic;
+  phone?: Atomic;
+  company?: Atomic;
+  title?: Atomic;
+  owner?: Atomic;
+  territory?: Atomic;
+  stage?: Atomic;
+  address: Partial<Record<(typeof ADDRESS_FIELDS)[number], Atomic>>;
+  tags: Record<string, boolean>;
+  notes: string;
+  interactions: A.Counter;
+  custom: Record<string, CustomValue>;
+  deleted: boolean;
+  deletedAt?: number;
+  createdAt?: number;
+  updatedAt?: number;
+}
+
+/** A live Automerge record document. */
+export type RecordDoc = A.Doc<RecordShape>;
+
+/** The normalised description of one write; every part optional. `null` clears. */
+export interface RecordWrite {
+  atomic?: Partial<Record<(typeof ATOMIC_FIELDS)[number], string | null>>;
+  address?: Partial<Record<(typeof ADDRESS_FIELDS)[number], string | null>>;
+  /** Replace the whole address: parts not given are cleared. */
+  replaceAddress?: boolean;
+  custom?: Record<string, string | number | boolean | null>;
+  /** Replace all custom fields: keys not given are removed. */
+  replaceCustom?: boolean;
+  addTags?: string[];
+  removeTags?: string[];
+  /** Make the tag set exactly this (adds and removes as needed). */
+  setTags?: string[];
+  notes?: string;
+  setInteractions?: number;
+  incrementInteractions?: number;
+  deleted?: boolean;
+}
+
+/** The outcome of a write that changed something. */
+export interface WriteOutcome {
+  doc: RecordDoc;
+  /** The Automerge change bytes. */
+  change: Uint8Array;
+  /** Hex hash of the change (also the document's only head afterwards). */
+  hash: string;
+  /** Hex heads before the change. */
+  deps: string[];
+  /** Field paths the change touched, for history. */
+  fields: string[];
+}
+
+/** Loads a record document from its stored chunks (the genesis is implicit). */
+export function loadRecordDoc(chunks: readonly Uint8Array[], actor: string): RecordDoc {
+  let total = GENESIS_BYTES.length;
+  for (const chunk of chunks) total += chunk.length;
+  const bytes = new Uint8Array(total);
+  bytes.set(GENESIS_BYTES, 0);
+  let offset = GENESIS_BYTES.length;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  try {
+    return A.load<RecordShape>(bytes, { actor });
+  } catch (cause) {
+    throw new CrmsyncError('ERR_CORRUPT', 'stored record document failed to load', { cause });
+  }
+}
+
+const str = (value: unknown): string | undefined =>
+  value === undefined || value === null ? undefined : A.isImmutableString(value) ? value.val : String(value);
+
+/** Applies a write as one Automerge change, touching only values that differ. Null if nothing changed. */
+export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, now: number): WriteOutcome | null {
+  const deps = A.getHeads(doc);
+  const fields: string[] = [];
+  const next = A.change(doc, { time: Math.floor(now / 1000) }, (r) => {
+    applyAtomic(r, write, fields);
+    applyAddress(r, write, fields);
+    applyCustom(r, write, fields);
+    applyTags(r, write, fields);
+    applyCounterAndNotes(r, write, fields);
+    if (write.deleted !== undefined && r.deleted !== write.deleted) {
+      r.deleted = write.deleted;
+      if (write.deleted) r.deletedAt = now;
+      else delete r.deletedAt;
+      fields.push('deleted');
+    }
+    if (fields.length > 0) {
+      if (str(r.id) !== id) r.id = new A.ImmutableString(id);
+      if (r.createdAt === undefined) r.createdAt = now;
+      r.updatedAt = now;
+    }
+  });
+  if (fields.length === 0) return null;
+  const change = A.getLastLocalChange(next);
+  if (!change) throw new TypeError('writeRecord: change produced no bytes');
+  const [hash] = A.getHeads(next);
+  return { doc: next, change, hash: hash!, deps, fields };
+}
+
+function applyAtomic(r: RecordShape, write: RecordWrite, fields: string[]): void {
+  for (const [key, value] of Object.entries(write.atomic ?? {}) as [(typeof ATOMIC_FIELDS)[number], string | null][]) {
+    if (str(r[key]) === (value ?? undefined)) continue;
+    if (value === null) delete r[key];
+    else r[key] = new A.ImmutableString(value);
+    fields.push(key);
+  }
+}
+
+function applyAddress(r: RecordShape, write: RecordWrite, fields: string[]): void {
+  if (!write.address && !write.replaceAddress) return;
+  for (const part of ADDRESS_FIELDS) {
+    const given = write.address?.[part];
+    const value = given === undefined ? (write.replaceAddress ? null : undefined) : given;
+    if (value === undefined || str(r.address[part]) === (value ?? undefined)) continue;
+    if (value === null) delete r.address[part];
+    else r.address[part] = new A.ImmutableString(value);
+    fields.push(`address.${part}`);
+  }
+}
+
+function applyCustom(r: RecordShape, write: RecordWrite, fields: string[]): void {
+  const wanted = write.custom ?? {};
+  if (write.replaceCustom) {
+    for (const key of Object.keys(r.custom)) {
+      if (!(key in wanted)) {
+        delete r.custom[key];
+        fields.push(`custom.${key}`);
+      }
+    }
+  }
+  for (const [key, value] of Object.entries(wanted)) {
+    const current = r.custom[key];
+    const same = typeof value === 'string' ? str(current) === value && A.isImmutableString(current) : current === (value ?? undefined);
+    if (same) continue;
+    if (value === null) {
+      if (current === undefined) continue;
+      delete r.custom[key];
+    } else {
+      r.custom[key] = typeof value === 'string' ? new A.ImmutableString(value) : value;
+    }
+    fields.push(`custom.${key}`);
+  }
+}
+
+function applyTags(r: RecordShape, write: RecordWrite, fields: string[]): void {
+  const add = new Set(write.addTags ?? []);
+  const remove = new Set(write.removeTags ?? []);
+  if (write.setTags) {
+    const wanted = new Set(write.setTags);
+    for (const tag of wanted) add.add(tag);
+    for (const tag of Object.keys(r.tags)) if (!wanted.has(tag)) remove.add(tag);
+  }
+  let touched = false;
+  for (const tag of add) {
+    if (r.tags[tag] === true) continue;
+    r.tags[tag] = true;
+    touched = true;
+  }
+  for (const tag of remove) {
+    if (add.has(tag) || !(tag in r.tags)) continue;
+    delete r.tags[tag];
+    touched = true;
+  }
+  if (touched) fields.push('tags');
+}
+
+function applyCounterAndNotes(r: RecordShape, write: RecordWrite, fields: string[]): void {
+  let delta = write.incrementInteractions ?? 0;
+  if (write.setInteractions !== undefined) delta += write.setInteractions - r.interactions.value;
+  if (delta !== 0) {
+    r.interactions.increment(delta);
+    fields.push('interactions');
+  }
+  if (write.notes !== undefined && r.notes !== write.notes) {
+    // updateText diffs old against new and writes only the splices, so two people
+    // editing different parts of the same note offline both keep their edits.
+    A.updateText(r, ['notes'], write.notes);
+    fields.push('notes');
+  }
+}
+
+/** Field paths whose concurrent values a user may need to resolve. */
+function conflictPaths(doc: RecordDoc): string[][] {
+  const paths: string[][] = ATOMIC_FIELDS.map((f) => [f]);
+  for (const part of ADDRESS_FIELDS) paths.push(['address', part]);
+  for (const key of Object.keys(doc.custom)) paths.push(['custom', key]);
+  paths.push(['deleted']);
+  return paths;
+}
+
+function conflictsAt(doc: RecordDoc, path: string[]): Record<string, unknown> | undefined {
+  const parent = path.length === 1 ? doc : (doc as unknown as Record<string, A.Doc<unknown>>)[path[0]!];
+  return parent === undefined ? undefined : (A.getConflicts(parent as A.Doc<unknown>, path[path.length - 1]!) as Record<string, unknown> | undefined);
+}
+
+/** The current plain view of a record, including which fields are in conflict. */
+export function materialize(doc: RecordDoc, id: RecordId): RecordView {
+  const view: RecordView = {
+    id,
+    name: str(doc.name) ?? '',
+    address: {},
+    tags: Object.keys(doc.tags).sort(),
+    notes: doc.notes,
+    interactions: doc.interactions.value,
+    custom: {},
+    createdAt: doc.createdAt ?? 0,
+    updatedAt: doc.updatedAt ?? 0,
+    deleted: doc.deleted === true,
+    conflicts: [],
+  };
+  for (const field of ATOMIC_FIELDS) {
+    const value = str(doc[field]);
+    if (value !== undefined && field !== 'name') (view as unknown as Record<string, string>)[field] = value;
+  }
+  if (view.stage !== undefined) view.stage = view.stage as Stage;
+  for (const part of ADDRESS_FIELDS) {
+    const value = str(doc.address[part]);
+    if (value !== undefined) view.address[part] = value;
+  }
+  for (const [key, value] of Object.entries(doc.custom)) {
+    view.custom[key] = typeof value === 'object' ? str(value)! : value;
+  }
+  if (view.deleted && doc.deletedAt !== undefined) view.deletedAt = doc.deletedAt;
+  for (const path of conflictPaths(doc)) {
+    const values = conflictsAt(doc, path);
+    if (values && Object.keys(values).length > 1) view.conflicts.push(path.join('.'));
+  }
+  return view;
+}
+
+/** One value of a conflicted field and who wrote it. */
+export interface ConflictValue {
+  value: string | number | boolean | null;
+  /** The node that wrote it (from the actor id), or null if unknown. */
+  node: string | null;
+  /** The Automerge operation id. */
+  opId: string;
+  /** True for the value every node shows (the deterministic winner). */
+  winner: boolean;
+}
+
+/** A field with concurrent values. */
+export interface FieldConflict {
+  field: string;
+  values: ConflictValue[];
+}
+
+/** All conflicted fields of a record with every concurrent value and its author. */
+export function recordConflicts(doc: RecordDoc): FieldConflict[] {
+  const result: FieldConflict[] = [];
+  for (const path of conflictPaths(doc)) {
+    const values = conflictsAt(doc, path);
+    if (!values || Object.keys(values).length < 2) continue;
+    const parent = path.length === 1 ? doc : (doc as unknown as Record<string, Record<string, unknown>>)[path[0]!];
+    const current = (parent as Record<string, unknown>)[path[path.length - 1]!];
+    const winnerValue = typeof current === 'object' && current !== null ? str(current) : current;
+    let winnerMarked = false;
+    const entries = Object.entries(values).map(([opId, raw]): ConflictValue => {
+      const value = (typeof raw === 'object' && raw !== null ? str(raw) : raw) as ConflictValue['value'];
+      const actor = opId.slice(opId.indexOf('@') + 1);
+      const winner = !winnerMarked && value === winnerValue;
+      if (winner) winnerMarked = true;
+      return { value: value ?? null, node: nodeIdOfActor(actor) ?? null, opId, winner };
+    });
+    entries.sort((a, b) => (a.opId < b.opId ? -1 : a.opId > b.opId ? 1 : 0));
+    result.push({ field: path.join('.'), values: entries });
+  }
+  return result;
+}
+
+/** Hex heads of a document. */
+export function headsOf(doc: RecordDoc): string[] {
+  return A.getHeads(doc);
+}
+
+/** Applies received changes (any order Automerge accepts). Throws ERR_PROTOCOL if deps are missing. */
+export function applyRecordChanges(doc: RecordDoc, changes: Uint8Array[]): RecordDoc {
+  let next: RecordDoc;
+  try {
+    [next] = A.applyChanges(doc, changes);
+  } catch (cause) {
+    throw new CrmsyncError('ERR_PROTOCOL', 'peer sent an Automerge change that does not apply', { cause });
+  }
+  if (A.getMissingDeps(next, []).length > 0) {
+    throw new CrmsyncError('ERR_PROTOCOL', 'peer sent a change whose dependencies were never sent');
+  }
+  return next;
+}
+
+/** Saves the whole document as one compact snapshot chunk. */
+export function snapshot(doc: RecordDoc): Uint8Array {
+  return A.save(doc);
+}
+
+/** Frees the document's wasm memory; the doc must not be used afterwards. */
+export function freeDoc(doc: RecordDoc): void {
+  A.free(doc);
+}
+
+/** True if two head sets are equal (order-insensitive). */
+export function sameHeads(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  if (a.length === 1) return a[0] === b[0];
+  const set = new Set(a);
+  return b.every((h) => set.has(h));
+}

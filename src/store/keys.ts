@@ -1,0 +1,44 @@
+/**
+ * The key schema (version 1). Each kind of data lives in its own sublevel; numbers are
+ * fixed-width hex so byte order is numeric order; record ids cannot contain '/', so
+ * `${id}/` is a prefix of that record's keys and of no other record's.
+ *
+ * | sublevel | key                         | value                                 |
+ * |----------|-----------------------------|---------------------------------------|
+ * | meta     | 'schema' / 'node'           | schema version / node identity        |
+ * | clock    | origin                      | { seq, hash } last entry per origin   |
+ * | rec      | recordId                    | RecordMeta (heads, chunk count, view) |
+ * | doc      | recordId/chunk(6 hex)       | Automerge chunk (snapshot or change)  |
+ * | log      | localSeq(12 hex)            | ChangeEntry                           |
+ * | origin   | origin/seq(12 hex)          | localSeq                              |
+ * | hist     | recordId/localSeq(12 hex)   | (empty) history index                 |
+ * | conf     | recordId                    | (empty) records with conflicts        |
+ * | idx      | name/encoded value/recordId | (empty) secondary indexes             |
+ * | state    | any                         | small named values owned by drivers   |
+ */
+export const SCHEMA_VERSION = 1;
+
+/** Sublevel names. */
+export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'conf', 'idx', 'state'] as const;
+/** One sublevel name. */
+export type SublevelName = (typeof SUBLEVELS)[number];
+
+/** Fixed-width hex so that lexicographic order is numeric order. */
+export function hexKey(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+/** Key of chunk `n` of a record document. */
+export const docKey = (id: string, n: number): string => `${id}/${hexKey(n, 6)}`;
+/** Key of a log entry. */
+export const logKey = (localSeq: number): string => hexKey(localSeq, 12);
+/** Key of the origin index. */
+export const originKey = (origin: string, seq: number): string => `${origin}/${hexKey(seq, 12)}`;
+/** Key of a history index entry. */
+export const histKey = (id: string, localSeq: number): string => `${id}/${hexKey(localSeq, 12)}`;
+
+/** Range bounds covering exactly the keys that start with `${prefix}/`. */
+export function prefixRange(prefix: string): { gt: string; lt: string } {
+  // '0' is the character after '/', so `${prefix}0` bounds `${prefix}/…` from above.
+  return { gt: `${prefix}/`, lt: `${prefix}0` };
+}

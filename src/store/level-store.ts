@@ -1,0 +1,353 @@
+/**
+ * LevelStore: the Store over an abstract-level database (see keys.ts for the schema).
+ *
+ * Invariants:
+ *  1. Every commit is one `batch()` with `sync: true`; callers hear success only after it.
+ *  2. Commits are written in call order; commits arriving while a batch is being
+ *     written are grouped into the next batch (group commit keeps fsyncs cheap).
+ *  3. `clock`, `lastLocalSeq`, counts and the log tail change only after a batch is durable.
+ *  4. A failed batch fails the store: every later call throws ERR_STORAGE, because
+ *     callers may already hold state derived from the lost batch. Restart to recover.
+ */
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
+import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
+import type { RecordView } from '../crdt/record-schema.js';
+import { CrmsyncError, storageError } from '../errors.js';
+import { parseNodeId, type NodeId, type RecordId } from '../types.js';
+import { createValueCodec } from './codec.js';
+import { indexKeysOf, encodeIndexValue, type IndexName } from './indexes.js';
+import { docKey, histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
+import type { Mutation, OriginHead, RecordMeta, RecordPage, Store } from './store.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Db = AbstractLevel<any, string, Uint8Array>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Sub = AbstractSublevel<any, any, string, Uint8Array>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type BatchOp = { type: 'put'; sublevel: Sub; key: string; value: Uint8Array } | { type: 'del'; sublevel: Sub; key: string };
+
+interface Pending {
+  ops: BatchOp[];
+  entries: StoredEntry[];
+  mutation: Mutation;
+  resolve(entries: StoredEntry[]): void;
+  reject(err: unknown): void;
+}
+
+/** Options for opening a LevelStore. */
+export interface LevelStoreOptions {
+  /** Node id for a new store; must match the stored one for an existing store. */
+  nodeId?: NodeId;
+  /** Generates a node id when a new store is created without one. */
+  generateNodeId: () => NodeId;
+  /** Log entries kept in memory for live pushes. */
+  logTailSize: number;
+  /** Most mutations grouped into one batch. */
+  groupCommitMax: number;
+  /** Whether batches are fsynced (always true in production; memory-level ignores it). */
+  sync?: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Opens (creating if needed) a store in an abstract-level database. */
+export async function openLevelStore(db: Db, options: LevelStoreOptions): Promise<LevelStore> {
+  try {
+    await db.open();
+  } catch (cause) {
+    throw storageError('opening the data directory', cause);
+  }
+  const store = new LevelStore(db, options);
+  try {
+    await store.load(options);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err instanceof CrmsyncError ? err : storageError('reading the data directory', err);
+  }
+  return store;
+}
+
+/** See the file comment for the invariants. */
+export class LevelStore implements Store {
+  nodeId!: NodeId;
+  readonly clock = new Map<string, OriginHead>();
+  lastLocalSeq = 0;
+  private readonly subs: Record<SublevelName, Sub>;
+  private readonly codec = createValueCodec();
+  private nextLocalSeq = 0; // assigned at commit() time, ahead of lastLocalSeq by the queued entries
+  private readonly queue: Pending[] = [];
+  private writing = false;
+  /** Resolves when no batch is being written and none is queued (awaited by close). */
+  private idle: Promise<void> = Promise.resolve();
+  private markIdle: (() => void) | undefined;
+  private failed: CrmsyncError | undefined;
+  private closed = false;
+  private readonly tail: StoredEntry[] = [];
+  private counts = { live: 0, deleted: 0 };
+  private pendingCounts = { live: 0, deleted: 0 };
+
+  constructor(private readonly db: Db, private readonly options: LevelStoreOptions) {
+    this.subs = Object.fromEntries(
+      SUBLEVELS.map((name) => [name, db.sublevel<string, Uint8Array>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })]),
+    ) as unknown as Record<SublevelName, Sub>;
+  }
+
+  /** Reads identity, clock and counters; initialises a new store. */
+  async load(options: LevelStoreOptions): Promise<void> {
+    const schema = await this.getValue<number>('meta', 'schema');
+    if (schema === undefined) {
+      this.nodeId = options.nodeId ?? options.generateNodeId();
+      await this.db.batch(
+        [
+          { type: 'put', sublevel: this.subs.meta, key: 'schema', value: this.codec.pack(SCHEMA_VERSION) },
+          { type: 'put', sublevel: this.subs.meta, key: 'node', value: this.codec.pack({ nodeId: this.nodeId }) },
+          { type: 'put', sublevel: this.subs.meta, key: 'counts', value: this.codec.pack(this.counts) },
+        ] as never,
+        { sync: this.options.sync ?? true } as never,
+      );
+      return;
+    }
+    if (schema !== SCHEMA_VERSION) {
+      throw new CrmsyncError('ERR_CORRUPT', `data directory has key schema ${schema}; this crmsync reads schema ${SCHEMA_VERSION}`);
+    }
+    const node = await this.getValue<{ nodeId: string }>('meta', 'node');
+    this.nodeId = parseNodeId(node?.nodeId);
+    if (options.nodeId !== undefined && options.nodeId !== this.nodeId) {
+      throw new CrmsyncError('ERR_VALIDATION', `data directory belongs to node "${this.nodeId}", not "${options.nodeId}"`);
+    }
+    this.counts = (await this.getValue<{ live: number; deleted: number }>('meta', 'counts')) ?? this.counts;
+    this.pendingCounts = { ...this.counts };
+    for await (const [origin, value] of this.subs.clock.iterator()) this.clock.set(origin, this.codec.unpack<OriginHead>(value));
+    for await (const key of this.subs.log.keys({ reverse: true, limit: 1 })) this.lastLocalSeq = parseInt(key, 16);
+    this.nextLocalSeq = this.lastLocalSeq;
+  }
+
+  private async getValue<T>(sub: SublevelName, key: string): Promise<T | undefined> {
+    const bytes = await this.subs[sub].get(key);
+    return bytes === undefined ? undefined : this.codec.unpack<T>(bytes);
+  }
+
+  private check(): void {
+    if (this.failed) throw this.failed;
+    if (this.closed) throw new CrmsyncError('ERR_CLOSED', 'the store is closed');
+  }
+
+  private async read<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    this.check();
+    try {
+      return await fn();
+    } catch (cause) {
+      throw cause instanceof CrmsyncError ? cause : storageError(action, cause);
+    }
+  }
+
+  getMeta(id: RecordId): Promise<RecordMeta | undefined> {
+    return this.read('reading a record', () => this.getValue<RecordMeta>('rec', id));
+  }
+
+  getMetas(ids: readonly RecordId[]): Promise<(RecordMeta | undefined)[]> {
+    return this.read('reading records', async () => {
+      const values = await this.subs.rec.getMany([...ids]);
+      return values.map((bytes) => (bytes === undefined ? undefined : this.codec.unpack<RecordMeta>(bytes)));
+    });
+  }
+
+  getChunks(id: RecordId, count: number): Promise<Uint8Array[]> {
+    return this.read('reading a record document', async () => {
+      const chunks = await this.subs.doc.values({ ...prefixRange(id), limit: count }).all();
+      if (chunks.length !== count) {
+        throw new CrmsyncError('ERR_CORRUPT', `record ${id} has ${chunks.length} stored chunks, expected ${count}`);
+      }
+      return chunks;
+    });
+  }
+
+  commit(mutation: Mutation): Promise<StoredEntry[]> {
+    this.check();
+    const entries = mutation.entries.map((entry): StoredEntry => ({ ...entry, localSeq: ++this.nextLocalSeq }));
+    const ops = this.buildOps(mutation, entries);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ops, entries, mutation, resolve, reject });
+      void this.flush();
+    });
+  }
+
+  private buildOps(mutation: Mutation, entries: StoredEntry[]): BatchOp[] {
+    const { subs, codec } = this;
+    const ops: BatchOp[] = [];
+    const put = (sublevel: Sub, key: string, value: Uint8Array) => ops.push({ type: 'put', sublevel, key, value });
+    const del = (sublevel: Sub, key: string) => ops.push({ type: 'del', sublevel, key });
+    for (const op of mutation.records) {
+      const before = op.before?.chunks ?? 0;
+      if (op.replace) {
+        for (let i = op.replace.length; i < before; i++) del(subs.doc, docKey(op.id, i));
+        op.replace.forEach((chunk, i) => put(subs.doc, docKey(op.id, i), chunk));
+      } else {
+        op.append?.forEach((chunk, i) => put(subs.doc, docKey(op.id, before + i), chunk));
+      }
+      put(subs.rec, op.id, codec.pack(op.after));
+      this.indexOps(op.before?.view, op.after.view, put, del);
+      this.countDelta(op.before?.view, op.after.view);
+    }
+    for (const entry of entries) {
+      const { localSeq, ...stored } = entry;
+      put(subs.log, logKey(localSeq), codec.pack(stored satisfies ChangeEntry));
+      put(subs.origin, originKey(entry.origin, entry.seq), codec.pack(localSeq));
+      put(subs.hist, histKey(entry.record, localSeq), EMPTY);
+    }
+    for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
+    for (const [key, value] of mutation.state ?? []) put(subs.state, key, codec.pack(value));
+    if (mutation.records.length > 0) put(subs.meta, 'counts', codec.pack(this.pendingCounts));
+    return ops;
+  }
+
+  private indexOps(
+    before: RecordView | undefined,
+    after: RecordView,
+    put: (s: Sub, k: string, v: Uint8Array) => void,
+    del: (s: Sub, k: string) => void,
+  ): void {
+    const old = indexKeysOf(before);
+    const now = indexKeysOf(after);
+    for (const key of old) if (!now.has(key)) del(this.subs.idx, key);
+    for (const key of now) if (!old.has(key)) put(this.subs.idx, key, EMPTY);
+    const wasConflicted = (before?.conflicts.length ?? 0) > 0;
+    const isConflicted = after.conflicts.length > 0;
+    if (wasConflicted && !isConflicted) del(this.subs.conf, after.id);
+    if (isConflicted && !wasConflicted) put(this.subs.conf, after.id, EMPTY);
+  }
+
+  private countDelta(before: RecordView | undefined, after: RecordView): void {
+    if (before) this.pendingCounts[before.deleted ? 'deleted' : 'live']--;
+    this.pendingCounts[after.deleted ? 'deleted' : 'live']++;
+  }
+
+  /** Invariant 2: one batch in flight; everything queued meanwhile goes in the next. */
+  private async flush(): Promise<void> {
+    if (this.writing || this.queue.length === 0) return;
+    if (!this.markIdle) this.idle = new Promise((resolve) => (this.markIdle = resolve));
+    this.writing = true;
+    const group = this.queue.splice(0, this.options.groupCommitMax);
+    const ops = group.flatMap((p) => p.ops);
+    const counts = { ...this.pendingCounts };
+    try {
+      if (this.failed) throw this.failed;
+      await this.db.batch(ops as never, { sync: this.options.sync ?? true } as never);
+    } catch (cause) {
+      this.failed ??= cause instanceof CrmsyncError ? cause : storageError('writing a batch', cause);
+      for (const pending of [...group, ...this.queue.splice(0)]) pending.reject(this.failed);
+      this.writing = false;
+      this.settleIdle();
+      return;
+    }
+    this.counts = counts;
+    for (const pending of group) this.applyDurable(pending);
+    this.writing = false;
+    for (const pending of group) pending.resolve(pending.entries);
+    if (this.queue.length === 0) this.settleIdle();
+    else void this.flush();
+  }
+
+  private settleIdle(): void {
+    this.markIdle?.();
+    this.markIdle = undefined;
+  }
+
+  private applyDurable(pending: Pending): void {
+    for (const [origin, head] of pending.mutation.clock) this.clock.set(origin, head);
+    for (const entry of pending.entries) {
+      this.lastLocalSeq = entry.localSeq;
+      this.tail.push(entry);
+    }
+    if (this.tail.length > this.options.logTailSize) this.tail.splice(0, this.tail.length - this.options.logTailSize);
+  }
+
+  readLog(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]> {
+    return this.read('reading the change log', async () => {
+      const out: StoredEntry[] = [];
+      let bytes = 0;
+      const take = (entry: StoredEntry): boolean => {
+        out.push(entry);
+        bytes += entry.change.length + 512;
+        return out.length < maxEntries && bytes < maxBytes;
+      };
+      const first = this.tail[0];
+      if (first && from >= first.localSeq) {
+        for (let i = from - first.localSeq; i < this.tail.length; i++) if (!take(this.tail[i]!)) break;
+        return out;
+      }
+      for await (const [key, value] of this.subs.log.iterator({ gte: logKey(from), lte: logKey(this.lastLocalSeq) })) {
+        if (!take({ ...this.codec.unpack<ChangeEntry>(value), localSeq: parseInt(key, 16) })) break;
+      }
+      return out;
+    });
+  }
+
+  localSeqOf(origin: string, seq: number): Promise<number | undefined> {
+    return this.read('reading the origin index', () => this.getValue<number>('origin', originKey(origin, seq)));
+  }
+
+  listRecords(options: { after?: string; limit: number; includeDeleted: boolean }): Promise<RecordPage> {
+    return this.read('listing records', async () => {
+      const views: RecordView[] = [];
+      let last: string | undefined;
+      const range = options.after === undefined ? {} : { gt: options.after };
+      for await (const [key, value] of this.subs.rec.iterator(range)) {
+        last = key;
+        const meta = this.codec.unpack<RecordMeta>(value);
+        if (options.includeDeleted || !meta.view.deleted) views.push(meta.view);
+        if (views.length >= options.limit) return { views, next: last };
+      }
+      return { views, next: undefined };
+    });
+  }
+
+  listByIndex(index: IndexName, value: string, options: { after?: string; limit: number }): Promise<RecordId[]> {
+    return this.read('reading an index', async () => {
+      const prefix = `${index}/${encodeIndexValue(value)}`;
+      const range = prefixRange(prefix);
+      const keys = await this.subs.idx
+        .keys({ ...range, ...(options.after === undefined ? {} : { gt: `${prefix}/${options.after}` }), limit: options.limit })
+        .all();
+      return keys.map((key) => key.slice(prefix.length + 1) as RecordId);
+    });
+  }
+
+  historyOf(id: RecordId, limit: number): Promise<StoredEntry[]> {
+    return this.read('reading record history', async () => {
+      const keys = await this.subs.hist.keys({ ...prefixRange(id), limit }).all();
+      const seqs = keys.map((key) => parseInt(key.slice(id.length + 1), 16));
+      const values = await this.subs.log.getMany(seqs.map((s) => logKey(s)));
+      return values.flatMap((bytes, i) => (bytes ? [{ ...this.codec.unpack<ChangeEntry>(bytes), localSeq: seqs[i]! }] : []));
+    });
+  }
+
+  conflictedIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
+    return this.read('reading conflicted records', async () => {
+      const range = options.after === undefined ? {} : { gt: options.after };
+      return (await this.subs.conf.keys({ ...range, limit: options.limit }).all()) as RecordId[];
+    });
+  }
+
+  async countRecords(): Promise<number> {
+    this.check();
+    return this.counts.live;
+  }
+
+  /** Live and deleted record counts. */
+  recordCounts(): { live: number; deleted: number } {
+    return { ...this.counts };
+  }
+
+  getState<T>(key: string): Promise<T | undefined> {
+    return this.read('reading node state', () => this.getValue<T>('state', key));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Let queued commits finish first: their callers are waiting for durability.
+    while (this.writing || this.queue.length > 0) await this.idle;
+    this.closed = true;
+    await this.db.close();
+  }
+}

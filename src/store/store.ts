@@ -1,0 +1,82 @@
+/**
+ * The store port: everything the sync engine persists. One implementation
+ * (LevelStore) over any abstract-level database: classic-level on disk in production,
+ * memory-level in seeded simulations. Both pass test/store/store-conformance.ts.
+ */
+import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
+import type { RecordView } from '../crdt/record-schema.js';
+import type { NodeId, RecordId } from '../types.js';
+import type { IndexName } from './indexes.js';
+
+/** What the store keeps per record besides its document chunks. */
+export interface RecordMeta {
+  /** Hex heads of the stored document (the genesis hash for a record never written). */
+  heads: string[];
+  /** Number of stored document chunks (snapshot and/or changes). */
+  chunks: number;
+  /** The materialised view at `heads`. */
+  view: RecordView;
+}
+
+/** The last entry held of one origin. */
+export interface OriginHead {
+  seq: number;
+  /** First 16 hex chars of the entry's change hash (see ChangeEntry.prev). */
+  hash: string;
+}
+
+/** One record's part of a mutation. */
+export interface RecordWriteOp {
+  id: RecordId;
+  before: RecordMeta | undefined;
+  after: RecordMeta;
+  /** Chunks stored after the existing `before.chunks` ones. */
+  append?: Uint8Array[];
+  /** When set, replaces every existing chunk (compaction into a snapshot). */
+  replace?: Uint8Array[];
+}
+
+/** Everything that must become durable together: one atomic batch. */
+export interface Mutation {
+  records: RecordWriteOp[];
+  /** Appended to the log in this order. */
+  entries: ChangeEntry[];
+  /** Origins whose last entry changes with this mutation. */
+  clock: [origin: string, head: OriginHead][];
+  /** Small named values owned by drivers (import watermarks and the like). */
+  state?: [key: string, value: unknown][];
+}
+
+/** A page of records. */
+export interface RecordPage {
+  views: RecordView[];
+  /** Pass as `after` to get the next page; undefined on the last page. */
+  next: string | undefined;
+}
+
+/** The persistence port of a node. */
+export interface Store {
+  /** The node this data directory belongs to. */
+  readonly nodeId: NodeId;
+  /** Durable last entry per origin. */
+  readonly clock: ReadonlyMap<string, OriginHead>;
+  /** localSeq of the newest durable log entry (0 when empty). */
+  readonly lastLocalSeq: number;
+  getMeta(id: RecordId): Promise<RecordMeta | undefined>;
+  getMetas(ids: readonly RecordId[]): Promise<(RecordMeta | undefined)[]>;
+  getChunks(id: RecordId, count: number): Promise<Uint8Array[]>;
+  /** Writes the mutation in one synced batch, grouped with concurrent commits; resolves when durable. */
+  commit(mutation: Mutation): Promise<StoredEntry[]>;
+  /** Log entries with localSeq >= from, at most `maxEntries` and about `maxBytes`. */
+  readLog(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]>;
+  /** localSeq of the entry (origin, seq), if held. */
+  localSeqOf(origin: string, seq: number): Promise<number | undefined>;
+  listRecords(options: { after?: string; limit: number; includeDeleted: boolean }): Promise<RecordPage>;
+  /** Record ids in an index, for one value, in id order. */
+  listByIndex(index: IndexName, value: string, options: { after?: string; limit: number }): Promise<RecordId[]>;
+  historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
+  conflictedIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
+  countRecords(): Promise<number>;
+  getState<T>(key: string): Promise<T | undefined>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,124 @@
+/**
+ * Applying a batch of change entries from a peer, as one atomic commit.
+ *
+ * The fast path: when a record's stored heads equal a change's deps, the result of
+ * applying it is exactly the state the change's author saw afterwards, so the entry's
+ * view is stored and the change appended as a chunk without loading the document.
+ * Hash and deps are read from the change bytes themselves (change-header.ts), never
+ * taken from the peer's word. Only records edited concurrently (or already live in
+ * memory) take the slow path through Automerge.
+ */
+import { CHAIN_HASH_HEX, type ChangeEntry, type StoredEntry } from '../crdt/change-entry.js';
+import { readChangeHeader } from '../crdt/change-header.js';
+import { GENESIS_HASH } from '../crdt/genesis.js';
+import { applyRecordChanges, headsOf, materialize, sameHeads, type RecordDoc } from '../crdt/record-doc.js';
+import { CrmsyncError } from '../errors.js';
+import type { Mutation, OriginHead, RecordMeta, RecordWriteOp } from '../store/store.js';
+import type { NodeId, RecordId } from '../types.js';
+import type { DocCache } from './doc-cache.js';
+import type { Mutex } from './mutex.js';
+
+/** What ingesting a batch achieved. */
+export interface IngestResult {
+  /** Entries newly stored. */
+  accepted: number;
+  /** True if an entry skipped ahead of what we hold: the sender must resend from our clock. */
+  gap: boolean;
+  /** Origins whose last entry advanced. */
+  origins: string[];
+}
+
+/** The parts of the replica ingest needs (passed in, not the whole replica). */
+export interface IngestHost {
+  nodeId: NodeId;
+  mutex: Mutex;
+  pendingClock: Map<string, OriginHead>;
+  cache: DocCache;
+  metasFor(ids: RecordId[]): Promise<(RecordMeta | undefined)[]>;
+  docFor(id: RecordId, meta: RecordMeta | undefined): Promise<RecordDoc>;
+  recordOp(id: RecordId, before: RecordMeta | undefined, state: Omit<RecordMeta, 'chunks'>, chunks: Uint8Array[], doc?: RecordDoc): RecordWriteOp;
+  commit(mutation: Mutation, source: NodeId | null): Promise<StoredEntry[]>;
+}
+
+interface Checked {
+  entry: ChangeEntry;
+  hash: string;
+  deps: string[];
+}
+
+/** Ingests entries from `from`; resolves once they are durable. */
+export async function planIngest(host: IngestHost, entries: ChangeEntry[], from: NodeId): Promise<IngestResult> {
+  const staged = await host.mutex.run(async () => {
+    const { accepted, gap, clock } = checkSequence(host, entries);
+    if (accepted.length === 0) return { result: { accepted: 0, gap, origins: [] }, durable: undefined };
+    const byRecord = new Map<RecordId, Checked[]>();
+    for (const item of accepted) {
+      const list = byRecord.get(item.entry.record);
+      if (list) list.push(item);
+      else byRecord.set(item.entry.record, [item]);
+    }
+    const ids = [...byRecord.keys()];
+    const metas = await host.metasFor(ids);
+    const records: RecordWriteOp[] = [];
+    for (let i = 0; i < ids.length; i++) records.push(await applyToRecord(host, ids[i]!, metas[i], byRecord.get(ids[i]!)!));
+    for (const [origin, head] of clock) host.pendingClock.set(origin, head);
+    const mutation: Mutation = { records, entries: accepted.map((a) => a.entry), clock: [...clock] };
+    return { result: { accepted: accepted.length, gap, origins: [...clock.keys()] }, durable: host.commit(mutation, from) };
+  });
+  if (staged.durable) await staged.durable;
+  return staged.result;
+}
+
+/**
+ * Keeps entries that extend each origin's contiguous sequence, drops duplicates, stops
+ * at the first gap (later entries may depend on the missing one) and refuses a fork.
+ */
+function checkSequence(host: IngestHost, entries: ChangeEntry[]): { accepted: Checked[]; gap: boolean; clock: Map<string, OriginHead> } {
+  const clock = new Map<string, OriginHead>();
+  const accepted: Checked[] = [];
+  for (const entry of entries) {
+    const head = clock.get(entry.origin) ?? host.pendingClock.get(entry.origin);
+    const held = head?.seq ?? 0;
+    if (entry.seq <= held) continue;
+    if (entry.seq > held + 1) return { accepted, gap: true, clock };
+    if (entry.prev !== (head?.hash ?? '') || entry.origin === host.nodeId) {
+      throw new CrmsyncError(
+        'ERR_ORIGIN_FORKED',
+        `two different histories were written as node "${entry.origin}" (was a data directory copied?); give one of them a new node id`,
+      );
+    }
+    if (entry.view.id !== entry.record) throw new CrmsyncError('ERR_PROTOCOL', 'change entry view belongs to another record');
+    const { hash, deps } = readChangeHeader(entry.change);
+    clock.set(entry.origin, { seq: entry.seq, hash: hash.slice(0, CHAIN_HASH_HEX) });
+    accepted.push({ entry, hash, deps });
+  }
+  return { accepted, gap: false, clock };
+}
+
+async function applyToRecord(host: IngestHost, id: RecordId, meta: RecordMeta | undefined, items: Checked[]): Promise<RecordWriteOp> {
+  let heads = meta?.heads ?? [GENESIS_HASH];
+  let view = meta?.view;
+  let fast = 0;
+  if (!host.cache.has(id)) {
+    while (fast < items.length && sameHeads(heads, items[fast]!.deps)) {
+      heads = [items[fast]!.hash];
+      view = items[fast]!.entry.view;
+      fast++;
+    }
+  }
+  const chunks = items.map((item) => item.entry.change);
+  if (fast === items.length) {
+    return host.recordOp(id, meta, { heads, view: view! }, chunks);
+  }
+  // Slow path: the document is live, or the changes are concurrent with ours.
+  const doc = await host.docFor(id, meta);
+  let next: RecordDoc;
+  try {
+    next = applyRecordChanges(doc, chunks);
+  } catch (err) {
+    host.cache.evict(id); // the handle may hold half-applied state: reload from the store next time
+    throw err;
+  }
+  host.cache.set(id, next);
+  return host.recordOp(id, meta, { heads: headsOf(next), view: materialize(next, id) }, chunks, next);
+}

@@ -1,0 +1,240 @@
+/**
+ * Peer connections of a node: accepted and dialed connections become sessions; dialed
+ * peers are redialed with capped, jittered backoff; two connections to one peer (both
+ * sides dialed) are reduced to one by a rule both sides compute alike.
+ *
+ * Invariants:
+ *  1. At most one open session per remote node.
+ *  2. Every configured peer has exactly one dial loop until removed or the node closes.
+ *  3. After stop(), no timer is pending and no connection is open.
+ */
+import type { Limits } from '../limits.js';
+import type { Logger } from '../log.js';
+import { Backoff } from '../net/backoff.js';
+import { CloseCode, type Connection, type Transport } from '../net/transport.js';
+import type { TimerHandle, Timers } from '../timers.js';
+import type { NodeId } from '../types.js';
+import { PeerSession, type SessionHost } from './session.js';
+
+/** Connection state of a configured peer. */
+export type DialState = 'connecting' | 'connected' | 'backoff' | 'stopped';
+
+/** What status() reports for one peer. */
+export interface PeerStatus {
+  node: NodeId | null;
+  url: string | null;
+  direction: 'inbound' | 'outbound';
+  state: DialState;
+  /** Changes we hold that the peer lacks. */
+  behind: number;
+  /** Changes the peer holds that we lack. */
+  ahead: number;
+  lastSeenAt: number | null;
+  retryInMs: number | null;
+  stats: PeerSession['stats'] | null;
+}
+
+interface Dialer {
+  url: string;
+  state: DialState;
+  backoff: Backoff;
+  timer: TimerHandle | undefined;
+  session: PeerSession | undefined;
+  remote: NodeId | undefined;
+  retryAt: number | undefined;
+  abort: AbortController;
+}
+
+type HostCallbacks = Omit<SessionHost, 'onOpen' | 'onClose' | 'now'>;
+
+/** Manages every peer session of one node. */
+export class Peers {
+  private readonly sessions = new Set<PeerSession>();
+  private readonly dialers = new Map<string, Dialer>();
+  private ticker: TimerHandle | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly host: HostCallbacks,
+    private readonly limits: Limits,
+    private readonly timers: Timers,
+    private readonly random: () => number,
+    private readonly logger: Logger,
+  ) {
+    transport.onConnection((connection) => this.adopt(connection, undefined));
+    this.scheduleTick();
+  }
+
+  /** Open sessions. */
+  openSessions(): PeerSession[] {
+    return [...this.sessions].filter((s) => s.state === 'open');
+  }
+
+  /** Starts dialing a peer URL (idempotent). */
+  add(url: string): void {
+    if (this.stopped || this.dialers.has(url)) return;
+    const dialer: Dialer = {
+      url, state: 'connecting', timer: undefined, session: undefined, remote: undefined, retryAt: undefined,
+      abort: new AbortController(),
+      backoff: new Backoff({ baseMs: this.limits.reconnectBaseMs, maxMs: this.limits.reconnectMaxMs, random: this.random }),
+    };
+    this.dialers.set(url, dialer);
+    void this.dial(dialer);
+  }
+
+  /** Stops dialing a peer URL and closes its session. */
+  remove(url: string): boolean {
+    const dialer = this.dialers.get(url);
+    if (!dialer) return false;
+    this.dialers.delete(url);
+    this.stopDialer(dialer);
+    return true;
+  }
+
+  /** Configured peer URLs. */
+  urls(): string[] {
+    return [...this.dialers.keys()];
+  }
+
+  private stopDialer(dialer: Dialer): void {
+    dialer.state = 'stopped';
+    dialer.timer?.cancel();
+    dialer.abort.abort();
+    dialer.session?.close(CloseCode.normal, 'peer removed');
+  }
+
+  private async dial(dialer: Dialer): Promise<void> {
+    if (dialer.state === 'stopped') return;
+    dialer.state = 'connecting';
+    dialer.retryAt = undefined;
+    try {
+      const connection = await this.transport.dial(dialer.url, { signal: dialer.abort.signal });
+      if ((dialer.state as DialState) === 'stopped') {
+        connection.close(CloseCode.normal, 'peer removed');
+        return;
+      }
+      dialer.session = this.adopt(connection, dialer);
+    } catch (err) {
+      this.logger.debug({ url: dialer.url, code: (err as { code?: string }).code }, 'dial failed');
+      this.retry(dialer);
+    }
+  }
+
+  private retry(dialer: Dialer): void {
+    if (dialer.state === 'stopped' || this.stopped) return;
+    const delay = dialer.backoff.next();
+    dialer.state = 'backoff';
+    dialer.retryAt = this.timers.now() + delay;
+    dialer.timer = this.timers.after(delay, () => void this.dial(dialer));
+  }
+
+  private adopt(connection: Connection, dialer: Dialer | undefined): PeerSession {
+    const session = new PeerSession(connection, {
+      ...this.host,
+      now: () => this.timers.now(),
+      onOpen: (s) => this.onOpen(s, dialer),
+      onClose: (s, code, reason) => this.onClose(s, dialer, code, reason),
+    }, this.limits, this.logger);
+    if (this.stopped) {
+      connection.close(CloseCode.goingAway, 'node stopping');
+      return session;
+    }
+    this.sessions.add(session);
+    session.start();
+    return session;
+  }
+
+  /** Invariant 1: keep the connection dialed by the smaller node id (both sides agree). */
+  private onOpen(session: PeerSession, dialer: Dialer | undefined): void {
+    if (dialer) {
+      dialer.state = 'connected';
+      dialer.remote = session.remote;
+      dialer.backoff.reset();
+    }
+    for (const other of this.sessions) {
+      if (other === session || other.state !== 'open' || other.remote !== session.remote) continue;
+      const keepNew = this.preferred(session, other);
+      const loser = keepNew ? other : session;
+      loser.close(CloseCode.duplicate, 'duplicate connection');
+      if (!keepNew) return;
+    }
+  }
+
+  private preferred(a: PeerSession, b: PeerSession): boolean {
+    const dialerOf = (s: PeerSession) => (s.connection.direction === 'outbound' ? this.host.nodeId : s.remote!);
+    const da = dialerOf(a);
+    const db = dialerOf(b);
+    if (da === db) return true; // same dialer twice: the older one is stale
+    return da < db;
+  }
+
+  private onClose(session: PeerSession, dialer: Dialer | undefined, code: number, reason: string): void {
+    this.sessions.delete(session);
+    if (session.remote) this.logger.info({ peer: session.remote, code, reason }, 'peer session closed');
+    if (!dialer || dialer.session !== session) return;
+    dialer.session = undefined;
+    if (dialer.state === 'stopped' || this.stopped) return;
+    if (code === CloseCode.duplicate || code === CloseCode.selfConnection || code === CloseCode.originForked) {
+      // Retrying at the cap keeps a parked dialer cheap; the other connection carries the sync.
+      dialer.state = 'backoff';
+      const delay = this.limits.reconnectMaxMs;
+      dialer.retryAt = this.timers.now() + delay;
+      dialer.timer = this.timers.after(delay, () => void this.dial(dialer));
+      return;
+    }
+    this.retry(dialer);
+  }
+
+  /** New entries in our log: every session pushes what its peer lacks. */
+  notifyAppended(source: NodeId | null, origins: string[]): void {
+    for (const session of this.sessions) {
+      session.notifyAppended();
+      if (source !== null && session.remote !== source) session.announce(origins);
+    }
+  }
+
+  private scheduleTick(): void {
+    const interval = Math.max(50, Math.min(this.limits.ackTimeoutMs, this.limits.handshakeTimeoutMs) / 4);
+    this.ticker = this.timers.after(interval, () => {
+      const now = this.timers.now();
+      for (const session of this.sessions) session.tick(now);
+      if (!this.stopped) this.scheduleTick();
+    });
+  }
+
+  /** Status of every configured peer and every inbound session. */
+  status(): PeerStatus[] {
+    const now = this.timers.now();
+    const rows: PeerStatus[] = [];
+    const seen = new Set<PeerSession>();
+    const row = (session: PeerSession | undefined, url: string | null, state: DialState, retryAt?: number): PeerStatus => {
+      const lag = session?.state === 'open' ? session.lag() : undefined;
+      return {
+        node: session?.remote ?? null, url, direction: session?.connection.direction ?? 'outbound', state,
+        behind: lag?.peerBehind ?? 0, ahead: lag?.weBehind ?? 0,
+        lastSeenAt: session?.stats.lastSeenAt || null, retryInMs: retryAt === undefined ? null : Math.max(0, retryAt - now),
+        stats: session ? { ...session.stats } : null,
+      };
+    };
+    for (const dialer of this.dialers.values()) {
+      if (dialer.session) seen.add(dialer.session);
+      const r = row(dialer.session?.state === 'open' ? dialer.session : undefined, dialer.url, dialer.state, dialer.retryAt);
+      if (!r.node && dialer.remote) r.node = dialer.remote;
+      rows.push(r);
+    }
+    for (const session of this.sessions) {
+      if (!seen.has(session) && session.state === 'open') rows.push(row(session, null, 'connected'));
+    }
+    return rows;
+  }
+
+  /** Closes every session and stops every dialer (invariant 3). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.ticker?.cancel();
+    for (const dialer of this.dialers.values()) this.stopDialer(dialer);
+    for (const session of this.sessions) session.close(CloseCode.goingAway, 'node stopping');
+    await this.transport.close();
+  }
+}

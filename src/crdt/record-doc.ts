@@ -25,7 +25,8 @@ export interface RecordShape {
   territory?: Atomic;
   stage?: Atomic;
   address: Partial<Record<(typeof ADDRESS_FIELDS)[number], Atomic>>;
-  tags: Record<string, boolean>;
+  /** Tag -> generation (bumped by every explicit add, see applyTags). */
+  tags: Record<string, number>;
   notes: string;
   interactions: A.Counter;
   custom: Record<string, CustomValue>;
@@ -166,21 +167,29 @@ function applyCustom(r: RecordShape, write: RecordWrite, fields: string[]): void
 }
 
 function applyTags(r: RecordShape, write: RecordWrite, fields: string[]): void {
+  // An explicit add re-writes a tag even if present: that write is concurrent with any
+  // remove we have not seen, and Automerge keeps a put over a concurrent delete (add-wins).
+  // The value is a generation number because Automerge skips a put of an identical value.
   const add = new Set(write.addTags ?? []);
+  const ensure = new Set<string>();
   const remove = new Set(write.removeTags ?? []);
   if (write.setTags) {
     const wanted = new Set(write.setTags);
-    for (const tag of wanted) add.add(tag);
+    for (const tag of wanted) ensure.add(tag);
     for (const tag of Object.keys(r.tags)) if (!wanted.has(tag)) remove.add(tag);
   }
   let touched = false;
   for (const tag of add) {
-    if (r.tags[tag] === true) continue;
-    r.tags[tag] = true;
+    r.tags[tag] = (r.tags[tag] ?? 0) + 1;
+    touched = true;
+  }
+  for (const tag of ensure) {
+    if (add.has(tag) || tag in r.tags) continue;
+    r.tags[tag] = 1;
     touched = true;
   }
   for (const tag of remove) {
-    if (add.has(tag) || !(tag in r.tags)) continue;
+    if (add.has(tag) || ensure.has(tag) || !(tag in r.tags)) continue;
     delete r.tags[tag];
     touched = true;
   }

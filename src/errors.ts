@@ -59,8 +59,9 @@ export function hasCode(err: unknown, code: ErrorCode): err is CrmsyncError {
 
 /** Wraps a LevelDB failure so it is never mistaken for success or swallowed. */
 export function storageError(action: string, cause: unknown): CrmsyncError {
-  const levelCode = (cause as { code?: unknown } | null)?.code;
-  if (levelCode === 'LEVEL_LOCKED' || levelCode === 'LEVEL_DATABASE_NOT_OPEN' && String(cause).includes('lock')) {
+  // classic-level reports a held lock as LEVEL_DATABASE_NOT_OPEN caused by LEVEL_LOCKED.
+  const codes = [cause, (cause as { cause?: unknown } | null)?.cause].map((e) => (e as { code?: unknown } | null)?.code);
+  if (codes.includes('LEVEL_LOCKED')) {
     return new CrmsyncError('ERR_LOCKED', `${action}: the data directory is in use by another process (is a node already running on it?)`, { cause });
   }
   return new CrmsyncError('ERR_STORAGE', `${action} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });

@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { MemoryLevel } from 'memory-level';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openLevelStore } from '../../src/store/level-store.js';
+import { parseNodeId } from '../../src/types.js';
+import { hasCode } from '../../src/errors.js';
+import { runStoreConformance } from './store-conformance.js';
+
+const options = (nodeId?: string) => ({
+  nodeId: nodeId === undefined ? undefined : parseNodeId(nodeId),
+  generateNodeId: () => parseNodeId('generated'),
+  logTailSize: 8,
+  groupCommitMax: 16,
+});
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+// Each test gets a fresh database: a new factory per `it` would need hooks, so the
+// factory hands out a new database whenever the previous one was opened with a node id.
+function diskFactory() {
+  let dir = '';
+  return {
+    async open(nodeId?: string) {
+      if (nodeId === 'a' || dir === '') {
+        dir = mkdtempSync(join(tmpdir(), 'crmsync-store-'));
+        dirs.push(dir);
+      }
+      return openLevelStore(new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }), options(nodeId));
+    },
+  };
+}
+
+function memoryFactory() {
+  let db: MemoryLevel<string, Uint8Array> | undefined;
+  return {
+    async open(nodeId?: string) {
+      if (nodeId === 'a' || !db) db = new MemoryLevel<string, Uint8Array>({ keyEncoding: 'utf8', valueEncoding: 'view' });
+      return openLevelStore(db, options(nodeId));
+    },
+  };
+}
+
+runStoreConformance('classic-level on disk', diskFactory());
+runStoreConformance('memory-level', memoryFactory());
+
+describe('LevelStore on disk', () => {
+  it('refuses a second process-level open of a locked directory with ERR_LOCKED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crmsync-lock-'));
+    dirs.push(dir);
+    const first = await openLevelStore(new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }), options('a'));
+    let error: unknown;
+    await openLevelStore(new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }), options('a')).catch((err) => (error = err));
+    expect(hasCode(error, 'ERR_LOCKED')).toBe(true);
+    await first.close();
+  });
+});

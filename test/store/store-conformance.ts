@@ -1,0 +1,109 @@
+/**
+ * The store conformance suite: every Store implementation (LevelStore over classic-level
+ * on disk, LevelStore over memory-level) must pass it.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ChangeEntry } from '../../src/crdt/change-entry.js';
+import type { RecordView } from '../../src/crdt/record-schema.js';
+import { hasCode } from '../../src/errors.js';
+import type { Store, Mutation, RecordMeta } from '../../src/store/store.js';
+import { parseNodeId, parseRecordId, type NodeId, type RecordId } from '../../src/types.js';
+
+/** Opens the store under test; `reopen` closes nothing itself, it opens the same data again. */
+export interface StoreFactory {
+  open(nodeId?: string): Promise<Store>;
+}
+
+const nodeA = parseNodeId('a');
+
+function view(id: string, extra: Partial<RecordView> = {}): RecordView {
+  return { id: id as RecordId, name: `n-${id}`, address: {}, tags: [], notes: '', interactions: 0, custom: {}, createdAt: 1, updatedAt: 2, deleted: false, conflicts: [], ...extra };
+}
+
+function entry(origin: NodeId, seq: number, record: string): ChangeEntry {
+  return { origin, seq, prev: seq === 1 ? '' : 'aaaaaaaaaaaaaaaa', record: record as RecordId, change: new Uint8Array([seq, 1, 2]), time: seq, fields: ['name'], view: view(record) };
+}
+
+function mutation(id: string, seq: number, before: RecordMeta | undefined, extra: Partial<RecordView> = {}): Mutation {
+  const after: RecordMeta = { heads: [`h${seq}`], chunks: (before?.chunks ?? 0) + 1, view: view(id, extra) };
+  return {
+    records: [{ id: id as RecordId, before, after, append: [new Uint8Array([seq])] }],
+    entries: [entry(nodeA, seq, id)],
+    clock: [[nodeA, { seq, hash: 'aaaaaaaaaaaaaaaa' }]],
+  };
+}
+
+/** Runs the suite against one implementation. */
+export function runStoreConformance(name: string, factory: StoreFactory): void {
+  describe(`store conformance: ${name}`, () => {
+    it('keeps the node id and refuses another one', async () => {
+      const store = await factory.open('a');
+      expect(store.nodeId).toBe('a');
+      await store.close();
+      let error: unknown;
+      await factory.open('b').catch((err) => (error = err));
+      expect(hasCode(error, 'ERR_VALIDATION')).toBe(true);
+    });
+
+    it('commits records, log entries and clock together, and they survive a reopen', async () => {
+      let store = await factory.open('a');
+      await store.commit(mutation('doc1', 1, undefined, { territory: 'emea' }));
+      const before = await store.getMeta(parseRecordId('doc1'));
+      await store.commit(mutation('doc1', 2, before, { territory: 'apac' }));
+      await store.commit(mutation('doc10', 3, undefined));
+      await store.close();
+      store = await factory.open();
+      expect(store.clock.get('a')).toEqual({ seq: 3, hash: 'aaaaaaaaaaaaaaaa' });
+      expect(store.lastLocalSeq).toBe(3);
+      // doc1's chunks must not include doc10's (prefix safety).
+      expect(await store.getChunks(parseRecordId('doc1'), 2)).toHaveLength(2);
+      expect((await store.readLog(1, 10, 1e6)).map((e) => [e.localSeq, e.record])).toEqual([[1, 'doc1'], [2, 'doc1'], [3, 'doc10']]);
+      expect(await store.localSeqOf('a', 2)).toBe(2);
+      expect(await store.localSeqOf('a', 9)).toBeUndefined();
+      expect((await store.historyOf(parseRecordId('doc1'), 10)).map((e) => e.seq)).toEqual([1, 2]);
+      expect(await store.listByIndex('territory', 'apac', { limit: 10 })).toEqual(['doc1']);
+      expect(await store.listByIndex('territory', 'emea', { limit: 10 })).toEqual([]);
+      expect(await store.countRecords()).toBe(2);
+      await store.close();
+    });
+
+    it('groups concurrent commits and acknowledges each once durable', async () => {
+      const store = await factory.open('a');
+      const commits = Array.from({ length: 50 }, (_, i) => store.commit(mutation(`r${i}`, i + 1, undefined)));
+      const results = await Promise.all(commits);
+      expect(results.map((r) => r[0]!.localSeq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(store.lastLocalSeq).toBe(50);
+      const page1 = await store.listRecords({ limit: 20, includeDeleted: false });
+      const page2 = await store.listRecords({ limit: 40, includeDeleted: false, after: page1.next! });
+      expect(page1.views).toHaveLength(20);
+      expect(page2.views).toHaveLength(30);
+      expect(page2.next).toBeUndefined();
+      await store.close();
+    });
+
+    it('tracks conflicted records and deleted counts through the indexes', async () => {
+      const store = await factory.open('a');
+      await store.commit(mutation('x', 1, undefined, { conflicts: ['title'] }));
+      expect(await store.conflictedIds({ limit: 10 })).toEqual(['x']);
+      const before = await store.getMeta(parseRecordId('x'));
+      await store.commit(mutation('x', 2, before, { deleted: true }));
+      expect(await store.conflictedIds({ limit: 10 })).toEqual([]);
+      expect(await store.countRecords()).toBe(0);
+      expect((await store.listRecords({ limit: 10, includeDeleted: true })).views).toHaveLength(1);
+      expect((await store.listRecords({ limit: 10, includeDeleted: false })).views).toHaveLength(0);
+      await store.close();
+    });
+
+    it('refuses use after close with ERR_CLOSED', async () => {
+      const store = await factory.open('a');
+      await store.close();
+      let error: unknown;
+      try {
+        store.commit(mutation('y', 1, undefined));
+      } catch (err) {
+        error = err;
+      }
+      expect(hasCode(error, 'ERR_CLOSED')).toBe(true);
+    });
+  });
+}

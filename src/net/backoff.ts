@@ -16,6 +16,8 @@ export interface BackoffOptions {
 }
 
 /**
+ * Capped exponential backoff with full jitter; one instance per peer being redialed.
+ *
  * Invariants:
  * 1. 0 <= next() <= maxMs, always.
  * 2. The ceiling doubles per attempt from baseMs until it reaches maxMs, then stays.

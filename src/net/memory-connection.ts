@@ -29,6 +29,8 @@ export interface MemoryConnectionSettings {
 }
 
 /**
+ * One end of an in-memory connection.
+ *
  * Invariants:
  * 1. bufferedAmount is the byte count of this endpoint's frames still on the wire
  *    (duplicates included), so backpressure reflects what the network holds.

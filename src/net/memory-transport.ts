@@ -20,6 +20,9 @@ export const CRASH_CLOSE_CODE = 1006;
 const pairKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
 
 /**
+ * A simulated network: names transports, connects dials, and lets a test cut links
+ * (partition), crash nodes (closeAll) and, in manual mode, steer every packet.
+ *
  * Invariants:
  * 1. At most one open transport per name; a crashed or closed name can be reused.
  * 2. Connections between partitioned names are closed, and no new one can be made.

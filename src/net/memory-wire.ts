@@ -25,6 +25,8 @@ export interface InFlightItem {
 }
 
 /**
+ * The queue of packets between endpoints, and the delivery, drop and duplicate operations.
+ *
  * Invariants:
  * 1. Every frame on the wire is counted in its sender's bufferedAmount until it is
  *    delivered, dropped or purged.

@@ -52,7 +52,17 @@ function refuseUpgrade(socket: Duplex, status: 401 | 503): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${extra}Content-Length: 0\r\n\r\n`);
 }
 
+/** Stops `server`; a bind still in progress (a hostname being resolved) is closed when it completes. */
+function closeServer(server: Server): Promise<void> {
+  // Node drops 'listening' for a server closed before it bound, but only when no DNS
+  // lookup was pending; after a lookup the bind still happens, so catch it here.
+  if (!server.listening) server.once('listening', () => server.close());
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
 /**
+ * The WebSocket Transport behind createWsTransport().
+ *
  * Invariants:
  * 1. Every live connection (inbound and outbound) is in #connections until its socket closed.
  * 2. After close() started, no upgrade is accepted and no dial starts; pending dials are aborted.
@@ -67,6 +77,7 @@ class WsTransport implements Transport {
   readonly #connections = new Set<WsConnection>();
   readonly #pendingDials = new Set<(err: Error) => void>();
   #server: Server | undefined;
+  #abortListen: ((err: Error) => void) | undefined;
   #onConnection: ((connection: Connection) => void) | undefined;
   #nextId = 1;
   #closing: Promise<void> | undefined;
@@ -91,13 +102,23 @@ class WsTransport implements Transport {
     });
     this.#server = server;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(address.port, address.host, () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const settle = (err?: Error): void => {
+          server.off('error', settle).off('listening', settle);
+          this.#abortListen = undefined;
+          if (err) reject(err);
+          else resolve();
+        };
+        this.#abortListen = settle;
+        server.once('error', settle).once('listening', settle);
+        server.listen(address.port, address.host);
       });
-    });
+    } catch (err) {
+      if (!this.#closing) this.#server = undefined; // e.g. EADDRINUSE: the caller may retry on another port
+      throw err;
+    }
+    if (this.#closing) throw new CrmsyncError('ERR_CLOSED', 'transport closed while listening');
     server.on('error', (err: NodeJS.ErrnoException) => this.#log.warn({ code: err.code }, 'listener error'));
     const bound = server.address();
     const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
@@ -171,10 +192,9 @@ class WsTransport implements Transport {
 
   async #shutdown(): Promise<void> {
     for (const fail of [...this.#pendingDials]) fail(new CrmsyncError('ERR_CLOSED', 'transport closed during dial'));
+    this.#abortListen?.(new CrmsyncError('ERR_CLOSED', 'transport closed while listening'));
     const server = this.#server;
-    const serverClosed = server
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
+    const serverClosed = server ? closeServer(server) : Promise.resolve();
     for (const connection of this.#connections) connection.close(CloseCode.goingAway, 'transport closing');
     await Promise.all([...this.#connections].map((c) => c.closed));
     // Sockets that never completed an upgrade (slow or silent clients) would hold

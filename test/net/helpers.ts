@@ -1,0 +1,96 @@
+/**
+ * Event-driven test helpers for transports: every wait resolves from a handler, never
+ * from a timer.
+ */
+import type { Connection, Transport } from '../../src/net/transport.js';
+
+/** A close as seen by onClose. */
+export interface CloseEvent {
+  code: number;
+  reason: string;
+}
+
+/** What a recorded connection received. */
+export interface Recording {
+  readonly frames: Uint8Array[];
+  readonly closes: CloseEvent[];
+  /** Resolves once at least `count` frames arrived (rejects if the connection closes first). */
+  untilFrames(count: number): Promise<void>;
+  /** Resolves with the first close. */
+  readonly closed: Promise<CloseEvent>;
+}
+
+/** Installs handlers on `connection` that record everything it receives. */
+export function record(connection: Connection): Recording {
+  const frames: Uint8Array[] = [];
+  const closes: CloseEvent[] = [];
+  let waiters: Array<{ count: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  let resolveClosed!: (event: CloseEvent) => void;
+  const closed = new Promise<CloseEvent>((resolve) => { resolveClosed = resolve; });
+  const check = (): void => {
+    waiters = waiters.filter((w) => {
+      if (frames.length >= w.count) w.resolve();
+      else if (closes.length > 0) w.reject(new Error(`closed (${closes[0]?.code}) after ${frames.length} of ${w.count} frames`));
+      else return true;
+      return false;
+    });
+  };
+  connection.setHandlers({
+    onFrame: (frame) => { frames.push(frame); check(); },
+    onClose: (code, reason) => { closes.push({ code, reason }); resolveClosed({ code, reason }); check(); },
+  });
+  return {
+    frames,
+    closes,
+    closed,
+    untilFrames: (count) => new Promise<void>((resolve, reject) => { waiters.push({ count, resolve, reject }); check(); }),
+  };
+}
+
+/** Collects a transport's inbound connections; next() yields them in order. */
+export function acceptor(transport: Transport): { connections: Connection[]; next(): Promise<Connection> } {
+  const connections: Connection[] = [];
+  const waiting: Array<(c: Connection) => void> = [];
+  let taken = 0;
+  transport.onConnection((connection) => {
+    connections.push(connection);
+    waiting.shift()?.(connection);
+  });
+  return {
+    connections,
+    next: () => {
+      const index = taken++;
+      const ready = connections[index];
+      return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+}
+
+/** A frame of `size` bytes whose first four bytes hold `index` (big-endian). */
+export function frameOf(index: number, size = 8): Uint8Array {
+  const frame = new Uint8Array(Math.max(size, 4)).fill(index & 0xff);
+  new DataView(frame.buffer).setUint32(0, index);
+  return frame;
+}
+
+/** The index frameOf() wrote into `frame`. */
+export function indexOf(frame: Uint8Array): number {
+  return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(0);
+}
+
+/** A small seeded PRNG (mulberry32) returning numbers in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Resolves with the first emission of `event` on an EventEmitter-like object. */
+export function once<T extends unknown[]>(emitter: { once(event: string, listener: (...args: T) => void): unknown }, event: string): Promise<T> {
+  return new Promise((resolve) => emitter.once(event, (...args: T) => resolve(args)));
+}

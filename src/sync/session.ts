@@ -202,16 +202,22 @@ export class PeerSession {
       throw new CrmsyncError('ERR_PROTOCOL_VERSION', `peer speaks protocol ${protocol}, this node speaks ${PROTOCOL_VERSION}`);
     }
     const remote = parseNodeId(node);
-    if (remote === this.host.nodeId) {
-      this.close(CloseCode.selfConnection, 'connected to itself');
-      return;
-    }
+    // Fork checks come first: the two copies of a copied data directory share a node id,
+    // and when they dial each other the fork must be reported, not closed silently as a
+    // self-connection. A genuine self-connection sent a clock our durable clock has since
+    // reached, so a peer with our id holding more of our own origin is another writer.
     const mine = this.host.clock();
     for (const [origin, seq, hash] of clock) {
       const head = mine.get(origin);
-      if (head && head.seq === seq && head.hash !== hash) {
+      const differs = head !== undefined && head.seq === seq && head.hash !== hash;
+      const aheadOfUs = remote === this.host.nodeId && origin === remote && seq > (head?.seq ?? 0);
+      if (differs || aheadOfUs) {
         throw new CrmsyncError('ERR_ORIGIN_FORKED', `peer holds a different history for node "${origin}" (was a data directory copied?)`);
       }
+    }
+    if (remote === this.host.nodeId) {
+      this.close(CloseCode.selfConnection, 'connected to itself');
+      return;
     }
     this.remote = remote;
     this.state = 'open';

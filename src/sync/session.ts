@@ -239,7 +239,10 @@ export class PeerSession {
     }
     const origins = new Set(msg.entries.map((e) => e.origin));
     const clock = toWireClock(this.host.clock(), origins);
-    this.learn(clock);
+    // The peer is known to hold what it sent, not what we hold: our clock may be ahead
+    // for these origins (our own entries, or ones relayed by a third node), and learning
+    // it would mark those entries as delivered, so they would never be sent to this peer.
+    this.learn(msg.entries.map((e): WireClock[number] => [e.origin, e.seq, '']));
     this.send({ type: 'ack', batch: msg.batch, clock });
   }
 

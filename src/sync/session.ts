@@ -181,6 +181,9 @@ export class PeerSession {
         return this.learn(msg.clock);
       case 'resync':
         this.requireOpen();
+        // Every new resync carries a higher epoch than the last; one we already follow
+        // is a repeat (see onChanges) and restarting again would only resend twice.
+        if (msg.epoch <= this.epoch) return;
         return this.restartStream(clockFromWire(msg.clock), msg.epoch);
       case 'error':
         this.logger.warn({ peer: this.remote, code: msg.code }, 'peer reported an error');
@@ -229,7 +232,13 @@ export class PeerSession {
 
   private async onChanges(msg: ChangesMessage): Promise<void> {
     this.requireOpen();
-    if (msg.epoch < this.recvEpoch) return; // sent before our resync: ignore, the sender restarts
+    if (msg.epoch < this.recvEpoch) {
+      // Sent before the sender saw our resync. If that resync was lost, the sender keeps
+      // resending in the old epoch on ack timeouts and nothing would ever be acked:
+      // repeat it (the sender ignores repeats of an epoch it already follows).
+      this.send({ type: 'resync', epoch: this.recvEpoch, clock: toWireClock(this.host.clock()) });
+      return;
+    }
     const result = await this.host.ingest(msg.entries, this.remote!);
     this.stats.changesIn += result.accepted;
     if (result.gap) {

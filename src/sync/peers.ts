@@ -175,7 +175,12 @@ export class Peers {
     if (!dialer || dialer.session !== session) return;
     dialer.session = undefined;
     if (dialer.state === 'stopped' || this.stopped) return;
-    if (code === CloseCode.duplicate || code === CloseCode.selfConnection || code === CloseCode.originForked) {
+    // A duplicate is parked only while another open session to that node carries the sync:
+    // the peer may have closed ours for a newer connection under our id (a copied data
+    // directory) that it then refuses as forked, and waiting out the cap would leave us
+    // cut off from the peer for reconnectMaxMs.
+    const carried = code === CloseCode.duplicate && this.openSessions().some((s) => s.remote === session.remote);
+    if (carried || code === CloseCode.selfConnection || code === CloseCode.originForked) {
       // Retrying at the cap keeps a parked dialer cheap; the other connection carries the sync.
       dialer.state = 'backoff';
       const delay = this.limits.reconnectMaxMs;

@@ -170,12 +170,18 @@ export class PeerSession {
         return this.onHello(msg.protocol, msg.node, msg.clock);
       case 'changes':
         return this.onChanges(msg);
-      case 'ack':
+      case 'ack': {
         this.requireOpen();
+        const skipped = msg.batch > this.ackedBatch + 1 && msg.batch <= this.batchNo;
         if (msg.batch > this.ackedBatch && msg.batch <= this.batchNo) this.ackedBatch = msg.batch;
         this.learn(msg.clock);
         this.lastProgress = this.host.now();
+        // Acks return in batch order; a skipped one means a batch or its ack was lost. A
+        // lost batch is not always noticed by the peer (a gap shows only when a later
+        // entry of the same origin arrives), so resend from what the peer is known to hold.
+        if (skipped) return this.restartStream(this.peerClock, this.epoch);
         return this.pump();
+      }
       case 'have':
         this.requireOpen();
         return this.learn(msg.clock);

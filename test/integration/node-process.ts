@@ -1,0 +1,85 @@
+/**
+ * A crmsync node in its own process, for tests that must kill a node the way users'
+ * processes die (SIGKILL, no shutdown). Run as
+ *
+ *   node --import tsx test/integration/node-process.ts <dataDir> <nodeId> [peerUrl...]
+ *
+ * Protocol (newline-delimited JSON; stdout carries nothing else):
+ *  - stdout, once listening: {"url": "ws://127.0.0.1:port"}
+ *  - stdin {"op":"create","n":N,"prefix":"p"} creates records p-000000 … with at most
+ *    CREATE_CONCURRENCY writes in flight; prints {"acked": id} after each write is
+ *    acknowledged (durable), {"failed": id, "code": ...} on a refused write, and
+ *    {"done": "create", "prefix": p, "acked": k} at the end.
+ *  - stdin {"op":"status"} prints {"status": NodeStatus}.
+ *  - stdin {"op":"close"} closes the node, prints {"closed": true} and exits 0.
+ * Warnings and errors are logged as JSON to stderr.
+ */
+import { createInterface } from 'node:readline';
+import { createLogger, openNode, type CrmNode } from '../../src/index.js';
+
+/** Writes in flight during a bulk create (bounded, like any loop over many records). */
+const CREATE_CONCURRENCY = 32;
+
+/** One JSON line on stdout. Pipes are synchronous on Linux, so a printed ack is never lost to a later kill. */
+function emit(line: object): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+async function bulkCreate(node: CrmNode, n: number, prefix: string): Promise<void> {
+  let next = 0;
+  let acked = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      const id = `${prefix}-${String(i).padStart(6, '0')}`;
+      try {
+        await node.records.create({
+          id, name: `Customer ${prefix} ${i}`, email: `c${i}@${prefix}.example`, company: `Company ${i % 97}`,
+          stage: 'lead', tags: ['bulk'], notes: `imported ${i}`,
+        });
+        acked++;
+        emit({ acked: id });
+      } catch (err) {
+        emit({ failed: id, code: (err as { code?: string }).code ?? 'UNKNOWN' });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, n) }, worker));
+  emit({ done: 'create', prefix, acked });
+}
+
+async function main(): Promise<void> {
+  const [dataDir, nodeId, ...peers] = process.argv.slice(2);
+  if (!dataDir || !nodeId) throw new TypeError('usage: node-process.ts <dataDir> <nodeId> [peerUrl...]');
+  const logger = createLogger({ level: process.env.CRMSYNC_LOG_LEVEL ?? 'warn', destination: process.stderr });
+  // Quick reconnects, as TEST_LIMITS in helpers.ts (not imported: it pulls in vitest).
+  const node = await openNode({ dataDir, nodeId, peers, logger, limits: { reconnectBaseMs: 50, reconnectMaxMs: 1000 } });
+  emit({ url: node.url });
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    const cmd = JSON.parse(line) as { op: string; n?: number; prefix?: string };
+    switch (cmd.op) {
+      case 'create':
+        // Not awaited: status and close must be answerable while a bulk create runs.
+        void bulkCreate(node, cmd.n ?? 0, cmd.prefix ?? 'r');
+        break;
+      case 'status':
+        emit({ status: await node.status() });
+        break;
+      case 'close':
+        await node.close();
+        emit({ closed: true });
+        process.exit(0);
+      default:
+        emit({ error: `unknown op ${JSON.stringify(cmd.op)}` });
+    }
+  }
+  // stdin ended without a close command (the parent went away): shut down cleanly.
+  await node.close();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${JSON.stringify({ fatal: (err as Error).message, code: (err as { code?: string }).code })}\n`);
+  process.exit(1);
+});

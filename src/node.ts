@@ -21,7 +21,7 @@ import { silentLogger, type Logger } from './log.js';
 import type { Transport } from './net/transport.js';
 import { createWsTransport } from './net/ws-transport.js';
 import { openLevelStore, type LevelStore } from './store/level-store.js';
-import type { IndexName } from './store/indexes.js';
+import { queryRecords, type RecordQuery } from './store/query.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { Replica, type HistoryEntry, type RecordChangeEvent } from './sync/replica.js';
 import { realTimers, type Timers } from './timers.js';
@@ -54,14 +54,11 @@ export interface NodeOptions {
   sync?: boolean;
 }
 
-/** Filters and paging for list(). */
-export interface ListOptions {
+/** Filters and paging for list(); every filter is served from a secondary index. */
+export interface ListOptions extends Partial<Omit<RecordQuery, 'limit' | 'cursor'>> {
   limit?: number;
-  /** Resume after this cursor (from the previous page's `next`). */
+  /** Cursor: the previous page's `next`. */
   after?: string;
-  includeDeleted?: boolean;
-  /** Only records whose indexed field equals this value (served from a secondary index). */
-  where?: { index: IndexName; value: string };
 }
 
 /** Node status. */
@@ -215,15 +212,8 @@ function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Li
     },
     async list(options = {}) {
       open();
-      const limit = Math.min(Math.max(1, options.limit ?? 100), limits.maxPageSize);
-      if (options.where) {
-        const ids = await store.listByIndex(options.where.index, options.where.value, { after: options.after, limit });
-        const metas = await store.getMetas(ids);
-        const found = metas.flatMap((m) => (m ? [m.view] : []));
-        return { records: found, next: ids.length === limit ? ids[ids.length - 1] : undefined };
-      }
-      const page = await store.listRecords({ after: options.after, limit, includeDeleted: options.includeDeleted ?? false });
-      return { records: page.views, next: page.next };
+      const { after, limit, ...filters } = options;
+      return queryRecords(store, { ...filters, cursor: after, limit: Math.min(Math.max(1, limit ?? 100), limits.maxPageSize) });
     },
     async conflicts(rawId) {
       open();
@@ -244,11 +234,11 @@ function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Li
     },
     async status() {
       open();
-      const conflicted = await store.conflictedIds({ limit: 100_000 });
+      const counts = store.recordCounts();
       return {
         nodeId: store.nodeId, url,
         clock: Object.fromEntries(clockEntries(new Map([...store.clock].map(([o, h]) => [o, h.seq])))),
-        records: store.recordCounts(), conflicted: conflicted.length, peers: peers.status(),
+        records: { live: counts.live, deleted: counts.deleted }, conflicted: counts.conflicted, peers: peers.status(),
         cache: replica.cache.snapshot(), lastLocalSeq: store.lastLocalSeq,
       };
     },

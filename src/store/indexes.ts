@@ -12,8 +12,40 @@ export const INDEXES = {
   updated: (v: RecordView) => v.updatedAt.toString(16).padStart(12, '0'),
 } as const;
 
-/** One index name. */
+/** One equality index name. */
 export type IndexName = keyof typeof INDEXES;
+
+/** Most search tokens indexed per record (bounds index writes per change). */
+export const MAX_TEXT_TOKENS = 48;
+/** Shortest token indexed for text search. */
+export const MIN_TOKEN_LENGTH = 2;
+
+/**
+ * Search tokens of a record: lower-cased words of name, company and e-mail, plus the
+ * whole e-mail address and its domain, so a prefix of any of them finds the record.
+ */
+export function textTokens(view: RecordView): string[] {
+  const tokens = new Set<string>();
+  const add = (value: string | undefined) => {
+    for (const word of (value ?? '').toLowerCase().normalize('NFKC').split(/[^\p{L}\p{N}]+/u)) {
+      if (word.length >= MIN_TOKEN_LENGTH) tokens.add(word);
+    }
+  };
+  add(view.name);
+  add(view.company);
+  add(view.email);
+  if (view.email) {
+    tokens.add(view.email.toLowerCase());
+    const domain = view.email.split('@')[1];
+    if (domain) tokens.add(domain.toLowerCase());
+  }
+  return [...tokens].slice(0, MAX_TEXT_TOKENS);
+}
+
+/** Normalises a search query the way tokens are normalised. */
+export function normaliseQuery(query: string): string {
+  return query.toLowerCase().normalize('NFKC').trim();
+}
 
 /** Encodes an index value so it can never contain the '/' separator. */
 export function encodeIndexValue(value: string): string {
@@ -28,5 +60,6 @@ export function indexKeysOf(view: RecordView | undefined): Set<string> {
     const value = pick(view);
     if (value !== undefined) keys.add(`${name}/${encodeIndexValue(value)}/${view.id}`);
   }
+  for (const token of textTokens(view)) keys.add(`text/${encodeIndexValue(token)}/${view.id}`);
   return keys;
 }

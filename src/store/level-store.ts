@@ -17,7 +17,7 @@ import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
 import { indexKeysOf, encodeIndexValue, type IndexName } from './indexes.js';
 import { docKey, histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
-import type { Mutation, OriginHead, RecordMeta, RecordPage, Store } from './store.js';
+import type { Mutation, OriginHead, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;
@@ -83,8 +83,8 @@ export class LevelStore implements Store {
   private failed: CrmsyncError | undefined;
   private closed = false;
   private readonly tail: StoredEntry[] = [];
-  private counts = { live: 0, deleted: 0 };
-  private pendingCounts = { live: 0, deleted: 0 };
+  private counts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
+  private pendingCounts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
 
   constructor(private readonly db: Db, private readonly options: LevelStoreOptions) {
     this.subs = Object.fromEntries(
@@ -115,7 +115,7 @@ export class LevelStore implements Store {
     if (options.nodeId !== undefined && options.nodeId !== this.nodeId) {
       throw new CrmsyncError('ERR_VALIDATION', `data directory belongs to node "${this.nodeId}", not "${options.nodeId}"`);
     }
-    this.counts = (await this.getValue<{ live: number; deleted: number }>('meta', 'counts')) ?? this.counts;
+    this.counts = { ...this.counts, ...(await this.getValue<RecordCounts>('meta', 'counts')) };
     this.pendingCounts = { ...this.counts };
     for await (const [origin, value] of this.subs.clock.iterator()) this.clock.set(origin, this.codec.unpack<OriginHead>(value));
     for await (const key of this.subs.log.keys({ reverse: true, limit: 1 })) this.lastLocalSeq = parseInt(key, 16);
@@ -220,6 +220,7 @@ export class LevelStore implements Store {
   private countDelta(before: RecordView | undefined, after: RecordView): void {
     if (before) this.pendingCounts[before.deleted ? 'deleted' : 'live']--;
     this.pendingCounts[after.deleted ? 'deleted' : 'live']++;
+    this.pendingCounts.conflicted += Number(after.conflicts.length > 0) - Number((before?.conflicts.length ?? 0) > 0);
   }
 
   /** Invariant 2: one batch in flight; everything queued meanwhile goes in the next. */
@@ -313,6 +314,15 @@ export class LevelStore implements Store {
     });
   }
 
+  scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]> {
+    return this.read('reading an index', () =>
+      // abstract-level lets `gte` win over `gt`: pass exactly one lower bound.
+      this.subs.idx
+        .keys({ lt: range.lt, limit: range.limit, ...(range.after !== undefined && range.after >= range.gte ? { gt: range.after } : { gte: range.gte }) })
+        .all(),
+    );
+  }
+
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]> {
     return this.read('reading record history', async () => {
       const keys = await this.subs.hist.keys({ ...prefixRange(id), limit }).all();
@@ -334,8 +344,7 @@ export class LevelStore implements Store {
     return this.counts.live;
   }
 
-  /** Live and deleted record counts. */
-  recordCounts(): { live: number; deleted: number } {
+  recordCounts(): RecordCounts {
     return { ...this.counts };
   }
 

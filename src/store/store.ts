@@ -47,6 +47,13 @@ export interface Mutation {
   state?: [key: string, value: unknown][];
 }
 
+/** Record counters. */
+export interface RecordCounts {
+  live: number;
+  deleted: number;
+  conflicted: number;
+}
+
 /** A page of records. */
 export interface RecordPage {
   views: RecordView[];
@@ -74,9 +81,13 @@ export interface Store {
   listRecords(options: { after?: string; limit: number; includeDeleted: boolean }): Promise<RecordPage>;
   /** Record ids in an index, for one value, in id order. */
   listByIndex(index: IndexName, value: string, options: { after?: string; limit: number }): Promise<RecordId[]>;
+  /** Raw secondary-index keys in [gte, lt), after `after`, at most `limit`. */
+  scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]>;
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
   conflictedIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
   countRecords(): Promise<number>;
+  /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */
+  recordCounts(): RecordCounts;
   getState<T>(key: string): Promise<T | undefined>;
   close(): Promise<void>;
 }

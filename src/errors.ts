@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   'ERR_VALIDATION',
   /** The record does not exist (or is deleted, for operations that need it live). */
   'ERR_NOT_FOUND',
+  /** A record with that id already exists (create). */
+  'ERR_EXISTS',
   /** A peer sent bytes that are not a valid protocol message. */
   'ERR_PROTOCOL',
   /** A frame exceeded the maximum frame size. */

@@ -46,7 +46,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   reconnectBaseMs: 100,
   reconnectMaxMs: 30_000,
   heartbeatMs: 10_000,
-  ackTimeoutMs: 5_000,
+  ackTimeoutMs: 15_000,
   handshakeTimeoutMs: 10_000,
   maxPageSize: 1000,
 });

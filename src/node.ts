@@ -71,6 +71,16 @@ export interface NodeStatus {
   peers: PeerStatus[];
   cache: ReturnType<Replica['cache']['snapshot']>;
   lastLocalSeq: number;
+  /** Connections closed because a peer sent invalid or oversized frames. */
+  rejectedConnections: number;
+}
+
+/** One entry of the change feed (see changesSince). */
+export interface ChangeFeedEntry {
+  localSeq: number;
+  id: RecordId;
+  origin: NodeId;
+  time: number;
 }
 
 /** The record operations of a node. */
@@ -101,6 +111,8 @@ export interface CrmNode {
   /** Subscribes to durable record changes; returns the unsubscribe function. */
   onChange(listener: (event: RecordChangeEvent) => void): () => void;
   status(): Promise<NodeStatus>;
+  /** Log entries stored after `after` (a localSeq), oldest first: resumes a change stream. */
+  changesSince(after: number, limit?: number): Promise<ChangeFeedEntry[]>;
   /** Starts dialing a peer (and keeps redialing it). */
   addPeer(url: string): void;
   removePeer(url: string): boolean;
@@ -171,7 +183,7 @@ function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Li
       const valid = validate(recordInputSchema, input, 'record');
       const id = valid.id === undefined ? replica.newRecordId() : parseRecordId(valid.id);
       return replica.write(id, (current) => {
-        if (current) throw new CrmsyncError('ERR_VALIDATION', `record ${id} already exists`, { details: [{ field: 'id', message: 'already exists' }] });
+        if (current) throw new CrmsyncError('ERR_EXISTS', `record ${id} already exists; update it, or create without an id`, { details: [{ field: 'id', message: 'already exists' }] });
         return writeFromInput(valid);
       });
     },
@@ -239,8 +251,13 @@ function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Li
         nodeId: store.nodeId, url,
         clock: Object.fromEntries(clockEntries(new Map([...store.clock].map(([o, h]) => [o, h.seq])))),
         records: { live: counts.live, deleted: counts.deleted }, conflicted: counts.conflicted, peers: peers.status(),
-        cache: replica.cache.snapshot(), lastLocalSeq: store.lastLocalSeq,
+        cache: replica.cache.snapshot(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected,
       };
+    },
+    async changesSince(after, limit = 1000) {
+      open();
+      const entries = await store.readLog(after + 1, Math.min(Math.max(1, limit), 10_000), 16 * 1024 * 1024);
+      return entries.map((e) => ({ localSeq: e.localSeq, id: e.record, origin: e.origin, time: e.time }));
     },
     addPeer(peerUrl) {
       open();

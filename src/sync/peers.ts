@@ -29,6 +29,8 @@ export interface PeerStatus {
   behind: number;
   /** Changes the peer holds that we lack. */
   ahead: number;
+  /** Seconds the peer has been behind us (0 when current). */
+  lagSeconds: number;
   lastSeenAt: number | null;
   retryInMs: number | null;
   stats: PeerSession['stats'] | null;
@@ -45,6 +47,11 @@ interface Dialer {
   abort: AbortController;
 }
 
+/** Close codes that mean "the peer sent something we refused". */
+const REJECTION_CODES: ReadonlySet<number> = new Set([
+  CloseCode.protocolError, 1003, 1007, CloseCode.frameTooLarge, CloseCode.originForked, CloseCode.versionMismatch, CloseCode.policyViolation,
+]);
+
 type HostCallbacks = Omit<SessionHost, 'onOpen' | 'onClose' | 'now'>;
 
 /** Manages every peer session of one node. */
@@ -52,6 +59,8 @@ export class Peers {
   private readonly sessions = new Set<PeerSession>();
   private readonly dialers = new Map<string, Dialer>();
   private ticker: TimerHandle | undefined;
+  /** Connections closed because the peer sent something invalid (metrics). */
+  rejected = 0;
   private stopped = false;
 
   constructor(
@@ -171,6 +180,7 @@ export class Peers {
 
   private onClose(session: PeerSession, dialer: Dialer | undefined, code: number, reason: string): void {
     this.sessions.delete(session);
+    if (REJECTION_CODES.has(code)) this.rejected++;
     if (session.remote) this.logger.info({ peer: session.remote, code, reason }, 'peer session closed');
     if (!dialer || dialer.session !== session) return;
     dialer.session = undefined;
@@ -217,7 +227,7 @@ export class Peers {
       const lag = session?.state === 'open' ? session.lag() : undefined;
       return {
         node: session?.remote ?? null, url, direction: session?.connection.direction ?? 'outbound', state,
-        behind: lag?.peerBehind ?? 0, ahead: lag?.weBehind ?? 0,
+        behind: lag?.peerBehind ?? 0, ahead: lag?.weBehind ?? 0, lagSeconds: lag?.seconds ?? 0,
         lastSeenAt: session?.stats.lastSeenAt || null, retryInMs: retryAt === undefined ? null : Math.max(0, retryAt - now),
         stats: session ? { ...session.stats } : null,
       };

@@ -40,6 +40,8 @@ export interface RecordChangeEvent {
   view: RecordView;
   /** Position of the last entry in this node's log (resume point for event streams). */
   localSeq: number;
+  /** When the change was made at its origin (ms since epoch); now - time is the sync latency. */
+  time: number;
 }
 
 /** One entry of a record's history. */
@@ -168,7 +170,8 @@ export class Replica {
       const entry = last.get(op.id);
       if (!entry) continue;
       this.events.emit('change', {
-        id: op.id, source: source === null ? 'local' : 'remote', origin: entry.origin, view: op.after.view, localSeq: entry.localSeq,
+        id: op.id, source: source === null ? 'local' : 'remote', origin: entry.origin, view: op.after.view,
+        localSeq: entry.localSeq, time: entry.time,
       });
     }
     if (entries.length > 0) this.events.emit('appended', entries, source);

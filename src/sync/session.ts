@@ -60,6 +60,7 @@ export class PeerSession {
   private ackedBatch = 0;
   private lastProgress: number;
   private readonly openedAt: number;
+  private caughtUpAt: number; // last time the peer was known to hold everything we hold
   private pumping = false;
   private pumpAgain = false;
   private inbox = Promise.resolve();
@@ -73,7 +74,7 @@ export class PeerSession {
     private readonly limits: Limits,
     private readonly logger: Logger,
   ) {
-    this.openedAt = this.lastProgress = host.now();
+    this.openedAt = this.lastProgress = this.caughtUpAt = host.now();
   }
 
   /** Installs handlers and sends our hello. */
@@ -85,10 +86,16 @@ export class PeerSession {
     this.send({ type: 'hello', protocol: PROTOCOL_VERSION, node: this.host.nodeId, clock: toWireClock(this.host.clock()) });
   }
 
-  /** Changes the peer lacks that we hold / we lack that the peer holds. */
-  lag(): { peerBehind: number; weBehind: number } {
+  /**
+   * Changes the peer lacks that we hold, changes we lack that the peer holds, and for
+   * how long (seconds) the peer has been behind us.
+   */
+  lag(): { peerBehind: number; weBehind: number; seconds: number } {
     const mine = seqClock(this.host.clock());
-    return { peerBehind: changesAhead(mine, this.peerClock), weBehind: changesAhead(this.peerClock, mine) };
+    const now = this.host.now();
+    const peerBehind = changesAhead(mine, this.peerClock);
+    if (peerBehind === 0) this.caughtUpAt = now;
+    return { peerBehind, weBehind: changesAhead(this.peerClock, mine), seconds: peerBehind === 0 ? 0 : (now - this.caughtUpAt) / 1000 };
   }
 
   /** New entries were appended to our log: push what the peer lacks. */
@@ -176,6 +183,7 @@ export class PeerSession {
         if (msg.batch > this.ackedBatch && msg.batch <= this.batchNo) this.ackedBatch = msg.batch;
         this.learn(msg.clock);
         this.lastProgress = this.host.now();
+        this.lag(); // refreshes caughtUpAt when this ack made the peer current
         // Acks return in batch order; a skipped one means a batch or its ack was lost. A
         // lost batch is not always noticed by the peer (a gap shows only when a later
         // entry of the same origin arrives), so resend from what the peer is known to hold.

@@ -1,6 +1,7 @@
 /** The public library API of crmsync. Drivers (api, cli, import, demo) use only this. */
 export { openNode } from './node.js';
-export type { CrmNode, NodeOptions, NodeStatus, RecordsApi, ListOptions, ChangeFeedEntry } from './node.js';
+export type { CrmNode, NodeOptions, NodeStatus, RecordsApi, ListOptions, ChangeFeedEntry, UpsertItem, UpsertResult } from './node.js';
+export type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
 export type { RecordView, RecordInputLike, RecordPatchLike, Stage, Address } from './crdt/record-schema.js';
 export { STAGES, ATOMIC_FIELDS, ADDRESS_FIELDS } from './crdt/record-schema.js';
 export type { FieldConflict, ConflictValue } from './crdt/record-doc.js';

@@ -10,6 +10,7 @@ import { Level } from 'level';
 import { makeActorId } from './crdt/actor.js';
 import type { FieldConflict } from './crdt/record-doc.js';
 import { writeFromInput, writeFromPatch } from './crdt/record-input.js';
+import type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
 import {
   recordInputSchema, recordPatchSchema, validate,
   type RecordInputLike, type RecordPatchLike, type RecordView,
@@ -26,6 +27,9 @@ import { Peers, type PeerStatus } from './sync/peers.js';
 import { Replica, type HistoryEntry, type RecordChangeEvent } from './sync/replica.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseNodeId, parseRecordId, type NodeId, type RecordId } from './types.js';
+
+/** The `source` recorded for changes merged from a backup. */
+const RESTORE_SOURCE = parseNodeId('restore');
 
 /** How to open a node. */
 export interface NodeOptions {
@@ -83,6 +87,21 @@ export interface ChangeFeedEntry {
   time: number;
 }
 
+/** One record of upsertMany. */
+export interface UpsertItem {
+  id: string;
+  fields: RecordPatchLike;
+}
+
+/** Outcome of one upsertMany item. */
+export interface UpsertResult {
+  id: string;
+  status: 'created' | 'updated' | 'unchanged' | 'rejected';
+  customer?: RecordView;
+  /** For rejected items: the error (ERR_VALIDATION with field details). */
+  error?: CrmsyncError;
+}
+
 /** The record operations of a node. */
 export interface RecordsApi {
   /** Creates a record (id generated unless given); fails with ERR_VALIDATION if the id exists. */
@@ -99,6 +118,14 @@ export interface RecordsApi {
   get(id: string): Promise<RecordView | undefined>;
   list(options?: ListOptions): Promise<{ records: RecordView[]; next: string | undefined }>;
   conflicts(id: string): Promise<FieldConflict[]>;
+  /**
+   * Creates or field-level updates many records in ONE atomic, durable commit: absent
+   * records are created (then `name` is required), present ones get only the given
+   * fields. Each item reports created/updated/unchanged/rejected; `state` entries (an
+   * import watermark) become durable in the same batch. `author` marks the changes in
+   * history (e.g. 'import:legacy-crm').
+   */
+  upsertMany(items: UpsertItem[], options?: { author?: string; state?: Record<string, unknown> }): Promise<UpsertResult[]>;
   history(id: string, options?: { limit?: number }): Promise<HistoryEntry[]>;
 }
 
@@ -111,6 +138,12 @@ export interface CrmNode {
   /** Subscribes to durable record changes; returns the unsubscribe function. */
   onChange(listener: (event: RecordChangeEvent) => void): () => void;
   status(): Promise<NodeStatus>;
+  /** A small named value stored by a driver (e.g. an import watermark), or undefined. */
+  getState<T>(key: string): Promise<T | undefined>;
+  /** Full log entries after `after` (a localSeq), oldest first: the unit of backups. */
+  exportEntries(after: number, limit: number): Promise<StoredEntry[]>;
+  /** Merges entries (from a backup) exactly as if a peer had sent them; durable on return. */
+  importEntries(entries: ChangeEntry[]): Promise<{ accepted: number; gap: boolean }>;
   /** Log entries stored after `after` (a localSeq), oldest first: resumes a change stream. */
   changesSince(after: number, limit?: number): Promise<ChangeFeedEntry[]>;
   /** Starts dialing a peer (and keeps redialing it). */
@@ -227,6 +260,33 @@ function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Li
       const { after, limit, ...filters } = options;
       return queryRecords(store, { ...filters, cursor: after, limit: Math.min(Math.max(1, limit ?? 100), limits.maxPageSize) });
     },
+    async upsertMany(items, options = {}) {
+      open();
+      const prepared = items.map((item) => {
+        try {
+          const id = parseRecordId(item.id);
+          const patch = validate(recordPatchSchema, item.fields, 'record');
+          return { id, patch };
+        } catch (error) {
+          return { id: item.id as RecordId, error };
+        }
+      });
+      const results = await replica.writeMany(
+        prepared.map((p) => ({
+          id: p.id,
+          decide: (current) => {
+            if ('error' in p) throw p.error;
+            if (!current) validate(recordInputSchema, { ...p.patch, id: p.id }, 'record');
+            return writeFromPatch(p.patch);
+          },
+        })),
+        { author: options.author, state: options.state ? Object.entries(options.state) : undefined },
+      );
+      return results.map((r) => ({
+        id: r.id, status: r.status, ...(r.view ? { customer: r.view } : {}),
+        ...(r.error ? { error: r.error instanceof CrmsyncError ? r.error : new CrmsyncError('ERR_VALIDATION', String(r.error)) } : {}),
+      }));
+    },
     async conflicts(rawId) {
       open();
       return replica.conflicts(parseRecordId(rawId));
@@ -253,6 +313,19 @@ function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Li
         records: { live: counts.live, deleted: counts.deleted }, conflicted: counts.conflicted, peers: peers.status(),
         cache: replica.cache.snapshot(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected,
       };
+    },
+    async getState<T>(key: string) {
+      open();
+      return store.getState<T>(key);
+    },
+    async exportEntries(after, limit) {
+      open();
+      return store.readLog(after + 1, Math.min(Math.max(1, limit), 10_000), 16 * 1024 * 1024);
+    },
+    async importEntries(entries) {
+      open();
+      const result = await replica.ingest(entries, RESTORE_SOURCE);
+      return { accepted: result.accepted, gap: result.gap };
     },
     async changesSince(after, limit = 1000) {
       open();

@@ -26,6 +26,8 @@ export interface ChangeEntry {
   time: number;
   /** Field paths the change touched, for history. */
   fields: string[];
+  /** Who made the change on the origin node beyond the node itself (e.g. 'import:crm-export'). */
+  author?: string;
   /**
    * The record's view at the state "deps + this change". A receiver whose heads equal
    * the change's deps reaches exactly that state, so it can store this view instead of

@@ -3,6 +3,7 @@
  * mean for each field. Pure.
  */
 import type { RecordWrite } from './record-doc.js';
+import type { RecordView } from './record-schema.js';
 import { ADDRESS_FIELDS, ATOMIC_FIELDS, type RecordInput, type RecordPatch } from './record-schema.js';
 
 const atomicOf = (source: Partial<Record<string, unknown>>, fillMissing: boolean): RecordWrite['atomic'] => {
@@ -47,4 +48,36 @@ export function writeFromPatch(patch: RecordPatch): RecordWrite {
   if (patch.interactions !== undefined) write.setInteractions = patch.interactions;
   if (patch.incrementInteractions !== undefined) write.incrementInteractions = patch.incrementInteractions;
   return write;
+}
+
+/**
+ * False only when applying `write` to a record whose view is `view` certainly changes
+ * nothing, so a repeated import can skip loading the document. Explicit tag adds always
+ * count as changes (they re-assert the tag against concurrent removes).
+ */
+export function wouldChange(view: RecordView, write: RecordWrite): boolean {
+  const atomicDiffers = Object.entries(write.atomic ?? {}).some(
+    ([field, value]) => ((view as unknown as Record<string, string | undefined>)[field] ?? null) !== value,
+  );
+  if (atomicDiffers) return true;
+  if (write.replaceAddress) {
+    const wanted = write.address ?? {};
+    if (ADDRESS_FIELDS.some((part) => (view.address[part] ?? null) !== (wanted[part] ?? null))) return true;
+  } else if (Object.entries(write.address ?? {}).some(([part, value]) => (view.address[part as keyof RecordView['address']] ?? null) !== value)) {
+    return true;
+  }
+  const custom = write.custom ?? {};
+  if (Object.entries(custom).some(([key, value]) => (view.custom[key] ?? null) !== value)) return true;
+  if (write.replaceCustom && Object.keys(view.custom).some((key) => !(key in custom))) return true;
+  if ((write.addTags?.length ?? 0) > 0) return true;
+  if (write.removeTags?.some((tag) => view.tags.includes(tag))) return true;
+  if (write.setTags) {
+    const wanted = new Set(write.setTags);
+    if (wanted.size !== view.tags.length || view.tags.some((tag) => !wanted.has(tag))) return true;
+  }
+  if (write.notes !== undefined && write.notes !== view.notes) return true;
+  if (write.setInteractions !== undefined && write.setInteractions !== view.interactions) return true;
+  if ((write.incrementInteractions ?? 0) !== 0) return true;
+  if (write.deleted !== undefined && write.deleted !== view.deleted) return true;
+  return false;
 }

@@ -40,6 +40,7 @@ const view = z.object({
 const wireEntry = z.object({
   o: nodeId, s: seq.min(1), p: hashPrefix, r: recordId,
   c: z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected bytes'), t: z.number(), f: z.array(z.string().max(300)).max(10_000), v: view,
+  a: z.string().max(200).optional(),
 });
 
 const message = z.discriminatedUnion('type', [
@@ -54,13 +55,15 @@ const message = z.discriminatedUnion('type', [
 type WireEntry = Omit<z.output<typeof wireEntry>, 'c' | 'v'> & { c: Uint8Array; v: unknown };
 
 function toWire(entry: ChangeEntry): WireEntry {
-  return { o: entry.origin, s: entry.seq, p: entry.prev, r: entry.record, c: entry.change, t: entry.time, f: entry.fields, v: entry.view };
+  const wire: WireEntry = { o: entry.origin, s: entry.seq, p: entry.prev, r: entry.record, c: entry.change, t: entry.time, f: entry.fields, v: entry.view };
+  if (entry.author !== undefined) wire.a = entry.author;
+  return wire;
 }
 
 function fromWire(e: WireEntry): ChangeEntry {
   return {
     origin: e.o as NodeId, seq: e.s, prev: e.p, record: e.r as RecordId,
-    change: e.c, time: e.t, fields: e.f, view: e.v as RecordView,
+    change: e.c, time: e.t, fields: e.f, view: e.v as RecordView, ...(e.a === undefined ? {} : { author: e.a }),
   };
 }
 

@@ -26,6 +26,7 @@ import type { Logger } from '../log.js';
 import type { Mutation, OriginHead, RecordMeta, RecordWriteOp, Store } from '../store/store.js';
 import { parseRecordId, type NodeId, type RecordId } from '../types.js';
 import { DocCache } from './doc-cache.js';
+import { wouldChange } from '../crdt/record-input.js';
 import { planIngest, type IngestResult } from './ingest.js';
 import { Mutex } from './mutex.js';
 
@@ -51,6 +52,8 @@ export interface HistoryEntry {
   at: number;
   fields: string[];
   hash: string;
+  /** Set for changes made by an importer or another tool, e.g. 'import:crm-export'. */
+  author?: string;
 }
 
 /** Collaborators and settings of a replica. */
@@ -61,6 +64,21 @@ export interface ReplicaOptions {
   logger: Logger;
   now?: () => number;
   randomBytes?: (n: number) => Uint8Array;
+}
+
+/** One record write of writeMany. */
+export interface WriteItem {
+  id: RecordId;
+  decide: (current: RecordView | undefined) => RecordWrite;
+}
+
+/** What happened to one item of writeMany. */
+export interface WriteResult {
+  id: RecordId;
+  status: 'created' | 'updated' | 'unchanged' | 'rejected';
+  /** The record after the write (or as it was, when unchanged or rejected). */
+  view: RecordView | undefined;
+  error?: unknown;
 }
 
 interface Pending {
@@ -107,29 +125,75 @@ export class Replica {
    * never written) and returns the write, or throws to refuse it.
    */
   async write(id: RecordId, decide: (current: RecordView | undefined) => RecordWrite): Promise<RecordView> {
+    const [result] = await this.writeMany([{ id, decide }]);
+    if (result!.status === 'rejected') throw result!.error;
+    if (!result!.view) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} does not exist`);
+    return result!.view;
+  }
+
+  /**
+   * Writes to many records as ONE atomic, durable commit (imports, bulk edits). Items
+   * whose `decide` throws are reported as rejected and the rest still commit; `state`
+   * (an import watermark, say) becomes durable in the same batch as the records.
+   */
+  async writeMany(items: WriteItem[], options: { author?: string; state?: [string, unknown][] } = {}): Promise<WriteResult[]> {
     const staged = await this.mutex.run(async () => {
-      const meta = await this.metaFor(id);
-      const write = decide(meta?.view);
-      const doc = await this.docFor(id, meta);
-      const now = this.now();
-      const outcome = writeRecord(doc, id, write, now);
-      if (!outcome) return { view: meta?.view, durable: undefined };
-      this.cache.set(id, outcome.doc);
-      const view = materialize(outcome.doc, id);
+      const metas = await this.metasFor(items.map((item) => item.id));
+      const mutation: Mutation = { records: [], entries: [], clock: [], state: options.state };
+      const results: WriteResult[] = [];
+      const touched = new Map<RecordId, RecordMeta | undefined>();
+      for (let i = 0; i < items.length; i++) {
+        const { id, decide } = items[i]!;
+        const meta = touched.has(id) ? touched.get(id) : metas[i];
+        try {
+          const write = decide(meta?.view);
+          const result = await this.stageWrite(id, meta, write, mutation, options.author);
+          touched.set(id, result.meta);
+          results.push({ id, status: result.status, view: result.meta?.view });
+        } catch (error) {
+          results.push({ id, status: 'rejected', view: meta?.view, error });
+        }
+      }
+      if (mutation.entries.length === 0 && !options.state) return { results, durable: undefined };
       const own = this.pendingClock.get(this.nodeId);
-      const entry: ChangeEntry = {
-        origin: this.nodeId, seq: (own?.seq ?? 0) + 1, prev: own?.hash ?? '',
-        record: id, change: outcome.change, time: now, fields: outcome.fields, view,
-      };
-      const head: OriginHead = { seq: entry.seq, hash: outcome.hash.slice(0, CHAIN_HASH_HEX) };
-      const op = this.recordOp(id, meta, { heads: [outcome.hash], view }, [outcome.change], outcome.doc);
-      this.pendingClock.set(this.nodeId, head);
-      const durable = this.commit({ records: [op], entries: [entry], clock: [[this.nodeId, head]] });
-      return { view, durable };
+      if (own && mutation.entries.length > 0) mutation.clock = [[this.nodeId, own]];
+      return { results, durable: this.commit(mutation) };
     });
     if (staged.durable) await staged.durable;
-    if (!staged.view) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} does not exist`);
-    return staged.view;
+    return staged.results;
+  }
+
+  /** Applies one write to the live document and appends it to the pending mutation. */
+  private async stageWrite(id: RecordId, meta: RecordMeta | undefined, write: RecordWrite, mutation: Mutation, author?: string) {
+    if (meta && !wouldChange(meta.view, write)) return { status: 'unchanged' as const, meta };
+    const doc = await this.docFor(id, meta);
+    const now = this.now();
+    const outcome = writeRecord(doc, id, write, now);
+    if (!outcome) return { status: 'unchanged' as const, meta };
+    this.cache.set(id, outcome.doc);
+    const view = materialize(outcome.doc, id);
+    const own = this.pendingClock.get(this.nodeId);
+    const entry: ChangeEntry = {
+      origin: this.nodeId, seq: (own?.seq ?? 0) + 1, prev: own?.hash ?? '',
+      record: id, change: outcome.change, time: now, fields: outcome.fields, view, ...(author ? { author } : {}),
+    };
+    this.pendingClock.set(this.nodeId, { seq: entry.seq, hash: outcome.hash.slice(0, CHAIN_HASH_HEX) });
+    const op = this.recordOp(id, meta, { heads: [outcome.hash], view }, [outcome.change], outcome.doc);
+    // A record written twice in one mutation: the second op supersedes the first.
+    const earlier = mutation.records.findIndex((r) => r.id === id);
+    if (earlier >= 0) {
+      const first = mutation.records[earlier]!;
+      const { append: _, replace: __, ...rest } = op;
+      mutation.records[earlier] = op.replace
+        ? { ...op, before: first.before }
+        : first.replace
+          ? { ...rest, before: first.before, replace: [...first.replace, ...(op.append ?? [])] }
+          : { ...rest, before: first.before, append: [...(first.append ?? []), ...(op.append ?? [])] };
+    } else {
+      mutation.records.push(op);
+    }
+    mutation.entries.push(entry);
+    return { status: meta && !meta.view.deleted ? ('updated' as const) : ('created' as const), meta: op.after };
   }
 
   /**
@@ -238,7 +302,9 @@ export class Replica {
   /** A record's change history, oldest first, read from the log (no replay). */
   async history(id: RecordId, limit: number): Promise<HistoryEntry[]> {
     const entries = await this.store.historyOf(id, limit);
-    return entries.map((e) => ({ node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: readChangeHeader(e.change).hash }));
+    return entries.map((e) => ({
+      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: readChangeHeader(e.change).hash, ...(e.author === undefined ? {} : { author: e.author }),
+    }));
   }
 
   /** Waits for all queued work (used by close and tests). */

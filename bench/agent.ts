@@ -1,0 +1,218 @@
+/**
+ * One benchmark agent: a child process that runs one crmsync node (or the ws floor
+ * sink) and executes the parent's commands over child_process IPC. Timestamps use a
+ * clock shared by all processes on this machine: performance.timeOrigin + now().
+ */
+import { WebSocketServer } from 'ws';
+import { openNode, type CrmNode, type NodeStatus, type RecordChangeEvent, type RecordView } from '../src/index.js';
+import { makeRecord, patchOf, recordId, type Edit } from './data.js';
+
+export const now = (): number => performance.timeOrigin + performance.now();
+
+/** Runs fn over items with at most `concurrency` in flight. */
+export async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let node: CrmNode | undefined;
+const need = (): CrmNode => {
+  if (!node) throw new Error('node not open');
+  return node;
+};
+
+// Watches on remote change events (registered before the writer starts).
+let idWatch: { seen: Set<string>; target: number; done?: () => void; at: number } | undefined;
+let editWatch: { byId: Map<string, { k: number; edit: Edit }[]>; visibleAt: number[]; left: number; done?: () => void } | undefined;
+
+function onRemote(event: RecordChangeEvent): void {
+  if (event.source !== 'remote') return;
+  if (idWatch && !idWatch.seen.has(event.id)) {
+    idWatch.seen.add(event.id);
+    if (idWatch.seen.size >= idWatch.target) {
+      idWatch.at = now();
+      idWatch.done?.();
+    }
+  }
+  const list = editWatch?.byId.get(event.id);
+  if (!editWatch || !list) return;
+  const view = event.view as unknown as Record<string, unknown>;
+  for (let j = list.length - 1; j >= 0; j--) {
+    const { k, edit } = list[j]!;
+    if (view[edit.field] !== edit.value) continue;
+    editWatch.visibleAt[k] = now();
+    list.splice(j, 1);
+    if (--editWatch.left === 0) editWatch.done?.();
+  }
+  if (list.length === 0) editWatch.byId.delete(event.id);
+}
+
+/** True when the node has an open session with nothing behind or ahead. */
+function settled(status: NodeStatus): boolean {
+  return status.peers.some((p) => p.state === 'connected' && p.node !== null && p.stats !== null && p.behind === 0 && p.ahead === 0);
+}
+
+async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 1): Promise<number> {
+  const deadline = now() + timeoutMs;
+  while (!(await check())) {
+    if (now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+  return now();
+}
+
+type Args = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const commands: Record<string, (args: Args) => Promise<unknown>> = {
+  async open({ dataDir, nodeId }) {
+    node = await openNode({ dataDir, nodeId, listen: { host: '127.0.0.1', port: 0 } });
+    node.onChange(onRemote);
+    return { url: node.url, nodeId: node.id };
+  },
+  async seed({ n, seed, concurrency }) {
+    const n0 = need();
+    const ids = Array.from({ length: n }, (_, i) => i);
+    const t0 = now();
+    await pool(ids, concurrency, async (i) => void (await n0.records.create(makeRecord(i, seed))));
+    return { ms: now() - t0 };
+  },
+  async edits({ edits, concurrency }: { edits: Edit[]; concurrency: number }) {
+    const n0 = need();
+    const ackAt = new Array<number>(edits.length);
+    const t0 = now();
+    await pool(edits, concurrency, async (edit, i) => {
+      await n0.records.update(edit.id, patchOf(edit));
+      ackAt[i] = now();
+    });
+    return { startAt: t0, ms: now() - t0, ackAt };
+  },
+  async paced({ edits, intervalMs }: { edits: Edit[]; intervalMs: number }) {
+    const n0 = need();
+    const ackAt: number[] = [];
+    for (const edit of edits) {
+      const t = now();
+      await n0.records.update(edit.id, patchOf(edit));
+      ackAt.push(now());
+      const wait = intervalMs - (now() - t);
+      if (wait > 0) await sleep(wait);
+    }
+    return { ackAt };
+  },
+  async durableWrites({ count, seed, n }) {
+    const n0 = need();
+    const lat: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const t = performance.now();
+      if (i % 2 === 0) await n0.records.create({ ...makeRecord(n + i, seed), id: `w-${recordId(i)}` });
+      else await n0.records.update(recordId(i % n), { title: `durable ${i}` });
+      lat.push(performance.now() - t);
+    }
+    return { lat };
+  },
+  async watchIds({ target }) {
+    idWatch = { seen: new Set(), target, at: 0 };
+    return {};
+  },
+  async waitIds({ timeoutMs }) {
+    const w = idWatch!;
+    if (w.seen.size < w.target) {
+      await Promise.race([new Promise<void>((resolve) => (w.done = resolve)), sleep(timeoutMs)]);
+    }
+    const live = (await need().status()).records.live;
+    idWatch = undefined;
+    return { at: w.at, seen: w.seen.size, live };
+  },
+  async watchEdits({ edits }: { edits: Edit[] }) {
+    const byId = new Map<string, { k: number; edit: Edit }[]>();
+    edits.forEach((edit, k) => {
+      const list = byId.get(edit.id) ?? [];
+      list.push({ k, edit });
+      byId.set(edit.id, list);
+    });
+    editWatch = { byId, visibleAt: new Array<number>(edits.length).fill(0), left: edits.length };
+    return {};
+  },
+  async waitEdits({ timeoutMs }) {
+    const w = editWatch!;
+    if (w.left > 0) await Promise.race([new Promise<void>((resolve) => (w.done = resolve)), sleep(timeoutMs)]);
+    editWatch = undefined;
+    return { visibleAt: w.visibleAt, missing: w.left };
+  },
+  status: () => need().status(),
+  async views({ ids }: { ids: string[] }) {
+    const n0 = need();
+    const out: (RecordView | undefined)[] = [];
+    for (const id of ids) out.push(await n0.records.get(id));
+    return out;
+  },
+  async addPeer({ url }) {
+    const at = now();
+    need().addPeer(url);
+    return { at };
+  },
+  async removePeer({ url }) {
+    return { removed: need().removePeer(url), at: now() };
+  },
+  /** Resolves once this node has an open session with 0 behind and 0 ahead. */
+  async waitSettled({ timeoutMs, everyMs }) {
+    let last: NodeStatus | undefined;
+    const at = await pollUntil(async () => settled((last = await need().status())), timeoutMs, everyMs ?? 1);
+    return { at, status: last };
+  },
+  async waitNoSession({ timeoutMs }) {
+    const at = await pollUntil(async () => (await need().status()).peers.every((p) => p.state !== 'connected' || p.stats === null), timeoutMs, 5);
+    return { at };
+  },
+  async usage() {
+    const u = process.resourceUsage();
+    return { cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS };
+  },
+  async close() {
+    await node?.close();
+    node = undefined;
+    return {};
+  },
+  async exit() {
+    setTimeout(() => process.exit(0), 10);
+    return {};
+  },
+  /** Floor: a ws server that replies once `bytes` have arrived. */
+  async wsSink({ bytes }) {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 1 << 20 });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    server.on('connection', (socket) => {
+      let got = 0;
+      socket.on('message', (data: Buffer) => {
+        got += data.length;
+        if (got >= bytes) {
+          socket.send(Buffer.from([1]));
+          socket.close();
+          server.close();
+        }
+      });
+    });
+    const address = server.address() as { port: number };
+    return { url: `ws://127.0.0.1:${address.port}` };
+  },
+};
+
+process.on('message', (msg: { id: number; cmd: string; args: Args }) => {
+  const fn = commands[msg.cmd];
+  const reply = (body: object) => process.send?.({ id: msg.id, ...body });
+  if (!fn) return reply({ ok: false, error: `unknown command ${msg.cmd}` });
+  fn(msg.args ?? {}).then(
+    (result) => reply({ ok: true, result }),
+    (err: unknown) => reply({ ok: false, error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) }),
+  );
+});
+// The parent went away (crash, ctrl-C): do not linger.
+process.on('disconnect', () => process.exit(0));
+process.send?.({ ready: true });

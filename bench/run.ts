@@ -1,0 +1,177 @@
+/**
+ * `npm run bench [-- --n 100000] [--seed 1] [--prof]`: two crmsync nodes A and B in
+ * separate child processes on loopback; the parent orchestrates, measures and prints
+ * one table with the issue's targets beside each phase. Speed never fails the run;
+ * a correctness failure (P4 FAIL, records or edits missing) exits 1.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { NodeStatus } from '../src/index.js';
+import { levelFloor, packedRecords, wsFloor } from './floor.js';
+import { Agent, cleanup, tempDir } from './ipc.js';
+import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
+import { bytes, int, ms, percentile, rate, renderTable, verdict, wire, type Row } from './table.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    n: { type: 'string', default: '10000' },
+    seed: { type: 'string', default: '1' },
+    prof: { type: 'boolean', default: false },
+  },
+});
+const N = Number(opts.n);
+const SEED = Number(opts.seed);
+if (!Number.isInteger(N) || N < 2000) throw new TypeError('--n must be an integer >= 2000');
+
+const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const du = (dir: string) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+const rssMb = (kb: number) => kb / 1024;
+
+async function main(): Promise<number> {
+  const root = tempDir(mkdtempSync(join(tmpdir(), 'crmsync-bench-')));
+  const profDir = join(tmpdir(), 'crmsync-bench-profiles');
+  if (opts.prof) mkdirSync(profDir, { recursive: true });
+  // One directory per agent: tsx's loader thread writes a profile of its own beside the main thread's.
+  const nodeArgs = (name: string) => (opts.prof ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${name}-${process.pid}`)] : []);
+  const rows: Row[] = [];
+  // Row cells: phase, what, time, detail, target, verdict, wire; cpu (A / B ms) goes before wire.
+  let cpuCell = '-';
+  const push = (r: Row) => {
+    rows.push([...r.slice(0, 6), cpuCell, ...r.slice(6)]);
+    cpuCell = '-';
+  };
+  let failed = false;
+
+  log(`floor: packing ${int(N)} records`);
+  const packed = packedRecords(N, SEED);
+  const lvl = await levelFloor(packed);
+  const sink = await Agent.start('floor');
+  const net = await wsFloor(sink, packed);
+  await sink.stop();
+
+  const [A, B] = await Promise.all([Agent.start('A', nodeArgs('A')), Agent.start('B', nodeArgs('B'))]);
+  const dirA = join(root, 'a');
+  const dirB = join(root, 'b');
+  const { url: aUrl } = await A.call<{ url: string }>('open', { dataDir: dirA, nodeId: 'node-a' });
+  await B.call('open', { dataDir: dirB, nodeId: 'node-b' });
+  const pair: Pair = { A, B, aUrl, n: N };
+  type Usage = { cpuMs: number; maxRssKb: number };
+  const usage = () => Promise.all([A.call<Usage>('usage'), B.call<Usage>('usage')]);
+  let mark = await usage();
+  const peakAfter: string[] = []; // peak RSS A/B (MB) after each phase: which phase set the peak
+  const cpu = async () => {
+    const now = await usage();
+    peakAfter.push(`${rssMb(now[0].maxRssKb).toFixed(0)}/${rssMb(now[1].maxRssKb).toFixed(0)}`);
+    cpuCell = `${int(now[0].cpuMs - mark[0].cpuMs)} / ${int(now[1].cpuMs - mark[1].cpuMs)} ms`;
+    mark = now;
+  };
+
+  log(`P1: loading ${int(N)} records into A`);
+  const p1 = await A.call<{ ms: number }>('seed', { n: N, seed: SEED, concurrency: 64 });
+  await cpu();
+  push(['P1 bulk load on A', `${int(N)} creates, 64 in flight`, ms(p1.ms), rate(N, p1.ms, ' rec/s'), '-', '', '-']);
+  push(['   floor: LevelDB one batch', `${bytes(lvl.bytes)} msgpack, sync`, ms(lvl.ms), rate(N, lvl.ms, ' rec/s'), '-', '', '-']);
+
+  log('P2: initial sync of empty B');
+  await B.call('watchIds', { target: N });
+  const { at: dialAt } = await B.call<{ at: number }>('addPeer', { url: aUrl });
+  const p2 = await B.call<{ at: number; seen: number; live: number }>('waitIds', { timeoutMs: Math.max(60_000, N * 5) });
+  await cpu();
+  const p2ms = p2.at - dialAt;
+  const p2Wire = wireOf(await B.call('status'), aUrl);
+  const p2Target = N >= 100_000 ? 10_000 * (N / 100_000) : 1000 * (N / 10_000);
+  if (p2.live !== N || p2.seen !== N) {
+    failed = true;
+    log(`P2: B holds ${p2.live} live records, saw ${p2.seen} ids; expected ${N}`);
+  }
+  push(['P2 initial sync, empty B', `${int(p2.live)}/${int(N)} readable at B`, p2.seen === N ? ms(p2ms) : 'INCOMPLETE',
+    rate(N, p2ms, ' rec/s'), `< ${ms(p2Target)}`, verdict(p2ms, p2Target), wire(p2Wire)]);
+  push(['   floor: ws loopback transfer', `${bytes(net.bytes)}, ${net.frames} x 64 KiB`, ms(net.ms), `${(net.bytes / 1048576 / (net.ms / 1000)).toFixed(0)} MiB/s`, '-', '', '-']);
+  await Promise.all([A.call('waitSettled', { timeoutMs: 60_000 }), B.call('waitSettled', { timeoutMs: 60_000 })]);
+  const diskAfterP2 = { a: du(dirA), b: du(dirB) };
+
+  log('P3: 2,000 edits on A, then 200 paced edits');
+  mark = await usage();
+  const p3 = await editPropagation(pair, 2000, 200, 10);
+  await cpu();
+  if (p3.burstMissing || p3.pacedMissing) {
+    failed = true;
+    log(`P3: ${p3.burstMissing} burst edits and ${p3.pacedMissing} paced edits never became visible at B`);
+  }
+  push(['P3 2,000 edits A -> visible at B', `A acked all in ${ms(p3.acceptMs)}`, ms(p3.burstMs), rate(2000, p3.burstMs, ' edits/s'),
+    '< 1 s', verdict(p3.burstMs, 1000), wire(p3.burstWire)]);
+  const p50 = percentile(p3.latencies, 50);
+  const p99 = percentile(p3.latencies, 99);
+  push(['P3 200 paced edits (every 10 ms)', `ack on A -> event at B, max ${ms(Math.max(...p3.latencies))}`,
+    `p50 ${ms(p50)}`, `p99 ${ms(p99)}`, '< 5 ms p99', verdict(p99, 5), wire(wireDelta(p3.burstWire, p3.pacedWire))]);
+
+  log('P4: offline edits on both sides, reconnect');
+  mark = await usage();
+  const p4 = await offlineEdits(pair, 1000);
+  await cpu();
+  if (!p4.pass) failed = true;
+  push(['P4 offline 1,000+1,000 edits, reconnect', `edits took ${ms(p4.offlineMs)}; reconnect -> clocks equal`, ms(p4.convergeMs), '', '< 0.5 s',
+    verdict(p4.convergeMs, 500), wire(p4.wire)]);
+  push(['   P4 correctness', `${p4.touched} records: ${p4.differentField} diff-field kept, ${p4.sameField} same-field identical`,
+    p4.pass ? 'PASS' : 'FAIL', `A won ${p4.aWins}/${p4.sameField}, ${p4.conflictFlagged} flagged`, '', p4.pass ? 'ok' : 'FAIL', '-']);
+
+  log('P5: reconnect with nothing changed');
+  mark = await usage();
+  const p5 = await idleReconnect(pair);
+  await cpu();
+  const p5Bytes = p5.wire.ab + p5.wire.ba;
+  push([`P5 idle reconnect (${int(N)} records)`, 'addPeer -> both open, 0 behind', ms(p5.ms), '', '< 50 ms', verdict(p5.ms, 50), wire(p5.wire)]);
+  push(['   P5 bytes on the wire', `both ways; +500 ms: ${bytes(p5.wireAfter500ms.ab + p5.wireAfter500ms.ba)}`, bytes(p5Bytes), '',
+    '< 4 KB', verdict(p5Bytes, 4000), '-']);
+
+  log('durable writes: 200 sequential writes on A');
+  mark = await usage();
+  const before = wireOf(await B.call('status'), aUrl);
+  const dw = await A.call<{ lat: number[] }>('durableWrites', { count: 200, seed: SEED, n: N });
+  await cpu();
+  const dwWire = wireDelta(before, wireOf(await B.call('status'), aUrl));
+  const [creates, updates] = [dw.lat.filter((_, i) => i % 2 === 0), dw.lat.filter((_, i) => i % 2 === 1)];
+  push(['single durable write on A', `200 awaited; p50 create ${ms(percentile(creates, 50))}, update ${ms(percentile(updates, 50))}`, `p50 ${ms(percentile(dw.lat, 50))}`,
+    `p99 ${ms(percentile(dw.lat, 99))}`, '< 3 ms p50', verdict(percentile(dw.lat, 50), 3), wire(dwWire)]);
+  push(['   floor: LevelDB put, sync', '200 sequential one-record puts', `p50 ${ms(percentile(lvl.putMs, 50))}`,
+    `p99 ${ms(percentile(lvl.putMs, 99))}`, '-', '', '-']);
+
+  await Promise.all([A.call('waitSettled', { timeoutMs: 30_000 }), B.call('waitSettled', { timeoutMs: 30_000 })]);
+  const [sa, sb] = await Promise.all([A.call<NodeStatus>('status'), B.call<NodeStatus>('status')]);
+  if (sa.records.live !== sb.records.live || sa.records.live !== N + 100) {
+    failed = true;
+    log(`final: A holds ${sa.records.live} live records, B ${sb.records.live}; expected ${N + 100}`);
+  }
+  const [ra, rb] = await usage();
+  await Promise.all([A.stop(), B.stop()]);
+  const disk = { a: du(dirA), b: du(dirB) };
+  push(['disk, data dir A / B', `after P2: ${bytes(diskAfterP2.a)} / ${bytes(diskAfterP2.b)}`, `${bytes(disk.a)} / ${bytes(disk.b)}`,
+    `${int(disk.a / N)} B/rec on A`, '-', '', '-']);
+  push(['   floor: LevelDB dir', 'one batch of the msgpack records', bytes(du(lvl.dir)), '', '-', '', '-']);
+  push(['peak RSS A / B', `maxRSS after P1..P5,W: ${peakAfter.join(' ')}`, `${rssMb(ra.maxRssKb).toFixed(0)} / ${rssMb(rb.maxRssKb).toFixed(0)} MB`, '',
+    '< 400 MB (100k)', verdict(Math.max(ra.maxRssKb, rb.maxRssKb) / 1024, 400), '-']);
+
+  const header = ['phase', 'what', 'time', 'rate / detail', 'target', '', 'cpu A / B', 'wire A->B / B->A'];
+  const cores = availableParallelism();
+  console.log(`\ncrmsync bench: N=${int(N)} seed=${SEED}, node ${process.version}, ${cores} cores, A and B in separate processes on loopback\n`);
+  console.log(renderTable(header, rows));
+  if (p4.problems.length) console.log(`\nP4 problems (${p4.problems.length}):\n  ${p4.problems.slice(0, 10).join('\n  ')}`);
+  console.log(`\ncorrectness: ${failed ? 'FAIL' : 'PASS'} (speed targets are reported, never enforced)`);
+  if (opts.prof) console.log(`cpu profiles: ${profDir}`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    cleanup();
+    process.exit(code);
+  },
+  (err: unknown) => {
+    console.error(err);
+    cleanup();
+    process.exit(1);
+  },
+);

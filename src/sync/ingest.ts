@@ -31,6 +31,8 @@ export interface IngestResult {
 /** The parts of the replica ingest needs (passed in, not the whole replica). */
 export interface IngestHost {
   nodeId: NodeId;
+  /** Chunks a record may accumulate before it must be compacted (Limits.maxDocChunks). */
+  maxDocChunks: number;
   mutex: Mutex;
   pendingClock: Map<string, OriginHead>;
   cache: DocCache;
@@ -99,7 +101,10 @@ async function applyToRecord(host: IngestHost, id: RecordId, meta: RecordMeta | 
   let heads = meta?.heads ?? [GENESIS_HASH];
   let view = meta?.view;
   let fast = 0;
-  if (!host.cache.has(id)) {
+  // The fast path appends chunks without loading the document; once a record has too
+  // many, take the slow path so recordOp compacts it into one snapshot.
+  const compact = (meta?.chunks ?? 0) + items.length > host.maxDocChunks;
+  if (!host.cache.has(id) && !compact) {
     while (fast < items.length && sameHeads(heads, items[fast]!.deps)) {
       heads = [items[fast]!.hash];
       view = items[fast]!.entry.view;

@@ -278,6 +278,7 @@ export class Replica {
   private ingestHost() {
     return {
       nodeId: this.nodeId,
+      maxDocChunks: this.options.limits.maxDocChunks,
       mutex: this.mutex,
       pendingClock: this.pendingClock,
       cache: this.cache,

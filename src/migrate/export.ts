@@ -1,0 +1,141 @@
+/**
+ * Exporting records to CSV (RFC 4180, written by csv-stringify) or NDJSON, page by
+ * page: one page of records is in memory at a time, and the writer waits for the
+ * output to drain before reading the next page. Works over any page reader: a local
+ * node (nodePages) or a running node's HTTP API (the CLI's reader).
+ */
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { stringify } from 'csv-stringify/sync';
+import type { CrmNode, ListOptions, RecordView } from '../index.js';
+import { CUSTOM_PREFIX, TAG_SEPARATOR, defaultColumns, defaultObject, defaultRow } from './export-columns.js';
+
+/** Records read per page. Bounds export memory. */
+export const EXPORT_PAGE_SIZE = 500;
+
+/** Output formats. */
+export type ExportFormat = 'csv' | 'ndjson';
+
+/** The filters of `crmsync list`, applied by the node. */
+export type ExportFilters = Pick<ListOptions, 'territory' | 'owner' | 'stage' | 'updatedSince' | 'q' | 'includeDeleted'>;
+
+/** One page of records and the cursor of the next (undefined on the last). */
+export interface RecordPage {
+  records: RecordView[];
+  next: string | undefined;
+}
+
+/** Reads the page after a cursor (undefined: the first page). */
+export type PageReader = (after: string | undefined) => Promise<RecordPage>;
+
+/** Turns records into output rows: a reverse mapping, or the default columns. */
+export interface RowMapper {
+  /** CSV header, in order. */
+  columns: string[];
+  /** The row of one record, keyed by column. */
+  row(view: RecordView): Record<string, unknown>;
+}
+
+/** Options of an export. */
+export interface ExportOptions {
+  format: ExportFormat;
+  /** Reverse mapping; without it CSV uses the default columns and NDJSON the record shape. */
+  mapper?: RowMapper;
+  /** Custom fields to give CSV columns; when absent they are found by a first pass over the records. */
+  customColumns?: string[];
+  /** Start CSV with a UTF-8 byte-order mark (spreadsheets need it to detect UTF-8). */
+  bom?: boolean;
+  /** Prefix cells starting with = + - @ with a quote, against spreadsheet formula injection. */
+  escapeFormulas?: boolean;
+  /** Called after each page with the records written so far. */
+  onProgress?: (records: number) => void;
+  signal?: AbortSignal;
+}
+
+/** What an export wrote. */
+export interface ExportResult {
+  records: number;
+  /** CSV header (undefined for NDJSON without a mapping). */
+  columns: string[] | undefined;
+  /** Custom fields found on records but missing from the CSV header (written during the export, or not in customColumns). */
+  unlistedCustom: string[];
+  /** Records with a tag containing the CSV tag separator (';'), ambiguous when read back. */
+  tagsWithSeparator: number;
+}
+
+/** Pages of a local node's records matching the filters. */
+export function nodePages(node: Pick<CrmNode, 'records'>, filters: ExportFilters = {}, pageSize = EXPORT_PAGE_SIZE): PageReader {
+  return (after) => node.records.list({ ...filters, limit: pageSize, ...(after === undefined ? {} : { after }) });
+}
+
+/** Every page in order. */
+export async function* allPages(read: PageReader, signal?: AbortSignal): AsyncGenerator<RecordView[]> {
+  let after: string | undefined;
+  do {
+    signal?.throwIfAborted();
+    const page = await read(after);
+    yield page.records;
+    after = page.next;
+  } while (after !== undefined);
+}
+
+/** The custom field names used by any record (a pass that keeps only the names). */
+export async function customKeysOf(read: PageReader, signal?: AbortSignal): Promise<string[]> {
+  const keys = new Set<string>();
+  for await (const records of allPages(read, signal)) for (const view of records) for (const key of Object.keys(view.custom)) keys.add(key);
+  return [...keys].sort();
+}
+
+/** Writes every record the reader yields to `out` (which is not ended). */
+export async function exportRecords(read: PageReader, out: Writable, options: ExportOptions): Promise<ExportResult> {
+  const mapper = options.mapper;
+  let columns: string[] | undefined;
+  if (mapper) columns = mapper.columns;
+  else if (options.format === 'csv') columns = defaultColumns(options.customColumns ?? (await customKeysOf(read, options.signal)));
+  const listed = new Set(columns);
+  const unlisted = new Set<string>();
+  let records = 0;
+  let tagsWithSeparator = 0;
+  if (options.format === 'csv' && columns) {
+    await write(out, stringify([], { header: true, columns, bom: options.bom ?? false, record_delimiter: 'windows' }));
+  }
+  for await (const page of allPages(read, options.signal)) {
+    const lines: string[] = [];
+    const rows: Record<string, string>[] = [];
+    for (const view of page) {
+      if (view.tags.some((t) => t.includes(TAG_SEPARATOR))) tagsWithSeparator++;
+      if (!mapper) for (const key of Object.keys(view.custom)) if (columns && !listed.has(`${CUSTOM_PREFIX}${key}`)) unlisted.add(key);
+      if (options.format === 'ndjson') lines.push(JSON.stringify(mapper ? mapper.row(view) : defaultObject(view)));
+      else rows.push(mapper ? cells(mapper.row(view)) : defaultRow(view));
+    }
+    if (options.format === 'ndjson') {
+      if (lines.length > 0) await write(out, `${lines.join('\n')}\n`);
+    } else if (rows.length > 0) {
+      await write(out, stringify(rows, { columns, record_delimiter: 'windows', escape_formulas: options.escapeFormulas ?? false }));
+    }
+    records += page.length;
+    options.onProgress?.(records);
+  }
+  return { records, columns, unlistedCustom: [...unlisted].sort(), tagsWithSeparator };
+}
+
+/** Mapped values as cell text: arrays joined like tags, dates as ISO, objects as JSON, null as empty. */
+function cells(row: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(row)) out[key] = cell(value);
+  return out;
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(cell).join(TAG_SEPARATOR);
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** Writes a chunk, waiting for drain when the stream's buffer is full (backpressure). */
+async function write(out: Writable, chunk: string): Promise<void> {
+  if (chunk.length === 0) return;
+  if (!out.write(chunk)) await once(out, 'drain');
+}

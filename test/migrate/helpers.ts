@@ -1,0 +1,52 @@
+/**
+ * Helpers for the migrate tests: nodes on real LevelDB directories in fresh temp dirs
+ * (no sockets unless a test asks), and whole-node snapshots to compare.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openNode, type CrmNode, type NodeOptions, type NodeStatus, type RecordView } from '../../src/index.js';
+
+/** A fresh temp directory and its removal. */
+export async function tempDir(prefix = 'crmsync-migrate-'): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Opens a node on `dir` without listening for peers. */
+export function nodeAt(dir: string, nodeId: string, options: Partial<NodeOptions> = {}): Promise<CrmNode> {
+  return openNode({ dataDir: dir, nodeId, listen: false, ...options });
+}
+
+/** Every record of a node, deleted ones included, in id order. */
+export async function listAll(node: CrmNode): Promise<RecordView[]> {
+  const all: RecordView[] = [];
+  let after: string | undefined;
+  do {
+    const page = await node.records.list({ limit: 1000, includeDeleted: true, ...(after === undefined ? {} : { after }) });
+    all.push(...page.records);
+    after = page.next;
+  } while (after !== undefined);
+  return all;
+}
+
+/** What "unchanged" and "identical" compare: the clock, the counts and every record. */
+export async function snapshotOf(node: CrmNode): Promise<{ clock: NodeStatus['clock']; records: RecordView[]; counts: NodeStatus['records'] }> {
+  const status = await node.status();
+  return { clock: status.clock, counts: status.records, records: await listAll(node) };
+}
+
+/** A deterministic customer. */
+export function customer(i: number, extra: Record<string, unknown> = {}) {
+  return {
+    id: `c-${String(i).padStart(5, '0')}`,
+    name: `Customer ${i}`,
+    email: `customer${i}@example.com`,
+    company: `Company ${i % 7}`,
+    territory: ['north', 'south', 'east'][i % 3]!,
+    owner: ['anna', 'ben'][i % 2]!,
+    stage: 'lead' as const,
+    tags: [`t${i % 4}`],
+    ...extra,
+  };
+}

@@ -77,7 +77,7 @@ export function stable(value: unknown): string {
 }
 
 /** P4: both offline, 1,000 edits each (half on shared records), reconnect, converge, verify. */
-export async function offlineEdits(pair: Pair, perSide: number) {
+export async function offlineEdits(pair: Pair, perSide: number, log: (msg: string) => void = () => undefined) {
   const { A, B, n } = pair;
   await disconnect(pair);
   const shared = perSide / 2;
@@ -98,6 +98,7 @@ export async function offlineEdits(pair: Pair, perSide: number) {
     B.call<{ ms: number }>('edits', { edits: bEdits, concurrency: 64 }),
   ]);
 
+  log('P4: reconnecting');
   const joined = await reconnect(pair, 60_000, 5); // status() polls cost CPU: 5 ms grain
   let convergeMs = joined.ms;
   let statusA = joined.a;
@@ -108,6 +109,7 @@ export async function offlineEdits(pair: Pair, perSide: number) {
     if (convergeMs > 60_000) break;
   }
   const wire = wireOf(statusB, pair.aUrl);
+  log('P4: converged; verifying views');
 
   const ids = [...new Set([...aEdits, ...bEdits].map((e) => e.id))];
   const [va, vb] = await Promise.all([A.call<RecordView[]>('views', { ids }), B.call<RecordView[]>('views', { ids })]);

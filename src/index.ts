@@ -3,7 +3,7 @@ export { openNode } from './node.js';
 export type { CrmNode, NodeOptions, NodeStatus, RecordsApi, ListOptions, ChangeFeedEntry, UpsertItem, UpsertResult } from './node.js';
 export type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
 export type { RecordView, RecordInputLike, RecordPatchLike, Stage, Address } from './crdt/record-schema.js';
-export { STAGES, ATOMIC_FIELDS, ADDRESS_FIELDS } from './crdt/record-schema.js';
+export { STAGES, ATOMIC_FIELDS, ADDRESS_FIELDS, recordInputSchema, recordPatchSchema } from './crdt/record-schema.js';
 export type { FieldConflict, ConflictValue } from './crdt/record-doc.js';
 export type { RecordChangeEvent, HistoryEntry } from './sync/replica.js';
 export type { PeerStatus, DialState } from './sync/peers.js';

@@ -1,0 +1,205 @@
+/**
+ * The route table of the HTTP API: every route is defined here once. server.ts
+ * registers exactly these routes and openapi.ts documents exactly these routes.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { CrmsyncError, hasCode, recordInputSchema, recordPatchSchema, type CrmNode, type RecordView } from '../index.js';
+import type { EventStreams } from './events.js';
+import type { ApiMetrics } from './metrics.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { defineRoute, json, type ApiRoute, type RouteResult } from './route.js';
+import {
+  addPeerBody, changeEventData, createHeaders, customerParams, eventsHeaders, eventsQuery, historyQuery, listQuery,
+  removePeerQuery, responses,
+} from './schemas.js';
+
+/** What the handlers need. */
+export interface RouteDeps {
+  node: CrmNode;
+  metrics: ApiMetrics;
+  events: EventStreams;
+  /** Readiness beyond "the node is open" (the caller's own check). */
+  ready: () => boolean;
+}
+
+/** Record id derived from an Idempotency-Key: the same key always names the same record. */
+export function idempotentRecordId(key: string): string {
+  return `c_${createHash('sha256').update(`idem:${key}`).digest('hex').slice(0, 20)}`;
+}
+
+const customer = (status: number, view: RecordView, headers?: Record<string, string>): RouteResult => json(status, { customer: view }, headers);
+const customerResponse = { description: 'the customer', schema: responses.customer };
+const notFound = { description: 'no customer with that id (ERR_NOT_FOUND)', schema: responses.error };
+
+/** Builds the route table. */
+export function buildRoutes(deps: RouteDeps): ApiRoute[] {
+  const { node } = deps;
+  let document: object | undefined;
+  const routes: ApiRoute[] = [
+    defineRoute({
+      method: 'GET', url: '/healthz', summary: 'Liveness: the process is up', tag: 'operations', public: true,
+      responses: { 200: { description: 'up', schema: responses.health } },
+      handle: async () => json(200, { status: 'ok' }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/readyz', summary: 'Readiness: the node is open and serving', tag: 'operations', public: true,
+      responses: { 200: { description: 'ready', schema: responses.health }, 503: { description: 'not ready', schema: responses.health } },
+      handle: async () => ((await isReady(deps)) ? json(200, { status: 'ready' }) : json(503, { status: 'not ready' })),
+    }),
+    defineRoute({
+      method: 'GET', url: '/metrics', summary: 'Prometheus metrics', tag: 'operations',
+      responses: { 200: { description: 'Prometheus text exposition format', contentType: deps.metrics.contentType, schema: z.string() } },
+      handle: async () => ({ status: 200, body: await deps.metrics.scrape(), contentType: deps.metrics.contentType }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/openapi.json', summary: 'This document', tag: 'operations', public: true,
+      responses: { 200: { description: 'OpenAPI 3.1 document of every route' } },
+      handle: async () => json(200, (document ??= buildOpenApiDocument(routes))),
+    }),
+    defineRoute({
+      method: 'POST', url: '/v1/customers', summary: 'Create a customer', tag: 'customers',
+      body: recordInputSchema, headers: createHeaders,
+      responses: {
+        201: customerResponse,
+        200: { ...customerResponse, description: 'a retry with the same Idempotency-Key: the customer it created', headers: { 'Idempotent-Replayed': 'true' } },
+        409: { description: 'the id exists (ERR_EXISTS); with an Idempotency-Key: the first attempt is still being written', schema: responses.error },
+      },
+      async handle({ body, headers }) {
+        const key = headers['Idempotency-Key'];
+        if (key === undefined || body.id !== undefined) return customer(201, await node.records.create(body));
+        const id = idempotentRecordId(key);
+        try {
+          return customer(201, await node.records.create({ ...body, id }));
+        } catch (err) {
+          if (!hasCode(err, 'ERR_EXISTS')) throw err;
+          const existing = await node.records.get(id);
+          if (!existing) throw new CrmsyncError('ERR_EXISTS', 'a request with this Idempotency-Key is still being written; retry it', { cause: err });
+          return customer(200, existing, { 'Idempotent-Replayed': 'true' });
+        }
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/customers', summary: 'List customers (filters, text search, cursor paging)', tag: 'customers',
+      query: listQuery,
+      responses: { 200: { description: 'one page; pass `next` as `cursor` for the next (null at the end)', schema: responses.customers } },
+      async handle({ query }) {
+        const { cursor, ...filters } = query;
+        const page = await node.records.list({ ...filters, ...(cursor === undefined ? {} : { after: cursor }) });
+        return json(200, { customers: page.records, next: page.next ?? null });
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/customers/:id', summary: 'Get a customer (deleted ones too)', tag: 'customers',
+      params: customerParams, responses: { 200: customerResponse, 404: notFound },
+      async handle({ params }) {
+        const view = await node.records.get(params.id);
+        if (!view) throw new CrmsyncError('ERR_NOT_FOUND', `customer ${params.id} does not exist`);
+        return customer(200, view);
+      },
+    }),
+    defineRoute({
+      method: 'PUT', url: '/v1/customers/:id', summary: 'Create or fully replace a customer (absent fields are cleared)', tag: 'customers',
+      params: customerParams, body: recordInputSchema, responses: { 200: customerResponse },
+      async handle({ params, body }) {
+        if (body.id !== undefined && body.id !== params.id) {
+          throw new CrmsyncError('ERR_VALIDATION', 'the body id differs from the path id', { details: [{ field: 'id', message: 'must match the path id or be absent' }] });
+        }
+        return customer(200, await node.records.put(params.id, body));
+      },
+    }),
+    defineRoute({
+      method: 'PATCH', url: '/v1/customers/:id', summary: 'Field-level update (null clears a field)', tag: 'customers',
+      params: customerParams, body: recordPatchSchema, responses: { 200: customerResponse, 404: notFound },
+      handle: async ({ params, body }) => customer(200, await node.records.update(params.id, body)),
+    }),
+    defineRoute({
+      method: 'DELETE', url: '/v1/customers/:id', summary: 'Delete a customer (a restorable tombstone)', tag: 'customers',
+      params: customerParams, responses: { 200: customerResponse, 404: notFound },
+      handle: async ({ params }) => customer(200, await node.records.delete(params.id)),
+    }),
+    defineRoute({
+      method: 'POST', url: '/v1/customers/:id/restore', summary: 'Restore a deleted customer', tag: 'customers',
+      params: customerParams, responses: { 200: customerResponse, 404: notFound },
+      handle: async ({ params }) => customer(200, await node.records.restore(params.id)),
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/customers/:id/conflicts', summary: 'Fields with concurrent values, every value and its author', tag: 'customers',
+      params: customerParams, responses: { 200: { description: 'conflicted fields', schema: responses.conflicts }, 404: notFound },
+      async handle({ params }) {
+        await existing(node, params.id);
+        return json(200, { conflicts: await node.records.conflicts(params.id) });
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/customers/:id/history', summary: 'Changes of a customer, oldest first', tag: 'customers',
+      params: customerParams, query: historyQuery,
+      responses: { 200: { description: 'history entries', schema: responses.history }, 404: notFound },
+      async handle({ params, query }) {
+        await existing(node, params.id);
+        return json(200, { history: await node.records.history(params.id, { limit: query.limit }) });
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/status', summary: 'Node status: clock, record counts, peers, cache', tag: 'node',
+      responses: { 200: { description: 'node status', schema: responses.status } },
+      handle: async () => json(200, await node.status()),
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/peers', summary: 'Peers and their sync state', tag: 'node',
+      responses: { 200: { description: 'peers', schema: responses.peers } },
+      handle: async () => json(200, { peers: (await node.status()).peers }),
+    }),
+    defineRoute({
+      method: 'POST', url: '/v1/peers', summary: 'Start dialing a peer (kept until removed)', tag: 'node',
+      body: addPeerBody, responses: { 201: { description: 'peers, the new one included', schema: responses.peers } },
+      async handle({ body }) {
+        node.addPeer(body.url);
+        return json(201, { peers: (await node.status()).peers });
+      },
+    }),
+    defineRoute({
+      method: 'DELETE', url: '/v1/peers', summary: 'Stop dialing a peer', tag: 'node',
+      query: removePeerQuery, responses: { 200: { description: 'whether the peer was configured', schema: responses.removed } },
+      handle: async ({ query }) => json(200, { removed: node.removePeer(query.url) }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/events', summary: 'Server-sent events: every record change, resumable with Last-Event-ID', tag: 'customers',
+      query: eventsQuery, headers: eventsHeaders,
+      responses: {
+        200: {
+          description: 'text/event-stream; each event is `id: <localSeq>`, `event: change` and `data: <JSON>` as in the schema; `: keep-alive` comments every 15 s',
+          contentType: 'text/event-stream', schema: changeEventData,
+        },
+      },
+      async handle({ query, headers }) {
+        const since = headers['Last-Event-ID'] ?? query.since;
+        if (since !== undefined && since > (await node.status()).lastLocalSeq) {
+          throw new CrmsyncError('ERR_VALIDATION', 'the event id is ahead of this node\'s change log (a stream of another node?): reload and reconnect without it', {
+            details: [{ field: headers['Last-Event-ID'] === undefined ? 'since' : 'Last-Event-ID', message: 'ahead of this node\'s change log' }],
+          });
+        }
+        return { stream: (req, res) => deps.events.open(req, res, since) };
+      },
+    }),
+  ];
+  return routes;
+}
+
+async function isReady(deps: RouteDeps): Promise<boolean> {
+  if (!deps.ready()) return false;
+  try {
+    await deps.node.status();
+    return true;
+  } catch (err) {
+    if (hasCode(err, 'ERR_CLOSED')) return false;
+    throw err;
+  }
+}
+
+/** Throws ERR_NOT_FOUND unless the record exists (deleted or not). */
+async function existing(node: CrmNode, id: string): Promise<RecordView> {
+  const view = await node.records.get(id);
+  if (!view) throw new CrmsyncError('ERR_NOT_FOUND', `customer ${id} does not exist`);
+  return view;
+}

@@ -1,0 +1,184 @@
+/**
+ * Zod schemas of the HTTP API: query strings, path parameters, headers and the
+ * response bodies. Routes validate with them and the OpenAPI document is generated
+ * from them; response schemas are strict and checked against the engine's types
+ * below, so a field added to RecordView without a schema change fails to compile.
+ */
+import { z } from 'zod';
+import {
+  STAGES,
+  type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
+} from '../index.js';
+
+/** Most records one list page returns (the contract's 1-1000). */
+export const MAX_PAGE_LIMIT = 1000;
+/** Most history entries one request returns. */
+export const MAX_HISTORY_LIMIT = 10_000;
+
+const queryBoolean = z.enum(['true', 'false']).transform((value) => value === 'true');
+const filterText = z.string().min(1).max(200);
+
+/** Milliseconds since the epoch, or an ISO date / date-time. */
+const timeQuery = z
+  .union([
+    z.string().regex(/^\d{1,15}$/, 'must be milliseconds since the epoch or an ISO date'),
+    z.iso.datetime({ offset: true }),
+    z.iso.date(),
+  ])
+  .transform((value) => (/^\d+$/.test(value) ? Number(value) : Date.parse(value)));
+
+/** Path parameter of every /v1/customers/:id route (the engine checks the id's syntax). */
+export const customerParams = z.strictObject({ id: z.string().min(1).max(128) });
+
+/** GET /v1/customers filters and paging. */
+export const listQuery = z.strictObject({
+  territory: filterText.optional(),
+  owner: filterText.optional(),
+  stage: z.enum(STAGES).optional(),
+  updatedSince: timeQuery.optional(),
+  q: filterText.optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(100),
+  cursor: z.string().min(1).max(2048).optional(),
+  includeDeleted: queryBoolean.optional(),
+});
+
+/** GET /v1/customers/:id/history. */
+export const historyQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_HISTORY_LIMIT).default(1000),
+});
+
+/** A local sequence number (event ids, `since`). */
+const localSeq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** GET /v1/events. */
+export const eventsQuery = z.strictObject({ since: localSeq.optional() });
+/** GET /v1/events headers (EventSource sends Last-Event-ID when it reconnects). */
+export const eventsHeaders = z.object({ 'Last-Event-ID': localSeq.optional() });
+
+/** POST /v1/customers headers. */
+export const createHeaders = z.object({
+  'Idempotency-Key': z.string().regex(/^[\x20-\x7e]{1,200}$/, 'must be 1-200 printable ASCII characters').optional(),
+});
+
+const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
+/** POST /v1/peers body. */
+export const addPeerBody = z.strictObject({ url: peerUrl });
+/** DELETE /v1/peers query. */
+export const removePeerQuery = z.strictObject({ url: peerUrl });
+
+// ---- responses ------------------------------------------------------------------
+
+const address = z.strictObject({
+  street: z.string().optional(), city: z.string().optional(), region: z.string().optional(),
+  postcode: z.string().optional(), country: z.string().optional(),
+});
+
+/** RecordView as JSON. */
+export const customerView = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  email: z.string().optional(),
+  phone: z.string().optional(),
+  company: z.string().optional(),
+  title: z.string().optional(),
+  address,
+  owner: z.string().optional(),
+  territory: z.string().optional(),
+  stage: z.enum(STAGES).optional(),
+  tags: z.array(z.string()),
+  notes: z.string(),
+  interactions: z.number(),
+  custom: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  deleted: z.boolean(),
+  deletedAt: z.number().optional(),
+  conflicts: z.array(z.string()).describe('field paths holding concurrent values'),
+});
+
+const fieldConflict = z.strictObject({
+  field: z.string(),
+  values: z.array(z.strictObject({
+    value: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+    node: z.string().nullable(),
+    opId: z.string(),
+    winner: z.boolean(),
+  })),
+});
+
+const historyEntry = z.strictObject({
+  node: z.string(), seq: z.number(), at: z.number(), fields: z.array(z.string()), hash: z.string(),
+  author: z.string().optional().describe("set for changes made by an importer or another tool, e.g. 'import:crm-export'"),
+});
+
+const peerStatus = z.strictObject({
+  node: z.string().nullable(),
+  url: z.string().nullable(),
+  direction: z.enum(['inbound', 'outbound']),
+  state: z.enum(['connecting', 'connected', 'backoff', 'stopped']),
+  behind: z.number(),
+  ahead: z.number(),
+  lagSeconds: z.number(),
+  lastSeenAt: z.number().nullable(),
+  retryInMs: z.number().nullable(),
+  stats: z.strictObject({
+    framesIn: z.number(), framesOut: z.number(), bytesIn: z.number(), bytesOut: z.number(),
+    changesIn: z.number(), changesOut: z.number(), lastSeenAt: z.number(),
+  }).nullable(),
+});
+
+/** The JSON `data` of one `change` event of /v1/events. */
+export const changeEventData = z.strictObject({
+  localSeq: z.number().describe('position in this node\'s change log; also the event id'),
+  id: z.string(),
+  source: z.enum(['local', 'remote']),
+  origin: z.string().describe('node that made the change'),
+  time: z.number().describe('when the change was made at its origin (ms since the epoch)'),
+  customer: customerView,
+});
+
+/** Response bodies by name. */
+export const responses = {
+  customer: z.strictObject({ customer: customerView }),
+  customers: z.strictObject({ customers: z.array(customerView), next: z.string().nullable() }),
+  conflicts: z.strictObject({ conflicts: z.array(fieldConflict) }),
+  history: z.strictObject({ history: z.array(historyEntry) }),
+  peers: z.strictObject({ peers: z.array(peerStatus) }),
+  removed: z.strictObject({ removed: z.boolean() }),
+  status: z.strictObject({
+    nodeId: z.string(),
+    url: z.string().nullable(),
+    clock: z.record(z.string(), z.number()),
+    records: z.strictObject({ live: z.number(), deleted: z.number() }),
+    conflicted: z.number(),
+    peers: z.array(peerStatus),
+    cache: z.strictObject({ size: z.number(), hits: z.number(), misses: z.number(), evictions: z.number() }),
+    lastLocalSeq: z.number(),
+    rejectedConnections: z.number(),
+  }),
+  health: z.strictObject({ status: z.string() }),
+  error: z.strictObject({
+    error: z.strictObject({
+      code: z.string(),
+      message: z.string(),
+      details: z.array(z.strictObject({ field: z.string(), message: z.string() })).optional(),
+    }),
+  }),
+};
+
+// ---- compile-time agreement with the engine's types -----------------------------
+
+type Out<S extends z.ZodType> = z.output<S>;
+/** Fails to compile unless T is assignable to S and both have the same keys. */
+type Describes<T, S> = [T] extends [S] ? ([Exclude<keyof T, keyof S> | Exclude<keyof S, keyof T>] extends [never] ? true : false) : false;
+type Assert<T extends true> = T;
+/** Never instantiated: compiling it is the check. */
+export type SchemasAgreeWithEngine = [
+  Assert<Describes<RecordView, Out<typeof customerView>>>,
+  Assert<Describes<FieldConflict, Out<typeof fieldConflict>>>,
+  Assert<Describes<HistoryEntry, Out<typeof historyEntry>>>,
+  Assert<Describes<PeerStatus, Out<typeof peerStatus>>>,
+  Assert<Describes<NonNullable<PeerStatus['stats']>, NonNullable<Out<typeof peerStatus>['stats']>>>,
+  Assert<Describes<NodeStatus, Out<typeof responses.status>>>,
+  Assert<Describes<NodeStatus['cache'], Out<typeof responses.status>['cache']>>,
+];

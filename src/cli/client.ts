@@ -1,0 +1,189 @@
+/**
+ * A small typed client of the HTTP API (docs/http-api.md). Error responses become
+ * CrmsyncErrors with the same code and details; an unreachable node becomes a
+ * NotRunningError (exit 3).
+ */
+import {
+  CrmsyncError,
+  type ErrorCode, type FieldConflict, type FieldIssue, type HistoryEntry, type NodeStatus, type PeerStatus,
+  type RecordInputLike, type RecordPatchLike, type RecordView,
+} from '../index.js';
+import { CliError, EXIT, NotRunningError } from './errors.js';
+
+/** Filters and paging of GET /v1/customers. */
+export interface ListQuery {
+  territory?: string;
+  owner?: string;
+  stage?: string;
+  /** ms since epoch or an ISO date. */
+  updatedSince?: string | number;
+  q?: string;
+  limit?: number;
+  cursor?: string;
+  includeDeleted?: boolean;
+}
+
+/** One page of customers. */
+export interface CustomerPage {
+  customers: RecordView[];
+  next: string | null;
+}
+
+/** Options of the client. */
+export interface ApiClientOptions {
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+  /** Said when the node cannot be reached: how to start it. */
+  unreachableHint?: string;
+  fetch?: typeof fetch;
+}
+
+/** Socket-level failures that mean "nothing is serving at that address". */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Status codes to error codes, for error bodies that are not ours (a proxy's). */
+const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'ERR_VALIDATION', 401: 'ERR_UNAUTHORIZED', 404: 'ERR_NOT_FOUND', 409: 'ERR_EXISTS', 503: 'ERR_CLOSED', 504: 'ERR_TIMEOUT' };
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** Typed access to a running node's HTTP API. */
+export class ApiClient {
+  private readonly timeoutMs: number;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(readonly baseUrl: string, private readonly token: string | undefined, private readonly options: ApiClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /** GET /v1/status. */
+  status(): Promise<NodeStatus> {
+    return this.request('GET', '/v1/status');
+  }
+
+  /** GET /readyz: true when the node serves requests. */
+  async ready(): Promise<boolean> {
+    try {
+      await this.request('GET', '/readyz');
+      return true;
+    } catch (err) {
+      if (err instanceof CrmsyncError && err.code === 'ERR_CLOSED') return false;
+      throw err;
+    }
+  }
+
+  /** GET /v1/customers/:id. */
+  async get(id: string): Promise<RecordView> {
+    return (await this.request<{ customer: RecordView }>('GET', `/v1/customers/${encodeURIComponent(id)}`)).customer;
+  }
+
+  /** POST /v1/customers (id generated unless the input has one). */
+  async create(input: RecordInputLike, idempotencyKey?: string): Promise<RecordView> {
+    const headers: Record<string, string> = idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey };
+    return (await this.request<{ customer: RecordView }>('POST', '/v1/customers', { body: input, headers })).customer;
+  }
+
+  /** PUT /v1/customers/:id: creates or replaces. */
+  async put(id: string, input: RecordInputLike): Promise<RecordView> {
+    return (await this.request<{ customer: RecordView }>('PUT', `/v1/customers/${encodeURIComponent(id)}`, { body: input })).customer;
+  }
+
+  /** PATCH /v1/customers/:id. */
+  async patch(id: string, patch: RecordPatchLike): Promise<RecordView> {
+    return (await this.request<{ customer: RecordView }>('PATCH', `/v1/customers/${encodeURIComponent(id)}`, { body: patch })).customer;
+  }
+
+  /** DELETE /v1/customers/:id (a restorable tombstone). */
+  async delete(id: string): Promise<RecordView> {
+    return (await this.request<{ customer: RecordView }>('DELETE', `/v1/customers/${encodeURIComponent(id)}`)).customer;
+  }
+
+  /** POST /v1/customers/:id/restore. */
+  async restore(id: string): Promise<RecordView> {
+    return (await this.request<{ customer: RecordView }>('POST', `/v1/customers/${encodeURIComponent(id)}/restore`)).customer;
+  }
+
+  /** GET /v1/customers: one page. */
+  list(query: ListQuery = {}): Promise<CustomerPage> {
+    return this.request('GET', '/v1/customers', { query: { ...query } });
+  }
+
+  /** GET /v1/customers/:id/conflicts. */
+  async conflicts(id: string): Promise<FieldConflict[]> {
+    return (await this.request<{ conflicts: FieldConflict[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/conflicts`)).conflicts;
+  }
+
+  /** GET /v1/customers/:id/history. */
+  async history(id: string, limit?: number): Promise<HistoryEntry[]> {
+    return (await this.request<{ history: HistoryEntry[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/history`, { query: { limit } })).history;
+  }
+
+  /** GET /v1/peers. */
+  async peers(): Promise<PeerStatus[]> {
+    return (await this.request<{ peers: PeerStatus[] }>('GET', '/v1/peers')).peers;
+  }
+
+  /** POST /v1/peers: starts dialing a peer. */
+  async addPeer(url: string): Promise<PeerStatus[]> {
+    return (await this.request<{ peers: PeerStatus[] }>('POST', '/v1/peers', { body: { url } })).peers;
+  }
+
+  /** DELETE /v1/peers?url=: false when the peer was not configured. */
+  async removePeer(url: string): Promise<boolean> {
+    return (await this.request<{ removed: boolean }>('DELETE', '/v1/peers', { query: { url } })).removed;
+  }
+
+  private async request<T>(method: string, path: string, init: { query?: Query; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+    const url = new URL(path, this.baseUrl);
+    for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, {
+        method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw this.transportError(err);
+    }
+    const text = await response.text();
+    const body = parseJson(text);
+    if (response.ok) return body as T;
+    throw errorFromResponse(response.status, body, `${method} ${url.pathname}`);
+  }
+
+  private transportError(err: unknown): Error {
+    const e = err as Error & { cause?: { code?: string } };
+    if (e.name === 'TimeoutError') {
+      return new CrmsyncError('ERR_TIMEOUT', `the node at ${this.baseUrl} did not answer within ${this.timeoutMs} ms`, { cause: err });
+    }
+    const code = e.cause?.code;
+    if (code !== undefined && UNREACHABLE.has(code)) {
+      return new NotRunningError(`no crmsync node is reachable at ${this.baseUrl} (${code})`, this.options.unreachableHint ?? 'start the node with: crmsync start --data-dir <dir>', { cause: err });
+    }
+    return new CliError(`request to ${this.baseUrl} failed: ${e.message}${code ? ` (${code})` : ''}`, EXIT.runtime, undefined, { cause: err });
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Turns an error response back into the CrmsyncError the server threw. */
+export function errorFromResponse(status: number, body: unknown, what: string): Error {
+  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+  if (error && typeof error.code === 'string' && typeof error.message === 'string') {
+    const details = Array.isArray(error.details) ? (error.details as FieldIssue[]) : undefined;
+    // The server's code is kept as is, even one this client does not know.
+    return new CrmsyncError(error.code as ErrorCode, error.message, { details });
+  }
+  const code = CODE_BY_STATUS[status];
+  const message = `${what} answered ${status}${typeof body === 'string' ? `: ${body.slice(0, 200)}` : ''}`;
+  return code ? new CrmsyncError(code, message) : new CliError(message, EXIT.runtime);
+}

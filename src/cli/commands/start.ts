@@ -1,0 +1,150 @@
+/**
+ * `crmsync start`: opens the node and its HTTP API, announces them in the data
+ * directory (crmsync.pid, api-url) and runs until SIGINT/SIGTERM.
+ *
+ * Shutdown order: API (no new requests), then node (drains writes, closes the store),
+ * then the announcement files. A second signal during shutdown gives up waiting.
+ */
+import pretty from 'pino-pretty';
+import { createApiServer } from '../../api/server.js';
+import { dataDirPaths, readIfExists, removeIfExists, writeFileAtomic } from '../../config/files.js';
+import { formatHostPort, parseHostPort } from '../../config/keys.js';
+import { loadConfig, type ConfigFlags, type LoadedConfig } from '../../config/load.js';
+import { createLogger, openNode, type CrmNode, type Limits, type Logger } from '../../index.js';
+import { CliError, EXIT } from '../errors.js';
+import type { Io } from '../io.js';
+
+/** Options of `start`. */
+export type StartOptions = ConfigFlags & {
+  /** Engine limit overrides (tests use quick reconnects). */
+  limits?: Partial<Limits>;
+};
+
+/** A node and its API, running in this process. */
+export interface RunningNode {
+  node: CrmNode;
+  /** Actual URL of the HTTP API (also in `<dataDir>/api-url`). */
+  apiUrl: string;
+  /** URL peers dial, or null when listening is off. */
+  peerUrl: string | null;
+  loaded: LoadedConfig;
+  logger: Logger;
+  /** Closes the API, then the node, then removes the pid and api-url files. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Where signals come from (`process`, or an EventEmitter in tests). */
+export interface SignalSource {
+  on(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+function makeLogger(level: string, io: Io): Logger {
+  // Pretty output for people at a terminal; JSON lines for everything else (log shippers).
+  const destination = io.logIsTTY
+    ? pretty({ destination: io.logStream, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : io.logStream;
+  return createLogger({ level, destination });
+}
+
+/** Runs `step`, turning "address in use" into a conflict with a hint. */
+async function bind<T>(what: string, address: string, flag: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw new CliError(`cannot listen for ${what} on ${address} (${code})`, EXIT.conflict, `choose another address with ${flag} host:port (port 0 picks a free one)`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Opens the node and the API and announces them; returns once both serve. */
+export async function startNode(options: StartOptions, io: Io): Promise<RunningNode> {
+  const warnings: string[] = [];
+  const loaded = await loadConfig({ flags: options, env: io.env, cwd: io.cwd, warn: (m) => warnings.push(m) });
+  const { config } = loaded;
+  const paths = dataDirPaths(config.dataDir);
+  if (config.apiToken === undefined) {
+    throw new CliError(`no API token for ${config.dataDir}`, EXIT.usage,
+      `run \`crmsync init --data-dir ${config.dataDir}\` first (it writes ${paths.apiToken}), or set CRMSYNC_API_TOKEN`);
+  }
+  const logger = makeLogger(config.logLevel, io);
+  for (const warning of warnings) logger.warn({ warning }, 'configuration warning');
+  const listen = config.listen === 'off' ? false : parseHostPort(config.listen)!;
+  const node = await bind('peers', config.listen, '--listen', () => openNode({
+    dataDir: paths.db, nodeId: config.nodeId, listen, peers: config.peers, peerToken: config.peerToken,
+    logger, limits: options.limits,
+  }));
+  let stopping = false;
+  const apiAddress = parseHostPort(config.api)!;
+  let api: Awaited<ReturnType<typeof createApiServer>>;
+  try {
+    api = await bind('the HTTP API', formatHostPort(apiAddress), '--api', () => createApiServer(node, {
+      host: apiAddress.host, port: apiAddress.port, token: config.apiToken!, logger, ready: () => !stopping,
+    }));
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  try {
+    // We hold the database lock, so any pid file still here is from a node that died.
+    const stale = await readIfExists(paths.pid);
+    if (stale !== undefined) logger.info({ pid: stale.trim() }, 'replacing the pid file of a node that did not shut down cleanly');
+    // pid first: a reader that finds api-url also finds the pid to check it against.
+    await writeFileAtomic(paths.pid, `${process.pid}\n`);
+    await writeFileAtomic(paths.apiUrl, `${api.url}\n`);
+  } catch (err) {
+    await api.close().finally(() => node.close());
+    throw err;
+  }
+  logger.info({ node: node.id, url: node.url, api: api.url, dataDir: config.dataDir, pid: process.pid }, 'crmsync ready');
+
+  let stopped: Promise<void> | undefined;
+  const server = api;
+  const stop = (): Promise<void> => (stopped ??= (async () => {
+    stopping = true;
+    logger.info('crmsync stopping');
+    try {
+      await server.close();
+    } finally {
+      try {
+        await node.close();
+      } finally {
+        await removeIfExists(paths.apiUrl);
+        await removeIfExists(paths.pid);
+      }
+    }
+    logger.info('crmsync stopped');
+  })());
+  return { node, apiUrl: api.url, peerUrl: node.url, loaded, logger, stop };
+}
+
+/** Runs a node until SIGINT or SIGTERM, then shuts it down cleanly. */
+export async function start(options: StartOptions, io: Io, signals: SignalSource = process): Promise<void> {
+  const running = await startNode(options, io);
+  let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let shuttingDown = false;
+      onSignal = (signal) => {
+        if (shuttingDown) {
+          reject(new CliError(`received ${signal} again during shutdown; exiting without waiting for it to finish`, EXIT.runtime,
+            'the pid and api-url files may be left behind; the next start replaces them'));
+          return;
+        }
+        shuttingDown = true;
+        running.logger.info({ signal }, 'shutdown requested');
+        running.stop().then(resolve, reject);
+      };
+      signals.on('SIGINT', onSignal);
+      signals.on('SIGTERM', onSignal);
+    });
+  } finally {
+    if (onSignal) {
+      signals.off('SIGINT', onSignal);
+      signals.off('SIGTERM', onSignal);
+    }
+  }
+}

@@ -1,0 +1,42 @@
+/** Commander option groups shared by the commands, and the mapping to command options. */
+import type { Command } from 'commander';
+import type { ConfigFlags } from '../config/load.js';
+
+/** --data-dir and --config: which node's directory and configuration. */
+export function dirOptions(cmd: Command): Command {
+  return cmd
+    .option('-d, --data-dir <dir>', 'data directory (env CRMSYNC_DATA_DIR; default ./crmsync-data)')
+    .option('-c, --config <file>', 'config file (env CRMSYNC_CONFIG; default <data-dir>/crmsync.json)');
+}
+
+/** Options of commands that talk to a running node. */
+export function clientOptions(cmd: Command): Command {
+  return dirOptions(cmd)
+    .option('--api <url>', 'API of the node to talk to (default: the URL in <data-dir>/api-url, written by crmsync start)')
+    .option('--token <token>', 'API token (env CRMSYNC_API_TOKEN; default: <data-dir>/api-token)')
+    .option('--json', 'print JSON only (for scripts)');
+}
+
+/** Options that configure a node (init and start). */
+export function nodeOptions(cmd: Command): Command {
+  return dirOptions(cmd)
+    .option('--node-id <id>', "node id: lower-case letters, digits, '-' (env CRMSYNC_NODE_ID)")
+    .option('--listen <host:port>', "where peers connect, or 'off' (env CRMSYNC_LISTEN; default 127.0.0.1:7400)")
+    .option('--api <host:port>', 'where the HTTP API listens (env CRMSYNC_API; default 127.0.0.1:7401)')
+    .option('--peers <urls>', 'comma-separated ws:// URLs of peers (env CRMSYNC_PEERS)')
+    .option('--peer-token <secret>', 'shared secret of the cluster (env CRMSYNC_PEER_TOKEN)')
+    .option('--token <token>', 'API token (env CRMSYNC_API_TOKEN; default: <data-dir>/api-token)')
+    // Not .choices(): the config loader validates it, naming the flag like every other bad value.
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CRMSYNC_LOG_LEVEL; default info)');
+}
+
+/** Commander's parsed options as command options: `--token` is the `apiToken` key. */
+export function flagsOf<T extends Record<string, unknown>>(opts: T): Omit<T, 'token'> & ConfigFlags {
+  const { token, ...rest } = opts;
+  return { ...rest, ...(token === undefined ? {} : { apiToken: token as string }) } as Omit<T, 'token'> & ConfigFlags;
+}
+
+/** Example lines for `--help`. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}

@@ -1,0 +1,104 @@
+/**
+ * Helpers for CLI tests: a recording Io, fresh temp directories, and the real
+ * executable as a child process. Waits are on output lines or exits, never sleeps.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Io } from '../../src/cli/io.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(REPO_ROOT, 'bin', 'crmsync.js');
+
+/** An Io that records what a command prints. */
+export interface MemoryIo extends Io {
+  stdout: string;
+  stderr: string;
+  /** Log lines `start` wrote (parsed JSON). */
+  logs: Record<string, unknown>[];
+}
+
+/** A recording Io; `env` and `stdin` are what the command sees. */
+export function memoryIo(options: { env?: Record<string, string | undefined>; cwd?: string; stdin?: string } = {}): MemoryIo {
+  const logStream = new PassThrough();
+  const io: MemoryIo = {
+    stdout: '', stderr: '', logs: [],
+    out: (text) => void (io.stdout += text.endsWith('\n') ? text : `${text}\n`),
+    err: (text) => void (io.stderr += text.endsWith('\n') ? text : `${text}\n`),
+    env: options.env ?? {},
+    cwd: options.cwd ?? process.cwd(),
+    readStdin: async () => options.stdin ?? '',
+    logStream, logIsTTY: false,
+  };
+  createInterface({ input: logStream }).on('line', (line) => io.logs.push(JSON.parse(line) as Record<string, unknown>));
+  return io;
+}
+
+/** A fresh temp directory and its removal. */
+export async function tempDir(prefix = 'crmsync-cli-'): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** Environment for child processes: ours without CRMSYNC_* (a developer's shell may set some). */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CRMSYNC_')));
+  return { ...env, ...extra };
+}
+
+/** Result of one CLI process. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/crmsync.js ...args` to completion. */
+export function runCli(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(options.env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+/** A `crmsync start` process. */
+export interface NodeProcess {
+  child: ChildProcessWithoutNullStreams;
+  /** The parsed `crmsync ready` log line. */
+  ready: { api: string; url: string | null; node: string; pid: number };
+  /** Every stdout line so far (JSON log lines). */
+  lines: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `crmsync start ...args` and resolves on its `crmsync ready` log line. */
+export function startProcess(args: string[], env: Record<string, string> = {}): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [BIN, 'start', ...args], { cwd: REPO_ROOT, env: cleanEnv(env) });
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
+      let entry: { msg?: string } = {};
+      try {
+        entry = JSON.parse(line) as { msg?: string };
+      } catch {
+        // Not a log line; the test asserting on stdout will show it.
+      }
+      if (entry.msg === 'crmsync ready') resolve({ child, ready: entry as NodeProcess['ready'], lines, exited });
+    });
+    void exited.then(({ code }) => reject(new Error(`crmsync start exited with ${code} before it was ready:\n${stderr}\n${lines.join('\n')}`)));
+  });
+}

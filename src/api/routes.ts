@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CrmsyncError, hasCode, recordInputSchema, recordPatchSchema, type CrmNode, type RecordView } from '../index.js';
+import { backupRoutes } from './backup-routes.js';
 import type { EventStreams } from './events.js';
 import type { ApiMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -182,6 +183,7 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
         return { stream: (req, res) => deps.events.open(req, res, since) };
       },
     }),
+    ...backupRoutes({ node }),
   ];
   return routes;
 }

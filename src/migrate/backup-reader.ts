@@ -12,6 +12,9 @@ import {
   TRAILER_KIND, parseHeader, sha256, type BackupHeader,
 } from './backup-format.js';
 
+/** The compressed bytes of a backup: a file stream, or chunks in memory. */
+export type BackupBytes = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable;
+
 /** One parsed, checked frame of a backup. */
 export type BackupFrame =
   | { kind: 'header'; header: BackupHeader }
@@ -74,7 +77,7 @@ class ByteReader {
  * sequences contiguous from 1, source log order increasing), then the trailer (counts
  * and chain digest verified, end of stream reached, final clock equal to the header's).
  */
-export async function* readBackup(compressed: AsyncIterable<Uint8Array> | Readable): AsyncGenerator<BackupFrame> {
+export async function* readBackup(compressed: BackupBytes): AsyncGenerator<BackupFrame> {
   const gunzip = createGunzip();
   const input = Readable.from(checkGzipHeader(compressed));
   input.on('error', (err) => gunzip.destroy(err));
@@ -137,7 +140,7 @@ export async function* readBackup(compressed: AsyncIterable<Uint8Array> | Readab
  * produces (magic, deflate, no flags, mtime 0) are checked here so no flipped byte
  * there goes unnoticed. Bytes 8-9 (compression hint, OS) do not affect the content.
  */
-async function* checkGzipHeader(compressed: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+async function* checkGzipHeader(compressed: BackupBytes): AsyncGenerator<Buffer> {
   let head = Buffer.alloc(0);
   for await (const chunk of compressed) {
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -187,7 +190,7 @@ export interface BackupSummary {
 }
 
 /** Reads a whole backup, checking everything, without applying it. */
-export async function verifyBackup(compressed: AsyncIterable<Uint8Array> | Readable): Promise<BackupSummary> {
+export async function verifyBackup(compressed: BackupBytes): Promise<BackupSummary> {
   let header: BackupHeader | undefined;
   for await (const frame of readBackup(compressed)) {
     if (frame.kind === 'header') header = frame.header;

@@ -7,9 +7,8 @@
  *     exactly as if a peer had sent them: entries it holds are skipped, the rest are
  *     CRDT-merged, so restoring old data into a node that moved on loses nothing.
  */
-import type { Readable } from 'node:stream';
 import { CrmsyncError, type ChangeEntry, type NodeStatus } from '../index.js';
-import { readBackup, verifyBackup, type BackupSummary } from './backup-reader.js';
+import { readBackup, verifyBackup, type BackupBytes, type BackupSummary } from './backup-reader.js';
 
 /** Entries per importEntries call: one atomic commit each. Bounds one LevelDB batch. */
 export const RESTORE_BATCH_ENTRIES = 512;
@@ -47,7 +46,7 @@ export interface RestoreResult {
 }
 
 /** Opens the backup bytes afresh; called once per pass. */
-export type OpenBackup = () => AsyncIterable<Uint8Array> | Readable;
+export type OpenBackup = () => BackupBytes;
 
 /** Verifies, then merges a backup into `target`. */
 export async function restoreBackup(target: RestoreTarget, openBackup: OpenBackup, options: RestoreOptions = {}): Promise<RestoreResult> {

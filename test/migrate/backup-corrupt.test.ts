@@ -3,7 +3,8 @@
  * files, flipped bytes in the compressed file and inside the decompressed frames, and
  * well-formed files whose content breaks the format's rules.
  */
-import { writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,6 @@ import { blockFrame, ChainDigest, headerFrame, trailerFrame } from '../../src/mi
 import { verifyBackup } from '../../src/migrate/backup-reader.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { restoreBackup } from '../../src/migrate/restore.js';
-import { readFile } from 'node:fs/promises';
 import { customer, nodeAt, snapshotOf, tempDir } from './helpers.js';
 
 let dir: string;
@@ -135,7 +135,6 @@ describe('a corrupted backup', () => {
     const before = await snapshotOf(target);
     const bad = join(dir, 'bad.crmbak');
     await writeFile(bad, flip(good, good.length - 20));
-    const { createReadStream } = await import('node:fs');
     await expect(restoreBackup(target, () => createReadStream(bad))).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
     expect(await snapshotOf(target)).toEqual(before);
   });

@@ -64,7 +64,7 @@ describe('export', () => {
       expect(row.name).toBe(view.name);
       expect(row.company).toBe(view.company ?? '');
       expect(row.notes).toBe(view.notes);
-      expect(row.tags.split(';').filter(Boolean)).toEqual(view.tags);
+      expect(row.tags!.split(';').filter(Boolean)).toEqual(view.tags);
       expect(row['address.street']).toBe(view.address.street ?? '');
       expect(Date.parse(row.updatedAt!)).toBe(view.updatedAt);
       expect(row.deleted).toBe('false');

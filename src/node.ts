@@ -104,7 +104,7 @@ export interface UpsertResult {
 
 /** The record operations of a node. */
 export interface RecordsApi {
-  /** Creates a record (id generated unless given); fails with ERR_VALIDATION if the id exists. */
+  /** Creates a record (id generated unless given); fails with ERR_EXISTS if the id exists. */
   create(input: RecordInputLike): Promise<RecordView>;
   /** Creates or fully replaces a record (absent fields are cleared). */
   put(id: string, input: RecordInputLike): Promise<RecordView>;

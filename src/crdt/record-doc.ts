@@ -255,9 +255,19 @@ export function materialize(doc: RecordDoc, id: RecordId): RecordView {
   if (view.deleted && doc.deletedAt !== undefined) view.deletedAt = doc.deletedAt;
   for (const path of conflictPaths(doc)) {
     const values = conflictsAt(doc, path);
-    if (values && Object.keys(values).length > 1) view.conflicts.push(path.join('.'));
+    if (isRealConflict(values)) view.conflicts.push(path.join('.'));
   }
   return view;
+}
+
+/**
+ * A field is in conflict only when its concurrent values differ: two nodes that set
+ * the same name concurrently (an import run on both, say) have nothing to resolve.
+ */
+function isRealConflict(values: Record<string, unknown> | undefined): boolean {
+  if (!values) return false;
+  const distinct = new Set(Object.values(values).map((v) => (typeof v === 'object' && v !== null ? `s:${str(v)}` : `${typeof v}:${String(v)}`)));
+  return distinct.size > 1;
 }
 
 /** One value of a conflicted field and who wrote it. */
@@ -282,7 +292,7 @@ export function recordConflicts(doc: RecordDoc): FieldConflict[] {
   const result: FieldConflict[] = [];
   for (const path of conflictPaths(doc)) {
     const values = conflictsAt(doc, path);
-    if (!values || Object.keys(values).length < 2) continue;
+    if (!isRealConflict(values)) continue;
     const parent = path.length === 1 ? doc : (doc as unknown as Record<string, Record<string, unknown>>)[path[0]!];
     const current = (parent as Record<string, unknown>)[path[path.length - 1]!];
     const winnerValue = typeof current === 'object' && current !== null ? str(current) : current;

@@ -104,3 +104,14 @@ describe('record documents', () => {
     expect(view.address).toMatchObject({ street: '1 Main St', postcode: 'N1 9GU', city: 'London' });
   });
 });
+
+describe('conflict reporting', () => {
+  it('does not report concurrent writes of the same value as a conflict', () => {
+    const base = created();
+    const a = patch(fork(base, 'a'), { title: 'CEO', company: 'Acme' });
+    const b = patch(fork(base, 'b'), { title: 'CEO', company: 'Globex' });
+    const merged = merge(a, b);
+    expect(materialize(merged, id).conflicts).toEqual(['company']);
+    expect(recordConflicts(merged).map((c) => c.field)).toEqual(['company']);
+  });
+});

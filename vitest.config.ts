@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The browser tests have their own config (vitest.e2e.config.ts, `npm run test:e2e`).
+    exclude: [...configDefaults.exclude, 'test/e2e/**'],
     // Integration tests start real processes and sockets; the 2-core machines are slow.
     testTimeout: 60_000,
     hookTimeout: 60_000,

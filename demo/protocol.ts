@@ -1,52 +1,23 @@
 /**
- * The IPC protocol between the demo driver (demo/run.ts) and each node agent
- * (demo/node-agent.ts, one child process per node). Requests carry an id; every
- * request gets exactly one response with the same id.
+ * What a demo node agent (demo/node-agent.ts, one child process per node) and the
+ * demo driver tell each other over the IPC channel: the agent reports once that its
+ * node and HTTP API are up (or why they are not); everything else goes over HTTP.
  */
-import type { FieldConflict, NodeStatus, RecordInputLike, RecordPatchLike, RecordView } from '../src/index.js';
 
-/** How the driver configures an agent (passed as JSON in the CRMSYNC_AGENT env variable). */
+/** How the driver configures an agent (passed as JSON in argv[2]). */
 export interface AgentConfig {
   nodeId: string;
   dataDir: string;
-  /** 0 = any free port. */
-  port: number;
-  peers: string[];
+  /** Bearer token of the node's HTTP API. */
+  apiToken: string;
+  /** Shared secret every peer presents. */
+  peerToken: string;
 }
 
-/** A digest of every record a node holds (deleted ones included). */
-export interface Snapshot {
-  digest: string;
-  live: number;
-  deleted: number;
-}
-
-/** What an agent can do; the driver calls these over IPC. */
-export interface AgentApi {
-  seed(inputs: RecordInputLike[]): number;
-  update(id: string, patch: RecordPatchLike): RecordView;
-  delete(id: string): RecordView;
-  restore(id: string): RecordView;
-  get(id: string): RecordView | null;
-  conflicts(id: string): FieldConflict[];
-  status(): NodeStatus;
-  snapshot(): Snapshot;
-  addPeer(url: string): boolean;
-  removePeer(url: string): boolean;
-  shutdown(): boolean;
-}
-
-export type Op = keyof AgentApi;
-
-/** Driver → agent. */
-export type Request = { [K in Op]: { kind: 'request'; id: number; op: K; args: Parameters<AgentApi[K]> } }[Op];
-
-/** Agent → driver. */
+/** Agent → driver, once. */
 export type AgentMessage =
-  | { kind: 'ready'; nodeId: string; url: string }
-  | { kind: 'failed'; error: string }
-  | { kind: 'response'; id: number; ok: true; result: unknown }
-  | { kind: 'response'; id: number; ok: false; error: string; code?: string };
+  | { kind: 'ready'; nodeId: string; apiUrl: string; peerUrl: string }
+  | { kind: 'failed'; error: string };
 
 /** JSON with object keys sorted at every level, so equal data gives equal bytes on every node. */
 export function canonicalJson(value: unknown): string {

@@ -1,24 +1,63 @@
 /**
- * `npm run demo`: three crmsync nodes in separate processes (berlin ⇄ london ⇄ laptop-anna)
- * tell the story of offline edits, conflicts, a partition and convergence.
- * Exit 0 when all nodes converge to identical records; exit 1 otherwise.
+ * `npm run demo`: five crmsync nodes in separate processes — three regional offices in
+ * a mesh (berlin, london, newyork) and two laptops that each dial one office — share
+ * one seeded customer base. By default it serves a web dashboard to watch and poke the
+ * cluster until Ctrl-C; with `--story` it plays a scripted story unattended and exits
+ * 0 when every node converged to identical records (1 otherwise).
+ *
+ * Options: --story, --port N (dashboard, default 4700; 0 = any free port),
+ * --host H (default 127.0.0.1), --customers N (default 200), --launcher cli|agent.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, agentLogs, ConvergenceError, readCluster, stopAll, waitFor, inSync, type NodeState } from './cluster.js';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { Cluster, ConvergenceError, waitFor, type ClusterState } from './cluster.js';
 import { fakeCustomers } from './fake-data.js';
+import { Feed } from './feed.js';
 import { clockText, heading, ms, say, table } from './print.js';
-import { CONVERGE_TIMEOUT_MS, problems, tellStory } from './story.js';
+import { defaultLauncher, NodeProcess, nodeLogs, stopAll, type Launcher } from './processes.js';
+import { startDashboard, type Dashboard } from './server.js';
+import { CONVERGE_TIMEOUT_MS, tellStory } from './story.js';
+import { NODES } from './topology.js';
 
-const CUSTOMERS = 200;
+function usage(problem: string): never {
+  console.error(`${problem}\nusage: npm run demo -- [--story] [--port N] [--host H] [--customers N] [--launcher cli|agent]`);
+  process.exit(2);
+}
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        story: { type: 'boolean', default: false },
+        port: { type: 'string', default: '4700' },
+        host: { type: 'string', default: '127.0.0.1' },
+        customers: { type: 'string', default: '200' },
+        launcher: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+})();
+const args = parsed.values;
+const CUSTOMERS = Number(args.customers);
+if (!Number.isInteger(CUSTOMERS) || CUSTOMERS < 2 || CUSTOMERS > 10_000) usage(`--customers must be a whole number from 2 to 10000, not ${args.customers}`);
+if (!/^\d{1,5}$/.test(args.port) || Number(args.port) > 65_535) usage(`--port must be a port number (0 = any free port), not ${args.port}`);
+if (args.launcher !== undefined && args.launcher !== 'cli' && args.launcher !== 'agent') usage(`--launcher must be cli or agent, not ${args.launcher}`);
 const SEED = 2024;
 const started = Date.now();
 let root: string | undefined;
+let dashboard: Dashboard | undefined;
+let feed: Feed | undefined;
 
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
+    await dashboard?.close().catch(() => undefined);
+    await feed?.stop();
     await stopAll();
     if (root) await rm(root, { recursive: true, force: true, maxRetries: 3 });
   })();
@@ -30,85 +69,111 @@ function cleanup(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (!cleaning) console.log(`\n${signal}: stopping all nodes and removing ${root ?? 'temp data'} …`);
-    void cleanup().finally(() => process.exit(130));
+    void cleanup().finally(() => {
+      if (dashboard) console.log('All nodes stopped; bye.');
+      process.exit(dashboard ? 0 : 130);
+    });
   });
 }
 
-function finalTable(states: NodeState[]): void {
-  table(['node', 'clock', 'live', 'deleted', 'conflicted', 'digest (sha256)'], states.map((s) => [
-    s.agent.name, clockText(s.status.clock), String(s.snapshot.live), String(s.snapshot.deleted),
-    String(s.status.conflicted), s.snapshot.digest.slice(0, 16),
-  ]));
+async function finalTable(state: ClusterState | undefined, cluster: Cluster): Promise<string[]> {
+  const snaps = await Promise.all(cluster.all().map((m) => m.process.client.snapshot().catch(() => undefined)));
+  table(['node', 'clock', 'live', 'deleted', 'conflicted', 'digest (sha256)'], cluster.all().map((m, i) => {
+    const status = state?.reports[i]?.status;
+    return [m.spec.name, status ? clockText(status.clock) : '?', String(snaps[i]?.live ?? '?'), String(snaps[i]?.deleted ?? '?'),
+      String(status?.conflicted ?? '?'), snaps[i]?.digest.slice(0, 16) ?? '?'];
+  }));
+  return snaps.map((s) => s?.digest ?? '');
 }
 
-async function main(): Promise<number> {
-  console.log('crmsync demo — three nodes, one customer base, no central server');
+async function startCluster(launcher: Launcher): Promise<Cluster> {
   root = await mkdtemp(join(tmpdir(), 'crmsync-demo-'));
+  heading(`Starting ${NODES.length} nodes as separate processes (${launcher === 'cli' ? 'crmsync init + crmsync start' : 'demo/node-agent.ts'})`);
+  const peerToken = randomBytes(18).toString('base64url');
+  const processes = await Promise.all(NODES.map((spec) => NodeProcess.start({ name: spec.name, dataDir: join(root!, spec.name), peerToken, launcher })));
+  const cluster = new Cluster(NODES.map((spec, i) => ({ spec, process: processes[i]! })));
+  await cluster.connectAll();
+  table(['node', 'pid', 'HTTP API', 'peers connect to', 'dials'], cluster.all().map(({ spec, process: p }) => [
+    spec.name, String(p.pid), p.apiUrl, p.peerUrl, spec.dials.join(', '),
+  ]));
+  say(`Regions in a mesh, each laptop dials one region only   (data under ${root})`);
+  return cluster;
+}
 
-  heading('Starting three nodes as separate processes');
-  const london = await Agent.start({ nodeId: 'london', dataDir: join(root, 'london'), port: 0, peers: [] });
-  const [berlin, laptop] = await Promise.all([
-    Agent.start({ nodeId: 'berlin', dataDir: join(root, 'berlin'), port: 0, peers: [london.url] }),
-    Agent.start({ nodeId: 'laptop-anna', dataDir: join(root, 'laptop-anna'), port: 0, peers: [london.url] }),
-  ]);
-  const all = [berlin, london, laptop];
-  table(['node', 'pid', 'listens on', 'dials'], [
-    ['berlin', String(berlin.pid), berlin.url, 'london'],
-    ['london', String(london.pid), london.url, '—'],
-    ['laptop-anna', String(laptop.pid), laptop.url, 'london (only)'],
-  ]);
-  say(`Topology: berlin ⇄ london ⇄ laptop-anna   (data under ${root})`);
-
-  heading(`Seeding ${CUSTOMERS} customers on berlin`);
+async function seed(cluster: Cluster) {
+  const berlin = cluster.get('berlin').process.client;
+  heading(`Seeding ${CUSTOMERS} customers on berlin (POST /v1/customers)`);
   const customers = fakeCustomers(CUSTOMERS, SEED);
   const seedStart = Date.now();
-  await berlin.callWithin(60_000, 'seed', customers);
+  await berlin.seed(customers);
   say(`Created ${CUSTOMERS} customers on berlin in ${ms(Date.now() - seedStart)}, for example:`);
   table(['id', 'name', 'company', 'city', 'stage'], customers.slice(0, 4).map((c) => [
     c.id!, c.name, c.company ?? '', c.address?.city ?? '', c.stage ?? '',
   ]));
-  const seeded = await waitFor('all nodes to receive the seed data', CONVERGE_TIMEOUT_MS, async () => {
-    const states = await readCluster(all);
-    return inSync(states, false) && states.every((s) => s.status.records.live === CUSTOMERS) && states;
+  const seeded = await waitFor('every node to receive the seed data', CONVERGE_TIMEOUT_MS, async () => {
+    const state = await cluster.read();
+    return state.assessment.converged && state.reports.every((r) => r.status?.records.live === CUSTOMERS) && state;
   });
-  say(`All three nodes hold ${CUSTOMERS} customers ${ms(Date.now() - seedStart)} after seeding began`,
-    `(clocks equal: ${clockText(seeded[0]!.status.clock)}; laptop-anna got them via london).`);
+  say(`All ${NODES.length} nodes hold ${CUSTOMERS} customers ${ms(Date.now() - seedStart)} after seeding began`,
+    `(clocks equal: ${clockText(seeded.reports[0]!.status!.clock)}; the laptops got them through their region).`);
+  return customers;
+}
 
-  const final = await tellStory({ berlin, london, laptop }, customers[0]!, customers[1]!);
-
+async function playStory(cluster: Cluster, customers: ReturnType<typeof fakeCustomers>): Promise<number> {
+  const { final, problems } = await tellStory(cluster, customers[0]!, customers[1]!);
   heading('Final state of every node');
-  finalTable(final);
-  if (problems.length > 0) {
+  const digests = await finalTable(final, cluster);
+  if (problems.length > 0 || new Set(digests).size !== 1) {
     console.log('\nThe nodes converged, but the merge is not what the story expects:');
     for (const p of problems) console.log(`  ✗ ${p}`);
     return 1;
   }
-  const digest = final[0]!.snapshot.digest;
   console.log(`\nDemo finished in ${ms(Date.now() - started)}.`);
-  console.log(`CONVERGED: all ${final.length} nodes hold identical records (digest ${digest.slice(0, 16)})`);
+  console.log(`CONVERGED: all ${digests.length} nodes hold identical records (digest ${digests[0]!.slice(0, 16)})`);
   return 0;
 }
 
-let code: number;
+async function serve(cluster: Cluster): Promise<void> {
+  const since = Date.now();
+  feed = new Feed(cluster.all());
+  await feed.start();
+  const port = Number(args.port);
+  dashboard = await startDashboard(cluster, feed, { host: args.host, port, since }).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE' || port === 0) throw err;
+    say(`Port ${port} is in use; taking a free one.`);
+    return startDashboard(cluster, feed!, { host: args.host, port: 0, since });
+  });
+  heading('Dashboard');
+  say('Watch the cluster, take a laptop offline, cut a region link, edit the same customer on two nodes.', '');
+  console.log(`Dashboard: ${dashboard.url}`);
+  say('', 'Press Ctrl-C to stop every node and remove the temp data.');
+}
+
+let cluster: Cluster | undefined;
+let code: number | undefined;
 try {
-  code = await main();
+  console.log(`crmsync demo — ${NODES.length} nodes, one customer base, no central server`);
+  cluster = await startCluster((args.launcher as Launcher | undefined) ?? defaultLauncher());
+  const customers = await seed(cluster);
+  if (args.story) code = await playStory(cluster, customers);
+  else await serve(cluster);
 } catch (err) {
   code = 1;
   if (cleaning) {
     // Interrupted: the signal handler is stopping the nodes; their errors are expected.
     await cleaning;
     process.exit(130);
-  } else if (err instanceof ConvergenceError) {
-    console.log(`\nNOT CONVERGED: ${err.message}. Last observed state:`);
-    finalTable(err.states);
+  } else if (err instanceof ConvergenceError && cluster) {
+    console.log(`\nNOT CONVERGED: ${err.message}: ${err.state?.assessment.reasons.join('; ') ?? 'no state read'}. Last observed state:`);
+    await finalTable(err.state, cluster);
   } else {
     console.log(`\nDEMO FAILED: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
-if (code !== 0) {
-  // Show what the nodes logged (warnings, crashes) to help diagnose the failure.
-  const logs = agentLogs();
+if (code !== undefined) {
+  // Show what the nodes logged (warnings, crashes) to help diagnose a failure.
+  const logs = code === 0 ? '' : nodeLogs();
   if (logs) console.error(logs);
+  await cleanup();
+  process.exit(code);
 }
-await cleanup();
-process.exit(code);

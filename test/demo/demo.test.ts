@@ -1,47 +1,38 @@
 /**
- * Runs the demo exactly as a user would (`npx tsx demo/run.ts`, i.e. `npm run demo`)
- * in a real child process: three node processes, real sockets, real LevelDB.
+ * Runs the scripted story exactly as a user would (`npm run demo -- --story`, i.e.
+ * `npx tsx demo/run.ts --story`) in a real child process: five node processes, real
+ * sockets, real LevelDB, every node driven over its HTTP API.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startDemo, type DemoProcess } from './demo-process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let child: ChildProcess | undefined;
+let demo: DemoProcess | undefined;
 
-afterAll(() => {
+afterAll(async () => {
   // If the test timed out, stop the demo's whole process group (it cleans up on SIGINT).
-  if (child?.pid && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGINT');
+  await demo?.interrupt();
 });
 
-describe('npm run demo', () => {
-  it('tells the story and ends with all three nodes converged', async () => {
-    child = spawn('npx', ['tsx', 'demo/run.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, CI: '1', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child!.once('error', reject);
-      child!.once('close', (exitCode) => resolve(exitCode));
-    });
+describe('npm run demo -- --story', () => {
+  it('tells the story and ends with all five nodes converged', async () => {
+    demo = startDemo(['--story']);
+    const code = await demo.closed;
+    const stdout = demo.stdout();
 
-    expect(code, `demo failed:\n${stdout}\n${stderr}`).toBe(0);
-    expect(stdout).toMatch(/^CONVERGED: all 3 nodes hold identical records \(digest [0-9a-f]{16}\)$/m);
-    // The story's key outcomes are printed.
-    expect(stdout).toContain('written by laptop-anna');
-    expect(stdout).toContain('written by berlin');
+    expect(code, `demo failed:\n${stdout}\n${demo.stderr()}`).toBe(0);
+    expect(stdout).toMatch(/^CONVERGED: all 5 nodes hold identical records \(digest [0-9a-f]{16}\)$/m);
+    // The story's key outcomes are printed: the merged record and its conflict.
+    expect(stdout).toContain('All 5 nodes return exactly this record.');
+    expect(stdout).toMatch(/"Chief Procurement Officer" {2}written by laptop-anna/);
+    expect(stdout).toMatch(/"VP Purchasing & Logistics" {2}written by berlin/);
+    expect(stdout).toContain('All 5 nodes report the same conflict values and the same winner');
+    expect(stdout).toMatch(/london has it \d+ ms later, relayed by newyork|london has it [\d.]+ s later, relayed by newyork/);
     expect(stdout).toContain('stays deleted everywhere');
     // No node logs leak into the output, and the temp data is gone afterwards.
     expect(stdout).not.toMatch(/"level":\d+/);
     const dataDir = /\(data under (\S+)\)/.exec(stdout)?.[1];
     expect(dataDir).toBeDefined();
     expect(existsSync(dataDir!)).toBe(false);
-  }, 120_000);
+  }, 180_000);
 });

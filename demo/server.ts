@@ -1,0 +1,149 @@
+/**
+ * The demo's web dashboard server (node:http, no framework): serves demo/public, the
+ * JSON the page polls, one merged SSE feed, the controls, and a proxy to each node's
+ * HTTP API that adds the node's bearer token, so the browser never holds a token.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { ApiError } from './client.js';
+import type { Cluster } from './cluster.js';
+import { DashboardData } from './dashboard-data.js';
+import type { Feed } from './feed.js';
+
+const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
+const STATIC: Record<string, [file: string, type: string]> = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/index.html': ['index.html', 'text/html; charset=utf-8'],
+  '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  '/dom.js': ['dom.js', 'text/javascript; charset=utf-8'],
+  '/cluster-view.js': ['cluster-view.js', 'text/javascript; charset=utf-8'],
+  '/style.css': ['style.css', 'text/css; charset=utf-8'],
+};
+/** Largest request body the proxy forwards (a customer record is a few KB). */
+const MAX_BODY_BYTES = 1024 * 1024;
+/** How long a proxied request (other than an event stream) may take. */
+const PROXY_TIMEOUT_MS = 15_000;
+/** SSE comment interval, so proxies and browsers keep an idle feed open. */
+const KEEP_ALIVE_MS = 15_000;
+
+/** A running dashboard. */
+export interface Dashboard {
+  url: string;
+  close(): Promise<void>;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray) => Promise<void>;
+
+const sendJson = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+};
+const sendError = (res: ServerResponse, status: number, code: string, message: string) => sendJson(res, status, { error: { code, message } });
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new ApiError('request body too large', 413, 'ERR_VALIDATION');
+    chunks.push(chunk);
+  }
+  return chunks.length ? Buffer.concat(chunks) : undefined;
+}
+
+/** Starts the dashboard on host:port (port 0: any free port). */
+export async function startDashboard(cluster: Cluster, feed: Feed, options: { host: string; port: number; since: number }): Promise<Dashboard> {
+  const data = new DashboardData(cluster, options.since);
+  const open = new Set<ServerResponse>();
+
+  const routes: [method: string, pattern: RegExp, route: Route][] = [
+    ['GET', /^\/api\/state$/, async (_req, res) => sendJson(res, 200, await data.state())],
+    ['GET', /^\/api\/conflicts$/, async (_req, res) => sendJson(res, 200, { conflicts: await data.conflicts() })],
+    ['GET', /^\/api\/records$/, async (_req, res) => sendJson(res, 200, { records: await data.records() })],
+    ['GET', /^\/api\/records\/([^/]+)$/, async (_req, res, m) => sendJson(res, 200, { nodes: await data.record(decodeURIComponent(m[1]!)) })],
+    ['POST', /^\/api\/laptops\/([^/]+)\/(online|offline)$/, async (_req, res, m) => {
+      await cluster.setLaptopOnline(decodeURIComponent(m[1]!), m[2] === 'online');
+      sendJson(res, 200, { ok: true });
+    }],
+    ['POST', /^\/api\/links\/([^/]+)\/([^/]+)\/(cut|restore)$/, async (_req, res, m) => {
+      await cluster.setRegionLink(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!), m[3] === 'restore');
+      sendJson(res, 200, { ok: true });
+    }],
+    ['GET', /^\/api\/events$/, async (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      const write = (item: unknown) => res.write(`event: change\ndata: ${JSON.stringify(item)}\n\n`);
+      feed.backlog().forEach(write);
+      const unsubscribe = feed.subscribe(write);
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+      open.add(res);
+      res.once('close', () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+        open.delete(res);
+      });
+    }],
+    ['*', /^\/api\/nodes\/([^/]+)(\/v1\/.*)$/, async (req, res, m) => {
+      const name = decodeURIComponent(m[1]!);
+      if (!cluster.has(name)) return sendError(res, 404, 'ERR_NOT_FOUND', `no node called ${name}`);
+      const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
+      const headers: Record<string, string> = {};
+      for (const h of ['content-type', 'accept', 'last-event-id', 'idempotency-key']) {
+        if (typeof req.headers[h] === 'string') headers[h] = req.headers[h];
+      }
+      // The browser going away ends the upstream request; only an event stream may run long.
+      const abort = new AbortController();
+      res.once('close', () => abort.abort());
+      const signal = m[2] === '/v1/events' ? abort.signal : AbortSignal.any([abort.signal, AbortSignal.timeout(PROXY_TIMEOUT_MS)]);
+      const target = m[2]! + new URL(req.url ?? '/', 'http://dashboard').search;
+      const upstream = await cluster.get(name).process.client.raw(req.method ?? 'GET', target, { body: body?.toString('utf8'), headers, signal });
+      const out: Record<string, string> = { 'cache-control': 'no-store' };
+      for (const h of ['content-type', 'idempotent-replayed']) {
+        const v = upstream.headers.get(h);
+        if (v) out[h] = v;
+      }
+      res.writeHead(upstream.status, out);
+      if (!upstream.body) return void res.end();
+      Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.end()).pipe(res);
+    }],
+  ];
+
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://dashboard').pathname;
+    void handle(req, res, path).catch((err: unknown) => {
+      if (res.headersSent) return void res.end();
+      if (err instanceof ApiError) return sendError(res, err.status || 502, err.code, err.message);
+      if (err instanceof TypeError) return sendError(res, 400, 'ERR_VALIDATION', err.message);
+      sendError(res, 500, 'ERR_INTERNAL', (err as Error).message);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const file = STATIC[path];
+    if (req.method === 'GET' && file) {
+      res.writeHead(200, { 'content-type': file[1], 'cache-control': 'no-store' });
+      return void res.end(await readFile(PUBLIC + file[0]));
+    }
+    for (const [method, pattern, route] of routes) {
+      const match = pattern.exec(path);
+      if (match && (method === '*' || method === req.method)) return route(req, res, match);
+    }
+    sendError(res, 404, 'ERR_NOT_FOUND', `no route ${req.method} ${path}`);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host}:${port}/`,
+    async close() {
+      for (const res of open) res.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -264,7 +264,7 @@ export function materialize(doc: RecordDoc, id: RecordId): RecordView {
  * A field is in conflict only when its concurrent values differ: two nodes that set
  * the same name concurrently (an import run on both, say) have nothing to resolve.
  */
-function isRealConflict(values: Record<string, unknown> | undefined): boolean {
+function isRealConflict(values: Record<string, unknown> | undefined): values is Record<string, unknown> {
   if (!values) return false;
   const distinct = new Set(Object.values(values).map((v) => (typeof v === 'object' && v !== null ? `s:${str(v)}` : `${typeof v}:${String(v)}`)));
   return distinct.size > 1;

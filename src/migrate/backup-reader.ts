@@ -60,7 +60,10 @@ class ByteReader {
     try {
       next = await this.source.next();
     } catch (err) {
-      if (err instanceof CrmsyncError) throw err;
+      // zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR for a truncated stream) mean a damaged
+      // file; anything else (a read error of the file itself) is passed on as it is.
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('Z_')) throw err;
       throw corrupt(`cannot decompress it (${(err as Error).message}); the file is truncated or damaged`, err);
     }
     if (next.done) this.ended = true;
@@ -84,55 +87,74 @@ export async function* readBackup(compressed: BackupBytes): AsyncGenerator<Backu
   input.pipe(gunzip);
   const reader = new ByteReader(gunzip[Symbol.asyncIterator]());
   try {
-    const header = await readHeader(reader);
-    yield { kind: 'header', header: header.header };
-    const chain = new ChainDigest();
-    chain.add(header.hash);
-    const seen = new Map<string, number>();
-    let lastLocalSeq = 0;
-    let entries = 0;
-    let blocks = 0;
+    const { header, hash } = await readHeader(reader);
+    yield { kind: 'header', header };
+    const state: ReadState = { header, chain: new ChainDigest(), seen: new Map(), lastLocalSeq: 0, entries: 0, blocks: 0 };
+    state.chain.add(hash);
     for (;;) {
       const kind = await need(reader, 1, 'a block or the trailer');
       if (kind[0] === TRAILER_KIND) break;
       if (kind[0] !== BLOCK_KIND) throw corrupt(`unexpected frame kind 0x${kind[0]!.toString(16)} at byte ${reader.offset - 1}`);
-      const meta = await need(reader, 8 + HASH_BYTES, `block ${blocks}`);
-      const length = meta.readUInt32BE(0);
-      const count = meta.readUInt32BE(4);
-      if (length > MAX_BLOCK_BYTES) throw corrupt(`block ${blocks} claims ${length} bytes (more than ${MAX_BLOCK_BYTES})`);
-      const payload = await need(reader, length, `block ${blocks}`);
-      const hash = meta.subarray(8);
-      if (!sha256(payload).equals(hash)) throw corrupt(`block ${blocks} fails its SHA-256 check`);
-      chain.add(hash);
-      const decoded = decodeEntries(payload, blocks);
-      if (decoded.length !== count) throw corrupt(`block ${blocks} holds ${decoded.length} entries, its header says ${count}`);
-      for (const { entry, localSeq } of decoded) {
-        const held = seen.get(entry.origin) ?? 0;
-        if (entry.seq !== held + 1) throw corrupt(`entry ${entries} of origin ${entry.origin} has seq ${entry.seq}, expected ${held + 1}`);
-        if (localSeq <= lastLocalSeq || localSeq > header.header.lastLocalSeq) throw corrupt(`entry ${entries} is out of log order`);
-        seen.set(entry.origin, entry.seq);
-        lastLocalSeq = localSeq;
-        entries++;
-      }
-      yield { kind: 'block', index: blocks, entries: decoded };
-      blocks++;
+      const entries = await readBlock(reader, state);
+      yield { kind: 'block', index: state.blocks - 1, entries };
     }
-    const trailer = await need(reader, 8 + 4 + HASH_BYTES + END_MAGIC.length, 'the trailer');
-    const claimedEntries = Number(trailer.readBigUInt64BE(0));
-    const claimedBlocks = trailer.readUInt32BE(8);
-    if (claimedEntries !== entries || claimedBlocks !== blocks) {
-      throw corrupt(`the trailer counts ${claimedEntries} entries in ${claimedBlocks} blocks, the file holds ${entries} in ${blocks}`);
-    }
-    if (!chain.digest().equals(trailer.subarray(12, 12 + HASH_BYTES))) throw corrupt('the trailer digest over the block hashes does not match');
-    if (!trailer.subarray(12 + HASH_BYTES).equals(END_MAGIC)) throw corrupt('the end marker is missing');
-    if (!(await reader.atEnd())) throw corrupt('bytes follow the trailer');
-    checkClock(header.header, seen);
-    yield { kind: 'trailer', entries, blocks };
+    await checkTrailer(reader, state);
+    yield { kind: 'trailer', entries: state.entries, blocks: state.blocks };
   } finally {
     input.unpipe(gunzip);
     gunzip.destroy();
     if (compressed instanceof Readable) compressed.destroy();
   }
+}
+
+/** What the checks carry from frame to frame. */
+interface ReadState {
+  header: BackupHeader;
+  chain: ChainDigest;
+  /** Last seq seen per origin. */
+  seen: Map<string, number>;
+  lastLocalSeq: number;
+  entries: number;
+  blocks: number;
+}
+
+/** Reads one block frame after its kind byte; checks its hash, entries and their order. */
+async function readBlock(reader: ByteReader, state: ReadState): Promise<BackupEntry[]> {
+  const index = state.blocks;
+  const meta = await need(reader, 8 + HASH_BYTES, `block ${index}`);
+  const length = meta.readUInt32BE(0);
+  const count = meta.readUInt32BE(4);
+  if (length > MAX_BLOCK_BYTES) throw corrupt(`block ${index} claims ${length} bytes (more than ${MAX_BLOCK_BYTES})`);
+  const payload = await need(reader, length, `block ${index}`);
+  const hash = meta.subarray(8);
+  if (!sha256(payload).equals(hash)) throw corrupt(`block ${index} fails its SHA-256 check`);
+  state.chain.add(hash);
+  const decoded = decodeEntries(payload, index);
+  if (decoded.length !== count) throw corrupt(`block ${index} holds ${decoded.length} entries, its header says ${count}`);
+  for (const { entry, localSeq } of decoded) {
+    const held = state.seen.get(entry.origin) ?? 0;
+    if (entry.seq !== held + 1) throw corrupt(`entry ${state.entries} of origin ${entry.origin} has seq ${entry.seq}, expected ${held + 1}`);
+    if (localSeq <= state.lastLocalSeq || localSeq > state.header.lastLocalSeq) throw corrupt(`entry ${state.entries} is out of log order`);
+    state.seen.set(entry.origin, entry.seq);
+    state.lastLocalSeq = localSeq;
+    state.entries++;
+  }
+  state.blocks++;
+  return decoded;
+}
+
+/** Reads the trailer after its kind byte and checks it against everything read. */
+async function checkTrailer(reader: ByteReader, state: ReadState): Promise<void> {
+  const trailer = await need(reader, 8 + 4 + HASH_BYTES + END_MAGIC.length, 'the trailer');
+  const claimedEntries = Number(trailer.readBigUInt64BE(0));
+  const claimedBlocks = trailer.readUInt32BE(8);
+  if (claimedEntries !== state.entries || claimedBlocks !== state.blocks) {
+    throw corrupt(`the trailer counts ${claimedEntries} entries in ${claimedBlocks} blocks, the file holds ${state.entries} in ${state.blocks}`);
+  }
+  if (!state.chain.digest().equals(trailer.subarray(12, 12 + HASH_BYTES))) throw corrupt('the trailer digest over the block hashes does not match');
+  if (!trailer.subarray(12 + HASH_BYTES).equals(END_MAGIC)) throw corrupt('the end marker is missing');
+  if (!(await reader.atEnd())) throw corrupt('bytes follow the trailer');
+  checkClock(state.header, state.seen);
 }
 
 /**

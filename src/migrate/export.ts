@@ -88,35 +88,45 @@ export async function customKeysOf(read: PageReader, signal?: AbortSignal): Prom
 
 /** Writes every record the reader yields to `out` (which is not ended). */
 export async function exportRecords(read: PageReader, out: Writable, options: ExportOptions): Promise<ExportResult> {
-  const mapper = options.mapper;
   let columns: string[] | undefined;
-  if (mapper) columns = mapper.columns;
+  if (options.mapper) columns = options.mapper.columns;
   else if (options.format === 'csv') columns = defaultColumns(options.customColumns ?? (await customKeysOf(read, options.signal)));
-  const listed = new Set(columns);
-  const unlisted = new Set<string>();
-  let records = 0;
-  let tagsWithSeparator = 0;
-  if (options.format === 'csv' && columns) {
-    await write(out, stringify([], { header: true, columns, bom: options.bom ?? false, record_delimiter: 'windows' }));
-  }
-  for await (const page of allPages(read, options.signal)) {
-    const lines: string[] = [];
-    const rows: Record<string, string>[] = [];
-    for (const view of page) {
-      if (view.tags.some((t) => t.includes(TAG_SEPARATOR))) tagsWithSeparator++;
-      if (!mapper) for (const key of Object.keys(view.custom)) if (columns && !listed.has(`${CUSTOM_PREFIX}${key}`)) unlisted.add(key);
-      if (options.format === 'ndjson') lines.push(JSON.stringify(mapper ? mapper.row(view) : defaultObject(view)));
-      else rows.push(mapper ? cells(mapper.row(view)) : defaultRow(view));
+  const tally: Tally = { records: 0, tagsWithSeparator: 0, unlisted: new Set(), listed: new Set(columns) };
+  // A failing output (a full disk, a closed pipe) must fail the export, not the process.
+  const sink = guard(out);
+  try {
+    if (options.format === 'csv') await sink.write(stringify([], { header: true, columns, bom: options.bom ?? false, record_delimiter: 'windows' }));
+    for await (const page of allPages(read, options.signal)) {
+      await sink.write(renderPage(page, columns, options, tally));
+      tally.records += page.length;
+      options.onProgress?.(tally.records);
     }
-    if (options.format === 'ndjson') {
-      if (lines.length > 0) await write(out, `${lines.join('\n')}\n`);
-    } else if (rows.length > 0) {
-      await write(out, stringify(rows, { columns, record_delimiter: 'windows', escape_formulas: options.escapeFormulas ?? false }));
-    }
-    records += page.length;
-    options.onProgress?.(records);
+  } finally {
+    sink.release();
   }
-  return { records, columns, unlistedCustom: [...unlisted].sort(), tagsWithSeparator };
+  return { records: tally.records, columns, unlistedCustom: [...tally.unlisted].sort(), tagsWithSeparator: tally.tagsWithSeparator };
+}
+
+interface Tally {
+  records: number;
+  tagsWithSeparator: number;
+  /** Custom fields seen without a column. */
+  unlisted: Set<string>;
+  /** The CSV columns. */
+  listed: Set<string>;
+}
+
+/** One page as output text: NDJSON lines or CSV rows. */
+function renderPage(page: RecordView[], columns: string[] | undefined, options: ExportOptions, tally: Tally): string {
+  const { mapper } = options;
+  for (const view of page) {
+    if (view.tags.some((t) => t.includes(TAG_SEPARATOR))) tally.tagsWithSeparator++;
+    if (!mapper && columns) for (const key of Object.keys(view.custom)) if (!tally.listed.has(`${CUSTOM_PREFIX}${key}`)) tally.unlisted.add(key);
+  }
+  if (page.length === 0) return '';
+  if (options.format === 'ndjson') return `${page.map((view) => JSON.stringify(mapper ? mapper.row(view) : defaultObject(view))).join('\n')}\n`;
+  const rows = page.map((view) => (mapper ? cells(mapper.row(view)) : defaultRow(view)));
+  return stringify(rows, { columns, record_delimiter: 'windows', escape_formulas: options.escapeFormulas ?? false });
 }
 
 /** Mapped values as cell text: arrays joined like tags, dates as ISO, objects as JSON, null as empty. */
@@ -134,8 +144,19 @@ function cell(value: unknown): string {
   return String(value);
 }
 
-/** Writes a chunk, waiting for drain when the stream's buffer is full (backpressure). */
-async function write(out: Writable, chunk: string): Promise<void> {
-  if (chunk.length === 0) return;
-  if (!out.write(chunk)) await once(out, 'drain');
+/** Writes chunks, waiting for drain when the stream's buffer is full (backpressure); rethrows the stream's error. */
+function guard(out: Writable): { write(chunk: string): Promise<void>; release(): void } {
+  let failure: Error | undefined;
+  const onError = (err: Error) => {
+    failure ??= err;
+  };
+  out.on('error', onError);
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      if (chunk.length > 0 && !out.write(chunk)) await once(out, 'drain');
+      if (failure) throw failure;
+    },
+    release: () => void out.off('error', onError),
+  };
 }

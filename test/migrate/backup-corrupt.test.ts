@@ -131,6 +131,10 @@ describe('a corrupted backup', () => {
     await expectCorrupt(build(entries, [Buffer.from([0xc0]), ...entries.slice(1).map(encodeEntry)]));
   });
 
+  it('passes a read error of the file itself on as it is, not as corruption', async () => {
+    await expect(verifyBackup(createReadStream(join(dir, 'missing.crmbak')))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('leaves the target unchanged when a corrupted file is restored from disk', async () => {
     const before = await snapshotOf(target);
     const bad = join(dir, 'bad.crmbak');

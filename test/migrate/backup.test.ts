@@ -47,7 +47,7 @@ const fileOf = (path: string) => () => createReadStream(path);
 describe('backup and restore', () => {
   it('backs up a node while it is being written and restores exactly the state at the start', async () => {
     const source = await node('source');
-    await seed(source, 300);
+    await seed(source, 200);
     await source.records.delete('c-00007');
     await source.records.update('c-00008', { addTags: ['vip'], incrementInteractions: 3 });
     const atStart = await snapshotOf(source);
@@ -57,7 +57,7 @@ describe('backup and restore', () => {
     const concurrentWrites = async () => {
       let n = 0;
       while (!finished) {
-        await source.records.update(`c-${String(n % 300).padStart(5, '0')}`, { title: `title ${n}` });
+        await source.records.update(`c-${String(n % 200).padStart(5, '0')}`, { title: `title ${n}` });
         await source.records.create({ id: `late-${n}`, name: `Late ${n}` });
         n++;
       }

@@ -130,6 +130,15 @@ describe('export', () => {
     expect(written).toBeGreaterThan(0);
   });
 
+  it('fails the export, not the process, when the output fails', async () => {
+    const broken = new Writable({
+      write(_chunk, _enc, done) {
+        done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    await expect(exportRecords(nodePages(node, {}, 10), broken, { format: 'ndjson' })).rejects.toMatchObject({ code: 'EPIPE' });
+  });
+
   it('reports custom fields missing from a given column list, and tags containing the separator', async () => {
     await node.records.update('c-00010', { addTags: ['a;b'] });
     const { text, result } = await run(nodePages(node), { format: 'csv', customColumns: ['score'] });

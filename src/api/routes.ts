@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CrmsyncError, hasCode, recordInputSchema, recordPatchSchema, type CrmNode, type RecordView } from '../index.js';
 import { backupRoutes } from './backup-routes.js';
+import { importRoutes } from './import-routes.js';
 import type { EventStreams } from './events.js';
 import type { ApiMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -184,6 +185,7 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
       },
     }),
     ...backupRoutes({ node }),
+    ...importRoutes({ node }),
   ];
   return routes;
 }

@@ -1,0 +1,31 @@
+/**
+ * Identity of imported rows: a source key maps deterministically to a record id, so a
+ * repeated (or resumed) import lands on the same records instead of creating copies.
+ */
+import { createHash } from 'node:crypto';
+import { CrmsyncError } from '../../index.js';
+
+/** Prefix of record ids created by imports. */
+export const IMPORT_ID_PREFIX = 'imp_';
+
+const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Validates a source name (it is part of record ids, state keys and the change author). */
+export function parseSourceName(name: string): string {
+  if (!SOURCE_NAME.test(name)) {
+    throw new CrmsyncError('ERR_VALIDATION', `invalid source name ${JSON.stringify(name)}: use 1-64 letters, digits, '_', '.' or '-'`, {
+      details: [{ field: 'sourceName', message: 'invalid' }],
+    });
+  }
+  return name;
+}
+
+/** `imp_` + the first 24 hex digits (96 bits) of sha256(sourceName NUL key). */
+export function importRecordId(sourceName: string, key: string): string {
+  return IMPORT_ID_PREFIX + createHash('sha256').update(`${sourceName}\0${key}`).digest('hex').slice(0, 24);
+}
+
+/** The author recorded on every change an import makes. */
+export function importAuthor(sourceName: string): string {
+  return `import:${sourceName}`;
+}

@@ -1,0 +1,102 @@
+/**
+ * Where an import writes: the ImportSink port, with two adapters: directly into a
+ * CrmNode (a stopped node's data directory opened by the CLI, or a node in a test)
+ * and over HTTP to a running node's API (POST /v1/import/batch, docs/http-api.md).
+ */
+import { CrmsyncError, type CrmNode, type ErrorCode, type FieldIssue, type RecordPatchLike, type RecordView } from '../../index.js';
+
+/** One record of a batch. */
+export interface SinkItem {
+  id: string;
+  fields: RecordPatchLike;
+}
+
+/** Outcome of one item (the wire shape of the bulk route). */
+export interface SinkResult {
+  id: string;
+  status: 'created' | 'updated' | 'unchanged' | 'rejected';
+  error?: { code: string; message: string; details?: FieldIssue[] };
+}
+
+/** What an import needs from a node. */
+export interface ImportSink {
+  /** Writes a batch and `state` as ONE atomic, durable commit; results in item order. */
+  upsertMany(items: SinkItem[], options: { author: string; state: Record<string, unknown> }): Promise<SinkResult[]>;
+  getState(key: string): Promise<unknown>;
+  /** The record's current view (dry runs compare against it), or undefined. */
+  get(id: string): Promise<RecordView | undefined>;
+  /** Releases what the sink opened (a node it opened itself). */
+  close(): Promise<void>;
+}
+
+/** A sink over an open node; `ownsNode` closes it with the sink. */
+export function nodeSink(node: CrmNode, options: { ownsNode?: boolean } = {}): ImportSink {
+  return {
+    async upsertMany(items, { author, state }) {
+      const results = await node.records.upsertMany(items, { author, state });
+      return results.map((r) => ({
+        id: r.id, status: r.status,
+        ...(r.error ? { error: { code: r.error.code, message: r.error.message, ...(r.error.details ? { details: r.error.details } : {}) } } : {}),
+      }));
+    },
+    getState: (key) => node.getState(key),
+    get: (id) => node.records.get(id),
+    close: async () => {
+      if (options.ownsNode) await node.close();
+    },
+  };
+}
+
+/** Options of the HTTP sink. */
+export interface HttpSinkOptions {
+  /** Per-request timeout (default 120 s: a batch of new records takes a while). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** A sink over a running node's HTTP API. */
+export function httpSink(baseUrl: string, token: string, options: HttpSinkOptions = {}): ImportSink {
+  const fetchImpl = options.fetch ?? fetch;
+  const base = baseUrl.replace(/\/+$/, '');
+  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    let response: Response;
+    try {
+      response = await fetchImpl(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
+      });
+    } catch (err) {
+      const code: ErrorCode = (err as Error).name === 'TimeoutError' ? 'ERR_TIMEOUT' : 'ERR_CLOSED';
+      throw new CrmsyncError(code, `cannot reach the node at ${base}: ${(err as Error).message}`, { cause: err });
+    }
+    const text = await response.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    if (response.status === 404 && method === 'GET' && path.startsWith('/v1/customers/')) return { status: 404, body: undefined as T };
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string; details?: FieldIssue[] } } | undefined)?.error;
+      const code = (error?.code ?? 'ERR_STORAGE') as ErrorCode;
+      throw new CrmsyncError(code, `${method} ${path}: ${error?.message ?? `HTTP ${response.status}`}`, error?.details ? { details: error.details } : {});
+    }
+    return { status: response.status, body: parsed as T };
+  }
+  return {
+    async upsertMany(items, { author, state }) {
+      const { body } = await call<{ results: SinkResult[] }>('POST', '/v1/import/batch', { items, author, state });
+      if (!Array.isArray(body.results) || body.results.length !== items.length) {
+        throw new CrmsyncError('ERR_PROTOCOL', `the node answered ${body.results?.length ?? 'no'} results for ${items.length} items`);
+      }
+      return body.results;
+    },
+    async getState(key) {
+      const { body } = await call<{ value: unknown }>('GET', `/v1/import/state/${encodeURIComponent(key)}`);
+      return body.value ?? undefined;
+    },
+    async get(id) {
+      const { status, body } = await call<{ customer: RecordView }>('GET', `/v1/customers/${encodeURIComponent(id)}`);
+      return status === 404 ? undefined : body.customer;
+    },
+    close: async () => {},
+  };
+}

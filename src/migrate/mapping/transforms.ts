@@ -1,0 +1,160 @@
+/**
+ * The transform steps of a mapping, forwards (source value to field value) and, where
+ * a step can be undone, backwards (field value to source value, for export). Pure; a
+ * value a step cannot take throws a TransformError that rejects the row.
+ */
+import { format as formatDate, isValid, parse as parseDate, parseISO } from 'date-fns';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { z } from 'zod';
+import type { Mapping, Transform } from './schema.js';
+
+/** A value flowing through a transform pipeline. */
+export type Value = string | number | boolean | string[];
+
+/** A value a transform cannot take: the reason goes to the rejects file. */
+export class TransformError extends Error {
+  override name = 'TransformError';
+}
+
+const emailSchema = z.email();
+
+/** "ada LOVELACE" → "Ada Lovelace"; keeps O'Neil and Smith-Jones readable. */
+export function titleCase(text: string): string {
+  return text.toLowerCase().replace(/(^|[\s'’-])(\p{L})/gu, (_, sep: string, ch: string) => sep + ch.toUpperCase());
+}
+
+/** Splits a full name: "Lovelace, Ada" or "Ada King Lovelace" (last word is the surname). */
+export function splitName(full: string): { first: string; last: string } {
+  const text = full.trim().replace(/\s+/g, ' ');
+  const comma = text.indexOf(',');
+  if (comma >= 0) return { first: text.slice(comma + 1).trim(), last: text.slice(0, comma).trim() };
+  const space = text.lastIndexOf(' ');
+  return space < 0 ? { first: '', last: text } : { first: text.slice(0, space), last: text.slice(space + 1) };
+}
+
+/** A date format names its own zone when it has offset tokens (X, x, O) outside quotes. */
+const hasZone = (format: string) => /[XxO]/.test(format.replace(/'[^']*'/g, ''));
+const ZONED_ISO = /(Z|[+-]\d\d:?\d\d)$/i;
+
+/** The wall-clock time of a local Date read as UTC, so imports do not depend on TZ. */
+const wallAsUtc = (d: Date) => Date.UTC(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds(), d.getMilliseconds());
+
+/**
+ * Parses a date to ms since the epoch. With a date-fns format ("dd.MM.yyyy"); without,
+ * ISO 8601 or ms. A time without a zone is taken as UTC, on every machine.
+ */
+export function parseDateValue(value: Value, format?: string): number {
+  if (typeof value === 'number') return value;
+  const text = String(value).trim();
+  let ms: number;
+  if (format) {
+    const parsed = parseDate(text, format, new Date(0));
+    ms = !isValid(parsed) ? NaN : hasZone(format) ? parsed.getTime() : wallAsUtc(parsed);
+  } else if (/^\d{10,15}$/.test(text)) {
+    ms = Number(text);
+  } else {
+    const parsed = parseISO(text);
+    ms = !isValid(parsed) ? NaN : ZONED_ISO.test(text) ? parsed.getTime() : wallAsUtc(parsed);
+  }
+  if (!Number.isFinite(ms)) throw new TransformError(`"${text}" is not a date${format ? ` in the format ${format}` : ' (ISO 8601 expected; state a format in the mapping)'}`);
+  return ms;
+}
+
+/** Formats ms as the mapping's date format (UTC wall time), or ISO 8601. */
+export function formatDateValue(ms: number, format?: string): string {
+  if (!format) return new Date(ms).toISOString();
+  const d = new Date(ms);
+  const wall = new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+  return formatDate(hasZone(format) ? d : wall, format);
+}
+
+const text = (value: Value): string => (Array.isArray(value) ? value.join(', ') : String(value));
+
+/** Applies one step. */
+export function applyTransform(step: Transform, value: Value, mapping: Mapping): Value {
+  if (typeof step === 'object') {
+    if ('phone' in step) return toPhone(value, step.phone.defaultCountry);
+    if ('date' in step) return parseDateValue(value, step.date.format);
+    if ('replace' in step) return text(value).replace(new RegExp(step.replace.pattern, 'g'), step.replace.with);
+    return lookup(mapping, step.lookup, value);
+  }
+  switch (step) {
+    case 'trim': return text(value).trim();
+    case 'collapse': return text(value).trim().replace(/\s+/g, ' ');
+    case 'lower': return text(value).toLowerCase();
+    case 'upper': return text(value).toUpperCase();
+    case 'title': return titleCase(text(value));
+    case 'email': return toEmail(value);
+    case 'phone': return toPhone(value, mapping.defaults.phoneCountry);
+    case 'date': return parseDateValue(value);
+    case 'number': return toNumber(value, false);
+    case 'integer': return toNumber(value, true);
+    case 'boolean': return toBoolean(value);
+    case 'firstName': return splitName(text(value)).first;
+    case 'lastName': return splitName(text(value)).last;
+    case 'tags': return Array.isArray(value) ? value : text(value).split(/[,;|]/).map((t) => t.trim()).filter(Boolean);
+  }
+}
+
+function toEmail(value: Value): string {
+  const email = text(value).trim().toLowerCase();
+  if (!emailSchema.safeParse(email).success) throw new TransformError(`"${email}" is not a valid e-mail address`);
+  return email;
+}
+
+function toPhone(value: Value, country: string | undefined): string {
+  const raw = text(value).trim();
+  const phone = parsePhoneNumberFromString(raw, country as CountryCode | undefined);
+  if (!phone || !phone.isValid()) {
+    throw new TransformError(`"${raw}" is not a valid phone number${country ? ` (default country ${country})` : ' (no default country: give one in the mapping)'}`);
+  }
+  return phone.number;
+}
+
+function toNumber(value: Value, integer: boolean): number {
+  if (typeof value === 'number') return integer ? Math.trunc(value) : value;
+  const raw = text(value).trim();
+  // Accept a decimal comma ("1,5") as spreadsheets in many locales write it.
+  const normalised = /^-?\d+,\d+$/.test(raw) ? raw.replace(',', '.') : raw;
+  const n = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(normalised) ? Number(normalised) : NaN;
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new TransformError(`"${raw}" is not ${integer ? 'an integer' : 'a number'}`);
+  return n;
+}
+
+const TRUE = new Set(['true', 'yes', 'y', '1', 'x', 'ja', 'oui', 'si', 'on']);
+const FALSE = new Set(['false', 'no', 'n', '0', 'nein', 'non', 'off']);
+
+function toBoolean(value: Value): boolean {
+  if (typeof value === 'boolean') return value;
+  const raw = text(value).trim().toLowerCase();
+  if (TRUE.has(raw)) return true;
+  if (FALSE.has(raw)) return false;
+  throw new TransformError(`"${raw}" is not a yes/no value`);
+}
+
+function lookup(mapping: Mapping, name: string, value: Value): string {
+  const table = mapping.lookups[name] ?? {};
+  const wanted = text(value).trim().toLowerCase();
+  for (const [from, to] of Object.entries(table)) if (from.trim().toLowerCase() === wanted) return to;
+  if (table['*'] !== undefined) return table['*'];
+  throw new TransformError(`"${text(value)}" is not in lookup table "${name}" (add it, or a "*" entry as the fallback)`);
+}
+
+/**
+ * Undoes a step for export where that is meaningful: dates are formatted back, lookups
+ * inverted (the first source value naming the field value); steps that lose
+ * information (case, trim, phone formatting) leave the value as it is.
+ */
+export function reverseTransform(step: Transform, value: Value, mapping: Mapping): Value {
+  if (typeof step === 'object') {
+    if ('date' in step) return typeof value === 'number' ? formatDateValue(value, step.date.format) : value;
+    if ('lookup' in step) {
+      const entry = Object.entries(mapping.lookups[step.lookup] ?? {}).find(([from, to]) => to === value && from !== '*');
+      return entry ? entry[0] : value;
+    }
+    return value;
+  }
+  if (step === 'date' && typeof value === 'number') return formatDateValue(value);
+  if (step === 'tags' && Array.isArray(value)) return value.join(', ');
+  return value;
+}

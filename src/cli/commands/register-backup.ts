@@ -1,0 +1,63 @@
+/** Registers `backup`, `restore` and `verify-backup` with the commander program. */
+import type { Command } from 'commander';
+import { parseHostPort } from '../../config/keys.js';
+import { CliError, EXIT } from '../errors.js';
+import type { Io } from '../io.js';
+import { dirOptions, examples, flagsOf } from '../options.js';
+import { backup, restore, verifyBackupFile } from './backup.js';
+
+type Opts = Record<string, unknown>;
+
+const done = (promise: Promise<unknown>): Promise<void> => promise.then(() => undefined);
+
+/**
+ * `--api` takes an optional URL, so in `backup --api FILE` commander hands FILE to
+ * --api. A value that is no host:port is the file, and --api means "the running node".
+ */
+function fileOf(file: string | undefined, opts: Opts): [string, Opts] {
+  if (file === undefined && typeof opts.api === 'string' && parseHostPort(opts.api) === undefined) return [opts.api, { ...opts, api: true }];
+  if (file === undefined) throw new CliError('give the backup file', EXIT.usage, 'e.g. crmsync backup -d ./berlin berlin.crmbak');
+  return [file, opts];
+}
+
+const withFile = (run: (file: string, opts: Opts) => Promise<unknown>) => async (file: string | undefined, opts: Opts): Promise<void> => {
+  const [path, rest] = fileOf(file, opts);
+  await run(path, rest);
+};
+
+/** --data-dir (a stopped node) or --api (a running one), --token, --json. */
+export function targetOptions(cmd: Command): Command {
+  return dirOptions(cmd)
+    .option('--api [url]', 'use the running node through its HTTP API (alone: the URL in <data-dir>/api-url); default: open the stopped node\'s data directory')
+    .option('--token <token>', 'API token (env CRMSYNC_API_TOKEN; default: <data-dir>/api-token)')
+    .option('--json', 'print JSON only (for scripts)');
+}
+
+/** Adds the commands. */
+export function addBackupCommands(program: Command, io: Io): void {
+  targetOptions(program.command('backup [file]').description('write one compressed, checksummed backup file while the node keeps running'))
+    .addHelpText('after', `${examples(
+      'crmsync backup -d ./berlin berlin-2024-05-01.crmbak          # a stopped node',
+      'crmsync backup -d ./berlin --api berlin-2024-05-01.crmbak    # the running node',
+    )}
+The file is written as <file>.tmp, fsynced, read back and verified, then renamed. Format: docs/backup-format.md.
+`)
+    .action(withFile((file, opts) => backup(file, flagsOf(opts), io)));
+  targetOptions(program.command('restore [file]').description('verify a backup in full, then merge it into the node (empty or not)'))
+    .option('--dry-run', 'verify and report what would be merged; write nothing')
+    .option('--node-id <id>', 'node id for a data directory without a database (default: from crmsync.json)')
+    .addHelpText('after', `${examples(
+      'crmsync restore -d ./berlin-new berlin-2024-05-01.crmbak --node-id berlin-2',
+      'crmsync restore -d ./berlin --api berlin-2024-05-01.crmbak --dry-run',
+    )}
+Restoring merges like sync: entries the node has are skipped, the rest are CRDT-merged, so restoring
+old data into a node that moved on loses nothing, and restoring twice changes nothing. A truncated or
+corrupted file is refused (ERR_CORRUPT) before anything is written. A node cannot take its own
+changes back from a backup: restore into a node with another id (it syncs them to its peers).
+`)
+    .action(withFile((file, opts) => restore(file, flagsOf(opts), io)));
+  program.command('verify-backup <file>').description('check every hash and count of a backup file; print what it holds')
+    .option('--json', 'print JSON only')
+    .addHelpText('after', examples('crmsync verify-backup berlin-2024-05-01.crmbak'))
+    .action((file: string, opts: Opts) => done(verifyBackupFile(file, opts, io)));
+}

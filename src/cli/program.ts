@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { addBackupCommands } from './commands/register-backup.js';
 import { addExportCommand } from './commands/register-export.js';
+import { addImportCommand } from './commands/register-import.js';
 import type { SignalSource } from './commands/start.js';
 import { describeError, EXIT, exitCodeOf } from './errors.js';
 import type { Io } from './io.js';
@@ -137,6 +138,7 @@ export function buildProgram(io: Io, signals?: SignalSource): Command {
   addPeerCommands(program, io);
   addBackupCommands(program, io);
   addExportCommand(program, io);
+  addImportCommand(program, io);
   const config = program.command('config').description('inspect the configuration');
   // Every config flag, so `config show` shows what those flags would do to another command.
   nodeOptions(config.command('show').description('effective configuration and the source of each value (secrets masked)'))

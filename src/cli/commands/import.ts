@@ -1,0 +1,151 @@
+/**
+ * `crmsync import`: CSV, JSON, NDJSON, SQLite or PostgreSQL rows into records through a
+ * mapping (docs/migration.md), into a stopped node's data directory or a running node
+ * (--api). `crmsync import --infer FILE` prints a proposed mapping instead.
+ */
+import { stat, unlink } from 'node:fs/promises';
+import { basename, extname, resolve } from 'node:path';
+import {
+  FORMATS, httpSink, inferMapping, loadMapping, nodeSink, openSource, runImport, streamProgress, silentProgress,
+  type Format, type ImportReport, type ImportSource, type MappingInput, type ProgressReporter,
+} from '../../migrate/import/index.js';
+import { ENCODINGS, type Encoding } from '../../migrate/sources/decode.js';
+import { CliError, EXIT } from '../errors.js';
+import { json, keyValues } from '../format.js';
+import type { Io } from '../io.js';
+import { withTarget, type TargetFlags } from './migrate-target.js';
+
+/** Flags of `import`. */
+export type ImportFlags = TargetFlags & {
+  mapping?: string;
+  sourceName?: string;
+  format?: string;
+  table?: string;
+  query?: string;
+  key?: string;
+  incremental?: boolean;
+  watermarkColumn?: string;
+  dryRun?: boolean;
+  rejects?: string;
+  encoding?: string;
+  infer?: boolean;
+  json?: boolean;
+};
+
+/** What the command needs besides Io: where progress goes, and a stop signal. */
+export interface ImportDeps {
+  progress?: { write(text: string): void; isTTY: boolean; columns?: number };
+  signal?: AbortSignal;
+}
+
+/** Sample rows `--infer` reads to guess date formats. */
+const INFER_SAMPLE_ROWS = 50;
+
+function parseFormat(value: string | undefined): Format | undefined {
+  if (value === undefined) return undefined;
+  if ((FORMATS as readonly string[]).includes(value)) return value as Format;
+  throw new CliError(`unknown format "${value}"`, EXIT.usage, `use --format ${FORMATS.join('|')}`);
+}
+
+function parseEncoding(value: string | undefined): Encoding | undefined {
+  if (value === undefined) return undefined;
+  const normalised = value.toLowerCase().replace(/[-_]/g, '');
+  if (normalised === 'utf8') return 'utf8';
+  if (['latin1', 'iso88591', 'windows1252', 'cp1252'].includes(normalised)) return 'latin1';
+  throw new CliError(`unknown encoding "${value}"`, EXIT.usage, `use --encoding ${ENCODINGS.join('|')}`);
+}
+
+async function open(location: string, flags: ImportFlags, io: Io): Promise<ImportSource> {
+  const format = parseFormat(flags.format);
+  const isUrl = /^postgres(ql)?:\/\//i.test(location);
+  const encoding = parseEncoding(flags.encoding);
+  return openSource(isUrl ? location : resolve(io.cwd, location), {
+    ...(format ? { format } : {}), ...(encoding ? { encoding } : {}),
+    ...(flags.table === undefined ? {} : { table: flags.table }), ...(flags.query === undefined ? {} : { query: flags.query }),
+    ...(flags.key === undefined ? {} : { keyColumn: flags.key }),
+  });
+}
+
+/** The source name: the flag, the mapping's, or the file's / table's name. */
+function sourceNameOf(location: string, flags: ImportFlags, fromMapping: string | undefined): string {
+  if (flags.sourceName) return flags.sourceName;
+  if (fromMapping) return fromMapping;
+  if (flags.table) return flags.table.replace(/[^A-Za-z0-9_.-]/g, '-');
+  if (/^postgres(ql)?:\/\//i.test(location)) {
+    throw new CliError('a PostgreSQL query needs a name for its rows\' identity', EXIT.usage, 'pass --source-name NAME (the same on every run)');
+  }
+  return basename(location, extname(location)).replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'import';
+}
+
+/** `crmsync import --infer FILE`: prints a proposed mapping as JSON. */
+export async function inferCommand(location: string, flags: ImportFlags, io: Io): Promise<MappingInput> {
+  const source = await open(location, flags, io);
+  try {
+    const columns = await source.columns();
+    const samples: Record<string, unknown>[] = [];
+    for await (const row of source.rows()) {
+      if (!row.error) samples.push(row.values);
+      if (samples.length >= INFER_SAMPLE_ROWS) break;
+    }
+    const mapping = inferMapping(columns.length > 0 ? columns : Object.keys(samples[0] ?? {}), samples);
+    io.out(json(mapping));
+    return mapping;
+  } finally {
+    await source.close();
+  }
+}
+
+/** `crmsync import SOURCE --mapping FILE`: runs the import and prints its accounting. */
+export async function importCommand(location: string | undefined, flags: ImportFlags, io: Io, deps: ImportDeps = {}): Promise<ImportReport | MappingInput> {
+  if (location === undefined) throw new CliError('give the file or connection string to import', EXIT.usage, 'e.g. crmsync import customers.csv --mapping customers.mapping.json');
+  if (flags.infer) return inferCommand(location, flags, io);
+  if (!flags.mapping) throw new CliError('--mapping is required', EXIT.usage, `propose one with: crmsync import --infer ${location} > mapping.json`);
+  const mapping = await loadMapping(resolve(io.cwd, flags.mapping));
+  const sourceName = sourceNameOf(location, flags, mapping.sourceName);
+  const rejectsFile = resolve(io.cwd, flags.rejects ?? `${sourceName}.rejects.ndjson`);
+  const source = await open(location, flags, io);
+  try {
+    return await withTarget(flags, io, { command: `crmsync import ${location}`, create: true }, async (target) => {
+      const sink = target.kind === 'api' ? httpSink(target.baseUrl, target.token) : nodeSink(target.node);
+      const progress: ProgressReporter = flags.json ? silentProgress : streamProgress(`import ${sourceName}`, deps.progress ?? { write: (t) => io.err(t.replace(/\n$/, '')), isTTY: false });
+      const report = await runImport({
+        source, mapping, sink, sourceName, rejects: rejectsFile, progress,
+        ...(flags.key === undefined ? {} : { keyColumn: flags.key }),
+        ...(flags.incremental ? { incremental: true } : {}),
+        ...(flags.watermarkColumn === undefined ? {} : { watermark: { column: flags.watermarkColumn, ...(mapping.watermark?.format ? { format: mapping.watermark.format } : {}) } }),
+        ...(flags.dryRun ? { dryRun: true } : {}),
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      });
+      const where = target.kind === 'api' ? target.baseUrl : target.dataDir;
+      // No rejects: leave no empty file behind.
+      if ((await stat(rejectsFile).catch(() => undefined))?.size === 0) await unlink(rejectsFile).catch(() => {});
+      if (flags.json) io.out(json({ ...report, target: where, rejectsFile: report.rejected > 0 ? rejectsFile : null }));
+      else io.out(summary(report, where, rejectsFile));
+      return report;
+    });
+  } finally {
+    await source.close();
+  }
+}
+
+function summary(r: ImportReport, where: string, rejectsFile: string): string {
+  const seconds = (r.elapsedMs / 1000).toFixed(1);
+  const lines = keyValues([
+    ['source', `${r.source} as "${r.sourceName}"`],
+    ['into', `${where}${r.dryRun ? '   (dry run: nothing written)' : ''}`],
+    ['rows read', r.read],
+    ['created', r.created],
+    ['updated', r.updated],
+    ['unchanged', r.unchanged],
+    ['rejected', r.rejected > 0 ? `${r.rejected}   → ${rejectsFile}` : 0],
+    ['skipped', `${r.skipped.alreadyCommitted} committed by the interrupted run${r.incremental ? `, ${r.skipped.notNewer} not newer than the watermark` : ''}`],
+    ['watermark', r.watermark.before === r.watermark.after ? (r.watermark.after ?? '-') : `${r.watermark.before ?? '-'} → ${r.watermark.after ?? '-'}`],
+    ['time', `${seconds} s (${r.rowsPerSecond} rows/s)`],
+  ]);
+  const notes: string[] = [];
+  if (r.resumedAfterRow !== null) notes.push(`Continued an interrupted run after row ${r.resumedAfterRow}.`);
+  if (!r.completed) notes.push('Stopped before the end: run the same command again to continue.');
+  for (const x of r.sampleRejects.slice(0, 5)) notes.push(`  rejected row ${x.row}${x.line !== undefined ? ` (line ${x.line})` : ''}: ${x.field}: ${x.reason}`);
+  if (r.rejected > 5) notes.push(`  … all ${r.rejected} in ${rejectsFile}`);
+  return [lines, ...notes].join('\n');
+}

@@ -1,0 +1,69 @@
+/** `crmsync import` through the commander program, in process, with a recording Io. */
+import { readdir } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/program.js';
+import { openNode } from '../../src/index.js';
+import type { ImportReport, MappingInput } from '../../src/migrate/import/index.js';
+import { memoryIo } from '../cli/helpers.js';
+import { file, LEGACY_HEADER, tempDirs } from './import-helpers.js';
+
+const dirs = tempDirs();
+afterEach(() => dirs.cleanup());
+
+const CSV = [
+  ['Customer ID', 'First Name', 'Last Name', 'E-mail', 'Phone 1', 'Company', 'Status', 'Subscription Date'].join(';'),
+  '1;Ada;Lovelace;ada@example.com;+44 20 7946 0018;Engines;Client;24.12.2023',
+  '2;Bob;Smith;bob@example.com;;Acme;Prospect;01.02.2024',
+  '3;Eve;Evil;nope;;Acme;Client;02.02.2024',
+].join('\n') + '\n';
+
+describe('crmsync import', () => {
+  it('--infer prints a mapping; --dry-run writes nothing; the import prints its accounting', async () => {
+    const dir = await dirs.make();
+    const csv = await file(dir, 'legacy.csv', CSV);
+    const env = { CRMSYNC_DATA_DIR: `${dir}/node` };
+    const initIo = memoryIo({ env, cwd: dir });
+    expect(await run(['init', '--node-id', 'cli-node', '--json'], initIo)).toBe(0);
+
+    const inferIo = memoryIo({ env, cwd: dir });
+    expect(await run(['import', '--infer', 'legacy.csv'], inferIo)).toBe(0);
+    const mapping = JSON.parse(inferIo.stdout) as MappingInput;
+    expect(mapping.fields['custom.subscriptionDate']).toEqual({ column: 'Subscription Date', transforms: [{ date: { format: 'dd.MM.yyyy' } }] });
+    await file(dir, 'mapping.json', JSON.stringify(mapping));
+
+    const dryIo = memoryIo({ env, cwd: dir });
+    expect(await run(['import', csv, '--mapping', 'mapping.json', '--dry-run', '--json'], dryIo)).toBe(0);
+    expect(JSON.parse(dryIo.stdout)).toMatchObject({ dryRun: true, read: 3, created: 2, rejected: 1, rejectsFile: `${dir}/legacy.rejects.ndjson` });
+    const untouched = await openNode({ dataDir: `${dir}/node/db`, listen: false });
+    expect((await untouched.status()).records.live).toBe(0);
+    await untouched.close();
+
+    const io = memoryIo({ env, cwd: dir });
+    expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json'], io)).toBe(0);
+    expect(io.stdout).toMatch(/rows read\s+3/);
+    expect(io.stdout).toMatch(/created\s+2/);
+    expect(io.stdout).toMatch(/rejected\s+1\s+→ .*legacy\.rejects\.ndjson/);
+    expect(io.stdout).toContain('rejected row 3 (line 4): email:');
+
+    const againIo = memoryIo({ env, cwd: dir });
+    expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json', '--json', '--rejects', 'r.csv'], againIo)).toBe(0);
+    expect(JSON.parse(againIo.stdout) as ImportReport).toMatchObject({ created: 0, updated: 0, unchanged: 2, rejected: 1 });
+    expect((await readdir(dir)).sort()).toEqual(['legacy.csv', 'legacy.rejects.ndjson', 'mapping.json', 'node', 'r.csv']);
+  });
+
+  it('refuses a missing mapping, an unknown column and an unknown format with usage errors', async () => {
+    const dir = await dirs.make();
+    await file(dir, 'x.csv', `${LEGACY_HEADER.join(',')}\n`);
+    await file(dir, 'bad.json', JSON.stringify({ key: { column: 'Nope' }, fields: { name: { column: 'First Name' } } }));
+    const env = { CRMSYNC_DATA_DIR: `${dir}/node` };
+    expect(await run(['init', '--node-id', 'n1'], memoryIo({ env, cwd: dir }))).toBe(0);
+    const noMapping = memoryIo({ env, cwd: dir });
+    expect(await run(['import', 'x.csv'], noMapping)).toBe(2);
+    expect(noMapping.stderr).toContain('crmsync import --infer x.csv');
+    const badColumn = memoryIo({ env, cwd: dir });
+    expect(await run(['import', 'x.csv', '--mapping', 'bad.json'], badColumn)).toBe(2);
+    expect(badColumn.stderr).toContain('the mapping names column(s) the source does not have: Nope');
+    const badFormat = memoryIo({ env, cwd: dir });
+    expect(await run(['import', 'x.csv', '--mapping', 'bad.json', '--format', 'xlsx'], badFormat)).toBe(2);
+  });
+});

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { RecordView } from '../../src/index.js';
 import { inferMapping, mapRow, parseMapping, reverseColumns, reverseMap } from '../../src/migrate/import/index.js';
@@ -117,5 +118,15 @@ describe('--infer', () => {
     expect(() => parseMapping({ ...mapping, defaults: { phoneCountry: 'US' } })).not.toThrow();
     expect(inferMapping(['Name', 'Email']).key).toEqual({ field: 'email' });
     expect(inferMapping(['Name', 'Email']).fields.name).toEqual({ column: 'Name', transforms: ['collapse'] });
+  });
+});
+
+describe('docs/migration.md', () => {
+  it('shows a mapping that validates', () => {
+    const doc = readFileSync(new URL('../../docs/migration.md', import.meta.url), 'utf8');
+    const example = /```json\n([\s\S]*?)```/.exec(doc)![1]!;
+    const mapping = parseMapping(JSON.parse(example));
+    expect(mapRow({ 'Customer ID': '9', 'First Name': 'ada', 'Last Name': 'Lovelace', 'E-mail': 'A@X.org', 'Phone 1': '030 1234567', Status: 'client', Region: 'süd', 'Full Name': 'Ada Lovelace', City: 'berlin' }, mapping))
+      .toMatchObject({ ok: true, key: '9', patch: { stage: 'customer', territory: 'south', owner: 'unassigned', address: { city: 'Berlin' }, custom: { firstName: 'Ada', importedFrom: 'legacy-crm' } } });
   });
 });

@@ -40,7 +40,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   batchChanges: 1024,
   sendHighWaterBytes: 1024 * 1024,
   docCacheSize: 1000,
-  maxDocChunks: 32,
+  maxDocChunks: 8,
   logTailSize: 4096,
   groupCommitMax: 512,
   reconnectBaseMs: 100,

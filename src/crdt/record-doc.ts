@@ -71,6 +71,11 @@ export interface WriteOutcome {
   fields: string[];
 }
 
+/** A copy of a (genesis) document writing as `actor`. */
+export function cloneRecordDoc(doc: RecordDoc, actor: string): RecordDoc {
+  return A.clone(doc, { actor });
+}
+
 /** Loads a record document from its stored chunks (the genesis is implicit). */
 export function loadRecordDoc(chunks: readonly Uint8Array[], actor: string): RecordDoc {
   let total = GENESIS_BYTES.length;

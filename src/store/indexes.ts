@@ -21,8 +21,8 @@ export const MAX_TEXT_TOKENS = 48;
 export const MIN_TOKEN_LENGTH = 2;
 
 /**
- * Search tokens of a record: lower-cased words of name, company and e-mail, plus the
- * whole e-mail address and its domain, so a prefix of any of them finds the record.
+ * Search tokens of a record: lower-cased words of name and company, plus the e-mail
+ * address, its local part and its domain, so a prefix of any of them finds the record.
  */
 export function textTokens(view: RecordView): string[] {
   const tokens = new Set<string>();
@@ -33,11 +33,14 @@ export function textTokens(view: RecordView): string[] {
   };
   add(view.name);
   add(view.company);
-  add(view.email);
   if (view.email) {
-    tokens.add(view.email.toLowerCase());
-    const domain = view.email.split('@')[1];
-    if (domain) tokens.add(domain.toLowerCase());
+    // The address, its local part and its domain; not the words of the domain, whose
+    // 'com' would make one enormous posting list.
+    const email = view.email.toLowerCase();
+    const [local, domain] = email.split('@');
+    tokens.add(email);
+    if (local && local.length >= MIN_TOKEN_LENGTH) tokens.add(local);
+    if (domain) tokens.add(domain);
   }
   return [...tokens].slice(0, MAX_TEXT_TOKENS);
 }

@@ -136,8 +136,9 @@ describe('two nodes over HTTP', () => {
     const [onA, onB] = [await a.call('GET', '/v1/customers/acme/conflicts'), await b.call('GET', '/v1/customers/acme/conflicts')];
     expect(onA.json).toEqual(onB.json);
     const conflicts = responses.conflicts.parse(onA.json).conflicts;
-    // Both nodes created the record, so `name` was written twice too (with equal values).
-    expect(conflicts.map((c) => c.field)).toEqual(['name', 'stage']);
+    // Both nodes created the record, so `name` was written twice too, but with equal
+    // values: that is not a conflict anyone has to resolve.
+    expect(conflicts.map((c) => c.field)).toEqual(['stage']);
     const stage = conflicts.find((c) => c.field === 'stage')!;
     expect(stage.values.map((v) => [v.node, v.value]).sort()).toEqual([['a', 'qualified'], ['b', 'proposal']]);
     expect((await a.call('GET', '/v1/customers/acme')).json.customer.conflicts).toContain('stage');

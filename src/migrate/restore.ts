@@ -52,7 +52,6 @@ export type OpenBackup = () => BackupBytes;
 export async function restoreBackup(target: RestoreTarget, openBackup: OpenBackup, options: RestoreOptions = {}): Promise<RestoreResult> {
   const summary = await verifyBackup(openBackup());
   const before = await target.status();
-  refuseOwnHistory(summary, before);
   const missing = countMissing(summary, before.clock);
   if (options.dryRun) return result(summary, missing, true, before);
   const applied = await apply(target, openBackup, summary, options);
@@ -64,20 +63,6 @@ function countMissing(summary: BackupSummary, clock: Record<string, number>): nu
   let missing = 0;
   for (const [origin, seq] of Object.entries(summary.header.clock)) missing += Math.max(0, seq - (clock[origin] ?? 0));
   return missing;
-}
-
-/**
- * A node accepts its own changes only from itself: a backup holding more changes made
- * as this node than it has (its own backup restored into a fresh data directory with
- * the same node id) would fail half way, so it is refused before anything is written.
- */
-function refuseOwnHistory(summary: BackupSummary, status: Pick<NodeStatus, 'nodeId' | 'clock'>): void {
-  const own = summary.header.clock[status.nodeId] ?? 0;
-  if (own > (status.clock[status.nodeId] ?? 0)) {
-    throw new CrmsyncError('ERR_ORIGIN_FORKED',
-      `the backup holds ${own} changes made as node "${status.nodeId}", which this node (of the same id) does not have; ` +
-      'restore it into a node with another node id (that node then syncs them to its peers)');
-  }
 }
 
 async function apply(target: RestoreTarget, openBackup: OpenBackup, summary: BackupSummary, options: RestoreOptions): Promise<number> {

@@ -83,7 +83,10 @@ function checkSequence(host: IngestHost, entries: ChangeEntry[]): { accepted: Ch
     const held = head?.seq ?? 0;
     if (entry.seq <= held) continue;
     if (entry.seq > held + 1) return { accepted, gap: true, clock };
-    if (entry.prev !== (head?.hash ?? '') || entry.origin === host.nodeId) {
+    // Our own origin is accepted too when it chains: after a restore from an old backup,
+    // peers hand back the changes we made since. A copy that wrote on its own breaks the
+    // chain and is caught here like any other fork.
+    if (entry.prev !== (head?.hash ?? '')) {
       throw new CrmsyncError(
         'ERR_ORIGIN_FORKED',
         `two different histories were written as node "${entry.origin}" (was a data directory copied?); give one of them a new node id`,

@@ -143,15 +143,17 @@ describe('backup and restore', () => {
     expect(await listAll(a)).toEqual(await listAll(b));
   });
 
-  it('refuses a node\'s own backup into a fresh directory of the same id before writing', async () => {
+  it('restores a node\'s own backup into a fresh directory of the same id, which then writes on', async () => {
     const a = await node('a', 'same-id');
     await seed(a, 10);
     const file = join(dir, 'a.crmbak');
     await writeBackupFile(a, file);
     const fresh = await node('fresh', 'same-id');
-    const before = await snapshotOf(fresh);
-    await expect(restoreBackup(fresh, fileOf(file))).rejects.toMatchObject({ code: 'ERR_ORIGIN_FORKED' });
-    expect(await snapshotOf(fresh)).toEqual(before);
+    await restoreBackup(fresh, fileOf(file));
+    expect(await listAll(fresh)).toEqual(await listAll(a));
+    const clock = (await fresh.status()).clock['same-id']!;
+    await fresh.records.update('c-00001', { stage: 'won' });
+    expect((await fresh.status()).clock['same-id']).toBe(clock + 1);
   });
 
   it('writes an empty node as a valid backup', async () => {

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../src/api/server.js';
 import type { CrmNode } from '../../src/index.js';
-import { httpSink, importRecordId, parseState, stateKey } from '../../src/migrate/import/index.js';
+import { CrmsyncError } from '../../src/index.js';
+import { httpSink, importRecordId, nodeSink, parseState, stateKey, type ImportSink } from '../../src/migrate/import/index.js';
 import { addsUp, allRecords, file, importFile, LEGACY_HEADER, memoryNode, tempDirs } from './import-helpers.js';
 
 const dirs = tempDirs();
@@ -73,5 +74,24 @@ describe('HTTP sink', () => {
     expect(await sink.getState('import:legacy')).toMatchObject({ version: 1, run: null });
     await expect(httpSink(api.url, 'wrong').getState('import:legacy')).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
     await expect(sink.upsertMany([], { author: 'mallory', state: {} })).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+  });
+});
+
+describe('a failing write', () => {
+  it('fails the run with the storage error, keeps what was durable, and the next run resumes', async () => {
+    const dir = await dirs.make();
+    const n = await node();
+    const path = await file(dir, 'f.csv', csv(Array.from({ length: 30 }, (_, i) => row(i + 1, 'F', '2024-01-01'))));
+    let calls = 0;
+    const inner = nodeSink(n);
+    const failing: ImportSink = {
+      ...inner,
+      upsertMany: (items, options) => (++calls === 2 ? Promise.reject(new CrmsyncError('ERR_STORAGE', 'disk full')) : inner.upsertMany(items, options)),
+    };
+    await expect(importFile(n, path, undefined, { sink: failing, batchRows: 10 })).rejects.toMatchObject({ code: 'ERR_STORAGE' });
+    expect(await allRecords(n)).toHaveLength(10);
+    const resumed = await importFile(n, path, undefined, { batchRows: 10 });
+    expect(resumed).toMatchObject({ resumedAfterRow: 10, read: 20, created: 20, skipped: { alreadyCommitted: 10 } });
+    expect(await allRecords(n)).toHaveLength(30);
   });
 });

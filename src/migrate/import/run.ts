@@ -158,68 +158,77 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
     const commit = sink.upsertMany(pending.map((p) => p.item), { author, state: { [stateKey(sourceName)]: next } })
       .then((results) => settle(pending, results));
     if (final) await commit;
-    else inFlight = commit;
+    else {
+      // Awaited by the next flush; the no-op handler only keeps a failure that happens
+      // before then from counting as unhandled (which would end the process).
+      commit.catch(() => {});
+      inFlight = commit;
+    }
   };
 
-  const rows = source.rows(resume && source.resume === 'key' && resume.lastKey !== undefined ? { afterKey: resume.lastKey } : undefined);
-  for await (const row of rows) {
-    if (options.signal?.aborted) break;
-    scanned++;
-    const ordinal = position(row).row;
-    if (resume && source.resume === 'ordinal' && row.ordinal <= resume.ordinal) {
-      skipped.alreadyCommitted++;
-      remember(row, mapping, keyColumn, sourceName, seen);
-      continue;
-    }
-    lastOrdinal = ordinal;
-    if (source.keyColumn !== undefined && row.values[source.keyColumn] !== undefined) lastKey = row.values[source.keyColumn] as string | number;
-    if (row.error) {
-      read++;
-      reject({ ...position(row), field: '(row)', reason: row.error });
-      continue;
-    }
-    if (watermarkSpec) {
-      let wm: number | undefined;
-      try {
-        wm = rowWatermark(row.values, watermarkSpec.column, watermarkSpec.format);
-      } catch (err) {
-        if (!(err instanceof TransformError)) throw err;
-        if (incremental) {
-          read++;
-          reject({ ...position(row), field: watermarkSpec.column, reason: err.message, values: row.values });
-          continue;
-        }
-      }
-      if (incremental && baseline !== undefined && wm !== undefined && wm <= baseline) {
-        skipped.notNewer++;
+  let completed = false;
+  try {
+    const rows = source.rows(resume && source.resume === 'key' && resume.lastKey !== undefined ? { afterKey: resume.lastKey } : undefined);
+    for await (const row of rows) {
+      if (options.signal?.aborted) break;
+      scanned++;
+      const ordinal = position(row).row;
+      if (resume && source.resume === 'ordinal' && row.ordinal <= resume.ordinal) {
+        skipped.alreadyCommitted++;
+        remember(row, mapping, keyColumn, sourceName, seen);
         continue;
       }
-      if (wm !== undefined && (maxWatermark === undefined || wm > maxWatermark)) maxWatermark = wm;
-    }
-    read++;
-    const mapped = mapRow(row.values, mapping, keyColumn);
-    if (!mapped.ok) {
-      reject({ ...position(row), field: mapped.field, reason: mapped.reason, values: row.values });
-    } else {
-      const id = importRecordId(sourceName, mapped.key);
-      const first = seen.get(id);
-      if (first !== undefined) {
-        reject({ ...position(row), key: mapped.key, field: keyColumn ?? 'email', reason: `duplicate key "${mapped.key}": row ${first} has the same key and was imported`, values: row.values });
-      } else {
-        seen.set(id, ordinal);
-        const item = { id, fields: mapped.patch };
-        batch.push({ item, row, key: mapped.key });
-        batchBytes += approxBytes(item.fields);
+      lastOrdinal = ordinal;
+      if (source.keyColumn !== undefined && row.values[source.keyColumn] !== undefined) lastKey = row.values[source.keyColumn] as string | number;
+      if (row.error) {
+        read++;
+        reject({ ...position(row), field: '(row)', reason: row.error });
+        continue;
       }
+      if (watermarkSpec) {
+        let wm: number | undefined;
+        try {
+          wm = rowWatermark(row.values, watermarkSpec.column, watermarkSpec.format);
+        } catch (err) {
+          if (!(err instanceof TransformError)) throw err;
+          if (incremental) {
+            read++;
+            reject({ ...position(row), field: watermarkSpec.column, reason: err.message, values: row.values });
+            continue;
+          }
+        }
+        if (incremental && baseline !== undefined && wm !== undefined && wm <= baseline) {
+          skipped.notNewer++;
+          continue;
+        }
+        if (wm !== undefined && (maxWatermark === undefined || wm > maxWatermark)) maxWatermark = wm;
+      }
+      read++;
+      const mapped = mapRow(row.values, mapping, keyColumn);
+      if (!mapped.ok) {
+        reject({ ...position(row), field: mapped.field, reason: mapped.reason, values: row.values });
+      } else {
+        const id = importRecordId(sourceName, mapped.key);
+        const first = seen.get(id);
+        if (first !== undefined) {
+          reject({ ...position(row), key: mapped.key, field: keyColumn ?? 'email', reason: `duplicate key "${mapped.key}": row ${first} has the same key and was imported`, values: row.values });
+        } else {
+          seen.set(id, ordinal);
+          const item = { id, fields: mapped.patch };
+          batch.push({ item, row, key: mapped.key });
+          batchBytes += approxBytes(item.fields);
+        }
+      }
+      if (batch.length >= batchRows || batchBytes >= IMPORT_BATCH_BYTES) await flush(false);
+      else if (scanned % 1000 === 0) progress.update(snapshot());
     }
-    if (batch.length >= batchRows || batchBytes >= IMPORT_BATCH_BYTES) await flush(false);
-    else if (scanned % 1000 === 0) progress.update(snapshot());
+    completed = !options.signal?.aborted;
+    await flush(completed);
+    await inFlight;
+  } finally {
+    progress.finish();
+    if (typeof options.rejects === 'string') rejects.close();
   }
-  const completed = !options.signal?.aborted;
-  await flush(completed);
-  await inFlight;
-  progress.finish();
-  if (typeof options.rejects === 'string') rejects.close();
   if (read !== counts.created + counts.updated + counts.unchanged + counts.rejected || scanned !== read + skipped.alreadyCommitted + skipped.notNewer) {
     throw new Error(`import accounting does not add up: scanned ${scanned}, read ${read}, skipped ${JSON.stringify(skipped)}, counts ${JSON.stringify(counts)}`);
   }

@@ -72,7 +72,13 @@ export function httpSink(baseUrl: string, token: string, options: HttpSinkOption
       throw new CrmsyncError(code, `cannot reach the node at ${base}: ${(err as Error).message}`, { cause: err });
     }
     const text = await response.text();
-    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch (err) {
+      // Not our API answering (a proxy's error page, another service on that port).
+      throw new CrmsyncError('ERR_PROTOCOL', `${method} ${path}: HTTP ${response.status} with a body that is not JSON`, { cause: err });
+    }
     if (response.status === 404 && method === 'GET' && path.startsWith('/v1/customers/')) return { status: 404, body: undefined as T };
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; details?: FieldIssue[] } } | undefined)?.error;

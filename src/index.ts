@@ -15,3 +15,4 @@ export type { IndexName } from './store/indexes.js';
 export type { Timers } from './timers.js';
 export type { Transport, Connection } from './net/transport.js';
 export { MemoryNetwork } from './net/memory-transport.js';
+export { entryToValue, entryFromValue } from './sync/codec.js';

@@ -67,6 +67,25 @@ function fromWire(e: WireEntry): ChangeEntry {
   };
 }
 
+/**
+ * One change entry as a plain value with the wire's short keys (also how backups store
+ * entries), ready for MessagePack.
+ */
+export function entryToValue(entry: ChangeEntry): Record<string, unknown> {
+  return toWire(entry);
+}
+
+/**
+ * Validates a decoded value as a change entry (the same schema a peer's entries pass).
+ * Returns the entry, or the reason it is malformed.
+ */
+export function entryFromValue(value: unknown): { entry: ChangeEntry } | { error: string } {
+  const parsed = wireEntry.safeParse(value);
+  if (!parsed.success) return { error: parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ') };
+  if (parsed.data.v.id !== parsed.data.r) return { error: 'view belongs to another record' };
+  return { entry: fromWire(parsed.data as WireEntry) };
+}
+
 /** Encodes a message as one frame. */
 export function encodeMessage(msg: Message): Uint8Array {
   return packr.pack(msg.type === 'changes' ? { ...msg, entries: msg.entries.map(toWire) } : msg);

@@ -250,10 +250,13 @@ export class Replica {
 
   /** Newest metas of several records, pending or durable. */
   async metasFor(ids: RecordId[]): Promise<(RecordMeta | undefined)[]> {
-    const missing = ids.filter((id) => !this.pending.has(id));
+    // Take the pending metas before awaiting the read: a pending commit that becomes
+    // durable meanwhile leaves `pending`, and its record must not look absent.
+    const pendingNow = new Map(ids.map((id) => [id, this.pending.get(id)?.meta]));
+    const missing = ids.filter((id) => pendingNow.get(id) === undefined);
     const stored = missing.length > 0 ? await this.store.getMetas(missing) : [];
     const byId = new Map(missing.map((id, i) => [id, stored[i]]));
-    return ids.map((id) => this.pending.get(id)?.meta ?? byId.get(id));
+    return ids.map((id) => pendingNow.get(id) ?? byId.get(id));
   }
 
   /** The live document in its newest state, loading it if needed (invariant 3). */

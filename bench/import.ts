@@ -13,6 +13,7 @@ import {
   memoryRejects, nodeSink, openSource, parseMapping, runImport, IMPORT_BATCH_ROWS,
   type ImportReport, type ImportSink,
 } from '../src/migrate/import/index.js';
+import { levelFloor, packedRecords } from './floor.js';
 import { int, ms, renderTable, type Row } from './table.js';
 
 const { values: opts } = parseArgs({ options: { n: { type: 'string', default: '100000' }, seed: { type: 'string', default: '1' } } });
@@ -112,9 +113,12 @@ async function main(): Promise<void> {
     const second = await run(sink, csv, 'bench');
     log(`second import: ${ms(second.elapsedMs)}`);
     await node.close();
+    const floor = await levelFloor(packedRecords(N, Number(opts.seed)), 0);
+    rmSync(floor.dir, { recursive: true, force: true });
     const rate = (r: ImportReport) => `${int(r.rowsPerSecond)} rows/s`;
     const verdict = (r: ImportReport) => (r.rowsPerSecond >= TARGET ? 'ok' : 'BELOW');
     const rows: Row[] = [
+      ['floor: LevelDB one synced batch', ms(floor.ms), `${int((N / floor.ms) * 1000)} rows/s`, '-', '-'],
       ['read + map (no writes)', ms(parse.elapsedMs), rate(parse), '-', '-'],
       ['first import (all created)', ms(first.elapsedMs), rate(first), `${int(TARGET)} rows/s`, verdict(first)],
       ['  of which inside commits', ms(firstCommit), `${((firstCommit / first.elapsedMs) * 100).toFixed(0)}% of the run`, '-', '-'],

@@ -20,6 +20,8 @@ const { values: opts } = parseArgs({
     n: { type: 'string', default: '10000' },
     seed: { type: 'string', default: '1' },
     prof: { type: 'boolean', default: false },
+    /** Rows of the import phase (bench/import.ts); 0 skips it. */
+    'import-n': { type: 'string', default: '10000' },
   },
 });
 const N = Number(opts.n);
@@ -163,7 +165,19 @@ async function main(): Promise<number> {
   if (p4.problems.length) console.log(`\nP4 problems (${p4.problems.length}):\n  ${p4.problems.slice(0, 10).join('\n  ')}`);
   console.log(`\ncorrectness: ${failed ? 'FAIL' : 'PASS'} (speed targets are reported, never enforced)`);
   if (opts.prof) console.log(`cpu profiles: ${profDir}`);
-  return failed ? 1 : 0;
+  return failed ? 1 : importPhase(Number(opts['import-n']));
+}
+
+/** The import throughput table (its own process, so its memory does not mix with ours). */
+function importPhase(rows: number): number {
+  if (!(rows > 0)) return 0;
+  log(`import: ${int(rows)} CSV rows into a node with durable batches (bench/import.ts)`);
+  try {
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/import.ts', '--n', String(rows), '--seed', String(SEED)], { stdio: 'inherit' });
+    return 0;
+  } catch {
+    return 1;
+  }
 }
 
 main().then(

@@ -1,22 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { CrmNode } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import { importRecordId, openSource } from '../../src/migrate/import/index.js';
 import { detectDelimiter } from '../../src/migrate/sources/csv.js';
-import { addsUp, allRecords, file, importFile, LEGACY_HEADER, memoryNode, tempDirs } from './import-helpers.js';
+import { addsUp, allRecords, file, importFile, LEGACY_HEADER, importHarness } from './import-helpers.js';
 
-const dirs = tempDirs();
-const nodes: CrmNode[] = [];
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
-  await dirs.cleanup();
-});
-const node = async () => {
-  const n = await memoryNode();
-  nodes.push(n);
-  return n;
-};
+const { dirs, node } = importHarness();
 
 const csvLines = (delimiter: string, rows: string[][]) => rows.map((r) => r.join(delimiter)).join('\r\n') + '\r\n';
 

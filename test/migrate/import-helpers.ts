@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
+import { afterEach } from 'vitest';
 import { openNode, type CrmNode, type RecordView } from '../../src/index.js';
 import {
   memoryRejects, nodeSink, openSource, parseMapping, runImport,
@@ -88,4 +89,20 @@ export async function importFile(
 export function addsUp(r: ImportReport): boolean {
   return r.read === r.created + r.updated + r.unchanged + r.rejected
     && r.scanned === r.read + r.skipped.alreadyCommitted + r.skipped.notNewer;
+}
+
+/** Temp dirs and in-memory nodes for one test file, closed and removed after each test. */
+export function importHarness(): { dirs: ReturnType<typeof tempDirs>; node: () => Promise<CrmNode> } {
+  const dirs = tempDirs();
+  const nodes: CrmNode[] = [];
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((n) => n.close()));
+    await dirs.cleanup();
+  });
+  const node = async () => {
+    const n = await memoryNode();
+    nodes.push(n);
+    return n;
+  };
+  return { dirs, node };
 }

@@ -1,19 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { CrmNode } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import { importRecordId, type MappingInput } from '../../src/migrate/import/index.js';
-import { addsUp, file, importFile, memoryNode, tempDirs } from './import-helpers.js';
+import { addsUp, file, importFile, importHarness } from './import-helpers.js';
 
-const dirs = tempDirs();
-const nodes: CrmNode[] = [];
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
-  await dirs.cleanup();
-});
-const node = async () => {
-  const n = await memoryNode();
-  nodes.push(n);
-  return n;
-};
+const { dirs, node } = importHarness();
 
 /** An API dump: nested objects are read as dotted columns. */
 const DUMP_MAPPING: MappingInput = {

@@ -7,25 +7,15 @@
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import sqlite3 from 'node-sqlite3-wasm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CrmNode } from '../../src/index.js';
 import {
   importRecordId, memoryRejects, nodeSink, openSource, parseMapping, runImport,
   type ImportSink, type MappingInput, type OpenSourceOptions,
 } from '../../src/migrate/import/index.js';
-import { addsUp, allRecords, memoryNode, tempDirs } from './import-helpers.js';
+import { addsUp, allRecords, importHarness } from './import-helpers.js';
 
-const dirs = tempDirs();
-const nodes: CrmNode[] = [];
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.close()));
-  await dirs.cleanup();
-});
-const node = async () => {
-  const n = await memoryNode();
-  nodes.push(n);
-  return n;
-};
+const { dirs, node } = importHarness();
 
 const SQL_MAPPING: MappingInput = {
   key: { column: 'id' },

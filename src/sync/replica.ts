@@ -173,7 +173,7 @@ export class Replica {
     const outcome = writeRecord(doc, id, write, now);
     if (!outcome) return { status: 'unchanged' as const, meta };
     this.cache.set(id, outcome.doc);
-    const view = materialize(outcome.doc, id);
+    const view = materialize(outcome.doc, id, meta?.view.conflicts ?? []);
     const own = this.pendingClock.get(this.nodeId);
     const entry: ChangeEntry = {
       origin: this.nodeId, seq: (own?.seq ?? 0) + 1, prev: own?.hash ?? '',

@@ -115,3 +115,17 @@ describe('conflict reporting', () => {
     expect(recordConflicts(merged).map((c) => c.field)).toEqual(['company']);
   });
 });
+
+describe('materialising after a local write', () => {
+  it('checks only the previous conflicts and still matches a full scan', () => {
+    const base = created();
+    const a = patch(fork(base, 'a'), { title: 'CEO', custom: { 'plan.tier': 'gold' } });
+    const b = patch(fork(base, 'b'), { title: 'CTO', custom: { 'plan.tier': 'silver' } });
+    const merged = merge(a, b);
+    const before = materialize(merged, id);
+    expect(before.conflicts.sort()).toEqual(['custom.plan.tier', 'title']);
+    const after = patch(merged, { title: 'CFO' }, 9000);
+    expect(materialize(after, id, before.conflicts)).toEqual(materialize(after, id));
+    expect(materialize(after, id, before.conflicts).conflicts).toEqual(['custom.plan.tier']);
+  });
+});

@@ -216,6 +216,13 @@ function applyCounterAndNotes(r: RecordShape, write: RecordWrite, fields: string
   }
 }
 
+/** True for a field path that can hold a conflict (what conflictPaths enumerates). */
+export function isConflictField(field: string): boolean {
+  if (field.startsWith('custom.')) return field.length > 'custom.'.length;
+  if (field.startsWith('address.')) return (ADDRESS_FIELDS as readonly string[]).includes(field.slice('address.'.length));
+  return field === 'deleted' || (ATOMIC_FIELDS as readonly string[]).includes(field);
+}
+
 /** Field paths whose concurrent values a user may need to resolve. */
 function conflictPaths(doc: RecordDoc): string[][] {
   const paths: string[][] = ATOMIC_FIELDS.map((f) => [f]);
@@ -263,9 +270,9 @@ export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: read
     view.custom[key] = typeof value === 'object' ? str(value)! : value;
   }
   if (view.deleted && doc.deletedAt !== undefined) view.deletedAt = doc.deletedAt;
-  // Split at the first dot only: custom keys may contain dots ('custom.a.b' is key 'a.b').
-  const pathOf = (field: string) => (field.includes('.') ? [field.slice(0, field.indexOf('.')), field.slice(field.indexOf('.') + 1)] : [field]);
-  const paths = onlyConflictsIn ? onlyConflictsIn.map(pathOf) : conflictPaths(doc);
+  // Filtering the canonical list (not mapping the given one) keeps the order every node uses.
+  const only = onlyConflictsIn && new Set(onlyConflictsIn);
+  const paths = only ? conflictPaths(doc).filter((path) => only.has(path.join('.'))) : conflictPaths(doc);
   for (const path of paths) {
     const values = conflictsAt(doc, path);
     if (isRealConflict(values)) view.conflicts.push(path.join('.'));

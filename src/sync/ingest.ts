@@ -11,7 +11,7 @@
 import { CHAIN_HASH_HEX, type ChangeEntry, type StoredEntry } from '../crdt/change-entry.js';
 import { readChangeHeader } from '../crdt/change-header.js';
 import { GENESIS_HASH } from '../crdt/genesis.js';
-import { applyRecordChanges, headsOf, materialize, sameHeads, type RecordDoc } from '../crdt/record-doc.js';
+import { applyRecordChanges, headsOf, isConflictField, materialize, sameHeads, type RecordDoc } from '../crdt/record-doc.js';
 import { CrmsyncError } from '../errors.js';
 import type { Mutation, OriginHead, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
@@ -128,5 +128,8 @@ async function applyToRecord(host: IngestHost, id: RecordId, meta: RecordMeta | 
     throw err;
   }
   host.cache.set(id, next);
-  return host.recordOp(id, meta, { heads: headsOf(next), view: materialize(next, id) }, chunks, next);
+  // A conflict needs a new concurrent write to its field, so only fields these changes
+  // touched, and fields already in conflict, can be in conflict after the merge.
+  const candidates = new Set([...(meta?.view.conflicts ?? []), ...items.flatMap((i) => i.entry.fields)].filter(isConflictField));
+  return host.recordOp(id, meta, { heads: headsOf(next), view: materialize(next, id, [...candidates]) }, chunks, next);
 }

@@ -25,6 +25,7 @@ import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { queryRecords, type RecordQuery } from './store/query.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { Replica, type HistoryEntry, type RecordChangeEvent } from './sync/replica.js';
+import type { VerifyReport } from './sync/verify.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseNodeId, parseRecordId, type NodeId, type RecordId } from './types.js';
 
@@ -138,6 +139,11 @@ export interface CrmNode {
   /** Subscribes to durable record changes; returns the unsubscribe function. */
   onChange(listener: (event: RecordChangeEvent) => void): () => void;
   status(): Promise<NodeStatus>;
+  /**
+   * Loads every record's document and compares heads and view with what is stored
+   * (reads are served from the stored view); with `repair`, rewrites what differs.
+   */
+  verify(options?: { repair?: boolean }): Promise<VerifyReport>;
   /** A small named value stored by a driver (e.g. an import watermark), or undefined. */
   getState<T>(key: string): Promise<T | undefined>;
   /** Full log entries after `after` (a localSeq), oldest first: the unit of backups. */
@@ -313,6 +319,10 @@ function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Li
         records: { live: counts.live, deleted: counts.deleted }, conflicted: counts.conflicted, peers: peers.status(),
         cache: replica.cache.snapshot(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected,
       };
+    },
+    async verify(options = {}) {
+      open();
+      return replica.verify({ repair: options.repair ?? false });
     },
     async getState<T>(key: string) {
       open();

@@ -28,6 +28,7 @@ import { DocCache } from './doc-cache.js';
 import { wouldChange } from '../crdt/record-input.js';
 import { planIngest, type IngestResult } from './ingest.js';
 import { Mutex } from './mutex.js';
+import { verifyRecords, type VerifyReport } from './verify.js';
 
 /** Emitted after a change to a record became durable. */
 export interface RecordChangeEvent {
@@ -316,6 +317,14 @@ export class Replica {
     return entries.map((e) => ({
       node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: readChangeHeader(e.change).hash, ...(e.author === undefined ? {} : { author: e.author }),
     }));
+  }
+
+  /** Re-derives every record from its document and compares (see verify.ts). */
+  verify(options: { repair: boolean }): Promise<VerifyReport> {
+    return verifyRecords({
+      store: this.store, mutex: this.mutex, actor: this.options.actor,
+      evict: (id) => this.cache.evict(id), commit: (mutation) => this.commit(mutation),
+    }, options);
   }
 
   /** Waits for all queued work (used by close and tests). */

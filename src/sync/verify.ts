@@ -1,0 +1,104 @@
+/**
+ * Verification of stored records: every record's document is loaded from its chunks
+ * and compared with what the store says about it (heads, and the materialised view
+ * readers are served). The view of a record that only ever took the ingest fast path
+ * is the one its peer computed, so this is also how a node re-derives what it was told.
+ * With `repair`, wrong heads and views (and their indexes) are rewritten from the
+ * document; a document that does not load is only reported.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { headsOf, loadRecordDoc, materialize, freeDoc, sameHeads } from '../crdt/record-doc.js';
+import { CrmsyncError } from '../errors.js';
+import type { Mutation, RecordMeta, Store } from '../store/store.js';
+import type { RecordId } from '../types.js';
+import type { Mutex } from './mutex.js';
+
+/** Records verified per step; each step holds the write lock, so it stays short. */
+export const VERIFY_PAGE = 100;
+/** Problems listed in a report (all are counted). */
+export const MAX_REPORTED_PROBLEMS = 100;
+
+/** One record that did not verify. */
+export interface VerifyProblem {
+  id: string;
+  problem: 'heads' | 'view' | 'document';
+  detail: string;
+}
+
+/** What verify() found (and fixed). */
+export interface VerifyReport {
+  checked: number;
+  problems: number;
+  repaired: number;
+  /** The first MAX_REPORTED_PROBLEMS problems. */
+  details: VerifyProblem[];
+}
+
+/** What verification needs from the replica. */
+export interface VerifyHost {
+  store: Store;
+  mutex: Mutex;
+  actor: string;
+  /** Drops a cached document whose stored state was rewritten. */
+  evict(id: RecordId): void;
+  commit(mutation: Mutation): Promise<unknown>;
+}
+
+/** Checks every record; with `repair`, rewrites wrong heads and views. */
+export async function verifyRecords(host: VerifyHost, options: { repair: boolean }): Promise<VerifyReport> {
+  const report: VerifyReport = { checked: 0, problems: 0, repaired: 0, details: [] };
+  let after: string | undefined;
+  for (;;) {
+    const page = await host.store.listRecords({ after, limit: VERIFY_PAGE, includeDeleted: true });
+    const ids = page.views.map((v) => v.id);
+    if (ids.length > 0) await host.mutex.run(() => verifyPage(host, ids, options.repair, report));
+    if (page.next === undefined) return report;
+    after = page.next;
+  }
+}
+
+async function verifyPage(host: VerifyHost, ids: RecordId[], repair: boolean, report: VerifyReport): Promise<void> {
+  const metas = await host.store.getMetas(ids);
+  const fixes: Mutation = { records: [], entries: [], clock: [] };
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    const meta = metas[i];
+    if (!meta) continue; // written meanwhile under another key order: nothing to compare
+    report.checked++;
+    const found = await checkRecord(host, id, meta);
+    if (!found) continue;
+    report.problems++;
+    if (report.details.length < MAX_REPORTED_PROBLEMS) report.details.push(found.problem);
+    if (repair && found.fixed) {
+      fixes.records.push({ id, before: meta, after: found.fixed });
+      host.evict(id);
+    }
+  }
+  if (fixes.records.length > 0) {
+    await host.commit(fixes);
+    report.repaired += fixes.records.length;
+  }
+}
+
+async function checkRecord(host: VerifyHost, id: RecordId, meta: RecordMeta): Promise<{ problem: VerifyProblem; fixed?: RecordMeta } | undefined> {
+  let doc;
+  try {
+    doc = loadRecordDoc(await host.store.getChunks(id, meta.chunks), host.actor);
+  } catch (err) {
+    const detail = err instanceof CrmsyncError ? err.message : String(err);
+    return { problem: { id, problem: 'document', detail } };
+  }
+  try {
+    const heads = headsOf(doc);
+    const view = materialize(doc, id);
+    if (!sameHeads(heads, meta.heads)) {
+      return { problem: { id, problem: 'heads', detail: 'stored heads differ from the document' }, fixed: { ...meta, heads, view } };
+    }
+    if (!isDeepStrictEqual(view, meta.view)) {
+      return { problem: { id, problem: 'view', detail: 'stored view differs from the document' }, fixed: { ...meta, view } };
+    }
+    return undefined;
+  } finally {
+    freeDoc(doc);
+  }
+}

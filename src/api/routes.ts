@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CrmsyncError, hasCode, recordInputSchema, recordPatchSchema, type CrmNode, type RecordView } from '../index.js';
 import { backupRoutes } from './backup-routes.js';
 import { importRoutes } from './import-routes.js';
+import { opsRoutes } from './ops-routes.js';
 import type { EventStreams } from './events.js';
 import type { ApiMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -186,6 +187,7 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
     }),
     ...backupRoutes({ node }),
     ...importRoutes({ node }),
+    ...opsRoutes({ node }),
   ];
   return routes;
 }

@@ -6,7 +6,7 @@
 import {
   CrmsyncError,
   type ErrorCode, type FieldConflict, type FieldIssue, type HistoryEntry, type NodeStatus, type PeerStatus,
-  type RecordInputLike, type RecordPatchLike, type RecordView,
+  type RecordInputLike, type RecordPatchLike, type RecordView, type VerifyReport,
 } from '../index.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
 
@@ -121,6 +121,11 @@ export class ApiClient {
   /** GET /v1/peers. */
   async peers(): Promise<PeerStatus[]> {
     return (await this.request<{ peers: PeerStatus[] }>('GET', '/v1/peers')).peers;
+  }
+
+  /** POST /v1/verify: checks (and with `repair`, fixes) every stored record. */
+  async verify(repair: boolean): Promise<VerifyReport> {
+    return this.request('POST', '/v1/verify', { body: { repair } });
   }
 
   /** POST /v1/peers: starts dialing a peer. */

@@ -5,6 +5,7 @@ import { CliError, EXIT } from '../errors.js';
 import type { Io } from '../io.js';
 import { dirOptions, examples, flagsOf } from '../options.js';
 import { backup, restore, verifyBackupFile } from './backup.js';
+import { verify } from './verify.js';
 
 type Opts = Record<string, unknown>;
 
@@ -52,10 +53,19 @@ The file is written as <file>.tmp, fsynced, read back and verified, then renamed
     )}
 Restoring merges like sync: entries the node has are skipped, the rest are CRDT-merged, so restoring
 old data into a node that moved on loses nothing, and restoring twice changes nothing. A truncated or
-corrupted file is refused (ERR_CORRUPT) before anything is written. A node cannot take its own
-changes back from a backup: restore into a node with another id (it syncs them to its peers).
+corrupted file is refused (ERR_CORRUPT) before anything is written. A node's own backup restored
+under the same id brings it back: let it sync with its peers before it writes.
 `)
     .action(withFile((file, opts) => restore(file, flagsOf(opts), io)));
+  targetOptions(program.command('verify').description('check every stored record against its document (heads and view); --repair fixes what differs'))
+    .option('--repair', 'rewrite stored heads and views (and their indexes) from the documents')
+    .addHelpText('after', `${examples(
+      'crmsync verify -d ./berlin              # a stopped node',
+      'crmsync verify -d ./berlin --api --repair',
+    )}
+Exit code 1 when problems remain (documents that do not load are reported, not repaired).
+`)
+    .action((opts: Opts) => done(verify(flagsOf(opts), io)));
   program.command('verify-backup <file>').description('check every hash and count of a backup file; print what it holds')
     .option('--json', 'print JSON only')
     .addHelpText('after', examples('crmsync verify-backup berlin-2024-05-01.crmbak'))

@@ -55,10 +55,10 @@ export function encodeIndexValue(value: string): string {
   return encodeURIComponent(value);
 }
 
-/** All index keys a view contributes (deleted records are not indexed). */
+/** All index keys a view contributes. Tombstones stay indexed so filtered listings can include them. */
 export function indexKeysOf(view: RecordView | undefined): Set<string> {
   const keys = new Set<string>();
-  if (!view || view.deleted) return keys;
+  if (!view) return keys;
   for (const [name, pick] of Object.entries(INDEXES)) {
     const value = pick(view);
     if (value !== undefined) keys.add(`${name}/${encodeIndexValue(value)}/${view.id}`);

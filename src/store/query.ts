@@ -100,7 +100,7 @@ export async function queryRecords(store: Store, query: RecordQuery): Promise<Qu
     lastKey = key;
     // Text search can reach one record through several of its words: list it only at
     // its smallest matching word, so it appears once across all pages.
-    if (view && !view.deleted && matches(view, query) && !taken.has(view.id) && firstMatch(view, key, query)) {
+    if (view && (query.includeDeleted || !view.deleted) && matches(view, query) && !taken.has(view.id) && firstMatch(view, key, query)) {
       records.push(view);
       taken.add(view.id);
     }

@@ -195,9 +195,10 @@ describe('listing', () => {
     expect(pages).toBeGreaterThanOrEqual(3);
   });
 
-  it('includeDeleted shows tombstones (filters match live records only)', async () => {
+  it('includeDeleted shows tombstones, with and without filters', async () => {
     await a.call('DELETE', '/v1/customers/p2');
     expect(ids(await a.call('GET', '/v1/customers?territory=emea'))).toEqual(['p1', 'p5']);
+    expect(ids(await a.call('GET', '/v1/customers?territory=emea&includeDeleted=true'))).toEqual(['p1', 'p2', 'p5']);
     expect(ids(await a.call('GET', '/v1/customers'))).toEqual(['p1', 'p3', 'p4', 'p5']);
     expect(ids(await a.call('GET', '/v1/customers?includeDeleted=true'))).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
     expect(ids(await a.call('GET', '/v1/customers?includeDeleted=false'))).toEqual(['p1', 'p3', 'p4', 'p5']);

@@ -40,13 +40,3 @@ export function parseRecordId(value: unknown): RecordId {
   }
   return value as RecordId;
 }
-
-/** True when the string is a syntactically valid record id. */
-export function isRecordId(value: unknown): value is RecordId {
-  return typeof value === 'string' && RECORD_ID_PATTERN.test(value);
-}
-
-/** True when the string is a syntactically valid node id. */
-export function isNodeId(value: unknown): value is NodeId {
-  return typeof value === 'string' && NODE_ID_PATTERN.test(value);
-}

@@ -20,11 +20,6 @@ export function clockOf(entries: Iterable<readonly [string, number]>): VectorClo
   return clock;
 }
 
-/** Sequence held for an origin (0 if none). */
-export function seqOf(clock: VectorClock, origin: string): number {
-  return clock.get(origin) ?? 0;
-}
-
 /** Pointwise maximum: what a node holds after receiving everything both clocks hold. */
 export function mergeClocks(a: VectorClock, b: VectorClock): VectorClock {
   const merged = new Map(a);

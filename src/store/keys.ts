@@ -12,14 +12,13 @@
  * | log      | localSeq(12 hex)            | ChangeEntry                           |
  * | origin   | origin/seq(12 hex)          | localSeq                              |
  * | hist     | recordId/localSeq(12 hex)   | (empty) history index                 |
- * | conf     | recordId                    | (empty) records with conflicts        |
  * | idx      | name/encoded value/recordId | (empty) secondary indexes             |
  * | state    | any                         | small named values owned by drivers   |
  */
 export const SCHEMA_VERSION = 1;
 
 /** Sublevel names. */
-export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'conf', 'idx', 'state'] as const;
+export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'idx', 'state'] as const;
 /** One sublevel name. */
 export type SublevelName = (typeof SUBLEVELS)[number];
 

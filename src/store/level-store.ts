@@ -15,7 +15,7 @@ import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError, storageError } from '../errors.js';
 import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
-import { indexKeysOf, encodeIndexValue, type IndexName } from './indexes.js';
+import { indexKeysOf } from './indexes.js';
 import { docKey, histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { Mutation, OriginHead, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
 
@@ -211,10 +211,6 @@ export class LevelStore implements Store {
     const now = indexKeysOf(after);
     for (const key of old) if (!now.has(key)) del(this.subs.idx, key);
     for (const key of now) if (!old.has(key)) put(this.subs.idx, key, EMPTY);
-    const wasConflicted = (before?.conflicts.length ?? 0) > 0;
-    const isConflicted = after.conflicts.length > 0;
-    if (wasConflicted && !isConflicted) del(this.subs.conf, after.id);
-    if (isConflicted && !wasConflicted) put(this.subs.conf, after.id, EMPTY);
   }
 
   private countDelta(before: RecordView | undefined, after: RecordView): void {
@@ -322,17 +318,6 @@ export class LevelStore implements Store {
     });
   }
 
-  listByIndex(index: IndexName, value: string, options: { after?: string; limit: number }): Promise<RecordId[]> {
-    return this.read('reading an index', async () => {
-      const prefix = `${index}/${encodeIndexValue(value)}`;
-      const range = prefixRange(prefix);
-      const keys = await this.subs.idx
-        .keys({ ...range, ...(options.after === undefined ? {} : { gt: `${prefix}/${options.after}` }), limit: options.limit })
-        .all();
-      return keys.map((key) => key.slice(prefix.length + 1) as RecordId);
-    });
-  }
-
   scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]> {
     return this.read('reading an index', () =>
       // abstract-level lets `gte` win over `gt`: pass exactly one lower bound.
@@ -349,18 +334,6 @@ export class LevelStore implements Store {
       const values = await this.subs.log.getMany(seqs.map((s) => logKey(s)));
       return values.flatMap((bytes, i) => (bytes ? [{ ...this.codec.unpack<ChangeEntry>(bytes), localSeq: seqs[i]! }] : []));
     });
-  }
-
-  conflictedIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
-    return this.read('reading conflicted records', async () => {
-      const range = options.after === undefined ? {} : { gt: options.after };
-      return (await this.subs.conf.keys({ ...range, limit: options.limit }).all()) as RecordId[];
-    });
-  }
-
-  async countRecords(): Promise<number> {
-    this.check();
-    return this.counts.live;
   }
 
   recordCounts(): RecordCounts {

@@ -6,7 +6,6 @@
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import type { NodeId, RecordId } from '../types.js';
-import type { IndexName } from './indexes.js';
 
 /** What the store keeps per record besides its document chunks. */
 export interface RecordMeta {
@@ -79,13 +78,9 @@ export interface Store {
   /** localSeq of the entry (origin, seq), if held. */
   localSeqOf(origin: string, seq: number): Promise<number | undefined>;
   listRecords(options: { after?: string; limit: number; includeDeleted: boolean }): Promise<RecordPage>;
-  /** Record ids in an index, for one value, in id order. */
-  listByIndex(index: IndexName, value: string, options: { after?: string; limit: number }): Promise<RecordId[]>;
   /** Raw secondary-index keys in [gte, lt), after `after`, at most `limit`. */
   scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]>;
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
-  conflictedIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
-  countRecords(): Promise<number>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */
   recordCounts(): RecordCounts;
   getState<T>(key: string): Promise<T | undefined>;

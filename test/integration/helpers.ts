@@ -14,24 +14,15 @@ import {
   createLogger, openNode,
   type CrmNode, type Logger, type NodeOptions, type NodeStatus, type RecordChangeEvent, type RecordView,
 } from '../../src/index.js';
+import { listAll } from '../support/records.js';
+
+export { listAll };
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_PROCESS_SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url));
 
 /** Limits that make reconnects quick enough for tests (the defaults wait up to 30 s). */
 export const TEST_LIMITS = { reconnectBaseMs: 50, reconnectMaxMs: 1000 } as const;
-
-/** Every record of a node, deleted ones included, in id order. */
-export async function listAll(node: CrmNode): Promise<RecordView[]> {
-  const all: RecordView[] = [];
-  let after: string | undefined;
-  do {
-    const page = await node.records.list({ limit: 1000, includeDeleted: true, ...(after === undefined ? {} : { after }) });
-    all.push(...page.records);
-    after = page.next;
-  } while (after !== undefined);
-  return all;
-}
 
 /** What convergence compares: the version vector and every record. */
 export interface NodeSnapshot {

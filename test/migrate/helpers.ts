@@ -6,6 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openNode, type CrmNode, type NodeOptions, type NodeStatus, type RecordView } from '../../src/index.js';
+import { listAll } from '../support/records.js';
+
+export { listAll };
 
 /** A fresh temp directory and its removal. */
 export async function tempDir(prefix = 'crmsync-migrate-'): Promise<{ dir: string; remove: () => Promise<void> }> {
@@ -16,18 +19,6 @@ export async function tempDir(prefix = 'crmsync-migrate-'): Promise<{ dir: strin
 /** Opens a node on `dir` without listening for peers. */
 export function nodeAt(dir: string, nodeId: string, options: Partial<NodeOptions> = {}): Promise<CrmNode> {
   return openNode({ dataDir: dir, nodeId, listen: false, ...options });
-}
-
-/** Every record of a node, deleted ones included, in id order. */
-export async function listAll(node: CrmNode): Promise<RecordView[]> {
-  const all: RecordView[] = [];
-  let after: string | undefined;
-  do {
-    const page = await node.records.list({ limit: 1000, includeDeleted: true, ...(after === undefined ? {} : { after }) });
-    all.push(...page.records);
-    after = page.next;
-  } while (after !== undefined);
-  return all;
 }
 
 /** What "unchanged" and "identical" compare: the clock, the counts and every record. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importRecordId, openSource } from '../../src/migrate/import/index.js';
 import { detectDelimiter } from '../../src/migrate/sources/csv.js';
-import { addsUp, allRecords, file, importFile, LEGACY_HEADER, importHarness } from './import-helpers.js';
+import { addsUp, listAll, file, importFile, LEGACY_HEADER, importHarness } from './import-helpers.js';
 
 const { dirs, node } = importHarness();
 
@@ -112,7 +112,7 @@ describe('CSV import', () => {
     const again = await importFile(n, path);
     expect(again).toMatchObject({ read: 30, created: 0, updated: 0, unchanged: 30, rejected: 0 });
     expect((await n.status()).clock).toEqual(clock);
-    expect(await allRecords(n)).toHaveLength(30);
+    expect(await listAll(n)).toHaveLength(30);
   });
 
   it('streams: rows come one at a time with their start lines', async () => {

@@ -12,6 +12,9 @@ import {
   memoryRejects, nodeSink, openSource, parseMapping, runImport,
   type ImportOptions, type ImportReport, type MappingInput, type Reject,
 } from '../../src/migrate/import/index.js';
+import { listAll } from '../support/records.js';
+
+export { listAll };
 
 /** A temp directory per test; `cleanup()` removes them all. */
 export function tempDirs(): { make: () => Promise<string>; cleanup: () => Promise<void> } {
@@ -38,18 +41,6 @@ export async function file(dir: string, name: string, content: string | Uint8Arr
 /** A node on memory-level, closed by the returned `close`. */
 export async function memoryNode(nodeId = 'importer'): Promise<CrmNode> {
   return openNode({ db: new MemoryLevel({ keyEncoding: 'utf8', valueEncoding: 'view' }), nodeId, listen: false, sync: false });
-}
-
-/** Every record of a node (deleted ones too). */
-export async function allRecords(node: CrmNode): Promise<RecordView[]> {
-  const out: RecordView[] = [];
-  let after: string | undefined;
-  do {
-    const page = await node.records.list({ limit: 1000, includeDeleted: true, ...(after ? { after } : {}) });
-    out.push(...page.records);
-    after = page.next;
-  } while (after);
-  return out;
 }
 
 /** The mapping of the "legacy CRM" export the tests write. */

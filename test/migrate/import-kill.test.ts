@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openNode } from '../../src/index.js';
 import { importRecordId, type ImportReport } from '../../src/migrate/import/index.js';
-import { addsUp, allRecords, LEGACY_HEADER, LEGACY_MAPPING, tempDirs } from './import-helpers.js';
+import { addsUp, listAll, LEGACY_HEADER, LEGACY_MAPPING, tempDirs } from './import-helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/import-child.ts', import.meta.url));
@@ -75,7 +75,7 @@ describe('an import killed mid-run', () => {
 
     const node = await openNode({ dataDir: join(dir, 'db'), listen: false });
     try {
-      const records = await allRecords(node);
+      const records = await listAll(node);
       expect(records).toHaveLength(ROWS - badRows.length);
       expect((await node.status()).records.live).toBe(ROWS - badRows.length);
       expect(await node.records.get(importRecordId('legacy', String(ROWS)))).toMatchObject({ name: `Kill Test ${ROWS}` });

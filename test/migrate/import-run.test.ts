@@ -3,7 +3,7 @@ import { createApiServer } from '../../src/api/server.js';
 import type { CrmNode } from '../../src/index.js';
 import { CrmsyncError } from '../../src/index.js';
 import { httpSink, importRecordId, nodeSink, parseState, stateKey, type ImportSink } from '../../src/migrate/import/index.js';
-import { addsUp, allRecords, file, importFile, LEGACY_HEADER, memoryNode, tempDirs } from './import-helpers.js';
+import { addsUp, listAll, file, importFile, LEGACY_HEADER, memoryNode, tempDirs } from './import-helpers.js';
 
 const dirs = tempDirs();
 const cleanups: (() => Promise<void>)[] = [];
@@ -66,7 +66,7 @@ describe('HTTP sink', () => {
     const sink = httpSink(api.url, 'secret-token');
     const first = await importFile(n, path, undefined, { sink, batchRows: 10 });
     expect(first).toMatchObject({ read: 26, created: 25, rejected: 1 });
-    expect((await allRecords(n)).length).toBe(25);
+    expect((await listAll(n)).length).toBe(25);
     const history = await n.records.history(importRecordId('legacy', '3'));
     expect(history.map((h) => h.author)).toEqual(['import:legacy']);
     expect(await importFile(n, path, undefined, { sink })).toMatchObject({ created: 0, updated: 0, unchanged: 25 });
@@ -89,9 +89,9 @@ describe('a failing write', () => {
       upsertMany: (items, options) => (++calls === 2 ? Promise.reject(new CrmsyncError('ERR_STORAGE', 'disk full')) : inner.upsertMany(items, options)),
     };
     await expect(importFile(n, path, undefined, { sink: failing, batchRows: 10 })).rejects.toMatchObject({ code: 'ERR_STORAGE' });
-    expect(await allRecords(n)).toHaveLength(10);
+    expect(await listAll(n)).toHaveLength(10);
     const resumed = await importFile(n, path, undefined, { batchRows: 10 });
     expect(resumed).toMatchObject({ resumedAfterRow: 10, read: 20, created: 20, skipped: { alreadyCommitted: 10 } });
-    expect(await allRecords(n)).toHaveLength(30);
+    expect(await listAll(n)).toHaveLength(30);
   });
 });

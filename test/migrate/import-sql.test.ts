@@ -13,7 +13,7 @@ import {
   importRecordId, memoryRejects, nodeSink, openSource, parseMapping, runImport,
   type ImportSink, type MappingInput, type OpenSourceOptions,
 } from '../../src/migrate/import/index.js';
-import { addsUp, allRecords, importHarness } from './import-helpers.js';
+import { addsUp, listAll, importHarness } from './import-helpers.js';
 
 const { dirs, node } = importHarness();
 
@@ -76,7 +76,7 @@ describe('SQLite source', () => {
     expect(addsUp(rest)).toBe(true);
     expect(partial.created + rest.created).toBe(44);
     expect(partial.rejected + rest.rejected).toBe(1);
-    expect((await allRecords(n)).length).toBe(44);
+    expect((await listAll(n)).length).toBe(44);
     expect(await n.records.get(importRecordId('crm', '45'))).toMatchObject({ name: 'Sam Lite 45', custom: { sourceId: 45 } });
 
     const viaQuery = await run(await node(), path, { query: "SELECT * FROM contacts WHERE company = 'Acme' ORDER BY id" });

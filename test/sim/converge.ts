@@ -3,6 +3,7 @@
  * everything FIFO without loss and let timers fire until the cluster is quiet; then
  * read each node's complete observable state for comparison.
  */
+import { listAll } from '../support/records.js';
 import type { FieldConflict, RecordView } from '../../src/index.js';
 import { packetType, type SimCluster } from './cluster.js';
 
@@ -33,13 +34,7 @@ export interface ConvergeReport {
 export async function snapshot(cluster: SimCluster, i: number, pageSize = 3): Promise<NodeSnapshot> {
   const node = cluster.node(i);
   const status = await node.status();
-  const records: RecordView[] = [];
-  let after: string | undefined;
-  do {
-    const page = await node.records.list({ includeDeleted: true, limit: pageSize, after });
-    records.push(...page.records);
-    after = page.next;
-  } while (after !== undefined);
+  const records = await listAll(node, pageSize);
   const snap: NodeSnapshot = {
     clock: status.clock, counts: status.records, conflicted: status.conflicted, records,
     conflicts: {}, historyLength: {}, history: {},

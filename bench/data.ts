@@ -2,19 +2,7 @@
  * Deterministic fake customer data for the benchmark: the same seed gives the same
  * records in every process (the parent and both agents generate them independently).
  */
-import type { RecordInputLike, RecordPatchLike } from '../src/index.js';
-
-/** mulberry32: small, fast, seedable PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom, type RecordInputLike, type RecordPatchLike } from '../src/index.js';
 
 const FIRST = ['Anna', 'Ben', 'Clara', 'David', 'Elif', 'Felix', 'Greta', 'Hassan', 'Ines', 'Jonas', 'Katrin', 'Lukas', 'Maria', 'Noah', 'Olga', 'Paul', 'Quentin', 'Rosa', 'Stefan', 'Tanja', 'Umut', 'Vera', 'Wei', 'Xenia', 'Yusuf', 'Zoe', 'Amelia', 'Oliver', 'Sofia', 'Mateo', 'Priya', 'Kenji'];
 const LAST = ['Schmidt', 'Müller', 'Weber', 'Fischer', 'Meyer', 'Wagner', 'Becker', 'Hoffmann', 'Schulz', 'Koch', 'Richter', 'Klein', 'Wolf', 'Neumann', 'Schwarz', 'Zimmermann', 'Braun', 'Hartmann', 'Smith', 'Johnson', 'Garcia', 'Rossi', 'Dubois', 'Nowak', 'Jensen', 'Silva', 'Tanaka', 'Patel', 'Kowalski', 'Novak'];
@@ -44,7 +32,7 @@ export function recordId(i: number): string {
 
 /** Customer i of the data set generated from `seed` (independent of the others). */
 export function makeRecord(i: number, seed: number): RecordInputLike {
-  const r = rng((seed * 1_000_003 + i) >>> 0);
+  const r = seededRandom((seed * 1_000_003 + i) >>> 0);
   const first = pick(r, FIRST);
   const last = pick(r, LAST);
   const company = `${pick(r, COMPANY_A)} ${pick(r, COMPANY_B)} ${pick(r, LEGAL)}`;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openNode } from '../src/index.js';
+import { openNode, seededRandom } from '../src/index.js';
 import {
   memoryRejects, nodeSink, openSource, parseMapping, runImport, IMPORT_BATCH_ROWS,
   type ImportReport, type ImportSink,
@@ -21,19 +21,8 @@ const N = Number(opts.n);
 const TARGET = 10_000;
 const log = (msg: string) => process.stderr.write(`[bench-import] ${msg}\n`);
 
-/** A small seeded PRNG (mulberry32), so every run imports the same file. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function writeCsv(path: string, n: number, seed: number): void {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const first = ['Ada', 'Grace', 'Alan', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances', 'Edsger'];
   const last = ['Lovelace', 'Hopper', 'Turing', 'Torvalds', 'Hamilton', 'Thompson', 'Liskov', 'Ritchie', 'Allen', 'Dijkstra'];

@@ -3,19 +3,7 @@
  * the same records (ids, names, companies, contact details, stages, tags, notes), so
  * every run tells the same story.
  */
-import { STAGES, type RecordInputLike } from '../src/index.js';
-
-/** mulberry32: a tiny, fast, seedable PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom, STAGES, type RecordInputLike } from '../src/index.js';
 
 const FIRST = [
   'Anna', 'Ben', 'Clara', 'David', 'Elif', 'Felix', 'Greta', 'Hannah', 'Ilja', 'Jonas', 'Katarzyna', 'Lukas',

@@ -17,3 +17,4 @@ export type { Transport, Connection } from './net/transport.js';
 export { MemoryNetwork } from './net/memory-transport.js';
 export { entryToValue, entryFromValue } from './sync/codec.js';
 export type { VerifyReport, VerifyProblem } from './sync/verify.js';
+export { seededRandom } from './random.js';

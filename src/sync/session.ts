@@ -133,8 +133,11 @@ export class PeerSession {
   }
 
   private send(msg: Message): boolean {
+    return this.sendFrame(encodeMessage(msg));
+  }
+
+  private sendFrame(frame: Uint8Array): boolean {
     if (this.state === 'closed') return false;
-    const frame = encodeMessage(msg);
     this.stats.framesOut++;
     this.stats.bytesOut += frame.length;
     return this.connection.send(frame);
@@ -340,8 +343,25 @@ export class PeerSession {
       if (fresh.length === 0) continue;
       if (this.batchNo === this.ackedBatch) this.lastProgress = this.host.now();
       this.stats.changesOut += fresh.length;
-      this.send({ type: 'changes', epoch: this.epoch, batch: ++this.batchNo, entries: fresh });
+      this.sendChanges(fresh);
     }
+  }
+
+  /**
+   * Sends entries as `changes` frames no larger than maxFrameBytes: the log read bounds a
+   * batch by an estimate of its size, and a batch of large records (long notes) can
+   * exceed the frame limit, which the peer would refuse on every resend.
+   */
+  private sendChanges(entries: StoredEntry[]): void {
+    const frame = encodeMessage({ type: 'changes', epoch: this.epoch, batch: this.batchNo + 1, entries });
+    if (frame.length > this.limits.maxFrameBytes && entries.length > 1) {
+      const half = entries.length >> 1;
+      this.sendChanges(entries.slice(0, half));
+      this.sendChanges(entries.slice(half));
+      return;
+    }
+    this.batchNo++;
+    this.sendFrame(frame);
   }
 }
 

@@ -1,58 +1,79 @@
 /**
- * Every limit in one place. Each constant names the resource it protects; each can be
- * overridden through `NodeOptions.limits`; each has a row in the README's Limits table.
+ * Every limit in one place. Each names the resource it protects and has a row in the
+ * README's Limits table (test/limits.test.ts fails when the two disagree). Limits in
+ * LIMIT_TABLE can be overridden through `NodeOptions.limits`; FIXED_LIMITS are part of
+ * the wire protocol or the storage format and change only with a new version.
  */
-export interface Limits {
-  /** Largest WebSocket frame accepted from a peer (bytes). Protects memory and the event loop. */
-  maxFrameBytes: number;
-  /** Target size of one catch-up batch on the wire (bytes). Bounds memory per send. */
-  batchBytes: number;
-  /** Most changes in one catch-up batch. Bounds the size of one atomic LevelDB batch. */
-  batchChanges: number;
-  /** Socket buffer level (bytes) above which a sender waits for drain. Backpressure. */
-  sendHighWaterBytes: number;
-  /** Live Automerge documents held in memory; evicted documents are freed. Bounds wasm memory. */
-  docCacheSize: number;
-  /** Incremental chunks stored per record before the document is compacted into one snapshot. */
-  maxDocChunks: number;
-  /** Recently appended changes kept in memory so live pushes do not read LevelDB. */
-  logTailSize: number;
-  /** Most local writes committed in one group-commit batch. Bounds one fsync's batch. */
-  groupCommitMax: number;
-  /** First reconnect delay (ms). */
-  reconnectBaseMs: number;
-  /** Reconnect delay cap (ms): backoff never grows beyond it. */
-  reconnectMaxMs: number;
-  /** Heartbeat interval (ms); a peer silent for two intervals is considered dead. */
-  heartbeatMs: number;
-  /** Time (ms) without an ack for sent changes before they are sent again. */
-  ackTimeoutMs: number;
-  /** Time (ms) a connection may take to complete the handshake. */
-  handshakeTimeoutMs: number;
-  /** Most records returned by one list page. */
-  maxPageSize: number;
+
+/** How a limit is documented. */
+export interface LimitDoc {
+  /** The default value. */
+  value: number;
+  /** How the README shows the value. */
+  unit: 'bytes' | 'ms' | 'count';
+  /** What the limit protects, and what happens at it. */
+  reason: string;
 }
 
-/** Defaults, sized for a 2-core machine holding ~10^5 records. */
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
-  maxFrameBytes: 4 * 1024 * 1024,
-  batchBytes: 256 * 1024,
-  batchChanges: 1024,
-  sendHighWaterBytes: 1024 * 1024,
-  docCacheSize: 1000,
-  maxDocChunks: 8,
-  logTailSize: 4096,
-  groupCommitMax: 512,
-  reconnectBaseMs: 100,
-  reconnectMaxMs: 30_000,
-  heartbeatMs: 10_000,
-  ackTimeoutMs: 15_000,
-  handshakeTimeoutMs: 10_000,
-  maxPageSize: 1000,
-});
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
-/** Merges user overrides over the defaults, rejecting nonsense values. */
+/** Overridable limits: defaults sized for a 2-core machine holding ~10^5 records. */
+export const LIMIT_TABLE = {
+  maxFrameBytes: { value: 4 * MiB, unit: 'bytes', reason: "memory and the event loop, against a peer's large frames; a larger frame closes the connection with 1009" },
+  batchBytes: { value: 256 * KiB, unit: 'bytes', reason: 'target size of one catch-up batch on the wire: memory per send' },
+  batchChanges: { value: 1024, unit: 'count', reason: "most changes in one catch-up batch: size of one atomic LevelDB batch on the receiver" },
+  sendHighWaterBytes: { value: 1 * MiB, unit: 'bytes', reason: 'socket send buffer; above it the sender waits for drain' },
+  sendWindowBatches: { value: 4, unit: 'count', reason: 'unacknowledged batches in flight per session (every frame of a split batch counts): receiver memory' },
+  maxInboxFrames: { value: 64, unit: 'count', reason: 'inbound frames queued per session before the peer is closed with 1008: memory, against a flooding peer' },
+  docCacheSize: { value: 1000, unit: 'count', reason: 'live Automerge documents (wasm memory); evicted documents are freed' },
+  maxDocChunks: { value: 8, unit: 'count', reason: 'stored chunks per record before it is compacted into one snapshot: load time' },
+  logTailSize: { value: 4096, unit: 'count', reason: 'recent log entries kept in memory so live pushes do not read LevelDB' },
+  groupCommitMax: { value: 512, unit: 'count', reason: 'commits grouped into one fsynced batch' },
+  reconnectBaseMs: { value: 100, unit: 'ms', reason: 'first reconnect delay (full jitter)' },
+  reconnectMaxMs: { value: 30_000, unit: 'ms', reason: 'reconnect delay cap: backoff never grows beyond it' },
+  heartbeatMs: { value: 10_000, unit: 'ms', reason: 'dead-peer detection: a peer silent for two intervals is closed with 4004' },
+  ackTimeoutMs: { value: 15_000, unit: 'ms', reason: 'resend from what the peer holds when acks stop coming' },
+  handshakeTimeoutMs: { value: 10_000, unit: 'ms', reason: 'connections that never complete the handshake are closed with 4005' },
+  connectTimeoutMs: { value: 10_000, unit: 'ms', reason: 'a dial (TCP connect and WebSocket upgrade) that takes longer fails' },
+  closeTimeoutMs: { value: 5_000, unit: 'ms', reason: 'a closing handshake that takes longer destroys the socket' },
+  maxPageSize: { value: 1000, unit: 'count', reason: 'records per list page: memory and time of one call' },
+  maxHistoryEntries: { value: 10_000, unit: 'count', reason: 'history entries one call returns' },
+  maxFeedEntries: { value: 10_000, unit: 'count', reason: 'log entries one changesSince / exportEntries call returns' },
+  maxFeedBytes: { value: 16 * MiB, unit: 'bytes', reason: 'bytes one changesSince / exportEntries call reads' },
+  verifyPageRecords: { value: 100, unit: 'count', reason: 'records verified per step; each step holds the write lock, so writes wait at most one step' },
+  maxReportedProblems: { value: 100, unit: 'count', reason: 'problems a verify report lists (all are counted)' },
+} as const satisfies Record<string, LimitDoc>;
+
+/** Limits fixed by the protocol or the storage format (not overridable). */
+export const FIXED_LIMITS = {
+  maxEntriesPerFrame: { value: 100_000, unit: 'count', reason: 'change entries one frame may carry (checked before the entries are validated)' },
+  maxClockEntries: { value: 100_000, unit: 'count', reason: 'origins in one wire clock' },
+  maxEarlyFrames: { value: 1024, unit: 'count', reason: 'frames buffered before a connection has handlers; beyond it the connection is closed with 1008' },
+  earlyFrameBytesFactor: { value: 4, unit: 'count', reason: 'bytes buffered before a connection has handlers, as a multiple of maxFrameBytes' },
+  maxCloseReasonBytes: { value: 123, unit: 'bytes', reason: 'close reason length (RFC 6455: a close frame payload is at most 125 bytes)' },
+  indexScanFactor: { value: 10, unit: 'count', reason: 'index keys one list page examines per record returned: time of one filtered listing' },
+  maxTextTokens: { value: 48, unit: 'count', reason: 'search tokens indexed per record: index writes per change' },
+} as const satisfies Record<string, LimitDoc>;
+
+/** The overridable limits of a node. */
+export type Limits = { [K in keyof typeof LIMIT_TABLE]: number };
+
+/** Defaults of every overridable limit. */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze(
+  Object.fromEntries(Object.entries(LIMIT_TABLE).map(([key, doc]) => [key, doc.value])) as Limits,
+);
+
+/** Values of the fixed limits. */
+export const FIXED: { readonly [K in keyof typeof FIXED_LIMITS]: number } = Object.freeze(
+  Object.fromEntries(Object.entries(FIXED_LIMITS).map(([key, doc]) => [key, doc.value])) as { [K in keyof typeof FIXED_LIMITS]: number },
+);
+
+/** Merges user overrides over the defaults, rejecting unknown names and nonsense values. */
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
+  for (const key of Object.keys(overrides)) {
+    if (!(key in LIMIT_TABLE)) throw new TypeError(`unknown limit "${key}"; the limits are ${Object.keys(LIMIT_TABLE).join(', ')}`);
+  }
   const limits: Limits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [key, value] of Object.entries(limits)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {

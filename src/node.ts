@@ -8,26 +8,22 @@ import { mkdir } from 'node:fs/promises';
 import type { AbstractLevel } from 'abstract-level';
 import { Level } from 'level';
 import { makeActorId } from './crdt/actor.js';
-import type { FieldConflict } from './crdt/record-doc.js';
-import { writeFromInput, writeFromPatch } from './crdt/record-input.js';
 import type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
-import {
-  recordInputSchema, recordPatchSchema, validate,
-  type RecordInputLike, type RecordPatchLike, type RecordView,
-} from './crdt/record-schema.js';
-import { clockEntries } from './crdt/vector-clock.js';
+import { clockRecord, seqsOf } from './crdt/origin-clock.js';
+import { Engine } from './engine/engine.js';
+import { createRecordsApi, type RecordsApi } from './engine/records-api.js';
+import type { VerifyReport } from './engine/verify.js';
+import type { RecordChangeEvent } from './engine/writer.js';
+import type { CacheStats } from './engine/doc-cache.js';
 import { CrmsyncError } from './errors.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Transport } from './net/transport.js';
 import { createWsTransport } from './net/ws-transport.js';
 import { openLevelStore, type LevelStore } from './store/level-store.js';
-import { queryRecords, type RecordQuery } from './store/query.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
-import { Replica, type HistoryEntry, type RecordChangeEvent } from './sync/replica.js';
-import type { VerifyReport } from './sync/verify.js';
 import { realTimers, type Timers } from './timers.js';
-import { parseNodeId, parseRecordId, type NodeId, type RecordId } from './types.js';
+import { parseNodeId, type NodeId, type RecordId } from './types.js';
 
 /** The `source` recorded for changes merged from a backup. */
 const RESTORE_SOURCE = parseNodeId('restore');
@@ -59,13 +55,6 @@ export interface NodeOptions {
   sync?: boolean;
 }
 
-/** Filters and paging for list(); every filter is served from a secondary index. */
-export interface ListOptions extends Partial<Omit<RecordQuery, 'limit' | 'cursor'>> {
-  limit?: number;
-  /** Cursor: the previous page's `next`. */
-  after?: string;
-}
-
 /** Node status. */
 export interface NodeStatus {
   nodeId: NodeId;
@@ -74,7 +63,7 @@ export interface NodeStatus {
   records: { live: number; deleted: number };
   conflicted: number;
   peers: PeerStatus[];
-  cache: ReturnType<Replica['cache']['snapshot']>;
+  cache: CacheStats;
   lastLocalSeq: number;
   /** Connections closed because a peer sent invalid or oversized frames. */
   rejectedConnections: number;
@@ -86,48 +75,6 @@ export interface ChangeFeedEntry {
   id: RecordId;
   origin: NodeId;
   time: number;
-}
-
-/** One record of upsertMany. */
-export interface UpsertItem {
-  id: string;
-  fields: RecordPatchLike;
-}
-
-/** Outcome of one upsertMany item. */
-export interface UpsertResult {
-  id: string;
-  status: 'created' | 'updated' | 'unchanged' | 'rejected';
-  customer?: RecordView;
-  /** For rejected items: the error (ERR_VALIDATION with field details). */
-  error?: CrmsyncError;
-}
-
-/** The record operations of a node. */
-export interface RecordsApi {
-  /** Creates a record (id generated unless given); fails with ERR_EXISTS if the id exists. */
-  create(input: RecordInputLike): Promise<RecordView>;
-  /** Creates or fully replaces a record (absent fields are cleared). */
-  put(id: string, input: RecordInputLike): Promise<RecordView>;
-  /** Field-level update of an existing, non-deleted record. */
-  update(id: string, patch: RecordPatchLike): Promise<RecordView>;
-  /** Writes a tombstone (restorable). */
-  delete(id: string): Promise<RecordView>;
-  /** Clears the tombstone. */
-  restore(id: string): Promise<RecordView>;
-  /** The record, or undefined; deleted records are returned with `deleted: true`. */
-  get(id: string): Promise<RecordView | undefined>;
-  list(options?: ListOptions): Promise<{ records: RecordView[]; next: string | undefined }>;
-  conflicts(id: string): Promise<FieldConflict[]>;
-  /**
-   * Creates or field-level updates many records in ONE atomic, durable commit: absent
-   * records are created (then `name` is required), present ones get only the given
-   * fields. Each item reports created/updated/unchanged/rejected; `state` entries (an
-   * import watermark) become durable in the same batch. `author` marks the changes in
-   * history (e.g. 'import:legacy-crm').
-   */
-  upsertMany(items: UpsertItem[], options?: { author?: string; state?: Record<string, unknown> }): Promise<UpsertResult[]>;
-  history(id: string, options?: { limit?: number }): Promise<HistoryEntry[]>;
 }
 
 /** A running crmsync node. */
@@ -159,7 +106,7 @@ export interface CrmNode {
   close(): Promise<void>;
 }
 
-/** Opens a node: store, replica, transport, peers. */
+/** Opens a node: store, engine, transport, peers; then starts listening and dialing. */
 export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? silentLogger();
@@ -174,30 +121,22 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     sync: options.sync ?? true,
   });
   const log = logger.child({ node: store.nodeId });
-  const replica = new Replica({
-    store, actor: makeActorId(store.nodeId, bytes(8)), limits, logger: log.child({ component: 'replica' }),
+  const engine = new Engine({
+    store, actor: makeActorId(store.nodeId, bytes(8)), limits, logger: log.child({ component: 'engine' }),
     now: () => timers.now(), randomBytes: bytes,
   });
   const transport = options.transport ?? createWsTransport({
     maxFrameBytes: limits.maxFrameBytes, sendHighWaterBytes: limits.sendHighWaterBytes,
-    heartbeatMs: limits.heartbeatMs, peerToken: options.peerToken, logger: log.child({ component: 'net' }),
+    heartbeatMs: limits.heartbeatMs, connectTimeoutMs: limits.connectTimeoutMs, closeTimeoutMs: limits.closeTimeoutMs,
+    peerToken: options.peerToken, logger: log.child({ component: 'net' }),
   });
-  const peers = new Peers(transport, {
-    nodeId: store.nodeId,
-    clock: () => store.clock,
-    lastLocalSeq: () => store.lastLocalSeq,
-    readLog: (from, max, maxBytes) => store.readLog(from, max, maxBytes),
-    localSeqOf: (origin, seq) => store.localSeqOf(origin, seq),
-    ingest: (entries, from) => replica.ingest(entries, from),
-  }, limits, timers, options.random ?? Math.random, log.child({ component: 'sync' }));
-  replica.events.on('appended', (entries, source) => peers.notifyAppended(source, [...new Set(entries.map((e) => e.origin))]));
-  let url: string | null = null;
-  if (options.listen !== false) {
-    url = (await transport.listen({ host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 })).url;
-  }
+  const peers = new Peers({
+    engine, transport, limits, timers, random: options.random ?? Math.random, logger: log.child({ component: 'sync' }),
+  });
+  const url = await peers.start(options.listen === false ? undefined : { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 });
   for (const peer of options.peers ?? []) peers.add(peer);
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
-  return buildNode(store, replica, peers, limits, url, log);
+  return buildNode({ store, engine, peers, limits, url, log });
 }
 
 async function levelAt(dataDir: string | undefined): Promise<Level<string, Uint8Array>> {
@@ -206,155 +145,82 @@ async function levelAt(dataDir: string | undefined): Promise<Level<string, Uint8
   return new Level<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view' });
 }
 
-function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Limits, url: string | null, log: Logger): CrmNode {
+interface Parts {
+  store: LevelStore;
+  engine: Engine;
+  peers: Peers;
+  limits: Limits;
+  url: string | null;
+  log: Logger;
+}
+
+function buildNode({ store, engine, peers, limits, url, log }: Parts): CrmNode {
   let closed = false;
-  const open = () => {
+  const assertOpen = () => {
     if (closed) throw new CrmsyncError('ERR_CLOSED', 'the node is closed');
   };
-  const live = (id: RecordId, current: RecordView | undefined) => {
-    if (!current) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} does not exist`);
-    if (current.deleted) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} is deleted; restore it first`);
-    return current;
-  };
-  const records: RecordsApi = {
-    async create(input) {
-      open();
-      const valid = validate(recordInputSchema, input, 'record');
-      const id = valid.id === undefined ? replica.newRecordId() : parseRecordId(valid.id);
-      return replica.write(id, (current) => {
-        if (current) throw new CrmsyncError('ERR_EXISTS', `record ${id} already exists; update it, or create without an id`, { details: [{ field: 'id', message: 'already exists' }] });
-        return writeFromInput(valid);
-      });
-    },
-    async put(rawId, input) {
-      open();
-      const id = parseRecordId(rawId);
-      const valid = validate(recordInputSchema, { ...input, id }, 'record');
-      return replica.write(id, () => writeFromInput(valid));
-    },
-    async update(rawId, patch) {
-      open();
-      const id = parseRecordId(rawId);
-      const valid = validate(recordPatchSchema, patch, 'patch');
-      return replica.write(id, (current) => {
-        live(id, current);
-        return writeFromPatch(valid);
-      });
-    },
-    async delete(rawId) {
-      open();
-      const id = parseRecordId(rawId);
-      return replica.write(id, (current) => {
-        live(id, current);
-        return { deleted: true };
-      });
-    },
-    async restore(rawId) {
-      open();
-      const id = parseRecordId(rawId);
-      return replica.write(id, (current) => {
-        if (!current) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} does not exist`);
-        return { deleted: false };
-      });
-    },
-    async get(rawId) {
-      open();
-      return replica.get(parseRecordId(rawId));
-    },
-    async list(options = {}) {
-      open();
-      const { after, limit, ...filters } = options;
-      return queryRecords(store, { ...filters, cursor: after, limit: Math.min(Math.max(1, limit ?? 100), limits.maxPageSize) });
-    },
-    async upsertMany(items, options = {}) {
-      open();
-      const prepared = items.map((item) => {
-        try {
-          const id = parseRecordId(item.id);
-          const patch = validate(recordPatchSchema, item.fields, 'record');
-          return { id, patch };
-        } catch (error) {
-          return { id: item.id as RecordId, error };
-        }
-      });
-      const results = await replica.writeMany(
-        prepared.map((p) => ({
-          id: p.id,
-          decide: (current) => {
-            if ('error' in p) throw p.error;
-            if (!current) validate(recordInputSchema, { ...p.patch, id: p.id }, 'record');
-            return writeFromPatch(p.patch);
-          },
-        })),
-        { author: options.author, state: options.state ? Object.entries(options.state) : undefined },
-      );
-      return results.map((r) => ({
-        id: r.id, status: r.status, ...(r.view ? { customer: r.view } : {}),
-        ...(r.error ? { error: r.error instanceof CrmsyncError ? r.error : new CrmsyncError('ERR_VALIDATION', String(r.error)) } : {}),
-      }));
-    },
-    async conflicts(rawId) {
-      open();
-      return replica.conflicts(parseRecordId(rawId));
-    },
-    async history(rawId, options = {}) {
-      open();
-      return replica.history(parseRecordId(rawId), Math.min(options.limit ?? 1000, 10_000));
-    },
-  };
+  const readFeed = (after: number, limit: number) => store.readLog(after + 1, Math.min(Math.max(1, limit), limits.maxFeedEntries), limits.maxFeedBytes);
   return {
     id: store.nodeId,
     url,
-    records,
-    onChange(listener) {
-      replica.events.on('change', listener);
-      return () => replica.events.off('change', listener);
-    },
+    records: createRecordsApi(engine, store, limits, assertOpen),
+    onChange: (listener) => engine.onChange(listener),
     async status() {
-      open();
+      assertOpen();
       const counts = store.recordCounts();
       return {
-        nodeId: store.nodeId, url,
-        clock: Object.fromEntries(clockEntries(new Map([...store.clock].map(([o, h]) => [o, h.seq])))),
+        nodeId: store.nodeId, url, clock: clockRecord(seqsOf(store.clock)),
         records: { live: counts.live, deleted: counts.deleted }, conflicted: counts.conflicted, peers: peers.status(),
-        cache: replica.cache.snapshot(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected,
+        cache: engine.cacheStats(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected,
       };
     },
     async verify(options = {}) {
-      open();
-      return replica.verify({ repair: options.repair ?? false });
+      assertOpen();
+      return engine.verify({ repair: options.repair ?? false });
     },
     async getState<T>(key: string) {
-      open();
+      assertOpen();
       return store.getState<T>(key);
     },
     async exportEntries(after, limit) {
-      open();
-      return store.readLog(after + 1, Math.min(Math.max(1, limit), 10_000), 16 * 1024 * 1024);
+      assertOpen();
+      return readFeed(after, limit);
     },
     async importEntries(entries) {
-      open();
-      const result = await replica.ingest(entries, RESTORE_SOURCE);
+      assertOpen();
+      const result = await engine.ingest(entries, RESTORE_SOURCE);
       return { accepted: result.accepted, gap: result.gap };
     },
     async changesSince(after, limit = 1000) {
-      open();
-      const entries = await store.readLog(after + 1, Math.min(Math.max(1, limit), 10_000), 16 * 1024 * 1024);
+      assertOpen();
+      const entries = await readFeed(after, limit);
       return entries.map((e) => ({ localSeq: e.localSeq, id: e.record, origin: e.origin, time: e.time }));
     },
     addPeer(peerUrl) {
-      open();
+      assertOpen();
       peers.add(peerUrl);
     },
     removePeer: (peerUrl) => peers.remove(peerUrl),
     async close() {
       if (closed) return;
       closed = true;
-      await peers.stop();
-      await replica.drain();
-      replica.close();
-      await store.close();
+      // Each step runs even if an earlier one failed: a failing transport must not leave
+      // the store open (and its directory locked) or pending writes unflushed.
+      const failures: unknown[] = [];
+      const step = async (name: string, fn: () => Promise<void> | void) => {
+        try {
+          await fn();
+        } catch (err) {
+          log.error({ err, step: name }, 'close step failed');
+          failures.push(err);
+        }
+      };
+      await step('peers', () => peers.stop());
+      await step('engine', () => engine.drain());
+      await step('documents', () => engine.close());
+      await step('store', () => store.close());
       log.info('node stopped');
+      if (failures.length > 0) throw failures[0];
     },
   };
 }

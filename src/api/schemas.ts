@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import {
-  STAGES,
+  STAGES, recordViewSchema,
   type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 
@@ -68,33 +68,8 @@ export const removePeerQuery = z.strictObject({ url: peerUrl });
 
 // ---- responses ------------------------------------------------------------------
 
-const address = z.strictObject({
-  street: z.string().optional(), city: z.string().optional(), region: z.string().optional(),
-  postcode: z.string().optional(), country: z.string().optional(),
-});
-
-/** RecordView as JSON. */
-export const customerView = z.strictObject({
-  id: z.string(),
-  name: z.string(),
-  email: z.string().optional(),
-  phone: z.string().optional(),
-  company: z.string().optional(),
-  title: z.string().optional(),
-  address,
-  owner: z.string().optional(),
-  territory: z.string().optional(),
-  stage: z.enum(STAGES).optional(),
-  tags: z.array(z.string()),
-  notes: z.string(),
-  interactions: z.number(),
-  custom: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-  deleted: z.boolean(),
-  deletedAt: z.number().optional(),
-  conflicts: z.array(z.string()).describe('field paths holding concurrent values'),
-});
+/** RecordView as JSON: the record schema's own view schema (one definition, see record-schema.ts). */
+export const customerView = recordViewSchema;
 
 const fieldConflict = z.strictObject({
   field: z.string(),
@@ -115,7 +90,7 @@ const peerStatus = z.strictObject({
   node: z.string().nullable(),
   url: z.string().nullable(),
   direction: z.enum(['inbound', 'outbound']),
-  state: z.enum(['connecting', 'connected', 'backoff', 'stopped']),
+  state: z.enum(['connecting', 'connected', 'standby', 'backoff', 'stopped']),
   behind: z.number(),
   ahead: z.number(),
   lagSeconds: z.number(),

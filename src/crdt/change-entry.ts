@@ -34,6 +34,11 @@ export interface ChangeEntry {
    * loading the document (the fast path of catch-up).
    */
   view: RecordView;
+  /**
+   * Entry fields written by a newer version that this one does not know: kept, stored
+   * and relayed unchanged (the versioning policy in PROTOCOL.md).
+   */
+  ext?: Record<string, unknown>;
 }
 
 /** A change entry as stored in a node's local log. */
@@ -41,6 +46,3 @@ export interface StoredEntry extends ChangeEntry {
   /** Position in this node's log: the order it was stored in, which respects causality. */
   localSeq: number;
 }
-
-/** Length of the hash prefix used to chain an origin's entries. */
-export const CHAIN_HASH_HEX = 16;

@@ -11,34 +11,63 @@ export const STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'customer
 /** One pipeline stage. */
 export type Stage = (typeof STAGES)[number];
 
-/** Atomic text fields: one value wins per field; concurrent writes surface as conflicts. */
-export const ATOMIC_FIELDS = ['name', 'email', 'phone', 'company', 'title', 'owner', 'territory', 'stage'] as const;
-/** Address sub-fields (each atomic on its own, so two people can fix street and city). */
-export const ADDRESS_FIELDS = ['street', 'city', 'region', 'postcode', 'country'] as const;
-
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const nullable = <T extends z.ZodTypeAny>(schema: T) => schema.nullable().optional();
 const customValue = z.union([z.string().max(2000), z.number().finite(), z.boolean()]);
 const tag = z.string().trim().min(1).max(64).regex(/^[^\s,]+( [^\s,]+)*$/, 'tags are single words or phrases without commas');
 
-const addressShape = {
-  street: nullable(text(200)),
-  city: nullable(text(100)),
-  region: nullable(text(100)),
-  postcode: nullable(text(20)),
-  country: nullable(text(56)),
+/**
+ * THE record schema: every atomic field and how its values are checked. Input, patch,
+ * view, wire and API schemas, the document writer and materialiser, listings and
+ * exports are all derived from this table, so a new atomic field is one line here
+ * (plus its documentation). Atomic fields are single values: one wins per field, and
+ * concurrent writes surface as conflicts.
+ */
+const ATOMIC = {
+  name: text(200),
+  email: z.string().trim().toLowerCase().pipe(z.email('must be a valid e-mail address')).pipe(z.string().max(254)),
+  phone: z.string().trim().regex(/^\+?[0-9 ()./-]{3,32}$/, 'must be a phone number such as +49 30 1234567'),
+  company: text(200),
+  title: text(200),
+  owner: text(100),
+  territory: text(100),
+  stage: z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }),
 };
 
+/** Address parts: each atomic on its own, so two people can fix street and city. */
+const ADDRESS = {
+  street: text(200),
+  city: text(100),
+  region: text(100),
+  postcode: text(20),
+  country: text(56),
+};
+
+/** One atomic field name. */
+export type AtomicField = keyof typeof ATOMIC;
+/** One address part name. */
+export type AddressField = keyof typeof ADDRESS;
+/** Atomic fields, in the order views and exports list them. */
+export const ATOMIC_FIELDS = Object.keys(ATOMIC) as AtomicField[];
+/** Address sub-fields. */
+export const ADDRESS_FIELDS = Object.keys(ADDRESS) as AddressField[];
+
+type Shape = Record<string, z.ZodTypeAny>;
+/** Every field of `shape`, optional and nullable (null clears it). */
+function clearable<T extends Shape>(shape: T): { [K in keyof T]: z.ZodOptional<z.ZodNullable<T[K]>> } {
+  return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.nullable().optional()])) as never;
+}
+/** Every field of `shape`, optional. */
+function optional<T extends Shape>(shape: T): { [K in keyof T]: z.ZodOptional<T[K]> } {
+  return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as never;
+}
+
+const addressShape = clearable(ADDRESS);
+
 const writableShape = {
-  name: text(200),
-  email: nullable(z.string().trim().toLowerCase().pipe(z.email('must be a valid e-mail address')).pipe(z.string().max(254))),
-  phone: nullable(z.string().trim().regex(/^\+?[0-9 ()./-]{3,32}$/, 'must be a phone number such as +49 30 1234567')),
-  company: nullable(text(200)),
-  title: nullable(text(200)),
+  ...clearable(ATOMIC),
+  name: ATOMIC.name,
   address: nullable(z.object(addressShape).strict()),
-  owner: nullable(text(100)),
-  territory: nullable(text(100)),
-  stage: nullable(z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` })),
   tags: z.array(tag).max(100).optional(),
   notes: z.string().max(100_000).optional(),
   interactions: z.number().int().min(0).max(1e12).optional(),
@@ -71,38 +100,50 @@ export type RecordInputLike = z.input<typeof recordInputSchema>;
 /** What callers pass before validation. */
 export type RecordPatchLike = z.input<typeof recordPatchSchema>;
 
-/** A postal address; every part optional. */
-export interface Address {
-  street?: string;
-  city?: string;
-  region?: string;
-  postcode?: string;
-  country?: string;
+/** Longest record id (ids appear in keys, URLs and file names). */
+export const MAX_RECORD_ID_LENGTH = 128;
+
+/**
+ * The materialised, plain-JSON view of a record as readers see it, derived from the
+ * table above. Every stored view satisfies it; the wire and the HTTP API use it too.
+ */
+export const recordViewSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/).max(MAX_RECORD_ID_LENGTH),
+  ...optional(ATOMIC),
+  // A record only ever written by peers may not have a name yet.
+  name: z.string().max(200),
+  address: z.object(optional(ADDRESS)).strict(),
+  tags: z.array(z.string().max(64)),
+  notes: z.string().max(100_000),
+  interactions: z.number().finite(),
+  custom: z.record(z.string().min(1).max(64), customValue),
+  createdAt: z.number().finite(),
+  updatedAt: z.number().finite(),
+  deleted: z.boolean(),
+  deletedAt: z.number().finite().optional(),
+  conflicts: z.array(z.string().max(100)).describe('field paths holding concurrent values (see conflicts())'),
+}).strict();
+
+const VIEW_KEYS: ReadonlySet<string> = new Set(Object.keys(recordViewSchema.shape));
+const ADDRESS_KEYS: ReadonlySet<string> = new Set(ADDRESS_FIELDS);
+
+/**
+ * The view with only the fields this version knows. A view from a newer node may carry
+ * more (see the versioning policy): the entry keeps them for relaying, while this node
+ * stores and serves what its schema describes; the document holds every field anyway.
+ */
+export function knownFields(view: RecordView): RecordView {
+  const known = (keys: ReadonlySet<string>, value: object) => Object.keys(value).every((key) => keys.has(key));
+  if (known(VIEW_KEYS, view) && known(ADDRESS_KEYS, view.address)) return view;
+  const pick = <T extends object>(keys: ReadonlySet<string>, value: T) => Object.fromEntries(Object.entries(value).filter(([k]) => keys.has(k))) as T;
+  return { ...pick(VIEW_KEYS, view), address: pick(ADDRESS_KEYS, view.address) };
 }
 
+/** A postal address; every part optional. */
+export type Address = RecordView['address'];
+
 /** The materialised, plain-JSON view of a record as readers see it. */
-export interface RecordView {
-  id: RecordId;
-  name: string;
-  email?: string;
-  phone?: string;
-  company?: string;
-  title?: string;
-  address: Address;
-  owner?: string;
-  territory?: string;
-  stage?: Stage;
-  tags: string[];
-  notes: string;
-  interactions: number;
-  custom: Record<string, string | number | boolean>;
-  createdAt: number;
-  updatedAt: number;
-  deleted: boolean;
-  deletedAt?: number;
-  /** Field paths that currently hold concurrent values (see conflicts()). */
-  conflicts: string[];
-}
+export type RecordView = Omit<z.output<typeof recordViewSchema>, 'id'> & { id: RecordId };
 
 /** Parses with a schema, turning problems into one ERR_VALIDATION with field details. */
 export function validate<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.output<T> {

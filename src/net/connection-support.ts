@@ -3,16 +3,17 @@
  * early frames and guarantees a single onClose, the drain waiters, and close-code
  * validation. Keeping them here is what makes both transports behave identically.
  */
+import { FIXED } from '../limits.js';
 import type { ConnectionHandlers } from './transport.js';
 
 /** Most frames buffered before setHandlers(); beyond it the connection is closed. */
-export const MAX_EARLY_FRAMES = 1024;
+export const MAX_EARLY_FRAMES = FIXED.maxEarlyFrames;
 
 /** Factor of maxFrameBytes buffered before setHandlers(); beyond it the connection is closed. */
-export const MAX_EARLY_FRAME_FACTOR = 4;
+export const MAX_EARLY_FRAME_FACTOR = FIXED.earlyFrameBytesFactor;
 
 /** Longest close reason in bytes (RFC 6455: a close frame's payload is at most 125 bytes). */
-export const MAX_CLOSE_REASON_BYTES = 123;
+export const MAX_CLOSE_REASON_BYTES = FIXED.maxCloseReasonBytes;
 
 /** Throws a TypeError unless `code` may be sent in a close frame (RFC 6455 section 7.4). */
 export function assertCloseCode(code: number): void {

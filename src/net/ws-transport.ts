@@ -9,15 +9,16 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { CrmsyncError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import { silentLogger, type Logger } from '../log.js';
 import { CloseCode, type Connection, type Transport, type TransportOptions } from './transport.js';
 import { WsConnection } from './ws-connection.js';
 
 /** Default time (ms) a dial may take to open the TCP connection and finish the upgrade. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = DEFAULT_LIMITS.connectTimeoutMs;
 
 /** Default time (ms) a closing handshake may take before the socket is destroyed. */
-export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+export const DEFAULT_CLOSE_TIMEOUT_MS = DEFAULT_LIMITS.closeTimeoutMs;
 
 /** Options of the WebSocket transport. */
 export interface WsTransportOptions extends TransportOptions {

@@ -3,6 +3,7 @@
  * record itself so a listing never disagrees with the records it lists.
  */
 import type { RecordView } from '../crdt/record-schema.js';
+import { FIXED } from '../limits.js';
 
 /** Index names and the view value each one orders by. */
 export const INDEXES = {
@@ -16,7 +17,7 @@ export const INDEXES = {
 export type IndexName = keyof typeof INDEXES;
 
 /** Most search tokens indexed per record (bounds index writes per change). */
-export const MAX_TEXT_TOKENS = 48;
+export const MAX_TEXT_TOKENS = FIXED.maxTextTokens;
 /** Shortest token indexed for text search. */
 export const MIN_TOKEN_LENGTH = 2;
 

@@ -17,7 +17,8 @@ import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
 import { indexKeysOf } from './indexes.js';
 import { docKey, histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
-import type { Mutation, OriginHead, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
+import type { OriginHead } from '../crdt/origin-clock.js';
+import type { Mutation, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;

@@ -7,12 +7,13 @@
  */
 import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
+import { FIXED } from '../limits.js';
 import { encodeIndexValue, normaliseQuery, textTokens, type IndexName } from './indexes.js';
 import type { Store } from './store.js';
 import type { RecordId } from '../types.js';
 
 /** Index keys examined per page for each record returned (bounds one call's work). */
-export const SCAN_FACTOR = 10;
+export const SCAN_FACTOR = FIXED.indexScanFactor;
 
 /** Filters of a record listing. All given filters must match. */
 export interface RecordQuery {

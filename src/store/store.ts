@@ -4,6 +4,7 @@
  * memory-level in seeded simulations. Both pass test/store/store-conformance.ts.
  */
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
+import type { OriginClock, OriginHead } from '../crdt/origin-clock.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import type { NodeId, RecordId } from '../types.js';
 
@@ -17,12 +18,6 @@ export interface RecordMeta {
   view: RecordView;
 }
 
-/** The last entry held of one origin. */
-export interface OriginHead {
-  seq: number;
-  /** First 16 hex chars of the entry's change hash (see ChangeEntry.prev). */
-  hash: string;
-}
 
 /** One record's part of a mutation. */
 export interface RecordWriteOp {
@@ -65,7 +60,7 @@ export interface Store {
   /** The node this data directory belongs to. */
   readonly nodeId: NodeId;
   /** Durable last entry per origin. */
-  readonly clock: ReadonlyMap<string, OriginHead>;
+  readonly clock: OriginClock;
   /** localSeq of the newest durable log entry (0 when empty). */
   readonly lastLocalSeq: number;
   getMeta(id: RecordId): Promise<RecordMeta | undefined>;

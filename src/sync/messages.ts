@@ -4,12 +4,10 @@
  * exhaustive.
  */
 import type { ChangeEntry } from '../crdt/change-entry.js';
+import type { WireClock } from '../crdt/origin-clock.js';
 
 /** Protocol version spoken by this build; peers with another version are refused. */
 export const PROTOCOL_VERSION = 1;
-
-/** A clock on the wire: [origin, seq, first 16 hex chars of that entry's hash]. */
-export type WireClock = [origin: string, seq: number, hash: string][];
 
 /** First message on every connection, both directions: who I am and what I hold. */
 export interface HelloMessage {
@@ -58,3 +56,6 @@ export interface ErrorMessage {
 
 /** Every message of the protocol. */
 export type Message = HelloMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | ErrorMessage;
+
+/** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
+export const MESSAGE_TYPES = ['hello', 'changes', 'ack', 'have', 'resync', 'error'] as const satisfies readonly Message['type'][];

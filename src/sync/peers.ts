@@ -7,17 +7,22 @@
  *  1. At most one open session per remote node.
  *  2. Every configured peer has exactly one dial loop until removed or the node closes.
  *  3. After stop(), no timer is pending and no connection is open.
+ *  4. Nothing happens before start(): the constructor only stores its collaborators.
  */
+import type { SyncEngine } from '../engine/engine.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import { Backoff } from '../net/backoff.js';
 import { CloseCode, type Connection, type Transport } from '../net/transport.js';
 import type { TimerHandle, Timers } from '../timers.js';
 import type { NodeId } from '../types.js';
-import { PeerSession, type SessionHost } from './session.js';
+import { PeerSession, type SessionStats } from './session.js';
 
-/** Connection state of a configured peer. */
-export type DialState = 'connecting' | 'connected' | 'backoff' | 'stopped';
+/**
+ * Connection state of a configured peer. 'standby': the peer also dials us and both
+ * sides keep the other connection (see onOpen); this dialer retries only if that one ends.
+ */
+export type DialState = 'connecting' | 'connected' | 'standby' | 'backoff' | 'stopped';
 
 /** What status() reports for one peer. */
 export interface PeerStatus {
@@ -33,7 +38,7 @@ export interface PeerStatus {
   lagSeconds: number;
   lastSeenAt: number | null;
   retryInMs: number | null;
-  stats: PeerSession['stats'] | null;
+  stats: SessionStats | null;
 }
 
 interface Dialer {
@@ -52,175 +57,220 @@ const REJECTION_CODES: ReadonlySet<number> = new Set([
   CloseCode.protocolError, 1003, 1007, CloseCode.frameTooLarge, CloseCode.originForked, CloseCode.versionMismatch, CloseCode.policyViolation,
 ]);
 
-type HostCallbacks = Omit<SessionHost, 'onOpen' | 'onClose' | 'now'>;
+/** Collaborators of Peers. */
+export interface PeersOptions {
+  engine: SyncEngine;
+  transport: Transport;
+  limits: Limits;
+  timers: Timers;
+  /** Uniform random source for backoff jitter (seeded in simulations). */
+  random: () => number;
+  logger: Logger;
+}
 
 /** Manages every peer session of one node. */
 export class Peers {
-  private readonly sessions = new Set<PeerSession>();
-  private readonly dialers = new Map<string, Dialer>();
-  private ticker: TimerHandle | undefined;
+  readonly #engine: SyncEngine;
+  readonly #transport: Transport;
+  readonly #limits: Limits;
+  readonly #timers: Timers;
+  readonly #random: () => number;
+  readonly #logger: Logger;
+  readonly #sessions = new Set<PeerSession>();
+  readonly #dialers = new Map<string, Dialer>();
+  #ticker: TimerHandle | undefined;
+  #unsubscribe: (() => void) | undefined;
   /** Connections closed because the peer sent something invalid (metrics). */
   rejected = 0;
-  private stopped = false;
+  /** Frames of unknown message kinds that were ignored (versioning policy; metrics). */
+  unknownMessages = 0;
+  #started = false;
+  #stopped = false;
 
-  constructor(
-    private readonly transport: Transport,
-    private readonly host: HostCallbacks,
-    private readonly limits: Limits,
-    private readonly timers: Timers,
-    private readonly random: () => number,
-    private readonly logger: Logger,
-  ) {
-    transport.onConnection((connection) => this.adopt(connection, undefined));
-    this.scheduleTick();
+  constructor(options: PeersOptions) {
+    this.#engine = options.engine;
+    this.#transport = options.transport;
+    this.#limits = options.limits;
+    this.#timers = options.timers;
+    this.#random = options.random;
+    this.#logger = options.logger;
+  }
+
+  /**
+   * Starts accepting sessions (listening on `listen` when given), pushing new entries
+   * to them and running timers. Resolves with the URL peers dial, or null.
+   */
+  async start(listen?: { host: string; port: number }): Promise<string | null> {
+    if (this.#started) throw new TypeError('Peers.start() was already called');
+    this.#started = true;
+    this.#transport.onConnection((connection) => this.#adopt(connection, undefined));
+    this.#unsubscribe = this.#engine.onAppended((entries, source) => this.#notifyAppended(source, [...new Set(entries.map((e) => e.origin))]));
+    this.#scheduleTick();
+    return listen ? (await this.#transport.listen(listen)).url : null;
   }
 
   /** Open sessions. */
   openSessions(): PeerSession[] {
-    return [...this.sessions].filter((s) => s.state === 'open');
+    return [...this.#sessions].filter((s) => s.state === 'open');
   }
 
   /** Starts dialing a peer URL (idempotent). */
   add(url: string): void {
-    if (this.stopped || this.dialers.has(url)) return;
+    if (this.#stopped || this.#dialers.has(url)) return;
     const dialer: Dialer = {
       url, state: 'connecting', timer: undefined, session: undefined, remote: undefined, retryAt: undefined,
       abort: new AbortController(),
-      backoff: new Backoff({ baseMs: this.limits.reconnectBaseMs, maxMs: this.limits.reconnectMaxMs, random: this.random }),
+      backoff: new Backoff({ baseMs: this.#limits.reconnectBaseMs, maxMs: this.#limits.reconnectMaxMs, random: this.#random }),
     };
-    this.dialers.set(url, dialer);
-    void this.dial(dialer);
+    this.#dialers.set(url, dialer);
+    void this.#dial(dialer);
   }
 
   /** Stops dialing a peer URL and closes its session. */
   remove(url: string): boolean {
-    const dialer = this.dialers.get(url);
+    const dialer = this.#dialers.get(url);
     if (!dialer) return false;
-    this.dialers.delete(url);
-    this.stopDialer(dialer);
+    this.#dialers.delete(url);
+    this.#stopDialer(dialer);
     return true;
   }
 
   /** Configured peer URLs. */
   urls(): string[] {
-    return [...this.dialers.keys()];
+    return [...this.#dialers.keys()];
   }
 
-  private stopDialer(dialer: Dialer): void {
+  #stopDialer(dialer: Dialer): void {
     dialer.state = 'stopped';
     dialer.timer?.cancel();
     dialer.abort.abort();
     dialer.session?.close(CloseCode.normal, 'peer removed');
   }
 
-  private async dial(dialer: Dialer): Promise<void> {
+  async #dial(dialer: Dialer): Promise<void> {
     if (dialer.state === 'stopped') return;
     dialer.state = 'connecting';
     dialer.retryAt = undefined;
     try {
-      const connection = await this.transport.dial(dialer.url, { signal: dialer.abort.signal });
+      const connection = await this.#transport.dial(dialer.url, { signal: dialer.abort.signal });
       if ((dialer.state as DialState) === 'stopped') {
         connection.close(CloseCode.normal, 'peer removed');
         return;
       }
-      dialer.session = this.adopt(connection, dialer);
+      dialer.session = this.#adopt(connection, dialer);
     } catch (err) {
-      this.logger.debug({ url: dialer.url, code: (err as { code?: string }).code }, 'dial failed');
-      this.retry(dialer);
+      this.#logger.debug({ url: dialer.url, code: (err as { code?: string }).code }, 'dial failed');
+      this.#retry(dialer);
     }
   }
 
-  private retry(dialer: Dialer): void {
-    if (dialer.state === 'stopped' || this.stopped) return;
+  #retry(dialer: Dialer): void {
+    if (dialer.state === 'stopped' || this.#stopped) return;
     const delay = dialer.backoff.next();
     dialer.state = 'backoff';
-    dialer.retryAt = this.timers.now() + delay;
-    dialer.timer = this.timers.after(delay, () => void this.dial(dialer));
+    dialer.retryAt = this.#timers.now() + delay;
+    dialer.timer = this.#timers.after(delay, () => void this.#dial(dialer));
   }
 
-  private adopt(connection: Connection, dialer: Dialer | undefined): PeerSession {
-    const session = new PeerSession(connection, {
-      ...this.host,
-      now: () => this.timers.now(),
-      onOpen: (s) => this.onOpen(s, dialer),
-      onClose: (s, code, reason) => this.onClose(s, dialer, code, reason),
-    }, this.limits, this.logger);
-    if (this.stopped) {
+  #adopt(connection: Connection, dialer: Dialer | undefined): PeerSession {
+    const session = new PeerSession(connection, this.#engine, {
+      now: () => this.#timers.now(),
+      onOpen: (s) => this.#onOpen(s, dialer),
+      onClose: (s, code, reason) => this.#onClose(s, dialer, code, reason),
+      onUnknownMessage: () => this.unknownMessages++,
+    }, this.#limits, this.#logger);
+    if (this.#stopped) {
       connection.close(CloseCode.goingAway, 'node stopping');
       return session;
     }
-    this.sessions.add(session);
+    this.#sessions.add(session);
     session.start();
     return session;
   }
 
   /** Invariant 1: keep the connection dialed by the smaller node id (both sides agree). */
-  private onOpen(session: PeerSession, dialer: Dialer | undefined): void {
+  #onOpen(session: PeerSession, dialer: Dialer | undefined): void {
     if (dialer) {
       dialer.state = 'connected';
       dialer.remote = session.remote;
       dialer.backoff.reset();
     }
-    for (const other of this.sessions) {
+    for (const other of this.#sessions) {
       if (other === session || other.state !== 'open' || other.remote !== session.remote) continue;
-      const keepNew = this.preferred(session, other);
+      const keepNew = this.#preferred(session, other);
       const loser = keepNew ? other : session;
       loser.close(CloseCode.duplicate, 'duplicate connection');
       if (!keepNew) return;
     }
   }
 
-  private preferred(a: PeerSession, b: PeerSession): boolean {
-    const dialerOf = (s: PeerSession) => (s.connection.direction === 'outbound' ? this.host.nodeId : s.remote!);
+  #preferred(a: PeerSession, b: PeerSession): boolean {
+    const dialerOf = (s: PeerSession) => (s.connection.direction === 'outbound' ? this.#engine.nodeId : s.remote!);
     const da = dialerOf(a);
     const db = dialerOf(b);
     if (da === db) return true; // same dialer twice: the older one is stale
     return da < db;
   }
 
-  private onClose(session: PeerSession, dialer: Dialer | undefined, code: number, reason: string): void {
-    this.sessions.delete(session);
+  #onClose(session: PeerSession, dialer: Dialer | undefined, code: number, reason: string): void {
+    this.#sessions.delete(session);
     if (REJECTION_CODES.has(code)) this.rejected++;
-    if (session.remote) this.logger.info({ peer: session.remote, code, reason }, 'peer session closed');
+    if (session.remote) {
+      // A duplicate is routine (both sides dial each other): not worth an info line.
+      this.#logger[code === CloseCode.duplicate ? 'debug' : 'info']({ peer: session.remote, code, reason }, 'peer session closed');
+      if (code !== CloseCode.duplicate) this.#wakeStandby(session.remote);
+    }
     if (!dialer || dialer.session !== session) return;
     dialer.session = undefined;
-    if (dialer.state === 'stopped' || this.stopped) return;
-    // A duplicate is parked only while another open session to that node carries the sync:
-    // the peer may have closed ours for a newer connection under our id (a copied data
-    // directory) that it then refuses as forked, and waiting out the cap would leave us
-    // cut off from the peer for reconnectMaxMs.
+    if (dialer.state === 'stopped' || this.#stopped) return;
+    // A duplicate stands by only while another open session to that node carries the
+    // sync, and redials as soon as that one ends (wakeStandby): the peer may have closed
+    // ours for a newer connection under our id (a copied data directory) that it then
+    // refuses as forked, and we must not stay cut off from the peer.
     const carried = code === CloseCode.duplicate && this.openSessions().some((s) => s.remote === session.remote);
-    if (carried || code === CloseCode.selfConnection || code === CloseCode.originForked) {
-      // Retrying at the cap keeps a parked dialer cheap; the other connection carries the sync.
-      dialer.state = 'backoff';
-      const delay = this.limits.reconnectMaxMs;
-      dialer.retryAt = this.timers.now() + delay;
-      dialer.timer = this.timers.after(delay, () => void this.dial(dialer));
+    if (carried) {
+      dialer.state = 'standby';
+      dialer.retryAt = undefined;
       return;
     }
-    this.retry(dialer);
+    if (code === CloseCode.selfConnection || code === CloseCode.originForked) {
+      // Retrying at the cap keeps a parked dialer cheap; the other connection carries the sync.
+      dialer.state = 'backoff';
+      const delay = this.#limits.reconnectMaxMs;
+      dialer.retryAt = this.#timers.now() + delay;
+      dialer.timer = this.#timers.after(delay, () => void this.#dial(dialer));
+      return;
+    }
+    this.#retry(dialer);
+  }
+
+  /** The session that carried the sync with `remote` ended: standing-by dialers take over. */
+  #wakeStandby(remote: NodeId): void {
+    if (this.#stopped || this.openSessions().some((s) => s.remote === remote)) return;
+    for (const dialer of this.#dialers.values()) {
+      if (dialer.state === 'standby' && dialer.remote === remote) this.#retry(dialer);
+    }
   }
 
   /** New entries in our log: every session pushes what its peer lacks. */
-  notifyAppended(source: NodeId | null, origins: string[]): void {
-    for (const session of this.sessions) {
+  #notifyAppended(source: NodeId | null, origins: string[]): void {
+    for (const session of this.#sessions) {
       session.notifyAppended();
       if (source !== null && session.remote !== source) session.announce(origins);
     }
   }
 
-  private scheduleTick(): void {
-    const interval = Math.max(50, Math.min(this.limits.ackTimeoutMs, this.limits.handshakeTimeoutMs) / 4);
-    this.ticker = this.timers.after(interval, () => {
-      const now = this.timers.now();
-      for (const session of this.sessions) session.tick(now);
-      if (!this.stopped) this.scheduleTick();
+  #scheduleTick(): void {
+    const interval = Math.max(50, Math.min(this.#limits.ackTimeoutMs, this.#limits.handshakeTimeoutMs) / 4);
+    this.#ticker = this.#timers.after(interval, () => {
+      for (const session of this.#sessions) session.tick();
+      if (!this.#stopped) this.#scheduleTick();
     });
   }
 
   /** Status of every configured peer and every inbound session. */
   status(): PeerStatus[] {
-    const now = this.timers.now();
+    const now = this.#timers.now();
     const rows: PeerStatus[] = [];
     const seen = new Set<PeerSession>();
     const row = (session: PeerSession | undefined, url: string | null, state: DialState, retryAt?: number): PeerStatus => {
@@ -232,13 +282,13 @@ export class Peers {
         stats: session ? { ...session.stats } : null,
       };
     };
-    for (const dialer of this.dialers.values()) {
+    for (const dialer of this.#dialers.values()) {
       if (dialer.session) seen.add(dialer.session);
       const r = row(dialer.session?.state === 'open' ? dialer.session : undefined, dialer.url, dialer.state, dialer.retryAt);
       if (!r.node && dialer.remote) r.node = dialer.remote;
       rows.push(r);
     }
-    for (const session of this.sessions) {
+    for (const session of this.#sessions) {
       if (!seen.has(session) && session.state === 'open') rows.push(row(session, null, 'connected'));
     }
     return rows;
@@ -246,10 +296,11 @@ export class Peers {
 
   /** Closes every session and stops every dialer (invariant 3). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.ticker?.cancel();
-    for (const dialer of this.dialers.values()) this.stopDialer(dialer);
-    for (const session of this.sessions) session.close(CloseCode.goingAway, 'node stopping');
-    await this.transport.close();
+    this.#stopped = true;
+    this.#ticker?.cancel();
+    this.#unsubscribe?.();
+    for (const dialer of this.#dialers.values()) this.#stopDialer(dialer);
+    for (const session of this.#sessions) session.close(CloseCode.goingAway, 'node stopping');
+    await this.#transport.close();
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Both nodes dial each other: the two connections must reduce to one session per
- * side, and every record must arrive exactly once, also while the losing dialer keeps
- * redialing.
+ * side, every record must arrive exactly once, the losing dialer stands by instead of
+ * redialing, and takes over when the other link ends.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CrmNode, RecordChangeEvent } from '../../src/index.js';
@@ -43,10 +43,17 @@ describe('a and b dialing each other', () => {
     await waitForConvergence([a, b]);
     expect(duplicatesClosed(logA) + duplicatesClosed(logB)).toBeGreaterThanOrEqual(1);
 
-    // The parked dialer redials and is refused as a duplicate again, without disturbing the session.
-    const before = duplicatesClosed(logA);
-    await vi.waitFor(() => expect(duplicatesClosed(logA)).toBeGreaterThan(before), { timeout: 20_000 });
-    await a.records.create({ id: 'a-late', name: 'Created after the redial' });
+    // The connection dialed by 'a' (the smaller id) carries the sync; b's own dialer stands by.
+    const dialerOf = async (node: CrmNode) => (await node.status()).peers.find((p) => p.url !== null)!;
+    expect(await dialerOf(a)).toMatchObject({ state: 'connected', node: 'b' });
+    expect(await dialerOf(b)).toMatchObject({ state: 'standby', node: 'a', retryInMs: null });
+    const closedSoFar = duplicatesClosed(logA) + duplicatesClosed(logB);
+
+    // When the carrying link ends, the standing-by dialer takes over at once.
+    expect(a.removePeer(b.url!)).toBe(true);
+    await vi.waitFor(async () => expect(await dialerOf(b)).toMatchObject({ state: 'connected', node: 'a' }), { timeout: 20_000 });
+    expect(duplicatesClosed(logA) + duplicatesClosed(logB)).toBe(closedSoFar);
+    await a.records.create({ id: 'a-late', name: 'Created after the take-over' });
     await b.records.update('a-0', { stage: 'won' });
     const common = await waitForConvergence([a, b]);
     expect(common.clock).toEqual({ a: 21, b: 21 });

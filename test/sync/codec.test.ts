@@ -5,6 +5,7 @@ import { decodeMessage, encodeMessage } from '../../src/sync/codec.js';
 import type { Message } from '../../src/sync/messages.js';
 import { CrmsyncError } from '../../src/errors.js';
 import type { ChangeEntry } from '../../src/crdt/change-entry.js';
+import { STAGES } from '../../src/crdt/record-schema.js';
 
 const LIMIT = 1024 * 1024;
 const nodeId = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,10}$/);
@@ -16,9 +17,10 @@ const entry: fc.Arbitrary<ChangeEntry> = fc.record({
   origin: nodeId, seq: fc.integer({ min: 1, max: 1e9 }), prev: hash, record: recordId,
   change: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)), time: fc.nat(), fields: fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }),
   view: fc.record({
-    id: recordId, name: fc.string({ maxLength: 20 }), address: fc.record({ city: fc.string({ maxLength: 10 }) }),
+    id: recordId, name: fc.string({ maxLength: 20 }), address: fc.record({ city: fc.stringMatching(/^[a-z]{1,10}$/) }),
     tags: fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), notes: fc.string({ maxLength: 30 }), interactions: fc.integer(),
     custom: fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), fc.oneof(fc.string({ maxLength: 5 }), fc.boolean(), fc.integer())),
+    stage: fc.constantFrom(...STAGES),
     createdAt: fc.nat(), updatedAt: fc.nat(), deleted: fc.boolean(), conflicts: fc.array(fc.string({ maxLength: 8 }), { maxLength: 2 }),
   }),
 }).map((e) => ({ ...e, view: { ...e.view, id: e.record } }) as unknown as ChangeEntry);
@@ -68,8 +70,36 @@ describe('wire codec', () => {
 
   it('refuses well-formed MessagePack of the wrong shape, and oversized frames', () => {
     expect(codeOf(() => decodeMessage(pack({ type: 'changes', epoch: -1, batch: 0, entries: [] }), LIMIT))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage(pack({ type: 'nope' }), LIMIT))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(pack({ type: 42 }), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(pack([1, 2, 3]), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(new Uint8Array(LIMIT + 1), LIMIT))).toBe('ERR_FRAME_TOO_LARGE');
+  });
+});
+
+describe('versioning policy', () => {
+  const view = { id: 'r1', name: 'Ada', address: {}, tags: [], notes: '', interactions: 0, custom: {}, createdAt: 1, updatedAt: 1, deleted: false, conflicts: [] };
+  const wireEntry = { o: 'newer', s: 1, p: '', r: 'r1', c: new Uint8Array([1, 2]), t: 5, f: ['name'], v: view };
+
+  it('reports a message of an unknown kind instead of refusing it', () => {
+    expect(decodeMessage(pack({ type: 'gossip', whatever: [1, 2] }), LIMIT)).toEqual({ unknown: 'gossip' });
+  });
+
+  it('ignores unknown keys of known messages', () => {
+    expect(decodeMessage(pack({ type: 'have', clock: [], hint: 'later' }), LIMIT)).toEqual({ type: 'have', clock: [] });
+  });
+
+  it('keeps unknown entry fields and unknown view fields, and sends them on unchanged', () => {
+    const frame = pack({ type: 'changes', epoch: 0, batch: 1, entries: [{ ...wireEntry, z: { sig: 'x' }, v: { ...view, nickname: 'Countess', address: { city: 'London', planet: 'Earth' } } }] });
+    const decoded = decodeMessage(frame, LIMIT) as Extract<Message, { type: 'changes' }>;
+    const [entry] = decoded.entries;
+    expect(entry!.ext).toEqual({ z: { sig: 'x' } });
+    expect(entry!.view).toMatchObject({ nickname: 'Countess', address: { city: 'London', planet: 'Earth' } });
+    const again = decodeMessage(encodeMessage(decoded), LIMIT);
+    expect(again).toEqual(decoded);
+  });
+
+  it('still checks the fields it knows in a view from a newer node', () => {
+    const frame = pack({ type: 'changes', epoch: 0, batch: 1, entries: [{ ...wireEntry, v: { ...view, stage: 'pwned', nickname: 'x' } }] });
+    expect(codeOf(() => decodeMessage(frame, LIMIT))).toBe('ERR_PROTOCOL');
   });
 });

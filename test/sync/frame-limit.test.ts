@@ -1,6 +1,7 @@
 import { MemoryLevel } from 'memory-level';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryNetwork, openNode, type CrmNode } from '../../src/index.js';
+import { openNode, type CrmNode } from '../../src/index.js';
+import { MemoryNetwork } from '../../src/testing.js';
 
 const nodes: CrmNode[] = [];
 afterEach(async () => {

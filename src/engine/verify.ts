@@ -9,14 +9,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import { headsOf, loadRecordDoc, materialize, freeDoc, sameHeads } from '../crdt/record-doc.js';
 import { CrmsyncError } from '../errors.js';
+import type { Limits } from '../limits.js';
 import type { Mutation, RecordMeta, Store } from '../store/store.js';
 import type { RecordId } from '../types.js';
-import type { Mutex } from './mutex.js';
+import type { Writer } from './writer.js';
 
-/** Records verified per step; each step holds the write lock, so it stays short. */
-export const VERIFY_PAGE = 100;
-/** Problems listed in a report (all are counted). */
-export const MAX_REPORTED_PROBLEMS = 100;
 
 /** One record that did not verify. */
 export interface VerifyProblem {
@@ -30,60 +27,51 @@ export interface VerifyReport {
   checked: number;
   problems: number;
   repaired: number;
-  /** The first MAX_REPORTED_PROBLEMS problems. */
+  /** The first `maxReportedProblems` problems. */
   details: VerifyProblem[];
 }
 
-/** What verification needs from the replica. */
-export interface VerifyHost {
-  store: Store;
-  mutex: Mutex;
-  actor: string;
-  /** Drops a cached document whose stored state was rewritten. */
-  evict(id: RecordId): void;
-  commit(mutation: Mutation): Promise<unknown>;
-}
 
 /** Checks every record; with `repair`, rewrites wrong heads and views. */
-export async function verifyRecords(host: VerifyHost, options: { repair: boolean }): Promise<VerifyReport> {
+export async function verifyRecords(store: Store, writer: Writer, limits: Pick<Limits, 'verifyPageRecords' | 'maxReportedProblems'>, options: { repair: boolean }): Promise<VerifyReport> {
   const report: VerifyReport = { checked: 0, problems: 0, repaired: 0, details: [] };
   let after: string | undefined;
   for (;;) {
-    const page = await host.store.listRecords({ after, limit: VERIFY_PAGE, includeDeleted: true });
+    const page = await store.listRecords({ after, limit: limits.verifyPageRecords, includeDeleted: true });
     const ids = page.views.map((v) => v.id);
-    if (ids.length > 0) await host.mutex.run(() => verifyPage(host, ids, options.repair, report));
+    if (ids.length > 0) await writer.run(() => verifyPage(store, writer, ids, options.repair, report, limits.maxReportedProblems));
     if (page.next === undefined) return report;
     after = page.next;
   }
 }
 
-async function verifyPage(host: VerifyHost, ids: RecordId[], repair: boolean, report: VerifyReport): Promise<void> {
-  const metas = await host.store.getMetas(ids);
+async function verifyPage(store: Store, writer: Writer, ids: RecordId[], repair: boolean, report: VerifyReport, maxReported: number): Promise<void> {
+  const metas = await store.getMetas(ids);
   const fixes: Mutation = { records: [], entries: [], clock: [] };
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     const meta = metas[i];
     if (!meta) continue; // written meanwhile under another key order: nothing to compare
     report.checked++;
-    const found = await checkRecord(host, id, meta);
+    const found = await checkRecord(store, writer.actor, id, meta);
     if (!found) continue;
     report.problems++;
-    if (report.details.length < MAX_REPORTED_PROBLEMS) report.details.push(found.problem);
+    if (report.details.length < maxReported) report.details.push(found.problem);
     if (repair && found.fixed) {
       fixes.records.push({ id, before: meta, after: found.fixed });
-      host.evict(id);
+      writer.cache.evict(id);
     }
   }
   if (fixes.records.length > 0) {
-    await host.commit(fixes);
+    await writer.commit(fixes);
     report.repaired += fixes.records.length;
   }
 }
 
-async function checkRecord(host: VerifyHost, id: RecordId, meta: RecordMeta): Promise<{ problem: VerifyProblem; fixed?: RecordMeta } | undefined> {
+async function checkRecord(store: Store, actor: string, id: RecordId, meta: RecordMeta): Promise<{ problem: VerifyProblem; fixed?: RecordMeta } | undefined> {
   let doc;
   try {
-    doc = loadRecordDoc(await host.store.getChunks(id, meta.chunks), host.actor);
+    doc = loadRecordDoc(await store.getChunks(id, meta.chunks), actor);
   } catch (err) {
     const detail = err instanceof CrmsyncError ? err.message : String(err);
     return { problem: { id, problem: 'document', detail } };

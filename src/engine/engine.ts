@@ -1,0 +1,184 @@
+/**
+ * The engine: one node's records, change log and origin clock over a Store. Local
+ * writes (local-writes.ts), changes from peers (ingest.ts) and verification (verify.ts)
+ * all go through its single Writer. The sync layer sees it only through SyncEngine.
+ */
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
+import { readChangeHeader } from '../crdt/change-header.js';
+import { firstMissing, type OriginClock, type SeqClock } from '../crdt/origin-clock.js';
+import { recordConflicts, type FieldConflict, type RecordWrite } from '../crdt/record-doc.js';
+import type { RecordView } from '../crdt/record-schema.js';
+import { CrmsyncError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import { parseRecordId, type NodeId, type RecordId } from '../types.js';
+import { ingest, type IngestResult } from './ingest.js';
+import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from './local-writes.js';
+import { verifyRecords, type VerifyReport } from './verify.js';
+import { Writer, type RecordChangeEvent } from './writer.js';
+
+/**
+ * What the sync protocol needs from a node, and all it gets: what do you hold, give me
+ * entries after X, take these entries, tell me when you have new ones.
+ */
+export interface SyncEngine {
+  readonly nodeId: NodeId;
+  /** What this node durably holds, per origin. */
+  holdings(): OriginClock;
+  /** Position of the newest durable entry in this node's log (0 when empty). */
+  lastPosition(): number;
+  /** The first log position holding an entry a peer that holds `peerHolds` lacks. */
+  firstMissingPosition(peerHolds: SeqClock): Promise<number>;
+  /** Log entries from position `from` on, oldest first, at most `maxEntries` and about `maxBytes`. */
+  entriesFrom(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]>;
+  /** Takes entries received from peer `from`; resolves once they are durable. */
+  ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult>;
+  /** Calls `listener` after new entries became durable (source: the peer they came from, null for local). */
+  onAppended(listener: (entries: StoredEntry[], source: NodeId | null) => void): () => void;
+}
+
+/** One entry of a record's history. */
+export interface HistoryEntry {
+  node: NodeId;
+  seq: number;
+  at: number;
+  fields: string[];
+  hash: string;
+  /** Set for changes made by an importer or another tool, e.g. 'import:crm-export'. */
+  author?: string;
+}
+
+/** Collaborators and settings of an engine. */
+export interface EngineOptions {
+  store: Store;
+  actor: string;
+  limits: Limits;
+  logger: Logger;
+  now?: () => number;
+  randomBytes?: (n: number) => Uint8Array;
+}
+
+/** See the file comment. */
+export class Engine implements SyncEngine {
+  readonly nodeId: NodeId;
+  readonly #store: Store;
+  readonly #writer: Writer;
+  readonly #now: () => number;
+  readonly #limits: Limits;
+  readonly #random: (n: number) => Uint8Array;
+
+  constructor(options: EngineOptions) {
+    this.nodeId = options.store.nodeId;
+    this.#store = options.store;
+    this.#writer = new Writer(options);
+    this.#now = options.now ?? Date.now;
+    this.#limits = options.limits;
+    this.#random = options.randomBytes ?? cryptoRandomBytes;
+  }
+
+  /** Generates a fresh record id. */
+  newRecordId(): RecordId {
+    return parseRecordId(`c_${Buffer.from(this.#random(10)).toString('hex')}`);
+  }
+
+  /** Reads a record's durable view. */
+  async get(id: RecordId): Promise<RecordView | undefined> {
+    return (await this.#store.getMeta(id))?.view;
+  }
+
+  /**
+   * Writes to one record. `decide` sees the current view (undefined if the record was
+   * never written) and returns the write, or throws to refuse it.
+   */
+  async write(id: RecordId, decide: (current: RecordView | undefined) => RecordWrite): Promise<RecordView> {
+    const [result] = await this.writeMany([{ id, decide }]);
+    if (result!.status === 'rejected') throw result!.error;
+    if (!result!.view) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} does not exist`);
+    return result!.view;
+  }
+
+  /**
+   * Writes to many records as ONE atomic, durable commit (imports, bulk edits). Items
+   * whose `decide` throws are reported as rejected and the rest still commit; `state`
+   * becomes durable in the same batch as the records.
+   */
+  writeMany(items: WriteItem[], options: WriteOptions = {}): Promise<WriteResult[]> {
+    return writeMany(this.#writer, items, options, this.#now);
+  }
+
+  /** Every conflicted field of a record with all concurrent values and their nodes. */
+  conflicts(id: RecordId): Promise<FieldConflict[]> {
+    return this.#writer.run(async () => {
+      const [meta] = await this.#writer.metasFor([id]);
+      if (!meta) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} does not exist`);
+      if (meta.view.conflicts.length === 0) return [];
+      return recordConflicts(await this.#writer.docFor(id, meta));
+    });
+  }
+
+  /** A record's change history, oldest first, read from the log (no replay). */
+  async history(id: RecordId, limit: number): Promise<HistoryEntry[]> {
+    const entries = await this.#store.historyOf(id, limit);
+    return entries.map((e) => ({
+      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: readChangeHeader(e.change).hash, ...(e.author === undefined ? {} : { author: e.author }),
+    }));
+  }
+
+  /** Re-derives every record from its document and compares (see verify.ts). */
+  verify(options: { repair: boolean }): Promise<VerifyReport> {
+    return verifyRecords(this.#store, this.#writer, this.#limits, options);
+  }
+
+  /** Subscribes to durable record changes; returns the unsubscribe function. */
+  onChange(listener: (event: RecordChangeEvent) => void): () => void {
+    this.#writer.events.on('change', listener);
+    return () => this.#writer.events.off('change', listener);
+  }
+
+  /** Live-document cache statistics (status and metrics). */
+  cacheStats(): ReturnType<Writer['cache']['snapshot']> {
+    return this.#writer.cache.snapshot();
+  }
+
+  holdings(): OriginClock {
+    return this.#store.clock;
+  }
+
+  lastPosition(): number {
+    return this.#store.lastLocalSeq;
+  }
+
+  async firstMissingPosition(peerHolds: SeqClock): Promise<number> {
+    let first = this.#store.lastLocalSeq + 1;
+    for (const [origin, seq] of firstMissing(this.#store.clock, peerHolds)) {
+      const at = await this.#store.localSeqOf(origin, seq);
+      if (at !== undefined && at < first) first = at;
+    }
+    return first;
+  }
+
+  entriesFrom(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]> {
+    return this.#store.readLog(from, maxEntries, maxBytes);
+  }
+
+  ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult> {
+    return ingest(this.#writer, entries, from);
+  }
+
+  onAppended(listener: (entries: StoredEntry[], source: NodeId | null) => void): () => void {
+    this.#writer.events.on('appended', listener);
+    return () => this.#writer.events.off('appended', listener);
+  }
+
+  /** Waits for all queued work. */
+  drain(): Promise<void> {
+    return this.#writer.drain();
+  }
+
+  /** Frees every live document; the store is closed by its owner. */
+  close(): void {
+    this.#writer.close();
+  }
+}

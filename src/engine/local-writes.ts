@@ -1,0 +1,99 @@
+/**
+ * Local writes: record edits made on this node become Automerge changes, entries of
+ * this node's origin, and one atomic, durable commit per call.
+ */
+import type { ChangeEntry } from '../crdt/change-entry.js';
+import { chainHash, nextEntry } from '../crdt/origin-clock.js';
+import { materialize, writeRecord, type RecordWrite } from '../crdt/record-doc.js';
+import { wouldChange } from '../crdt/record-input.js';
+import type { RecordView } from '../crdt/record-schema.js';
+import type { Mutation, RecordMeta } from '../store/store.js';
+import type { RecordId } from '../types.js';
+import type { Writer } from './writer.js';
+
+/** One record write of writeMany. */
+export interface WriteItem {
+  id: RecordId;
+  /** Sees the current view (undefined if never written); returns the write or throws to refuse it. */
+  decide: (current: RecordView | undefined) => RecordWrite;
+}
+
+/** What happened to one item of writeMany. */
+export interface WriteResult {
+  id: RecordId;
+  status: 'created' | 'updated' | 'unchanged' | 'rejected';
+  /** The record after the write (or as it was, when unchanged or rejected). */
+  view: RecordView | undefined;
+  error?: unknown;
+}
+
+/** Options of one writeMany call. */
+export interface WriteOptions {
+  /** Marks the changes in history (e.g. 'import:legacy-crm'). */
+  author?: string | undefined;
+  /** Small named values made durable in the same batch (an import watermark). */
+  state?: [string, unknown][] | undefined;
+}
+
+/**
+ * Writes to many records as ONE atomic, durable commit. Items whose `decide` throws are
+ * reported as rejected and the rest still commit.
+ */
+export async function writeMany(writer: Writer, items: WriteItem[], options: WriteOptions, now: () => number): Promise<WriteResult[]> {
+  const staged = await writer.run(async () => {
+    const metas = await writer.metasFor(items.map((item) => item.id));
+    const mutation: Mutation = { records: [], entries: [], clock: [], state: options.state };
+    const results: WriteResult[] = [];
+    const touched = new Map<RecordId, RecordMeta | undefined>();
+    for (let i = 0; i < items.length; i++) {
+      const { id, decide } = items[i]!;
+      const meta = touched.has(id) ? touched.get(id) : metas[i];
+      try {
+        const write = decide(meta?.view);
+        const result = await stageWrite(writer, id, meta, write, mutation, options.author, now());
+        touched.set(id, result.meta);
+        results.push({ id, status: result.status, view: result.meta?.view });
+      } catch (error) {
+        results.push({ id, status: 'rejected', view: meta?.view, error });
+      }
+    }
+    if (mutation.entries.length === 0 && !options.state) return { results, durable: undefined };
+    const own = writer.heads.get(writer.nodeId);
+    if (own && mutation.entries.length > 0) mutation.clock = [[writer.nodeId, own]];
+    return { results, durable: writer.commit(mutation) };
+  });
+  if (staged.durable) await staged.durable;
+  return staged.results;
+}
+
+/** Applies one write to the live document and appends it to the pending mutation. */
+async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undefined, write: RecordWrite, mutation: Mutation, author: string | undefined, now: number) {
+  if (meta && !wouldChange(meta.view, write)) return { status: 'unchanged' as const, meta };
+  const doc = await writer.docFor(id, meta);
+  const outcome = writeRecord(doc, id, write, now);
+  if (!outcome) return { status: 'unchanged' as const, meta };
+  writer.cache.set(id, outcome.doc);
+  const view = materialize(outcome.doc, id, meta?.view.conflicts ?? []);
+  const { seq, prev } = nextEntry(writer.heads.get(writer.nodeId));
+  const entry: ChangeEntry = {
+    origin: writer.nodeId, seq, prev,
+    record: id, change: outcome.change, time: now, fields: outcome.fields, view, ...(author ? { author } : {}),
+  };
+  writer.advance(writer.nodeId, { seq, hash: chainHash(outcome.hash) });
+  const op = writer.recordOp(id, meta, { heads: [outcome.hash], view }, [outcome.change], outcome.doc);
+  // A record written twice in one mutation: the second op supersedes the first.
+  const earlier = mutation.records.findIndex((r) => r.id === id);
+  if (earlier >= 0) {
+    const first = mutation.records[earlier]!;
+    const { append: _, replace: __, ...rest } = op;
+    mutation.records[earlier] = op.replace
+      ? { ...op, before: first.before }
+      : first.replace
+        ? { ...rest, before: first.before, replace: [...first.replace, ...(op.append ?? [])] }
+        : { ...rest, before: first.before, append: [...(first.append ?? []), ...(op.append ?? [])] };
+  } else {
+    mutation.records.push(op);
+  }
+  mutation.entries.push(entry);
+  return { status: meta && !meta.view.deleted ? ('updated' as const) : ('created' as const), meta: op.after };
+}

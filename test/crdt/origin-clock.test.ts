@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  chainHash, classify, compareClocks, firstMissing, forkedOrigin, lacking, learn, mergeClocks, nextEntry, seqsFromWire, seqsOf,
+  toWireClock, type OriginHead, type SeqClock,
+} from '../../src/crdt/origin-clock.js';
+
+const origin = fc.constantFrom('a', 'b', 'c', 'd');
+const seqClock = fc.array(fc.tuple(origin, fc.nat({ max: 20 })), { maxLength: 6 }).map((entries) => {
+  const clock = new Map<string, number>();
+  learn(clock, entries.filter(([, seq]) => seq > 0));
+  return clock as SeqClock;
+});
+const hash = (n: number) => n.toString(16).padStart(16, '0');
+const originClock = fc.array(fc.tuple(origin, fc.integer({ min: 1, max: 20 })), { maxLength: 4 })
+  .map((entries) => new Map<string, OriginHead>(entries.map(([o, seq]) => [o, { seq, hash: hash(seq) }])));
+
+const same = (a: SeqClock, b: SeqClock) => compareClocks(a, b) === 'equal';
+
+describe('origin clock laws', () => {
+  it('merge is commutative, associative and idempotent', () => {
+    fc.assert(
+      fc.property(seqClock, seqClock, seqClock, (a, b, c) => {
+        expect(same(mergeClocks(a, b), mergeClocks(b, a))).toBe(true);
+        expect(same(mergeClocks(mergeClocks(a, b), c), mergeClocks(a, mergeClocks(b, c)))).toBe(true);
+        expect(same(mergeClocks(a, a), a)).toBe(true);
+      }),
+    );
+  });
+
+  it('compare is consistent with merge and antisymmetric', () => {
+    fc.assert(
+      fc.property(seqClock, seqClock, (a, b) => {
+        const order = compareClocks(a, b);
+        const reverse = ({ equal: 'equal', before: 'after', after: 'before', concurrent: 'concurrent' } as const)[order];
+        expect(compareClocks(b, a)).toBe(reverse);
+        const merged = mergeClocks(a, b);
+        if (order === 'before' || order === 'equal') expect(same(merged, b)).toBe(true);
+        if (order === 'after' || order === 'equal') expect(same(merged, a)).toBe(true);
+        if (order === 'concurrent') expect(same(merged, a) || same(merged, b)).toBe(false);
+      }),
+    );
+  });
+
+  it('lacking counts exactly what a merge would add, and is zero only when nothing is missing', () => {
+    fc.assert(
+      fc.property(seqClock, seqClock, (a, b) => {
+        const added = [...mergeClocks(a, b)].reduce((n, [o, seq]) => n + seq - (b.get(o) ?? 0), 0);
+        expect(lacking(a, b)).toBe(added);
+        expect(lacking(a, b) === 0).toBe(['equal', 'before'].includes(compareClocks(a, b)));
+      }),
+    );
+  });
+
+  it('firstMissing names each origin the peer lacks, at the first seq it lacks', () => {
+    fc.assert(
+      fc.property(originClock, seqClock, (mine, theirs) => {
+        const missing = new Map(firstMissing(mine, theirs));
+        for (const [o, head] of mine) {
+          const held = theirs.get(o) ?? 0;
+          expect(missing.get(o)).toBe(head.seq > held ? held + 1 : undefined);
+        }
+        expect([...missing.keys()].every((o) => mine.has(o))).toBe(true);
+      }),
+    );
+  });
+
+  it('the wire form round-trips, sorted by origin', () => {
+    fc.assert(
+      fc.property(originClock, (clock) => {
+        const wire = toWireClock(clock);
+        expect(wire.map(([o]) => o)).toEqual([...clock.keys()].sort());
+        expect(same(seqsFromWire(wire), seqsOf(clock))).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('accepting entries', () => {
+  it('accepts exactly the next chained entry, skips held ones, reports gaps and forks', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 1, max: 12 }), fc.boolean(), (held, seq, chains) => {
+        const head = held === 0 ? undefined : { seq: held, hash: hash(held) };
+        const prev = chains ? (head?.hash ?? '') : 'ffffffffffffffff';
+        const verdict = classify(head, { seq, prev });
+        if (seq <= held) expect(verdict).toBe('duplicate');
+        else if (seq > held + 1) expect(verdict).toBe('gap');
+        else expect(verdict).toBe(chains ? 'next' : 'fork');
+      }),
+    );
+  });
+
+  it('nextEntry continues the chain that classify accepts', () => {
+    let head: OriginHead | undefined;
+    for (let i = 0; i < 5; i++) {
+      const next = nextEntry(head);
+      expect(classify(head, next)).toBe('next');
+      head = { seq: next.seq, hash: chainHash(`${hash(i)}${hash(i)}`) };
+    }
+    expect(head!.seq).toBe(5);
+  });
+
+  it('detects a fork in a peer clock, and a peer with our id that wrote more of our origin', () => {
+    const mine = new Map<string, OriginHead>([['a', { seq: 3, hash: hash(3) }], ['me', { seq: 2, hash: hash(2) }]]);
+    expect(forkedOrigin(mine, [['a', 3, hash(3)]], 'me', 'b')).toBeUndefined();
+    expect(forkedOrigin(mine, [['a', 3, hash(99)]], 'me', 'b')).toBe('a');
+    expect(forkedOrigin(mine, [['a', 2, hash(99)]], 'me', 'b')).toBeUndefined(); // different seq: not comparable
+    expect(forkedOrigin(mine, [['me', 5, hash(5)]], 'me', 'me')).toBe('me');
+    expect(forkedOrigin(mine, [['me', 2, hash(2)]], 'me', 'me')).toBeUndefined();
+  });
+});

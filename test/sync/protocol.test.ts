@@ -1,0 +1,290 @@
+/**
+ * The protocol machine tested directly, state by event, without sockets or sleeps:
+ * every phase against every message, the window invariant (split frames included),
+ * resync and epochs, ack timeouts, and the no-echo rule.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ChangeEntry, StoredEntry } from '../../src/crdt/change-entry.js';
+import type { OriginHead } from '../../src/crdt/origin-clock.js';
+import { CrmsyncError } from '../../src/errors.js';
+import { CloseCode } from '../../src/net/transport.js';
+import { decodeMessage } from '../../src/sync/codec.js';
+import { PROTOCOL_VERSION, type Message } from '../../src/sync/messages.js';
+import { initialState, lagOf, step, type Action, type Env, type Event, type ProtocolState } from '../../src/sync/protocol.js';
+import type { NodeId, RecordId } from '../../src/types.js';
+
+const SELF = 'me' as NodeId;
+const PEER = 'peer' as NodeId;
+const settings = { window: 4, maxFrameBytes: 64 * 1024, ackTimeoutMs: 1000, handshakeTimeoutMs: 2000 };
+
+function env(overrides: Partial<Env> = {}, holdings: [string, number][] = []): Env {
+  return {
+    now: 0, holdings: new Map<string, OriginHead>(holdings.map(([o, seq]) => [o, { seq, hash: '' }])), lastPosition: 0,
+    sendBlocked: false, settings, ...overrides,
+  };
+}
+
+function entry(origin: string, seq: number, localSeq: number, bytes = 10): StoredEntry {
+  const view = { id: `r${localSeq}` as RecordId, name: 'x', address: {}, tags: [], notes: '', interactions: 0, custom: {}, createdAt: 0, updatedAt: 0, deleted: false, conflicts: [] };
+  return { origin: origin as NodeId, seq, prev: '', record: view.id, change: new Uint8Array(bytes), time: 0, fields: [], view, localSeq };
+}
+
+/** Drives a machine and keeps every action it emitted. */
+class Driver {
+  state: ProtocolState;
+  readonly actions: Action[] = [];
+  constructor(public env: Env) {
+    this.state = initialState(SELF, env.now);
+  }
+  feed(event: Event, patch: Partial<Env> = {}): Action[] {
+    this.env = { ...this.env, ...patch };
+    const result = step(this.state, event, this.env);
+    this.state = result.state;
+    this.actions.push(...result.actions);
+    return result.actions;
+  }
+  message(message: Message, patch: Partial<Env> = {}): Action[] {
+    return this.feed({ type: 'message', message }, patch);
+  }
+  /** An open session whose peer holds nothing. */
+  static open(e: Env = env()): Driver {
+    const d = new Driver(e);
+    d.feed({ type: 'start' });
+    d.message({ type: 'hello', protocol: PROTOCOL_VERSION, node: PEER, clock: [] });
+    return d;
+  }
+}
+
+const sends = (actions: Action[]) => actions.filter((a): a is Extract<Action, { type: 'send' }> => a.type === 'send').map((a) => a.message);
+const frames = (actions: Action[]) => actions.filter((a): a is Extract<Action, { type: 'send-frame' }> => a.type === 'send-frame');
+const closes = (actions: Action[]) => actions.filter((a): a is Extract<Action, { type: 'close' }> => a.type === 'close');
+const of = <T extends Action['type']>(actions: Action[], type: T) => actions.filter((a): a is Extract<Action, { type: T }> => a.type === type);
+
+const EVERY_MESSAGE: Message[] = [
+  { type: 'hello', protocol: PROTOCOL_VERSION, node: PEER, clock: [] },
+  { type: 'changes', epoch: 0, batch: 1, entries: [] },
+  { type: 'ack', batch: 1, clock: [] },
+  { type: 'have', clock: [['x', 1, '']] },
+  { type: 'resync', epoch: 1, clock: [] },
+  { type: 'error', code: 'ERR_X', message: 'x' },
+];
+
+describe('phases × messages', () => {
+  it('awaiting-hello: only hello and error are accepted; anything else closes with 1002', () => {
+    for (const message of EVERY_MESSAGE) {
+      const d = new Driver(env());
+      d.feed({ type: 'start' });
+      const out = d.message(message);
+      if (message.type === 'hello') expect(d.state.phase).toBe('open');
+      else if (message.type === 'error') expect(d.state.phase).toBe('awaiting-hello');
+      else {
+        expect(d.state.phase).toBe('closed');
+        expect(closes(out)).toEqual([{ type: 'close', code: CloseCode.protocolError, reason: 'ERR_PROTOCOL' }]);
+      }
+    }
+  });
+
+  it('open: every message but a second hello keeps the session open', () => {
+    for (const message of EVERY_MESSAGE) {
+      const d = Driver.open();
+      d.message(message);
+      expect(d.state.phase).toBe(message.type === 'hello' ? 'closed' : 'open');
+    }
+  });
+
+  it('closed: no message and no event produces an action (invariant 1)', () => {
+    const d = Driver.open();
+    d.feed({ type: 'close', code: 1000, reason: 'bye' });
+    for (const message of EVERY_MESSAGE) expect(d.message(message)).toEqual([]);
+    for (const event of [{ type: 'tick' }, { type: 'appended' }, { type: 'drained' }, { type: 'announce', origins: ['a'] }] as Event[]) {
+      expect(d.feed(event)).toEqual([]);
+    }
+  });
+
+  it('hello: says hello first, refuses other protocol versions, itself and forked histories', () => {
+    const d = new Driver(env({}, [['me', 2]]));
+    expect(sends(d.feed({ type: 'start' }))).toEqual([{ type: 'hello', protocol: PROTOCOL_VERSION, node: SELF, clock: [['me', 2, '']] }]);
+    expect(closes(d.message({ type: 'hello', protocol: PROTOCOL_VERSION + 1, node: PEER, clock: [] }))[0]!.code).toBe(CloseCode.versionMismatch);
+
+    const self = Driver.open(env({}, [['me', 2]]));
+    const selfDial = new Driver(env({}, [['me', 2]]));
+    expect(closes(selfDial.message({ type: 'hello', protocol: PROTOCOL_VERSION, node: SELF, clock: [['me', 2, '']] }))[0]!.code).toBe(CloseCode.selfConnection);
+    expect(self.state.phase).toBe('open');
+
+    const forked = new Driver(env({}, [['x', 3]]));
+    expect(closes(forked.message({ type: 'hello', protocol: PROTOCOL_VERSION, node: PEER, clock: [['x', 3, 'ffffffffffffffff']] }))[0]!.code).toBe(CloseCode.originForked);
+  });
+
+  it('an open hello reports `opened` and locates the first entry the peer lacks', () => {
+    const d = new Driver(env({ lastPosition: 5 }, [['me', 5]]));
+    d.feed({ type: 'start' });
+    const out = d.message({ type: 'hello', protocol: PROTOCOL_VERSION, node: PEER, clock: [['me', 2, '']] });
+    expect(of(out, 'opened')).toEqual([{ type: 'opened', remote: PEER }]);
+    expect(of(out, 'locate')).toEqual([{ type: 'locate', stream: 1, peerHolds: new Map([['me', 2]]) }]);
+    expect(d.state.outbound).toBe('locating');
+  });
+
+  it('closes on a bad frame or a failed action with the matching code', () => {
+    const cases: [unknown, number][] = [
+      [new CrmsyncError('ERR_FRAME_TOO_LARGE', 'x'), CloseCode.frameTooLarge],
+      [new CrmsyncError('ERR_ORIGIN_FORKED', 'x'), CloseCode.originForked],
+      [new CrmsyncError('ERR_PROTOCOL', 'x'), CloseCode.protocolError],
+      [new Error('disk on fire'), CloseCode.internalError],
+    ];
+    for (const [error, code] of cases) {
+      const d = Driver.open();
+      const out = d.feed(error instanceof CrmsyncError && error.code === 'ERR_FRAME_TOO_LARGE' ? { type: 'bad-frame', error } : { type: 'failed', error });
+      expect(closes(out)[0]!.code).toBe(code);
+      // The peer hears why, for errors it caused; an internal error stays internal.
+      expect(sends(out).some((m) => m.type === 'error')).toBe(error instanceof CrmsyncError);
+    }
+  });
+
+  it('times out a handshake that never completes', () => {
+    const d = new Driver(env());
+    d.feed({ type: 'start' });
+    expect(d.feed({ type: 'tick' }, { now: 1000 })).toEqual([]);
+    expect(closes(d.feed({ type: 'tick' }, { now: 2001 }))[0]!.code).toBe(CloseCode.handshakeTimeout);
+  });
+});
+
+describe('outbound stream', () => {
+  /** An open session that located cursor 1 with `n` local entries of origin 'me' in the log. */
+  function streaming(n: number, extra: Partial<Env> = {}): Driver {
+    const d = Driver.open(env({ lastPosition: n, ...extra }, [['me', n]]));
+    d.feed({ type: 'located', stream: d.state.stream, cursor: 1 });
+    return d;
+  }
+
+  it('reads from the cursor, sends fresh entries and skips what the peer holds (invariant 2)', () => {
+    const d = streaming(3);
+    expect(of(d.actions, 'read')).toEqual([{ type: 'read', stream: 1, from: 1 }]);
+    d.message({ type: 'have', clock: [['me', 1, '']] });
+    const out = d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1), entry('me', 2, 2), entry('me', 3, 3)] });
+    const [frame] = frames(out);
+    const sent = decodeMessage(frame!.frame, settings.maxFrameBytes) as Extract<Message, { type: 'changes' }>;
+    expect(sent.entries.map((e) => e.seq)).toEqual([2, 3]);
+    expect(d.state.cursor).toBe(4);
+    expect(d.state.sent.get('me')).toBe(3);
+  });
+
+  it('never has more than `window` batches unacknowledged, counting split frames (invariant 3)', () => {
+    // 6 large entries, each alone above half the frame limit: a read splits into 6 frames.
+    const big = (i: number) => entry('me', i, i, 40 * 1024);
+    const d = streaming(6);
+    const out = d.feed({ type: 'read', stream: 1, entries: [1, 2, 3, 4, 5, 6].map(big) });
+    expect(frames(out).map((f) => f.batch)).toEqual([1, 2, 3, 4]);
+    expect(d.state.queued.map((f) => f.batch)).toEqual([5, 6]);
+    expect(d.state.sentBatch - d.state.ackedBatch).toBe(4);
+    expect(of(out, 'read')).toEqual([]); // no further read while frames wait
+    // One ack frees one slot: exactly one queued frame goes.
+    expect(frames(d.message({ type: 'ack', batch: 1, clock: [] })).map((f) => f.batch)).toEqual([5]);
+    expect(frames(d.message({ type: 'ack', batch: 2, clock: [] })).map((f) => f.batch)).toEqual([6]);
+    for (const f of frames(d.actions)) expect(f.frame.length).toBeLessThanOrEqual(settings.maxFrameBytes);
+  });
+
+  it('waits for drain when the socket buffer is full, then reads', () => {
+    const d = Driver.open(env({ lastPosition: 2, sendBlocked: true }, [['me', 2]]));
+    const out = d.feed({ type: 'located', stream: 1, cursor: 1 });
+    expect(of(out, 'await-drain')).toHaveLength(1);
+    expect(of(out, 'read')).toEqual([]);
+    expect(of(d.feed({ type: 'drained' }, { sendBlocked: false }), 'read')).toEqual([{ type: 'read', stream: 1, from: 1 }]);
+  });
+
+  it('ignores results of an earlier stream generation (invariant 4)', () => {
+    const d = streaming(3);
+    d.message({ type: 'resync', epoch: 1, clock: [] });
+    expect(d.state.stream).toBe(2);
+    expect(d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1)] })).toEqual([]);
+    expect(d.feed({ type: 'located', stream: 1, cursor: 9 })).toEqual([]);
+    expect(d.state.outbound).toBe('locating');
+  });
+
+  it('a resync with a new epoch restarts the stream from the peer clock, in that epoch; repeats are ignored', () => {
+    const d = streaming(3);
+    d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1), entry('me', 2, 2), entry('me', 3, 3)] });
+    const out = d.message({ type: 'resync', epoch: 2, clock: [['me', 1, '']] });
+    expect(of(out, 'locate')).toEqual([{ type: 'locate', stream: 2, peerHolds: new Map([['me', 1]]) }]);
+    expect(d.state.epoch).toBe(2);
+    expect(d.state.ackedBatch).toBe(d.state.sentBatch);
+    expect(d.message({ type: 'resync', epoch: 2, clock: [] })).toEqual([]);
+    d.feed({ type: 'located', stream: 2, cursor: 2 });
+    const sent = frames(d.feed({ type: 'read', stream: 2, entries: [entry('me', 2, 2), entry('me', 3, 3)] }));
+    const decoded = decodeMessage(sent[0]!.frame, settings.maxFrameBytes) as Extract<Message, { type: 'changes' }>;
+    expect(decoded.epoch).toBe(2);
+    expect(decoded.entries.map((e) => e.seq)).toEqual([2, 3]);
+  });
+
+  it('a skipped ack restarts from what the peer holds; a stale or future ack does nothing', () => {
+    const d = streaming(2);
+    d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1, 40 * 1024), entry('me', 2, 2, 40 * 1024)] });
+    expect(d.state.sentBatch).toBe(2);
+    expect(of(d.message({ type: 'ack', batch: 7, clock: [] }), 'locate')).toEqual([]);
+    expect(d.state.ackedBatch).toBe(0);
+    expect(of(d.message({ type: 'ack', batch: 2, clock: [['me', 2, '']] }), 'locate')).toHaveLength(1);
+    expect(d.message({ type: 'ack', batch: 1, clock: [] }).filter((a) => a.type !== 'read')).toEqual([]);
+  });
+
+  it('resends from what the peer holds when acks stop coming', () => {
+    const d = streaming(1);
+    d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1)] });
+    expect(d.feed({ type: 'tick' }, { now: 1000 })).toEqual([]);
+    const out = d.feed({ type: 'tick' }, { now: 1001 });
+    expect(of(out, 'log')[0]).toMatchObject({ level: 'warn', message: 'acks timed out; resending' });
+    expect(of(out, 'locate')).toHaveLength(1);
+  });
+});
+
+describe('inbound stream', () => {
+  const batch = (epoch: number, entries: ChangeEntry[], n = 1): Message => ({ type: 'changes', epoch, batch: n, entries });
+
+  it('ingests, then acks with our clock for the batch origins', () => {
+    const d = Driver.open();
+    const out = d.message(batch(0, [entry('x', 1, 0)]));
+    expect(of(out, 'ingest')).toEqual([{ type: 'ingest', entries: [entry('x', 1, 0)], batch: 1, epoch: 0 }]);
+    const acked = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: false }, { holdings: new Map([['x', { seq: 1, hash: 'h' }], ['y', { seq: 4, hash: 'h' }]]) });
+    expect(sends(acked)).toEqual([{ type: 'ack', batch: 1, clock: [['x', 1, 'h']] }]);
+  });
+
+  it('learns what the peer sent before ingesting it, so it is never sent back (invariant 5)', () => {
+    const d = Driver.open();
+    d.message(batch(0, [entry('x', 1, 0), entry('x', 2, 0)]));
+    expect(d.state.sent.get('x')).toBe(2);
+    expect(d.state.peerHolds.get('x')).toBe(2);
+    // Our commit of those entries appends them to our log: nothing is sent back.
+    d.feed({ type: 'located', stream: d.state.stream, cursor: 1 }, { lastPosition: 2 });
+    const out = d.feed({ type: 'read', stream: d.state.stream, entries: [entry('x', 1, 1), entry('x', 2, 2)] }, { lastPosition: 2 });
+    expect(frames(out)).toEqual([]);
+  });
+
+  it('a gap asks for a resync with a new epoch; older epochs get the resync repeated', () => {
+    const d = Driver.open();
+    d.message(batch(0, [entry('x', 5, 0)]));
+    const out = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: true });
+    expect(sends(out)).toEqual([{ type: 'resync', epoch: 1, clock: [] }]);
+    expect(d.state.recvEpoch).toBe(1);
+    const stale = d.message(batch(0, [entry('x', 6, 0)], 2));
+    expect(of(stale, 'ingest')).toEqual([]);
+    expect(sends(stale)).toEqual([{ type: 'resync', epoch: 1, clock: [] }]);
+    expect(of(d.message(batch(1, [entry('x', 1, 0)], 3)), 'ingest')).toHaveLength(1);
+  });
+
+  it('announces origins received elsewhere, only when open', () => {
+    const waiting = new Driver(env());
+    expect(waiting.feed({ type: 'announce', origins: ['x'] })).toEqual([]);
+    const d = Driver.open(env({}, [['x', 3]]));
+    expect(sends(d.feed({ type: 'announce', origins: ['x'] }))).toEqual([{ type: 'have', clock: [['x', 3, '']] }]);
+  });
+});
+
+describe('lag', () => {
+  it('is a pure query: how far the peer is behind, and since when', () => {
+    const d = Driver.open(env({ now: 0, lastPosition: 0 }, [['me', 0]]));
+    d.feed({ type: 'appended' }, { now: 10, holdings: new Map([['me', { seq: 3, hash: '' }]]), lastPosition: 3 });
+    const before = d.state;
+    expect(lagOf(d.state, { holdings: d.env.holdings, now: 5000 })).toEqual({ peerBehind: 3, weBehind: 0, seconds: 5 });
+    expect(d.state).toBe(before);
+    d.message({ type: 'have', clock: [['me', 3, '']] }, { now: 6000 });
+    expect(lagOf(d.state, { holdings: d.env.holdings, now: 7000 })).toEqual({ peerBehind: 0, weBehind: 0, seconds: 0 });
+  });
+});

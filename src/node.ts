@@ -67,6 +67,8 @@ export interface NodeStatus {
   lastLocalSeq: number;
   /** Connections closed because a peer sent invalid or oversized frames. */
   rejectedConnections: number;
+  /** Frames of message kinds this version does not know, ignored (see PROTOCOL.md, Versions). */
+  unknownMessages: number;
 }
 
 /** One entry of the change feed (see changesSince). */
@@ -171,7 +173,7 @@ function buildNode({ store, engine, peers, limits, url, log }: Parts): CrmNode {
       return {
         nodeId: store.nodeId, url, clock: clockRecord(seqsOf(store.clock)),
         records: { live: counts.live, deleted: counts.deleted }, conflicted: counts.conflicted, peers: peers.status(),
-        cache: engine.cacheStats(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected,
+        cache: engine.cacheStats(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected, unknownMessages: peers.unknownMessages,
       };
     },
     async verify(options = {}) {

@@ -48,6 +48,7 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     peerBytes: counter('crmsync_peer_bytes_total', 'Bytes exchanged with the peer in the current session.', ['peer', 'direction']),
     peerChanges: counter('crmsync_peer_changes_total', 'Changes exchanged with the peer in the current session.', ['peer', 'direction']),
     rejected: counter('crmsync_rejected_connections_total', 'Peer connections closed for invalid or oversized frames.'),
+    unknownMessages: counter('crmsync_unknown_messages_total', 'Frames of message kinds this version does not know, ignored (versioning policy).'),
     cacheSize: gauge('crmsync_doc_cache_size', 'Record documents held in memory.'),
     cacheHits: counter('crmsync_doc_cache_hits_total', 'Document cache hits.'),
     cacheMisses: counter('crmsync_doc_cache_misses_total', 'Document cache misses.'),
@@ -82,7 +83,7 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     m.clock.reset();
     for (const [origin, seq] of Object.entries(status.clock)) m.clock.set({ origin }, seq);
     for (const c of [m.peerConnected, m.peerLagChanges, m.peerLagSeconds]) c.reset();
-    for (const c of [m.peerBytes, m.peerChanges, m.rejected, m.cacheHits, m.cacheMisses, m.cacheEvictions]) c.reset();
+    for (const c of [m.peerBytes, m.peerChanges, m.rejected, m.unknownMessages, m.cacheHits, m.cacheMisses, m.cacheEvictions]) c.reset();
     for (const [peer, t] of peerTotals(status.peers)) {
       m.peerConnected.set({ peer }, t.connected);
       m.peerLagChanges.set({ peer }, t.lagChanges);
@@ -93,6 +94,7 @@ export function createMetrics(node: CrmNode): ApiMetrics {
       }
     }
     setCounter(m.rejected, status.rejectedConnections);
+    setCounter(m.unknownMessages, status.unknownMessages);
     m.cacheSize.set(status.cache.size);
     setCounter(m.cacheHits, status.cache.hits);
     setCounter(m.cacheMisses, status.cache.misses);

@@ -130,6 +130,7 @@ export const responses = {
     cache: z.strictObject({ size: z.number(), hits: z.number(), misses: z.number(), evictions: z.number() }),
     lastLocalSeq: z.number(),
     rejectedConnections: z.number(),
+    unknownMessages: z.number(),
   }),
   health: z.strictObject({ status: z.string() }),
   error: z.strictObject({

@@ -4,12 +4,12 @@
  * durability outside it, so concurrent writers still share one fsync.
  */
 export class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
+  #tail: Promise<unknown> = Promise.resolve();
 
   /** Runs `fn` after every previously queued function has settled. */
   run<T>(fn: () => Promise<T> | T): Promise<T> {
-    const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
+    const result = this.#tail.then(fn, fn);
+    this.#tail = result.catch(() => undefined);
     return result;
   }
 }

@@ -1,0 +1,121 @@
+/**
+ * Trust statements: the signed facts a cluster's trust list is made of. An
+ * administrator grants a key a node id, a role and (optionally) a scope, or revokes a
+ * key. Every statement is signed by its issuer and names its cluster, so it can be
+ * relayed by anyone and checked by everyone, like a change entry.
+ */
+import { createHash } from 'node:crypto';
+import { pack } from 'msgpackr';
+import { z } from 'zod';
+import { CrmsyncError } from '../errors.js';
+import { parseNodeId, type NodeId } from '../types.js';
+import { fingerprintOf, parseFingerprint, SignatureVerifier, SIGNATURE_BYTES, type NodeKeys } from './keys.js';
+
+/** What a member does in the cluster. */
+export const ROLES = ['region', 'laptop', 'read-only'] as const;
+/** One role: regions hold everything and may decide owner-region fields; read-only members never write. */
+export type Role = (typeof ROLES)[number];
+
+/** What a member may hold: all records (absent), or records in these territories / of these owners. */
+export interface Scope {
+  territories?: string[];
+  owners?: string[];
+}
+
+/** One signed trust statement. */
+export interface TrustStatement {
+  cluster: string;
+  /** Lamport number: greater than every statement its issuer knew (orders evaluation). */
+  n: number;
+  /** Fingerprint of the issuing administrator. */
+  issuer: string;
+  /** Wall-clock time of issue (ms since epoch), for display only. */
+  at: number;
+  op: 'grant' | 'revoke';
+  /** The node id the key is (or was) bound to. */
+  node: NodeId;
+  /** Fingerprint of the subject key. */
+  key: string;
+  role?: Role;
+  admin?: boolean;
+  scope?: Scope;
+  /** Ed25519 signature by `issuer` over the canonical encoding of every other field. */
+  sig: Uint8Array;
+}
+
+/** A statement before it is signed. */
+export type UnsignedStatement = Omit<TrustStatement, 'sig'>;
+
+const fingerprint = z.string().max(60).refine((v) => {
+  try {
+    parseFingerprint(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'invalid key fingerprint');
+const scopeList = z.array(z.string().min(1).max(100)).max(100);
+
+/** Wire and storage schema of a statement (validated before anything else reads it). */
+export const statementSchema = z.object({
+  cluster: z.string().min(1).max(64),
+  n: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  issuer: fingerprint,
+  at: z.number().int().min(0),
+  op: z.enum(['grant', 'revoke']),
+  node: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+  key: fingerprint,
+  role: z.enum(ROLES).optional(),
+  admin: z.boolean().optional(),
+  scope: z.object({ territories: scopeList.optional(), owners: scopeList.optional() }).strict().optional(),
+  sig: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === SIGNATURE_BYTES, 'expected a 64-byte signature'),
+}).strict();
+
+const sorted = (list: string[] | undefined) => (list === undefined ? null : [...new Set(list)].sort());
+
+/** The bytes a statement's signature covers: a fixed-order array, so every node encodes it alike. */
+export function canonicalStatement(s: UnsignedStatement): Uint8Array {
+  return pack([
+    'crmsync/trust/1', s.cluster, s.n, s.issuer, s.at, s.op, s.node, s.key,
+    s.role ?? null, s.admin ?? false, s.scope ? [sorted(s.scope.territories), sorted(s.scope.owners)] : null,
+  ]);
+}
+
+/** The statement's identity: SHA-256 of its canonical encoding (hex). */
+export function statementHash(s: UnsignedStatement): string {
+  return createHash('sha256').update(canonicalStatement(s)).digest('hex');
+}
+
+/** Signs a statement with the issuer's keys (whose fingerprint must be `issuer`). */
+export function signStatement(unsigned: Omit<UnsignedStatement, 'issuer'>, issuer: NodeKeys): TrustStatement {
+  const body: UnsignedStatement = { ...unsigned, issuer: issuer.fingerprint };
+  return { ...body, sig: issuer.sign(canonicalStatement(body)) };
+}
+
+/** Parses an untrusted value as a statement and checks its signature; ERR_VALIDATION naming the problem. */
+export function parseStatement(value: unknown, verifier: SignatureVerifier): TrustStatement {
+  const parsed = statementSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CrmsyncError('ERR_VALIDATION', `invalid trust statement: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+  }
+  const statement = { ...parsed.data, node: parseNodeId(parsed.data.node) } as TrustStatement;
+  if (statement.op === 'grant' && statement.role === undefined) throw new CrmsyncError('ERR_VALIDATION', 'invalid trust statement: a grant needs a role');
+  const { sig, ...body } = statement;
+  if (!verifier.verify(parseFingerprint(statement.issuer), canonicalStatement(body), sig)) {
+    throw new CrmsyncError('ERR_VALIDATION', 'invalid trust statement: the signature does not match its issuer');
+  }
+  return statement;
+}
+
+/** The cluster id a founder key defines: anyone holding the key can check it. */
+export function clusterIdOf(founderKey: Uint8Array): string {
+  return createHash('sha256').update('crmsync/cluster/1').update(founderKey).digest('base64url').slice(0, 22);
+}
+
+/** A statement as a plain value for MessagePack (its own shape; Uint8Array stays binary). */
+export function statementValue(s: TrustStatement): Record<string, unknown> {
+  return { ...s };
+}
+
+export { fingerprintOf };

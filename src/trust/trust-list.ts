@@ -1,0 +1,195 @@
+/**
+ * A cluster's trust list: who may sync, under which node id, in which role and scope.
+ * It is the deterministic evaluation of a set of signed statements, so every member
+ * holding the same statements computes the same list, whatever order they arrived in.
+ *
+ * Rules (evaluated in statement order: Lamport number, then hash):
+ *  1. The founder (whose key defines the cluster id) is an administrator from the start.
+ *  2. A statement counts only if its issuer is an active administrator at that point.
+ *  3. A grant binds a key to a node id. A node id is bound to the first key ever granted
+ *     it and a key to one node id: a node's change history is signed by its key, so a
+ *     new key is a new node. A later grant for the same pair updates role and scope.
+ *  4. A revocation is permanent: the key never becomes a member again.
+ *
+ * Invariants: `#members` and `#revoked` are always the evaluation of `#statements`;
+ * `version` increases whenever that evaluation changes.
+ */
+import { createHash } from 'node:crypto';
+import { CrmsyncError } from '../errors.js';
+import type { NodeId } from '../types.js';
+import { fingerprintOf, parseFingerprint, SignatureVerifier, type NodeKeys } from './keys.js';
+import {
+  clusterIdOf, parseStatement, signStatement, statementHash,
+  type Role, type Scope, type TrustStatement,
+} from './statements.js';
+
+/** An active member of the cluster. */
+export interface Member {
+  node: NodeId;
+  /** Fingerprint of the member's key. */
+  key: string;
+  publicKey: Uint8Array;
+  role: Role;
+  admin: boolean;
+  /** Absent: the member may hold every record. */
+  scope?: Scope;
+  /** Fingerprint of the administrator whose statement made this entry. */
+  grantedBy: string;
+  grantedAt: number;
+}
+
+/** What the trust list says about a key. */
+export type KeyStanding = 'member' | 'revoked' | 'unknown';
+
+/** Result of adding statements. */
+export interface AddResult {
+  /** Statements new to this list. */
+  added: TrustStatement[];
+  /** True when the evaluation (members, roles, revocations) changed. */
+  changed: boolean;
+}
+
+/** See the file comment. */
+export class TrustList {
+  readonly cluster: string;
+  readonly founder: string;
+  version = 0;
+  readonly #founderKey: Uint8Array;
+  readonly #verifier: SignatureVerifier;
+  readonly #maxStatements: number;
+  readonly #statements = new Map<string, TrustStatement>();
+  #members = new Map<string, Member>();
+  #byNode = new Map<string, Member>();
+  #revoked = new Set<string>();
+  #maxN = 0;
+
+  constructor(options: { founderKey: Uint8Array; verifier?: SignatureVerifier; maxStatements: number }) {
+    this.#founderKey = options.founderKey;
+    this.founder = fingerprintOf(options.founderKey);
+    this.cluster = clusterIdOf(options.founderKey);
+    this.#verifier = options.verifier ?? new SignatureVerifier();
+    this.#maxStatements = options.maxStatements;
+  }
+
+  /** Adds statements (already parsed or raw values from a peer); invalid ones are refused with ERR_VALIDATION. */
+  add(values: readonly unknown[]): AddResult {
+    const added: TrustStatement[] = [];
+    for (const value of values) {
+      const statement = parseStatement(value, this.#verifier);
+      if (statement.cluster !== this.cluster) {
+        throw new CrmsyncError('ERR_VALIDATION', `trust statement for cluster ${statement.cluster}, not this cluster (${this.cluster})`);
+      }
+      const hash = statementHash(statement);
+      if (this.#statements.has(hash)) continue;
+      if (this.#statements.size >= this.#maxStatements) {
+        throw new CrmsyncError('ERR_VALIDATION', `the trust list holds its maximum of ${this.#maxStatements} statements`);
+      }
+      this.#statements.set(hash, statement);
+      this.#maxN = Math.max(this.#maxN, statement.n);
+      added.push(statement);
+    }
+    const changed = added.length > 0 && this.#evaluate();
+    if (changed) this.version++;
+    return { added, changed };
+  }
+
+  /** Signs and adds a statement as `issuer` (who must be an active administrator). */
+  issue(issuer: NodeKeys, body: { op: 'grant' | 'revoke'; node: NodeId; key: string; role?: Role; admin?: boolean; scope?: Scope }, now: number): TrustStatement {
+    if (!this.isAdmin(issuer.fingerprint)) {
+      throw new CrmsyncError('ERR_UNAUTHORIZED', 'only an administrator of the cluster can change its trust list; run this on an administrator node');
+    }
+    parseFingerprint(body.key);
+    const statement = signStatement({ cluster: this.cluster, n: this.#maxN + 1, at: now, ...body }, issuer);
+    this.add([statement]);
+    return statement;
+  }
+
+  /** The active member holding `key` (a fingerprint or raw key). */
+  memberByKey(key: string | Uint8Array): Member | undefined {
+    return this.#members.get(typeof key === 'string' ? key : fingerprintOf(key));
+  }
+
+  /** The active member with node id `node`. */
+  memberByNode(node: string): Member | undefined {
+    return this.#byNode.get(node);
+  }
+
+  /** Whether `key` is a member, was revoked, or is unknown. */
+  standing(key: string | Uint8Array): KeyStanding {
+    const fp = typeof key === 'string' ? key : fingerprintOf(key);
+    if (this.#revoked.has(fp)) return 'revoked';
+    return this.#members.has(fp) ? 'member' : 'unknown';
+  }
+
+  /** True for an active administrator (the founder counts until revoked). */
+  isAdmin(key: string): boolean {
+    return (key === this.founder && !this.#revoked.has(key)) || this.#members.get(key)?.admin === true;
+  }
+
+  /** Active members, sorted by node id. */
+  members(): Member[] {
+    return [...this.#members.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  }
+
+  /** Revoked fingerprints. */
+  revoked(): string[] {
+    return [...this.#revoked].sort();
+  }
+
+  /** Every statement held, in evaluation order (what a peer is sent). */
+  statements(): TrustStatement[] {
+    return [...this.#statements.entries()].sort(byOrder).map(([, s]) => s);
+  }
+
+  /** A digest of the statement set: equal digests mean equal trust lists. */
+  digest(): string {
+    const hash = createHash('sha256');
+    for (const key of [...this.#statements.keys()].sort()) hash.update(key);
+    return hash.digest('base64url');
+  }
+
+  /** Evaluates every statement in order (see the rules); true when the result changed. */
+  #evaluate(): boolean {
+    const members = new Map<string, Member>();
+    const boundNode = new Map<string, string>(); // node id -> the first key ever granted it
+    const boundKey = new Map<string, string>(); // key -> the node id it was granted
+    const revoked = new Set<string>();
+    const isAdmin = (key: string) => (key === this.founder && !revoked.has(key)) || members.get(key)?.admin === true;
+    for (const [, s] of [...this.#statements.entries()].sort(byOrder)) {
+      if (!isAdmin(s.issuer)) continue;
+      if (s.op === 'revoke') {
+        revoked.add(s.key);
+        members.delete(s.key);
+        continue;
+      }
+      if (revoked.has(s.key)) continue;
+      if ((boundNode.get(s.node) ?? s.key) !== s.key || (boundKey.get(s.key) ?? s.node) !== s.node) continue;
+      boundNode.set(s.node, s.key);
+      boundKey.set(s.key, s.node);
+      members.set(s.key, {
+        node: s.node, key: s.key, publicKey: parseFingerprint(s.key), role: s.role!, admin: s.admin === true,
+        ...(s.scope ? { scope: s.scope } : {}), grantedBy: s.issuer, grantedAt: s.at,
+      });
+    }
+    const before = snapshot(this.#members, this.#revoked);
+    this.#members = members;
+    this.#byNode = new Map([...members.values()].map((m) => [m.node, m]));
+    this.#revoked = revoked;
+    return before !== snapshot(members, revoked);
+  }
+
+  /** The founder's raw key (the root of trust). */
+  get founderKey(): Uint8Array {
+    return this.#founderKey;
+  }
+}
+
+function byOrder([ha, a]: [string, TrustStatement], [hb, b]: [string, TrustStatement]): number {
+  return a.n - b.n || (ha < hb ? -1 : ha > hb ? 1 : 0);
+}
+
+/** A comparable rendering of an evaluation (order-independent). */
+function snapshot(members: Map<string, Member>, revoked: Set<string>): string {
+  const rows = [...members.values()].map((m) => [m.key, m.node, m.role, m.admin, m.scope ?? null]).sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1));
+  return JSON.stringify([rows, [...revoked].sort()]);
+}

@@ -1,0 +1,114 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { generateNodeKeys, type NodeKeys } from '../../src/trust/keys.js';
+import { signStatement, type TrustStatement } from '../../src/trust/statements.js';
+import { TrustList } from '../../src/trust/trust-list.js';
+import type { NodeId } from '../../src/types.js';
+
+const MAX = 1000;
+const founder = generateNodeKeys();
+const keys = Array.from({ length: 5 }, () => generateNodeKeys());
+const listOf = () => new TrustList({ founderKey: founder.publicKey, maxStatements: MAX });
+const node = (n: string) => n as NodeId;
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return (err as { code?: string }).code;
+  }
+}
+
+describe('trust list', () => {
+  it('the founder is an administrator; grants bind keys to node ids and roles', () => {
+    const list = listOf();
+    list.issue(founder, { op: 'grant', node: node('berlin'), key: founder.fingerprint, role: 'region', admin: true }, 1);
+    list.issue(founder, { op: 'grant', node: node('laptop-anna'), key: keys[0]!.fingerprint, role: 'laptop', scope: { territories: ['DACH'] } }, 2);
+    expect(list.members().map((m) => [m.node, m.role, m.admin])).toEqual([['berlin', 'region', true], ['laptop-anna', 'laptop', false]]);
+    expect(list.memberByNode('laptop-anna')?.scope).toEqual({ territories: ['DACH'] });
+    expect(list.standing(keys[0]!.publicKey)).toBe('member');
+    expect(list.standing(keys[1]!.fingerprint)).toBe('unknown');
+  });
+
+  it('only administrators change it; a non-admin statement is ignored, and issue() refuses', () => {
+    const list = listOf();
+    list.issue(founder, { op: 'grant', node: node('laptop-anna'), key: keys[0]!.fingerprint, role: 'laptop' }, 1);
+    const forged = signStatement({ cluster: list.cluster, n: 5, at: 2, op: 'grant', node: node('evil'), key: keys[1]!.fingerprint, role: 'region', admin: true }, keys[0]!);
+    expect(list.add([forged]).changed).toBe(false);
+    expect(list.memberByNode('evil')).toBeUndefined();
+    expect(codeOf(() => list.issue(keys[0]!, { op: 'revoke', node: node('x'), key: founder.fingerprint }, 3))).toBe('ERR_UNAUTHORIZED');
+  });
+
+  it('refuses tampered statements, foreign clusters and garbage, with ERR_VALIDATION', () => {
+    const list = listOf();
+    const good = signStatement({ cluster: list.cluster, n: 1, at: 1, op: 'grant', node: node('a'), key: keys[0]!.fingerprint, role: 'laptop' }, founder);
+    expect(codeOf(() => list.add([{ ...good, role: 'region' }]))).toBe('ERR_VALIDATION');
+    expect(codeOf(() => list.add([{ ...good, cluster: 'other' }]))).toBe('ERR_VALIDATION');
+    expect(codeOf(() => list.add([{ ...good, sig: new Uint8Array(64) }]))).toBe('ERR_VALIDATION');
+    expect(codeOf(() => list.add([{ hello: 1 }]))).toBe('ERR_VALIDATION');
+    expect(codeOf(() => list.add([null]))).toBe('ERR_VALIDATION');
+    expect(list.members()).toEqual([]);
+  });
+
+  it('revocation is permanent, and a node id stays bound to its first key', () => {
+    const list = listOf();
+    list.issue(founder, { op: 'grant', node: node('laptop-anna'), key: keys[0]!.fingerprint, role: 'laptop' }, 1);
+    list.issue(founder, { op: 'revoke', node: node('laptop-anna'), key: keys[0]!.fingerprint }, 2);
+    list.issue(founder, { op: 'grant', node: node('laptop-anna'), key: keys[0]!.fingerprint, role: 'laptop' }, 3);
+    expect(list.standing(keys[0]!.fingerprint)).toBe('revoked');
+    // The revoked key's node id is not handed to another key: that would be a second history under one origin.
+    list.issue(founder, { op: 'grant', node: node('laptop-anna'), key: keys[1]!.fingerprint, role: 'laptop' }, 4);
+    expect(list.memberByNode('laptop-anna')).toBeUndefined();
+    // ...and one key holds one node id.
+    list.issue(founder, { op: 'grant', node: node('laptop-ben'), key: keys[2]!.fingerprint, role: 'laptop' }, 5);
+    list.issue(founder, { op: 'grant', node: node('laptop-cat'), key: keys[2]!.fingerprint, role: 'laptop' }, 6);
+    expect(list.memberByKey(keys[2]!.fingerprint)?.node).toBe('laptop-ben');
+  });
+
+  it('statements of a revoked administrator made after the revocation do not count', () => {
+    const list = listOf();
+    list.issue(founder, { op: 'grant', node: node('admin2'), key: keys[0]!.fingerprint, role: 'region', admin: true }, 1);
+    list.issue(keys[0]!, { op: 'grant', node: node('laptop-x'), key: keys[1]!.fingerprint, role: 'laptop' }, 2);
+    list.issue(founder, { op: 'revoke', node: node('admin2'), key: keys[0]!.fingerprint }, 3);
+    const late = signStatement({ cluster: list.cluster, n: 10, at: 4, op: 'grant', node: node('laptop-y'), key: keys[2]!.fingerprint, role: 'laptop' }, keys[0]!);
+    list.add([late]);
+    expect(list.members().map((m) => m.node)).toEqual(['laptop-x']);
+  });
+
+  it('every node computes the same list whatever order and grouping the statements arrive in', () => {
+    const all = [founder, ...keys];
+    fc.assert(fc.property(
+      fc.array(fc.record({ op: fc.constantFrom('grant', 'grant', 'revoke'), by: fc.nat(5), who: fc.nat(5), admin: fc.boolean(), role: fc.constantFrom('region', 'laptop', 'read-only') }), { minLength: 5, maxLength: 25 }),
+      fc.infiniteStream(fc.nat()),
+      (steps, shuffle) => {
+        const origin = listOf();
+        const issued: TrustStatement[] = [];
+        for (const [i, step] of steps.entries()) {
+          const issuer = all[step.by]!;
+          if (!origin.isAdmin(issuer.fingerprint)) continue;
+          const who = all[step.who]!;
+          issued.push(origin.issue(issuer, { op: step.op as 'grant' | 'revoke', node: node(`n${step.who}`), key: who.fingerprint, role: step.role as 'laptop', admin: step.admin }, i));
+        }
+        const order = [...issued];
+        const it = shuffle[Symbol.iterator]();
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = it.next().value % (i + 1);
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+        const replica = listOf();
+        for (let i = 0; i < order.length; i += 3) replica.add(order.slice(i, i + 3));
+        expect(replica.members()).toEqual(origin.members());
+        expect(replica.revoked()).toEqual(origin.revoked());
+        expect(replica.digest()).toBe(origin.digest());
+      },
+    ), { numRuns: 60 });
+  });
+
+  it('refuses statements beyond its maximum', () => {
+    const list = new TrustList({ founderKey: founder.publicKey, maxStatements: 2 });
+    list.issue(founder, { op: 'grant', node: node('a'), key: keys[0]!.fingerprint, role: 'laptop' }, 1);
+    list.issue(founder, { op: 'grant', node: node('b'), key: keys[1]!.fingerprint, role: 'laptop' }, 2);
+    expect(codeOf(() => list.issue(founder, { op: 'grant', node: node('c'), key: keys[2]!.fingerprint, role: 'laptop' }, 3))).toBe('ERR_VALIDATION');
+  });
+});

@@ -26,8 +26,10 @@ export const ERROR_CODES = [
   'ERR_CORRUPT',
   /** The node (or a component) is closed or not yet open. */
   'ERR_CLOSED',
-  /** A peer failed authentication. */
+  /** A peer failed authentication, or is not allowed to do what it asked. */
   'ERR_UNAUTHORIZED',
+  /** A signature does not match its claimed signer (altered, forged or replayed data). */
+  'ERR_SIGNATURE',
   /** An operation was aborted or timed out. */
   'ERR_TIMEOUT',
 ] as const;

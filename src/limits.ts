@@ -30,6 +30,8 @@ export const LIMIT_TABLE = {
   maxDocChunks: { value: 8, unit: 'count', reason: 'stored chunks per record before it is compacted into one snapshot: load time' },
   logTailSize: { value: 4096, unit: 'count', reason: 'recent log entries kept in memory so live pushes do not read LevelDB' },
   groupCommitMax: { value: 512, unit: 'count', reason: 'commits grouped into one fsynced batch' },
+  signEveryEntries: { value: 64, unit: 'count', reason: "a node signs at least every this many of its own entries within one commit: the longest run a frame cannot cut" },
+  maxTrustStatements: { value: 10_000, unit: 'count', reason: 'signed statements a trust list holds: memory, and the time to evaluate it' },
   reconnectBaseMs: { value: 100, unit: 'ms', reason: 'first reconnect delay (full jitter)' },
   reconnectMaxMs: { value: 30_000, unit: 'ms', reason: 'reconnect delay cap: backoff never grows beyond it' },
   heartbeatMs: { value: 10_000, unit: 'ms', reason: 'dead-peer detection: a peer silent for two intervals is closed with 4004' },
@@ -37,6 +39,7 @@ export const LIMIT_TABLE = {
   handshakeTimeoutMs: { value: 10_000, unit: 'ms', reason: 'connections that never complete the handshake are closed with 4005' },
   connectTimeoutMs: { value: 10_000, unit: 'ms', reason: 'a dial (TCP connect and WebSocket upgrade) that takes longer fails' },
   closeTimeoutMs: { value: 5_000, unit: 'ms', reason: 'a closing handshake that takes longer destroys the socket' },
+  refusedLogIntervalMs: { value: 10_000, unit: 'ms', reason: 'refused peers are logged at most once per reason per interval (with a count): the log, against a flood of bad peers' },
   maxPageSize: { value: 1000, unit: 'count', reason: 'records per list page: memory and time of one call' },
   maxHistoryEntries: { value: 10_000, unit: 'count', reason: 'history entries one call returns' },
   maxFeedEntries: { value: 10_000, unit: 'count', reason: 'log entries one changesSince / exportEntries call returns' },
@@ -47,8 +50,11 @@ export const LIMIT_TABLE = {
 
 /** Limits fixed by the protocol or the storage format (not overridable). */
 export const FIXED_LIMITS = {
-  maxEntriesPerFrame: { value: 100_000, unit: 'count', reason: 'change entries one frame may carry (checked before the entries are validated)' },
-  maxClockEntries: { value: 100_000, unit: 'count', reason: 'origins in one wire clock' },
+  maxEntriesPerFrame: { value: 10_000, unit: 'count', reason: 'change entries one frame may carry (checked before any entry is validated)' },
+  maxClockEntries: { value: 10_000, unit: 'count', reason: 'origins in one wire clock (a clock only ever names trust-list members)' },
+  maxProofStatements: { value: 16, unit: 'count', reason: 'trust statements a hello may carry to prove its key' },
+  maxStatementsPerMessage: { value: 10_000, unit: 'count', reason: 'trust statements one trust message may carry' },
+  maxHandshakeFrameBytes: { value: 64 * KiB, unit: 'bytes', reason: 'largest frame accepted before the peer proved its identity' },
   maxEarlyFrames: { value: 1024, unit: 'count', reason: 'frames buffered before a connection has handlers; beyond it the connection is closed with 1008' },
   earlyFrameBytesFactor: { value: 4, unit: 'count', reason: 'bytes buffered before a connection has handlers, as a multiple of maxFrameBytes' },
   maxCloseReasonBytes: { value: 123, unit: 'bytes', reason: 'close reason length (RFC 6455: a close frame payload is at most 125 bytes)' },

@@ -24,6 +24,9 @@ import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseNodeId, type NodeId, type RecordId } from './types.js';
+import { existingKeys, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
+import type { NodeKeys } from './trust/keys.js';
+import type { TrustService } from './trust/trust-service.js';
 
 /** The `source` recorded for changes merged from a backup. */
 const RESTORE_SOURCE = parseNodeId('restore');
@@ -36,6 +39,13 @@ export interface NodeOptions {
   db?: AbstractLevel<any, string, Uint8Array>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Node id for a new data directory; generated if absent; must match an existing one. */
   nodeId?: string;
+  /** The node's key (PKCS#8 PEM, e.g. `node.key`). Absent: a new data directory generates one and keeps it. */
+  identity?: IdentityOptions['identity'];
+  /**
+   * The cluster to join (founder key fingerprint and starting statements, e.g. this node's
+   * grant). Absent on a new data directory: the node founds a new cluster.
+   */
+  cluster?: IdentityOptions['cluster'];
   /** Where to accept peers; `false` to only dial. Default 127.0.0.1, port 0 (any free port). */
   listen?: { host?: string; port?: number } | false;
   /** Peer URLs to dial and keep dialing (ws://host:port). */
@@ -115,17 +125,30 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const timers = options.timers ?? realTimers;
   const bytes = options.randomBytes ?? ((n: number) => randomBytes(n));
   const db = options.db ?? (await levelAt(options.dataDir));
+  let created: NodeKeys | undefined;
   const store = await openLevelStore(db, {
-    nodeId: options.nodeId === undefined ? undefined : parseNodeId(options.nodeId),
-    generateNodeId: () => parseNodeId(`node-${Buffer.from(bytes(4)).toString('hex')}`),
+    createIdentity: () => {
+      const fresh = newIdentity(options, () => parseNodeId(`node-${Buffer.from(bytes(4)).toString('hex')}`));
+      created = fresh.keys;
+      return fresh.record;
+    },
     logTailSize: limits.logTailSize,
     groupCommitMax: limits.groupCommitMax,
     sync: options.sync ?? true,
   });
   const log = logger.child({ node: store.nodeId });
+  let trust: TrustService;
+  try {
+    const keys = created ?? existingKeys(store.identity, options);
+    trust = await openTrust(store, keys, options, limits, log.child({ component: 'trust' }), timers.now());
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   const engine = new Engine({
     store, actor: makeActorId(store.nodeId, bytes(8)), limits, logger: log.child({ component: 'engine' }),
     now: () => timers.now(), randomBytes: bytes,
+    identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust,
   });
   const transport = options.transport ?? createWsTransport({
     maxFrameBytes: limits.maxFrameBytes, sendHighWaterBytes: limits.sendHighWaterBytes,
@@ -133,7 +156,7 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     peerToken: options.peerToken, logger: log.child({ component: 'net' }),
   });
   const peers = new Peers({
-    engine, transport, limits, timers, random: options.random ?? Math.random, logger: log.child({ component: 'sync' }),
+    engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }),
   });
   const url = await peers.start(options.listen === false ? undefined : { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 });
   for (const peer of options.peers ?? []) peers.add(peer);

@@ -1,39 +1,32 @@
 /**
- * The unit of replication: one Automerge change of one record, stamped with the
- * origin node that made it and that origin's sequence number. Entries keep their
- * origin when relayed, so the version vector over origins says exactly what a node holds.
+ * The unit of replication: one Automerge change of one record, stamped with the origin
+ * node that made it and that origin's sequence number. Entries keep their origin when
+ * relayed, so the version vector over origins says exactly what a node holds. Each
+ * origin's entries form a hash chain (origin-clock.ts) that the origin signs: a peer
+ * relays entries, it cannot alter them.
+ *
+ * Only what cannot be derived travels: the change bytes carry the record's data, the
+ * time (the change's own time field) and the author (the change's message); the
+ * receiver derives the view, the touched fields and the chain hash itself.
  */
 import type { NodeId, RecordId } from '../types.js';
-import type { RecordView } from './record-schema.js';
 
-/** One change in the replicated log. */
+/** One change as it travels between nodes. */
 export interface ChangeEntry {
   /** Node that made the change. */
   origin: NodeId;
   /** 1-based position in the origin's sequence; contiguous per origin. */
   seq: number;
-  /**
-   * First 8 bytes (16 hex chars) of the hash of the origin's previous entry ('' for
-   * seq 1). Chains each origin's entries so two histories written under one origin (a
-   * copied data directory) are detected the moment they meet.
-   */
-  prev: string;
   /** The record (document) the change belongs to. */
   record: RecordId;
-  /** Automerge change bytes; hash and deps are read from them, never trusted separately. */
+  /** Automerge change bytes; hash, deps, actor, time and message are read from them. */
   change: Uint8Array;
-  /** Wall-clock time of the change at its origin (ms since epoch), for history. */
-  time: number;
-  /** Field paths the change touched, for history. */
-  fields: string[];
-  /** Who made the change on the origin node beyond the node itself (e.g. 'import:crm-export'). */
-  author?: string;
   /**
-   * The record's view at the state "deps + this change". A receiver whose heads equal
-   * the change's deps reaches exactly that state, so it can store this view instead of
-   * loading the document (the fast path of catch-up).
+   * The origin's Ed25519 signature over the chain hash at this entry. Present where the
+   * origin signed (every commit's last entry, and every `signEvery` entries within one);
+   * on the wire, at least on each origin's last entry of a frame.
    */
-  view: RecordView;
+  sig?: Uint8Array;
   /**
    * Entry fields written by a newer version that this one does not know: kept, stored
    * and relayed unchanged (the versioning policy in PROTOCOL.md).
@@ -41,8 +34,26 @@ export interface ChangeEntry {
   ext?: Record<string, unknown>;
 }
 
-/** A change entry as stored in a node's local log. */
+/** A change entry as stored in a node's local log, with what the node derived from it. */
 export interface StoredEntry extends ChangeEntry {
   /** Position in this node's log: the order it was stored in, which respects causality. */
   localSeq: number;
+  /** Chain hash at this entry (hex). */
+  chain: string;
+  /** Time of the change at its origin (ms since epoch), from the change. */
+  time: number;
+  /** Field paths the change touched, from its operations. */
+  fields: string[];
+  /** Who made the change beyond the node (e.g. 'import:crm-export'), from the change message. */
+  author?: string;
+  /**
+   * Set on the last entry of each commit: at this position every origin's last entry is
+   * signed, so a frame may end here (see PROTOCOL.md, "Signed logs").
+   */
+  boundary?: true;
+  /** Set when the change failed verification: kept for the chain, never applied. */
+  quarantined?: string;
 }
+
+/** A stored entry before the log assigned its position. */
+export type LoggedEntry = Omit<StoredEntry, 'localSeq'>;

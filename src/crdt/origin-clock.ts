@@ -2,21 +2,24 @@
  * The origin clock: what a node holds, as a version vector over origins. Every change
  * entry is stamped with the node that made it (its origin) and that origin's sequence
  * number; sequences are contiguous per origin, so "holds changes 1..n of origin o" is
- * one number per origin. Each origin's entries also form a hash chain (`prev` names the
- * previous entry's chain hash), so two different histories written under one origin (a
- * copied data directory) are detected the moment they meet.
+ * one number per origin. Each origin's entries also form a hash chain (chainNext) whose
+ * hashes the origin signs, so an entry cannot be altered, reordered or forged, and two
+ * different histories written under one origin (a copied data directory) are detected
+ * the moment they meet.
  *
- * This module is the one home of that idea: accepting an entry (contiguity and chain),
+ * This module is the one home of that idea: placing an entry (contiguity), the chain,
  * learning what a peer holds, computing what a peer lacks, comparing, and the wire form.
  * Everything here is pure; the laws (merge commutative, associative, idempotent; compare
  * consistent with merge; acceptance never skips) are property-tested.
  */
 
+import { createHash } from 'node:crypto';
+
 /** The last entry held of one origin. */
 export interface OriginHead {
   /** Highest contiguous sequence number held (entries 1..seq). */
   seq: number;
-  /** Chain hash of entry `seq` ('' when nothing is held). */
+  /** Chain hash at entry `seq` (hex; '' when nothing is held). */
   hash: string;
 }
 
@@ -26,42 +29,54 @@ export type OriginClock = ReadonlyMap<string, OriginHead>;
 /** What a peer is known to hold, sequence numbers only. A missing origin means 0. */
 export type SeqClock = ReadonlyMap<string, number>;
 
-/** The wire form: `[origin, seq, hash]` triples sorted by origin. */
-export type WireClock = [origin: string, seq: number, hash: string][];
+/** The wire form: `[origin, seq, chain hash (32 bytes, or empty for seq 0)]` triples sorted by origin. */
+export type WireClock = [origin: string, seq: number, hash: Uint8Array][];
 
 /** How two clocks relate: `before` means a happened-before b (b holds all a holds, and more). */
 export type Ordering = 'equal' | 'before' | 'after' | 'concurrent';
 
-/** Length (hex characters) of the chain hash: the first 8 bytes of the entry's change hash. */
-export const CHAIN_HASH_HEX = 16;
+/** Bytes of a chain hash. */
+export const CHAIN_HASH_BYTES = 32;
 
-/** The chain hash an entry contributes, from the hash of its Automerge change. */
-export function chainHash(changeHash: string): string {
-  return changeHash.slice(0, CHAIN_HASH_HEX);
+/**
+ * The chain hash before an origin's first entry: binds the chain to its cluster and
+ * origin, so an entry can never be replayed under another origin or cluster.
+ */
+export function chainStart(cluster: string, origin: string): string {
+  return createHash('sha256').update('crmsync/chain/1\0').update(cluster).update('\0').update(origin).digest('hex');
 }
 
-/** What receiving one entry of an origin means, given the head held of that origin. */
-export type Acceptance =
-  /** Already held: skip it. */
+/**
+ * The chain hash after an entry: SHA-256 over the previous chain hash (full length),
+ * the entry's sequence number, record id and the hash of its Automerge change (which
+ * covers the change's body, deps, actor, time and message). One signature over a chain
+ * hash therefore authenticates every entry before it.
+ */
+export function chainNext(prev: string, entry: { seq: number; record: string }, changeHash: string): string {
+  const seq = Buffer.alloc(8);
+  seq.writeBigUInt64BE(BigInt(entry.seq));
+  return createHash('sha256').update(Buffer.from(prev, 'hex')).update(seq).update(entry.record).update('\0').update(Buffer.from(changeHash, 'hex')).digest('hex');
+}
+
+/** The bytes an origin signs for its entry whose chain hash is `chain`. */
+export function entrySigningInput(chain: string): Uint8Array {
+  return Buffer.concat([Buffer.from('crmsync/entry/1\0'), Buffer.from(chain, 'hex')]);
+}
+
+/** Where an entry of an origin stands against the head held of that origin. */
+export type Position =
+  /** Already held. */
   | 'duplicate'
-  /** The next entry and it chains: accept it. */
+  /** The next one. */
   | 'next'
   /** An earlier entry is missing: the sender must resend from our clock. */
-  | 'gap'
-  /** The next sequence number, but it does not chain: another history under this origin. */
-  | 'fork';
+  | 'gap';
 
-/** Classifies an entry `{ seq, prev }` against the held head of its origin. */
-export function classify(head: OriginHead | undefined, entry: { seq: number; prev: string }): Acceptance {
+/** Classifies an entry's sequence number against the held head of its origin. */
+export function classify(head: OriginHead | undefined, seq: number): Position {
   const held = head?.seq ?? 0;
-  if (entry.seq <= held) return 'duplicate';
-  if (entry.seq > held + 1) return 'gap';
-  return entry.prev === (head?.hash ?? '') ? 'next' : 'fork';
-}
-
-/** The `{ seq, prev }` of the next entry an origin writes after `head`. */
-export function nextEntry(head: OriginHead | undefined): { seq: number; prev: string } {
-  return { seq: (head?.seq ?? 0) + 1, prev: head?.hash ?? '' };
+  if (seq <= held) return 'duplicate';
+  return seq === held + 1 ? 'next' : 'gap';
 }
 
 /** Sequence numbers of a clock (what a peer learns of it). */
@@ -121,7 +136,7 @@ export function toWireClock(clock: OriginClock, only?: Iterable<string>): WireCl
   const origins = only ? [...new Set(only)] : [...clock.keys()];
   return origins.sort().flatMap((origin): WireClock => {
     const head = clock.get(origin);
-    return head ? [[origin, head.seq, head.hash]] : [];
+    return head ? [[origin, head.seq, Buffer.from(head.hash, 'hex')]] : [];
   });
 }
 
@@ -145,7 +160,7 @@ export function clockRecord(clock: SeqClock): Record<string, number> {
 export function forkedOrigin(mine: OriginClock, theirs: WireClock, self: string, remote: string): string | undefined {
   for (const [origin, seq, hash] of theirs) {
     const head = mine.get(origin);
-    if (head !== undefined && head.seq === seq && head.hash !== hash) return origin;
+    if (head !== undefined && head.seq === seq && head.hash !== Buffer.from(hash).toString('hex')) return origin;
     // A genuine self-connection sent a clock our durable clock has since reached, so a
     // peer with our id holding more of our own origin is another writer with our id.
     if (remote === self && origin === self && seq > (head?.seq ?? 0)) return origin;

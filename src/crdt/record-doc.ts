@@ -97,11 +97,14 @@ export function loadRecordDoc(chunks: readonly Uint8Array[], actor: string): Rec
 const str = (value: unknown): string | undefined =>
   value === undefined || value === null ? undefined : A.isImmutableString(value) ? value.val : String(value);
 
-/** Applies a write as one Automerge change, touching only values that differ. Null if nothing changed. */
-export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, now: number): WriteOutcome | null {
+/** Applies a write as one Automerge change, touching only values that differ. Null if nothing changed. `now` in ms. */
+export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, now: number, author?: string): WriteOutcome | null {
   const deps = A.getHeads(doc);
   const fields: string[] = [];
-  const next = A.change(doc, { time: Math.floor(now / 1000) }, (r) => {
+  // The change's time field carries ms (not Automerge's customary seconds) and its
+  // message the author: both then travel inside the signed change bytes.
+  const options: A.ChangeOptions<RecordShape> = author === undefined ? { time: now } : { time: now, message: author };
+  const next = A.change(doc, options, (r) => {
     applyAtomic(r, write, fields);
     applyAddress(r, write, fields);
     applyCustom(r, write, fields);

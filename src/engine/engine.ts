@@ -17,7 +17,8 @@ import { parseRecordId, type NodeId, type RecordId } from '../types.js';
 import { ingest, type IngestResult } from './ingest.js';
 import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from './local-writes.js';
 import { verifyRecords, type VerifyReport } from './verify.js';
-import { Writer, type RecordChangeEvent } from './writer.js';
+import type { OriginAuthority } from './entry-check.js';
+import { Writer, type RecordChangeEvent, type WriterIdentity } from './writer.js';
 
 /**
  * What the sync protocol needs from a node, and all it gets: what do you hold, give me
@@ -48,6 +49,8 @@ export interface HistoryEntry {
   hash: string;
   /** Set for changes made by an importer or another tool, e.g. 'import:crm-export'. */
   author?: string;
+  /** Set for a change this node refused to apply (it failed verification), with the reason. */
+  quarantined?: string;
 }
 
 /** Collaborators and settings of an engine. */
@@ -56,6 +59,10 @@ export interface EngineOptions {
   actor: string;
   limits: Limits;
   logger: Logger;
+  /** This node as a writer: its cluster and signing key. */
+  identity: WriterIdentity;
+  /** Which origins may write, with which keys (the trust list). */
+  authority: OriginAuthority;
   now?: () => number;
   randomBytes?: (n: number) => Uint8Array;
 }
@@ -67,6 +74,7 @@ export class Engine implements SyncEngine {
   readonly #writer: Writer;
   readonly #now: () => number;
   readonly #limits: Limits;
+  readonly #authority: OriginAuthority;
   readonly #random: (n: number) => Uint8Array;
 
   constructor(options: EngineOptions) {
@@ -75,6 +83,7 @@ export class Engine implements SyncEngine {
     this.#writer = new Writer(options);
     this.#now = options.now ?? Date.now;
     this.#limits = options.limits;
+    this.#authority = options.authority;
     this.#random = options.randomBytes ?? cryptoRandomBytes;
   }
 
@@ -122,7 +131,8 @@ export class Engine implements SyncEngine {
   async history(id: RecordId, limit: number): Promise<HistoryEntry[]> {
     const entries = await this.#store.historyOf(id, limit);
     return entries.map((e) => ({
-      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: readChangeHeader(e.change).hash, ...(e.author === undefined ? {} : { author: e.author }),
+      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: readChangeHeader(e.change).hash,
+      ...(e.author === undefined ? {} : { author: e.author }), ...(e.quarantined === undefined ? {} : { quarantined: e.quarantined }),
     }));
   }
 
@@ -164,7 +174,7 @@ export class Engine implements SyncEngine {
   }
 
   ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult> {
-    return ingest(this.#writer, entries, from);
+    return ingest(this.#writer, entries, from, this.#authority);
   }
 
   onAppended(listener: (entries: StoredEntry[], source: NodeId | null) => void): () => void {

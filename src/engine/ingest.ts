@@ -1,122 +1,168 @@
 /**
- * Applying a batch of change entries from a peer, as one atomic commit.
- *
- * The fast path: when a record's stored heads equal a change's deps, the result of
- * applying it is exactly the state the change's author saw afterwards, so the entry's
- * view is stored and the change appended as a chunk without loading the document.
- * Hash and deps are read from the change bytes themselves (change-header.ts), never
- * taken from the peer's word. Only records edited concurrently (or already live in
- * memory) take the slow path through Automerge.
+ * Applying a frame of change entries from a peer, as one atomic commit. Nothing is
+ * stored that was not verified:
+ *  1. entry-check.ts: each origin's run comes from a member allowed to write, extends
+ *     the held history and carries the origin's signature over the chain we compute;
+ *  2. every change body is parsed completely and must be written by its origin's actor;
+ *  3. each record's changes are applied through Automerge and the resulting view must
+ *     satisfy the record schema. The view is derived here, from verified changes: no
+ *     peer's view is ever stored.
+ * An entry that fails 2 or 3 is quarantined: kept in the log (its chain and signature
+ * remain valid, so the origin's later entries still verify) but never applied, with
+ * the reason, on every node alike. The rest of the frame proceeds.
  */
-import type { ChangeEntry } from '../crdt/change-entry.js';
-import { readChangeHeader } from '../crdt/change-header.js';
-import { GENESIS_HASH } from '../crdt/genesis.js';
-import { chainHash, classify, type OriginHead } from '../crdt/origin-clock.js';
-import { applyRecordChanges, headsOf, isConflictField, materialize, sameHeads, type RecordDoc } from '../crdt/record-doc.js';
-import { knownFields } from '../crdt/record-schema.js';
+import type { ChangeEntry, LoggedEntry } from '../crdt/change-entry.js';
+import { fieldsOf, inspectChange, type ChangeInfo } from '../crdt/change-info.js';
+import { applyRecordChanges, headsOf, isConflictField, materialize, type RecordDoc } from '../crdt/record-doc.js';
+import { recordViewSchema } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
+import { checkFrame, type OriginAuthority } from './entry-check.js';
 import type { Writer } from './writer.js';
 
-/** What ingesting a batch achieved. */
+/** What ingesting a frame achieved. */
 export interface IngestResult {
-  /** Entries newly stored. */
+  /** Entries newly stored (quarantined ones included). */
   accepted: number;
-  /** True if an entry skipped ahead of what we hold: the sender must resend from our clock. */
+  /** Entries stored but not applied (see the file comment). */
+  quarantined: number;
+  /** True if a run skipped ahead of what we hold: nothing was stored; the sender must resend from our clock. */
   gap: boolean;
   /** Origins whose last entry advanced. */
   origins: string[];
 }
 
-interface Checked {
+interface Item {
   entry: ChangeEntry;
-  hash: string;
-  deps: string[];
+  chain: string;
+  /** Signed and last of its origin in this frame: the signature is stored with it. */
+  signed: boolean;
+  info?: ChangeInfo;
+  quarantined?: string;
 }
 
-/** Ingests entries from `from`; resolves once they are durable. */
-export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeId): Promise<IngestResult> {
+/** Ingests a frame from `from`; resolves once it is durable. */
+export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeId, authority: OriginAuthority): Promise<IngestResult> {
   const staged = await writer.run(async () => {
-    const { accepted, gap, clock } = checkSequence(writer, entries);
-    if (accepted.length === 0) return { result: { accepted: 0, gap, origins: [] }, durable: undefined };
-    const byRecord = new Map<RecordId, Checked[]>();
-    for (const item of accepted) {
-      const list = byRecord.get(item.entry.record);
-      if (list) list.push(item);
-      else byRecord.set(item.entry.record, [item]);
+    const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq));
+    if (check.gap) return { result: { accepted: 0, quarantined: 0, gap: true, origins: [] }, durable: undefined };
+    const items = new Map<ChangeEntry, Item>();
+    for (const run of check.runs) {
+      run.fresh.forEach((entry, i) => items.set(entry, inspect(entry, run.chains[i]!, i === run.fresh.length - 1)));
     }
-    const ids = [...byRecord.keys()];
-    const metas = await writer.metasFor(ids);
-    const records: RecordWriteOp[] = [];
-    for (let i = 0; i < ids.length; i++) records.push(await applyToRecord(writer, ids[i]!, metas[i], byRecord.get(ids[i]!)!));
+    const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
+    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, origins: [] }, durable: undefined };
+    const records = await applyByRecord(writer, ordered);
+    const logged = ordered.map(toLogged);
+    logged[logged.length - 1]!.boundary = true;
+    const clock = new Map<string, { seq: number; hash: string }>();
+    for (const item of ordered) clock.set(item.entry.origin, { seq: item.entry.seq, hash: item.chain });
     for (const [origin, head] of clock) writer.advance(origin, head);
-    const mutation: Mutation = { records, entries: accepted.map((a) => a.entry), clock: [...clock] };
-    return { result: { accepted: accepted.length, gap, origins: [...clock.keys()] }, durable: writer.commit(mutation, from) };
+    const mutation: Mutation = { records, entries: logged, clock: [...clock] };
+    const quarantined = ordered.filter((i) => i.quarantined !== undefined).length;
+    return { result: { accepted: ordered.length, quarantined, gap: false, origins: [...clock.keys()] }, durable: writer.commit(mutation, from) };
   });
   if (staged.durable) await staged.durable;
   return staged.result;
 }
 
-/**
- * Keeps entries that extend each origin's contiguous sequence, drops duplicates, stops
- * at the first gap (later entries may depend on the missing one) and refuses a fork.
- */
-function checkSequence(writer: Writer, entries: ChangeEntry[]): { accepted: Checked[]; gap: boolean; clock: Map<string, OriginHead> } {
-  const clock = new Map<string, OriginHead>();
-  const accepted: Checked[] = [];
-  for (const entry of entries) {
-    const head = clock.get(entry.origin) ?? writer.heads.get(entry.origin);
-    // Our own origin is accepted too when it chains: after a restore from an old backup,
-    // peers hand back the changes we made since. A copy that wrote on its own breaks the
-    // chain and is caught here like any other fork.
-    const acceptance = classify(head, entry);
-    if (acceptance === 'duplicate') continue;
-    if (acceptance === 'gap') return { accepted, gap: true, clock };
-    if (acceptance === 'fork') {
-      throw new CrmsyncError(
-        'ERR_ORIGIN_FORKED',
-        `two different histories were written as node "${entry.origin}" (was a data directory copied?); give one of them a new node id`,
-      );
-    }
-    if (entry.view.id !== entry.record) throw new CrmsyncError('ERR_PROTOCOL', 'change entry view belongs to another record');
-    const { hash, deps } = readChangeHeader(entry.change);
-    clock.set(entry.origin, { seq: entry.seq, hash: chainHash(hash) });
-    accepted.push({ entry, hash, deps });
+/** Step 2: parse the change and check who wrote it. */
+function inspect(entry: ChangeEntry, chain: string, signed: boolean): Item {
+  const item: Item = { entry, chain, signed };
+  try {
+    item.info = inspectChange(entry.change);
+    if (item.info.node !== entry.origin) item.quarantined = `written by actor ${item.info.actor.slice(0, 40)}, not by origin ${entry.origin}`;
+  } catch (err) {
+    item.quarantined = err instanceof CrmsyncError ? err.message : 'the change does not parse';
   }
-  return { accepted, gap: false, clock };
+  return item;
 }
 
-async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Checked[]): Promise<RecordWriteOp> {
-  let heads = meta?.heads ?? [GENESIS_HASH];
-  let view = meta?.view;
-  let fast = 0;
-  // The fast path appends chunks without loading the document; once a record has too
-  // many, take the slow path so recordOp compacts it into one snapshot.
-  const compact = (meta?.chunks ?? 0) + items.length > writer.maxDocChunks;
-  if (!writer.cache.has(id) && !compact) {
-    while (fast < items.length && sameHeads(heads, items[fast]!.deps)) {
-      heads = [items[fast]!.hash];
-      view = knownFields(items[fast]!.entry.view);
-      fast++;
-    }
+/** Step 3, per record: one Automerge application of all its changes, or a careful one on failure. */
+async function applyByRecord(writer: Writer, items: Item[]): Promise<RecordWriteOp[]> {
+  const byRecord = new Map<RecordId, Item[]>();
+  for (const item of items) {
+    if (item.quarantined !== undefined) continue;
+    const list = byRecord.get(item.entry.record);
+    if (list) list.push(item);
+    else byRecord.set(item.entry.record, [item]);
   }
-  const chunks = items.map((item) => item.entry.change);
-  if (fast === items.length) {
-    return writer.recordOp(id, meta, { heads, view: view! }, chunks);
+  const ids = [...byRecord.keys()];
+  const metas = await writer.metasFor(ids);
+  const ops: RecordWriteOp[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const op = await applyToRecord(writer, ids[i]!, metas[i], byRecord.get(ids[i]!)!);
+    if (op) ops.push(op);
   }
-  // Slow path: the document is live, or the changes are concurrent with ours.
+  return ops;
+}
+
+async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[]): Promise<RecordWriteOp | undefined> {
   const doc = await writer.docFor(id, meta);
+  const all = tryApply(doc, id, meta, items);
+  if ('doc' in all) {
+    writer.cache.set(id, all.doc);
+    return writer.recordOp(id, meta, all.state, items.map((i) => i.entry.change), all.doc);
+  }
+  // Something in the batch is bad: start again from the stored state, one change at a time.
+  writer.cache.evict(id);
+  let current = await writer.docFor(id, meta);
+  const good: Item[] = [];
+  let state: Omit<RecordMeta, 'chunks'> | undefined;
+  for (const item of items) {
+    const next = tryApply(current, id, meta, [item]);
+    if (!('doc' in next)) {
+      writer.cache.evict(id);
+      current = await writer.docFor(id, meta);
+      const replay = good.length > 0 ? tryApply(current, id, meta, good) : undefined;
+      if (replay && 'doc' in replay) current = replay.doc;
+      // Later changes of this record may depend on the refused one: they cannot apply either.
+      for (const rest of items.slice(items.indexOf(item))) rest.quarantined = rest === item ? next.reason : 'depends on a quarantined change';
+      break;
+    }
+    current = next.doc;
+    state = next.state;
+    good.push(item);
+  }
+  writer.cache.set(id, current);
+  if (good.length === 0 || !state) return undefined;
+  return writer.recordOp(id, meta, state, good.map((i) => i.entry.change), current);
+}
+
+/**
+ * Applies changes. On failure (the changes do not apply, or the view leaves the record
+ * schema) the reason is returned and `doc` must not be used again.
+ */
+function tryApply(doc: RecordDoc, id: RecordId, meta: RecordMeta | undefined, items: Item[]): { doc: RecordDoc; state: Omit<RecordMeta, 'chunks'> } | { reason: string } {
   let next: RecordDoc;
   try {
-    next = applyRecordChanges(doc, chunks);
+    next = applyRecordChanges(doc, items.map((i) => i.entry.change));
   } catch (err) {
-    writer.cache.evict(id); // the handle may hold half-applied state: reload from the store next time
-    throw err;
+    return { reason: err instanceof CrmsyncError ? err.message : 'the change does not apply' };
   }
-  writer.cache.set(id, next);
   // A conflict needs a new concurrent write to its field, so only fields these changes
   // touched, and fields already in conflict, can be in conflict after the merge.
-  const candidates = new Set([...(meta?.view.conflicts ?? []), ...items.flatMap((i) => i.entry.fields)].filter(isConflictField));
-  return writer.recordOp(id, meta, { heads: headsOf(next), view: materialize(next, id, [...candidates]) }, chunks, next);
+  const touched = items.flatMap((i) => fieldsOf(i.info!.ops));
+  const candidates = new Set([...(meta?.view.conflicts ?? []), ...touched].filter(isConflictField));
+  const view = materialize(next, id, [...candidates]);
+  const valid = recordViewSchema.safeParse(view);
+  if (!valid.success) {
+    const issue = valid.error.issues[0];
+    return { reason: `the change would give the record a value outside the record schema (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})` };
+  }
+  return { doc: next, state: { heads: headsOf(next), view } };
+}
+
+function toLogged(item: Item): LoggedEntry {
+  const { entry, info } = item;
+  const logged: LoggedEntry = {
+    origin: entry.origin, seq: entry.seq, record: entry.record, change: entry.change, chain: item.chain,
+    time: info?.time ?? 0, fields: info ? fieldsOf(info.ops) : [],
+  };
+  if (item.signed && entry.sig) logged.sig = entry.sig;
+  if (info?.message) logged.author = info.message;
+  if (item.quarantined !== undefined) logged.quarantined = item.quarantined;
+  if (entry.ext) logged.ext = entry.ext;
+  return logged;
 }

@@ -2,8 +2,7 @@
  * Local writes: record edits made on this node become Automerge changes, entries of
  * this node's origin, and one atomic, durable commit per call.
  */
-import type { ChangeEntry } from '../crdt/change-entry.js';
-import { chainHash, nextEntry } from '../crdt/origin-clock.js';
+import type { LoggedEntry } from '../crdt/change-entry.js';
 import { materialize, writeRecord, type RecordWrite } from '../crdt/record-doc.js';
 import { wouldChange } from '../crdt/record-input.js';
 import type { RecordView } from '../crdt/record-schema.js';
@@ -58,8 +57,7 @@ export async function writeMany(writer: Writer, items: WriteItem[], options: Wri
       }
     }
     if (mutation.entries.length === 0 && !options.state) return { results, durable: undefined };
-    const own = writer.heads.get(writer.nodeId);
-    if (own && mutation.entries.length > 0) mutation.clock = [[writer.nodeId, own]];
+    if (mutation.entries.length > 0) mutation.clock = [writer.sealOwn(mutation.entries)];
     return { results, durable: writer.commit(mutation) };
   });
   if (staged.durable) await staged.durable;
@@ -70,16 +68,15 @@ export async function writeMany(writer: Writer, items: WriteItem[], options: Wri
 async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undefined, write: RecordWrite, mutation: Mutation, author: string | undefined, now: number) {
   if (meta && !wouldChange(meta.view, write)) return { status: 'unchanged' as const, meta };
   const doc = await writer.docFor(id, meta);
-  const outcome = writeRecord(doc, id, write, now);
+  const outcome = writeRecord(doc, id, write, now, author);
   if (!outcome) return { status: 'unchanged' as const, meta };
   writer.cache.set(id, outcome.doc);
   const view = materialize(outcome.doc, id, meta?.view.conflicts ?? []);
-  const { seq, prev } = nextEntry(writer.heads.get(writer.nodeId));
-  const entry: ChangeEntry = {
-    origin: writer.nodeId, seq, prev,
-    record: id, change: outcome.change, time: now, fields: outcome.fields, view, ...(author ? { author } : {}),
+  // seq and chain are assigned by writer.sealOwn once the whole commit is staged.
+  const entry: LoggedEntry = {
+    origin: writer.nodeId, seq: 0, chain: '', record: id, change: outcome.change, time: now, fields: outcome.fields,
+    ...(author ? { author } : {}),
   };
-  writer.advance(writer.nodeId, { seq, hash: chainHash(outcome.hash) });
   const op = writer.recordOp(id, meta, { heads: [outcome.hash], view }, [outcome.change], outcome.doc);
   // A record written twice in one mutation: the second op supersedes the first.
   const earlier = mutation.records.findIndex((r) => r.id === id);

@@ -14,8 +14,8 @@
  *     keeps it consistent): the clock new entries are checked and numbered against.
  */
 import { EventEmitter } from 'node:events';
-import type { StoredEntry } from '../crdt/change-entry.js';
-import type { OriginClock, OriginHead } from '../crdt/origin-clock.js';
+import type { LoggedEntry, StoredEntry } from '../crdt/change-entry.js';
+import { chainNext, chainStart, entrySigningInput, type OriginClock, type OriginHead } from '../crdt/origin-clock.js';
 import { cloneRecordDoc, headsOf, loadRecordDoc, sameHeads, snapshot, freeDoc, type RecordDoc } from '../crdt/record-doc.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
@@ -24,6 +24,7 @@ import type { Logger } from '../log.js';
 import type { Mutation, RecordMeta, RecordWriteOp, Store } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
 import { DocCache } from './doc-cache.js';
+import { changeDigest } from './entry-check.js';
 import { Mutex } from './mutex.js';
 
 /** Emitted after a change to a record became durable. */
@@ -48,6 +49,12 @@ export interface WriterEvents {
   appended: [StoredEntry[], NodeId | null];
 }
 
+/** Who this writer writes as: the cluster its chains belong to and the origin's signing key. */
+export interface WriterIdentity {
+  cluster: string;
+  sign(data: Uint8Array): Uint8Array;
+}
+
 interface Pending {
   meta: RecordMeta;
   durable: Promise<unknown>;
@@ -67,7 +74,10 @@ export class Writer {
   /** The parsed genesis document, cloned for every new record; freed on close. */
   readonly #genesis: RecordDoc;
 
-  constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger }) {
+  readonly #identity: WriterIdentity;
+
+  constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity }) {
+    this.#identity = options.identity;
     this.#store = options.store;
     this.#actor = options.actor;
     this.#limits = options.limits;
@@ -95,6 +105,33 @@ export class Writer {
   /** The clock including queued commits (invariant 5); only meaningful under the lock. */
   get heads(): OriginClock {
     return this.#heads;
+  }
+
+  /** The stored chain hash of a held entry (for runs that overlap what we hold). */
+  chainAt(origin: string, seq: number): Promise<string | undefined> {
+    return this.#store.chainAt(origin, seq);
+  }
+
+  /**
+   * Numbers, chains and signs this node's own entries of one commit (under the lock): the
+   * origin signs every `signEveryEntries`-th entry and the last one, and the last one
+   * closes the commit (a frame may end there). Returns the clock entry of the commit.
+   */
+  sealOwn(entries: LoggedEntry[]): [origin: string, head: OriginHead] {
+    const self = this.nodeId;
+    const start = this.#heads.get(self);
+    let chain = start?.hash || chainStart(this.#identity.cluster, self);
+    let seq = start?.seq ?? 0;
+    entries.forEach((entry, i) => {
+      entry.seq = ++seq;
+      chain = chainNext(chain, entry, changeDigest(entry.change));
+      entry.chain = chain;
+      if ((i + 1) % this.#limits.signEveryEntries === 0 || i === entries.length - 1) entry.sig = this.#identity.sign(entrySigningInput(chain));
+    });
+    entries[entries.length - 1]!.boundary = true;
+    const head = { seq, hash: chain };
+    this.#heads.set(self, head);
+    return [self, head];
   }
 
   /** Records that a queued mutation advances `origin` to `head` (under the lock). */

@@ -24,6 +24,16 @@ export const CloseCode = {
   heartbeatTimeout: 4004,
   /** The handshake did not complete in time. */
   handshakeTimeout: 4005,
+  /** The peer's key or node id is not on the trust list. */
+  unknownPeer: 4010,
+  /** The peer's key was revoked (also sent to live sessions when a revocation arrives). */
+  revoked: 4011,
+  /** The peer belongs to another cluster. */
+  wrongCluster: 4012,
+  /** The peer's proof of its key (or an entry signature) does not verify: forged or replayed. */
+  badSignature: 4013,
+  /** The peer sent entries of an origin that may not write (unknown, revoked or read-only). */
+  unauthorized: 4014,
 } as const;
 
 /** Callbacks a connection's owner installs; frames received before that are buffered. */
@@ -46,6 +56,10 @@ export interface Connection {
   readonly isOpen: boolean;
   /** Bytes queued for sending but not yet written to the network. */
   readonly bufferedAmount: number;
+  /** RFC 9266 tls-exporter channel binding (32 bytes), identical on both ends; undefined on plain WebSocket. */
+  readonly channelBinding?: Uint8Array | undefined;
+  /** The owner proved the peer's identity: the connection no longer counts as unauthenticated. */
+  authenticated?(): void;
   /** Installs the handlers and delivers any frames that arrived before. Once only. */
   setHandlers(handlers: ConnectionHandlers): void;
   /**

@@ -1,24 +1,25 @@
 /**
- * The key schema (version 1). Each kind of data lives in its own sublevel; numbers are
+ * The key schema (version 2: signed logs). Each kind of data lives in its own sublevel; numbers are
  * fixed-width hex so byte order is numeric order; record ids cannot contain '/', so
  * `${id}/` is a prefix of that record's keys and of no other record's.
  *
  * | sublevel | key                         | value                                 |
  * |----------|-----------------------------|---------------------------------------|
- * | meta     | 'schema' / 'node'           | schema version / node identity        |
+ * | meta     | 'schema' / 'node' / 'counts'| schema version / identity / counters  |
  * | clock    | origin                      | { seq, hash } last entry per origin   |
  * | rec      | recordId                    | RecordMeta (heads, chunk count, view) |
  * | doc      | recordId/chunk(6 hex)       | Automerge chunk (snapshot or change)  |
- * | log      | localSeq(12 hex)            | ChangeEntry                           |
- * | origin   | origin/seq(12 hex)          | localSeq                              |
+ * | log      | localSeq(12 hex)            | entry + derived data (log-codec.ts)   |
+ * | origin   | origin/seq(12 hex)          | { l: localSeq, h: chain hash }        |
  * | hist     | recordId/localSeq(12 hex)   | (empty) history index                 |
  * | idx      | name/encoded value/recordId | (empty) secondary indexes             |
  * | state    | any                         | small named values owned by drivers   |
+ * | trust    | statement hash (hex)        | signed trust statement                |
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Sublevel names. */
-export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'idx', 'state'] as const;
+export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'idx', 'state', 'trust'] as const;
 /** One sublevel name. */
 export type SublevelName = (typeof SUBLEVELS)[number];
 

@@ -10,15 +10,16 @@
  *     callers may already hold state derived from the lost batch. Restart to recover.
  */
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
-import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
+import type { StoredEntry } from '../crdt/change-entry.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError, storageError } from '../errors.js';
 import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
 import { indexKeysOf } from './indexes.js';
+import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
 import { docKey, histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
-import type { Mutation, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
+import type { Mutation, NodeIdentityRecord, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;
@@ -37,10 +38,8 @@ interface Pending {
 
 /** Options for opening a LevelStore. */
 export interface LevelStoreOptions {
-  /** Node id for a new store; must match the stored one for an existing store. */
-  nodeId?: NodeId;
-  /** Generates a node id when a new store is created without one. */
-  generateNodeId: () => NodeId;
+  /** The identity of a new store (called only when the store is created). */
+  createIdentity: () => NodeIdentityRecord;
   /** Log entries kept in memory for live pushes. */
   logTailSize: number;
   /** Most mutations grouped into one batch. */
@@ -71,6 +70,7 @@ export async function openLevelStore(db: Db, options: LevelStoreOptions): Promis
 /** See the file comment for the invariants. */
 export class LevelStore implements Store {
   nodeId!: NodeId;
+  identity!: NodeIdentityRecord;
   readonly clock = new Map<string, OriginHead>();
   lastLocalSeq = 0;
   readonly #subs: Record<SublevelName, Sub>;
@@ -102,11 +102,12 @@ export class LevelStore implements Store {
   async load(options: LevelStoreOptions): Promise<void> {
     const schema = await this.#getValue<number>('meta', 'schema');
     if (schema === undefined) {
-      this.nodeId = options.nodeId ?? options.generateNodeId();
+      this.identity = options.createIdentity();
+      this.nodeId = this.identity.nodeId;
       await this.#db.batch(
         [
           { type: 'put', sublevel: this.#subs.meta, key: 'schema', value: this.#codec.pack(SCHEMA_VERSION) },
-          { type: 'put', sublevel: this.#subs.meta, key: 'node', value: this.#codec.pack({ nodeId: this.nodeId }) },
+          { type: 'put', sublevel: this.#subs.meta, key: 'node', value: this.#codec.pack(this.identity) },
           { type: 'put', sublevel: this.#subs.meta, key: 'counts', value: this.#codec.pack(this.#counts) },
         ] as never,
         { sync: this.#options.sync ?? true } as never,
@@ -114,13 +115,12 @@ export class LevelStore implements Store {
       return;
     }
     if (schema !== SCHEMA_VERSION) {
-      throw new CrmsyncError('ERR_CORRUPT', `data directory has key schema ${schema}; this crmsync reads schema ${SCHEMA_VERSION}`);
+      throw new CrmsyncError('ERR_CORRUPT', `data directory has key schema ${schema}; this crmsync reads schema ${SCHEMA_VERSION}` +
+        (schema === 1 ? ' (schema 1 logs are unsigned: export the records with the crmsync version that wrote them, `crmsync export`, and import them into a node of the new cluster)' : ''));
     }
-    const node = await this.#getValue<{ nodeId: string }>('meta', 'node');
+    const node = await this.#getValue<NodeIdentityRecord>('meta', 'node');
     this.nodeId = parseNodeId(node?.nodeId);
-    if (options.nodeId !== undefined && options.nodeId !== this.nodeId) {
-      throw new CrmsyncError('ERR_VALIDATION', `data directory belongs to node "${this.nodeId}", not "${options.nodeId}"`);
-    }
+    this.identity = { ...node!, nodeId: this.nodeId };
     this.#counts = { ...this.#counts, ...(await this.#getValue<RecordCounts>('meta', 'counts')) };
     this.#pendingCounts = { ...this.#counts };
     for await (const [origin, value] of this.#subs.clock.iterator()) this.clock.set(origin, this.#codec.unpack<OriginHead>(value));
@@ -198,8 +198,8 @@ export class LevelStore implements Store {
     }
     for (const entry of entries) {
       const { localSeq, ...stored } = entry;
-      put(subs.log, logKey(localSeq), codec.pack(stored satisfies ChangeEntry));
-      put(subs.origin, originKey(entry.origin, entry.seq), codec.pack(localSeq));
+      put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
+      put(subs.origin, originKey(entry.origin, entry.seq), codec.pack({ l: localSeq, h: Buffer.from(entry.chain, 'hex') } satisfies OriginIndexValue));
       put(subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
@@ -300,14 +300,21 @@ export class LevelStore implements Store {
         return out;
       }
       for await (const [key, value] of this.#subs.log.iterator({ gte: logKey(from), lte: logKey(this.lastLocalSeq) })) {
-        if (!take({ ...this.#codec.unpack<ChangeEntry>(value), localSeq: parseInt(key, 16) })) break;
+        if (!take(fromLogValue(this.#codec.unpack(value), parseInt(key, 16)))) break;
       }
       return out;
     });
   }
 
   localSeqOf(origin: string, seq: number): Promise<number | undefined> {
-    return this.#read('reading the origin index', () => this.#getValue<number>('origin', originKey(origin, seq)));
+    return this.#read('reading the origin index', async () => (await this.#getValue<OriginIndexValue>('origin', originKey(origin, seq)))?.l);
+  }
+
+  chainAt(origin: string, seq: number): Promise<string | undefined> {
+    return this.#read('reading the origin index', async () => {
+      const value = await this.#getValue<OriginIndexValue>('origin', originKey(origin, seq));
+      return value && Buffer.from(value.h).toString('hex');
+    });
   }
 
   listRecords(options: { after?: string; limit: number; includeDeleted: boolean }): Promise<RecordPage> {
@@ -339,12 +346,24 @@ export class LevelStore implements Store {
       const keys = await this.#subs.hist.keys({ ...prefixRange(id), limit }).all();
       const seqs = keys.map((key) => parseInt(key.slice(id.length + 1), 16));
       const values = await this.#subs.log.getMany(seqs.map((s) => logKey(s)));
-      return values.flatMap((bytes, i) => (bytes ? [{ ...this.#codec.unpack<ChangeEntry>(bytes), localSeq: seqs[i]! }] : []));
+      return values.flatMap((bytes, i) => (bytes ? [fromLogValue(this.#codec.unpack(bytes), seqs[i]!)] : []));
     });
   }
 
   recordCounts(): RecordCounts {
     return { ...this.#counts };
+  }
+
+  trustStatements(): Promise<unknown[]> {
+    return this.#read('reading the trust list', async () => (await this.#subs.trust.values().all()).map((bytes) => this.#codec.unpack(bytes)));
+  }
+
+  saveTrust(statements: readonly { hash: string; value: unknown }[]): Promise<void> {
+    return this.#read('writing the trust list', async () => {
+      const batch = this.#subs.trust.batch();
+      for (const { hash, value } of statements) batch.put(hash, this.#codec.pack(value));
+      await batch.write({ sync: this.#options.sync ?? true } as never);
+    });
   }
 
   getState<T>(key: string): Promise<T | undefined> {

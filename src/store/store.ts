@@ -3,7 +3,7 @@
  * (LevelStore) over any abstract-level database: classic-level on disk in production,
  * memory-level in seeded simulations. Both pass test/store/store-conformance.ts.
  */
-import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
+import type { LoggedEntry, StoredEntry } from '../crdt/change-entry.js';
 import type { OriginClock, OriginHead } from '../crdt/origin-clock.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import type { NodeId, RecordId } from '../types.js';
@@ -34,7 +34,7 @@ export interface RecordWriteOp {
 export interface Mutation {
   records: RecordWriteOp[];
   /** Appended to the log in this order. */
-  entries: ChangeEntry[];
+  entries: LoggedEntry[];
   /** Origins whose last entry changes with this mutation. */
   clock: [origin: string, head: OriginHead][];
   /** Small named values owned by drivers (import watermarks and the like). */
@@ -55,10 +55,22 @@ export interface RecordPage {
   next: string | undefined;
 }
 
+/** Who a data directory belongs to, fixed when it is created. */
+export interface NodeIdentityRecord {
+  nodeId: NodeId;
+  /** Fingerprint of the node's key: every entry of its origin is signed with it. */
+  key: string;
+  /** Fingerprint of the cluster founder's key (the root of the trust list). */
+  founder: string;
+  /** The private key, when the library manages it (the CLI keeps it in node.key instead). */
+  privateKeyPem?: string;
+}
+
 /** The persistence port of a node. */
 export interface Store {
   /** The node this data directory belongs to. */
   readonly nodeId: NodeId;
+  readonly identity: NodeIdentityRecord;
   /** Durable last entry per origin. */
   readonly clock: OriginClock;
   /** localSeq of the newest durable log entry (0 when empty). */
@@ -72,6 +84,8 @@ export interface Store {
   readLog(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]>;
   /** localSeq of the entry (origin, seq), if held. */
   localSeqOf(origin: string, seq: number): Promise<number | undefined>;
+  /** Chain hash (hex) of the entry (origin, seq), if held. */
+  chainAt(origin: string, seq: number): Promise<string | undefined>;
   listRecords(options: { after?: string; limit: number; includeDeleted: boolean }): Promise<RecordPage>;
   /** Raw secondary-index keys in [gte, lt), after `after`, at most `limit`. */
   scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]>;
@@ -79,5 +93,9 @@ export interface Store {
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */
   recordCounts(): RecordCounts;
   getState<T>(key: string): Promise<T | undefined>;
+  /** The stored trust statements (as stored; the trust list checks them again). */
+  trustStatements(): Promise<unknown[]>;
+  /** Durably stores trust statements by hash. */
+  saveTrust(statements: readonly { hash: string; value: unknown }[]): Promise<void>;
   close(): Promise<void>;
 }

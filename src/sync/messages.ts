@@ -7,14 +7,40 @@ import type { ChangeEntry } from '../crdt/change-entry.js';
 import type { WireClock } from '../crdt/origin-clock.js';
 
 /** Protocol version spoken by this build; peers with another version are refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
-/** First message on every connection, both directions: who I am and what I hold. */
+/**
+ * First message on every connection, both directions: who I claim to be, and a fresh
+ * nonce. Nothing else is accepted until both sides proved their claim (`auth`).
+ */
 export interface HelloMessage {
   type: 'hello';
   protocol: number;
+  /** Cluster id (derived from the founder's key). */
+  cluster: string;
   node: string;
+  /** Raw Ed25519 public key (32 bytes). */
+  key: Uint8Array;
+  /** 32 fresh random bytes: both nonces are in the signed transcript, so replays fail. */
+  nonce: Uint8Array;
+  /**
+   * Trust statements granting `key` (and their issuers), so a member that has not yet
+   * heard of a new member's grant can still check it.
+   */
+  proof: unknown[];
+}
+
+/** Proof of possession of the hello's key: a signature over the handshake transcript. */
+export interface AuthMessage {
+  type: 'auth';
+  sig: Uint8Array;
+}
+
+/** Sent once authenticated: what I hold, and my trust list's digest. Sync starts after both. */
+export interface OpenMessage {
+  type: 'open';
   clock: WireClock;
+  trust: string;
 }
 
 /** A batch of change entries in the sender's log order (which respects causality). */
@@ -47,6 +73,12 @@ export interface ResyncMessage {
   clock: WireClock;
 }
 
+/** Signed trust statements the receiver may lack (each is checked on its own). */
+export interface TrustMessage {
+  type: 'trust';
+  statements: unknown[];
+}
+
 /** Sent just before closing for a reason the peer should log. */
 export interface ErrorMessage {
   type: 'error';
@@ -54,8 +86,14 @@ export interface ErrorMessage {
   message: string;
 }
 
+/** Messages of the handshake: the only ones parsed before it completes. */
+export type HandshakeMessage = HelloMessage | AuthMessage | OpenMessage | ErrorMessage;
+
 /** Every message of the protocol. */
-export type Message = HelloMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | ErrorMessage;
+export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage;
 
 /** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
-export const MESSAGE_TYPES = ['hello', 'changes', 'ack', 'have', 'resync', 'error'] as const satisfies readonly Message['type'][];
+export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error'] as const satisfies readonly Message['type'][];
+
+/** The kinds accepted during the handshake. */
+export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satisfies readonly HandshakeMessage['type'][];

@@ -10,6 +10,7 @@
  *  4. Nothing happens before start(): the constructor only stores its collaborators.
  */
 import type { SyncEngine } from '../engine/engine.js';
+import type { TrustService } from '../trust/trust-service.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import { Backoff } from '../net/backoff.js';
@@ -60,6 +61,9 @@ const REJECTION_CODES: ReadonlySet<number> = new Set([
 /** Collaborators of Peers. */
 export interface PeersOptions {
   engine: SyncEngine;
+  trust: TrustService;
+  /** Random bytes for handshake nonces. */
+  randomBytes: (n: number) => Uint8Array;
   transport: Transport;
   limits: Limits;
   timers: Timers;
@@ -71,6 +75,9 @@ export interface PeersOptions {
 /** Manages every peer session of one node. */
 export class Peers {
   readonly #engine: SyncEngine;
+  readonly #trust: TrustService;
+  readonly #randomBytes: (n: number) => Uint8Array;
+  readonly #refusals: RefusalLog;
   readonly #transport: Transport;
   readonly #limits: Limits;
   readonly #timers: Timers;
@@ -84,11 +91,16 @@ export class Peers {
   rejected = 0;
   /** Frames of unknown message kinds that were ignored (versioning policy; metrics). */
   unknownMessages = 0;
+  /** Refused handshakes by reason (metrics). */
+  readonly refusedHandshakes = new Map<string, number>();
   #started = false;
   #stopped = false;
 
   constructor(options: PeersOptions) {
     this.#engine = options.engine;
+    this.#trust = options.trust;
+    this.#randomBytes = options.randomBytes;
+    this.#refusals = new RefusalLog(options.logger, () => options.timers.now(), options.limits.refusedLogIntervalMs);
     this.#transport = options.transport;
     this.#limits = options.limits;
     this.#timers = options.timers;
@@ -104,7 +116,13 @@ export class Peers {
     if (this.#started) throw new TypeError('Peers.start() was already called');
     this.#started = true;
     this.#transport.onConnection((connection) => this.#adopt(connection, undefined));
-    this.#unsubscribe = this.#engine.onAppended((entries, source) => this.#notifyAppended(source, [...new Set(entries.map((e) => e.origin))]));
+    const unsubscribeLog = this.#engine.onAppended((entries, source) => this.#notifyAppended(source, [...new Set(entries.map((e) => e.origin))]));
+    const onTrust = () => this.#enforceTrust();
+    this.#trust.events.on('changed', onTrust);
+    this.#unsubscribe = () => {
+      unsubscribeLog();
+      this.#trust.events.off('changed', onTrust);
+    };
     this.#scheduleTick();
     return listen ? (await this.#transport.listen(listen)).url : null;
   }
@@ -173,12 +191,20 @@ export class Peers {
   }
 
   #adopt(connection: Connection, dialer: Dialer | undefined): PeerSession {
-    const session = new PeerSession(connection, this.#engine, {
-      now: () => this.#timers.now(),
-      onOpen: (s) => this.#onOpen(s, dialer),
-      onClose: (s, code, reason) => this.#onClose(s, dialer, code, reason),
-      onUnknownMessage: () => this.unknownMessages++,
-    }, this.#limits, this.#logger);
+    const session = new PeerSession({
+      connection, engine: this.#engine, trust: this.#trust, limits: this.#limits, logger: this.#logger,
+      host: {
+        now: () => this.#timers.now(),
+        randomBytes: this.#randomBytes,
+        onOpen: (s) => this.#onOpen(s, dialer),
+        onClose: (s, code, reason) => this.#onClose(s, dialer, code, reason),
+        onRefused: (_s, code, reason, fields) => {
+          this.refusedHandshakes.set(reason, (this.refusedHandshakes.get(reason) ?? 0) + 1);
+          this.#refusals.refused(reason, { code, remoteAddress: connection.remoteAddress, ...fields });
+        },
+        onUnknownMessage: () => this.unknownMessages++,
+      },
+    });
     if (this.#stopped) {
       connection.close(CloseCode.goingAway, 'node stopping');
       return session;
@@ -244,6 +270,16 @@ export class Peers {
     this.#retry(dialer);
   }
 
+  /** The trust list changed: sessions whose peer is no longer a member are closed (revocation takes effect live). */
+  #enforceTrust(): void {
+    for (const session of this.#sessions) {
+      const peer = session.peer;
+      if (!peer) continue;
+      const standing = this.#trust.list.standing(peer.publicKey);
+      if (standing !== 'member') session.close(standing === 'revoked' ? CloseCode.revoked : CloseCode.unknownPeer, `peer ${standing}`);
+    }
+  }
+
   /** The session that carried the sync with `remote` ended: standing-by dialers take over. */
   #wakeStandby(remote: NodeId): void {
     if (this.#stopped || this.openSessions().some((s) => s.remote === remote)) return;
@@ -302,5 +338,26 @@ export class Peers {
     for (const dialer of this.#dialers.values()) this.#stopDialer(dialer);
     for (const session of this.#sessions) session.close(CloseCode.goingAway, 'node stopping');
     await this.#transport.close();
+  }
+}
+
+/**
+ * Refused-connection log lines, rate-limited: at most one line per reason per interval,
+ * with how many were refused since, so a flood of bad peers cannot flood the log.
+ */
+class RefusalLog {
+  readonly #last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(private readonly logger: Logger, private readonly now: () => number, private readonly intervalMs: number) {}
+
+  refused(reason: string, fields: Record<string, unknown>): void {
+    const now = this.now();
+    const last = this.#last.get(reason);
+    if (last && now - last.at < this.intervalMs) {
+      last.suppressed++;
+      return;
+    }
+    this.#last.set(reason, { at: now, suppressed: 0 });
+    this.logger.warn({ reason, ...fields, suppressed: last?.suppressed ?? 0 }, 'peer refused');
   }
 }

@@ -2,12 +2,13 @@
  * The peer protocol as a pure state machine (the "sans-I/O" style of y-protocols, h11
  * and quinn-proto): `step(state, event, env)` returns the next state and the actions to
  * perform. It never touches a socket, a timer or the store; session.ts performs the
- * actions and feeds their results back as events. The states and transitions are drawn
- * in PROTOCOL.md.
+ * actions and feeds their results back as events. Signing and verifying are pure too
+ * (Ed25519 is deterministic) and come in through `env.auth`. The states and transitions
+ * are drawn in PROTOCOL.md; handshake.ts and stream.ts hold the two halves.
  *
- * Invariants (checked by test/sync/protocol.test.ts):
- *  1. The phase moves awaiting-hello -> open -> closed, never back; no action but `log`
- *     follows the transition to closed.
+ * Invariants (checked by test/sync/protocol.test.ts and handshake.test.ts):
+ *  1. The phase moves awaiting-hello -> awaiting-auth -> awaiting-open -> open -> closed,
+ *     never back; no action but `log` follows the transition to closed.
  *  2. `sent[o]` >= what the peer holds of origin o; an entry with seq <= sent[o] is never
  *     sent again on this stream, so a change crosses a link once.
  *  3. At most `window` batches are unacknowledged (sentBatch - ackedBatch <= window),
@@ -16,20 +17,22 @@
  *     of an earlier stream generation are ignored.
  *  5. Entries the peer sent are learned as held by the peer before they are ingested, so
  *     our own commit of them never sends them back (no echo).
+ *  6. Before `open`, only handshake messages are accepted; the peer's identity is the
+ *     one its signature proved, and clocks are exchanged only after both proofs.
+ *  7. Per-session state only ever names origins on the trust list (bounded by it).
  */
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
-import {
-  forkedOrigin, lacking, learn, seqsFromWire, seqsOf, toWireClock,
-  type OriginClock, type SeqClock,
-} from '../crdt/origin-clock.js';
-import { CrmsyncError, hasCode } from '../errors.js';
+import { lacking, seqsFromWire, seqsOf, toWireClock, type OriginClock, type SeqClock, type WireClock } from '../crdt/origin-clock.js';
+import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
+import type { Role, Scope } from '../trust/statements.js';
 import type { NodeId } from '../types.js';
-import { encodeMessage } from './codec.js';
-import { PROTOCOL_VERSION, type Message } from './messages.js';
+import { onAuth, onHello, onOpen, sayHello } from './handshake.js';
+import type { HelloMessage, Message } from './messages.js';
+import { fail, learnHeld, onIngested, onRead, pump, restart } from './stream.js';
 
 /** Session phases (invariant 1). */
-export type Phase = 'awaiting-hello' | 'open' | 'closed';
+export type Phase = 'awaiting-hello' | 'awaiting-auth' | 'awaiting-open' | 'open' | 'closed';
 
 /** What the outbound stream is waiting for (invariant 4). */
 export type Outbound = 'idle' | 'locating' | 'reading' | 'draining';
@@ -41,13 +44,32 @@ export interface QueuedFrame {
   entries: number;
 }
 
+/** Who the peer proved to be (from the trust list). */
+export interface PeerIdentity {
+  node: NodeId;
+  publicKey: Uint8Array;
+  role: Role;
+  admin: boolean;
+  scope?: Scope;
+}
+
 /** The whole state of one session. Treat as immutable: step returns a new one. */
 export interface ProtocolState {
   readonly phase: Phase;
   readonly self: NodeId;
+  /** True on the side that dialed (its hello comes first in the transcript). */
+  readonly initiator: boolean;
+  /** Our hello's nonce (fresh per session). */
+  readonly nonce: Uint8Array;
+  /** Our hello and the peer's, exactly as they went over the wire (the transcript). */
+  readonly ourHello: Uint8Array | undefined;
+  readonly peerHello: Uint8Array | undefined;
+  /** What the trust list says about the peer's claimed key (proven once `remote` is set). */
+  readonly peer: PeerIdentity | undefined;
+  /** The peer's node id, set only once its proof verified. */
   readonly remote: NodeId | undefined;
   readonly openedAt: number;
-  /** What the peer is known to hold (hello, acks, haves, what it sent us). */
+  /** What the peer is known to hold (open, acks, haves, what it sent us). */
   readonly peerHolds: SeqClock;
   /** Highest seq per origin sent (or known held) on this stream (invariant 2). */
   readonly sent: SeqClock;
@@ -83,6 +105,24 @@ export interface ProtocolSettings {
   handshakeTimeoutMs: number;
 }
 
+/** The peer's hello, judged by the trust list. */
+export type Admission = { ok: true; peer: PeerIdentity } | { ok: false; code: number; reason: string };
+
+/** Identity and trust, as the machine uses them (pure functions of their inputs). */
+export interface AuthContext {
+  cluster: string;
+  publicKey: Uint8Array;
+  /** Statements that prove our own membership to a peer that has not heard of it. */
+  proof: unknown[];
+  /** RFC 9266 channel binding of the TLS connection, or undefined on plain WebSocket. */
+  channelBinding: Uint8Array | undefined;
+  sign(data: Uint8Array): Uint8Array;
+  verify(publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean;
+  /** Judges a peer's hello against the trust list (and the proof it carries). */
+  admit(hello: HelloMessage): Admission;
+  trustDigest(): string;
+}
+
 /** What the machine may read about the node and the connection at each step. */
 export interface Env {
   now: number;
@@ -93,14 +133,19 @@ export interface Env {
   /** True while the connection's send buffer is above its high-water mark. */
   sendBlocked: boolean;
   settings: ProtocolSettings;
+  auth: AuthContext;
+  /** True for origins on the trust list (invariant 7). */
+  known(origin: string): boolean;
+  /** Our holdings in wire form. */
+  wireClock(): WireClock;
 }
 
 /** Inputs of the machine. */
 export type Event =
   /** The connection is ready: say hello. */
   | { type: 'start' }
-  /** A decoded, validated frame from the peer. */
-  | { type: 'message'; message: Message }
+  /** A decoded, validated frame from the peer (`frame`: its bytes, for the transcript). */
+  | { type: 'message'; message: Message; frame: Uint8Array }
   /** A frame that did not decode or validate (ERR_PROTOCOL / ERR_FRAME_TOO_LARGE). */
   | { type: 'bad-frame'; error: CrmsyncError }
   /** New durable entries in our log. */
@@ -119,21 +164,30 @@ export type Event =
   | { type: 'ingested'; batch: number; epoch: number; origins: string[]; gap: boolean }
   /** An action failed (ingest refused a fork, the store failed...). */
   | { type: 'failed'; error: unknown }
-  /** The host asks to close (duplicate connection, node stopping, peer removed). */
+  /** The host asks to close (duplicate connection, revocation, node stopping, peer removed). */
   | { type: 'close'; code: number; reason: string }
   /** The transport closed the connection. */
   | { type: 'closed'; code: number; reason: string };
 
 /** Outputs of the machine, performed in order by the driver. */
 export type Action =
-  | { type: 'send'; message: Message }
+  /** `frame`, when given, is the message already encoded (the hello, kept for the transcript). */
+  | { type: 'send'; message: Message; frame?: Uint8Array }
   | { type: 'send-frame'; frame: Uint8Array; batch: number; entries: number }
+  /** Send our trust statements (the peer's digest differs from ours). */
+  | { type: 'send-trust' }
   | { type: 'locate'; stream: number; peerHolds: SeqClock }
   | { type: 'read'; stream: number; from: number }
   | { type: 'await-drain' }
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
-  /** The handshake completed with `remote`; the host may close a duplicate session. */
+  /** Trust statements from the peer, to check and add. */
+  | { type: 'trust'; statements: unknown[] }
+  /** The peer proved its key: the connection counts as authenticated. */
+  | { type: 'authenticated'; peer: PeerIdentity }
+  /** Clocks were exchanged with `remote`; the host may close a duplicate session. */
   | { type: 'opened'; remote: NodeId }
+  /** A handshake was refused (the host logs it, rate-limited, and counts it). */
+  | { type: 'refused'; code: number; reason: string; fields: Record<string, unknown> }
   | { type: 'close'; code: number; reason: string }
   | { type: 'log'; level: 'debug' | 'info' | 'warn'; message: string; fields: Record<string, unknown> };
 
@@ -143,10 +197,11 @@ export interface Step {
   actions: Action[];
 }
 
-/** The state of a new session. */
-export function initialState(self: NodeId, now: number): ProtocolState {
+/** The state of a new session; `nonce` must be fresh random bytes. */
+export function initialState(self: NodeId, now: number, options: { initiator: boolean; nonce: Uint8Array }): ProtocolState {
   return {
-    phase: 'awaiting-hello', self, remote: undefined, openedAt: now,
+    phase: 'awaiting-hello', self, initiator: options.initiator, nonce: options.nonce, ourHello: undefined, peerHello: undefined,
+    peer: undefined, remote: undefined, openedAt: now,
     peerHolds: new Map(), sent: new Map(), cursor: 1, stream: 0, outbound: 'idle',
     epoch: 0, recvEpoch: 0, nextBatch: 0, sentBatch: 0, ackedBatch: 0, queued: [],
     lastProgress: now, caughtUpAt: now,
@@ -178,13 +233,13 @@ export function lagOf(state: ProtocolState, env: Pick<Env, 'holdings' | 'now'>):
 function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): ProtocolState {
   switch (event.type) {
     case 'start':
-      out.push({ type: 'send', message: { type: 'hello', protocol: PROTOCOL_VERSION, node: s.self, clock: toWireClock(env.holdings) } });
-      return s;
+      return sayHello(s, env, out);
     case 'message':
-      return onMessage(s, event.message, env, out);
+      return onMessage(s, event.message, event.frame, env, out);
     case 'bad-frame':
+      return fail(s, event.error, out);
     case 'failed':
-      return fail(s, event.type === 'bad-frame' ? event.error : event.error, out);
+      return fail(s, event.error, out);
     case 'appended':
       return s;
     case 'announce':
@@ -201,7 +256,7 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
     case 'drained':
       return s.outbound === 'draining' ? { ...s, outbound: 'idle' } : s;
     case 'ingested':
-      return onIngested(s, event, env, out);
+      return s.phase === 'open' ? onIngested(s, event, env, out) : s;
     case 'close':
       out.push({ type: 'close', code: event.code, reason: event.reason });
       return { ...s, phase: 'closed' };
@@ -214,13 +269,21 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
   }
 }
 
-function onMessage(s: ProtocolState, msg: Message, env: Env, out: Action[]): ProtocolState {
-  if (msg.type === 'hello') return onHello(s, msg, env, out);
-  if (msg.type === 'error') {
-    out.push({ type: 'log', level: 'warn', message: 'peer reported an error', fields: { code: msg.code } });
-    return s;
+function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, out: Action[]): ProtocolState {
+  switch (msg.type) {
+    case 'hello':
+      return onHello(s, msg, frame, env, out);
+    case 'auth':
+      return onAuth(s, msg, env, out);
+    case 'open':
+      return onOpen(s, msg, env, out);
+    case 'error':
+      out.push({ type: 'log', level: 'warn', message: 'peer reported an error', fields: { code: msg.code } });
+      return s;
+    default:
+      break;
   }
-  if (s.phase !== 'open') return fail(s, new CrmsyncError('ERR_PROTOCOL', 'message before hello'), out);
+  if (s.phase !== 'open') return fail(s, new CrmsyncError('ERR_PROTOCOL', `${msg.type} before the handshake completed`), out);
   switch (msg.type) {
     case 'changes': {
       if (msg.epoch < s.recvEpoch) {
@@ -232,7 +295,7 @@ function onMessage(s: ProtocolState, msg: Message, env: Env, out: Action[]): Pro
       }
       out.push({ type: 'ingest', entries: msg.entries, batch: msg.batch, epoch: msg.epoch });
       // Invariant 5: the peer holds what it sent (sequences are contiguous per origin).
-      return learnHeld(s, msg.entries.map((e) => [e.origin, e.seq] as const));
+      return learnHeld(s, msg.entries.map((e) => [e.origin, e.seq] as const), env);
     }
     case 'ack': {
       const valid = msg.batch > s.ackedBatch && msg.batch <= s.sentBatch;
@@ -240,16 +303,21 @@ function onMessage(s: ProtocolState, msg: Message, env: Env, out: Action[]): Pro
       // lost batch is not always noticed by the peer (a gap shows only when a later
       // entry of the same origin arrives), so resend from what the peer is known to hold.
       const skipped = valid && msg.batch > s.ackedBatch + 1;
-      const acked = learnHeld({ ...s, ackedBatch: valid ? msg.batch : s.ackedBatch, lastProgress: env.now }, msg.clock);
+      const acked = learnHeld({ ...s, ackedBatch: valid ? msg.batch : s.ackedBatch, lastProgress: env.now }, msg.clock, env);
       return skipped ? restart(acked, acked.peerHolds, acked.epoch, env, out) : acked;
     }
     case 'have':
-      return learnHeld(s, msg.clock);
-    case 'resync':
+      return learnHeld(s, msg.clock, env);
+    case 'resync': {
       // Every new resync carries a higher epoch than the last; one we already follow is
       // a repeat and restarting again would only resend twice.
       if (msg.epoch <= s.epoch) return s;
-      return restart(s, seqsFromWire(msg.clock), msg.epoch, env, out);
+      const held = new Map([...seqsFromWire(msg.clock)].filter(([origin]) => env.known(origin)));
+      return restart(s, held, msg.epoch, env, out);
+    }
+    case 'trust':
+      out.push({ type: 'trust', statements: msg.statements });
+      return s;
     default: {
       const unreachable: never = msg;
       throw new TypeError(`unhandled message ${String(unreachable)}`);
@@ -257,31 +325,10 @@ function onMessage(s: ProtocolState, msg: Message, env: Env, out: Action[]): Pro
   }
 }
 
-function onHello(s: ProtocolState, msg: Extract<Message, { type: 'hello' }>, env: Env, out: Action[]): ProtocolState {
-  if (s.phase !== 'awaiting-hello') return fail(s, new CrmsyncError('ERR_PROTOCOL', 'second hello'), out);
-  if (msg.protocol !== PROTOCOL_VERSION) {
-    return fail(s, new CrmsyncError('ERR_PROTOCOL_VERSION', `peer speaks protocol ${msg.protocol}, this node speaks ${PROTOCOL_VERSION}`), out);
-  }
-  const remote = msg.node as NodeId;
-  // Fork checks come first: the two copies of a copied data directory share a node id,
-  // and when they dial each other the fork must be reported, not closed silently as a
-  // self-connection.
-  const forked = forkedOrigin(env.holdings, msg.clock, s.self, remote);
-  if (forked !== undefined) {
-    return fail(s, new CrmsyncError('ERR_ORIGIN_FORKED', `peer holds a different history for node "${forked}" (was a data directory copied?)`), out);
-  }
-  if (remote === s.self) {
-    out.push({ type: 'close', code: CloseCode.selfConnection, reason: 'connected to itself' });
-    return { ...s, phase: 'closed' };
-  }
-  out.push({ type: 'opened', remote });
-  out.push({ type: 'log', level: 'info', message: 'peer session open', fields: { peer: remote } });
-  return restart({ ...s, phase: 'open', remote }, seqsFromWire(msg.clock), 0, env, out);
-}
-
 function onTick(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
   const { now, settings } = env;
-  if (s.phase === 'awaiting-hello' && now - s.openedAt > settings.handshakeTimeoutMs) {
+  if (s.phase !== 'open' && now - s.openedAt > settings.handshakeTimeoutMs) {
+    out.push({ type: 'refused', code: CloseCode.handshakeTimeout, reason: 'handshake-timeout', fields: {} });
     out.push({ type: 'close', code: CloseCode.handshakeTimeout, reason: 'handshake timed out' });
     return { ...s, phase: 'closed' };
   }
@@ -292,119 +339,5 @@ function onTick(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
   return s;
 }
 
-function onIngested(s: ProtocolState, event: Extract<Event, { type: 'ingested' }>, env: Env, out: Action[]): ProtocolState {
-  if (event.gap) {
-    const recvEpoch = Math.max(s.recvEpoch, event.epoch) + 1;
-    out.push({ type: 'send', message: { type: 'resync', epoch: recvEpoch, clock: toWireClock(env.holdings) } });
-    return { ...s, recvEpoch };
-  }
-  out.push({ type: 'send', message: { type: 'ack', batch: event.batch, clock: toWireClock(env.holdings, event.origins) } });
-  return s;
-}
-
-/** Merges what the peer says it holds into peerHolds and sent (invariant 2). */
-function learnHeld(s: ProtocolState, held: Iterable<readonly [string, number, ...unknown[]]>): ProtocolState {
-  const peerHolds = new Map(s.peerHolds);
-  const sent = new Map(s.sent);
-  const list = [...held];
-  learn(peerHolds, list);
-  learn(sent, list);
-  return { ...s, peerHolds, sent };
-}
-
-/** Restarts our outbound stream from what the peer holds: locate the first missing entry. */
-function restart(s: ProtocolState, peerHolds: SeqClock, epoch: number, env: Env, out: Action[]): ProtocolState {
-  const merged = new Map(s.peerHolds);
-  learn(merged, peerHolds);
-  const stream = s.stream + 1;
-  out.push({ type: 'locate', stream, peerHolds });
-  return {
-    ...s, epoch: Math.max(s.epoch, epoch), stream, outbound: 'locating', peerHolds: merged, sent: new Map(peerHolds),
-    // Frames not yet sent are dropped with their batch numbers; sent ones count as acked.
-    queued: [], nextBatch: s.sentBatch, ackedBatch: s.sentBatch, lastProgress: env.now,
-  };
-}
-
-/** Keeps entries not yet sent on this stream and turns them into frames (invariant 2). */
-function onRead(s: ProtocolState, entries: StoredEntry[], env: Env): ProtocolState {
-  if (entries.length === 0) return { ...s, outbound: 'idle', cursor: env.lastPosition + 1 };
-  const sent = new Map(s.sent);
-  const fresh = entries.filter((e) => {
-    if (e.seq <= (sent.get(e.origin) ?? 0)) return false;
-    sent.set(e.origin, e.seq);
-    return true;
-  });
-  const cursor = entries[entries.length - 1]!.localSeq + 1;
-  if (fresh.length === 0) return { ...s, sent, cursor, outbound: 'idle' };
-  const queued = [...s.queued];
-  let nextBatch = s.nextBatch;
-  for (const part of frames(fresh, s.epoch, nextBatch, env.settings.maxFrameBytes)) {
-    nextBatch = part.batch;
-    queued.push(part);
-  }
-  const idle = s.sentBatch === s.ackedBatch && s.queued.length === 0;
-  return { ...s, sent, cursor, outbound: 'idle', queued, nextBatch, lastProgress: idle ? env.now : s.lastProgress };
-}
-
-/**
- * Encodes entries as `changes` frames no larger than maxFrameBytes, numbered from
- * `after + 1`: the log read bounds a batch by an estimate of its size, and a batch of
- * large records (long notes) can exceed the frame limit, which the peer would refuse on
- * every resend. Each frame is a batch of its own and counts against the window.
- */
-export function frames(entries: StoredEntry[], epoch: number, after: number, maxFrameBytes: number): QueuedFrame[] {
-  const result: QueuedFrame[] = [];
-  const split = (part: StoredEntry[]): void => {
-    const batch = after + result.length + 1;
-    const frame = encodeMessage({ type: 'changes', epoch, batch, entries: part });
-    if (frame.length > maxFrameBytes && part.length > 1) {
-      const half = part.length >> 1;
-      split(part.slice(0, half));
-      split(part.slice(half));
-      return;
-    }
-    result.push({ batch, frame, entries: part.length });
-  };
-  split(entries);
-  return result;
-}
-
-/** Sends queued frames while the window allows, then asks for more (invariants 3 and 4). */
-function pump(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
-  const { window } = env.settings;
-  let sentBatch = s.sentBatch;
-  let sending = 0;
-  while (sending < s.queued.length && sentBatch - s.ackedBatch < window) {
-    const frame = s.queued[sending++]!;
-    out.push({ type: 'send-frame', frame: frame.frame, batch: frame.batch, entries: frame.entries });
-    sentBatch = frame.batch;
-  }
-  const next = sending === 0 ? s : { ...s, sentBatch, queued: s.queued.slice(sending) };
-  if (next.queued.length > 0 || next.outbound !== 'idle') return next;
-  if (next.cursor > env.lastPosition || next.sentBatch - next.ackedBatch >= window) return next;
-  if (env.sendBlocked) {
-    out.push({ type: 'await-drain' });
-    return { ...next, outbound: 'draining' };
-  }
-  out.push({ type: 'read', stream: next.stream, from: next.cursor });
-  return { ...next, outbound: 'reading' };
-}
-
-/** Closes with the code that matches the error (a peer can never crash the node). */
-function fail(s: ProtocolState, err: unknown, out: Action[]): ProtocolState {
-  const code = closeCodeFor(err);
-  const errCode = err instanceof CrmsyncError ? err.code : 'ERR_INTERNAL';
-  out.push({ type: 'log', level: 'warn', message: 'closing peer session', fields: { peer: s.remote, code: errCode, ...(code === CloseCode.internalError ? { err } : {}) } });
-  if (err instanceof CrmsyncError) out.push({ type: 'send', message: { type: 'error', code: err.code, message: err.message.slice(0, 1000) } });
-  out.push({ type: 'close', code, reason: errCode });
-  return { ...s, phase: 'closed' };
-}
-
-/** The close code for an error that ends a session. */
-export function closeCodeFor(err: unknown): number {
-  if (hasCode(err, 'ERR_FRAME_TOO_LARGE')) return CloseCode.frameTooLarge;
-  if (hasCode(err, 'ERR_ORIGIN_FORKED')) return CloseCode.originForked;
-  if (hasCode(err, 'ERR_PROTOCOL_VERSION')) return CloseCode.versionMismatch;
-  if (hasCode(err, 'ERR_PROTOCOL')) return CloseCode.protocolError;
-  return CloseCode.internalError;
-}
+export type { QueuedFrame as Frame };
+export { frames } from './stream.js';

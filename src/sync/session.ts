@@ -13,21 +13,30 @@
  */
 import type { SyncEngine } from '../engine/engine.js';
 import { CrmsyncError } from '../errors.js';
-import type { Limits } from '../limits.js';
+import { FIXED, type Limits } from '../limits.js';
+import type { TrustService } from '../trust/trust-service.js';
 import type { Logger } from '../log.js';
 import { CloseCode, type Connection } from '../net/transport.js';
 import type { NodeId } from '../types.js';
 import { decodeMessage, encodeMessage } from './codec.js';
-import { initialState, lagOf, step, type Action, type Env, type Event, type Phase, type ProtocolState } from './protocol.js';
+import { toWireClock } from '../crdt/origin-clock.js';
+import { NONCE_BYTES } from './codec.js';
+import {
+  initialState, lagOf, step,
+  type Action, type Admission, type AuthContext, type Env, type Event, type PeerIdentity, type Phase, type ProtocolState,
+} from './protocol.js';
 
-/** What a session tells its owner. */
+/** What a session tells its owner, and the owner's clock and random source. */
 export interface SessionHost {
-  /** The handshake completed; the host may close a duplicate session. */
+  /** Clocks were exchanged with an authenticated peer; the host may close a duplicate session. */
   onOpen(session: PeerSession): void;
   onClose(session: PeerSession, code: number, reason: string): void;
+  /** A handshake was refused (the host rate-limits the log line and counts it). */
+  onRefused(session: PeerSession, code: number, reason: string, fields: Record<string, unknown>): void;
   /** A frame of a message kind this version does not know was ignored (versioning policy). */
   onUnknownMessage?(session: PeerSession, kind: string): void;
   now(): number;
+  randomBytes(n: number): Uint8Array;
 }
 
 /** Counters for status and metrics. */
@@ -46,6 +55,8 @@ export class PeerSession {
   readonly stats: SessionStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, changesIn: 0, changesOut: 0, lastSeenAt: 0 };
   readonly #connection: Connection;
   readonly #engine: SyncEngine;
+  readonly #trust: TrustService;
+  readonly #auth: AuthContext;
   readonly #host: SessionHost;
   readonly #limits: Limits;
   readonly #logger: Logger;
@@ -56,13 +67,21 @@ export class PeerSession {
   #inboxDepth = 0;
   #closeReported = false;
 
-  constructor(connection: Connection, engine: SyncEngine, host: SessionHost, limits: Limits, logger: Logger) {
+  constructor(options: { connection: Connection; engine: SyncEngine; trust: TrustService; host: SessionHost; limits: Limits; logger: Logger }) {
+    const { connection, engine, trust, host } = options;
     this.#connection = connection;
     this.#engine = engine;
+    this.#trust = trust;
     this.#host = host;
-    this.#limits = limits;
-    this.#logger = logger;
-    this.#state = initialState(engine.nodeId, host.now());
+    this.#limits = options.limits;
+    this.#logger = options.logger;
+    this.#auth = authContext(trust, connection);
+    this.#state = initialState(engine.nodeId, host.now(), { initiator: connection.direction === 'outbound', nonce: host.randomBytes(NONCE_BYTES) });
+  }
+
+  /** Who the peer proved to be (undefined until its proof verified). */
+  get peer(): PeerIdentity | undefined {
+    return this.#state.remote === undefined ? undefined : this.#state.peer;
   }
 
   /** The connection this session runs on. */
@@ -129,6 +148,9 @@ export class PeerSession {
         window: this.#limits.sendWindowBatches, maxFrameBytes: this.#limits.maxFrameBytes,
         ackTimeoutMs: this.#limits.ackTimeoutMs, handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
       },
+      auth: this.#auth,
+      known: (origin) => this.#trust.knows(origin),
+      wireClock: () => toWireClock(this.#engine.holdings()),
     };
   }
 
@@ -161,7 +183,19 @@ export class PeerSession {
   #perform(action: Action): void {
     switch (action.type) {
       case 'send':
-        this.#sendFrame(encodeMessage(action.message));
+        this.#sendFrame(action.frame ?? encodeMessage(action.message));
+        return;
+      case 'send-trust':
+        this.#sendFrame(encodeMessage({ type: 'trust', statements: this.#trust.statements() }));
+        return;
+      case 'trust':
+        this.#trust.receive(action.statements, this.#state.remote!).catch((err: unknown) => this.#dispatch({ type: 'failed', error: err }));
+        return;
+      case 'authenticated':
+        this.#connection.authenticated?.();
+        return;
+      case 'refused':
+        this.#host.onRefused(this, action.code, action.reason, action.fields);
         return;
       case 'send-frame':
         this.stats.changesOut += action.entries;
@@ -240,7 +274,9 @@ export class PeerSession {
     this.#inbox = this.#inbox.then(async () => {
       try {
         if (this.#state.phase === 'closed') return;
-        const decoded = decodeFrame(frame, this.#limits.maxFrameBytes);
+        const handshake = this.#state.phase !== 'open';
+        const max = handshake ? Math.min(FIXED.maxHandshakeFrameBytes, this.#limits.maxFrameBytes) : this.#limits.maxFrameBytes;
+        const decoded = decodeFrame(frame, max, handshake);
         if ('unknown' in decoded) {
           this.#logger.debug({ conn: this.#connection.id, kind: decoded.unknown }, 'ignored a message of an unknown kind');
           this.#host.onUnknownMessage?.(this, decoded.unknown);
@@ -258,12 +294,33 @@ export class PeerSession {
 }
 
 /** Decodes one frame into a protocol event, or names the unknown message kind it carries. */
-function decodeFrame(frame: Uint8Array, maxFrameBytes: number): { event: Event } | { unknown: string } {
+function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean): { event: Event } | { unknown: string } {
   try {
-    const decoded = decodeMessage(frame, maxFrameBytes);
-    return 'unknown' in decoded ? decoded : { event: { type: 'message', message: decoded } };
+    const decoded = decodeMessage(frame, maxFrameBytes, handshake);
+    return 'unknown' in decoded ? decoded : { event: { type: 'message', message: decoded, frame } };
   } catch (err) {
     const error = err instanceof CrmsyncError ? err : new CrmsyncError('ERR_PROTOCOL', 'frame failed to decode', { cause: err });
     return { event: { type: 'bad-frame', error } };
   }
+}
+
+/** How a session proves itself and judges its peer: the node's keys and trust list. */
+function authContext(trust: TrustService, connection: Connection): AuthContext {
+  return {
+    cluster: trust.cluster,
+    publicKey: trust.keys.publicKey,
+    proof: trust.ownProof(),
+    channelBinding: connection.channelBinding,
+    sign: (data) => trust.keys.sign(data),
+    verify: (key, data, sig) => trust.verifier.verify(key, data, sig),
+    admit(hello): Admission {
+      const verdict = trust.judge(hello);
+      if (verdict.ok) {
+        const { node, publicKey, role, admin, scope } = verdict.member;
+        return { ok: true, peer: { node, publicKey, role, admin, ...(scope ? { scope } : {}) } };
+      }
+      return { ok: false, code: verdict.reason === 'revoked' ? CloseCode.revoked : CloseCode.unknownPeer, reason: verdict.reason };
+    },
+    trustDigest: () => trust.list.digest(),
+  };
 }

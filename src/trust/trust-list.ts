@@ -61,6 +61,7 @@ export class TrustList {
   #members = new Map<string, Member>();
   #byNode = new Map<string, Member>();
   #revoked = new Set<string>();
+  #everBound = new Set<string>();
   #maxN = 0;
 
   constructor(options: { founderKey: Uint8Array; verifier?: SignatureVerifier; maxStatements: number }) {
@@ -90,7 +91,10 @@ export class TrustList {
     }
     const changed = added.length > 0 && this.#evaluate();
     if (changed) this.version++;
-    return { added, changed };
+    // Statements whose issuer was not an administrator at their place are dropped, so a
+    // stranger cannot fill the list: an honest peer sends whole sets in evaluation order,
+    // and a statement dropped for arriving before its issuer's grant comes again with it.
+    return { added: added.filter((s) => this.#statements.has(statementHash(s))), changed };
   }
 
   /** Signs and adds a statement as `issuer` (who must be an active administrator). */
@@ -131,6 +135,11 @@ export class TrustList {
     return [...this.#members.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   }
 
+  /** True for a node id bound to a key, now or before a revocation (its entries may be held). */
+  knowsNode(node: string): boolean {
+    return this.#byNode.has(node) || this.#everBound.has(node);
+  }
+
   /** Revoked fingerprints. */
   revoked(): string[] {
     return [...this.#revoked].sort();
@@ -148,29 +157,46 @@ export class TrustList {
     return hash.digest('base64url');
   }
 
-  /** Evaluates every statement in order (see the rules); true when the result changed. */
-  #evaluate(): boolean {
-    const members = new Map<string, Member>();
-    const boundNode = new Map<string, string>(); // node id -> the first key ever granted it
-    const boundKey = new Map<string, string>(); // key -> the node id it was granted
-    const revoked = new Set<string>();
-    const isAdmin = (key: string) => (key === this.founder && !revoked.has(key)) || members.get(key)?.admin === true;
-    for (const [, s] of [...this.#statements.entries()].sort(byOrder)) {
-      if (!isAdmin(s.issuer)) continue;
-      if (s.op === 'revoke') {
-        revoked.add(s.key);
-        members.delete(s.key);
+  /**
+   * The member holding `key` if the list also held `proof` (statements a peer sent to
+   * prove its membership): only the proof's signatures are checked, the list's own
+   * statements are not re-verified, and nothing is added.
+   */
+  memberWithProof(key: Uint8Array, proof: readonly unknown[]): Member | undefined {
+    const known = this.memberByKey(key);
+    if (known || proof.length === 0) return known;
+    const extra = new Map(this.#statements);
+    for (const value of proof) {
+      let statement: TrustStatement;
+      try {
+        statement = parseStatement(value, this.#verifier);
+      } catch {
         continue;
       }
-      if (revoked.has(s.key)) continue;
-      if ((boundNode.get(s.node) ?? s.key) !== s.key || (boundKey.get(s.key) ?? s.node) !== s.node) continue;
-      boundNode.set(s.node, s.key);
-      boundKey.set(s.key, s.node);
-      members.set(s.key, {
-        node: s.node, key: s.key, publicKey: parseFingerprint(s.key), role: s.role!, admin: s.admin === true,
-        ...(s.scope ? { scope: s.scope } : {}), grantedBy: s.issuer, grantedAt: s.at,
-      });
+      if (statement.cluster === this.cluster) extra.set(statementHash(statement), statement);
     }
+    return evaluate(extra, this.founder).members.get(fingerprintOf(key));
+  }
+
+  /** Grant statements that prove `key`'s membership, back to the founder (for a hello). */
+  proofFor(key: string, max: number): TrustStatement[] {
+    const proof: TrustStatement[] = [];
+    const byKey = new Map<string, TrustStatement>();
+    for (const s of this.statements()) if (s.op === 'grant') byKey.set(s.key, s);
+    for (let subject: string | undefined = key; subject !== undefined && proof.length < max;) {
+      const grant = byKey.get(subject);
+      if (!grant || proof.includes(grant)) break;
+      proof.push(grant);
+      subject = grant.issuer === this.founder && grant.key !== this.founder ? this.founder : grant.issuer === subject ? undefined : grant.issuer;
+    }
+    return proof;
+  }
+
+  /** Evaluates every statement in order (see the rules); true when the result changed. */
+  #evaluate(): boolean {
+    const { members, revoked, ineffective } = evaluate(this.#statements, this.founder);
+    for (const hash of ineffective) this.#statements.delete(hash);
+    for (const s of this.#statements.values()) if (s.op === 'grant') this.#everBound.add(s.node);
     const before = snapshot(this.#members, this.#revoked);
     this.#members = members;
     this.#byNode = new Map([...members.values()].map((m) => [m.node, m]));
@@ -182,6 +208,36 @@ export class TrustList {
   get founderKey(): Uint8Array {
     return this.#founderKey;
   }
+}
+
+/** The evaluation of a statement set (the rules in the file comment). */
+function evaluate(statements: Map<string, TrustStatement>, founder: string): { members: Map<string, Member>; revoked: Set<string>; ineffective: Set<string> } {
+  const members = new Map<string, Member>();
+  const boundNode = new Map<string, string>(); // node id -> the first key ever granted it
+  const boundKey = new Map<string, string>(); // key -> the node id it was granted
+  const revoked = new Set<string>();
+  const ineffective = new Set<string>();
+  const isAdmin = (key: string) => (key === founder && !revoked.has(key)) || members.get(key)?.admin === true;
+  for (const [hash, s] of [...statements.entries()].sort(byOrder)) {
+    if (!isAdmin(s.issuer)) {
+      ineffective.add(hash);
+      continue;
+    }
+    if (s.op === 'revoke') {
+      revoked.add(s.key);
+      members.delete(s.key);
+      continue;
+    }
+    if (revoked.has(s.key)) continue;
+    if ((boundNode.get(s.node) ?? s.key) !== s.key || (boundKey.get(s.key) ?? s.node) !== s.node) continue;
+    boundNode.set(s.node, s.key);
+    boundKey.set(s.key, s.node);
+    members.set(s.key, {
+      node: s.node, key: s.key, publicKey: parseFingerprint(s.key), role: s.role!, admin: s.admin === true,
+      ...(s.scope ? { scope: s.scope } : {}), grantedBy: s.issuer, grantedAt: s.at,
+    });
+  }
+  return { members, revoked, ineffective };
 }
 
 function byOrder([ha, a]: [string, TrustStatement], [hb, b]: [string, TrustStatement]): number {

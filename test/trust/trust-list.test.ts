@@ -76,7 +76,7 @@ describe('trust list', () => {
     expect(list.members().map((m) => m.node)).toEqual(['laptop-x']);
   });
 
-  it('every node computes the same list whatever order and grouping the statements arrive in', () => {
+  it('every node computes the same list once it holds the same statements, whatever order and grouping they arrived in', () => {
     const all = [founder, ...keys];
     fc.assert(fc.property(
       fc.array(fc.record({ op: fc.constantFrom('grant', 'grant', 'revoke'), by: fc.nat(5), who: fc.nat(5), admin: fc.boolean(), role: fc.constantFrom('region', 'laptop', 'read-only') }), { minLength: 5, maxLength: 25 }),
@@ -98,11 +98,33 @@ describe('trust list', () => {
         }
         const replica = listOf();
         for (let i = 0; i < order.length; i += 3) replica.add(order.slice(i, i + 3));
+        // A statement that arrived before its issuer's grant was dropped; the next
+        // session's exchange (the whole set, in evaluation order) brings it back.
+        replica.add(origin.statements());
         expect(replica.members()).toEqual(origin.members());
         expect(replica.revoked()).toEqual(origin.revoked());
         expect(replica.digest()).toBe(origin.digest());
       },
     ), { numRuns: 60 });
+  });
+
+  it('does not keep statements signed by strangers (no one can fill the list)', () => {
+    const list = listOf();
+    const junk = Array.from({ length: 20 }, (_, i) => signStatement({ cluster: list.cluster, n: i + 1, at: 0, op: 'grant', node: node(`x${i}`), key: keys[i % 5]!.fingerprint, role: 'region', admin: true }, keys[0]!));
+    expect(list.add(junk).added).toEqual([]);
+    expect(list.statements()).toEqual([]);
+  });
+
+  it('checks a hello proof without adding it, and builds one for a member', () => {
+    const source = listOf();
+    source.issue(founder, { op: 'grant', node: node('admin2'), key: keys[0]!.fingerprint, role: 'region', admin: true }, 1);
+    source.issue(keys[0]!, { op: 'grant', node: node('laptop-z'), key: keys[1]!.fingerprint, role: 'laptop' }, 2);
+    const proof = source.proofFor(keys[1]!.fingerprint, 16);
+    expect(proof.map((p) => p.node)).toEqual(['laptop-z', 'admin2']);
+    const fresh = listOf();
+    expect(fresh.memberWithProof(keys[1]!.publicKey, proof)?.node).toBe('laptop-z');
+    expect(fresh.memberByKey(keys[1]!.fingerprint)).toBeUndefined();
+    expect(fresh.memberWithProof(keys[2]!.publicKey, proof)).toBeUndefined();
   });
 
   it('refuses statements beyond its maximum', () => {

@@ -1,0 +1,96 @@
+/**
+ * The handshake part of the protocol machine: mutual authentication before any sync
+ * state exists. Each side sends `hello` (cluster, node id, key, a fresh nonce), checks
+ * the peer's claim against its trust list, then proves possession of its own key by
+ * signing the transcript (both hellos as sent, and the TLS channel binding when there
+ * is one) with its role in the handshake. Only after both proofs verified are clocks
+ * exchanged (`open`), so a peer's identity always comes from its proof, never from what
+ * it declares, and a replayed or relayed proof never verifies.
+ */
+import { createHash } from 'node:crypto';
+import { forkedOrigin, seqsFromWire } from '../crdt/origin-clock.js';
+import { CrmsyncError } from '../errors.js';
+import { CloseCode } from '../net/transport.js';
+import { encodeMessage } from './codec.js';
+import { PROTOCOL_VERSION, type AuthMessage, type HelloMessage, type OpenMessage } from './messages.js';
+import type { Action, Env, ProtocolState } from './protocol.js';
+import { fail, restart } from './stream.js';
+
+/** The start of the session: our hello, kept as sent for the transcript. */
+export function sayHello(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
+  const { auth } = env;
+  const hello: HelloMessage = {
+    type: 'hello', protocol: PROTOCOL_VERSION, cluster: auth.cluster, node: s.self, key: auth.publicKey, nonce: s.nonce, proof: auth.proof,
+  };
+  const frame = encodeMessage(hello);
+  out.push({ type: 'send', message: hello, frame });
+  return { ...s, ourHello: frame };
+}
+
+/** The peer's hello: is it who the trust list says, in our cluster, not ourselves? */
+export function onHello(s: ProtocolState, msg: HelloMessage, frame: Uint8Array, env: Env, out: Action[]): ProtocolState {
+  if (s.phase !== 'awaiting-hello') return fail(s, new CrmsyncError('ERR_PROTOCOL', 'second hello'), out);
+  if (msg.protocol !== PROTOCOL_VERSION) {
+    return fail(s, new CrmsyncError('ERR_PROTOCOL_VERSION', `peer speaks protocol ${msg.protocol}, this node speaks ${PROTOCOL_VERSION}`), out);
+  }
+  if (msg.cluster !== env.auth.cluster) return refuse(s, CloseCode.wrongCluster, 'wrong-cluster', { cluster: msg.cluster }, out);
+  if (Buffer.from(msg.key).equals(Buffer.from(env.auth.publicKey))) {
+    out.push({ type: 'close', code: CloseCode.selfConnection, reason: 'connected to itself' });
+    return { ...s, phase: 'closed' };
+  }
+  const admission = env.auth.admit(msg);
+  if (!admission.ok) return refuse(s, admission.code, admission.reason, { node: msg.node }, out);
+  const next: ProtocolState = { ...s, phase: 'awaiting-auth', peerHello: frame, peer: admission.peer };
+  const auth: AuthMessage = { type: 'auth', sig: env.auth.sign(signingInput(next, env, s.initiator)) };
+  out.push({ type: 'send', message: auth });
+  return next;
+}
+
+/** The peer's proof: a signature over the transcript, by the key its hello named. */
+export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action[]): ProtocolState {
+  if (s.phase !== 'awaiting-auth' || !s.peer) return fail(s, new CrmsyncError('ERR_PROTOCOL', 'auth out of order'), out);
+  if (!env.auth.verify(s.peer.publicKey, signingInput(s, env, !s.initiator), msg.sig)) {
+    return refuse(s, CloseCode.badSignature, 'bad-proof', { node: s.peer.node }, out);
+  }
+  out.push({ type: 'authenticated', peer: s.peer });
+  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest() };
+  out.push({ type: 'send', message: open });
+  return { ...s, phase: 'awaiting-open', remote: s.peer.node };
+}
+
+/** The peer's clock: refuse a forked history, then start syncing. */
+export function onOpen(s: ProtocolState, msg: OpenMessage, env: Env, out: Action[]): ProtocolState {
+  if (s.phase !== 'awaiting-open' || !s.remote) return fail(s, new CrmsyncError('ERR_PROTOCOL', 'open before auth'), out);
+  const forked = forkedOrigin(env.holdings, msg.clock, s.self, s.remote);
+  if (forked !== undefined) {
+    return fail(s, new CrmsyncError('ERR_ORIGIN_FORKED', `peer holds a different history for node "${forked}" (was a data directory copied?)`), out);
+  }
+  out.push({ type: 'opened', remote: s.remote });
+  out.push({ type: 'log', level: 'info', message: 'peer session open', fields: { peer: s.remote, role: s.peer?.role } });
+  if (msg.trust !== env.auth.trustDigest()) out.push({ type: 'send-trust' });
+  const held = new Map([...seqsFromWire(msg.clock)].filter(([origin]) => env.known(origin)));
+  return restart({ ...s, phase: 'open' }, held, 0, env, out);
+}
+
+/** Refuses a peer with a distinct close code; one log line (rate-limited by the host). */
+function refuse(s: ProtocolState, code: number, reason: string, fields: Record<string, unknown>, out: Action[]): ProtocolState {
+  out.push({ type: 'refused', code, reason, fields });
+  out.push({ type: 'close', code, reason });
+  return { ...s, phase: 'closed' };
+}
+
+/**
+ * What each side signs: a domain-separated hash of both hellos exactly as sent (the
+ * initiator's first) and the TLS channel binding, prefixed with the signer's role, so
+ * a signature can be neither replayed on another connection nor reflected back.
+ */
+function signingInput(s: ProtocolState, env: Env, asInitiator: boolean): Uint8Array {
+  const [first, second] = s.initiator ? [s.ourHello, s.peerHello] : [s.peerHello, s.ourHello];
+  const hash = createHash('sha256').update('crmsync/auth/1\0');
+  for (const part of [first, second, env.auth.channelBinding ?? new Uint8Array(0)]) {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(part?.length ?? 0);
+    hash.update(length).update(part ?? new Uint8Array(0));
+  }
+  return Buffer.concat([Buffer.from(asInitiator ? 'initiator\0' : 'responder\0'), hash.digest()]);
+}

@@ -1,0 +1,166 @@
+/**
+ * The sync part of the protocol machine, once a session is open: the outbound stream
+ * (locate, read, frame, window) and the inbound side (ingest results, acks). Pure: see
+ * protocol.ts for the machine as a whole and its invariants.
+ */
+import type { StoredEntry } from '../crdt/change-entry.js';
+import { learn, toWireClock, type SeqClock } from '../crdt/origin-clock.js';
+import { CrmsyncError, hasCode } from '../errors.js';
+import { CloseCode } from '../net/transport.js';
+import { encodeMessage } from './codec.js';
+import type { Action, Env, Event, ProtocolState, QueuedFrame } from './protocol.js';
+
+/** Answers an ingest: ack with our clock for the batch's origins, or ask for a resync. */
+export function onIngested(s: ProtocolState, event: Extract<Event, { type: 'ingested' }>, env: Env, out: Action[]): ProtocolState {
+  if (event.gap) {
+    const recvEpoch = Math.max(s.recvEpoch, event.epoch) + 1;
+    out.push({ type: 'send', message: { type: 'resync', epoch: recvEpoch, clock: toWireClock(env.holdings) } });
+    return { ...s, recvEpoch };
+  }
+  out.push({ type: 'send', message: { type: 'ack', batch: event.batch, clock: toWireClock(env.holdings, event.origins) } });
+  return s;
+}
+
+/**
+ * Merges what the peer says it holds into peerHolds and sent (invariant 2). Only origins
+ * on the trust list are learned: a peer cannot grow our per-session state with names.
+ */
+export function learnHeld(s: ProtocolState, held: Iterable<readonly [string, number, ...unknown[]]>, env: Env): ProtocolState {
+  const known = [...held].filter(([origin]) => env.known(origin));
+  if (known.length === 0) return s;
+  const peerHolds = new Map(s.peerHolds);
+  const sent = new Map(s.sent);
+  learn(peerHolds, known);
+  learn(sent, known);
+  return { ...s, peerHolds, sent };
+}
+
+/** Restarts our outbound stream from what the peer holds: locate the first missing entry. */
+export function restart(s: ProtocolState, peerHolds: SeqClock, epoch: number, env: Env, out: Action[]): ProtocolState {
+  const merged = new Map(s.peerHolds);
+  learn(merged, peerHolds);
+  const stream = s.stream + 1;
+  out.push({ type: 'locate', stream, peerHolds });
+  return {
+    ...s, epoch: Math.max(s.epoch, epoch), stream, outbound: 'locating', peerHolds: merged, sent: new Map(peerHolds),
+    // Frames not yet sent are dropped with their batch numbers; sent ones count as acked.
+    queued: [], nextBatch: s.sentBatch, ackedBatch: s.sentBatch, lastProgress: env.now,
+  };
+}
+
+/** An entry to send, and whether a frame may end after it (a boundary at or after it, before the next fresh one). */
+interface Fresh {
+  entry: StoredEntry;
+  cut: boolean;
+}
+
+/** Keeps entries not yet sent on this stream and turns them into frames (invariant 2). */
+export function onRead(s: ProtocolState, entries: StoredEntry[], env: Env): ProtocolState {
+  if (entries.length === 0) return { ...s, outbound: 'idle' };
+  const sent = new Map(s.sent);
+  const fresh: Fresh[] = [];
+  for (const entry of entries) {
+    if (entry.seq > (sent.get(entry.origin) ?? 0)) {
+      sent.set(entry.origin, entry.seq);
+      fresh.push({ entry, cut: false });
+    }
+    if (entry.boundary && fresh.length > 0) fresh[fresh.length - 1]!.cut = true;
+  }
+  const cursor = entries[entries.length - 1]!.localSeq + 1;
+  if (fresh.length === 0) return { ...s, sent, cursor, outbound: 'idle' };
+  const queued = [...s.queued];
+  let nextBatch = s.nextBatch;
+  for (const part of frames(fresh, s.epoch, nextBatch, env.settings.maxFrameBytes)) {
+    nextBatch = part.batch;
+    queued.push(part);
+  }
+  const idle = s.sentBatch === s.ackedBatch && s.queued.length === 0;
+  return { ...s, sent, cursor, outbound: 'idle', queued, nextBatch, lastProgress: idle ? env.now : s.lastProgress };
+}
+
+/**
+ * Encodes entries as `changes` frames no larger than maxFrameBytes, numbered from
+ * `after + 1`. A batch of large records can exceed the frame limit (the log read bounds
+ * it by an estimate), so it is split, but only where a frame may end: after a boundary,
+ * where every origin's last entry is signed. Each origin's last entry in a frame carries
+ * the origin's signature; the others travel without theirs (the chain covers them).
+ * Each frame is a batch of its own and counts against the window.
+ */
+export function frames(fresh: Fresh[], epoch: number, after: number, maxFrameBytes: number): QueuedFrame[] {
+  const result: QueuedFrame[] = [];
+  const split = (part: Fresh[]): void => {
+    const batch = after + result.length + 1;
+    const frame = encodeMessage({ type: 'changes', epoch, batch, entries: wireEntries(part) });
+    const cut = frame.length > maxFrameBytes ? middleCut(part) : -1;
+    if (cut >= 0) {
+      split(part.slice(0, cut + 1));
+      split(part.slice(cut + 1));
+      return;
+    }
+    result.push({ batch, frame, entries: part.length });
+  };
+  split(fresh);
+  return result;
+}
+
+/** The cut point (index of the last entry of the first half) nearest the middle, or -1. */
+function middleCut(part: Fresh[]): number {
+  let best = -1;
+  const middle = (part.length - 1) / 2;
+  for (let i = 0; i < part.length - 1; i++) {
+    if (part[i]!.cut && (best < 0 || Math.abs(i - middle) < Math.abs(best - middle))) best = i;
+  }
+  return best;
+}
+
+function wireEntries(part: Fresh[]): StoredEntry[] {
+  const last = new Map<string, number>();
+  part.forEach((f, i) => last.set(f.entry.origin, i));
+  return part.map((f, i) => {
+    if (last.get(f.entry.origin) === i || !f.entry.sig) return f.entry;
+    const { sig: _, ...unsigned } = f.entry;
+    return unsigned;
+  });
+}
+
+/** Sends queued frames while the window allows, then asks for more (invariants 3 and 4). */
+export function pump(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
+  const { window } = env.settings;
+  let sentBatch = s.sentBatch;
+  let sending = 0;
+  while (sending < s.queued.length && sentBatch - s.ackedBatch < window) {
+    const frame = s.queued[sending++]!;
+    out.push({ type: 'send-frame', frame: frame.frame, batch: frame.batch, entries: frame.entries });
+    sentBatch = frame.batch;
+  }
+  const next = sending === 0 ? s : { ...s, sentBatch, queued: s.queued.slice(sending) };
+  if (next.queued.length > 0 || next.outbound !== 'idle') return next;
+  if (next.cursor > env.lastPosition || next.sentBatch - next.ackedBatch >= window) return next;
+  if (env.sendBlocked) {
+    out.push({ type: 'await-drain' });
+    return { ...next, outbound: 'draining' };
+  }
+  out.push({ type: 'read', stream: next.stream, from: next.cursor });
+  return { ...next, outbound: 'reading' };
+}
+
+/** Closes with the code that matches the error (a peer can never crash the node). */
+export function fail(s: ProtocolState, err: unknown, out: Action[]): ProtocolState {
+  const code = closeCodeFor(err);
+  const errCode = err instanceof CrmsyncError ? err.code : 'ERR_INTERNAL';
+  out.push({ type: 'log', level: 'warn', message: 'closing peer session', fields: { peer: s.remote, code: errCode, ...(code === CloseCode.internalError ? { err } : {}) } });
+  if (err instanceof CrmsyncError) out.push({ type: 'send', message: { type: 'error', code: err.code, message: err.message.slice(0, 1000) } });
+  out.push({ type: 'close', code, reason: errCode });
+  return { ...s, phase: 'closed' };
+}
+
+/** The close code for an error that ends a session. */
+export function closeCodeFor(err: unknown): number {
+  if (hasCode(err, 'ERR_FRAME_TOO_LARGE')) return CloseCode.frameTooLarge;
+  if (hasCode(err, 'ERR_ORIGIN_FORKED')) return CloseCode.originForked;
+  if (hasCode(err, 'ERR_PROTOCOL_VERSION')) return CloseCode.versionMismatch;
+  if (hasCode(err, 'ERR_SIGNATURE')) return CloseCode.badSignature;
+  if (hasCode(err, 'ERR_UNAUTHORIZED')) return CloseCode.unauthorized;
+  if (hasCode(err, 'ERR_PROTOCOL')) return CloseCode.protocolError;
+  return CloseCode.internalError;
+}

@@ -1,0 +1,119 @@
+/**
+ * A node's view of trust: its own keys, the cluster's trust list and where that list is
+ * kept. The engine asks it which origins may write (OriginAuthority); sessions ask it
+ * to judge a peer's hello, to sign, and to take statements peers send; administrators
+ * issue statements through it. Every change is made durable before it is announced.
+ */
+import { EventEmitter } from 'node:events';
+import { CrmsyncError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { NodeId } from '../types.js';
+import { SignatureVerifier, type NodeKeys } from './keys.js';
+import { statementHash, statementValue, type Role, type Scope, type TrustStatement } from './statements.js';
+import { TrustList, type Member } from './trust-list.js';
+
+/** Where trust statements are kept (the store). */
+export interface TrustPersistence {
+  saveTrust(statements: readonly { hash: string; value: unknown }[]): Promise<void>;
+}
+
+/** How a hello is judged. */
+export type HelloVerdict =
+  | { ok: true; member: Member }
+  | { ok: false; reason: 'unknown' | 'revoked' | 'node-mismatch' };
+
+/** See the file comment. */
+export class TrustService {
+  readonly keys: NodeKeys;
+  readonly list: TrustList;
+  readonly verifier: SignatureVerifier;
+  /** Emits 'changed' after statements that changed the evaluation became durable. */
+  readonly events = new EventEmitter<{ changed: [] }>();
+  readonly #persistence: TrustPersistence;
+  readonly #logger: Logger;
+  readonly #maxProof: number;
+
+  constructor(options: { keys: NodeKeys; list: TrustList; verifier: SignatureVerifier; persistence: TrustPersistence; logger: Logger; maxProof: number }) {
+    this.keys = options.keys;
+    this.list = options.list;
+    this.verifier = options.verifier;
+    this.#persistence = options.persistence;
+    this.#logger = options.logger;
+    this.#maxProof = options.maxProof;
+  }
+
+  /** The cluster this node belongs to. */
+  get cluster(): string {
+    return this.list.cluster;
+  }
+
+  /** The public key of an origin allowed to write, or why it is not (OriginAuthority). */
+  writer(origin: string): { key: Uint8Array } | { refused: 'unknown' | 'revoked' | 'read-only' } {
+    const member = this.list.memberByNode(origin);
+    if (!member) return { refused: this.list.knowsNode(origin) ? 'revoked' : 'unknown' };
+    if (member.role === 'read-only') return { refused: 'read-only' };
+    return { key: member.publicKey };
+  }
+
+  /** True for node ids the trust list binds (now or before a revocation). */
+  knows(node: string): boolean {
+    return this.list.knowsNode(node);
+  }
+
+  /** Judges a peer's claimed identity, with the proof its hello carried. */
+  judge(claim: { node: string; key: Uint8Array; proof: readonly unknown[] }): HelloVerdict {
+    const standing = this.list.standing(claim.key);
+    if (standing === 'revoked') return { ok: false, reason: 'revoked' };
+    const member = this.list.memberWithProof(claim.key, claim.proof.slice(0, this.#maxProof));
+    if (!member) return { ok: false, reason: 'unknown' };
+    if (member.node !== claim.node) return { ok: false, reason: 'node-mismatch' };
+    return { ok: true, member };
+  }
+
+  /** Statements proving this node's own membership (sent in its hello). */
+  ownProof(): TrustStatement[] {
+    return this.list.proofFor(this.keys.fingerprint, this.#maxProof);
+  }
+
+  /** Every statement, for a peer whose digest differs. */
+  statements(): Record<string, unknown>[] {
+    return this.list.statements().map(statementValue);
+  }
+
+  /** Adds statements a peer sent; invalid ones are logged and skipped. Durable before 'changed'. */
+  async receive(values: readonly unknown[], from: NodeId): Promise<number> {
+    const added: TrustStatement[] = [];
+    let changed = false;
+    for (const value of values) {
+      try {
+        const result = this.list.add([value]);
+        added.push(...result.added);
+        changed ||= result.changed;
+      } catch (err) {
+        this.#logger.warn({ peer: from, code: (err as CrmsyncError).code }, 'ignored an invalid trust statement');
+      }
+    }
+    await this.#persist(added, changed);
+    return added.length;
+  }
+
+  /** Issues a statement as this node (an administrator); durable on return. */
+  async issue(body: { op: 'grant' | 'revoke'; node: NodeId; key: string; role?: Role; admin?: boolean; scope?: Scope }, now: number): Promise<TrustStatement> {
+    const before = this.list.version;
+    const statement = this.list.issue(this.keys, body, now);
+    await this.#persist([statement], this.list.version !== before);
+    return statement;
+  }
+
+  async #persist(added: readonly TrustStatement[], changed: boolean): Promise<void> {
+    if (added.length > 0) await this.#persistence.saveTrust(added.map((s) => ({ hash: statementHash(s), value: statementValue(s) })));
+    if (changed) this.events.emit('changed');
+  }
+
+  /** Throws unless this node is an administrator (for operations that change the list). */
+  requireAdmin(): void {
+    if (!this.list.isAdmin(this.keys.fingerprint)) {
+      throw new CrmsyncError('ERR_UNAUTHORIZED', 'this node is not an administrator of its cluster; run this on an administrator node');
+    }
+  }
+}

@@ -84,6 +84,7 @@ const fieldConflict = z.strictObject({
 const historyEntry = z.strictObject({
   node: z.string(), seq: z.number(), at: z.number(), fields: z.array(z.string()), hash: z.string(),
   author: z.string().optional().describe("set for changes made by an importer or another tool, e.g. 'import:crm-export'"),
+  quarantined: z.string().optional().describe('set for a change this node refused to apply (it failed verification), with the reason'),
 });
 
 const peerStatus = z.strictObject({

@@ -28,6 +28,13 @@ export interface ChangeEntry {
    */
   sig?: Uint8Array;
   /**
+   * The chain hash before this entry in the sender's history (hex). Sent on the first
+   * entry of each origin in a frame: a receiver whose own hash there differs can tell a
+   * forked origin (the signature verifies from this hash: the origin signed two
+   * histories) from an altered frame (it verifies from neither).
+   */
+  prev?: string;
+  /**
    * Entry fields written by a newer version that this one does not know: kept, stored
    * and relayed unchanged (the versioning policy in PROTOCOL.md).
    */

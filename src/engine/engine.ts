@@ -6,7 +6,7 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { readChangeHeader } from '../crdt/change-header.js';
-import { firstMissing, type OriginClock, type SeqClock } from '../crdt/origin-clock.js';
+import { chainStart, firstMissing, type OriginClock, type SeqClock } from '../crdt/origin-clock.js';
 import { recordConflicts, type FieldConflict, type RecordWrite } from '../crdt/record-doc.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
@@ -75,6 +75,7 @@ export class Engine implements SyncEngine {
   readonly #now: () => number;
   readonly #limits: Limits;
   readonly #authority: OriginAuthority;
+  readonly #cluster: string;
   readonly #random: (n: number) => Uint8Array;
 
   constructor(options: EngineOptions) {
@@ -84,6 +85,7 @@ export class Engine implements SyncEngine {
     this.#now = options.now ?? Date.now;
     this.#limits = options.limits;
     this.#authority = options.authority;
+    this.#cluster = options.identity.cluster;
     this.#random = options.randomBytes ?? cryptoRandomBytes;
   }
 
@@ -169,8 +171,16 @@ export class Engine implements SyncEngine {
     return first;
   }
 
-  entriesFrom(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]> {
-    return this.#store.readLog(from, maxEntries, maxBytes);
+  async entriesFrom(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]> {
+    const entries = await this.#store.readLog(from, maxEntries, maxBytes);
+    // The first entry of each origin learns the chain hash before it (sent as `prev`).
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      if (seen.has(entry.origin)) continue;
+      seen.add(entry.origin);
+      entry.prev = entry.seq === 1 ? chainStart(this.#cluster, entry.origin) : await this.#store.chainAt(entry.origin, entry.seq - 1);
+    }
+    return entries;
   }
 
   ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult> {

@@ -40,6 +40,23 @@ export interface ForkEvidence {
   received: string;
 }
 
+function chainFrom(base: string, run: readonly ChangeEntry[]): string[] {
+  const chains: string[] = [];
+  let chain = base;
+  for (const entry of run) {
+    chain = chainNext(chain, entry, changeDigest(entry.change));
+    chains.push(chain);
+  }
+  return chains;
+}
+
+function forked(evidence: ForkEvidence): CrmsyncError {
+  return Object.assign(
+    new CrmsyncError('ERR_ORIGIN_FORKED', `origin "${evidence.origin}" signed two different histories (they part at seq ${evidence.seq}); was its data directory copied? give one copy a new node id`),
+    { evidence },
+  );
+}
+
 /** The hash a chain step binds for a change: SHA-256 of its bytes (defined for any bytes). */
 export function changeDigest(change: Uint8Array): string {
   return createHash('sha256').update(change).digest('hex');
@@ -79,26 +96,25 @@ export async function checkFrame(
     const held = head?.seq ?? 0;
     const first = run[0]!.seq;
     if (first > held + 1) return { gap: true };
-    const base = first === held + 1 && head ? head.hash : first === 1 ? chainStart(authority.cluster, origin) : await chainAt(origin, first - 1);
-    if (base === undefined) throw new CrmsyncError('ERR_STORAGE', `the chain hash of ${origin}/${first - 1} is missing from the origin index`);
-    const chains: string[] = [];
-    let chain = base;
-    for (const entry of run) {
-      chain = chainNext(chain, entry, changeDigest(entry.change));
-      chains.push(chain);
-    }
-    if (!authority.verifier.verify(writer.key, entrySigningInput(chain), last.sig)) {
-      throw new CrmsyncError('ERR_SIGNATURE', `entries of origin "${origin}" up to seq ${last.seq} are not signed by that origin's key (altered, forged, or a copied data directory)`);
+    const ours = first === held + 1 && head ? head.hash : first === 1 ? chainStart(authority.cluster, origin) : await chainAt(origin, first - 1);
+    if (ours === undefined) throw new CrmsyncError('ERR_STORAGE', `the chain hash of ${origin}/${first - 1} is missing from the origin index`);
+    const chains = chainFrom(ours, run);
+    if (!authority.verifier.verify(writer.key, entrySigningInput(chains[chains.length - 1]!), last.sig)) {
+      // Not an extension of our history. If it extends the sender's stated one (`prev`),
+      // the origin's key signed two histories: a fork, with the evidence. Otherwise the
+      // frame was altered or forged.
+      const theirs = run[0]!.prev;
+      if (theirs !== undefined && theirs !== ours && authority.verifier.verify(writer.key, entrySigningInput(chainFrom(theirs, run).at(-1)!), last.sig)) {
+        throw forked({ origin, seq: first - 1, held: ours, received: theirs });
+      }
+      throw new CrmsyncError('ERR_SIGNATURE', `entries of origin "${origin}" up to seq ${last.seq} are not signed by that origin's key (altered or forged)`);
     }
     // The run is the origin's own signed history. Where it overlaps what we hold, it must agree.
     if (first <= held) {
       const at = Math.min(held, last.seq);
-      const ours = at === held && head ? head.hash : await chainAt(origin, at);
-      const theirs = chains[at - first]!;
-      if (ours !== theirs) {
-        const evidence: ForkEvidence = { origin, seq: at, held: ours ?? '', received: theirs };
-        throw Object.assign(new CrmsyncError('ERR_ORIGIN_FORKED', `origin "${origin}" signed two different histories (at seq ${at}); was its data directory copied? give one copy a new node id`), { evidence });
-      }
+      const stored = at === held && head ? head.hash : await chainAt(origin, at);
+      const received = chains[at - first]!;
+      if (stored !== received) throw forked({ origin, seq: at, held: stored ?? '', received });
     }
     const skip = Math.max(0, held - first + 1);
     checked.push({ origin, fresh: run.slice(skip), chains: chains.slice(skip) });

@@ -34,7 +34,10 @@ export function onHello(s: ProtocolState, msg: HelloMessage, frame: Uint8Array, 
     return fail(s, new CrmsyncError('ERR_PROTOCOL_VERSION', `peer speaks protocol ${msg.protocol}, this node speaks ${PROTOCOL_VERSION}`), out);
   }
   if (msg.cluster !== env.auth.cluster) return refuse(s, CloseCode.wrongCluster, 'wrong-cluster', { cluster: msg.cluster }, out);
-  if (Buffer.from(msg.key).equals(Buffer.from(env.auth.publicKey))) {
+  // Our own key: either we dialed ourselves (the hello carries one of our own nonces),
+  // or another process holds our key (a copied data directory), whose history the
+  // clock comparison at `open` examines.
+  if (Buffer.from(msg.key).equals(Buffer.from(env.auth.publicKey)) && env.auth.isOwnNonce(msg.nonce)) {
     out.push({ type: 'close', code: CloseCode.selfConnection, reason: 'connected to itself' });
     return { ...s, phase: 'closed' };
   }
@@ -64,6 +67,11 @@ export function onOpen(s: ProtocolState, msg: OpenMessage, env: Env, out: Action
   const forked = forkedOrigin(env.holdings, msg.clock, s.self, s.remote);
   if (forked !== undefined) {
     return fail(s, new CrmsyncError('ERR_ORIGIN_FORKED', `peer holds a different history for node "${forked}" (was a data directory copied?)`), out);
+  }
+  if (s.remote === s.self) {
+    out.push({ type: 'log', level: 'warn', message: 'another process holds this node\'s key (a copied data directory?)', fields: {} });
+    out.push({ type: 'close', code: CloseCode.selfConnection, reason: 'another process holds this node\'s key' });
+    return { ...s, phase: 'closed' };
   }
   out.push({ type: 'opened', remote: s.remote });
   out.push({ type: 'log', level: 'info', message: 'peer session open', fields: { peer: s.remote, role: s.peer?.role } });

@@ -203,6 +203,7 @@ export class Peers {
           this.#refusals.refused(reason, { code, remoteAddress: connection.remoteAddress, ...fields });
         },
         onUnknownMessage: () => this.unknownMessages++,
+        isOwnNonce: (nonce) => [...this.#sessions].some((s) => s.connection.direction === 'outbound' && Buffer.from(s.nonce).equals(Buffer.from(nonce))),
       },
     });
     if (this.#stopped) {

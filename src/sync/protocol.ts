@@ -120,6 +120,8 @@ export interface AuthContext {
   verify(publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean;
   /** Judges a peer's hello against the trust list (and the proof it carries). */
   admit(hello: HelloMessage): Admission;
+  /** True when `nonce` is one of this node's own hellos (we dialed ourselves). */
+  isOwnNonce(nonce: Uint8Array): boolean;
   trustDigest(): string;
 }
 
@@ -189,7 +191,7 @@ export type Action =
   /** A handshake was refused (the host logs it, rate-limited, and counts it). */
   | { type: 'refused'; code: number; reason: string; fields: Record<string, unknown> }
   | { type: 'close'; code: number; reason: string }
-  | { type: 'log'; level: 'debug' | 'info' | 'warn'; message: string; fields: Record<string, unknown> };
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> };
 
 /** The result of one step. */
 export interface Step {

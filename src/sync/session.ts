@@ -37,6 +37,8 @@ export interface SessionHost {
   onUnknownMessage?(session: PeerSession, kind: string): void;
   now(): number;
   randomBytes(n: number): Uint8Array;
+  /** True when `nonce` belongs to one of this node's own sessions. */
+  isOwnNonce(nonce: Uint8Array): boolean;
 }
 
 /** Counters for status and metrics. */
@@ -75,8 +77,13 @@ export class PeerSession {
     this.#host = host;
     this.#limits = options.limits;
     this.#logger = options.logger;
-    this.#auth = authContext(trust, connection);
+    this.#auth = authContext(trust, connection, (nonce) => host.isOwnNonce(nonce));
     this.#state = initialState(engine.nodeId, host.now(), { initiator: connection.direction === 'outbound', nonce: host.randomBytes(NONCE_BYTES) });
+  }
+
+  /** The nonce of this session's hello. */
+  get nonce(): Uint8Array {
+    return this.#state.nonce;
   }
 
   /** Who the peer proved to be (undefined until its proof verified). */
@@ -305,7 +312,7 @@ function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolea
 }
 
 /** How a session proves itself and judges its peer: the node's keys and trust list. */
-function authContext(trust: TrustService, connection: Connection): AuthContext {
+function authContext(trust: TrustService, connection: Connection, isOwnNonce: (nonce: Uint8Array) => boolean): AuthContext {
   return {
     cluster: trust.cluster,
     publicKey: trust.keys.publicKey,
@@ -322,5 +329,6 @@ function authContext(trust: TrustService, connection: Connection): AuthContext {
       return { ok: false, code: verdict.reason === 'revoked' ? CloseCode.revoked : CloseCode.unknownPeer, reason: verdict.reason };
     },
     trustDigest: () => trust.list.digest(),
+    isOwnNonce,
   };
 }

@@ -3,7 +3,7 @@
  * (locate, read, frame, window) and the inbound side (ingest results, acks). Pure: see
  * protocol.ts for the machine as a whole and its invariants.
  */
-import type { StoredEntry } from '../crdt/change-entry.js';
+import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { learn, toWireClock, type SeqClock } from '../crdt/origin-clock.js';
 import { CrmsyncError, hasCode } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
@@ -51,6 +51,8 @@ export function restart(s: ProtocolState, peerHolds: SeqClock, epoch: number, en
 /** An entry to send, and whether a frame may end after it (a boundary at or after it, before the next fresh one). */
 interface Fresh {
   entry: StoredEntry;
+  /** Chain hash before the entry (sent on the first entry of each origin in a frame). */
+  prev: string | undefined;
   cut: boolean;
 }
 
@@ -59,10 +61,13 @@ export function onRead(s: ProtocolState, entries: StoredEntry[], env: Env): Prot
   if (entries.length === 0) return { ...s, outbound: 'idle' };
   const sent = new Map(s.sent);
   const fresh: Fresh[] = [];
+  const chains = new Map<string, string | undefined>();
   for (const entry of entries) {
+    const prev = chains.has(entry.origin) ? chains.get(entry.origin) : entry.prev;
+    chains.set(entry.origin, entry.chain);
     if (entry.seq > (sent.get(entry.origin) ?? 0)) {
       sent.set(entry.origin, entry.seq);
-      fresh.push({ entry, cut: false });
+      fresh.push({ entry, prev, cut: false });
     }
     if (entry.boundary && fresh.length > 0) fresh[fresh.length - 1]!.cut = true;
   }
@@ -113,13 +118,20 @@ function middleCut(part: Fresh[]): number {
   return best;
 }
 
-function wireEntries(part: Fresh[]): StoredEntry[] {
+function wireEntries(part: Fresh[]): ChangeEntry[] {
+  const first = new Map<string, number>();
   const last = new Map<string, number>();
-  part.forEach((f, i) => last.set(f.entry.origin, i));
+  part.forEach((f, i) => {
+    if (!first.has(f.entry.origin)) first.set(f.entry.origin, i);
+    last.set(f.entry.origin, i);
+  });
   return part.map((f, i) => {
-    if (last.get(f.entry.origin) === i || !f.entry.sig) return f.entry;
-    const { sig: _, ...unsigned } = f.entry;
-    return unsigned;
+    const { origin, seq, record, change, sig, ext } = f.entry;
+    const wire: ChangeEntry = { origin, seq, record, change };
+    if (last.get(origin) === i && sig) wire.sig = sig;
+    if (first.get(origin) === i && f.prev !== undefined) wire.prev = f.prev;
+    if (ext) wire.ext = ext;
+    return wire;
   });
 }
 
@@ -148,7 +160,11 @@ export function pump(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
 export function fail(s: ProtocolState, err: unknown, out: Action[]): ProtocolState {
   const code = closeCodeFor(err);
   const errCode = err instanceof CrmsyncError ? err.code : 'ERR_INTERNAL';
-  out.push({ type: 'log', level: 'warn', message: 'closing peer session', fields: { peer: s.remote, code: errCode, ...(code === CloseCode.internalError ? { err } : {}) } });
+  const evidence = (err as { evidence?: unknown }).evidence;
+  out.push({
+    type: 'log', level: evidence ? 'error' : 'warn', message: evidence ? 'origin fork detected; closing peer session' : 'closing peer session',
+    fields: { peer: s.remote, code: errCode, ...(code === CloseCode.internalError ? { err } : {}), ...(evidence ? { evidence } : {}) },
+  });
   if (err instanceof CrmsyncError) out.push({ type: 'send', message: { type: 'error', code: err.code, message: err.message.slice(0, 1000) } });
   out.push({ type: 'close', code, reason: errCode });
   return { ...s, phase: 'closed' };

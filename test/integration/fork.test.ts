@@ -19,7 +19,7 @@ const VARIANTS = [
   { original: 2, copy: 1 },
 ];
 
-const forked = (l: LogLine) => l.msg === 'closing peer session' && l.code === 'ERR_ORIGIN_FORKED';
+const forked = (l: LogLine) => String(l.msg).endsWith('closing peer session') && l.code === 'ERR_ORIGIN_FORKED';
 // The transport logs every close with its code; a session refused in its hello never
 // learnt the remote id, so the sync layer's 'peer session closed' line may be absent.
 const closed4001 = (l: LogLine) => l.msg === 'connection closed' && l.code === 4001;

@@ -15,6 +15,8 @@ import {
   type CrmNode, type Logger, type NodeOptions, type NodeStatus, type RecordChangeEvent, type RecordView,
 } from '../../src/index.js';
 import { listAll } from '../support/records.js';
+import { pack } from 'msgpackr';
+import { createTestCluster, type MemberOptions, type TestCluster } from '../../src/testing.js';
 
 export { listAll };
 
@@ -115,9 +117,9 @@ export interface NodeProcess {
 }
 
 /** Starts node-process.ts; await `ready` before using `url`. */
-export function launchNodeProcess(dataDir: string, nodeId: string, peers: string[] = []): NodeProcess {
+export function launchNodeProcess(dataDir: string, nodeId: string, peers: string[], member: MemberOptions): NodeProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', NODE_PROCESS_SCRIPT, dataDir, nodeId, ...peers], {
-    cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CRMSYNC_LOG_LEVEL: 'warn' },
+    cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CRMSYNC_LOG_LEVEL: 'warn', CRMSYNC_TEST_MEMBER: Buffer.from(pack(member)).toString('base64') },
   });
   // A command written just as the process dies must not crash the test worker with EPIPE.
   child.stdin.on('error', () => undefined);
@@ -180,6 +182,8 @@ export function launchNodeProcess(dataDir: string, nodeId: string, peers: string
  * removes the directories, so no test leaks into the next.
  */
 export class Harness {
+  /** One cluster per harness: every node a test opens by node id is a member of it. */
+  readonly cluster: TestCluster = createTestCluster();
   private readonly dirs: string[] = [];
   private readonly nodes: CrmNode[] = [];
   private readonly processes: NodeProcess[] = [];
@@ -193,14 +197,15 @@ export class Harness {
 
   /** Opens a node on 127.0.0.1 port 0 with quick reconnects; closed by cleanup(). */
   async open(options: NodeOptions & { dataDir: string }): Promise<CrmNode> {
-    const node = await openNode({ listen: { host: '127.0.0.1', port: 0 }, ...options, limits: { ...TEST_LIMITS, ...options.limits } });
+    const member = options.nodeId !== undefined && options.cluster === undefined ? this.cluster.member(options.nodeId) : {};
+    const node = await openNode({ listen: { host: '127.0.0.1', port: 0 }, ...member, ...options, limits: { ...TEST_LIMITS, ...options.limits } });
     this.nodes.push(node);
     return node;
   }
 
   /** Starts a node in a child process; killed by cleanup(). */
   async spawn(dataDir: string, nodeId: string, peers: string[] = []): Promise<NodeProcess> {
-    const proc = launchNodeProcess(dataDir, nodeId, peers);
+    const proc = launchNodeProcess(dataDir, nodeId, peers, this.cluster.member(nodeId));
     this.processes.push(proc); // tracked before it is ready, so a hung start is killed too
     await proc.ready;
     return proc;

@@ -15,7 +15,9 @@
  * Warnings and errors are logged as JSON to stderr.
  */
 import { createInterface } from 'node:readline';
+import { unpack } from 'msgpackr';
 import { createLogger, openNode, type CrmNode } from '../../src/index.js';
+import type { MemberOptions } from '../../src/testing.js';
 
 /** Writes in flight during a bulk create (bounded, like any loop over many records). */
 const CREATE_CONCURRENCY = 32;
@@ -53,7 +55,10 @@ async function main(): Promise<void> {
   if (!dataDir || !nodeId) throw new TypeError('usage: node-process.ts <dataDir> <nodeId> [peerUrl...]');
   const logger = createLogger({ level: process.env.CRMSYNC_LOG_LEVEL ?? 'warn', destination: process.stderr });
   // Quick reconnects, as TEST_LIMITS in helpers.ts (not imported: it pulls in vitest).
-  const node = await openNode({ dataDir, nodeId, peers, logger, limits: { reconnectBaseMs: 50, reconnectMaxMs: 1000 } });
+  // Membership of the test's cluster (the parent's Harness signs it).
+  const encoded = process.env.CRMSYNC_TEST_MEMBER;
+  const member = (encoded ? unpack(Buffer.from(encoded, 'base64')) : {}) as Partial<MemberOptions>;
+  const node = await openNode({ dataDir, nodeId, peers, logger, ...member, limits: { reconnectBaseMs: 50, reconnectMaxMs: 1000 } });
   emit({ url: node.url });
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {

@@ -109,6 +109,8 @@ export interface RecordsApi {
   create(input: RecordInputLike): Promise<RecordView>;
   /** Creates or fully replaces a record (absent fields are cleared). */
   put(id: string, input: RecordInputLike): Promise<RecordView>;
+  /** put(), also saying whether it created the record (no record, not even a deleted one, had that id). */
+  putWithOutcome(id: string, input: RecordInputLike): Promise<{ view: RecordView; created: boolean }>;
   /** Field-level update of an existing, non-deleted record. */
   update(id: string, patch: RecordPatchLike): Promise<RecordView>;
   /** Writes a tombstone (restorable). */
@@ -227,10 +229,19 @@ function buildNode(store: LevelStore, replica: Replica, peers: Peers, limits: Li
       });
     },
     async put(rawId, input) {
+      return (await records.putWithOutcome(rawId, input)).view;
+    },
+    async putWithOutcome(rawId, input) {
       open();
       const id = parseRecordId(rawId);
       const valid = validate(recordInputSchema, { ...input, id }, 'record');
-      return replica.write(id, () => writeFromInput(valid));
+      let created = false;
+      // decide() runs under the record's write lock, so `current` is what this write replaces.
+      const view = await replica.write(id, (current) => {
+        created = current === undefined;
+        return writeFromInput(valid);
+      });
+      return { view, created };
     },
     async update(rawId, patch) {
       open();

@@ -182,7 +182,8 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   });
   const transport = options.transport ?? createWsTransport({
     maxFrameBytes: limits.maxFrameBytes, sendHighWaterBytes: limits.sendHighWaterBytes,
-    heartbeatMs: limits.heartbeatMs, peerToken: options.peerToken, logger: log.child({ component: 'net' }),
+    // The transport names its own component (net.ws); a child here would log "component" twice.
+    heartbeatMs: limits.heartbeatMs, peerToken: options.peerToken, logger: log,
   });
   const peers = new Peers(transport, {
     nodeId: store.nodeId,

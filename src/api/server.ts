@@ -54,9 +54,11 @@ const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').dig
 /** Starts the HTTP API for a node. */
 export async function createApiServer(node: CrmNode, options: ApiServerOptions): Promise<ApiServer> {
   if (typeof options.token !== 'string' || options.token.length === 0) throw new TypeError('createApiServer needs a non-empty `token`');
-  const log = (options.logger ?? silentLogger()).child({ component: 'api' });
+  const base = options.logger ?? silentLogger();
+  const log = base.child({ component: 'api' });
   const metrics = createMetrics(node);
-  const events = new EventStreams(node, log.child({ component: 'events' }), options.events);
+  // A child of `base`, not of `log`: pino writes every binding, so a nested child would log "component" twice.
+  const events = new EventStreams(node, base.child({ component: 'api.events' }), options.events);
   const routes = buildRoutes({ node, metrics, events, ready: options.ready ?? (() => true) });
   const expected = sha256(options.token);
 

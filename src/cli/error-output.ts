@@ -21,7 +21,7 @@ export interface ErrorReport {
 /** Hints for engine codes, aimed at the node the command was aimed at. */
 const HINT_BY_CODE: Partial<Record<string, (flags: WhereFlags) => string>> = {
   ERR_UNAUTHORIZED: (f) => `the API token was refused: pass the token of that node with --token, or set CRMSYNC_API_TOKEN (it is in ${f.dataDir ?? '<data-dir>'}/api-token)`,
-  ERR_CLOSED: (f) => `the node is shutting down or not ready yet; try again once \`${suggest('status', f)}\` answers`,
+  ERR_CLOSED: (f) => `the node is not running, shutting down or not ready yet; try again once \`${suggest('status', f)}\` answers`,
   ERR_LOCKED: (f) => `stop the node that holds it (its pid is in ${f.dataDir ?? '<data-dir>'}/crmsync.pid), or use another --data-dir; \`${suggest('status', f)}\` shows it`,
 };
 
@@ -31,10 +31,12 @@ const summaryOf = (details: FieldIssue[]) => details.map((d) => `${d.field}: ${d
 /** The causes under an error, innermost last (`fetch failed` says nothing without them). */
 export function causeText(err: unknown): string {
   const seen: string[] = [];
+  const top = (err as { message?: unknown } | null)?.message;
   const walk = (e: unknown, depth: number): void => {
     if (depth > 5 || typeof e !== 'object' || e === null) return;
     const { message, code, errors, cause } = e as { message?: unknown; code?: unknown; errors?: unknown; cause?: unknown };
-    if (depth > 0 && typeof message === 'string' && message !== '') {
+    // What the error itself says already ("…: fetch failed" over a "fetch failed") is not repeated.
+    if (depth > 0 && typeof message === 'string' && message !== '' && !(typeof top === 'string' && top.includes(message))) {
       const text = typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
       if (!seen.includes(text)) seen.push(text);
     }

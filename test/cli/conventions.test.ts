@@ -6,6 +6,7 @@
  * cannot undo, and log lines without duplicate keys. (conventions-process.test.ts runs
  * the same conventions as real processes.)
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { init } from '../../src/cli/commands/init.js';
@@ -115,6 +116,10 @@ describe('stdout and stderr', () => {
   it('every command: data (or exactly one JSON document) on stdout, messages and hints on stderr', async () => {
     const d = ['-d', berlin.dataDir];
     const backupFile = join(scratch, 'conventions.crmbak');
+    const csv = join(scratch, 'people.csv');
+    const mapping = join(scratch, 'people.mapping.json');
+    await writeFile(csv, 'Name,E-mail\nAlan Turing,alan@example.com\n');
+    await writeFile(mapping, (await cli(['import', '--infer', csv])).stdout);
     const commands: string[][] = [
       ['status', ...d], ['records', 'put', ...d, '--data', '{"name":"Ada","stage":"lead"}'],
       ['records', 'put', 'io-1', ...d, '--data', '{"name":"Grace"}'], ['records', 'put', 'io-1', ...d, '--data', '{"name":"Grace H"}'],
@@ -122,7 +127,8 @@ describe('stdout and stderr', () => {
       ['records', 'list', ...d, '--limit', '1'], ['records', 'list', ...d, '--q', 'nobody-at-all'], ['conflicts', 'io-1', ...d],
       ['history', 'io-1', ...d], ['records', 'delete', 'io-1', ...d], ['records', 'get', 'io-1', ...d], ['records', 'restore', 'io-1', ...d],
       ['peers', 'list', ...d], ['config', 'show', ...d], ['verify', ...d, '--api'], ['export', ...d, '--api', '--out', join(scratch, 'out.csv')],
-      ['backup', ...d, '--api', backupFile], ['verify-backup', backupFile],
+      ['backup', ...d, '--api', backupFile], ['verify-backup', backupFile], ['restore', ...d, '--api', backupFile, '--dry-run'],
+      ['import', '--infer', csv], ['import', csv, '--mapping', mapping, ...d, '--api', '--dry-run'],
     ];
     // Twice through the list (delete, get, restore stay in order), once for people and once --json.
     for (const args of commands) {
@@ -187,6 +193,25 @@ describe('hints', () => {
     const notRunning = await cli(['status', '-d', stopped]);
     expect(notRunning.code).toBe(3);
     expect(notRunning.stderr).toContain(`hint: start it with: crmsync start -d ${stopped}`);
+  });
+});
+
+describe('connection failures', () => {
+  it('name the URL and the real cause, never just "fetch failed"', async () => {
+    const token = ['--token', 'x'.repeat(20)];
+    const badPort = await cli(['records', 'list', '--api', 'http://127.0.0.1:10080', ...token]);
+    expect(badPort.code).toBe(3);
+    expect(badPort.stderr).toMatch(/^error ERR_UNREACHABLE: cannot reach http:\/\/127\.0\.0\.1:10080: Node's fetch refuses port 10080/);
+    const json = await cli(['status', '--api', 'http://127.0.0.1:6000', ...token, '--json']);
+    expect(jsonError(json.stderr)).toMatchObject({ code: 'ERR_UNREACHABLE', hint: expect.stringContaining('another port') });
+    // (A refused connection names its address too: commands.test.ts, "a node that is not running".)
+    // The importer's own HTTP client says "fetch failed": the cause is added.
+    const csv = join(scratch, 'one.csv');
+    await writeFile(csv, 'Name\nAda\n');
+    await writeFile(join(scratch, 'one.mapping.json'), JSON.stringify({ key: { column: 'Name' }, fields: { name: { column: 'Name' } } }));
+    const imported = await cli(['import', csv, '--mapping', join(scratch, 'one.mapping.json'), '--api', 'http://127.0.0.1:6000', ...token]);
+    expect(imported.code).toBe(3);
+    expect(imported.stderr).toMatch(/cannot reach the node at http:\/\/127\.0\.0\.1:6000: fetch failed \(bad port\)\n/);
   });
 });
 

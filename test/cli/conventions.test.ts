@@ -151,6 +151,10 @@ describe('stdout and stderr', () => {
     const shown = await cli(['records', 'get', 'io-1', ...d]);
     expect(shown.stdout).toMatch(/^id +io-1$/m);
     expect(shown.stderr).toBe(`hint: it is deleted; restore it with: crmsync records restore io-1 -d ${berlin.dataDir}\n`);
+    const created = await cli(['records', 'put', 'io-2', ...d, '--data', '{"name":"Hedy"}']);
+    const replaced = await cli(['records', 'put', 'io-2', ...d, '--data', '{"name":"Hedy Lamarr"}']);
+    expect([created.stderr, replaced.stderr]).toEqual(['Created io-2.\n', 'Replaced io-2.\n']);
+    expect(replaced.stdout).toMatch(/^name +Hedy Lamarr$/m);
     const none = await cli(['records', 'list', ...d, '--q', 'nobody-at-all']);
     expect([none.stdout, none.stderr]).toEqual(['', 'No records match.\n']);
     const initialised = await cli(['init', '-d', join(scratch, 'fresh'), '--node-id', 'fresh']);

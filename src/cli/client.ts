@@ -8,7 +8,7 @@ import {
   type ErrorCode, type FieldConflict, type FieldIssue, type HistoryEntry, type NodeStatus, type PeerStatus,
   type RecordInputLike, type RecordPatchLike, type RecordView, type VerifyReport,
 } from '../index.js';
-import { causeText } from './error-output.js';
+import { causeCode, causeText } from './error-output.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
 import { FLAGS_OF_FIELDS, namingFlags, type FieldFlags } from './flags.js';
 
@@ -195,24 +195,12 @@ export class ApiClient {
         'run the node\'s API on another port (crmsync start --api 127.0.0.1:PORT, or `api` in crmsync.json), then pass that --api URL',
         { cause: err, code: 'ERR_UNREACHABLE' });
     }
-    const code = codeIn(err);
+    const code = causeCode(err);
     if (code !== undefined && UNREACHABLE.has(code)) {
       return new NotRunningError(`no crmsync node is reachable at ${this.baseUrl} (${cause})`, this.options.unreachableHint ?? 'start the node with: crmsync start --data-dir <dir>', { cause: err, code: 'ERR_UNREACHABLE' });
     }
     return new CliError(`request to ${this.baseUrl} failed: ${cause}`, EXIT.runtime, undefined, { cause: err });
   }
-}
-
-/** The first `code` in an error's cause chain (AggregateErrors included). */
-function codeIn(err: unknown, depth = 0): string | undefined {
-  if (depth > 5 || typeof err !== 'object' || err === null) return undefined;
-  const { code, errors, cause } = err as { code?: unknown; errors?: unknown; cause?: unknown };
-  if (typeof code === 'string') return code;
-  for (const inner of Array.isArray(errors) ? errors : []) {
-    const found = codeIn(inner, depth + 1);
-    if (found) return found;
-  }
-  return codeIn(cause, depth + 1);
 }
 
 function parseJson(text: string): unknown {

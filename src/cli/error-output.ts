@@ -26,7 +26,7 @@ const HINT_BY_CODE: Partial<Record<string, (flags: WhereFlags) => string>> = {
 };
 
 /** `a: b; c: d`: how validate() and the API join details into their message. */
-const summaryOf = (details: FieldIssue[]) => details.map((d) => `${d.field}: ${d.message}`).join('; ');
+export const summaryOf = (details: readonly FieldIssue[]): string => details.map((d) => `${d.field}: ${d.message}`).join('; ');
 
 /** The causes under an error, innermost last (`fetch failed` says nothing without them). */
 export function causeText(err: unknown): string {
@@ -46,6 +46,18 @@ export function causeText(err: unknown): string {
   };
   walk(err, 0);
   return seen.join('; ');
+}
+
+/** The first `code` in an error's cause chain (AggregateErrors included): ECONNREFUSED, ENOTFOUND, ... */
+export function causeCode(err: unknown, depth = 0): string | undefined {
+  if (depth > 5 || typeof err !== 'object' || err === null) return undefined;
+  const { code, errors, cause } = err as { code?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof code === 'string') return code;
+  for (const inner of Array.isArray(errors) ? errors : []) {
+    const found = causeCode(inner, depth + 1);
+    if (found) return found;
+  }
+  return causeCode(cause, depth + 1);
 }
 
 /** The report of any error a command threw. */

@@ -5,6 +5,7 @@
  * is answered with what `--since` accepts.
  */
 import { CrmsyncError, hasCode, type FieldIssue } from '../index.js';
+import { summaryOf } from './error-output.js';
 
 /** API field → flag or argument, for each kind of request the commands send. */
 export const FLAGS_OF_FIELDS = {
@@ -28,20 +29,10 @@ export type FieldFlags = Readonly<Record<string, string>>;
 export function namingFlags(err: unknown, fields: FieldFlags): unknown {
   if (!hasCode(err, 'ERR_VALIDATION') || !err.details?.some((d) => Object.hasOwn(fields, d.field))) return err;
   const details: FieldIssue[] = err.details.map((d) => ({ field: Object.hasOwn(fields, d.field) ? fields[d.field]! : d.field, message: d.message }));
-  const summary = (issues: FieldIssue[]) => issues.map((d) => `${d.field}: ${d.message}`).join('; ');
   // A message that only lists the details ("invalid query: limit: …") is rebuilt with the
   // flags; one that says more (an invalid record id and its syntax) is kept.
-  const message = err.message.endsWith(summary(err.details))
-    ? `invalid ${[...new Set(details.map((d) => d.field))].join(', ')}: ${summary(details)}`
+  const message = err.message.endsWith(summaryOf(err.details))
+    ? `invalid ${[...new Set(details.map((d) => d.field))].join(', ')}: ${summaryOf(details)}`
     : err.message;
   return new CrmsyncError('ERR_VALIDATION', message, { details, cause: err });
-}
-
-/** Runs an API call; a validation error comes back naming the flags (see namingFlags). */
-export async function withFlagNames<T>(fields: FieldFlags, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw namingFlags(err, fields);
-  }
 }

@@ -3,12 +3,13 @@
  * one place that turns errors into exit codes (main.ts only exits with its result).
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { addBackupCommands } from './commands/register-backup.js';
 import { addExportCommand } from './commands/register-export.js';
 import { addImportCommand } from './commands/register-import.js';
 import type { SignalSource } from './commands/start.js';
-import { describeError, EXIT, exitCodeOf } from './errors.js';
+import { FailureReporter } from './error-output.js';
+import { EXIT } from './errors.js';
 import type { Io } from './io.js';
 import { clientOptions, examples, flagsOf, nodeOptions } from './options.js';
 
@@ -122,7 +123,7 @@ export function buildProgram(io: Io, signals?: SignalSource): Command {
     .addHelpText('after', `${examples(
       'crmsync start --data-dir ./berlin',
       'CRMSYNC_LOG_LEVEL=debug crmsync start -d ./berlin --api 127.0.0.1:0',
-    )}\nLogs go to stdout (JSON, or pretty at a terminal). The actual API URL is written to <data-dir>/api-url.\n`)
+    )}\nLogs go to stderr (JSON, or pretty at a terminal). The actual API URL is written to <data-dir>/api-url.\n`)
     .action((opts: Opts) => done(import('./commands/start.js').then((m) => m.start(flagsOf(opts), io, signals))));
   clientOptions(program.command('status').description('node id, vector clock, peers, record and conflict counts'))
     .addHelpText('after', examples('crmsync status --data-dir ./berlin', 'crmsync status --api http://10.0.0.2:7401 --token "$TOKEN" --json'))
@@ -151,13 +152,11 @@ export function buildProgram(io: Io, signals?: SignalSource): Command {
 /** Parses argv (without node and script), runs the command, returns the exit code. */
 export async function run(argv: string[], io: Io, signals?: SignalSource): Promise<number> {
   const program = buildProgram(io, signals);
+  const failures = new FailureReporter(argv, io).attach(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
-    // Commander has already printed its message (or the help/version it was asked for).
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    io.err(describeError(err));
-    return exitCodeOf(err);
+    return failures.report(err);
   }
 }

@@ -24,6 +24,14 @@ export interface NodeHandle {
 /** How long one node may take to report its status before it counts as not answering. */
 const STATUS_TIMEOUT_MS = 5_000;
 
+/** Why a status request failed, briefly: a timeout, or the innermost cause (e.g. "connect ECONNREFUSED 127.0.0.1:4711"). */
+export function whyNoAnswer(err: unknown): string {
+  let inner = err as { name?: string; message?: string; cause?: unknown } | undefined;
+  while (inner?.cause instanceof Error) inner = inner.cause;
+  if (inner?.name === 'TimeoutError') return `timed out after ${STATUS_TIMEOUT_MS / 1000} s`;
+  return inner?.message ?? String(err);
+}
+
 /** A node of the cluster: its role in the story and its process. */
 export interface Member {
   spec: NodeSpec;
@@ -133,7 +141,7 @@ export class Cluster {
         const status: NodeStatus = await m.process.client.status(AbortSignal.timeout(STATUS_TIMEOUT_MS));
         return { name: m.spec.name, status };
       } catch (err) {
-        return { name: m.spec.name, status: undefined, error: (err as Error).message };
+        return { name: m.spec.name, status: undefined, error: whyNoAnswer(err) };
       }
     }));
     return { reports, assessment: assess(reports, this.links, this.active, this.nameOfUrl) };

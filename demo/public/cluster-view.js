@@ -86,8 +86,10 @@ function renderSync(card, q, at) {
   setStat(q('node-unshared'), card.unshared, { state: card.unshared > 0 ? 'warn' : 'ok' });
   const synced = card.lastSyncedAt === null ? (card.reachable ? 'not yet' : null) : at - card.lastSyncedAt < 1500 ? 'in sync' : `${duration(at - card.lastSyncedAt)} ago`;
   setStat(q('node-synced'), synced, { time: true, state: synced === 'in sync' ? 'ok' : 'warn' });
-  const offline = card.offlineSince === null ? '—' : duration(at - card.offlineSince);
-  setStat(q('node-offline'), card.reachable ? offline : `unreachable ${offline}`, { time: true, state: card.offlineSince === null ? '' : 'warn' });
+  const offline = q('node-offline');
+  setText(offline.previousElementSibling, card.reachable ? 'offline' : 'no answer');
+  const since = card.offlineSince === null ? '—' : at - card.offlineSince < 1500 ? '0 s' : duration(at - card.offlineSince);
+  setStat(offline, since, { time: true, state: card.offlineSince === null ? '' : 'warn' });
 }
 
 /** Renders (creating once, then updating) one card per node. */

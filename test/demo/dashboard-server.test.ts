@@ -131,7 +131,7 @@ describe('dashboard server', () => {
     const anna = json.nodes.find((n: { name: string }) => n.name === 'laptop-anna');
     expect(anna).toMatchObject({ reachable: false, records: null, clock: null, behind: null, unshared: null, conflicted: null, lastLocalSeq: null });
     expect(json.verdict.level).toBe('fault');
-    expect(json.verdict.headline).toMatch(/^laptop-anna does not answer: /);
+    expect(json.verdict.headline).toMatch(/^laptop-anna does not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
   });
 });
 

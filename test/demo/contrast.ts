@@ -12,8 +12,9 @@ export interface Rgba {
   a: number;
 }
 
-/** WCAG AA: normal text needs 4.5:1, large text (24px, or 18.66px bold) 3:1. */
+/** WCAG AA for normal text: 4.5:1. */
 export const AA_NORMAL = 4.5;
+/** WCAG AA for large text (24px, or 18.66px bold): 3:1. */
 export const AA_LARGE = 3;
 
 /** Parses #rgb, #rrggbb, rgb(…) and rgba(…); throws a TypeError for anything else. */

@@ -1,7 +1,7 @@
 /** `crmsync conflicts <id>` and `crmsync history <id>`: why a record looks the way it does. */
 import type { FieldConflict, HistoryEntry } from '../../index.js';
 import { connect, type ClientFlags } from '../connect.js';
-import { CrmsyncError } from '../../index.js';
+import { CrmsyncError } from '../../errors.js';
 import { json, table, time } from '../format.js';
 import type { Io } from '../io.js';
 

@@ -2,7 +2,8 @@
  * `crmsync peers list|add|remove`: the peers of the running node. add/remove also
  * update `peers` in the config file (unless --no-save), so a restart keeps them.
  */
-import { CrmsyncError, type PeerStatus } from '../../index.js';
+import { CrmsyncError } from '../../errors.js';
+import type { PeerStatus } from '../../index.js';
 import { readIfExists, writeFileAtomic } from '../../config/files.js';
 import { KEYS } from '../../config/keys.js';
 import type { LoadedConfig } from '../../config/load.js';

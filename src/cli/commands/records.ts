@@ -1,6 +1,7 @@
 /** `crmsync records get|put|patch|delete|restore|list`: customer records over the HTTP API. */
 import { readFile } from 'node:fs/promises';
-import { CrmsyncError, type RecordView } from '../../index.js';
+import { CrmsyncError } from '../../errors.js';
+import type { RecordView } from '../../index.js';
 import type { CustomerPage, ListQuery } from '../client.js';
 import { connect, type ClientFlags } from '../connect.js';
 import { CliError, EXIT } from '../errors.js';

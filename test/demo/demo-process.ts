@@ -1,14 +1,15 @@
 /**
- * Runs `tsx demo/run.ts …` — the command `npm run demo` runs — as a real child process
- * in its own process group, so a test can interrupt it the way Ctrl-C does. (Not through
- * npx: npx dies of the SIGINT itself and would hide the demo's exit code.)
+ * Runs `node dist/demo/run.js …` — the compiled demo that `npm run demo` runs (the
+ * vitest global setup builds it) — as a real child process in its own process group,
+ * so a test can interrupt it the way Ctrl-C does. (Not through npm: npm dies of the
+ * SIGINT itself and would hide the demo's exit code.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const DEMO = join(ROOT, 'dist', 'demo', 'run.js');
 
 /** A running demo. */
 export interface DemoProcess {
@@ -27,7 +28,7 @@ export interface DemoProcess {
 
 /** Starts the demo with `args`. */
 export function startDemo(args: string[]): DemoProcess {
-  const child = spawn(TSX, ['demo/run.ts', ...args], {
+  const child = spawn(process.execPath, [DEMO, ...args], {
     cwd: ROOT,
     env: { ...process.env, CI: '1', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],

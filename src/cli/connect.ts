@@ -8,6 +8,7 @@ import { formatHostPort, parseHostPort } from '../config/keys.js';
 import { loadConfig, type ConfigFlags, type LoadedConfig } from '../config/load.js';
 import { ApiClient } from './client.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
+import { httpFetch } from './http.js';
 import type { Io } from './io.js';
 
 /** Options every command that talks to a node accepts. */
@@ -48,6 +49,7 @@ export async function connect(flags: ClientFlags, io: Io): Promise<{ client: Api
     throw new CliError(`no API token for the node at ${url}`, EXIT.usage,
       `pass --token TOKEN or set CRMSYNC_API_TOKEN; \`crmsync init\` writes the token to ${dataDirPaths(loaded.config.dataDir).apiToken}`);
   }
-  const client = new ApiClient(url, loaded.config.apiToken, { unreachableHint: `start it with: ${startCommand(loaded)}` });
+  // httpFetch, not the global fetch: a command starts in a fraction of the time (http.ts).
+  const client = new ApiClient(url, loaded.config.apiToken, { unreachableHint: `start it with: ${startCommand(loaded)}`, fetch: httpFetch });
   return { client, loaded };
 }

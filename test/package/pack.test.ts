@@ -4,7 +4,7 @@
  * the package, TypeScript resolves its declarations, and the installed `crmsync` bin runs.
  * It packs the dist/ the vitest global setup has just built (test/support/build.ts).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,15 +12,15 @@ import { delimiter, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../cli/helpers.js';
+import { cleanEnv, REPO_ROOT, runProcess } from '../cli/helpers.js';
 
 const TSC = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 /** npm packs and installs from the cache; a few minutes on a loaded 2-core machine. */
 const INSTALL_TIMEOUT_MS = 300_000;
 
-/** Our environment without the npm_* variables `npm test` sets, so the inner npm sees only its own project. */
+/** cleanEnv() without the npm_* variables `npm test` sets, so the inner npm sees only its own project. */
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_') && !k.startsWith('CRMSYNC_')));
+  const env = Object.fromEntries(Object.entries(cleanEnv()).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
   // The bin's `#!/usr/bin/env node` must find this node.
   return { ...env, PATH: `${dirname(process.execPath)}${delimiter}${env.PATH ?? ''}`, ...extra };
 }
@@ -29,17 +29,7 @@ const run = async (file: string, args: string[], cwd: string, env = childEnv()) 
   (await promisify(execFile)(file, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 })).stdout;
 
 /** Runs a process to its end without throwing on a non-zero exit. */
-function runToEnd(file: string, args: string[], cwd: string, env = childEnv()): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runToEnd = (file: string, args: string[], cwd: string, env = childEnv()) => runProcess(file, args, { cwd, env });
 
 let tmp: string;
 let app: string;

@@ -18,10 +18,16 @@ import { promisify } from 'node:util';
 import { NodeClient } from './client.js';
 import type { AgentConfig, AgentMessage } from './protocol.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+// `npm run demo` runs the compiled demo (dist/demo/*.js); `npx tsx demo/run.ts` the sources.
+const COMPILED = import.meta.url.endsWith('.js');
+const ROOT = fileURLToPath(new URL(COMPILED ? '../..' : '..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'crmsync.js');
-const AGENT = fileURLToPath(new URL('./node-agent.ts', import.meta.url));
-const GUARD = fileURLToPath(new URL('./orphan-guard.js', import.meta.url));
+/** `node` arguments that run demo/node-agent: compiled as is, the source through tsx. */
+const AGENT_ARGS = COMPILED
+  ? [fileURLToPath(new URL('./node-agent.js', import.meta.url))]
+  : ['--import', 'tsx', fileURLToPath(new URL('./node-agent.ts', import.meta.url))];
+// Plain JS that is not compiled: always the one in demo/.
+const GUARD = join(ROOT, 'demo', 'orphan-guard.js');
 /** How long one node may take to start (`crmsync init` included); generous, as several starts share a busy machine. */
 const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 8_000;
@@ -171,7 +177,7 @@ function startAgent(options: NodeProcessOptions): Launched {
   const config: AgentConfig = {
     nodeId: options.name, dataDir: options.dataDir, peerToken: options.peerToken, apiToken: randomBytes(24).toString('base64url'),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', AGENT, JSON.stringify(config)], spawnOptions);
+  const child = spawn(process.execPath, [...AGENT_ARGS, JSON.stringify(config)], spawnOptions);
   const node = new NodeProcess(options.name, child);
   return { node, ready: async () => ({ apiUrl: await node.awaitAgentReady(), token: config.apiToken }) };
 }

@@ -97,7 +97,7 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
-// Ctrl-C may arrive twice (the terminal signals the whole process group and tsx relays
+// Ctrl-C may arrive twice (the terminal signals the whole process group and npm relays
 // it once more), so keep handling it: a second default SIGINT would skip the cleanup.
 // The cleanup starts before anything is printed, so a closed stdout cannot stop it.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -134,7 +134,7 @@ async function finalTable(state: ClusterState | undefined, cluster: Cluster): Pr
 
 async function startCluster(launcher: Launcher): Promise<Cluster> {
   root = await mkdtemp(join(tmpdir(), 'crmsync-demo-'));
-  heading(`Starting ${NODES.length} nodes as separate processes (${launcher === 'cli' ? 'crmsync init + crmsync start' : 'demo/node-agent.ts'})`);
+  heading(`Starting ${NODES.length} nodes as separate processes (${launcher === 'cli' ? 'crmsync init + crmsync start' : 'demo/node-agent'})`);
   const peerToken = randomBytes(18).toString('base64url');
   // Settle every start before failing, so no node is still being created when the cleanup removes the data.
   const started = await Promise.allSettled(NODES.map((spec) => NodeProcess.start({ name: spec.name, dataDir: join(root!, spec.name), peerToken, launcher })));

@@ -16,7 +16,8 @@ import { exposureWarning, proxyAllowed, refusal } from './access.js';
 import { DashboardData } from './dashboard-reads.js';
 import type { Feed } from './feed.js';
 
-const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
+// The page's files are not compiled: demo/public also for the compiled demo (dist/demo/server.js).
+const PUBLIC = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../demo/public/' : './public/', import.meta.url));
 const STATIC: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/index.html': ['index.html', 'text/html; charset=utf-8'],

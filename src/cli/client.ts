@@ -3,10 +3,10 @@
  * CrmsyncErrors with the same code and details; an unreachable node becomes a
  * NotRunningError (exit 3).
  */
-import {
-  CrmsyncError,
-  type ErrorCode, type FieldConflict, type FieldIssue, type HistoryEntry, type NodeStatus, type PeerStatus,
-  type RecordInputLike, type RecordPatchLike, type RecordView, type VerifyReport,
+import { CrmsyncError } from '../errors.js';
+import type {
+  ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus,
+  RecordInputLike, RecordPatchLike, RecordView, VerifyReport,
 } from '../index.js';
 import { causeCode, causeText } from './error-output.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';

@@ -10,6 +10,7 @@ import { loadConfig, type ConfigFlags, type LoadedConfig } from '../config/load.
 import { ApiClient } from './client.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
 import { dirArgs, type WhereFlags } from './hints.js';
+import { httpFetch } from './http.js';
 import type { Io } from './io.js';
 
 /** Options every command that talks to a node accepts. */
@@ -69,6 +70,7 @@ export async function connect(flags: ClientFlags, io: Io): Promise<{ client: Api
       `pass --token TOKEN or set CRMSYNC_API_TOKEN; \`crmsync init\` writes the token to ${dataDirPaths(loaded.config.dataDir).apiToken}`,
       { code: 'ERR_UNAUTHORIZED' });
   }
-  const client = new ApiClient(url, loaded.config.apiToken, { unreachableHint: `start it with: ${startCommand(flags)}   (or pass the right --api URL)` });
+  // httpFetch, not the global fetch: a command starts in a fraction of the time (http.ts).
+  const client = new ApiClient(url, loaded.config.apiToken, { unreachableHint: `start it with: ${startCommand(flags)}   (or pass the right --api URL)`, fetch: httpFetch });
   return { client, loaded };
 }

@@ -2,7 +2,9 @@
  * Exit codes and error codes of the CLI, and the one mapping from errors to them (used
  * only by program.ts's run(), the one exit point). Commands throw; they never exit.
  */
-import { CrmsyncError } from '../index.js';
+// The leaf module that index.ts re-exports: index.js would load the whole engine
+// (Automerge, LevelDB, ws) into every command, even `--help`.
+import { CrmsyncError } from '../errors.js';
 
 /** The documented exit codes (docs/cli.md). */
 export const EXIT = {

@@ -1,8 +1,13 @@
 /**
  * The commander program: parses argv and calls the command functions. `run()` is the
  * one place that turns errors into exit codes (main.ts only exits with its result).
+ *
+ * Start-up time: this module and what it imports statically load only commander and
+ * the small CLI helpers. Every command module is imported when its command runs, so
+ * `--help` and the API-client commands never load the engine (Automerge, LevelDB),
+ * fastify, pino-pretty or the import sources.
  */
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { addBackupCommands } from './commands/register-backup.js';
 import { addExportCommand } from './commands/register-export.js';
@@ -13,7 +18,9 @@ import { EXIT } from './errors.js';
 import type { Io } from './io.js';
 import { clientOptions, examples, flagsOf, nodeOptions } from './options.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+// By the package's own name (exports "./package.json"): the same from src/cli under
+// vitest and from dist/src/cli in an installed package.
+const VERSION = (createRequire(import.meta.url)('crmsync/package.json') as { version: string }).version;
 
 const EXIT_CODES_HELP = `
 Exit codes: 0 ok, 1 runtime error, 2 usage or invalid value, 3 node not running or unreachable,
@@ -25,8 +32,8 @@ type Opts = Record<string, unknown>;
 /** Commander wants actions to resolve to void; commands resolve to what they printed. */
 const done = (promise: Promise<unknown>): Promise<void> => promise.then(() => undefined);
 
-// Command modules load when their command runs: `status` need not load the HTTP server,
-// and every process start is quicker (tsx compiles what is imported).
+// Command modules load when their command runs: `status` need not load the HTTP server
+// or the engine, and `--help` loads none of them.
 const records = () => import('./commands/records.js');
 const peers = () => import('./commands/peers.js');
 const inspect = () => import('./commands/inspect.js');

@@ -96,8 +96,13 @@ export interface CliResult {
 
 /** Runs `node bin/crmsync.js ...args` to completion. */
 export function runCli(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(options.env), stdin: options.stdin });
+}
+
+/** Runs any program to completion, feeding it `stdin` (default: nothing). */
+export function runProcess(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; stdin?: string | undefined }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(options.env) });
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('crmsync as processes', () => {
-  // Nine cold CLI processes (tsx compiles on start): slow on a loaded 2-core machine.
+  // Nine CLI processes (the built bin/crmsync.js): slow on a loaded 2-core machine.
   it('init, start, status, records, peers, SIGTERM', { timeout: 180_000 }, async () => {
     const dataDir = join(dir.path, 'berlin');
     const initialised = await runCli(['init', '--data-dir', dataDir, '--node-id', 'berlin', '--listen', '127.0.0.1:0', '--api', '127.0.0.1:0', '--json']);

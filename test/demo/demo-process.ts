@@ -1,15 +1,15 @@
 /**
- * Runs demo/run.ts — what `npm run demo` runs — as a real child process in its own
- * process group, so a test can interrupt it the way Ctrl-C does. It runs as
- * `node --import tsx demo/run.ts`, one process: neither npx (which dies of the SIGINT
- * itself and would hide the demo's exit code) nor the tsx CLI, whose parent process
- * relays a group's SIGINT to the demo and SIGKILLs it if the demo does not confirm
- * within 30 ms (which happens on a loaded machine, and would skip the cleanup).
+ * Runs `node dist/demo/run.js …` — the compiled demo that `npm run demo` runs (the
+ * vitest global setup builds it) — as a real child process in its own process group,
+ * so a test can interrupt it the way Ctrl-C does. (Not through npm: npm dies of the
+ * SIGINT itself and would hide the demo's exit code.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DEMO = join(ROOT, 'dist', 'demo', 'run.js');
 
 /** A running demo. */
 export interface DemoProcess {
@@ -30,7 +30,7 @@ export interface DemoProcess {
 
 /** Starts the demo with `args`. */
 export function startDemo(args: string[]): DemoProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', ...args], {
+  const child = spawn(process.execPath, [DEMO, ...args], {
     cwd: ROOT,
     env: { ...process.env, CI: '1', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],

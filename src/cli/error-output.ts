@@ -5,7 +5,7 @@
  * ErrorReport, so they always say the same thing.
  */
 import { CommanderError, type Command } from 'commander';
-import { CrmsyncError, type FieldIssue } from '../index.js';
+import { CrmsyncError, type FieldIssue } from '../errors.js';
 import { CliError, EXIT, exitCodeOf, type ExitCode } from './errors.js';
 import { suggest, type WhereFlags } from './hints.js';
 import type { Io } from './io.js';

@@ -4,7 +4,7 @@
  * error from the API is rewritten to name what the user typed, so `--since yesterday`
  * is answered with what `--since` accepts.
  */
-import { CrmsyncError, hasCode, type FieldIssue } from '../index.js';
+import { CrmsyncError, hasCode, type FieldIssue } from '../errors.js';
 import { summaryOf } from './error-output.js';
 
 /** API field → flag or argument, for each kind of request the commands send. */

@@ -60,9 +60,10 @@ describe('crmsync processes', () => {
     expect(uninitialised.stderr).toMatch(/^error ERR_NOT_INITIALISED: .* is not a crmsync data directory/);
     expect(uninitialised.stderr).toContain(`hint: create it with: crmsync init -d ${relative}`);
     await expect(access(join(REPO_ROOT, relative))).rejects.toThrow(/ENOENT/);
-    // 8: a port fetch refuses names the URL and the real cause, not just "fetch failed".
+    // 8: a port Node's fetch would refuse is tried (the CLI's client is node:http); the
+    // failure names the URL and the real cause, not just "fetch failed".
     expect([badPort.code, badPort.stdout]).toEqual([3, '']);
-    expect(badPort.stderr).toMatch(/^error ERR_UNREACHABLE: cannot reach http:\/\/127\.0\.0\.1:6000: Node's fetch refuses port 6000 \("bad port"/);
+    expect(badPort.stderr).toMatch(/^error ERR_UNREACHABLE: no crmsync node is reachable at http:\/\/127\.0\.0\.1:6000 \(connect ECONNREFUSED 127\.0\.0\.1:6000\)/);
     expect(badPort.stderr).not.toContain('fetch failed');
     // 4, 5: messages and hints on stderr, aimed at the -d given; data on stdout.
     expect([deleted.code, deleted.stdout]).toEqual([0, '']);

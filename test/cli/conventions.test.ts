@@ -203,11 +203,13 @@ describe('hints', () => {
 describe('connection failures', () => {
   it('name the URL and the real cause, never just "fetch failed"', async () => {
     const token = ['--token', 'x'.repeat(20)];
+    // The CLI's own client is node:http, which refuses no port: a port Node's fetch would
+    // refuse ("bad port") is tried like any other, and the refusal names address and cause.
     const badPort = await cli(['records', 'list', '--api', 'http://127.0.0.1:10080', ...token]);
     expect(badPort.code).toBe(3);
-    expect(badPort.stderr).toMatch(/^error ERR_UNREACHABLE: cannot reach http:\/\/127\.0\.0\.1:10080: Node's fetch refuses port 10080/);
+    expect(badPort.stderr).toMatch(/^error ERR_UNREACHABLE: no crmsync node is reachable at http:\/\/127\.0\.0\.1:10080 \(connect ECONNREFUSED 127\.0\.0\.1:10080\)/);
     const json = await cli(['status', '--api', 'http://127.0.0.1:6000', ...token, '--json']);
-    expect(jsonError(json.stderr)).toMatchObject({ code: 'ERR_UNREACHABLE', hint: expect.stringContaining('another port') });
+    expect(jsonError(json.stderr)).toMatchObject({ code: 'ERR_UNREACHABLE', message: expect.stringContaining('ECONNREFUSED 127.0.0.1:6000') });
     // (A refused connection names its address too: commands.test.ts, "a node that is not running".)
     // The importer's own HTTP client says "fetch failed": the cause is added.
     const csv = join(scratch, 'one.csv');

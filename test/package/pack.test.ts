@@ -136,7 +136,7 @@ describe('the packed crmsync', () => {
       return [...new Set(names)].sort();
     };
     expect(await packagesLoadedBy(['--help'], 0)).toEqual(['commander']);
-    // A data directory with no running node: exit 3 after reading its configuration.
-    expect(await packagesLoadedBy(['status', '--data-dir', join(tmp, 'stopped')], 3)).toEqual(['commander', 'zod']);
+    // A directory that holds no node: exit 4 (not initialised) after reading the configuration.
+    expect(await packagesLoadedBy(['status', '--data-dir', join(tmp, 'stopped')], 4)).toEqual(['commander', 'zod']);
   });
 });

@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/e2e/**/*.test.ts'],
+    // The demo runs compiled (dist/demo), as `npm run demo` runs it.
+    globalSetup: ['test/support/build.ts'],
     testTimeout: 180_000,
     hookTimeout: 180_000,
     pool: 'forks',

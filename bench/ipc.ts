@@ -1,5 +1,5 @@
 /**
- * The parent's side of the agents: spawning `node --import tsx bench/agent.ts` children
+ * The parent's side of the agents: spawning bench/agent children (compiled: dist/bench/agent.js)
  * and calling their commands over child_process IPC; killing them on exit or ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
-const repoDir = dirname(benchDir);
+// `npm run bench` runs the compiled bench (dist/bench/*.js); `npx tsx bench/run.ts` the sources.
+const COMPILED = import.meta.url.endsWith('.js');
+const repoDir = COMPILED ? dirname(dirname(benchDir)) : dirname(benchDir);
+
+/** `node` arguments that run a module beside this one: compiled as is, a source through tsx. */
+export function siblingArgs(name: string): string[] {
+  return COMPILED ? [join(benchDir, `${name}.js`)] : ['--import', 'tsx', join(benchDir, `${name}.ts`)];
+}
 
 type Reply = { id: number; ok: boolean; result?: unknown; error?: string };
 
@@ -35,7 +42,7 @@ export class Agent {
 
   /** Starts an agent and waits until it is ready for commands. */
   static async start(name: string, extraNodeArgs: string[] = []): Promise<Agent> {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...extraNodeArgs, join(benchDir, 'agent.ts')], {
+    const child = spawn(process.execPath, [...extraNodeArgs, ...siblingArgs('agent')], {
       cwd: repoDir,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

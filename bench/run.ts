@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NodeStatus } from '../src/index.js';
 import { levelFloor, packedRecords, wsFloor } from './floor.js';
-import { Agent, cleanup, tempDir } from './ipc.js';
+import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
 import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
 import { bytes, int, ms, percentile, rate, renderTable, verdict, wire, type Row } from './table.js';
 
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   const root = tempDir(mkdtempSync(join(tmpdir(), 'crmsync-bench-')));
   const profDir = join(tmpdir(), 'crmsync-bench-profiles');
   if (opts.prof) mkdirSync(profDir, { recursive: true });
-  // One directory per agent: tsx's loader thread writes a profile of its own beside the main thread's.
+  // One directory per agent, so each agent's profiles stay apart.
   const nodeArgs = (name: string) => (opts.prof ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, `${name}-${process.pid}`)] : []);
   const rows: Row[] = [];
   // Row cells: phase, what, time, detail, target, verdict, wire; cpu (A / B ms) goes before wire.
@@ -173,7 +173,7 @@ function importPhase(rows: number): number {
   if (!(rows > 0)) return 0;
   log(`import: ${int(rows)} CSV rows into a node with durable batches (bench/import.ts)`);
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', 'bench/import.ts', '--n', String(rows), '--seed', String(SEED)], { stdio: 'inherit' });
+    execFileSync(process.execPath, [...siblingArgs('import'), '--n', String(rows), '--seed', String(SEED)], { stdio: 'inherit' });
     return 0;
   } catch {
     return 1;

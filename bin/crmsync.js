@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the package needs no build step.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli/main.ts');
+// The `crmsync` executable: the compiled CLI (`npm run build` writes dist/; `npm install`
+// runs it through `prepare`). Plain Node, no TypeScript loader, so commands start fast.
+await import('../dist/src/cli/main.js');

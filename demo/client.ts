@@ -3,7 +3,7 @@
  * the dashboard server need. Every call has a timeout; API errors keep their code.
  */
 import { createHash } from 'node:crypto';
-import type { FieldConflict, NodeStatus, RecordInputLike, RecordPatchLike, RecordView } from '../src/index.js';
+import type { FieldConflict, HistoryEntry, NodeStatus, RecordInputLike, RecordPatchLike, RecordView } from '../src/index.js';
 import { canonicalJson } from './protocol.js';
 
 /** An error response of the node's API (or a transport failure, with code ERR_UNREACHABLE). */
@@ -31,6 +31,8 @@ export interface ChangeEvent {
 }
 
 const TIMEOUT_MS = 15_000;
+/** History entries read per record: a record the demo edits has a handful; far below the API maximum. */
+const HISTORY_LIMIT = 1000;
 /** Concurrent requests while seeding: enough to keep the node busy, bounded so it is not flooded. */
 const SEED_CONCURRENCY = 16;
 
@@ -53,9 +55,9 @@ export class NodeClient {
     }
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
-    const res = await this.raw(method, path, { body: body === undefined ? undefined : JSON.stringify(body), headers });
+    const res = await this.raw(method, path, { body: body === undefined ? undefined : JSON.stringify(body), headers, signal });
     const text = await res.text();
     let json: unknown;
     try {
@@ -68,8 +70,19 @@ export class NodeClient {
     throw new ApiError(`${this.name}: ${method} ${path}: ${error?.message ?? `HTTP ${res.status}`}`, res.status, error?.code ?? 'ERR_HTTP');
   }
 
-  status(): Promise<NodeStatus> {
-    return this.call('GET', '/v1/status');
+  /** The node's status; `signal` can shorten the default timeout (a dashboard poll must not hang on one node). */
+  status(signal?: AbortSignal): Promise<NodeStatus> {
+    return this.call('GET', '/v1/status', undefined, signal);
+  }
+
+  /** The node's OpenAPI document (which routes this engine version offers). */
+  openapi(): Promise<unknown> {
+    return this.call('GET', '/openapi.json');
+  }
+
+  /** A record's change history, oldest first (the first `limit` entries). */
+  async history(id: string, limit = HISTORY_LIMIT): Promise<HistoryEntry[]> {
+    return (await this.call<{ history: HistoryEntry[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/history?limit=${limit}`)).history;
   }
 
   async addPeer(url: string): Promise<void> {

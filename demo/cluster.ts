@@ -9,14 +9,33 @@
  *     dialer left that could bring it back.
  */
 import type { NodeStatus } from '../src/index.js';
+import type { NodeClient } from './client.js';
 import { assess, type Assessment, type NodeReport } from './convergence.js';
-import type { NodeProcess } from './processes.js';
 import { linkKey, linksOf, type LinkSpec, type NodeSpec } from './topology.js';
+
+/** What the cluster needs of a running node (a NodeProcess; tests pass in-process nodes). */
+export interface NodeHandle {
+  readonly client: NodeClient;
+  readonly apiUrl: string;
+  readonly peerUrl: string;
+  readonly pid: number | undefined;
+}
+
+/** How long one node may take to report its status before it counts as not answering. */
+const STATUS_TIMEOUT_MS = 5_000;
+
+/** Why a status request failed, briefly: a timeout, or the innermost cause (e.g. "connect ECONNREFUSED 127.0.0.1:4711"). */
+export function whyNoAnswer(err: unknown): string {
+  let inner = err as { name?: string; message?: string; cause?: unknown } | undefined;
+  while (inner?.cause instanceof Error) inner = inner.cause;
+  if (inner?.name === 'TimeoutError') return `timed out after ${STATUS_TIMEOUT_MS / 1000} s`;
+  return inner?.message ?? String(err);
+}
 
 /** A node of the cluster: its role in the story and its process. */
 export interface Member {
   spec: NodeSpec;
-  process: NodeProcess;
+  process: NodeHandle;
 }
 
 /** Every node's report plus the verdict. */
@@ -119,10 +138,10 @@ export class Cluster {
   async read(): Promise<ClusterState> {
     const reports = await Promise.all(this.all().map(async (m): Promise<NodeReport> => {
       try {
-        const status: NodeStatus = await m.process.client.status();
+        const status: NodeStatus = await m.process.client.status(AbortSignal.timeout(STATUS_TIMEOUT_MS));
         return { name: m.spec.name, status };
       } catch (err) {
-        return { name: m.spec.name, status: undefined, error: (err as Error).message };
+        return { name: m.spec.name, status: undefined, error: whyNoAnswer(err) };
       }
     }));
     return { reports, assessment: assess(reports, this.links, this.active, this.nameOfUrl) };

@@ -18,11 +18,18 @@ import { promisify } from 'node:util';
 import { NodeClient } from './client.js';
 import type { AgentConfig, AgentMessage } from './protocol.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+// `npm run demo` runs the compiled demo (dist/demo/*.js); `npx tsx demo/run.ts` the sources.
+const COMPILED = import.meta.url.endsWith('.js');
+const ROOT = fileURLToPath(new URL(COMPILED ? '../..' : '..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'crmsync.js');
-const AGENT = fileURLToPath(new URL('./node-agent.ts', import.meta.url));
-const GUARD = fileURLToPath(new URL('./orphan-guard.js', import.meta.url));
-const START_TIMEOUT_MS = 30_000;
+/** `node` arguments that run demo/node-agent: compiled as is, the source through tsx. */
+const AGENT_ARGS = COMPILED
+  ? [fileURLToPath(new URL('./node-agent.js', import.meta.url))]
+  : ['--import', 'tsx', fileURLToPath(new URL('./node-agent.ts', import.meta.url))];
+// Plain JS that is not compiled: always the one in demo/.
+const GUARD = join(ROOT, 'demo', 'orphan-guard.js');
+/** How long one node may take to start (`crmsync init` included); generous, as several starts share a busy machine. */
+const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 8_000;
 
 /** How node processes are started. */
@@ -170,7 +177,7 @@ function startAgent(options: NodeProcessOptions): Launched {
   const config: AgentConfig = {
     nodeId: options.name, dataDir: options.dataDir, peerToken: options.peerToken, apiToken: randomBytes(24).toString('base64url'),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', AGENT, JSON.stringify(config)], spawnOptions);
+  const child = spawn(process.execPath, [...AGENT_ARGS, JSON.stringify(config)], spawnOptions);
   const node = new NodeProcess(options.name, child);
   return { node, ready: async () => ({ apiUrl: await node.awaitAgentReady(), token: config.apiToken }) };
 }
@@ -180,8 +187,9 @@ async function startCli(options: NodeProcessOptions): Promise<Launched> {
   await promisify(execFile)(process.execPath, [
     CLI, 'init', '--data-dir', options.dataDir, '--node-id', options.name, '--listen', '127.0.0.1:0',
     '--api', '127.0.0.1:0', '--peer-token', options.peerToken, '--log-level', 'warn',
-  ], { cwd: ROOT, timeout: START_TIMEOUT_MS }).catch((err: Error & { stderr?: string; stdout?: string }) => {
-    throw new Error(`crmsync init for ${options.name} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}\n`
+  ], { cwd: ROOT, timeout: START_TIMEOUT_MS }).catch((err: Error & { stderr?: string; stdout?: string; killed?: boolean }) => {
+    const why = err.killed ? `no answer within ${START_TIMEOUT_MS / 1000} s` : err.message;
+    throw new Error(`crmsync init for ${options.name} failed: ${why}\n${err.stdout ?? ''}${err.stderr ?? ''}\n`
       + '(to run the nodes without the CLI: npm run demo -- --launcher agent)', { cause: err });
   });
   const child = spawn(process.execPath, ['--import', GUARD, CLI, 'start', '--data-dir', options.dataDir], spawnOptions);

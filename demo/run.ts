@@ -5,8 +5,7 @@
  * cluster until Ctrl-C; with `--story` it plays a scripted story unattended and exits
  * 0 when every node converged to identical records (1 otherwise).
  *
- * Options: --story, --port N (dashboard, default 4700; 0 = any free port),
- * --host H (default 127.0.0.1), --customers N (default 200), --launcher cli|agent.
+ * Options: USAGE below (`npm run demo -- --help`); a bad option exits 2.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,8 +21,21 @@ import { startDashboard, type Dashboard } from './server.js';
 import { CONVERGE_TIMEOUT_MS, tellStory } from './story.js';
 import { NODES } from './topology.js';
 
+const USAGE = `usage: npm run demo -- [options]
+
+Starts five crmsync nodes (three regions, two laptops) as separate processes, seeds
+them, and serves a live dashboard until Ctrl-C (or plays a scripted story with --story).
+
+Options:
+  --story             play the scripted story unattended; exit 0 once every node converged
+  --port N            dashboard port (default 4700; 0 = any free port)
+  --host H            dashboard address (default 127.0.0.1; anything else prints a warning)
+  --customers N       customers to seed, 2 to 10000 (default 200)
+  --launcher cli|agent  start nodes with the crmsync CLI (default) or demo/node-agent.ts
+  -h, --help          show this help and exit`;
+
 function usage(problem: string): never {
-  console.error(`${problem}\nusage: npm run demo -- [--story] [--port N] [--host H] [--customers N] [--launcher cli|agent]`);
+  console.error(`npm run demo: ${problem.replace(/\.?$/, '.')}\nRun \`npm run demo -- --help\` for the options.`);
   process.exit(2);
 }
 
@@ -36,13 +48,19 @@ const parsed = (() => {
         host: { type: 'string', default: '127.0.0.1' },
         customers: { type: 'string', default: '200' },
         launcher: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     });
   } catch (err) {
-    return usage((err as Error).message);
+    // parseArgs says e.g. "Unknown option '--prot'. To specify a positional argument starting with a '-', …"
+    return usage((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
 })();
 const args = parsed.values;
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const CUSTOMERS = Number(args.customers);
 if (!Number.isInteger(CUSTOMERS) || CUSTOMERS < 2 || CUSTOMERS > 10_000) usage(`--customers must be a whole number from 2 to 10000, not ${args.customers}`);
 if (!/^\d{1,5}$/.test(args.port) || Number(args.port) > 65_535) usage(`--port must be a port number (0 = any free port), not ${args.port}`);
@@ -53,28 +71,56 @@ let root: string | undefined;
 let dashboard: Dashboard | undefined;
 let feed: Feed | undefined;
 
+// `npm run demo | head`: once the reader is gone, every write fails with EPIPE, which
+// would otherwise be thrown from an 'error' event and kill the demo before its cleanup.
+// Output is best effort: the demo carries on silently and still cleans up on Ctrl-C.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
+/** Prints a line if anyone still reads stdout; never throws. */
+function tell(line: string): void {
+  try {
+    console.log(line);
+  } catch {
+    // stdout is gone; nothing to tell.
+  }
+}
+
 let cleaning: Promise<void> | undefined;
+/** Stops everything the demo started and removes its data; each step runs even if another failed. */
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await dashboard?.close().catch(() => undefined);
-    await feed?.stop();
-    await stopAll();
-    if (root) await rm(root, { recursive: true, force: true, maxRetries: 3 });
+    await feed?.stop().catch(() => undefined);
+    await stopAll().catch(() => undefined);
+    if (root) await rm(root, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   })();
   return cleaning;
 }
 
-// Ctrl-C may arrive twice (the terminal signals the whole process group and tsx relays
+// Ctrl-C may arrive twice (the terminal signals the whole process group and npm relays
 // it once more), so keep handling it: a second default SIGINT would skip the cleanup.
+// The cleanup starts before anything is printed, so a closed stdout cannot stop it.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (!cleaning) console.log(`\n${signal}: stopping all nodes and removing ${root ?? 'temp data'} …`);
-    void cleanup().finally(() => {
-      if (dashboard) console.log('All nodes stopped; bye.');
+    const first = !cleaning;
+    const done = cleanup();
+    if (first) tell(`\n${signal}: stopping all nodes and removing ${root ?? 'temp data'} …`);
+    void done.finally(() => {
+      if (dashboard) tell('All nodes stopped; bye.');
       process.exit(dashboard ? 0 : 130);
     });
   });
 }
+
+// A crash must not leave node processes or the data directory (it holds the API tokens) behind.
+process.on('uncaughtException', (err) => {
+  try {
+    console.error('demo crashed:', err);
+  } catch {
+    // stderr is gone too.
+  }
+  void cleanup().finally(() => process.exit(1));
+});
 
 async function finalTable(state: ClusterState | undefined, cluster: Cluster): Promise<string[]> {
   const snaps = await Promise.all(cluster.all().map((m) => m.process.client.snapshot().catch(() => undefined)));
@@ -88,9 +134,13 @@ async function finalTable(state: ClusterState | undefined, cluster: Cluster): Pr
 
 async function startCluster(launcher: Launcher): Promise<Cluster> {
   root = await mkdtemp(join(tmpdir(), 'crmsync-demo-'));
-  heading(`Starting ${NODES.length} nodes as separate processes (${launcher === 'cli' ? 'crmsync init + crmsync start' : 'demo/node-agent.ts'})`);
+  heading(`Starting ${NODES.length} nodes as separate processes (${launcher === 'cli' ? 'crmsync init + crmsync start' : 'demo/node-agent'})`);
   const peerToken = randomBytes(18).toString('base64url');
-  const processes = await Promise.all(NODES.map((spec) => NodeProcess.start({ name: spec.name, dataDir: join(root!, spec.name), peerToken, launcher })));
+  // Settle every start before failing, so no node is still being created when the cleanup removes the data.
+  const started = await Promise.allSettled(NODES.map((spec) => NodeProcess.start({ name: spec.name, dataDir: join(root!, spec.name), peerToken, launcher })));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  const processes = started.map((s) => (s as PromiseFulfilledResult<NodeProcess>).value);
   const cluster = new Cluster(NODES.map((spec, i) => ({ spec, process: processes[i]! })));
   await cluster.connectAll();
   table(['node', 'pid', 'HTTP API', 'peers connect to', 'dials'], cluster.all().map(({ spec, process: p }) => [
@@ -145,6 +195,8 @@ async function serve(cluster: Cluster): Promise<void> {
   });
   heading('Dashboard');
   say('Watch the cluster, take a laptop offline, cut a region link, edit the same customer on two nodes.', '');
+  if (dashboard.warning) console.error(`\n${dashboard.warning}\n`);
+  // The token rides in the URL fragment: browsers never send it to a server or in a Referer.
   console.log(`Dashboard: ${dashboard.url}`);
   say('', 'Press Ctrl-C to stop every node and remove the temp data.');
 }

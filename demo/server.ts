@@ -1,8 +1,10 @@
 /**
  * The demo's web dashboard server (node:http, no framework): serves demo/public, the
- * JSON the page polls, one merged SSE feed, the controls, and a proxy to each node's
- * HTTP API that adds the node's bearer token, so the browser never holds a token.
+ * JSON the page polls, one merged SSE feed, the controls, and a proxy to the few node
+ * API routes the page uses, adding the node's bearer token, so the browser never holds
+ * a node token. Who may do what is decided in access.ts, before any route runs.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -10,16 +12,20 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ApiError } from './client.js';
 import type { Cluster } from './cluster.js';
-import { DashboardData } from './dashboard-data.js';
+import { exposureWarning, proxyAllowed, refusal } from './access.js';
+import { DashboardData } from './dashboard-reads.js';
 import type { Feed } from './feed.js';
 
-const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
+// The page's files are not compiled: demo/public also for the compiled demo (dist/demo/server.js).
+const PUBLIC = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../demo/public/' : './public/', import.meta.url));
 const STATIC: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/index.html': ['index.html', 'text/html; charset=utf-8'],
   '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
   '/dom.js': ['dom.js', 'text/javascript; charset=utf-8'],
   '/cluster-view.js': ['cluster-view.js', 'text/javascript; charset=utf-8'],
+  '/verdict-view.js': ['verdict-view.js', 'text/javascript; charset=utf-8'],
+  '/work-view.js': ['work-view.js', 'text/javascript; charset=utf-8'],
   '/style.css': ['style.css', 'text/css; charset=utf-8'],
 };
 /** Largest request body the proxy forwards (a customer record is a few KB). */
@@ -29,10 +35,29 @@ const PROXY_TIMEOUT_MS = 15_000;
 /** SSE comment interval, so proxies and browsers keep an idle feed open. */
 const KEEP_ALIVE_MS = 15_000;
 
+/** Random bytes of the demo token (base64url-encoded in the URL). */
+const TOKEN_BYTES = 24;
+
 /** A running dashboard. */
 export interface Dashboard {
+  /** The URL to open: it carries the demo token in its fragment. */
   url: string;
+  /** The URL without the token. */
+  origin: string;
+  /** Set when it listens beyond loopback. */
+  warning: string | undefined;
   close(): Promise<void>;
+}
+
+/** How to start the dashboard. */
+export interface DashboardOptions {
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  /** Records updated before this (the seed) hold no conflict the demo made. */
+  since: number;
+  /** The demo token (default: random). */
+  token?: string;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray) => Promise<void>;
@@ -55,8 +80,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 }
 
 /** Starts the dashboard on host:port (port 0: any free port). */
-export async function startDashboard(cluster: Cluster, feed: Feed, options: { host: string; port: number; since: number }): Promise<Dashboard> {
+export async function startDashboard(cluster: Cluster, feed: Feed, options: DashboardOptions): Promise<Dashboard> {
   const data = new DashboardData(cluster, options.since);
+  const token = options.token ?? randomBytes(TOKEN_BYTES).toString('base64url');
   const open = new Set<ServerResponse>();
 
   const routes: [method: string, pattern: RegExp, route: Route][] = [
@@ -74,7 +100,7 @@ export async function startDashboard(cluster: Cluster, feed: Feed, options: { ho
     }],
     ['GET', /^\/api\/events$/, async (req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-      const write = (item: unknown) => res.write(`event: change\ndata: ${JSON.stringify(item)}\n\n`);
+      const write = (item: unknown) => res.write(`event: feed\ndata: ${JSON.stringify(item)}\n\n`);
       feed.backlog().forEach(write);
       const unsubscribe = feed.subscribe(write);
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
@@ -88,15 +114,16 @@ export async function startDashboard(cluster: Cluster, feed: Feed, options: { ho
     ['*', /^\/api\/nodes\/([^/]+)(\/v1\/.*)$/, async (req, res, m) => {
       const name = decodeURIComponent(m[1]!);
       if (!cluster.has(name)) return sendError(res, 404, 'ERR_NOT_FOUND', `no node called ${name}`);
+      if (!proxyAllowed(req.method, m[2]!)) return sendError(res, 404, 'ERR_NOT_FOUND', `${req.method} ${m[2]} is not one of the routes the dashboard proxies`);
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
       const headers: Record<string, string> = {};
       for (const h of ['content-type', 'accept', 'last-event-id', 'idempotency-key']) {
         if (typeof req.headers[h] === 'string') headers[h] = req.headers[h];
       }
-      // The browser going away ends the upstream request; only an event stream may run long.
+      // The browser going away ends the upstream request.
       const abort = new AbortController();
       res.once('close', () => abort.abort());
-      const signal = m[2] === '/v1/events' ? abort.signal : AbortSignal.any([abort.signal, AbortSignal.timeout(PROXY_TIMEOUT_MS)]);
+      const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(PROXY_TIMEOUT_MS)]);
       const target = m[2]! + new URL(req.url ?? '/', 'http://dashboard').search;
       const upstream = await cluster.get(name).process.client.raw(req.method ?? 'GET', target, { body: body?.toString('utf8'), headers, signal });
       const out: Record<string, string> = { 'cache-control': 'no-store' };
@@ -121,6 +148,8 @@ export async function startDashboard(cluster: Cluster, feed: Feed, options: { ho
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const refused = refusal(req.method, req.headers, token, options.host);
+    if (refused) return sendError(res, refused.status, refused.code, refused.message);
     const file = STATIC[path];
     if (req.method === 'GET' && file) {
       res.writeHead(200, { 'content-type': file[1], 'cache-control': 'no-store' });
@@ -138,8 +167,11 @@ export async function startDashboard(cluster: Cluster, feed: Feed, options: { ho
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
-    url: `http://${options.host}:${port}/`,
+    url: `http://${host}:${port}/#token=${token}`,
+    origin: `http://${host}:${port}`,
+    warning: exposureWarning(options.host),
     async close() {
       for (const res of open) res.end();
       server.closeAllConnections();

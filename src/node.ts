@@ -152,8 +152,9 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   });
   const transport = options.transport ?? createWsTransport({
     maxFrameBytes: limits.maxFrameBytes, sendHighWaterBytes: limits.sendHighWaterBytes,
+    // The transport names its own component (net.ws); a child here would log "component" twice.
     heartbeatMs: limits.heartbeatMs, connectTimeoutMs: limits.connectTimeoutMs, closeTimeoutMs: limits.closeTimeoutMs,
-    peerToken: options.peerToken, logger: log.child({ component: 'net' }),
+    peerToken: options.peerToken, logger: log,
   });
   const peers = new Peers({
     engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }),

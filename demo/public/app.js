@@ -1,35 +1,20 @@
 // The crmsync demo dashboard. Polls the demo server for the cluster state, the
 // conflicts and the chosen record; receives the merged change feed over SSE; sends the
-// controls (laptop offline/online, cut/restore a region link, edit a record).
-import { api, clockTime, fill, h, poll, setAttr, setText } from './dom.js';
+// controls (laptop offline/online, cut/restore a region link, edit a record, resolve a
+// conflict), each carrying the demo token from the URL the demo printed.
+import { api, clockTime, demoToken, fill, h, poll, setAttr, setText } from './dom.js';
 import { renderCards, renderLinks, renderTopology } from './cluster-view.js';
+import { renderVerdict } from './verdict-view.js';
+import { renderConflicts, upsertFeedItem } from './work-view.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const FIELDS = [
   ['title', 'title'], ['phone', 'phone'], ['email', 'email'], ['stage', 'stage'], ['owner', 'owner'],
   ['company', 'company'], ['territory', 'territory'], ['name', 'name'], ['notes', 'notes (replace)'], ['addTag', 'tags (add one)'],
 ];
-const FEED_MAX = 80;
 let latest;
-
-// ---- verdict -------------------------------------------------------------------------
-
-function renderVerdict(state) {
-  const v = state.verdict;
-  const box = $('convergence');
-  setAttr(box, 'data-state', v.converged ? 'converged' : 'diverged');
-  setText($('convergence-word'), v.converged ? 'CONVERGED' : 'DIVERGED');
-  fill($('convergence-reasons'), (v.converged ? ['equal vector clocks · every active link up · 0 behind'] : v.reasons).map((r) => h('li', {}, r)));
-  setText($('clock-check'), `clocks ${v.clocksEqual ? '✓ equal' : '✗ differ'}`);
-  const counts = state.nodes.map((n) => (n.records ? `${n.records.live}/${n.records.deleted}` : '?'));
-  const first = state.nodes[0]?.records;
-  setText($('record-check'), v.countsEqual && first
-    ? `records ✓ ${first.live} live, ${first.deleted} deleted on every node`
-    : `records ✗ ${state.nodes.map((n, i) => `${n.name} ${counts[i]}`).join(', ')}`);
-  setAttr($('record-check'), 'data-state', v.countsEqual ? 'ok' : 'bad');
-  const inactive = state.links.filter((l) => !l.active).length;
-  setText($('link-check'), `links ${v.linksUp ? '✓' : '✗'} ${state.links.length - inactive} active${inactive ? `, ${inactive} cut/offline` : ''}`);
-}
+/** Nodes whose resolve endpoint answered 404 (an engine without it): no button for them. */
+const noResolve = new Set();
 
 // ---- controls ------------------------------------------------------------------------
 
@@ -42,6 +27,7 @@ async function control(button, path) {
     await refreshState();
   } catch (err) {
     setText(result, `✗ ${err.message}`);
+    if (err.status === 401) $('token-notice').hidden = false;
   } finally {
     button.disabled = false;
     if (latest) render(latest);
@@ -52,7 +38,7 @@ const onLaptop = (name, online, button) => control(button, `/api/laptops/${encod
 const onRegionLink = (a, b, restore, button) => control(button, `/api/links/${encodeURIComponent(a)}/${encodeURIComponent(b)}/${restore ? 'restore' : 'cut'}`);
 
 function render(state) {
-  renderVerdict(state);
+  renderVerdict($, state);
   renderCards($('node-cards'), state, onLaptop);
   renderLinks($('links'), state, onRegionLink);
   renderTopology($('topology'), state);
@@ -111,6 +97,7 @@ async function submitEdit(event) {
   } catch (err) {
     setAttr(result, 'data-state', 'error');
     setText(result, `✗ ${node} refused: ${err.message}`);
+    if (err.status === 401) $('token-notice').hidden = false;
   } finally {
     submit.disabled = false;
   }
@@ -132,35 +119,39 @@ async function refreshRecord() {
 
 // ---- conflicts and feed ----------------------------------------------------------------
 
+async function resolve(row, value, button) {
+  button.disabled = true;
+  const path = `/api/nodes/${encodeURIComponent(row.resolveVia)}/v1/customers/${encodeURIComponent(row.id)}/conflicts/${encodeURIComponent(row.field)}/resolve`;
+  try {
+    await api('POST', path, { opId: value.opId });
+    await refreshConflicts();
+  } catch (err) {
+    // An engine without the endpoint answers 404: stop offering the button for that node.
+    if (err.status === 404) noResolve.add(row.resolveVia);
+    else button.disabled = false;
+    if (err.status === 401) $('token-notice').hidden = false;
+    await refreshConflicts();
+  }
+}
+
 async function refreshConflicts() {
   const { conflicts } = await api('GET', '/api/conflicts');
-  const total = latest?.nodes.length ?? 0;
-  setText($('conflict-count'), String(new Set(conflicts.map((c) => `${c.id}/${c.field}`)).size));
-  fill($('conflicts'), conflicts.length === 0 ? [h('li', { class: 'empty' }, 'No conflicts yet — edit the same field on two disconnected nodes.')]
-    : conflicts.map((c) => h('li', { class: 'conflict', 'data-testid': `conflict-${c.id}-${c.field}` },
-      h('div', { class: 'conflict-head' }, h('b', {}, c.id), ` ${c.name} · `, h('code', {}, c.field)),
-      h('ul', { class: 'values' }, c.values.map((v) => h('li', { class: v.winner ? 'winner' : '', 'data-testid': 'conflict-value' },
-        h('span', { class: 'value' }, `"${v.value}"`), h('span', { class: 'author' }, `by ${v.node ?? 'unknown'}`),
-        v.winner ? h('span', { class: 'crown' }, '★ shown everywhere') : h('span', { class: 'kept' }, 'kept')))),
-      h('small', {}, `reported by ${c.nodes.join(', ')} (${c.nodes.length}/${total})`))));
+  const canResolve = (row) => row.resolveVia !== null && !noResolve.has(row.resolveVia);
+  renderConflicts($('conflicts'), $('conflict-count'), conflicts, latest?.nodes.length ?? 0, canResolve, resolve);
 }
 
 function startFeed() {
-  const list = $('feed');
   const source = new EventSource('/api/events');
-  source.addEventListener('change', (message) => {
-    const e = JSON.parse(message.data);
-    const latency = Math.max(0, e.receivedAt - e.time);
-    const what = e.source === 'local' ? 'local edit' : `from ${e.origin} · ${latency < 1000 ? `${latency} ms` : `${(latency / 1000).toFixed(1)} s`}`;
-    list.prepend(h('li', { class: `feed-item ${e.source}`, 'data-testid': 'feed-item', 'data-node': e.node },
-      h('time', {}, clockTime(e.receivedAt)), h('span', { class: 'node' }, e.node),
-      h('span', { class: 'rec' }, `${e.id} ${e.name}`), h('small', {}, what)));
-    while (list.children.length > FEED_MAX) list.lastElementChild.remove();
+  source.addEventListener('feed', (message) => {
+    const item = JSON.parse(message.data);
+    const names = latest?.nodes.map((n) => n.name) ?? item.reached;
+    upsertFeedItem($('feed'), item, names);
   });
 }
 
 // ---- start ---------------------------------------------------------------------------
 
+$('token-notice').hidden = Boolean(demoToken());
 fill($('edit-field'), FIELDS.map(([value, label]) => h('option', { value }, label)));
 $('edit-form').addEventListener('submit', submitEdit);
 $('edit-record').addEventListener('change', () => void refreshRecord());

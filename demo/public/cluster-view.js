@@ -1,7 +1,7 @@
 // The cluster part of the dashboard: node cards, the links list and the topology
 // drawing, all rendered from one /api/state snapshot. Elements that hold buttons are
 // created once and then updated, so a click never lands on a replaced element.
-import { fill, h, s, setAttr, setText } from './dom.js';
+import { duration, fill, h, s, setAttr, setText } from './dom.js';
 
 /** How a link looks: 'up' (in sync), 'syncing', 'down' (meant to be up, not yet), 'inactive' (cut/offline). */
 export function linkLook(link) {
@@ -18,18 +18,19 @@ function linkText(link) {
   return 'in sync';
 }
 
-const PEER_TEXT = { connected: 'connected', connecting: 'connecting', backoff: 'retrying', stopped: 'stopped', none: 'no link' };
+const PEER_TEXT = { connected: 'connected', connecting: 'connecting', backoff: 'retrying', stopped: 'stopped', none: 'no link', unknown: 'unknown' };
 
 function peerRow(card, p) {
-  const detail = p.state === 'connected'
-    ? `${p.direction ?? ''} · behind ${p.behind} · ahead ${p.ahead} · lag ${p.lagSeconds.toFixed(1)} s`
-    : p.active ? 'link meant to be up' : p.kind === 'laptop' ? 'laptop offline' : 'link cut';
+  const detail = p.state === 'unknown' ? 'the node did not answer'
+    : p.state === 'connected' ? `${p.direction ?? ''} · behind ${p.behind} · ahead ${p.ahead} · lag ${p.lagSeconds.toFixed(1)} s`
+      : p.active ? 'link meant to be up' : p.kind === 'laptop' ? 'laptop offline' : 'link cut';
   return h('li', { 'data-testid': `peer-${card.name}-${p.node}`, 'data-state': p.state, class: `peer ${p.state}` },
     h('span', { class: 'dot' }), h('b', {}, p.node), h('span', { class: 'peer-state' }, PEER_TEXT[p.state] ?? p.state),
     h('small', {}, detail));
 }
 
 function clockTable(card, origins, maxima) {
+  if (!card.clock) return h('p', { class: 'unknown-note', 'data-testid': `node-clock-${card.name}` }, 'unknown: the node did not answer');
   return h('table', { class: 'clock', 'data-testid': `node-clock-${card.name}` },
     h('tbody', {}, origins.map((origin) => {
       const seq = card.clock[origin] ?? 0;
@@ -37,6 +38,9 @@ function clockTable(card, origins, maxima) {
       return h('tr', { class: stale ? 'stale' : '' }, h('th', {}, origin), h('td', {}, String(seq)), h('td', { class: 'gap' }, stale ? `−${maxima[origin] - seq}` : ''));
     })));
 }
+
+const stat = (name, label, testid, title) =>
+  h('div', { title }, h('dt', {}, label), h('dd', { 'data-testid': `${testid}-${name}` }));
 
 function createCard(card, onLaptop) {
   const el = h('article', { class: `card ${card.role}`, 'data-testid': `node-card-${card.name}` },
@@ -47,10 +51,13 @@ function createCard(card, onLaptop) {
     h('p', { class: 'label' }, card.label),
     h('div', { class: 'card-actions' }),
     h('dl', { class: 'stats' },
-      h('div', {}, h('dt', {}, 'live'), h('dd', { 'data-testid': `node-records-${card.name}` })),
-      h('div', {}, h('dt', {}, 'deleted'), h('dd', { 'data-testid': `node-deleted-${card.name}` })),
-      h('div', {}, h('dt', {}, 'conflicted'), h('dd', { 'data-testid': `node-conflicted-${card.name}` })),
-      h('div', {}, h('dt', {}, 'seq'), h('dd', { 'data-testid': `node-seq-${card.name}` }))),
+      stat(card.name, 'live', 'node-records'), stat(card.name, 'deleted', 'node-deleted'),
+      stat(card.name, 'conflicted', 'node-conflicted'), stat(card.name, 'seq', 'node-seq')),
+    h('dl', { class: 'stats sync-stats' },
+      stat(card.name, 'behind', 'node-behind', 'changes another node holds that this one lacks'),
+      stat(card.name, 'unshared', 'node-unshared', 'changes made here that no other node holds yet'),
+      stat(card.name, 'synced', 'node-synced', 'how long ago it last held every change and had shared all of its own'),
+      stat(card.name, 'offline', 'node-offline', 'how long it has had no connected peer')),
     h('h4', {}, 'Peers'),
     h('ul', { class: 'peers', 'data-testid': `node-peers-${card.name}` }),
     h('h4', {}, 'Vector clock'),
@@ -65,24 +72,46 @@ function createCard(card, onLaptop) {
   return el;
 }
 
+/** Sets a stat: a number, or "unknown" (never a made-up 0) when the node did not answer. */
+function setStat(dd, value, { time = false, state = '' } = {}) {
+  const unknown = value === null || value === undefined;
+  setText(dd, unknown ? 'unknown' : String(value));
+  setAttr(dd, 'class', unknown ? 'unknown' : time ? 'time' : '');
+  setAttr(dd.parentElement, 'data-state', unknown ? '' : state);
+}
+
+/** The sync figures of one card: behind, unshared, last synced, offline for. */
+function renderSync(card, q, at) {
+  setStat(q('node-behind'), card.behind, { state: card.behind > 0 ? 'warn' : 'ok' });
+  setStat(q('node-unshared'), card.unshared, { state: card.unshared > 0 ? 'warn' : 'ok' });
+  const synced = card.lastSyncedAt === null ? (card.reachable ? 'not yet' : null) : at - card.lastSyncedAt < 1500 ? 'in sync' : `${duration(at - card.lastSyncedAt)} ago`;
+  setStat(q('node-synced'), synced, { time: true, state: synced === 'in sync' ? 'ok' : 'warn' });
+  const offline = q('node-offline');
+  setText(offline.previousElementSibling, card.reachable ? 'offline' : 'no answer');
+  const since = card.offlineSince === null ? '—' : at - card.offlineSince < 1500 ? '0 s' : duration(at - card.offlineSince);
+  setStat(offline, since, { time: true, state: card.offlineSince === null ? '' : 'warn' });
+}
+
 /** Renders (creating once, then updating) one card per node. */
 export function renderCards(container, state, onLaptop) {
-  const origins = [...new Set(state.nodes.flatMap((n) => Object.keys(n.clock)))].sort();
-  const maxima = Object.fromEntries(origins.map((o) => [o, Math.max(...state.nodes.map((n) => n.clock[o] ?? 0))]));
+  const clocks = state.nodes.filter((n) => n.clock).map((n) => n.clock);
+  const origins = [...new Set(clocks.flatMap((c) => Object.keys(c)))].sort();
+  const maxima = Object.fromEntries(origins.map((o) => [o, Math.max(...clocks.map((c) => c[o] ?? 0))]));
   for (const card of state.nodes) {
     let el = container.querySelector(`[data-testid="node-card-${card.name}"]`);
     if (!el) container.append((el = createCard(card, onLaptop)));
     const q = (id) => el.querySelector(`[data-testid="${id}-${card.name}"]`);
     setAttr(el, 'data-online', card.online);
-    setAttr(el, 'data-error', card.error ? 'true' : 'false');
+    setAttr(el, 'data-reachable', card.reachable);
     const badge = q('node-online');
-    setText(badge, card.error ? 'unreachable' : card.online ? 'online' : 'offline');
-    setAttr(badge, 'class', `badge ${card.error ? 'error' : card.online ? 'online' : 'offline'}`);
-    setText(q('node-records'), card.records ? String(card.records.live) : '?');
-    setText(q('node-deleted'), card.records ? String(card.records.deleted) : '?');
-    setText(q('node-conflicted'), String(card.conflicted));
-    setText(q('node-seq'), String(card.lastLocalSeq));
-    setText(q('node-error'), card.error ?? '');
+    setText(badge, card.reachable ? (card.online ? 'online' : 'offline') : 'unknown');
+    setAttr(badge, 'class', `badge ${card.reachable ? (card.online ? 'online' : 'offline') : 'error'}`);
+    setStat(q('node-records'), card.records?.live);
+    setStat(q('node-deleted'), card.records?.deleted);
+    setStat(q('node-conflicted'), card.conflicted);
+    setStat(q('node-seq'), card.lastLocalSeq);
+    renderSync(card, q, state.at);
+    setText(q('node-error'), card.error ? `does not answer: ${card.error}` : '');
     fill(q('node-peers'), card.peers.map((p) => peerRow(card, p)));
     fill(el.querySelector('.clock-box'), clockTable(card, origins, maxima));
     const toggle = q('laptop-toggle');
@@ -147,7 +176,7 @@ export function renderTopology(svg, state) {
     const r = n.role === 'region' ? 20 : 14;
     // Labels sit on the outer side of each node, away from the links.
     const below = Math.sin(p.angle) > -0.2;
-    const cls = `vertex ${n.role} ${n.error ? 'error' : n.online ? 'online' : 'offline'}`;
+    const cls = `vertex ${n.role} ${!n.reachable ? 'error' : n.online ? 'online' : 'offline'}`;
     return s('g', { class: cls, transform: `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})` },
       s('circle', { r }),
       s('text', { y: below ? r + 15 : -(r + 7), 'text-anchor': 'middle' }, n.name));

@@ -41,15 +41,47 @@ export function clockTime(ms) {
   return new Date(ms).toLocaleTimeString([], { hour12: false });
 }
 
-/** JSON fetch that throws with the API's error message. */
+/** "now", "12 s", "4 min", "2 h" for a duration in milliseconds. */
+export function duration(ms) {
+  if (ms < 1500) return 'now';
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
+
+const TOKEN_KEY = 'crmsync-demo-token';
+
+/**
+ * The demo token, which the demo prints in the URL fragment (`#token=…`, never sent to
+ * a server). Taken from the fragment once, kept for this tab in sessionStorage and
+ * removed from the address bar, so it is not shared along with a copied link.
+ */
+export function demoToken() {
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** An API error: the HTTP status and the server's error code. */
+export class ApiError extends Error {
+  constructor(message, status, code) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** JSON fetch that throws an ApiError with the server's message; requests that change state carry the demo token. */
 export async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+  const token = method === 'GET' ? null : demoToken();
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(json?.error?.message ?? `HTTP ${res.status}`);
+  if (!res.ok) throw new ApiError(json?.error?.message ?? `HTTP ${res.status}`, res.status, json?.error?.code ?? null);
   return json;
 }
 

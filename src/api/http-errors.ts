@@ -66,6 +66,21 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'the request body is not valid JSON',
 };
 
+/** The 415 of a JSON route sent another content type (fastify's own code, so toHttpError maps it). */
+export function unsupportedMediaType(): Error {
+  return Object.assign(new Error('unsupported content type'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' });
+}
+
+/** The answer to an error of fastify's router (bad percent-encoding, a parameter over the length limit). */
+export function frameworkError(err: { code?: unknown }, tooLongParam: string | undefined): HttpError {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const field = tooLongParam ?? '(path)';
+    return { status: 400, body: errorBody('ERR_VALIDATION', `invalid path parameters: ${field}: too long`, [{ field, message: 'too long' }]) };
+  }
+  if (err.code === 'FST_ERR_BAD_URL') return { status: 400, body: errorBody('ERR_VALIDATION', 'the URL path is not valid (bad percent-encoding)') };
+  return toHttpError(err);
+}
+
 /** Maps any thrown value to the status and body to send. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof CrmsyncError) {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ApiRoute, ResponseDoc } from './route.js';
-import { responses as bodies } from './schemas.js';
+import { MAX_BODY_BYTES, responses as bodies } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -58,7 +58,9 @@ function parameters(route: ApiRoute): unknown[] {
 
 function response(doc: ResponseDoc): unknown {
   const headers = doc.headers && Object.fromEntries(
-    Object.entries(doc.headers).map(([name, value]) => [name, { schema: { type: 'string', const: value } }]),
+    Object.entries(doc.headers).map(([name, value]) => [name, typeof value === 'string'
+      ? { schema: { type: 'string', const: value } }
+      : { description: value.description, schema: { type: 'string' } }]),
   );
   const base = { description: doc.description, ...(headers ? { headers } : {}) };
   if (!doc.schema && !doc.contentType) return { ...base, content: { 'application/json': { schema: { type: 'object' } } } };
@@ -77,6 +79,11 @@ function operation(route: ApiRoute): Record<string, unknown> {
   const hasInput = route.params || route.query || route.body || route.headers;
   if (hasInput && !documented[400]) documented[400] = error('invalid input (ERR_VALIDATION, with field details)');
   if (!route.public) documented[401] = error('missing or wrong bearer token (ERR_UNAUTHORIZED)');
+  if (route.body) {
+    documented[413] ??= error(`the body is larger than ${MAX_BODY_BYTES} bytes (ERR_VALIDATION)`);
+    documented[415] ??= error('the body is not application/json (ERR_VALIDATION)');
+  }
+  documented[503] ??= error('the node is closed or the server is shutting down (ERR_CLOSED)');
   documented['500'] = error('unexpected failure (ERR_INTERNAL, ERR_STORAGE, ...)');
   return {
     operationId: operationId(route),

@@ -16,8 +16,8 @@ export interface ResponseDoc {
   /** Body schema (JSON unless `contentType` says otherwise). */
   schema?: z.ZodType;
   contentType?: string;
-  /** Response headers worth documenting. */
-  headers?: Record<string, string>;
+  /** Response headers worth documenting: a fixed value, or a description of a varying one. */
+  headers?: Record<string, string | { description: string }>;
 }
 
 /** What a handler answers: a body to serialise, or a stream that takes over the socket. */
@@ -79,4 +79,34 @@ export function defineRoute<
 /** A JSON response. */
 export function json(status: number, body: unknown, headers?: Record<string, string>): RouteResult {
   return headers === undefined ? { status, body } : { status, body, headers };
+}
+
+/** The routes' path patterns as matchers: which methods a concrete path has, which parameter is too long. */
+export class RouteMatcher {
+  private readonly patterns: Array<{ method: string; segments: string[] }>;
+
+  constructor(routes: readonly Pick<ApiRoute, 'method' | 'url'>[]) {
+    this.patterns = routes.map((r) => ({ method: r.method, segments: r.url.split('/') }));
+  }
+
+  /** Methods of the routes whose pattern matches `path` (a path without query string). */
+  methodsFor(path: string): string[] {
+    const segments = path.split('/');
+    return this.patterns.filter((p) => matches(p.segments, segments)).map((p) => p.method);
+  }
+
+  /** The name of the first parameter longer than `max` in a route that `path` would match but for that. */
+  tooLongParam(method: string, path: string, max: number): string | undefined {
+    const segments = path.split('/');
+    for (const p of this.patterns) {
+      if (p.method !== method || !matches(p.segments, segments)) continue;
+      const index = p.segments.findIndex((s, i) => s.startsWith(':') && segments[i]!.length > max);
+      if (index >= 0) return p.segments[index]!.slice(1);
+    }
+    return undefined;
+  }
+}
+
+function matches(pattern: string[], segments: string[]): boolean {
+  return pattern.length === segments.length && pattern.every((p, i) => (p.startsWith(':') ? segments[i] !== '' : p === segments[i]));
 }

@@ -32,7 +32,10 @@ export function idempotentRecordId(key: string): string {
 }
 
 const customer = (status: number, view: RecordView, headers?: Record<string, string>): RouteResult => json(status, { customer: view }, headers);
+/** A 201 with the new customer and where it lives. */
+const createdCustomer = (view: RecordView): RouteResult => customer(201, view, { location: `/v1/customers/${encodeURIComponent(view.id)}` });
 const customerResponse = { description: 'the customer', schema: responses.customer };
+const location = { Location: { description: 'path of the created customer, /v1/customers/{id}' } };
 const notFound = { description: 'no customer with that id (ERR_NOT_FOUND)', schema: responses.error };
 
 /** Builds the route table. */
@@ -64,16 +67,16 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
       method: 'POST', url: '/v1/customers', summary: 'Create a customer', tag: 'customers',
       body: recordInputSchema, headers: createHeaders,
       responses: {
-        201: customerResponse,
+        201: { ...customerResponse, description: 'the created customer', headers: location },
         200: { ...customerResponse, description: 'a retry with the same Idempotency-Key: the customer it created', headers: { 'Idempotent-Replayed': 'true' } },
         409: { description: 'the id exists (ERR_EXISTS); with an Idempotency-Key: the first attempt is still being written', schema: responses.error },
       },
       async handle({ body, headers }) {
         const key = headers['Idempotency-Key'];
-        if (key === undefined || body.id !== undefined) return customer(201, await node.records.create(body));
+        if (key === undefined || body.id !== undefined) return createdCustomer(await node.records.create(body));
         const id = idempotentRecordId(key);
         try {
-          return customer(201, await node.records.create({ ...body, id }));
+          return createdCustomer(await node.records.create({ ...body, id }));
         } catch (err) {
           if (!hasCode(err, 'ERR_EXISTS')) throw err;
           const existing = await node.records.get(id);
@@ -103,12 +106,14 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
     }),
     defineRoute({
       method: 'PUT', url: '/v1/customers/:id', summary: 'Create or fully replace a customer (absent fields are cleared)', tag: 'customers',
-      params: customerParams, body: recordInputSchema, responses: { 200: customerResponse },
+      params: customerParams, body: recordInputSchema,
+      responses: { 201: { ...customerResponse, description: 'created: no customer had this id', headers: location }, 200: { ...customerResponse, description: 'replaced' } },
       async handle({ params, body }) {
         if (body.id !== undefined && body.id !== params.id) {
           throw new CrmsyncError('ERR_VALIDATION', 'the body id differs from the path id', { details: [{ field: 'id', message: 'must match the path id or be absent' }] });
         }
-        return customer(200, await node.records.put(params.id, body));
+        const { view, created } = await node.records.putWithOutcome(params.id, body);
+        return created ? createdCustomer(view) : customer(200, view);
       },
     }),
     defineRoute({
@@ -155,10 +160,12 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
     }),
     defineRoute({
       method: 'POST', url: '/v1/peers', summary: 'Start dialing a peer (kept until removed)', tag: 'node',
-      body: addPeerBody, responses: { 201: { description: 'peers, the new one included', schema: responses.peers } },
+      body: addPeerBody,
+      responses: { 201: { description: 'peers, the new one included', schema: responses.peers, headers: { Location: '/v1/peers' } } },
       async handle({ body }) {
         node.addPeer(body.url);
-        return json(201, { peers: (await node.status()).peers });
+        // Peers have no resource of their own: the list that holds the new one is where it lives.
+        return json(201, { peers: (await node.status()).peers }, { location: '/v1/peers' });
       },
     }),
     defineRoute({

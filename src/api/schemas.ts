@@ -10,25 +10,35 @@ import {
   type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 
+/** Largest request body accepted (bytes). Protects memory; a record is far smaller. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 /** Most records one list page returns (the contract's 1-1000). */
 export const MAX_PAGE_LIMIT = 1000;
 /** Most history entries one request returns. */
 export const MAX_HISTORY_LIMIT = 10_000;
+/** Longest record id (the engine's id syntax allows 1-128 characters). */
+export const MAX_RECORD_ID_LENGTH = 128;
 
-const queryBoolean = z.enum(['true', 'false']).transform((value) => value === 'true');
+const queryBoolean = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true');
+
+/** A whole number in [min, max] from a query string, with one message for every way to miss. */
+function queryInt(min: number, max: number) {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
 const filterText = z.string().min(1).max(200);
 
 /** Milliseconds since the epoch, or an ISO date / date-time. */
 const timeQuery = z
   .union([
-    z.string().regex(/^\d{1,15}$/, 'must be milliseconds since the epoch or an ISO date'),
+    z.string().regex(/^\d{1,15}$/),
     z.iso.datetime({ offset: true }),
     z.iso.date(),
-  ])
+  ], { error: 'must be milliseconds since the epoch, an ISO date (2024-05-01) or an ISO date-time with offset (2024-05-01T12:00:00Z)' })
   .transform((value) => (/^\d+$/.test(value) ? Number(value) : Date.parse(value)));
 
 /** Path parameter of every /v1/customers/:id route (the engine checks the id's syntax). */
-export const customerParams = z.strictObject({ id: z.string().min(1).max(128) });
+export const customerParams = z.strictObject({ id: z.string().min(1).max(MAX_RECORD_ID_LENGTH, { error: 'too long' }) });
 
 /** GET /v1/customers filters and paging. */
 export const listQuery = z.strictObject({
@@ -37,14 +47,14 @@ export const listQuery = z.strictObject({
   stage: z.enum(STAGES).optional(),
   updatedSince: timeQuery.optional(),
   q: filterText.optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(100),
+  limit: queryInt(1, MAX_PAGE_LIMIT).default(100),
   cursor: z.string().min(1).max(2048).optional(),
   includeDeleted: queryBoolean.optional(),
 });
 
 /** GET /v1/customers/:id/history. */
 export const historyQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(MAX_HISTORY_LIMIT).default(1000),
+  limit: queryInt(1, MAX_HISTORY_LIMIT).default(1000),
 });
 
 /** A local sequence number (event ids, `since`). */

@@ -9,13 +9,20 @@ import Fastify, { LogController, type FastifyReply, type FastifyRequest } from '
 import type { ZodType } from 'zod';
 import { silentLogger, type CrmNode, type Logger } from '../index.js';
 import { EventStreams, type EventStreamOptions } from './events.js';
-import { errorBody, toHttpError, validationError } from './http-errors.js';
+import { errorBody, frameworkError, toHttpError, unsupportedMediaType, validationError } from './http-errors.js';
 import { createMetrics } from './metrics.js';
-import type { ApiRoute } from './route.js';
+import { RouteMatcher, type ApiRoute } from './route.js';
 import { buildRoutes } from './routes.js';
+import { MAX_BODY_BYTES, MAX_RECORD_ID_LENGTH } from './schemas.js';
 
-/** Largest request body accepted (bytes). Protects memory; a record is far smaller. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { MAX_BODY_BYTES };
+/**
+ * Longest path parameter the router matches (fastify's default is 100, shorter than a
+ * valid record id). Anything between the id limit and this reaches validation and gets
+ * its normal 400; longer is refused by the router, answered with the same kind of 400.
+ * Protects the router's matching work.
+ */
+export const MAX_PARAM_LENGTH = MAX_RECORD_ID_LENGTH * 4;
 
 /** Options of createApiServer. */
 export interface ApiServerOptions {
@@ -47,18 +54,31 @@ const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').dig
 /** Starts the HTTP API for a node. */
 export async function createApiServer(node: CrmNode, options: ApiServerOptions): Promise<ApiServer> {
   if (typeof options.token !== 'string' || options.token.length === 0) throw new TypeError('createApiServer needs a non-empty `token`');
-  const log = (options.logger ?? silentLogger()).child({ component: 'api' });
+  const base = options.logger ?? silentLogger();
+  const log = base.child({ component: 'api' });
   const metrics = createMetrics(node);
-  const events = new EventStreams(node, log.child({ component: 'events' }), options.events);
+  // A child of `base`, not of `log`: pino writes every binding, so a nested child would log "component" twice.
+  const events = new EventStreams(node, base.child({ component: 'api.events' }), options.events);
   const routes = buildRoutes({ node, metrics, events, ready: options.ready ?? (() => true) });
   const expected = sha256(options.token);
+
+  const matcher = new RouteMatcher(routes);
+  let shuttingDown = false;
 
   const app = Fastify({
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // fastify's own 503 while closing has its own body shape; onRequest answers ERR_CLOSED instead.
+    return503OnClosing: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Bad percent-encoding and over-long parameters, refused by the router before any route runs.
+    frameworkErrors: (err, request, reply) => {
+      const param = matcher.tooLongParam(request.method, request.url.split('?')[0]!, MAX_PARAM_LENGTH);
+      const { status, body } = frameworkError(err, param);
+      void (reply as FastifyReply).code(status).send(body);
+    },
   });
   const registered: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {
@@ -66,6 +86,10 @@ export async function createApiServer(node: CrmNode, options: ApiServerOptions):
   });
 
   app.addHook('onRequest', async (request, reply) => {
+    if (shuttingDown) {
+      reply.header('connection', 'close');
+      return reply.code(503).send(errorBody('ERR_CLOSED', 'the server is shutting down'));
+    }
     if ((request.routeOptions.config as { public?: boolean }).public) return;
     if (authorised(request.headers.authorization, expected)) return;
     reply.header('WWW-Authenticate', 'Bearer realm="crmsync"');
@@ -81,8 +105,16 @@ export async function createApiServer(node: CrmNode, options: ApiServerOptions):
   });
   // Backup uploads (POST /v1/restore) are streamed to a file by their route: leave them unread here.
   app.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null, undefined));
-  app.setNotFoundHandler(async (_request, reply) => reply.code(404).send(errorBody('ERR_NOT_FOUND', 'no such route')));
-  app.addHook('preClose', async () => events.closeAll());
+  app.setNotFoundHandler(async (request, reply) => {
+    const allowed = matcher.methodsFor(request.url.split('?')[0]!);
+    if (allowed.length === 0) return reply.code(404).send(errorBody('ERR_NOT_FOUND', 'no such route'));
+    reply.header('allow', allowed.join(', '));
+    return reply.code(405).send(errorBody('ERR_NOT_FOUND', `no ${request.method} route here; allowed: ${allowed.join(', ')}`));
+  });
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+    events.closeAll();
+  });
 
   for (const route of routes) {
     app.route({
@@ -117,6 +149,9 @@ function authorised(header: string | undefined, expected: Buffer): boolean {
 
 /** Validates the input with the route's schemas, runs the handler and sends its result. */
 async function serve(route: ApiRoute, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  // fastify parses text/plain too, and /v1/restore's octet-stream: a JSON route takes only JSON.
+  const type = request.headers['content-type'];
+  if (route.body && type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) throw unsupportedMediaType();
   const input = {
     params: parse(route.params, request.params, 'path parameters'),
     query: parse(route.query, request.query, 'query'),

@@ -3,12 +3,14 @@
  * CrmsyncErrors with the same code and details; an unreachable node becomes a
  * NotRunningError (exit 3).
  */
-import {
-  CrmsyncError,
-  type ErrorCode, type FieldConflict, type FieldIssue, type HistoryEntry, type NodeStatus, type PeerStatus,
-  type RecordInputLike, type RecordPatchLike, type RecordView, type VerifyReport,
+import { CrmsyncError } from '../errors.js';
+import type {
+  ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus,
+  RecordInputLike, RecordPatchLike, RecordView, VerifyReport,
 } from '../index.js';
+import { causeCode, causeText } from './error-output.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
+import { FLAGS_OF_FIELDS, namingFlags, type FieldFlags } from './flags.js';
 
 /** Filters and paging of GET /v1/customers. */
 export interface ListQuery {
@@ -18,7 +20,8 @@ export interface ListQuery {
   /** ms since epoch or an ISO date. */
   updatedSince?: string | number;
   q?: string;
-  limit?: number;
+  /** As typed (the API validates it). */
+  limit?: number | string;
   cursor?: string;
   includeDeleted?: boolean;
 }
@@ -41,10 +44,25 @@ export interface ApiClientOptions {
 /** Socket-level failures that mean "nothing is serving at that address". */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
+/** What PUT /v1/customers/:id did. */
+export interface PutResult {
+  customer: RecordView;
+  /** 201: there was no record with that id; 200: it was replaced. */
+  created: boolean;
+}
+
 /** Status codes to error codes, for error bodies that are not ours (a proxy's). */
 const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'ERR_VALIDATION', 401: 'ERR_UNAUTHORIZED', 404: 'ERR_NOT_FOUND', 409: 'ERR_EXISTS', 503: 'ERR_CLOSED', 504: 'ERR_TIMEOUT' };
 
 type Query = Record<string, string | number | boolean | undefined>;
+
+interface RequestInit {
+  query?: Query;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** API field → flag, for validation errors (flags.ts). */
+  fields?: FieldFlags;
+}
 
 /** Typed access to a running node's HTTP API. */
 export class ApiClient {
@@ -74,7 +92,7 @@ export class ApiClient {
 
   /** GET /v1/customers/:id. */
   async get(id: string): Promise<RecordView> {
-    return (await this.request<{ customer: RecordView }>('GET', `/v1/customers/${encodeURIComponent(id)}`)).customer;
+    return (await this.request<{ customer: RecordView }>('GET', `/v1/customers/${encodeURIComponent(id)}`, { fields: FLAGS_OF_FIELDS.record })).customer;
   }
 
   /** POST /v1/customers (id generated unless the input has one). */
@@ -84,38 +102,39 @@ export class ApiClient {
   }
 
   /** PUT /v1/customers/:id: creates or replaces. */
-  async put(id: string, input: RecordInputLike): Promise<RecordView> {
-    return (await this.request<{ customer: RecordView }>('PUT', `/v1/customers/${encodeURIComponent(id)}`, { body: input })).customer;
+  async put(id: string, input: RecordInputLike): Promise<PutResult> {
+    const { body, status } = await this.exchange<{ customer: RecordView }>('PUT', `/v1/customers/${encodeURIComponent(id)}`, { body: input, fields: FLAGS_OF_FIELDS.record });
+    return { customer: body.customer, created: status === 201 };
   }
 
   /** PATCH /v1/customers/:id. */
   async patch(id: string, patch: RecordPatchLike): Promise<RecordView> {
-    return (await this.request<{ customer: RecordView }>('PATCH', `/v1/customers/${encodeURIComponent(id)}`, { body: patch })).customer;
+    return (await this.request<{ customer: RecordView }>('PATCH', `/v1/customers/${encodeURIComponent(id)}`, { body: patch, fields: FLAGS_OF_FIELDS.record })).customer;
   }
 
   /** DELETE /v1/customers/:id (a restorable tombstone). */
   async delete(id: string): Promise<RecordView> {
-    return (await this.request<{ customer: RecordView }>('DELETE', `/v1/customers/${encodeURIComponent(id)}`)).customer;
+    return (await this.request<{ customer: RecordView }>('DELETE', `/v1/customers/${encodeURIComponent(id)}`, { fields: FLAGS_OF_FIELDS.record })).customer;
   }
 
   /** POST /v1/customers/:id/restore. */
   async restore(id: string): Promise<RecordView> {
-    return (await this.request<{ customer: RecordView }>('POST', `/v1/customers/${encodeURIComponent(id)}/restore`)).customer;
+    return (await this.request<{ customer: RecordView }>('POST', `/v1/customers/${encodeURIComponent(id)}/restore`, { fields: FLAGS_OF_FIELDS.record })).customer;
   }
 
   /** GET /v1/customers: one page. */
   list(query: ListQuery = {}): Promise<CustomerPage> {
-    return this.request('GET', '/v1/customers', { query: { ...query } });
+    return this.request('GET', '/v1/customers', { query: { ...query }, fields: FLAGS_OF_FIELDS.list });
   }
 
   /** GET /v1/customers/:id/conflicts. */
   async conflicts(id: string): Promise<FieldConflict[]> {
-    return (await this.request<{ conflicts: FieldConflict[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/conflicts`)).conflicts;
+    return (await this.request<{ conflicts: FieldConflict[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/conflicts`, { fields: FLAGS_OF_FIELDS.record })).conflicts;
   }
 
-  /** GET /v1/customers/:id/history. */
-  async history(id: string, limit?: number): Promise<HistoryEntry[]> {
-    return (await this.request<{ history: HistoryEntry[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/history`, { query: { limit } })).history;
+  /** GET /v1/customers/:id/history (`limit` as typed: the API validates it). */
+  async history(id: string, limit?: number | string): Promise<HistoryEntry[]> {
+    return (await this.request<{ history: HistoryEntry[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/history`, { query: { limit }, fields: FLAGS_OF_FIELDS.history })).history;
   }
 
   /** GET /v1/peers. */
@@ -130,15 +149,19 @@ export class ApiClient {
 
   /** POST /v1/peers: starts dialing a peer. */
   async addPeer(url: string): Promise<PeerStatus[]> {
-    return (await this.request<{ peers: PeerStatus[] }>('POST', '/v1/peers', { body: { url } })).peers;
+    return (await this.request<{ peers: PeerStatus[] }>('POST', '/v1/peers', { body: { url }, fields: FLAGS_OF_FIELDS.peers })).peers;
   }
 
   /** DELETE /v1/peers?url=: false when the peer was not configured. */
   async removePeer(url: string): Promise<boolean> {
-    return (await this.request<{ removed: boolean }>('DELETE', '/v1/peers', { query: { url } })).removed;
+    return (await this.request<{ removed: boolean }>('DELETE', '/v1/peers', { query: { url }, fields: FLAGS_OF_FIELDS.peers })).removed;
   }
 
-  private async request<T>(method: string, path: string, init: { query?: Query; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+  private async request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
+    return (await this.exchange<T>(method, path, init)).body;
+  }
+
+  private async exchange<T>(method: string, path: string, init: RequestInit): Promise<{ body: T; status: number }> {
     const url = new URL(path, this.baseUrl);
     for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
@@ -150,24 +173,33 @@ export class ApiClient {
         method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw this.transportError(err);
+      throw this.transportError(err, url);
     }
     const text = await response.text();
     const body = parseJson(text);
-    if (response.ok) return body as T;
-    throw errorFromResponse(response.status, body, `${method} ${url.pathname}`);
+    if (response.ok) return { body: body as T, status: response.status };
+    const error = errorFromResponse(response.status, body, `${method} ${url.pathname}`);
+    throw init.fields ? namingFlags(error, init.fields) : error;
   }
 
-  private transportError(err: unknown): Error {
-    const e = err as Error & { cause?: { code?: string } };
+  /** A failed fetch as an error that names the URL and the real cause (undici says only "fetch failed"). */
+  private transportError(err: unknown, url: URL): Error {
+    const e = err as Error;
     if (e.name === 'TimeoutError') {
       return new CrmsyncError('ERR_TIMEOUT', `the node at ${this.baseUrl} did not answer within ${this.timeoutMs} ms`, { cause: err });
     }
-    const code = e.cause?.code;
-    if (code !== undefined && UNREACHABLE.has(code)) {
-      return new NotRunningError(`no crmsync node is reachable at ${this.baseUrl} (${code})`, this.options.unreachableHint ?? 'start the node with: crmsync start --data-dir <dir>', { cause: err });
+    const cause = causeText(err) || e.message;
+    if (/\bbad port\b/.test(cause)) {
+      // The fetch standard blocks some ports (6000, 6665-6669, 10080, ...): a node can listen there, fetch will not connect.
+      return new NotRunningError(`cannot reach ${this.baseUrl}: Node's fetch refuses port ${url.port || '(default)'} ("bad port": the fetch standard blocks it)`,
+        'run the node\'s API on another port (crmsync start --api 127.0.0.1:PORT, or `api` in crmsync.json), then pass that --api URL',
+        { cause: err, code: 'ERR_UNREACHABLE' });
     }
-    return new CliError(`request to ${this.baseUrl} failed: ${e.message}${code ? ` (${code})` : ''}`, EXIT.runtime, undefined, { cause: err });
+    const code = causeCode(err);
+    if (code !== undefined && UNREACHABLE.has(code)) {
+      return new NotRunningError(`no crmsync node is reachable at ${this.baseUrl} (${cause})`, this.options.unreachableHint ?? 'start the node with: crmsync start --data-dir <dir>', { cause: err, code: 'ERR_UNREACHABLE' });
+    }
+    return new CliError(`request to ${this.baseUrl} failed: ${cause}`, EXIT.runtime, undefined, { cause: err });
   }
 }
 

@@ -3,11 +3,14 @@
  * node wrote to `<dataDir>/api-url` when it started; the token from the configuration
  * (flag, env, file) or `<dataDir>/api-token`.
  */
+import { stat } from 'node:fs/promises';
 import { dataDirPaths, processAlive, readIfExists } from '../config/files.js';
 import { formatHostPort, parseHostPort } from '../config/keys.js';
 import { loadConfig, type ConfigFlags, type LoadedConfig } from '../config/load.js';
 import { ApiClient } from './client.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
+import { dirArgs, type WhereFlags } from './hints.js';
+import { httpFetch } from './http.js';
 import type { Io } from './io.js';
 
 /** Options every command that talks to a node accepts. */
@@ -16,17 +19,35 @@ export type ClientFlags = ConfigFlags & {
   json?: boolean;
 };
 
-/** The command to print when the node is not running. */
-export function startCommand(loaded: LoadedConfig): string {
-  const config = loaded.configFile !== dataDirPaths(loaded.config.dataDir).config ? ` --config ${loaded.configFile}` : '';
-  return `crmsync start --data-dir ${loaded.config.dataDir}${config}`;
+/** The command to print when the node is not running, with the -d/-c the user gave. */
+function startCommand(flags: WhereFlags): string {
+  return `crmsync start${dirArgs(flags)}`;
 }
 
-async function runningUrl(loaded: LoadedConfig): Promise<string> {
+/**
+ * True when `init` never ran on the data directory: no config file and no database.
+ * (A node configured by environment alone has a database once it has run.)
+ */
+export async function neverInitialised(loaded: LoadedConfig): Promise<boolean> {
+  if (loaded.configFileExists) return false;
+  return !(await stat(dataDirPaths(loaded.config.dataDir).db).then(() => true, () => false));
+}
+
+/** "not a crmsync data directory: run crmsync init -d DIR" (exit 4, ERR_NOT_INITIALISED). */
+export function notInitialisedError(loaded: LoadedConfig, flags: WhereFlags): CliError {
+  return new CliError(`${loaded.config.dataDir} is not a crmsync data directory: there is no ${loaded.configFile} and no crmsync database`, EXIT.notFound,
+    `create it with: crmsync init${dirArgs(flags)}   (or pass the --data-dir of an existing node, or --api URL for a node elsewhere)`,
+    { code: 'ERR_NOT_INITIALISED' });
+}
+
+async function runningUrl(loaded: LoadedConfig, flags: WhereFlags): Promise<string> {
   const paths = dataDirPaths(loaded.config.dataDir);
-  const hint = `start it with: ${startCommand(loaded)}   (or pass --api URL for a node elsewhere)`;
+  const hint = `start it with: ${startCommand(flags)}   (or pass --api URL for a node elsewhere)`;
   const url = (await readIfExists(paths.apiUrl))?.trim();
-  if (!url) throw new NotRunningError(`no crmsync node is running on ${loaded.config.dataDir} (there is no ${paths.apiUrl})`, hint);
+  if (!url) {
+    if (await neverInitialised(loaded)) throw notInitialisedError(loaded, flags);
+    throw new NotRunningError(`no crmsync node is running on ${loaded.config.dataDir} (there is no ${paths.apiUrl})`, hint);
+  }
   const pid = Number((await readIfExists(paths.pid))?.trim());
   if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) {
     throw new NotRunningError(`the node on ${loaded.config.dataDir} is not running: process ${pid} that wrote ${paths.apiUrl} has exited`, hint);
@@ -42,12 +63,14 @@ export async function connect(flags: ClientFlags, io: Io): Promise<{ client: Api
     // --api names a node explicitly (any host); the api-url file is only for local nodes.
     url = `http://${formatHostPort(parseHostPort(loaded.config.api)!)}`;
   } else {
-    url = await runningUrl(loaded);
+    url = await runningUrl(loaded, flags);
   }
   if (loaded.config.apiToken === undefined) {
     throw new CliError(`no API token for the node at ${url}`, EXIT.usage,
-      `pass --token TOKEN or set CRMSYNC_API_TOKEN; \`crmsync init\` writes the token to ${dataDirPaths(loaded.config.dataDir).apiToken}`);
+      `pass --token TOKEN or set CRMSYNC_API_TOKEN; \`crmsync init\` writes the token to ${dataDirPaths(loaded.config.dataDir).apiToken}`,
+      { code: 'ERR_UNAUTHORIZED' });
   }
-  const client = new ApiClient(url, loaded.config.apiToken, { unreachableHint: `start it with: ${startCommand(loaded)}` });
+  // httpFetch, not the global fetch: a command starts in a fraction of the time (http.ts).
+  const client = new ApiClient(url, loaded.config.apiToken, { unreachableHint: `start it with: ${startCommand(flags)}   (or pass the right --api URL)`, fetch: httpFetch });
   return { client, loaded };
 }

@@ -1,8 +1,10 @@
 /**
- * Exit codes, and the one mapping from errors to them (used only by main.ts, the one
- * exit point). Commands throw; they never exit.
+ * Exit codes and error codes of the CLI, and the one mapping from errors to them (used
+ * only by program.ts's run(), the one exit point). Commands throw; they never exit.
  */
-import { CrmsyncError } from '../index.js';
+// The leaf module that index.ts re-exports: index.js would load the whole engine
+// (Automerge, LevelDB, ws) into every command, even `--help`.
+import { CrmsyncError } from '../errors.js';
 
 /** The documented exit codes (docs/cli.md). */
 export const EXIT = {
@@ -13,7 +15,7 @@ export const EXIT = {
   usage: 2,
   /** The node is not running or cannot be reached. */
   notRunning: 3,
-  /** A record or peer does not exist. */
+  /** A record, a peer or the data directory itself does not exist. */
   notFound: 4,
   /** Something already exists or is in use (a config, a record id, a locked data dir). */
   conflict: 5,
@@ -22,22 +24,39 @@ export const EXIT = {
 /** An exit code. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** A failure of the CLI itself, with its exit code and a hint saying how to fix it. */
+/**
+ * Codes the CLI reports besides the engine's (docs/cli.md, "Error codes"): failures of
+ * the command line itself, which no engine code describes.
+ */
+export type CliCode =
+  | 'ERR_USAGE' | 'ERR_NOT_RUNNING' | 'ERR_UNREACHABLE' | 'ERR_NOT_INITIALISED'
+  | 'ERR_ADDRESS_IN_USE' | 'ERR_RUNTIME' | 'ERR_INTERNAL';
+
+/** The code a CliError has when the thrower names none. */
+const CODE_BY_EXIT: Record<ExitCode, CliCode | 'ERR_NOT_FOUND' | 'ERR_EXISTS'> = {
+  0: 'ERR_RUNTIME', 1: 'ERR_RUNTIME', 2: 'ERR_USAGE', 3: 'ERR_NOT_RUNNING', 4: 'ERR_NOT_FOUND', 5: 'ERR_EXISTS',
+};
+
+/** A failure of the CLI itself, with its exit code, a stable code and a hint saying how to fix it. */
 export class CliError extends Error {
+  /** Stable code: a CliCode, or an engine code when one fits (ERR_NOT_FOUND, ERR_LOCKED, ...). */
+  readonly code: string;
+
   constructor(
     message: string,
     readonly exitCode: ExitCode,
     readonly hint?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CliError';
+    this.code = options?.code ?? CODE_BY_EXIT[exitCode];
   }
 }
 
 /** The node's API could not be reached (connection refused, no api-url file). */
 export class NotRunningError extends CliError {
-  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+  constructor(message: string, hint: string, options?: { cause?: unknown; code?: 'ERR_NOT_RUNNING' | 'ERR_UNREACHABLE' }) {
     super(message, EXIT.notRunning, hint, options);
     this.name = 'NotRunningError';
   }
@@ -52,12 +71,6 @@ const BY_CODE: Partial<Record<string, ExitCode>> = {
   ERR_CLOSED: EXIT.notRunning,
 };
 
-const HINT_BY_CODE: Partial<Record<string, string>> = {
-  ERR_UNAUTHORIZED: 'the API token was refused: pass the token of that node with --token, or set CRMSYNC_API_TOKEN (it is in <dataDir>/api-token)',
-  ERR_CLOSED: 'the node is shutting down or not ready yet; try again once `crmsync status` answers',
-  ERR_LOCKED: 'stop the other node (see <dataDir>/crmsync.pid) or use another --data-dir',
-};
-
 /** The exit code for any error a command throws. */
 export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof CliError) return err.exitCode;
@@ -65,17 +78,7 @@ export function exitCodeOf(err: unknown): ExitCode {
   return EXIT.runtime;
 }
 
-/** The text main.ts prints to stderr for an error: what happened, details, how to fix it. */
-export function describeError(err: unknown): string {
-  if (err instanceof CrmsyncError) {
-    const lines = [`error ${err.code}: ${err.message}`];
-    // Config errors already list their details in the message.
-    if (err.details && !err.message.includes('\n')) lines.push(...err.details.map((d) => `  ${d.field}: ${d.message}`));
-    const hint = HINT_BY_CODE[err.code];
-    if (hint) lines.push(`hint: ${hint}`);
-    return lines.join('\n');
-  }
-  if (err instanceof CliError) return err.hint ? `error: ${err.message}\nhint: ${err.hint}` : `error: ${err.message}`;
-  const e = err as Error;
-  return `error: ${e?.stack ?? String(err)}`;
+/** An invalid flag or argument value, named as the user typed it (`--limit`, `<url>`). */
+export function flagError(flag: string, value: unknown, message: string): CrmsyncError {
+  return new CrmsyncError('ERR_VALIDATION', `invalid ${flag} ${JSON.stringify(String(value))}: ${message}`, { details: [{ field: flag, message }] });
 }

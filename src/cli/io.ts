@@ -34,8 +34,9 @@ export function processIo(): Io {
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString('utf8');
     },
-    logStream: process.stdout,
+    // Logs are messages about the process, not its output: stderr, like every other message.
+    logStream: process.stderr,
     outStream: process.stdout,
-    logIsTTY: process.stdout.isTTY === true,
+    logIsTTY: process.stderr.isTTY === true,
   };
 }

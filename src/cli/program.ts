@@ -1,18 +1,26 @@
 /**
  * The commander program: parses argv and calls the command functions. `run()` is the
  * one place that turns errors into exit codes (main.ts only exits with its result).
+ *
+ * Start-up time: this module and what it imports statically load only commander and
+ * the small CLI helpers. Every command module is imported when its command runs, so
+ * `--help` and the API-client commands never load the engine (Automerge, LevelDB),
+ * fastify, pino-pretty or the import sources.
  */
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { Command } from 'commander';
 import { addBackupCommands } from './commands/register-backup.js';
 import { addExportCommand } from './commands/register-export.js';
 import { addImportCommand } from './commands/register-import.js';
 import type { SignalSource } from './commands/start.js';
-import { describeError, EXIT, exitCodeOf } from './errors.js';
+import { FailureReporter } from './error-output.js';
+import { EXIT } from './errors.js';
 import type { Io } from './io.js';
 import { clientOptions, examples, flagsOf, nodeOptions } from './options.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+// By the package's own name (exports "./package.json"): the same from src/cli under
+// vitest and from dist/src/cli in an installed package.
+const VERSION = (createRequire(import.meta.url)('crmsync/package.json') as { version: string }).version;
 
 const EXIT_CODES_HELP = `
 Exit codes: 0 ok, 1 runtime error, 2 usage or invalid value, 3 node not running or unreachable,
@@ -24,8 +32,8 @@ type Opts = Record<string, unknown>;
 /** Commander wants actions to resolve to void; commands resolve to what they printed. */
 const done = (promise: Promise<unknown>): Promise<void> => promise.then(() => undefined);
 
-// Command modules load when their command runs: `status` need not load the HTTP server,
-// and every process start is quicker (tsx compiles what is imported).
+// Command modules load when their command runs: `status` need not load the HTTP server
+// or the engine, and `--help` loads none of them.
 const records = () => import('./commands/records.js');
 const peers = () => import('./commands/peers.js');
 const inspect = () => import('./commands/inspect.js');
@@ -122,7 +130,7 @@ export function buildProgram(io: Io, signals?: SignalSource): Command {
     .addHelpText('after', `${examples(
       'crmsync start --data-dir ./berlin',
       'CRMSYNC_LOG_LEVEL=debug crmsync start -d ./berlin --api 127.0.0.1:0',
-    )}\nLogs go to stdout (JSON, or pretty at a terminal). The actual API URL is written to <data-dir>/api-url.\n`)
+    )}\nLogs go to stderr (JSON, or pretty at a terminal). The actual API URL is written to <data-dir>/api-url.\n`)
     .action((opts: Opts) => done(import('./commands/start.js').then((m) => m.start(flagsOf(opts), io, signals))));
   clientOptions(program.command('status').description('node id, vector clock, peers, record and conflict counts'))
     .addHelpText('after', examples('crmsync status --data-dir ./berlin', 'crmsync status --api http://10.0.0.2:7401 --token "$TOKEN" --json'))
@@ -151,13 +159,11 @@ export function buildProgram(io: Io, signals?: SignalSource): Command {
 /** Parses argv (without node and script), runs the command, returns the exit code. */
 export async function run(argv: string[], io: Io, signals?: SignalSource): Promise<number> {
   const program = buildProgram(io, signals);
+  const failures = new FailureReporter(argv, io).attach(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
-    // Commander has already printed its message (or the help/version it was asked for).
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    io.err(describeError(err));
-    return exitCodeOf(err);
+    return failures.report(err);
   }
 }

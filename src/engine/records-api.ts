@@ -44,6 +44,8 @@ export interface RecordsApi {
   create(input: RecordInputLike): Promise<RecordView>;
   /** Creates or fully replaces a record (absent fields are cleared). */
   put(id: string, input: RecordInputLike): Promise<RecordView>;
+  /** put(), also saying whether it created the record (no record, not even a deleted one, had that id). */
+  putWithOutcome(id: string, input: RecordInputLike): Promise<{ view: RecordView; created: boolean }>;
   /** Field-level update of an existing, non-deleted record. */
   update(id: string, patch: RecordPatchLike): Promise<RecordView>;
   /** Writes a tombstone (restorable). */
@@ -72,7 +74,7 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
     if (current.deleted) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} is deleted; restore it first`);
     return current;
   };
-  return {
+  const records: RecordsApi = {
     async create(input) {
       assertOpen();
       const valid = validate(recordInputSchema, input, 'record');
@@ -83,10 +85,19 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
       });
     },
     async put(rawId, input) {
+      return (await records.putWithOutcome(rawId, input)).view;
+    },
+    async putWithOutcome(rawId, input) {
       assertOpen();
       const id = parseRecordId(rawId);
       const valid = validate(recordInputSchema, { ...input, id }, 'record');
-      return engine.write(id, () => writeFromInput(valid));
+      let created = false;
+      // decide() runs under the record's write lock, so `current` is what this write replaces.
+      const view = await engine.write(id, (current) => {
+        created = current === undefined;
+        return writeFromInput(valid);
+      });
+      return { view, created };
     },
     async update(rawId, patch) {
       assertOpen();
@@ -158,4 +169,5 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
       return engine.history(parseRecordId(rawId), Math.min(options.limit ?? 1000, limits.maxHistoryEntries));
     },
   };
+  return records;
 }

@@ -21,7 +21,8 @@ describe('create and read', () => {
     expect(created.status).toBe(201);
     expect(responses.customer.parse(created.json).customer).toMatchObject({ name: 'Ada Lovelace', email: 'ada@example.org', deleted: false });
     const id = created.json.customer.id as string;
-    const read = await a.call('GET', `/v1/customers/${id}`);
+    expect(created.headers.get('location')).toBe(`/v1/customers/${id}`);
+    const read = await a.call('GET', created.headers.get('location')!);
     expect(read.status).toBe(200);
     expect(read.json).toEqual(created.json);
   });
@@ -109,15 +110,21 @@ describe('update, replace, delete, restore, history', () => {
     expect((await a.call('PATCH', '/v1/customers/nobody', { body: { stage: 'won' } })).status).toBe(404);
   });
 
-  it('PUT creates or replaces; a body id must match the path', async () => {
+  it('PUT creates (201 with Location) or replaces (200); a body id must match the path', async () => {
     const created = await a.call('PUT', '/v1/customers/acme', { body: { name: 'Acme', phone: '+1 555 0100' } });
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe('/v1/customers/acme');
     const replaced = await a.call('PUT', '/v1/customers/acme', { body: { name: 'Acme Corp' } });
+    expect([replaced.status, replaced.headers.get('location')]).toEqual([200, null]);
     expect(replaced.json.customer).toMatchObject({ id: 'acme', name: 'Acme Corp' });
     expect(replaced.json.customer.phone).toBeUndefined();
     const mismatch = await a.call('PUT', '/v1/customers/acme', { body: { id: 'other', name: 'X' } });
     expect(mismatch.status).toBe(400);
     expect(mismatch.json.error.details[0].field).toBe('id');
+    // A deleted customer still exists (GET answers it): PUT replaces it.
+    await a.call('DELETE', '/v1/customers/acme');
+    const overTombstone = await a.call('PUT', '/v1/customers/acme', { body: { name: 'Acme again' } });
+    expect(overTombstone.status).toBe(200);
   });
 
   it('DELETE writes a tombstone that GET still shows and restore clears', async () => {
@@ -214,6 +221,12 @@ describe('listing', () => {
       expect(reply.json.error.code).toBe('ERR_VALIDATION');
       expect(reply.json.error.details.map((d: { field: string }) => d.field), query).toEqual([field]);
     }
+    // The messages say what is accepted (the CLI shows them under its flag names).
+    const since = await a.call('GET', '/v1/customers?updatedSince=yesterday&limit=ten');
+    expect(since.json.error.details).toEqual([
+      { field: 'updatedSince', message: expect.stringMatching(/milliseconds since the epoch, an ISO date \(2024-05-01\)/) },
+      { field: 'limit', message: 'must be a whole number from 1 to 1000' },
+    ]);
     const cursor = await a.call('GET', '/v1/customers?cursor=');
     expect(cursor.status).toBe(400);
   });

@@ -4,11 +4,13 @@
  * registered, /metrics in Prometheus text, status and peers, error mapping of fastify's
  * own errors, and the access log (constant message, no customer data).
  */
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MAX_BODY_BYTES } from '../../src/api/server.js';
-import { responses } from '../../src/api/schemas.js';
+import { MAX_BODY_BYTES, MAX_PARAM_LENGTH } from '../../src/api/server.js';
+import { MAX_RECORD_ID_LENGTH, responses } from '../../src/api/schemas.js';
 import { captureLog } from '../integration/helpers.js';
-import { ApiHarness, parsePrometheus } from './helpers.js';
+import { ApiHarness, openStream, parsePrometheus, TOKEN, type Reply } from './helpers.js';
 
 const h = new ApiHarness();
 afterEach(() => h.cleanup());
@@ -73,20 +75,95 @@ describe('OpenAPI document', () => {
     expect(list).toEqual(expect.arrayContaining(['territory', 'owner', 'stage', 'updatedSince', 'q', 'limit', 'cursor', 'includeDeleted']));
     expect(doc.paths['/v1/customers/{id}'].get.parameters).toContainEqual(expect.objectContaining({ name: 'id', in: 'path', required: true }));
   });
+
+  it('documents 413 and 415 on every route with a JSON body, 503 on every route, Location on 201s', async () => {
+    const a = await h.start();
+    const doc = (await a.call('GET', '/openapi.json', { token: null })).json;
+    const operations = Object.entries(doc.paths as Record<string, Record<string, { requestBody?: unknown; responses: Record<string, { description?: string; headers?: Record<string, unknown> }> }>>)
+      .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ what: `${method} ${path}`, op })));
+    const withBody = operations.filter(({ op }) => op.requestBody);
+    expect(withBody.map((o) => o.what)).toEqual(expect.arrayContaining(['post /v1/customers', 'put /v1/customers/{id}', 'patch /v1/customers/{id}', 'post /v1/peers']));
+    for (const { what, op } of withBody) expect(Object.keys(op.responses), what).toEqual(expect.arrayContaining(['413', '415']));
+    for (const { what, op } of operations) {
+      expect(op.responses['503'], what).toBeDefined();
+      // Every response object has a description and a 3-digit status (OpenAPI requires both).
+      for (const [status, response] of Object.entries(op.responses)) {
+        expect(status, what).toMatch(/^[1-5]\d\d$/);
+        expect(typeof response.description, `${what} ${status}`).toBe('string');
+      }
+      if (op.responses['201']) expect(op.responses['201'].headers?.Location, what).toMatchObject({ schema: { type: 'string' } });
+    }
+    expect(Object.keys(doc.paths['/v1/customers/{id}'].put.responses)).toEqual(expect.arrayContaining(['200', '201']));
+    expect(doc.paths['/v1/restore'].post.responses['413']).toBeDefined();
+  });
 });
 
-describe('errors from the framework', () => {
-  it('unknown routes are 404 ERR_NOT_FOUND; oversized bodies and wrong content types are ERR_VALIDATION', async () => {
+describe('the error contract on every error', () => {
+  /** Asserts the one error shape, and returns the reply for further checks. */
+  const contract = (reply: Reply, status: number, code: string, what: string): Reply => {
+    expect(reply.status, what).toBe(status);
+    expect(reply.headers.get('content-type'), what).toMatch(/^application\/json/);
+    expect(responses.error.safeParse(reply.json).success, `${what}: ${reply.text}`).toBe(true);
+    expect(reply.json.error.code, what).toBe(code);
+    return reply;
+  };
+
+  it('unknown routes are 404, a known path with another method is 405 with Allow', async () => {
     const a = await h.start();
-    const unknown = await a.call('GET', '/v2/nothing');
-    expect([unknown.status, unknown.json.error.code]).toEqual([404, 'ERR_NOT_FOUND']);
-    const wrongMethod = await a.call('PATCH', '/v1/status');
-    expect(wrongMethod.status).toBe(404);
-    const big = await a.call('POST', '/v1/customers', { body: { name: 'Big', notes: 'x'.repeat(MAX_BODY_BYTES) } });
-    expect([big.status, big.json.error.code]).toEqual([413, 'ERR_VALIDATION']);
-    const text = await a.call('POST', '/v1/customers', { raw: 'name=Ada', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    expect([text.status, text.json.error.code]).toEqual([415, 'ERR_VALIDATION']);
-    expect(responses.error.safeParse(text.json).success).toBe(true);
+    contract(await a.call('GET', '/v2/nothing'), 404, 'ERR_NOT_FOUND', 'unknown path');
+    expect(contract(await a.call('PATCH', '/v1/status'), 405, 'ERR_NOT_FOUND', 'PATCH /v1/status').headers.get('allow')).toBe('GET');
+    expect(contract(await a.call('PUT', '/v1/peers'), 405, 'ERR_NOT_FOUND', 'PUT /v1/peers').headers.get('allow')).toBe('GET, POST, DELETE');
+    expect(contract(await a.call('POST', '/v1/customers/acme'), 405, 'ERR_NOT_FOUND', 'POST /v1/customers/acme').headers.get('allow')).toBe('GET, PUT, PATCH, DELETE');
+    const head = await a.call('HEAD', '/v1/status');
+    expect([head.status, head.headers.get('allow')]).toEqual([405, 'GET']);
+  });
+
+  it('413 for a body over the limit, 415 for a body that is not JSON, 400 for malformed JSON', async () => {
+    const a = await h.start();
+    contract(await a.call('POST', '/v1/customers', { body: { name: 'Big', notes: 'x'.repeat(MAX_BODY_BYTES) } }), 413, 'ERR_VALIDATION', 'too large');
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'text/plain; charset=utf-8', 'application/octet-stream', 'application/xml']) {
+      contract(await a.call('POST', '/v1/customers', { raw: '{"name":"Ada"}', headers: { 'content-type': type } }), 415, 'ERR_VALIDATION', type);
+      contract(await a.call('PUT', '/v1/customers/acme', { raw: '{"name":"Ada"}', headers: { 'content-type': type } }), 415, 'ERR_VALIDATION', `PUT ${type}`);
+    }
+    contract(await a.call('POST', '/v1/customers', { raw: '{"name": ' }), 400, 'ERR_VALIDATION', 'malformed JSON');
+    const withCharset = await a.call('POST', '/v1/customers', { raw: '{"name":"Ada"}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expect(withCharset.status).toBe(201);
+  });
+
+  it('an id over the limit is a 400 naming the id, however long; a 128-character id is valid', async () => {
+    const a = await h.start();
+    const longest = 'a'.repeat(MAX_RECORD_ID_LENGTH);
+    expect(contract(await a.call('GET', `/v1/customers/${longest}`), 404, 'ERR_NOT_FOUND', '128 characters').json.error.message).toContain(longest);
+    expect((await a.call('PUT', `/v1/customers/${longest}`, { body: { name: 'Long' } })).status).toBe(201);
+    for (const length of [MAX_RECORD_ID_LENGTH + 1, MAX_PARAM_LENGTH, MAX_PARAM_LENGTH + 1, 5000]) {
+      for (const [method, path] of [['GET', ''], ['DELETE', ''], ['GET', '/history']] as const) {
+        const reply = contract(await a.call(method, `/v1/customers/${'b'.repeat(length)}${path}`), 400, 'ERR_VALIDATION', `${method} ${length}${path}`);
+        expect(reply.json.error.details).toEqual([{ field: 'id', message: 'too long' }]);
+      }
+    }
+    contract(await a.call('GET', '/v1/customers/%E0%A4%A'), 400, 'ERR_VALIDATION', 'bad percent-encoding');
+  });
+
+  it('a request arriving while the server shuts down gets 503 ERR_CLOSED', async () => {
+    const a = await h.start();
+    const { hostname, port } = new URL(a.api.url);
+    // An upload in progress keeps the server open while it closes; a request pipelined
+    // behind it on the same connection arrives after the shutdown began.
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const ended = once(socket, 'close');
+    socket.write(`POST /v1/restore HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n12345`);
+    await once(socket, 'connect');
+    const stream = await openStream(a.api.url, '/v1/events');
+    const closed = a.api.close();
+    await stream.ended; // the server ends event streams once it is shutting down
+    socket.write(`67890GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
+    await ended;
+    await closed;
+    const second = received.slice(received.indexOf('HTTP/1.1', 1));
+    expect(second).toMatch(/^HTTP\/1\.1 503 /);
+    expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'ERR_CLOSED', message: expect.any(String) } });
   });
 });
 

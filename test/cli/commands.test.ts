@@ -170,7 +170,7 @@ describe('peers, status and conflicts across two nodes', () => {
     await recordsPut('acme', { dataDir: paris.dataDir, data: '{"name":"Acme","stage":"won"}' }, memoryIo());
     const added = memoryIo();
     await peersAdd(berlin.running.peerUrl!, { dataDir: paris.dataDir }, added);
-    expect(added.stdout).toContain(`Saved in ${join(paris.dataDir, 'crmsync.json')}`);
+    expect(added.stderr).toContain(`Saved in ${join(paris.dataDir, 'crmsync.json')}`);
     expect(JSON.parse(await readFile(join(paris.dataDir, 'crmsync.json'), 'utf8')).peers).toEqual([berlin.running.peerUrl]);
     await vi.waitFor(async () => {
       const s = await status({ dataDir: berlin.dataDir }, memoryIo());
@@ -210,7 +210,7 @@ describe('a node that is not running', () => {
     const io = memoryIo();
     expect(await run(['status', '-d', dir.path], io)).toBe(3);
     expect(io.stderr).toContain(`no crmsync node is running on ${dir.path}`);
-    expect(io.stderr).toContain(`hint: start it with: crmsync start --data-dir ${dir.path}`);
+    expect(io.stderr).toContain(`hint: start it with: crmsync start -d ${dir.path}`);
     // Files left by a node that was killed: the pid in crmsync.pid has exited.
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
     await writeFile(join(dir.path, 'crmsync.pid'), `${dead}\n`);
@@ -222,6 +222,6 @@ describe('a node that is not running', () => {
     const port = await closedPort();
     const refused = memoryIo();
     expect(await run(['records', 'list', '-d', dir.path, '--api', `http://127.0.0.1:${port}`], refused)).toBe(3);
-    expect(refused.stderr).toContain(`no crmsync node is reachable at http://127.0.0.1:${port} (ECONNREFUSED)`);
+    expect(refused.stderr).toContain(`no crmsync node is reachable at http://127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port})`);
   });
 });

@@ -99,12 +99,15 @@ describe('init and the token file', () => {
     expect((await stat(result.tokenFile)).mode & 0o777).toBe(0o600);
     expect((await stat(result.configFile)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(result.configFile, 'utf8'))).toEqual({ nodeId: result.nodeId, listen: '127.0.0.1:0', api: '127.0.0.1:7401', peers: ['ws://10.0.0.2:7400'] });
-    expect(io.stdout).toContain(`crmsync start --data-dir ${dir.path}`);
+    // What was created is the output; the next steps are hints, on stderr.
+    expect(io.stdout).toContain(`Initialised crmsync node "${result.nodeId}"`);
+    expect(io.stdout).not.toContain('crmsync start');
+    expect(io.stderr).toContain(`crmsync start --data-dir ${dir.path}`);
     const token = await readFile(result.tokenFile, 'utf8');
 
     const again = memoryIo();
     expect(await run(['init', '-d', dir.path, '--node-id', 'other'], again)).toBe(5);
-    expect(again.stderr).toMatch(/crmsync\.json already exists\nhint: pass --force/);
+    expect(again.stderr).toMatch(/^error ERR_EXISTS: .*crmsync\.json already exists\nhint: pass --force/);
 
     const forced = memoryIo();
     expect(await run(['init', '-d', dir.path, '--node-id', 'other', '--force', '--json'], forced)).toBe(0);

@@ -20,13 +20,15 @@ export interface MemoryIo extends Io {
   stderr: string;
   /** Log lines `start` wrote (parsed JSON). */
   logs: Record<string, unknown>[];
+  /** The same lines as written (JSON.parse hides duplicate keys; duplicateKeys() finds them). */
+  rawLogs: string[];
 }
 
 /** A recording Io; `env` and `stdin` are what the command sees. */
 export function memoryIo(options: { env?: Record<string, string | undefined>; cwd?: string; stdin?: string } = {}): MemoryIo {
   const logStream = new PassThrough();
   const io: MemoryIo = {
-    stdout: '', stderr: '', logs: [],
+    stdout: '', stderr: '', logs: [], rawLogs: [],
     out: (text) => void (io.stdout += text.endsWith('\n') ? text : `${text}\n`),
     err: (text) => void (io.stderr += text.endsWith('\n') ? text : `${text}\n`),
     env: options.env ?? {},
@@ -34,8 +36,43 @@ export function memoryIo(options: { env?: Record<string, string | undefined>; cw
     readStdin: async () => options.stdin ?? '',
     logStream, logIsTTY: false,
   };
-  createInterface({ input: logStream }).on('line', (line) => io.logs.push(JSON.parse(line) as Record<string, unknown>));
+  createInterface({ input: logStream }).on('line', (line) => {
+    io.rawLogs.push(line);
+    io.logs.push(JSON.parse(line) as Record<string, unknown>);
+  });
   return io;
+}
+
+/**
+ * Keys that occur twice in one object of a JSON text (pino writes a child's bindings and
+ * the call's fields side by side, so `{"component":"api","component":"events"}` is
+ * possible; JSON.parse keeps the last and hides it). Assumes valid JSON.
+ */
+export function duplicateKeys(text: string): string[] {
+  const found: string[] = [];
+  const objects: Array<Set<string> | null> = []; // null: an array
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const top = objects[objects.length - 1];
+      if (expectKey && top) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (top.has(key)) found.push(key);
+        top.add(key);
+      }
+      expectKey = false;
+      i = end;
+    } else if (c === '{') {
+      objects.push(new Set());
+      expectKey = true;
+    } else if (c === '[') objects.push(null);
+    else if (c === '}' || c === ']') objects.pop();
+    else if (c === ',') expectKey = objects[objects.length - 1] !== null;
+  }
+  return found;
 }
 
 /** A fresh temp directory and its removal. */
@@ -59,8 +96,13 @@ export interface CliResult {
 
 /** Runs `node bin/crmsync.js ...args` to completion. */
 export function runCli(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(options.env), stdin: options.stdin });
+}
+
+/** Runs any program to completion, feeding it `stdin` (default: nothing). */
+export function runProcess(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; stdin?: string | undefined }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cleanEnv(options.env) });
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -76,8 +118,10 @@ export interface NodeProcess {
   child: ChildProcessWithoutNullStreams;
   /** The parsed `crmsync ready` log line. */
   ready: { api: string; url: string | null; node: string; pid: number };
-  /** Every stdout line so far (JSON log lines). */
+  /** Every stderr line so far (JSON log lines: logs go to stderr). */
   lines: string[];
+  /** Everything written to stdout so far (nothing: `start` has no output but its logs). */
+  stdout(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -85,20 +129,20 @@ export interface NodeProcess {
 export function startProcess(args: string[], env: Record<string, string> = {}): Promise<NodeProcess> {
   const child = spawn(process.execPath, [BIN, 'start', ...args], { cwd: REPO_ROOT, env: cleanEnv(env) });
   const lines: string[] = [];
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
       lines.push(line);
       let entry: { msg?: string } = {};
       try {
         entry = JSON.parse(line) as { msg?: string };
       } catch {
-        // Not a log line; the test asserting on stdout will show it.
+        // Not a log line; the test asserting on the lines will show it.
       }
-      if (entry.msg === 'crmsync ready') resolve({ child, ready: entry as NodeProcess['ready'], lines, exited });
+      if (entry.msg === 'crmsync ready') resolve({ child, ready: entry as NodeProcess['ready'], lines, stdout: () => stdout, exited });
     });
-    void exited.then(({ code }) => reject(new Error(`crmsync start exited with ${code} before it was ready:\n${stderr}\n${lines.join('\n')}`)));
+    void exited.then(({ code }) => reject(new Error(`crmsync start exited with ${code} before it was ready:\n${lines.join('\n')}\n${stdout}`)));
   });
 }

@@ -5,7 +5,7 @@
 import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startProcess, tempDir, type NodeProcess } from './helpers.js';
+import { duplicateKeys, runCli, startProcess, tempDir, type NodeProcess } from './helpers.js';
 
 let dir: { path: string; remove(): Promise<void> };
 let node: NodeProcess | undefined;
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('crmsync as processes', () => {
-  // Nine cold CLI processes (tsx compiles on start): slow on a loaded 2-core machine.
+  // Nine CLI processes (the built bin/crmsync.js): slow on a loaded 2-core machine.
   it('init, start, status, records, peers, SIGTERM', { timeout: 180_000 }, async () => {
     const dataDir = join(dir.path, 'berlin');
     const initialised = await runCli(['init', '--data-dir', dataDir, '--node-id', 'berlin', '--listen', '127.0.0.1:0', '--api', '127.0.0.1:0', '--json']);
@@ -33,8 +33,7 @@ describe('crmsync as processes', () => {
     expect(node.ready).toMatchObject({ node: 'berlin', pid: node.child.pid });
     expect((await readFile(join(dataDir, 'api-url'), 'utf8')).trim()).toBe(node.ready.api);
     expect((await readFile(join(dataDir, 'crmsync.pid'), 'utf8')).trim()).toBe(String(node.child.pid));
-    // Logs are JSON lines when stdout is not a terminal.
-    expect(node.lines.every((line) => line.startsWith('{'))).toBe(true);
+    // Logs are JSON lines on stderr when it is not a terminal (checked at the end).
 
     const s = await runCli(['status', '--json', '-d', dataDir]);
     expect(s.code).toBe(0);
@@ -55,6 +54,9 @@ describe('crmsync as processes', () => {
     node.child.kill('SIGTERM');
     expect(await node.exited).toEqual({ code: 0, signal: null });
     expect(node.lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('crmsync stopped');
+    // Logs went to stderr, every line JSON without duplicate keys; stdout got nothing.
+    expect(node.stdout()).toBe('');
+    expect(node.lines.every((line) => line.startsWith('{') && duplicateKeys(line).length === 0)).toBe(true);
     await expect(access(join(dataDir, 'crmsync.pid'))).rejects.toThrow(/ENOENT/);
     await expect(access(join(dataDir, 'api-url'))).rejects.toThrow(/ENOENT/);
 
@@ -62,7 +64,7 @@ describe('crmsync as processes', () => {
     expect(stopped.code).toBe(3);
     expect(stopped.stdout).toBe('');
     expect(stopped.stderr).toContain(`no crmsync node is running on ${dataDir}`);
-    expect(stopped.stderr).toContain(`crmsync start --data-dir ${dataDir}`);
+    expect(stopped.stderr).toContain(`crmsync start -d ${dataDir}`);
   });
 
   it('exits 2 naming the key and source of an invalid value; flags beat env beats file', { timeout: 120_000 }, async () => {

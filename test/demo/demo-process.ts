@@ -1,14 +1,15 @@
 /**
- * Runs `tsx demo/run.ts …` — the command `npm run demo` runs — as a real child process
- * in its own process group, so a test can interrupt it the way Ctrl-C does. (Not through
- * npx: npx dies of the SIGINT itself and would hide the demo's exit code.)
+ * Runs `node dist/demo/run.js …` — the compiled demo that `npm run demo` runs (the
+ * vitest global setup builds it) — as a real child process in its own process group,
+ * so a test can interrupt it the way Ctrl-C does. (Not through npm: npm dies of the
+ * SIGINT itself and would hide the demo's exit code.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const DEMO = join(ROOT, 'dist', 'demo', 'run.js');
 
 /** A running demo. */
 export interface DemoProcess {
@@ -23,11 +24,13 @@ export interface DemoProcess {
   waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
   /** Sends SIGINT to the demo's process group (as Ctrl-C in a terminal) and waits for the exit code. */
   interrupt(): Promise<number | null>;
+  /** Closes the reading end of the demo's stdout, as `npm run demo | head` does once head has its lines. */
+  closeStdout(): void;
 }
 
 /** Starts the demo with `args`. */
 export function startDemo(args: string[]): DemoProcess {
-  const child = spawn(TSX, ['demo/run.ts', ...args], {
+  const child = spawn(process.execPath, [DEMO, ...args], {
     cwd: ROOT,
     env: { ...process.env, CI: '1', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,9 +78,29 @@ export function startDemo(args: string[]): DemoProcess {
         if (exitCode !== undefined) onClose(exitCode);
       });
     },
+    closeStdout() {
+      child.stdout!.destroy();
+    },
     async interrupt() {
       if (child.pid && running()) process.kill(-child.pid, 'SIGINT');
       return closed;
     },
   };
+}
+
+/** The temp data directory and node pids a demo printed while starting. */
+export function startedNodes(stdout: string): { dataDir: string | undefined; pids: number[] } {
+  const dataDir = /\(data under (\S+)\)/.exec(stdout)?.[1];
+  const pids = [...stdout.matchAll(/^ {3}(?:berlin|london|newyork|laptop-\w+) +(\d+) +http/gm)].map((m) => Number(m[1]));
+  return { dataDir, pids };
+}
+
+/** Whether a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

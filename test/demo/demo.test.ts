@@ -1,6 +1,6 @@
 /**
  * Runs the scripted story exactly as a user would (`npm run demo -- --story`, i.e.
- * `npx tsx demo/run.ts --story`) in a real child process: five node processes, real
+ * `node dist/demo/run.js --story`) in a real child process: five node processes, real
  * sockets, real LevelDB, every node driven over its HTTP API.
  */
 import { existsSync } from 'node:fs';

@@ -1,20 +1,20 @@
 /**
- * The demo dashboard in a real browser: starts `npm run demo` (five node processes and
- * the dashboard server) as a child process, drives Debian's chromium through
- * playwright-core, and follows the offline-edit story through the UI: laptop offline,
- * the same field edited on the laptop and on a region, laptop back online, CONVERGED,
- * and the conflict listed with both values. Waits on page state, never on time.
+ * The demo dashboard in a real browser: starts the demo (five node processes and the
+ * dashboard server) as a child process, drives Debian's chromium through playwright-core,
+ * and follows an operator's day: converged; a laptop offline with pending edits (amber,
+ * expected divergence, named in the sticky header); back online (the feed shows each
+ * change once with its fields and reach; the conflict with both writers); a node that
+ * stops answering (red fault, "unknown" figures); Ctrl-C. Waits on page state, never on
+ * time. Screenshots go to test-output/screenshots/; every state is checked for WCAG AA.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemo, type DemoProcess } from '../demo/demo-process.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { alive, startDemo, startedNodes, type DemoProcess } from '../demo/demo-process.js';
+import { contrastFailures, screenshot } from './page-helpers.js';
 
 const CHROMIUM = process.env.CRMSYNC_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../../test-output/e2e/dashboard.png', import.meta.url));
+const NODES = ['berlin', 'london', 'newyork', 'laptop-anna', 'laptop-ben'];
 const RECORD = 'cus-0003';
 const LAPTOP_TITLE = 'Head of Rail Procurement';
 const REGION_TITLE = 'Director of Logistics';
@@ -24,16 +24,22 @@ const SYNC_MS = 45_000;
 let demo: DemoProcess | undefined;
 let browser: Browser | undefined;
 let page: Page;
+let url: string;
 const pageErrors: string[] = [];
+const shots: string[] = [];
 
-/** Resolves when the element with `testId` (and the extra attribute selector) exists and is visible. */
-const visible = (testId: string, extra = '', timeout = SYNC_MS) =>
-  page.locator(`[data-testid="${testId}"]${extra}`).waitFor({ state: 'visible', timeout });
+/** Resolves when the element with `testId` (and the extra selector) is visible. */
+const visible = (testId: string, extra = '', timeout = SYNC_MS, on = page) =>
+  on.locator(`[data-testid="${testId}"]${extra}`).first().waitFor({ state: 'visible', timeout });
+const text = (testId: string) => page.getByTestId(testId).textContent();
+const shoot = async (name: string, fullPage = true, on = page) => void shots.push(await screenshot(on, name, fullPage));
+/** The feed entries of one record's changes made on `origin`. */
+const feedOf = (origin: string) => page.locator(`[data-testid="feed-item"][data-origin="${origin}"][data-record="${RECORD}"]`);
 
 beforeAll(async () => {
   expect(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install -y chromium`).toBe(true);
   demo = startDemo(['--port', '0']);
-  const [, url] = await demo.waitFor(/^Dashboard: (http:\/\/\S+)$/m, 150_000);
+  url = (await demo.waitFor(/^Dashboard: (http:\/\/\S+)$/m, 150_000))[1]!;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -42,22 +48,37 @@ beforeAll(async () => {
   });
   page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
   page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(url!);
+  await page.goto(url);
+});
+
+beforeEach(({ task, onTestFailed }) => {
+  onTestFailed(async () => void (await shoot(`failed-${task.name.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined)));
 });
 
 afterAll(async () => {
+  for (const pid of startedNodes(demo?.stdout() ?? '').pids) if (alive(pid)) process.kill(pid, 'SIGCONT');
   await browser?.close();
   await demo?.interrupt();
+  // CI keeps these files as artefacts; say where they are.
+  for (const path of shots) console.log(`screenshot: ${path}`);
 });
 
 describe('demo dashboard', () => {
-  it('shows five nodes, converged after seeding', async () => {
+  it('shows five converged nodes, each in sync with nothing behind or unshared', async () => {
+    expect(url).toMatch(/\/#token=[\w-]{32}$/);
     await visible('convergence', '[data-state="converged"]');
-    for (const name of ['berlin', 'london', 'newyork', 'laptop-anna', 'laptop-ben']) {
+    // The token left the address bar (it stays in this tab's sessionStorage).
+    expect(page.url()).not.toContain('token');
+    expect(await page.getByTestId('token-notice').isHidden()).toBe(true);
+    for (const name of NODES) {
       await visible(`node-card-${name}`);
-      expect(await page.getByTestId(`node-records-${name}`).textContent()).toBe('200');
+      expect(await text(`node-records-${name}`)).toBe('200');
+      await expect.poll(() => text(`node-synced-${name}`)).toBe('in sync');
+      expect([await text(`node-behind-${name}`), await text(`node-unshared-${name}`), await text(`node-offline-${name}`)]).toEqual(['0', '0', '—']);
     }
-    await expect.poll(() => page.getByTestId('record-check').textContent()).toContain('✓ 200 live');
+    await expect.poll(() => text('record-check')).toContain('✓ 200 live');
+    await shoot('01-converged');
+    expect(await contrastFailures(page)).toEqual([]);
   });
 
   it('cuts and restores a region link from the UI', async () => {
@@ -69,48 +90,122 @@ describe('demo dashboard', () => {
     await visible('convergence', '[data-state="converged"]');
   });
 
-  it('merges concurrent edits of one field made while a laptop was offline, and lists the conflict', async () => {
+  it('shows a laptop offline with pending edits as an amber expected divergence, named in the sticky header', async () => {
     await page.getByTestId('laptop-toggle-laptop-anna').click();
     await visible('laptop-toggle-laptop-anna', '[data-state="offline"]');
-    await visible('link-london-laptop-anna', '[data-state="inactive"]');
     await visible('node-online-laptop-anna', ':text-is("offline")');
-
     await page.locator(`[data-testid="edit-record"] option[value="${RECORD}"]`).waitFor({ state: 'attached' });
     await edit('laptop-anna', LAPTOP_TITLE);
     await edit('berlin', REGION_TITLE);
-    await visible('convergence', '[data-state="diverged"]');
-    await visible('record-value-laptop-anna', `:text-is("${LAPTOP_TITLE}")`);
-    await visible('record-value-london', `:text-is("${REGION_TITLE}")`);
-    await mkdir(dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-diverged.png'), fullPage: true });
 
+    await visible('convergence', '[data-state="expected"]');
+    await visible('convergence-word', ':text-is("EXPECTED DIVERGENCE")');
+    await visible('lagging-laptop-anna', '[data-unshared="1"][data-behind="1"]');
+    expect(await text('convergence-headline')).toMatch(/^laptop-anna has been offline \d+ s: 1 change not yet shared, 1 behind$/);
+    await expect.poll(() => text('node-unshared-laptop-anna')).toBe('1');
+    await expect.poll(() => text('node-behind-laptop-anna')).toBe('1');
+    await expect.poll(() => text('node-behind-berlin')).toBe('1');
+    await expect.poll(() => text('node-synced-laptop-anna')).toMatch(/ ago$/);
+    await expect.poll(() => text('node-offline-laptop-anna')).not.toBe('—');
+    // The laptop's change is in the feed once, having reached only the laptop.
+    await expect.poll(() => feedOf('laptop-anna').count()).toBe(1);
+    expect(await feedOf('laptop-anna').getAttribute('data-reached')).toBe('laptop-anna');
+    expect(await feedOf('laptop-anna').getByTestId('feed-fields').textContent()).toBe('title');
+    await shoot('02-expected-divergence');
+
+    // Scrolled to the bottom, the verdict is still at the top of the viewport.
+    await page.evaluate('window.scrollTo(0, document.body.scrollHeight)');
+    await expect.poll(() => page.evaluate('window.scrollY')).toBeGreaterThan(300);
+    const box = (await page.getByTestId('convergence').boundingBox())!;
+    expect(box.y).toBeGreaterThanOrEqual(0);
+    expect(box.y + box.height).toBeLessThan(200);
+    await shoot('03-expected-divergence-scrolled', false);
+    expect(await contrastFailures(page)).toEqual([]);
+    await page.evaluate('window.scrollTo(0, 0)');
+  });
+
+  it('brings the laptop back: each change once in the feed, reaching every node, and the conflict with both writers', async () => {
     await page.getByTestId('laptop-toggle-laptop-anna').click();
     await visible('laptop-toggle-laptop-anna', '[data-state="online"]');
     await visible('convergence', '[data-state="converged"]');
 
+    for (const origin of ['laptop-anna', 'berlin']) {
+      await expect.poll(() => feedOf(origin).getAttribute('data-reached'), { timeout: SYNC_MS }).toBe(NODES.join(' '));
+      expect(await feedOf(origin).count()).toBe(1);
+      expect(await feedOf(origin).getByTestId('feed-reached').textContent()).toMatch(/^5\/5 /);
+    }
+
     const conflict = page.getByTestId(`conflict-${RECORD}-title`);
-    await conflict.waitFor({ state: 'visible', timeout: SYNC_MS });
     await expect.poll(() => conflict.textContent(), { timeout: SYNC_MS }).toContain('(5/5)');
     const value = (title: string) => conflict.getByTestId('conflict-value').filter({ hasText: `"${title}"` });
-    expect(await value(LAPTOP_TITLE).locator('.author').textContent()).toBe('by laptop-anna');
-    expect(await value(REGION_TITLE).locator('.author').textContent()).toBe('by berlin');
-    // Exactly one value wins, and every node shows it.
+    expect(await value(LAPTOP_TITLE).getByTestId('conflict-author').textContent()).toBe('by laptop-anna');
+    expect(await value(REGION_TITLE).getByTestId('conflict-author').textContent()).toBe('by berlin');
     expect(await conflict.locator('.winner').count()).toBe(1);
+    // Today's engine reports neither write times nor the rule, and has no resolve endpoint.
+    expect(await conflict.getByTestId('conflict-time').count()).toBe(0);
+    expect(await conflict.getByTestId('conflict-rule').count()).toBe(0);
+    expect(await conflict.getByTestId('conflict-resolve').count()).toBe(0);
     const winner = (await conflict.locator('.winner .value').textContent())!.replace(/"/g, '');
-    for (const name of ['berlin', 'london', 'newyork', 'laptop-anna', 'laptop-ben']) {
-      await visible(`record-value-${name}`, `:text-is("${winner}")`);
-    }
-    expect(await page.getByTestId('feed-item').count()).toBeGreaterThan(0);
-    expect(await page.getByTestId('node-conflicted-berlin').textContent()).toBe('1');
-
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    for (const name of NODES) await visible(`record-value-${name}`, `:text-is("${winner}")`);
+    await shoot('04-converged-with-conflict');
+    expect(await contrastFailures(page)).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
 
+  it('shows write times, the rule and a resolve button once the engine offers them, and hides the button on a 404', async () => {
+    const other = await browser!.newPage({ viewport: { width: 1440, height: 1000 } });
+    // Stand in for a later engine: its conflicts carry time and rule, and london says it can resolve.
+    await other.route('**/api/conflicts', async (route) => {
+      const body = await (await route.fetch()).json();
+      for (const row of body.conflicts) {
+        row.values.forEach((v: { time: number }, i: number) => (v.time = Date.UTC(2025, 0, 6, 9, 30 + i)));
+        row.rule = 'last write wins (Lamport time, then node id)';
+        row.resolveVia = 'london';
+      }
+      await route.fulfill({ json: body });
+    });
+    await other.goto(url);
+    const conflict = other.getByTestId(`conflict-${RECORD}-title`);
+    await visible(`conflict-${RECORD}-title`, '', SYNC_MS, other);
+    await expect.poll(() => conflict.getByTestId('conflict-time').count()).toBe(2);
+    expect(await conflict.getByTestId('conflict-rule').textContent()).toBe('winner picked by: last write wins (Lamport time, then node id)');
+    expect(await conflict.getByTestId('conflict-resolve').count()).toBe(2);
+    await shoot('05-conflict-with-time-rule-resolve', true, other);
+
+    // The click goes through the real proxy to london, whose engine has no such route yet: 404, so the buttons go.
+    const sent = other.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(`/api/nodes/london/v1/customers/${RECORD}/conflicts/title/resolve`));
+    await conflict.getByTestId('conflict-resolve').first().click();
+    const request = await sent;
+    expect(request.headers().authorization).toMatch(/^Bearer [\w-]{32}$/);
+    expect(Object.keys(request.postDataJSON())).toEqual(['opId']);
+    expect((await (await request.response())!.json()).error.code).toBe('ERR_NOT_FOUND');
+    await expect.poll(() => conflict.getByTestId('conflict-resolve').count()).toBe(0);
+    await other.unrouteAll({ behavior: 'ignoreErrors' });
+    await other.close();
+  });
+
+  it('shows a node that stops answering as unknown, with a red fault naming it', async () => {
+    const ben = startedNodes(demo!.stdout()).pids[NODES.indexOf('laptop-ben')]!;
+    process.kill(ben, 'SIGSTOP');
+    try {
+      await visible('convergence', '[data-state="fault"]');
+      expect(await text('convergence-headline')).toBe('laptop-ben does not answer: timed out after 5 s');
+      await visible('node-online-laptop-ben', ':text-is("unknown")');
+      for (const stat of ['records', 'deleted', 'conflicted', 'seq', 'behind', 'unshared']) expect(await text(`node-${stat}-laptop-ben`)).toBe('unknown');
+      expect(await text('node-clock-laptop-ben')).toBe('unknown: the node did not answer');
+      await visible('peer-laptop-ben-newyork', '[data-state="unknown"]');
+      await shoot('06-fault-unknown-node');
+      expect(await contrastFailures(page)).toEqual([]);
+    } finally {
+      process.kill(ben, 'SIGCONT');
+    }
+    await visible('convergence', '[data-state="converged"]');
+    expect(await text('node-records-laptop-ben')).toBe('200');
+  });
+
   it('stops every node and removes its data on Ctrl-C', async () => {
-    const dataDir = /\(data under (\S+)\)/.exec(demo!.stdout())?.[1];
+    const { dataDir, pids } = startedNodes(demo!.stdout());
     expect(dataDir).toBeDefined();
-    const pids = [...demo!.stdout().matchAll(/^ {3}(?:berlin|london|newyork|laptop-\w+) +(\d+) +http/gm)].map((m) => Number(m[1]));
     expect(pids).toHaveLength(5);
     expect(await demo!.interrupt()).toBe(0);
     expect(existsSync(dataDir!)).toBe(false);
@@ -126,13 +221,4 @@ async function edit(node: string, title: string): Promise<void> {
   await page.getByTestId('edit-value').fill(title);
   await page.getByTestId('edit-submit').click();
   await page.locator('[data-testid="edit-result"][data-state="ok"]', { hasText: `Saved on ${node}` }).waitFor({ timeout: SYNC_MS });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('backup and restore as processes', () => {
-  // Several cold CLI processes (tsx compiles on start): slow on a loaded 2-core machine.
+  // Several CLI processes (the built bin/crmsync.js): slow on a loaded 2-core machine.
   it('backs up a running node with --api, restores into a new directory after it stopped', { timeout: 180_000 }, async () => {
     const dataDir = join(dir.path, 'berlin');
     expect((await runCli(['init', '-d', dataDir, '--node-id', 'berlin', '--listen', '127.0.0.1:0', '--api', '127.0.0.1:0'])).code).toBe(0);

@@ -9,6 +9,7 @@ import { loadConfig, type ConfigFlags } from '../../config/load.js';
 import { generateToken, readTokenFile, writeTokenFile } from '../../config/token.js';
 import { CliError, EXIT } from '../errors.js';
 import { json, keyValues } from '../format.js';
+import { shellWord } from '../hints.js';
 import type { Io } from '../io.js';
 
 /** Options of `init`. */
@@ -59,7 +60,11 @@ export async function init(options: InitOptions, io: Io): Promise<InitResult> {
     dataDir: config.dataDir, configFile: loaded.configFile, tokenFile: paths.apiToken, tokenCreated,
     nodeId, listen: config.listen, api: config.api, peers: config.peers,
   };
-  io.out(options.json ? json(result) : summary(result, loaded.configFile !== paths.config));
+  if (options.json) io.out(json(result));
+  else {
+    io.out(summary(result));
+    io.err(nextSteps(result, loaded.configFile !== paths.config));
+  }
   return result;
 }
 
@@ -77,8 +82,7 @@ function fileContent(file: string, defaultFile: string, config: Config): Record<
   return content;
 }
 
-function summary(r: InitResult, explicitConfig: boolean): string {
-  const dirArgs = `--data-dir ${r.dataDir}${explicitConfig ? ` --config ${r.configFile}` : ''}`;
+function summary(r: InitResult): string {
   return [
     `Initialised crmsync node "${r.nodeId}".`,
     '',
@@ -90,11 +94,17 @@ function summary(r: InitResult, explicitConfig: boolean): string {
       ['HTTP API on', r.api],
       ['peers', r.peers.join(', ') || 'none yet'],
     ]),
-    '',
+  ].join('\n');
+}
+
+/** Hints (stderr): the commands to run next, aimed at this directory. */
+function nextSteps(r: InitResult, explicitConfig: boolean): string {
+  const dirArgs = `--data-dir ${shellWord(r.dataDir)}${explicitConfig ? ` --config ${shellWord(r.configFile)}` : ''}`;
+  return [
     'Next steps:',
     `  crmsync start ${dirArgs}          # run the node (Ctrl-C stops it)`,
     `  crmsync status ${dirArgs}         # in another terminal`,
     `  crmsync peers add ws://OTHER-HOST:PORT ${dirArgs}`,
-    `  CRM applications call the HTTP API with: Authorization: Bearer $(cat ${r.tokenFile})`,
+    `  CRM applications call the HTTP API with: Authorization: Bearer $(cat ${shellWord(r.tokenFile)})`,
   ].join('\n');
 }

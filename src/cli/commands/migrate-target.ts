@@ -11,8 +11,9 @@ import { loadConfig, type LoadedConfig } from '../../config/load.js';
 import { hasCode, openNode, type CrmNode, type RecordView } from '../../index.js';
 import type { ExportFilters, PageReader } from '../../migrate/export.js';
 import type { ApiClient } from '../client.js';
-import { connect, type ClientFlags } from '../connect.js';
+import { connect, neverInitialised, notInitialisedError, type ClientFlags } from '../connect.js';
 import { CliError, EXIT } from '../errors.js';
+import { dirArgs } from '../hints.js';
 import type { Io } from '../io.js';
 
 /** Flags of the migrate commands: `--api` may be given without a URL. */
@@ -58,6 +59,7 @@ export async function openTarget(flags: TargetFlags, io: Io, use: LocalUse): Pro
   const paths = dataDirPaths(dataDir);
   const exists = await stat(paths.db).then(() => true, () => false);
   if (!exists && !use.create) {
+    if (await neverInitialised(loaded)) throw notInitialisedError(loaded, rest);
     throw new CliError(`there is no crmsync database in ${dataDir} (no ${paths.db})`, EXIT.notFound,
       'pass the --data-dir of a node, or --api to use a running node');
   }
@@ -72,7 +74,7 @@ export async function openTarget(flags: TargetFlags, io: Io, use: LocalUse): Pro
   } catch (err) {
     if (hasCode(err, 'ERR_LOCKED')) {
       throw new CliError(`the node on ${dataDir} is running; use --api`, EXIT.conflict,
-        `${use.command} --data-dir ${dataDir} --api   (talks to the running node through its HTTP API)`, { cause: err });
+        `${use.command}${dirArgs(rest)} --api   (talks to the running node through its HTTP API)`, { cause: err, code: 'ERR_LOCKED' });
     }
     throw err;
   }

@@ -2,13 +2,14 @@
  * `crmsync peers list|add|remove`: the peers of the running node. add/remove also
  * update `peers` in the config file (unless --no-save), so a restart keeps them.
  */
-import { CrmsyncError, type PeerStatus } from '../../index.js';
+import type { NodeStatus, PeerStatus } from '../../index.js';
 import { readIfExists, writeFileAtomic } from '../../config/files.js';
 import { KEYS } from '../../config/keys.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { connect, type ClientFlags } from '../connect.js';
-import { CliError, EXIT } from '../errors.js';
+import { CliError, EXIT, flagError } from '../errors.js';
 import { json, table } from '../format.js';
+import { say, suggest } from '../hints.js';
 import type { Io } from '../io.js';
 import { PEER_HEADERS, peerRows } from './status.js';
 
@@ -22,13 +23,15 @@ export type PeerChangeOptions = ClientFlags & {
 export async function peersList(options: ClientFlags, io: Io): Promise<PeerStatus[]> {
   const { client } = await connect(options, io);
   const peers = await client.peers();
-  io.out(options.json ? json({ peers }) : peers.length === 0 ? 'No peers.' : table(PEER_HEADERS, peerRows(peers)));
+  if (options.json) io.out(json({ peers }));
+  else if (peers.length === 0) io.err(`No peers. Add one with: ${suggest('peers add ws://HOST:PORT', options)}`);
+  else io.out(table(PEER_HEADERS, peerRows(peers)));
   return peers;
 }
 
 function checkUrl(url: string): string {
   const result = KEYS.peers.schema.safeParse([url]);
-  if (!result.success) throw new CrmsyncError('ERR_VALIDATION', `invalid peer URL ${JSON.stringify(url)}: must be a WebSocket URL such as ws://10.0.0.2:7400`, { details: [{ field: 'url', message: 'must be a ws:// or wss:// URL' }] });
+  if (!result.success) throw flagError('<url>', url, 'must be a WebSocket URL (ws:// or wss://) such as ws://10.0.0.2:7400');
   return url.trim();
 }
 
@@ -58,23 +61,41 @@ export async function peersAdd(url: string, options: PeerChangeOptions, io: Io):
   const saved = options.save === false ? undefined : await savePeers(loaded, (p) => (p.includes(peerUrl) ? p : [...p, peerUrl]));
   if (options.json) io.out(json({ peers, saved: saved ?? null }));
   else {
-    io.out(`Dialing ${peerUrl}.${saved ? ` Saved in ${saved}.` : ''}`);
+    io.err(`Dialing ${peerUrl}.${saved ? ` Saved in ${saved}.` : ''}`);
     io.out(table(PEER_HEADERS, peerRows(peers)));
   }
   const note = saved ? overridden(loaded) : undefined;
-  if (note) io.err(note);
+  if (note) say(io, options, note);
   return peers;
 }
 
-/** Stops dialing `url`; exit 4 when it was not a peer of the running node. */
+/**
+ * Stops dialing `url`; exit 4 when it was not a peer of the running node. The other node
+ * keeps its own peer list: if this node is in it, it goes on dialing us (and we accept),
+ * so the note says how to remove this node there too.
+ */
 export async function peersRemove(url: string, options: PeerChangeOptions, io: Io): Promise<void> {
   const peerUrl = checkUrl(url);
   const { client, loaded } = await connect(options, io);
   const removed = await client.removePeer(peerUrl);
   const saved = options.save === false ? undefined : await savePeers(loaded, (p) => p.filter((x) => x !== peerUrl));
   if (!removed && !saved) {
-    throw new CliError(`${peerUrl} is not a peer of this node`, EXIT.notFound, 'list the peers with: crmsync peers list');
+    throw new CliError(`${peerUrl} is not a peer of this node`, EXIT.notFound, `list the peers with: ${suggest('peers list', options)}`);
   }
-  if (options.json) io.out(json({ removed, saved: saved ?? null }));
-  else io.out(`${removed ? `Stopped dialing ${peerUrl}.` : `${peerUrl} was not connected.`}${saved ? ` Removed from ${saved}.` : ''}`);
+  const note = redialNote(peerUrl, await client.status());
+  if (options.json) {
+    io.out(json({ removed, saved: saved ?? null, note: note ?? null }));
+    return;
+  }
+  io.err(`${removed ? `Stopped dialing ${peerUrl}.` : `${peerUrl} was not connected.`}${saved ? ` Removed from ${saved}.` : ''}`);
+  if (note) io.err(note);
+}
+
+/** What the other side may still do, and how to stop it there (undefined when it cannot dial us). */
+function redialNote(peerUrl: string, self: NodeStatus): string | undefined {
+  if (self.url === null) return undefined;
+  return [
+    `note: this only changes this node (${self.nodeId}). If the node at ${peerUrl} lists this one among its own peers, it goes on dialing ${self.url} and the two still sync.`,
+    `hint: to stop that, remove this node on that one too: crmsync peers remove ${self.url} -d <its data dir>   (or --api <its API URL>; it may know this node by another address: see \`crmsync peers list\` there)`,
+  ].join('\n');
 }

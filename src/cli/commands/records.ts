@@ -1,10 +1,11 @@
 /** `crmsync records get|put|patch|delete|restore|list`: customer records over the HTTP API. */
 import { readFile } from 'node:fs/promises';
-import { CrmsyncError, type RecordView } from '../../index.js';
+import type { RecordView } from '../../index.js';
 import type { CustomerPage, ListQuery } from '../client.js';
 import { connect, type ClientFlags } from '../connect.js';
 import { CliError, EXIT } from '../errors.js';
 import { clip, json, keyValues, table, time } from '../format.js';
+import { say, suggest } from '../hints.js';
 import type { Io } from '../io.js';
 
 /** Where put/patch read their JSON: `--data '{…}'`, `--file f.json`, or `-` (stdin) for either. */
@@ -51,15 +52,15 @@ export async function readJsonInput(options: InputOptions, io: Io): Promise<Reco
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new CliError(`the JSON from ${source} does not parse: ${(err as Error).message}`, EXIT.usage, 'quote it for the shell, e.g. --data \'{"name":"Ada Lovelace","stage":"lead"}\'');
+    throw new CliError(`the JSON from ${source} does not parse: ${(err as Error).message}`, EXIT.usage, 'quote it for the shell, e.g. --data \'{"name":"Ada Lovelace","stage":"lead"}\'', { code: 'ERR_VALIDATION' });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new CliError(`the JSON from ${source} must be an object such as {"name":"Ada"}`, EXIT.usage);
+    throw new CliError(`the JSON from ${source} must be an object such as {"name":"Ada"}`, EXIT.usage, undefined, { code: 'ERR_VALIDATION' });
   }
   return value as Record<string, unknown>;
 }
 
-/** A record as `key  value` lines. */
+/** A record as `key  value` lines (data: no hints in it). */
 export function formatRecord(r: RecordView): string {
   const address = Object.values(r.address).filter(Boolean).join(', ');
   const custom = Object.entries(r.custom).map(([k, v]) => `${k}=${String(v)}`).join(', ');
@@ -68,14 +69,21 @@ export function formatRecord(r: RecordView): string {
     ['address', address], ['owner', r.owner], ['territory', r.territory], ['stage', r.stage], ['tags', r.tags.join(', ')],
     ['interactions', r.interactions], ['custom', custom], ['notes', clip(r.notes.replace(/\s+/g, ' '), 60)],
     ['created', time(r.createdAt)], ['updated', time(r.updatedAt)],
-    ['deleted', r.deleted ? `yes (${time(r.deletedAt)}; crmsync records restore ${r.id})` : 'no'],
-    ['conflicts', r.conflicts.length > 0 ? `${r.conflicts.join(', ')}  (crmsync conflicts ${r.id})` : ''],
+    ['deleted', r.deleted ? `yes (${time(r.deletedAt)})` : 'no'],
+    ['conflicts', r.conflicts.join(', ')],
   ]);
 }
 
+/** The record on stdout; what happened and what to do next on stderr. */
 function printRecord(record: RecordView, options: ClientFlags, io: Io, heading?: string): RecordView {
-  if (options.json) io.out(json({ customer: record }));
-  else io.out(heading ? `${heading}\n${formatRecord(record)}` : formatRecord(record));
+  if (options.json) {
+    io.out(json({ customer: record }));
+    return record;
+  }
+  if (heading) io.err(heading);
+  io.out(formatRecord(record));
+  if (record.deleted) io.err(`hint: it is deleted; restore it with: ${suggest(`records restore ${record.id}`, options)}`);
+  if (record.conflicts.length > 0) io.err(`hint: ${record.conflicts.join(', ')} hold concurrent values; see them with: ${suggest(`conflicts ${record.id}`, options)}`);
   return record;
 }
 
@@ -89,8 +97,12 @@ export async function recordsGet(id: string, options: ClientFlags, io: Io): Prom
 export async function recordsPut(id: string | undefined, options: PutOptions, io: Io): Promise<RecordView> {
   const input = await readJsonInput(options, io);
   const { client } = await connect(options, io);
-  const record = id === undefined ? await client.create(input as never, options.idempotencyKey) : await client.put(id, input as never);
-  return printRecord(record, options, io, `Saved ${record.id}.`);
+  if (id === undefined) {
+    const record = await client.create(input as never, options.idempotencyKey);
+    return printRecord(record, options, io, `Saved ${record.id}.`);
+  }
+  const { customer, created } = await client.put(id, input as never);
+  return printRecord(customer, options, io, `${created ? 'Created' : 'Replaced'} ${customer.id}.`);
 }
 
 /** Updates the given fields (null clears one; addTags, removeTags, incrementInteractions). */
@@ -105,7 +117,7 @@ export async function recordsDelete(id: string, options: ClientFlags, io: Io): P
   const { client } = await connect(options, io);
   const record = await client.delete(id);
   if (options.json) io.out(json({ customer: record }));
-  else io.out(`Deleted ${id}. Undo with: crmsync records restore ${id}`);
+  else io.err(`Deleted ${id}.\nhint: undo it with: ${suggest(`records restore ${id}`, options)}`);
   return record;
 }
 
@@ -115,20 +127,11 @@ export async function recordsRestore(id: string, options: ClientFlags, io: Io): 
   return printRecord(await client.restore(id), options, io, `Restored ${id}.`);
 }
 
-function parseLimit(value: string | number | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) {
-    throw new CrmsyncError('ERR_VALIDATION', `--limit ${String(value)}: must be a whole number from 1 to 1000`, { details: [{ field: 'limit', message: 'must be 1-1000' }] });
-  }
-  return n;
-}
-
 /** Lists records with filters; --all follows the cursors to the end. */
 export async function recordsList(options: ListOptions, io: Io): Promise<CustomerPage> {
   const query: ListQuery = {
     territory: options.territory, owner: options.owner, stage: options.stage, updatedSince: options.since, q: options.q,
-    limit: parseLimit(options.limit), cursor: options.cursor, includeDeleted: options.includeDeleted ? true : undefined,
+    limit: options.limit, cursor: options.cursor, includeDeleted: options.includeDeleted ? true : undefined,
   };
   const { client } = await connect(options, io);
   let page = await client.list(query);
@@ -143,7 +146,8 @@ export async function recordsList(options: ListOptions, io: Io): Promise<Custome
     return result;
   }
   const rows = customers.map((r) => [r.id, clip(r.name, 30), clip(r.company, 24), r.stage, r.owner, r.territory, time(r.updatedAt), [r.deleted ? 'deleted' : '', r.conflicts.length ? 'conflict' : ''].filter(Boolean).join(',')]);
-  io.out(customers.length === 0 ? 'No records match.' : table(['id', 'name', 'company', 'stage', 'owner', 'territory', 'updated', 'flags'], rows));
-  if (result.next !== null) io.out(`More records: add --cursor ${result.next} (or --all).`);
+  if (customers.length === 0) say(io, options, 'No records match.');
+  else io.out(table(['id', 'name', 'company', 'stage', 'owner', 'territory', 'updated', 'flags'], rows));
+  if (result.next !== null) say(io, options, `hint: more records: add --cursor ${result.next} (or --all)`);
   return result;
 }

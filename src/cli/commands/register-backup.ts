@@ -1,11 +1,12 @@
 /** Registers `backup`, `restore` and `verify-backup` with the commander program. */
 import type { Command } from 'commander';
-import { parseHostPort } from '../../config/keys.js';
 import { CliError, EXIT } from '../errors.js';
 import type { Io } from '../io.js';
 import { dirOptions, examples, flagsOf } from '../options.js';
-import { backup, restore, verifyBackupFile } from './backup.js';
-import { verify } from './verify.js';
+
+// Loaded when their command runs, so `--help` and the API commands start without them.
+const backups = () => import('./backup.js');
+const verifier = () => import('./verify.js');
 
 type Opts = Record<string, unknown>;
 
@@ -15,14 +16,16 @@ const done = (promise: Promise<unknown>): Promise<void> => promise.then(() => un
  * `--api` takes an optional URL, so in `backup --api FILE` commander hands FILE to
  * --api. A value that is no host:port is the file, and --api means "the running node".
  */
-function fileOf(file: string | undefined, opts: Opts): [string, Opts] {
+async function fileOf(file: string | undefined, opts: Opts): Promise<[string, Opts]> {
+  // config/keys.js loads zod: only once a command runs.
+  const { parseHostPort } = await import('../../config/keys.js');
   if (file === undefined && typeof opts.api === 'string' && parseHostPort(opts.api) === undefined) return [opts.api, { ...opts, api: true }];
   if (file === undefined) throw new CliError('give the backup file', EXIT.usage, 'e.g. crmsync backup -d ./berlin berlin.crmbak');
   return [file, opts];
 }
 
 const withFile = (run: (file: string, opts: Opts) => Promise<unknown>) => async (file: string | undefined, opts: Opts): Promise<void> => {
-  const [path, rest] = fileOf(file, opts);
+  const [path, rest] = await fileOf(file, opts);
   await run(path, rest);
 };
 
@@ -43,7 +46,7 @@ export function addBackupCommands(program: Command, io: Io): void {
     )}
 The file is written as <file>.tmp, fsynced, read back and verified, then renamed. Format: docs/backup-format.md.
 `)
-    .action(withFile((file, opts) => backup(file, flagsOf(opts), io)));
+    .action(withFile(async (file, opts) => (await backups()).backup(file, flagsOf(opts), io)));
   targetOptions(program.command('restore [file]').description('verify a backup in full, then merge it into the node (empty or not)'))
     .option('--dry-run', 'verify and report what would be merged; write nothing')
     .option('--node-id <id>', 'node id for a data directory without a database (default: from crmsync.json)')
@@ -56,7 +59,7 @@ old data into a node that moved on loses nothing, and restoring twice changes no
 corrupted file is refused (ERR_CORRUPT) before anything is written. A node's own backup restored
 under the same id brings it back: let it sync with its peers before it writes.
 `)
-    .action(withFile((file, opts) => restore(file, flagsOf(opts), io)));
+    .action(withFile(async (file, opts) => (await backups()).restore(file, flagsOf(opts), io)));
   targetOptions(program.command('verify').description('check every stored record against its document (heads and view); --repair fixes what differs'))
     .option('--repair', 'rewrite stored heads and views (and their indexes) from the documents')
     .addHelpText('after', `${examples(
@@ -65,9 +68,9 @@ under the same id brings it back: let it sync with its peers before it writes.
     )}
 Exit code 1 when problems remain (documents that do not load are reported, not repaired).
 `)
-    .action((opts: Opts) => done(verify(flagsOf(opts), io)));
+    .action((opts: Opts) => done(verifier().then((m) => m.verify(flagsOf(opts), io))));
   program.command('verify-backup <file>').description('check every hash and count of a backup file; print what it holds')
     .option('--json', 'print JSON only')
     .addHelpText('after', examples('crmsync verify-backup berlin-2024-05-01.crmbak'))
-    .action((file: string, opts: Opts) => done(verifyBackupFile(file, opts, io)));
+    .action((file: string, opts: Opts) => done(backups().then((m) => m.verifyBackupFile(file, opts, io))));
 }

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import type { Io } from '../io.js';
 import { examples, flagsOf } from '../options.js';
-import { exportCommand } from './export.js';
 import { targetOptions } from './register-backup.js';
 
 type Opts = Record<string, unknown>;
@@ -32,6 +31,8 @@ owner, territory, stage, tags (joined with ';'), notes, interactions, custom.<ke
 createdAt, updatedAt (ISO 8601), deleted. NDJSON: one record per line with the same fields, nested.
 `)
     .action(async (opts: Opts) => {
+      // Loaded when the command runs, so `--help` and the API commands start without it.
+      const { exportCommand } = await import('./export.js');
       await exportCommand(flagsOf(opts), io);
     });
 }

@@ -1,9 +1,8 @@
 /** Registers `import` with the commander program. */
 import type { Command } from 'commander';
-import { parseHostPort } from '../../config/keys.js';
 import type { Io } from '../io.js';
 import { dirOptions, examples, flagsOf } from '../options.js';
-import { importCommand, type ImportDeps } from './import.js';
+import type { ImportDeps } from './import.js';
 
 type Opts = Record<string, unknown>;
 
@@ -11,7 +10,9 @@ type Opts = Record<string, unknown>;
  * `--api` takes an optional URL, so in `import --api FILE` commander hands FILE to
  * --api: a value that is no host:port is the source, and --api means "the running node".
  */
-function sourceOf(source: string | undefined, opts: Opts): [string | undefined, Opts] {
+async function sourceOf(source: string | undefined, opts: Opts): Promise<[string | undefined, Opts]> {
+  // config/keys.js loads zod: only once the command runs.
+  const { parseHostPort } = await import('../../config/keys.js');
   if (source === undefined && typeof opts.api === 'string' && parseHostPort(opts.api) === undefined) return [opts.api, { ...opts, api: true }];
   return [source, opts];
 }
@@ -55,7 +56,9 @@ the rejects file with their row, line, field and reason. Re-running changes noth
 continues where its last committed batch ended. Mapping format: docs/migration.md.
 `)
     .action(async (source: string | undefined, opts: Opts) => {
-      const [location, rest] = sourceOf(source, opts);
+      const [location, rest] = await sourceOf(source, opts);
+      // Loaded when the command runs (the import sources pull in csv-parse, pg, SQLite).
+      const { importCommand } = await import('./import.js');
       const stop = deps?.signal ? undefined : stopSignal();
       try {
         await importCommand(location, flagsOf(rest), io, {

@@ -11,7 +11,9 @@ import { dataDirPaths, readIfExists, removeIfExists, writeFileAtomic } from '../
 import { formatHostPort, parseHostPort } from '../../config/keys.js';
 import { loadConfig, type ConfigFlags, type LoadedConfig } from '../../config/load.js';
 import { createLogger, openNode, type CrmNode, type Limits, type Logger } from '../../index.js';
+import { neverInitialised, notInitialisedError } from '../connect.js';
 import { CliError, EXIT } from '../errors.js';
+import { dirArgs } from '../hints.js';
 import type { Io } from '../io.js';
 
 /** Options of `start`. */
@@ -54,7 +56,8 @@ async function bind<T>(what: string, address: string, flag: string, step: () => 
   } catch (err) {
     const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
-      throw new CliError(`cannot listen for ${what} on ${address} (${code})`, EXIT.conflict, `choose another address with ${flag} host:port (port 0 picks a free one)`, { cause: err });
+      throw new CliError(`cannot listen for ${what} on ${address} (${code})`, EXIT.conflict, `choose another address with ${flag} host:port (port 0 picks a free one)`,
+        { cause: err, code: 'ERR_ADDRESS_IN_USE' });
     }
     throw err;
   }
@@ -67,8 +70,9 @@ export async function startNode(options: StartOptions, io: Io): Promise<RunningN
   const { config } = loaded;
   const paths = dataDirPaths(config.dataDir);
   if (config.apiToken === undefined) {
+    if (await neverInitialised(loaded)) throw notInitialisedError(loaded, options);
     throw new CliError(`no API token for ${config.dataDir}`, EXIT.usage,
-      `run \`crmsync init --data-dir ${config.dataDir}\` first (it writes ${paths.apiToken}), or set CRMSYNC_API_TOKEN`);
+      `run \`crmsync init${dirArgs(options)}\` first (it writes ${paths.apiToken}), or set CRMSYNC_API_TOKEN`, { code: 'ERR_UNAUTHORIZED' });
   }
   const logger = makeLogger(config.logLevel, io);
   for (const warning of warnings) logger.warn({ warning }, 'configuration warning');

@@ -2,6 +2,7 @@
 import type { NodeStatus, PeerStatus } from '../../index.js';
 import { connect, type ClientFlags } from '../connect.js';
 import { json, keyValues, table, time, type Cell } from '../format.js';
+import { suggest } from '../hints.js';
 import type { Io } from '../io.js';
 
 /** One row per peer: the columns `status` and `peers list` share. */
@@ -26,11 +27,13 @@ export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> 
     ['API', client.baseUrl],
     ['peer URL', s.url ?? 'not listening'],
     ['records', `${s.records.live} live, ${s.records.deleted} deleted`],
-    ['conflicted', `${s.conflicted} record(s)${s.conflicted > 0 ? '  (see: crmsync records list, crmsync conflicts <id>)' : ''}`],
+    ['conflicted', `${s.conflicted} record(s)`],
     ['clock', clock || '(empty)'],
     ['rejected', `${s.rejectedConnections} connection(s) closed for invalid frames`],
+    ['peers', s.peers.length === 0 ? 'none' : s.peers.length],
   ]));
-  io.out('');
-  io.out(s.peers.length === 0 ? 'No peers. Add one with: crmsync peers add ws://HOST:PORT' : table(PEER_HEADERS, peerRows(s.peers)));
+  if (s.peers.length > 0) io.out(`\n${table(PEER_HEADERS, peerRows(s.peers))}`);
+  if (s.conflicted > 0) io.err(`hint: find them with \`${suggest('records list', options)}\` (flag "conflict"), then \`${suggest('conflicts <id>', options)}\``);
+  if (s.peers.length === 0) io.err(`No peers. Add one with: ${suggest('peers add ws://HOST:PORT', options)}`);
   return s;
 }

@@ -6,6 +6,7 @@
 import type { VerifyReport } from '../../index.js';
 import { CliError, EXIT } from '../errors.js';
 import { json, keyValues, table } from '../format.js';
+import { suggest } from '../hints.js';
 import type { Io } from '../io.js';
 import { withTarget, type TargetFlags } from './migrate-target.js';
 
@@ -28,7 +29,7 @@ export async function verify(options: VerifyOptions, io: Io): Promise<VerifyRepo
   if (left > 0) {
     throw new CliError(`${left} record(s) did not verify`, EXIT.runtime,
       repair ? 'documents that do not load cannot be repaired here: restore the node from a backup or let a peer resend them'
-        : 'run `crmsync verify --repair` to rewrite the stored heads and views from the documents');
+        : `run \`${suggest('verify --repair', options)}\` to rewrite the stored heads and views from the documents`, { code: 'ERR_CORRUPT' });
   }
   return report;
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  chainHash, classify, compareClocks, firstMissing, forkedOrigin, lacking, learn, mergeClocks, nextEntry, seqsFromWire, seqsOf,
+  chainNext, chainStart, classify, compareClocks, firstMissing, forkedOrigin, lacking, learn, mergeClocks, seqsFromWire, seqsOf,
   toWireClock, type OriginHead, type SeqClock,
 } from '../../src/crdt/origin-clock.js';
 
@@ -11,7 +11,8 @@ const seqClock = fc.array(fc.tuple(origin, fc.nat({ max: 20 })), { maxLength: 6 
   learn(clock, entries.filter(([, seq]) => seq > 0));
   return clock as SeqClock;
 });
-const hash = (n: number) => n.toString(16).padStart(16, '0');
+const hash = (n: number) => n.toString(16).padStart(64, '0');
+const wire = (n: number) => Buffer.from(hash(n), 'hex');
 const originClock = fc.array(fc.tuple(origin, fc.integer({ min: 1, max: 20 })), { maxLength: 4 })
   .map((entries) => new Map<string, OriginHead>(entries.map(([o, seq]) => [o, { seq, hash: hash(seq) }])));
 
@@ -76,36 +77,37 @@ describe('origin clock laws', () => {
   });
 });
 
-describe('accepting entries', () => {
-  it('accepts exactly the next chained entry, skips held ones, reports gaps and forks', () => {
+describe('placing and chaining entries', () => {
+  it('places an entry by its sequence number: held, next, or beyond a gap', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 1, max: 12 }), fc.boolean(), (held, seq, chains) => {
+      fc.property(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 1, max: 12 }), (held, seq) => {
         const head = held === 0 ? undefined : { seq: held, hash: hash(held) };
-        const prev = chains ? (head?.hash ?? '') : 'ffffffffffffffff';
-        const verdict = classify(head, { seq, prev });
-        if (seq <= held) expect(verdict).toBe('duplicate');
-        else if (seq > held + 1) expect(verdict).toBe('gap');
-        else expect(verdict).toBe(chains ? 'next' : 'fork');
+        const verdict = classify(head, seq);
+        expect(verdict).toBe(seq <= held ? 'duplicate' : seq === held + 1 ? 'next' : 'gap');
       }),
     );
   });
 
-  it('nextEntry continues the chain that classify accepts', () => {
-    let head: OriginHead | undefined;
-    for (let i = 0; i < 5; i++) {
-      const next = nextEntry(head);
-      expect(classify(head, next)).toBe('next');
-      head = { seq: next.seq, hash: chainHash(`${hash(i)}${hash(i)}`) };
-    }
-    expect(head!.seq).toBe(5);
+  it('binds every chain hash to cluster, origin, position, record and change', () => {
+    const change = 'ab'.repeat(32);
+    const start = chainStart('cluster-1', 'berlin');
+    expect(start).toMatch(/^[0-9a-f]{64}$/);
+    expect(chainStart('cluster-2', 'berlin')).not.toBe(start);
+    expect(chainStart('cluster-1', 'paris')).not.toBe(start);
+    const one = chainNext(start, { seq: 1, record: 'r1' }, change);
+    expect(chainNext(start, { seq: 1, record: 'r1' }, change)).toBe(one);
+    expect(chainNext(start, { seq: 2, record: 'r1' }, change)).not.toBe(one);
+    expect(chainNext(start, { seq: 1, record: 'r2' }, change)).not.toBe(one);
+    expect(chainNext(start, { seq: 1, record: 'r1' }, 'cd'.repeat(32))).not.toBe(one);
+    expect(chainNext(chainStart('cluster-1', 'paris'), { seq: 1, record: 'r1' }, change)).not.toBe(one);
   });
 
   it('detects a fork in a peer clock, and a peer with our id that wrote more of our origin', () => {
     const mine = new Map<string, OriginHead>([['a', { seq: 3, hash: hash(3) }], ['me', { seq: 2, hash: hash(2) }]]);
-    expect(forkedOrigin(mine, [['a', 3, hash(3)]], 'me', 'b')).toBeUndefined();
-    expect(forkedOrigin(mine, [['a', 3, hash(99)]], 'me', 'b')).toBe('a');
-    expect(forkedOrigin(mine, [['a', 2, hash(99)]], 'me', 'b')).toBeUndefined(); // different seq: not comparable
-    expect(forkedOrigin(mine, [['me', 5, hash(5)]], 'me', 'me')).toBe('me');
-    expect(forkedOrigin(mine, [['me', 2, hash(2)]], 'me', 'me')).toBeUndefined();
+    expect(forkedOrigin(mine, [['a', 3, wire(3)]], 'me', 'b')).toBeUndefined();
+    expect(forkedOrigin(mine, [['a', 3, wire(99)]], 'me', 'b')).toBe('a');
+    expect(forkedOrigin(mine, [['a', 2, wire(99)]], 'me', 'b')).toBeUndefined(); // different seq: not comparable
+    expect(forkedOrigin(mine, [['me', 5, wire(5)]], 'me', 'me')).toBe('me');
+    expect(forkedOrigin(mine, [['me', 2, wire(2)]], 'me', 'me')).toBeUndefined();
   });
 });

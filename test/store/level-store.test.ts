@@ -9,9 +9,9 @@ import { parseNodeId } from '../../src/types.js';
 import { hasCode } from '../../src/errors.js';
 import { runStoreConformance } from './store-conformance.js';
 
+const KEY = 'ed25519:' + 'A'.repeat(43);
 const options = (nodeId?: string) => ({
-  nodeId: nodeId === undefined ? undefined : parseNodeId(nodeId),
-  generateNodeId: () => parseNodeId('generated'),
+  createIdentity: () => ({ nodeId: parseNodeId(nodeId ?? 'generated'), key: KEY, founder: KEY }),
   logTailSize: 8,
   groupCommitMax: 16,
 });

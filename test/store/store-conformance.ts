@@ -3,7 +3,7 @@
  * on disk, LevelStore over memory-level) must pass it.
  */
 import { describe, expect, it } from 'vitest';
-import type { ChangeEntry } from '../../src/crdt/change-entry.js';
+import type { LoggedEntry } from '../../src/crdt/change-entry.js';
 import type { RecordView } from '../../src/crdt/record-schema.js';
 import { hasCode } from '../../src/errors.js';
 import type { Store, Mutation, RecordMeta } from '../../src/store/store.js';
@@ -20,8 +20,10 @@ function view(id: string, extra: Partial<RecordView> = {}): RecordView {
   return { id: id as RecordId, name: `n-${id}`, address: {}, tags: [], notes: '', interactions: 0, custom: {}, createdAt: 1, updatedAt: 2, deleted: false, conflicts: [], ...extra };
 }
 
-function entry(origin: NodeId, seq: number, record: string): ChangeEntry {
-  return { origin, seq, prev: seq === 1 ? '' : 'aaaaaaaaaaaaaaaa', record: record as RecordId, change: new Uint8Array([seq, 1, 2]), time: seq, fields: ['name'], view: view(record) };
+const chain = (seq: number) => seq.toString(16).padStart(64, '0');
+
+function entry(origin: NodeId, seq: number, record: string): LoggedEntry {
+  return { origin, seq, record: record as RecordId, change: new Uint8Array([seq, 1, 2]), chain: chain(seq), time: seq, fields: ['name'], sig: new Uint8Array(64).fill(seq), boundary: true };
 }
 
 function mutation(id: string, seq: number, before: RecordMeta | undefined, extra: Partial<RecordView> = {}): Mutation {
@@ -29,20 +31,23 @@ function mutation(id: string, seq: number, before: RecordMeta | undefined, extra
   return {
     records: [{ id: id as RecordId, before, after, append: [new Uint8Array([seq])] }],
     entries: [entry(nodeA, seq, id)],
-    clock: [[nodeA, { seq, hash: 'aaaaaaaaaaaaaaaa' }]],
+    clock: [[nodeA, { seq, hash: chain(seq) }]],
   };
 }
 
 /** Runs the suite against one implementation. */
 export function runStoreConformance(name: string, factory: StoreFactory): void {
   describe(`store conformance: ${name}`, () => {
-    it('keeps the node id and refuses another one', async () => {
-      const store = await factory.open('a');
+    it('keeps the identity it was created with, and its trust statements', async () => {
+      let store = await factory.open('a');
       expect(store.nodeId).toBe('a');
+      const identity = store.identity;
+      await store.saveTrust([{ hash: 'h1', value: { statement: 1 } }, { hash: 'h2', value: { statement: 2 } }]);
       await store.close();
-      let error: unknown;
-      await factory.open('b').catch((err) => (error = err));
-      expect(hasCode(error, 'ERR_VALIDATION')).toBe(true);
+      store = await factory.open();
+      expect(store.identity).toEqual(identity);
+      expect(await store.trustStatements()).toEqual([{ statement: 1 }, { statement: 2 }]);
+      await store.close();
     });
 
     it('commits records, log entries and clock together, and they survive a reopen', async () => {
@@ -53,7 +58,12 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       await store.commit(mutation('doc10', 3, undefined));
       await store.close();
       store = await factory.open();
-      expect(store.clock.get('a')).toEqual({ seq: 3, hash: 'aaaaaaaaaaaaaaaa' });
+      expect(store.clock.get('a')).toEqual({ seq: 3, hash: chain(3) });
+      expect(await store.chainAt('a', 2)).toBe(chain(2));
+      expect(await store.chainAt('a', 4)).toBeUndefined();
+      const [first] = await store.readLog(1, 1, 1e6);
+      expect(first).toMatchObject({ origin: 'a', seq: 1, chain: chain(1), time: 1, fields: ['name'], boundary: true });
+      expect(Buffer.from(first!.sig!).equals(Buffer.alloc(64, 1))).toBe(true);
       expect(store.lastLocalSeq).toBe(3);
       // doc1's chunks must not include doc10's (prefix safety).
       expect(await store.getChunks(parseRecordId('doc1'), 2)).toHaveLength(2);

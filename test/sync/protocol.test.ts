@@ -1,94 +1,57 @@
 /**
  * The protocol machine tested directly, state by event, without sockets or sleeps:
  * every phase against every message, the window invariant (split frames included),
- * resync and epochs, ack timeouts, and the no-echo rule.
+ * resync and epochs, ack timeouts, and the no-echo rule. (The handshake itself:
+ * handshake.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import type { ChangeEntry, StoredEntry } from '../../src/crdt/change-entry.js';
-import type { OriginHead } from '../../src/crdt/origin-clock.js';
+import type { ChangeEntry } from '../../src/crdt/change-entry.js';
 import { CrmsyncError } from '../../src/errors.js';
 import { CloseCode } from '../../src/net/transport.js';
 import { decodeMessage } from '../../src/sync/codec.js';
-import { PROTOCOL_VERSION, type Message } from '../../src/sync/messages.js';
-import { initialState, lagOf, step, type Action, type Env, type Event, type ProtocolState } from '../../src/sync/protocol.js';
-import type { NodeId, RecordId } from '../../src/types.js';
+import type { Message } from '../../src/sync/messages.js';
+import { lagOf, type Env, type Event } from '../../src/sync/protocol.js';
+import { Driver, PEER, SELF, closes, entry, env, frames, hash, of, sends, settings } from './machine-harness.js';
 
-const SELF = 'me' as NodeId;
-const PEER = 'peer' as NodeId;
-const settings = { window: 4, maxFrameBytes: 64 * 1024, ackTimeoutMs: 1000, handshakeTimeoutMs: 2000 };
-
-function env(overrides: Partial<Env> = {}, holdings: [string, number][] = []): Env {
-  return {
-    now: 0, holdings: new Map<string, OriginHead>(holdings.map(([o, seq]) => [o, { seq, hash: '' }])), lastPosition: 0,
-    sendBlocked: false, settings, ...overrides,
-  };
-}
-
-function entry(origin: string, seq: number, localSeq: number, bytes = 10): StoredEntry {
-  const view = { id: `r${localSeq}` as RecordId, name: 'x', address: {}, tags: [], notes: '', interactions: 0, custom: {}, createdAt: 0, updatedAt: 0, deleted: false, conflicts: [] };
-  return { origin: origin as NodeId, seq, prev: '', record: view.id, change: new Uint8Array(bytes), time: 0, fields: [], view, localSeq };
-}
-
-/** Drives a machine and keeps every action it emitted. */
-class Driver {
-  state: ProtocolState;
-  readonly actions: Action[] = [];
-  constructor(public env: Env) {
-    this.state = initialState(SELF, env.now);
-  }
-  feed(event: Event, patch: Partial<Env> = {}): Action[] {
-    this.env = { ...this.env, ...patch };
-    const result = step(this.state, event, this.env);
-    this.state = result.state;
-    this.actions.push(...result.actions);
-    return result.actions;
-  }
-  message(message: Message, patch: Partial<Env> = {}): Action[] {
-    return this.feed({ type: 'message', message }, patch);
-  }
-  /** An open session whose peer holds nothing. */
-  static open(e: Env = env()): Driver {
-    const d = new Driver(e);
-    d.feed({ type: 'start' });
-    d.message({ type: 'hello', protocol: PROTOCOL_VERSION, node: PEER, clock: [] });
-    return d;
-  }
-}
-
-const sends = (actions: Action[]) => actions.filter((a): a is Extract<Action, { type: 'send' }> => a.type === 'send').map((a) => a.message);
-const frames = (actions: Action[]) => actions.filter((a): a is Extract<Action, { type: 'send-frame' }> => a.type === 'send-frame');
-const closes = (actions: Action[]) => actions.filter((a): a is Extract<Action, { type: 'close' }> => a.type === 'close');
-const of = <T extends Action['type']>(actions: Action[], type: T) => actions.filter((a): a is Extract<Action, { type: T }> => a.type === type);
+const wire = (n: number) => Buffer.from(hash(n), 'hex');
 
 const EVERY_MESSAGE: Message[] = [
-  { type: 'hello', protocol: PROTOCOL_VERSION, node: PEER, clock: [] },
+  { type: 'hello', protocol: 2, cluster: 'test-cluster', node: PEER, key: new Uint8Array(32), nonce: new Uint8Array(32), proof: [] },
+  { type: 'auth', sig: new Uint8Array(64) },
+  { type: 'open', clock: [], trust: 'digest' },
   { type: 'changes', epoch: 0, batch: 1, entries: [] },
   { type: 'ack', batch: 1, clock: [] },
-  { type: 'have', clock: [['x', 1, '']] },
+  { type: 'have', clock: [['x', 1, wire(1)]] },
   { type: 'resync', epoch: 1, clock: [] },
+  { type: 'trust', statements: [] },
   { type: 'error', code: 'ERR_X', message: 'x' },
 ];
-
 describe('phases × messages', () => {
+  const expectedIn: Record<string, string[]> = {
+    // Which message kinds each phase accepts (anything else closes with 1002).
+    'awaiting-hello': ['hello', 'error'],
+    open: ['changes', 'ack', 'have', 'resync', 'trust', 'error'],
+  };
+
   it('awaiting-hello: only hello and error are accepted; anything else closes with 1002', () => {
     for (const message of EVERY_MESSAGE) {
-      const d = new Driver(env());
+      const d = new Driver(env(SELF));
       d.feed({ type: 'start' });
       const out = d.message(message);
-      if (message.type === 'hello') expect(d.state.phase).toBe('open');
-      else if (message.type === 'error') expect(d.state.phase).toBe('awaiting-hello');
-      else {
-        expect(d.state.phase).toBe('closed');
+      if (!expectedIn['awaiting-hello']!.includes(message.type)) {
+        expect(d.state.phase, message.type).toBe('closed');
         expect(closes(out)).toEqual([{ type: 'close', code: CloseCode.protocolError, reason: 'ERR_PROTOCOL' }]);
+      } else if (message.type === 'error') {
+        expect(d.state.phase).toBe('awaiting-hello');
       }
     }
   });
 
-  it('open: every message but a second hello keeps the session open', () => {
+  it('open: sync messages keep the session open; handshake messages close it', () => {
     for (const message of EVERY_MESSAGE) {
       const d = Driver.open();
       d.message(message);
-      expect(d.state.phase).toBe(message.type === 'hello' ? 'closed' : 'open');
+      expect(d.state.phase, message.type).toBe(expectedIn.open!.includes(message.type) ? 'open' : 'closed');
     }
   });
 
@@ -101,26 +64,10 @@ describe('phases × messages', () => {
     }
   });
 
-  it('hello: says hello first, refuses other protocol versions, itself and forked histories', () => {
-    const d = new Driver(env({}, [['me', 2]]));
-    expect(sends(d.feed({ type: 'start' }))).toEqual([{ type: 'hello', protocol: PROTOCOL_VERSION, node: SELF, clock: [['me', 2, '']] }]);
-    expect(closes(d.message({ type: 'hello', protocol: PROTOCOL_VERSION + 1, node: PEER, clock: [] }))[0]!.code).toBe(CloseCode.versionMismatch);
-
-    const self = Driver.open(env({}, [['me', 2]]));
-    const selfDial = new Driver(env({}, [['me', 2]]));
-    expect(closes(selfDial.message({ type: 'hello', protocol: PROTOCOL_VERSION, node: SELF, clock: [['me', 2, '']] }))[0]!.code).toBe(CloseCode.selfConnection);
-    expect(self.state.phase).toBe('open');
-
-    const forked = new Driver(env({}, [['x', 3]]));
-    expect(closes(forked.message({ type: 'hello', protocol: PROTOCOL_VERSION, node: PEER, clock: [['x', 3, 'ffffffffffffffff']] }))[0]!.code).toBe(CloseCode.originForked);
-  });
-
-  it('an open hello reports `opened` and locates the first entry the peer lacks', () => {
-    const d = new Driver(env({ lastPosition: 5 }, [['me', 5]]));
-    d.feed({ type: 'start' });
-    const out = d.message({ type: 'hello', protocol: PROTOCOL_VERSION, node: PEER, clock: [['me', 2, '']] });
-    expect(of(out, 'opened')).toEqual([{ type: 'opened', remote: PEER }]);
-    expect(of(out, 'locate')).toEqual([{ type: 'locate', stream: 1, peerHolds: new Map([['me', 2]]) }]);
+  it('once open, reports `opened` and locates the first entry the peer lacks', () => {
+    const d = Driver.open(env(SELF, { lastPosition: 5 }, [['me', 5]]), [['me', 2]]);
+    expect(of(d.actions, 'opened')).toEqual([{ type: 'opened', remote: PEER }]);
+    expect(of(d.actions, 'locate')).toEqual([{ type: 'locate', stream: 1, peerHolds: new Map([['me', 2]]) }]);
     expect(d.state.outbound).toBe('locating');
   });
 
@@ -128,6 +75,8 @@ describe('phases × messages', () => {
     const cases: [unknown, number][] = [
       [new CrmsyncError('ERR_FRAME_TOO_LARGE', 'x'), CloseCode.frameTooLarge],
       [new CrmsyncError('ERR_ORIGIN_FORKED', 'x'), CloseCode.originForked],
+      [new CrmsyncError('ERR_SIGNATURE', 'x'), CloseCode.badSignature],
+      [new CrmsyncError('ERR_UNAUTHORIZED', 'x'), CloseCode.unauthorized],
       [new CrmsyncError('ERR_PROTOCOL', 'x'), CloseCode.protocolError],
       [new Error('disk on fire'), CloseCode.internalError],
     ];
@@ -141,7 +90,7 @@ describe('phases × messages', () => {
   });
 
   it('times out a handshake that never completes', () => {
-    const d = new Driver(env());
+    const d = new Driver(env(SELF));
     d.feed({ type: 'start' });
     expect(d.feed({ type: 'tick' }, { now: 1000 })).toEqual([]);
     expect(closes(d.feed({ type: 'tick' }, { now: 2001 }))[0]!.code).toBe(CloseCode.handshakeTimeout);
@@ -151,7 +100,7 @@ describe('phases × messages', () => {
 describe('outbound stream', () => {
   /** An open session that located cursor 1 with `n` local entries of origin 'me' in the log. */
   function streaming(n: number, extra: Partial<Env> = {}): Driver {
-    const d = Driver.open(env({ lastPosition: n, ...extra }, [['me', n]]));
+    const d = Driver.open(env(SELF, { lastPosition: n, ...extra }, [['me', n]]));
     d.feed({ type: 'located', stream: d.state.stream, cursor: 1 });
     return d;
   }
@@ -159,7 +108,7 @@ describe('outbound stream', () => {
   it('reads from the cursor, sends fresh entries and skips what the peer holds (invariant 2)', () => {
     const d = streaming(3);
     expect(of(d.actions, 'read')).toEqual([{ type: 'read', stream: 1, from: 1 }]);
-    d.message({ type: 'have', clock: [['me', 1, '']] });
+    d.message({ type: 'have', clock: [['me', 1, wire(1)]] });
     const out = d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1), entry('me', 2, 2), entry('me', 3, 3)] });
     const [frame] = frames(out);
     const sent = decodeMessage(frame!.frame, settings.maxFrameBytes) as Extract<Message, { type: 'changes' }>;
@@ -184,7 +133,7 @@ describe('outbound stream', () => {
   });
 
   it('waits for drain when the socket buffer is full, then reads', () => {
-    const d = Driver.open(env({ lastPosition: 2, sendBlocked: true }, [['me', 2]]));
+    const d = Driver.open(env(SELF, { lastPosition: 2, sendBlocked: true }, [['me', 2]]));
     const out = d.feed({ type: 'located', stream: 1, cursor: 1 });
     expect(of(out, 'await-drain')).toHaveLength(1);
     expect(of(out, 'read')).toEqual([]);
@@ -203,7 +152,7 @@ describe('outbound stream', () => {
   it('a resync with a new epoch restarts the stream from the peer clock, in that epoch; repeats are ignored', () => {
     const d = streaming(3);
     d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1), entry('me', 2, 2), entry('me', 3, 3)] });
-    const out = d.message({ type: 'resync', epoch: 2, clock: [['me', 1, '']] });
+    const out = d.message({ type: 'resync', epoch: 2, clock: [['me', 1, wire(1)]] });
     expect(of(out, 'locate')).toEqual([{ type: 'locate', stream: 2, peerHolds: new Map([['me', 1]]) }]);
     expect(d.state.epoch).toBe(2);
     expect(d.state.ackedBatch).toBe(d.state.sentBatch);
@@ -221,7 +170,7 @@ describe('outbound stream', () => {
     expect(d.state.sentBatch).toBe(2);
     expect(of(d.message({ type: 'ack', batch: 7, clock: [] }), 'locate')).toEqual([]);
     expect(d.state.ackedBatch).toBe(0);
-    expect(of(d.message({ type: 'ack', batch: 2, clock: [['me', 2, '']] }), 'locate')).toHaveLength(1);
+    expect(of(d.message({ type: 'ack', batch: 2, clock: [['me', 2, wire(2)]] }), 'locate')).toHaveLength(1);
     expect(d.message({ type: 'ack', batch: 1, clock: [] }).filter((a) => a.type !== 'read')).toEqual([]);
   });
 
@@ -241,9 +190,9 @@ describe('inbound stream', () => {
   it('ingests, then acks with our clock for the batch origins', () => {
     const d = Driver.open();
     const out = d.message(batch(0, [entry('x', 1, 0)]));
-    expect(of(out, 'ingest')).toEqual([{ type: 'ingest', entries: [entry('x', 1, 0)], batch: 1, epoch: 0 }]);
-    const acked = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: false }, { holdings: new Map([['x', { seq: 1, hash: 'h' }], ['y', { seq: 4, hash: 'h' }]]) });
-    expect(sends(acked)).toEqual([{ type: 'ack', batch: 1, clock: [['x', 1, 'h']] }]);
+    expect(of(out, 'ingest')).toMatchObject([{ type: 'ingest', entries: [{ origin: 'x', seq: 1 }], batch: 1, epoch: 0 }]);
+    const acked = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: false }, { holdings: new Map([['x', { seq: 1, hash: hash(1) }], ['y', { seq: 4, hash: hash(4) }]]) });
+    expect(sends(acked)).toEqual([{ type: 'ack', batch: 1, clock: [['x', 1, wire(1)]] }]);
   });
 
   it('learns what the peer sent before ingesting it, so it is never sent back (invariant 5)', () => {
@@ -270,21 +219,21 @@ describe('inbound stream', () => {
   });
 
   it('announces origins received elsewhere, only when open', () => {
-    const waiting = new Driver(env());
+    const waiting = new Driver(env(SELF));
     expect(waiting.feed({ type: 'announce', origins: ['x'] })).toEqual([]);
-    const d = Driver.open(env({}, [['x', 3]]));
-    expect(sends(d.feed({ type: 'announce', origins: ['x'] }))).toEqual([{ type: 'have', clock: [['x', 3, '']] }]);
+    const d = Driver.open(env(SELF, {}, [['x', 3]]));
+    expect(sends(d.feed({ type: 'announce', origins: ['x'] }))).toEqual([{ type: 'have', clock: [['x', 3, wire(3)]] }]);
   });
 });
 
 describe('lag', () => {
   it('is a pure query: how far the peer is behind, and since when', () => {
-    const d = Driver.open(env({ now: 0, lastPosition: 0 }, [['me', 0]]));
+    const d = Driver.open(env(SELF, { now: 0, lastPosition: 0 }, [['me', 0]]));
     d.feed({ type: 'appended' }, { now: 10, holdings: new Map([['me', { seq: 3, hash: '' }]]), lastPosition: 3 });
     const before = d.state;
     expect(lagOf(d.state, { holdings: d.env.holdings, now: 5000 })).toEqual({ peerBehind: 3, weBehind: 0, seconds: 5 });
     expect(d.state).toBe(before);
-    d.message({ type: 'have', clock: [['me', 3, '']] }, { now: 6000 });
+    d.message({ type: 'have', clock: [['me', 3, wire(3)]] }, { now: 6000 });
     expect(lagOf(d.state, { holdings: d.env.holdings, now: 7000 })).toEqual({ peerBehind: 0, weBehind: 0, seconds: 0 });
   });
 });

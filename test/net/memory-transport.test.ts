@@ -4,9 +4,9 @@ import { CloseCode, type TransportOptions } from '../../src/net/transport.js';
 import { acceptor, frameOf, indexOf, record, seededRandom } from './helpers.js';
 import { runTransportConformance } from './transport-conformance.js';
 
-runTransportConformance('memory (auto)', (options) => {
+runTransportConformance('memory (auto)', (server, client) => {
   const network = new MemoryNetwork();
-  return { server: network.transport('server', options), client: network.transport('client', options), address: { host: '', port: 0 } };
+  return { server: network.transport('server', server), client: network.transport('client', client), address: { host: '', port: 0 } };
 });
 
 const ADDRESS = { host: '', port: 0 };

@@ -8,9 +8,9 @@ import { createWsTransport, type WsTransportOptions } from '../../src/net/ws-tra
 import { acceptor, frameOf, indexOf, once, record } from './helpers.js';
 import { runTransportConformance } from './transport-conformance.js';
 
-runTransportConformance('ws', (options) => ({
-  server: createWsTransport(options),
-  client: createWsTransport(options),
+runTransportConformance('ws', (server, client) => ({
+  server: createWsTransport(server),
+  client: createWsTransport(client),
   address: { host: '127.0.0.1', port: 0 },
 }));
 
@@ -85,7 +85,7 @@ describe('ws transport', () => {
     const { url } = await listening({ peerToken: 'right-token', logger: createLogger({ level: 'debug', destination }) });
     await expect(make({ peerToken: 'secret-guess' }).dial(url)).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
     const entries = lines.map((line) => JSON.parse(line) as { msg: string; component?: string; level: number });
-    expect(entries).toContainEqual(expect.objectContaining({ msg: 'peer refused: bad or missing token', component: 'net.ws', level: 40 }));
+    expect(entries).toContainEqual(expect.objectContaining({ msg: 'connection refused', reason: 'token', count: 1, component: 'net.ws', level: 40 }));
     expect(lines.join('\n')).not.toMatch(/secret-guess|right-token/);
   });
 

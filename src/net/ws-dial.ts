@@ -64,13 +64,19 @@ export async function dialWebSocket<T>(url: URL, context: DialContext, signal: A
   }
   const headers: Record<string, string> = {};
   if (context.peerToken !== undefined) {
-    // A bearer token is a reusable secret: it goes only where nobody can read it on the
-    // way (loopback) or to a server whose identity the owner accepted over TLS.
-    const safe = secure ? context.acceptServer !== undefined : isLoopback(address.address);
-    if (safe) headers.Authorization = `Bearer ${context.peerToken}`;
+    if (tokenAllowed(secure, context.acceptServer !== undefined, address.address)) headers.Authorization = `Bearer ${context.peerToken}`;
     else context.log.warn({ secure }, 'peer token withheld: not a TLS server accepted by acceptServer, nor loopback');
   }
   return upgrade(url, socket, { ...context.wsOptions, headers, followRedirects: false }, signal, (ws) => adopt(ws, identity));
+}
+
+/**
+ * Whether the bearer token may go to a server: a token is a reusable secret, so it goes
+ * only where nobody can read it on the way (loopback, in clear) or over TLS to a server
+ * whose identity acceptServer accepted (`serverAccepted`).
+ */
+export function tokenAllowed(secure: boolean, serverAccepted: boolean, address: string): boolean {
+  return secure ? serverAccepted : isLoopback(address);
 }
 
 interface SocketTarget {

@@ -45,7 +45,8 @@ export function createPeerServer(options: PeerServerOptions): Server {
       // CA, self-signed certificates are accepted here and the owner checks the key.
       requestCert: true,
       rejectUnauthorized: tls.ca !== undefined,
-      handshakeTimeout: options.upgradeTimeoutMs,
+      // A backstop only: the UpgradeGuard destroys a socket at upgradeTimeoutMs, TLS or not.
+      handshakeTimeout: 2 * options.upgradeTimeoutMs,
     }, onRequest)
     : createHttpServer(timeouts, onRequest);
   server.maxHeadersCount = FIXED.maxUpgradeHeaders;
@@ -128,6 +129,11 @@ export class UpgradeGuard {
     timer.unref();
     this.#pending.set(key, { socket, timer });
     socket.once('close', () => this.#forget(key, socket));
+  }
+
+  /** Whether `socket` (raw, or the TLS socket over it) is still waiting; false once the guard destroyed it. */
+  isPending(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): boolean {
+    return this.#pending.has(keyOf(socket));
   }
 
   /** The socket behind an upgrade request reached the upgrade handler: it is no longer half-open. */

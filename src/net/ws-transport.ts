@@ -133,7 +133,8 @@ class WsTransport implements Transport {
     server.on('connection', (socket: Socket) => this.#guard.accepted(socket));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      this.#gate.refusals.refused('tls', { remoteAddress: socket.remoteAddress, code: err.code });
+      // A socket the guard destroyed also fails its handshake; it was counted there.
+      if (this.#guard.isPending(socket)) this.#gate.refusals.refused('tls', { remoteAddress: socket.remoteAddress, code: err.code });
     });
     try {
       await new Promise<void>((resolve, reject) => {

@@ -32,7 +32,7 @@ export const LIMIT_TABLE = {
   groupCommitMax: { value: 512, unit: 'count', reason: 'commits grouped into one fsynced batch' },
   reconnectBaseMs: { value: 100, unit: 'ms', reason: 'first reconnect delay (full jitter)' },
   reconnectMaxMs: { value: 30_000, unit: 'ms', reason: 'reconnect delay cap: backoff never grows beyond it' },
-  heartbeatMs: { value: 10_000, unit: 'ms', reason: 'dead-peer detection: a peer silent for two intervals is closed with 4004' },
+  heartbeatMs: { value: 10_000, unit: 'ms', reason: 'dead-peer detection: a peer that answers no ping for two intervals is closed with 4004 (data does not count)' },
   ackTimeoutMs: { value: 15_000, unit: 'ms', reason: 'resend from what the peer holds when acks stop coming' },
   handshakeTimeoutMs: { value: 10_000, unit: 'ms', reason: 'connections that never complete the handshake are closed with 4005' },
   connectTimeoutMs: { value: 10_000, unit: 'ms', reason: 'a dial (TCP connect and WebSocket upgrade) that takes longer fails' },

@@ -51,24 +51,23 @@ export function bareHostname(url: URL): string {
 }
 
 /**
- * The address dial() connects to: every address `hostname` resolves to must be allowed
- * (one bad answer refuses the name), and the first is returned so the connection goes
- * to the address that was checked, whatever DNS answers next (no rebinding).
+ * The addresses dial() may connect to, in the resolver's order: every address
+ * `hostname` resolves to must be allowed (one bad answer refuses the name). dial()
+ * connects to these very addresses, whatever DNS answers next (no rebinding).
  */
-export async function vetDialTarget(
+export async function vetDialTargets(
   hostname: string,
   options: { resolve: Resolver; blockList: BlockList | undefined },
-): Promise<ResolvedAddress> {
+): Promise<ResolvedAddress[]> {
   const refuse = (why: string): CrmsyncError => new CrmsyncError('ERR_VALIDATION', `refusing to dial ${why}`, {
     details: [{ field: 'url', message: `${why} (set allowLinkLocal to allow it)` }],
   });
   const family = isIP(hostname);
   if (family === 0 && options.blockList && METADATA_HOSTNAMES.includes(hostname)) throw refuse('a cloud metadata hostname');
   const addresses = family === 0 ? await options.resolve(hostname) : [{ address: hostname, family: family as 4 | 6 }];
-  const first = addresses[0];
-  if (!first) throw Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
+  if (addresses.length === 0) throw Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' });
   for (const { address, family: f } of addresses) {
     if (options.blockList?.check(address, f === 6 ? 'ipv6' : 'ipv4')) throw refuse('a link-local or metadata address');
   }
-  return first;
+  return addresses;
 }

@@ -9,7 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
 import { CrmsyncError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { bareHostname, isLoopback, vetDialTarget, type ResolvedAddress, type Resolver } from './address-policy.js';
+import { bareHostname, isLoopback, vetDialTargets, type ResolvedAddress, type Resolver } from './address-policy.js';
 import { tlsIdentityOf, type TlsIdentity } from './tls-identity.js';
 import type { TlsOptions } from './transport.js';
 
@@ -50,9 +50,9 @@ export function parsePeerUrl(url: string): URL {
 export async function dialWebSocket<T>(url: URL, context: DialContext, signal: AbortSignal, adopt: AdoptSocket<T>): Promise<T> {
   const secure = url.protocol === 'wss:';
   const hostname = bareHostname(url);
-  const address = await abortable(vetDialTarget(hostname, { resolve: context.resolve, blockList: context.blockList }), signal);
+  const addresses = await abortable(vetDialTargets(hostname, { resolve: context.resolve, blockList: context.blockList }), signal);
   const port = Number(url.port || (secure ? 443 : 80));
-  const socket = await connectSocket({ secure, hostname, address, port, tls: context.tls }, signal);
+  const { socket, address } = await connectFirst(addresses, { secure, hostname, port, tls: context.tls }, signal);
   const identity = tlsIdentityOf(socket);
   try {
     if (context.acceptServer && !context.acceptServer(identity.peerKey)) {
@@ -85,6 +85,25 @@ interface SocketTarget {
   address: ResolvedAddress;
   port: number;
   tls: TlsOptions | undefined;
+}
+
+/** Errors after which the next address of a name is worth trying (e.g. `localhost`: ::1 refused, 127.0.0.1 listening). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT']);
+
+/** Connects to the vetted addresses in order until one accepts; the last error otherwise. */
+async function connectFirst(
+  addresses: ResolvedAddress[], target: Omit<SocketTarget, 'address'>, signal: AbortSignal,
+): Promise<{ socket: Socket; address: ResolvedAddress }> {
+  let lastError: unknown;
+  for (const address of addresses) {
+    try {
+      return { socket: await connectSocket({ ...target, address }, signal), address };
+    } catch (err) {
+      if (signal.aborted || !UNREACHABLE.has(String((err as { code?: unknown }).code))) throw err;
+      lastError = err;
+    }
+  }
+  throw lastError;
 }
 
 /** Opens TCP (and TLS) to the vetted address; with TLS, resolves after the handshake. */

@@ -74,6 +74,13 @@ describe('ws dial policy', () => {
     await expect(client.dial(`ws://peer.invalid:${port}`)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
   });
 
+  it('tries the next vetted address when one refuses (a name with ::1 and 127.0.0.1, served on IPv4 only)', async () => {
+    const { port, accepted } = await listening();
+    const { resolve } = scriptedResolver([{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }]);
+    await make({ resolve }).dial(`ws://dual.invalid:${port}`);
+    await accepted.next();
+  });
+
   it('dials link-local and metadata names when allowLinkLocal is set', async () => {
     const { port, accepted } = await listening();
     const { resolve } = scriptedResolver([{ address: '127.0.0.1', family: 4 }]);

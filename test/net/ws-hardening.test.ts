@@ -95,6 +95,20 @@ describe('ws transport under abuse', () => {
     }
   });
 
+  it('drops TCP connections beyond maxConnections + maxPendingUpgrades at accept (the file descriptor ceiling)', async () => {
+    const { server, url, port, accepted } = await listening({ maxConnections: 1, maxPendingUpgrades: 1, upgradeTimeoutMs: 60_000 });
+    await make().dial(url);
+    await accepted.next();
+    const held = rawRequest(port, 'GET / HT');
+    await vi.waitFor(() => expect(server.stats().pendingUpgrades).toBe(1));
+    const dropped = rawRequest(port, 'GET / HT');
+    expect(await dropped.reply).toBe('');
+    // Dropped by the server itself: the guard neither saw it nor evicted the held socket for it.
+    expect(server.stats().pendingUpgrades).toBe(1);
+    expect(server.stats().refused).toEqual({});
+    expect(held.socket.destroyed).toBe(false);
+  });
+
   it('destroys sockets that never finish the TLS handshake', async () => {
     const { server, port } = await listening({ tls: identity.tls, upgradeTimeoutMs: 200 });
     const silent = Array.from({ length: 5 }, () => rawRequest(port, ''));

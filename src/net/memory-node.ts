@@ -11,7 +11,7 @@ import { InboundBudget } from './flow-control.js';
 import { MemoryConnection } from './memory-connection.js';
 import type { MemoryNetwork } from './memory-transport.js';
 import type { Wire } from './memory-wire.js';
-import { PeerGate, type GateRefusal } from './peer-gate.js';
+import { PeerGate, transportStats, type GateRefusal } from './peer-gate.js';
 import { CloseCode, type Connection, type Transport, type TransportOptions, type TransportStats } from './transport.js';
 
 /** A Transport on a MemoryNetwork; create it with network.transport(name). */
@@ -66,14 +66,7 @@ export class MemoryTransport implements Transport {
 
   /** Current counters. */
   stats(): TransportStats {
-    return {
-      connections: this.#connections.size,
-      unauthenticated: this.#gate.admission.unauthenticated,
-      unprocessedBytes: this.#budget.unprocessedBytes,
-      pausedConnections: this.#budget.pausedCount,
-      pendingUpgrades: 0,
-      refused: this.#gate.refusals.totals(),
-    };
+    return transportStats({ connections: this.#connections.size, gate: this.#gate, budget: this.#budget, pendingUpgrades: 0 });
   }
 
   /** Closes every connection (goingAway) and stops listening; idempotent. */

@@ -9,7 +9,8 @@ import type { Logger } from '../log.js';
 import { Admission, isRefusal, type Slot } from './admission.js';
 import type { CommonLimits } from './connection-support.js';
 import { RefusalLog } from './refusal-log.js';
-import type { PeerInfo, PeerVerdict, RefusalReason, TransportOptions } from './transport.js';
+import type { InboundBudget } from './flow-control.js';
+import type { PeerInfo, PeerVerdict, RefusalReason, TransportOptions, TransportStats } from './transport.js';
 
 /** A refusal as the peer sees it (the HTTP status of the upgrade response). */
 export interface GateRefusal {
@@ -76,4 +77,16 @@ export class PeerGate {
       return { ok: false, status: 503, reason: 'acceptPeer failed' };
     }
   }
+}
+
+/** A transport's counters from its parts (both transports report alike). */
+export function transportStats(parts: { connections: number; gate: PeerGate; budget: InboundBudget; pendingUpgrades: number }): TransportStats {
+  return {
+    connections: parts.connections,
+    unauthenticated: parts.gate.admission.unauthenticated,
+    unprocessedBytes: parts.budget.unprocessedBytes,
+    pausedConnections: parts.budget.pausedCount,
+    pendingUpgrades: parts.pendingUpgrades,
+    refused: parts.gate.refusals.totals(),
+  };
 }

@@ -18,7 +18,7 @@ import { linkLocalBlockList, systemResolver, type Resolver } from './address-pol
 import { normalizeAddress, type Slot } from './admission.js';
 import { commonLimits } from './connection-support.js';
 import { InboundBudget } from './flow-control.js';
-import { PeerGate } from './peer-gate.js';
+import { PeerGate, transportStats } from './peer-gate.js';
 import { tlsIdentityOf, type TlsIdentity } from './tls-identity.js';
 import { CloseCode, type Connection, type Transport, type TransportOptions, type TransportStats } from './transport.js';
 import { WsConnection } from './ws-connection.js';
@@ -195,14 +195,7 @@ class WsTransport implements Transport {
 
   /** Current counters. */
   stats(): TransportStats {
-    return {
-      connections: this.#connections.size,
-      unauthenticated: this.#gate.admission.unauthenticated,
-      unprocessedBytes: this.#budget.unprocessedBytes,
-      pausedConnections: this.#budget.pausedCount,
-      pendingUpgrades: this.#guard.pending,
-      refused: this.#gate.refusals.totals(),
-    };
+    return transportStats({ connections: this.#connections.size, gate: this.#gate, budget: this.#budget, pendingUpgrades: this.#guard.pending });
   }
 
   /** Closes the listener and every connection (code goingAway); resolves when all are closed. */

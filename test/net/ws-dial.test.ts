@@ -4,33 +4,13 @@
  * never the real DNS), the connection goes to the address that was checked, and the
  * bearer token goes only where it is safe.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ResolvedAddress } from '../../src/net/address-policy.js';
-import type { Transport } from '../../src/net/transport.js';
 import { tokenAllowed } from '../../src/net/ws-dial.js';
-import { createWsTransport, type WsTransportOptions } from '../../src/net/ws-transport.js';
-import { acceptor } from './helpers.js';
-
-const OPTIONS = { maxFrameBytes: 64 * 1024, sendHighWaterBytes: 64 * 1024, heartbeatMs: 10_000 };
+import { wsHarness } from './ws-harness.js';
 
 describe('ws dial policy', () => {
-  const transports: Transport[] = [];
-  afterEach(async () => {
-    await Promise.all(transports.splice(0).map((t) => t.close()));
-  });
-
-  function make(overrides: Partial<WsTransportOptions> = {}): Transport {
-    const transport = createWsTransport({ ...OPTIONS, ...overrides });
-    transports.push(transport);
-    return transport;
-  }
-
-  async function listening() {
-    const server = make();
-    const accepted = acceptor(server);
-    const { url } = await server.listen({ host: '127.0.0.1', port: 0 });
-    return { accepted, port: Number(new URL(url).port) };
-  }
+  const { make, listening } = wsHarness();
 
   /** A resolver answering from a list of answers, one per call (the last one repeats). */
   function scriptedResolver(...answers: ResolvedAddress[][]) {

@@ -6,43 +6,22 @@
 import { readdirSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CloseCode, type Transport } from '../../src/net/transport.js';
-import { createWsTransport, type WsTransportOptions } from '../../src/net/ws-transport.js';
-import { acceptor, frameOf, nodeIdentity, once, record, type NodeIdentity } from './helpers.js';
-
-const OPTIONS = { maxFrameBytes: 64 * 1024, sendHighWaterBytes: 64 * 1024, heartbeatMs: 10_000 };
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { CloseCode } from '../../src/net/transport.js';
+import { frameOf, nodeIdentity, once, record, type NodeIdentity } from './helpers.js';
+import { wsHarness } from './ws-harness.js';
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
 describe('ws transport under abuse', () => {
-  const transports: Transport[] = [];
-  const sockets: Socket[] = [];
+  const { make, listening, track } = wsHarness();
   let identity: NodeIdentity;
   beforeAll(async () => {
     identity = await nodeIdentity('server');
   });
-  afterEach(async () => {
-    for (const socket of sockets.splice(0)) socket.destroy();
-    await Promise.all(transports.splice(0).map((t) => t.close()));
-  });
-
-  function make(overrides: Partial<WsTransportOptions> = {}): Transport {
-    const transport = createWsTransport({ ...OPTIONS, ...overrides });
-    transports.push(transport);
-    return transport;
-  }
-
-  async function listening(overrides: Partial<WsTransportOptions> = {}) {
-    const server = make(overrides);
-    const accepted = acceptor(server);
-    const { url } = await server.listen({ host: '127.0.0.1', port: 0 });
-    return { server, accepted, url, port: Number(new URL(url).port) };
-  }
 
   /** A raw TCP socket to `port` that writes `data` once connected; resolves with everything it read when it closes. */
   function rawRequest(port: number, data: string): { socket: Socket; reply: Promise<string> } {
-    const socket = tcpConnect(port, '127.0.0.1');
-    sockets.push(socket);
+    const socket = track(tcpConnect(port, '127.0.0.1'));
     socket.on('error', () => {});
     socket.once('connect', () => socket.write(data));
     const chunks: Buffer[] = [];

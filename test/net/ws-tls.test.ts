@@ -5,14 +5,12 @@
  * conformance-security.ts.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { issueCertificate } from '../../src/net/certificate.js';
-import type { TlsOptions, Transport } from '../../src/net/transport.js';
-import { createWsTransport, type WsTransportOptions } from '../../src/net/ws-transport.js';
-import { acceptor, frameOf, indexOf, nodeIdentity, once, record, type NodeIdentity } from './helpers.js';
-
-const OPTIONS = { maxFrameBytes: 64 * 1024, sendHighWaterBytes: 64 * 1024, heartbeatMs: 10_000 };
+import type { TlsOptions } from '../../src/net/transport.js';
+import { frameOf, indexOf, nodeIdentity, once, record, type NodeIdentity } from './helpers.js';
+import { wsHarness } from './ws-harness.js';
 
 /** An operator PKI: a CA and leaves for 127.0.0.1. */
 async function operatorPki() {
@@ -28,32 +26,12 @@ async function operatorPki() {
 }
 
 describe('ws transport over TLS', () => {
-  const transports: Transport[] = [];
-  const servers: TlsServer[] = [];
+  const { make, listening, defer } = wsHarness();
   let a: NodeIdentity;
   let b: NodeIdentity;
   beforeAll(async () => {
     [a, b] = await Promise.all([nodeIdentity('a'), nodeIdentity('b')]);
   });
-  afterEach(async () => {
-    await Promise.all(transports.splice(0).map((t) => t.close()));
-  });
-  afterAll(() => {
-    for (const server of servers) server.close();
-  });
-
-  function make(overrides: Partial<WsTransportOptions> = {}): Transport {
-    const transport = createWsTransport({ ...OPTIONS, ...overrides });
-    transports.push(transport);
-    return transport;
-  }
-
-  async function listening(overrides: Partial<WsTransportOptions>) {
-    const server = make(overrides);
-    const accepted = acceptor(server);
-    const { url } = await server.listen({ host: '127.0.0.1', port: 0 });
-    return { server, accepted, url, port: Number(new URL(url).port) };
-  }
 
   /** A bare TLS server with `tls` that records every byte a client sends after the handshake. */
   async function recordingTlsServer(tls: TlsOptions, respond?: (socket: TLSSocket) => void) {
@@ -64,7 +42,7 @@ describe('ws transport over TLS', () => {
       socket.on('error', () => {});
       socket.on('data', (chunk: Buffer) => { received.push(chunk); respond?.(socket); });
     });
-    servers.push(server);
+    defer(() => server.close());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
     return { url: `wss://127.0.0.1:${port}`, received, allClosed: () => Promise.all(closed) };

@@ -141,7 +141,14 @@ export interface TransportOptions {
   allowLinkLocal?: boolean | undefined;
 }
 
-/** Why a connection attempt was refused (stats and log lines). */
+/**
+ * Why an inbound attempt was refused (stats and log lines): the transport is closing
+ * (503); a bad or missing token (401); acceptPeer said no (its status); the TLS handshake
+ * failed, e.g. below TLS 1.3 (a certificate the operator CA rejects closes the socket
+ * uncounted); maxConnections (503); maxConnectionsPerAddress (429);
+ * maxUnauthenticatedConnections (503); evicted as the oldest of maxPendingUpgrades
+ * half-open sockets; no upgrade within upgradeTimeoutMs. The last three are ws only.
+ */
 export type RefusalReason =
   | 'closing' | 'token' | 'peer' | 'tls' | 'connections' | 'address' | 'unauthenticated'
   | 'pending-upgrades' | 'upgrade-timeout';

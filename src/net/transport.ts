@@ -147,7 +147,7 @@ export interface TransportOptions {
  * failed, e.g. below TLS 1.3 (a certificate the operator CA rejects closes the socket
  * uncounted); maxConnections (503); maxConnectionsPerAddress (429);
  * maxUnauthenticatedConnections (503); evicted as the oldest of maxPendingUpgrades
- * half-open sockets; no upgrade within upgradeTimeoutMs. The last three are ws only.
+ * half-open sockets; no upgrade within upgradeTimeoutMs. tls and the last two are ws only.
  */
 export type RefusalReason =
   | 'closing' | 'token' | 'peer' | 'tls' | 'connections' | 'address' | 'unauthenticated'

@@ -183,6 +183,7 @@ export class PeerSession {
         this.#ingest(action);
         return;
       case 'opened':
+        this.#connection.authenticated();
         this.#logger.debug({ peer: action.remote, conn: this.#connection.id, direction: this.#connection.direction }, 'handshake complete');
         this.#host.onOpen(this);
         return;
@@ -252,6 +253,7 @@ export class PeerSession {
         if (ingest) await ingest;
       } finally {
         this.#inboxDepth--;
+        this.#connection.processed(frame.length); // inbound flow control: the transport reads on
       }
     });
   }

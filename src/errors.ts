@@ -32,6 +32,8 @@ export const ERROR_CODES = [
   'ERR_SIGNATURE',
   /** An operation was aborted or timed out. */
   'ERR_TIMEOUT',
+  /** A connection was refused for capacity (ours or the peer's: HTTP 429/503); retry later. */
+  'ERR_BUSY',
 ] as const;
 
 /** One of the stable error codes. */

@@ -19,7 +19,7 @@ import { CrmsyncError } from './errors.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Transport } from './net/transport.js';
-import { createWsTransport } from './net/ws-transport.js';
+import { createWsTransport, wsLimitsOf } from './net/ws-transport.js';
 import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { realTimers, type Timers } from './timers.js';
@@ -151,10 +151,8 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust,
   });
   const transport = options.transport ?? createWsTransport({
-    maxFrameBytes: limits.maxFrameBytes, sendHighWaterBytes: limits.sendHighWaterBytes,
     // The transport names its own component (net.ws); a child here would log "component" twice.
-    heartbeatMs: limits.heartbeatMs, connectTimeoutMs: limits.connectTimeoutMs, closeTimeoutMs: limits.closeTimeoutMs,
-    peerToken: options.peerToken, logger: log,
+    ...wsLimitsOf(limits), peerToken: options.peerToken, logger: log,
   });
   const peers = new Peers({
     engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }),

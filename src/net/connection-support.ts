@@ -3,8 +3,10 @@
  * early frames and guarantees a single onClose, the drain waiters, and close-code
  * validation. Keeping them here is what makes both transports behave identically.
  */
-import { FIXED } from '../limits.js';
-import type { ConnectionHandlers } from './transport.js';
+import { DEFAULT_LIMITS, FIXED } from '../limits.js';
+import type { AdmissionLimits } from './admission.js';
+import type { InboundLimits } from './flow-control.js';
+import type { ConnectionHandlers, TransportOptions } from './transport.js';
 
 /** Most frames buffered before setHandlers(); beyond it the connection is closed. */
 export const MAX_EARLY_FRAMES = FIXED.maxEarlyFrames;
@@ -14,6 +16,23 @@ export const MAX_EARLY_FRAME_FACTOR = FIXED.earlyFrameBytesFactor;
 
 /** Longest close reason in bytes (RFC 6455: a close frame's payload is at most 125 bytes). */
 export const MAX_CLOSE_REASON_BYTES = FIXED.maxCloseReasonBytes;
+
+/** The limits both transports enforce, with DEFAULT_LIMITS for those left out. */
+export interface CommonLimits extends AdmissionLimits, InboundLimits {
+  refusedLogIntervalMs: number;
+}
+
+/** Resolves the optional limits of `options` against DEFAULT_LIMITS. */
+export function commonLimits(options: TransportOptions): CommonLimits {
+  return {
+    maxConnections: options.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? DEFAULT_LIMITS.maxConnectionsPerAddress,
+    maxUnauthenticatedConnections: options.maxUnauthenticatedConnections ?? DEFAULT_LIMITS.maxUnauthenticatedConnections,
+    maxInboundBytesPerConnection: options.maxInboundBytesPerConnection ?? DEFAULT_LIMITS.maxInboundBytesPerConnection,
+    maxInboundBytesTotal: options.maxInboundBytesTotal ?? DEFAULT_LIMITS.maxInboundBytesTotal,
+    refusedLogIntervalMs: options.refusedLogIntervalMs ?? DEFAULT_LIMITS.refusedLogIntervalMs,
+  };
+}
 
 /** Throws a TypeError unless `code` may be sent in a close frame (RFC 6455 section 7.4). */
 export function assertCloseCode(code: number): void {

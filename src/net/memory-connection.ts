@@ -3,6 +3,8 @@
  * every frame and close travels as a Packet through the network, which decides when
  * (and in manual mode whether, and how often) it arrives.
  */
+import type { Slot } from './admission.js';
+import type { InboundBudget, InboundMeter } from './flow-control.js';
 import { CloseCode, type Connection, type ConnectionHandlers } from './transport.js';
 import {
   DrainWaiters, HandlerSlot, MAX_EARLY_FRAME_FACTOR, assertCloseCode, truncateReason,
@@ -26,6 +28,15 @@ export interface MemoryConnectionSettings {
   enqueue(packet: Packet): void;
   /** Called once when this endpoint stops being open. */
   onClosed(connection: MemoryConnection): void;
+  /** This endpoint reads again after a flow-control pause: held packets may move. */
+  onReadable(): void;
+  /** Identity as TLS would report it (see MemoryNetwork.transport). */
+  peerKey: Uint8Array | undefined;
+  channelBinding: Uint8Array | undefined;
+  /** The owning transport's inbound byte budget. */
+  budget: InboundBudget;
+  /** This endpoint's admission slot, released when it closes. */
+  slot: Slot;
 }
 
 /**
@@ -37,18 +48,24 @@ export interface MemoryConnectionSettings {
  * 2. Nothing is enqueued once the endpoint is closed.
  * 3. onClose fires exactly once (HandlerSlot); for a local close() it fires in a
  *    microtask so the caller of close() is never re-entered.
+ * 4. While the meter pauses reading, `readable` is false and an auto network holds the
+ *    packets addressed here (still counted in the sender's bufferedAmount: backpressure).
  */
 export class MemoryConnection implements Connection {
   readonly id: string;
   readonly direction: 'inbound' | 'outbound';
   readonly remoteAddress: string;
   readonly localName: string;
+  readonly peerKey: Uint8Array | undefined;
+  readonly channelBinding: Uint8Array | undefined;
   /** The other endpoint; set by the network right after both are created. */
   peer!: MemoryConnection;
 
   readonly #settings: MemoryConnectionSettings;
   readonly #slot: HandlerSlot;
   readonly #drain = new DrainWaiters();
+  readonly #meter: InboundMeter;
+  #readPaused = false;
   #open = true;
   #inFlightBytes = 0;
 
@@ -57,7 +74,13 @@ export class MemoryConnection implements Connection {
     this.direction = settings.direction;
     this.remoteAddress = settings.remoteAddress;
     this.localName = settings.localName;
+    this.peerKey = settings.peerKey;
+    this.channelBinding = settings.channelBinding;
     this.#settings = settings;
+    this.#meter = settings.budget.meter({
+      pause: () => { this.#readPaused = true; },
+      resume: () => { this.#readPaused = false; settings.onReadable(); },
+    });
     this.#slot = new HandlerSlot({
       maxEarlyBytes: settings.maxFrameBytes * MAX_EARLY_FRAME_FACTOR,
       onEarlyOverflow: () => this.close(CloseCode.policyViolation, 'too many frames before handlers'),
@@ -68,6 +91,11 @@ export class MemoryConnection implements Connection {
   /** True until close() is called or the link goes away. */
   get isOpen(): boolean {
     return this.#open;
+  }
+
+  /** False while flow control pauses reading (invariant 4). */
+  get readable(): boolean {
+    return !this.#readPaused;
   }
 
   /** Bytes this endpoint sent that are still on the wire. */
@@ -94,6 +122,16 @@ export class MemoryConnection implements Connection {
   drained(): Promise<void> {
     if (!this.#open || this.#inFlightBytes <= this.#settings.sendHighWaterBytes) return Promise.resolve();
     return this.#drain.wait();
+  }
+
+  /** The owner processed `bytes` of received frames; reading resumes once below the limits. */
+  processed(bytes: number): void {
+    this.#meter.processed(bytes);
+  }
+
+  /** The owner authenticated the peer (admission stops counting it as unauthenticated). */
+  authenticated(): void {
+    this.#settings.slot.authenticated();
   }
 
   /** Closes locally and sends a close packet to the peer; idempotent. */
@@ -124,6 +162,7 @@ export class MemoryConnection implements Connection {
       this.close(CloseCode.frameTooLarge, 'frame too large');
       return;
     }
+    this.#meter.received(packet.frame.byteLength);
     this.#slot.frame(packet.frame);
   }
 
@@ -137,6 +176,12 @@ export class MemoryConnection implements Connection {
   #finish(): void {
     this.#open = false;
     this.#drain.release();
+    this.#meter.release();
+    this.#settings.slot.release();
     this.#settings.onClosed(this);
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      this.#settings.onReadable(); // held packets now reach a closed endpoint and vanish
+    }
   }
 }

@@ -6,18 +6,45 @@
  * `inFlight` until the driver delivers, drops or duplicates it; the driver owns the
  * order, so a seeded driver replays the same run exactly. Manual mode uses no timers.
  */
+import { createHash, X509Certificate } from 'node:crypto';
 import { CrmsyncError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
-import { CloseCode, type Connection, type Transport, type TransportOptions } from './transport.js';
-import { MemoryConnection, type Packet } from './memory-connection.js';
+import type { MemoryConnection } from './memory-connection.js';
+import { MemoryTransport } from './memory-node.js';
 import { Wire, type DeliveryMode, type InFlightItem } from './memory-wire.js';
+import { ed25519KeyOf } from './tls-identity.js';
+import { CloseCode, type TransportOptions } from './transport.js';
 
 export type { DeliveryMode, InFlightItem };
+export { MemoryTransport };
 
 /** Close code both sides see when a node crashes (RFC 6455 1006, as ws reports a lost TCP link). */
 export const CRASH_CLOSE_CODE = 1006;
 
 const pairKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
+
+/** Options of a memory transport: TransportOptions (all optional) and a certificate key without PEMs. */
+export interface MemoryTransportOptions extends Partial<TransportOptions> {
+  /**
+   * The raw Ed25519 key this transport presents as if in its TLS certificate (an
+   * alternative to `tls.cert`, whose key is used otherwise). A transport with either
+   * listens "over TLS": its connections carry a channel binding, and each side sees the
+   * other's key as peerKey. `tls.ca` is not simulated: there is no chain to verify here.
+   */
+  publicKey?: Uint8Array | undefined;
+}
+
+/** A deterministic stand-in for the TLS exporter: the same on both ends, different per connection. */
+function memoryChannelBinding(link: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`crmsync memory channel binding\u0000${link}`).digest());
+}
+
+/** The error a dialer sees for a refusal with HTTP-like `status`. */
+function refusalError(status: 401 | 403 | 429 | 503): CrmsyncError {
+  return status === 401 || status === 403
+    ? new CrmsyncError('ERR_UNAUTHORIZED', `the peer refused us (${status})`)
+    : new CrmsyncError('ERR_BUSY', `the peer is at capacity (${status})`);
+}
 
 /**
  * A simulated network: names transports, connects dials, and lets a test cut links
@@ -36,6 +63,7 @@ export class MemoryNetwork {
   readonly #listening = new Map<string, MemoryTransport>();
   readonly #partitions = new Set<string>();
   readonly #wire: Wire;
+  #links = 0;
 
   constructor(options: { mode?: DeliveryMode } = {}) {
     this.mode = options.mode ?? 'auto';
@@ -43,15 +71,16 @@ export class MemoryNetwork {
   }
 
   /** Creates the transport named `name` (its listen URL is `mem://name`). */
-  transport(name: string, options: Partial<TransportOptions> = {}): MemoryTransport {
+  transport(name: string, options: MemoryTransportOptions = {}): MemoryTransport {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new TypeError(`invalid transport name ${JSON.stringify(name)}`);
     if (this.#transports.has(name)) throw new TypeError(`transport ${name} already exists`);
+    if (options.publicKey && options.tls) throw new TypeError('give publicKey or tls, not both');
     const transport = new MemoryTransport(name, {
+      ...options,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes,
       sendHighWaterBytes: options.sendHighWaterBytes ?? DEFAULT_LIMITS.sendHighWaterBytes,
       heartbeatMs: options.heartbeatMs ?? DEFAULT_LIMITS.heartbeatMs,
-      peerToken: options.peerToken,
-    }, this);
+    }, options.publicKey ?? (options.tls ? ed25519KeyOf(new X509Certificate(options.tls.cert)) : undefined), this);
     this.#transports.set(name, transport);
     return transport;
   }
@@ -128,18 +157,29 @@ export class MemoryNetwork {
     if (this.#transports.get(transport.name) === transport) this.#transports.delete(transport.name);
   }
 
-  /** Internal (MemoryTransport): connects `from` to the transport listening as `target`. */
+  /** Internal (MemoryTransport): connects `from` to the transport listening as `target`, checking what ws checks. */
   connect(from: MemoryTransport, target: string): MemoryConnection {
     const listener = this.#listening.get(target);
     if (!listener) throw Object.assign(new Error(`nothing listens at mem://${target}`), { code: 'ECONNREFUSED' });
     if (this.#partitions.has(pairKey(from.name, target))) {
       throw new CrmsyncError('ERR_TIMEOUT', `dial to mem://${target} timed out (network partition)`);
     }
-    if (listener.options.peerToken !== undefined && listener.options.peerToken !== from.options.peerToken) {
-      throw new CrmsyncError('ERR_UNAUTHORIZED', 'the peer refused our token');
+    const secure = listener.publicKey !== undefined;
+    if (from.options.acceptServer && !from.options.acceptServer(listener.publicKey)) {
+      throw new CrmsyncError('ERR_UNAUTHORIZED', 'the server was refused by acceptServer');
     }
-    const outbound = from.createEndpoint('outbound', `mem://${target}`, this.#wire.enqueue);
-    const inbound = listener.createEndpoint('inbound', `mem://${from.name}`, this.#wire.enqueue);
+    // As over ws: the token goes to a TLS server only once acceptServer accepted it (memory links count as loopback).
+    const token = secure && !from.options.acceptServer ? undefined : from.options.peerToken;
+    const outboundSlot = from.admitOutbound();
+    const admitted = listener.admitInbound(from.name, token, secure ? from.publicKey : undefined);
+    if (!admitted.ok) {
+      outboundSlot.release();
+      throw refusalError(admitted.status);
+    }
+    const inboundSlot = admitted.slot;
+    const binding = secure ? memoryChannelBinding(`${from.name}>${target}#${this.#links++}`) : undefined;
+    const outbound = from.createEndpoint('outbound', `mem://${target}`, this.#wire, outboundSlot, { peerKey: secure ? listener.publicKey : undefined, channelBinding: binding });
+    const inbound = listener.createEndpoint('inbound', `mem://${from.name}`, this.#wire, inboundSlot, { peerKey: secure ? from.publicKey : undefined, channelBinding: binding });
     outbound.peer = inbound;
     inbound.peer = outbound;
     listener.accept(inbound);
@@ -151,98 +191,5 @@ export class MemoryNetwork {
     this.#wire.purge(connection);
     connection.sever(code, reason);
     connection.peer.sever(code, reason);
-  }
-}
-
-/** A Transport on a MemoryNetwork; create it with network.transport(name). */
-export class MemoryTransport implements Transport {
-  readonly name: string;
-  readonly options: TransportOptions;
-  readonly #network: MemoryNetwork;
-  readonly #connections = new Set<MemoryConnection>();
-  #handler: ((connection: Connection) => void) | undefined;
-  #nextId = 1;
-  #closed = false;
-
-  constructor(name: string, options: TransportOptions, network: MemoryNetwork) {
-    this.name = name;
-    this.options = options;
-    this.#network = network;
-  }
-
-  /** Accepts dials to `mem://name`; host and port are ignored. */
-  listen(_address: { host: string; port: number }): Promise<{ url: string }> {
-    if (this.#closed) return Promise.reject(new CrmsyncError('ERR_CLOSED', 'transport is closed'));
-    this.#network.register(this);
-    return Promise.resolve({ url: `mem://${this.name}` });
-  }
-
-  /** Registers the handler for accepted connections (the last one registered wins). */
-  onConnection(handler: (connection: Connection) => void): void {
-    this.#handler = handler;
-  }
-
-  /** Connects at once (also in manual mode); rejects like the ws transport would. */
-  dial(url: string, options: { signal?: AbortSignal } = {}): Promise<Connection> {
-    if (this.#closed) return Promise.reject(new CrmsyncError('ERR_CLOSED', 'transport is closed'));
-    if (options.signal?.aborted) {
-      return Promise.reject(new CrmsyncError('ERR_TIMEOUT', 'dial aborted', { cause: options.signal.reason }));
-    }
-    if (!url.startsWith('mem://')) return Promise.reject(new TypeError(`not a mem:// URL: ${url}`));
-    try {
-      return Promise.resolve(this.#network.connect(this, url.slice('mem://'.length)));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  /** Closes every connection (goingAway) and stops listening; idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#network.forget(this);
-    for (const connection of [...this.#connections]) connection.close(CloseCode.goingAway, 'transport closing');
-    // Local onClose callbacks run in microtasks queued above; let them run first.
-    await new Promise<void>((resolve) => queueMicrotask(resolve));
-  }
-
-  /** Network only: the open endpoints of this transport. */
-  connections(): MemoryConnection[] {
-    return [...this.#connections];
-  }
-
-  /** Network only: the node crashed; nothing of it may run any more. */
-  markCrashed(): void {
-    this.#closed = true;
-    this.#network.forget(this);
-  }
-
-  /** Network only: creates one endpoint owned by this transport. */
-  createEndpoint(direction: 'inbound' | 'outbound', remoteAddress: string, enqueue: (p: Packet) => void): MemoryConnection {
-    const connection = new MemoryConnection({
-      id: `${this.name}#${this.#nextId++}`,
-      direction,
-      localName: this.name,
-      remoteAddress,
-      maxFrameBytes: this.options.maxFrameBytes,
-      sendHighWaterBytes: this.options.sendHighWaterBytes,
-      enqueue,
-      onClosed: (c) => this.#connections.delete(c),
-    });
-    this.#connections.add(connection);
-    return connection;
-  }
-
-  /** Network only: hands an inbound endpoint to the connection handler. */
-  accept(connection: MemoryConnection): void {
-    if (!this.#handler) {
-      connection.close(CloseCode.internalError, 'not ready');
-      return;
-    }
-    try {
-      this.#handler(connection);
-    } catch {
-      connection.close(CloseCode.internalError, 'internal error'); // the owner's bug must not fail the dialer
-    }
   }
 }

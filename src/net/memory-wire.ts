@@ -22,6 +22,8 @@ export interface InFlightItem {
   readonly frame: Uint8Array | undefined;
   /** The close code; undefined for a frame. */
   readonly code: number | undefined;
+  /** The receiver's flow control pauses reading; a driver may honour it (auto mode does). */
+  readonly blocked: boolean;
 }
 
 /**
@@ -32,6 +34,8 @@ export interface InFlightItem {
  *    delivered, dropped or purged.
  * 2. Auto mode delivers FIFO in a later macrotask; manual mode moves nothing on its own
  *    and uses no timers.
+ * 3. Auto mode holds every packet to an endpoint that is not readable (flow control),
+ *    and every later packet to it, in order, until it reads again.
  */
 export class Wire {
   readonly mode: DeliveryMode;
@@ -52,6 +56,7 @@ export class Wire {
       bytes: p.kind === 'frame' ? p.frame.byteLength : 0,
       frame: p.kind === 'frame' ? p.frame : undefined,
       code: p.kind === 'close' ? p.code : undefined,
+      blocked: !p.to.readable,
     }));
   }
 
@@ -63,7 +68,12 @@ export class Wire {
   /** Puts a packet on the wire (endpoints call this through their settings). */
   readonly enqueue = (packet: Packet): void => {
     this.#queue.push(packet);
-    if (this.mode === 'auto' && !this.#flushScheduled) {
+    this.kick();
+  };
+
+  /** Schedules a flush in auto mode (an endpoint may read again). */
+  readonly kick = (): void => {
+    if (this.mode === 'auto' && !this.#flushScheduled && this.#queue.length > 0) {
       this.#flushScheduled = true;
       setImmediate(this.#flush);
     }
@@ -107,10 +117,22 @@ export class Wire {
     this.#flushScheduled = false;
     const batch = this.#queue;
     this.#queue = [];
+    const held: Packet[] = [];
+    const holding = new Set<MemoryConnection>();
     for (const packet of batch) {
+      if (holding.has(packet.to) || !packet.to.readable) { // invariant 3
+        holding.add(packet.to);
+        held.push(packet);
+        continue;
+      }
       if (packet.kind === 'frame') packet.from.adjustInFlight(-packet.frame.byteLength);
       packet.to.receive(packet);
     }
+    // Held packets go before those sent during this flush, keeping each link FIFO.
+    this.#queue = [...held, ...this.#queue];
+    // Packets sent meanwhile, or held for an endpoint that resumed during this flush
+    // (its kick() found the queue empty), need another flush.
+    if (this.#queue.some((p) => p.to.readable)) this.kick();
   };
 
   #at(index: number): Packet {

@@ -1,10 +1,13 @@
 /**
  * One WebSocket wrapped as a Connection: binary frames only, a ping/pong heartbeat,
- * bufferedAmount backpressure and a single onClose carrying the code that explains
- * the close (ours if we closed, the peer's otherwise).
+ * bufferedAmount backpressure, inbound flow control (the socket is paused while the
+ * owner is behind) and a single onClose carrying the code that explains the close
+ * (ours if we closed, the peer's otherwise).
  */
 import { WebSocket, type RawData } from 'ws';
 import type { Logger } from '../log.js';
+import type { Slot } from './admission.js';
+import type { InboundBudget, InboundMeter } from './flow-control.js';
 import { CloseCode, type Connection, type ConnectionHandlers } from './transport.js';
 import {
   DrainWaiters, HandlerSlot, MAX_EARLY_FRAME_FACTOR, asUint8Array, assertCloseCode, truncateReason,
@@ -19,6 +22,13 @@ export interface WsConnectionSettings {
   sendHighWaterBytes: number;
   heartbeatMs: number;
   logger: Logger;
+  /** Peer identity from TLS (undefined on plain ws). */
+  peerKey: Uint8Array | undefined;
+  channelBinding: Uint8Array | undefined;
+  /** The transport's inbound byte budget (flow control). */
+  budget: InboundBudget;
+  /** This connection's admission slot, released when the socket closes. */
+  slot: Slot;
 }
 
 // ws reports receiver errors with these codes; the close code it sends to the peer is
@@ -46,11 +56,18 @@ function closeCodeForError(err: { code?: unknown }): number | undefined {
  * 3. The reported code is the first local reason (close(), protocol error, heartbeat),
  *    else the code in the peer's close frame.
  * 4. drained() never hangs: waiters are released on every completed write and on close.
+ * 5. Only a pong proves the peer alive: a peer that sends data but never answers pings
+ *    is terminated at the second heartbeat. While we do not read (flow control), pongs
+ *    cannot arrive, so the check waits until reading resumes.
+ * 6. The socket is read only while the meter allows it, and always once we close (to
+ *    receive the peer's close frame); the meter and the slot are released at close.
  */
 export class WsConnection implements Connection {
   readonly id: string;
   readonly direction: 'inbound' | 'outbound';
   readonly remoteAddress: string;
+  readonly peerKey: Uint8Array | undefined;
+  readonly channelBinding: Uint8Array | undefined;
   /** Resolves when the underlying socket has closed (the transport's close() awaits it). */
   readonly closed: Promise<void>;
 
@@ -60,6 +77,7 @@ export class WsConnection implements Connection {
   readonly #slot: HandlerSlot;
   readonly #drain = new DrainWaiters();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #meter: InboundMeter;
   #localClose: { code: number; reason: string } | undefined;
   #awaitingPong = false;
   #socketClosed = false;
@@ -69,6 +87,8 @@ export class WsConnection implements Connection {
     this.id = settings.id;
     this.direction = settings.direction;
     this.remoteAddress = settings.remoteAddress;
+    this.peerKey = settings.peerKey;
+    this.channelBinding = settings.channelBinding;
     this.#ws = ws;
     this.#settings = settings;
     this.#log = settings.logger.child({ conn: settings.id });
@@ -81,6 +101,7 @@ export class WsConnection implements Connection {
         this.#closeLocally(CloseCode.internalError, 'internal error');
       },
     });
+    this.#meter = settings.budget.meter({ pause: () => ws.pause(), resume: () => ws.resume() });
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', () => { this.#awaitingPong = false; });
@@ -119,6 +140,16 @@ export class WsConnection implements Connection {
     return this.#drain.wait();
   }
 
+  /** The owner processed `bytes` of received frames; reading resumes once below the limits. */
+  processed(bytes: number): void {
+    this.#meter.processed(bytes);
+  }
+
+  /** The owner authenticated the peer (admission stops counting it as unauthenticated). */
+  authenticated(): void {
+    this.#settings.slot.authenticated();
+  }
+
   /** Starts the closing handshake with `code`; idempotent. */
   close(code: number, reason: string): void {
     assertCloseCode(code);
@@ -135,8 +166,7 @@ export class WsConnection implements Connection {
   #closeLocally(code: number, reason: string): void {
     if (this.#localClose || this.#socketClosed) return;
     this.#localClose = { code, reason };
-    this.#stopHeartbeat();
-    this.#drain.release();
+    this.#stopReading();
     // If ws is already closing (the peer's close frame or an error came first), its
     // own close() is a no-op that would not send our code anyway.
     if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(code, truncateReason(reason));
@@ -144,14 +174,17 @@ export class WsConnection implements Connection {
 
   #onMessage(data: RawData, isBinary: boolean): void {
     if (!this.isOpen) return;
-    this.#awaitingPong = false; // any traffic proves the peer alive, even if its pong is queued behind it
+    // Data does not count as liveness (invariant 5): a peer that keeps sending but
+    // never answers pings may be a stuck or hostile peer, not a healthy one.
     if (!isBinary) {
       this.#log.warn({ code: CloseCode.protocolError }, 'text frame from peer; closing');
       this.#closeLocally(CloseCode.protocolError, 'text frames are not allowed');
       return;
     }
     // binaryType 'nodebuffer' always yields a single Buffer.
-    this.#slot.frame(asUint8Array(data as Buffer));
+    const frame = asUint8Array(data as Buffer);
+    this.#meter.received(frame.byteLength);
+    this.#slot.frame(frame);
   }
 
   #onError(err: Error & { code?: unknown }): void {
@@ -165,18 +198,20 @@ export class WsConnection implements Connection {
     // ws already sent a close frame with closeCode; record it as our reason.
     if (!this.#localClose && !this.#socketClosed) {
       this.#localClose = { code: closeCode, reason: closeCode === CloseCode.frameTooLarge ? 'frame too large' : 'protocol error' };
-      this.#stopHeartbeat();
-      this.#drain.release();
+      this.#stopReading();
     }
   }
 
   #beat(): void {
     if (!this.isOpen) return;
+    if (this.#meter.paused) {
+      this.#awaitingPong = false; // its pong may sit unread behind the frames we are not reading (invariant 5)
+      return;
+    }
     if (this.#awaitingPong) {
       this.#log.warn({ heartbeatMs: this.#settings.heartbeatMs }, 'peer missed heartbeat; terminating');
       this.#localClose = { code: CloseCode.heartbeatTimeout, reason: 'heartbeat timeout' };
-      this.#stopHeartbeat();
-      this.#drain.release();
+      this.#stopReading();
       this.#ws.terminate(); // a dead peer would never finish a closing handshake
       return;
     }
@@ -186,15 +221,20 @@ export class WsConnection implements Connection {
 
   #onSocketClose(code: number, reason: Buffer): void {
     this.#socketClosed = true;
-    this.#stopHeartbeat();
-    this.#drain.release();
+    this.#stopReading();
+    this.#settings.slot.release();
     const close = this.#localClose ?? { code, reason: reason.toString('utf8') };
     this.#log.debug({ code: close.code, local: this.#localClose !== undefined }, 'connection closed');
     this.#slot.closed(close.code, close.reason);
     this.#resolveClosed();
   }
 
-  #stopHeartbeat(): void {
+  /** Ends the heartbeat, the flow control and the drain waits: the connection is closing (invariant 6). */
+  #stopReading(): void {
     clearInterval(this.#heartbeat);
+    this.#drain.release();
+    const paused = this.#meter.paused;
+    this.#meter.release();
+    if (paused) this.#ws.resume();
   }
 }

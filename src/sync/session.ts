@@ -199,7 +199,7 @@ export class PeerSession {
         this.#trust.receive(action.statements, this.#state.remote!).catch((err: unknown) => this.#dispatch({ type: 'failed', error: err }));
         return;
       case 'authenticated':
-        this.#connection.authenticated?.();
+        this.#connection.authenticated();
         return;
       case 'refused':
         this.#host.onRefused(this, action.code, action.reason, action.fields);
@@ -295,6 +295,7 @@ export class PeerSession {
         if (ingest) await ingest;
       } finally {
         this.#inboxDepth--;
+        this.#connection.processed(frame.length); // inbound flow control: the transport reads on
       }
     });
   }

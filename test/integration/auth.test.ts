@@ -29,7 +29,8 @@ function upgradeStatus(url: string, headers: Record<string, string>): Promise<nu
 describe('peerToken', () => {
   it('refuses a peer without the token and accepts one with it', async () => {
     const log = captureLog();
-    const a = await h.open({ dataDir: await h.tempDir(), nodeId: 'a', peerToken: 'open sesame', logger: log.logger });
+    // Refusal lines are rate-limited per reason; a short interval lets this test see two.
+    const a = await h.open({ dataDir: await h.tempDir(), nodeId: 'a', peerToken: 'open sesame', logger: log.logger, limits: { refusedLogIntervalMs: 50 } });
     const dirB = await h.tempDir();
     let b = await h.open({ dataDir: dirB, nodeId: 'b', peers: [a.url!] });
     const c = await h.open({ dataDir: await h.tempDir(), nodeId: 'c', peerToken: 'open sesame', peers: [a.url!] });
@@ -40,7 +41,7 @@ describe('peerToken', () => {
     // The peer with the token syncs.
     await waitForConvergence([a, c]);
     // The peer without it has been refused, and keeps being refused as it redials.
-    const refused = (l: { msg?: string }) => l.msg === 'peer refused: bad or missing token';
+    const refused = (l: { msg?: string; reason?: string }) => l.msg === 'connection refused' && l.reason === 'token';
     await vi.waitFor(() => expect(log.lines.filter(refused).length).toBeGreaterThanOrEqual(2), { timeout: 20_000 });
     const bPeers = (await b.status()).peers;
     expect(bPeers).toHaveLength(1);

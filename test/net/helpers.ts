@@ -2,7 +2,9 @@
  * Event-driven test helpers for transports: every wait resolves from a handler, never
  * from a timer.
  */
-import type { Connection, Transport } from '../../src/net/transport.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { createNodeCertificate } from '../../src/net/certificate.js';
+import type { Connection, TlsOptions, Transport } from '../../src/net/transport.js';
 
 /** A close as seen by onClose. */
 export interface CloseEvent {
@@ -18,10 +20,18 @@ export interface Recording {
   untilFrames(count: number): Promise<void>;
   /** Resolves with the first close. */
   readonly closed: Promise<CloseEvent>;
+  /** Reports every frame received so far processed, and each later one as it arrives. */
+  processAll(): void;
 }
 
-/** Installs handlers on `connection` that record everything it receives. */
-export function record(connection: Connection): Recording {
+/**
+ * Installs handlers on `connection` that record everything it receives. Each frame is
+ * reported processed() at once unless `process` is false (then processAll() does);
+ * `observe` sees each frame as it arrives.
+ */
+export function record(connection: Connection, options: { process?: boolean; observe?: (frame: Uint8Array) => void } = {}): Recording {
+  let process = options.process ?? true;
+  let unreported = 0;
   const frames: Uint8Array[] = [];
   const closes: CloseEvent[] = [];
   let waiters: Array<{ count: number; resolve: () => void; reject: (err: Error) => void }> = [];
@@ -36,13 +46,24 @@ export function record(connection: Connection): Recording {
     });
   };
   connection.setHandlers({
-    onFrame: (frame) => { frames.push(frame); check(); },
+    onFrame: (frame) => {
+      frames.push(frame);
+      options.observe?.(frame);
+      if (process) connection.processed(frame.byteLength);
+      else unreported += frame.byteLength;
+      check();
+    },
     onClose: (code, reason) => { closes.push({ code, reason }); resolveClosed({ code, reason }); check(); },
   });
   return {
     frames,
     closes,
     closed,
+    processAll: () => {
+      process = true;
+      connection.processed(unreported);
+      unreported = 0;
+    },
     untilFrames: (count) => new Promise<void>((resolve, reject) => { waiters.push({ count, resolve, reject }); check(); }),
   };
 }
@@ -83,4 +104,22 @@ export { seededRandom } from '../../src/index.js';
 /** Resolves with the first emission of `event` on an EventEmitter-like object. */
 export function once<T extends unknown[]>(emitter: { once(event: string, listener: (...args: T) => void): unknown }, event: string): Promise<T> {
   return new Promise((resolve) => emitter.once(event, (...args: T) => resolve(args)));
+}
+
+/** A node's TLS identity as createNodeCertificate makes it, and the raw public key peers will see. */
+export interface NodeIdentity {
+  tls: TlsOptions;
+  /** The raw 32-byte Ed25519 public key. */
+  publicKey: Uint8Array;
+  /** PKCS#8 PEM of the private key. */
+  privateKeyPem: string;
+}
+
+/** A fresh Ed25519 key and its self-signed certificate. */
+export async function nodeIdentity(name: string): Promise<NodeIdentity> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const cert = await createNodeCertificate(privateKeyPem, name);
+  const raw = new Uint8Array(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'));
+  return { tls: { key: privateKeyPem, cert }, publicKey: raw, privateKeyPem };
 }

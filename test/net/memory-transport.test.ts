@@ -4,9 +4,9 @@ import { CloseCode, type TransportOptions } from '../../src/net/transport.js';
 import { acceptor, frameOf, indexOf, record, seededRandom } from './helpers.js';
 import { runTransportConformance } from './transport-conformance.js';
 
-runTransportConformance('memory (auto)', (options) => {
+runTransportConformance('memory (auto)', (server, client) => {
   const network = new MemoryNetwork();
-  return { server: network.transport('server', options), client: network.transport('client', options), address: { host: '', port: 0 } };
+  return { server: network.transport('server', server), client: network.transport('client', client), address: { host: '', port: 0 } };
 });
 
 const ADDRESS = { host: '', port: 0 };
@@ -181,6 +181,38 @@ describe('MemoryNetwork in manual mode', () => {
     expect(first.length).toBeGreaterThan(30);
     expect(await run(42)).toEqual(first);
     expect(await run(43)).not.toEqual(first);
+  });
+
+  it('marks packets to an endpoint that stopped reading as blocked; a manual driver may still deliver them', async () => {
+    const network = new MemoryNetwork({ mode: 'manual' });
+    const { c, s, b } = await link(network, 'a', 'b', { maxInboundBytesPerConnection: 10 });
+    const rs = record(s, { process: false });
+    c.send(frameOf(0, 20));
+    c.send(frameOf(1, 20));
+    expect(network.inFlight.map((p) => p.blocked)).toEqual([false, false]);
+    network.deliver(0);
+    expect(network.inFlight.map((p) => p.blocked)).toEqual([true]);
+    expect(b.stats()).toMatchObject({ unprocessedBytes: 20, pausedConnections: 1 });
+    network.deliver(0);
+    expect(rs.frames.map(indexOf)).toEqual([0, 1]);
+    rs.processAll();
+    expect(b.stats()).toMatchObject({ unprocessedBytes: 0, pausedConnections: 0 });
+  });
+
+  it('presents `publicKey` as a certificate key: peer keys and one channel binding, as over TLS', async () => {
+    const network = new MemoryNetwork({ mode: 'manual' });
+    const keyA = new Uint8Array(32).fill(1);
+    const keyB = new Uint8Array(32).fill(2);
+    const a = network.transport('a', { publicKey: keyA });
+    const b = network.transport('b', { publicKey: keyB });
+    const accepted = acceptor(b);
+    await b.listen(ADDRESS);
+    const c = await a.dial('mem://b');
+    const s = await accepted.next();
+    expect([c.peerKey, s.peerKey]).toEqual([keyB, keyA]);
+    expect(c.channelBinding).toHaveLength(32);
+    expect(s.channelBinding).toEqual(c.channelBinding);
+    expect(() => network.transport('x', { publicKey: keyA, tls: { key: '', cert: '' } })).toThrow(TypeError);
   });
 
   it('refuses driver calls in auto mode', () => {

@@ -6,6 +6,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CloseCode, type Connection, type Transport, type TransportOptions } from '../../src/net/transport.js';
 import { acceptor, frameOf, indexOf, record } from './helpers.js';
+import { runSecurityConformance } from './conformance-security.js';
+import { runLimitsConformance } from './conformance-limits.js';
 
 /** Two fresh transports of one implementation, and the address the server listens on. */
 export interface TransportPair {
@@ -14,32 +16,39 @@ export interface TransportPair {
   address: { host: string; port: number };
 }
 
-/** Builds a pair with the given options (both sides use the same options). */
-export type MakeTransportPair = (options: TransportOptions) => TransportPair | Promise<TransportPair>;
+/** Builds a pair; the client's options default to the server's. */
+export type MakeTransportPair = (server: TransportOptions, client: TransportOptions) => TransportPair | Promise<TransportPair>;
 
 const MAX_FRAME = 64 * 1024;
 const HIGH_WATER = 64 * 1024;
-const OPTIONS: TransportOptions = { maxFrameBytes: MAX_FRAME, sendHighWaterBytes: HIGH_WATER, heartbeatMs: 10_000 };
+/** Options every conformance test starts from. */
+export const OPTIONS: TransportOptions = { maxFrameBytes: MAX_FRAME, sendHighWaterBytes: HIGH_WATER, heartbeatMs: 10_000 };
+
+/** A pair factory that closes what it made after each test, and a listening server per pair. */
+export function pairSetup(makeTransportPair: MakeTransportPair) {
+  const pairs: TransportPair[] = [];
+  afterEach(async () => {
+    await Promise.all(pairs.splice(0).flatMap((p) => [p.server.close(), p.client.close()]));
+  });
+  return async (overrides: Partial<TransportOptions> = {}, clientOverrides: Partial<TransportOptions> = overrides) => {
+    const pair = await makeTransportPair({ ...OPTIONS, ...overrides }, { ...OPTIONS, ...clientOverrides });
+    pairs.push(pair);
+    const accepted = acceptor(pair.server);
+    const { url } = await pair.server.listen(pair.address);
+    const connect = async (): Promise<{ c: Connection; s: Connection }> => {
+      const c = await pair.client.dial(url);
+      return { c, s: await accepted.next() };
+    };
+    return { ...pair, url, accepted, connect };
+  };
+}
 
 /** Registers the conformance tests for one transport implementation. */
 export function runTransportConformance(name: string, makeTransportPair: MakeTransportPair): void {
+  runSecurityConformance(name, makeTransportPair);
+  runLimitsConformance(name, makeTransportPair);
   describe(`${name} transport conformance`, () => {
-    const pairs: TransportPair[] = [];
-    afterEach(async () => {
-      await Promise.all(pairs.splice(0).flatMap((p) => [p.server.close(), p.client.close()]));
-    });
-
-    async function setup(overrides: Partial<TransportOptions> = {}) {
-      const pair = await makeTransportPair({ ...OPTIONS, ...overrides });
-      pairs.push(pair);
-      const accepted = acceptor(pair.server);
-      const { url } = await pair.server.listen(pair.address);
-      const connect = async (): Promise<{ c: Connection; s: Connection }> => {
-        const c = await pair.client.dial(url);
-        return { c, s: await accepted.next() };
-      };
-      return { ...pair, url, accepted, connect };
-    }
+    const setup = pairSetup(makeTransportPair);
 
     it('round-trips frames in both directions, in order', async () => {
       const { connect } = await setup();

@@ -1,48 +1,30 @@
 import { connect as tcpConnect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { WebSocket } from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { CloseCode, type Transport, type TransportOptions } from '../../src/net/transport.js';
-import { createWsTransport, type WsTransportOptions } from '../../src/net/ws-transport.js';
-import { acceptor, frameOf, indexOf, once, record } from './helpers.js';
+import { CloseCode } from '../../src/net/transport.js';
+import { createWsTransport } from '../../src/net/ws-transport.js';
+import { frameOf, indexOf, once, record } from './helpers.js';
 import { runTransportConformance } from './transport-conformance.js';
+import { WS_OPTIONS, wsHarness } from './ws-harness.js';
 
-runTransportConformance('ws', (options) => ({
-  server: createWsTransport(options),
-  client: createWsTransport(options),
+runTransportConformance('ws', (server, client) => ({
+  server: createWsTransport(server),
+  client: createWsTransport(client),
   address: { host: '127.0.0.1', port: 0 },
 }));
 
-const MAX_FRAME = 64 * 1024;
-const OPTIONS: TransportOptions = { maxFrameBytes: MAX_FRAME, sendHighWaterBytes: 64 * 1024, heartbeatMs: 10_000 };
+const MAX_FRAME = WS_OPTIONS.maxFrameBytes;
 
 describe('ws transport', () => {
-  const transports: Transport[] = [];
-  const cleanups: Array<() => void> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0)) cleanup();
-    await Promise.all(transports.splice(0).map((t) => t.close()));
-  });
-
-  function make(overrides: Partial<WsTransportOptions> = {}): Transport {
-    const transport = createWsTransport({ ...OPTIONS, ...overrides });
-    transports.push(transport);
-    return transport;
-  }
-
-  async function listening(overrides: Partial<WsTransportOptions> = {}) {
-    const server = make(overrides);
-    const accepted = acceptor(server);
-    const { url } = await server.listen({ host: '127.0.0.1', port: 0 });
-    return { server, accepted, url, port: Number(new URL(url).port) };
-  }
+  const { make, listening, defer, transports } = wsHarness();
 
   /** A plain `ws` client, outside our transport, for misbehaving peers. */
   async function rawClient(url: string, options: { autoPong?: boolean } = {}): Promise<WebSocket> {
     const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
     ws.on('error', () => {}); // the server closing on us is the point of these tests
-    cleanups.push(() => ws.terminate());
+    defer(() => ws.terminate());
     await once(ws, 'open');
     return ws;
   }
@@ -52,7 +34,7 @@ describe('ws transport', () => {
     const sockets: Socket[] = [];
     const server: TcpServer = createTcpServer((socket) => sockets.push(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => { for (const s of sockets) s.destroy(); server.close(); });
+    defer(() => { for (const s of sockets) s.destroy(); server.close(); });
     const address = server.address();
     return `ws://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   }
@@ -85,7 +67,7 @@ describe('ws transport', () => {
     const { url } = await listening({ peerToken: 'right-token', logger: createLogger({ level: 'debug', destination }) });
     await expect(make({ peerToken: 'secret-guess' }).dial(url)).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
     const entries = lines.map((line) => JSON.parse(line) as { msg: string; component?: string; level: number });
-    expect(entries).toContainEqual(expect.objectContaining({ msg: 'peer refused: bad or missing token', component: 'net.ws', level: 40 }));
+    expect(entries).toContainEqual(expect.objectContaining({ msg: 'connection refused', reason: 'token', count: 1, component: 'net.ws', level: 40 }));
     expect(lines.join('\n')).not.toMatch(/secret-guess|right-token/);
   });
 
@@ -144,7 +126,7 @@ describe('ws transport', () => {
     const rsGood = record(await accepted.next());
     const socket = tcpConnect(port, '127.0.0.1');
     socket.on('error', () => {});
-    cleanups.push(() => socket.destroy());
+    defer(() => socket.destroy());
     const upgraded = new Promise<string>((resolve) => socket.once('data', (data: Buffer) => resolve(data.toString('latin1'))));
     socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');

@@ -18,8 +18,10 @@ import type { CacheStats } from './engine/doc-cache.js';
 import { CrmsyncError } from './errors.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { silentLogger, type Logger } from './log.js';
-import type { Transport } from './net/transport.js';
+import type { TlsOptions, Transport } from './net/transport.js';
 import { createWsTransport, wsLimitsOf } from './net/ws-transport.js';
+import { createNodeCertificate } from './net/certificate.js';
+import { isLoopback as isLoopbackAddress } from './net/address-policy.js';
 import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { realTimers, type Timers } from './timers.js';
@@ -50,8 +52,19 @@ export interface NodeOptions {
   listen?: { host?: string; port?: number } | false;
   /** Peer URLs to dial and keep dialing (ws://host:port). */
   peers?: string[];
-  /** Shared secret every peer must present. */
+  /** Shared secret every peer must present (in addition to its key; sent only over TLS to accepted servers, or to loopback). */
   peerToken?: string;
+  /**
+   * TLS for the peer port: `'self-signed'` (a certificate bound to the node's key, which
+   * peers check against the trust list; the default when listening beyond loopback), an
+   * operator's certificate and CA, or `false` for plain ws://.
+   */
+  tls?: 'self-signed' | TlsOptions | false;
+  /**
+   * Allows listening beyond loopback without TLS. Peers still authenticate with their
+   * keys, but traffic is readable and can be cut by anyone on the path: for test rigs.
+   */
+  insecure?: boolean;
   /** Transport (default: WebSocket). */
   transport?: Transport;
   limits?: Partial<Limits>;
@@ -150,17 +163,44 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     now: () => timers.now(), randomBytes: bytes,
     identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust,
   });
+  const listen = options.listen === false ? undefined : { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 };
+  const tls = await tlsFor(options, listen, trust, store.nodeId);
   const transport = options.transport ?? createWsTransport({
     // The transport names its own component (net.ws); a child here would log "component" twice.
-    ...wsLimitsOf(limits), peerToken: options.peerToken, logger: log,
+    ...wsLimitsOf(limits), peerToken: options.peerToken, logger: log, tls,
+    // A peer whose certificate key is revoked or unknown never gets a socket; the handshake decides the rest.
+    acceptPeer: ({ peerKey }) => (peerKey === undefined || trust.list.standing(peerKey) === 'member' ? { ok: true } : { ok: false, status: 403, reason: `key ${trust.list.standing(peerKey)}` }),
+    acceptServer: (peerKey) => peerKey === undefined || trust.list.standing(peerKey) !== 'revoked',
   });
   const peers = new Peers({
     engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }),
   });
-  const url = await peers.start(options.listen === false ? undefined : { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 });
+  if (options.insecure && listen && !isLoopback(listen.host) && !tls) log.warn({ host: listen.host }, 'INSECURE: peers connect without TLS beyond loopback (--insecure)');
+  const url = await peers.start(listen);
   for (const peer of options.peers ?? []) peers.add(peer);
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
   return buildNode({ store, engine, peers, limits, url, log });
+}
+
+/**
+ * The peer port's TLS: a node listening beyond loopback uses TLS unless told it may not
+ * (`insecure`), with a self-signed certificate bound to its key by default.
+ */
+/** True for a host name or address that never leaves this machine. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || isLoopbackAddress(host);
+}
+
+async function tlsFor(options: NodeOptions, listen: { host: string } | undefined, trust: TrustService, nodeId: string): Promise<TlsOptions | undefined> {
+  const wanted = options.tls ?? (listen && !isLoopback(listen.host) ? 'self-signed' : false);
+  if (wanted === false) {
+    if (listen && !isLoopback(listen.host) && !options.insecure && !options.transport) {
+      throw new CrmsyncError('ERR_VALIDATION', `refusing to listen on ${listen.host} without TLS: peers beyond loopback need wss:// (remove tls: false, or pass insecure: true for a test rig)`);
+    }
+    return undefined;
+  }
+  if (wanted !== 'self-signed') return wanted;
+  return { key: trust.keys.privateKeyPem, cert: await createNodeCertificate(trust.keys.privateKeyPem, nodeId) };
 }
 
 async function levelAt(dataDir: string | undefined): Promise<Level<string, Uint8Array>> {

@@ -175,12 +175,17 @@ export class Engine implements SyncEngine {
     const entries = await this.#store.readLog(from, maxEntries, maxBytes);
     // The first entry of each origin learns the chain hash before it (sent as `prev`).
     const seen = new Set<string>();
+    const out: StoredEntry[] = [];
     for (const entry of entries) {
-      if (seen.has(entry.origin)) continue;
+      if (seen.has(entry.origin)) {
+        out.push(entry);
+        continue;
+      }
       seen.add(entry.origin);
-      entry.prev = entry.seq === 1 ? chainStart(this.#cluster, entry.origin) : await this.#store.chainAt(entry.origin, entry.seq - 1);
+      const prev = entry.seq === 1 ? chainStart(this.#cluster, entry.origin) : await this.#store.chainAt(entry.origin, entry.seq - 1);
+      out.push(prev === undefined ? entry : { ...entry, prev });
     }
-    return entries;
+    return out;
   }
 
   ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult> {

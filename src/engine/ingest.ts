@@ -29,6 +29,8 @@ export interface IngestResult {
   quarantined: number;
   /** True if a run skipped ahead of what we hold: nothing was stored; the sender must resend from our clock. */
   gap: boolean;
+  /** Origins the trust list does not know (yet): nothing was stored; the sender must send its trust statements, then resend. */
+  untrusted: string[];
   /** Origins whose last entry advanced. */
   origins: string[];
 }
@@ -46,13 +48,16 @@ interface Item {
 export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeId, authority: OriginAuthority): Promise<IngestResult> {
   const staged = await writer.run(async () => {
     const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq));
-    if (check.gap) return { result: { accepted: 0, quarantined: 0, gap: true, origins: [] }, durable: undefined };
+    if (!('runs' in check)) {
+      const untrusted = 'untrusted' in check ? check.untrusted : [];
+      return { result: { accepted: 0, quarantined: 0, gap: 'gap' in check, untrusted, origins: [] }, durable: undefined };
+    }
     const items = new Map<ChangeEntry, Item>();
     for (const run of check.runs) {
       run.fresh.forEach((entry, i) => items.set(entry, inspect(entry, run.chains[i]!, i === run.fresh.length - 1)));
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
-    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, origins: [] }, durable: undefined };
+    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [] }, durable: undefined };
     const records = await applyByRecord(writer, ordered);
     const logged = ordered.map(toLogged);
     logged[logged.length - 1]!.boundary = true;
@@ -61,7 +66,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     for (const [origin, head] of clock) writer.advance(origin, head);
     const mutation: Mutation = { records, entries: logged, clock: [...clock] };
     const quarantined = ordered.filter((i) => i.quarantined !== undefined).length;
-    return { result: { accepted: ordered.length, quarantined, gap: false, origins: [...clock.keys()] }, durable: writer.commit(mutation, from) };
+    return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()] }, durable: writer.commit(mutation, from) };
   });
   if (staged.durable) await staged.durable;
   return staged.result;

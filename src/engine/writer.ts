@@ -114,8 +114,8 @@ export class Writer {
 
   /**
    * Numbers, chains and signs this node's own entries of one commit (under the lock): the
-   * origin signs every `signEveryEntries`-th entry and the last one, and the last one
-   * closes the commit (a frame may end there). Returns the clock entry of the commit.
+   * origin signs every `signEveryEntries`-th entry and the last one, and a frame may end
+   * at each of them. Returns the clock entry of the commit.
    */
   sealOwn(entries: LoggedEntry[]): [origin: string, head: OriginHead] {
     const self = this.nodeId;
@@ -126,9 +126,13 @@ export class Writer {
       entry.seq = ++seq;
       chain = chainNext(chain, entry, changeDigest(entry.change));
       entry.chain = chain;
-      if ((i + 1) % this.#limits.signEveryEntries === 0 || i === entries.length - 1) entry.sig = this.#identity.sign(entrySigningInput(chain));
+      // Every signed entry of our own is a boundary: earlier commits all ended on one, so
+      // at this position every origin's last entry is signed and a frame may end here.
+      if ((i + 1) % this.#limits.signEveryEntries === 0 || i === entries.length - 1) {
+        entry.sig = this.#identity.sign(entrySigningInput(chain));
+        entry.boundary = true;
+      }
     });
-    entries[entries.length - 1]!.boundary = true;
     const head = { seq, hash: chain };
     this.#heads.set(self, head);
     return [self, head];

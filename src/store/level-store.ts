@@ -289,10 +289,12 @@ export class LevelStore implements Store {
     return this.#read('reading the change log', async () => {
       const out: StoredEntry[] = [];
       let bytes = 0;
+      // A read ends at a boundary (the end of a commit, where every origin's last entry is
+      // signed), so any read can be sent as it is: it may run past the limits to reach one.
       const take = (entry: StoredEntry): boolean => {
         out.push(entry);
-        bytes += entry.change.length + 512;
-        return out.length < maxEntries && bytes < maxBytes;
+        bytes += entry.change.length + 96;
+        return !entry.boundary || (out.length < maxEntries && bytes < maxBytes);
       };
       const first = this.#tail[0];
       if (first && from >= first.localSeq) {

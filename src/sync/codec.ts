@@ -148,7 +148,7 @@ function parse(type: Message['type'], m: Obj): Message {
     case 'have':
       return { type, clock: clock(m.clock) };
     case 'resync':
-      return { type, epoch: uint(m.epoch, 'epoch'), clock: clock(m.clock) };
+      return { type, epoch: uint(m.epoch, 'epoch'), clock: clock(m.clock), ...(m.trust === undefined ? {} : { trust: text(m.trust, 'trust', 64) }) };
     case 'trust':
       return { type, statements: list(m.statements, 'statements', FIXED.maxStatementsPerMessage) };
     case 'error':

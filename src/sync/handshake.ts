@@ -43,7 +43,7 @@ export function onHello(s: ProtocolState, msg: HelloMessage, frame: Uint8Array, 
   }
   const admission = env.auth.admit(msg);
   if (!admission.ok) return refuse(s, admission.code, admission.reason, { node: msg.node }, out);
-  const next: ProtocolState = { ...s, phase: 'awaiting-auth', peerHello: frame, peer: admission.peer };
+  const next: ProtocolState = { ...s, phase: 'awaiting-auth', peerHello: frame, peer: admission.peer, peerProof: msg.proof };
   const auth: AuthMessage = { type: 'auth', sig: env.auth.sign(signingInput(next, env, s.initiator)) };
   out.push({ type: 'send', message: auth });
   return next;
@@ -55,7 +55,7 @@ export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action
   if (!env.auth.verify(s.peer.publicKey, signingInput(s, env, !s.initiator), msg.sig)) {
     return refuse(s, CloseCode.badSignature, 'bad-proof', { node: s.peer.node }, out);
   }
-  out.push({ type: 'authenticated', peer: s.peer });
+  out.push({ type: 'authenticated', peer: s.peer, proof: [...s.peerProof] });
   const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest() };
   out.push({ type: 'send', message: open });
   return { ...s, phase: 'awaiting-open', remote: s.peer.node };

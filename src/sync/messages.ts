@@ -66,11 +66,16 @@ export interface HaveMessage {
   clock: WireClock;
 }
 
-/** The receiver saw a gap; the sender restarts the stream from `clock` with `epoch`. */
+/**
+ * The receiver could not take a batch (a gap, or origins its trust list does not know
+ * yet): the sender sends its trust statements if `trust` (the receiver's digest) differs
+ * from its own, then restarts the stream from `clock` with `epoch`.
+ */
 export interface ResyncMessage {
   type: 'resync';
   epoch: number;
   clock: WireClock;
+  trust?: string;
 }
 
 /** Signed trust statements the receiver may lack (each is checked on its own). */

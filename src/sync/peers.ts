@@ -10,6 +10,7 @@
  *  4. Nothing happens before start(): the constructor only stores its collaborators.
  */
 import type { SyncEngine } from '../engine/engine.js';
+import { statementValue, type TrustStatement } from '../trust/statements.js';
 import type { TrustService } from '../trust/trust-service.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
@@ -118,10 +119,16 @@ export class Peers {
     this.#transport.onConnection((connection) => this.#adopt(connection, undefined));
     const unsubscribeLog = this.#engine.onAppended((entries, source) => this.#notifyAppended(source, [...new Set(entries.map((e) => e.origin))]));
     const onTrust = () => this.#enforceTrust();
+    const onAdded = (added: TrustStatement[]) => {
+      const values = added.map(statementValue);
+      for (const session of this.#sessions) session.shareTrust(values);
+    };
     this.#trust.events.on('changed', onTrust);
+    this.#trust.events.on('added', onAdded);
     this.#unsubscribe = () => {
       unsubscribeLog();
       this.#trust.events.off('changed', onTrust);
+      this.#trust.events.off('added', onAdded);
     };
     this.#scheduleTick();
     return listen ? (await this.#transport.listen(listen)).url : null;

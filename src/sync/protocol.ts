@@ -66,6 +66,8 @@ export interface ProtocolState {
   readonly peerHello: Uint8Array | undefined;
   /** What the trust list says about the peer's claimed key (proven once `remote` is set). */
   readonly peer: PeerIdentity | undefined;
+  /** The trust statements the peer's hello carried to prove its membership. */
+  readonly peerProof: readonly unknown[];
   /** The peer's node id, set only once its proof verified. */
   readonly remote: NodeId | undefined;
   readonly openedAt: number;
@@ -138,6 +140,8 @@ export interface Env {
   auth: AuthContext;
   /** True for origins on the trust list (invariant 7). */
   known(origin: string): boolean;
+  /** False for entries the trust list puts beyond reach (of a revoked or read-only origin): never sent. */
+  allowed(origin: string, seq: number): boolean;
   /** Our holdings in wire form. */
   wireClock(): WireClock;
 }
@@ -154,6 +158,8 @@ export type Event =
   | { type: 'appended' }
   /** We received these origins' entries from another peer: tell this one. */
   | { type: 'announce'; origins: string[] }
+  /** Our trust list gained statements: pass them on (before any entry they authorise). */
+  | { type: 'share-trust'; statements: unknown[] }
   /** Periodic timer. */
   | { type: 'tick' }
   /** Result of `locate`. */
@@ -163,7 +169,7 @@ export type Event =
   /** The send buffer drained (result of `await-drain`). */
   | { type: 'drained' }
   /** Result of `ingest`. */
-  | { type: 'ingested'; batch: number; epoch: number; origins: string[]; gap: boolean }
+  | { type: 'ingested'; batch: number; epoch: number; origins: string[]; gap: boolean; untrusted: boolean }
   /** An action failed (ingest refused a fork, the store failed...). */
   | { type: 'failed'; error: unknown }
   /** The host asks to close (duplicate connection, revocation, node stopping, peer removed). */
@@ -184,8 +190,8 @@ export type Action =
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
   /** Trust statements from the peer, to check and add. */
   | { type: 'trust'; statements: unknown[] }
-  /** The peer proved its key: the connection counts as authenticated. */
-  | { type: 'authenticated'; peer: PeerIdentity }
+  /** The peer proved its key: the connection counts as authenticated; its hello's proof statements may be added. */
+  | { type: 'authenticated'; peer: PeerIdentity; proof: unknown[] }
   /** Clocks were exchanged with `remote`; the host may close a duplicate session. */
   | { type: 'opened'; remote: NodeId }
   /** A handshake was refused (the host logs it, rate-limited, and counts it). */
@@ -203,7 +209,7 @@ export interface Step {
 export function initialState(self: NodeId, now: number, options: { initiator: boolean; nonce: Uint8Array }): ProtocolState {
   return {
     phase: 'awaiting-hello', self, initiator: options.initiator, nonce: options.nonce, ourHello: undefined, peerHello: undefined,
-    peer: undefined, remote: undefined, openedAt: now,
+    peer: undefined, peerProof: [], remote: undefined, openedAt: now,
     peerHolds: new Map(), sent: new Map(), cursor: 1, stream: 0, outbound: 'idle',
     epoch: 0, recvEpoch: 0, nextBatch: 0, sentBatch: 0, ackedBatch: 0, queued: [],
     lastProgress: now, caughtUpAt: now,
@@ -246,6 +252,9 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return s;
     case 'announce':
       if (s.phase === 'open' && event.origins.length > 0) out.push({ type: 'send', message: { type: 'have', clock: toWireClock(env.holdings, event.origins) } });
+      return s;
+    case 'share-trust':
+      if (s.phase === 'open' && event.statements.length > 0) out.push({ type: 'send', message: { type: 'trust', statements: event.statements } });
       return s;
     case 'tick':
       return onTick(s, env, out);
@@ -314,6 +323,8 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       // Every new resync carries a higher epoch than the last; one we already follow is
       // a repeat and restarting again would only resend twice.
       if (msg.epoch <= s.epoch) return s;
+      // The peer may lack the trust statements behind what we sent: they go first.
+      if (msg.trust !== undefined && msg.trust !== env.auth.trustDigest()) out.push({ type: 'send-trust' });
       const held = new Map([...seqsFromWire(msg.clock)].filter(([origin]) => env.known(origin)));
       return restart(s, held, msg.epoch, env, out);
     }

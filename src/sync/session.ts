@@ -135,6 +135,11 @@ export class PeerSession {
     this.#dispatch({ type: 'announce', origins });
   }
 
+  /** Passes new trust statements to the peer (they must arrive before entries they authorise). */
+  shareTrust(statements: unknown[]): void {
+    this.#dispatch({ type: 'share-trust', statements });
+  }
+
   /** Timer work: handshake timeout, and resending when acks stop coming. */
   tick(): void {
     this.#dispatch({ type: 'tick' });
@@ -157,6 +162,7 @@ export class PeerSession {
       },
       auth: this.#auth,
       known: (origin) => this.#trust.knows(origin),
+      allowed: (origin, seq) => this.#trust.allows(origin, seq),
       wireClock: () => toWireClock(this.#engine.holdings()),
     };
   }
@@ -200,6 +206,8 @@ export class PeerSession {
         return;
       case 'authenticated':
         this.#connection.authenticated();
+        // The statements that proved the peer's membership are the cluster's own: keep them.
+        if (action.proof.length > 0) this.#trust.receive(action.proof, action.peer.node).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
         return;
       case 'refused':
         this.#host.onRefused(this, action.code, action.reason, action.fields);
@@ -256,7 +264,7 @@ export class PeerSession {
       (result) => {
         this.stats.changesIn += result.accepted;
         const origins = [...new Set(action.entries.map((e) => e.origin))];
-        this.#dispatch({ type: 'ingested', batch: action.batch, epoch: action.epoch, origins, gap: result.gap });
+        this.#dispatch({ type: 'ingested', batch: action.batch, epoch: action.epoch, origins, gap: result.gap, untrusted: result.untrusted.length > 0 });
       },
       (error: unknown) => this.#dispatch({ type: 'failed', error }),
     );

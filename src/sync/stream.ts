@@ -12,9 +12,9 @@ import type { Action, Env, Event, ProtocolState, QueuedFrame } from './protocol.
 
 /** Answers an ingest: ack with our clock for the batch's origins, or ask for a resync. */
 export function onIngested(s: ProtocolState, event: Extract<Event, { type: 'ingested' }>, env: Env, out: Action[]): ProtocolState {
-  if (event.gap) {
+  if (event.gap || event.untrusted) {
     const recvEpoch = Math.max(s.recvEpoch, event.epoch) + 1;
-    out.push({ type: 'send', message: { type: 'resync', epoch: recvEpoch, clock: toWireClock(env.holdings) } });
+    out.push({ type: 'send', message: { type: 'resync', epoch: recvEpoch, clock: toWireClock(env.holdings), trust: env.auth.trustDigest() } });
     return { ...s, recvEpoch };
   }
   out.push({ type: 'send', message: { type: 'ack', batch: event.batch, clock: toWireClock(env.holdings, event.origins) } });
@@ -65,7 +65,7 @@ export function onRead(s: ProtocolState, entries: StoredEntry[], env: Env): Prot
   for (const entry of entries) {
     const prev = chains.has(entry.origin) ? chains.get(entry.origin) : entry.prev;
     chains.set(entry.origin, entry.chain);
-    if (entry.seq > (sent.get(entry.origin) ?? 0)) {
+    if (entry.seq > (sent.get(entry.origin) ?? 0) && env.allowed(entry.origin, entry.seq)) {
       sent.set(entry.origin, entry.seq);
       fresh.push({ entry, prev, cut: false });
     }
@@ -163,7 +163,7 @@ export function fail(s: ProtocolState, err: unknown, out: Action[]): ProtocolSta
   const evidence = (err as { evidence?: unknown }).evidence;
   out.push({
     type: 'log', level: evidence ? 'error' : 'warn', message: evidence ? 'origin fork detected; closing peer session' : 'closing peer session',
-    fields: { peer: s.remote, code: errCode, ...(code === CloseCode.internalError ? { err } : {}), ...(evidence ? { evidence } : {}) },
+    fields: { peer: s.remote, code: errCode, reason: err instanceof CrmsyncError ? err.message : undefined, ...(code === CloseCode.internalError ? { err } : {}), ...(evidence ? { evidence } : {}) },
   });
   if (err instanceof CrmsyncError) out.push({ type: 'send', message: { type: 'error', code: err.code, message: err.message.slice(0, 1000) } });
   out.push({ type: 'close', code, reason: errCode });

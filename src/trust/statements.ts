@@ -39,6 +39,14 @@ export interface TrustStatement {
   role?: Role;
   admin?: boolean;
   scope?: Scope;
+  /**
+   * For a revocation: the origin's entries up to this sequence number stay valid (the
+   * issuer held them when it revoked); later ones are refused everywhere. Every node
+   * therefore keeps the same history of a revoked node.
+   */
+  upTo?: number;
+  /** The chain hash (hex) at `upTo`, so no other history up to there is ever accepted. */
+  upToChain?: string;
   /** Ed25519 signature by `issuer` over the canonical encoding of every other field. */
   sig: Uint8Array;
 }
@@ -68,6 +76,8 @@ export const statementSchema = z.object({
   role: z.enum(ROLES).optional(),
   admin: z.boolean().optional(),
   scope: z.object({ territories: scopeList.optional(), owners: scopeList.optional() }).strict().optional(),
+  upTo: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  upToChain: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   sig: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === SIGNATURE_BYTES, 'expected a 64-byte signature'),
 }).strict();
 
@@ -77,7 +87,7 @@ const sorted = (list: string[] | undefined) => (list === undefined ? null : [...
 export function canonicalStatement(s: UnsignedStatement): Uint8Array {
   return pack([
     'crmsync/trust/1', s.cluster, s.n, s.issuer, s.at, s.op, s.node, s.key,
-    s.role ?? null, s.admin ?? false, s.scope ? [sorted(s.scope.territories), sorted(s.scope.owners)] : null,
+    s.role ?? null, s.admin ?? false, s.scope ? [sorted(s.scope.territories), sorted(s.scope.owners)] : null, s.upTo ?? 0, s.upToChain ?? null,
   ]);
 }
 

@@ -38,6 +38,13 @@ export interface Member {
   grantedAt: number;
 }
 
+/** A revoked node: its key, and how far its history stays valid (entries up to `upTo`, chaining to `upToChain`). */
+export interface Retired {
+  publicKey: Uint8Array;
+  upTo: number;
+  upToChain?: string;
+}
+
 /** What the trust list says about a key. */
 export type KeyStanding = 'member' | 'revoked' | 'unknown';
 
@@ -61,6 +68,8 @@ export class TrustList {
   #members = new Map<string, Member>();
   #byNode = new Map<string, Member>();
   #revoked = new Set<string>();
+  /** Revoked node ids: their key and how far their history stays valid. */
+  #retired = new Map<string, Retired>();
   #everBound = new Set<string>();
   #maxN = 0;
 
@@ -98,7 +107,7 @@ export class TrustList {
   }
 
   /** Signs and adds a statement as `issuer` (who must be an active administrator). */
-  issue(issuer: NodeKeys, body: { op: 'grant' | 'revoke'; node: NodeId; key: string; role?: Role; admin?: boolean; scope?: Scope }, now: number): TrustStatement {
+  issue(issuer: NodeKeys, body: { op: 'grant' | 'revoke'; node: NodeId; key: string; role?: Role; admin?: boolean; scope?: Scope; upTo?: number; upToChain?: string }, now: number): TrustStatement {
     if (!this.isAdmin(issuer.fingerprint)) {
       throw new CrmsyncError('ERR_UNAUTHORIZED', 'only an administrator of the cluster can change its trust list; run this on an administrator node');
     }
@@ -138,6 +147,11 @@ export class TrustList {
   /** True for a node id bound to a key, now or before a revocation (its entries may be held). */
   knowsNode(node: string): boolean {
     return this.#byNode.has(node) || this.#everBound.has(node);
+  }
+
+  /** A revoked node: its key and the last sequence number of its history that stays valid. */
+  retired(node: string): Retired | undefined {
+    return this.#retired.get(node);
   }
 
   /** Revoked fingerprints. */
@@ -194,8 +208,9 @@ export class TrustList {
 
   /** Evaluates every statement in order (see the rules); true when the result changed. */
   #evaluate(): boolean {
-    const { members, revoked, ineffective } = evaluate(this.#statements, this.founder);
+    const { members, revoked, retired, ineffective } = evaluate(this.#statements, this.founder);
     for (const hash of ineffective) this.#statements.delete(hash);
+    this.#retired = retired;
     for (const s of this.#statements.values()) if (s.op === 'grant') this.#everBound.add(s.node);
     const before = snapshot(this.#members, this.#revoked);
     this.#members = members;
@@ -211,7 +226,10 @@ export class TrustList {
 }
 
 /** The evaluation of a statement set (the rules in the file comment). */
-function evaluate(statements: Map<string, TrustStatement>, founder: string): { members: Map<string, Member>; revoked: Set<string>; ineffective: Set<string> } {
+function evaluate(statements: Map<string, TrustStatement>, founder: string): {
+  members: Map<string, Member>; revoked: Set<string>; retired: Map<string, Retired>; ineffective: Set<string>;
+} {
+  const retired = new Map<string, Retired>();
   const members = new Map<string, Member>();
   const boundNode = new Map<string, string>(); // node id -> the first key ever granted it
   const boundKey = new Map<string, string>(); // key -> the node id it was granted
@@ -224,6 +242,9 @@ function evaluate(statements: Map<string, TrustStatement>, founder: string): { m
       continue;
     }
     if (s.op === 'revoke') {
+      if (!revoked.has(s.key) && boundKey.get(s.key) !== undefined) {
+        retired.set(boundKey.get(s.key)!, { publicKey: parseFingerprint(s.key), upTo: s.upTo ?? 0, ...(s.upToChain ? { upToChain: s.upToChain } : {}) });
+      }
       revoked.add(s.key);
       members.delete(s.key);
       continue;
@@ -237,7 +258,7 @@ function evaluate(statements: Map<string, TrustStatement>, founder: string): { m
       ...(s.scope ? { scope: s.scope } : {}), grantedBy: s.issuer, grantedAt: s.at,
     });
   }
-  return { members, revoked, ineffective };
+  return { members, revoked, retired, ineffective };
 }
 
 function byOrder([ha, a]: [string, TrustStatement], [hb, b]: [string, TrustStatement]): number {

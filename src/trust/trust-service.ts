@@ -27,8 +27,12 @@ export class TrustService {
   readonly keys: NodeKeys;
   readonly list: TrustList;
   readonly verifier: SignatureVerifier;
-  /** Emits 'changed' after statements that changed the evaluation became durable. */
-  readonly events = new EventEmitter<{ changed: [] }>();
+  /**
+   * 'added': statements new to this node, as soon as they are in the list (synchronously,
+   * so a relay passes them on before any entry they authorise); 'changed': after
+   * statements that changed the evaluation became durable.
+   */
+  readonly events = new EventEmitter<{ added: [TrustStatement[]]; changed: [] }>();
   readonly #persistence: TrustPersistence;
   readonly #logger: Logger;
   readonly #maxProof: number;
@@ -47,12 +51,21 @@ export class TrustService {
     return this.list.cluster;
   }
 
-  /** The public key of an origin allowed to write, or why it is not (OriginAuthority). */
-  writer(origin: string): { key: Uint8Array } | { refused: 'unknown' | 'revoked' | 'read-only' } {
+  /**
+   * The key an origin's entries are checked with, and up to which sequence number they
+   * are accepted (OriginAuthority): a member without limit, a revoked node up to where its
+   * revocation said, a read-only member nothing; undefined for an origin we do not know.
+   */
+  writer(origin: string): { key: Uint8Array; upTo: number; upToChain?: string } | undefined {
     const member = this.list.memberByNode(origin);
-    if (!member) return { refused: this.list.knowsNode(origin) ? 'revoked' : 'unknown' };
-    if (member.role === 'read-only') return { refused: 'read-only' };
-    return { key: member.publicKey };
+    if (member) return { key: member.publicKey, upTo: member.role === 'read-only' ? 0 : Number.MAX_SAFE_INTEGER };
+    const retired = this.list.retired(origin);
+    return retired && { key: retired.publicKey, upTo: retired.upTo, ...(retired.upToChain ? { upToChain: retired.upToChain } : {}) };
+  }
+
+  /** True when entry `seq` of `origin` may be relayed (see writer). */
+  allows(origin: string, seq: number): boolean {
+    return seq <= (this.writer(origin)?.upTo ?? 0);
   }
 
   /** True for node ids the trust list binds (now or before a revocation). */
@@ -98,14 +111,16 @@ export class TrustService {
   }
 
   /** Issues a statement as this node (an administrator); durable on return. */
-  async issue(body: { op: 'grant' | 'revoke'; node: NodeId; key: string; role?: Role; admin?: boolean; scope?: Scope }, now: number): Promise<TrustStatement> {
+  async issue(body: { op: 'grant' | 'revoke'; node: NodeId; key: string; role?: Role; admin?: boolean; scope?: Scope; upTo?: number; upToChain?: string }, now: number): Promise<TrustStatement> {
+    this.requireAdmin();
     const before = this.list.version;
     const statement = this.list.issue(this.keys, body, now);
     await this.#persist([statement], this.list.version !== before);
     return statement;
   }
 
-  async #persist(added: readonly TrustStatement[], changed: boolean): Promise<void> {
+  async #persist(added: TrustStatement[], changed: boolean): Promise<void> {
+    if (added.length > 0) this.events.emit('added', added);
     if (added.length > 0) await this.#persistence.saveTrust(added.map((s) => ({ hash: statementHash(s), value: statementValue(s) })));
     if (changed) this.events.emit('changed');
   }

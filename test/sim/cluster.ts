@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { openNode, type CrmNode } from '../../src/node.js';
 import type { Limits } from '../../src/limits.js';
 import { MemoryNetwork, type InFlightItem } from '../../src/net/memory-transport.js';
+import { createTestCluster } from '../../src/testing.js';
 import { Prng } from './prng.js';
 import { VirtualTimers } from './virtual-timers.js';
 
@@ -64,6 +65,8 @@ export function packetType(item: InFlightItem): string {
 /** See the file comment. Invariant: nodes[i] is undefined exactly while node i is down. */
 export class SimCluster {
   readonly network = new MemoryNetwork({ mode: 'manual' });
+  /** Every node is a member of one cluster (keys are not seeded: nothing compared depends on them). */
+  readonly cluster = createTestCluster();
   readonly timers = new VirtualTimers(SIM_EPOCH);
   readonly names: string[];
   readonly dbs: MemoryLevel<string, Uint8Array>[];
@@ -119,6 +122,7 @@ export class SimCluster {
     const name = this.names[i]!;
     const rng = this.#rng.fork(i * 10_007 + this.#incarnations[i]!++);
     const node = await openNode({
+      ...this.cluster.member(name),
       db: this.dbs[i], nodeId: name, transport: this.network.transport(name), timers: this.timers,
       random: () => rng.next(), randomBytes: (n) => rng.bytes(n), sync: false, limits: this.limits,
       logger: this.#logger(name), listen: {}, peers: this.options.dials[i]!.map((j) => `mem://${this.names[j]}`),

@@ -56,6 +56,7 @@ export function env(node: string, overrides: Partial<Env> = {}, holdings: [strin
   return {
     now: 0, holdings: clock, lastPosition: 0, sendBlocked: false, settings, auth: authFor(node),
     known: (origin) => origin !== 'stranger',
+    allowed: () => true,
     wireClock: () => [...clock].map(([o, h]): WireClock[number] => [o, h.seq, Buffer.from(h.hash, 'hex')]),
     ...overrides,
   };

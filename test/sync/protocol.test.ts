@@ -191,7 +191,7 @@ describe('inbound stream', () => {
     const d = Driver.open();
     const out = d.message(batch(0, [entry('x', 1, 0)]));
     expect(of(out, 'ingest')).toMatchObject([{ type: 'ingest', entries: [{ origin: 'x', seq: 1 }], batch: 1, epoch: 0 }]);
-    const acked = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: false }, { holdings: new Map([['x', { seq: 1, hash: hash(1) }], ['y', { seq: 4, hash: hash(4) }]]) });
+    const acked = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: false, untrusted: false }, { holdings: new Map([['x', { seq: 1, hash: hash(1) }], ['y', { seq: 4, hash: hash(4) }]]) });
     expect(sends(acked)).toEqual([{ type: 'ack', batch: 1, clock: [['x', 1, wire(1)]] }]);
   });
 
@@ -209,13 +209,46 @@ describe('inbound stream', () => {
   it('a gap asks for a resync with a new epoch; older epochs get the resync repeated', () => {
     const d = Driver.open();
     d.message(batch(0, [entry('x', 5, 0)]));
-    const out = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: true });
-    expect(sends(out)).toEqual([{ type: 'resync', epoch: 1, clock: [] }]);
+    const out = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: true, untrusted: false });
+    expect(sends(out)).toEqual([{ type: 'resync', epoch: 1, clock: [], trust: 'digest' }]);
     expect(d.state.recvEpoch).toBe(1);
     const stale = d.message(batch(0, [entry('x', 6, 0)], 2));
     expect(of(stale, 'ingest')).toEqual([]);
     expect(sends(stale)).toEqual([{ type: 'resync', epoch: 1, clock: [] }]);
     expect(of(d.message(batch(1, [entry('x', 1, 0)], 3)), 'ingest')).toHaveLength(1);
+  });
+
+  it('origins the trust list does not know yet: a resync carrying our trust digest, so the sender sends its statements first', () => {
+    const d = Driver.open();
+    const out = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['y'], gap: false, untrusted: true });
+    expect(sends(out)).toEqual([{ type: 'resync', epoch: 1, clock: [], trust: 'digest' }]);
+    // The sender of a resync whose digest differs from its own sends its statements before restarting.
+    const sender = Driver.open();
+    const answer = sender.message({ type: 'resync', epoch: 5, clock: [], trust: 'other' });
+    expect(answer.map((a) => a.type).slice(0, 2)).toEqual(['send-trust', 'locate']);
+    expect(of(Driver.open().message({ type: 'resync', epoch: 5, clock: [], trust: 'digest' }), 'send-trust')).toEqual([]);
+  });
+
+  it('learns only origins on the trust list, and never sends entries the trust list put beyond reach (invariant 7)', () => {
+    const d = Driver.open(env(SELF, { lastPosition: 3, allowed: (origin, seq) => origin !== 'gone' || seq <= 1 }, [['me', 1], ['gone', 2]]));
+    d.message({ type: 'have', clock: [['stranger', 5, wire(5)], ['me', 1, wire(1)]] });
+    expect(d.state.peerHolds.has('stranger')).toBe(false);
+    d.feed({ type: 'located', stream: d.state.stream, cursor: 1 });
+    const out = d.feed({ type: 'read', stream: d.state.stream, entries: [entry('gone', 1, 1), entry('gone', 2, 2), entry('me', 1, 3)] });
+    const sent = decodeMessage(frames(out)[0]!.frame, settings.maxFrameBytes) as Extract<Message, { type: 'changes' }>;
+    expect(sent.entries.map((e) => `${e.origin}/${e.seq}`)).toEqual(['gone/1']);
+  });
+
+  it('puts the signature on each origin\'s last entry of a frame and the previous chain hash on its first', () => {
+    const d = Driver.open(env(SELF, { lastPosition: 4 }, [['me', 2], ['x', 2]]));
+    d.feed({ type: 'located', stream: d.state.stream, cursor: 1 });
+    const entries = [entry('me', 1, 1), entry('x', 1, 2), entry('me', 2, 3), entry('x', 2, 4)];
+    entries[0]!.prev = hash(0);
+    entries[1]!.prev = hash(100);
+    const sent = decodeMessage(frames(d.feed({ type: 'read', stream: d.state.stream, entries }))[0]!.frame, settings.maxFrameBytes) as Extract<Message, { type: 'changes' }>;
+    expect(sent.entries.map((e) => [e.origin, e.seq, e.sig !== undefined, e.prev])).toEqual([
+      ['me', 1, false, hash(0)], ['x', 1, false, hash(100)], ['me', 2, true, undefined], ['x', 2, true, undefined],
+    ]);
   });
 
   it('announces origins received elsewhere, only when open', () => {

@@ -4,10 +4,11 @@
  * life: its origin's entries are signed with that key.
  */
 import { CrmsyncError } from './errors.js';
-import type { Limits } from './limits.js';
+import { FIXED, type Limits } from './limits.js';
 import type { Logger } from './log.js';
 import type { NodeIdentityRecord, Store } from './store/store.js';
 import { generateNodeKeys, loadNodeKeys, parseFingerprint, SignatureVerifier, type NodeKeys } from './trust/keys.js';
+import { decodeInvitation, type Invitation } from './trust/invitation.js';
 import { TrustList } from './trust/trust-list.js';
 import { TrustService } from './trust/trust-service.js';
 import { parseNodeId, type NodeId } from './types.js';
@@ -23,15 +24,27 @@ export interface IdentityOptions {
    * founds a new cluster and is its first administrator.
    */
   cluster?: { founder: string; statements?: unknown[] } | undefined;
+  /**
+   * An invitation code (crmsync trust invite) for a new data directory: it names the
+   * cluster, the node id and the administrator to dial, who grants this node's key.
+   */
+  invitation?: string | undefined;
 }
+
+/** Where a joining node keeps its invitation until it is a member. */
+const JOINING_KEY = 'trust/joining';
 
 /** The identity record of a new data directory. */
 export function newIdentity(options: IdentityOptions, generateNodeId: () => NodeId): { record: NodeIdentityRecord; keys: NodeKeys } {
   const keys = options.identity ? loadNodeKeys(options.identity.privateKeyPem) : generateNodeKeys();
-  const founder = options.cluster?.founder ?? keys.fingerprint;
+  const invitation = options.invitation === undefined ? undefined : decodeInvitation(options.invitation);
+  if (invitation && options.nodeId !== undefined && options.nodeId !== invitation.node) {
+    throw new CrmsyncError('ERR_VALIDATION', `the invitation is for node id "${invitation.node}", not "${options.nodeId}"`);
+  }
+  const founder = invitation?.founder ?? options.cluster?.founder ?? keys.fingerprint;
   parseFingerprint(founder);
   const record: NodeIdentityRecord = {
-    nodeId: options.nodeId === undefined ? generateNodeId() : parseNodeId(options.nodeId), key: keys.fingerprint, founder,
+    nodeId: invitation?.node ?? (options.nodeId === undefined ? generateNodeId() : parseNodeId(options.nodeId)), key: keys.fingerprint, founder,
     ...(options.identity ? {} : { privateKeyPem: keys.privateKeyPem }),
   };
   return { record, keys };
@@ -60,7 +73,8 @@ export function existingKeys(record: NodeIdentityRecord, options: IdentityOption
 export async function openTrust(store: Store, keys: NodeKeys, options: IdentityOptions, limits: Limits, logger: Logger, now: number): Promise<TrustService> {
   const verifier = new SignatureVerifier(limits.maxTrustStatements);
   const list = new TrustList({ founderKey: parseFingerprint(store.identity.founder), verifier, maxStatements: limits.maxTrustStatements });
-  const trust = new TrustService({ keys, list, verifier, persistence: store, logger, maxProof: 16 });
+  const joining = await joiningInvitation(store, options);
+  const trust = new TrustService({ keys, list, verifier, persistence: store, logger, maxProof: FIXED.maxProofStatements, joining });
   const stored = await store.trustStatements();
   if (stored.length > 0) list.add(stored);
   if (options.cluster?.statements?.length) await trust.receive(options.cluster.statements, store.nodeId);
@@ -68,9 +82,29 @@ export async function openTrust(store: Store, keys: NodeKeys, options: IdentityO
     await trust.issue({ op: 'grant', node: store.nodeId, key: keys.fingerprint, role: 'region', admin: true }, now);
   }
   const self = list.memberByKey(keys.fingerprint);
-  if (!self) logger.warn({ key: keys.fingerprint }, 'this node is not yet on its cluster\'s trust list; peers will refuse it until an administrator grants its key');
+  if (!self && joining) logger.info({ issuer: joining.issuer }, 'joining the cluster: redeeming the invitation with its issuer');
+  else if (!self) logger.warn({ key: keys.fingerprint }, 'this node is not yet on its cluster\'s trust list; peers will refuse it until an administrator grants its key');
   else if (self.node !== store.nodeId) {
     throw new CrmsyncError('ERR_VALIDATION', `the trust list binds this node's key to node id "${self.node}", not "${store.nodeId}"`);
   }
   return trust;
+}
+
+/** The invitation a node joins with: the one given now (kept for restarts) or the one kept. */
+async function joiningInvitation(store: Store, options: IdentityOptions): Promise<Invitation | undefined> {
+  if (options.invitation !== undefined) {
+    const invitation = decodeInvitation(options.invitation);
+    if (invitation.founder !== store.identity.founder) {
+      throw new CrmsyncError('ERR_VALIDATION', 'the invitation is for another cluster than this data directory\'s');
+    }
+    await store.putState([[JOINING_KEY, options.invitation]]);
+    return invitation;
+  }
+  const kept = await store.getState<string>(JOINING_KEY);
+  return kept === undefined ? undefined : decodeInvitation(kept);
+}
+
+/** The peers a joining node dials: its invitation's issuer, besides the configured ones. */
+export function invitationPeers(options: IdentityOptions): string[] {
+  return options.invitation === undefined ? [] : decodeInvitation(options.invitation).urls;
 }

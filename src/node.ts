@@ -26,9 +26,10 @@ import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseNodeId, type NodeId, type RecordId } from './types.js';
-import { existingKeys, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
+import { existingKeys, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
 import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
+import { createTrustApi, type TrustApi } from './trust/trust-api.js';
 
 /** The `source` recorded for changes merged from a backup. */
 const RESTORE_SOURCE = parseNodeId('restore');
@@ -48,6 +49,8 @@ export interface NodeOptions {
    * grant). Absent on a new data directory: the node founds a new cluster.
    */
   cluster?: IdentityOptions['cluster'];
+  /** An invitation code (`crmsync trust invite`) for a new data directory; its issuer is dialed. */
+  invitation?: string;
   /** Where to accept peers; `false` to only dial. Default 127.0.0.1, port 0 (any free port). */
   listen?: { host?: string; port?: number } | false;
   /** Peer URLs to dial and keep dialing (ws://host:port). */
@@ -108,6 +111,8 @@ export interface CrmNode {
   /** URL peers dial to reach this node, or null if it does not listen. */
   readonly url: string | null;
   readonly records: RecordsApi;
+  /** The cluster's trust list: members, and (on an administrator) grants, revocations, invitations. */
+  readonly trust: TrustApi;
   /** Subscribes to durable record changes; returns the unsubscribe function. */
   onChange(listener: (event: RecordChangeEvent) => void): () => void;
   status(): Promise<NodeStatus>;
@@ -168,8 +173,9 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const transport = options.transport ?? createWsTransport({
     // The transport names its own component (net.ws); a child here would log "component" twice.
     ...wsLimitsOf(limits), peerToken: options.peerToken, logger: log, tls,
-    // A peer whose certificate key is revoked or unknown never gets a socket; the handshake decides the rest.
-    acceptPeer: ({ peerKey }) => (peerKey === undefined || trust.list.standing(peerKey) === 'member' ? { ok: true } : { ok: false, status: 403, reason: `key ${trust.list.standing(peerKey)}` }),
+    // A peer whose certificate key is revoked never gets a socket. An unknown key may be a
+    // member whose grant has not reached us yet: its hello's proof decides (the handshake).
+    acceptPeer: ({ peerKey }) => (peerKey !== undefined && trust.list.standing(peerKey) === 'revoked' ? { ok: false, status: 403, reason: 'key revoked' } : { ok: true }),
     acceptServer: (peerKey) => peerKey === undefined || trust.list.standing(peerKey) !== 'revoked',
   });
   const peers = new Peers({
@@ -177,20 +183,20 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   });
   if (options.insecure && listen && !isLoopback(listen.host) && !tls) log.warn({ host: listen.host }, 'INSECURE: peers connect without TLS beyond loopback (--insecure)');
   const url = await peers.start(listen);
-  for (const peer of options.peers ?? []) peers.add(peer);
+  for (const peer of new Set([...(options.peers ?? []), ...invitationPeers(options)])) peers.add(peer);
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
-  return buildNode({ store, engine, peers, limits, url, log });
+  return buildNode({ store, engine, trust, peers, limits, timers, url, log });
+}
+
+/** True for a host name or address that never leaves this machine. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || isLoopbackAddress(host);
 }
 
 /**
  * The peer port's TLS: a node listening beyond loopback uses TLS unless told it may not
  * (`insecure`), with a self-signed certificate bound to its key by default.
  */
-/** True for a host name or address that never leaves this machine. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || isLoopbackAddress(host);
-}
-
 async function tlsFor(options: NodeOptions, listen: { host: string } | undefined, trust: TrustService, nodeId: string): Promise<TlsOptions | undefined> {
   const wanted = options.tls ?? (listen && !isLoopback(listen.host) ? 'self-signed' : false);
   if (wanted === false) {
@@ -212,13 +218,15 @@ async function levelAt(dataDir: string | undefined): Promise<Level<string, Uint8
 interface Parts {
   store: LevelStore;
   engine: Engine;
+  trust: TrustService;
   peers: Peers;
   limits: Limits;
+  timers: Timers;
   url: string | null;
   log: Logger;
 }
 
-function buildNode({ store, engine, peers, limits, url, log }: Parts): CrmNode {
+function buildNode({ store, engine, trust, peers, limits, timers, url, log }: Parts): CrmNode {
   let closed = false;
   const assertOpen = () => {
     if (closed) throw new CrmsyncError('ERR_CLOSED', 'the node is closed');
@@ -228,6 +236,7 @@ function buildNode({ store, engine, peers, limits, url, log }: Parts): CrmNode {
     id: store.nodeId,
     url,
     records: createRecordsApi(engine, store, limits, assertOpen),
+    trust: createTrustApi(trust, { self: store.nodeId, clock: () => store.clock, now: () => timers.now(), assertOpen }),
     onChange: (listener) => engine.onChange(listener),
     async status() {
       assertOpen();

@@ -20,7 +20,7 @@ export interface MemberOptions {
 export interface TestCluster {
   /** The founder's keys (an administrator that is not itself a node). */
   readonly founder: NodeKeys;
-  /** The same key and grant every time for the same node id. */
+  /** The same key for the same node id; its grant, and every grant issued before. */
   member(nodeId: string, grant?: { role?: Role; admin?: boolean; scope?: Scope }): MemberOptions;
   /** Signs a further statement as the founder (e.g. a revocation). */
   statement(body: { op: 'grant' | 'revoke'; node: string; key: string; role?: Role; admin?: boolean; scope?: Scope }): TrustStatement;
@@ -31,6 +31,7 @@ export function createTestCluster(): TestCluster {
   const founder = generateNodeKeys();
   const cluster = clusterIdOf(founder.publicKey);
   const keys = new Map<string, NodeKeys>();
+  const grants = new Map<string, TrustStatement>();
   let n = 0;
   const statement: TestCluster['statement'] = (body) => signStatement({ cluster, n: ++n, at: 0, ...body, node: parseNodeId(body.node) }, founder);
   return {
@@ -42,8 +43,9 @@ export function createTestCluster(): TestCluster {
         key = generateNodeKeys();
         keys.set(nodeId, key);
       }
-      const granted = statement({ op: 'grant', node: nodeId, key: key.fingerprint, role: grant.role ?? 'region', admin: grant.admin ?? false, ...(grant.scope ? { scope: grant.scope } : {}) });
-      return { nodeId, identity: { privateKeyPem: key.privateKeyPem }, cluster: { founder: founder.fingerprint, statements: [granted] } };
+      grants.set(nodeId, statement({ op: 'grant', node: nodeId, key: key.fingerprint, role: grant.role ?? 'region', admin: grant.admin ?? false, ...(grant.scope ? { scope: grant.scope } : {}) }));
+      // Every grant so far: a node knows the members created before it without meeting them.
+      return { nodeId, identity: { privateKeyPem: key.privateKeyPem }, cluster: { founder: founder.fingerprint, statements: [...grants.values()] } };
     },
   };
 }

@@ -34,6 +34,8 @@ export const CloseCode = {
   badSignature: 4013,
   /** The peer sent entries of an origin that may not write (unknown, revoked or read-only). */
   unauthorized: 4014,
+  /** The peer's invitation is unknown, expired, already used or does not match its key. */
+  invitationRefused: 4015,
 } as const;
 
 /** Callbacks a connection's owner installs; frames received before that are buffered. */

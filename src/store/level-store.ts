@@ -368,6 +368,14 @@ export class LevelStore implements Store {
     });
   }
 
+  putState(entries: readonly [key: string, value: unknown][]): Promise<void> {
+    return this.#read('writing node state', async () => {
+      const batch = this.#subs.state.batch();
+      for (const [key, value] of entries) batch.put(key, this.#codec.pack(value));
+      await batch.write({ sync: this.#options.sync ?? true } as never);
+    });
+  }
+
   getState<T>(key: string): Promise<T | undefined> {
     return this.#read('reading node state', () => this.#getValue<T>('state', key));
   }

@@ -97,5 +97,7 @@ export interface Store {
   trustStatements(): Promise<unknown[]>;
   /** Durably stores trust statements by hash. */
   saveTrust(statements: readonly { hash: string; value: unknown }[]): Promise<void>;
+  /** Durably stores small named values outside a commit (invitations and the like). */
+  putState(entries: readonly [key: string, value: unknown][]): Promise<void>;
   close(): Promise<void>;
 }

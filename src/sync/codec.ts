@@ -17,7 +17,7 @@ import { CrmsyncError } from '../errors.js';
 import { FIXED } from '../limits.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../trust/keys.js';
 import type { NodeId, RecordId } from '../types.js';
-import { HANDSHAKE_TYPES, MESSAGE_TYPES, type ChangesMessage, type Message } from './messages.js';
+import { HANDSHAKE_TYPES, MESSAGE_TYPES, PROTOCOL_VERSION, type ChangesMessage, type Message } from './messages.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
 
@@ -54,6 +54,11 @@ function list(value: unknown, what: string, max: number): unknown[] {
   if (!Array.isArray(value)) throw bad(`${what} must be an array`);
   if (value.length > max) throw bad(`${what} has more than ${max} items`);
   return value;
+}
+
+function invite(value: unknown): { id: string; mac: Uint8Array } {
+  const v = obj(value, 'invite');
+  return { id: text(v.id, 'invite.id', 64, /^[0-9a-f]{64}$/), mac: bytes(v.mac, 'invite.mac', 32) };
 }
 
 function clock(value: unknown, what = 'clock'): WireClock {
@@ -133,9 +138,14 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, handshak
 function parse(type: Message['type'], m: Obj): Message {
   switch (type) {
     case 'hello':
+      // The version first: a peer of another version gets 4002, whatever else its hello holds.
+      if (uint(m.protocol, 'protocol') !== PROTOCOL_VERSION) {
+        throw new CrmsyncError('ERR_PROTOCOL_VERSION', `peer speaks protocol ${String(m.protocol)}, this node speaks ${PROTOCOL_VERSION}`);
+      }
       return {
         type, protocol: uint(m.protocol, 'protocol'), cluster: text(m.cluster, 'cluster', 64), node: text(m.node, 'node', 63, NODE_ID),
         key: bytes(m.key, 'key', PUBLIC_KEY_BYTES), nonce: bytes(m.nonce, 'nonce', NONCE_BYTES), proof: list(m.proof ?? [], 'proof', FIXED.maxProofStatements),
+        ...(m.invite === undefined ? {} : { invite: invite(m.invite) }),
       };
     case 'auth':
       return { type, sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };

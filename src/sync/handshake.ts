@@ -13,14 +13,16 @@ import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
 import { encodeMessage } from './codec.js';
 import { PROTOCOL_VERSION, type AuthMessage, type HelloMessage, type OpenMessage } from './messages.js';
-import type { Action, Env, ProtocolState } from './protocol.js';
+import type { Action, Admission, Env, ProtocolState } from './protocol.js';
 import { fail, restart } from './stream.js';
 
 /** The start of the session: our hello, kept as sent for the transcript. */
 export function sayHello(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
   const { auth } = env;
+  const invite = auth.invite(s.nonce);
   const hello: HelloMessage = {
     type: 'hello', protocol: PROTOCOL_VERSION, cluster: auth.cluster, node: s.self, key: auth.publicKey, nonce: s.nonce, proof: auth.proof,
+    ...(invite ? { invite } : {}),
   };
   const frame = encodeMessage(hello);
   out.push({ type: 'send', message: hello, frame });
@@ -42,8 +44,20 @@ export function onHello(s: ProtocolState, msg: HelloMessage, frame: Uint8Array, 
     return { ...s, phase: 'closed' };
   }
   const admission = env.auth.admit(msg);
-  if (!admission.ok) return refuse(s, admission.code, admission.reason, { node: msg.node }, out);
-  const next: ProtocolState = { ...s, phase: 'awaiting-auth', peerHello: frame, peer: admission.peer, peerProof: msg.proof };
+  const heard: ProtocolState = { ...s, peerHello: frame, peerProof: msg.proof };
+  if ('redeem' in admission) {
+    out.push({ type: 'redeem', hello: msg });
+    return { ...heard, phase: 'redeeming' };
+  }
+  return onRedeemed(heard, admission, env, out);
+}
+
+/** The peer is admitted (a member, or its invitation was just honoured): prove ourselves. */
+export function onRedeemed(s: ProtocolState, admission: Admission, env: Env, out: Action[]): ProtocolState {
+  if (s.phase !== 'awaiting-hello' && s.phase !== 'redeeming') return s;
+  if ('redeem' in admission) return fail(s, new CrmsyncError('ERR_PROTOCOL', 'an invitation inside an invitation'), out);
+  if (!admission.ok) return refuse(s, admission.code, admission.reason, {}, out);
+  const next: ProtocolState = { ...s, phase: 'awaiting-auth', peer: admission.peer };
   const auth: AuthMessage = { type: 'auth', sig: env.auth.sign(signingInput(next, env, s.initiator)) };
   out.push({ type: 'send', message: auth });
   return next;

@@ -28,6 +28,8 @@ export interface HelloMessage {
    * heard of a new member's grant can still check it.
    */
   proof: unknown[];
+  /** A joining node's invitation: its id and a MAC over this key and nonce (trust/invitation.ts). */
+  invite?: { id: string; mac: Uint8Array };
 }
 
 /** Proof of possession of the hello's key: a signature over the handshake transcript. */

@@ -7,8 +7,8 @@
  * are drawn in PROTOCOL.md; handshake.ts and stream.ts hold the two halves.
  *
  * Invariants (checked by test/sync/protocol.test.ts and handshake.test.ts):
- *  1. The phase moves awaiting-hello -> awaiting-auth -> awaiting-open -> open -> closed,
- *     never back; no action but `log` follows the transition to closed.
+ *  1. The phase moves awaiting-hello [-> redeeming] -> awaiting-auth -> awaiting-open ->
+ *     open -> closed, never back; no action but `log` follows the transition to closed.
  *  2. `sent[o]` >= what the peer holds of origin o; an entry with seq <= sent[o] is never
  *     sent again on this stream, so a change crosses a link once.
  *  3. At most `window` batches are unacknowledged (sentBatch - ackedBatch <= window),
@@ -27,12 +27,12 @@ import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
 import type { Role, Scope } from '../trust/statements.js';
 import type { NodeId } from '../types.js';
-import { onAuth, onHello, onOpen, sayHello } from './handshake.js';
+import { onAuth, onHello, onOpen, onRedeemed, sayHello } from './handshake.js';
 import type { HelloMessage, Message } from './messages.js';
 import { fail, learnHeld, onIngested, onRead, pump, restart } from './stream.js';
 
 /** Session phases (invariant 1). */
-export type Phase = 'awaiting-hello' | 'awaiting-auth' | 'awaiting-open' | 'open' | 'closed';
+export type Phase = 'awaiting-hello' | 'redeeming' | 'awaiting-auth' | 'awaiting-open' | 'open' | 'closed';
 
 /** What the outbound stream is waiting for (invariant 4). */
 export type Outbound = 'idle' | 'locating' | 'reading' | 'draining';
@@ -107,8 +107,8 @@ export interface ProtocolSettings {
   handshakeTimeoutMs: number;
 }
 
-/** The peer's hello, judged by the trust list. */
-export type Admission = { ok: true; peer: PeerIdentity } | { ok: false; code: number; reason: string };
+/** The peer's hello, judged by the trust list (`redeem`: it carries an invitation the host must check). */
+export type Admission = { ok: true; peer: PeerIdentity } | { ok: false; code: number; reason: string } | { redeem: true };
 
 /** Identity and trust, as the machine uses them (pure functions of their inputs). */
 export interface AuthContext {
@@ -124,6 +124,8 @@ export interface AuthContext {
   admit(hello: HelloMessage): Admission;
   /** True when `nonce` is one of this node's own hellos (we dialed ourselves). */
   isOwnNonce(nonce: Uint8Array): boolean;
+  /** A joining node's invitation for its hello (undefined for a member). */
+  invite(nonce: Uint8Array): { id: string; mac: Uint8Array } | undefined;
   trustDigest(): string;
 }
 
@@ -168,6 +170,8 @@ export type Event =
   | { type: 'read'; stream: number; entries: StoredEntry[] }
   /** The send buffer drained (result of `await-drain`). */
   | { type: 'drained' }
+  /** Result of `redeem`: the invitation was honoured (the peer is now a member) or refused. */
+  | { type: 'redeemed'; admission: Admission }
   /** Result of `ingest`. */
   | { type: 'ingested'; batch: number; epoch: number; origins: string[]; gap: boolean; untrusted: boolean }
   /** An action failed (ingest refused a fork, the store failed...). */
@@ -188,6 +192,8 @@ export type Action =
   | { type: 'read'; stream: number; from: number }
   | { type: 'await-drain' }
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
+  /** The peer's hello carries an invitation: the host checks it and grants the key (durably). */
+  | { type: 'redeem'; hello: HelloMessage }
   /** Trust statements from the peer, to check and add. */
   | { type: 'trust'; statements: unknown[] }
   /** The peer proved its key: the connection counts as authenticated; its hello's proof statements may be added. */
@@ -268,6 +274,8 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return s.outbound === 'draining' ? { ...s, outbound: 'idle' } : s;
     case 'ingested':
       return s.phase === 'open' ? onIngested(s, event, env, out) : s;
+    case 'redeemed':
+      return onRedeemed(s, event.admission, env, out);
     case 'close':
       out.push({ type: 'close', code: event.code, reason: event.reason });
       return { ...s, phase: 'closed' };

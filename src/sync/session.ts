@@ -14,7 +14,7 @@
 import type { SyncEngine } from '../engine/engine.js';
 import { CrmsyncError } from '../errors.js';
 import { FIXED, type Limits } from '../limits.js';
-import type { TrustService } from '../trust/trust-service.js';
+import type { HelloVerdict, TrustService } from '../trust/trust-service.js';
 import type { Logger } from '../log.js';
 import { CloseCode, type Connection } from '../net/transport.js';
 import type { NodeId } from '../types.js';
@@ -209,6 +209,15 @@ export class PeerSession {
         // The statements that proved the peer's membership are the cluster's own: keep them.
         if (action.proof.length > 0) this.#trust.receive(action.proof, action.peer.node).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
         return;
+      case 'redeem': {
+        const { node, key, nonce, invite } = action.hello;
+        // Like an ingest, the inbox waits for it: the peer's auth must find the verdict in place.
+        this.#pendingWork = this.#trust.redeem({ node, key, nonce, invite: invite! }, this.#host.now()).then(
+          (verdict) => this.#dispatch({ type: 'redeemed', admission: admissionOf(verdict) }),
+          (error: unknown) => this.#dispatch({ type: 'failed', error }),
+        );
+        return;
+      }
       case 'refused':
         this.#host.onRefused(this, action.code, action.reason, action.fields);
         return;
@@ -256,11 +265,11 @@ export class PeerSession {
     );
   }
 
-  /** The ingest started by the frame being handled; the inbox awaits it (invariant 2). */
-  #pendingIngest: Promise<void> | undefined;
+  /** The ingest (or redemption) started by the frame being handled; the inbox awaits it (invariant 2). */
+  #pendingWork: Promise<void> | undefined;
 
   #ingest(action: Extract<Action, { type: 'ingest' }>): void {
-    this.#pendingIngest = this.#engine.ingest(action.entries, this.#state.remote!).then(
+    this.#pendingWork = this.#engine.ingest(action.entries, this.#state.remote!).then(
       (result) => {
         this.stats.changesIn += result.accepted;
         const origins = [...new Set(action.entries.map((e) => e.origin))];
@@ -298,9 +307,9 @@ export class PeerSession {
           return;
         }
         this.#dispatch(decoded.event);
-        const ingest = this.#pendingIngest;
-        this.#pendingIngest = undefined;
-        if (ingest) await ingest;
+        const work = this.#pendingWork;
+        this.#pendingWork = undefined;
+        if (work) await work;
       } finally {
         this.#inboxDepth--;
         this.#connection.processed(frame.length); // inbound flow control: the transport reads on
@@ -331,13 +340,21 @@ function authContext(trust: TrustService, connection: Connection, isOwnNonce: (n
     verify: (key, data, sig) => trust.verifier.verify(key, data, sig),
     admit(hello): Admission {
       const verdict = trust.judge(hello);
-      if (verdict.ok) {
-        const { node, publicKey, role, admin, scope } = verdict.member;
-        return { ok: true, peer: { node, publicKey, role, admin, ...(scope ? { scope } : {}) } };
-      }
-      return { ok: false, code: verdict.reason === 'revoked' ? CloseCode.revoked : CloseCode.unknownPeer, reason: verdict.reason };
+      if (!verdict.ok && verdict.reason === 'unknown' && hello.invite) return { redeem: true };
+      return admissionOf(verdict);
     },
     trustDigest: () => trust.list.digest(),
     isOwnNonce,
+    invite: (nonce) => trust.invitationFor(nonce),
   };
+}
+
+/** A trust verdict as the machine's admission (each refusal with its close code). */
+function admissionOf(verdict: HelloVerdict | { ok: false; reason: string }): Admission {
+  if (verdict.ok) {
+    const { node, publicKey, role, admin, scope } = verdict.member;
+    return { ok: true, peer: { node, publicKey, role, admin, ...(scope ? { scope } : {}) } };
+  }
+  const code = verdict.reason === 'revoked' ? CloseCode.revoked : verdict.reason.startsWith('invitation-') ? CloseCode.invitationRefused : CloseCode.unknownPeer;
+  return { ok: false, code, reason: verdict.reason };
 }

@@ -8,14 +8,22 @@ import { EventEmitter } from 'node:events';
 import { CrmsyncError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NodeId } from '../types.js';
-import { SignatureVerifier, type NodeKeys } from './keys.js';
+import { fingerprintOf, SignatureVerifier, type NodeKeys } from './keys.js';
+import {
+  checkRedemption, createInvitation, invitationId, redeem, type Invitation, type InvitationRecord, type Redemption,
+} from './invitation.js';
 import { statementHash, statementValue, type Role, type Scope, type TrustStatement } from './statements.js';
 import { TrustList, type Member } from './trust-list.js';
 
-/** Where trust statements are kept (the store). */
+/** Where trust statements and invitations are kept (the store). */
 export interface TrustPersistence {
   saveTrust(statements: readonly { hash: string; value: unknown }[]): Promise<void>;
+  getState<T>(key: string): Promise<T | undefined>;
+  putState(entries: readonly [key: string, value: unknown][]): Promise<void>;
 }
+
+/** Where an invitation's record is filed. */
+const inviteKey = (id: string) => `invite/${id}`;
 
 /** How a hello is judged. */
 export type HelloVerdict =
@@ -36,8 +44,13 @@ export class TrustService {
   readonly #persistence: TrustPersistence;
   readonly #logger: Logger;
   readonly #maxProof: number;
+  /** The invitation this node joins with, until it is a member. */
+  readonly #joining: Invitation | undefined;
+  /** Redemptions in progress, by invitation id (one at a time each: an invitation is used once). */
+  readonly #redeeming = new Set<string>();
 
-  constructor(options: { keys: NodeKeys; list: TrustList; verifier: SignatureVerifier; persistence: TrustPersistence; logger: Logger; maxProof: number }) {
+  constructor(options: { keys: NodeKeys; list: TrustList; verifier: SignatureVerifier; persistence: TrustPersistence; logger: Logger; maxProof: number; joining?: Invitation | undefined }) {
+    this.#joining = options.joining;
     this.keys = options.keys;
     this.list = options.list;
     this.verifier = options.verifier;
@@ -81,6 +94,53 @@ export class TrustService {
     if (!member) return { ok: false, reason: 'unknown' };
     if (member.node !== claim.node) return { ok: false, reason: 'node-mismatch' };
     return { ok: true, member };
+  }
+
+  /** What this node's hello carries to redeem its invitation (nothing once it is a member). */
+  invitationFor(nonce: Uint8Array): Redemption | undefined {
+    if (!this.#joining || this.list.memberByKey(this.keys.publicKey)) return undefined;
+    return redeem(this.#joining, { node: this.#joining.node, key: this.keys.publicKey, nonce });
+  }
+
+  /**
+   * Honours an invitation a peer's hello carries: checks it (known, matching, unexpired,
+   * unused), grants the key as the invitation says and marks it used, all durable before
+   * the verdict. Only an administrator holds invitations.
+   */
+  async redeem(claim: { node: string; key: Uint8Array; nonce: Uint8Array; invite: Redemption }, now: number): Promise<HelloVerdict | { ok: false; reason: 'invitation-unknown' | 'invitation-expired' | 'invitation-used' | 'invitation-mismatch' }> {
+    const { id } = claim.invite;
+    if (this.#redeeming.has(id)) return { ok: false, reason: 'invitation-used' };
+    this.#redeeming.add(id);
+    try {
+      const record = await this.#persistence.getState<InvitationRecord>(inviteKey(id));
+      const refused = checkRedemption(record, claim.invite, claim, now);
+      if (refused) return { ok: false, reason: `invitation-${refused}` };
+      const fingerprint = fingerprintOf(claim.key);
+      await this.issue({ op: 'grant', node: record!.node, key: fingerprint, role: record!.role, ...(record!.scope ? { scope: record!.scope } : {}) }, now);
+      await this.#persistence.putState([[inviteKey(id), { ...record!, redeemedBy: fingerprint, redeemedAt: now }]]);
+      this.#logger.info({ node: record!.node, role: record!.role }, 'invitation redeemed');
+      const member = this.list.memberByKey(claim.key);
+      return member ? { ok: true, member } : { ok: false, reason: 'invitation-mismatch' };
+    } finally {
+      this.#redeeming.delete(id);
+    }
+  }
+
+  /** Issues an invitation (administrators only): the code to hand over, and its record filed durably. */
+  async invite(body: { node: NodeId; role: Role; scope?: Scope; expires: number; urls: string[] }): Promise<Invitation> {
+    this.requireAdmin();
+    const member = this.list.memberByNode(body.node);
+    if (member || this.list.knowsNode(body.node)) {
+      throw new CrmsyncError('ERR_EXISTS', `node id "${body.node}" is already taken in this cluster; invite the new node under another id`);
+    }
+    const self = this.list.memberByKey(this.keys.publicKey);
+    const invitation = createInvitation({
+      founder: this.list.founder, issuer: self?.node ?? body.node, issuerKey: this.keys.fingerprint, urls: body.urls,
+      node: body.node, role: body.role, ...(body.scope ? { scope: body.scope } : {}), expires: body.expires,
+    });
+    const record: InvitationRecord = { node: body.node, role: body.role, ...(body.scope ? { scope: body.scope } : {}), expires: body.expires, secret: invitation.secret };
+    await this.#persistence.putState([[inviteKey(invitationId(invitation.secret)), record]]);
+    return invitation;
   }
 
   /** Statements proving this node's own membership (sent in its hello). */

@@ -1,6 +1,9 @@
 import { MemoryLevel } from 'memory-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openNode, type CrmNode } from '../../src/index.js';
+import { createTestCluster } from '../../src/testing.js';
+
+const cluster = createTestCluster();
 
 const nodes: CrmNode[] = [];
 afterEach(async () => {
@@ -8,7 +11,7 @@ afterEach(async () => {
 });
 
 async function memoryNode(nodeId: string): Promise<CrmNode> {
-  const node = await openNode({ db: new MemoryLevel({ keyEncoding: 'utf8', valueEncoding: 'view' }), nodeId, listen: false, sync: false });
+  const node = await openNode({ ...cluster.member(nodeId), db: new MemoryLevel({ keyEncoding: 'utf8', valueEncoding: 'view' }), listen: false, sync: false });
   nodes.push(node);
   return node;
 }

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { openNode, type CrmNode } from '../../src/index.js';
+import { createTestCluster } from '../../src/testing.js';
 import { importRecordId } from '../../src/migrate/import/index.js';
 import { nextChange, TEST_LIMITS, waitForConvergence } from '../integration/helpers.js';
 import { file, importFile, LEGACY_HEADER, tempDirs } from './import-helpers.js';
@@ -24,9 +25,10 @@ const rows = (phone: (i: number) => string) =>
 describe('import during live edits', () => {
   it('keeps both the imported field and a concurrent edit of another field on another node', async () => {
     const dir = await dirs.make();
-    const a = await openNode({ dataDir: `${dir}/a`, nodeId: 'node-a', limits: TEST_LIMITS });
+    const cluster = createTestCluster();
+    const a = await openNode({ ...cluster.member('node-a'), dataDir: `${dir}/a`, limits: TEST_LIMITS });
     nodes.push(a);
-    const b = await openNode({ dataDir: `${dir}/b`, nodeId: 'node-b', peers: [a.url!], limits: TEST_LIMITS });
+    const b = await openNode({ ...cluster.member('node-b'), dataDir: `${dir}/b`, peers: [a.url!], limits: TEST_LIMITS });
     nodes.push(b);
     const v1 = await file(dir, 'v1.csv', rows((i) => `030 100${String(i).padStart(4, '0')}`));
     expect(await importFile(a, v1)).toMatchObject({ created: 20 });

@@ -1,7 +1,7 @@
 import { MemoryLevel } from 'memory-level';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openNode, type CrmNode } from '../../src/index.js';
-import { MemoryNetwork } from '../../src/testing.js';
+import { createTestCluster, MemoryNetwork } from '../../src/testing.js';
 
 const nodes: CrmNode[] = [];
 afterEach(async () => {
@@ -12,8 +12,10 @@ describe('catch-up of large records', () => {
   it('splits a batch that would exceed the frame limit instead of sending a frame the peer refuses', async () => {
     const maxFrameBytes = 64 * 1024;
     const network = new MemoryNetwork();
+    const cluster = createTestCluster();
     const open = async (name: string, peers: string[] = []) => {
       const node = await openNode({
+        ...cluster.member(name),
         db: new MemoryLevel({ keyEncoding: 'utf8', valueEncoding: 'view' }), nodeId: name, sync: false, peers,
         transport: network.transport(name, { maxFrameBytes }), limits: { maxFrameBytes },
       });

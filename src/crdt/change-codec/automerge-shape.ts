@@ -2,7 +2,8 @@
  * Converts a DecodedChange to exactly what `A.decodeChange` (Automerge 3.5) returns, so
  * tests can compare the two with `toEqual`. Automerge's form is lossier: it drops the
  * datatype of strings, booleans, null and bytes (bytes become a plain number array),
- * gives a counter's start value, and omits `insert` when false.
+ * gives a counter's start value, and omits `insert` when false. A bigint value (an
+ * integer beyond ±2^53) is kept: for such a change `A.decodeChange` throws a RangeError.
  */
 import type { ChangeOp, DecodedChange } from './types.js';
 

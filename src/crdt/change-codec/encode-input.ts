@@ -82,7 +82,9 @@ function checkValue(op: ChangeOp, i: number): void {
             ? typeof v === 'string' && wellFormed(v, `op ${i} value`) !== undefined
             : t === 'bytes'
               ? v instanceof Uint8Array
-              : typeof v === 'number' && Number.isSafeInteger(v) && (t !== 'uint' || v >= 0);
+              : typeof v === 'bigint'
+                ? v === (t === 'uint' ? BigInt.asUintN(64, v) : BigInt.asIntN(64, v))
+                : typeof v === 'number' && Number.isSafeInteger(v) && (t !== 'uint' || v >= 0);
   if (!ok) fail(`op ${i}: value does not fit datatype ${t}`);
   const a = op.action;
   if (a === 'inc' ? t !== 'int' : a !== 'set' && a !== 'markBegin' && t !== 'null') fail(`op ${i}: ${a} cannot carry a ${t} value`);

@@ -13,6 +13,7 @@ export function bad(reason: string): CrmsyncError {
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const MAX_SAFE_BIG = BigInt(MAX_SAFE);
 // fatal: invalid UTF-8 is an error, as Rust's str::from_utf8 makes it for Automerge.
 // ignoreBOM: keep a leading U+FEFF as a character instead of silently dropping it.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -91,6 +92,35 @@ export class ByteReader {
     if (value > MAX_SAFE || value < -MAX_SAFE) throw bad(`${what}: integer too large`);
     this.pos = pos;
     return value;
+  }
+
+  /**
+   * A LEB128 value of up to 64 bits (u64, or i64 when `signed`), as Automerge stores
+   * scalar values: a number when it is exact in JS, otherwise a bigint. Shortest form only.
+   */
+  leb64(signed: boolean, what: string): number | bigint {
+    const bytes = this.bytes;
+    let last = this.pos;
+    while (last < this.end && bytes[last]! >= 0x80 && last - this.pos < 10) last++;
+    // Up to 7 bytes (49 bits) always fit a JS number: take the fast path.
+    if (last - this.pos < 7) return signed ? this.sleb(what) : this.uleb(what);
+    if (last >= this.end) throw bad(`${what}: truncated integer`);
+    const count = last - this.pos + 1;
+    if (count > 10) throw bad(`${what}: integer too large`);
+    let value = 0n;
+    for (let i = count - 1; i >= 0; i--) value = (value << 7n) | BigInt(bytes[this.pos + i]! & 0x7f);
+    const top = bytes[last]!;
+    const prev = bytes[last - 1]!;
+    if (signed) {
+      if (count === 10 && top !== 0 && top !== 0x7f) throw bad(`${what}: integer too large`);
+      if ((top === 0 && (prev & 0x40) === 0) || (top === 0x7f && (prev & 0x40) !== 0)) throw bad(`${what}: over-long integer encoding`);
+      value = BigInt.asIntN(64, top & 0x40 && count < 10 ? value - (1n << BigInt(7 * count)) : value);
+    } else {
+      if (count === 10 && top > 1) throw bad(`${what}: integer too large`);
+      if (top === 0) throw bad(`${what}: over-long integer encoding`);
+    }
+    this.pos = last + 1;
+    return value >= -MAX_SAFE_BIG && value <= MAX_SAFE_BIG ? Number(value) : value;
   }
 
   /** `length` raw bytes (a view, not a copy). The length is checked against what is left. */
@@ -178,6 +208,21 @@ export class ByteWriter {
       buf[pos++] = low | 0x80;
     }
     this.pos = pos;
+  }
+
+  /** LEB128 of a 64-bit value given as a bigint (unsigned, or signed when `signed`). */
+  leb64(value: bigint, signed: boolean): void {
+    this.reserve(10);
+    for (;;) {
+      const low = Number(value & 0x7fn);
+      value >>= 7n; // arithmetic shift: keeps the sign of negative values
+      const done = signed ? (value === 0n && (low & 0x40) === 0) || (value === -1n && (low & 0x40) !== 0) : value === 0n;
+      if (done) {
+        this.buf[this.pos++] = low;
+        return;
+      }
+      this.buf[this.pos++] = low | 0x80;
+    }
   }
 
   /** Raw bytes. */

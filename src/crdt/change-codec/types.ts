@@ -5,8 +5,11 @@
  *
  * - ids are strings in Automerge's own notation: an op id is `"<counter>@<actor hex>"`,
  *   the root object is `"_root"`, the list head is `"_head"`;
- * - every number is a JS number; the codec refuses integers outside ±(2^53 − 1), as
- *   `A.decodeChange` does (it throws a RangeError for them);
+ * - header numbers and op counters are JS numbers (the codec refuses values beyond
+ *   2^53 − 1 there); a scalar integer value (int, uint, counter, timestamp, inc amount)
+ *   is a number when exact, else a bigint: Automerge 3 stores a JS number ≥ 2^53 written
+ *   through its proxy API as a 64-bit int, which `A.decodeChange` cannot return (it
+ *   throws a RangeError) but this codec decodes and re-encodes exactly;
  * - a value always comes with its datatype, so `1` (int), `1` (uint), `1` (counter) and
  *   `1.0` (f64) stay distinct.
  */
@@ -30,8 +33,8 @@ export type OpAction =
  */
 export type Datatype = 'null' | 'boolean' | 'uint' | 'int' | 'f64' | 'str' | 'bytes' | 'counter' | 'timestamp';
 
-/** A scalar value; its meaning depends on the op's `datatype`. */
-export type ScalarValue = null | boolean | number | string | Uint8Array;
+/** A scalar value; its meaning depends on the op's `datatype` (bigint only for integers beyond ±2^53). */
+export type ScalarValue = null | boolean | number | bigint | string | Uint8Array;
 
 /** One operation of a change. */
 export interface ChangeOp {

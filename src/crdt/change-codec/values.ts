@@ -72,11 +72,11 @@ export function readValue(raw: ByteReader, meta: number, cell: ValueCell): void 
   }
 }
 
-function readLeb(raw: ByteReader, length: number, signed: boolean): number {
+function readLeb(raw: ByteReader, length: number, signed: boolean): number | bigint {
   if (length > raw.end - raw.pos) throw bad('value: length exceeds the value column');
   const end = raw.end;
   raw.end = raw.pos + length;
-  const v = signed ? raw.sleb('value') : raw.uleb('value');
+  const v = raw.leb64(signed, 'value');
   // The metadata length must cover exactly the integer's bytes.
   if (raw.pos !== raw.end) throw bad('value: length does not match the integer');
   raw.end = end;
@@ -93,20 +93,16 @@ export function writeValue(raw: ByteWriter, datatype: Datatype, value: ScalarVal
     case 'boolean':
       return value ? VALUE_TYPE.true : VALUE_TYPE.false;
     case 'uint':
-      raw.uleb(value as number);
+      if (typeof value === 'bigint') raw.leb64(value, false);
+      else raw.uleb(value as number);
       type = VALUE_TYPE.uint;
       break;
     case 'int':
-      raw.sleb(value as number);
-      type = VALUE_TYPE.int;
-      break;
     case 'counter':
-      raw.sleb(value as number);
-      type = VALUE_TYPE.counter;
-      break;
     case 'timestamp':
-      raw.sleb(value as number);
-      type = VALUE_TYPE.timestamp;
+      if (typeof value === 'bigint') raw.leb64(value, true);
+      else raw.sleb(value as number);
+      type = datatype === 'int' ? VALUE_TYPE.int : datatype === 'counter' ? VALUE_TYPE.counter : VALUE_TYPE.timestamp;
       break;
     case 'f64': {
       raw.reserve(8);

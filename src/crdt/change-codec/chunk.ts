@@ -7,7 +7,7 @@
  */
 import { hash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
-import { bad, ByteReader, ByteWriter } from './leb.js';
+import { bad, bufferOf, ByteReader, ByteWriter, type SliceBuffer } from './leb.js';
 
 /** The 4 magic bytes that start every Automerge chunk. */
 export const MAGIC = Uint8Array.of(0x85, 0x6f, 0x4a, 0x83);
@@ -21,7 +21,7 @@ const TYPE_AT = 8;
 /** A verified change body and its identity. */
 export interface ChangeBody {
   /** The (uncompressed) body bytes. */
-  body: Uint8Array;
+  body: SliceBuffer;
   /** Hex SHA-256 of the uncompressed chunk. */
   hash: string;
   chunkType: 1 | 2;
@@ -34,23 +34,24 @@ export function openChunk(bytes: Uint8Array, maxInflatedBytes: number): ChangeBo
   for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) throw bad('bad magic bytes');
   const type = bytes[TYPE_AT]!;
   if (type !== CHANGE_CHUNK && type !== COMPRESSED_CHUNK) throw bad(`chunk type ${type} is not a change`);
-  const r = new ByteReader(bytes, TYPE_AT + 1, bytes.length);
+  const buf = bufferOf(bytes);
+  const r = new ByteReader(buf, TYPE_AT + 1, bytes.length);
   const length = r.uleb('chunk length');
   // The length must describe exactly the bytes present: no truncation, no trailing data.
   if (length !== bytes.length - r.pos) throw bad(`chunk length ${length} does not match the ${bytes.length - r.pos} body bytes`);
   if (type === CHANGE_CHUNK) {
-    const digest = sha256Hex(bytes.subarray(TYPE_AT));
+    const digest = sha256Hex(buf.subarray(TYPE_AT));
     checkChecksum(bytes, digest);
-    return { body: bytes.subarray(r.pos), hash: digest, chunkType: 1 };
+    return { body: buf.subarray(r.pos) as SliceBuffer, hash: digest, chunkType: 1 };
   }
   const body = inflate(bytes.subarray(r.pos), maxInflatedBytes);
   const prefix = lengthPrefix(body.length);
-  const whole = new Uint8Array(prefix.length + body.length);
+  const whole = Buffer.allocUnsafe(prefix.length + body.length);
   whole.set(prefix);
   whole.set(body, prefix.length);
   const digest = sha256Hex(whole);
   checkChecksum(bytes, digest);
-  return { body: whole.subarray(prefix.length), hash: digest, chunkType: 2 };
+  return { body: whole.subarray(prefix.length) as SliceBuffer, hash: digest, chunkType: 2 };
 }
 
 /** Hex SHA-256 (the one-shot `crypto.hash` is several times faster than createHash for small inputs). */
@@ -85,20 +86,20 @@ function lengthPrefix(length: number): Uint8Array {
   return w.view();
 }
 
-/** Wraps body parts into a type-1 chunk, computing its checksum. */
-export function sealChunk(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
+/** Wraps a body (header fields, then column data) into a type-1 chunk, computing its checksum. */
+export function sealChunk(head: Uint8Array, data: Uint8Array): Uint8Array {
+  const length = head.length + data.length;
   const prefix = lengthPrefix(length);
   const out = new Uint8Array(8 + prefix.length + length);
   out.set(MAGIC, 0);
   out.set(prefix, TYPE_AT);
-  let at = TYPE_AT + prefix.length;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  const digest = hash('sha256', out.subarray(TYPE_AT), 'buffer');
-  out.set(digest.subarray(0, 4), CHECKSUM_AT);
+  out.set(head, TYPE_AT + prefix.length);
+  out.set(data, TYPE_AT + prefix.length + head.length);
+  // The checksum is the hash's first 4 bytes ('hex' output: 'buffer' costs an encoding lookup).
+  const checksum = parseInt(sha256Hex(out.subarray(TYPE_AT)).slice(0, 8), 16);
+  out[CHECKSUM_AT] = checksum >>> 24;
+  out[CHECKSUM_AT + 1] = (checksum >>> 16) & 0xff;
+  out[CHECKSUM_AT + 2] = (checksum >>> 8) & 0xff;
+  out[CHECKSUM_AT + 3] = checksum & 0xff;
   return out;
 }

@@ -12,7 +12,7 @@
  * Counts are bounded by `expected` (the number of ops, itself capped), never by what a
  * run claims, so a 3-byte run of a billion nulls is refused instead of allocated.
  */
-import { bad, ByteReader, utf8 } from './leb.js';
+import { bad, type ByteReader } from './leb.js';
 
 /** Marks a null entry in number columns (all real values are ≥ 0 there). */
 export const NULL = -1;
@@ -74,8 +74,7 @@ function decodeRle<T extends number | string>(r: ByteReader, kind: Kind, expecte
 
 function readValue(r: ByteReader, kind: Kind, what: string): number | string {
   if (kind === 'uint') return r.uleb(what);
-  const length = r.uleb(what);
-  return utf8(r.take(length, what), what);
+  return r.str(what);
 }
 
 /** An RLE column of unsigned ints (actor indexes, counters, actions, value metadata). */

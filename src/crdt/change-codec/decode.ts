@@ -13,7 +13,7 @@ import { CrmsyncError } from '../../errors.js';
 import { openChunk } from './chunk.js';
 import { decodeOps } from './decode-ops.js';
 import { COLUMN_COUNT, COLUMN_NAMES, slotOfSpec } from './layout.js';
-import { bad, ByteReader, hex } from './leb.js';
+import { bad, ByteReader, type SliceBuffer } from './leb.js';
 import { MAX_CHANGE_OPS, MAX_INFLATED_CHANGE_BYTES, type DecodeOptions, type DecodedChange } from './types.js';
 
 const HASH_BYTES = 32;
@@ -66,14 +66,14 @@ export function decodeChange(bytes: Uint8Array, options: DecodeOptions = {}): De
 }
 
 /** Reads the header fields and the column table of a change body. */
-export function readHeader(body: Uint8Array): ChangeHeader {
+export function readHeader(body: SliceBuffer): ChangeHeader {
   const r = new ByteReader(body, 0, body.length);
   const depCount = r.uleb('dependency count');
   // Bound the count by the bytes present before allocating anything for it.
   if (depCount * HASH_BYTES > r.end - r.pos) throw bad('dependency list is truncated');
   const deps: string[] = new Array(depCount);
   for (let i = 0; i < depCount; i++) {
-    const dep = hex(r.take(HASH_BYTES, 'dependency'));
+    const dep = r.hex(HASH_BYTES, 'dependency');
     // Automerge sorts dependencies; a duplicate or unsorted list is a second encoding.
     if (i > 0 && dep <= deps[i - 1]!) throw bad('dependencies are not sorted and unique');
     deps[i] = dep;
@@ -103,7 +103,7 @@ export function readHeader(body: Uint8Array): ChangeHeader {
 function readActor(r: ByteReader, what: string): string {
   const length = r.uleb(what);
   if (length === 0) throw bad(`${what}: empty actor id`);
-  return hex(r.take(length, what));
+  return r.hex(length, what);
 }
 
 /** Reads the column table; the columns must be known, ascending, non-empty and fill the body. */

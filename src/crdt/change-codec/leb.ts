@@ -5,6 +5,7 @@
  * two hashes) and anything outside JS's exact integer range, which `A.decodeChange`
  * itself refuses with a RangeError.
  */
+import { isUtf8 } from 'node:buffer';
 import { CrmsyncError } from '../../errors.js';
 
 /** The error for every malformed input: the peer sent bytes that are not a valid change. */
@@ -14,20 +15,43 @@ export function bad(reason: string): CrmsyncError {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_SAFE_BIG = BigInt(MAX_SAFE);
-// fatal: invalid UTF-8 is an error, as Rust's str::from_utf8 makes it for Automerge.
-// ignoreBOM: keep a leading U+FEFF as a character instead of silently dropping it.
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const UTF8_ENCODER = new TextEncoder();
+
+/**
+ * Buffer's per-encoding slice methods: what `buf.toString(encoding, start, end)` calls
+ * after checking its arguments. Undeclared in @types/node, but on Buffer.prototype in
+ * every Node version; calling them directly saves that overhead for each key and value.
+ */
+export interface SliceBuffer extends Buffer {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+  hexSlice(start: number, end: number): string;
+}
+
+/** A Buffer view of bytes (no copy): Buffer's native slicing to strings is the fast path. */
+export function bufferOf(bytes: Uint8Array): SliceBuffer {
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)) as SliceBuffer;
+}
 
 /** Reads from `bytes[pos, end)`; every read checks `end` first. */
 export class ByteReader {
   pos: number;
+  /** The range as one latin1 string, made on the first ASCII string read (see utf8()). */
+  private text: string | null = null;
+  private textBase = 0;
   constructor(
-    readonly bytes: Uint8Array,
+    readonly bytes: SliceBuffer,
     start: number,
     public end: number,
   ) {
     this.pos = start;
+  }
+
+  /** Points the reader at another range of the same bytes. */
+  range(start: number, end: number): void {
+    this.pos = start;
+    this.end = end;
+    this.text = null;
   }
 
   /** True when every byte of the range has been read. */
@@ -134,43 +158,71 @@ export class ByteReader {
   /** A length-prefixed UTF-8 string. */
   str(what: string): string {
     const length = this.uleb(what);
-    return utf8(this.take(length, what), what);
+    return this.utf8(length, what);
+  }
+
+  /**
+   * `length` bytes of strict UTF-8 as a string. Invalid UTF-8 is an error (as Rust's
+   * str::from_utf8 makes it for Automerge), and a leading U+FEFF stays a character.
+   */
+  utf8(length: number, what: string): string {
+    const start = this.pos;
+    const end = start + length;
+    if (length > this.end - start) throw bad(`${what}: length ${length} exceeds the ${this.end - start} bytes left`);
+    const bytes = this.bytes;
+    this.pos = end;
+    let i = start;
+    while (i < end && bytes[i]! < 0x80) i++;
+    if (i === end) {
+      // ASCII (map keys, most values, most text characters): no validation needed. One
+      // native slice of the whole range, then a cheap substring per string, beats a native
+      // call per string.
+      if (length === 1) return String.fromCharCode(bytes[start]!);
+      if (this.text === null) {
+        this.text = bytes.latin1Slice(start, this.end);
+        this.textBase = start;
+      }
+      return this.text.substring(start - this.textBase, end - this.textBase);
+    }
+    if (!isUtf8(bytes.subarray(start, end))) throw bad(`${what}: invalid UTF-8`);
+    return bytes.utf8Slice(start, end);
+  }
+
+  /** The next `length` bytes as lowercase hex (actor ids, hashes). */
+  hex(length: number, what: string): string {
+    if (length > this.end - this.pos) throw bad(`${what}: length ${length} exceeds the ${this.end - this.pos} bytes left`);
+    const out = this.bytes.hexSlice(this.pos, this.pos + length);
+    this.pos += length;
+    return out;
   }
 }
 
-/** Decodes strict UTF-8; short ASCII strings skip TextDecoder (most keys and text chars). */
-export function utf8(bytes: Uint8Array, what: string): string {
-  const n = bytes.length;
-  if (n <= 16) {
-    let ascii = true;
-    for (let i = 0; i < n; i++) if (bytes[i]! >= 0x80) ascii = false;
-    if (ascii) return n === 1 ? String.fromCharCode(bytes[0]!) : String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    throw bad(`${what}: invalid UTF-8`);
-  }
+/** Bytes of `s` in UTF-8 (its length when ASCII, the common case, without a native call). */
+export function utf8Length(s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return n;
 }
 
-/** Lowercase hex of bytes (actor ids, hashes). */
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
+interface WriteBuffer extends Buffer {
+  utf8Write(s: string, offset: number): number;
+  hexWrite(s: string, offset: number, length: number): number;
 }
 
-/** Appends to a growing buffer. */
+/** Appends to a growing buffer (a Buffer, so strings are written natively). */
 export class ByteWriter {
-  buf: Uint8Array;
+  buf: WriteBuffer;
   pos = 0;
   constructor(capacity = 256) {
-    this.buf = new Uint8Array(capacity);
+    // allocUnsafe: small sizes come from Node's pool; every byte is written before it is read.
+    this.buf = Buffer.allocUnsafe(capacity) as WriteBuffer;
   }
 
   /** Makes room for `n` more bytes. */
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    next.set(this.buf.subarray(0, this.pos));
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n)) as WriteBuffer;
+    this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
 
@@ -182,8 +234,12 @@ export class ByteWriter {
 
   /** Unsigned LEB128 (shortest form) of a safe non-negative integer. */
   uleb(value: number): void {
-    this.reserve(8);
+    if (this.pos + 8 > this.buf.length) this.reserve(8);
     const buf = this.buf;
+    if (value < 0x80) {
+      buf[this.pos++] = value;
+      return;
+    }
     let pos = this.pos;
     while (value >= 0x80) {
       buf[pos++] = (value % 128) | 0x80;
@@ -195,8 +251,12 @@ export class ByteWriter {
 
   /** Signed LEB128 (shortest form) of a safe integer. */
   sleb(value: number): void {
-    this.reserve(8);
+    if (this.pos + 8 > this.buf.length) this.reserve(8);
     const buf = this.buf;
+    if (value >= -64 && value < 64) {
+      buf[this.pos++] = value & 0x7f;
+      return;
+    }
     let pos = this.pos;
     for (;;) {
       const low = ((value % 128) + 128) % 128;
@@ -232,44 +292,36 @@ export class ByteWriter {
     this.pos += b.length;
   }
 
-  /** UTF-8 of a string, without a length prefix; returns the byte length. */
-  utf8(s: string): number {
+  /** Bytes given as (valid, even-length) hex. */
+  hex(h: string): void {
+    this.reserve(h.length / 2);
+    this.pos += this.buf.hexWrite(h, this.pos, h.length / 2);
+  }
+
+  /** UTF-8 of a string of `length` UTF-8 bytes (see utf8Length), without a length prefix. */
+  utf8(s: string, length: number): void {
+    this.reserve(length);
     const n = s.length;
-    this.reserve(n * 3);
-    const buf = this.buf;
-    const start = this.pos;
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) {
-        const { written } = UTF8_ENCODER.encodeInto(s.slice(i), buf.subarray(start + i));
-        this.pos = start + i + written;
-        return this.pos - start;
-      }
-      buf[start + i] = c;
+    if (length === n && n <= 32) {
+      // Short ASCII: a plain loop beats the native call.
+      const buf = this.buf;
+      const pos = this.pos;
+      for (let i = 0; i < n; i++) buf[pos + i] = s.charCodeAt(i);
+    } else {
+      this.buf.utf8Write(s, this.pos);
     }
-    this.pos = start + n;
-    return n;
+    this.pos += length;
   }
 
   /** A length-prefixed UTF-8 string. */
   str(s: string): void {
-    // Reserve the worst-case prefix (up to 3 bytes covers 2 MiB) only if needed; ASCII-only
-    // short strings are the common case, so write the body first, then shift if the prefix is long.
-    const prefixAt = this.pos;
-    this.pos += 1;
-    const length = this.utf8(s);
-    if (length < 0x80) {
-      this.buf[prefixAt] = length;
-      return;
-    }
-    const body = this.buf.slice(prefixAt + 1, this.pos);
-    this.pos = prefixAt;
+    const length = utf8Length(s);
     this.uleb(length);
-    this.bytes(body);
+    this.utf8(s, length);
   }
 
   /** The bytes written so far (a view). */
-  view(): Uint8Array {
+  view(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
 }

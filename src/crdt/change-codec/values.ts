@@ -3,7 +3,7 @@
  * types, bytes in the raw value column. The reader requires the metadata length to match
  * the value's bytes exactly, and the writer produces that form.
  */
-import { bad, type ByteReader, type ByteWriter, utf8 } from './leb.js';
+import { bad, type ByteReader, type ByteWriter, utf8Length } from './leb.js';
 import { VALUE_TYPE } from './layout.js';
 import type { Datatype, ScalarValue } from './types.js';
 
@@ -47,10 +47,10 @@ export function readValue(raw: ByteReader, meta: number, cell: ValueCell): void 
       return;
     case VALUE_TYPE.f64: {
       if (length !== 8) throw bad('value: a float must have 8 bytes');
-      const b = raw.take(8, 'value');
-      const view = new DataView(b.buffer, b.byteOffset, 8);
-      const v = view.getFloat64(0, true);
-      if (Number.isNaN(v) && (view.getUint32(4, true) !== CANONICAL_NAN_HI || view.getUint32(0, true) !== 0)) {
+      const at = raw.pos;
+      raw.take(8, 'value');
+      const v = raw.bytes.readDoubleLE(at);
+      if (Number.isNaN(v) && (raw.bytes.readUInt32LE(at + 4) !== CANONICAL_NAN_HI || raw.bytes.readUInt32LE(at) !== 0)) {
         throw bad('value: non-canonical NaN');
       }
       cell.datatype = 'f64';
@@ -59,12 +59,13 @@ export function readValue(raw: ByteReader, meta: number, cell: ValueCell): void 
     }
     case VALUE_TYPE.str:
       cell.datatype = 'str';
-      cell.value = utf8(raw.take(length, 'value'), 'string value');
+      cell.value = raw.utf8(length, 'string value');
       return;
     case VALUE_TYPE.bytes:
       cell.datatype = 'bytes';
-      // A copy, so the decoded change never aliases (or pins) the caller's buffer.
-      cell.value = raw.take(length, 'value').slice();
+      // A copy (a plain Uint8Array), so the decoded change never aliases (or pins) the
+      // caller's buffer. Not Buffer#slice: that one returns a view.
+      cell.value = new Uint8Array(raw.take(length, 'value'));
       return;
     default:
       // Codes 10–15 are reserved for future types; their meaning cannot be checked.
@@ -83,49 +84,90 @@ function readLeb(raw: ByteReader, length: number, signed: boolean): number | big
   return v;
 }
 
-/** Writes `value` of `datatype` into the raw column; returns its metadata entry. */
-export function writeValue(raw: ByteWriter, datatype: Datatype, value: ScalarValue): number {
-  const start = raw.pos;
-  let type: number;
+/** The metadata entry (`byte length << 4 | type code`) of a value. */
+export function valueMeta(datatype: Datatype, value: ScalarValue): number {
   switch (datatype) {
     case 'null':
       return VALUE_TYPE.null;
     case 'boolean':
       return value ? VALUE_TYPE.true : VALUE_TYPE.false;
     case 'uint':
+      return lebSize(value as number | bigint, false) * 16 + VALUE_TYPE.uint;
+    case 'int':
+      return lebSize(value as number | bigint, true) * 16 + VALUE_TYPE.int;
+    case 'counter':
+      return lebSize(value as number | bigint, true) * 16 + VALUE_TYPE.counter;
+    case 'timestamp':
+      return lebSize(value as number | bigint, true) * 16 + VALUE_TYPE.timestamp;
+    case 'f64':
+      return 8 * 16 + VALUE_TYPE.f64;
+    case 'str':
+      return utf8Length(value as string) * 16 + VALUE_TYPE.str;
+    case 'bytes':
+      return (value as Uint8Array).length * 16 + VALUE_TYPE.bytes;
+  }
+}
+
+/** Bytes of the shortest LEB128 encoding of a value. */
+function lebSize(value: number | bigint, signed: boolean): number {
+  let size = 1;
+  if (typeof value === 'number') {
+    let n = value;
+    if (signed) {
+      for (; n >= 64 || n < -64; size++) n = Math.floor(n / 128);
+    } else {
+      for (; n >= 128; size++) n = Math.floor(n / 128);
+    }
+    return size;
+  }
+  let v = value;
+  // Signed: 7 bits per byte, the top one of the last byte being the sign.
+  if (signed) {
+    while (v >= 64n || v < -64n) {
+      v >>= 7n;
+      size++;
+    }
+  } else {
+    while (v >= 128n) {
+      v >>= 7n;
+      size++;
+    }
+  }
+  return size;
+}
+
+/** Writes the raw bytes of a value whose metadata entry is `meta` (see valueMeta). */
+export function writeValue(raw: ByteWriter, datatype: Datatype, value: ScalarValue, meta: number): void {
+  switch (datatype) {
+    case 'null':
+    case 'boolean':
+      return;
+    case 'uint':
       if (typeof value === 'bigint') raw.leb64(value, false);
       else raw.uleb(value as number);
-      type = VALUE_TYPE.uint;
-      break;
+      return;
     case 'int':
     case 'counter':
     case 'timestamp':
       if (typeof value === 'bigint') raw.leb64(value, true);
       else raw.sleb(value as number);
-      type = datatype === 'int' ? VALUE_TYPE.int : datatype === 'counter' ? VALUE_TYPE.counter : VALUE_TYPE.timestamp;
-      break;
-    case 'f64': {
+      return;
+    case 'f64':
       raw.reserve(8);
-      const view = new DataView(raw.buf.buffer, raw.buf.byteOffset + raw.pos, 8);
       if (Number.isNaN(value)) {
         // Hardware and engines differ in which NaN bits they keep; write the canonical one.
-        view.setUint32(0, 0, true);
-        view.setUint32(4, CANONICAL_NAN_HI, true);
+        raw.buf.writeUInt32LE(0, raw.pos);
+        raw.buf.writeUInt32LE(CANONICAL_NAN_HI, raw.pos + 4);
       } else {
-        view.setFloat64(0, value as number, true);
+        raw.buf.writeDoubleLE(value as number, raw.pos);
       }
       raw.pos += 8;
-      type = VALUE_TYPE.f64;
-      break;
-    }
+      return;
     case 'str':
-      raw.utf8(value as string);
-      type = VALUE_TYPE.str;
-      break;
+      raw.utf8(value as string, Math.floor(meta / 16));
+      return;
     case 'bytes':
       raw.bytes(value as Uint8Array);
-      type = VALUE_TYPE.bytes;
-      break;
+      return;
   }
-  return (raw.pos - start) * 16 + type;
 }

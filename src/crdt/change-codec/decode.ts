@@ -17,6 +17,7 @@ import { bad, ByteReader, type SliceBuffer } from './leb.js';
 import { MAX_CHANGE_OPS, MAX_INFLATED_CHANGE_BYTES, type DecodeOptions, type DecodedChange } from './types.js';
 
 const HASH_BYTES = 32;
+const DEFLATE_BIT = 8;
 /** Automerge refuses a start op beyond u32 (its op counters are 32-bit). */
 const MAX_START_OP = 0xffff_ffff;
 
@@ -119,8 +120,9 @@ function readColumnTable(r: ByteReader): { colStart: Int32Array; colEnd: Int32Ar
     const spec = r.uleb('column spec');
     const length = r.uleb('column length');
     const slot = slotOfSpec(spec);
-    // Unknown columns (including any with the deflate bit, which changes may not use) are
-    // refused: ops with parts we cannot read cannot be checked or re-encoded.
+    // The format allows deflated columns only in documents (Automerge refuses them in changes).
+    if (slot < 0 && spec & DEFLATE_BIT && slotOfSpec(spec & ~DEFLATE_BIT) >= 0) throw bad('a deflated column in a change');
+    // Unknown columns are refused: ops with parts we cannot read cannot be checked or re-encoded.
     if (slot < 0) throw bad(`unknown column spec ${spec}`);
     if (slot <= lastSlot) throw bad('columns are not in ascending order or repeat');
     if (length === 0) throw bad(`${COLUMN_NAMES[slot]} is present but empty`);

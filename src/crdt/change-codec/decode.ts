@@ -31,9 +31,9 @@ export interface ChangeHeader {
   message: string | null;
   otherActors: string[];
   /** Start offset of each column slot's data in the body, or -1 when absent. */
-  colStart: Int32Array;
+  colStart: number[];
   /** End offset of each column slot's data in the body. */
-  colEnd: Int32Array;
+  colEnd: number[];
 }
 
 /**
@@ -108,11 +108,12 @@ function readActor(r: ByteReader, what: string): string {
 }
 
 /** Reads the column table; the columns must be known, ascending, non-empty and fill the body. */
-function readColumnTable(r: ByteReader): { colStart: Int32Array; colEnd: Int32Array } {
+function readColumnTable(r: ByteReader): { colStart: number[]; colEnd: number[] } {
   const count = r.uleb('column count');
   if (count > COLUMN_COUNT) throw bad(`${count} columns; a change has at most ${COLUMN_COUNT}`);
-  const colStart = new Int32Array(COLUMN_COUNT).fill(-1);
-  const colEnd = new Int32Array(COLUMN_COUNT);
+  // Array literals: cheaper to make than typed arrays for this hot, tiny table.
+  const colStart = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+  const colEnd = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
   const slots: number[] = [];
   const lengths: number[] = [];
   let lastSlot = -1;

@@ -21,9 +21,9 @@ import { valueMeta, writeValue } from './values.js';
  */
 export function encodeChange(change: ChangeInput): Uint8Array {
   const deps = checkHeader(change);
-  const ops = resolveOps(change);
-  const { others, index } = actorTable(change.actor, ops);
-  const lengths = new Int32Array(COLUMN_COUNT);
+  const { ops, actors } = resolveOps(change);
+  const { others, index } = actorTable(actors);
+  const lengths = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
   const data = new ByteWriter(64 + ops.length * 24);
   if (ops.length > 0) writeColumns(ops, index, data, lengths);
 
@@ -52,23 +52,19 @@ export function encodeChange(change: ChangeInput): Uint8Array {
   return sealChunk(head.view(), data.view());
 }
 
-/** The chunk's actor table: the author at index 0, then every other referenced actor, sorted. */
-function actorTable(author: string, ops: ResolvedOp[]): { others: string[]; index: Map<string, number> } {
-  const seen = new Set<string>();
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i]!;
-    if (op.obj !== null && op.obj.actor !== author) seen.add(op.obj.actor);
-    if (op.elem !== null && op.elem.ctr > 0 && op.elem.actor !== author) seen.add(op.elem.actor);
-    for (let j = 0; j < op.pred.length; j++) if (op.pred[j]!.actor !== author) seen.add(op.pred[j]!.actor);
-  }
-  const others = [...seen].sort();
-  const index = new Map<string, number>([[author, 0]]);
-  for (let i = 0; i < others.length; i++) index.set(others[i]!, i + 1);
+/**
+ * The chunk's actor table: the author at index 0, then every other referenced actor,
+ * sorted; and `index`, mapping each position in `actors` (the author first, then the
+ * others in the order the ops referenced them) to its position in that table.
+ */
+function actorTable(actors: string[]): { others: string[]; index: number[] } {
+  const others = actors.slice(1).sort();
+  const index = actors.map((a, i) => (i === 0 ? 0 : others.indexOf(a) + 1));
   return { others, index };
 }
 
 /** Writes every op column into `data`, recording each column's length (0: left out). */
-function writeColumns(ops: ResolvedOp[], index: Map<string, number>, data: ByteWriter, lengths: Int32Array): void {
+function writeColumns(ops: ResolvedOp[], index: number[], data: ByteWriter, lengths: number[]): void {
   const n = ops.length;
   const objActor: (number | null)[] = new Array(n);
   const objCtr: (number | null)[] = new Array(n);
@@ -85,10 +81,10 @@ function writeColumns(ops: ResolvedOp[], index: Map<string, number>, data: ByteW
   const markName: (string | null)[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const { op, obj, elem, pred } = ops[i]!;
-    objActor[i] = obj === null ? null : index.get(obj.actor)!;
+    objActor[i] = obj === null ? null : index[obj.actor]!;
     objCtr[i] = obj === null ? null : obj.ctr;
     // The list head is counter 0 with no actor.
-    keyActor[i] = elem === null || elem.ctr === 0 ? null : index.get(elem.actor)!;
+    keyActor[i] = elem === null || elem.ctr === 0 ? null : index[elem.actor]!;
     keyCtr[i] = elem === null ? null : elem.ctr;
     keyStr[i] = op.key;
     insert[i] = op.insert;
@@ -96,7 +92,7 @@ function writeColumns(ops: ResolvedOp[], index: Map<string, number>, data: ByteW
     meta[i] = valueMeta(op.datatype, op.value);
     predCount[i] = pred.length;
     for (let j = 0; j < pred.length; j++) {
-      predActor.push(index.get(pred[j]!.actor)!);
+      predActor.push(index[pred[j]!.actor]!);
       predCtr.push(pred[j]!.ctr);
     }
     expand[i] = op.expand;
@@ -122,7 +118,7 @@ function writeColumns(ops: ResolvedOp[], index: Map<string, number>, data: ByteW
 }
 
 /** Records the length of the column just written (if it was), returns where the next starts. */
-function close(lengths: Int32Array, slot: number, written: boolean, data: ByteWriter, at: number): number {
+function close(lengths: number[], slot: number, written: boolean, data: ByteWriter, at: number): number {
   if (written) lengths[slot] = data.pos - at;
   return data.pos;
 }

@@ -8,7 +8,7 @@ import { hash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeChange, encodeChange, toAutomergeShape, type ChangeOp } from '../../src/crdt/change-codec/index.js';
-import { ByteWriter } from '../../src/crdt/change-codec/leb.js';
+import { ByteWriter } from '../../src/crdt/change-codec/writer.js';
 import { hasCode } from '../../src/errors.js';
 
 const AUTHOR = 'aa';

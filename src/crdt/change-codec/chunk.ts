@@ -7,7 +7,8 @@
  */
 import { hash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
-import { bad, bufferOf, ByteReader, ByteWriter, type SliceBuffer } from './leb.js';
+import { bad, bufferOf, ByteReader, type SliceBuffer } from './reader.js';
+import { ByteWriter } from './writer.js';
 
 /** The 4 magic bytes that start every Automerge chunk. */
 export const MAGIC = Uint8Array.of(0x85, 0x6f, 0x4a, 0x83);

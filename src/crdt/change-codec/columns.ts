@@ -12,7 +12,7 @@
  * Counts are bounded by `expected` (the number of ops, itself capped), never by what a
  * run claims, so a 3-byte run of a billion nulls is refused instead of allocated.
  */
-import { bad, type ByteReader } from './leb.js';
+import { bad, type ByteReader } from './reader.js';
 
 /** Marks a null entry in number columns (all real values are ≥ 0 there). */
 export const NULL = -1;

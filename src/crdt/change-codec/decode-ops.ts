@@ -11,7 +11,7 @@
 import { decodeBooleanColumn, decodeDeltaAbsolute, decodeStringColumn, decodeUintColumn, NULL } from './columns.js';
 import type { ChangeHeader } from './decode.js';
 import { Col, COLUMN_NAMES } from './layout.js';
-import { bad, ByteReader, type SliceBuffer } from './leb.js';
+import { bad, ByteReader, type SliceBuffer } from './reader.js';
 import type { ChangeOp, OpAction } from './types.js';
 import { readValue, type ValueCell } from './values.js';
 

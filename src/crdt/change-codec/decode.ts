@@ -13,7 +13,7 @@ import { CrmsyncError } from '../../errors.js';
 import { openChunk } from './chunk.js';
 import { decodeOps } from './decode-ops.js';
 import { COLUMN_COUNT, COLUMN_NAMES, slotOfSpec } from './layout.js';
-import { bad, ByteReader, type SliceBuffer } from './leb.js';
+import { bad, ByteReader, type SliceBuffer } from './reader.js';
 import { MAX_CHANGE_OPS, MAX_INFLATED_CHANGE_BYTES, type DecodeOptions, type DecodedChange } from './types.js';
 
 const HASH_BYTES = 32;

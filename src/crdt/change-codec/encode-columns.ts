@@ -3,7 +3,7 @@
  * (and that `columns.ts` requires): equal neighbours become a repeat run, other values
  * gather into literal runs, nulls into null runs. They work on whole arrays of values.
  */
-import type { ByteWriter } from './leb.js';
+import type { ByteWriter } from './writer.js';
 
 /** How the values of an RLE column are written: unsigned, signed, or as strings. */
 export type ValueKind = 'uint' | 'int' | 'str';

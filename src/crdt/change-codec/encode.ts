@@ -10,7 +10,7 @@ import { sealChunk } from './chunk.js';
 import { writeBooleans, writeDelta, writeRle } from './encode-columns.js';
 import { checkHeader, resolveOps, type ResolvedOp } from './encode-input.js';
 import { ACTION_CODES, Col, COLUMN_COUNT, COLUMN_SPECS } from './layout.js';
-import { ByteWriter } from './leb.js';
+import { ByteWriter } from './writer.js';
 import type { ChangeInput } from './types.js';
 import { valueMeta, writeValue } from './values.js';
 

@@ -3,7 +3,8 @@
  * types, bytes in the raw value column. The reader requires the metadata length to match
  * the value's bytes exactly, and the writer produces that form.
  */
-import { bad, type ByteReader, type ByteWriter, utf8Length } from './leb.js';
+import { bad, type ByteReader } from './reader.js';
+import { type ByteWriter, utf8Length } from './writer.js';
 import { VALUE_TYPE } from './layout.js';
 import type { Datatype, ScalarValue } from './types.js';
 

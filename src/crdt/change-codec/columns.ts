@@ -22,16 +22,16 @@ const RUN = 1;
 const LITERAL = 2;
 const NULLS = 3;
 
-type Kind = 'uint' | 'str';
+type Kind = 'uint' | 'int' | 'str';
 
 /**
  * Decodes an RLE column of `kind` values from `r` (positioned on the column, `r.end` at
  * its end). With `exact`, exactly `expected` values must be present; otherwise at most
  * `expected` (the action column, which defines the op count). Nulls are refused unless
- * `nullable`; number nulls come back as NULL, string nulls as null.
+ * `nullable`, and come back as `nul`.
  */
-function decodeRle<T extends number | string>(r: ByteReader, kind: Kind, expected: number, exact: boolean, nullable: boolean, what: string): (T | null)[] {
-  const out: (T | null)[] = [];
+function decodeRle<T extends number | string, N>(r: ByteReader, kind: Kind, expected: number, exact: boolean, nullable: boolean, nul: N, what: string): (T | N)[] {
+  const out: (T | N)[] = [];
   let prevKind = NONE;
   let prevValue: T | null = null;
   while (!r.done()) {
@@ -62,7 +62,6 @@ function decodeRle<T extends number | string>(r: ByteReader, kind: Kind, expecte
       if (count < 1) throw bad(`${what}: empty null run`);
       if (prevKind === NULLS) throw bad(`${what}: two adjacent null runs`);
       if (count > left) throw bad(`${what}: more values than ops`);
-      const nul = (kind === 'str' ? null : NULL) as T | null;
       for (let i = 0; i < count; i++) out.push(nul);
       prevKind = NULLS;
       prevValue = null;
@@ -74,17 +73,18 @@ function decodeRle<T extends number | string>(r: ByteReader, kind: Kind, expecte
 
 function readValue(r: ByteReader, kind: Kind, what: string): number | string {
   if (kind === 'uint') return r.uleb(what);
+  if (kind === 'int') return r.sleb(what);
   return r.str(what);
 }
 
 /** An RLE column of unsigned ints (actor indexes, counters, actions, value metadata). */
 export function decodeUintColumn(r: ByteReader, expected: number, exact: boolean, nullable: boolean, what: string): number[] {
-  return decodeRle<number>(r, 'uint', expected, exact, nullable, what) as number[];
+  return decodeRle<number, number>(r, 'uint', expected, exact, nullable, NULL, what);
 }
 
 /** An RLE column of strings (map keys, mark names); null entries stay null. */
 export function decodeStringColumn(r: ByteReader, expected: number, what: string): (string | null)[] {
-  return decodeRle<string>(r, 'str', expected, true, true, what);
+  return decodeRle<string, null>(r, 'str', expected, true, true, null, what);
 }
 
 /**
@@ -93,43 +93,14 @@ export function decodeStringColumn(r: ByteReader, expected: number, what: string
  * they must stay within 0 … 2^53 − 1.
  */
 export function decodeDeltaAbsolute(r: ByteReader, expected: number, nullable: boolean, what: string): number[] {
-  const out: number[] = [];
-  let prevKind = NONE;
-  let prevValue = 0;
+  // Deltas keep null apart (a delta can be -1, the NULL marker of absolute values).
+  const deltas = decodeRle<number, null>(r, 'int', expected, true, nullable, null, what);
+  const out: number[] = new Array(deltas.length);
   let absolute = 0;
-  while (!r.done()) {
-    const header = r.sleb(what);
-    const left = expected - out.length;
-    if (header > 0) {
-      if (header < 2) throw bad(`${what}: repeat run of one item`);
-      if (header > left) throw bad(`${what}: more values than ops`);
-      const delta = r.sleb(what);
-      if ((prevKind === RUN || prevKind === LITERAL) && delta === prevValue) throw bad(`${what}: run continues the previous value`);
-      for (let i = 0; i < header; i++) out.push((absolute = counter(absolute + delta, what)));
-      prevKind = RUN;
-      prevValue = delta;
-    } else if (header < 0) {
-      const count = -header;
-      if (prevKind === LITERAL) throw bad(`${what}: two adjacent literal runs`);
-      if (count > left) throw bad(`${what}: more values than ops`);
-      for (let i = 0; i < count; i++) {
-        const delta = r.sleb(what);
-        if ((i > 0 || prevKind === RUN) && delta === prevValue) throw bad(`${what}: repeated value inside a literal run`);
-        out.push((absolute = counter(absolute + delta, what)));
-        prevValue = delta;
-      }
-      prevKind = LITERAL;
-    } else {
-      const count = r.uleb(what);
-      if (!nullable) throw bad(`${what}: null value`);
-      if (count < 1) throw bad(`${what}: empty null run`);
-      if (prevKind === NULLS) throw bad(`${what}: two adjacent null runs`);
-      if (count > left) throw bad(`${what}: more values than ops`);
-      for (let i = 0; i < count; i++) out.push(NULL);
-      prevKind = NULLS;
-    }
+  for (let i = 0; i < deltas.length; i++) {
+    const delta = deltas[i]!;
+    out[i] = delta === null ? NULL : (absolute = counter(absolute + delta, what));
   }
-  if (out.length !== expected) throw bad(`${what}: ${out.length} values for ${expected} ops`);
   return out;
 }
 

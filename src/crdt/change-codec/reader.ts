@@ -57,21 +57,20 @@ export class ByteReader {
     return this.pos >= this.end;
   }
 
+  /** The next byte of an integer. */
+  private next(what: string): number {
+    if (this.pos >= this.end) throw bad(`${what}: truncated integer`);
+    return this.bytes[this.pos++]!;
+  }
+
   /** An unsigned LEB128 integer ≤ 2^53 − 1 in its shortest encoding. */
   uleb(what: string): number {
-    const bytes = this.bytes;
-    let pos = this.pos;
-    if (pos >= this.end) throw bad(`${what}: truncated integer`);
-    let byte = bytes[pos++]!;
-    if (byte < 0x80) {
-      this.pos = pos;
-      return byte;
-    }
+    let byte = this.next(what);
+    if (byte < 0x80) return byte;
     let value = byte & 0x7f;
     let scale = 128;
     for (;;) {
-      if (pos >= this.end) throw bad(`${what}: truncated integer`);
-      byte = bytes[pos++]!;
+      byte = this.next(what);
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) break;
       scale *= 128;
@@ -80,26 +79,18 @@ export class ByteReader {
     }
     if (byte === 0) throw bad(`${what}: over-long integer encoding`);
     if (value > MAX_SAFE) throw bad(`${what}: integer too large`);
-    this.pos = pos;
     return value;
   }
 
   /** A signed LEB128 integer within ±(2^53 − 1) in its shortest encoding. */
   sleb(what: string): number {
-    const bytes = this.bytes;
-    let pos = this.pos;
-    if (pos >= this.end) throw bad(`${what}: truncated integer`);
-    let byte = bytes[pos++]!;
-    if (byte < 0x80) {
-      this.pos = pos;
-      return byte & 0x40 ? byte - 0x80 : byte;
-    }
+    let byte = this.next(what);
+    if (byte < 0x80) return byte & 0x40 ? byte - 0x80 : byte;
     let value = byte & 0x7f;
     let scale = 128;
     let prev = byte;
     for (;;) {
-      if (pos >= this.end) throw bad(`${what}: truncated integer`);
-      byte = bytes[pos++]!;
+      byte = this.next(what);
       value += (byte & 0x7f) * scale;
       scale *= 128;
       if (byte < 0x80) break;
@@ -112,7 +103,6 @@ export class ByteReader {
     }
     if (byte & 0x40) value -= scale;
     if (value > MAX_SAFE || value < -MAX_SAFE) throw bad(`${what}: integer too large`);
-    this.pos = pos;
     return value;
   }
 

@@ -18,6 +18,14 @@ export interface ValueCell {
 // survive a decode/encode round trip, since JS does not preserve NaN payloads.
 const CANONICAL_NAN_HI = 0x7ff80000;
 
+/** The datatypes stored as LEB128, by type code. */
+const LEB_DATATYPES: Partial<Record<number, Datatype>> = {
+  [VALUE_TYPE.uint]: 'uint',
+  [VALUE_TYPE.int]: 'int',
+  [VALUE_TYPE.counter]: 'counter',
+  [VALUE_TYPE.timestamp]: 'timestamp',
+};
+
 /** Reads the value described by `meta` from the raw column into `cell`. */
 export function readValue(raw: ByteReader, meta: number, cell: ValueCell): void {
   const type = meta % 16;
@@ -31,20 +39,11 @@ export function readValue(raw: ByteReader, meta: number, cell: ValueCell): void 
       cell.value = type === VALUE_TYPE.null ? null : type === VALUE_TYPE.true;
       return;
     case VALUE_TYPE.uint:
-      cell.datatype = 'uint';
-      cell.value = readLeb(raw, length, false);
-      return;
     case VALUE_TYPE.int:
-      cell.datatype = 'int';
-      cell.value = readLeb(raw, length, true);
-      return;
     case VALUE_TYPE.counter:
-      cell.datatype = 'counter';
-      cell.value = readLeb(raw, length, true);
-      return;
     case VALUE_TYPE.timestamp:
-      cell.datatype = 'timestamp';
-      cell.value = readLeb(raw, length, true);
+      cell.datatype = LEB_DATATYPES[type]!;
+      cell.value = readLeb(raw, length, type !== VALUE_TYPE.uint);
       return;
     case VALUE_TYPE.f64: {
       if (length !== 8) throw bad('value: a float must have 8 bytes');

@@ -11,11 +11,11 @@ import { bad, bufferOf, ByteReader, type SliceBuffer } from './reader.js';
 import { ByteWriter } from './writer.js';
 
 /** The 4 magic bytes that start every Automerge chunk. */
-export const MAGIC = Uint8Array.of(0x85, 0x6f, 0x4a, 0x83);
+const MAGIC = Uint8Array.of(0x85, 0x6f, 0x4a, 0x83);
 /** Chunk type of a plain change. */
-export const CHANGE_CHUNK = 1;
+const CHANGE_CHUNK = 1;
 /** Chunk type of a deflate-compressed change. */
-export const COMPRESSED_CHUNK = 2;
+const COMPRESSED_CHUNK = 2;
 const CHECKSUM_AT = 4;
 const TYPE_AT = 8;
 

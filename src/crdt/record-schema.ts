@@ -32,7 +32,7 @@ const addressShape = {
 const writableShape = {
   name: text(200),
   email: nullable(z.string().trim().toLowerCase().pipe(z.email('must be a valid e-mail address')).pipe(z.string().max(254))),
-  phone: nullable(z.string().trim().regex(/^\+?[0-9 ()./-]{3,32}$/, 'must be a phone number such as +49 30 1234567')),
+  phone: nullable(z.string().trim().regex(/^\+?[0-9 ()./-]{3,32}(?:\s*(?:ext\.?|x|;ext=)\s*[0-9]{1,10})?$/i, 'must be a phone number such as +49 30 1234567')),
   company: nullable(text(200)),
   title: nullable(text(200)),
   address: nullable(z.object(addressShape).strict()),

@@ -58,7 +58,7 @@ describe('mapping', () => {
       },
     });
     expect(mapRow({ id: ' 7 ', first: 'Ada', last: '', owner: '', title: ' ', company: '', score: '4.5' }, mapping)).toEqual({
-      ok: true, key: '7', patch: { name: 'Ada', territory: 'emea', owner: 'unassigned', title: null, custom: { score: 4.5 } },
+      ok: true, key: '7', kept: [], patch: { name: 'Ada', territory: 'emea', owner: 'unassigned', title: null, custom: { score: 4.5 } },
     });
     expect(mapRow({ id: '8', score: 'high' }, mapping)).toEqual({ ok: false, field: 'custom.score', reason: '"high" is not a number' });
   });

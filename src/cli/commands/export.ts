@@ -17,7 +17,7 @@ import {
   type ExportFilters, type ExportFormat, type ExportResult, type PageReader,
 } from '../../migrate/export.js';
 import { mappingMapper } from '../../migrate/export-mapping.js';
-import { loadMapping } from '../../migrate/mapping/schema.js';
+import { loadMapping } from '../../migrate/mapping/load.js';
 import { CliError, EXIT } from '../errors.js';
 import { json, keyValues } from '../format.js';
 import type { Io } from '../io.js';

@@ -75,6 +75,8 @@ export interface ImportReport extends Counts {
   rowsPerSecond: number;
   /** The first rejects (up to 20), for a summary; all of them are in the rejects file. */
   sampleRejects: Reject[];
+  /** Values a lenient step kept raw (e.g. phone numbers it could not normalise), per field. */
+  keptRaw: { field: string; keptIn: string; rows: number }[];
 }
 
 interface Pending {
@@ -107,6 +109,7 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
   const author = importAuthor(sourceName);
   const counts = zeroCounts();
   const sampleRejects: Reject[] = [];
+  const keptRaw = new Map<string, { field: string; keptIn: string; rows: number }>();
   const seen = new Map<string, number>();
   let scanned = 0;
   let read = 0;
@@ -214,6 +217,11 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
           reject({ ...position(row), key: mapped.key, field: keyColumn ?? 'email', reason: `duplicate key "${mapped.key}": row ${first} has the same key and was imported`, values: row.values });
         } else {
           seen.set(id, ordinal);
+          for (const k of mapped.kept) {
+            const entry = keptRaw.get(`${k.field}\0${k.keptIn}`);
+            if (entry) entry.rows++;
+            else keptRaw.set(`${k.field}\0${k.keptIn}`, { ...k, rows: 1 });
+          }
           const item = { id, fields: mapped.patch };
           batch.push({ item, row, key: mapped.key });
           batchBytes += approxBytes(item.fields);
@@ -237,7 +245,7 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
     source: source.description, sourceName, dryRun, incremental, scanned, read, ...counts, skipped,
     resumedAfterRow: resume ? resume.ordinal : null,
     watermark: { before: state.watermark ?? null, after: completed && !dryRun ? (finalWatermark(state.watermark, maxWatermark).watermark ?? null) : (state.watermark ?? null) },
-    completed, elapsedMs, rowsPerSecond: Math.round((read / elapsedMs) * 1000), sampleRejects,
+    completed, elapsedMs, rowsPerSecond: Math.round((read / elapsedMs) * 1000), sampleRejects, keptRaw: [...keptRaw.values()],
   };
 }
 

@@ -16,6 +16,17 @@ export class TransformError extends Error {
   override name = 'TransformError';
 }
 
+/**
+ * A value a lenient step cannot normalise but keeps: the field is left alone and the
+ * raw text goes to another field (`keepIn`, default custom.<field>_raw), not to the rejects.
+ */
+export class KeepRawValue extends Error {
+  override name = 'KeepRawValue';
+  constructor(readonly raw: string, readonly keepIn: string | undefined, reason: string) {
+    super(reason);
+  }
+}
+
 const emailSchema = z.email();
 
 /** "ada LOVELACE" → "Ada Lovelace"; keeps O'Neil and Smith-Jones readable. */
@@ -73,7 +84,7 @@ const text = (value: Value): string => (Array.isArray(value) ? value.join(', ') 
 /** Applies one step. */
 export function applyTransform(step: Transform, value: Value, mapping: Mapping): Value {
   if (typeof step === 'object') {
-    if ('phone' in step) return toPhone(value, step.phone.defaultCountry);
+    if ('phone' in step) return toPhone(value, step.phone.defaultCountry ?? mapping.defaults.phoneCountry, step.phone.invalid === 'keep', step.phone.keepIn);
     if ('date' in step) return parseDateValue(value, step.date.format);
     if ('replace' in step) return text(value).replace(new RegExp(step.replace.pattern, 'g'), step.replace.with);
     return lookup(mapping, step.lookup, value);
@@ -102,13 +113,19 @@ function toEmail(value: Value): string {
   return email;
 }
 
-function toPhone(value: Value, country: string | undefined): string {
+/**
+ * To E.164, keeping an extension (x123, ext. 44, ;ext=44) in libphonenumber's notation:
+ * "+12125550100 ext. 44". `keep`: an invalid number is kept raw instead of rejecting the row.
+ */
+function toPhone(value: Value, country: string | undefined, keep = false, keepIn?: string): string {
   const raw = text(value).trim();
   const phone = parsePhoneNumberFromString(raw, country as CountryCode | undefined);
   if (!phone || !phone.isValid()) {
-    throw new TransformError(`"${raw}" is not a valid phone number${country ? ` (default country ${country})` : ' (no default country: give one in the mapping)'}`);
+    const reason = `"${raw}" is not a valid phone number${country ? ` (default country ${country})` : ' (no default country: give one in the mapping)'}`;
+    if (keep) throw new KeepRawValue(raw, keepIn, reason);
+    throw new TransformError(reason);
   }
-  return phone.number;
+  return phone.ext ? `${phone.number} ext. ${phone.ext}` : phone.number;
 }
 
 function toNumber(value: Value, integer: boolean): number {

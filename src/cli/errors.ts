@@ -17,6 +17,8 @@ export const EXIT = {
   notFound: 4,
   /** Something already exists or is in use (a config, a record id, a locked data dir). */
   conflict: 5,
+  /** An import rejected more rows than --max-rejects allows (the others were imported). */
+  rejected: 6,
 } as const;
 
 /** An exit code. */

@@ -29,6 +29,8 @@ export type ImportFlags = TargetFlags & {
   rejects?: string;
   encoding?: string;
   infer?: boolean;
+  /** Rejected rows accepted before the command exits with EXIT.rejected (default 0). */
+  maxRejects?: string;
   json?: boolean;
 };
 
@@ -100,11 +102,14 @@ export async function importCommand(location: string | undefined, flags: ImportF
   if (location === undefined) throw new CliError('give the file or connection string to import', EXIT.usage, 'e.g. crmsync import customers.csv --mapping customers.mapping.json');
   if (flags.infer) return inferCommand(location, flags, io);
   if (!flags.mapping) throw new CliError('--mapping is required', EXIT.usage, `propose one with: crmsync import --infer ${location} > mapping.json`);
+  const maxRejects = parseMaxRejects(flags.maxRejects);
   const mapping = await loadMapping(resolve(io.cwd, flags.mapping));
   const sourceName = sourceNameOf(location, flags, mapping.sourceName);
   const rejectsFile = resolve(io.cwd, flags.rejects ?? `${sourceName}.rejects.ndjson`);
   const source = await open(location, flags, io);
   try {
+    // An empty, binary or header-only file fails here, before the node is opened or created.
+    await source.probe?.();
     return await withTarget(flags, io, { command: `crmsync import ${location}`, create: true }, async (target) => {
       const sink = target.kind === 'api' ? httpSink(target.baseUrl, target.token) : nodeSink(target.node);
       const progress: ProgressReporter = flags.json ? silentProgress : streamProgress(`import ${sourceName}`, deps.progress ?? { write: (t) => io.err(t.replace(/\n$/, '')), isTTY: false });
@@ -121,11 +126,28 @@ export async function importCommand(location: string | undefined, flags: ImportF
       if ((await stat(rejectsFile).catch(() => undefined))?.size === 0) await unlink(rejectsFile).catch(() => {});
       if (flags.json) io.out(json({ ...report, target: where, rejectsFile: report.rejected > 0 ? rejectsFile : null }));
       else io.out(summary(report, where, rejectsFile));
+      if (report.rejected > maxRejects) throw tooManyRejects(report, maxRejects, rejectsFile);
       return report;
     });
   } finally {
     await source.close();
   }
+}
+
+function parseMaxRejects(value: string | undefined): number {
+  if (value === undefined) return 0;
+  if (!/^\d+$/.test(value)) throw new CliError(`--max-rejects ${value} is not a number of rows`, EXIT.usage, 'e.g. --max-rejects 10 (0, the default, accepts none)');
+  return Number(value);
+}
+
+/** The error (exit EXIT.rejected) of a run that rejected more rows than allowed. */
+function tooManyRejects(r: ImportReport, max: number, rejectsFile: string): CliError {
+  const would = r.dryRun ? 'would be' : 'were';
+  const what = r.read > 0 && r.rejected === r.read
+    ? `every row ${would} rejected (${r.rejected} of ${r.read}): nothing ${r.dryRun ? 'would be' : 'was'} imported`
+    : `${r.rejected} of ${r.read} rows ${would} rejected${max > 0 ? ` (more than --max-rejects ${max})` : ''}; the others ${r.dryRun ? 'would be' : 'were'} imported`;
+  return new CliError(`${what}; the rejected rows are in ${rejectsFile}`, EXIT.rejected,
+    're-running after fixing them changes only what the fixes change; --max-rejects N accepts up to N rejected rows');
 }
 
 function summary(r: ImportReport, where: string, rejectsFile: string): string {
@@ -145,7 +167,11 @@ function summary(r: ImportReport, where: string, rejectsFile: string): string {
   const notes: string[] = [];
   if (r.resumedAfterRow !== null) notes.push(`Continued an interrupted run after row ${r.resumedAfterRow}.`);
   if (!r.completed) notes.push('Stopped before the end: run the same command again to continue.');
-  for (const x of r.sampleRejects.slice(0, 5)) notes.push(`  rejected row ${x.row}${x.line !== undefined ? ` (line ${x.line})` : ''}: ${x.field}: ${x.reason}`);
+  for (const k of r.keptRaw) notes.push(`Kept ${k.rows} ${k.field} value${k.rows === 1 ? '' : 's'} that could not be normalised as raw text in ${k.keptIn}.`);
+  for (const x of r.sampleRejects.slice(0, 5)) {
+    const raw = x.raw === undefined ? '' : `: ${JSON.stringify(x.raw.length > 80 ? `${x.raw.slice(0, 80)}…` : x.raw)}`;
+    notes.push(`  rejected row ${x.row}${x.line !== undefined ? ` (line ${x.line})` : ''}: ${x.field}: ${x.reason}${raw}`);
+  }
   if (r.rejected > 5) notes.push(`  … all ${r.rejected} in ${rejectsFile}`);
   return [lines, ...notes].join('\n');
 }

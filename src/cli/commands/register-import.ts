@@ -39,6 +39,7 @@ export function addImportCommand(program: Command, io: Io, deps?: ImportDeps): v
     .option('--watermark-column <column>', 'an updated-at timestamp or version number column')
     .option('--dry-run', 'report what would be created, updated, unchanged and rejected; write nothing')
     .option('--rejects <file>', 'where rejected rows go: .ndjson or .csv (default: <source-name>.rejects.ndjson)')
+    .option('--max-rejects <n>', 'rejected rows to accept before exiting with code 6 (default 0)')
     .option('--encoding <encoding>', 'utf8 or latin1 (default: detected from the start of the file)')
     .option('--api [url]', 'import into the running node through its HTTP API (alone: the URL in <data-dir>/api-url); default: open the stopped node\'s data directory')
     .option('--token <token>', 'API token (env CRMSYNC_API_TOKEN; default: <data-dir>/api-token)')
@@ -51,7 +52,8 @@ export function addImportCommand(program: Command, io: Io, deps?: ImportDeps): v
       'crmsync import postgres://crm@db/crm --table customers --key id --incremental --watermark-column updated_at --mapping pg.mapping.json -d ./berlin --api',
     )}
 Every run prints rows read = created + updated + unchanged + rejected; rejected rows are written to
-the rejects file with their row, line, field and reason. Re-running changes nothing; a killed run
+the rejects file with their row, line, field and reason. Exit code 6 when more rows were rejected
+than --max-rejects allows (the others are imported). Re-running changes nothing; a killed run
 continues where its last committed batch ended. Mapping format: docs/migration.md.
 `)
     .action(async (source: string | undefined, opts: Opts) => {

@@ -185,7 +185,7 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
       if (source.keyColumn !== undefined && row.values[source.keyColumn] !== undefined) lastKey = row.values[source.keyColumn] as string | number;
       if (row.error) {
         read++;
-        reject({ ...position(row), field: '(row)', reason: row.error });
+        reject({ ...position(row), field: '(row)', reason: row.error, ...(row.raw === undefined ? {} : { raw: row.raw }) });
         continue;
       }
       if (watermarkSpec) {

@@ -17,6 +17,8 @@ export interface SourceRow {
    * counts as read and goes to the rejects file; `values` is then empty.
    */
   error?: string;
+  /** The row's text as read, for a row with `error` (CSV), so the reject shows it. */
+  raw?: string;
 }
 
 /** Where a resumed read starts (only for sources whose `resume` is 'key'). */
@@ -55,10 +57,22 @@ export interface ImportSource {
   readonly keyColumn?: string;
   /** The rows, streamed. */
   rows(from?: ReadFrom): AsyncIterable<SourceRow>;
+  /**
+   * Reads the start of the input and fails (ERR_VALIDATION) when nothing can be imported
+   * from it: an empty file, one that is not text, a header without rows. Files only: an
+   * empty table or query result is a normal, empty run.
+   */
+  probe?(): Promise<void>;
   /** How much of the input has been read (bytes of a file), for a progress bar's ETA. */
   progress?(): { done: number; total: number };
   /** Releases connections and file handles (idempotent). */
   close(): Promise<void>;
+}
+
+/** A probe for file sources: reading the first row raises what makes the file unusable. */
+export async function probeFirstRow(rows: AsyncIterable<SourceRow>): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  for await (const _ of rows) break;
 }
 
 /** Input formats. */

@@ -9,6 +9,7 @@ import {
   FORMATS, httpSink, inferMapping, loadMapping, nodeSink, openSource, runImport, streamProgress, silentProgress,
   type Format, type ImportReport, type ImportSource, type MappingInput, type ProgressReporter,
 } from '../../migrate/import/index.js';
+import { sourceNameFrom } from '../../migrate/mapping/infer-values.js';
 import { ENCODINGS, type Encoding } from '../../migrate/sources/decode.js';
 import { CliError, EXIT } from '../errors.js';
 import { json, keyValues } from '../format.js';
@@ -40,8 +41,8 @@ export interface ImportDeps {
   signal?: AbortSignal;
 }
 
-/** Sample rows `--infer` reads to guess date formats. */
-const INFER_SAMPLE_ROWS = 50;
+/** Sample rows `--infer` reads: enough for a day above 12 to show up in a date column. */
+const INFER_SAMPLE_ROWS = 1000;
 
 function parseFormat(value: string | undefined): Format | undefined {
   if (value === undefined) return undefined;
@@ -79,22 +80,41 @@ function sourceNameOf(location: string, flags: ImportFlags, fromMapping: string 
   return basename(location, extname(location)).replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'import';
 }
 
-/** `crmsync import --infer FILE`: prints a proposed mapping as JSON. */
+/** `crmsync import --infer FILE`: prints a proposed mapping as JSON, and on stderr what it decided and why. */
 export async function inferCommand(location: string, flags: ImportFlags, io: Io): Promise<MappingInput> {
   const source = await open(location, flags, io);
   try {
+    await source.probe?.();
     const columns = await source.columns();
     const samples: Record<string, unknown>[] = [];
     for await (const row of source.rows()) {
       if (!row.error) samples.push(row.values);
       if (samples.length >= INFER_SAMPLE_ROWS) break;
     }
-    const mapping = inferMapping(columns.length > 0 ? columns : Object.keys(samples[0] ?? {}), samples);
+    const isUrl = /^[a-z]+:\/\//i.test(location);
+    const mapping = inferMapping(columns.length > 0 ? columns : Object.keys(samples[0] ?? {}), samples, {
+      ...(flags.sourceName ? { sourceName: flags.sourceName } : isUrl ? {} : { fileName: basename(location) }),
+    });
     io.out(json(mapping));
+    io.err(explainInference(mapping, samples.length, location));
     return mapping;
   } finally {
     await source.close();
   }
+}
+
+/** What --infer decided, for people: one line per decision, ambiguous ones marked. */
+function explainInference(mapping: MappingInput, rows: number, location: string): string {
+  const lines = [`crmsync import --infer: proposed a mapping of ${Object.keys(mapping.fields).length} fields from ${rows} sample rows.`];
+  for (const d of mapping.decisions ?? []) {
+    const spec = d.field ? mapping.fields[d.field] : undefined;
+    const column = spec?.column ? ` ← "${spec.column}"` : '';
+    lines.push(`${d.ambiguous ? '  CHECK ' : '  '}${d.field ?? ''}${column}: ${d.decision} (${d.why})`);
+  }
+  const checks = (mapping.decisions ?? []).filter((d) => d.ambiguous).length;
+  if (checks > 0) lines.push(`${checks} decision${checks === 1 ? '' : 's'} could not be made from the values: check the lines marked CHECK.`);
+  lines.push(`Review it, save it, then: crmsync import ${location} --mapping <file>`);
+  return lines.join('\n');
 }
 
 /** `crmsync import SOURCE --mapping FILE`: runs the import and prints its accounting. */
@@ -105,6 +125,9 @@ export async function importCommand(location: string | undefined, flags: ImportF
   const maxRejects = parseMaxRejects(flags.maxRejects);
   const mapping = await loadMapping(resolve(io.cwd, flags.mapping));
   const sourceName = sourceNameOf(location, flags, mapping.sourceName);
+  if (!flags.sourceName && !mapping.sourceName && !flags.table && sourceNameFrom(basename(location)) !== sourceName) {
+    io.err(`note: rows are identified within the source "${sourceName}", the file name; a later export named differently (another date) would create new records. Set "sourceName": "${sourceNameFrom(basename(location))}" in the mapping (crmsync import --infer proposes it) or pass --source-name.`);
+  }
   const rejectsFile = resolve(io.cwd, flags.rejects ?? `${sourceName}.rejects.ndjson`);
   const source = await open(location, flags, io);
   try {

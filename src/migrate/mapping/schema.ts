@@ -82,7 +82,7 @@ export const fieldSpecSchema = z
 export type FieldSpec = z.output<typeof fieldSpecSchema>;
 
 /** What `--infer` decided about one field, and the evidence (ignored by imports). */
-export const decisionSchema = z.strictObject({ field: z.string().optional(), decision: z.string(), why: z.string() });
+export const decisionSchema = z.strictObject({ field: z.string().optional(), decision: z.string(), why: z.string(), ambiguous: z.boolean().optional() });
 
 /** The whole mapping file's structure; check.ts adds the checks that span fields. */
 export const mappingSchema = z.strictObject({

@@ -71,6 +71,32 @@ export function parseDateValue(value: Value, format?: string): number {
   return ms;
 }
 
+/** date-fns tokens of a time of day or an instant (outside quoted literals). */
+const TIME_TOKENS = /[HhKkmsSaBbpTtXxO]/;
+/** An ISO 8601 text with a time part. */
+const ISO_WITH_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d/;
+
+/**
+ * A date as stored in a record: ISO 8601 text, so it reads the same in every export and
+ * display. A date without a time of day (by its format, or an ISO text without one) is
+ * `YYYY-MM-DD`; anything with a time is the full UTC instant `YYYY-MM-DDTHH:mm:ss.sssZ`.
+ */
+export function toIsoDate(value: Value, format?: string): string {
+  const ms = parseDateValue(value, format);
+  const text = String(value).trim();
+  const withTime = typeof value === 'number' || /^\d{10,15}$/.test(text) || (format ? TIME_TOKENS.test(format.replace(/'[^']*'/g, '')) : ISO_WITH_TIME.test(text));
+  const iso = new Date(ms).toISOString();
+  return withTime ? iso : iso.slice(0, 10);
+}
+
+/** A stored date (ISO text, or ms from imports before dates were stored as text) as ms; undefined if it is neither. */
+export function storedDateMs(value: Value): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
+  const ms = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 /** Formats ms as the mapping's date format (UTC wall time), or ISO 8601. */
 export function formatDateValue(ms: number, format?: string): string {
   if (!format) return new Date(ms).toISOString();
@@ -85,7 +111,7 @@ const text = (value: Value): string => (Array.isArray(value) ? value.join(', ') 
 export function applyTransform(step: Transform, value: Value, mapping: Mapping): Value {
   if (typeof step === 'object') {
     if ('phone' in step) return toPhone(value, step.phone.defaultCountry ?? mapping.defaults.phoneCountry, step.phone.invalid === 'keep', step.phone.keepIn);
-    if ('date' in step) return parseDateValue(value, step.date.format);
+    if ('date' in step) return toIsoDate(value, step.date.format);
     if ('replace' in step) return text(value).replace(new RegExp(step.replace.pattern, 'g'), step.replace.with);
     return lookup(mapping, step.lookup, value);
   }
@@ -97,7 +123,7 @@ export function applyTransform(step: Transform, value: Value, mapping: Mapping):
     case 'title': return titleCase(text(value));
     case 'email': return toEmail(value);
     case 'phone': return toPhone(value, mapping.defaults.phoneCountry);
-    case 'date': return parseDateValue(value);
+    case 'date': return toIsoDate(value);
     case 'number': return toNumber(value, false);
     case 'integer': return toNumber(value, true);
     case 'boolean': return toBoolean(value);
@@ -164,14 +190,17 @@ function lookup(mapping: Mapping, name: string, value: Value): string {
  */
 export function reverseTransform(step: Transform, value: Value, mapping: Mapping): Value {
   if (typeof step === 'object') {
-    if ('date' in step) return typeof value === 'number' ? formatDateValue(value, step.date.format) : value;
+    if ('date' in step) {
+      const ms = storedDateMs(value);
+      return ms === undefined ? value : formatDateValue(ms, step.date.format);
+    }
     if ('lookup' in step) {
       const entry = Object.entries(mapping.lookups[step.lookup] ?? {}).find(([from, to]) => to === value && from !== '*');
       return entry ? entry[0] : value;
     }
     return value;
   }
-  if (step === 'date' && typeof value === 'number') return formatDateValue(value);
+  if (step === 'date') return typeof value === 'number' ? formatDateValue(value) : value;
   if (step === 'tags' && Array.isArray(value)) return value.join(', ');
   return value;
 }

@@ -139,11 +139,17 @@ async function* csvRows(path: string, records: AsyncGenerator<CsvRecord>): Async
       continue;
     }
     const values: Record<string, unknown> = {};
-    for (const [i, name] of header.entries()) values[name] = record.fields[i];
+    for (const [i, name] of header.entries()) values[name] = unescapeFormula(record.fields[i]!);
     yield { ordinal: ++ordinal, line, values };
   }
   if (!header) throw new CrmsyncError('ERR_VALIDATION', `${path} is empty: no header row, no data`, { details: [{ field: 'source', message: 'empty' }] });
   if (ordinal === 0) throw new CrmsyncError('ERR_VALIDATION', `${path} has a header row but no data rows: nothing to import`, { details: [{ field: 'source', message: 'no data rows' }] });
 }
+
+/**
+ * Undoes the `'` an export puts before a cell starting with = + - @ TAB or CR (against
+ * formula injection), so an exported file imports back to the same values.
+ */
+export const unescapeFormula = (cell: string) => (cell.length > 1 && cell.charCodeAt(0) === 39 && '=+-@\t\r'.includes(cell[1]!) ? cell.slice(1) : cell);
 
 const clip = (text: string) => (text.length > CSV_RAW_CHARS ? `${text.slice(0, CSV_RAW_CHARS)}…` : text);

@@ -54,7 +54,9 @@ export function dateFinding(samples: unknown[]): DateFinding | undefined {
   const dayFirst = parts.filter((p) => Number(p![1]) > 12).length;
   const monthFirst = parts.filter((p) => Number(p![3]) > 12).length;
   if (dayFirst > 0 && monthFirst > 0) return undefined; // neither order fits every value
-  const time = parts.some((p) => p![5] !== undefined) ? (parts.some((p) => p![5]!.split(':').length === 3) ? ' HH:mm:ss' : ' HH:mm') : '';
+  const timed = parts.filter((p) => p![5] !== undefined).length;
+  if (timed > 0 && timed < parts.length) return undefined; // one format cannot read both
+  const time = timed === 0 ? '' : parts.some((p) => p![5]!.split(':').length === 3) ? ' HH:mm:ss' : ' HH:mm';
   const year = years.has(4) ? 'yyyy' : 'yy';
   const order = (first: boolean) => (first ? ['dd', 'MM'] : ['MM', 'dd']).join(separator) + separator + year + time;
   let finding: DateFinding;
@@ -70,8 +72,6 @@ export function dateFinding(samples: unknown[]): DateFinding | undefined {
       why: `no sample value has a part above 12, so the values cannot tell day and month apart; ${separator === '/' ? 'slashes usually mean month first (US)' : `"${separator}" usually means day first`}. Check a few records, and change the format to ${order(!first)} if that is what the file means`,
     };
   }
-  // A time part was seen only on some rows: the format must still parse the others.
-  if (time && parts.some((p) => p![5] === undefined)) return undefined;
   return values.every((v) => isDate(v, finding.format)) ? finding : undefined;
 }
 
@@ -141,7 +141,7 @@ export function sourceNameFrom(fileName: string): string {
   const separator = /[_-]/.exec(stem)?.[0] ?? '-';
   const words = stem.split(/[^A-Za-z0-9À-ɏ]+/)
     .filter((w) => !/^v\d+$/i.test(w) && !/^\d{1,4}(q|h)\d$/i.test(w) && !MONTHS.has(w.toLowerCase()))
-    .map((w) => w.replace(/\d+$/, '').replace(/^\d+/, ''))
+    .map((w) => w.replace(/(\d+([qh]\d)?)$/i, '').replace(/^\d+/, ''))
     .filter((w) => w !== '' && !MONTHS.has(w.toLowerCase()));
   const name = words.join(separator).normalize('NFKD').replace(/[^A-Za-z0-9_.-]/g, '').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
   return name || 'import';

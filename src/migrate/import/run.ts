@@ -26,7 +26,7 @@ import { parseState, stateKey, zeroCounts, type Counts, type ImportState, type R
 
 /** Rows per batch (one atomic, durable commit each). Bounds memory and commit latency. */
 export const IMPORT_BATCH_ROWS = 500;
-/** Approximate JSON bytes per batch; keeps an HTTP batch under the API's 1 MiB body limit. */
+/** Approximate JSON size (characters) per batch; the HTTP sink splits by bytes where it must (http-batches.ts). */
 export const IMPORT_BATCH_BYTES = 512 * 1024;
 /** Concurrent record reads of a dry run. Bounds load on the node. */
 export const DRY_RUN_READS = 16;

@@ -30,6 +30,8 @@ export const ERROR_CODES = [
   'ERR_UNAUTHORIZED',
   /** An operation was aborted or timed out. */
   'ERR_TIMEOUT',
+  /** An import source failed: unreachable, refused the request, or sent what cannot be read. */
+  'ERR_SOURCE',
 ] as const;
 
 /** One of the stable error codes. */

@@ -7,8 +7,9 @@ import { stat, unlink } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import {
   FORMATS, httpSink, inferMapping, loadMapping, nodeSink, openSource, runImport, streamProgress, silentProgress,
-  type Format, type ImportReport, type ImportSource, type MappingInput, type ProgressReporter,
+  type Format, type ImportReport, type ImportSource, type Mapping, type MappingInput, type ProgressReporter,
 } from '../../migrate/import/index.js';
+import type { HttpDeps } from '../../migrate/sources/http-fetch.js';
 import { sourceNameFrom } from '../../migrate/mapping/infer-values.js';
 import { ENCODINGS, type Encoding } from '../../migrate/sources/decode.js';
 import { CliError, EXIT } from '../errors.js';
@@ -58,24 +59,35 @@ function parseEncoding(value: string | undefined): Encoding | undefined {
   throw new CliError(`unknown encoding "${value}"`, EXIT.usage, `use --encoding ${ENCODINGS.join('|')}`);
 }
 
-async function open(location: string, flags: ImportFlags, io: Io): Promise<ImportSource> {
+const isUrl = (location: string) => /^(postgres(ql)?|https?):\/\//i.test(location);
+
+/** What an HTTP source uses in a real process: fetch, timers, Math.random, the environment. */
+const processHttp = (io: Io): HttpDeps => ({
+  fetch, sleep: (ms) => new Promise((done) => setTimeout(done, ms)), random: Math.random, now: Date.now, env: io.env,
+});
+
+async function open(location: string, flags: ImportFlags, io: Io, mapping?: Mapping): Promise<ImportSource> {
   const format = parseFormat(flags.format);
-  const isUrl = /^postgres(ql)?:\/\//i.test(location);
   const encoding = parseEncoding(flags.encoding);
-  return openSource(isUrl ? location : resolve(io.cwd, location), {
+  return openSource(isUrl(location) ? location : resolve(io.cwd, location), {
     ...(format ? { format } : {}), ...(encoding ? { encoding } : {}),
     ...(flags.table === undefined ? {} : { table: flags.table }), ...(flags.query === undefined ? {} : { query: flags.query }),
     ...(flags.key === undefined ? {} : { keyColumn: flags.key }),
+    http: { ...(mapping?.source?.http ? { config: mapping.source.http } : {}), deps: processHttp(io) },
   });
 }
 
-/** The source name: the flag, the mapping's, or the file's / table's name. */
+/** The source name: the flag, the mapping's, or the file's / table's / URL's name. */
 function sourceNameOf(location: string, flags: ImportFlags, fromMapping: string | undefined): string {
   if (flags.sourceName) return flags.sourceName;
   if (fromMapping) return fromMapping;
   if (flags.table) return flags.table.replace(/[^A-Za-z0-9_.-]/g, '-');
   if (/^postgres(ql)?:\/\//i.test(location)) {
     throw new CliError('a PostgreSQL query needs a name for its rows\' identity', EXIT.usage, 'pass --source-name NAME (the same on every run)');
+  }
+  if (/^https?:\/\//i.test(location)) {
+    const url = new URL(location);
+    return `${url.hostname}${url.pathname}`.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+|-+$/g, '').slice(0, 64) || 'http';
   }
   return basename(location, extname(location)).replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'import';
 }
@@ -91,9 +103,8 @@ export async function inferCommand(location: string, flags: ImportFlags, io: Io)
       if (!row.error) samples.push(row.values);
       if (samples.length >= INFER_SAMPLE_ROWS) break;
     }
-    const isUrl = /^[a-z]+:\/\//i.test(location);
     const mapping = inferMapping(columns.length > 0 ? columns : Object.keys(samples[0] ?? {}), samples, {
-      ...(flags.sourceName ? { sourceName: flags.sourceName } : isUrl ? {} : { fileName: basename(location) }),
+      ...(flags.sourceName ? { sourceName: flags.sourceName } : isUrl(location) ? {} : { fileName: basename(location) }),
     });
     io.out(json(mapping));
     io.err(explainInference(mapping, samples.length, location));
@@ -119,17 +130,19 @@ function explainInference(mapping: MappingInput, rows: number, location: string)
 
 /** `crmsync import SOURCE --mapping FILE`: runs the import and prints its accounting. */
 export async function importCommand(location: string | undefined, flags: ImportFlags, io: Io, deps: ImportDeps = {}): Promise<ImportReport | MappingInput> {
-  if (location === undefined) throw new CliError('give the file or connection string to import', EXIT.usage, 'e.g. crmsync import customers.csv --mapping customers.mapping.json');
-  if (flags.infer) return inferCommand(location, flags, io);
+  if (location === undefined && !flags.mapping) throw new CliError('give the file, connection string or URL to import', EXIT.usage, 'e.g. crmsync import customers.csv --mapping customers.mapping.json');
+  if (flags.infer && location !== undefined) return inferCommand(location, flags, io);
   if (!flags.mapping) throw new CliError('--mapping is required', EXIT.usage, `propose one with: crmsync import --infer ${location} > mapping.json`);
   const maxRejects = parseMaxRejects(flags.maxRejects);
   const mapping = await loadMapping(resolve(io.cwd, flags.mapping));
+  location ??= mapping.source?.http.url;
+  if (location === undefined) throw new CliError('give the file, connection string or URL to import', EXIT.usage, 'or describe an HTTP source under "source" in the mapping (docs/migration.md)');
   const sourceName = sourceNameOf(location, flags, mapping.sourceName);
-  if (!flags.sourceName && !mapping.sourceName && !flags.table && sourceNameFrom(basename(location)) !== sourceName) {
+  if (!flags.sourceName && !mapping.sourceName && !flags.table && !isUrl(location) && sourceNameFrom(basename(location)) !== sourceName) {
     io.err(`note: rows are identified within the source "${sourceName}", the file name; a later export named differently (another date) would create new records. Set "sourceName": "${sourceNameFrom(basename(location))}" in the mapping (crmsync import --infer proposes it) or pass --source-name.`);
   }
   const rejectsFile = resolve(io.cwd, flags.rejects ?? `${sourceName}.rejects.ndjson`);
-  const source = await open(location, flags, io);
+  const source = await open(location, flags, io, mapping);
   try {
     // An empty, binary or header-only file fails here, before the node is opened or created.
     await source.probe?.();

@@ -27,11 +27,11 @@ function stopSignal(): { signal: AbortSignal; dispose: () => void } {
 
 /** Adds `import`. */
 export function addImportCommand(program: Command, io: Io, deps?: ImportDeps): void {
-  dirOptions(program.command('import [source]').description('import customers from CSV, JSON, NDJSON, SQLite or PostgreSQL through a mapping'))
+  dirOptions(program.command('import [source]').description('import customers from CSV, JSON, NDJSON, SQLite, PostgreSQL or an HTTP API through a mapping'))
     .option('--mapping <file>', 'the mapping file (docs/migration.md); propose one with --infer')
     .option('--infer', 'print a proposed mapping for the source (JSON) instead of importing')
     .option('--source-name <name>', "the source's name: part of record ids and of its resume state (default: from the mapping, or the file name)")
-    .option('--format <format>', 'csv, json, ndjson, sqlite or postgres (default: from the extension or postgres://)')
+    .option('--format <format>', 'csv, json, ndjson, sqlite, postgres or http (default: from the extension, postgres:// or http(s)://)')
     .option('--table <table>', 'SQLite/PostgreSQL: the table to read')
     .option('--query <sql>', 'SQLite/PostgreSQL: a query to read (add ORDER BY to make a killed import resumable)')
     .option('--key <column>', 'the column identifying a row (default: the mapping key, else the e-mail)')
@@ -50,6 +50,7 @@ export function addImportCommand(program: Command, io: Io, deps?: ImportDeps): v
       'crmsync import customers.csv --mapping customers.mapping.json -d ./berlin --api',
       'crmsync import legacy.sqlite --table contacts --key id --mapping legacy.mapping.json -d ./berlin',
       'crmsync import postgres://crm@db/crm --table customers --key id --incremental --watermark-column updated_at --mapping pg.mapping.json -d ./berlin --api',
+      'CRM_TOKEN=… crmsync import --mapping crm-api.mapping.json -d ./berlin --incremental   # an HTTP API described under "source" in the mapping',
     )}
 Every run prints rows read = created + updated + unchanged + rejected; rejected rows are written to
 the rejects file with their row, line, field and reason. Exit code 6 when more rows were rejected

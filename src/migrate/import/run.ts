@@ -171,7 +171,10 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
 
   let completed = false;
   try {
-    const rows = source.rows(resume && source.resume === 'key' && resume.lastKey !== undefined ? { afterKey: resume.lastKey } : undefined);
+    const rows = source.rows({
+      ...(resume && source.resume === 'key' && resume.lastKey !== undefined ? { afterKey: resume.lastKey } : {}),
+      ...(baseline === undefined ? {} : { watermarkAbove: baseline }),
+    });
     for await (const row of rows) {
       if (options.signal?.aborted) break;
       scanned++;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ADDRESS_FIELDS } from '../../index.js';
+import { httpSourceSchema } from '../sources/http-config.js';
 
 /** Record fields a mapping may write besides `address.*` and `custom.*`. */
 export const PLAIN_TARGETS = ['name', 'email', 'phone', 'company', 'title', 'owner', 'territory', 'stage', 'notes', 'interactions', 'tags'] as const;
@@ -102,6 +103,8 @@ export const mappingSchema = z.strictObject({
   fields: z.record(z.string(), fieldSpecSchema),
   /** Named lookup tables: source value (matched case-insensitively) to field value. */
   lookups: z.record(z.string().min(1), z.record(z.string(), z.string())).default({}),
+  /** Where the rows come from, for sources that need more than a location (an HTTP API). */
+  source: z.strictObject({ http: httpSourceSchema }).optional(),
 });
 /** A validated mapping. */
 export type Mapping = z.output<typeof mappingSchema>;

@@ -21,10 +21,15 @@ export interface SourceRow {
   raw?: string;
 }
 
-/** Where a resumed read starts (only for sources whose `resume` is 'key'). */
+/** Where a read starts, and what the source may leave out. */
 export interface ReadFrom {
-  /** Only rows whose key column is greater than this value, in key order. */
+  /** Only rows whose key column is greater than this value, in key order (sources whose `resume` is 'key'). */
   afterKey?: string | number;
+  /**
+   * The stored watermark of an --incremental run: a source may leave out rows at or
+   * below it (an HTTP source that sends it to the server); the run filters anyway.
+   */
+  watermarkAbove?: number;
 }
 
 /**
@@ -76,13 +81,14 @@ export async function probeFirstRow(rows: AsyncIterable<SourceRow>): Promise<voi
 }
 
 /** Input formats. */
-export const FORMATS = ['csv', 'json', 'ndjson', 'sqlite', 'postgres'] as const;
+export const FORMATS = ['csv', 'json', 'ndjson', 'sqlite', 'postgres', 'http'] as const;
 /** One input format. */
 export type Format = (typeof FORMATS)[number];
 
 /** The format a path or connection string suggests, or undefined. */
 export function formatOf(source: string): Format | undefined {
   if (/^postgres(ql)?:\/\//i.test(source)) return 'postgres';
+  if (/^https?:\/\//i.test(source)) return 'http';
   const ext = /\.([a-z0-9]+)$/i.exec(source)?.[1]?.toLowerCase();
   switch (ext) {
     case 'csv': case 'tsv': case 'txt': return 'csv';

@@ -126,7 +126,8 @@ describe('--infer', () => {
 describe('docs/migration.md', () => {
   it('shows a mapping that validates', () => {
     const doc = readFileSync(new URL('../../docs/migration.md', import.meta.url), 'utf8');
-    const example = /```json\n([\s\S]*?)```/.exec(doc)![1]!;
+    // The first unindented JSON block is the mapping example (indented ones are fragments).
+    const example = /\n```json\n([\s\S]*?)```/.exec(doc)![1]!;
     const mapping = parseMapping(JSON.parse(example));
     expect(mapRow({ 'Customer ID': '9', 'First Name': 'ada', 'Last Name': 'Lovelace', 'E-mail': 'A@X.org', 'Phone 1': '030 1234567', Status: 'client', Region: 'süd', 'Full Name': 'Ada Lovelace', City: 'berlin' }, mapping))
       .toMatchObject({ ok: true, key: '9', patch: { stage: 'customer', territory: 'south', owner: 'unassigned', address: { city: 'Berlin' }, custom: { firstName: 'Ada', importedFrom: 'legacy-crm' } } });

@@ -3,7 +3,7 @@
  * mapping (docs/migration.md), into a stopped node's data directory or a running node
  * (--api). `crmsync import --infer FILE` prints a proposed mapping instead.
  */
-import { stat, unlink } from 'node:fs/promises';
+import { rm, stat, unlink } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import {
   FORMATS, httpSink, inferMapping, loadMapping, nodeSink, openSource, runImport, streamProgress, silentProgress,
@@ -15,7 +15,7 @@ import { ENCODINGS, type Encoding } from '../../migrate/sources/decode.js';
 import { CliError, EXIT } from '../errors.js';
 import { json, keyValues } from '../format.js';
 import type { Io } from '../io.js';
-import { withTarget, type TargetFlags } from './migrate-target.js';
+import { closeTarget, openTarget, type TargetFlags } from './migrate-target.js';
 
 /** Flags of `import`. */
 export type ImportFlags = TargetFlags & {
@@ -146,7 +146,8 @@ export async function importCommand(location: string | undefined, flags: ImportF
   try {
     // An empty, binary or header-only file fails here, before the node is opened or created.
     await source.probe?.();
-    return await withTarget(flags, io, { command: `crmsync import ${location}`, create: true }, async (target) => {
+    const target = await openTarget(flags, io, { command: `crmsync import ${location}`, create: true });
+    try {
       const sink = target.kind === 'api' ? httpSink(target.baseUrl, target.token) : nodeSink(target.node);
       const progress: ProgressReporter = flags.json ? silentProgress : streamProgress(`import ${sourceName}`, deps.progress ?? { write: (t) => io.err(t.replace(/\n$/, '')), isTTY: false });
       const report = await runImport({
@@ -164,7 +165,11 @@ export async function importCommand(location: string | undefined, flags: ImportF
       else io.out(summary(report, where, rejectsFile));
       if (report.rejected > maxRejects) throw tooManyRejects(report, maxRejects, rejectsFile);
       return report;
-    });
+    } finally {
+      await closeTarget(target);
+      // A dry run into a directory without a database leaves none behind.
+      if (flags.dryRun && target.kind === 'local') for (const dir of target.created) await rm(dir, { recursive: true, force: true });
+    }
   } finally {
     await source.close();
   }

@@ -3,16 +3,13 @@
  * stdout and stderr as a user sees them), the fixture files beside this file, and a
  * recursive directory listing to compare before and after a command.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init } from '../../src/cli/commands/init.js';
-import { cleanEnv, memoryIo, REPO_ROOT, type CliResult } from '../cli/helpers.js';
+import { memoryIo, runCli, type CliResult } from '../cli/helpers.js';
 
 export type { CliResult };
-
-const BIN = join(REPO_ROOT, 'bin', 'crmsync.js');
 
 /** A CLI child process start (tsx compiles on start): slow on a loaded 2-core machine. */
 export const PROCESS_TIMEOUT_MS = 120_000;
@@ -20,19 +17,8 @@ export const PROCESS_TIMEOUT_MS = 120_000;
 /** Path of a fixture file in test/migrate/fixtures. */
 export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-/** Runs `crmsync ...args` in `cwd` to completion; `env` adds to a CRMSYNC_-free environment. */
-export function crmsync(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? REPO_ROOT, env: cleanEnv(options.env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+/** Runs `crmsync ...args` to completion (paths in args are absolute); `env` adds to a CRMSYNC_-free environment. */
+export const crmsync = (args: string[], options: { env?: Record<string, string> } = {}): Promise<CliResult> => runCli(args, options);
 
 /** `crmsync init` of `dataDir` (in process: it is not what these tests are about). */
 export async function initDataDir(dataDir: string, nodeId: string): Promise<string> {

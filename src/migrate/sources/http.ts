@@ -10,7 +10,7 @@ import { CrmsyncError } from '../../index.js';
 import type { HttpSourceConfig } from './http-config.js';
 import { getPage, showUrl, type HttpDeps, type HttpPage } from './http-fetch.js';
 import { flatten } from './json.js';
-import type { ImportSource, ReadFrom, SourceRow } from './source.js';
+import { firstRowColumns, type ImportSource, type ReadFrom, type SourceRow } from './source.js';
 
 /** Most pages one run reads. Stops a server whose "next" never ends. */
 export const HTTP_MAX_PAGES = 1_000_000;
@@ -123,10 +123,7 @@ export function httpSource(config: HttpSourceConfig, deps: HttpDeps): ImportSour
     fingerprint: `http:${showUrl(config.url)}:${JSON.stringify([config.query, config.pagination, config.records])}`,
     resume: 'ordinal',
     strictColumns: false,
-    async columns() {
-      for await (const row of rows()) if (!row.error) return Object.keys(row.values);
-      return [];
-    },
+    columns: () => firstRowColumns(rows()),
     rows,
     async close() {},
   };

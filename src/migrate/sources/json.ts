@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import streamArray from 'stream-json/streamers/stream-array.js';
 import { CrmsyncError } from '../../index.js';
 import { readText, type DecodedText, type Encoding } from './decode.js';
-import { probeFirstRow, type ImportSource, type SourceRow } from './source.js';
+import { firstRowColumns, probeFirstRow, type ImportSource, type SourceRow } from './source.js';
 
 /** Flattens nested objects into dotted keys; arrays and scalars stay values. */
 export function flatten(value: Record<string, unknown>, prefix = '', into: Record<string, unknown> = {}): Record<string, unknown> {
@@ -41,11 +41,7 @@ async function fileSource(path: string, kind: 'json' | 'ndjson', read: Rows): Pr
     fingerprint: `${kind}:${info.size}:${info.mtimeMs}`,
     resume: 'ordinal',
     strictColumns: false,
-    async columns() {
-      // The first object's keys: good enough for proposing a mapping.
-      for await (const row of rows()) if (!row.error) return Object.keys(row.values);
-      return [];
-    },
+    columns: () => firstRowColumns(rows()),
     rows,
     probe: () => probeFirstRow(rows()),
     progress: () => ({ done: bytesRead(), total: info.size }),

@@ -80,6 +80,12 @@ export async function probeFirstRow(rows: AsyncIterable<SourceRow>): Promise<voi
   for await (const _ of rows) break;
 }
 
+/** The first good row's column names (JSON-like sources, whose rows may differ): enough to propose a mapping. */
+export async function firstRowColumns(rows: AsyncIterable<SourceRow>): Promise<string[]> {
+  for await (const row of rows) if (!row.error) return Object.keys(row.values);
+  return [];
+}
+
 /** Input formats. */
 export const FORMATS = ['csv', 'json', 'ndjson', 'sqlite', 'postgres', 'http'] as const;
 /** One input format. */

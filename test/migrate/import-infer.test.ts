@@ -82,6 +82,7 @@ describe('a typical customer export', () => {
         phone: '+12125550100 ext. 123', company: 'Acme Corp', stage: 'customer', custom: { signupDate: '2023-02-05', lastContact: '2024-11-06' },
       });
       expect(await node.records.get(id('C-004'))).toMatchObject({ phone: '+49891234567 ext. 44', stage: 'churned' });
+      expect(await node.records.get(id('C-007'))).toMatchObject({ phone: '+49407654321 ext. 12' });
       const chloe = await node.records.get(id('C-003'));
       expect(chloe?.phone).toBeUndefined();
       expect(chloe?.custom).toMatchObject({ phone_raw: 'ask reception', signupDate: '2023-03-17' });
@@ -89,6 +90,11 @@ describe('a typical customer export', () => {
       expect(await run(['records', 'get', id('C-001'), '--api', server.url, '--token', 'test-token-0123456789'], io)).toBe(0);
       expect(io.stdout).toContain('2023-01-31');
       expect(io.stdout).not.toMatch(/16751\d{8}/);
+      // The record schema takes libphonenumber's extension notation from any writer.
+      const put = memoryIo();
+      expect(await run(['records', 'put', 'ext-1', '--data', '{"name":"Ext","phone":"+1 212 555 0100 ext. 44"}', '--api', server.url, '--token', 'test-token-0123456789'], put)).toBe(0);
+      expect(await node.records.get('ext-1')).toMatchObject({ phone: '+1 212 555 0100 ext. 44' });
+      await node.records.delete('ext-1'); // not one of the export's customers
     } finally {
       await server.close();
       await node.close();

@@ -180,6 +180,11 @@ describe('hints', () => {
     const locked = await cli(['export', '-d', berlin.dataDir]);
     expect(locked.code).toBe(5);
     expect(locked.stderr).toContain(`hint: crmsync export -d ${berlin.dataDir} --api`);
+    const csv = join(scratch, 'hinted people.csv');
+    await writeFile(csv, 'Name\nAda\n');
+    const inferred = await cli(['import', '--infer', csv, '-d', 'a dir/relative', '--api']);
+    expect(inferred.code).toBe(0);
+    expect(inferred.stderr).toContain(`then: crmsync import '${csv}' --mapping <file> -d 'a dir/relative' --api\n`);
   });
 
   it('on a directory that was never initialised: exit 4, run crmsync init -d <dir>', async () => {

@@ -14,6 +14,7 @@ import { sourceNameFrom } from '../../migrate/mapping/infer-values.js';
 import { ENCODINGS, type Encoding } from '../../migrate/sources/decode.js';
 import { CliError, EXIT } from '../errors.js';
 import { json, keyValues } from '../format.js';
+import { say, shellWord, suggest } from '../hints.js';
 import type { Io } from '../io.js';
 import { closeTarget, openTarget, type TargetFlags } from './migrate-target.js';
 
@@ -92,7 +93,10 @@ function sourceNameOf(location: string, flags: ImportFlags, fromMapping: string 
   return basename(location, extname(location)).replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'import';
 }
 
-/** `crmsync import --infer FILE`: prints a proposed mapping as JSON, and on stderr what it decided and why. */
+/**
+ * `crmsync import --infer FILE`: prints a proposed mapping as JSON, and on stderr what it
+ * decided and why (not with --json: then stdout's mapping is the whole output).
+ */
 export async function inferCommand(location: string, flags: ImportFlags, io: Io): Promise<MappingInput> {
   const source = await open(location, flags, io);
   try {
@@ -107,7 +111,7 @@ export async function inferCommand(location: string, flags: ImportFlags, io: Io)
       ...(flags.sourceName ? { sourceName: flags.sourceName } : isUrl(location) ? {} : { fileName: basename(location) }),
     });
     io.out(json(mapping));
-    io.err(explainInference(mapping, samples.length, location));
+    say(io, flags, explainInference(mapping, samples.length, location, flags));
     return mapping;
   } finally {
     await source.close();
@@ -115,7 +119,7 @@ export async function inferCommand(location: string, flags: ImportFlags, io: Io)
 }
 
 /** What --infer decided, for people: one line per decision, ambiguous ones marked. */
-function explainInference(mapping: MappingInput, rows: number, location: string): string {
+function explainInference(mapping: MappingInput, rows: number, location: string, flags: ImportFlags): string {
   const lines = [`crmsync import --infer: proposed a mapping of ${Object.keys(mapping.fields).length} fields from ${rows} sample rows.`];
   for (const d of mapping.decisions ?? []) {
     const spec = d.field ? mapping.fields[d.field] : undefined;
@@ -124,7 +128,7 @@ function explainInference(mapping: MappingInput, rows: number, location: string)
   }
   const checks = (mapping.decisions ?? []).filter((d) => d.ambiguous).length;
   if (checks > 0) lines.push(`${checks} decision${checks === 1 ? '' : 's'} could not be made from the values: check the lines marked CHECK.`);
-  lines.push(`Review it, save it, then: crmsync import ${location} --mapping <file>`);
+  lines.push(`Review it, save it, then: ${suggest(`import ${shellWord(location)} --mapping <file>`, flags)}`);
   return lines.join('\n');
 }
 
@@ -139,7 +143,7 @@ export async function importCommand(location: string | undefined, flags: ImportF
   if (location === undefined) throw new CliError('give the file, connection string or URL to import', EXIT.usage, 'or describe an HTTP source under "source" in the mapping (docs/migration.md)');
   const sourceName = sourceNameOf(location, flags, mapping.sourceName);
   if (!flags.sourceName && !mapping.sourceName && !flags.table && !isUrl(location) && sourceNameFrom(basename(location)) !== sourceName) {
-    io.err(`note: rows are identified within the source "${sourceName}", the file name; a later export named differently (another date) would create new records. Set "sourceName": "${sourceNameFrom(basename(location))}" in the mapping (crmsync import --infer proposes it) or pass --source-name.`);
+    say(io, flags, `note: rows are identified within the source "${sourceName}", the file name; a later export named differently (another date) would create new records. Set "sourceName": "${sourceNameFrom(basename(location))}" in the mapping (crmsync import --infer proposes it) or pass --source-name.`);
   }
   const rejectsFile = resolve(io.cwd, flags.rejects ?? `${sourceName}.rejects.ndjson`);
   const source = await open(location, flags, io, mapping);

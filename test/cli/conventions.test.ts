@@ -6,7 +6,7 @@
  * cannot undo, and log lines without duplicate keys. (conventions-process.test.ts runs
  * the same conventions as real processes.)
  */
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { init } from '../../src/cli/commands/init.js';
@@ -189,16 +189,26 @@ describe('hints', () => {
 
   it('on a directory that was never initialised: exit 4, run crmsync init -d <dir>', async () => {
     const never = join(scratch, 'never initialised');
-    for (const command of [['status'], ['records', 'list'], ['peers', 'list'], ['start'], ['export'], ['verify']]) {
+    // import may create a node's database (with --node-id), so it has its own path to this answer.
+    const csv = join(scratch, 'uninitialised.csv');
+    const mapping = join(scratch, 'uninitialised.mapping.json');
+    await writeFile(csv, 'Name\nAda\n');
+    await writeFile(mapping, JSON.stringify({ sourceName: 'u', key: { column: 'Name' }, fields: { name: { column: 'Name' } } }));
+    const importing = ['import', csv, '--mapping', mapping];
+    for (const command of [['status'], ['records', 'list'], ['peers', 'list'], ['start'], ['export'], ['verify'], importing, [...importing, '--dry-run']]) {
       const result = await cli([...command, '-d', never]);
       expect(result.code, command.join(' ')).toBe(4);
       expect(result.stderr, command.join(' ')).toContain(`is not a crmsync data directory`);
       expect(result.stderr, command.join(' ')).toContain(`hint: create it with: crmsync init -d '${never}'`);
     }
+    // Refused before anything was created.
+    expect(await stat(never).then(() => true, () => false)).toBe(false);
     const json = await cli(['status', '-d', never, '--json']);
     expect(jsonError(json.stderr)).toMatchObject({ code: 'ERR_NOT_INITIALISED', hint: expect.stringContaining('crmsync init -d') });
-    // Initialised but stopped is another matter: exit 3, start it.
-    const stopped = join(scratch, 'fresh');
+    // Initialised but stopped is another matter: exit 3, start it. (Its own directory: the
+    // test does not depend on what another test initialised.)
+    const stopped = join(scratch, 'stopped');
+    expect((await cli(['init', '-d', stopped, '--node-id', 'stopped'])).code).toBe(0);
     const notRunning = await cli(['status', '-d', stopped]);
     expect(notRunning.code).toBe(3);
     expect(notRunning.stderr).toContain(`hint: start it with: crmsync start -d ${stopped}`);

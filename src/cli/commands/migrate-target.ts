@@ -67,8 +67,12 @@ export async function openTarget(flags: TargetFlags, io: Io, use: LocalUse): Pro
   }
   const nodeId = flags.nodeId ?? loaded.config.nodeId;
   if (!exists && nodeId === undefined) {
+    // The same answer as every other command on a directory init never ran on (exit 4).
+    if (await neverInitialised(loaded)) {
+      throw notInitialisedError(loaded, rest, 'pass --node-id to create a new node here, the --data-dir of an existing node, or --api for a running one');
+    }
     throw new CliError(`${dataDir} has no database and no node id to create one with`, EXIT.usage,
-      `run \`crmsync init --data-dir ${dataDir}\` first (it chooses the node id), or pass --node-id`);
+      `pass --node-id, or set "nodeId" in ${loaded.configFile}`);
   }
   // Checked before anything is opened or created: opening LevelDB writes to its directory.
   if (nodeId !== undefined) parseNodeId(nodeId);

@@ -38,11 +38,18 @@ describe('crmsync import', () => {
 
     const io = memoryIo({ env, cwd: dir });
     expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json'], io)).toBe(6);
-    expect(io.stderr).toContain('error: 1 of 3 rows were rejected; the others were imported');
+    expect(io.stderr).toContain(`error ERR_REJECTED: 1 of 3 rows were rejected; the others were imported; the rejected rows are in ${dir}/legacy.rejects.ndjson\nhint: `);
     expect(io.stdout).toMatch(/rows read\s+3/);
     expect(io.stdout).toMatch(/created\s+2/);
     expect(io.stdout).toMatch(/rejected\s+1\s+→ .*legacy\.rejects\.ndjson/);
     expect(io.stdout).toContain('rejected row 3 (line 4): email:');
+
+    // With --json: the accounting is stdout's one document, the error stderr's one line.
+    const jsonIo = memoryIo({ env, cwd: dir });
+    expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json', '--json'], jsonIo)).toBe(6);
+    expect(JSON.parse(jsonIo.stdout) as ImportReport).toMatchObject({ read: 3, unchanged: 2, rejected: 1 });
+    expect(jsonIo.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(JSON.parse(jsonIo.stderr)).toEqual({ error: { code: 'ERR_REJECTED', message: expect.stringMatching(/^1 of 3 rows were rejected/), hint: expect.any(String) } });
 
     const againIo = memoryIo({ env, cwd: dir });
     expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json', '--json', '--rejects', 'r.csv', '--max-rejects', '1'], againIo)).toBe(0);

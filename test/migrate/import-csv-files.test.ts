@@ -34,7 +34,7 @@ describe('CSV files with problems, through the executable', () => {
     expect(result.stdout).toMatch(/rows read\s+6/);
     expect(result.stdout).toMatch(/created\s+5/);
     expect(result.stdout).toContain(`rejected row 4 (line 6): (row): ${BROKEN}: "4,Di,\\"Ross,di@example.com,,Acme,Client"`);
-    expect(result.stderr).toContain(`error: 1 of 6 rows were rejected; the others were imported; the rejected rows are in ${rejects}`);
+    expect(result.stderr).toContain(`error ERR_REJECTED: 1 of 6 rows were rejected; the others were imported; the rejected rows are in ${rejects}`);
     expect(result.stderr).toContain('hint: ');
     expect(await rejectsOf(rejects)).toEqual([{ row: 4, line: 6, field: '(row)', reason: BROKEN, raw: '4,Di,"Ross,di@example.com,,Acme,Client' }]);
     const node = await nodeAt(dataDirPaths(dataDir).db, 'csv-lf');
@@ -105,7 +105,7 @@ describe('exit status of a dry run', () => {
     const result = await crmsync(['import', fixture('mixed-endings.csv'), '--mapping', mapping, '-d', dataDir, '--dry-run', '--rejects', rejects]);
     expect(result.code).toBe(6);
     expect(result.stdout).toMatch(/dry run: nothing written/);
-    expect(result.stderr).toContain(`error: every row would be rejected (5 of 5): nothing would be imported; the rejected rows are in ${rejects}`);
+    expect(result.stderr).toContain(`error ERR_REJECTED: every row would be rejected (5 of 5): nothing would be imported; the rejected rows are in ${rejects}`);
     expect(await rejectsOf(rejects)).toHaveLength(5);
     const bad = await crmsync(['import', fixture('mixed-endings.csv'), '--mapping', mapping, '-d', dataDir, '--dry-run', '--max-rejects', 'some']);
     expect(bad.code).toBe(2);

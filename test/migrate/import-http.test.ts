@@ -7,10 +7,10 @@
  * the server. Backoff runs on an injected sleep that records the delays and returns at
  * once, so nothing waits.
  */
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrmNode } from '../../src/index.js';
 import { importRecordId, memoryRejects, nodeSink, parseMapping, runImport, type ImportSink, type MappingInput } from '../../src/migrate/import/index.js';
@@ -258,14 +258,17 @@ describe('HTTP source through the executable', () => {
   it('exits 1 with ERR_SOURCE when the server keeps failing, or sends a page that is not JSON', { timeout: PROCESS_TIMEOUT_MS * 2 }, async () => {
     const down = await serve(() => ({ status: 500, body: 'internal error' }));
     const failing = await mappingWith({ url: `${down.base}/customers`, retry: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 2 } });
-    const failed = await crmsync(['import', '--mapping', failing.file, '-d', failing.dataDir]);
+    const rejects = join(dirname(failing.file), 'r.ndjson');
+    const failed = await crmsync(['import', '--mapping', failing.file, '-d', failing.dataDir, '--rejects', rejects]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain(`error ERR_SOURCE: GET ${down.base}/customers failed after 2 retries: HTTP 500: internal error`);
     expect(down.requests).toHaveLength(3);
+    // The failed run leaves no empty rejects file behind.
+    expect(await stat(rejects).then(() => true, () => false)).toBe(false);
 
     const garbled = await serve(() => ({ body: '<html>maintenance</html>' }));
     const bad = await mappingWith({ url: `${garbled.base}/customers` });
-    const refused = await crmsync(['import', `${garbled.base}/customers`, '--mapping', bad.file, '-d', bad.dataDir]);
+    const refused = await crmsync(['import', `${garbled.base}/customers`, '--mapping', bad.file, '-d', bad.dataDir, '--rejects', join(dirname(bad.file), 'r.ndjson')]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`error ERR_SOURCE: page 1 (GET ${garbled.base}/customers) is not valid JSON`);
   });

@@ -163,13 +163,13 @@ export async function importCommand(location: string | undefined, flags: ImportF
         ...(deps.signal ? { signal: deps.signal } : {}),
       });
       const where = target.kind === 'api' ? target.baseUrl : target.dataDir;
-      // No rejects: leave no empty file behind.
-      if ((await stat(rejectsFile).catch(() => undefined))?.size === 0) await unlink(rejectsFile).catch(() => {});
       if (flags.json) io.out(json({ ...report, target: where, rejectsFile: report.rejected > 0 ? rejectsFile : null }));
       else io.out(summary(report, where, rejectsFile));
       if (report.rejected > maxRejects) throw tooManyRejects(report, maxRejects, rejectsFile);
       return report;
     } finally {
+      // No rejects (or a run that failed before any): leave no empty file behind.
+      if ((await stat(rejectsFile).catch(() => undefined))?.size === 0) await unlink(rejectsFile).catch(() => {});
       await closeTarget(target);
       // A dry run into a directory without a database leaves none behind.
       if (flags.dryRun && target.kind === 'local') for (const dir of target.created) await rm(dir, { recursive: true, force: true });

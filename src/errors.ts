@@ -34,6 +34,8 @@ export const ERROR_CODES = [
   'ERR_TIMEOUT',
   /** A connection was refused for capacity (ours or the peer's: HTTP 429/503); retry later. */
   'ERR_BUSY',
+  /** An import source failed: unreachable, refused the request, or sent what cannot be read. */
+  'ERR_SOURCE',
 ] as const;
 
 /** One of the stable error codes. */

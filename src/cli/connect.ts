@@ -33,10 +33,13 @@ export async function neverInitialised(loaded: LoadedConfig): Promise<boolean> {
   return !(await stat(dataDirPaths(loaded.config.dataDir).db).then(() => true, () => false));
 }
 
-/** "not a crmsync data directory: run crmsync init -d DIR" (exit 4, ERR_NOT_INITIALISED). */
-export function notInitialisedError(loaded: LoadedConfig, flags: WhereFlags): CliError {
+/**
+ * "not a crmsync data directory: run crmsync init -d DIR" (exit 4, ERR_NOT_INITIALISED);
+ * `otherwise` lists the other ways out (a command that can create a node adds --node-id).
+ */
+export function notInitialisedError(loaded: LoadedConfig, flags: WhereFlags, otherwise = 'pass the --data-dir of an existing node, or --api URL for a node elsewhere'): CliError {
   return new CliError(`${loaded.config.dataDir} is not a crmsync data directory: there is no ${loaded.configFile} and no crmsync database`, EXIT.notFound,
-    `create it with: crmsync init${dirArgs(flags)}   (or pass the --data-dir of an existing node, or --api URL for a node elsewhere)`,
+    `create it with: crmsync init${dirArgs(flags)}   (or ${otherwise})`,
     { code: 'ERR_NOT_INITIALISED' });
 }
 

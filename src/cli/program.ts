@@ -24,7 +24,8 @@ const VERSION = (createRequire(import.meta.url)('crmsync/package.json') as { ver
 
 const EXIT_CODES_HELP = `
 Exit codes: 0 ok, 1 runtime error, 2 usage or invalid value, 3 node not running or unreachable,
-4 not found, 5 already exists or in use. Configuration: docs/configuration.md; commands: docs/cli.md.
+4 not found or not initialised, 5 already exists or in use, 6 import rejected more rows than
+--max-rejects allows. Configuration: docs/configuration.md; commands: docs/cli.md.
 `;
 
 type Opts = Record<string, unknown>;

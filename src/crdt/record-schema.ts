@@ -26,7 +26,8 @@ const tag = z.string().trim().min(1).max(64).regex(/^[^\s,]+( [^\s,]+)*$/, 'tags
 const ATOMIC = {
   name: text(200),
   email: z.string().trim().toLowerCase().pipe(z.email('must be a valid e-mail address')).pipe(z.string().max(254)),
-  phone: z.string().trim().regex(/^\+?[0-9 ()./-]{3,32}$/, 'must be a phone number such as +49 30 1234567'),
+  // Digits and separators, then optionally an extension as libphonenumber writes it (`ext. 44`) or as exports do (`x44`, `;ext=44`).
+  phone: z.string().trim().regex(/^\+?[0-9 ()./-]{3,32}(?:\s*(?:ext\.?|x|;ext=)\s*[0-9]{1,10})?$/i, 'must be a phone number such as +49 30 1234567'),
   company: text(200),
   title: text(200),
   owner: text(100),

@@ -10,6 +10,12 @@ import { stringify } from 'csv-stringify/sync';
 import type { CrmNode, ListOptions, RecordView } from '../index.js';
 import { CUSTOM_PREFIX, TAG_SEPARATOR, defaultColumns, defaultObject, defaultRow } from './export-columns.js';
 
+/**
+ * Cells with any line break are quoted: csv-stringify quotes only the record delimiter
+ * (CRLF), and a bare LF in an unquoted cell ends the row for most readers.
+ */
+const LINE_BREAK = /[\r\n]/;
+
 /** Records read per page. Bounds export memory. */
 export const EXPORT_PAGE_SIZE = 500;
 
@@ -45,7 +51,10 @@ export interface ExportOptions {
   customColumns?: string[];
   /** Start CSV with a UTF-8 byte-order mark (spreadsheets need it to detect UTF-8). */
   bom?: boolean;
-  /** Prefix cells starting with = + - @ with a quote, against spreadsheet formula injection. */
+  /**
+   * Prefix cells starting with = + - @ TAB or CR with `'` (OWASP's advice against
+   * spreadsheet formula injection); default true. A phone number +49… is escaped too.
+   */
   escapeFormulas?: boolean;
   /** Called after each page with the records written so far. */
   onProgress?: (records: number) => void;
@@ -95,7 +104,7 @@ export async function exportRecords(read: PageReader, out: Writable, options: Ex
   // A failing output (a full disk, a closed pipe) must fail the export, not the process.
   const sink = guard(out);
   try {
-    if (options.format === 'csv') await sink.write(stringify([], { header: true, columns, bom: options.bom ?? false, record_delimiter: 'windows' }));
+    if (options.format === 'csv') await sink.write(stringify([], { header: true, columns, bom: options.bom ?? false, record_delimiter: 'windows', quoted_match: LINE_BREAK }));
     for await (const page of allPages(read, options.signal)) {
       await sink.write(renderPage(page, columns, options, tally));
       tally.records += page.length;
@@ -126,7 +135,7 @@ function renderPage(page: RecordView[], columns: string[] | undefined, options: 
   if (page.length === 0) return '';
   if (options.format === 'ndjson') return `${page.map((view) => JSON.stringify(mapper ? mapper.row(view) : defaultObject(view))).join('\n')}\n`;
   const rows = page.map((view) => (mapper ? cells(mapper.row(view)) : defaultRow(view)));
-  return stringify(rows, { columns, record_delimiter: 'windows', escape_formulas: options.escapeFormulas ?? false });
+  return stringify(rows, { columns, record_delimiter: 'windows', quoted_match: LINE_BREAK, escape_formulas: options.escapeFormulas ?? true });
 }
 
 /** Mapped values as cell text: arrays joined like tags, dates as ISO, objects as JSON, null as empty. */

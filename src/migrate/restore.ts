@@ -30,6 +30,8 @@ export interface RestoreOptions {
   /** Called after each applied batch. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** The summary of a verification the caller already ran on these bytes (skips pass 1). */
+  verified?: BackupSummary;
 }
 
 /** Outcome of a restore (the --json output of `crmsync restore`). */
@@ -50,7 +52,7 @@ export type OpenBackup = () => BackupBytes;
 
 /** Verifies, then merges a backup into `target`. */
 export async function restoreBackup(target: RestoreTarget, openBackup: OpenBackup, options: RestoreOptions = {}): Promise<RestoreResult> {
-  const summary = await verifyBackup(openBackup());
+  const summary = options.verified ?? (await verifyBackup(openBackup()));
   const before = await target.status();
   const missing = countMissing(summary, before.clock);
   if (options.dryRun) return result(summary, missing, true, before);

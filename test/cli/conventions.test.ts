@@ -6,11 +6,12 @@
  * cannot undo, and log lines without duplicate keys. (conventions-process.test.ts runs
  * the same conventions as real processes.)
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { init } from '../../src/cli/commands/init.js';
 import { startNode, type RunningNode } from '../../src/cli/commands/start.js';
+import { EXIT } from '../../src/cli/errors.js';
 import { run } from '../../src/cli/program.js';
 import { duplicateKeys, memoryIo, tempDir, type MemoryIo } from './helpers.js';
 
@@ -180,23 +181,53 @@ describe('hints', () => {
     const locked = await cli(['export', '-d', berlin.dataDir]);
     expect(locked.code).toBe(5);
     expect(locked.stderr).toContain(`hint: crmsync export -d ${berlin.dataDir} --api`);
+    const csv = join(scratch, 'hinted people.csv');
+    await writeFile(csv, 'Name\nAda\n');
+    const inferred = await cli(['import', '--infer', csv, '-d', 'a dir/relative', '--api']);
+    expect(inferred.code).toBe(0);
+    expect(inferred.stderr).toContain(`then: crmsync import '${csv}' --mapping <file> -d 'a dir/relative' --api\n`);
   });
 
   it('on a directory that was never initialised: exit 4, run crmsync init -d <dir>', async () => {
     const never = join(scratch, 'never initialised');
-    for (const command of [['status'], ['records', 'list'], ['peers', 'list'], ['start'], ['export'], ['verify']]) {
+    // import and restore may create a node's database (with --node-id): their own path to this answer.
+    const csv = join(scratch, 'uninitialised.csv');
+    const mapping = join(scratch, 'uninitialised.mapping.json');
+    await writeFile(csv, 'Name\nAda\n');
+    await writeFile(mapping, JSON.stringify({ sourceName: 'u', key: { column: 'Name' }, fields: { name: { column: 'Name' } } }));
+    const importing = ['import', csv, '--mapping', mapping];
+    const backupFile = join(scratch, 'uninitialised.crmbak');
+    expect((await cli(['backup', '-d', berlin.dataDir, '--api', backupFile])).code).toBe(0);
+    const restoring = ['restore', backupFile];
+    for (const command of [['status'], ['records', 'list'], ['peers', 'list'], ['start'], ['export'], ['verify'], importing, [...importing, '--dry-run'], restoring]) {
       const result = await cli([...command, '-d', never]);
       expect(result.code, command.join(' ')).toBe(4);
       expect(result.stderr, command.join(' ')).toContain(`is not a crmsync data directory`);
       expect(result.stderr, command.join(' ')).toContain(`hint: create it with: crmsync init -d '${never}'`);
     }
+    // Refused before anything was created.
+    expect(await stat(never).then(() => true, () => false)).toBe(false);
     const json = await cli(['status', '-d', never, '--json']);
     expect(jsonError(json.stderr)).toMatchObject({ code: 'ERR_NOT_INITIALISED', hint: expect.stringContaining('crmsync init -d') });
-    // Initialised but stopped is another matter: exit 3, start it.
-    const stopped = join(scratch, 'fresh');
+    // Initialised but stopped is another matter: exit 3, start it. (Its own directory: the
+    // test does not depend on what another test initialised.)
+    const stopped = join(scratch, 'stopped');
+    expect((await cli(['init', '-d', stopped, '--node-id', 'stopped'])).code).toBe(0);
     const notRunning = await cli(['status', '-d', stopped]);
     expect(notRunning.code).toBe(3);
     expect(notRunning.stderr).toContain(`hint: start it with: crmsync start -d ${stopped}`);
+  });
+});
+
+describe('exit codes', () => {
+  it('crmsync --help and the table in docs/cli.md list every exit code the CLI uses', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    const summary = help.stdout.slice(help.stdout.indexOf('Exit codes:')).replace(/\s+/g, ' ');
+    const table = await readFile(new URL('../../docs/cli.md', import.meta.url), 'utf8');
+    const documented = [...table.slice(table.indexOf('## Exit codes'), table.indexOf('## Output and errors')).matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
+    expect(documented).toEqual(Object.values(EXIT));
+    for (const code of Object.values(EXIT)) expect(summary).toMatch(new RegExp(`[:,] ${code} [a-z]`));
   });
 });
 

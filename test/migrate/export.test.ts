@@ -52,7 +52,7 @@ const csvRows = (text: string) => parse(text, { columns: true, bom: true }) as R
 
 describe('export', () => {
   it('writes CSV that parses back to the records, quoting commas, quotes and newlines', async () => {
-    const { text, result } = await run(nodePages(node), { format: 'csv' });
+    const { text, result } = await run(nodePages(node), { format: 'csv', escapeFormulas: false });
     const live = (await listAll(node)).filter((r) => !r.deleted);
     expect(result.records).toBe(live.length);
     expect(text.startsWith('id,name,email,phone,company,title,address.street,address.city,address.region,address.postcode,address.country,owner,territory,stage,tags,notes,interactions,custom.region,custom.score,custom.source,custom.vip,createdAt,updatedAt,deleted\r\n')).toBe(true);
@@ -72,6 +72,10 @@ describe('export', () => {
     const anna = byId.get('c-00001')!;
     expect(anna).toMatchObject({ name: 'Anna "Nan" Schmidt, PhD', company: AWKWARD, title: '=SUM(A1)', 'custom.score': '7', 'custom.vip': 'true', 'custom.source': 'fair, 2024' });
     expect(byId.get('c-00002')).toMatchObject({ 'custom.region': 'emea', 'custom.score': '', phone: '+49 30 1234567' });
+    // By default, formula-leading cells (a phone number too) get a leading quote.
+    const escaped = csvRows((await run(nodePages(node), { format: 'csv' })).text);
+    expect(escaped.find((r) => r.id === 'c-00001')).toMatchObject({ title: "'=SUM(A1)" });
+    expect(escaped.find((r) => r.id === 'c-00002')).toMatchObject({ phone: "'+49 30 1234567" });
   });
 
   it('writes NDJSON, one record per line, with every key present', async () => {

@@ -2,7 +2,6 @@
 import { readdir } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/program.js';
-import { openNode } from '../../src/index.js';
 import type { ImportReport, MappingInput } from '../../src/migrate/import/index.js';
 import { memoryIo } from '../cli/helpers.js';
 import { file, LEGACY_HEADER, tempDirs } from './import-helpers.js';
@@ -32,28 +31,35 @@ describe('crmsync import', () => {
     await file(dir, 'mapping.json', JSON.stringify(mapping));
 
     const dryIo = memoryIo({ env, cwd: dir });
-    expect(await run(['import', csv, '--mapping', 'mapping.json', '--dry-run', '--json'], dryIo)).toBe(0);
+    expect(await run(['import', csv, '--mapping', 'mapping.json', '--dry-run', '--json', '--max-rejects', '1'], dryIo)).toBe(0);
     expect(JSON.parse(dryIo.stdout)).toMatchObject({ dryRun: true, read: 3, created: 2, rejected: 1, rejectsFile: `${dir}/legacy.rejects.ndjson` });
-    const untouched = await openNode({ dataDir: `${dir}/node/db`, listen: false });
-    expect((await untouched.status()).records.live).toBe(0);
-    await untouched.close();
+    // Nothing written: not even the database was left behind.
+    expect(await readdir(`${dir}/node`)).not.toContain('db');
 
     const io = memoryIo({ env, cwd: dir });
-    expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json'], io)).toBe(0);
+    expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json'], io)).toBe(6);
+    expect(io.stderr).toContain(`error ERR_REJECTED: 1 of 3 rows were rejected; the others were imported; the rejected rows are in ${dir}/legacy.rejects.ndjson\nhint: `);
     expect(io.stdout).toMatch(/rows read\s+3/);
     expect(io.stdout).toMatch(/created\s+2/);
     expect(io.stdout).toMatch(/rejected\s+1\s+→ .*legacy\.rejects\.ndjson/);
     expect(io.stdout).toContain('rejected row 3 (line 4): email:');
 
+    // With --json: the accounting is stdout's one document, the error stderr's one line.
+    const jsonIo = memoryIo({ env, cwd: dir });
+    expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json', '--json'], jsonIo)).toBe(6);
+    expect(JSON.parse(jsonIo.stdout) as ImportReport).toMatchObject({ read: 3, unchanged: 2, rejected: 1 });
+    expect(jsonIo.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(JSON.parse(jsonIo.stderr)).toEqual({ error: { code: 'ERR_REJECTED', message: expect.stringMatching(/^1 of 3 rows were rejected/), hint: expect.any(String) } });
+
     const againIo = memoryIo({ env, cwd: dir });
-    expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json', '--json', '--rejects', 'r.csv'], againIo)).toBe(0);
+    expect(await run(['import', 'legacy.csv', '--mapping', 'mapping.json', '--json', '--rejects', 'r.csv', '--max-rejects', '1'], againIo)).toBe(0);
     expect(JSON.parse(againIo.stdout) as ImportReport).toMatchObject({ created: 0, updated: 0, unchanged: 2, rejected: 1 });
     expect((await readdir(dir)).sort()).toEqual(['legacy.csv', 'legacy.rejects.ndjson', 'mapping.json', 'node', 'r.csv']);
   });
 
   it('refuses a missing mapping, an unknown column and an unknown format with usage errors', async () => {
     const dir = await dirs.make();
-    await file(dir, 'x.csv', `${LEGACY_HEADER.join(',')}\n`);
+    await file(dir, 'x.csv', `${LEGACY_HEADER.join(',')}\n1,Ada,Lovelace,ada@example.com,,Acme,Client\n`);
     await file(dir, 'bad.json', JSON.stringify({ key: { column: 'Nope' }, fields: { name: { column: 'First Name' } } }));
     const env = { CRMSYNC_DATA_DIR: `${dir}/node` };
     expect(await run(['init', '--node-id', 'n1'], memoryIo({ env, cwd: dir }))).toBe(0);

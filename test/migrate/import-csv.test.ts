@@ -72,13 +72,13 @@ describe('CSV import', () => {
       '1,Ada,Again,ada2@example.com,,Acme,Client', // line 8: duplicate key
       '6,"Multi', 'Line",Name,m@example.com,,Acme,Client', // lines 9-10: ok, two lines
       '7,Eve,"stray"quote,e@example.com,,Acme,Client', // line 11: ok, the stray quotes are kept
-      '8,Fay,"never closed,f@example.com,,Acme,Client', // line 12: unclosed quote to the end
-      '9,Gil,Lost,g@example.com,,Acme,Client', // line 13: swallowed by the open quote
+      '8,Fay,"never closed,f@example.com,,Acme,Client', // line 12: unclosed quote
+      '9,Gil,Lost,g@example.com,,Acme,Client', // line 13: ok, not swallowed by the open quote
     ].join('\n') + '\n';
     const path = await file(dir, 'bad.csv', content);
     const report = await importFile(await node(), path);
     expect(addsUp(report)).toBe(true);
-    expect(report).toMatchObject({ read: 10, created: 3, rejected: 7 });
+    expect(report).toMatchObject({ read: 11, created: 4, rejected: 7 });
     const byLine = Object.fromEntries(report.rejects.map((r) => [r.line, r]));
     expect(byLine[3]).toMatchObject({ row: 2, field: 'email', reason: expect.stringContaining('e-mail') });
     expect(byLine[4]).toMatchObject({ field: 'phone' });
@@ -86,7 +86,7 @@ describe('CSV import', () => {
     expect(byLine[6]).toMatchObject({ field: '(row)', reason: expect.stringContaining('expected 7 columns') });
     expect(byLine[7]).toMatchObject({ field: 'Customer ID', reason: expect.stringContaining('empty') });
     expect(byLine[8]).toMatchObject({ key: '1', reason: expect.stringContaining('duplicate key "1": row 1') });
-    expect(byLine[13]).toMatchObject({ field: '(row)', reason: expect.stringContaining('quote is never closed') });
+    expect(byLine[12]).toMatchObject({ field: '(row)', reason: 'unclosed quote opened on line 12', raw: '8,Fay,"never closed,f@example.com,,Acme,Client' });
   });
 
   it('writes the rejects file as NDJSON or CSV', async () => {
@@ -99,8 +99,8 @@ describe('CSV import', () => {
     const entries = (await readFile(ndjson, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(entries).toMatchObject([{ row: 1, line: 2, field: 'email' }, { row: 2, line: 3, field: 'email', values: { 'E-mail': 'also, bad' } }]);
     const lines = (await readFile(csv, 'utf8')).trim().split('\n');
-    expect(lines[0]).toBe('row,line,key,field,reason');
-    expect(lines[2]).toMatch(/^2,3,,email,"""also, bad"" is not a valid e-mail address"$/);
+    expect(lines[0]).toBe('row,line,key,field,reason,raw');
+    expect(lines[2]).toMatch(/^2,3,,email,"""also, bad"" is not a valid e-mail address",$/);
   });
 
   it('is idempotent: a second run creates and updates nothing', async () => {

@@ -35,7 +35,7 @@ describe('JSON and NDJSON import', () => {
     expect(report.rejects[0]).toMatchObject({ row: 3, field: 'email' });
     expect(await n.records.get(importRecordId('legacy', 'a-1'))).toMatchObject({
       name: 'Ada Lovelace', email: 'ada@example.com', address: { city: 'London' }, tags: ['math', 'vip'], interactions: 3,
-      custom: { vip: true, signedUp: Date.UTC(1843, 11, 10) },
+      custom: { vip: true, signedUp: '1843-12-10' },
     });
     expect(await n.records.get(importRecordId('legacy', 'a-2'))).toMatchObject({ name: "Mary O'Brien-Smith", interactions: 0, custom: { vip: false } });
   });

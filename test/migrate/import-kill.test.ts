@@ -56,7 +56,7 @@ describe('an import killed mid-run', () => {
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
 
-    const resumed = await run([CLI, 'import', csv, '--mapping', mapping, '--data-dir', dir, '--source-name', 'legacy', '--rejects', rejects, '--json']);
+    const resumed = await run([CLI, 'import', csv, '--mapping', mapping, '--data-dir', dir, '--source-name', 'legacy', '--rejects', rejects, '--max-rejects', '1000', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const report = JSON.parse(resumed.stdout) as ImportReport;
     expect(addsUp(report)).toBe(true);
@@ -82,7 +82,7 @@ describe('an import killed mid-run', () => {
     } finally {
       await node.close();
     }
-    const again = await run([CLI, 'import', csv, '--mapping', mapping, '--data-dir', dir, '--source-name', 'legacy', '--rejects', rejects, '--json']);
+    const again = await run([CLI, 'import', csv, '--mapping', mapping, '--data-dir', dir, '--source-name', 'legacy', '--rejects', rejects, '--max-rejects', '1000', '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ resumedAfterRow: null, created: 0, updated: 0, unchanged: ROWS - badRows.length });
   });
 });

@@ -4,7 +4,7 @@
  * a stopped node's data directory, or on a running node with --api.
  */
 import { createReadStream } from 'node:fs';
-import { rename, stat, unlink } from 'node:fs/promises';
+import { rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fsyncPath, writeBackupFile } from '../../migrate/backup.js';
 import { verifyBackup, type BackupSummary } from '../../migrate/backup-reader.js';
@@ -13,7 +13,7 @@ import { CliError, EXIT } from '../errors.js';
 import { json, keyValues, time } from '../format.js';
 import type { Io } from '../io.js';
 import { downloadBackup, uploadBackup } from './backup-http.js';
-import { fileError, withTarget, type TargetFlags } from './migrate-target.js';
+import { closeTarget, fileError, openTarget, withTarget, type TargetFlags } from './migrate-target.js';
 
 /** Options of `backup`. */
 export type BackupOptions = TargetFlags & { json?: boolean };
@@ -75,15 +75,31 @@ export async function backup(file: string, options: BackupOptions, io: Io): Prom
   return result;
 }
 
-/** Verifies a backup, then merges it into the node. */
+/**
+ * Verifies a backup, then merges it into the node. For a data directory the whole file
+ * is verified before the directory is opened or created, and a restore that fails after
+ * it created the database removes it again: a refused restore leaves the directory as it
+ * was. (A running node, --api, verifies the upload itself before merging.)
+ */
 export async function restore(file: string, options: RestoreOptions, io: Io): Promise<RestoreResult> {
   const path = resolve(io.cwd, file);
   await mustExist(path);
-  const result = await withTarget(options, io, { command: `crmsync restore ${file}`, create: true }, (target) =>
-    target.kind === 'local'
-      ? restoreBackup(target.node, () => createReadStream(path), { dryRun: options.dryRun ?? false, onProgress: progress(io, options.json, 'restore') })
-      : uploadBackup(target, path, options.dryRun ?? false),
-  );
+  const local = options.api === undefined || options.api === false;
+  const verified = local ? await verifyBackup(createReadStream(path)) : undefined;
+  const target = await openTarget(options, io, { command: `crmsync restore ${file}`, create: true });
+  let result: RestoreResult;
+  try {
+    result = target.kind === 'local'
+      ? await restoreBackup(target.node, () => createReadStream(path), { dryRun: options.dryRun ?? false, onProgress: progress(io, options.json, 'restore'), ...(verified ? { verified } : {}) })
+      : await uploadBackup(target, path, options.dryRun ?? false);
+  } catch (err) {
+    await closeTarget(target);
+    if (target.kind === 'local') for (const dir of target.created) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  await closeTarget(target);
+  // A dry run into a directory without a database leaves none behind.
+  if (target.kind === 'local' && result.dryRun) for (const dir of target.created) await rm(dir, { recursive: true, force: true });
   io.out(options.json ? json(result) : keyValues([
     ['backup of', result.backup.nodeId], ['taken at', time(result.backup.createdAt)], ['entries', result.backup.entries],
     [result.dryRun ? 'would apply' : 'applied', result.applied], ['already present', result.alreadyPresent],

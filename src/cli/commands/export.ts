@@ -17,7 +17,7 @@ import {
   type ExportFilters, type ExportFormat, type ExportResult, type PageReader,
 } from '../../migrate/export.js';
 import { mappingMapper } from '../../migrate/export-mapping.js';
-import { loadMapping } from '../../migrate/mapping/schema.js';
+import { loadMapping } from '../../migrate/mapping/load.js';
 import { CliError, EXIT } from '../errors.js';
 import { json, keyValues } from '../format.js';
 import type { Io } from '../io.js';
@@ -39,6 +39,7 @@ export type ExportCommandOptions = TargetFlags & {
   /** Comma-separated custom fields to give columns (skips the pass that finds them). */
   customColumns?: string;
   bom?: boolean;
+  /** Prefix formula-leading cells with `'` (default true; --no-escape-formulas turns it off). */
   escapeFormulas?: boolean;
   json?: boolean;
 };
@@ -90,7 +91,7 @@ export async function exportCommand(options: ExportCommandOptions, io: Io): Prom
     const pages: PageReader = target.kind === 'local' ? nodePages(target.node, filters) : apiPages(target.client, filters, EXPORT_PAGE_SIZE);
     const exportOptions = {
       format, ...(mapper ? { mapper } : {}), ...(customColumns ? { customColumns } : {}),
-      bom: options.bom ?? false, escapeFormulas: options.escapeFormulas ?? false,
+      bom: options.bom ?? false, escapeFormulas: options.escapeFormulas ?? true,
     };
     return file === null ? exportRecords(pages, stdoutOf(io), exportOptions) : toFileAtomically(file, (out) => exportRecords(pages, out, exportOptions));
   });

@@ -5,10 +5,10 @@
  * A running node holds its directory's lock, so the second way then fails with
  * "the node is running; use --api".
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dataDirPaths } from '../../config/files.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
-import { hasCode, openNode, type CrmNode, type RecordView } from '../../index.js';
+import { hasCode, openNode, parseNodeId, type CrmNode, type RecordView } from '../../index.js';
 import type { ExportFilters, PageReader } from '../../migrate/export.js';
 import type { ApiClient } from '../client.js';
 import { connect, neverInitialised, notInitialisedError, type ClientFlags } from '../connect.js';
@@ -34,6 +34,8 @@ export interface LocalTarget {
   node: CrmNode;
   dataDir: string;
   loaded: LoadedConfig;
+  /** Directories this open created (the database, and the data directory if it was missing), outermost first. */
+  created: string[];
 }
 
 /** The node a command works on. */
@@ -65,18 +67,43 @@ export async function openTarget(flags: TargetFlags, io: Io, use: LocalUse): Pro
   }
   const nodeId = flags.nodeId ?? loaded.config.nodeId;
   if (!exists && nodeId === undefined) {
+    // The same answer as every other command on a directory init never ran on (exit 4).
+    if (await neverInitialised(loaded)) {
+      throw notInitialisedError(loaded, rest, 'pass --node-id to create a new node here, the --data-dir of an existing node, or --api for a running one');
+    }
     throw new CliError(`${dataDir} has no database and no node id to create one with`, EXIT.usage,
-      `run \`crmsync init --data-dir ${dataDir}\` first (it chooses the node id), or pass --node-id`);
+      `pass --node-id, or set "nodeId" in ${loaded.configFile}`);
   }
+  // Checked before anything is opened or created: opening LevelDB writes to its directory.
+  if (nodeId !== undefined) parseNodeId(nodeId);
+  await sameNode(loaded, flags.nodeId, exists);
+  const created = exists ? [] : await missing([dataDir, paths.db]);
   try {
     const node = await openNode({ dataDir: paths.db, nodeId, listen: false });
-    return { kind: 'local', node, dataDir, loaded };
+    return { kind: 'local', node, dataDir, loaded, created };
   } catch (err) {
     if (hasCode(err, 'ERR_LOCKED')) {
       throw new CliError(`the node on ${dataDir} is running; use --api`, EXIT.conflict,
         `${use.command}${dirArgs(rest)} --api   (talks to the running node through its HTTP API)`, { cause: err, code: 'ERR_LOCKED' });
     }
     throw err;
+  }
+}
+
+/** The paths among `paths` that do not exist yet. */
+async function missing(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) if (!(await stat(path).then(() => true, () => false))) out.push(path);
+  return out;
+}
+
+/** Refuses --node-id naming another node than the data directory's crmsync.json, before the database is opened. */
+async function sameNode(loaded: LoadedConfig, flag: string | undefined, exists: boolean): Promise<void> {
+  if (flag === undefined || !exists || !loaded.configFileExists) return;
+  const inFile = await readFile(loaded.configFile, 'utf8').then((t) => (JSON.parse(t) as { nodeId?: unknown }).nodeId, () => undefined);
+  if (typeof inFile === 'string' && inFile !== flag) {
+    throw new CliError(`this data directory belongs to node "${inFile}" (${loaded.configFile}), not "${flag}"`, EXIT.usage,
+      'leave out --node-id (it is only for a data directory without a database), or use another --data-dir');
   }
 }
 

@@ -20,7 +20,7 @@ export function addExportCommand(program: Command, io: Io): void {
     .option('--include-deleted', 'include deleted records (only without other filters)')
     .option('--custom-columns <keys>', 'comma-separated custom fields to give CSV columns (default: every one in use)')
     .option('--bom', 'start the CSV with a UTF-8 byte-order mark (for spreadsheets)')
-    .option('--escape-formulas', "prefix cells starting with = + - @ with ' (spreadsheet formula injection)")
+    .option('--no-escape-formulas', "keep cells starting with = + - @ TAB CR as they are (default: prefixed with ' against spreadsheet formula injection; this also prefixes phone numbers such as +49…)")
     .addHelpText('after', `${examples(
       'crmsync export -d ./berlin --out customers.csv',
       'crmsync export -d ./berlin --api --territory north --stage lead --format ndjson > north.ndjson',
@@ -29,6 +29,8 @@ export function addExportCommand(program: Command, io: Io): void {
 Default CSV columns: id, name, email, phone, company, title, address.street|city|region|postcode|country,
 owner, territory, stage, tags (joined with ';'), notes, interactions, custom.<key> (one per custom field),
 createdAt, updatedAt (ISO 8601), deleted. NDJSON: one record per line with the same fields, nested.
+CSV cells starting with = + - @ TAB or CR get a leading ' so a spreadsheet shows them as text instead
+of running them as formulas (OWASP); phone numbers such as +4930… too. crmsync import removes it again.
 `)
     .action(async (opts: Opts) => {
       // Loaded when the command runs, so `--help` and the API commands start without it.

@@ -28,11 +28,11 @@ function stopSignal(): { signal: AbortSignal; dispose: () => void } {
 
 /** Adds `import`. */
 export function addImportCommand(program: Command, io: Io, deps?: ImportDeps): void {
-  dirOptions(program.command('import [source]').description('import customers from CSV, JSON, NDJSON, SQLite or PostgreSQL through a mapping'))
+  dirOptions(program.command('import [source]').description('import customers from CSV, JSON, NDJSON, SQLite, PostgreSQL or an HTTP API through a mapping'))
     .option('--mapping <file>', 'the mapping file (docs/migration.md); propose one with --infer')
     .option('--infer', 'print a proposed mapping for the source (JSON) instead of importing')
     .option('--source-name <name>', "the source's name: part of record ids and of its resume state (default: from the mapping, or the file name)")
-    .option('--format <format>', 'csv, json, ndjson, sqlite or postgres (default: from the extension or postgres://)')
+    .option('--format <format>', 'csv, json, ndjson, sqlite, postgres or http (default: from the extension, postgres:// or http(s)://)')
     .option('--table <table>', 'SQLite/PostgreSQL: the table to read')
     .option('--query <sql>', 'SQLite/PostgreSQL: a query to read (add ORDER BY to make a killed import resumable)')
     .option('--key <column>', 'the column identifying a row (default: the mapping key, else the e-mail)')
@@ -40,6 +40,7 @@ export function addImportCommand(program: Command, io: Io, deps?: ImportDeps): v
     .option('--watermark-column <column>', 'an updated-at timestamp or version number column')
     .option('--dry-run', 'report what would be created, updated, unchanged and rejected; write nothing')
     .option('--rejects <file>', 'where rejected rows go: .ndjson or .csv (default: <source-name>.rejects.ndjson)')
+    .option('--max-rejects <n>', 'rejected rows to accept before exiting with code 6 (default 0)')
     .option('--encoding <encoding>', 'utf8 or latin1 (default: detected from the start of the file)')
     .option('--api [url]', 'import into the running node through its HTTP API (alone: the URL in <data-dir>/api-url); default: open the stopped node\'s data directory')
     .option('--token <token>', 'API token (env CRMSYNC_API_TOKEN; default: <data-dir>/api-token)')
@@ -50,9 +51,11 @@ export function addImportCommand(program: Command, io: Io, deps?: ImportDeps): v
       'crmsync import customers.csv --mapping customers.mapping.json -d ./berlin --api',
       'crmsync import legacy.sqlite --table contacts --key id --mapping legacy.mapping.json -d ./berlin',
       'crmsync import postgres://crm@db/crm --table customers --key id --incremental --watermark-column updated_at --mapping pg.mapping.json -d ./berlin --api',
+      'CRM_TOKEN=… crmsync import --mapping crm-api.mapping.json -d ./berlin --incremental   # an HTTP API described under "source" in the mapping',
     )}
 Every run prints rows read = created + updated + unchanged + rejected; rejected rows are written to
-the rejects file with their row, line, field and reason. Re-running changes nothing; a killed run
+the rejects file with their row, line, field and reason. Exit code 6 when more rows were rejected
+than --max-rejects allows (the others are imported). Re-running changes nothing; a killed run
 continues where its last committed batch ended. Mapping format: docs/migration.md.
 `)
     .action(async (source: string | undefined, opts: Opts) => {

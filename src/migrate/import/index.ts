@@ -8,7 +8,8 @@ export { streamProgress, silentProgress, progressLine, type ProgressReporter } f
 export { predict } from './predict.js';
 export { openSource, type OpenSourceOptions } from '../sources/open.js';
 export { FORMATS, formatOf, type Format, type ImportSource, type SourceRow } from '../sources/source.js';
-export { loadMapping, parseMapping, mappingSchema, type Mapping, type MappingInput } from '../mapping/schema.js';
+export { mappingSchema, type Mapping, type MappingInput } from '../mapping/schema.js';
+export { loadMapping, parseMapping, mappingIssues } from '../mapping/load.js';
 export { inferMapping } from '../mapping/infer.js';
 export { reverseMap, reverseColumns, type ExportCell } from '../mapping/reverse.js';
 export { mapRow } from '../mapping/apply.js';

@@ -19,6 +19,8 @@ export interface Reject {
   reason: string;
   /** The row as read (NDJSON only), so it can be fixed and re-imported. */
   values?: Record<string, unknown>;
+  /** The row's text, for a row the source could not parse (CSV). */
+  raw?: string;
 }
 
 /** Where rejects go. */
@@ -29,7 +31,7 @@ export interface RejectSink {
   close(): void;
 }
 
-const CSV_COLUMNS = ['row', 'line', 'key', 'field', 'reason'] as const;
+const CSV_COLUMNS = ['row', 'line', 'key', 'field', 'reason', 'raw'] as const;
 
 const csvCell = (value: unknown): string => {
   const text = value === undefined || value === null ? '' : String(value);

@@ -18,18 +18,16 @@ import type { Mapping } from '../mapping/schema.js';
 import { TransformError } from '../mapping/transforms.js';
 import type { ImportSource, SourceRow } from '../sources/source.js';
 import { importAuthor, importRecordId, parseSourceName } from './identity.js';
-import { predict } from './predict.js';
 import { silentProgress, type ProgressReporter } from './progress.js';
 import { memoryRejects, openRejects, type Reject, type RejectSink } from './rejects.js';
+import { approxBytes, checkColumns, finalWatermark, predictAll, remember, resumable } from './run-helpers.js';
 import type { ImportSink, SinkItem, SinkResult } from './sink.js';
 import { parseState, stateKey, zeroCounts, type Counts, type ImportState, type RunState } from './state.js';
 
 /** Rows per batch (one atomic, durable commit each). Bounds memory and commit latency. */
 export const IMPORT_BATCH_ROWS = 500;
-/** Approximate JSON bytes per batch; keeps an HTTP batch under the API's 1 MiB body limit. */
+/** Approximate JSON size (characters) per batch; the HTTP sink splits by bytes where it must (http-batches.ts). */
 export const IMPORT_BATCH_BYTES = 512 * 1024;
-/** Concurrent record reads of a dry run. Bounds load on the node. */
-export const DRY_RUN_READS = 16;
 
 /** What to import and where. */
 export interface ImportOptions {
@@ -75,6 +73,8 @@ export interface ImportReport extends Counts {
   rowsPerSecond: number;
   /** The first rejects (up to 20), for a summary; all of them are in the rejects file. */
   sampleRejects: Reject[];
+  /** Values a lenient step kept raw (e.g. phone numbers it could not normalise), per field. */
+  keptRaw: { field: string; keptIn: string; rows: number }[];
 }
 
 interface Pending {
@@ -107,6 +107,7 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
   const author = importAuthor(sourceName);
   const counts = zeroCounts();
   const sampleRejects: Reject[] = [];
+  const keptRaw = new Map<string, { field: string; keptIn: string; rows: number }>();
   const seen = new Map<string, number>();
   let scanned = 0;
   let read = 0;
@@ -168,7 +169,10 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
 
   let completed = false;
   try {
-    const rows = source.rows(resume && source.resume === 'key' && resume.lastKey !== undefined ? { afterKey: resume.lastKey } : undefined);
+    const rows = source.rows({
+      ...(resume && source.resume === 'key' && resume.lastKey !== undefined ? { afterKey: resume.lastKey } : {}),
+      ...(baseline === undefined ? {} : { watermarkAbove: baseline }),
+    });
     for await (const row of rows) {
       if (options.signal?.aborted) break;
       scanned++;
@@ -182,7 +186,7 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
       if (source.keyColumn !== undefined && row.values[source.keyColumn] !== undefined) lastKey = row.values[source.keyColumn] as string | number;
       if (row.error) {
         read++;
-        reject({ ...position(row), field: '(row)', reason: row.error });
+        reject({ ...position(row), field: '(row)', reason: row.error, ...(row.raw === undefined ? {} : { raw: row.raw }) });
         continue;
       }
       if (watermarkSpec) {
@@ -214,6 +218,11 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
           reject({ ...position(row), key: mapped.key, field: keyColumn ?? 'email', reason: `duplicate key "${mapped.key}": row ${first} has the same key and was imported`, values: row.values });
         } else {
           seen.set(id, ordinal);
+          for (const k of mapped.kept) {
+            const entry = keptRaw.get(`${k.field}\0${k.keptIn}`);
+            if (entry) entry.rows++;
+            else keptRaw.set(`${k.field}\0${k.keptIn}`, { ...k, rows: 1 });
+          }
           const item = { id, fields: mapped.patch };
           batch.push({ item, row, key: mapped.key });
           batchBytes += approxBytes(item.fields);
@@ -237,66 +246,6 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
     source: source.description, sourceName, dryRun, incremental, scanned, read, ...counts, skipped,
     resumedAfterRow: resume ? resume.ordinal : null,
     watermark: { before: state.watermark ?? null, after: completed && !dryRun ? (finalWatermark(state.watermark, maxWatermark).watermark ?? null) : (state.watermark ?? null) },
-    completed, elapsedMs, rowsPerSecond: Math.round((read / elapsedMs) * 1000), sampleRejects,
+    completed, elapsedMs, rowsPerSecond: Math.round((read / elapsedMs) * 1000), sampleRejects, keptRaw: [...keptRaw.values()],
   };
-}
-
-/** Roughly the JSON size of a patch (strings dominate it), without serialising it. */
-function approxBytes(value: unknown): number {
-  if (typeof value === 'string') return value.length + 2;
-  if (value === null || typeof value !== 'object') return 8;
-  let size = 2;
-  for (const [key, inner] of Object.entries(value)) size += key.length + 4 + approxBytes(inner);
-  return size;
-}
-
-/** The interrupted run to continue, if it is the same input and mode. */
-function resumable(state: ImportState, source: ImportSource, incremental: boolean, dryRun: boolean): RunState | undefined {
-  const run = state.run;
-  if (!run || dryRun || source.resume === 'none') return undefined;
-  if (run.fingerprint !== source.fingerprint || run.incremental !== incremental) return undefined;
-  if (source.resume === 'key' && run.lastKey === undefined && run.ordinal > 0) return undefined;
-  return run;
-}
-
-function finalWatermark(before: number | undefined, max: number | undefined): { watermark?: number } {
-  const value = max === undefined ? before : before === undefined ? max : Math.max(before, max);
-  return value === undefined ? {} : { watermark: value };
-}
-
-/** Adds an already-committed row's key to `seen`, so a later duplicate is still caught. */
-function remember(row: SourceRow, mapping: Mapping, keyColumn: string | undefined, sourceName: string, seen: Map<string, number>): void {
-  if (row.error) return;
-  const mapped = mapRow(row.values, mapping, keyColumn);
-  if (mapped.ok) {
-    const id = importRecordId(sourceName, mapped.key);
-    if (!seen.has(id)) seen.set(id, row.ordinal);
-  }
-}
-
-/** Fails before reading when the mapping names a column a CSV or SQL source lacks. */
-async function checkColumns(source: ImportSource, mapping: Mapping, keyColumn?: string, watermarkColumn?: string): Promise<void> {
-  if (!source.strictColumns) return;
-  const available = await source.columns();
-  if (available.length === 0) return; // an empty table: nothing to check against
-  const named = [keyColumn, watermarkColumn, ...Object.values(mapping.fields).flatMap((f) => f.columns ?? (f.column ? [f.column] : []))];
-  const missing = [...new Set(named.filter((c): c is string => c !== undefined && !available.includes(c)))];
-  if (missing.length > 0) {
-    throw new CrmsyncError('ERR_VALIDATION', `the mapping names column(s) the source does not have: ${missing.join(', ')} (it has: ${available.join(', ')})`, {
-      details: missing.map((c) => ({ field: c, message: 'no such column in the source' })),
-    });
-  }
-}
-
-async function predictAll(sink: ImportSink, pending: Pending[]): Promise<SinkResult[]> {
-  const results: SinkResult[] = new Array(pending.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < pending.length; i = next++) {
-      const { item } = pending[i]!;
-      results[i] = predict(item.id, item.fields, await sink.get(item.id));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(DRY_RUN_READS, pending.length) }, worker));
-  return results;
 }

@@ -4,6 +4,7 @@
  * and over HTTP to a running node's API (POST /v1/import/batch, docs/http-api.md).
  */
 import { CrmsyncError, type CrmNode, type ErrorCode, type FieldIssue, type RecordPatchLike, type RecordView } from '../../index.js';
+import { API_BODY_LIMIT_BYTES, postInBatches } from './http-batches.js';
 
 /** One record of a batch. */
 export interface SinkItem {
@@ -51,6 +52,8 @@ export function nodeSink(node: CrmNode, options: { ownsNode?: boolean } = {}): I
 export interface HttpSinkOptions {
   /** Per-request timeout (default 120 s: a batch of new records takes a while). */
   timeoutMs?: number;
+  /** The node's request body limit (default API_BODY_LIMIT_BYTES); requests are kept under it. */
+  maxBodyBytes?: number;
   fetch?: typeof fetch;
 }
 
@@ -58,13 +61,14 @@ export interface HttpSinkOptions {
 export function httpSink(baseUrl: string, token: string, options: HttpSinkOptions = {}): ImportSink {
   const fetchImpl = options.fetch ?? fetch;
   const base = baseUrl.replace(/\/+$/, '');
-  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /** A request; `body` is JSON text. A 413 comes back as a status when `tooLarge` is 'status'. */
+  async function call<T>(method: string, path: string, body?: string, tooLarge?: 'status'): Promise<{ status: number; body: T }> {
     let response: Response;
     try {
       response = await fetchImpl(`${base}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body }),
         signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
       });
     } catch (err) {
@@ -80,6 +84,7 @@ export function httpSink(baseUrl: string, token: string, options: HttpSinkOption
       throw new CrmsyncError('ERR_PROTOCOL', `${method} ${path}: HTTP ${response.status} with a body that is not JSON`, { cause: err });
     }
     if (response.status === 404 && method === 'GET' && path.startsWith('/v1/customers/')) return { status: 404, body: undefined as T };
+    if (response.status === 413 && tooLarge === 'status') return { status: 413, body: undefined as T };
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; details?: FieldIssue[] } } | undefined)?.error;
       const code = (error?.code ?? 'ERR_STORAGE') as ErrorCode;
@@ -88,12 +93,15 @@ export function httpSink(baseUrl: string, token: string, options: HttpSinkOption
     return { status: response.status, body: parsed as T };
   }
   return {
-    async upsertMany(items, { author, state }) {
-      const { body } = await call<{ results: SinkResult[] }>('POST', '/v1/import/batch', { items, author, state });
-      if (!Array.isArray(body.results) || body.results.length !== items.length) {
-        throw new CrmsyncError('ERR_PROTOCOL', `the node answered ${body.results?.length ?? 'no'} results for ${items.length} items`);
-      }
-      return body.results;
+    upsertMany(items, { author, state }) {
+      return postInBatches(items, author, state, options.maxBodyBytes ?? API_BODY_LIMIT_BYTES, async (body, count) => {
+        const answer = await call<{ results: SinkResult[] }>('POST', '/v1/import/batch', body, 'status');
+        if (answer.status === 413) return { status: 413 };
+        if (!Array.isArray(answer.body.results) || answer.body.results.length !== count) {
+          throw new CrmsyncError('ERR_PROTOCOL', `the node answered ${answer.body.results?.length ?? 'no'} results for ${count} items`);
+        }
+        return { status: 200, results: answer.body.results };
+      });
     },
     async getState(key) {
       const { body } = await call<{ value: unknown }>('GET', `/v1/import/state/${encodeURIComponent(key)}`);

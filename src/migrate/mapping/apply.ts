@@ -4,15 +4,24 @@
  */
 import type { RecordPatchLike } from '../../index.js';
 import type { FieldSpec, Mapping } from './schema.js';
-import { applyTransform, parseDateValue, TransformError, type Value } from './transforms.js';
+import { applyTransform, KeepRawValue, parseDateValue, TransformError, type Value } from './transforms.js';
 
 /** What identifies a row: a column's value, or the mapped e-mail. */
 export type KeySpec = Mapping['key'];
 
+/** A value a lenient step kept raw: which field it was for and where it went. */
+export interface KeptValue {
+  field: string;
+  keptIn: string;
+}
+
 /** The outcome of mapping one row. */
 export type MappedRow =
-  | { ok: true; patch: RecordPatchLike; key: string }
+  | { ok: true; patch: RecordPatchLike; key: string; kept: KeptValue[] }
   | { ok: false; field: string; reason: string };
+
+/** Where a kept raw value of `target` goes by default: custom.phone_raw for phone. */
+export const keptRawTarget = (target: string) => `custom.${target.replace(/^custom\./, '').replace(/\./g, '_')}_raw`;
 
 const isEmpty = (value: unknown): boolean =>
   value === undefined || value === null || (typeof value === 'string' && value.trim() === '') || (Array.isArray(value) && value.length === 0);
@@ -71,6 +80,7 @@ function assign(patch: Record<string, unknown>, target: string, value: Value | n
 /** Maps one row. `keyColumn` (from the CLI) overrides the mapping's key. */
 export function mapRow(values: Record<string, unknown>, mapping: Mapping, keyColumn?: string): MappedRow {
   const patch: Record<string, unknown> = {};
+  const kept: KeptValue[] = [];
   for (const [target, spec] of Object.entries(mapping.fields)) {
     try {
       const value = fieldValue(target, spec, values, mapping);
@@ -78,13 +88,19 @@ export function mapRow(values: Record<string, unknown>, mapping: Mapping, keyCol
       if (value === null && target === 'interactions') continue;
       assign(patch, target, value);
     } catch (err) {
+      if (err instanceof KeepRawValue) {
+        const keptIn = err.keepIn ?? keptRawTarget(target);
+        assign(patch, keptIn, err.raw);
+        kept.push({ field: target, keptIn });
+        continue;
+      }
       if (!(err instanceof TransformError)) throw err;
       return { ok: false, field: target, reason: err.message };
     }
   }
   const key = rowKey(values, patch, keyColumn !== undefined ? { column: keyColumn } : mapping.key);
   if (!key.ok) return key;
-  return { ok: true, patch: patch as RecordPatchLike, key: key.key };
+  return { ok: true, patch: patch as RecordPatchLike, key: key.key, kept };
 }
 
 function rowKey(values: Record<string, unknown>, patch: Record<string, unknown>, spec: KeySpec): { ok: true; key: string } | { ok: false; field: string; reason: string } {

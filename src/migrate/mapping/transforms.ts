@@ -16,6 +16,17 @@ export class TransformError extends Error {
   override name = 'TransformError';
 }
 
+/**
+ * A value a lenient step cannot normalise but keeps: the field is left alone and the
+ * raw text goes to another field (`keepIn`, default custom.<field>_raw), not to the rejects.
+ */
+export class KeepRawValue extends Error {
+  override name = 'KeepRawValue';
+  constructor(readonly raw: string, readonly keepIn: string | undefined, reason: string) {
+    super(reason);
+  }
+}
+
 const emailSchema = z.email();
 
 /** "ada LOVELACE" → "Ada Lovelace"; keeps O'Neil and Smith-Jones readable. */
@@ -60,6 +71,32 @@ export function parseDateValue(value: Value, format?: string): number {
   return ms;
 }
 
+/** date-fns tokens of a time of day or an instant (outside quoted literals). */
+const TIME_TOKENS = /[HhKkmsSaBbpTtXxO]/;
+/** An ISO 8601 text with a time part. */
+const ISO_WITH_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d/;
+
+/**
+ * A date as stored in a record: ISO 8601 text, so it reads the same in every export and
+ * display. A date without a time of day (by its format, or an ISO text without one) is
+ * `YYYY-MM-DD`; anything with a time is the full UTC instant `YYYY-MM-DDTHH:mm:ss.sssZ`.
+ */
+export function toIsoDate(value: Value, format?: string): string {
+  const ms = parseDateValue(value, format);
+  const text = String(value).trim();
+  const withTime = typeof value === 'number' || /^\d{10,15}$/.test(text) || (format ? TIME_TOKENS.test(format.replace(/'[^']*'/g, '')) : ISO_WITH_TIME.test(text));
+  const iso = new Date(ms).toISOString();
+  return withTime ? iso : iso.slice(0, 10);
+}
+
+/** A stored date (ISO text, or ms from imports before dates were stored as text) as ms; undefined if it is neither. */
+export function storedDateMs(value: Value): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
+  const ms = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 /** Formats ms as the mapping's date format (UTC wall time), or ISO 8601. */
 export function formatDateValue(ms: number, format?: string): string {
   if (!format) return new Date(ms).toISOString();
@@ -73,8 +110,8 @@ const text = (value: Value): string => (Array.isArray(value) ? value.join(', ') 
 /** Applies one step. */
 export function applyTransform(step: Transform, value: Value, mapping: Mapping): Value {
   if (typeof step === 'object') {
-    if ('phone' in step) return toPhone(value, step.phone.defaultCountry);
-    if ('date' in step) return parseDateValue(value, step.date.format);
+    if ('phone' in step) return toPhone(value, step.phone.defaultCountry ?? mapping.defaults.phoneCountry, step.phone.invalid === 'keep', step.phone.keepIn);
+    if ('date' in step) return toIsoDate(value, step.date.format);
     if ('replace' in step) return text(value).replace(new RegExp(step.replace.pattern, 'g'), step.replace.with);
     return lookup(mapping, step.lookup, value);
   }
@@ -86,7 +123,7 @@ export function applyTransform(step: Transform, value: Value, mapping: Mapping):
     case 'title': return titleCase(text(value));
     case 'email': return toEmail(value);
     case 'phone': return toPhone(value, mapping.defaults.phoneCountry);
-    case 'date': return parseDateValue(value);
+    case 'date': return toIsoDate(value);
     case 'number': return toNumber(value, false);
     case 'integer': return toNumber(value, true);
     case 'boolean': return toBoolean(value);
@@ -102,13 +139,19 @@ function toEmail(value: Value): string {
   return email;
 }
 
-function toPhone(value: Value, country: string | undefined): string {
+/**
+ * To E.164, keeping an extension (x123, ext. 44, ;ext=44) in libphonenumber's notation:
+ * "+12125550100 ext. 44". `keep`: an invalid number is kept raw instead of rejecting the row.
+ */
+function toPhone(value: Value, country: string | undefined, keep = false, keepIn?: string): string {
   const raw = text(value).trim();
   const phone = parsePhoneNumberFromString(raw, country as CountryCode | undefined);
   if (!phone || !phone.isValid()) {
-    throw new TransformError(`"${raw}" is not a valid phone number${country ? ` (default country ${country})` : ' (no default country: give one in the mapping)'}`);
+    const reason = `"${raw}" is not a valid phone number${country ? ` (default country ${country})` : ' (no default country: give one in the mapping)'}`;
+    if (keep) throw new KeepRawValue(raw, keepIn, reason);
+    throw new TransformError(reason);
   }
-  return phone.number;
+  return phone.ext ? `${phone.number} ext. ${phone.ext}` : phone.number;
 }
 
 function toNumber(value: Value, integer: boolean): number {
@@ -147,14 +190,17 @@ function lookup(mapping: Mapping, name: string, value: Value): string {
  */
 export function reverseTransform(step: Transform, value: Value, mapping: Mapping): Value {
   if (typeof step === 'object') {
-    if ('date' in step) return typeof value === 'number' ? formatDateValue(value, step.date.format) : value;
+    if ('date' in step) {
+      const ms = storedDateMs(value);
+      return ms === undefined ? value : formatDateValue(ms, step.date.format);
+    }
     if ('lookup' in step) {
       const entry = Object.entries(mapping.lookups[step.lookup] ?? {}).find(([from, to]) => to === value && from !== '*');
       return entry ? entry[0] : value;
     }
     return value;
   }
-  if (step === 'date' && typeof value === 'number') return formatDateValue(value);
+  if (step === 'date') return typeof value === 'number' ? formatDateValue(value) : value;
   if (step === 'tags' && Array.isArray(value)) return value.join(', ');
   return value;
 }

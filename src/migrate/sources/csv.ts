@@ -1,14 +1,14 @@
 /**
  * CSV source: the delimiter (comma, semicolon or tab) detected from the first lines,
  * quoted fields with delimiters, quotes and newlines, BOM stripped, UTF-8 or Latin-1.
- * Parsing is csv-parse's streaming parser; a malformed row is yielded as a row with an
- * `error` (so it is counted and rejected) instead of ending the import.
+ * Records come from csv-reader.ts; a malformed row is yielded as a row with an `error`
+ * and its raw text (so it is counted and rejected) instead of ending the import.
  */
 import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { parse, type Info } from 'csv-parse';
+import { CrmsyncError } from '../../index.js';
+import { CSV_RAW_CHARS, csvRecords, type CsvRecord } from './csv-reader.js';
 import { readText, type Encoding } from './decode.js';
-import type { ImportSource, SourceRow } from './source.js';
+import { probeFirstRow, type ImportSource, type SourceRow } from './source.js';
 
 /** Delimiters the detector chooses among. */
 export const DELIMITERS = [',', ';', '\t'] as const;
@@ -70,6 +70,13 @@ export async function csvSource(path: string, options: CsvOptions = {}): Promise
   const fingerprint = `csv:${info.size}:${info.mtimeMs}`;
   let detected: { delimiter: Delimiter; encoding: string } | undefined;
   let bytesRead = () => 0;
+  const open = async () => {
+    const text = await readText(path, options.encoding ?? 'auto');
+    const first = await text.chunks.next();
+    const head = first.done ? '' : first.value;
+    const delimiter = options.delimiter ?? detectDelimiter(head);
+    return { text, delimiter, records: csvRecords(prepend(head, text.chunks), delimiter) };
+  };
   const source: ImportSource = {
     get description() {
       const how = detected ? ` (${detected.encoding}, ${detected.delimiter === '\t' ? 'tab' : detected.delimiter}-separated)` : '';
@@ -79,23 +86,21 @@ export async function csvSource(path: string, options: CsvOptions = {}): Promise
     resume: 'ordinal',
     strictColumns: true,
     async columns() {
-      const text = await readText(path, options.encoding ?? 'auto');
-      const first = await text.chunks.next();
-      const head = first.done ? '' : first.value;
-      let header: string[] = [];
-      // eslint-disable-next-line @typescript-eslint/no-unused-vars
-      for await (const _ of parseRows(prepend(head, text.chunks), options.delimiter ?? detectDelimiter(head), (h) => (header = h))) break;
-      return header;
+      const { records } = await open();
+      try {
+        const first = await records.next();
+        return first.done ? [] : headerOf(path, first.value);
+      } finally {
+        await records.return(undefined);
+      }
     },
     progress: () => ({ done: bytesRead(), total: info.size }),
+    probe: () => probeFirstRow(source.rows()),
     async *rows() {
-      const text = await readText(path, options.encoding ?? 'auto');
+      const { text, delimiter, records } = await open();
       bytesRead = text.bytesRead;
-      const first = await text.chunks.next();
-      const head = first.done ? '' : first.value;
-      const delimiter = options.delimiter ?? detectDelimiter(head);
       detected = { delimiter, encoding: text.encoding };
-      yield* parseRows(prepend(head, text.chunks), delimiter);
+      yield* csvRows(path, records);
     },
     async close() {},
   };
@@ -107,63 +112,44 @@ async function* prepend(head: string, rest: AsyncGenerator<string>): AsyncGenera
   yield* rest;
 }
 
-interface Parsed {
-  record: string[];
-  raw: string;
-  info: Info;
+function headerOf(path: string, record: CsvRecord): string[] {
+  if (record.error) {
+    throw new CrmsyncError('ERR_VALIDATION', `the header row of ${path} (line ${record.line}) cannot be read: ${record.error}`, { details: [{ field: 'header', message: record.error }] });
+  }
+  return record.fields.map((name) => name.trim());
 }
 
-async function* parseRows(text: AsyncIterable<string>, delimiter: Delimiter, onHeader?: (header: string[]) => void): AsyncGenerator<SourceRow> {
-  // relax_quotes keeps a stray quote inside a field as a character (as spreadsheets do)
-  // instead of losing track of where fields end for the rest of the file.
-  const parser = parse({
-    delimiter, bom: true, info: true, raw: true, relax_column_count: true, relax_quotes: true,
-    skip_empty_lines: true, skip_records_with_error: true,
-  });
-  // Unparsable records arrive as events, possibly before good records still buffered in
-  // the stream: they are yielded in line order.
-  const skipped: { line: number; error: string }[] = [];
-  parser.on('skip', (err: Error & { lines?: number; code?: string }) => {
-    const line = err.lines ?? 0;
-    const error = err.code === 'CSV_QUOTE_NOT_CLOSED'
-      ? `a quote is never closed: the rest of the file, up to line ${line}, could not be read as rows (this counts as one rejected row)`
-      : `unparsable CSV: ${err.message}`;
-    skipped.push({ line, error });
-  });
-  const input = Readable.from(text);
-  input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
+/** The file's records as rows named by the header; a file without data rows is an error. */
+async function* csvRows(path: string, records: AsyncGenerator<CsvRecord>): AsyncGenerator<SourceRow> {
   let header: string[] | undefined;
   let ordinal = 0;
-  const bad = (upTo: number) => skipped.splice(0, skipped.filter((s) => s.line < upTo).length).map((s): SourceRow => ({ ordinal: ++ordinal, line: s.line, values: {}, error: s.error }));
-  try {
-    for await (const parsed of parser as AsyncIterable<Parsed>) {
-      const line = startLine(parsed);
-      yield* bad(line);
-      if (!header) {
-        header = parsed.record.map((name) => name.trim());
-        onHeader?.(header);
-        continue;
-      }
-      if (parsed.record.length !== header.length) {
-        yield { ordinal: ++ordinal, line, values: {}, error: `expected ${header.length} columns (as in the header), found ${parsed.record.length}` };
-        continue;
-      }
-      const values: Record<string, unknown> = {};
-      for (const [i, name] of header.entries()) values[name] = parsed.record[i];
-      yield { ordinal: ++ordinal, line, values };
+  for await (const record of records) {
+    if (!header) {
+      header = headerOf(path, record);
+      continue;
     }
-    yield* bad(Infinity);
-  } finally {
-    // Ends the file read too when the consumer stops early.
-    input.destroy();
+    const { line } = record;
+    if (record.error) {
+      yield { ordinal: ++ordinal, line, values: {}, error: record.error, raw: record.raw };
+      continue;
+    }
+    if (record.fields.length !== header.length) {
+      const spans = record.lines > 1 ? ` (the row spans lines ${line}-${line + record.lines - 1}: a quoted field holds line breaks)` : '';
+      yield { ordinal: ++ordinal, line, values: {}, error: `expected ${header.length} columns (as in the header), found ${record.fields.length}${spans}`, raw: clip(record.raw) };
+      continue;
+    }
+    const values: Record<string, unknown> = {};
+    for (const [i, name] of header.entries()) values[name] = unescapeFormula(record.fields[i]!);
+    yield { ordinal: ++ordinal, line, values };
   }
+  if (!header) throw new CrmsyncError('ERR_VALIDATION', `${path} is empty: no header row, no data`, { details: [{ field: 'source', message: 'empty' }] });
+  if (ordinal === 0) throw new CrmsyncError('ERR_VALIDATION', `${path} has a header row but no data rows: nothing to import`, { details: [{ field: 'source', message: 'no data rows' }] });
 }
 
-/** The line a record starts on: csv-parse reports the line it ends on. */
-function startLine(parsed: Parsed): number {
-  const body = parsed.raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
-  let inner = 0;
-  for (const ch of body) if (ch === '\n') inner++;
-  return parsed.info.lines - inner;
-}
+/**
+ * Undoes the `'` an export puts before a cell starting with = + - @ TAB or CR (against
+ * formula injection), so an exported file imports back to the same values.
+ */
+export const unescapeFormula = (cell: string) => (cell.length > 1 && cell.charCodeAt(0) === 39 && '=+-@\t\r'.includes(cell[1]!) ? cell.slice(1) : cell);
+
+const clip = (text: string) => (text.length > CSV_RAW_CHARS ? `${text.slice(0, CSV_RAW_CHARS)}…` : text);

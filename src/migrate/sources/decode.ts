@@ -27,6 +27,34 @@ export function detectEncoding(firstChunk: Uint8Array): 'utf8' | 'latin1' {
   }
 }
 
+/** Share of control characters (other than tab, CR, LF, FF) above which a sample is not text. */
+const MAX_CONTROL_SHARE = 0.01;
+/** Share of bytes >= 0x80 above which a sample that is not UTF-8 is not Latin-1 text either. */
+const MAX_HIGH_SHARE = 0.3;
+
+/**
+ * Why the first chunk of a file is not text an import can read, or undefined. The
+ * message describes the file and never quotes its bytes.
+ */
+export function notText(sample: Uint8Array): string | undefined {
+  if (sample[0] === 0x50 && sample[1] === 0x4b && sample[2] === 0x03 && sample[3] === 0x04) {
+    return 'is a ZIP archive (an Excel .xlsx workbook?), not a text file: save or export it as CSV (UTF-8)';
+  }
+  if ((sample[0] === 0xff && sample[1] === 0xfe) || (sample[0] === 0xfe && sample[1] === 0xff)) {
+    return 'is UTF-16 text, which this importer does not read: save it as UTF-8 (in Excel: "CSV UTF-8")';
+  }
+  let control = 0;
+  let high = 0;
+  for (const byte of sample) {
+    if (byte === 0) return 'is not a text file (it holds NUL bytes): export the data as CSV, JSON or NDJSON';
+    if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0x0c) control++;
+    else if (byte >= 0x80) high++;
+  }
+  if (control / sample.length > MAX_CONTROL_SHARE) return `is not a text file (${Math.round((control / sample.length) * 100)}% of its first bytes are control characters)`;
+  if (high / sample.length > MAX_HIGH_SHARE && detectEncoding(sample) === 'latin1') return 'is not a text file (most of its first bytes are neither UTF-8 nor Latin-1 text)';
+  return undefined;
+}
+
 /** Decoded text of a file, chunk by chunk. */
 export interface DecodedText {
   encoding: 'utf8' | 'latin1';
@@ -36,8 +64,10 @@ export interface DecodedText {
 }
 
 /**
- * Opens a file as decoded text. With 'auto', the first chunk decides; a later invalid
- * UTF-8 sequence then fails with ERR_VALIDATION naming the byte offset and the fix.
+ * Opens a file as decoded text. An empty file and one that is not text (a workbook, an
+ * image, UTF-16) fail with ERR_VALIDATION saying so. With 'auto', the first chunk
+ * decides the encoding; a later invalid UTF-8 sequence then fails naming the byte
+ * offset and the fix.
  */
 export async function readText(path: string, encoding: Encoding = 'auto'): Promise<DecodedText> {
   const stream = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
@@ -49,7 +79,16 @@ export async function readText(path: string, encoding: Encoding = 'auto'): Promi
     stream.destroy();
     throw new CrmsyncError('ERR_VALIDATION', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const chosen = encoding === 'auto' ? (first.done ? 'utf8' : detectEncoding(first.value)) : encoding;
+  if (first.done || first.value.length === 0) {
+    stream.destroy();
+    throw new CrmsyncError('ERR_VALIDATION', `${path} is empty (0 bytes): nothing to import`, { details: [{ field: 'source', message: 'empty' }] });
+  }
+  const binary = notText(first.value);
+  if (binary) {
+    stream.destroy();
+    throw new CrmsyncError('ERR_VALIDATION', `${path} ${binary}`, { details: [{ field: 'source', message: 'not text' }] });
+  }
+  const chosen = encoding === 'auto' ? detectEncoding(first.value) : encoding;
   return { encoding: chosen, chunks: decodeChunks(path, chosen, first, iterator, () => stream.destroy()), bytesRead: () => stream.bytesRead };
 }
 

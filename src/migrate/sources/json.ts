@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import streamArray from 'stream-json/streamers/stream-array.js';
 import { CrmsyncError } from '../../index.js';
 import { readText, type DecodedText, type Encoding } from './decode.js';
-import type { ImportSource, SourceRow } from './source.js';
+import { firstRowColumns, probeFirstRow, type ImportSource, type SourceRow } from './source.js';
 
 /** Flattens nested objects into dotted keys; arrays and scalars stay values. */
 export function flatten(value: Record<string, unknown>, prefix = '', into: Record<string, unknown> = {}): Record<string, unknown> {
@@ -28,18 +28,22 @@ type Rows = (track: (text: DecodedText) => void) => AsyncGenerator<SourceRow>;
 async function fileSource(path: string, kind: 'json' | 'ndjson', read: Rows): Promise<ImportSource> {
   const info = await stat(path);
   let bytesRead = () => 0;
-  const rows = () => read((text) => (bytesRead = text.bytesRead));
+  const rows = async function* (): AsyncGenerator<SourceRow> {
+    let any = false;
+    for await (const row of read((text) => (bytesRead = text.bytesRead))) {
+      any = true;
+      yield row;
+    }
+    if (!any) throw new CrmsyncError('ERR_VALIDATION', `${path} holds no rows (${kind === 'json' ? 'an empty array' : 'no objects'}): nothing to import`, { details: [{ field: 'source', message: 'no data rows' }] });
+  };
   const source: ImportSource = {
     description: `${kind === 'json' ? 'JSON array' : 'NDJSON'} file ${path}`,
     fingerprint: `${kind}:${info.size}:${info.mtimeMs}`,
     resume: 'ordinal',
     strictColumns: false,
-    async columns() {
-      // The first object's keys: good enough for proposing a mapping.
-      for await (const row of rows()) if (!row.error) return Object.keys(row.values);
-      return [];
-    },
+    columns: () => firstRowColumns(rows()),
     rows,
+    probe: () => probeFirstRow(rows()),
     progress: () => ({ done: bytesRead(), total: info.size }),
     async close() {},
   };

@@ -2,6 +2,9 @@
 import { CrmsyncError } from '../../index.js';
 import { csvSource, type Delimiter } from './csv.js';
 import type { Encoding } from './decode.js';
+import { httpSourceSchema, type HttpSourceConfig } from './http-config.js';
+import type { HttpDeps } from './http-fetch.js';
+import { httpSource } from './http.js';
 import { jsonArraySource, ndjsonSource } from './json.js';
 import { postgresSource } from './postgres.js';
 import { FORMATS, formatOf, type Format, type ImportSource } from './source.js';
@@ -18,9 +21,11 @@ export interface OpenSourceOptions {
   keyColumn?: string;
   encoding?: Encoding;
   delimiter?: Delimiter;
+  /** An HTTP source's configuration (the location's URL replaces its `url`) and its collaborators. */
+  http?: { config?: HttpSourceConfig; deps: HttpDeps };
 }
 
-/** Opens `location` (a file path or a postgres:// connection string). */
+/** Opens `location` (a file path, a postgres:// connection string or an http(s):// URL). */
 export async function openSource(location: string, options: OpenSourceOptions = {}): Promise<ImportSource> {
   const format = options.format ?? formatOf(location);
   if (!format) {
@@ -35,6 +40,10 @@ export async function openSource(location: string, options: OpenSourceOptions = 
     case 'ndjson': return ndjsonSource(location, encoding);
     case 'sqlite': return sqliteSource(location, sqlTarget(options), options.keyColumn);
     case 'postgres': return postgresSource(location, sqlTarget(options), options.keyColumn);
+    case 'http': {
+      if (!options.http) throw new TypeError('an HTTP source needs options.http.deps');
+      return httpSource(httpSourceSchema.parse({ ...options.http.config, url: location }), options.http.deps);
+    }
   }
 }
 

@@ -17,12 +17,19 @@ export interface SourceRow {
    * counts as read and goes to the rejects file; `values` is then empty.
    */
   error?: string;
+  /** The row's text as read, for a row with `error` (CSV), so the reject shows it. */
+  raw?: string;
 }
 
-/** Where a resumed read starts (only for sources whose `resume` is 'key'). */
+/** Where a read starts, and what the source may leave out. */
 export interface ReadFrom {
-  /** Only rows whose key column is greater than this value, in key order. */
+  /** Only rows whose key column is greater than this value, in key order (sources whose `resume` is 'key'). */
   afterKey?: string | number;
+  /**
+   * The stored watermark of an --incremental run: a source may leave out rows at or
+   * below it (an HTTP source that sends it to the server); the run filters anyway.
+   */
+  watermarkAbove?: number;
 }
 
 /**
@@ -55,20 +62,39 @@ export interface ImportSource {
   readonly keyColumn?: string;
   /** The rows, streamed. */
   rows(from?: ReadFrom): AsyncIterable<SourceRow>;
+  /**
+   * Reads the start of the input and fails (ERR_VALIDATION) when nothing can be imported
+   * from it: an empty file, one that is not text, a header without rows. Files only: an
+   * empty table or query result is a normal, empty run.
+   */
+  probe?(): Promise<void>;
   /** How much of the input has been read (bytes of a file), for a progress bar's ETA. */
   progress?(): { done: number; total: number };
   /** Releases connections and file handles (idempotent). */
   close(): Promise<void>;
 }
 
+/** A probe for file sources: reading the first row raises what makes the file unusable. */
+export async function probeFirstRow(rows: AsyncIterable<SourceRow>): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  for await (const _ of rows) break;
+}
+
+/** The first good row's column names (JSON-like sources, whose rows may differ): enough to propose a mapping. */
+export async function firstRowColumns(rows: AsyncIterable<SourceRow>): Promise<string[]> {
+  for await (const row of rows) if (!row.error) return Object.keys(row.values);
+  return [];
+}
+
 /** Input formats. */
-export const FORMATS = ['csv', 'json', 'ndjson', 'sqlite', 'postgres'] as const;
+export const FORMATS = ['csv', 'json', 'ndjson', 'sqlite', 'postgres', 'http'] as const;
 /** One input format. */
 export type Format = (typeof FORMATS)[number];
 
 /** The format a path or connection string suggests, or undefined. */
 export function formatOf(source: string): Format | undefined {
   if (/^postgres(ql)?:\/\//i.test(source)) return 'postgres';
+  if (/^https?:\/\//i.test(source)) return 'http';
   const ext = /\.([a-z0-9]+)$/i.exec(source)?.[1]?.toLowerCase();
   switch (ext) {
     case 'csv': case 'tsv': case 'txt': return 'csv';

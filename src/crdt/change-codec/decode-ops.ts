@@ -1,0 +1,192 @@
+/**
+ * Turns the op columns of a change body into ops, checking each op the way a receiver
+ * needs before it trusts the change: actor indexes within the actor table, op ids that
+ * only point back in Lamport time (a counter below the op's own), keys that are either a
+ * map key or a list element, values that fit their action, preds sorted and unique, and
+ * every listed actor actually used.
+ *
+ * Written without closures: this is the receiver's hot path, and per-call closures (with
+ * the name helpers tsx adds to them) cost more than the decoding itself.
+ */
+import { decodeBooleanColumn, decodeDeltaAbsolute, decodeStringColumn, decodeUintColumn, NULL } from './columns.js';
+import type { ChangeHeader } from './decode.js';
+import { Col, COLUMN_NAMES } from './layout.js';
+import { bad, ByteReader, type SliceBuffer } from './reader.js';
+import type { ChangeOp, OpAction } from './types.js';
+import { readValue, type ValueCell } from './values.js';
+
+const ACTIONS: readonly OpAction[] = ['makeMap', 'set', 'makeList', 'del', 'makeText', 'inc', 'makeTable'];
+const MARK = 7;
+const SET = 1;
+const DEL = 3;
+const INC = 5;
+
+/** The decoded columns of a change. Absent optional columns are null (all null / false). */
+interface Columns {
+  n: number;
+  actions: number[];
+  objActor: number[] | null;
+  objCtr: number[] | null;
+  keyActor: number[] | null;
+  keyCtr: number[] | null;
+  keyStr: (string | null)[] | null;
+  insert: boolean[];
+  meta: number[];
+  predCount: number[];
+  predActor: number[];
+  predCtr: number[];
+  expand: boolean[] | null;
+  markName: (string | null)[] | null;
+}
+
+/** Decodes and checks the ops of a change whose header is `h`. */
+export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number): ChangeOp[] {
+  const r = new ByteReader(body, 0, 0);
+  if (!seek(r, h, Col.Action)) {
+    for (let slot = 0; slot < h.colStart.length; slot++) {
+      if (h.colStart[slot]! >= 0) throw bad(`${COLUMN_NAMES[slot]} in a change without ops`);
+    }
+    return [];
+  }
+  const cols = readColumns(r, h, maxOps);
+  const actorHex = [h.actor, ...h.otherActors];
+  const seen = new Uint8Array(actorHex.length);
+  const raw = new ByteReader(body, 0, 0);
+  seek(raw, h, Col.ValRaw);
+  const cell: ValueCell = { datatype: 'null', value: null };
+  const ops: ChangeOp[] = new Array(cols.n);
+  let predAt = 0;
+  for (let i = 0; i < cols.n; i++) {
+    const own = h.startOp + i;
+    const oa = cols.objActor === null ? NULL : cols.objActor[i]!;
+    const oc = cols.objCtr === null ? NULL : cols.objCtr[i]!;
+    let obj = '_root';
+    if (oa !== NULL || oc !== NULL) {
+      if (oa === NULL || oc === NULL) throw bad('obj: actor and counter must be both set or both null');
+      obj = opId(oc, oa, own, actorHex, seen, 'obj');
+    }
+    const key = cols.keyStr === null ? null : cols.keyStr[i]!;
+    const elemId = elemOf(cols, i, key, own, actorHex, seen);
+    const insert = cols.insert[i]!;
+    if (insert && elemId === null) throw bad('insert into a map');
+    readValue(raw, cols.meta[i]!, cell);
+    const pred: string[] = new Array(cols.predCount[i]!);
+    let lastCtr = 0;
+    let lastActor = '';
+    for (let j = 0; j < pred.length; j++, predAt++) {
+      const pc = cols.predCtr[predAt]!;
+      const pa = cols.predActor[predAt]!;
+      pred[j] = opId(pc, pa, own, actorHex, seen, 'pred');
+      // Automerge writes preds sorted by (counter, actor id); anything else is a second encoding.
+      const actor = actorHex[pa]!;
+      if (j > 0 && (pc < lastCtr || (pc === lastCtr && actor <= lastActor))) throw bad('preds are not sorted and unique');
+      lastCtr = pc;
+      lastActor = actor;
+    }
+    const markName = cols.markName === null ? null : cols.markName[i]!;
+    const expand = cols.expand === null ? false : cols.expand[i]!;
+    const action = actionOf(cols.actions[i]!, cell, markName, expand, insert);
+    ops[i] = { action, obj, key, elemId, insert, datatype: cell.datatype, value: cell.value, pred, markName, expand };
+  }
+  if (!raw.done()) throw bad(`${raw.end - raw.pos} unused bytes in the value column`);
+  for (let a = 1; a < seen.length; a++) if (!seen[a]) throw bad('an other actor is never referenced');
+  return ops;
+}
+
+/** Points `r` at a column's data; false when the column is absent. */
+function seek(r: ByteReader, h: ChangeHeader, slot: number): boolean {
+  if (h.colStart[slot]! < 0) return false;
+  r.range(h.colStart[slot]!, h.colEnd[slot]!);
+  return true;
+}
+
+function required(r: ByteReader, h: ChangeHeader, slot: number): ByteReader {
+  if (!seek(r, h, slot)) throw bad(`${COLUMN_NAMES[slot]} is missing`);
+  return r;
+}
+
+/** An optional uint column; present ones must hold a non-null value (else they are left out). */
+function optionalUints(r: ByteReader, h: ChangeHeader, slot: number, n: number): number[] | null {
+  if (!seek(r, h, slot)) return null;
+  const values = decodeUintColumn(r, n, true, true, COLUMN_NAMES[slot]!);
+  return someValue(values, slot);
+}
+
+function someValue<T>(values: T[], slot: number): T[] {
+  for (let i = 0; i < values.length; i++) if (values[i] !== NULL && values[i] !== null && values[i] !== false) return values;
+  throw bad(`${COLUMN_NAMES[slot]} holds only nulls`);
+}
+
+/** Decodes every column (the action column first: it defines the number of ops). */
+function readColumns(r: ByteReader, h: ChangeHeader, maxOps: number): Columns {
+  const actions = decodeUintColumn(r, maxOps, false, false, 'action column');
+  const n = actions.length;
+  if (h.startOp + n - 1 > 0xffff_ffff) throw bad('op counters exceed 32 bits');
+  const objActor = optionalUints(r, h, Col.ObjActor, n);
+  const objCtr = optionalUints(r, h, Col.ObjCtr, n);
+  const keyActor = optionalUints(r, h, Col.KeyActor, n);
+  const keyCtr = seek(r, h, Col.KeyCtr) ? someValue(decodeDeltaAbsolute(r, n, true, 'key counter column'), Col.KeyCtr) : null;
+  const keyStr = seek(r, h, Col.KeyStr) ? someValue(decodeStringColumn(r, n, 'key string column'), Col.KeyStr) : null;
+  const insert = decodeBooleanColumn(required(r, h, Col.Insert), n, 'insert column');
+  const meta = decodeUintColumn(required(r, h, Col.ValMeta), n, true, false, 'value metadata column');
+  const predCount = decodeUintColumn(required(r, h, Col.PredGroup), n, true, false, 'pred count column');
+  let predTotal = 0;
+  for (let i = 0; i < n; i++) predTotal += predCount[i]!;
+  if (predTotal > maxOps) throw bad(`${predTotal} preds; at most ${maxOps}`);
+  let predActor: number[] = [];
+  let predCtr: number[] = [];
+  if (predTotal > 0) {
+    predActor = decodeUintColumn(required(r, h, Col.PredActor), predTotal, true, false, 'pred actor column');
+    predCtr = decodeDeltaAbsolute(required(r, h, Col.PredCtr), predTotal, false, 'pred counter column');
+  } else if (h.colStart[Col.PredActor]! >= 0 || h.colStart[Col.PredCtr]! >= 0) {
+    throw bad('pred columns present without preds');
+  }
+  const expand = seek(r, h, Col.Expand) ? someValue(decodeBooleanColumn(r, n, 'expand column'), Col.Expand) : null;
+  const markName = seek(r, h, Col.MarkName) ? someValue(decodeStringColumn(r, n, 'mark name column'), Col.MarkName) : null;
+  return { n, actions, objActor, objCtr, keyActor, keyCtr, keyStr, insert, meta, predCount, predActor, predCtr, expand, markName };
+}
+
+/** An op id string, after checking the actor index and that it points back in time. */
+function opId(ctr: number, actor: number, below: number, actorHex: string[], seen: Uint8Array, what: string): string {
+  if (actor >= actorHex.length) throw bad(`${what}: actor index ${actor} out of range`);
+  // An op can only reference ops that existed before it, which have lower counters.
+  if (ctr < 1 || ctr >= below) throw bad(`${what}: counter ${ctr} is not below the op's own ${below}`);
+  seen[actor] = 1;
+  return `${ctr}@${actorHex[actor]!}`;
+}
+
+/** The list element of op i (null for a map op): exactly one of key and element is set. */
+function elemOf(cols: Columns, i: number, key: string | null, own: number, actorHex: string[], seen: Uint8Array): string | null {
+  const ka = cols.keyActor === null ? NULL : cols.keyActor[i]!;
+  const kc = cols.keyCtr === null ? NULL : cols.keyCtr[i]!;
+  if (key !== null) {
+    if (ka !== NULL || kc !== NULL) throw bad('key: both a map key and a list element');
+    return null;
+  }
+  if (kc === NULL) throw bad('key: neither a map key nor a list element');
+  if (ka === NULL) {
+    if (kc !== 0) throw bad('key: element counter without actor');
+    return '_head';
+  }
+  return opId(kc, ka, own, actorHex, seen, 'elemId');
+}
+
+/** The action of an op, after checking that its value, mark fields and insert flag fit it. */
+function actionOf(code: number, cell: ValueCell, markName: string | null, expand: boolean, insert: boolean): OpAction {
+  if (code === MARK) {
+    if (markName === null && cell.datatype !== 'null') throw bad('markEnd with a value');
+    return markName === null ? 'markEnd' : 'markBegin';
+  }
+  if (code > MARK) throw bad(`unknown action ${code}`);
+  const action = ACTIONS[code]!;
+  // Automerge drops these silently for non-mark ops; refusing keeps decoding lossless.
+  if (markName !== null) throw bad(`${action} with a mark name`);
+  if (expand) throw bad(`${action} with expand`);
+  if (code === INC) {
+    if (cell.datatype !== 'int') throw bad('inc without a signed integer amount');
+  } else if (code !== SET && cell.datatype !== 'null') {
+    throw bad(`${action} with a value`);
+  }
+  if (insert && (code === DEL || code === INC)) throw bad(`${action} cannot insert`);
+  return action;
+}

@@ -1,0 +1,10 @@
+/**
+ * A fast, strict codec for Automerge 3 change chunks, without Automerge: `decodeChange`
+ * verifies and decodes a peer's change (ERR_PROTOCOL for anything malformed),
+ * `encodeChange` builds the canonical chunk Automerge itself would write.
+ */
+export { decodeChange } from './decode.js';
+export { encodeChange } from './encode.js';
+export { toAutomergeShape } from './automerge-shape.js';
+export { MAX_CHANGE_OPS, MAX_INFLATED_CHANGE_BYTES } from './types.js';
+export type { ChangeInput, ChangeOp, Datatype, DecodedChange, DecodeOptions, OpAction, ScalarValue } from './types.js';

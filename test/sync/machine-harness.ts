@@ -44,6 +44,7 @@ export function authFor(node: string, options: { channelBinding?: Uint8Array; ow
     },
     trustDigest: () => 'digest',
     isOwnNonce: (nonce) => (options.ownNonces ?? []).some((n) => Buffer.from(n).equals(Buffer.from(nonce))),
+    invite: () => undefined,
   };
 }
 

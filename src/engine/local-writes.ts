@@ -3,7 +3,9 @@
  * this node's origin, and one atomic, durable commit per call.
  */
 import type { LoggedEntry } from '../crdt/change-entry.js';
-import { materialize, writeRecord, type RecordWrite } from '../crdt/record-doc.js';
+import { decodeChange } from '../crdt/change-codec/index.js';
+import { materialize, snapshot, writeRecord, type RecordWrite } from '../crdt/record-doc.js';
+import { stateOfDoc } from '../crdt/record-state.js';
 import { wouldChange } from '../crdt/record-input.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import type { Mutation, RecordMeta } from '../store/store.js';
@@ -72,22 +74,23 @@ async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undef
   if (!outcome) return { status: 'unchanged' as const, meta };
   writer.cache.set(id, outcome.doc);
   const view = materialize(outcome.doc, id, meta?.view.conflicts ?? []);
+  const made = decodeChange(outcome.change);
+  const maxOp = made.startOp + made.ops.length - 1;
+  const state = stateOfDoc(outcome.doc, maxOp, { actor: made.actor, seq: made.seq });
   // seq and chain are assigned by writer.sealOwn once the whole commit is staged.
   const entry: LoggedEntry = {
     origin: writer.nodeId, seq: 0, chain: '', record: id, change: outcome.change, time: now, fields: outcome.fields,
     ...(author ? { author } : {}),
   };
-  const op = writer.recordOp(id, meta, { heads: [outcome.hash], view }, [outcome.change], outcome.doc);
-  // A record written twice in one mutation: the second op supersedes the first.
+  const op = writer.recordOp(id, meta, { state, view }, 1, outcome.doc);
+  // A record written twice in one mutation: one op, from the first one's `before`. A
+  // snapshot taken for either covers the document as it is now, with both changes.
   const earlier = mutation.records.findIndex((r) => r.id === id);
   if (earlier >= 0) {
     const first = mutation.records[earlier]!;
-    const { append: _, replace: __, ...rest } = op;
-    mutation.records[earlier] = op.replace
-      ? { ...op, before: first.before }
-      : first.replace
-        ? { ...rest, before: first.before, replace: [...first.replace, ...(op.append ?? [])] }
-        : { ...rest, before: first.before, append: [...(first.append ?? []), ...(op.append ?? [])] };
+    mutation.records[earlier] = op.snapshot || first.snapshot
+      ? { id, before: first.before, after: { ...op.after, pending: 0 }, snapshot: snapshot(outcome.doc) }
+      : { ...op, before: first.before };
   } else {
     mutation.records.push(op);
   }

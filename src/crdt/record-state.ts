@@ -16,6 +16,7 @@ import * as A from '@automerge/automerge';
 import type { ChangeOp } from './change-codec/index.js';
 import { GENESIS_OBJECTS } from './change-info.js';
 import { GENESIS_HASH } from './genesis.js';
+import { notesOf } from './record-doc.js';
 import { ADDRESS_FIELDS, ATOMIC_FIELDS, type RecordView } from './record-schema.js';
 import type { RecordId } from '../types.js';
 
@@ -34,6 +35,8 @@ export interface RecordState {
   ops: Record<string, OpRef[]>;
   /** The last local actor that wrote the record and its seq in this document (for encoding the next local change). */
   local?: { actor: string; seq: number };
+  /** Characters of the stored notes text (the document-free path only writes notes into empty text). */
+  notesLength?: number;
 }
 
 const ROOT_NUMBERS = new Set(['createdAt', 'updatedAt', 'deletedAt']);
@@ -87,15 +90,16 @@ export function applySimple(
   const v: RecordView = { ...view, address: { ...view.address }, custom: { ...view.custom }, tags: [...view.tags], conflicts: [...view.conflicts] };
   const touched = new Set<string>();
   let notesRun: string | undefined; // op id the next notes insert must follow
+  const text: string[] = [];
   for (let i = 0; i < change.ops.length; i++) {
     const op = change.ops[i]!;
     const ref: OpRef = [change.startOp + i, actor];
     const id = `${ref[0]}@${change.actor}`;
     if (op.obj === GENESIS_OBJECTS.notes) {
-      // Only the first text of empty notes: one run of single-character inserts.
-      const after = notesRun ?? (v.notes === '' && !touched.has('notes') ? '_head' : undefined);
+      // Only text written into empty notes: one run of character inserts, each after the last.
+      const after = notesRun ?? ((next.notesLength ?? 0) === 0 && !touched.has('notes') ? '_head' : undefined);
       if (op.action !== 'set' || !op.insert || op.elemId !== after || op.pred.length > 0 || op.datatype !== 'str' || typeof op.value !== 'string') return undefined;
-      v.notes += op.value;
+      text.push(op.value);
       notesRun = id;
       touched.add('notes');
       continue;
@@ -119,6 +123,11 @@ export function applySimple(
   // hide a value this state does not keep; leave that to Automerge.
   if (touched.has('deleted') && !touched.has('deletedAt') && next.ops.deletedAt) return undefined;
   if (!v.deleted) delete v.deletedAt;
+  if (touched.has('notes')) {
+    const stored = text.join('');
+    v.notes = notesOf(stored);
+    next.notesLength = stored.length;
+  }
   v.tags.sort();
   v.conflicts = v.conflicts.filter((f) => !touched.has(f));
   next.heads = [change.hash];
@@ -231,6 +240,8 @@ export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordStat
   for (const key of backend.keys(GENESIS_OBJECTS.address)) if (ADDRESS.has(key)) track(GENESIS_OBJECTS.address, key, `address.${key}`);
   for (const key of backend.keys(GENESIS_OBJECTS.custom)) track(GENESIS_OBJECTS.custom, key, `custom.${key}`);
   for (const key of backend.keys(GENESIS_OBJECTS.tags)) track(GENESIS_OBJECTS.tags, key, `tags.${key}`);
+  const notesLength = backend.length(GENESIS_OBJECTS.notes);
+  if (notesLength > 0) state.notesLength = notesLength;
   return state;
 }
 

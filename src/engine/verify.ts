@@ -94,7 +94,7 @@ async function checkRecord(store: Store, actor: string, id: RecordId, meta: Reco
 
 /** The same op ids per field and the same highest op counter (actor tables may be ordered differently). */
 function sameShape(a: RecordState, b: RecordState): boolean {
-  if (a.maxOp !== b.maxOp) return false;
+  if (a.maxOp !== b.maxOp || (a.notesLength ?? 0) > 0 !== (b.notesLength ?? 0) > 0) return false;
   const ids = (s: RecordState) => Object.fromEntries(Object.entries(s.ops).map(([path, refs]) => [path, refs.map((r) => opIdOf(s, r)).sort()]));
   return isDeepStrictEqual(ids(a), ids(b));
 }

@@ -136,7 +136,7 @@ export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, no
 
 function applyAtomic(r: RecordShape, write: RecordWrite, fields: string[]): void {
   for (const [key, value] of Object.entries(write.atomic ?? {}) as [(typeof ATOMIC_FIELDS)[number], string | null][]) {
-    if (str(r[key]) === (value ?? undefined)) continue;
+    if (value === undefined || str(r[key]) === (value ?? undefined)) continue;
     if (value === null) delete r[key];
     else r[key] = new A.ImmutableString(value);
     fields.push(key);
@@ -166,6 +166,7 @@ function applyCustom(r: RecordShape, write: RecordWrite, fields: string[]): void
     }
   }
   for (const [key, value] of Object.entries(wanted)) {
+    if (value === undefined) continue;
     const current = r.custom[key];
     const same = typeof value === 'string' ? str(current) === value && A.isImmutableString(current) : current === (value ?? undefined);
     if (same) continue;
@@ -269,7 +270,8 @@ export function isConflictField(field: string): boolean {
 function conflictPaths(doc: RecordDoc): string[][] {
   const paths: string[][] = ATOMIC_FIELDS.map((f) => [f]);
   for (const part of ADDRESS_FIELDS) paths.push(['address', part]);
-  for (const key of Object.keys(doc.custom)) paths.push(['custom', key]);
+  // Sorted: Automerge's key order depends on the order changes arrived in.
+  for (const key of Object.keys(doc.custom).sort()) paths.push(['custom', key]);
   paths.push(['deleted']);
   return paths;
 }

@@ -8,7 +8,7 @@ import { CrmsyncError } from '../errors.js';
 import type { RecordId } from '../types.js';
 import { GENESIS_BYTES } from './genesis.js';
 import { nodeIdOfActor } from './actor.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, type RecordView, type Stage } from './record-schema.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type RecordView, type Stage } from './record-schema.js';
 
 type Atomic = A.ImmutableString;
 type CustomValue = Atomic | number | boolean;
@@ -321,7 +321,7 @@ export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: read
     const values = conflictsAt(doc, path);
     if (isRealConflict(values)) view.conflicts.push(path.join('.'));
   }
-  return view;
+  return canonicalView(view);
 }
 
 /**

@@ -17,7 +17,7 @@ import type { ChangeOp } from './change-codec/index.js';
 import { GENESIS_OBJECTS } from './change-info.js';
 import { GENESIS_HASH } from './genesis.js';
 import { notesOf } from './record-doc.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, type RecordView } from './record-schema.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type RecordView } from './record-schema.js';
 import type { RecordId } from '../types.js';
 
 /** An op id as [counter, index into RecordState.actors]. */
@@ -134,7 +134,7 @@ export function applySimple(
   v.conflicts = v.conflicts.filter((f) => !touched.has(f));
   next.heads = [change.hash];
   next.maxOp = change.startOp + change.ops.length - 1;
-  return { state: next, view: v, touched: [...touched] };
+  return { state: next, view: canonicalView(v), touched: [...touched] };
 }
 
 /** Whether `id` is the op id `${counter}${suffix}` (suffix: '@' + actor), without allocating. */

@@ -18,6 +18,8 @@ import type { HelloVerdict, TrustService } from '../trust/trust-service.js';
 import type { Logger } from '../log.js';
 import { CloseCode, type Connection } from '../net/transport.js';
 import type { NodeId } from '../types.js';
+import type { CatchUpGate } from './catch-up-gate.js';
+import type { StoredEntry } from '../crdt/change-entry.js';
 import { decodeMessage, encodeMessage } from './codec.js';
 import { toWireClock } from '../crdt/origin-clock.js';
 import { NONCE_BYTES } from './codec.js';
@@ -68,9 +70,11 @@ export class PeerSession {
   #inbox: Promise<void> = Promise.resolve();
   #inboxDepth = 0;
   #closeReported = false;
+  readonly #catchUp: CatchUpGate | undefined;
 
-  constructor(options: { connection: Connection; engine: SyncEngine; trust: TrustService; host: SessionHost; limits: Limits; logger: Logger }) {
+  constructor(options: { connection: Connection; engine: SyncEngine; trust: TrustService; host: SessionHost; limits: Limits; logger: Logger; catchUp?: CatchUpGate }) {
     const { connection, engine, trust, host } = options;
+    this.#catchUp = options.catchUp;
     this.#connection = connection;
     this.#engine = engine;
     this.#trust = trust;
@@ -188,6 +192,7 @@ export class PeerSession {
   #reportClose(event: Event, actions: Action[]): void {
     if (this.#closeReported) return;
     this.#closeReported = true;
+    this.#catchUp?.cancel(this);
     const close = actions.find((a): a is Extract<Action, { type: 'close' }> => a.type === 'close');
     const { code, reason } = close ?? (event.type === 'closed' ? event : { code: CloseCode.normal, reason: 'closed' });
     this.#host.onClose(this, code, reason);
@@ -229,10 +234,7 @@ export class PeerSession {
         this.#async(this.#engine.firstMissingPosition(action.peerHolds), (cursor) => ({ type: 'located', stream: action.stream, cursor }));
         return;
       case 'read':
-        this.#async(
-          this.#engine.entriesFrom(action.from, this.#limits.batchChanges, this.#limits.batchBytes),
-          (entries) => ({ type: 'read', stream: action.stream, entries }),
-        );
+        this.#async(this.#readLog(action.from), (entries) => ({ type: 'read', stream: action.stream, entries }));
         return;
       case 'await-drain':
         this.#async(this.#connection.drained(), () => ({ type: 'drained' }));
@@ -255,6 +257,33 @@ export class PeerSession {
         throw new TypeError(`unhandled action ${String(unreachable)}`);
       }
     }
+  }
+
+  /**
+   * Reads the next batch for the peer. Far behind, the read waits for a catch-up slot and
+   * holds it until the peer is within the threshold again (catch-up-gate.ts).
+   */
+  async #readLog(from: number): Promise<StoredEntry[]> {
+    const gate = this.#catchUp;
+    const threshold = this.#limits.catchUpThresholdChanges;
+    if (gate && !gate.holds(this) && this.#engine.lastPosition() - from > threshold) {
+      try {
+        await gate.acquire(this);
+      } catch {
+        return []; // the session closed while waiting: the machine ignores this read
+      }
+    }
+    const entries = await this.#engine.entriesFrom(from, this.#limits.batchChanges, this.#limits.batchBytes);
+    if (gate?.holds(this)) {
+      const reached = entries.length > 0 ? entries[entries.length - 1]!.localSeq : this.#engine.lastPosition();
+      if (this.#engine.lastPosition() - reached <= threshold) gate.release(this);
+    }
+    return entries;
+  }
+
+  /** Where this session stands for catch-up slots (undefined: not catching up). */
+  catchUpPosition(): ReturnType<CatchUpGate['position']> {
+    return this.#catchUp?.position(this);
   }
 
   /** Runs an async action; its result (or failure) comes back as an event. */

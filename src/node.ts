@@ -29,6 +29,7 @@ import { parseNodeId, type NodeId, type RecordId } from './types.js';
 import { existingKeys, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
 import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
+import { parseStatement } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
 
 /** The `source` recorded for changes merged from a backup. */
@@ -125,8 +126,21 @@ export interface CrmNode {
   getState<T>(key: string): Promise<T | undefined>;
   /** Full log entries after `after` (a localSeq), oldest first: the unit of backups. */
   exportEntries(after: number, limit: number): Promise<StoredEntry[]>;
-  /** Merges entries (from a backup) exactly as if a peer had sent them; durable on return. */
-  importEntries(entries: ChangeEntry[]): Promise<{ accepted: number; gap: boolean }>;
+  /**
+   * Merges entries (from a backup) exactly as if a peer had sent them: verified (origin
+   * on the trust list, chain, signature; throws ERR_SIGNATURE or ERR_ORIGIN_FORKED and
+   * stores nothing), bad bodies quarantined; durable on return. Entries of origins the
+   * trust list does not know are not taken (`untrusted`): import their grants first.
+   */
+  importEntries(entries: ChangeEntry[]): Promise<{ accepted: number; quarantined: number; gap: boolean; untrusted: string[] }>;
+  /** The trust statements this node holds, as signed values (for a backup: importTrust takes them). */
+  exportTrust(): unknown[];
+  /**
+   * Adds signed trust statements (from a backup). All or nothing: every statement is
+   * checked (shape, issuer signature, this cluster) before any is added; ERR_VALIDATION
+   * otherwise. Durable on return.
+   */
+  importTrust(statements: readonly unknown[]): Promise<{ added: number }>;
   /** Log entries stored after `after` (a localSeq), oldest first: resumes a change stream. */
   changesSince(after: number, limit?: number): Promise<ChangeFeedEntry[]>;
   /** Starts dialing a peer (and keeps redialing it). */
@@ -262,7 +276,21 @@ function buildNode({ store, engine, trust, peers, limits, timers, url, log }: Pa
     async importEntries(entries) {
       assertOpen();
       const result = await engine.ingest(entries, RESTORE_SOURCE);
-      return { accepted: result.accepted, gap: result.gap };
+      return { accepted: result.accepted, quarantined: result.quarantined, gap: result.gap, untrusted: result.untrusted };
+    },
+    exportTrust() {
+      assertOpen();
+      return trust.statements();
+    },
+    async importTrust(statements) {
+      assertOpen();
+      for (const value of statements) {
+        const statement = parseStatement(value, trust.verifier);
+        if (statement.cluster !== trust.cluster) {
+          throw new CrmsyncError('ERR_VALIDATION', `trust statement for cluster ${statement.cluster}, not this node's cluster (${trust.cluster})`);
+        }
+      }
+      return { added: await trust.receive(statements, RESTORE_SOURCE) };
     },
     async changesSince(after, limit = 1000) {
       assertOpen();

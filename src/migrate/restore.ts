@@ -13,7 +13,6 @@
  *     is not stored at all; earlier batches stay (they verified).
  */
 import { CrmsyncError, hasCode, type ChangeEntry, type NodeStatus } from '../index.js';
-import type { BackupEntry } from './backup-entry.js';
 import { readBackup, verifyBackup, type BackupBytes, type BackupSummary } from './backup-reader.js';
 
 /** Entries per importEntries call, reached at the next boundary: one atomic commit each. Bounds one LevelDB batch. */
@@ -137,7 +136,7 @@ async function apply(target: RestoreTarget, openBackup: OpenBackup, summary: Bac
   try {
     for await (const frame of readBackup(openBackup())) {
       if (frame.kind !== 'block') continue;
-      for (const { entry, boundary } of frame.entries as BackupEntry[]) {
+      for (const { entry, boundary } of frame.entries) {
         batch.push(entry);
         bytes += entry.change.length;
         // Only at a boundary is every origin's last entry of the batch signed.
@@ -162,9 +161,12 @@ async function importBatch(target: RestoreTarget, batch: ChangeEntry[], total: A
     outcome = await target.importEntries(batch);
   } catch (err) {
     if (!hasCode(err, 'ERR_SIGNATURE') && !hasCode(err, 'ERR_ORIGIN_FORKED') && !hasCode(err, 'ERR_PROTOCOL')) throw err;
-    // The same checks a peer's frame passes: an altered file fails them here, batch by batch.
+    // The checks a peer's frame passes: an altered file fails them here, batch by batch.
+    // A missing signature (ERR_PROTOCOL from a peer: a frame cut where it may not be) is
+    // a boundary flag the file made up: it fails signature verification like the rest.
+    const code = err.code === 'ERR_PROTOCOL' ? 'ERR_SIGNATURE' : err.code;
     const message = `backup entries refused: ${err.message}; nothing of this batch was stored (${total.applied} entries of earlier batches were merged)`;
-    throw Object.assign(new CrmsyncError(err.code, message, { cause: err }), 'evidence' in err ? { evidence: err.evidence } : {});
+    throw Object.assign(new CrmsyncError(code, message, { cause: err }), 'evidence' in err ? { evidence: err.evidence } : {});
   }
   // The file starts every origin at seq 1 and the node only ever adds entries, so a
   // gap means the node lost entries it had reported as held.

@@ -230,17 +230,19 @@ describe('a backup altered on purpose, every hash recomputed', () => {
       change[at] = change[at]! ^ 0x01;
       return { ...e, change };
     };
-    const cases = [
-      await altered(65, flipped), // an unsigned entry: the chain covers it
-      await altered(66, (e) => ({ ...e, record: 'c-99999' as StoredEntry['record'] })),
-      await altered(79, (e) => ({ ...e, sig: entries[59]!.sig! })), // another entry's signature
-      await altered(79, flipped), // the signed entry itself
+    const unsigned = /not signed by that origin's key .*nothing of this batch was stored/;
+    const cases: [Buffer, RegExp][] = [
+      [await altered(65, flipped), unsigned], // an unsigned entry: the chain covers it
+      [await altered(66, (e) => ({ ...e, record: 'c-99999' as StoredEntry['record'] })), unsigned],
+      [await altered(79, (e) => ({ ...e, sig: entries[59]!.sig! })), unsigned], // another entry's signature
+      [await altered(79, flipped), unsigned], // the signed entry itself
+      [await altered(79, ({ sig: _, ...e }) => e), /must carry the origin's signature; nothing of this batch was stored/], // a boundary without its signature
     ];
-    for (const bytes of cases) {
+    for (const [bytes, reason] of cases) {
       let progress = 0;
       const refused = restoreBackup(fresh, () => [bytes], { batchEntries: 20, onProgress: (done) => void (progress = done) });
       await expect(refused).rejects.toMatchObject({ code: 'ERR_SIGNATURE' });
-      await expect(refused).rejects.toThrow(/not signed by that origin's key .*nothing of this batch was stored/);
+      await expect(refused).rejects.toThrow(reason);
       // Batches 1-3 verified and stay (a merge); nothing of batch 4 was stored.
       expect((await fresh.status()).clock).toEqual({ signed: 60 });
       expect((await fresh.status()).lastLocalSeq).toBe(60);

@@ -55,6 +55,17 @@ async function seed(node: CrmNode, n: number): Promise<void> {
   }));
 }
 
+/** `crmsync backup` of a stopped node "berlin" (its own cluster) holding `rows` customers; returns the file. */
+async function stoppedNodeBackup(rows: number, name: string): Promise<string> {
+  const berlin = await initDir('berlin');
+  const node = await nodeAt(dataDataDb(berlin), 'berlin');
+  await seed(node, rows);
+  await node.close();
+  const file = join(dir, name);
+  await backup(file, { dataDir: berlin }, memoryIo());
+  return file;
+}
+
 describe('with a stopped node\'s data directory', () => {
   it('backs up, and restores into a new directory', async () => {
     const berlin = await initDir('berlin');
@@ -85,12 +96,7 @@ describe('with a stopped node\'s data directory', () => {
   });
 
   it('refuses a backup of another cluster into a directory with a database, which keeps its records', async () => {
-    const berlin = await initDir('berlin');
-    const node = await nodeAt(dataDataDb(berlin), 'berlin');
-    await seed(node, 5);
-    await node.close();
-    const file = join(dir, 'berlin.crmbak');
-    await backup(file, { dataDir: berlin }, memoryIo());
+    const file = await stoppedNodeBackup(5, 'berlin.crmbak');
     const other = await initDir('other');
     const keeper = await nodeAt(dataDataDb(other), 'other');
     await keeper.records.create({ id: 'mine', name: 'Mine' });
@@ -111,12 +117,7 @@ describe('with a stopped node\'s data directory', () => {
   });
 
   it('refuses a corrupted file before opening anything for writing', async () => {
-    const berlin = await initDir('berlin');
-    const node = await nodeAt(dataDataDb(berlin), 'berlin');
-    await seed(node, 10);
-    await node.close();
-    const file = join(dir, 'b.crmbak');
-    await backup(file, { dataDir: berlin }, memoryIo());
+    const file = await stoppedNodeBackup(10, 'b.crmbak');
     const bytes = await readFile(file);
     bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
     await writeFile(file, bytes);

@@ -26,10 +26,9 @@ import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseNodeId, type NodeId, type RecordId } from './types.js';
-import { existingKeys, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
+import { existingKeys, importStatements, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
 import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
-import { parseStatement } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
 
 /** The `source` recorded for changes merged from a backup. */
@@ -127,19 +126,13 @@ export interface CrmNode {
   /** Full log entries after `after` (a localSeq), oldest first: the unit of backups. */
   exportEntries(after: number, limit: number): Promise<StoredEntry[]>;
   /**
-   * Merges entries (from a backup) exactly as if a peer had sent them: verified (origin
-   * on the trust list, chain, signature; throws ERR_SIGNATURE or ERR_ORIGIN_FORKED and
-   * stores nothing), bad bodies quarantined; durable on return. Entries of origins the
-   * trust list does not know are not taken (`untrusted`): import their grants first.
+   * Merges entries (from a backup) exactly as if a peer had sent them (verified, else ERR_SIGNATURE /
+   * ERR_ORIGIN_FORKED and nothing stored; bad bodies quarantined); durable on return. Origins the trust list does not know: `untrusted`.
    */
   importEntries(entries: ChangeEntry[]): Promise<{ accepted: number; quarantined: number; gap: boolean; untrusted: string[] }>;
   /** The trust statements this node holds, as signed values (for a backup: importTrust takes them). */
   exportTrust(): unknown[];
-  /**
-   * Adds signed trust statements (from a backup). All or nothing: every statement is
-   * checked (shape, issuer signature, this cluster) before any is added; ERR_VALIDATION
-   * otherwise. Durable on return.
-   */
+  /** Adds signed trust statements (from a backup), all checked before any is added (else ERR_VALIDATION); durable on return. */
   importTrust(statements: readonly unknown[]): Promise<{ added: number }>;
   /** Log entries stored after `after` (a localSeq), oldest first: resumes a change stream. */
   changesSince(after: number, limit?: number): Promise<ChangeFeedEntry[]>;
@@ -284,13 +277,7 @@ function buildNode({ store, engine, trust, peers, limits, timers, url, log }: Pa
     },
     async importTrust(statements) {
       assertOpen();
-      for (const value of statements) {
-        const statement = parseStatement(value, trust.verifier);
-        if (statement.cluster !== trust.cluster) {
-          throw new CrmsyncError('ERR_VALIDATION', `trust statement for cluster ${statement.cluster}, not this node's cluster (${trust.cluster})`);
-        }
-      }
-      return { added: await trust.receive(statements, RESTORE_SOURCE) };
+      return { added: await importStatements(trust, statements, RESTORE_SOURCE) };
     },
     async changesSince(after, limit = 1000) {
       assertOpen();

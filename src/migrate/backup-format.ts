@@ -87,7 +87,15 @@ const u32 = (n: number) => {
 
 /** Magic, version, header length, header (MessagePack), SHA-256 of the header bytes. */
 export function headerFrame(header: BackupHeader): { bytes: Buffer; hash: Buffer } {
+  // Never write a file no reader takes (a node's trust list may be configured larger
+  // than a header holds): say so before the first byte.
+  if (header.trust.length > MAX_HEADER_STATEMENTS) {
+    throw new CrmsyncError('ERR_VALIDATION', `the node holds ${header.trust.length} trust statements, more than the ${MAX_HEADER_STATEMENTS} a backup header holds`);
+  }
   const body = Buffer.from(encodeValue(header));
+  if (body.length > MAX_HEADER_BYTES) {
+    throw new CrmsyncError('ERR_VALIDATION', `the backup header (${header.trust.length} trust statements) takes ${body.length} bytes, more than the ${MAX_HEADER_BYTES} a reader accepts`);
+  }
   const hash = sha256(body);
   return { bytes: Buffer.concat([MAGIC, u16(FORMAT_VERSION), u32(body.length), body, hash]), hash };
 }

@@ -195,7 +195,11 @@ async function readHeader(reader: ByteReader): Promise<{ header: BackupHeader; h
       + 'it cannot be restored into a node of protocol 2. Export its records with the crmsync version that wrote it (restore it there, then crmsync export --format ndjson) '
       + 'and import them into a node of your cluster (crmsync import); see docs/backup-format.md');
   }
-  if (version !== FORMAT_VERSION) throw corrupt(`format version ${version} is not supported (this crmsync reads version ${FORMAT_VERSION})`);
+  // The version bytes sit outside the header hash: an unknown value is a newer writer or
+  // damage, and the reader cannot tell which, so the message names both.
+  if (version !== FORMAT_VERSION) {
+    throw corrupt(`format version ${version} is not supported (this crmsync reads version ${FORMAT_VERSION}): the file is damaged, or a newer crmsync wrote it`);
+  }
   const length = start.readUInt32BE(MAGIC.length + 2);
   if (length > MAX_HEADER_BYTES) throw corrupt(`the header claims ${length} bytes`);
   const body = await need(reader, length + HASH_BYTES, 'the header');

@@ -81,9 +81,11 @@ describe('a refused restore leaves the target directory as it was', () => {
     await refused(existing, ['--node-id', 'someone-else', good], 2, /this data directory belongs to node "keeper" .*, not "someone-else"/);
   });
 
-  it('a backup of format version 1: refused with the way to migrate', { timeout: PROCESS_TIMEOUT_MS }, async () => {
-    await refused(join(dir, 'missing-v1'), ['--node-id', 'fresh', versionOne], 2, /^error ERR_VALIDATION: this is a backup of format version 1[\s\S]*crmsync export[\s\S]*crmsync import/);
+  it('a backup of format version 1: refused with the way to migrate, into a missing directory and one with a database', { timeout: PROCESS_TIMEOUT_MS * 2 }, async () => {
+    const versionOneRefused = /^error ERR_VALIDATION: this is a backup of format version 1[\s\S]*crmsync export[\s\S]*crmsync import/;
+    await refused(join(dir, 'missing-v1'), ['--node-id', 'fresh', versionOne], 2, versionOneRefused);
     expect(await tree(join(dir, 'missing-v1'))).toBeNull();
+    await refused(existing, [versionOne], 2, versionOneRefused);
   });
 
   it('a backup whose entries were altered (hashes recomputed): refused by their signatures, the database it created removed', { timeout: PROCESS_TIMEOUT_MS * 2 }, async () => {

@@ -88,11 +88,12 @@ async function sendBackup(node: CrmNode, res: ServerResponse, logger: Logger | u
 async function receiveRestore(options: BackupRouteOptions, req: IncomingMessage, res: ServerResponse, dryRun: boolean): Promise<void> {
   const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'crmsync-restore-'));
   const file = join(dir, 'upload.crmbak');
+  let answer: { status: number; body: unknown; tooLarge?: boolean };
   try {
     await pipeline(req, limitBytes(options.maxUploadBytes ?? MAX_RESTORE_UPLOAD_BYTES), createWriteStream(file, { mode: 0o600 }));
     const result = await restoreBackup(options.node, () => createReadStream(file), { dryRun });
     options.logger?.info({ applied: result.applied, alreadyPresent: result.alreadyPresent, dryRun }, 'backup restored');
-    reply(res, 200, result);
+    answer = { status: 200, body: result };
   } catch (err) {
     const tooLarge = (err as { code?: string }).code === 'ERR_UPLOAD_TOO_LARGE';
     const { status, body } = tooLarge
@@ -100,12 +101,13 @@ async function receiveRestore(options: BackupRouteOptions, req: IncomingMessage,
       : toHttpError(err);
     const code = err instanceof CrmsyncError ? err.code : undefined;
     if (status >= 500 && !(code && STATUS_OVERRIDES[code])) options.logger?.error({ err }, 'restore failed');
-    reply(res, (code && STATUS_OVERRIDES[code]) || status, body);
-    // An upload cut short by the limit is not read to its end: close instead of draining it.
-    if (tooLarge) res.once('finish', () => req.destroy());
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    answer = { status: (code && STATUS_OVERRIDES[code]) || status, body, tooLarge };
   }
+  // Removed before the answer, so a client that has it knows no copy of its upload is left.
+  await rm(dir, { recursive: true, force: true });
+  reply(res, answer.status, answer.body);
+  // An upload cut short by the limit is not read to its end: close instead of draining it.
+  if (answer.tooLarge) res.once('finish', () => req.destroy());
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -7,7 +7,7 @@
  * earlier batches merged, and everything held before unchanged). The node then still
  * writes and takes the genuine backup.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,8 +189,8 @@ describe('POST /v1/restore of a running node given a bad backup', () => {
   });
   afterAll(() => server.close());
 
-  const upload = async (body: Buffer) => {
-    const res = await fetch(`${server.url}/v1/restore`, {
+  const upload = async (body: Buffer, url = server.url) => {
+    const res = await fetch(`${url}/v1/restore`, {
       method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' }, body,
     });
     const { error } = (await res.json()) as { error?: { code: string; message: string } };
@@ -213,5 +213,20 @@ describe('POST /v1/restore of a running node given a bad backup', () => {
     expect(after).toEqual((({ trust: _, ...rest }) => rest)(before));
     // Still a working node.
     await recovered.records.create({ id: 'after-uploads', name: 'Still writing' });
+  });
+
+  it('answers 413 for an upload over the limit: the node as it was, no staged file left', async () => {
+    const staging = join(dir, 'staging');
+    await mkdir(staging);
+    const limited = await createApiServer(recovered, { token: TOKEN, restore: { maxUploadBytes: 1024, tmpDir: staging } });
+    try {
+      const before = await stateOf(recovered);
+      expect(good.length).toBeGreaterThan(1024);
+      expect(await upload(good, limited.url)).toMatchObject({ status: 413, code: 'ERR_VALIDATION', message: expect.stringMatching(/larger than 1024 bytes/) });
+      expect(await stateOf(recovered)).toEqual(before);
+      expect(await readdir(staging)).toEqual([]);
+    } finally {
+      await limited.close();
+    }
   });
 });

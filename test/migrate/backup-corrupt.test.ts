@@ -119,7 +119,7 @@ describe('a corrupted backup', () => {
         refused++;
       }
     }
-    expect(refused).toBeGreaterThan(300);
+    expect(refused, `refused of ${positions(good.length, 300).length} positions in ${good.length} bytes`).toBeGreaterThan(300);
     await expect(restoreBackup(target, () => [flip(good, good.length >> 1)])).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
     expect(await snapshotOf(target)).toEqual(before);
   });

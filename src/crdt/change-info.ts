@@ -4,13 +4,10 @@
  * fields that history and the change feed show are derived from it, never taken from
  * a peer's word.
  */
-import * as A from '@automerge/automerge';
-import { CrmsyncError } from '../errors.js';
 import { nodeIdOfActor } from './actor.js';
-import { readChangeHeader } from './change-header.js';
+import { decodeChange, type ChangeOp } from './change-codec/index.js';
 
-/** One operation of a change (Automerge's decoded form). */
-export type ChangeOp = A.DecodedChange['ops'][number];
+export type { ChangeOp };
 
 /** A parsed change. */
 export interface ChangeInfo {
@@ -31,18 +28,15 @@ export interface ChangeInfo {
 /** Object ids of the record skeleton the genesis change creates (see genesis.ts). */
 export const GENESIS_OBJECTS = { address: '1@00', tags: '2@00', notes: '3@00', custom: '4@00' } as const;
 
-/** Parses a change completely; ERR_PROTOCOL when the bytes are not a valid change. */
+/**
+ * Parses a change completely and strictly (change-codec: every column, every reference,
+ * the checksum); ERR_PROTOCOL when the bytes are not a valid change.
+ */
 export function inspectChange(bytes: Uint8Array): ChangeInfo {
-  const header = readChangeHeader(bytes);
-  let decoded: A.DecodedChange;
-  try {
-    decoded = A.decodeChange(bytes);
-  } catch (cause) {
-    throw new CrmsyncError('ERR_PROTOCOL', 'the Automerge change body does not parse', { cause });
-  }
+  const decoded = decodeChange(bytes);
   return {
-    hash: header.hash, deps: header.deps, actor: decoded.actor, node: nodeIdOfActor(decoded.actor), seq: decoded.seq,
-    startOp: decoded.startOp, time: decoded.time, message: decoded.message ?? null, ops: decoded.ops,
+    hash: decoded.hash, deps: decoded.deps, actor: decoded.actor, node: nodeIdOfActor(decoded.actor), seq: decoded.seq,
+    startOp: decoded.startOp, time: decoded.time, message: decoded.message, ops: decoded.ops,
   };
 }
 
@@ -50,7 +44,7 @@ export function inspectChange(bytes: Uint8Array): ChangeInfo {
 export function fieldsOf(ops: readonly ChangeOp[]): string[] {
   const fields = new Set<string>();
   for (const op of ops) {
-    const key = 'key' in op ? op.key : undefined;
+    const key = op.key ?? undefined;
     if (op.obj === '_root') {
       if (key === 'id' || key === 'createdAt' || key === 'updatedAt' || key === 'deletedAt' || key === undefined) continue;
       fields.add(key);

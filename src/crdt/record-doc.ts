@@ -27,6 +27,11 @@ export interface RecordShape {
   address: Partial<Record<(typeof ADDRESS_FIELDS)[number], Atomic>>;
   /** Tag -> generation (bumped by every explicit add, see applyTags). */
   tags: Record<string, number>;
+  /**
+   * The notes as collaborative text, stored with one trailing newline when not empty
+   * (see writeNotes): small edits merge character by character, and two whole
+   * replacements made concurrently stay readable, one after the other.
+   */
   notes: string;
   interactions: A.Counter;
   custom: Record<string, CustomValue>;
@@ -131,7 +136,7 @@ export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, no
 
 function applyAtomic(r: RecordShape, write: RecordWrite, fields: string[]): void {
   for (const [key, value] of Object.entries(write.atomic ?? {}) as [(typeof ATOMIC_FIELDS)[number], string | null][]) {
-    if (str(r[key]) === (value ?? undefined)) continue;
+    if (value === undefined || str(r[key]) === (value ?? undefined)) continue;
     if (value === null) delete r[key];
     else r[key] = new A.ImmutableString(value);
     fields.push(key);
@@ -161,6 +166,7 @@ function applyCustom(r: RecordShape, write: RecordWrite, fields: string[]): void
     }
   }
   for (const [key, value] of Object.entries(wanted)) {
+    if (value === undefined) continue;
     const current = r.custom[key];
     const same = typeof value === 'string' ? str(current) === value && A.isImmutableString(current) : current === (value ?? undefined);
     if (same) continue;
@@ -211,12 +217,46 @@ function applyCounterAndNotes(r: RecordShape, write: RecordWrite, fields: string
     r.interactions.increment(delta);
     fields.push('interactions');
   }
-  if (write.notes !== undefined && r.notes !== write.notes) {
-    // updateText diffs old against new and writes only the splices, so two people
-    // editing different parts of the same note offline both keep their edits.
-    A.updateText(r, ['notes'], write.notes);
+  if (write.notes !== undefined && notesOf(r.notes) !== write.notes) {
+    writeNotes(r, write.notes);
     fields.push('notes');
   }
+}
+
+/**
+ * How much of the old note must stay in place (its common start and end with the new
+ * one) for a write to count as an edit, not a replacement: appending to a note or fixing
+ * a word keeps most of it; pasting a different note keeps little.
+ */
+export const NOTES_EDIT_SHARE = 0.5;
+
+/**
+ * Writes new notes. An edit (most of the text stays) becomes character splices, so two
+ * people editing different parts offline both keep their edits. A replacement deletes
+ * everything and inserts the new text as one run: two replacements made concurrently
+ * then stand one after the other, each intact, instead of two diffs interleaving
+ * character by character. The stored text ends with one newline (the view drops it),
+ * so concurrent replacements are separated by a line break.
+ */
+function writeNotes(r: RecordShape, notes: string): void {
+  const stored = notes === '' ? '' : `${notes}\n`;
+  const old = r.notes;
+  let prefix = 0;
+  while (prefix < old.length && prefix < stored.length && old[prefix] === stored[prefix]) prefix++;
+  let suffix = 0;
+  while (suffix < old.length - prefix && suffix < stored.length - prefix && old[old.length - 1 - suffix] === stored[stored.length - 1 - suffix]) suffix++;
+  const kept = prefix + suffix;
+  if (old.length > 0 && kept >= NOTES_EDIT_SHARE * old.length) {
+    A.updateText(r, ['notes'], stored);
+    return;
+  }
+  A.splice(r, ['notes'], 0, old.length);
+  if (stored.length > 0) A.splice(r, ['notes'], 0, 0, stored);
+}
+
+/** The notes as readers see them: the stored text without its trailing newline. */
+export function notesOf(text: string): string {
+  return text.endsWith('\n') ? text.slice(0, -1) : text;
 }
 
 /** True for a field path that can hold a conflict (what conflictPaths enumerates). */
@@ -230,7 +270,8 @@ export function isConflictField(field: string): boolean {
 function conflictPaths(doc: RecordDoc): string[][] {
   const paths: string[][] = ATOMIC_FIELDS.map((f) => [f]);
   for (const part of ADDRESS_FIELDS) paths.push(['address', part]);
-  for (const key of Object.keys(doc.custom)) paths.push(['custom', key]);
+  // Sorted: Automerge's key order depends on the order changes arrived in.
+  for (const key of Object.keys(doc.custom).sort()) paths.push(['custom', key]);
   paths.push(['deleted']);
   return paths;
 }
@@ -252,7 +293,7 @@ export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: read
     name: str(doc.name) ?? '',
     address: {},
     tags: Object.keys(doc.tags).sort(),
-    notes: doc.notes,
+    notes: notesOf(doc.notes),
     interactions: doc.interactions.value,
     custom: {},
     createdAt: doc.createdAt ?? 0,

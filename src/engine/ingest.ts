@@ -13,8 +13,9 @@
  */
 import type { ChangeEntry, LoggedEntry } from '../crdt/change-entry.js';
 import { fieldsOf, inspectChange, type ChangeInfo } from '../crdt/change-info.js';
-import { applyRecordChanges, headsOf, isConflictField, materialize, type RecordDoc } from '../crdt/record-doc.js';
-import { recordViewSchema } from '../crdt/record-schema.js';
+import { applyRecordChanges, isConflictField, materialize, type RecordDoc } from '../crdt/record-doc.js';
+import { recordViewSchema, type RecordView } from '../crdt/record-schema.js';
+import { applySimple, emptyView, genesisState, stateOfDoc, type RecordState } from '../crdt/record-state.js';
 import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
@@ -104,42 +105,69 @@ async function applyByRecord(writer: Writer, items: Item[]): Promise<RecordWrite
 }
 
 async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[]): Promise<RecordWriteOp | undefined> {
+  const simple = applyAllSimple(writer, id, meta, items);
+  if (simple) {
+    writer.cache.evict(id); // a cached document would now be behind: it is reloaded when needed
+    return writer.recordOp(id, meta, simple, items.length);
+  }
   const doc = await writer.docFor(id, meta);
   const all = tryApply(doc, id, meta, items);
   if ('doc' in all) {
     writer.cache.set(id, all.doc);
-    return writer.recordOp(id, meta, all.state, items.map((i) => i.entry.change), all.doc);
+    return writer.recordOp(id, meta, all.next, items.length, all.doc);
   }
   // Something in the batch is bad: start again from the stored state, one change at a time.
   writer.cache.evict(id);
   let current = await writer.docFor(id, meta);
   const good: Item[] = [];
-  let state: Omit<RecordMeta, 'chunks'> | undefined;
+  let next: { state: RecordState; view: RecordView } | undefined;
   for (const item of items) {
-    const next = tryApply(current, id, meta, [item]);
-    if (!('doc' in next)) {
+    const applied = tryApply(current, id, { ...(meta ?? genesisMeta(id)), ...(next ?? {}) }, [item]);
+    if (!('doc' in applied)) {
       writer.cache.evict(id);
       current = await writer.docFor(id, meta);
       const replay = good.length > 0 ? tryApply(current, id, meta, good) : undefined;
       if (replay && 'doc' in replay) current = replay.doc;
       // Later changes of this record may depend on the refused one: they cannot apply either.
-      for (const rest of items.slice(items.indexOf(item))) rest.quarantined = rest === item ? next.reason : 'depends on a quarantined change';
+      for (const rest of items.slice(items.indexOf(item))) rest.quarantined = rest === item ? applied.reason : 'depends on a quarantined change';
       break;
     }
-    current = next.doc;
-    state = next.state;
+    current = applied.doc;
+    next = applied.next;
     good.push(item);
   }
   writer.cache.set(id, current);
-  if (good.length === 0 || !state) return undefined;
-  return writer.recordOp(id, meta, state, good.map((i) => i.entry.change), current);
+  if (good.length === 0 || !next) return undefined;
+  return writer.recordOp(id, meta, next, good.length, current);
 }
 
 /**
- * Applies changes. On failure (the changes do not apply, or the view leaves the record
- * schema) the reason is returned and `doc` must not be used again.
+ * The document-free path (record-state.ts): each change made on exactly the state before
+ * it, of plain field operations, gives the next view directly. Undefined as soon as one
+ * is not that simple, or the record's changes since its snapshot have piled up.
  */
-function tryApply(doc: RecordDoc, id: RecordId, meta: RecordMeta | undefined, items: Item[]): { doc: RecordDoc; state: Omit<RecordMeta, 'chunks'> } | { reason: string } {
+function applyAllSimple(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[]): { state: RecordState; view: RecordView } | undefined {
+  if ((meta?.pending ?? 0) + items.length > writer.maxPendingChanges) return undefined;
+  let state = meta?.state ?? genesisState();
+  let view = meta?.view ?? emptyView(id);
+  for (const item of items) {
+    const next = applySimple(state, view, item.info!);
+    if (!next) return undefined;
+    state = next.state;
+    view = next.view;
+  }
+  return recordViewSchema.safeParse(view).success ? { state, view } : undefined;
+}
+
+function genesisMeta(id: RecordId): RecordMeta {
+  return { state: genesisState(), view: emptyView(id), snapshotAt: 0, pending: 0 };
+}
+
+/**
+ * Applies changes through Automerge. On failure (the changes do not apply, or the view
+ * leaves the record schema) the reason is returned and `doc` must not be used again.
+ */
+function tryApply(doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' | 'view'> | undefined, items: Item[]): { doc: RecordDoc; next: { state: RecordState; view: RecordView } } | { reason: string } {
   let next: RecordDoc;
   try {
     next = applyRecordChanges(doc, items.map((i) => i.entry.change));
@@ -156,7 +184,8 @@ function tryApply(doc: RecordDoc, id: RecordId, meta: RecordMeta | undefined, it
     const issue = valid.error.issues[0];
     return { reason: `the change would give the record a value outside the record schema (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})` };
   }
-  return { doc: next, state: { heads: headsOf(next), view } };
+  const maxOp = Math.max(meta?.state.maxOp ?? genesisState().maxOp, ...items.map((i) => i.info!.startOp + i.info!.ops.length - 1));
+  return { doc: next, next: { state: stateOfDoc(next, maxOp, meta?.state.local), view } };
 }
 
 function toLogged(item: Item): LoggedEntry {

@@ -3,7 +3,10 @@
  * this node's origin, and one atomic, durable commit per call.
  */
 import type { LoggedEntry } from '../crdt/change-entry.js';
-import { materialize, writeRecord, type RecordWrite } from '../crdt/record-doc.js';
+import { decodeChange } from '../crdt/change-codec/index.js';
+import { applyRecordChanges, materialize, snapshot, writeRecord, type RecordDoc, type RecordWrite } from '../crdt/record-doc.js';
+import { emptyView, genesisState, stateOfDoc, type RecordState } from '../crdt/record-state.js';
+import { encodeWrite } from '../crdt/record-encode.js';
 import { wouldChange } from '../crdt/record-input.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import type { Mutation, RecordMeta } from '../store/store.js';
@@ -67,27 +70,63 @@ export async function writeMany(writer: Writer, items: WriteItem[], options: Wri
 /** Applies one write to the live document and appends it to the pending mutation. */
 async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undefined, write: RecordWrite, mutation: Mutation, author: string | undefined, now: number) {
   if (meta && !wouldChange(meta.view, write)) return { status: 'unchanged' as const, meta };
-  const doc = await writer.docFor(id, meta);
+  // A snapshot staged for this record in this mutation must cover all its changes in it:
+  // after one, the record stays on the document path.
+  const snapshotStaged = mutation.records.some((r) => r.id === id && r.snapshot);
+  const fast = (meta?.pending ?? 0) < writer.maxPendingChanges && !snapshotStaged
+    ? encodeWrite(meta?.state ?? genesisState(), meta?.view ?? emptyView(id), write, { actor: writer.actor, now, author, id })
+    : undefined;
+  if (fast) {
+    writer.cache.evict(id); // a cached document would now be behind: it is reloaded when needed
+    const entry: LoggedEntry = {
+      origin: writer.nodeId, seq: 0, chain: '', record: id, change: fast.change, time: now, fields: fast.fields,
+      ...(author ? { author } : {}),
+    };
+    return stage(writer, id, meta, mutation, entry, { state: fast.state, view: fast.view }, undefined);
+  }
+  const doc = await docInMutation(writer, id, meta, mutation);
   const outcome = writeRecord(doc, id, write, now, author);
   if (!outcome) return { status: 'unchanged' as const, meta };
   writer.cache.set(id, outcome.doc);
   const view = materialize(outcome.doc, id, meta?.view.conflicts ?? []);
+  const made = decodeChange(outcome.change);
+  const maxOp = made.startOp + made.ops.length - 1;
+  const state = stateOfDoc(outcome.doc, maxOp, { actor: made.actor, seq: made.seq });
   // seq and chain are assigned by writer.sealOwn once the whole commit is staged.
   const entry: LoggedEntry = {
     origin: writer.nodeId, seq: 0, chain: '', record: id, change: outcome.change, time: now, fields: outcome.fields,
     ...(author ? { author } : {}),
   };
-  const op = writer.recordOp(id, meta, { heads: [outcome.hash], view }, [outcome.change], outcome.doc);
-  // A record written twice in one mutation: the second op supersedes the first.
+  return stage(writer, id, meta, mutation, entry, { state, view }, outcome.doc);
+}
+
+/**
+ * The live document of a record as this mutation leaves it. The cache holds it when the
+ * record's last write took the document path; after a document-free write in the same
+ * mutation, it is the stored document plus the changes staged since.
+ */
+async function docInMutation(writer: Writer, id: RecordId, meta: RecordMeta | undefined, mutation: Mutation): Promise<RecordDoc> {
+  const first = mutation.records.find((r) => r.id === id);
+  if (!first || writer.cache.has(id)) return writer.docFor(id, meta);
+  const stored = await writer.docFor(id, first.before);
+  const staged = mutation.entries.filter((e) => e.record === id).map((e) => e.change);
+  const doc = applyRecordChanges(stored, staged);
+  writer.cache.set(id, doc);
+  return doc;
+}
+
+/** Adds one written change to the pending mutation. */
+function stage(writer: Writer, id: RecordId, meta: RecordMeta | undefined, mutation: Mutation, entry: LoggedEntry, next: { state: RecordState; view: RecordView }, doc: RecordDoc | undefined) {
+  const op = writer.recordOp(id, meta, next, 1, doc);
+  // A record written twice in one mutation: one op, from the first one's `before`. A
+  // snapshot taken for either covers the document as it is now, with both changes
+  // (a document-free write never takes one, and a snapshot needs the document in hand).
   const earlier = mutation.records.findIndex((r) => r.id === id);
   if (earlier >= 0) {
     const first = mutation.records[earlier]!;
-    const { append: _, replace: __, ...rest } = op;
-    mutation.records[earlier] = op.replace
-      ? { ...op, before: first.before }
-      : first.replace
-        ? { ...rest, before: first.before, replace: [...first.replace, ...(op.append ?? [])] }
-        : { ...rest, before: first.before, append: [...(first.append ?? []), ...(op.append ?? [])] };
+    mutation.records[earlier] = doc && (op.snapshot || first.snapshot)
+      ? { id, before: first.before, after: { ...op.after, pending: 0 }, snapshot: snapshot(doc) }
+      : { ...op, before: first.before, ...(first.snapshot ? { snapshot: first.snapshot } : {}) };
   } else {
     mutation.records.push(op);
   }

@@ -7,7 +7,9 @@
  * document; a document that does not load is only reported.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { headsOf, loadRecordDoc, materialize, freeDoc, sameHeads } from '../crdt/record-doc.js';
+import * as A from '@automerge/automerge';
+import { loadRecordDoc, materialize, freeDoc, sameHeads } from '../crdt/record-doc.js';
+import { opIdOf, stateOfDoc, type RecordState } from '../crdt/record-state.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Mutation, RecordMeta, Store } from '../store/store.js';
@@ -18,7 +20,7 @@ import type { Writer } from './writer.js';
 /** One record that did not verify. */
 export interface VerifyProblem {
   id: string;
-  problem: 'heads' | 'view' | 'document';
+  problem: 'heads' | 'view' | 'state' | 'document';
   detail: string;
 }
 
@@ -71,22 +73,28 @@ async function verifyPage(store: Store, writer: Writer, ids: RecordId[], repair:
 async function checkRecord(store: Store, actor: string, id: RecordId, meta: RecordMeta): Promise<{ problem: VerifyProblem; fixed?: RecordMeta } | undefined> {
   let doc;
   try {
-    doc = loadRecordDoc(await store.getChunks(id, meta.chunks), actor);
+    doc = loadRecordDoc(await store.documentParts(id, meta), actor);
   } catch (err) {
     const detail = err instanceof CrmsyncError ? err.message : String(err);
     return { problem: { id, problem: 'document', detail } };
   }
   try {
-    const heads = headsOf(doc);
     const view = materialize(doc, id);
-    if (!sameHeads(heads, meta.heads)) {
-      return { problem: { id, problem: 'heads', detail: 'stored heads differ from the document' }, fixed: { ...meta, heads, view } };
-    }
-    if (!isDeepStrictEqual(view, meta.view)) {
-      return { problem: { id, problem: 'view', detail: 'stored view differs from the document' }, fixed: { ...meta, view } };
-    }
+    const maxOp = A.getChangesMetaSince(doc, []).reduce((max, c) => Math.max(max, c.maxOp), 0);
+    const state = stateOfDoc(doc, maxOp, meta.state.local);
+    const fixed: RecordMeta = { ...meta, state, view };
+    if (!sameHeads(state.heads, meta.state.heads)) return { problem: { id, problem: 'heads', detail: 'stored heads differ from the document' }, fixed };
+    if (!isDeepStrictEqual(view, meta.view)) return { problem: { id, problem: 'view', detail: 'stored view differs from the document' }, fixed };
+    if (!sameShape(state, meta.state)) return { problem: { id, problem: 'state', detail: 'stored op ids or op counter differ from the document' }, fixed };
     return undefined;
   } finally {
     freeDoc(doc);
   }
+}
+
+/** The same op ids per field and the same highest op counter (actor tables may be ordered differently). */
+function sameShape(a: RecordState, b: RecordState): boolean {
+  if (a.maxOp !== b.maxOp || (a.notesLength ?? 0) > 0 !== (b.notesLength ?? 0) > 0) return false;
+  const ids = (s: RecordState) => Object.fromEntries(Object.entries(s.ops).map(([path, refs]) => [path, refs.map((r) => opIdOf(s, r)).sort()]));
+  return isDeepStrictEqual(ids(a), ids(b));
 }

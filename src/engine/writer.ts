@@ -23,6 +23,7 @@ import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { Mutation, RecordMeta, RecordWriteOp, Store } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
+import type { RecordState } from '../crdt/record-state.js';
 import { DocCache } from './doc-cache.js';
 import { changeDigest } from './entry-check.js';
 import { Mutex } from './mutex.js';
@@ -166,8 +167,8 @@ export class Writer {
       this.cache.set(id, fresh);
       return fresh;
     }
-    const doc = loadRecordDoc(await this.#store.getChunks(id, meta.chunks), this.#actor);
-    if (!sameHeads(meta.heads, headsOf(doc))) {
+    const doc = loadRecordDoc(await this.#store.documentParts(id, meta), this.#actor);
+    if (!sameHeads(meta.state.heads, headsOf(doc))) {
       freeDoc(doc);
       throw new CrmsyncError('ERR_CORRUPT', `record ${id}: stored document does not match its recorded heads`);
     }
@@ -176,20 +177,20 @@ export class Writer {
   }
 
   /**
-   * Builds the record part of a mutation: appends the new chunks, or compacts the
-   * document into one snapshot once it has too many chunks (needs the live doc).
+   * Builds the record part of a mutation that adds `changes` changes to the record: it
+   * compacts the document into one snapshot once more than `maxDocChunks` changes follow
+   * the last one (only possible with the live document in hand).
    */
-  recordOp(id: RecordId, before: RecordMeta | undefined, state: Omit<RecordMeta, 'chunks'>, chunks: Uint8Array[], doc?: RecordDoc): RecordWriteOp {
-    const total = (before?.chunks ?? 0) + chunks.length;
-    if (doc && total > this.#limits.maxDocChunks) {
-      return { id, before, after: { ...state, chunks: 1 }, replace: [snapshot(doc)] };
-    }
-    return { id, before, after: { ...state, chunks: total }, append: chunks };
+  recordOp(id: RecordId, before: RecordMeta | undefined, next: { state: RecordState; view: RecordView }, changes: number, doc?: RecordDoc): RecordWriteOp {
+    const pending = (before?.pending ?? 0) + changes;
+    const after: RecordMeta = { state: next.state, view: next.view, snapshotAt: before?.snapshotAt ?? 0, pending };
+    if (doc && pending > this.#limits.maxDocChunks) return { id, before, after: { ...after, pending: 0 }, snapshot: snapshot(doc) };
+    return { id, before, after };
   }
 
-  /** Chunks a record may accumulate before it must be compacted. */
-  get maxDocChunks(): number {
-    return this.#limits.maxDocChunks;
+  /** Changes a record may gather after its snapshot before writes take the document path again to compact it. */
+  get maxPendingChanges(): number {
+    return this.#limits.maxPendingChanges;
   }
 
   /**

@@ -7,8 +7,8 @@
  * |----------|-----------------------------|---------------------------------------|
  * | meta     | 'schema' / 'node' / 'counts'| schema version / identity / counters  |
  * | clock    | origin                      | { seq, hash } last entry per origin   |
- * | rec      | recordId                    | RecordMeta (heads, chunk count, view) |
- * | doc      | recordId/chunk(6 hex)       | Automerge chunk (snapshot or change)  |
+ * | rec      | recordId                    | RecordMeta (state, view, snapshotAt)  |
+ * | doc      | recordId                    | the record's latest snapshot          |
  * | log      | localSeq(12 hex)            | entry + derived data (log-codec.ts)   |
  * | origin   | origin/seq(12 hex)          | { l: localSeq, h: chain hash }        |
  * | hist     | recordId/localSeq(12 hex)   | (empty) history index                 |
@@ -28,8 +28,6 @@ export function hexKey(n: number, width: number): string {
   return n.toString(16).padStart(width, '0');
 }
 
-/** Key of chunk `n` of a record document. */
-export const docKey = (id: string, n: number): string => `${id}/${hexKey(n, 6)}`;
 /** Key of a log entry. */
 export const logKey = (localSeq: number): string => hexKey(localSeq, 12);
 /** Key of the origin index. */

@@ -17,7 +17,7 @@ import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
 import { indexKeysOf } from './indexes.js';
 import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
-import { docKey, histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
+import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
 import type { Mutation, NodeIdentityRecord, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
 
@@ -158,13 +158,26 @@ export class LevelStore implements Store {
     });
   }
 
-  getChunks(id: RecordId, count: number): Promise<Uint8Array[]> {
+  documentParts(id: RecordId, meta: RecordMeta): Promise<Uint8Array[]> {
     return this.#read('reading a record document', async () => {
-      const chunks = await this.#subs.doc.values({ ...prefixRange(id), limit: count }).all();
-      if (chunks.length !== count) {
-        throw new CrmsyncError('ERR_CORRUPT', `record ${id} has ${chunks.length} stored chunks, expected ${count}`);
+      const parts: Uint8Array[] = [];
+      if (meta.snapshotAt > 0) {
+        const snapshot = await this.#subs.doc.get(id);
+        if (snapshot === undefined) throw new CrmsyncError('ERR_CORRUPT', `record ${id}: its snapshot is missing`);
+        parts.push(snapshot);
       }
-      return chunks;
+      const keys = await this.#subs.hist.keys({ gt: histKey(id, meta.snapshotAt), lt: `${id}0` }).all();
+      const values = await this.#subs.log.getMany(keys.map((key) => logKey(parseInt(key.slice(id.length + 1), 16))));
+      let applied = 0;
+      for (const value of values) {
+        if (value === undefined) throw new CrmsyncError('ERR_CORRUPT', `record ${id}: a change of its history is missing from the log`);
+        const entry = fromLogValue(this.#codec.unpack(value), 0);
+        if (entry.quarantined !== undefined) continue;
+        parts.push(entry.change);
+        applied++;
+      }
+      if (applied !== meta.pending) throw new CrmsyncError('ERR_CORRUPT', `record ${id} has ${applied} changes after its snapshot, expected ${meta.pending}`);
+      return parts;
     });
   }
 
@@ -184,13 +197,13 @@ export class LevelStore implements Store {
     const ops: BatchOp[] = [];
     const put = (sublevel: Sub, key: string, value: Uint8Array) => ops.push({ type: 'put', sublevel, key, value });
     const del = (sublevel: Sub, key: string) => ops.push({ type: 'del', sublevel, key });
+    // A snapshot covers the record's changes in this mutation: it is current up to the last of them.
+    const lastOf = new Map<string, number>();
+    for (const entry of entries) lastOf.set(entry.record, entry.localSeq);
     for (const op of mutation.records) {
-      const before = op.before?.chunks ?? 0;
-      if (op.replace) {
-        for (let i = op.replace.length; i < before; i++) del(subs.doc, docKey(op.id, i));
-        op.replace.forEach((chunk, i) => put(subs.doc, docKey(op.id, i), chunk));
-      } else {
-        op.append?.forEach((chunk, i) => put(subs.doc, docKey(op.id, before + i), chunk));
+      if (op.snapshot) {
+        put(subs.doc, op.id, op.snapshot);
+        op.after.snapshotAt = lastOf.get(op.id) ?? op.before?.snapshotAt ?? 0;
       }
       put(subs.rec, op.id, codec.pack(op.after));
       this.#indexOps(op.before?.view, op.after.view, put, del);

@@ -6,28 +6,34 @@
 import type { LoggedEntry, StoredEntry } from '../crdt/change-entry.js';
 import type { OriginClock, OriginHead } from '../crdt/origin-clock.js';
 import type { RecordView } from '../crdt/record-schema.js';
+import type { RecordState } from '../crdt/record-state.js';
 import type { NodeId, RecordId } from '../types.js';
 
-/** What the store keeps per record besides its document chunks. */
+/**
+ * What the store keeps per record. A record's document is its snapshot (if any) plus the
+ * changes of that record in the log after it: change bytes are stored once, in the log.
+ */
 export interface RecordMeta {
-  /** Hex heads of the stored document (the genesis hash for a record never written). */
-  heads: string[];
-  /** Number of stored document chunks (snapshot and/or changes). */
-  chunks: number;
-  /** The materialised view at `heads`. */
+  /** The document's shape: heads, op ids of current values (record-state.ts). */
+  state: RecordState;
+  /** The materialised view at `state.heads`. */
   view: RecordView;
+  /** Log position up to which the record's changes are in its snapshot (0: no snapshot). */
+  snapshotAt: number;
+  /** Changes of the record in the log after the snapshot (quarantined ones not counted). */
+  pending: number;
 }
-
 
 /** One record's part of a mutation. */
 export interface RecordWriteOp {
   id: RecordId;
   before: RecordMeta | undefined;
   after: RecordMeta;
-  /** Chunks stored after the existing `before.chunks` ones. */
-  append?: Uint8Array[];
-  /** When set, replaces every existing chunk (compaction into a snapshot). */
-  replace?: Uint8Array[];
+  /**
+   * A new snapshot of the whole document (compaction): it covers the record's changes
+   * in this mutation, so the store sets `after.snapshotAt` to the last of their positions.
+   */
+  snapshot?: Uint8Array;
 }
 
 /** Everything that must become durable together: one atomic batch. */
@@ -77,7 +83,8 @@ export interface Store {
   readonly lastLocalSeq: number;
   getMeta(id: RecordId): Promise<RecordMeta | undefined>;
   getMetas(ids: readonly RecordId[]): Promise<(RecordMeta | undefined)[]>;
-  getChunks(id: RecordId, count: number): Promise<Uint8Array[]>;
+  /** The parts of a record's document: its snapshot (if any), then its applied changes after it, in log order. */
+  documentParts(id: RecordId, meta: RecordMeta): Promise<Uint8Array[]>;
   /** Writes the mutation in one synced batch, grouped with concurrent commits; resolves when durable. */
   commit(mutation: Mutation): Promise<StoredEntry[]>;
   /** Log entries with localSeq >= from, at most `maxEntries` and about `maxBytes`. */

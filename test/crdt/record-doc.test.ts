@@ -87,6 +87,16 @@ describe('record documents', () => {
     expect(view.interactions).toBe(5);
   });
 
+  it('keeps two concurrent whole replacements of the notes readable, one after the other, never interleaved', () => {
+    const base = patch(created(), { notes: 'Old note about the first meeting.' });
+    const a = patch(fork(base, 'a'), { notes: 'Anna: budget approved, send the contract draft.' });
+    const b = patch(fork(base, 'b'), { notes: 'Ben: wants a demo of the ERP integration next week.' });
+    const notes = materialize(merge(a, b), id).notes;
+    expect(notes.split('\n').sort()).toEqual(['Anna: budget approved, send the contract draft.', 'Ben: wants a demo of the ERP integration next week.']);
+    // The same on every node: the merge is deterministic whichever side merges.
+    expect(materialize(merge(b, a), id).notes).toBe(notes);
+  });
+
   it('keeps a record deleted when an edit races the delete, and restore shows the edit', () => {
     const base = created();
     const a = writeRecord(fork(base, 'a'), id, { deleted: true }, 3000)!.doc;

@@ -112,7 +112,13 @@ export async function runSim(config: SimConfig): Promise<SimResult> {
     result.trace.push(`final phase t+${cluster.timers.now() - SIM_EPOCH}`);
     result.report = await converge(cluster);
     if (result.report.converged) {
-      for (const i of cluster.up()) result.snapshots.push(await snapshot(cluster, i));
+      for (const i of cluster.up()) {
+        result.snapshots.push(await snapshot(cluster, i));
+        // Every stored view and record state must be what its document says: the
+        // document-free paths (record-state.ts) may never drift from Automerge.
+        const report = await cluster.node(i).verify();
+        if (report.problems > 0) cluster.problems.push(`n${i}: verify found ${report.problems} problems: ${JSON.stringify(report.details.slice(0, 3))}`);
+      }
     }
     await cluster.closeAll();
   } catch (err) {

@@ -26,10 +26,11 @@ function entry(origin: NodeId, seq: number, record: string): LoggedEntry {
   return { origin, seq, record: record as RecordId, change: new Uint8Array([seq, 1, 2]), chain: chain(seq), time: seq, fields: ['name'], sig: new Uint8Array(64).fill(seq), boundary: true };
 }
 
-function mutation(id: string, seq: number, before: RecordMeta | undefined, extra: Partial<RecordView> = {}): Mutation {
-  const after: RecordMeta = { heads: [`h${seq}`], chunks: (before?.chunks ?? 0) + 1, view: view(id, extra) };
+function mutation(id: string, seq: number, before: RecordMeta | undefined, extra: Partial<RecordView> = {}, snapshot?: Uint8Array): Mutation {
+  const state = { heads: [`h${seq}`], maxOp: seq, actors: [], ops: {} };
+  const after: RecordMeta = { state, view: view(id, extra), snapshotAt: before?.snapshotAt ?? 0, pending: snapshot ? 0 : (before?.pending ?? 0) + 1 };
   return {
-    records: [{ id: id as RecordId, before, after, append: [new Uint8Array([seq])] }],
+    records: [{ id: id as RecordId, before, after, ...(snapshot ? { snapshot } : {}) }],
     entries: [entry(nodeA, seq, id)],
     clock: [[nodeA, { seq, hash: chain(seq) }]],
   };
@@ -65,8 +66,9 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       expect(first).toMatchObject({ origin: 'a', seq: 1, chain: chain(1), time: 1, fields: ['name'], boundary: true });
       expect(Buffer.from(first!.sig!).equals(Buffer.alloc(64, 1))).toBe(true);
       expect(store.lastLocalSeq).toBe(3);
-      // doc1's chunks must not include doc10's (prefix safety).
-      expect(await store.getChunks(parseRecordId('doc1'), 2)).toHaveLength(2);
+      // A record's document: its changes from the log, and not another record's (prefix safety: doc1 vs doc10).
+      const doc1 = (await store.getMeta(parseRecordId('doc1')))!;
+      expect((await store.documentParts(parseRecordId('doc1'), doc1)).map((c) => [...c])).toEqual([[1, 1, 2], [2, 1, 2]]);
       expect((await store.readLog(1, 10, 1e6)).map((e) => [e.localSeq, e.record])).toEqual([[1, 'doc1'], [2, 'doc1'], [3, 'doc10']]);
       expect(await store.localSeqOf('a', 2)).toBe(2);
       expect(await store.localSeqOf('a', 9)).toBeUndefined();
@@ -74,6 +76,23 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       expect(await store.scanIndex({ gte: 'territory/apac/', lt: 'territory/apac0', limit: 10 })).toEqual(['territory/apac/doc1']);
       expect(await store.scanIndex({ gte: 'territory/emea/', lt: 'territory/emea0', limit: 10 })).toEqual([]);
       expect(store.recordCounts().live).toBe(2);
+      await store.close();
+    });
+
+    it('keeps a snapshot and only the changes after it as the document; quarantined changes are not part of it', async () => {
+      const store = await factory.open('a');
+      await store.commit(mutation('s', 1, undefined));
+      let meta = await store.getMeta(parseRecordId('s'));
+      await store.commit(mutation('s', 2, meta, {}, new Uint8Array([9, 9])));
+      meta = await store.getMeta(parseRecordId('s'));
+      expect(meta).toMatchObject({ snapshotAt: 2, pending: 0 });
+      const third = mutation('s', 3, meta);
+      const bad = { ...entry(nodeA, 4, 's'), quarantined: 'does not apply' };
+      await store.commit({ ...third, entries: [...third.entries, bad], clock: [[nodeA, { seq: 4, hash: chain(4) }]] });
+      meta = await store.getMeta(parseRecordId('s'));
+      expect((await store.documentParts(parseRecordId('s'), meta!)).map((c) => [...c])).toEqual([[9, 9], [3, 1, 2]]);
+      // A document whose parts do not add up is reported, not loaded half.
+      await expect(store.documentParts(parseRecordId('s'), { ...meta!, pending: 2 })).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
       await store.close();
     });
 

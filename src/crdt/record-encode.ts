@@ -1,0 +1,157 @@
+/**
+ * Local writes without the document: a write of plain field values (what creates and
+ * most edits are) is turned straight into an Automerge change, from the record's state
+ * (record-state.ts), with the change codec. The change is exactly what a writer on the
+ * document could have made: deps are the heads, ops start after the highest op counter,
+ * and every put or delete names the current op ids of its field as predecessors. The
+ * new view and state come from `applySimple` on that very change, the function that
+ * takes the same change on every other node. Anything this cannot write (notes edits,
+ * re-adding a present tag) returns undefined and goes through Automerge (record-doc.ts).
+ */
+import { encodeChange, type ChangeOp, type ScalarValue } from './change-codec/index.js';
+import { fieldsOf, GENESIS_OBJECTS } from './change-info.js';
+import type { RecordWrite } from './record-doc.js';
+import { ADDRESS_FIELDS, type RecordView } from './record-schema.js';
+import { applySimple, opIdOf, type RecordState } from './record-state.js';
+import { createHash } from 'node:crypto';
+
+/** A change written without the document, with what it leads to. */
+export interface EncodedWrite {
+  change: Uint8Array;
+  hash: string;
+  state: RecordState;
+  view: RecordView;
+  fields: string[];
+}
+
+type Put = { obj: string; key: string; value?: ScalarValue; datatype?: ChangeOp['datatype']; action: 'set' | 'del' | 'inc' };
+
+/**
+ * Encodes `write` as a change on `state`/`view`, as `actor` at `now` (ms) with `author`
+ * as its message; undefined when the write needs the document, or changes nothing.
+ */
+export function encodeWrite(state: RecordState, view: RecordView, write: RecordWrite, context: { actor: string; now: number; author?: string | undefined; id: string }): EncodedWrite | undefined {
+  const puts = plan(state, view, write, context.now, context.id);
+  if (!puts) return undefined;
+  if (puts.length === 0) return undefined;
+  const startOp = state.maxOp + 1;
+  const seq = state.local?.actor === context.actor ? state.local.seq + 1 : 1;
+  const ops: ChangeOp[] = [];
+  let previous: string | undefined;
+  for (const put of puts) {
+    const path = put.obj === GENESIS_OBJECTS.notes ? undefined : pathOf(put.obj, put.key);
+    if (put.obj === GENESIS_OBJECTS.notes) {
+      // One run of characters, each inserted after the one before.
+      for (const char of put.value as string) {
+        ops.push(op('set', put.obj, null, previous ?? '_head', true, 'str', char, []));
+        previous = `${startOp + ops.length - 1}@${context.actor}`;
+      }
+      continue;
+    }
+    const pred = (state.ops[path!] ?? []).map((ref) => opIdOf(state, ref)).sort(byOpId);
+    if (put.action === 'set') ops.push(op('set', put.obj, put.key, null, false, put.datatype!, put.value!, pred));
+    else if (put.action === 'del') ops.push(op('del', put.obj, put.key, null, false, 'null', null, pred));
+    else ops.push(op('inc', put.obj, put.key, null, false, 'int', put.value!, pred));
+  }
+  const deps = [...state.heads].sort();
+  const change = encodeChange({ actor: context.actor, seq, startOp, time: context.now, message: context.author ?? null, deps, ops });
+  const hash = createHash('sha256').update(change.subarray(8)).digest('hex');
+  const applied = applySimple(state, view, { hash, deps, actor: context.actor, startOp, ops });
+  if (!applied) return undefined;
+  return { change, hash, state: { ...applied.state, local: { actor: context.actor, seq } }, view: applied.view, fields: fieldsOf(ops) };
+}
+
+function op(action: ChangeOp['action'], obj: string, key: string | null, elemId: string | null, insert: boolean, datatype: ChangeOp['datatype'], value: ScalarValue, pred: string[]): ChangeOp {
+  return { action, obj, key, elemId, insert, datatype, value, pred, markName: null, expand: false };
+}
+
+function pathOf(obj: string, key: string): string {
+  if (obj === GENESIS_OBJECTS.address) return `address.${key}`;
+  if (obj === GENESIS_OBJECTS.custom) return `custom.${key}`;
+  if (obj === GENESIS_OBJECTS.tags) return `tags.${key}`;
+  return key;
+}
+
+/** Op ids in the order the change format wants preds: by counter, then actor. */
+function byOpId(a: string, b: string): number {
+  const [ca, aa] = a.split('@') as [string, string];
+  const [cb, ab] = b.split('@') as [string, string];
+  return Number(ca) - Number(cb) || (aa < ab ? -1 : aa > ab ? 1 : 0);
+}
+
+const scalar = (value: string | number | boolean): Pick<Put, 'value' | 'datatype'> =>
+  typeof value === 'string' ? { value, datatype: 'str' }
+    : typeof value === 'boolean' ? { value, datatype: 'boolean' }
+      : { value, datatype: Number.isSafeInteger(value) ? 'int' : 'f64' };
+
+/** The operations `writeRecord` would make, in its order; undefined when it needs the document. */
+function plan(state: RecordState, view: RecordView, write: RecordWrite, now: number, id: string): Put[] | undefined {
+  const puts: Put[] = [];
+  const set = (obj: string, key: string, value: string | number | boolean | null | undefined, current: unknown) => {
+    if (value === undefined || (value ?? undefined) === current) return;
+    puts.push(value === null ? { obj, key, action: 'del' } : { obj, key, action: 'set', ...scalar(value) });
+  };
+  const atomicView = view as unknown as Record<string, string | undefined>;
+  for (const [key, value] of Object.entries(write.atomic ?? {})) set('_root', key, value, key === 'name' ? (state.ops.name ? view.name : undefined) : atomicView[key]);
+  if (write.address || write.replaceAddress) {
+    for (const part of ADDRESS_FIELDS) {
+      const given = write.address?.[part];
+      set(GENESIS_OBJECTS.address, part, given === undefined ? (write.replaceAddress ? null : undefined) : given, view.address[part]);
+    }
+  }
+  const custom = write.custom ?? {};
+  if (write.replaceCustom) for (const key of Object.keys(view.custom)) if (!(key in custom)) puts.push({ obj: GENESIS_OBJECTS.custom, key, action: 'del' });
+  for (const [key, value] of Object.entries(custom)) {
+    if (value === undefined) continue;
+    const current = view.custom[key];
+    // A string becomes an ImmutableString; a number or boolean stays itself (as writeRecord does).
+    if (value !== null && current === value) continue;
+    if (value === null && current === undefined) continue;
+    puts.push(value === null ? { obj: GENESIS_OBJECTS.custom, key, action: 'del' } : { obj: GENESIS_OBJECTS.custom, key, action: 'set', ...scalar(value) });
+  }
+  if (!planTags(view, write, puts)) return undefined;
+  let delta = write.incrementInteractions ?? 0;
+  if (write.setInteractions !== undefined) delta += write.setInteractions - view.interactions;
+  if (delta !== 0) puts.push({ obj: '_root', key: 'interactions', action: 'inc', value: delta });
+  if (write.notes !== undefined && write.notes !== view.notes) {
+    // Only text written into empty notes; an edit of existing text needs the document.
+    if (view.notes !== '' || (state.notesLength ?? 0) > 0) return undefined;
+    puts.push({ obj: GENESIS_OBJECTS.notes, key: '', action: 'set', value: `${write.notes}\n` });
+  }
+  if (write.deleted !== undefined && view.deleted !== write.deleted) {
+    puts.push({ obj: '_root', key: 'deleted', action: 'set', value: write.deleted, datatype: 'boolean' });
+    if (write.deleted) puts.push({ obj: '_root', key: 'deletedAt', action: 'set', ...scalar(now) });
+    else if (state.ops.deletedAt) puts.push({ obj: '_root', key: 'deletedAt', action: 'del' });
+  }
+  if (puts.length === 0) return [];
+  if (!state.ops.id) puts.push({ obj: '_root', key: 'id', action: 'set', value: id, datatype: 'str' });
+  if (!state.ops.createdAt) puts.push({ obj: '_root', key: 'createdAt', action: 'set', ...scalar(now) });
+  puts.push({ obj: '_root', key: 'updatedAt', action: 'set', ...scalar(now) });
+  return puts;
+}
+
+/** Tag operations, as writeRecord makes them; false when one needs the document (re-adding a present tag bumps a value we do not keep). */
+function planTags(view: RecordView, write: RecordWrite, puts: Put[]): boolean {
+  const present = new Set(view.tags);
+  const add = new Set(write.addTags ?? []);
+  const ensure = new Set<string>();
+  const remove = new Set(write.removeTags ?? []);
+  if (write.setTags) {
+    const wanted = new Set(write.setTags);
+    for (const tag of wanted) ensure.add(tag);
+    for (const tag of present) if (!wanted.has(tag)) remove.add(tag);
+  }
+  for (const tag of add) {
+    if (present.has(tag)) return false;
+    puts.push({ obj: GENESIS_OBJECTS.tags, key: tag, action: 'set', value: 1, datatype: 'int' });
+  }
+  for (const tag of ensure) {
+    if (add.has(tag) || present.has(tag)) continue;
+    puts.push({ obj: GENESIS_OBJECTS.tags, key: tag, action: 'set', value: 1, datatype: 'int' });
+  }
+  for (const tag of remove) {
+    if (add.has(tag) || ensure.has(tag) || !present.has(tag)) continue;
+    puts.push({ obj: GENESIS_OBJECTS.tags, key: tag, action: 'del' });
+  }
+  return true;
+}

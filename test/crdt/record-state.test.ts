@@ -1,0 +1,169 @@
+/**
+ * The document-free paths against Automerge: for every write `encodeWrite` takes and
+ * every received change `applySimple` takes, the change must load in Automerge and the
+ * view and state must be exactly what Automerge plus `materialize`/`stateOfDoc` give.
+ * Two replicas write and sync in random (seeded) interleavings, so concurrent changes,
+ * conflicts and changes on stale heads all occur.
+ */
+import * as A from '@automerge/automerge';
+import fc from 'fast-check';
+import { isDeepStrictEqual } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { makeActorId } from '../../src/crdt/actor.js';
+import { decodeChange } from '../../src/crdt/change-codec/index.js';
+import { fieldsOf } from '../../src/crdt/change-info.js';
+import { applyRecordChanges, freeDoc, loadRecordDoc, materialize, writeRecord, type RecordDoc, type RecordWrite } from '../../src/crdt/record-doc.js';
+import { encodeWrite } from '../../src/crdt/record-encode.js';
+import type { RecordView } from '../../src/crdt/record-schema.js';
+import { parseNodeId, parseRecordId } from '../../src/types.js';
+import { applySimple, emptyView, genesisState, opIdOf, stateOfDoc, type RecordState } from '../../src/crdt/record-state.js';
+
+const ID = parseRecordId('cust-1');
+
+interface Replica {
+  actor: string;
+  doc: RecordDoc;
+  state: RecordState;
+  view: RecordView;
+  changes: Map<string, Uint8Array>;
+  fast: number;
+}
+
+function replica(node: string, byte: number): Replica {
+  const actor = makeActorId(parseNodeId(node), new Uint8Array(8).fill(byte));
+  return { actor, doc: loadRecordDoc([], actor), state: genesisState(), view: emptyView(ID), changes: new Map(), fast: 0 };
+}
+
+/** Op ids per field, the op counter and whether there is notes text: what must agree. */
+function shape(state: RecordState) {
+  const ops = Object.fromEntries(Object.entries(state.ops).map(([path, refs]) => [path, refs.map((r) => opIdOf(state, r)).sort()]));
+  return { heads: [...state.heads].sort(), maxOp: state.maxOp, ops, notes: (state.notesLength ?? 0) > 0 };
+}
+
+function maxOpOf(doc: RecordDoc): number {
+  return A.getChangesMetaSince(doc, []).reduce((max, c) => Math.max(max, c.maxOp), 6);
+}
+
+/** The replica's state and view must be what Automerge says about its document. */
+function expectAgrees(r: Replica): void {
+  const view = materialize(r.doc, ID);
+  expect(r.view).toEqual(view);
+  expect(shape(r.state)).toEqual(shape(stateOfDoc(r.doc, maxOpOf(r.doc), undefined)));
+}
+
+const value = fc.constantFrom('Ada', 'Grace', 'ada@example.com', 'Lovelace Ltd', '');
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+const nullable = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, fc.constant(null));
+const tag = fc.constantFrom('vip', 'lead', 'churn');
+
+const writeArb: fc.Arbitrary<RecordWrite> = fc.record({
+  atomic: maybe(fc.record({ name: maybe(nullable(value)), email: maybe(nullable(value)), stage: maybe(nullable(fc.constantFrom('lead', 'won'))) }, { requiredKeys: [] })),
+  address: maybe(fc.record({ city: maybe(nullable(fc.constantFrom('Oslo', 'Lyon'))), country: maybe(nullable(fc.constantFrom('NO', 'FR'))) }, { requiredKeys: [] })),
+  replaceAddress: maybe(fc.boolean()),
+  custom: maybe(fc.dictionary(fc.constantFrom('tier', 'score', 'active'), nullable(fc.oneof(value, fc.integer({ min: -5, max: 5 }), fc.double({ min: 0.5, max: 2, noNaN: true }), fc.boolean())), { maxKeys: 2 })),
+  replaceCustom: maybe(fc.boolean()),
+  addTags: maybe(fc.array(tag, { maxLength: 2 })),
+  removeTags: maybe(fc.array(tag, { maxLength: 2 })),
+  setTags: maybe(fc.array(tag, { maxLength: 2 })),
+  notes: maybe(fc.constantFrom('', 'call back', 'call back Monday', 'Ωmega ✓')),
+  incrementInteractions: maybe(fc.integer({ min: -2, max: 3 })),
+  setInteractions: maybe(fc.integer({ min: 0, max: 4 })),
+  deleted: maybe(fc.boolean()),
+}, { requiredKeys: [] });
+
+type Step = { kind: 'write'; who: 0 | 1; write: RecordWrite } | { kind: 'sync'; from: 0 | 1 };
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('write' as const), who: fc.constantFrom(0 as const, 1 as const), write: writeArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.constantFrom(0 as const, 1 as const) }) },
+);
+
+/** A local write: the document-free encoding when it takes it, else Automerge. */
+function write(r: Replica, w: RecordWrite, now: number): void {
+  const fast = encodeWrite(r.state, r.view, w, { actor: r.actor, now, author: 'test', id: ID });
+  const slow = writeRecord(A.clone(r.doc), ID, w, now, 'test');
+  if (!fast) {
+    if (slow) freeDoc(slow.doc);
+    const outcome = writeRecord(r.doc, ID, w, now, 'test');
+    if (!outcome) return;
+    r.doc = outcome.doc;
+    r.changes.set(outcome.hash, outcome.change);
+    const made = decodeChange(outcome.change);
+    r.state = stateOfDoc(r.doc, made.startOp + made.ops.length - 1, { actor: made.actor, seq: made.seq });
+    r.view = materialize(r.doc, ID);
+    return;
+  }
+  // The same write through Automerge must have changed the same fields to the same view.
+  expect(slow).not.toBeNull();
+  expect(new Set(fast.fields)).toEqual(new Set(slow!.fields));
+  expect(fast.view).toEqual(materialize(slow!.doc, ID));
+  freeDoc(slow!.doc);
+  r.doc = applyRecordChanges(r.doc, [fast.change]);
+  expect(A.getHeads(r.doc)).toEqual([fast.hash]);
+  const decoded = decodeChange(fast.change);
+  expect(decoded.hash).toBe(fast.hash);
+  expect(A.decodeChange(fast.change).seq).toBe(decoded.seq);
+  r.changes.set(fast.hash, fast.change);
+  r.state = fast.state;
+  r.view = fast.view;
+  r.fast++;
+}
+
+/** Receives what `from` has and `to` lacks, change by change, as ingest does. */
+function sync(from: Replica, to: Replica): void {
+  for (const [hash, change] of from.changes) {
+    if (to.changes.has(hash)) continue;
+    const info = decodeChange(change);
+    const simple = applySimple(to.state, to.view, info);
+    to.doc = applyRecordChanges(to.doc, [change]);
+    to.changes.set(hash, change);
+    if (simple) {
+      expect(fieldsOf(info.ops).length).toBeGreaterThan(0);
+      to.state = { ...simple.state, ...(to.state.local ? { local: to.state.local } : {}) };
+      to.view = simple.view;
+      to.fast++;
+    } else {
+      to.state = stateOfDoc(to.doc, Math.max(to.state.maxOp, info.startOp + info.ops.length - 1), to.state.local);
+      to.view = materialize(to.doc, ID);
+    }
+    expectAgrees(to);
+  }
+}
+
+describe('document-free record paths agree with Automerge', () => {
+  it('encodeWrite and applySimple give exactly the view and state Automerge gives (seeded)', () => {
+    let fastTotal = 0;
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 14 }), (steps) => {
+        const replicas = [replica('north', 1), replica('laptop-7', 2)] as const;
+        let now = 1_700_000_000_000;
+        for (const step of steps) {
+          now += 1000;
+          if (step.kind === 'write') write(replicas[step.who], step.write, now);
+          else sync(replicas[step.from], replicas[1 - step.from]!);
+          for (const r of replicas) expectAgrees(r);
+        }
+        sync(replicas[0], replicas[1]);
+        sync(replicas[1], replicas[0]);
+        expect(isDeepStrictEqual(replicas[0].view, replicas[1].view)).toBe(true);
+        fastTotal += replicas[0].fast + replicas[1].fast;
+        for (const r of replicas) freeDoc(r.doc);
+      }),
+      { seed: 20261130, numRuns: 300 },
+    );
+    // The property means something only if the fast paths were taken often.
+    expect(fastTotal).toBeGreaterThan(300);
+  });
+
+  it('a later local write continues its actor sequence after document-free writes', () => {
+    const r = replica('north', 3);
+    write(r, { atomic: { name: 'Ada' } }, 1);
+    write(r, { atomic: { email: 'ada@example.com' } }, 2);
+    expect(r.state.local).toEqual({ actor: r.actor, seq: 2 });
+    // A notes edit needs Automerge: its change must follow seq 2 of the same actor.
+    write(r, { notes: 'first' }, 3);
+    write(r, { notes: 'first, then more' }, 4);
+    expect(A.decodeChange([...r.changes.values()].at(-1)!).seq).toBe(4);
+    expectAgrees(r);
+    freeDoc(r.doc);
+  });
+});

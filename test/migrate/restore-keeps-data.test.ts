@@ -5,7 +5,8 @@
  * message that says what is wrong, and the node loses nothing it held: records, clock
  * and trust list are as before (an altered entry in a later batch leaves the verified
  * earlier batches merged, and everything held before unchanged). The node then still
- * writes and takes the genuine backup.
+ * writes and takes the genuine backup. The library tests run in order on one target,
+ * each starting from what the one before left.
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { createApiServer, type ApiServer } from '../../src/api/server.js';
 import type { CrmNode, StoredEntry } from '../../src/index.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { restoreBackup } from '../../src/migrate/restore.js';
-import { createTestCluster } from '../../src/testing.js';
+import { createTestCluster, type TestCluster } from '../../src/testing.js';
 import { customer, snapshotOf, tempDir } from './helpers.js';
 import { allEntries, buildBackup, memberAt, seed, trustOf } from './backup-helpers.js';
 
@@ -27,6 +28,8 @@ const open: CrmNode[] = [];
 let target: CrmNode;
 /** Five commits of 20 rows by member "source": a boundary every 20 entries. */
 let entries: StoredEntry[];
+/** The header fields of a file of the cluster: founder and source's trust statements. */
+let sourceTrust: ReturnType<typeof trustOf>;
 let good: Buffer;
 /**
  * Bad files refused before anything is written: [what, bytes, code, message, whether a
@@ -44,7 +47,7 @@ async function stateOf(node: CrmNode) {
 }
 
 /** A member on a real LevelDB directory, closed after the file. */
-async function member(cluster: ReturnType<typeof createTestCluster>, name: string, nodeId = name): Promise<CrmNode> {
+async function member(cluster: TestCluster, name: string, nodeId = name): Promise<CrmNode> {
   const node = await memberAt(cluster, dir, name, nodeId);
   open.push(node);
   return node;
@@ -57,7 +60,7 @@ async function backupOf(node: CrmNode, name: string): Promise<Buffer> {
 
 /** `entries` as a backup with entry `at` changed (every hash recomputed: it passes the file checks). */
 function altered(at: number, change: (e: StoredEntry) => StoredEntry = flipChange): Buffer {
-  return buildBackup({ header: trustOf(open.find((n) => n.id === 'source')!), entries: entries.map((e, i) => (i === at ? change(e) : e)), blockEntries: 7 });
+  return buildBackup({ header: sourceTrust, entries: entries.map((e, i) => (i === at ? change(e) : e)), blockEntries: 7 });
 }
 
 function flipChange(e: StoredEntry): StoredEntry {
@@ -89,6 +92,7 @@ beforeAll(async () => {
   const source = await member(cluster, 'source');
   for (let c = 0; c < 5; c++) await seed(source, 20, c * 20);
   entries = await allEntries(source);
+  sourceTrust = trustOf(source);
   good = await backupOf(source, 'source.crmbak');
 
   const foreign = await member(createTestCluster(), 'foreign');

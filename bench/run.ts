@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --n 100000] [--seed 1] [--phases p1,rss] [--prof]`: two crmsync nodes A and B in
+ * `npm run bench [-- --n 100000] [--seed 1] [--phases p1,rss] [--fanout 10,50] [--prof]`: two crmsync nodes A and B in
  * separate child processes on loopback; the parent orchestrates, measures and prints
  * one table with the issue's targets beside each phase. Speed never fails the run;
  * a correctness failure (P4 FAIL, records or edits missing) exits 1.
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NodeStatus } from '../src/index.js';
 import { createTestCluster } from '../src/testing.js';
+import { fanout } from './fanout.js';
 import { levelFloor, packedRecords, wsFloor } from './floor.js';
 import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
 import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
@@ -21,6 +22,8 @@ const { values: opts } = parseArgs({
     n: { type: 'string', default: '10000' },
     seed: { type: 'string', default: '1' },
     prof: { type: 'boolean', default: false },
+    /** Comma-separated laptop counts for the "one region, K laptops" phase (bench/fanout.ts), e.g. 10,50. */
+    fanout: { type: 'string', default: '' },
     /** `all` (default) or `p1,rss`: only the load, then the memory check (issue 9's 300,000 run). */
     phases: { type: 'string', default: 'all' },
     /** Rows of the import phase (bench/import.ts); 0 skips it. */
@@ -32,6 +35,8 @@ const SEED = Number(opts.seed);
 if (!Number.isInteger(N) || N < 2000) throw new TypeError('--n must be an integer >= 2000');
 if (!['all', 'p1,rss'].includes(opts.phases)) throw new TypeError(`--phases: ${opts.phases} is not supported (use all, or p1,rss for the memory check)`);
 const MEMORY_ONLY = opts.phases === 'p1,rss';
+const FANOUTS = opts.fanout ? opts.fanout.split(',').map(Number) : [];
+if (FANOUTS.some((k) => !Number.isInteger(k) || k < 1 || k > 200)) throw new TypeError(`--fanout: ${opts.fanout} is not a list of laptop counts 1..200 (e.g. 10,50)`);
 /** Records per upsertMany call in P1 (issue 9: batches of 500 through the public API). */
 const P1_BATCH = 500;
 /** Paced edits: one every PACED_MS. */
@@ -171,6 +176,8 @@ async function main(): Promise<number> {
     log(`final: A holds ${sa.records.live} live records, B ${sb.records.live}; expected ${N + 100}`);
   }
   const [ra, rb] = await usage();
+  const fanoutRows: Row[] = [];
+  for (const k of FANOUTS) fanoutRows.push(...(await fanout(A, aUrl, N + 100, k, root, (id) => cluster.member(id), log)));
   await Promise.all([A.stop(), B.stop()]);
   const disk = { a: du(dirA), b: du(dirB) };
   const diskTarget = 6e6 * (N / 10_000);
@@ -178,6 +185,7 @@ async function main(): Promise<number> {
     `${int(diskAfterP2.a / N)} B/rec on A`, `< ${bytes(diskTarget)}`, verdict(Math.max(diskAfterP2.a, diskAfterP2.b), diskTarget), '-']);
   push(['   floor: LevelDB dir', 'one batch of the msgpack records', bytes(du(lvl.dir)), '', '-', '', '-']);
   pushRss(ra, rb, peakAfter, push);
+  rows.push(...fanoutRows);
 
   printTable(rows);
   if (p4.problems.length) console.log(`\nP4 problems (${p4.problems.length}):\n  ${p4.problems.slice(0, 10).join('\n  ')}`);

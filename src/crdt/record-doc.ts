@@ -180,18 +180,24 @@ function applyCustom(r: RecordShape, write: RecordWrite, fields: string[]): void
   }
 }
 
-function applyTags(r: RecordShape, write: RecordWrite, fields: string[]): void {
-  // An explicit add re-writes a tag even if present: that write is concurrent with any
-  // remove we have not seen, and Automerge keeps a put over a concurrent delete (add-wins).
-  // The value is a generation number because Automerge skips a put of an identical value.
+/** The tags a write adds explicitly, makes sure of (setTags) and removes, given the present ones. */
+export function tagPlan(write: RecordWrite, present: Iterable<string>): { add: Set<string>; ensure: Set<string>; remove: Set<string> } {
   const add = new Set(write.addTags ?? []);
   const ensure = new Set<string>();
   const remove = new Set(write.removeTags ?? []);
   if (write.setTags) {
     const wanted = new Set(write.setTags);
     for (const tag of wanted) ensure.add(tag);
-    for (const tag of Object.keys(r.tags)) if (!wanted.has(tag)) remove.add(tag);
+    for (const tag of present) if (!wanted.has(tag)) remove.add(tag);
   }
+  return { add, ensure, remove };
+}
+
+function applyTags(r: RecordShape, write: RecordWrite, fields: string[]): void {
+  // An explicit add re-writes a tag even if present: that write is concurrent with any
+  // remove we have not seen, and Automerge keeps a put over a concurrent delete (add-wins).
+  // The value is a generation number because Automerge skips a put of an identical value.
+  const { add, ensure, remove } = tagPlan(write, Object.keys(r.tags));
   let touched = false;
   for (const tag of add) {
     r.tags[tag] = (r.tags[tag] ?? 0) + 1;

@@ -31,6 +31,8 @@ export interface RawPeer {
   /** Every frame the node sent, decoded as plain MessagePack, and the raw frames. */
   received: Record<string, unknown>[];
   frames: Buffer[];
+  /** Every frame this peer sent, as sent (to replay them elsewhere). */
+  sent: Uint8Array[];
   closed: Promise<Closed>;
   /** Sends a message in wire form (entries as short-key maps, e.g. from `entries()`). */
   send(message: Record<string, unknown>): void;
@@ -80,6 +82,11 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
   const ws = new WebSocket(url, { perMessageDeflate: false, autoPong: options.autoPong ?? true, ...(options.headers ? { headers: options.headers } : {}) });
   const received: Record<string, unknown>[] = [];
   const frames: Buffer[] = [];
+  const sent: Uint8Array[] = [];
+  const write = (bytes: Uint8Array): void => {
+    sent.push(bytes);
+    ws.send(bytes);
+  };
   type Waiter = { predicate: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void; reject: (err: Error) => void };
   let waiters: Waiter[] = [];
   let batch = 0;
@@ -92,7 +99,7 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
       message = { type: '(undecodable)' };
     }
     received.push(message);
-    if (options.autoAck && message.type === 'changes') ws.send(pack({ type: 'ack', batch: message.batch, clock: [] }));
+    if (options.autoAck && message.type === 'changes') write(pack({ type: 'ack', batch: message.batch, clock: [] }));
     waiters = waiters.filter((w) => (w.predicate(message) ? (w.resolve(message), false) : true));
   });
   const closed = new Promise<Closed>((resolve) => ws.once('close', (code, reason) => {
@@ -104,11 +111,11 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
   ws.on('error', () => undefined); // a reset after the node closed us is expected
   const log = new OriginLog(cluster, member.nodeId, keys);
   const peer: RawPeer = {
-    ws, keys, node: member.nodeId, cluster, log, received, frames, closed,
-    send: (message) => ws.send(pack(message)),
-    sendRaw: (bytes) => ws.send(bytes),
+    ws, keys, node: member.nodeId, cluster, log, received, frames, sent, closed,
+    send: (message) => write(pack(message)),
+    sendRaw: write,
     sendChanges(entries, epoch = 0) {
-      ws.send(pack({ type: 'changes', epoch, batch: ++batch, entries }));
+      write(pack({ type: 'changes', epoch, batch: ++batch, entries }));
       return batch;
     },
     next(predicate, timeoutMs = 20_000) {
@@ -131,15 +138,15 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
       nonce: randomBytes(32), proof: script.proof ?? member.cluster.statements,
     };
     const ourHello = pack(hello);
-    ws.send(ourHello);
+    write(ourHello);
     // A frame, or undefined once the node closed (or never answered) instead.
     const answer = (type: string) => peer.next((m) => m.type === type).then((m) => m, () => undefined);
     if (!(await answer('hello'))) return { closed: await closed };
     const theirHello = frames[received.findIndex((m) => m.type === 'hello')]!;
-    ws.send(pack({ type: 'auth', sig: authSignature(script.authWith ?? keys, ourHello, theirHello, script.channelBinding) }));
+    write(pack({ type: 'auth', sig: authSignature(script.authWith ?? keys, ourHello, theirHello, script.channelBinding) }));
     const open = await answer('open');
     if (!open) return { closed: await closed };
-    ws.send(pack({ type: 'open', clock: [], trust: '' }));
+    write(pack({ type: 'open', clock: [], trust: '' }));
     return { open };
   };
   if (options.handshake !== false) {

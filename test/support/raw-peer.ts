@@ -59,6 +59,8 @@ export interface HandshakeScript {
   authWith?: NodeKeys | Uint8Array;
   /** The TLS channel binding to sign (none on plain ws). */
   channelBinding?: Uint8Array;
+  /** The clock our `open` claims (default empty). */
+  openClock?: unknown[];
 }
 
 /** Connection options. */
@@ -146,7 +148,7 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
     write(pack({ type: 'auth', sig: authSignature(script.authWith ?? keys, ourHello, theirHello, script.channelBinding) }));
     const open = await answer('open');
     if (!open) return { closed: await closed };
-    write(pack({ type: 'open', clock: [], trust: '' }));
+    write(pack({ type: 'open', clock: script.openClock ?? [], trust: '' }));
     return { open };
   };
   if (options.handshake !== false) {

@@ -8,27 +8,16 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { garbageChange } from '../support/member-docs.js';
 import { rawPeer, type RawPeer } from '../support/raw-peer.js';
 import { sessionSpy } from '../support/session-spy.js';
-import { expectHonestSync } from '../support/attack-rig.js';
+import { emptyMapsFrame, expectHonestSync } from '../support/attack-rig.js';
 import { Harness, TEST_LIMITS, captureLog, waitForConvergence } from './helpers.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
-
-/** A `changes` frame whose entries are `n` empty maps, written byte by byte (encoding it would itself take seconds). */
-function emptyMapsFrame(n: number): Buffer {
-  const head = Buffer.from(pack({ type: 'changes', epoch: 0, batch: 1 }));
-  head[0] = 0x84; // the same map with a fourth key:
-  const count = Buffer.alloc(5);
-  count[0] = 0xdd; // array32
-  count.writeUInt32BE(n, 1);
-  return Buffer.concat([head, pack('entries'), count, Buffer.alloc(n, 0x80)]);
-}
 
 /** How the node answered a frame: its close code and the error it sent first. */
 async function answerTo(peer: RawPeer, frame: Uint8Array): Promise<{ code: number; error: unknown }> {

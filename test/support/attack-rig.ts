@@ -3,6 +3,7 @@
  * real nodes with captured logs, the check that honest nodes still sync both ways, and
  * the check that no node shows a value anywhere a reader can see one.
  */
+import { pack } from 'msgpackr';
 import { expect, vi } from 'vitest';
 import type { CrmNode, NodeOptions } from '../../src/index.js';
 import { Harness, captureLog, listAll, nextChange, waitForConvergence, type CapturedLog, type LogLine } from '../integration/helpers.js';
@@ -79,4 +80,14 @@ export async function expectVerifyClean(nodes: CrmNode[]): Promise<void> {
 /** Waits until `node` holds `seq` entries of `origin`. */
 export async function holds(node: CrmNode, origin: string, seq: number): Promise<void> {
   await vi.waitFor(async () => expect((await node.status()).clock[origin], `${node.id} holds ${origin}`).toBe(seq), { timeout: 20_000 });
+}
+
+/** A `changes` frame whose entries are `n` empty maps, written byte by byte (encoding it would itself take seconds). */
+export function emptyMapsFrame(n: number): Buffer {
+  const head = Buffer.from(pack({ type: 'changes', epoch: 0, batch: 1 }));
+  head[0] = 0x84; // the same map with a fourth key:
+  const count = Buffer.alloc(5);
+  count[0] = 0xdd; // array32
+  count.writeUInt32BE(n, 1);
+  return Buffer.concat([head, pack('entries'), count, Buffer.alloc(n, 0x80)]);
 }

@@ -72,6 +72,8 @@ export interface RawPeerOptions extends HandshakeScript {
   /** Acknowledge every `changes` frame with an empty clock (default false). */
   autoAck?: boolean;
   headers?: Record<string, string>;
+  /** Local address to connect from (any of 127.0.0.0/8 on loopback: another "remote address" to the node). */
+  localAddress?: string;
 }
 
 /** The result of a scripted handshake: the node's `open`, or the close it answered with. */
@@ -81,7 +83,10 @@ export type HandshakeResult = { open: Record<string, unknown> } | { closed: Clos
 export async function rawPeer(url: string, member: MemberOptions, options: RawPeerOptions = {}): Promise<RawPeer & { handshake(script?: HandshakeScript): Promise<HandshakeResult> }> {
   const keys = loadNodeKeys(member.identity.privateKeyPem);
   const cluster = clusterIdOf(parseFingerprint(member.cluster.founder));
-  const ws = new WebSocket(url, { perMessageDeflate: false, autoPong: options.autoPong ?? true, ...(options.headers ? { headers: options.headers } : {}) });
+  const ws = new WebSocket(url, {
+    perMessageDeflate: false, autoPong: options.autoPong ?? true,
+    ...(options.headers ? { headers: options.headers } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   const received: Record<string, unknown>[] = [];
   const frames: Buffer[] = [];
   const sent: Uint8Array[] = [];

@@ -5,13 +5,14 @@
  * connection handler; if that changes, `sessions` stays empty and the tests using it fail.
  */
 import { resolveLimits, type Limits } from '../../src/limits.js';
+import type { Logger } from '../../src/log.js';
 import type { Connection, Transport } from '../../src/net/transport.js';
 import { createWsTransport, wsLimitsOf } from '../../src/net/ws-transport.js';
 import { PeerSession } from '../../src/sync/session.js';
 
-/** A transport for openNode({ transport }) and the sessions it saw accepted. */
-export function sessionSpy(limits: Partial<Limits> = {}): { transport: Transport; sessions: PeerSession[] } {
-  const inner = createWsTransport(wsLimitsOf(resolveLimits(limits)));
+/** A transport for openNode({ transport }) and the sessions it saw accepted (`logger`: where the transport logs refusals). */
+export function sessionSpy(limits: Partial<Limits> = {}, logger?: Logger): { transport: Transport; sessions: PeerSession[] } {
+  const inner = createWsTransport({ ...wsLimitsOf(resolveLimits(limits)), logger });
   const sessions: PeerSession[] = [];
   const transport: Transport = {
     listen: (address) => inner.listen(address),

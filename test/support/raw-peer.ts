@@ -164,7 +164,7 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
 }
 
 /** The initiator's proof: a signature over both hellos as sent and the channel binding (src/sync/handshake.ts). */
-function authSignature(by: NodeKeys | Uint8Array, ourHello: Uint8Array, theirHello: Uint8Array, channelBinding?: Uint8Array): Uint8Array {
+export function authSignature(by: NodeKeys | Uint8Array, ourHello: Uint8Array, theirHello: Uint8Array, channelBinding?: Uint8Array): Uint8Array {
   if (by instanceof Uint8Array) return by;
   const hash = createHash('sha256').update('crmsync/auth/1\0');
   for (const part of [ourHello, theirHello, channelBinding ?? new Uint8Array(0)]) {

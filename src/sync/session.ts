@@ -327,9 +327,11 @@ export class PeerSession {
     this.#inbox = this.#inbox.then(async () => {
       try {
         if (this.#state.phase === 'closed') return;
-        const handshake = this.#state.phase !== 'open';
-        const max = handshake ? Math.min(FIXED.maxHandshakeFrameBytes, this.#limits.maxFrameBytes) : this.#limits.maxFrameBytes;
-        const decoded = decodeFrame(frame, max, handshake);
+        // Small frames until the peer proved its key; its `open` (a clock naming up to every
+        // member) already gets the full limits, but still only handshake messages parse.
+        const unproven = this.#state.remote === undefined;
+        const max = unproven ? Math.min(FIXED.maxHandshakeFrameBytes, this.#limits.maxFrameBytes) : this.#limits.maxFrameBytes;
+        const decoded = decodeFrame(frame, max, this.#state.phase !== 'open', unproven);
         if ('unknown' in decoded) {
           this.#logger.debug({ conn: this.#connection.id, kind: decoded.unknown }, 'ignored a message of an unknown kind');
           this.#host.onUnknownMessage?.(this, decoded.unknown);
@@ -348,9 +350,9 @@ export class PeerSession {
 }
 
 /** Decodes one frame into a protocol event, or names the unknown message kind it carries. */
-function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean): { event: Event } | { unknown: string } {
+function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean, unproven: boolean): { event: Event } | { unknown: string } {
   try {
-    const decoded = decodeMessage(frame, maxFrameBytes, handshake);
+    const decoded = decodeMessage(frame, maxFrameBytes, handshake, unproven);
     return 'unknown' in decoded ? decoded : { event: { type: 'message', message: decoded, frame } };
   } catch (err) {
     const error = err instanceof CrmsyncError ? err : new CrmsyncError('ERR_PROTOCOL', 'frame failed to decode', { cause: err });

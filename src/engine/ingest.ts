@@ -20,7 +20,7 @@ import { applySimple, emptyView, genesisState, stateOfDoc, type RecordState } fr
 import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
-import { checkFrame, type OriginAuthority } from './entry-check.js';
+import { checkFrame, type ForkEvidence, type OriginAuthority } from './entry-check.js';
 import type { Writer } from './writer.js';
 
 /** What ingesting a frame achieved. */
@@ -35,6 +35,8 @@ export interface IngestResult {
   untrusted: string[];
   /** Origins whose last entry advanced. */
   origins: string[];
+  /** Third origins this frame proved to sign two histories: set aside from now on (nothing more of them is taken). */
+  forks: ForkEvidence[];
 }
 
 interface Item {
@@ -49,17 +51,20 @@ interface Item {
 /** Ingests a frame from `from`; resolves once it is durable. */
 export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeId, authority: OriginAuthority): Promise<IngestResult> {
   const staged = await writer.run(async () => {
-    const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq));
+    const context = { sender: from, self: writer.nodeId, setAside: writer.setAside };
+    const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq), context);
     if (!('runs' in check)) {
       const untrusted = 'untrusted' in check ? check.untrusted : [];
-      return { result: { accepted: 0, quarantined: 0, gap: 'gap' in check, untrusted, origins: [] }, durable: undefined };
+      return { result: { accepted: 0, quarantined: 0, gap: 'gap' in check, untrusted, origins: [], forks: [] }, durable: undefined };
     }
+    const forks = check.forks;
+    for (const evidence of forks) writer.setAside.set(evidence.origin, writer.heads.get(evidence.origin)?.seq ?? 0);
     const items = new Map<ChangeEntry, Item>();
     for (const run of check.runs) {
       run.fresh.forEach((entry, i) => items.set(entry, inspect(entry, run.chains[i]!, i === run.fresh.length - 1)));
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
-    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [] }, durable: undefined };
+    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: undefined };
     const records = await applyByRecord(writer, ordered);
     const logged = ordered.map(toLogged);
     logged[logged.length - 1]!.boundary = true;
@@ -68,7 +73,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     for (const [origin, head] of clock) writer.advance(origin, head);
     const mutation: Mutation = { records, entries: logged, clock: [...clock] };
     const quarantined = ordered.filter((i) => i.quarantined !== undefined).length;
-    return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()] }, durable: writer.commit(mutation, from) };
+    return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()], forks }, durable: writer.commit(mutation, from) };
   });
   if (staged.durable) await staged.durable;
   return staged.result;

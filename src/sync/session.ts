@@ -301,6 +301,9 @@ export class PeerSession {
     this.#pendingWork = this.#engine.ingest(action.entries, this.#state.remote!).then(
       (result) => {
         this.stats.changesIn += result.accepted;
+        for (const evidence of result.forks) {
+          this.#logger.error({ conn: this.#connection.id, peer: this.#state.remote, evidence }, 'origin signed two histories; set aside (nothing more of it is taken)');
+        }
         const origins = [...new Set(action.entries.map((e) => e.origin))];
         this.#dispatch({ type: 'ingested', batch: action.batch, epoch: action.epoch, origins, gap: result.gap, untrusted: result.untrusted.length > 0 });
       },

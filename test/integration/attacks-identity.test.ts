@@ -102,6 +102,61 @@ describe('writing as someone else', () => {
   });
 });
 
+describe('a member signing two histories to two nodes', () => {
+  it.each([
+    ['a holds more of it (the fork is proven at ingest)', true],
+    ['both hold the same seq (heads differ at the handshake)', false],
+  ])('does not split those nodes when %s: everything else syncs', async (_what, extendA) => {
+    const logA = captureLog();
+    const logC = captureLog();
+    const a = await h.open({ dataDir: await h.tempDir(), nodeId: 'a', logger: logA.logger });
+    const c = await h.open({ dataDir: await h.tempDir(), nodeId: 'c', logger: logC.logger });
+    const member = h.cluster.member('mallory');
+    const toA = await rawPeer(a.url!, member, { autoAck: true });
+    const other = toA.log.fork(); // the same key, about to sign another seq 1
+    const docs = new MemberDocs('mallory');
+    const otherDocs = new MemberDocs('mallory', 2);
+    const first = toA.sendChanges(toA.entries([{ record: 'm-1', change: creation(docs, 'm-1', 'Told to A') }]));
+    await toA.next((m) => m.type === 'ack' && m.batch === first);
+    if (extendA) {
+      const second = toA.sendChanges(toA.entries([{ record: 'm-2', change: creation(docs, 'm-2', 'Second to A') }]));
+      await toA.next((m) => m.type === 'ack' && m.batch === second);
+    }
+    const toC = await rawPeer(c.url!, member, { autoAck: true });
+    const batch = toC.sendChanges(other.next([{ record: 'm-1', change: creation(otherDocs, 'm-1', 'Told to C') }]));
+    await toC.next((m) => m.type === 'ack' && m.batch === batch);
+    await holds(a, 'mallory', extendA ? 2 : 1);
+    await holds(c, 'mallory', 1);
+
+    // c meets a: their clocks disagree on mallory's seq 1, and a offers mallory's seq 2 on its branch.
+    c.addPeer(a.url!);
+    const linked = async () => (await c.status()).peers.some((p) => p.node === 'a' && p.state === 'connected');
+    await vi.waitFor(async () => expect(await linked()).toBe(true), { timeout: 20_000 });
+    const toC2 = new Promise<void>((resolve) => c.onChange((e) => void (e.id === 'from-a' && resolve())));
+    await a.records.create({ id: 'from-a', name: 'Honest A' });
+    await toC2;
+    const toA2 = new Promise<void>((resolve) => a.onChange((e) => void (e.id === 'from-c' && resolve())));
+    await c.records.create({ id: 'from-c', name: 'Honest C' });
+    await toA2;
+
+    // Each keeps the history it verified first; neither takes the other branch, nobody closed 4001.
+    expect(await a.records.get('m-1')).toMatchObject({ name: 'Told to A' });
+    expect(await c.records.get('m-1')).toMatchObject({ name: 'Told to C' });
+    expect(await c.records.get('m-2')).toBeUndefined();
+    const closes = [...logA.lines, ...logC.lines].filter((l: LogLine) => l.msg === 'origin fork detected; closing peer session' && (l.peer === 'a' || l.peer === 'c'));
+    expect(closes).toEqual([]);
+    expect(await linked()).toBe(true);
+    const setAside = logC.lines.filter((l: LogLine) => l.msg === 'origin signed two histories; set aside (nothing more of it is taken)');
+    const differ = [...logA.lines, ...logC.lines].filter((l: LogLine) => l.msg === 'peer holds a different history of a third origin; syncing the others');
+    if (extendA) expect(setAside).toEqual([expect.objectContaining({ peer: 'a', evidence: expect.objectContaining({ origin: 'mallory', seq: 1 }) })]);
+    else expect(differ.map((l) => l.origin)).toEqual(['mallory', 'mallory']); // both sides saw it
+    toA.ws.terminate();
+    toC.ws.terminate();
+    docs.close();
+    otherDocs.close();
+  });
+});
+
 describe('taking over a connected peer\'s identity', () => {
   it('a hello claiming b\'s node id with another key, or b\'s key without b\'s proof: refused; b\'s session untouched', async () => {
     const logA = captureLog();

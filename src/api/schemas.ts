@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import {
-  STAGES, recordViewSchema,
+  ROLES, STAGES, recordViewSchema,
   type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 
@@ -111,6 +111,22 @@ const peerStatus = z.strictObject({
     framesIn: z.number(), framesOut: z.number(), bytesIn: z.number(), bytesOut: z.number(),
     changesIn: z.number(), changesOut: z.number(), lastSeenAt: z.number(),
   }).nullable(),
+  role: z.enum(ROLES).nullable().describe('the role the peer proved in the handshake (its trust-list entry); null without an open session'),
+  key: z.string().nullable().describe('fingerprint of the key the peer proved it holds; null without an open session'),
+  expectedNode: z.string().nullable().describe('the node id this URL must reach (POST /v1/peers `node`), or null'),
+  lastError: z.string().nullable().describe('why the last dial or session failed (a refused address, another node than expected), or null'),
+});
+
+const counts = z.record(z.string(), z.number());
+
+/** This node's identity block of /v1/status. */
+const identity = z.strictObject({
+  nodeId: z.string(),
+  key: z.string().describe('fingerprint of the node key (ed25519:…)'),
+  role: z.enum(ROLES).nullable().describe('null while the node is not yet on its cluster\'s trust list'),
+  admin: z.boolean(),
+  cluster: z.string(),
+  founder: z.string().describe('fingerprint of the key that founded the cluster'),
 });
 
 /** The JSON `data` of one `change` event of /v1/events. */
@@ -142,6 +158,14 @@ export const responses = {
     lastLocalSeq: z.number(),
     rejectedConnections: z.number(),
     unknownMessages: z.number(),
+    identity,
+    insecure: z.boolean().describe('true when the node listens beyond loopback without TLS (--insecure)'),
+    refused: z.strictObject({
+      connections: counts.describe('refused before a socket existed, by reason (token, peer, tls, connections, address, …)'),
+      handshakes: counts.describe('refused in the handshake, by reason (unknown, revoked, wrong-cluster, bad-proof, invitation-…)'),
+    }),
+    rejectedEntries: counts.describe('sessions closed because the peer sent entries that failed verification, by reason'),
+    quarantinedChanges: z.number().describe('changes received that failed verification: stored and relayed, never applied'),
   }),
   health: z.strictObject({ status: z.string() }),
   error: z.strictObject({
@@ -168,4 +192,5 @@ export type SchemasAgreeWithEngine = [
   Assert<Describes<NonNullable<PeerStatus['stats']>, NonNullable<Out<typeof peerStatus>['stats']>>>,
   Assert<Describes<NodeStatus, Out<typeof responses.status>>>,
   Assert<Describes<NodeStatus['cache'], Out<typeof responses.status>['cache']>>,
+  Assert<Describes<NodeStatus['identity'], Out<typeof identity>>>,
 ];

@@ -235,7 +235,8 @@ async function tlsFor(options: NodeOptions, listen: { host: string } | undefined
 
 async function levelAt(dataDir: string | undefined): Promise<Level<string, Uint8Array>> {
   if (!dataDir) throw new TypeError('openNode needs `dataDir` or `db`');
-  await mkdir(dataDir, { recursive: true });
+  // Customer data: owner-only (an existing directory keeps its mode).
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   return new Level<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view' });
 }
 

@@ -72,7 +72,12 @@ export const createHeaders = z.object({
 
 const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
 /** POST /v1/peers body. */
-export const addPeerBody = z.strictObject({ url: peerUrl });
+export const addPeerBody = z.strictObject({
+  url: peerUrl,
+  node: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id').optional()
+    .describe('the node id the URL must reach: a member of the trust list; a session that proves another id is closed'),
+  confirm: z.boolean().optional().describe('without `node`: true vouches for the URL (our hello goes to whatever answers there)'),
+});
 /** DELETE /v1/peers query. */
 export const removePeerQuery = z.strictObject({ url: peerUrl });
 

@@ -37,6 +37,10 @@ export interface ApiServerOptions {
   ready?: () => boolean;
   /** Event stream settings (tests shorten the keep-alive). */
   events?: EventStreamOptions;
+  /** Serve HTTPS with this PEM key and certificate (chain). */
+  tls?: { key: string; cert: string };
+  /** The peer URL other machines reach this node at: the default address in invitations. */
+  advertise?: string;
 }
 
 /** A running API server. */
@@ -59,13 +63,14 @@ export async function createApiServer(node: CrmNode, options: ApiServerOptions):
   const metrics = createMetrics(node);
   // A child of `base`, not of `log`: pino writes every binding, so a nested child would log "component" twice.
   const events = new EventStreams(node, base.child({ component: 'api.events' }), options.events);
-  const routes = buildRoutes({ node, metrics, events, ready: options.ready ?? (() => true) });
+  const routes = buildRoutes({ node, metrics, events, ready: options.ready ?? (() => true), advertise: options.advertise });
   const expected = sha256(options.token);
 
   const matcher = new RouteMatcher(routes);
   let shuttingDown = false;
 
   const app = Fastify({
+    ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
@@ -130,7 +135,7 @@ export async function createApiServer(node: CrmNode, options: ApiServerOptions):
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
     routes: registered,
     close() {
       closing ??= app.close().finally(() => metrics.close());

@@ -8,13 +8,14 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dataDirPaths } from '../../config/files.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
-import { hasCode, openNode, parseNodeId, type CrmNode, type RecordView } from '../../index.js';
+import { hasCode, parseNodeId, type CrmNode, type RecordView } from '../../index.js';
 import type { ExportFilters, PageReader } from '../../migrate/export.js';
 import type { ApiClient } from '../client.js';
 import { connect, neverInitialised, notInitialisedError, type ClientFlags } from '../connect.js';
 import { CliError, EXIT } from '../errors.js';
 import { dirArgs } from '../hints.js';
 import type { Io } from '../io.js';
+import { openLocalNode } from '../node-files.js';
 
 /** Flags of the migrate commands: `--api` may be given without a URL. */
 export type TargetFlags = Omit<ClientFlags, 'api'> & { api?: string | boolean; nodeId?: string };
@@ -79,7 +80,7 @@ export async function openTarget(flags: TargetFlags, io: Io, use: LocalUse): Pro
   await sameNode(loaded, flags.nodeId, exists);
   const created = exists ? [] : await missing([dataDir, paths.db]);
   try {
-    const node = await openNode({ dataDir: paths.db, nodeId, listen: false });
+    const node = await openLocalNode(loaded, io.err, nodeId);
     return { kind: 'local', node, dataDir, loaded, created };
   } catch (err) {
     if (hasCode(err, 'ERR_LOCKED')) {

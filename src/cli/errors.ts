@@ -34,7 +34,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
  */
 export type CliCode =
   | 'ERR_USAGE' | 'ERR_NOT_RUNNING' | 'ERR_UNREACHABLE' | 'ERR_NOT_INITIALISED'
-  | 'ERR_ADDRESS_IN_USE' | 'ERR_REJECTED' | 'ERR_RUNTIME' | 'ERR_INTERNAL';
+  | 'ERR_ADDRESS_IN_USE' | 'ERR_REJECTED' | 'ERR_EXPIRED' | 'ERR_RUNTIME' | 'ERR_INTERNAL';
 
 /** The code a CliError has when the thrower names none. */
 const CODE_BY_EXIT: Record<ExitCode, CliCode | 'ERR_NOT_FOUND' | 'ERR_EXISTS' | 'ERR_UNAUTHORIZED'> = {

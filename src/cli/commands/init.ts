@@ -62,7 +62,7 @@ export async function init(options: InitOptions, io: Io): Promise<InitResult> {
     throw flagError('--cluster', options.cluster, 'give --join CODE (the code names the cluster) or --cluster FINGERPRINT, not both');
   }
   // Checked before anything is written: a bad code must leave no directory behind.
-  const joining = options.join === undefined ? undefined : joinPlan(options.join, config.nodeId);
+  const joining = options.join === undefined ? undefined : joinPlan(options.join, config.nodeId, Date.now());
   if (loaded.configFileExists && !options.force) {
     throw new CliError(`${loaded.configFile} already exists`, EXIT.conflict,
       `pass --force to overwrite it (the API token and node key are kept), or choose another --data-dir; see the current values with: crmsync config show --data-dir ${shellWord(config.dataDir)}`);
@@ -81,9 +81,6 @@ export async function init(options: InitOptions, io: Io): Promise<InitResult> {
   // A joining node dials its inviter (and keeps it as a peer) unless peers were given.
   const peers = joining && loaded.sources.peers.kind === 'default' ? joining.urls : config.peers;
   if (joining) await writeInvitation(paths.invitation, options.join!.trim());
-  if (joining && joining.plan.expires < Date.now()) {
-    io.err(`warning: the invitation expired at ${new Date(joining.plan.expires).toISOString()} (by this machine's clock); its issuer will refuse it: ask for a new one (crmsync trust invite)`);
-  }
   const content = fileContent(loaded.configFile, paths.config, { ...config, nodeId, cluster: cluster.founder, peers });
   await writeFileAtomic(loaded.configFile, `${JSON.stringify(content, null, 2)}\n`, 0o600);
   const result: InitResult = {

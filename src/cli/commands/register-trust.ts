@@ -35,13 +35,15 @@ Exit code 7: the node is not an administrator of its cluster.
   clientOptions(cmd.command('list').description('members, their roles and keys; revoked keys'))
     .addHelpText('after', examples('crmsync trust list -d ./berlin --json'))
     .action((opts: Opts) => done(trust().then((m) => m.trustList(flagsOf(opts), io))));
-  memberOptions(clientOptions(cmd.command('add <fingerprint>').description('grant a key (printed by crmsync init on its machine) a node id and role')))
+  memberOptions(clientOptions(cmd.command('add <fingerprint-or-invitation>')
+    .description('grant a key (printed by crmsync init on its machine) a node id and role; or, on the node an invitation names, keep the code to redeem at start')))
     .option('--admin', 'also make it an administrator (it may change the trust list)')
     .addHelpText('after', examples(
       'crmsync trust add ed25519:… --node paris --role region -d ./berlin',
       'crmsync trust add ed25519:… --node laptop-ben --role laptop --territory us --owner ben -d ./berlin',
+      'crmsync trust add crmsync-invite:… -d ./paris   # on paris, initialised with --cluster and not yet granted',
     ))
-    .action((fingerprint: string, opts: Opts) => done(trust().then((m) => m.trustAdd(fingerprint, flagsOf(opts), io))));
+    .action((arg: string, opts: Opts) => done(trust().then((m) => m.trustAddArgument(arg, flagsOf(opts), io))));
   clientOptions(cmd.command('remove <node-or-fingerprint>').description('revoke a member for good (its history up to now stays valid)'))
     .addHelpText('after', examples('crmsync trust remove laptop-anna -d ./berlin', 'crmsync trust remove ed25519:… --api http://10.0.0.2:7401 --token "$TOKEN"'))
     .action((member: string, opts: Opts) => done(trust().then((m) => m.trustRemove(member, flagsOf(opts), io))));

@@ -4,12 +4,13 @@
  * another); the list is data on stdout, what happened and what to do next on stderr.
  */
 import { MAX_INVITATION_TTL_S, MIN_INVITATION_TTL_S } from '../../api/trust-routes.js';
-import { parseFingerprint, ROLES, type Role, type Scope, type TrustMember, type TrustView } from '../../index.js';
+import { INVITATION_PREFIX, parseFingerprint, ROLES, type Role, type Scope, type TrustMember, type TrustView } from '../../index.js';
 import type { ClientFlags } from '../connect.js';
 import { CliError, EXIT, flagError } from '../errors.js';
 import { json, keyValues, table, time } from '../format.js';
 import { say, shellWord, suggest } from '../hints.js';
 import type { Io } from '../io.js';
+import { trustRedeem, type KeptInvitation } from './trust-redeem.js';
 import { openTrustPort, type IssuedInvitation, type TrustPort } from './trust-target.js';
 
 /** Flags of `trust add` and `trust invite`. */
@@ -90,12 +91,18 @@ export async function trustList(flags: ClientFlags, io: Io): Promise<TrustView> 
   return view;
 }
 
+/** `trust add ARG`: an invitation code is kept for this node to redeem (trust-redeem.ts), a key fingerprint is granted. */
+export function trustAddArgument(arg: string, flags: TrustChangeFlags, io: Io): Promise<TrustMember | KeptInvitation> {
+  return arg.trim().startsWith(INVITATION_PREFIX) ? trustRedeem(arg, flags, io) : trustAdd(arg, flags, io);
+}
+
 /** Grants a key a node id and role. */
 export async function trustAdd(fingerprint: string, flags: TrustChangeFlags, io: Io): Promise<TrustMember> {
   try {
     parseFingerprint(fingerprint);
   } catch (err) {
-    throw flagError('<fingerprint>', fingerprint, `${(err as Error).message.replace(/^invalid key fingerprint "[^"]*": /, '')}`);
+    throw flagError('<fingerprint or invitation>', fingerprint,
+      `${(err as Error).message.replace(/^invalid key fingerprint "[^"]*": /, '')} (a key as crmsync init prints it, ed25519:…, or an invitation code, ${INVITATION_PREFIX}…)`);
   }
   const body = { key: fingerprint, node: nodeOf(flags.node), role: roleOf(flags.role), ...(flags.admin ? { admin: true } : {}), ...(scopeOf(flags) ? { scope: scopeOf(flags)! } : {}) };
   const member = await withPort(flags, io, true, (port) => port.grant(body));

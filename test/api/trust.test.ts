@@ -33,6 +33,8 @@ describe('trust routes on an administrator', () => {
     expect(granted.status).toBe(201);
     expect(granted.json.member).toMatchObject({ node: 'paris', key: paris.fingerprint, role: 'region', admin: false, scope: { territories: ['fr'] } });
     expectError(await berlin.call('POST', '/v1/trust/grants', { body: { key: generateNodeKeys().fingerprint, node: 'paris', role: 'laptop' } }), 409, 'ERR_EXISTS');
+    // The same key under another node id: refused, not answered with paris.
+    expectError(await berlin.call('POST', '/v1/trust/grants', { body: { key: paris.fingerprint, node: 'lyon', role: 'region' } }), 409, 'ERR_EXISTS');
 
     const invited = await berlin.call('POST', '/v1/trust/invitations', { body: { node: 'laptop-anna', role: 'laptop', ttlSeconds: 600 } });
     expect(invited.status).toBe(201);

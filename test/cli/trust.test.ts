@@ -113,11 +113,23 @@ describe('a founder invites a region, which joins with the code', () => {
     expect([wrongNode.code, jsonError(wrongNode).code]).toEqual([2, 'ERR_VALIDATION']);
     expect(jsonError(wrongNode).message).toContain('the invitation is for node "paris", and this node is "berlin"');
 
+    // Granting by key (init --cluster on the new machine): over the running node's API.
+    const rome = join(dir.path, 'rome');
+    const waiting = await runCli(['init', '-d', rome, '--node-id', 'rome', '--cluster', founder, ...LOCAL, '--json']);
+    expect(JSON.parse(waiting.stdout)).toMatchObject({ cluster: { mode: 'await-grant', founder } });
+    const romeKey = (JSON.parse(waiting.stdout) as { key: string }).key;
+    const granted = await runCli(['trust', 'add', romeKey, '--node', 'rome', '--role', 'read-only', '-d', berlin, '--json']);
+    expect(granted.code).toBe(0);
+    expect(JSON.parse(granted.stdout)).toEqual({ member: expect.objectContaining({ node: 'rome', key: romeKey, role: 'read-only', admin: false }) });
+    // A node id is bound to its key for life: the same key under another id is refused.
+    const again = await runCli(['trust', 'add', romeKey, '--node', 'milan', '--role', 'region', '-d', berlin, '--json']);
+    expect([again.code, jsonError(again).code]).toEqual([5, 'ERR_EXISTS']);
+
     const revoked = await runCli(['trust', 'remove', 'paris', '-d', berlin, '--json']);
     expect(revoked.code).toBe(0);
     expect(JSON.parse(revoked.stdout)).toMatchObject({ revoked: { node: 'paris' } });
-    const after = JSON.parse((await runCli(['trust', 'list', '-d', berlin, '--json'])).stdout) as { members: { node: string }[]; revoked: { node: string }[] };
-    expect(after.members.map((m) => m.node)).toEqual(['berlin']);
+    const after = JSON.parse((await runCli(['trust', 'list', '-d', berlin, '--json'])).stdout) as { members: { node: string }[]; revoked: { node: string | null }[] };
+    expect(after.members.map((m) => m.node).sort()).toEqual(['berlin', 'rome']);
     expect(after.revoked).toEqual([expect.objectContaining({ node: 'paris' })]);
     // Revocation takes effect on the live session.
     await vi.waitFor(async () => {

@@ -10,9 +10,8 @@ import { createApiServer, type ApiServer } from '../../src/api/server.js';
 import type { CrmNode } from '../../src/index.js';
 import { backup, restore, verifyBackupFile } from '../../src/cli/commands/backup.js';
 import { init } from '../../src/cli/commands/init.js';
-import { dataDirPaths } from '../../src/config/files.js';
 import { memoryIo } from '../cli/helpers.js';
-import { customer, nodeAt, snapshotOf, tempDir } from './helpers.js';
+import { customer, nodeAt, nodeOfDataDir, snapshotOf, tempDir } from './helpers.js';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -35,11 +34,10 @@ async function initDir(name: string): Promise<string> {
 
 /** Opens the node of an initialised data dir in this process. */
 async function openDir(dataDir: string, nodeId: string): Promise<CrmNode> {
-  const node = await nodeAt(dataDataDb(dataDir), nodeId);
+  const node = await nodeOfDataDir(dataDir, nodeId);
   cleanup.push(() => node.close());
   return node;
 }
-const dataDataDb = (dataDir: string) => dataDirPaths(dataDir).db;
 
 async function seed(node: CrmNode, n: number): Promise<void> {
   await node.records.upsertMany(Array.from({ length: n }, (_, i) => {
@@ -51,7 +49,7 @@ async function seed(node: CrmNode, n: number): Promise<void> {
 describe('with a stopped node\'s data directory', () => {
   it('backs up, and restores into a new directory', async () => {
     const berlin = await initDir('berlin');
-    const node = await nodeAt(dataDataDb(berlin), 'berlin');
+    const node = await nodeOfDataDir(berlin, 'berlin');
     await seed(node, 25);
     await node.records.delete('c-00004');
     const expected = await snapshotOf(node);
@@ -86,7 +84,7 @@ describe('with a stopped node\'s data directory', () => {
 
   it('refuses a corrupted file before opening anything for writing', async () => {
     const berlin = await initDir('berlin');
-    const node = await nodeAt(dataDataDb(berlin), 'berlin');
+    const node = await nodeOfDataDir(berlin, 'berlin');
     await seed(node, 10);
     await node.close();
     const file = join(dir, 'b.crmbak');

@@ -8,12 +8,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataDirPaths } from '../../src/config/files.js';
 import { encodeEntry } from '../../src/migrate/backup-entry.js';
 import { blockFrame, ChainDigest, headerFrame, trailerFrame } from '../../src/migrate/backup-format.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { crmsync, initDataDir, PROCESS_TIMEOUT_MS, tree } from './cli-process.js';
-import { customer, nodeAt } from './helpers.js';
+import { customer, nodeAt, nodeOfDataDir } from './helpers.js';
 import { tempDirs } from './import-helpers.js';
 
 const dirs = tempDirs();
@@ -50,7 +49,7 @@ beforeAll(async () => {
   corrupt = join(dir, 'corrupt.crmbak');
   await writeFile(corrupt, bytes);
   existing = await initDataDir(join(dir, 'existing'), 'keeper');
-  const keeper = await nodeAt(dataDirPaths(existing).db, 'keeper');
+  const keeper = await nodeOfDataDir(existing, 'keeper');
   await keeper.records.create({ id: 'mine', name: 'Mine' });
   await keeper.close();
 });

@@ -74,6 +74,8 @@ describe('a founder invites a region, which joins with the code', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^crmsync-invite:\S+\n$/);
     expect(human.stderr).toContain('crmsync init --join crmsync-invite:');
+    // berlin's URL is a loopback one: the code is of no use on another machine, and it says so.
+    expect(human.stderr).toContain(`note: ${b.ready.url} is on loopback: only a node on this machine can redeem the code. For another machine pass --url`);
 
     const joined = await runCli(['init', '-d', paris, '--join', invitation.code, ...LOCAL, '--json']);
     expect(joined.code).toBe(0);

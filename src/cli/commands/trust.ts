@@ -5,6 +5,7 @@
  */
 import { MAX_INVITATION_TTL_S, MIN_INVITATION_TTL_S } from '../../api/trust-routes.js';
 import { INVITATION_PREFIX, parseFingerprint, ROLES, type Role, type Scope, type TrustMember, type TrustView } from '../../index.js';
+import { isLoopbackHost } from '../../config/tls.js';
 import type { ClientFlags } from '../connect.js';
 import { CliError, EXIT, flagError } from '../errors.js';
 import { json, keyValues, table, time } from '../format.js';
@@ -154,5 +155,8 @@ export async function trustInvite(flags: TrustChangeFlags, io: Io): Promise<Issu
     `  crmsync start -d ${shellWord(`./${issued.node}`)}`,
     `It dials ${issued.urls.join(', ')} to redeem the code, so this node must be running and reachable there then.`,
   ].join('\n'));
+  if (issued.urls.some((u) => isLoopbackHost(new URL(u).hostname))) {
+    say(io, flags, `note: ${issued.urls.join(', ')} is on loopback: only a node on this machine can redeem the code. For another machine pass --url wss://HOST:PORT, or set advertise (crmsync init --advertise … --force)`);
+  }
   return { ...issued, command };
 }

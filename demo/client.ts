@@ -85,8 +85,14 @@ export class NodeClient {
     return (await this.call<{ history: HistoryEntry[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/history?limit=${limit}`)).history;
   }
 
-  async addPeer(url: string): Promise<void> {
-    await this.call('POST', '/v1/peers', { url });
+  /** Dials the member `node` at `url` (a session proving another node id is closed). */
+  async addPeer(url: string, node: string): Promise<void> {
+    await this.call('POST', '/v1/peers', { url, node });
+  }
+
+  /** An invitation code for a new node (POST /v1/trust/invitations; this node must be an administrator). */
+  async invite(node: string, role: 'region' | 'laptop'): Promise<string> {
+    return (await this.call<{ code: string }>('POST', '/v1/trust/invitations', { node, role })).code;
   }
 
   async removePeer(url: string): Promise<boolean> {

@@ -131,7 +131,7 @@ export class Cluster {
     else this.active.delete(linkKey(link.a, link.b));
     const sides: [Member, Member][] = [[a, b], [b, a]];
     await Promise.all(sides.filter(([from, to]) => from.spec.dials.includes(to.spec.name)).map(([from, to]) =>
-      up ? from.process.client.addPeer(to.process.peerUrl) : from.process.client.removePeer(to.process.peerUrl)));
+      up ? from.process.client.addPeer(to.process.peerUrl, to.spec.name) : from.process.client.removePeer(to.process.peerUrl)));
   }
 
   /** Every node's status (a node that does not answer is reported with the error). */

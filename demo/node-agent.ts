@@ -53,6 +53,7 @@ try {
     nodeId: config.nodeId,
     listen: { host: '127.0.0.1', port: 0 },
     peerToken: config.peerToken,
+    ...(config.invitation === undefined ? {} : { invitation: config.invitation }),
     logger,
   });
   const opened = node;

@@ -48,6 +48,8 @@ export interface NodeProcessOptions {
   dataDir: string;
   peerToken: string;
   launcher: Launcher;
+  /** An invitation code from the cluster's founder; absent for the founder itself. */
+  invitation?: string;
 }
 
 /** Every node process not yet exited, so the demo can stop even half-started ones. */
@@ -176,16 +178,21 @@ const spawnOptions: SpawnOptions = { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'
 function startAgent(options: NodeProcessOptions): Launched {
   const config: AgentConfig = {
     nodeId: options.name, dataDir: options.dataDir, peerToken: options.peerToken, apiToken: randomBytes(24).toString('base64url'),
+    ...(options.invitation === undefined ? {} : { invitation: options.invitation }),
   };
   const child = spawn(process.execPath, [...AGENT_ARGS, JSON.stringify(config)], spawnOptions);
   const node = new NodeProcess(options.name, child);
   return { node, ready: async () => ({ apiUrl: await node.awaitAgentReady(), token: config.apiToken }) };
 }
 
-/** `crmsync init` (config file and API token), then `crmsync start` on free ports. */
+/**
+ * `crmsync init` (node key, config file and API token: founding the cluster, or joining it
+ * with `--join CODE`, which names the node), then `crmsync start` on free ports.
+ */
 async function startCli(options: NodeProcessOptions): Promise<Launched> {
+  const membership = options.invitation === undefined ? ['--node-id', options.name] : ['--join', options.invitation];
   await promisify(execFile)(process.execPath, [
-    CLI, 'init', '--data-dir', options.dataDir, '--node-id', options.name, '--listen', '127.0.0.1:0',
+    CLI, 'init', '--data-dir', options.dataDir, ...membership, '--listen', '127.0.0.1:0',
     '--api', '127.0.0.1:0', '--peer-token', options.peerToken, '--log-level', 'warn',
   ], { cwd: ROOT, timeout: START_TIMEOUT_MS }).catch((err: Error & { stderr?: string; stdout?: string; killed?: boolean }) => {
     const why = err.killed ? `no answer within ${START_TIMEOUT_MS / 1000} s` : err.message;

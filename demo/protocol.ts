@@ -12,6 +12,8 @@ export interface AgentConfig {
   apiToken: string;
   /** Shared secret every peer presents. */
   peerToken: string;
+  /** An invitation code (from the founder): the node joins the founder's cluster with it. Absent: it founds the cluster. */
+  invitation?: string;
 }
 
 /** Agent → driver, once. */

@@ -16,6 +16,7 @@ import { Cluster, ConvergenceError, waitFor, type ClusterState } from './cluster
 import { fakeCustomers } from './fake-data.js';
 import { Feed } from './feed.js';
 import { clockText, heading, ms, say, table } from './print.js';
+import { startEnrolled } from './enrol.js';
 import { defaultLauncher, NodeProcess, nodeLogs, stopAll, type Launcher } from './processes.js';
 import { startDashboard, type Dashboard } from './server.js';
 import { CONVERGE_TIMEOUT_MS, tellStory } from './story.js';
@@ -136,11 +137,11 @@ async function startCluster(launcher: Launcher): Promise<Cluster> {
   root = await mkdtemp(join(tmpdir(), 'crmsync-demo-'));
   heading(`Starting ${NODES.length} nodes as separate processes (${launcher === 'cli' ? 'crmsync init + crmsync start' : 'demo/node-agent'})`);
   const peerToken = randomBytes(18).toString('base64url');
-  // Settle every start before failing, so no node is still being created when the cleanup removes the data.
-  const started = await Promise.allSettled(NODES.map((spec) => NodeProcess.start({ name: spec.name, dataDir: join(root!, spec.name), peerToken, launcher })));
-  const failed = started.find((s) => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  const processes = started.map((s) => (s as PromiseFulfilledResult<NodeProcess>).value);
+  const processes = await startEnrolled(NODES, (spec, invitation) => NodeProcess.start({
+    name: spec.name, dataDir: join(root!, spec.name), peerToken, launcher, ...(invitation === undefined ? {} : { invitation }),
+  }));
+  say(`${NODES[0]!.name} founded the cluster; ${NODES.slice(1).map((n) => n.name).join(', ')} joined with invitation codes it issued`,
+    '(crmsync trust invite, then crmsync init --join CODE: each proves its own key in every handshake).');
   const cluster = new Cluster(NODES.map((spec, i) => ({ spec, process: processes[i]! })));
   await cluster.connectAll();
   table(['node', 'pid', 'HTTP API', 'peers connect to', 'dials'], cluster.all().map(({ spec, process: p }) => [

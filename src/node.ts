@@ -29,6 +29,7 @@ import { parseNodeId, type NodeId, type RecordId } from './types.js';
 import { existingKeys, importStatements, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
 import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
+import type { Role } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
 
 /** The `source` recorded for changes merged from a backup. */
@@ -95,6 +96,16 @@ export interface NodeStatus {
   rejectedConnections: number;
   /** Frames of message kinds this version does not know, ignored (see PROTOCOL.md, Versions). */
   unknownMessages: number;
+  /** Who this node is: its id, key and membership (role null while it is not yet on the trust list). */
+  identity: { nodeId: NodeId; key: string; role: Role | null; admin: boolean; cluster: string; founder: string };
+  /** True when it listens beyond loopback without TLS (`insecure`). */
+  insecure: boolean;
+  /** Refused peer connections since start, by reason: before a socket (`connections`) and in the handshake (`handshakes`). */
+  refused: { connections: Record<string, number>; handshakes: Record<string, number> };
+  /** Sessions closed because a peer sent entries that failed verification, by reason. */
+  rejectedEntries: Record<string, number>;
+  /** Changes received from peers that failed verification and were quarantined. */
+  quarantinedChanges: number;
 }
 
 /** One entry of the change feed (see changesSince). */
@@ -136,8 +147,11 @@ export interface CrmNode {
   importTrust(statements: readonly unknown[]): Promise<{ added: number }>;
   /** Log entries stored after `after` (a localSeq), oldest first: resumes a change stream. */
   changesSince(after: number, limit?: number): Promise<ChangeFeedEntry[]>;
-  /** Starts dialing a peer (and keeps redialing it). */
-  addPeer(url: string): void;
+  /**
+   * Starts dialing a peer (and keeps redialing it). With `node`, the peer must prove that
+   * node id: a session with another node is closed and the mismatch shows in status.
+   */
+  addPeer(url: string, options?: { node?: string }): void;
   removePeer(url: string): boolean;
   /** Stops syncing, waits for pending writes, closes the store. */
   close(): Promise<void>;
@@ -188,11 +202,21 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const peers = new Peers({
     engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }),
   });
-  if (options.insecure && listen && !isLoopback(listen.host) && !tls) log.warn({ host: listen.host }, 'INSECURE: peers connect without TLS beyond loopback (--insecure)');
+  const insecure = options.insecure === true && listen !== undefined && !isLoopback(listen.host) && !tls;
+  if (insecure) log.warn({ host: listen!.host }, 'INSECURE: peers connect without TLS beyond loopback (--insecure)');
   const url = await peers.start(listen);
   for (const peer of new Set([...(options.peers ?? []), ...invitationPeers(options)])) peers.add(peer);
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
-  return buildNode({ store, engine, trust, peers, limits, timers, url, log });
+  return buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log });
+}
+
+/** This node's identity and membership, as status reports it. */
+function identityOf(trust: TrustService, nodeId: NodeId): NodeStatus['identity'] {
+  const self = trust.list.memberByKey(trust.keys.publicKey);
+  return {
+    nodeId, key: trust.keys.fingerprint, role: self?.role ?? null, admin: trust.list.isAdmin(trust.keys.fingerprint),
+    cluster: trust.cluster, founder: trust.list.founder,
+  };
 }
 
 /** True for a host name or address that never leaves this machine. */
@@ -218,7 +242,8 @@ async function tlsFor(options: NodeOptions, listen: { host: string } | undefined
 
 async function levelAt(dataDir: string | undefined): Promise<Level<string, Uint8Array>> {
   if (!dataDir) throw new TypeError('openNode needs `dataDir` or `db`');
-  await mkdir(dataDir, { recursive: true });
+  // Customer data: owner-only (an existing directory keeps its mode).
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   return new Level<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view' });
 }
 
@@ -227,13 +252,15 @@ interface Parts {
   engine: Engine;
   trust: TrustService;
   peers: Peers;
+  transport: Transport;
+  insecure: boolean;
   limits: Limits;
   timers: Timers;
   url: string | null;
   log: Logger;
 }
 
-function buildNode({ store, engine, trust, peers, limits, timers, url, log }: Parts): CrmNode {
+function buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log }: Parts): CrmNode {
   let closed = false;
   const assertOpen = () => {
     if (closed) throw new CrmsyncError('ERR_CLOSED', 'the node is closed');
@@ -252,6 +279,9 @@ function buildNode({ store, engine, trust, peers, limits, timers, url, log }: Pa
         nodeId: store.nodeId, url, clock: clockRecord(seqsOf(store.clock)),
         records: { live: counts.live, deleted: counts.deleted }, conflicted: counts.conflicted, peers: peers.status(),
         cache: engine.cacheStats(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected, unknownMessages: peers.unknownMessages,
+        identity: identityOf(trust, store.nodeId), insecure,
+        refused: { connections: { ...transport.stats().refused }, handshakes: Object.fromEntries(peers.refusedHandshakes) },
+        rejectedEntries: Object.fromEntries(peers.rejectedEntries), quarantinedChanges: peers.quarantined,
       };
     },
     async verify(options = {}) {
@@ -284,9 +314,9 @@ function buildNode({ store, engine, trust, peers, limits, timers, url, log }: Pa
       const entries = await readFeed(after, limit);
       return entries.map((e) => ({ localSeq: e.localSeq, id: e.record, origin: e.origin, time: e.time }));
     },
-    addPeer(peerUrl) {
+    addPeer(peerUrl, options = {}) {
       assertOpen();
-      peers.add(peerUrl);
+      peers.add(peerUrl, options.node === undefined ? undefined : parseNodeId(options.node));
     },
     removePeer: (peerUrl) => peers.remove(peerUrl),
     async close() {

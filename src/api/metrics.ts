@@ -49,6 +49,10 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     peerChanges: counter('crmsync_peer_changes_total', 'Changes exchanged with the peer in the current session.', ['peer', 'direction']),
     rejected: counter('crmsync_rejected_connections_total', 'Peer connections closed for invalid or oversized frames.'),
     unknownMessages: counter('crmsync_unknown_messages_total', 'Frames of message kinds this version does not know, ignored (versioning policy).'),
+    refused: counter('crmsync_refused_connections_total', 'Peer connections refused, by stage (connection: before a socket; handshake) and reason.', ['stage', 'reason']),
+    rejectedEntries: counter('crmsync_rejected_entries_total', 'Peer sessions closed because entries failed verification, by reason (signature, forked, unauthorized-origin).', ['reason']),
+    quarantined: counter('crmsync_quarantined_changes_total', 'Changes received that failed verification: stored and relayed, never applied.'),
+    insecure: gauge('crmsync_insecure', '1 when the node listens beyond loopback without TLS (--insecure).'),
     cacheSize: gauge('crmsync_doc_cache_size', 'Record documents held in memory.'),
     cacheHits: counter('crmsync_doc_cache_hits_total', 'Document cache hits.'),
     cacheMisses: counter('crmsync_doc_cache_misses_total', 'Document cache misses.'),
@@ -83,7 +87,7 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     m.clock.reset();
     for (const [origin, seq] of Object.entries(status.clock)) m.clock.set({ origin }, seq);
     for (const c of [m.peerConnected, m.peerLagChanges, m.peerLagSeconds]) c.reset();
-    for (const c of [m.peerBytes, m.peerChanges, m.rejected, m.unknownMessages, m.cacheHits, m.cacheMisses, m.cacheEvictions]) c.reset();
+    for (const c of [m.peerBytes, m.peerChanges, m.rejected, m.unknownMessages, m.cacheHits, m.cacheMisses, m.cacheEvictions, m.refused, m.rejectedEntries, m.quarantined]) c.reset();
     for (const [peer, t] of peerTotals(status.peers)) {
       m.peerConnected.set({ peer }, t.connected);
       m.peerLagChanges.set({ peer }, t.lagChanges);
@@ -94,6 +98,12 @@ export function createMetrics(node: CrmNode): ApiMetrics {
       }
     }
     setCounter(m.rejected, status.rejectedConnections);
+    for (const [stage, counts] of [['connection', status.refused.connections], ['handshake', status.refused.handshakes]] as const) {
+      for (const [reason, n] of Object.entries(counts)) setCounter(m.refused, n, { stage, reason });
+    }
+    for (const [reason, n] of Object.entries(status.rejectedEntries)) setCounter(m.rejectedEntries, n, { reason });
+    setCounter(m.quarantined, status.quarantinedChanges);
+    m.insecure.set(status.insecure ? 1 : 0);
     setCounter(m.unknownMessages, status.unknownMessages);
     m.cacheSize.set(status.cache.size);
     setCounter(m.cacheHits, status.cache.hits);

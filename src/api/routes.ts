@@ -4,10 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { CrmsyncError, hasCode, recordInputSchema, recordPatchSchema, type CrmNode, type RecordView } from '../index.js';
+import { checkPeerAddress, CrmsyncError, hasCode, recordInputSchema, recordPatchSchema, type CrmNode, type RecordView } from '../index.js';
 import { backupRoutes, type BackupRouteOptions } from './backup-routes.js';
 import { importRoutes } from './import-routes.js';
 import { opsRoutes } from './ops-routes.js';
+import { trustRoutes } from './trust-routes.js';
 import type { EventStreams } from './events.js';
 import type { ApiMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -26,6 +27,8 @@ export interface RouteDeps {
   ready: () => boolean;
   /** Restore upload settings (the upload limit, where uploads are staged) and the backup routes' logger. */
   backup?: Omit<BackupRouteOptions, 'node'>;
+  /** The node's advertised peer URL (invitations carry it). */
+  advertise?: string | undefined;
 }
 
 /** Record id derived from an Idempotency-Key: the same key always names the same record. */
@@ -161,11 +164,17 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
       handle: async () => json(200, { peers: (await node.status()).peers }),
     }),
     defineRoute({
-      method: 'POST', url: '/v1/peers', summary: 'Start dialing a peer (kept until removed)', tag: 'node',
+      method: 'POST', url: '/v1/peers', summary: 'Start dialing a peer (kept until removed): a trust-list member, or a URL the caller vouches for', tag: 'node',
       body: addPeerBody,
-      responses: { 201: { description: 'peers, the new one included', schema: responses.peers, headers: { Location: '/v1/peers' } } },
+      responses: {
+        201: { description: 'peers, the new one included', schema: responses.peers, headers: { Location: '/v1/peers' } },
+        400: { description: 'neither `node` nor `confirm: true`, or a refused address (link-local, cloud metadata) (ERR_VALIDATION)', schema: responses.error },
+        404: { description: '`node` is not a member of the trust list (ERR_NOT_FOUND)', schema: responses.error },
+      },
       async handle({ body }) {
-        node.addPeer(body.url);
+        checkPeerTarget(node, body);
+        await checkPeerAddress(body.url);
+        node.addPeer(body.url, body.node === undefined ? {} : { node: body.node });
         // Peers have no resource of their own: the list that holds the new one is where it lives.
         return json(201, { peers: (await node.status()).peers }, { location: '/v1/peers' });
       },
@@ -197,6 +206,7 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
     ...backupRoutes({ ...deps.backup, node }),
     ...importRoutes({ node }),
     ...opsRoutes({ node }),
+    ...trustRoutes({ node, advertise: deps.advertise }),
   ];
   return routes;
 }
@@ -209,6 +219,28 @@ async function isReady(deps: RouteDeps): Promise<boolean> {
   } catch (err) {
     if (hasCode(err, 'ERR_CLOSED')) return false;
     throw err;
+  }
+}
+
+/**
+ * Dialing sends our hello (and its membership proof) to whatever answers, so the caller
+ * names the member the URL should reach, or vouches for the URL with `confirm: true`.
+ */
+function checkPeerTarget(node: CrmNode, body: { node?: string | undefined; confirm?: boolean | undefined }): void {
+  if (body.node === undefined) {
+    if (body.confirm === true) return;
+    throw new CrmsyncError('ERR_VALIDATION', 'name the node this URL reaches (node), or pass confirm: true to vouch for the URL', {
+      details: [{ field: 'node', message: 'required unless confirm is true' }],
+    });
+  }
+  const view = node.trust.view();
+  if (body.node === view.self.node) {
+    throw new CrmsyncError('ERR_VALIDATION', `"${body.node}" is this node`, { details: [{ field: 'node', message: 'this node itself' }] });
+  }
+  if (!view.members.some((m) => m.node === body.node)) {
+    throw new CrmsyncError('ERR_NOT_FOUND', `node "${body.node}" is not a member of this cluster's trust list; see crmsync trust list (or grant it: crmsync trust add)`, {
+      details: [{ field: 'node', message: 'not on the trust list' }],
+    });
   }
 }
 

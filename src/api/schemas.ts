@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import {
-  STAGES, recordViewSchema,
+  ROLES, STAGES, recordViewSchema,
   type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 
@@ -72,7 +72,12 @@ export const createHeaders = z.object({
 
 const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
 /** POST /v1/peers body. */
-export const addPeerBody = z.strictObject({ url: peerUrl });
+export const addPeerBody = z.strictObject({
+  url: peerUrl,
+  node: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id').optional()
+    .describe('the node id the URL must reach: a member of the trust list; a session that proves another id is closed'),
+  confirm: z.boolean().optional().describe('without `node`: true vouches for the URL (our hello goes to whatever answers there)'),
+});
 /** DELETE /v1/peers query. */
 export const removePeerQuery = z.strictObject({ url: peerUrl });
 
@@ -113,6 +118,22 @@ const peerStatus = z.strictObject({
   }).nullable(),
   catchUp: z.union([z.strictObject({ state: z.literal('active') }), z.strictObject({ state: z.literal('waiting'), ahead: z.number() })]).nullable()
     .describe('sending a catch-up to this peer: streaming, or waiting for one of maxConcurrentCatchUps slots behind `ahead` others'),
+  role: z.enum(ROLES).nullable().describe('the role the peer proved in the handshake (its trust-list entry); null without an open session'),
+  key: z.string().nullable().describe('fingerprint of the key the peer proved it holds; null without an open session'),
+  expectedNode: z.string().nullable().describe('the node id this URL must reach (POST /v1/peers `node`), or null'),
+  lastError: z.string().nullable().describe('why the last dial or session failed (a refused address, another node than expected), or null'),
+});
+
+const counts = z.record(z.string(), z.number());
+
+/** This node's identity block of /v1/status. */
+const identity = z.strictObject({
+  nodeId: z.string(),
+  key: z.string().describe('fingerprint of the node key (ed25519:…)'),
+  role: z.enum(ROLES).nullable().describe('null while the node is not yet on its cluster\'s trust list'),
+  admin: z.boolean(),
+  cluster: z.string(),
+  founder: z.string().describe('fingerprint of the key that founded the cluster'),
 });
 
 /** The JSON `data` of one `change` event of /v1/events. */
@@ -144,6 +165,14 @@ export const responses = {
     lastLocalSeq: z.number(),
     rejectedConnections: z.number(),
     unknownMessages: z.number(),
+    identity,
+    insecure: z.boolean().describe('true when the node listens beyond loopback without TLS (--insecure)'),
+    refused: z.strictObject({
+      connections: counts.describe('refused before a socket existed, by reason (token, peer, tls, connections, address, …)'),
+      handshakes: counts.describe('refused in the handshake, by reason (unknown, revoked, wrong-cluster, bad-proof, invitation-…)'),
+    }),
+    rejectedEntries: counts.describe('sessions closed because the peer sent entries that failed verification, by reason'),
+    quarantinedChanges: z.number().describe('changes received that failed verification: stored and relayed, never applied'),
   }),
   health: z.strictObject({ status: z.string() }),
   error: z.strictObject({
@@ -170,4 +199,5 @@ export type SchemasAgreeWithEngine = [
   Assert<Describes<NonNullable<PeerStatus['stats']>, NonNullable<Out<typeof peerStatus>['stats']>>>,
   Assert<Describes<NodeStatus, Out<typeof responses.status>>>,
   Assert<Describes<NodeStatus['cache'], Out<typeof responses.status>['cache']>>,
+  Assert<Describes<NodeStatus['identity'], Out<typeof identity>>>,
 ];

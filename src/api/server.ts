@@ -39,6 +39,10 @@ export interface ApiServerOptions {
   events?: EventStreamOptions;
   /** Restore uploads: their size limit (default MAX_RESTORE_UPLOAD_BYTES) and where they are staged (default the OS temp directory). */
   restore?: { maxUploadBytes?: number; tmpDir?: string };
+  /** Serve HTTPS with this PEM key and certificate (chain). */
+  tls?: { key: string; cert: string };
+  /** The peer URL other machines reach this node at: the default address in invitations. */
+  advertise?: string;
 }
 
 /** A running API server. */
@@ -62,13 +66,14 @@ export async function createApiServer(node: CrmNode, options: ApiServerOptions):
   // A child of `base`, not of `log`: pino writes every binding, so a nested child would log "component" twice.
   const events = new EventStreams(node, base.child({ component: 'api.events' }), options.events);
   const backup = { ...options.restore, logger: base.child({ component: 'api.backup' }) };
-  const routes = buildRoutes({ node, metrics, events, ready: options.ready ?? (() => true), backup });
+  const routes = buildRoutes({ node, metrics, events, ready: options.ready ?? (() => true), backup, advertise: options.advertise });
   const expected = sha256(options.token);
 
   const matcher = new RouteMatcher(routes);
   let shuttingDown = false;
 
   const app = Fastify({
+    ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
@@ -133,7 +138,7 @@ export async function createApiServer(node: CrmNode, options: ApiServerOptions):
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
     routes: registered,
     close() {
       closing ??= app.close().finally(() => metrics.close());

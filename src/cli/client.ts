@@ -5,8 +5,8 @@
  */
 import { CrmsyncError } from '../errors.js';
 import type {
-  ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus,
-  RecordInputLike, RecordPatchLike, RecordView, VerifyReport,
+  ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus, RecordInputLike, RecordPatchLike, RecordView,
+  Role, Scope, TrustMember, TrustView, VerifyReport,
 } from '../index.js';
 import { causeCode, causeText } from './error-output.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
@@ -43,6 +43,12 @@ export interface ApiClientOptions {
 
 /** Socket-level failures that mean "nothing is serving at that address". */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** TLS failures that mean "the server's certificate is not one we trust". */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_CERT_MISMATCH',
+]);
 
 /** What PUT /v1/customers/:id did. */
 export interface PutResult {
@@ -147,9 +153,29 @@ export class ApiClient {
     return this.request('POST', '/v1/verify', { body: { repair } });
   }
 
-  /** POST /v1/peers: starts dialing a peer. */
-  async addPeer(url: string): Promise<PeerStatus[]> {
-    return (await this.request<{ peers: PeerStatus[] }>('POST', '/v1/peers', { body: { url }, fields: FLAGS_OF_FIELDS.peers })).peers;
+  /** POST /v1/peers: starts dialing a peer: the member `node`, or a URL the caller vouches for (`confirm`). */
+  async addPeer(url: string, target: { node?: string; confirm?: boolean } = {}): Promise<PeerStatus[]> {
+    return (await this.request<{ peers: PeerStatus[] }>('POST', '/v1/peers', { body: { url, ...target }, fields: FLAGS_OF_FIELDS.peers })).peers;
+  }
+
+  /** GET /v1/trust. */
+  trust(): Promise<TrustView> {
+    return this.request('GET', '/v1/trust');
+  }
+
+  /** POST /v1/trust/grants. */
+  async grant(body: { key: string; node: string; role: string; admin?: boolean; scope?: Scope }): Promise<TrustMember> {
+    return (await this.request<{ member: TrustMember }>('POST', '/v1/trust/grants', { body, fields: FLAGS_OF_FIELDS.trust })).member;
+  }
+
+  /** DELETE /v1/trust/members/:member (a node id or a key fingerprint). */
+  async revoke(member: string): Promise<{ node: string; key: string; upTo: number }> {
+    return (await this.request<{ revoked: { node: string; key: string; upTo: number } }>('DELETE', `/v1/trust/members/${encodeURIComponent(member)}`, { fields: FLAGS_OF_FIELDS.trust })).revoked;
+  }
+
+  /** POST /v1/trust/invitations. */
+  invite(body: { node: string; role: string; scope?: Scope; ttlSeconds?: number; urls?: string[] }): Promise<{ code: string; node: string; role: Role; expires: number; urls: string[] }> {
+    return this.request('POST', '/v1/trust/invitations', { body, fields: FLAGS_OF_FIELDS.trust });
   }
 
   /** DELETE /v1/peers?url=: false when the peer was not configured. */
@@ -196,6 +222,11 @@ export class ApiClient {
         { cause: err, code: 'ERR_UNREACHABLE' });
     }
     const code = causeCode(err);
+    if (code !== undefined && UNTRUSTED_CERTIFICATE.has(code)) {
+      return new NotRunningError(`cannot reach ${this.baseUrl} securely: ${cause}`,
+        'pass --api-cert FILE with the certificate that node presents (it writes it to <data-dir>/api-cert.pem), or a CA it chains to',
+        { cause: err, code: 'ERR_UNREACHABLE' });
+    }
     if (code !== undefined && UNREACHABLE.has(code)) {
       return new NotRunningError(`no crmsync node is reachable at ${this.baseUrl} (${cause})`, this.options.unreachableHint ?? 'start the node with: crmsync start --data-dir <dir>', { cause: err, code: 'ERR_UNREACHABLE' });
     }

@@ -3,20 +3,22 @@
  * node wrote to `<dataDir>/api-url` when it started; the token from the configuration
  * (flag, env, file) or `<dataDir>/api-token`.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dataDirPaths, processAlive, readIfExists } from '../config/files.js';
 import { formatHostPort, parseHostPort } from '../config/keys.js';
 import { loadConfig, type ConfigFlags, type LoadedConfig } from '../config/load.js';
 import { ApiClient } from './client.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
 import { dirArgs, type WhereFlags } from './hints.js';
-import { httpFetch } from './http.js';
+import { createHttpFetch, type PinnedCertificate } from './http.js';
 import type { Io } from './io.js';
 
 /** Options every command that talks to a node accepts. */
 export type ClientFlags = ConfigFlags & {
   /** Print JSON only. */
   json?: boolean;
+  /** `--api-cert FILE`: the certificate an https:// API must present. */
+  apiCert?: string;
 };
 
 /** The command to print when the node is not running, with the -d/-c the user gave. */
@@ -62,18 +64,40 @@ async function runningUrl(loaded: LoadedConfig, flags: WhereFlags): Promise<stri
 export async function connect(flags: ClientFlags, io: Io): Promise<{ client: ApiClient; loaded: LoadedConfig }> {
   const loaded = await loadConfig({ flags, env: io.env, cwd: io.cwd, warn: io.err });
   let url: string;
-  if (loaded.sources.api.kind === 'flag') {
+  const explicit = loaded.sources.api.kind === 'flag';
+  if (explicit) {
     // --api names a node explicitly (any host); the api-url file is only for local nodes.
-    url = `http://${formatHostPort(parseHostPort(loaded.config.api)!)}`;
+    const scheme = /^https:\/\//i.test(loaded.config.api) ? 'https' : 'http';
+    url = `${scheme}://${formatHostPort(parseHostPort(loaded.config.api)!)}`;
   } else {
     url = await runningUrl(loaded, flags);
   }
+  const pin = await pinnedCertificate(flags, loaded, url, explicit, io);
   if (loaded.config.apiToken === undefined) {
     throw new CliError(`no API token for the node at ${url}`, EXIT.usage,
       `pass --token TOKEN or set CRMSYNC_API_TOKEN; \`crmsync init\` writes the token to ${dataDirPaths(loaded.config.dataDir).apiToken}`,
       { code: 'ERR_UNAUTHORIZED' });
   }
   // httpFetch, not the global fetch: a command starts in a fraction of the time (http.ts).
-  const client = new ApiClient(url, loaded.config.apiToken, { unreachableHint: `start it with: ${startCommand(flags)}   (or pass the right --api URL)`, fetch: httpFetch });
+  const client = new ApiClient(url, loaded.config.apiToken, { unreachableHint: `start it with: ${startCommand(flags)}   (or pass the right --api URL)`, fetch: createHttpFetch(pin) });
   return { client, loaded };
+}
+
+/**
+ * The certificate an https:// API must present: `--api-cert FILE`, else (for the local
+ * node found through api-url) the api-cert.pem it wrote when it started.
+ */
+async function pinnedCertificate(flags: ClientFlags, loaded: LoadedConfig, url: string, explicit: boolean, io: Io): Promise<PinnedCertificate | undefined> {
+  if (flags.apiCert !== undefined) {
+    const file = flags.apiCert;
+    const pem = await readFile(file, 'utf8').catch((err: Error) => {
+      throw new CliError(`cannot read --api-cert ${file}: ${err.message}`, EXIT.usage, 'give the certificate the API presents (its node writes it to <data-dir>/api-cert.pem)', { code: 'ERR_USAGE' });
+    });
+    if (!url.startsWith('https:')) io.err(`note: --api-cert is ignored: ${url} is not https://`);
+    return { pem, file };
+  }
+  if (explicit || !url.startsWith('https:')) return undefined;
+  const file = dataDirPaths(loaded.config.dataDir).apiCert;
+  const pem = await readIfExists(file);
+  return pem === undefined ? undefined : { pem, file };
 }

@@ -21,6 +21,8 @@ export const EXIT = {
   conflict: 5,
   /** An import rejected more rows than --max-rejects allows (the others were imported). */
   rejected: 6,
+  /** The node may not do that: changing the trust list needs an administrator node. */
+  notPermitted: 7,
 } as const;
 
 /** An exit code. */
@@ -32,11 +34,11 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
  */
 export type CliCode =
   | 'ERR_USAGE' | 'ERR_NOT_RUNNING' | 'ERR_UNREACHABLE' | 'ERR_NOT_INITIALISED'
-  | 'ERR_ADDRESS_IN_USE' | 'ERR_REJECTED' | 'ERR_RUNTIME' | 'ERR_INTERNAL';
+  | 'ERR_ADDRESS_IN_USE' | 'ERR_REJECTED' | 'ERR_EXPIRED' | 'ERR_RUNTIME' | 'ERR_INTERNAL';
 
 /** The code a CliError has when the thrower names none. */
-const CODE_BY_EXIT: Record<ExitCode, CliCode | 'ERR_NOT_FOUND' | 'ERR_EXISTS'> = {
-  0: 'ERR_RUNTIME', 1: 'ERR_RUNTIME', 2: 'ERR_USAGE', 3: 'ERR_NOT_RUNNING', 4: 'ERR_NOT_FOUND', 5: 'ERR_EXISTS', 6: 'ERR_REJECTED',
+const CODE_BY_EXIT: Record<ExitCode, CliCode | 'ERR_NOT_FOUND' | 'ERR_EXISTS' | 'ERR_UNAUTHORIZED'> = {
+  0: 'ERR_RUNTIME', 1: 'ERR_RUNTIME', 2: 'ERR_USAGE', 3: 'ERR_NOT_RUNNING', 4: 'ERR_NOT_FOUND', 5: 'ERR_EXISTS', 6: 'ERR_REJECTED', 7: 'ERR_UNAUTHORIZED',
 };
 
 /** A failure of the CLI itself, with its exit code, a stable code and a hint saying how to fix it. */

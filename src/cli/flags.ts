@@ -19,7 +19,12 @@ export const FLAGS_OF_FIELDS = {
   /** Routes with the record id in the path (get, put, patch, delete, restore, conflicts). */
   record: { id: '<id>' },
   /** POST and DELETE /v1/peers. */
-  peers: { url: '<url>' },
+  peers: { url: '<url>', node: '--node', confirm: '--confirm' },
+  /** The /v1/trust routes. */
+  trust: {
+    key: '<fingerprint>', node: '--node', role: '--role', admin: '--admin', 'scope.territories': '--territory', 'scope.owners': '--owner',
+    ttlSeconds: '--expires', urls: '--url', member: '<node or fingerprint>',
+  },
 } as const satisfies Record<string, Record<string, string>>;
 
 /** A table of FLAGS_OF_FIELDS. */

@@ -12,6 +12,7 @@ import { Command } from 'commander';
 import { addBackupCommands } from './commands/register-backup.js';
 import { addExportCommand } from './commands/register-export.js';
 import { addImportCommand } from './commands/register-import.js';
+import { addTrustCommands } from './commands/register-trust.js';
 import type { SignalSource } from './commands/start.js';
 import { FailureReporter } from './error-output.js';
 import { EXIT } from './errors.js';
@@ -25,7 +26,8 @@ const VERSION = (createRequire(import.meta.url)('crmsync/package.json') as { ver
 const EXIT_CODES_HELP = `
 Exit codes: 0 ok, 1 runtime error, 2 usage or invalid value, 3 node not running or unreachable,
 4 not found or not initialised, 5 already exists or in use, 6 import rejected more rows than
---max-rejects allows. Configuration: docs/configuration.md; commands: docs/cli.md.
+--max-rejects allows, 7 not permitted (trust changes need an administrator node).
+Configuration: docs/configuration.md; commands: docs/cli.md.
 `;
 
 type Opts = Record<string, unknown>;
@@ -92,13 +94,15 @@ function addRecordCommands(program: Command, io: Io): void {
 
 function addPeerCommands(program: Command, io: Io): void {
   const peersCmd = program.command('peers').description('list, add and remove peers of the running node');
-  peersCmd.addHelpText('after', examples('crmsync peers list', 'crmsync peers add ws://10.0.0.2:7400'));
+  peersCmd.addHelpText('after', examples('crmsync peers list', 'crmsync peers add wss://10.0.0.2:7400 --node paris'));
   clientOptions(peersCmd.command('list').description('peers with state, behind/ahead counts and lag'))
     .addHelpText('after', examples('crmsync peers list --json'))
     .action((opts: Opts) => done(peers().then((m) => m.peersList(flagsOf(opts), io))));
-  clientOptions(peersCmd.command('add <url>').description('dial a peer and keep redialing it; also saved in the config file'))
+  clientOptions(peersCmd.command('add <url>').description('dial a member of the trust list and keep redialing it; also saved in the config file'))
+    .option('--node <id>', 'the node id the URL reaches (a trust-list member); a node proving another id is refused')
+    .option('--confirm', 'without --node: you vouch for the URL (this node introduces itself to whatever answers there)')
     .option('--no-save', 'do not add it to the config file (lost on restart)')
-    .addHelpText('after', examples('crmsync peers add ws://10.0.0.2:7400', 'crmsync peers add ws://paris.internal:7400 --no-save'))
+    .addHelpText('after', examples('crmsync peers add wss://10.0.0.2:7400 --node paris', 'crmsync peers add wss://paris.internal:7400 --node paris --no-save'))
     .action((url: string, opts: Opts) => done(peers().then((m) => m.peersAdd(url, flagsOf(opts), io))));
   clientOptions(peersCmd.command('remove <url>').description('stop dialing a peer; also removed from the config file'))
     .option('--no-save', 'leave the config file unchanged')
@@ -115,17 +119,22 @@ export function buildProgram(io: Io, signals?: SignalSource): Command {
     .showHelpAfterError('(add --help for usage and examples)')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .addHelpText('after', `${examples(
-      'crmsync init --data-dir ./berlin --node-id berlin --listen 0.0.0.0:7400',
+      'crmsync init --data-dir ./berlin --node-id berlin --listen 0.0.0.0:7400 --advertise wss://berlin.example:7400',
       'crmsync start --data-dir ./berlin',
       'crmsync status --data-dir ./berlin',
     )}${EXIT_CODES_HELP}`);
-  nodeOptions(program.command('init').description('create a data directory: crmsync.json and a private API token'))
-    .option('--force', 'overwrite an existing config file (the API token is kept)')
+  nodeOptions(program.command('init').description('create a data directory: node key, crmsync.json, private API token; found or join a cluster'))
+    .option('--join <code>', 'join a cluster with an invitation code (crmsync trust invite); the code names the node id')
+    .option('--force', 'overwrite an existing config file (the API token and node key are kept)')
     .option('--json', 'print what was created as JSON')
-    .addHelpText('after', examples(
-      'crmsync init --data-dir ./berlin --node-id berlin',
-      'crmsync init -d ./paris --node-id paris --listen 0.0.0.0:7410 --api 127.0.0.1:7411 --peers ws://berlin:7400',
-    ))
+    .addHelpText('after', `${examples(
+      'crmsync init --data-dir ./berlin --node-id berlin --listen 0.0.0.0:7400 --advertise wss://berlin.example:7400',
+      'crmsync init -d ./laptop-anna --join crmsync-invite:…',
+      'crmsync init -d ./paris --node-id paris --cluster ed25519:… --peers wss://berlin.example:7400',
+    )}
+Without --join or --cluster the node founds a new cluster and is its first administrator.
+With --cluster it waits until an administrator runs: crmsync trust add <its fingerprint> --node <id> --role <role>.
+`)
     .action((opts: Opts) => done(import('./commands/init.js').then((m) => m.init(flagsOf(opts), io))));
   nodeOptions(program.command('start').description('run the node and its HTTP API until SIGINT/SIGTERM'))
     .addHelpText('after', `${examples(
@@ -145,6 +154,7 @@ export function buildProgram(io: Io, signals?: SignalSource): Command {
     .addHelpText('after', examples('crmsync history cust-42 --limit 20'))
     .action((id: string, opts: Opts) => done(inspect().then((m) => m.history(id, flagsOf(opts), io))));
   addPeerCommands(program, io);
+  addTrustCommands(program, io);
   addBackupCommands(program, io);
   addExportCommand(program, io);
   addImportCommand(program, io);

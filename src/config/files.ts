@@ -3,7 +3,7 @@
  * the config loader share (atomic writes, private modes, pid liveness).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CrmsyncError } from '../errors.js';
 
@@ -20,6 +20,12 @@ export interface DataDirPaths {
   pid: string;
   /** Actual URL of the running node's HTTP API (removed on clean shutdown). */
   apiUrl: string;
+  /** The node's Ed25519 private key (PKCS#8 PEM, mode 0600), written by `init`. */
+  nodeKey: string;
+  /** An invitation code kept until the node is a member of its cluster (mode 0600). */
+  invitation: string;
+  /** The certificate the running API presents over HTTPS (clients on this machine pin it). */
+  apiCert: string;
 }
 
 /** The well-known files of a data directory. */
@@ -31,11 +37,14 @@ export function dataDirPaths(dataDir: string): DataDirPaths {
     apiToken: join(dataDir, 'api-token'),
     pid: join(dataDir, 'crmsync.pid'),
     apiUrl: join(dataDir, 'api-url'),
+    nodeKey: join(dataDir, 'node.key'),
+    invitation: join(dataDir, 'invitation'),
+    apiCert: join(dataDir, 'api-cert.pem'),
   };
 }
 
-/** Writes a file so readers see the old content or the new one, never half of it. */
-export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
+/** Writes a file so readers see the old content or the new one, never half of it; owner-only unless `mode` says otherwise. */
+export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, content, { mode });
@@ -63,6 +72,11 @@ export async function removeIfExists(path: string): Promise<void> {
   await unlink(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
+}
+
+/** Creates a directory owner-only (0700): data directories hold customer data and secrets. */
+export async function makePrivateDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
 }
 
 /**

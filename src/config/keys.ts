@@ -41,15 +41,33 @@ const wsUrl = z.string().trim().refine((v) => {
   } catch {
     return false;
   }
-}, { message: 'must be a WebSocket URL such as ws://10.0.0.2:7400' });
+}, { message: 'must be a WebSocket URL such as wss://10.0.0.2:7400' });
+
+/** TLS settings of the peer port and the API: `auto` is TLS beyond loopback only. */
+export const TLS_MODES = ['auto', 'self-signed', 'off'] as const;
+/** One of TLS_MODES. */
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** `ed25519:` and 43 base64url characters (the format `crmsync init` prints). */
+const FINGERPRINT = /^ed25519:[A-Za-z0-9_-]{43}$/;
 
 /** The validated, effective configuration. */
 export interface Config {
   dataDir: string;
   nodeId: string | undefined;
+  cluster: string | undefined;
   listen: string;
+  advertise: string | undefined;
   api: string;
   peers: string[];
+  tls: TlsMode;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  tlsCa: string | undefined;
+  insecure: boolean;
+  apiTls: TlsMode;
+  apiTlsCert: string | undefined;
+  apiTlsKey: string | undefined;
   peerToken: string | undefined;
   apiToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -69,10 +87,19 @@ export interface KeyDef {
   fromString?: (value: string) => unknown;
   /** Masked in `config show` output. */
   secret?: boolean;
+  /** A file path: relative to the config file when given there, else to the current directory. */
+  path?: boolean;
   description: string;
 }
 
 const splitList = (value: string): string[] => value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+/** `true`/`1`/`yes` and `false`/`0`/`no` from the environment; anything else is left for the schema to refuse. */
+const parseBoolean = (value: string): unknown => {
+  const v = value.trim().toLowerCase();
+  return ['true', '1', 'yes'].includes(v) ? true : ['false', '0', 'no'].includes(v) ? false : value;
+};
+const filePath = z.string().trim().min(1, 'must be a file path').optional();
+const tlsMode = z.enum(TLS_MODES, { error: `must be one of ${TLS_MODES.join(', ')}` });
 
 /** The configuration keys, in documentation order. */
 export const KEYS: { readonly [K in keyof Config]: KeyDef } = {
@@ -86,10 +113,20 @@ export const KEYS: { readonly [K in keyof Config]: KeyDef } = {
     schema: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1-63 lower-case letters, digits or '-', starting with a letter or digit").optional(),
     description: 'Stable identity of this node; must match the id stored in an existing database.',
   },
+  cluster: {
+    env: 'CRMSYNC_CLUSTER', flag: '--cluster', default: undefined, defaultText: 'this node founds a new cluster (`init` writes its own key)',
+    schema: z.string().regex(FINGERPRINT, 'must be a key fingerprint: ed25519: followed by 43 base64url characters (crmsync init prints it)').optional(),
+    description: "The cluster: its founder's key fingerprint. `init` writes it; `init --cluster FP` joins that cluster by an administrator's `crmsync trust add`. Must match an existing database.",
+  },
   listen: {
     env: 'CRMSYNC_LISTEN', flag: '--listen', default: '127.0.0.1:7400', defaultText: '`127.0.0.1:7400`',
     schema: z.union([z.literal('off'), hostPort], { error: "must be host:port (e.g. 0.0.0.0:7400) or 'off'" }),
     description: "Address peers connect to (WebSocket), or `off` to only dial out. Port 0 picks a free port.",
+  },
+  advertise: {
+    env: 'CRMSYNC_ADVERTISE', flag: '--advertise', default: undefined, defaultText: 'the `listen` address, unless it is `0.0.0.0` or `::`',
+    schema: wsUrl.optional(),
+    description: 'The peer URL other machines reach this node at (e.g. `wss://berlin.example:7400`); invitations carry it.',
   },
   api: {
     env: 'CRMSYNC_API', flag: '--api', default: '127.0.0.1:7401', defaultText: '`127.0.0.1:7401`',
@@ -99,12 +136,47 @@ export const KEYS: { readonly [K in keyof Config]: KeyDef } = {
   peers: {
     env: 'CRMSYNC_PEERS', flag: '--peers', default: [], defaultText: 'none',
     schema: z.array(wsUrl), fromString: splitList,
-    description: 'Peers to dial and keep dialing: a JSON array in the file, comma-separated ws:// URLs in the environment and flag.',
+    description: 'Peers to dial and keep dialing: a JSON array in the file, comma-separated ws:// or wss:// URLs in the environment and flag.',
+  },
+  tls: {
+    env: 'CRMSYNC_TLS', flag: '--tls', default: 'auto', defaultText: '`auto`',
+    schema: tlsMode,
+    description: '`auto`: TLS (wss://) when listening beyond loopback, with a self-signed certificate bound to the node key; `self-signed`: always; `off`: never (beyond loopback only with `insecure`).',
+  },
+  tlsCert: {
+    env: 'CRMSYNC_TLS_CERT', flag: '--tls-cert', default: undefined, defaultText: 'none', schema: filePath, path: true,
+    description: "PEM certificate (chain) of the peer port, from the operator's PKI; needs `tlsKey`.",
+  },
+  tlsKey: {
+    env: 'CRMSYNC_TLS_KEY', flag: '--tls-key', default: undefined, defaultText: 'none', schema: filePath, path: true,
+    description: 'PEM private key of `tlsCert`.',
+  },
+  tlsCa: {
+    env: 'CRMSYNC_TLS_CA', flag: '--tls-ca', default: undefined, defaultText: 'none', schema: filePath, path: true,
+    description: "PEM CA certificate(s): peers' certificates must chain to it (both directions). Without it, identity rests on the node keys alone.",
+  },
+  insecure: {
+    env: 'CRMSYNC_INSECURE', flag: '--insecure', default: false, defaultText: '`false`',
+    schema: z.boolean({ error: 'must be true or false' }), fromString: parseBoolean,
+    description: 'Allows listening beyond loopback without TLS (test rigs only): `start` warns, `status` shows it.',
+  },
+  apiTls: {
+    env: 'CRMSYNC_API_TLS', flag: '--api-tls', default: 'auto', defaultText: '`auto`',
+    schema: tlsMode,
+    description: "HTTPS for the API. `auto`: when bound beyond loopback (with `apiTlsCert`/`apiTlsKey`, else the node's self-signed certificate, written to `<dataDir>/api-cert.pem`); `off` beyond loopback prints a warning.",
+  },
+  apiTlsCert: {
+    env: 'CRMSYNC_API_TLS_CERT', flag: '--api-tls-cert', default: undefined, defaultText: 'none', schema: filePath, path: true,
+    description: 'PEM certificate (chain) of the API; needs `apiTlsKey`.',
+  },
+  apiTlsKey: {
+    env: 'CRMSYNC_API_TLS_KEY', flag: '--api-tls-key', default: undefined, defaultText: 'none', schema: filePath, path: true,
+    description: 'PEM private key of `apiTlsCert`.',
   },
   peerToken: {
-    env: 'CRMSYNC_PEER_TOKEN', flag: '--peer-token', default: undefined, defaultText: 'none (peers are not authenticated)',
+    env: 'CRMSYNC_PEER_TOKEN', flag: '--peer-token', default: undefined, defaultText: 'none (peers prove their keys; no extra secret)',
     schema: z.string().min(8, 'must be at least 8 characters').optional(), secret: true,
-    description: 'Shared secret every peer must present; all nodes of a cluster need the same one.',
+    description: 'Optional shared secret every peer must present before its handshake (besides its key); all nodes of a cluster need the same one.',
   },
   apiToken: {
     env: 'CRMSYNC_API_TOKEN', flag: '--token', default: undefined, defaultText: 'contents of `<dataDir>/api-token`',

@@ -17,7 +17,7 @@ export interface ValueSource {
 }
 
 /** Config values as given on the command line (strings, as commander parses them). */
-export type ConfigFlags = { [K in keyof Config]?: K extends 'peers' ? string | string[] : string } & {
+export type ConfigFlags = { [K in keyof Config]?: K extends 'peers' ? string | string[] : K extends 'insecure' ? boolean | string : string } & {
   /** `--config FILE`: a config file other than `<dataDir>/crmsync.json`. */
   config?: string;
 };
@@ -73,11 +73,16 @@ function check(layer: Layer, source: ValueSource, issues: FieldIssue[], where: (
   return valid;
 }
 
-function fromStrings(values: Partial<Record<keyof Config, string | string[] | undefined>>): Layer {
+function fromStrings(values: Partial<Record<keyof Config, string | string[] | boolean | undefined>>): Layer {
   const layer: Layer = {};
   for (const key of KEY_NAMES) {
     const value = values[key];
     if (value === undefined) continue;
+    // A boolean flag (--insecure) arrives as a boolean already.
+    if (typeof value === 'boolean') {
+      layer[key] = value;
+      continue;
+    }
     const text = Array.isArray(value) ? value.join(',') : value;
     layer[key] = KEYS[key].fromString?.(text) ?? text;
   }
@@ -154,9 +159,13 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     config[key] = value;
     sources[key] = source;
   }
-  // A data directory named inside a config file is relative to that file.
-  const base = sources.dataDir.kind === 'file' ? dirname(configFile) : cwd;
-  config.dataDir = isAbsolute(config.dataDir as string) ? config.dataDir : resolve(base, config.dataDir as string);
+  // Paths named inside a config file (the data directory, TLS files) are relative to that file.
+  for (const key of KEY_NAMES) {
+    if (key !== 'dataDir' && !KEYS[key].path) continue;
+    const value = config[key];
+    if (typeof value !== 'string' || isAbsolute(value)) continue;
+    config[key] = resolve(sources[key].kind === 'file' ? dirname(configFile) : cwd, value);
+  }
   const result = config as unknown as Config;
   if (result.apiToken === undefined && options.readToken !== false) {
     const tokenFile = dataDirPaths(result.dataDir).apiToken;

@@ -12,6 +12,8 @@
  *  4. Events fire only after the commit that caused them is durable.
  *  5. `#heads` is the durable clock plus every queued commit's entries (invariant 1
  *     keeps it consistent): the clock new entries are checked and numbered against.
+ *  6. `#pendingChains` holds the chain hash of every queued entry until it is durable,
+ *     so `chainAt` answers for every seq `#heads` counts (invariant 5).
  */
 import { EventEmitter } from 'node:events';
 import type { LoggedEntry, StoredEntry } from '../crdt/change-entry.js';
@@ -72,6 +74,8 @@ export class Writer {
   readonly #mutex = new Mutex();
   readonly #pending = new Map<RecordId, Pending>();
   readonly #heads: Map<string, OriginHead>;
+  /** Chain hashes of queued, not yet durable entries, by `origin/seq` (invariant 6). */
+  readonly #pendingChains = new Map<string, string>();
   /** The parsed genesis document, cloned for every new record; freed on close. */
   readonly #genesis: RecordDoc;
 
@@ -110,9 +114,14 @@ export class Writer {
     return this.#heads;
   }
 
-  /** The stored chain hash of a held entry (for runs that overlap what we hold). */
+  /**
+   * The chain hash of a held entry (for runs that overlap what we hold): a queued entry's
+   * from memory, since the store has it only once durable (invariant 6). Without it, a
+   * run overlapping another session's queued commit looked like a fork.
+   */
   chainAt(origin: string, seq: number): Promise<string | undefined> {
-    return this.#store.chainAt(origin, seq);
+    const queued = this.#pendingChains.get(`${origin}/${seq}`);
+    return queued === undefined ? this.#store.chainAt(origin, seq) : Promise.resolve(queued);
   }
 
   /**
@@ -202,11 +211,14 @@ export class Writer {
   commit(mutation: Mutation, source: NodeId | null = null): Promise<StoredEntry[]> {
     const durable = this.#store.commit(mutation);
     for (const op of mutation.records) this.#pending.set(op.id, { meta: op.after, durable });
+    const chains = mutation.entries.map((e) => `${e.origin}/${e.seq}`);
+    mutation.entries.forEach((e, i) => this.#pendingChains.set(chains[i]!, e.chain));
     return durable.then(
       (entries) => {
         for (const op of mutation.records) {
           if (this.#pending.get(op.id)?.meta === op.after) this.#pending.delete(op.id);
         }
+        for (const key of chains) this.#pendingChains.delete(key);
         this.#announce(mutation, entries, source);
         return entries;
       },

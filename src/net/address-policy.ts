@@ -71,3 +71,22 @@ export async function vetDialTargets(
   }
   return addresses;
 }
+
+/**
+ * Refuses (ERR_VALIDATION, as dial() would) a peer URL naming a link-local or metadata
+ * address, so an operator adding a peer hears of it at once instead of in a retry loop.
+ * A name that does not resolve is not refused here: dial() retries it.
+ */
+export async function checkPeerAddress(url: string, resolve: Resolver = systemResolver): Promise<void> {
+  let host: string;
+  try {
+    host = bareHostname(new URL(url));
+  } catch (cause) {
+    throw new CrmsyncError('ERR_VALIDATION', `invalid peer URL ${JSON.stringify(url.slice(0, 200))}`, { cause, details: [{ field: 'url', message: 'not a URL' }] });
+  }
+  try {
+    await vetDialTargets(host, { resolve, blockList: linkLocalBlockList() });
+  } catch (err) {
+    if (err instanceof CrmsyncError) throw err;
+  }
+}

@@ -19,6 +19,8 @@ import { Backoff } from '../net/backoff.js';
 import { CloseCode, type Connection, type Transport } from '../net/transport.js';
 import type { TimerHandle, Timers } from '../timers.js';
 import type { NodeId } from '../types.js';
+import { fingerprintOf } from '../trust/keys.js';
+import type { Role } from '../trust/statements.js';
 import { PeerSession, type SessionStats } from './session.js';
 
 /**
@@ -44,6 +46,14 @@ export interface PeerStatus {
   stats: SessionStats | null;
   /** Sending a catch-up to this peer: streaming, or waiting for a slot behind `ahead` others (null: not catching up). */
   catchUp: CatchUpPosition | null;
+  /** The role the peer proved in the handshake (its trust-list entry), while a session is open. */
+  role: Role | null;
+  /** The fingerprint of the key the peer proved it holds, while a session is open. */
+  key: string | null;
+  /** The node id the operator expects at this URL (addPeer's `node`), or null. */
+  expectedNode: NodeId | null;
+  /** Why the last dial or session of this peer failed (a refused address, a node other than expected), or null. */
+  lastError: string | null;
 }
 
 interface Dialer {
@@ -55,7 +65,14 @@ interface Dialer {
   remote: NodeId | undefined;
   retryAt: number | undefined;
   abort: AbortController;
+  expected: NodeId | undefined;
+  lastError: string | undefined;
 }
+
+/** Close codes of sessions ended by entries that failed verification, and the reason counted for each. */
+const ENTRY_REJECTIONS: ReadonlyMap<number, string> = new Map([
+  [CloseCode.originForked, 'forked'], [CloseCode.badSignature, 'signature'], [CloseCode.unauthorized, 'unauthorized-origin'],
+]);
 
 /** Close codes that mean "the peer sent something we refused". */
 const REJECTION_CODES: ReadonlySet<number> = new Set([
@@ -99,6 +116,10 @@ export class Peers {
   unknownMessages = 0;
   /** Refused handshakes by reason (metrics). */
   readonly refusedHandshakes = new Map<string, number>();
+  /** Sessions closed because the peer sent entries that failed verification, by reason (metrics). */
+  readonly rejectedEntries = new Map<string, number>();
+  /** Changes received from peers that failed verification and were quarantined (metrics). */
+  quarantined = 0;
   #started = false;
   #stopped = false;
 
@@ -145,12 +166,15 @@ export class Peers {
     return [...this.#sessions].filter((s) => s.state === 'open');
   }
 
-  /** Starts dialing a peer URL (idempotent). */
-  add(url: string): void {
+  /**
+   * Starts dialing a peer URL (idempotent). With `expected`, a session that proves another
+   * node id is closed and reported in status (lastError): the URL reaches the wrong node.
+   */
+  add(url: string, expected?: NodeId): void {
     if (this.#stopped || this.#dialers.has(url)) return;
     const dialer: Dialer = {
       url, state: 'connecting', timer: undefined, session: undefined, remote: undefined, retryAt: undefined,
-      abort: new AbortController(),
+      abort: new AbortController(), expected, lastError: undefined,
       backoff: new Backoff({ baseMs: this.#limits.reconnectBaseMs, maxMs: this.#limits.reconnectMaxMs, random: this.#random }),
     };
     this.#dialers.set(url, dialer);
@@ -191,6 +215,7 @@ export class Peers {
       dialer.session = this.#adopt(connection, dialer);
     } catch (err) {
       this.#logger.debug({ url: dialer.url, code: (err as { code?: string }).code }, 'dial failed');
+      dialer.lastError = (err as Error | undefined)?.message ?? String(err);
       this.#retry(dialer);
     }
   }
@@ -216,6 +241,7 @@ export class Peers {
           this.#refusals.refused(reason, { code, remoteAddress: connection.remoteAddress, ...fields });
         },
         onUnknownMessage: () => this.unknownMessages++,
+        onQuarantined: (_s, count) => { this.quarantined += count; },
         isOwnNonce: (nonce) => [...this.#sessions].some((s) => s.connection.direction === 'outbound' && Buffer.from(s.nonce).equals(Buffer.from(nonce))),
       },
     });
@@ -230,7 +256,15 @@ export class Peers {
 
   /** Invariant 1: keep the connection dialed by the smaller node id (both sides agree). */
   #onOpen(session: PeerSession, dialer: Dialer | undefined): void {
+    if (dialer?.expected !== undefined && session.remote !== dialer.expected) {
+      // A trusted member, but not the one the operator meant: the URL is wrong. Retried with
+      // backoff (the address may be reassigned), and shown in status until it is right.
+      dialer.lastError = `${dialer.url} reached node "${session.remote}", not the expected "${dialer.expected}"`;
+      session.close(CloseCode.normal, 'not the expected node');
+      return;
+    }
     if (dialer) {
+      dialer.lastError = undefined;
       dialer.state = 'connected';
       dialer.remote = session.remote;
       dialer.backoff.reset();
@@ -255,6 +289,8 @@ export class Peers {
   #onClose(session: PeerSession, dialer: Dialer | undefined, code: number, reason: string): void {
     this.#sessions.delete(session);
     if (REJECTION_CODES.has(code)) this.rejected++;
+    const rejection = session.remote ? ENTRY_REJECTIONS.get(code) : undefined;
+    if (rejection) this.rejectedEntries.set(rejection, (this.rejectedEntries.get(rejection) ?? 0) + 1);
     if (session.remote) {
       // A duplicate is routine (both sides dial each other): not worth an info line.
       this.#logger[code === CloseCode.duplicate ? 'debug' : 'info']({ peer: session.remote, code, reason }, 'peer session closed');
@@ -325,18 +361,23 @@ export class Peers {
     const seen = new Set<PeerSession>();
     const row = (session: PeerSession | undefined, url: string | null, state: DialState, retryAt?: number): PeerStatus => {
       const lag = session?.state === 'open' ? session.lag() : undefined;
+      const peer = session?.state === 'open' ? session.peer : undefined;
       return {
         node: session?.remote ?? null, url, direction: session?.connection.direction ?? 'outbound', state,
         behind: lag?.peerBehind ?? 0, ahead: lag?.weBehind ?? 0, lagSeconds: lag?.seconds ?? 0,
         lastSeenAt: session?.stats.lastSeenAt || null, retryInMs: retryAt === undefined ? null : Math.max(0, retryAt - now),
         stats: session ? { ...session.stats } : null,
         catchUp: session?.catchUpPosition() ?? null,
+        role: peer?.role ?? null, key: peer ? fingerprintOf(peer.publicKey) : null,
+        expectedNode: null, lastError: null,
       };
     };
     for (const dialer of this.#dialers.values()) {
       if (dialer.session) seen.add(dialer.session);
       const r = row(dialer.session?.state === 'open' ? dialer.session : undefined, dialer.url, dialer.state, dialer.retryAt);
       if (!r.node && dialer.remote) r.node = dialer.remote;
+      r.expectedNode = dialer.expected ?? null;
+      r.lastError = dialer.lastError ?? null;
       rows.push(r);
     }
     for (const session of this.#sessions) {

@@ -37,6 +37,8 @@ export interface SessionHost {
   onRefused(session: PeerSession, code: number, reason: string, fields: Record<string, unknown>): void;
   /** A frame of a message kind this version does not know was ignored (versioning policy). */
   onUnknownMessage?(session: PeerSession, kind: string): void;
+  /** Changes the peer sent were quarantined (stored, never applied: they failed verification). */
+  onQuarantined?(session: PeerSession, count: number): void;
   now(): number;
   randomBytes(n: number): Uint8Array;
   /** True when `nonce` belongs to one of this node's own sessions. */
@@ -304,6 +306,7 @@ export class PeerSession {
         for (const evidence of result.forks) {
           this.#logger.error({ conn: this.#connection.id, peer: this.#state.remote, evidence }, 'origin signed two histories; set aside (nothing more of it is taken)');
         }
+        if (result.quarantined > 0) this.#host.onQuarantined?.(this, result.quarantined);
         const origins = [...new Set(action.entries.map((e) => e.origin))];
         this.#dispatch({ type: 'ingested', batch: action.batch, epoch: action.epoch, origins, gap: result.gap, untrusted: result.untrusted.length > 0 });
       },

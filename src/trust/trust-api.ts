@@ -70,6 +70,12 @@ export function createTrustApi(trust: TrustService, options: { self: NodeId; clo
     async grant(body) {
       options.assertOpen();
       const key = fingerprintOf(parseFingerprint(body.key));
+      // Checked before signing: a grant that cannot take would be stored and relayed for nothing.
+      const byKey = list.memberByKey(key);
+      const byNode = list.memberByNode(body.node);
+      if ((byKey && byKey.node !== body.node) || (byNode && byNode.key !== key)) {
+        throw new CrmsyncError('ERR_EXISTS', `node id "${body.node}" or key ${key} is already bound to another key or node (a node id and a key are bound for life)`);
+      }
       await trust.issue({ op: 'grant', node: parseNodeId(body.node), key, role: role(body.role), admin: body.admin ?? false, ...(body.scope ? { scope: body.scope } : {}) }, options.now());
       if (!list.memberByKey(key)) {
         throw new CrmsyncError('ERR_EXISTS', `the grant did not take: node id "${body.node}" or key ${key} is already bound to another key or node, or the key was revoked (a node id and a key are bound for life)`);

@@ -131,7 +131,7 @@ describe('two nodes over HTTP', () => {
     await a.call('PUT', '/v1/customers/acme', { body: { name: 'Acme', stage: 'qualified' } });
     await b.call('PUT', '/v1/customers/acme', { body: { name: 'Acme', stage: 'proposal' } });
 
-    expect((await b.call('POST', '/v1/peers', { body: { url: a.node.url } })).status).toBe(201);
+    expect((await b.call('POST', '/v1/peers', { body: { url: a.node.url, node: 'a' } })).status).toBe(201);
     await waitForConvergence([a.node, b.node]);
     const [onA, onB] = [await a.call('GET', '/v1/customers/acme/conflicts'), await b.call('GET', '/v1/customers/acme/conflicts')];
     expect(onA.json).toEqual(onB.json);

@@ -41,6 +41,11 @@ export class ApiHarness {
   private readonly harness = new Harness();
   private readonly servers: ApiServer[] = [];
 
+  /** The harness's test cluster (member() makes a node a member, e.g. an administrator). */
+  get cluster(): Harness['cluster'] {
+    return this.harness.cluster;
+  }
+
   /** Opens a node (listen:false unless given) and serves its API. */
   async start(nodeOptions: Partial<NodeOptions> = {}, apiOptions: Partial<ApiServerOptions> = {}): Promise<ApiNode> {
     const node = await this.harness.open({ listen: false, ...nodeOptions, dataDir: await this.harness.tempDir() });

@@ -178,7 +178,7 @@ describe('status and peers', () => {
   it('adds, lists and removes a peer; rejects a non-WebSocket URL', async () => {
     const a = await h.start();
     const url = 'ws://127.0.0.1:9/';
-    const added = await a.call('POST', '/v1/peers', { body: { url } });
+    const added = await a.call('POST', '/v1/peers', { body: { url, confirm: true } });
     expect(added.status).toBe(201);
     expect(responses.peers.parse(added.json).peers.map((p) => p.url)).toEqual([url]);
     expect((await a.call('GET', '/v1/peers')).json.peers).toHaveLength(1);

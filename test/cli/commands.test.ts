@@ -15,7 +15,7 @@ import { recordsDelete, recordsGet, recordsList, recordsPatch, recordsPut, recor
 import { start, startNode, type RunningNode } from '../../src/cli/commands/start.js';
 import { status } from '../../src/cli/commands/status.js';
 import { run } from '../../src/cli/program.js';
-import { memoryIo, tempDir } from './helpers.js';
+import { initCluster, memoryIo, tempDir } from './helpers.js';
 
 /** A port that was free a moment ago and has nothing listening on it now. */
 async function closedPort(): Promise<number> {
@@ -30,20 +30,21 @@ const QUICK = { reconnectBaseMs: 50, reconnectMaxMs: 500 };
 const dirs: Array<{ path: string; remove(): Promise<void> }> = [];
 const running: RunningNode[] = [];
 
-/** init + startNode on a fresh temp dir, both ports 0. */
-async function node(nodeId: string): Promise<{ dataDir: string; running: RunningNode }> {
-  const dir = await tempDir();
-  dirs.push(dir);
-  await init({ dataDir: dir.path, nodeId, listen: '127.0.0.1:0', api: '127.0.0.1:0', logLevel: 'warn' }, memoryIo());
-  const r = await startNode({ dataDir: dir.path, limits: QUICK }, memoryIo());
+/** startNode on an initialised temp dir. */
+async function node(dataDir: string): Promise<{ dataDir: string; running: RunningNode }> {
+  const r = await startNode({ dataDir, limits: QUICK }, memoryIo());
   running.push(r);
-  return { dataDir: dir.path, running: r };
+  return { dataDir, running: r };
 }
 
 let berlin: { dataDir: string; running: RunningNode };
 let paris: { dataDir: string; running: RunningNode };
 beforeAll(async () => {
-  [berlin, paris] = await Promise.all([node('berlin'), node('paris')]);
+  const [b, p] = [await tempDir(), await tempDir()];
+  dirs.push(b, p);
+  // berlin founds the cluster and grants paris (both ports 0).
+  await initCluster({ berlin: b.path, paris: p.path }, { listen: '127.0.0.1:0', api: '127.0.0.1:0', logLevel: 'warn' });
+  [berlin, paris] = await Promise.all([node(b.path), node(p.path)]);
 });
 afterAll(async () => {
   await Promise.all(running.map((r) => r.stop()));
@@ -168,10 +169,17 @@ describe('peers, status and conflicts across two nodes', () => {
   it('surfaces a conflict after peers add, and peers remove forgets the peer', async () => {
     await recordsPut('acme', { dataDir: berlin.dataDir, data: '{"name":"Acme","stage":"lead"}' }, memoryIo());
     await recordsPut('acme', { dataDir: paris.dataDir, data: '{"name":"Acme","stage":"won"}' }, memoryIo());
+    // berlin granted paris, so it names the node it expects; paris knows only its founder's key yet.
+    const stranger = memoryIo();
+    expect(await run(['peers', 'add', paris.running.peerUrl!, '--node', 'lyon', '-d', berlin.dataDir], stranger)).toBe(4);
+    expect(stranger.stderr).toContain(`hint: see the members with: crmsync trust list -d ${berlin.dataDir}`);
+    const unnamed = memoryIo();
+    expect(await run(['peers', 'add', paris.running.peerUrl!, '-d', berlin.dataDir], unnamed)).toBe(2);
+    expect(unnamed.stderr).toMatch(/--node.*required: the node id .* reaches .*or --confirm/);
     const added = memoryIo();
-    await peersAdd(berlin.running.peerUrl!, { dataDir: paris.dataDir }, added);
-    expect(added.stderr).toContain(`Saved in ${join(paris.dataDir, 'crmsync.json')}`);
-    expect(JSON.parse(await readFile(join(paris.dataDir, 'crmsync.json'), 'utf8')).peers).toEqual([berlin.running.peerUrl]);
+    await peersAdd(paris.running.peerUrl!, { dataDir: berlin.dataDir, node: 'paris' }, added);
+    expect(added.stderr).toContain(`Saved in ${join(berlin.dataDir, 'crmsync.json')}`);
+    expect(JSON.parse(await readFile(join(berlin.dataDir, 'crmsync.json'), 'utf8')).peers).toEqual([paris.running.peerUrl]);
     await vi.waitFor(async () => {
       const s = await status({ dataDir: berlin.dataDir }, memoryIo());
       expect(s.conflicted).toBe(1);
@@ -186,17 +194,19 @@ describe('peers, status and conflicts across two nodes', () => {
     expect(io.stdout).toMatch(/^FIELD +VALUE +WRITTEN BY +WINNER$/m);
 
     const human = memoryIo();
-    await status({ dataDir: paris.dataDir }, human);
-    expect(human.stdout).toMatch(/^node +paris$/m);
-    expect(human.stdout).toMatch(new RegExp(`^${berlin.running.peerUrl} +berlin +outbound +connected +0 +0 +0 `, 'm'));
+    await status({ dataDir: berlin.dataDir }, human);
+    expect(human.stdout).toMatch(/^node +berlin$/m);
+    expect(human.stdout).toMatch(/^role +region, administrator$/m);
+    expect(human.stdout).toMatch(new RegExp(`^${paris.running.peerUrl} +paris +region +outbound +connected +0 +0 +0 `, 'm'));
     const listed = memoryIo();
-    expect((await peersList({ dataDir: paris.dataDir, json: true }, listed))[0]).toMatchObject({ url: berlin.running.peerUrl, node: 'berlin' });
+    const parisKey = (await status({ dataDir: paris.dataDir }, memoryIo())).identity.key;
+    expect((await peersList({ dataDir: berlin.dataDir, json: true }, listed))[0]).toMatchObject({ url: paris.running.peerUrl, node: 'paris', role: 'region', key: parisKey, expectedNode: 'paris' });
     expect(JSON.parse(listed.stdout).peers).toHaveLength(1);
 
-    await peersRemove(berlin.running.peerUrl!, { dataDir: paris.dataDir }, memoryIo());
-    expect(JSON.parse(await readFile(join(paris.dataDir, 'crmsync.json'), 'utf8')).peers).toEqual([]);
+    await peersRemove(paris.running.peerUrl!, { dataDir: berlin.dataDir }, memoryIo());
+    expect(JSON.parse(await readFile(join(berlin.dataDir, 'crmsync.json'), 'utf8')).peers).toEqual([]);
     const again = memoryIo();
-    expect(await run(['peers', 'remove', berlin.running.peerUrl!, '-d', paris.dataDir], again)).toBe(4);
+    expect(await run(['peers', 'remove', paris.running.peerUrl!, '-d', berlin.dataDir], again)).toBe(4);
     expect(again.stderr).toMatch(/is not a peer of this node/);
     expect(await run(['peers', 'add', 'http://nope', '-d', paris.dataDir], memoryIo())).toBe(2);
   });

@@ -63,7 +63,7 @@ describe('validation', () => {
 
   it('rejects unknown keys, bad JSON and a missing --config file', async () => {
     await writeConfig({ lisen: '1.2.3.4:5' });
-    expect(await reject({ flags: { dataDir: dir.path } })).toMatch(/unknown key "lisen"; valid keys are dataDir, nodeId, listen/);
+    expect(await reject({ flags: { dataDir: dir.path } })).toMatch(/unknown key "lisen"; valid keys are dataDir, nodeId, cluster, listen/);
     await writeFile(join(dir.path, 'crmsync.json'), '{"nodeId": ');
     expect(await reject({ flags: { dataDir: dir.path } })).toMatch(/is not valid JSON/);
     expect(await reject({ flags: { config: join(dir.path, 'nope.json') } })).toMatch(/nope\.json does not exist \(given by --config\)/);
@@ -98,7 +98,10 @@ describe('init and the token file', () => {
     expect(result.nodeId).toMatch(/^[a-z0-9][a-z0-9-]*-[0-9a-f]{4}$/);
     expect((await stat(result.tokenFile)).mode & 0o777).toBe(0o600);
     expect((await stat(result.configFile)).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(await readFile(result.configFile, 'utf8'))).toEqual({ nodeId: result.nodeId, listen: '127.0.0.1:0', api: '127.0.0.1:7401', peers: ['ws://10.0.0.2:7400'] });
+    expect(JSON.parse(await readFile(result.configFile, 'utf8'))).toEqual({ nodeId: result.nodeId, cluster: result.key, listen: '127.0.0.1:0', api: '127.0.0.1:7401', peers: ['ws://10.0.0.2:7400'] });
+    // The node key: 0600 beside the data, and this node founds its cluster.
+    expect((await stat(result.keyFile)).mode & 0o777).toBe(0o600);
+    expect(result.cluster).toEqual({ mode: 'found', founder: result.key });
     // What was created is the output; the next steps are hints, on stderr.
     expect(io.stdout).toContain(`Initialised crmsync node "${result.nodeId}"`);
     expect(io.stdout).not.toContain('crmsync start');

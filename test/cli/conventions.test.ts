@@ -9,23 +9,19 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { init } from '../../src/cli/commands/init.js';
 import { startNode, type RunningNode } from '../../src/cli/commands/start.js';
 import { EXIT } from '../../src/cli/errors.js';
 import { run } from '../../src/cli/program.js';
-import { duplicateKeys, memoryIo, tempDir, type MemoryIo } from './helpers.js';
+import { duplicateKeys, initCluster, memoryIo, tempDir, type MemoryIo } from './helpers.js';
 
 const QUICK = { reconnectBaseMs: 50, reconnectMaxMs: 500 };
 const dirs: Array<{ path: string; remove(): Promise<void> }> = [];
 const nodes: Array<{ dataDir: string; running: RunningNode; io: MemoryIo }> = [];
 
-/** init + startNode on a fresh temp dir with debug logs, both ports 0. */
-async function node(nodeId: string) {
-  const dir = await tempDir();
-  dirs.push(dir);
-  await init({ dataDir: dir.path, nodeId, listen: '127.0.0.1:0', api: '127.0.0.1:0', logLevel: 'debug' }, memoryIo());
+/** startNode with debug logs on an initialised temp dir. */
+async function node(dataDir: string) {
   const io = memoryIo();
-  const started = { dataDir: dir.path, running: await startNode({ dataDir: dir.path, limits: QUICK }, io), io };
+  const started = { dataDir, running: await startNode({ dataDir, limits: QUICK }, io), io };
   nodes.push(started);
   return started;
 }
@@ -35,7 +31,11 @@ let paris: Awaited<ReturnType<typeof node>>;
 /** Files and directories that are no node's. */
 let scratch: string;
 beforeAll(async () => {
-  [berlin, paris] = await Promise.all([node('berlin'), node('paris')]);
+  const [b, p] = [await tempDir(), await tempDir()];
+  dirs.push(b, p);
+  // One cluster: berlin founds it and grants paris; both ports 0.
+  await initCluster({ berlin: b.path, paris: p.path }, { listen: '127.0.0.1:0', api: '127.0.0.1:0', logLevel: 'debug' });
+  [berlin, paris] = await Promise.all([node(b.path), node(p.path)]);
   const dir = await tempDir();
   dirs.push(dir);
   scratch = dir.path;
@@ -177,7 +177,7 @@ describe('hints', () => {
     expect(again.stderr).toContain(`crmsync records restore io-1 -d 'a dir/relative' --api ${berlin.running.apiUrl}\n`);
     const config = join(berlin.dataDir, 'crmsync.json');
     const noPeers = await cli(['peers', 'list', '-d', berlin.dataDir, '-c', config]);
-    expect(noPeers.stderr).toBe(`No peers. Add one with: crmsync peers add ws://HOST:PORT -d ${berlin.dataDir} -c ${config}\n`);
+    expect(noPeers.stderr).toBe(`No peers. Add one with: crmsync peers add wss://HOST:PORT --node NODE-ID -d ${berlin.dataDir} -c ${config}\n`);
     const locked = await cli(['export', '-d', berlin.dataDir]);
     expect(locked.code).toBe(5);
     expect(locked.stderr).toContain(`hint: crmsync export -d ${berlin.dataDir} --api`);
@@ -254,15 +254,15 @@ describe('connection failures', () => {
 
 describe('peers remove', () => {
   it('says the other node may still dial this one, and how to remove it there', async () => {
-    await cli(['peers', 'add', berlin.running.peerUrl!, '-d', paris.dataDir]);
-    await cli(['records', 'put', 'synced', '-d', paris.dataDir, '--data', '{"name":"Synced"}']);
-    await vi.waitFor(async () => expect((await cli(['records', 'get', 'synced', '-d', berlin.dataDir])).code).toBe(0), { timeout: 20_000, interval: 50 });
-    const removed = await cli(['peers', 'remove', berlin.running.peerUrl!, '-d', paris.dataDir]);
+    expect((await cli(['peers', 'add', paris.running.peerUrl!, '--node', 'paris', '-d', berlin.dataDir])).code).toBe(0);
+    await cli(['records', 'put', 'synced', '-d', berlin.dataDir, '--data', '{"name":"Synced"}']);
+    await vi.waitFor(async () => expect((await cli(['records', 'get', 'synced', '-d', paris.dataDir])).code).toBe(0), { timeout: 20_000, interval: 50 });
+    const removed = await cli(['peers', 'remove', paris.running.peerUrl!, '-d', berlin.dataDir]);
     expect([removed.code, removed.stdout]).toEqual([0, '']);
-    expect(removed.stderr).toContain(`Stopped dialing ${berlin.running.peerUrl}.`);
-    expect(removed.stderr).toMatch(/^note: this only changes this node \(paris\)\. If the node at .* lists this one among its own peers, it goes on dialing/m);
-    expect(removed.stderr).toContain(`hint: to stop that, remove this node on that one too: crmsync peers remove ${paris.running.peerUrl} -d <its data dir>`);
-    const json = await cli(['peers', 'remove', berlin.running.peerUrl!, '-d', paris.dataDir, '--json']);
+    expect(removed.stderr).toContain(`Stopped dialing ${paris.running.peerUrl}.`);
+    expect(removed.stderr).toMatch(/^note: this only changes this node \(berlin\)\. If the node at .* lists this one among its own peers, it goes on dialing/m);
+    expect(removed.stderr).toContain(`hint: to stop that, remove this node on that one too: crmsync peers remove ${berlin.running.peerUrl} -d <its data dir>`);
+    const json = await cli(['peers', 'remove', paris.running.peerUrl!, '-d', berlin.dataDir, '--json']);
     expect(json.code).toBe(4);
   });
 });

@@ -146,3 +146,24 @@ export function startProcess(args: string[], env: Record<string, string> = {}): 
     void exited.then(({ code }) => reject(new Error(`crmsync start exited with ${code} before it was ready:\n${lines.join('\n')}\n${stdout}`)));
   });
 }
+
+/**
+ * Initialises one cluster in-process, none of it started: the first name founds it
+ * (`crmsync init`), every other is initialised with `--cluster <founder's key>` and
+ * granted by the stopped founder (`crmsync trust add`, role region). `options` are
+ * init's for every node (addresses, log level).
+ */
+export async function initCluster(dataDirs: Record<string, string>, options: Record<string, string> = {}): Promise<Record<string, string>> {
+  const [founder, ...members] = Object.keys(dataDirs);
+  const { init } = await import('../../src/cli/commands/init.js');
+  const { trustAdd } = await import('../../src/cli/commands/trust.js');
+  const keys: Record<string, string> = {};
+  const first = await init({ dataDir: dataDirs[founder!]!, nodeId: founder!, ...options }, memoryIo());
+  keys[founder!] = first.key;
+  for (const name of members) {
+    const made = await init({ dataDir: dataDirs[name]!, nodeId: name, cluster: first.key, ...options }, memoryIo());
+    await trustAdd(made.key, { dataDir: dataDirs[founder!]!, node: name, role: 'region' }, memoryIo());
+    keys[name] = made.key;
+  }
+  return keys;
+}

@@ -47,7 +47,7 @@ describe('crmsync as processes', () => {
     const listed = await runCli(['records', 'list', '--json', '--all', '-d', dataDir]);
     expect(JSON.parse(listed.stdout)).toMatchObject({ customers: [{ id: 'cust-1' }], next: null });
 
-    const peers = await runCli(['peers', 'add', 'ws://127.0.0.1:9', '-d', dataDir, '--json']);
+    const peers = await runCli(['peers', 'add', 'ws://127.0.0.1:9', '--confirm', '-d', dataDir, '--json']);
     expect(peers.code).toBe(0);
     expect(JSON.parse(peers.stdout).peers).toEqual([expect.objectContaining({ url: 'ws://127.0.0.1:9', direction: 'outbound' })]);
 

@@ -2,12 +2,14 @@
  * `crmsync verify` against a stopped node's data directory and through the HTTP API
  * of a running node (POST /v1/verify).
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../src/api/server.js';
 import { init } from '../../src/cli/commands/init.js';
 import { verify } from '../../src/cli/commands/verify.js';
 import { dataDirPaths } from '../../src/config/files.js';
+import { openNode } from '../../src/index.js';
 import { nodeAt, tempDir } from '../migrate/helpers.js';
 import { memoryIo } from './helpers.js';
 
@@ -25,8 +27,12 @@ afterEach(async () => {
 describe('crmsync verify', () => {
   it('checks every record of a stopped node and prints the counts', async () => {
     const dataDir = join(dir, 'berlin');
-    await init({ dataDir, nodeId: 'berlin', listen: '127.0.0.1:0', api: '127.0.0.1:0' }, memoryIo());
-    const node = await nodeAt(dataDirPaths(dataDir).db, 'berlin');
+    const made = await init({ dataDir, nodeId: 'berlin', listen: '127.0.0.1:0', api: '127.0.0.1:0' }, memoryIo());
+    // The node init made: its key (node.key) and the cluster it founded.
+    const node = await openNode({
+      dataDir: dataDirPaths(dataDir).db, nodeId: 'berlin', listen: false,
+      identity: { privateKeyPem: await readFile(made.keyFile, 'utf8') }, cluster: { founder: made.key },
+    });
     for (let i = 0; i < 12; i++) await node.records.create({ id: `c${i}`, name: `C ${i}` });
     await node.close();
     const io = memoryIo();

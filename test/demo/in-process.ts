@@ -26,6 +26,9 @@ export interface InProcessCluster {
 export async function startInProcess(harness: ApiHarness, cast: NodeSpec[] = SMALL_CAST): Promise<InProcessCluster> {
   const apis = new Map<string, ApiNode>();
   const members: Member[] = [];
+  // Every node a member first, so each one's trust list names all the others (as the demo's
+  // invitations make them before any link is added): a peer is added naming its node.
+  for (const spec of cast) harness.cluster.member(spec.name);
   for (const spec of cast) {
     const api = await harness.start({ nodeId: spec.name, listen: { host: '127.0.0.1', port: 0 }, peerToken: 'peer-secret' });
     apis.set(spec.name, api);

@@ -16,7 +16,7 @@ import { dataDirPaths } from '../../src/config/files.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { createTestCluster, type TestCluster } from '../../src/testing.js';
 import { memoryIo } from '../cli/helpers.js';
-import { customer, nodeAt, snapshotOf, tempDir } from './helpers.js';
+import { customer, nodeAt, nodeOfDataDir, snapshotOf, tempDir } from './helpers.js';
 import { allEntries, buildBackup, memberAt, trustOf } from './backup-helpers.js';
 
 let dir: string;
@@ -42,11 +42,10 @@ async function initDir(name: string): Promise<string> {
 
 /** Opens the node of an initialised data dir in this process. */
 async function openDir(dataDir: string, nodeId: string): Promise<CrmNode> {
-  const node = await nodeAt(dataDataDb(dataDir), nodeId);
+  const node = await nodeOfDataDir(dataDir, nodeId);
   cleanup.push(() => node.close());
   return node;
 }
-const dataDataDb = (dataDir: string) => dataDirPaths(dataDir).db;
 
 async function seed(node: CrmNode, n: number): Promise<void> {
   await node.records.upsertMany(Array.from({ length: n }, (_, i) => {
@@ -58,7 +57,7 @@ async function seed(node: CrmNode, n: number): Promise<void> {
 /** `crmsync backup` of a stopped node "berlin" (its own cluster) holding `rows` customers; returns the file. */
 async function stoppedNodeBackup(rows: number, name: string): Promise<string> {
   const berlin = await initDir('berlin');
-  const node = await nodeAt(dataDataDb(berlin), 'berlin');
+  const node = await nodeOfDataDir(berlin, 'berlin');
   await seed(node, rows);
   await node.close();
   const file = join(dir, name);
@@ -69,7 +68,7 @@ async function stoppedNodeBackup(rows: number, name: string): Promise<string> {
 describe('with a stopped node\'s data directory', () => {
   it('backs up, and restores into a new directory', async () => {
     const berlin = await initDir('berlin');
-    const node = await nodeAt(dataDataDb(berlin), 'berlin');
+    const node = await nodeOfDataDir(berlin, 'berlin');
     await seed(node, 25);
     await node.records.delete('c-00004');
     const expected = await snapshotOf(node);
@@ -98,7 +97,7 @@ describe('with a stopped node\'s data directory', () => {
   it('refuses a backup of another cluster into a directory with a database, which keeps its records', async () => {
     const file = await stoppedNodeBackup(5, 'berlin.crmbak');
     const other = await initDir('other');
-    const keeper = await nodeAt(dataDataDb(other), 'other');
+    const keeper = await nodeOfDataDir(other, 'other');
     await keeper.records.create({ id: 'mine', name: 'Mine' });
     const before = await snapshotOf(keeper);
     await keeper.close();

@@ -9,10 +9,9 @@ import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../src/api/server.js';
 import { exportCommand } from '../../src/cli/commands/export.js';
-import { dataDirPaths } from '../../src/config/files.js';
 import type { CrmNode } from '../../src/index.js';
 import { memoryIo } from '../cli/helpers.js';
-import { customer, nodeAt, tempDir } from './helpers.js';
+import { customer, nodeOfDataDir, tempDir } from './helpers.js';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -26,7 +25,7 @@ afterEach(async () => {
 });
 
 async function seeded(dataDir: string, nodeId: string): Promise<CrmNode> {
-  const node = await nodeAt(dataDirPaths(dataDir).db, nodeId);
+  const node = await nodeOfDataDir(dataDir, nodeId);
   await node.records.upsertMany(Array.from({ length: 25 }, (_, i) => {
     const { id, ...fields } = customer(i, { notes: `note, "quoted"\nsecond line ${i}` });
     return { id, fields };

@@ -6,6 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openNode, type CrmNode, type NodeOptions, type NodeStatus, type RecordView } from '../../src/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { openLocalNode } from '../../src/cli/node-files.js';
 import { listAll } from '../support/records.js';
 
 export { listAll };
@@ -19,6 +21,16 @@ export async function tempDir(prefix = 'crmsync-migrate-'): Promise<{ dir: strin
 /** Opens a node on `dir` without listening for peers. */
 export function nodeAt(dir: string, nodeId: string, options: Partial<NodeOptions> = {}): Promise<CrmNode> {
   return openNode({ dataDir: dir, nodeId, listen: false, ...options });
+}
+
+/**
+ * Opens the node of a CLI data directory (`crmsync init`, or a CLI import or restore made
+ * it) as the CLI does: with its node.key and the cluster in its crmsync.json, without
+ * listening. `nodeId` names the node of a directory without a config file.
+ */
+export async function nodeOfDataDir(dataDir: string, nodeId?: string): Promise<CrmNode> {
+  const loaded = await loadConfig({ flags: { dataDir }, env: {}, readToken: false });
+  return openLocalNode(loaded, () => {}, loaded.config.nodeId ?? nodeId);
 }
 
 /** What "unchanged" and "identical" compare: the clock, the counts and every record. */

@@ -9,12 +9,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApiServer, MAX_BODY_BYTES, type ApiServer } from '../../src/api/server.js';
-import { dataDirPaths } from '../../src/config/files.js';
 import type { CrmNode } from '../../src/index.js';
 import { API_BODY_LIMIT_BYTES } from '../../src/migrate/import/http-batches.js';
 import { httpSink, importRecordId, memoryRejects, openSource, parseMapping, runImport, type MappingInput } from '../../src/migrate/import/index.js';
 import { crmsync, initDataDir, PROCESS_TIMEOUT_MS } from './cli-process.js';
-import { nodeAt } from './helpers.js';
+import { nodeOfDataDir } from './helpers.js';
 import { tempDirs } from './import-helpers.js';
 
 const dirs = tempDirs();
@@ -48,7 +47,7 @@ async function writeFiles(dir: string, rows: number): Promise<{ csv: string; map
 }
 
 async function serve(dataDir: string, nodeId: string): Promise<{ node: CrmNode; server: ApiServer }> {
-  const node = await nodeAt(dataDirPaths(dataDir).db, nodeId);
+  const node = await nodeOfDataDir(dataDir, nodeId);
   const server = await createApiServer(node, { token: TOKEN });
   cleanup.push(() => node.close(), () => server.close());
   return { node, server };

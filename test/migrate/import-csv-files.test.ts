@@ -8,11 +8,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dataDirPaths } from '../../src/config/files.js';
 import { importRecordId, type ImportReport } from '../../src/migrate/import/index.js';
 import { crmsync, fixture, initDataDir, PROCESS_TIMEOUT_MS, tree } from './cli-process.js';
 import { tempDirs } from './import-helpers.js';
-import { nodeAt } from './helpers.js';
+import { nodeOfDataDir } from './helpers.js';
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
@@ -37,7 +36,7 @@ describe('CSV files with problems, through the executable', () => {
     expect(result.stderr).toContain(`error ERR_REJECTED: 1 of 6 rows were rejected; the others were imported; the rejected rows are in ${rejects}`);
     expect(result.stderr).toContain('hint: ');
     expect(await rejectsOf(rejects)).toEqual([{ row: 4, line: 6, field: '(row)', reason: BROKEN, raw: '4,Di,"Ross,di@example.com,,Acme,Client' }]);
-    const node = await nodeAt(dataDirPaths(dataDir).db, 'csv-lf');
+    const node = await nodeOfDataDir(dataDir, 'csv-lf');
     try {
       expect(await node.records.get(importRecordId('legacy', '5'))).toMatchObject({ name: 'Eve Stone', company: 'Acme, Inc.' });
       expect(await node.records.get(importRecordId('legacy', '2'))).toMatchObject({ company: 'Line one line two' });
@@ -63,7 +62,7 @@ describe('CSV files with problems, through the executable', () => {
     const result = await crmsync(['import', fixture('mixed-endings.csv'), '--mapping', MAPPING, '-d', dataDir, '--json', '--source-name', 'mixed']);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout) as ImportReport).toMatchObject({ read: 5, created: 5, rejected: 0 });
-    const node = await nodeAt(dataDirPaths(dataDir).db, 'csv-mixed');
+    const node = await nodeOfDataDir(dataDir, 'csv-mixed');
     try {
       expect(await node.records.get(importRecordId('mixed', '2'))).toMatchObject({ name: 'Bob Smith', company: 'Two lines' });
       expect(await node.records.get(importRecordId('mixed', '5'))).toMatchObject({ name: 'Eve Stone', stage: 'customer' });

@@ -12,11 +12,10 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../src/api/server.js';
 import { run } from '../../src/cli/program.js';
-import { dataDirPaths } from '../../src/config/files.js';
 import { importRecordId, type ImportReport, type MappingInput } from '../../src/migrate/import/index.js';
 import { memoryIo } from '../cli/helpers.js';
 import { crmsync, fixture, initDataDir, PROCESS_TIMEOUT_MS } from './cli-process.js';
-import { nodeAt } from './helpers.js';
+import { nodeOfDataDir } from './helpers.js';
 import { tempDirs } from './import-helpers.js';
 
 const dirs = tempDirs();
@@ -75,7 +74,7 @@ describe('a typical customer export', () => {
   });
 
   it('stores dates as ISO text and phone extensions in libphonenumber notation; shows them so', async () => {
-    const node = await nodeAt(dataDirPaths(dataDir).db, 'infer');
+    const node = await nodeOfDataDir(dataDir, 'infer');
     const server = await createApiServer(node, { token: 'test-token-0123456789' });
     try {
       expect(await node.records.get(id('C-002'))).toMatchObject({

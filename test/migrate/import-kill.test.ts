@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openNode } from '../../src/index.js';
+import { nodeOfDataDir } from './helpers.js';
 import { importRecordId, type ImportReport } from '../../src/migrate/import/index.js';
 import { addsUp, listAll, LEGACY_HEADER, LEGACY_MAPPING, tempDirs } from './import-helpers.js';
 
@@ -47,7 +47,7 @@ describe('an import killed mid-run', () => {
     await writeFile(mapping, JSON.stringify(LEGACY_MAPPING));
     expect((await run([CLI, 'init', '--data-dir', dir, '--node-id', 'killed', '--json'])).code).toBe(0);
 
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, csv, join(dir, 'db'), 'killed', mapping, rejects], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, csv, dir, 'killed', mapping, rejects], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     for await (const line of createInterface({ input: child.stdout })) {
       if (line.startsWith('done')) throw new Error('the import finished before it could be killed');
@@ -73,7 +73,7 @@ describe('an import killed mid-run', () => {
     const badRows = Array.from({ length: ROWS }, (_, k) => k + 1).filter(isBad);
     expect(rejected.map((r) => r.row)).toEqual(badRows);
 
-    const node = await openNode({ dataDir: join(dir, 'db'), listen: false });
+    const node = await nodeOfDataDir(dir);
     try {
       const records = await listAll(node);
       expect(records).toHaveLength(ROWS - badRows.length);

@@ -14,7 +14,7 @@ import { dataDirPaths } from '../../src/config/files.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { createTestCluster } from '../../src/testing.js';
 import { crmsync, initDataDir, PROCESS_TIMEOUT_MS, tree } from './cli-process.js';
-import { customer, nodeAt } from './helpers.js';
+import { customer, nodeAt, nodeOfDataDir } from './helpers.js';
 import { allEntries, buildBackup, memberAt, trustOf } from './backup-helpers.js';
 import { tempDirs } from './import-helpers.js';
 
@@ -51,7 +51,7 @@ beforeAll(async () => {
   versionOne = join(dir, 'version-1.crmbak');
   await writeFile(versionOne, gzipSync(inner));
   existing = await initDataDir(join(dir, 'existing'), 'keeper');
-  const keeper = await nodeAt(dataDirPaths(existing).db, 'keeper');
+  const keeper = await nodeOfDataDir(existing, 'keeper');
   await keeper.records.create({ id: 'mine', name: 'Mine' });
   await keeper.close();
 });

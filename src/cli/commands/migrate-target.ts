@@ -15,6 +15,7 @@ import { connect, neverInitialised, notInitialisedError, type ClientFlags } from
 import { CliError, EXIT } from '../errors.js';
 import { dirArgs } from '../hints.js';
 import type { Io } from '../io.js';
+import { openLocalNode } from '../node-files.js';
 
 /** Flags of the migrate commands: `--api` may be given without a URL. */
 export type TargetFlags = Omit<ClientFlags, 'api'> & { api?: string | boolean; nodeId?: string };
@@ -81,7 +82,10 @@ export async function openTarget(flags: TargetFlags, io: Io, use: LocalUse): Pro
   await sameNode(loaded, flags.nodeId, exists);
   const created = exists ? [] : await missing([dataDir, paths.db]);
   try {
-    const node = await openNode({ dataDir: paths.db, nodeId, listen: false, ...(use.cluster && !exists ? { cluster: use.cluster } : {}) });
+    // A restore into a new directory takes the backup's cluster; otherwise the node as the CLI opens it (its key, its cluster).
+    const node = use.cluster && !exists
+      ? await openNode({ dataDir: paths.db, nodeId, listen: false, cluster: use.cluster })
+      : await openLocalNode(loaded, io.err, nodeId);
     return { kind: 'local', node, dataDir, loaded, created };
   } catch (err) {
     if (hasCode(err, 'ERR_LOCKED')) {

@@ -2,7 +2,7 @@
  * `crmsync peers list|add|remove`: the peers of the running node. add/remove also
  * update `peers` in the config file (unless --no-save), so a restart keeps them.
  */
-import type { NodeStatus, PeerStatus } from '../../index.js';
+import { hasCode, type NodeStatus, type PeerStatus } from '../../index.js';
 import { readIfExists, writeFileAtomic } from '../../config/files.js';
 import { KEYS } from '../../config/keys.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -11,12 +11,16 @@ import { CliError, EXIT, flagError } from '../errors.js';
 import { json, table } from '../format.js';
 import { say, suggest } from '../hints.js';
 import type { Io } from '../io.js';
-import { PEER_HEADERS, peerRows } from './status.js';
+import { PEER_HEADERS, peerProblems, peerRows } from './status.js';
 
 /** Options of `peers add` and `peers remove`. */
 export type PeerChangeOptions = ClientFlags & {
   /** Also change the config file (default true). */
   save?: boolean;
+  /** `peers add`: the member the URL reaches. */
+  node?: string;
+  /** `peers add` without --node: the operator vouches for the URL. */
+  confirm?: boolean;
 };
 
 /** Prints the peers of the running node. */
@@ -24,8 +28,11 @@ export async function peersList(options: ClientFlags, io: Io): Promise<PeerStatu
   const { client } = await connect(options, io);
   const peers = await client.peers();
   if (options.json) io.out(json({ peers }));
-  else if (peers.length === 0) io.err(`No peers. Add one with: ${suggest('peers add ws://HOST:PORT', options)}`);
-  else io.out(table(PEER_HEADERS, peerRows(peers)));
+  else if (peers.length === 0) io.err(`No peers. Add one with: ${suggest('peers add wss://HOST:PORT --node NODE-ID', options)}`);
+  else {
+    io.out(table(PEER_HEADERS, peerRows(peers)));
+    for (const line of peerProblems(peers)) io.err(line);
+  }
   return peers;
 }
 
@@ -53,11 +60,19 @@ function overridden(loaded: LoadedConfig): string | undefined {
   return source.kind === 'env' || source.kind === 'flag' ? `note: ${source.where} overrides the config file's peers` : undefined;
 }
 
-/** Makes the running node dial `url` (and keep redialing it). */
+/** Makes the running node dial `url` (and keep redialing it): the member --node, or a URL the operator vouches for (--confirm). */
 export async function peersAdd(url: string, options: PeerChangeOptions, io: Io): Promise<PeerStatus[]> {
   const peerUrl = checkUrl(url);
+  if (options.node === undefined && !options.confirm) {
+    throw flagError('--node', '', `required: the node id ${peerUrl} reaches (a member: ${suggest('trust list', options)}), or --confirm to vouch for the URL`);
+  }
   const { client, loaded } = await connect(options, io);
-  const peers = await client.addPeer(peerUrl);
+  const peers = await client.addPeer(peerUrl, options.node === undefined ? { confirm: true } : { node: options.node }).catch((err: unknown) => {
+    if (!hasCode(err, 'ERR_NOT_FOUND')) throw err;
+    throw new CliError(err.message.replace(/; see crmsync trust list.*$/, ''), EXIT.notFound,
+      `see the members with: ${suggest('trust list', options)}; a new machine joins with: ${suggest(`trust invite --node ${options.node} --role <role>`, options)}`,
+      { cause: err, code: 'ERR_NOT_FOUND' });
+  });
   const saved = options.save === false ? undefined : await savePeers(loaded, (p) => (p.includes(peerUrl) ? p : [...p, peerUrl]));
   if (options.json) io.out(json({ peers, saved: saved ?? null }));
   else {

@@ -7,14 +7,17 @@
  */
 import pretty from 'pino-pretty';
 import { createApiServer } from '../../api/server.js';
-import { dataDirPaths, readIfExists, removeIfExists, writeFileAtomic } from '../../config/files.js';
+import { dataDirPaths, makePrivateDir, readIfExists, removeIfExists, writeFileAtomic } from '../../config/files.js';
 import { formatHostPort, parseHostPort } from '../../config/keys.js';
 import { loadConfig, type ConfigFlags, type LoadedConfig } from '../../config/load.js';
-import { createLogger, openNode, type CrmNode, type Limits, type Logger } from '../../index.js';
+import { peerTls } from '../../config/tls.js';
+import { createLogger, hasCode, openNode, type CrmNode, type Limits, type Logger } from '../../index.js';
 import { neverInitialised, notInitialisedError } from '../connect.js';
 import { CliError, EXIT } from '../errors.js';
 import { dirArgs } from '../hints.js';
 import type { Io } from '../io.js';
+import { localIdentity } from '../node-files.js';
+import { apiTlsFor, forgetInvitationOnceMember } from './start-parts.js';
 
 /** Options of `start`. */
 export type StartOptions = ConfigFlags & {
@@ -77,17 +80,29 @@ export async function startNode(options: StartOptions, io: Io): Promise<RunningN
   const logger = makeLogger(config.logLevel, io);
   for (const warning of warnings) logger.warn({ warning }, 'configuration warning');
   const listen = config.listen === 'off' ? false : parseHostPort(config.listen)!;
+  const tls = await peerTls(config);
+  // A node started without `init` gets an owner-only directory and its node.key too.
+  await makePrivateDir(config.dataDir);
+  const identity = await localIdentity(loaded, (m) => logger.warn({ warning: m }, 'configuration warning'));
   const node = await bind('peers', config.listen, '--listen', () => openNode({
     dataDir: paths.db, nodeId: config.nodeId, listen, peers: config.peers, peerToken: config.peerToken,
+    ...identity.options, ...(tls === undefined ? {} : { tls }), insecure: config.insecure,
     logger, limits: options.limits,
-  }));
+  })).catch((err: unknown) => { throw explainOpenFailure(err, options, paths.nodeKey); });
   let stopping = false;
   const apiAddress = parseHostPort(config.api)!;
   let api: Awaited<ReturnType<typeof createApiServer>>;
+  let stopWatching = () => {};
   try {
+    if ((await node.status()).insecure) io.err(`WARNING: --insecure: peers connect to ${node.url} without TLS; anyone on the path can read and cut the traffic. For test rigs only.`);
+    const apiTls = await apiTlsFor(config, apiAddress.host, identity.keys, node.id, io);
     api = await bind('the HTTP API', formatHostPort(apiAddress), '--api', () => createApiServer(node, {
       host: apiAddress.host, port: apiAddress.port, token: config.apiToken!, logger, ready: () => !stopping,
+      ...(apiTls ? { tls: apiTls } : {}), ...(config.advertise === undefined ? {} : { advertise: config.advertise }),
     }));
+    if (apiTls) await writeFileAtomic(paths.apiCert, apiTls.cert);
+    else await removeIfExists(paths.apiCert);
+    stopWatching = forgetInvitationOnceMember(node, paths.invitation, logger);
   } catch (err) {
     await node.close();
     throw err;
@@ -109,6 +124,7 @@ export async function startNode(options: StartOptions, io: Io): Promise<RunningN
   const server = api;
   const stop = (): Promise<void> => (stopped ??= (async () => {
     stopping = true;
+    stopWatching();
     logger.info('crmsync stopping');
     try {
       await server.close();
@@ -123,6 +139,19 @@ export async function startNode(options: StartOptions, io: Io): Promise<RunningN
     logger.info('crmsync stopped');
   })());
   return { node, apiUrl: api.url, peerUrl: node.url, loaded, logger, stop };
+}
+
+/** An error of openNode, with the flags that fix it where the library speaks of options. */
+function explainOpenFailure(err: unknown, flags: StartOptions, keyFile: string): unknown {
+  if (hasCode(err, 'ERR_VALIDATION') && /without TLS/.test(err.message)) {
+    return new CliError(err.message.replace(/ \(remove tls: false.*\)$/, ''), EXIT.usage,
+      `peers beyond loopback need TLS: leave --tls at auto (a self-signed certificate bound to the node key), give --tls-cert and --tls-key, or for a test rig pass --insecure   (crmsync config show${dirArgs(flags)} shows where tls=off comes from)`,
+      { cause: err, code: 'ERR_VALIDATION' });
+  }
+  if (hasCode(err, 'ERR_VALIDATION') && /needs its key \(node\.key\)/.test(err.message)) {
+    return new CliError(err.message, EXIT.usage, `put the node's key back into ${keyFile} (from a backup of the data directory); a new key is a new node`, { cause: err, code: 'ERR_VALIDATION' });
+  }
+  return err;
 }
 
 /** Runs a node until SIGINT or SIGTERM, then shuts it down cleanly. */

@@ -5,13 +5,18 @@ import { json, keyValues, table, time, type Cell } from '../format.js';
 import { suggest } from '../hints.js';
 import type { Io } from '../io.js';
 
-/** One row per peer: the columns `status` and `peers list` share. */
+/** One row per peer: the columns `status` and `peers list` share (role: what the peer proved in its handshake). */
 export function peerRows(peers: PeerStatus[]): Cell[][] {
-  return peers.map((p) => [p.url ?? '(inbound)', p.node, p.direction, p.state, p.behind, p.ahead, p.lagSeconds, time(p.lastSeenAt)]);
+  return peers.map((p) => [p.url ?? '(inbound)', p.node, p.role, p.direction, p.state, p.behind, p.ahead, p.lagSeconds, time(p.lastSeenAt)]);
 }
 
 /** Headers of peerRows. */
-export const PEER_HEADERS = ['url', 'node', 'direction', 'state', 'behind', 'ahead', 'lag s', 'last seen'];
+export const PEER_HEADERS = ['url', 'node', 'role', 'direction', 'state', 'behind', 'ahead', 'lag s', 'last seen'];
+
+/** Lines explaining peers that fail (a refused address, another node than expected), for stderr. */
+export function peerProblems(peers: PeerStatus[]): string[] {
+  return peers.filter((p) => p.lastError !== null && p.state !== 'connected').map((p) => `note: ${p.url ?? p.node}: ${p.lastError}`);
+}
 
 /** Prints the status of the running node. */
 export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> {
@@ -22,18 +27,27 @@ export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> 
     return s;
   }
   const clock = Object.entries(s.clock).map(([node, seq]) => `${node}:${seq}`).join('  ');
+  const { identity } = s;
+  const refused = [...Object.entries(s.refused.connections), ...Object.entries(s.refused.handshakes)];
   io.out(keyValues([
     ['node', s.nodeId],
+    ['key', identity.key],
+    ['role', identity.role === null ? 'not yet a member (waiting for its grant or invitation)' : `${identity.role}${identity.admin ? ', administrator' : ''}`],
+    ['cluster', `${identity.cluster} (founded by ${identity.founder})`],
     ['API', client.baseUrl],
-    ['peer URL', s.url ?? 'not listening'],
+    ['peer URL', `${s.url ?? 'not listening'}${s.insecure ? '   INSECURE: no TLS beyond loopback (--insecure)' : ''}`],
     ['records', `${s.records.live} live, ${s.records.deleted} deleted`],
     ['conflicted', `${s.conflicted} record(s)`],
     ['clock', clock || '(empty)'],
     ['rejected', `${s.rejectedConnections} connection(s) closed for invalid frames`],
+    ['refused', refused.length === 0 ? 'none' : refused.map(([reason, n]) => `${reason} ${n}`).join(', ')],
+    ['verification', `${Object.values(s.rejectedEntries).reduce((a, b) => a + b, 0)} session(s) closed for entries that failed it, ${s.quarantinedChanges} change(s) quarantined`],
     ['peers', s.peers.length === 0 ? 'none' : s.peers.length],
   ]));
   if (s.peers.length > 0) io.out(`\n${table(PEER_HEADERS, peerRows(s.peers))}`);
+  for (const line of peerProblems(s.peers)) io.err(line);
+  if (s.insecure) io.err('warning: this node accepts peers beyond loopback without TLS (--insecure): for test rigs only');
   if (s.conflicted > 0) io.err(`hint: find them with \`${suggest('records list', options)}\` (flag "conflict"), then \`${suggest('conflicts <id>', options)}\``);
-  if (s.peers.length === 0) io.err(`No peers. Add one with: ${suggest('peers add ws://HOST:PORT', options)}`);
+  if (s.peers.length === 0) io.err(`No peers. Add one with: ${suggest('peers add wss://HOST:PORT --node NODE-ID', options)}`);
   return s;
 }

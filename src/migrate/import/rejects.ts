@@ -4,7 +4,7 @@
  * committed batch's state says about the file's length is on disk when it commits;
  * a resumed run truncates the file to that length and appends.
  */
-import { closeSync, ftruncateSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, ftruncateSync, fstatSync, openSync, writeSync } from 'node:fs';
 
 /** One rejected row. */
 export interface Reject {
@@ -44,7 +44,9 @@ const csvCell = (value: unknown): string => {
  */
 export function openRejects(path: string, resumeAt?: number): RejectSink {
   const csv = /\.csv$/i.test(path);
-  const fd = openSync(path, resumeAt === undefined ? 'w' : 'a+');
+  // Rejected rows are customer data: owner-only, also when the file existed before.
+  const fd = openSync(path, resumeAt === undefined ? 'w' : 'a+', 0o600);
+  fchmodSync(fd, 0o600);
   let bytes = 0;
   if (resumeAt !== undefined) {
     const size = fstatSync(fd).size;

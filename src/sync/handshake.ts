@@ -8,7 +8,7 @@
  * it declares, and a replayed or relayed proof never verifies.
  */
 import { createHash } from 'node:crypto';
-import { forkedOrigin, seqsFromWire } from '../crdt/origin-clock.js';
+import { forkedOrigin, seqsFromWire, seqsOf, toWireClock } from '../crdt/origin-clock.js';
 import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
 import { encodeMessage } from './codec.js';
@@ -72,7 +72,7 @@ export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action
   out.push({ type: 'authenticated', peer: s.peer, proof: [...s.peerProof] });
   const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest() };
   out.push({ type: 'send', message: open });
-  return { ...s, phase: 'awaiting-open', remote: s.peer.node };
+  return { ...s, phase: 'awaiting-open', remote: s.peer.node, openSent: seqsOf(env.holdings) };
 }
 
 /** The peer's clock: refuse a forked history, then start syncing. */
@@ -98,7 +98,11 @@ export function onOpen(s: ProtocolState, msg: OpenMessage, env: Env, out: Action
   out.push({ type: 'log', level: 'info', message: 'peer session open', fields: { peer: s.remote, role: s.peer?.role } });
   if (msg.trust !== env.auth.trustDigest()) out.push({ type: 'send-trust' });
   const held = new Map([...seqsFromWire(msg.clock)].filter(([origin]) => env.known(origin)));
-  return restart({ ...s, phase: 'open' }, held, 0, env, out);
+  // Entries that became durable after our open was sent were announced to no one here
+  // (announce waits for open): say so now, or the peer would count them as missing.
+  const moved = [...env.holdings].filter(([origin, head]) => (s.openSent?.get(origin) ?? 0) !== head.seq).map(([origin]) => origin);
+  if (moved.length > 0) out.push({ type: 'send', message: { type: 'have', clock: toWireClock(env.holdings, moved) } });
+  return restart({ ...s, phase: 'open', openSent: undefined }, held, 0, env, out);
 }
 
 /** Refuses a peer with a distinct close code; one log line (rate-limited by the host). */

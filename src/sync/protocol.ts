@@ -96,6 +96,8 @@ export interface ProtocolState {
   readonly lastProgress: number;
   /** Last time the peer was known to hold everything we hold. */
   readonly caughtUpAt: number;
+  /** What our `open` said we hold (entries that arrive before the peer's open are announced after it). */
+  readonly openSent?: SeqClock;
   /** The peer sent an `error` (logged once: anyone may send them before the handshake). */
   readonly peerReported: boolean;
 }

@@ -23,6 +23,29 @@ const helloOf = (actions: Action[]) => sends(actions).find((m): m is HelloMessag
 const refusalOf = (actions: Action[]) => of(actions, 'refused')[0];
 
 describe('handshake', () => {
+  it('announces what became durable between its open and the peer\'s (else the peer counts it as missing)', () => {
+    const { self, peer, selfHello, peerHello } = pair(env(SELF, {}, [[SELF, 3]]));
+    const selfAuth = self.deliver(peerHello);
+    const peerAuth = peer.deliver(selfHello);
+    const selfOpen = self.deliver(peerAuth); // says: SELF up to 3
+    const peerOpen = peer.deliver(selfAuth);
+    // Two more of our own entries and one of another member's become durable meanwhile.
+    self.env = env(SELF, {}, [[SELF, 5], ['third', 1]]);
+    const opened = self.deliver(peerOpen);
+    expect(self.state.phase).toBe('open');
+    const have = sends(opened).filter((m) => m.type === 'have');
+    expect(have).toHaveLength(1);
+    expect((have[0] as { clock: [string, number][] }).clock.map(([o, seq]) => [o, seq])).toEqual([[SELF, 5], ['third', 1]]);
+    peer.deliver(selfOpen);
+    // Nothing moved: no have.
+    const quiet = pair(env(SELF, {}, [[SELF, 3]]));
+    const qAuth = quiet.self.deliver(quiet.peerHello);
+    const pAuth = quiet.peer.deliver(quiet.selfHello);
+    quiet.self.deliver(pAuth);
+    const pOpen = quiet.peer.deliver(qAuth);
+    expect(sends(quiet.self.deliver(pOpen)).filter((m) => m.type === 'have')).toEqual([]);
+  });
+
   it('opens after both proofs, with the peer identity the proof established', () => {
     const { self, peer, selfHello, peerHello } = pair();
     const selfAuth = self.deliver(peerHello);
@@ -126,13 +149,27 @@ describe('handshake', () => {
     expect(opens).toHaveLength(1);
   });
 
-  it('refuses a peer whose clock contradicts a history we hold (a fork), after the proofs', () => {
+  it('refuses a peer whose clock contradicts the history we hold of its own origin or ours (a copied directory), after the proofs', () => {
+    for (const origin of [PEER, SELF]) {
+      const { self, peer, selfHello, peerHello } = pair(env(SELF, {}, [[origin, 3]]), env(PEER, { wireClock: () => [[origin, 3, new Uint8Array(32).fill(9)]] }, [[origin, 3]]));
+      const selfAuth = self.deliver(peerHello);
+      const peerAuth = peer.deliver(selfHello);
+      self.deliver(peerAuth);
+      const peerOpen = peer.deliver(selfAuth);
+      expect(closes(self.deliver(peerOpen))[0]?.code, origin).toBe(CloseCode.originForked);
+    }
+  });
+
+  it('opens, with a warning, when only a third origin\'s heads differ (unproven; a proven fork is set aside at ingest)', () => {
     const { self, peer, selfHello, peerHello } = pair(env(SELF, {}, [['x', 3]]), env(PEER, { wireClock: () => [['x', 3, new Uint8Array(32).fill(9)]] }, [['x', 3]]));
     const selfAuth = self.deliver(peerHello);
     const peerAuth = peer.deliver(selfHello);
     self.deliver(peerAuth);
     const peerOpen = peer.deliver(selfAuth);
-    expect(closes(self.deliver(peerOpen))[0]?.code).toBe(CloseCode.originForked);
+    const actions = self.deliver(peerOpen);
+    expect(closes(actions)).toEqual([]);
+    expect(self.state.phase).toBe('open');
+    expect(of(actions, 'log').map((l) => l.fields)).toContainEqual({ peer: PEER, origin: 'x' });
   });
 
   it('signs with its own key: a proof by another key for the claimed node fails', () => {

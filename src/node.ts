@@ -198,6 +198,8 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     // member whose grant has not reached us yet: its hello's proof decides (the handshake).
     acceptPeer: ({ peerKey }) => (peerKey !== undefined && trust.list.standing(peerKey) === 'revoked' ? { ok: false, status: 403, reason: 'key revoked' } : { ok: true }),
     acceptServer: (peerKey) => peerKey === undefined || trust.list.standing(peerKey) !== 'revoked',
+    // Talking to an unknown key is fine (the handshake proves who it is); our token is not.
+    trustServer: (peerKey) => peerKey !== undefined && trust.list.standing(peerKey) === 'member',
   });
   const peers = new Peers({
     engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }),

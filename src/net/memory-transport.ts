@@ -168,8 +168,9 @@ export class MemoryNetwork {
     if (from.options.acceptServer && !from.options.acceptServer(listener.publicKey)) {
       throw new CrmsyncError('ERR_UNAUTHORIZED', 'the server was refused by acceptServer');
     }
-    // As over ws: the token goes to a TLS server only once acceptServer accepted it (memory links count as loopback).
-    const token = secure && !from.options.acceptServer ? undefined : from.options.peerToken;
+    // As over ws: the token goes to a TLS server only when trusted (trustServer, else acceptServer; memory links count as loopback).
+    const trusted = from.options.trustServer ? from.options.trustServer(listener.publicKey) : from.options.acceptServer !== undefined;
+    const token = secure && !trusted ? undefined : from.options.peerToken;
     const outboundSlot = from.admitOutbound();
     const admitted = listener.admitInbound(from.name, token, secure ? from.publicKey : undefined);
     if (!admitted.ok) {

@@ -137,6 +137,11 @@ export interface TransportOptions {
   acceptPeer?: ((info: PeerInfo) => PeerVerdict) | undefined;
   /** Decides, before anything is sent, whether a server we dialed may be talked to (its certificate key). */
   acceptServer?: ((peerKey: Uint8Array | undefined) => boolean) | undefined;
+  /**
+   * Whether a TLS server we dialed may receive the peer token (its certificate key is one
+   * we trust, not merely one we do not refuse). Default: acceptServer's verdict.
+   */
+  trustServer?: ((peerKey: Uint8Array | undefined) => boolean) | undefined;
   /** Open connections, inbound and outbound. */
   maxConnections?: number | undefined;
   /** Inbound connections from one remote address. */

@@ -18,6 +18,8 @@ export interface DialContext {
   tls: TlsOptions | undefined;
   peerToken: string | undefined;
   acceptServer: ((peerKey: Uint8Array | undefined) => boolean) | undefined;
+  /** See TransportOptions.trustServer. */
+  trustServer: ((peerKey: Uint8Array | undefined) => boolean) | undefined;
   /** Link-local and metadata ranges to refuse; undefined when allowLinkLocal is set. */
   blockList: BlockList | undefined;
   resolve: Resolver;
@@ -64,8 +66,9 @@ export async function dialWebSocket<T>(url: URL, context: DialContext, signal: A
   }
   const headers: Record<string, string> = {};
   if (context.peerToken !== undefined) {
-    if (tokenAllowed(secure, context.acceptServer !== undefined, address.address)) headers.Authorization = `Bearer ${context.peerToken}`;
-    else context.log.warn({ secure }, 'peer token withheld: not a TLS server accepted by acceptServer, nor loopback');
+    const trusted = context.trustServer ? context.trustServer(identity.peerKey) : context.acceptServer !== undefined;
+    if (tokenAllowed(secure, trusted, address.address)) headers.Authorization = `Bearer ${context.peerToken}`;
+    else context.log.warn({ secure }, 'peer token withheld: not a TLS server we trust, nor loopback');
   }
   return upgrade(url, socket, { ...context.wsOptions, headers, followRedirects: false }, signal, (ws) => adopt(ws, identity));
 }

@@ -113,7 +113,7 @@ class WsTransport implements Transport {
       onDestroyed: (reason, remoteAddress) => this.#gate.refusals.refused(reason, { remoteAddress }),
     });
     this.#dialContext = {
-      tls: options.tls, peerToken: options.peerToken, acceptServer: options.acceptServer,
+      tls: options.tls, peerToken: options.peerToken, acceptServer: options.acceptServer, trustServer: options.trustServer,
       blockList: options.allowLinkLocal ? undefined : linkLocalBlockList(),
       resolve: options.resolve ?? systemResolver, wsOptions: this.#wsOptions(), log: this.#log,
     };

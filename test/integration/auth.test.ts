@@ -2,8 +2,11 @@
  * peerToken over real sockets: a node with a token refuses peers without it (in the
  * HTTP upgrade, so no data crosses) and accepts peers that present it.
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
+import { issueCertificate } from '../../src/net/certificate.js';
 import { Harness, captureLog, connectedPeers, listAll, waitForConvergence } from './helpers.js';
 
 const h = new Harness();
@@ -65,5 +68,42 @@ describe('peerToken', () => {
     await vi.waitFor(async () => expect(await connectedPeers(b)).toBe(1), { timeout: 20_000 });
     const common = await waitForConvergence([a, b, c]);
     expect(common.records.map((r) => r.id)).toEqual(['on-a', 'on-b', 'on-c']);
+  });
+});
+
+describe('peerToken and TLS servers', () => {
+  /** A TLS server with a key no trust list knows, recording every request head it gets. */
+  async function impostor(): Promise<{ url: string; heads: string[]; close: () => void }> {
+    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const cert = await issueCertificate({ subjectKeyPem: key, subjectName: 'impostor', issuerPrivateKeyPem: key, issuerName: 'impostor', altNames: ['127.0.0.1'] });
+    const heads: string[] = [];
+    const server = createTlsServer({ key, cert, minVersion: 'TLSv1.3' }, (socket) => {
+      socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) => {
+        heads.push(chunk.toString('latin1'));
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    return { url: `wss://127.0.0.1:${port}`, heads, close: () => server.close() };
+  }
+
+  it('goes over wss:// only to a server whose certificate key is a member: never to an unknown one', async () => {
+    const b = await h.open({ dataDir: await h.tempDir(), nodeId: 'b', tls: 'self-signed', peerToken: 'open sesame' });
+    const a = await h.open({ dataDir: await h.tempDir(), nodeId: 'a', tls: 'self-signed', peerToken: 'open sesame', peers: [b.url!] });
+    await a.records.create({ id: 'x', name: 'Sent with the token' });
+    await waitForConvergence([a, b]); // b is a member: the token went to it
+    const fake = await impostor();
+    try {
+      a.addPeer(fake.url);
+      await vi.waitFor(() => expect(fake.heads.length).toBeGreaterThan(0), { timeout: 20_000 });
+      expect(fake.heads[0]).toMatch(/^GET \/ HTTP\/1\.1\r\n/);
+      expect(fake.heads.join('')).not.toMatch(/authorization/i);
+      expect(fake.heads.join('')).not.toContain('open sesame');
+    } finally {
+      a.removePeer(fake.url);
+      fake.close();
+    }
   });
 });

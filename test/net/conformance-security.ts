@@ -108,5 +108,18 @@ export function runSecurityConformance(name: string, makeTransportPair: MakeTran
       await sent.client.dial(sent.url);
       await sent.accepted.next();
     });
+
+    it('with trustServer, sends the token only to a server it trusts, however acceptServer answers', async () => {
+      const token = 'cluster-secret';
+      const seen: (Uint8Array | undefined)[] = [];
+      const untrusted = await setup({ tls: serverId.tls, peerToken: token }, { tls: clientId.tls, peerToken: token, acceptServer: () => true, trustServer: (key) => { seen.push(key); return false; } });
+      await expect(untrusted.client.dial(untrusted.url)).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
+      expect(untrusted.server.stats().refused).toEqual({ token: 1 });
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toBeInstanceOf(Uint8Array); // the server's certificate key
+      const trusted = await setup({ tls: serverId.tls, peerToken: token }, { tls: clientId.tls, peerToken: token, acceptServer: () => true, trustServer: () => true });
+      await trusted.client.dial(trusted.url);
+      await trusted.accepted.next();
+    });
   });
 }

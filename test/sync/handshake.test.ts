@@ -35,7 +35,7 @@ describe('handshake', () => {
     expect(self.state.phase).toBe('open');
     const have = sends(opened).filter((m) => m.type === 'have');
     expect(have).toHaveLength(1);
-    expect((have[0] as { clock: [string, number][] }).clock.map(([o, seq]) => [o, seq])).toEqual([[SELF, 5], ['third', 1]]);
+    expect((have[0] as Extract<Message, { type: 'have' }>).clock.map(([o, seq]) => [o, seq])).toEqual([[SELF, 5], ['third', 1]]);
     peer.deliver(selfOpen);
     // Nothing moved: no have.
     const quiet = pair(env(SELF, {}, [[SELF, 3]]));

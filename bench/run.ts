@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NodeStatus } from '../src/index.js';
 import { createTestCluster } from '../src/testing.js';
+import { DEFAULT_LIMITS } from '../src/limits.js';
 import { fanout } from './fanout.js';
+import { handshakeMs, verificationCostPerEntry } from './trust-costs.js';
 import { levelFloor, packedRecords, wsFloor } from './floor.js';
 import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
 import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
@@ -186,6 +188,14 @@ async function main(): Promise<number> {
   push(['   floor: LevelDB dir', 'one batch of the msgpack records', bytes(du(lvl.dir)), '', '-', '', '-']);
   pushRss(ra, rb, peakAfter, push);
   rows.push(...fanoutRows);
+
+  log('trust: verification cost per entry, handshake on loopback');
+  const cost = verificationCostPerEntry(packed);
+  const p2PerRecordUs = (p2ms * 1000) / N;
+  push(['verification per received entry', `chain SHA-256 ${cost.hashUs.toFixed(1)} us + Ed25519 ${cost.verifyUs.toFixed(0)} us per ${DEFAULT_LIMITS.signEveryEntries}`,
+    `${cost.perEntryUs.toFixed(1)} us`, `${((cost.perEntryUs / p2PerRecordUs) * 100).toFixed(1)}% of P2 per record`, '-', '', '-']);
+  const hs = await handshakeMs();
+  push(['handshake on loopback', 'addPeer -> session open (hello, both proofs, open), 20 rounds', `p50 ${ms(hs.p50)}`, `p99 ${ms(hs.p99)}`, '< 20 ms', verdict(hs.p50, 20), '-']);
 
   printTable(rows);
   if (p4.problems.length) console.log(`\nP4 problems (${p4.problems.length}):\n  ${p4.problems.slice(0, 10).join('\n  ')}`);

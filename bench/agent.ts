@@ -69,19 +69,40 @@ async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, every
   return now();
 }
 
+// RSS sampled every RSS_SAMPLE_MS in this process (the issue's measure: maxRSS would also
+// count a transient spike the sampler might miss, so both are reported).
+const RSS_SAMPLE_MS = 100;
+let rssPeak = 0;
+function startRssSampler(): void {
+  const sample = () => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss()));
+  sample();
+  setInterval(sample, RSS_SAMPLE_MS).unref();
+}
+
 type Args = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const commands: Record<string, (args: Args) => Promise<unknown>> = {
-  async open({ dataDir, nodeId }) {
-    node = await openNode({ dataDir, nodeId, listen: { host: '127.0.0.1', port: 0 } });
+  async open({ dataDir, member }) {
+    // `member`: the test cluster's options for this node (identity and trust statements).
+    node = await openNode({ dataDir, ...member, listen: { host: '127.0.0.1', port: 0 } });
+    startRssSampler();
     node.onChange(onRemote);
     return { url: node.url, nodeId: node.id };
   },
-  async seed({ n, seed, concurrency }) {
+  /** P1: the public batch API, one durable batch of `batch` records after the other. */
+  async seed({ n, seed, batch }) {
     const n0 = need();
-    const ids = Array.from({ length: n }, (_, i) => i);
     const t0 = now();
-    await pool(ids, concurrency, async (i) => void (await n0.records.create(makeRecord(i, seed))));
+    for (let start = 0; start < n; start += batch) {
+      const items = [];
+      for (let i = start; i < Math.min(n, start + batch); i++) {
+        const { id, ...fields } = makeRecord(i, seed) as { id: string } & Record<string, unknown>;
+        items.push({ id, fields });
+      }
+      const results = await n0.records.upsertMany(items);
+      const bad = results.find((r) => r.status !== 'created');
+      if (bad) throw new Error(`seed: ${bad.id} was ${bad.status} (${bad.error?.message ?? ''})`);
+    }
     return { ms: now() - t0 };
   },
   async edits({ edits, concurrency }: { edits: Edit[]; concurrency: number }) {
@@ -97,14 +118,16 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
   async paced({ edits, intervalMs }: { edits: Edit[]; intervalMs: number }) {
     const n0 = need();
     const ackAt: number[] = [];
+    const startAt: number[] = [];
     for (const edit of edits) {
       const t = now();
+      startAt.push(t);
       await n0.records.update(edit.id, patchOf(edit));
       ackAt.push(now());
       const wait = intervalMs - (now() - t);
       if (wait > 0) await sleep(wait);
     }
-    return { ackAt };
+    return { ackAt, startAt };
   },
   async durableWrites({ count, seed, n }) {
     const n0 = need();
@@ -173,7 +196,12 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
   },
   async usage() {
     const u = process.resourceUsage();
-    return { cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS };
+    return { cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS, sampledPeakMb: rssPeak / 1048576 };
+  },
+  /** Forgets the sampled peak (a phase that wants its own peak). */
+  async resetRss() {
+    rssPeak = 0;
+    return {};
   },
   async close() {
     await node?.close();

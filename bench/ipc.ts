@@ -45,6 +45,8 @@ export class Agent {
     const child = spawn(process.execPath, [...extraNodeArgs, ...siblingArgs('agent')], {
       cwd: repoDir,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Structured clone: trust statements carry byte arrays, which JSON would mangle.
+      serialization: 'advanced',
     });
     live.add(child);
     child.on('exit', () => live.delete(child));

@@ -36,16 +36,18 @@ export async function editPropagation({ A, B, aUrl, n }: Pair, count: number, pa
   const before = wireOf(await B.call('status'), aUrl);
   const burst = editsOn(n, count, 0, Math.max(1, Math.floor(n / count)), 'title', 'p3');
   await B.call('watchEdits', { edits: burst });
-  const sent = await A.call<{ startAt: number; ms: number; ackAt: number[] }>('edits', { edits: burst, concurrency: 64 });
+  // Each edit awaited before the next, the way an application edits (issue 9).
+  const sent = await A.call<{ startAt: number; ms: number; ackAt: number[] }>('edits', { edits: burst, concurrency: 1 });
   const seen = await B.call<{ visibleAt: number[]; missing: number }>('waitEdits', { timeoutMs: 60_000 });
   const burstMs = Math.max(...seen.visibleAt) - sent.startAt;
   const burstWire = wireDelta(before, wireOf(await B.call('status'), aUrl));
 
   const slow = editsOn(n, paced, 1, Math.max(1, Math.floor(n / paced)), 'phone', 'p3p');
   await B.call('watchEdits', { edits: slow });
-  const acked = await A.call<{ ackAt: number[] }>('paced', { edits: slow, intervalMs });
+  const acked = await A.call<{ ackAt: number[]; startAt: number[] }>('paced', { edits: slow, intervalMs });
   const vis = await B.call<{ visibleAt: number[]; missing: number }>('waitEdits', { timeoutMs: 30_000 });
-  const latencies = slow.map((_, k) => (vis.visibleAt[k]! > 0 ? vis.visibleAt[k]! - acked.ackAt[k]! : NaN)).filter(Number.isFinite);
+  // From the start of the edit call on A to the change being durable and readable on B.
+  const latencies = slow.map((_, k) => (vis.visibleAt[k]! > 0 ? vis.visibleAt[k]! - acked.startAt[k]! : NaN)).filter(Number.isFinite);
   const after = wireOf(await B.call('status'), aUrl);
   return {
     acceptMs: sent.ms, burstMs, burstMissing: seen.missing, burstWire,

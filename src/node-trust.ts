@@ -9,6 +9,7 @@ import type { Logger } from './log.js';
 import type { NodeIdentityRecord, Store } from './store/store.js';
 import { generateNodeKeys, loadNodeKeys, parseFingerprint, SignatureVerifier, type NodeKeys } from './trust/keys.js';
 import { decodeInvitation, type Invitation } from './trust/invitation.js';
+import { parseStatement } from './trust/statements.js';
 import { TrustList } from './trust/trust-list.js';
 import { TrustService } from './trust/trust-service.js';
 import { parseNodeId, type NodeId } from './types.js';
@@ -107,4 +108,19 @@ async function joiningInvitation(store: Store, options: IdentityOptions): Promis
 /** The peers a joining node dials: its invitation's issuer, besides the configured ones. */
 export function invitationPeers(options: IdentityOptions): string[] {
   return options.invitation === undefined ? [] : decodeInvitation(options.invitation).urls;
+}
+
+/**
+ * Adds statements all or nothing (a backup's): each is parsed, its issuer's signature
+ * and its cluster checked before any is added, so one altered statement refuses them all
+ * (ERR_VALIDATION). Returns how many were new.
+ */
+export async function importStatements(trust: TrustService, statements: readonly unknown[], from: NodeId): Promise<number> {
+  for (const value of statements) {
+    const statement = parseStatement(value, trust.verifier);
+    if (statement.cluster !== trust.cluster) {
+      throw new CrmsyncError('ERR_VALIDATION', `trust statement for cluster ${statement.cluster}, not this node's cluster (${trust.cluster})`);
+    }
+  }
+  return trust.receive(statements, from);
 }

@@ -26,7 +26,7 @@ import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseNodeId, type NodeId, type RecordId } from './types.js';
-import { existingKeys, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
+import { existingKeys, importStatements, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
 import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
@@ -125,8 +125,15 @@ export interface CrmNode {
   getState<T>(key: string): Promise<T | undefined>;
   /** Full log entries after `after` (a localSeq), oldest first: the unit of backups. */
   exportEntries(after: number, limit: number): Promise<StoredEntry[]>;
-  /** Merges entries (from a backup) exactly as if a peer had sent them; durable on return. */
-  importEntries(entries: ChangeEntry[]): Promise<{ accepted: number; gap: boolean }>;
+  /**
+   * Merges entries (from a backup) exactly as if a peer had sent them (verified, else ERR_SIGNATURE /
+   * ERR_ORIGIN_FORKED and nothing stored; bad bodies quarantined); durable on return. Origins the trust list does not know: `untrusted`.
+   */
+  importEntries(entries: ChangeEntry[]): Promise<{ accepted: number; quarantined: number; gap: boolean; untrusted: string[] }>;
+  /** The trust statements this node holds, as signed values (for a backup: importTrust takes them). */
+  exportTrust(): unknown[];
+  /** Adds signed trust statements (from a backup), all checked before any is added (else ERR_VALIDATION); durable on return. */
+  importTrust(statements: readonly unknown[]): Promise<{ added: number }>;
   /** Log entries stored after `after` (a localSeq), oldest first: resumes a change stream. */
   changesSince(after: number, limit?: number): Promise<ChangeFeedEntry[]>;
   /** Starts dialing a peer (and keeps redialing it). */
@@ -262,7 +269,15 @@ function buildNode({ store, engine, trust, peers, limits, timers, url, log }: Pa
     async importEntries(entries) {
       assertOpen();
       const result = await engine.ingest(entries, RESTORE_SOURCE);
-      return { accepted: result.accepted, gap: result.gap };
+      return { accepted: result.accepted, quarantined: result.quarantined, gap: result.gap, untrusted: result.untrusted };
+    },
+    exportTrust() {
+      assertOpen();
+      return trust.statements();
+    },
+    async importTrust(statements) {
+      assertOpen();
+      return { added: await importStatements(trust, statements, RESTORE_SOURCE) };
     },
     async changesSince(after, limit = 1000) {
       assertOpen();

@@ -35,14 +35,15 @@ export interface BackupRouteOptions {
 const restoreQuery = z.strictObject({ dryRun: z.enum(['true', 'false']).transform((v) => v === 'true').optional() });
 
 const restoreResult = z.strictObject({
-  backup: z.strictObject({ nodeId: z.string(), createdAt: z.number(), entries: z.number(), blocks: z.number(), clock: z.record(z.string(), z.number()) }),
-  applied: z.number(), alreadyPresent: z.number(), dryRun: z.boolean(),
+  backup: z.strictObject({ nodeId: z.string(), createdAt: z.number(), founder: z.string(), entries: z.number(), blocks: z.number(), clock: z.record(z.string(), z.number()) }),
+  applied: z.number(), quarantined: z.number(), alreadyPresent: z.number(), dryRun: z.boolean(),
   records: z.strictObject({ live: z.number(), deleted: z.number() }),
   clock: z.record(z.string(), z.number()),
 }) satisfies z.ZodType<RestoreResult>;
 
-// A bad upload is the client's problem, and a fork is a conflict with this node's state.
-const STATUS_OVERRIDES: Record<string, number> = { ERR_CORRUPT: 422, ERR_ORIGIN_FORKED: 409 };
+// A bad upload (damaged, or altered: its signatures fail) is the client's problem, and a
+// fork is a conflict with this node's state.
+const STATUS_OVERRIDES: Record<string, number> = { ERR_CORRUPT: 422, ERR_SIGNATURE: 422, ERR_ORIGIN_FORKED: 409 };
 
 /** The routes; the route table (routes.ts) includes them. */
 export function backupRoutes(options: BackupRouteOptions): ApiRoute[] {
@@ -59,8 +60,9 @@ export function backupRoutes(options: BackupRouteOptions): ApiRoute[] {
       responses: {
         200: { description: 'what was merged (with dryRun=true: what would be)', schema: restoreResult },
         413: { description: 'the upload is larger than the limit (ERR_VALIDATION)' },
-        422: { description: 'the file is truncated, corrupted or not a backup (ERR_CORRUPT); nothing was written' },
-        409: { description: 'the backup holds changes made as this node that it does not have (ERR_ORIGIN_FORKED); nothing was written' },
+        400: { description: 'a backup of another cluster, or of format version 1 (ERR_VALIDATION); nothing was written' },
+        422: { description: 'the file is truncated, corrupted or not a backup (ERR_CORRUPT; nothing was written), or its entries fail signature verification (ERR_SIGNATURE; nothing of the failing batch was written)' },
+        409: { description: 'the backup holds a history of an origin that contradicts the one this node holds (ERR_ORIGIN_FORKED); nothing of the failing batch was written' },
       },
       handle: async ({ query }) => ({ stream: (req, res) => void receiveRestore(options, req, res, query.dryRun ?? false) }),
     }),
@@ -86,11 +88,12 @@ async function sendBackup(node: CrmNode, res: ServerResponse, logger: Logger | u
 async function receiveRestore(options: BackupRouteOptions, req: IncomingMessage, res: ServerResponse, dryRun: boolean): Promise<void> {
   const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'crmsync-restore-'));
   const file = join(dir, 'upload.crmbak');
+  let answer: { status: number; body: unknown; tooLarge?: boolean };
   try {
     await pipeline(req, limitBytes(options.maxUploadBytes ?? MAX_RESTORE_UPLOAD_BYTES), createWriteStream(file, { mode: 0o600 }));
     const result = await restoreBackup(options.node, () => createReadStream(file), { dryRun });
     options.logger?.info({ applied: result.applied, alreadyPresent: result.alreadyPresent, dryRun }, 'backup restored');
-    reply(res, 200, result);
+    answer = { status: 200, body: result };
   } catch (err) {
     const tooLarge = (err as { code?: string }).code === 'ERR_UPLOAD_TOO_LARGE';
     const { status, body } = tooLarge
@@ -98,12 +101,13 @@ async function receiveRestore(options: BackupRouteOptions, req: IncomingMessage,
       : toHttpError(err);
     const code = err instanceof CrmsyncError ? err.code : undefined;
     if (status >= 500 && !(code && STATUS_OVERRIDES[code])) options.logger?.error({ err }, 'restore failed');
-    reply(res, (code && STATUS_OVERRIDES[code]) || status, body);
-    // An upload cut short by the limit is not read to its end: close instead of draining it.
-    if (tooLarge) res.once('finish', () => req.destroy());
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    answer = { status: (code && STATUS_OVERRIDES[code]) || status, body, tooLarge };
   }
+  // Removed before the answer, so a client that has it knows no copy of its upload is left.
+  await rm(dir, { recursive: true, force: true });
+  reply(res, answer.status, answer.body);
+  // An upload cut short by the limit is not read to its end: close instead of draining it.
+  if (answer.tooLarge) res.once('finish', () => req.destroy());
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { CrmsyncError, hasCode, recordInputSchema, recordPatchSchema, type CrmNode, type RecordView } from '../index.js';
-import { backupRoutes } from './backup-routes.js';
+import { backupRoutes, type BackupRouteOptions } from './backup-routes.js';
 import { importRoutes } from './import-routes.js';
 import { opsRoutes } from './ops-routes.js';
 import type { EventStreams } from './events.js';
@@ -24,6 +24,8 @@ export interface RouteDeps {
   events: EventStreams;
   /** Readiness beyond "the node is open" (the caller's own check). */
   ready: () => boolean;
+  /** Restore upload settings (the upload limit, where uploads are staged) and the backup routes' logger. */
+  backup?: Omit<BackupRouteOptions, 'node'>;
 }
 
 /** Record id derived from an Idempotency-Key: the same key always names the same record. */
@@ -192,7 +194,7 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
         return { stream: (req, res) => deps.events.open(req, res, since) };
       },
     }),
-    ...backupRoutes({ node }),
+    ...backupRoutes({ ...deps.backup, node }),
     ...importRoutes({ node }),
     ...opsRoutes({ node }),
   ];

@@ -111,6 +111,8 @@ const peerStatus = z.strictObject({
     framesIn: z.number(), framesOut: z.number(), bytesIn: z.number(), bytesOut: z.number(),
     changesIn: z.number(), changesOut: z.number(), lastSeenAt: z.number(),
   }).nullable(),
+  catchUp: z.union([z.strictObject({ state: z.literal('active') }), z.strictObject({ state: z.literal('waiting'), ahead: z.number() })]).nullable()
+    .describe('sending a catch-up to this peer: streaming, or waiting for one of maxConcurrentCatchUps slots behind `ahead` others'),
 });
 
 /** The JSON `data` of one `change` event of /v1/events. */

@@ -37,6 +37,8 @@ export interface ApiServerOptions {
   ready?: () => boolean;
   /** Event stream settings (tests shorten the keep-alive). */
   events?: EventStreamOptions;
+  /** Restore uploads: their size limit (default MAX_RESTORE_UPLOAD_BYTES) and where they are staged (default the OS temp directory). */
+  restore?: { maxUploadBytes?: number; tmpDir?: string };
 }
 
 /** A running API server. */
@@ -59,7 +61,8 @@ export async function createApiServer(node: CrmNode, options: ApiServerOptions):
   const metrics = createMetrics(node);
   // A child of `base`, not of `log`: pino writes every binding, so a nested child would log "component" twice.
   const events = new EventStreams(node, base.child({ component: 'api.events' }), options.events);
-  const routes = buildRoutes({ node, metrics, events, ready: options.ready ?? (() => true) });
+  const backup = { ...options.restore, logger: base.child({ component: 'api.backup' }) };
+  const routes = buildRoutes({ node, metrics, events, ready: options.ready ?? (() => true), backup });
   const expected = sha256(options.token);
 
   const matcher = new RouteMatcher(routes);

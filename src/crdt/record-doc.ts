@@ -8,7 +8,7 @@ import { CrmsyncError } from '../errors.js';
 import type { RecordId } from '../types.js';
 import { GENESIS_BYTES } from './genesis.js';
 import { nodeIdOfActor } from './actor.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, type AtomicField, type RecordView, type Stage } from './record-schema.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type AtomicField, type RecordView, type Stage } from './record-schema.js';
 
 type Atomic = A.ImmutableString;
 type CustomValue = Atomic | number | boolean;
@@ -175,18 +175,24 @@ function applyCustom(r: RecordShape, write: RecordWrite, fields: string[]): void
   }
 }
 
-function applyTags(r: RecordShape, write: RecordWrite, fields: string[]): void {
-  // An explicit add re-writes a tag even if present: that write is concurrent with any
-  // remove we have not seen, and Automerge keeps a put over a concurrent delete (add-wins).
-  // The value is a generation number because Automerge skips a put of an identical value.
+/** The tags a write adds explicitly, makes sure of (setTags) and removes, given the present ones. */
+export function tagPlan(write: RecordWrite, present: Iterable<string>): { add: Set<string>; ensure: Set<string>; remove: Set<string> } {
   const add = new Set(write.addTags ?? []);
   const ensure = new Set<string>();
   const remove = new Set(write.removeTags ?? []);
   if (write.setTags) {
     const wanted = new Set(write.setTags);
     for (const tag of wanted) ensure.add(tag);
-    for (const tag of Object.keys(r.tags)) if (!wanted.has(tag)) remove.add(tag);
+    for (const tag of present) if (!wanted.has(tag)) remove.add(tag);
   }
+  return { add, ensure, remove };
+}
+
+function applyTags(r: RecordShape, write: RecordWrite, fields: string[]): void {
+  // An explicit add re-writes a tag even if present: that write is concurrent with any
+  // remove we have not seen, and Automerge keeps a put over a concurrent delete (add-wins).
+  // The value is a generation number because Automerge skips a put of an identical value.
+  const { add, ensure, remove } = tagPlan(write, Object.keys(r.tags));
   let touched = false;
   for (const tag of add) {
     r.tags[tag] = (r.tags[tag] ?? 0) + 1;
@@ -316,7 +322,7 @@ export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: read
     const values = conflictsAt(doc, path);
     if (isRealConflict(values)) view.conflicts.push(path.join('.'));
   }
-  return view;
+  return canonicalView(view);
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { encodeChange, type ChangeOp, type ScalarValue } from './change-codec/index.js';
 import { fieldsOf, GENESIS_OBJECTS } from './change-info.js';
-import type { RecordWrite } from './record-doc.js';
+import { tagPlan, type RecordWrite } from './record-doc.js';
 import { ADDRESS_FIELDS, type RecordView } from './record-schema.js';
 import { applySimple, opIdOf, type RecordState } from './record-state.js';
 import { createHash } from 'node:crypto';
@@ -133,14 +133,7 @@ function plan(state: RecordState, view: RecordView, write: RecordWrite, now: num
 /** Tag operations, as writeRecord makes them; false when one needs the document (re-adding a present tag bumps a value we do not keep). */
 function planTags(view: RecordView, write: RecordWrite, puts: Put[]): boolean {
   const present = new Set(view.tags);
-  const add = new Set(write.addTags ?? []);
-  const ensure = new Set<string>();
-  const remove = new Set(write.removeTags ?? []);
-  if (write.setTags) {
-    const wanted = new Set(write.setTags);
-    for (const tag of wanted) ensure.add(tag);
-    for (const tag of present) if (!wanted.has(tag)) remove.add(tag);
-  }
+  const { add, ensure, remove } = tagPlan(write, present);
   for (const tag of add) {
     if (present.has(tag)) return false;
     puts.push({ obj: GENESIS_OBJECTS.tags, key: tag, action: 'set', value: 1, datatype: 'int' });

@@ -140,6 +140,26 @@ export function knownFields(view: RecordView): RecordView {
   return { ...pick(VIEW_KEYS, view), address: pick(ADDRESS_KEYS, view.address) };
 }
 
+const VIEW_ORDER = Object.keys(recordViewSchema.shape);
+
+/**
+ * The view with its keys in one order: the schema's for the view and the address, sorted
+ * for custom fields. Every node serves equal records as byte-identical JSON, however the
+ * view was derived (from the document, from a decoded change, after a merge).
+ */
+export function canonicalView(view: RecordView): RecordView {
+  const out: Record<string, unknown> = {};
+  const source = view as unknown as Record<string, unknown>;
+  for (const key of VIEW_ORDER) if (source[key] !== undefined) out[key] = source[key];
+  for (const key of Object.keys(source)) if (!(key in out) && source[key] !== undefined) out[key] = source[key];
+  const address: Record<string, string> = {};
+  for (const part of ADDRESS_FIELDS) if (view.address[part] !== undefined) address[part] = view.address[part]!;
+  for (const [key, value] of Object.entries(view.address)) if (!(key in address) && value !== undefined) address[key] = value;
+  out.address = address;
+  out.custom = Object.fromEntries(Object.entries(view.custom).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return out as unknown as RecordView;
+}
+
 /** A postal address; every part optional. */
 export type Address = RecordView['address'];
 

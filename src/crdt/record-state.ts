@@ -17,7 +17,7 @@ import type { ChangeOp } from './change-codec/index.js';
 import { GENESIS_OBJECTS } from './change-info.js';
 import { GENESIS_HASH } from './genesis.js';
 import { notesOf } from './record-doc.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, type RecordView } from './record-schema.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type RecordView } from './record-schema.js';
 import type { RecordId } from '../types.js';
 
 /** An op id as [counter, index into RecordState.actors]. */
@@ -89,21 +89,23 @@ export function applySimple(
   if (actor < 0) actor = next.actors.push(change.actor) - 1;
   const v: RecordView = { ...view, address: { ...view.address }, custom: { ...view.custom }, tags: [...view.tags], conflicts: [...view.conflicts] };
   const touched = new Set<string>();
-  let notesRun: string | undefined; // op id the next notes insert must follow
-  const text: string[] = [];
+  let notesRun = -1; // op counter (of change.actor) the next notes insert must follow; 0: '_head'
+  const suffix = `@${change.actor}`;
+  let text = '';
   for (let i = 0; i < change.ops.length; i++) {
     const op = change.ops[i]!;
-    const ref: OpRef = [change.startOp + i, actor];
-    const id = `${ref[0]}@${change.actor}`;
     if (op.obj === GENESIS_OBJECTS.notes) {
-      // Only text written into empty notes: one run of character inserts, each after the last.
-      const after = notesRun ?? ((next.notesLength ?? 0) === 0 && !touched.has('notes') ? '_head' : undefined);
-      if (op.action !== 'set' || !op.insert || op.elemId !== after || op.pred.length > 0 || op.datatype !== 'str' || typeof op.value !== 'string') return undefined;
-      text.push(op.value);
-      notesRun = id;
+      // Only text written into empty notes: one run of character inserts, each after the
+      // last. Checked without building op id strings: notes are one op per character.
+      if (notesRun < 0) notesRun = (next.notesLength ?? 0) === 0 && !touched.has('notes') ? 0 : -2;
+      const follows = notesRun === 0 ? op.elemId === '_head' : notesRun > 0 && isOpId(op.elemId, notesRun, suffix);
+      if (!follows || op.action !== 'set' || !op.insert || op.pred.length > 0 || op.datatype !== 'str' || typeof op.value !== 'string') return undefined;
+      text += op.value;
+      notesRun = change.startOp + i;
       touched.add('notes');
       continue;
     }
+    const ref: OpRef = [change.startOp + i, actor];
     if (op.key === null) return undefined;
     if (op.obj === '_root' && op.key === 'interactions' && op.action === 'inc') {
       if (!sameOps(next, next.ops.interactions, op.pred) || typeof op.value !== 'number') return undefined;
@@ -124,7 +126,7 @@ export function applySimple(
   if (touched.has('deleted') && !touched.has('deletedAt') && next.ops.deletedAt) return undefined;
   if (!v.deleted) delete v.deletedAt;
   if (touched.has('notes')) {
-    const stored = text.join('');
+    const stored = text;
     v.notes = notesOf(stored);
     next.notesLength = stored.length;
   }
@@ -132,7 +134,21 @@ export function applySimple(
   v.conflicts = v.conflicts.filter((f) => !touched.has(f));
   next.heads = [change.hash];
   next.maxOp = change.startOp + change.ops.length - 1;
-  return { state: next, view: v, touched: [...touched] };
+  return { state: next, view: canonicalView(v), touched: [...touched] };
+}
+
+/** Whether `id` is the op id `${counter}${suffix}` (suffix: '@' + actor), without allocating. */
+function isOpId(id: string | null, counter: number, suffix: string): boolean {
+  if (id === null || !id.endsWith(suffix)) return false;
+  let n = 0;
+  const digits = id.length - suffix.length;
+  if (digits <= 0 || digits > 15) return false;
+  for (let i = 0; i < digits; i++) {
+    const d = id.charCodeAt(i) - 48;
+    if (d < 0 || d > 9 || (d === 0 && i === 0 && digits > 1)) return false;
+    n = n * 10 + d;
+  }
+  return n === counter;
 }
 
 function setValue(v: RecordView, path: string, op: ChangeOp): boolean {

@@ -17,7 +17,7 @@ import { parseRecordId, type NodeId, type RecordId } from '../types.js';
 import { ingest, type IngestResult } from './ingest.js';
 import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from './local-writes.js';
 import { verifyRecords, type VerifyReport } from './verify.js';
-import type { OriginAuthority } from './entry-check.js';
+import { changeDigest, type OriginAuthority } from './entry-check.js';
 import { Writer, type RecordChangeEvent, type WriterIdentity } from './writer.js';
 
 /**
@@ -51,6 +51,19 @@ export interface HistoryEntry {
   author?: string;
   /** Set for a change this node refused to apply (it failed verification), with the reason. */
   quarantined?: string;
+}
+
+/**
+ * The Automerge hash of a change; for a quarantined change that is not even a change
+ * chunk, the SHA-256 of its bytes, so its history entry can still be listed.
+ */
+function changeHash(change: Uint8Array, quarantined: boolean): string {
+  if (!quarantined) return readChangeHeader(change).hash;
+  try {
+    return readChangeHeader(change).hash;
+  } catch {
+    return changeDigest(change);
+  }
 }
 
 /** Collaborators and settings of an engine. */
@@ -133,7 +146,7 @@ export class Engine implements SyncEngine {
   async history(id: RecordId, limit: number): Promise<HistoryEntry[]> {
     const entries = await this.#store.historyOf(id, limit);
     return entries.map((e) => ({
-      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: readChangeHeader(e.change).hash,
+      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: changeHash(e.change, e.quarantined !== undefined),
       ...(e.author === undefined ? {} : { author: e.author }), ...(e.quarantined === undefined ? {} : { quarantined: e.quarantined }),
     }));
   }

@@ -41,7 +41,21 @@ export interface CheckedRun {
  * hold) or origins the trust list does not know yet; either way nothing is taken and the
  * sender is asked to resend (after our trust statements, for the unknown origins).
  */
-export type FrameCheck = { runs: CheckedRun[] } | { gap: true } | { untrusted: string[] };
+export type FrameCheck = { runs: CheckedRun[]; forks: ForkEvidence[] } | { gap: true } | { untrusted: string[] };
+
+/**
+ * Who sent the frame and which origins were found to sign two histories. A third origin's
+ * fork is set aside rather than fatal: one member signing two histories to two nodes
+ * must not cut those honest nodes off from each other for good (only its own, proven,
+ * further entries are refused). The sender's own fork, or one of our own origin, still
+ * fails the frame (ERR_ORIGIN_FORKED: a copied data directory, or a lying peer).
+ */
+export interface FrameContext {
+  sender: string;
+  self: string;
+  /** Origins set aside at the sequence number we held when their fork was proven. */
+  setAside: ReadonlyMap<string, number>;
+}
 
 /** Evidence that an origin signed two different histories. */
 export interface ForkEvidence {
@@ -67,6 +81,7 @@ export async function checkFrame(
   heads: OriginClock,
   authority: OriginAuthority,
   chainAt: (origin: string, seq: number) => Promise<string | undefined>,
+  context?: FrameContext,
 ): Promise<FrameCheck> {
   const runs = new Map<string, ChangeEntry[]>();
   for (const entry of entries) {
@@ -77,13 +92,20 @@ export async function checkFrame(
   const untrusted = [...runs.keys()].filter((origin) => authority.writer(origin) === undefined);
   if (untrusted.length > 0) return { untrusted };
   const checked: CheckedRun[] = [];
+  const forks: ForkEvidence[] = [];
+  // A fork of a third origin sets that origin aside; the sender's or our own fails the frame.
+  const fork = (evidence: ForkEvidence): void => {
+    if (!context || evidence.origin === context.sender || evidence.origin === context.self) throw forked(evidence);
+    forks.push(evidence);
+  };
   for (const [origin, all] of runs) {
     for (let i = 1; i < all.length; i++) {
       if (all[i]!.seq !== all[i - 1]!.seq + 1) throw new CrmsyncError('ERR_PROTOCOL', `entries of origin "${origin}" are not contiguous`);
     }
     const writer = authority.writer(origin)!;
     // Entries a revocation (or a read-only role) put beyond reach are ignored, wherever they come from.
-    const run = all.filter((e) => e.seq <= writer.upTo);
+    const limit = Math.min(writer.upTo, context?.setAside.get(origin) ?? Number.MAX_SAFE_INTEGER);
+    const run = all.filter((e) => e.seq <= limit);
     if (run.length === 0) continue;
     const head = heads.get(origin);
     const held = head?.seq ?? 0;
@@ -100,7 +122,8 @@ export async function checkFrame(
       // frame was altered or forged.
       const theirs = run[0]!.prev;
       if (theirs !== undefined && theirs !== ours && authenticate(origin, run, chainFrom(theirs, run), writer, authority.verifier) === 'ok') {
-        throw forked({ origin, seq: first - 1, held: ours, received: theirs });
+        fork({ origin, seq: first - 1, held: ours, received: theirs });
+        continue;
       }
       throw new CrmsyncError('ERR_SIGNATURE', `entries of origin "${origin}" up to seq ${run.at(-1)!.seq} are not signed by that origin's key (altered or forged)`);
     }
@@ -109,12 +132,15 @@ export async function checkFrame(
       const at = Math.min(held, run.at(-1)!.seq);
       const stored = at === held && head ? head.hash : await chainAt(origin, at);
       const received = chains[at - first]!;
-      if (stored !== received) throw forked({ origin, seq: at, held: stored ?? '', received });
+      if (stored !== received) {
+        fork({ origin, seq: at, held: stored ?? '', received });
+        continue;
+      }
     }
     const skip = Math.max(0, held - first + 1);
     checked.push({ origin, fresh: run.slice(skip), chains: chains.slice(skip) });
   }
-  return { runs: checked };
+  return { runs: checked, forks };
 }
 
 /** Whether a run's chain is the origin's: signed at its end, or ending at a revocation's pinned hash. */

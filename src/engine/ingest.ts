@@ -13,13 +13,14 @@
  */
 import type { ChangeEntry, LoggedEntry } from '../crdt/change-entry.js';
 import { fieldsOf, inspectChange, type ChangeInfo } from '../crdt/change-info.js';
-import { applyRecordChanges, isConflictField, materialize, type RecordDoc } from '../crdt/record-doc.js';
+import { schemaViolation } from '../crdt/change-schema.js';
+import { applyRecordChanges, cloneRecordDoc, freeDoc, isConflictField, materialize, type RecordDoc } from '../crdt/record-doc.js';
 import { recordViewSchema, type RecordView } from '../crdt/record-schema.js';
 import { applySimple, emptyView, genesisState, stateOfDoc, type RecordState } from '../crdt/record-state.js';
 import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
-import { checkFrame, type OriginAuthority } from './entry-check.js';
+import { checkFrame, type ForkEvidence, type OriginAuthority } from './entry-check.js';
 import type { Writer } from './writer.js';
 
 /** What ingesting a frame achieved. */
@@ -34,6 +35,8 @@ export interface IngestResult {
   untrusted: string[];
   /** Origins whose last entry advanced. */
   origins: string[];
+  /** Third origins this frame proved to sign two histories: set aside from now on (nothing more of them is taken). */
+  forks: ForkEvidence[];
 }
 
 interface Item {
@@ -48,17 +51,20 @@ interface Item {
 /** Ingests a frame from `from`; resolves once it is durable. */
 export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeId, authority: OriginAuthority): Promise<IngestResult> {
   const staged = await writer.run(async () => {
-    const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq));
+    const context = { sender: from, self: writer.nodeId, setAside: writer.setAside };
+    const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq), context);
     if (!('runs' in check)) {
       const untrusted = 'untrusted' in check ? check.untrusted : [];
-      return { result: { accepted: 0, quarantined: 0, gap: 'gap' in check, untrusted, origins: [] }, durable: undefined };
+      return { result: { accepted: 0, quarantined: 0, gap: 'gap' in check, untrusted, origins: [], forks: [] }, durable: undefined };
     }
+    const forks = check.forks;
+    for (const evidence of forks) writer.setAside.set(evidence.origin, writer.heads.get(evidence.origin)?.seq ?? 0);
     const items = new Map<ChangeEntry, Item>();
     for (const run of check.runs) {
       run.fresh.forEach((entry, i) => items.set(entry, inspect(entry, run.chains[i]!, i === run.fresh.length - 1)));
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
-    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [] }, durable: undefined };
+    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: undefined };
     const records = await applyByRecord(writer, ordered);
     const logged = ordered.map(toLogged);
     logged[logged.length - 1]!.boundary = true;
@@ -67,7 +73,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     for (const [origin, head] of clock) writer.advance(origin, head);
     const mutation: Mutation = { records, entries: logged, clock: [...clock] };
     const quarantined = ordered.filter((i) => i.quarantined !== undefined).length;
-    return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()] }, durable: writer.commit(mutation, from) };
+    return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()], forks }, durable: writer.commit(mutation, from) };
   });
   if (staged.durable) await staged.durable;
   return staged.result;
@@ -79,6 +85,8 @@ function inspect(entry: ChangeEntry, chain: string, signed: boolean): Item {
   try {
     item.info = inspectChange(entry.change);
     if (item.info.node !== entry.origin) item.quarantined = `written by actor ${item.info.actor.slice(0, 40)}, not by origin ${entry.origin}`;
+    // Judged on the change's own operations, so every node decides alike (change-schema.ts).
+    else item.quarantined = schemaViolation(item.info.ops, entry.origin);
   } catch (err) {
     item.quarantined = err instanceof CrmsyncError ? err.message : 'the change does not parse';
   }
@@ -116,26 +124,30 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
     writer.cache.set(id, all.doc);
     return writer.recordOp(id, meta, all.next, items.length, all.doc);
   }
-  // Something in the batch is bad: start again from the stored state, one change at a time.
+  // Something in the batch is bad: start again from the stored state, one change at a time,
+  // each tried on a copy, so a refused change leaves nothing behind and costs no reload.
+  // The others are all tried: a change that depends on a refused one fails by itself
+  // (missing dependencies), while an unrelated one that a sender happened to put after it
+  // must not be refused here and applied by a node that got the same entries framed otherwise.
   writer.cache.evict(id);
-  let current = await writer.docFor(id, meta);
+  const stored = await writer.docFor(id, meta);
+  let current = stored;
   const good: Item[] = [];
   let next: { state: RecordState; view: RecordView } | undefined;
   for (const item of items) {
-    const applied = tryApply(current, id, { ...(meta ?? genesisMeta(id)), ...(next ?? {}) }, [item]);
+    const trial = cloneRecordDoc(current, writer.actor);
+    const applied = tryApply(trial, id, { ...(meta ?? genesisMeta(id)), ...(next ?? {}) }, [item], good);
     if (!('doc' in applied)) {
-      writer.cache.evict(id);
-      current = await writer.docFor(id, meta);
-      const replay = good.length > 0 ? tryApply(current, id, meta, good) : undefined;
-      if (replay && 'doc' in replay) current = replay.doc;
-      // Later changes of this record may depend on the refused one: they cannot apply either.
-      for (const rest of items.slice(items.indexOf(item))) rest.quarantined = rest === item ? applied.reason : 'depends on a quarantined change';
-      break;
+      item.quarantined = applied.reason;
+      freeQuietly(trial);
+      continue;
     }
+    if (current !== stored) freeDoc(current);
     current = applied.doc;
     next = applied.next;
     good.push(item);
   }
+  if (current !== stored) writer.cache.evict(id); // the stored version is superseded: free it
   writer.cache.set(id, current);
   if (good.length === 0 || !next) return undefined;
   return writer.recordOp(id, meta, next, good.length, current);
@@ -164,10 +176,11 @@ function genesisMeta(id: RecordId): RecordMeta {
 }
 
 /**
- * Applies changes through Automerge. On failure (the changes do not apply, or the view
- * leaves the record schema) the reason is returned and `doc` must not be used again.
+ * Applies changes through Automerge (after `earlier`, already in `doc`). On failure (the
+ * changes do not apply, or the view leaves the record schema) the reason is returned and
+ * `doc` must not be used again.
  */
-function tryApply(doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' | 'view'> | undefined, items: Item[]): { doc: RecordDoc; next: { state: RecordState; view: RecordView } } | { reason: string } {
+function tryApply(doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' | 'view'> | undefined, items: Item[], earlier: Item[] = []): { doc: RecordDoc; next: { state: RecordState; view: RecordView } } | { reason: string } {
   let next: RecordDoc;
   try {
     next = applyRecordChanges(doc, items.map((i) => i.entry.change));
@@ -176,9 +189,16 @@ function tryApply(doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' |
   }
   // A conflict needs a new concurrent write to its field, so only fields these changes
   // touched, and fields already in conflict, can be in conflict after the merge.
-  const touched = items.flatMap((i) => fieldsOf(i.info!.ops));
+  const touched = [...earlier, ...items].flatMap((i) => fieldsOf(i.info!.ops));
   const candidates = new Set([...(meta?.view.conflicts ?? []), ...touched].filter(isConflictField));
-  const view = materialize(next, id, [...candidates]);
+  let view;
+  try {
+    view = materialize(next, id, [...candidates]);
+  } catch {
+    // A document that no longer has a record's shape (a peer's change replaced or deleted
+    // a container) cannot be shown: refused like any other change outside the schema.
+    return { reason: 'the change would leave a document that does not have the shape of a record' };
+  }
   const valid = recordViewSchema.safeParse(view);
   if (!valid.success) {
     const issue = valid.error.issues[0];
@@ -186,6 +206,15 @@ function tryApply(doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' |
   }
   const maxOp = Math.max(meta?.state.maxOp ?? genesisState().maxOp, ...items.map((i) => i.info!.startOp + i.info!.ops.length - 1));
   return { doc: next, next: { state: stateOfDoc(next, maxOp, meta?.state.local), view } };
+}
+
+/** Frees a document a failed change may have left half-updated (Automerge can panic midway). */
+function freeQuietly(doc: RecordDoc): void {
+  try {
+    freeDoc(doc);
+  } catch {
+    // already unusable: nothing left to free
+  }
 }
 
 function toLogged(item: Item): LoggedEntry {

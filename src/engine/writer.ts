@@ -76,6 +76,8 @@ export class Writer {
   readonly #genesis: RecordDoc;
 
   readonly #identity: WriterIdentity;
+  /** Origins proven to sign two histories, set aside at the seq held then (entry-check.ts FrameContext). */
+  readonly setAside = new Map<string, number>();
 
   constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity }) {
     this.#identity = options.identity;

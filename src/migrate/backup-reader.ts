@@ -8,8 +8,8 @@ import { createGunzip } from 'node:zlib';
 import { CrmsyncError } from '../index.js';
 import { decodeEntries, type BackupEntry } from './backup-entry.js';
 import {
-  BLOCK_KIND, ChainDigest, END_MAGIC, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_BLOCK_BYTES, MAX_HEADER_BYTES,
-  TRAILER_KIND, parseHeader, sha256, type BackupHeader,
+  BLOCK_KIND, ChainDigest, END_MAGIC, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_BLOCK_BYTES, MAX_HEADER_BYTES, MAX_UNBOUNDED_BYTES,
+  TRAILER_KIND, UNSIGNED_FORMAT_VERSION, parseHeader, sha256, type BackupHeader,
 } from './backup-format.js';
 
 /** The compressed bytes of a backup: a file stream, or chunks in memory. */
@@ -76,9 +76,11 @@ class ByteReader {
 
 /**
  * Parses a backup from its compressed bytes, yielding frames as they are checked:
- * the header, each block (hash verified, entries decoded and validated, origin
- * sequences contiguous from 1, source log order increasing), then the trailer (counts
- * and chain digest verified, end of stream reached, final clock equal to the header's).
+ * the header (every origin of its clock named by its trust statements), each block
+ * (hash verified, entries decoded and validated, origin sequences contiguous from 1,
+ * source log order increasing, boundaries close enough), then the trailer (counts and
+ * chain digest verified, end of stream reached, final clock equal to the header's, the
+ * last entry a boundary). Signatures are the node's to check, as for a peer's entries.
  */
 export async function* readBackup(compressed: BackupBytes): AsyncGenerator<BackupFrame> {
   const gunzip = createGunzip();
@@ -89,7 +91,7 @@ export async function* readBackup(compressed: BackupBytes): AsyncGenerator<Backu
   try {
     const { header, hash } = await readHeader(reader);
     yield { kind: 'header', header };
-    const state: ReadState = { header, chain: new ChainDigest(), seen: new Map(), lastLocalSeq: 0, entries: 0, blocks: 0 };
+    const state: ReadState = { header, chain: new ChainDigest(), seen: new Map(), lastLocalSeq: 0, entries: 0, blocks: 0, unbounded: 0, endsAtBoundary: true };
     state.chain.add(hash);
     for (;;) {
       const kind = await need(reader, 1, 'a block or the trailer');
@@ -116,6 +118,10 @@ interface ReadState {
   lastLocalSeq: number;
   entries: number;
   blocks: number;
+  /** Change bytes since the last boundary. */
+  unbounded: number;
+  /** The last entry read is a boundary (true before any entry). */
+  endsAtBoundary: boolean;
 }
 
 /** Reads one block frame after its kind byte; checks its hash, entries and their order. */
@@ -131,12 +137,15 @@ async function readBlock(reader: ByteReader, state: ReadState): Promise<BackupEn
   state.chain.add(hash);
   const decoded = decodeEntries(payload, index);
   if (decoded.length !== count) throw corrupt(`block ${index} holds ${decoded.length} entries, its header says ${count}`);
-  for (const { entry, localSeq } of decoded) {
+  for (const { entry, localSeq, boundary } of decoded) {
     const held = state.seen.get(entry.origin) ?? 0;
     if (entry.seq !== held + 1) throw corrupt(`entry ${state.entries} of origin ${entry.origin} has seq ${entry.seq}, expected ${held + 1}`);
     if (localSeq <= state.lastLocalSeq || localSeq > state.header.lastLocalSeq) throw corrupt(`entry ${state.entries} is out of log order`);
+    state.unbounded = boundary ? 0 : state.unbounded + entry.change.length;
+    if (state.unbounded > MAX_UNBOUNDED_BYTES) throw corrupt(`entries up to entry ${state.entries} run more than ${MAX_UNBOUNDED_BYTES} bytes without a boundary`);
     state.seen.set(entry.origin, entry.seq);
     state.lastLocalSeq = localSeq;
+    state.endsAtBoundary = boundary;
     state.entries++;
   }
   state.blocks++;
@@ -155,6 +164,8 @@ async function checkTrailer(reader: ByteReader, state: ReadState): Promise<void>
   if (!trailer.subarray(12 + HASH_BYTES).equals(END_MAGIC)) throw corrupt('the end marker is missing');
   if (!(await reader.atEnd())) throw corrupt('bytes follow the trailer');
   checkClock(state.header, state.seen);
+  // Every commit of a node ends at a boundary, so its log always does: a restore's last batch ends there.
+  if (!state.endsAtBoundary) throw corrupt('the last entry is not a boundary (a log always ends at one)');
 }
 
 /**
@@ -179,13 +190,34 @@ async function readHeader(reader: ByteReader): Promise<{ header: BackupHeader; h
   const start = await reader.read(MAGIC.length + 6);
   if (!start || !start.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt('it is not a crmsync backup (wrong magic bytes)');
   const version = start.readUInt16BE(MAGIC.length);
-  if (version !== FORMAT_VERSION) throw corrupt(`format version ${version} is not supported (this crmsync reads version ${FORMAT_VERSION})`);
+  if (version === UNSIGNED_FORMAT_VERSION) {
+    throw new CrmsyncError('ERR_VALIDATION', 'this is a backup of format version 1, written by a crmsync of protocol 1, whose change logs are unsigned: '
+      + 'it cannot be restored into a node of protocol 2. Export its records with the crmsync version that wrote it (restore it there, then crmsync export --format ndjson) '
+      + 'and import them into a node of your cluster (crmsync import); see docs/backup-format.md');
+  }
+  // The version bytes sit outside the header hash: an unknown value is a newer writer or
+  // damage, and the reader cannot tell which, so the message names both.
+  if (version !== FORMAT_VERSION) {
+    throw corrupt(`format version ${version} is not supported (this crmsync reads version ${FORMAT_VERSION}): the file is damaged, or a newer crmsync wrote it`);
+  }
   const length = start.readUInt32BE(MAGIC.length + 2);
   if (length > MAX_HEADER_BYTES) throw corrupt(`the header claims ${length} bytes`);
   const body = await need(reader, length + HASH_BYTES, 'the header');
   const hash = body.subarray(length);
   if (!sha256(body.subarray(0, length)).equals(hash)) throw corrupt('the header fails its SHA-256 check');
-  return { header: parseHeader(body.subarray(0, length)), hash };
+  const header = parseHeader(body.subarray(0, length));
+  checkOrigins(header);
+  return { header, hash };
+}
+
+/**
+ * A node takes entries only of origins its trust list knows, so a backup's statements
+ * grant every origin its clock names. (The node verifies the statements themselves.)
+ */
+function checkOrigins(header: BackupHeader): void {
+  const granted = new Set(header.trust.map((s) => s as { op: string; node: string }).filter((s) => s.op === 'grant').map((s) => s.node));
+  const unknown = Object.keys(header.clock).find((origin) => !granted.has(origin));
+  if (unknown !== undefined) throw corrupt(`the header's trust statements grant no key to origin ${unknown}, whose entries it holds`);
 }
 
 async function need(reader: ByteReader, n: number, what: string): Promise<Buffer> {

@@ -1,6 +1,7 @@
 /**
  * Taking a backup of a running node: the node's change log up to the last entry that
- * was durable when the backup started, as one gzip stream (format in
+ * was durable when the backup started, with its origins' signatures, and the trust
+ * statements that name those origins, as one gzip stream (format in
  * docs/backup-format.md). The log is append-only and every entry carries its
  * Automerge change, so reading it page by page while writers keep appending yields a
  * consistent snapshot: exactly the state of the header's clock.
@@ -25,6 +26,8 @@ export const BACKUP_PAGE_ENTRIES = 1000;
 export interface BackupSource {
   status(): Promise<Pick<NodeStatus, 'nodeId' | 'clock' | 'lastLocalSeq'>>;
   exportEntries(after: number, limit: number): Promise<StoredEntry[]>;
+  exportTrust(): unknown[];
+  readonly trust: { view(): { founder: string } };
 }
 
 /** Options of a backup. */
@@ -46,6 +49,7 @@ export interface BackupOptions {
 export interface BackupStats {
   nodeId: string;
   createdAt: number;
+  founder: string;
   clock: Record<string, number>;
   lastLocalSeq: number;
   entries: number;
@@ -62,10 +66,15 @@ export async function* backupFrames(source: BackupSource, stats: Partial<BackupS
   // The clock and lastLocalSeq are read in one synchronous step inside status(): the
   // entries up to lastLocalSeq are exactly those the clock counts.
   const status = await source.status();
+  // Read after the clock: statements only accumulate, and a node takes an origin's
+  // entries only once it holds its grant, so these name every origin the clock counts.
+  const trust = source.exportTrust();
   const header: BackupHeader = {
-    nodeId: status.nodeId, createdAt: (options.now ?? Date.now)(), clock: { ...status.clock }, lastLocalSeq: status.lastLocalSeq,
+    nodeId: status.nodeId, createdAt: (options.now ?? Date.now)(), founder: source.trust.view().founder, trust,
+    clock: { ...status.clock }, lastLocalSeq: status.lastLocalSeq,
   };
-  Object.assign(stats, header, { entries: 0, blocks: 0 });
+  const { trust: _statements, ...summary } = header;
+  Object.assign(stats, summary, { entries: 0, blocks: 0 });
   const chain = new ChainDigest();
   const head = headerFrame(header);
   chain.add(head.hash);

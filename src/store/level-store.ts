@@ -89,10 +89,13 @@ export class LevelStore implements Store {
 
   readonly #db: Db;
   readonly #options: LevelStoreOptions;
+  /** Root keys are utf8 and values views, as the sublevels': prefixed keys can go in as they are. */
+  readonly #prefixDirectly: boolean;
 
   constructor(db: Db, options: LevelStoreOptions) {
     this.#db = db;
     this.#options = options;
+    this.#prefixDirectly = db.keyEncoding().commonName === 'utf8' && db.valueEncoding().commonName === 'view';
     this.#subs = Object.fromEntries(
       SUBLEVELS.map((name) => [name, db.sublevel<string, Uint8Array>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })]),
     ) as unknown as Record<SublevelName, Sub>;
@@ -273,9 +276,18 @@ export class LevelStore implements Store {
   async #writeChained(ops: BatchOp[]): Promise<void> {
     const batch = this.#db.batch();
     try {
-      for (const op of ops) {
-        if (op.type === 'put') batch.put(op.key, op.value, { sublevel: op.sublevel } as never);
-        else batch.del(op.key, { sublevel: op.sublevel } as never);
+      if (this.#prefixDirectly) {
+        // The sublevel's prefix joined here: the same keys, without abstract-level's
+        // per-operation sublevel handling (a third of a bulk load's store time).
+        for (const op of ops) {
+          if (op.type === 'put') batch.put(op.sublevel.prefix + op.key, op.value);
+          else batch.del(op.sublevel.prefix + op.key);
+        }
+      } else {
+        for (const op of ops) {
+          if (op.type === 'put') batch.put(op.key, op.value, { sublevel: op.sublevel } as never);
+          else batch.del(op.key, { sublevel: op.sublevel } as never);
+        }
       }
     } catch (err) {
       await batch.close();

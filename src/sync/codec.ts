@@ -17,6 +17,7 @@ import { CrmsyncError } from '../errors.js';
 import { FIXED } from '../limits.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../trust/keys.js';
 import type { NodeId, RecordId } from '../types.js';
+import { scanFrame, type FrameBudget } from './frame-scan.js';
 import { HANDSHAKE_TYPES, MESSAGE_TYPES, PROTOCOL_VERSION, type ChangesMessage, type Message } from './messages.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
@@ -30,6 +31,9 @@ const MAX_ENTRY_EXTENSIONS = 16;
 export const NONCE_BYTES = 32;
 
 type Obj = Record<string, unknown>;
+
+const FRAME_BUDGET: FrameBudget = { items: FIXED.maxFrameValues, containers: FIXED.maxFrameContainers, depth: FIXED.maxFrameDepth };
+const HANDSHAKE_BUDGET: FrameBudget = { items: FIXED.maxHandshakeFrameValues, containers: FIXED.maxHandshakeFrameValues, depth: FIXED.maxFrameDepth };
 
 function bad(what: string): CrmsyncError {
   return new CrmsyncError('ERR_PROTOCOL', `invalid message: ${what}`.slice(0, 300));
@@ -116,12 +120,16 @@ export interface UnknownKind {
 /**
  * Decodes and validates one frame; throws ERR_FRAME_TOO_LARGE or ERR_PROTOCOL, nothing
  * else. With `handshake`, only handshake messages are accepted (nothing else is parsed
- * before a peer proved who it is).
+ * before the handshake completed); with `unproven` (the peer has not proved its key
+ * yet), the frame's structure gets the small handshake budget.
  */
-export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, handshake = false): Message | UnknownKind {
+export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, handshake = false, unproven = handshake): Message | UnknownKind {
   if (frame.length > maxFrameBytes) {
     throw new CrmsyncError('ERR_FRAME_TOO_LARGE', `frame of ${frame.length} bytes exceeds the ${maxFrameBytes}-byte limit`);
   }
+  // Bounded by counting before anything is built (frame-scan.ts); a peer that proved
+  // nothing yet gets only what a hello needs.
+  scanFrame(frame, unproven ? HANDSHAKE_BUDGET : FRAME_BUDGET);
   let raw: unknown;
   try {
     raw = packr.unpack(frame);

@@ -78,9 +78,16 @@ export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action
 /** The peer's clock: refuse a forked history, then start syncing. */
 export function onOpen(s: ProtocolState, msg: OpenMessage, env: Env, out: Action[]): ProtocolState {
   if (s.phase !== 'awaiting-open' || !s.remote) return fail(s, new CrmsyncError('ERR_PROTOCOL', 'open before auth'), out);
-  const forked = forkedOrigin(env.holdings, msg.clock, s.self, s.remote);
-  if (forked !== undefined) {
+  // Our own origin or the peer's decides first: either means a copied data directory.
+  const ownOrder = [...msg.clock].sort(([a], [b]) => Number(b === s.self || b === s.remote) - Number(a === s.self || a === s.remote));
+  const forked = forkedOrigin(env.holdings, ownOrder, s.self, s.remote);
+  if (forked === s.self || forked === s.remote) {
     return fail(s, new CrmsyncError('ERR_ORIGIN_FORKED', `peer holds a different history for node "${forked}" (was a data directory copied?)`), out);
+  }
+  if (forked !== undefined) {
+    // A third origin's heads differ: unproven here (a clock is not signed), and no reason to
+    // stop syncing the rest. Proven forks are set aside at ingest (entry-check.ts).
+    out.push({ type: 'log', level: 'warn', message: 'peer holds a different history of a third origin; syncing the others', fields: { peer: s.remote, origin: forked } });
   }
   if (s.remote === s.self) {
     out.push({ type: 'log', level: 'warn', message: 'another process holds this node\'s key (a copied data directory?)', fields: {} });

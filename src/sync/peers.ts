@@ -9,6 +9,7 @@
  *  3. After stop(), no timer is pending and no connection is open.
  *  4. Nothing happens before start(): the constructor only stores its collaborators.
  */
+import { CatchUpGate, type CatchUpPosition } from './catch-up-gate.js';
 import type { SyncEngine } from '../engine/engine.js';
 import { statementValue, type TrustStatement } from '../trust/statements.js';
 import type { TrustService } from '../trust/trust-service.js';
@@ -41,6 +42,8 @@ export interface PeerStatus {
   lastSeenAt: number | null;
   retryInMs: number | null;
   stats: SessionStats | null;
+  /** Sending a catch-up to this peer: streaming, or waiting for a slot behind `ahead` others (null: not catching up). */
+  catchUp: CatchUpPosition | null;
 }
 
 interface Dialer {
@@ -81,6 +84,8 @@ export class Peers {
   readonly #refusals: RefusalLog;
   readonly #transport: Transport;
   readonly #limits: Limits;
+  /** Catch-up slots shared by every session of this node. */
+  readonly catchUps: CatchUpGate;
   readonly #timers: Timers;
   readonly #random: () => number;
   readonly #logger: Logger;
@@ -104,6 +109,7 @@ export class Peers {
     this.#refusals = new RefusalLog(options.logger, () => options.timers.now(), options.limits.refusedLogIntervalMs);
     this.#transport = options.transport;
     this.#limits = options.limits;
+    this.catchUps = new CatchUpGate(options.limits.maxConcurrentCatchUps);
     this.#timers = options.timers;
     this.#random = options.random;
     this.#logger = options.logger;
@@ -199,7 +205,7 @@ export class Peers {
 
   #adopt(connection: Connection, dialer: Dialer | undefined): PeerSession {
     const session = new PeerSession({
-      connection, engine: this.#engine, trust: this.#trust, limits: this.#limits, logger: this.#logger,
+      connection, engine: this.#engine, trust: this.#trust, limits: this.#limits, logger: this.#logger, catchUp: this.catchUps,
       host: {
         now: () => this.#timers.now(),
         randomBytes: this.#randomBytes,
@@ -324,6 +330,7 @@ export class Peers {
         behind: lag?.peerBehind ?? 0, ahead: lag?.weBehind ?? 0, lagSeconds: lag?.seconds ?? 0,
         lastSeenAt: session?.stats.lastSeenAt || null, retryInMs: retryAt === undefined ? null : Math.max(0, retryAt - now),
         stats: session ? { ...session.stats } : null,
+        catchUp: session?.catchUpPosition() ?? null,
       };
     };
     for (const dialer of this.#dialers.values()) {

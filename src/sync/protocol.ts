@@ -96,6 +96,8 @@ export interface ProtocolState {
   readonly lastProgress: number;
   /** Last time the peer was known to hold everything we hold. */
   readonly caughtUpAt: number;
+  /** The peer sent an `error` (logged once: anyone may send them before the handshake). */
+  readonly peerReported: boolean;
 }
 
 /** Settings of the machine (from Limits). */
@@ -218,7 +220,7 @@ export function initialState(self: NodeId, now: number, options: { initiator: bo
     peer: undefined, peerProof: [], remote: undefined, openedAt: now,
     peerHolds: new Map(), sent: new Map(), cursor: 1, stream: 0, outbound: 'idle',
     epoch: 0, recvEpoch: 0, nextBatch: 0, sentBatch: 0, ackedBatch: 0, queued: [],
-    lastProgress: now, caughtUpAt: now,
+    lastProgress: now, caughtUpAt: now, peerReported: false,
   };
 }
 
@@ -297,8 +299,11 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
     case 'open':
       return onOpen(s, msg, env, out);
     case 'error':
+      // The peer closes after it (it decides the close code); until then, one log line per
+      // session however many it sends, so an unauthenticated peer cannot fill the log.
+      if (s.peerReported) return s;
       out.push({ type: 'log', level: 'warn', message: 'peer reported an error', fields: { code: msg.code } });
-      return s;
+      return { ...s, peerReported: true };
     default:
       break;
   }

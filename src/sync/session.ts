@@ -18,6 +18,8 @@ import type { HelloVerdict, TrustService } from '../trust/trust-service.js';
 import type { Logger } from '../log.js';
 import { CloseCode, type Connection } from '../net/transport.js';
 import type { NodeId } from '../types.js';
+import type { CatchUpGate } from './catch-up-gate.js';
+import type { StoredEntry } from '../crdt/change-entry.js';
 import { decodeMessage, encodeMessage } from './codec.js';
 import { toWireClock } from '../crdt/origin-clock.js';
 import { NONCE_BYTES } from './codec.js';
@@ -68,9 +70,11 @@ export class PeerSession {
   #inbox: Promise<void> = Promise.resolve();
   #inboxDepth = 0;
   #closeReported = false;
+  readonly #catchUp: CatchUpGate | undefined;
 
-  constructor(options: { connection: Connection; engine: SyncEngine; trust: TrustService; host: SessionHost; limits: Limits; logger: Logger }) {
+  constructor(options: { connection: Connection; engine: SyncEngine; trust: TrustService; host: SessionHost; limits: Limits; logger: Logger; catchUp?: CatchUpGate }) {
     const { connection, engine, trust, host } = options;
+    this.#catchUp = options.catchUp;
     this.#connection = connection;
     this.#engine = engine;
     this.#trust = trust;
@@ -188,6 +192,7 @@ export class PeerSession {
   #reportClose(event: Event, actions: Action[]): void {
     if (this.#closeReported) return;
     this.#closeReported = true;
+    this.#catchUp?.cancel(this);
     const close = actions.find((a): a is Extract<Action, { type: 'close' }> => a.type === 'close');
     const { code, reason } = close ?? (event.type === 'closed' ? event : { code: CloseCode.normal, reason: 'closed' });
     this.#host.onClose(this, code, reason);
@@ -229,10 +234,7 @@ export class PeerSession {
         this.#async(this.#engine.firstMissingPosition(action.peerHolds), (cursor) => ({ type: 'located', stream: action.stream, cursor }));
         return;
       case 'read':
-        this.#async(
-          this.#engine.entriesFrom(action.from, this.#limits.batchChanges, this.#limits.batchBytes),
-          (entries) => ({ type: 'read', stream: action.stream, entries }),
-        );
+        this.#async(this.#readLog(action.from), (entries) => ({ type: 'read', stream: action.stream, entries }));
         return;
       case 'await-drain':
         this.#async(this.#connection.drained(), () => ({ type: 'drained' }));
@@ -257,6 +259,33 @@ export class PeerSession {
     }
   }
 
+  /**
+   * Reads the next batch for the peer. Far behind, the read waits for a catch-up slot and
+   * holds it until the peer is within the threshold again (catch-up-gate.ts).
+   */
+  async #readLog(from: number): Promise<StoredEntry[]> {
+    const gate = this.#catchUp;
+    const threshold = this.#limits.catchUpThresholdChanges;
+    if (gate && !gate.holds(this) && this.#engine.lastPosition() - from > threshold) {
+      try {
+        await gate.acquire(this);
+      } catch {
+        return []; // the session closed while waiting: the machine ignores this read
+      }
+    }
+    const entries = await this.#engine.entriesFrom(from, this.#limits.batchChanges, this.#limits.batchBytes);
+    if (gate?.holds(this)) {
+      const reached = entries.length > 0 ? entries[entries.length - 1]!.localSeq : this.#engine.lastPosition();
+      if (this.#engine.lastPosition() - reached <= threshold) gate.release(this);
+    }
+    return entries;
+  }
+
+  /** Where this session stands for catch-up slots (undefined: not catching up). */
+  catchUpPosition(): ReturnType<CatchUpGate['position']> {
+    return this.#catchUp?.position(this);
+  }
+
   /** Runs an async action; its result (or failure) comes back as an event. */
   #async<T>(work: Promise<T>, toEvent: (value: T) => Event): void {
     work.then(
@@ -272,6 +301,9 @@ export class PeerSession {
     this.#pendingWork = this.#engine.ingest(action.entries, this.#state.remote!).then(
       (result) => {
         this.stats.changesIn += result.accepted;
+        for (const evidence of result.forks) {
+          this.#logger.error({ conn: this.#connection.id, peer: this.#state.remote, evidence }, 'origin signed two histories; set aside (nothing more of it is taken)');
+        }
         const origins = [...new Set(action.entries.map((e) => e.origin))];
         this.#dispatch({ type: 'ingested', batch: action.batch, epoch: action.epoch, origins, gap: result.gap, untrusted: result.untrusted.length > 0 });
       },
@@ -298,9 +330,11 @@ export class PeerSession {
     this.#inbox = this.#inbox.then(async () => {
       try {
         if (this.#state.phase === 'closed') return;
-        const handshake = this.#state.phase !== 'open';
-        const max = handshake ? Math.min(FIXED.maxHandshakeFrameBytes, this.#limits.maxFrameBytes) : this.#limits.maxFrameBytes;
-        const decoded = decodeFrame(frame, max, handshake);
+        // Small frames until the peer proved its key; its `open` (a clock naming up to every
+        // member) already gets the full limits, but still only handshake messages parse.
+        const unproven = this.#state.remote === undefined;
+        const max = unproven ? Math.min(FIXED.maxHandshakeFrameBytes, this.#limits.maxFrameBytes) : this.#limits.maxFrameBytes;
+        const decoded = decodeFrame(frame, max, this.#state.phase !== 'open', unproven);
         if ('unknown' in decoded) {
           this.#logger.debug({ conn: this.#connection.id, kind: decoded.unknown }, 'ignored a message of an unknown kind');
           this.#host.onUnknownMessage?.(this, decoded.unknown);
@@ -319,9 +353,9 @@ export class PeerSession {
 }
 
 /** Decodes one frame into a protocol event, or names the unknown message kind it carries. */
-function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean): { event: Event } | { unknown: string } {
+function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean, unproven: boolean): { event: Event } | { unknown: string } {
   try {
-    const decoded = decodeMessage(frame, maxFrameBytes, handshake);
+    const decoded = decodeMessage(frame, maxFrameBytes, handshake, unproven);
     return 'unknown' in decoded ? decoded : { event: { type: 'message', message: decoded, frame } };
   } catch (err) {
     const error = err instanceof CrmsyncError ? err : new CrmsyncError('ERR_PROTOCOL', 'frame failed to decode', { cause: err });

@@ -11,7 +11,7 @@ const urlOf = (name: string) => Object.keys(URLS).find((u) => URLS[u] === name)!
 function row(node: string | null, state: PeerStatus['state'], extra: Partial<PeerStatus> = {}): PeerStatus {
   return {
     node: node as PeerStatus['node'], url: null, direction: 'outbound', state, behind: 0, ahead: 0, lagSeconds: 0,
-    lastSeenAt: null, retryInMs: null, stats: null, ...extra,
+    lastSeenAt: null, retryInMs: null, stats: null, catchUp: null, ...extra,
   };
 }
 

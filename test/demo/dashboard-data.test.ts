@@ -14,7 +14,7 @@ const nameOfUrl = () => undefined;
 const T0 = 1_000_000;
 
 function peer(node: string, state: PeerStatus['state'] = 'connected'): PeerStatus {
-  return { node: node as PeerStatus['node'], url: null, direction: 'outbound', state, behind: 0, ahead: 0, lagSeconds: 0, lastSeenAt: null, retryInMs: null, stats: null };
+  return { node: node as PeerStatus['node'], url: null, direction: 'outbound', state, behind: 0, ahead: 0, lagSeconds: 0, lastSeenAt: null, retryInMs: null, stats: null, catchUp: null };
 }
 
 function report(name: string, clock: Record<string, number>, connectedTo: string[], live = 200): NodeReport {

@@ -11,6 +11,9 @@
  *    acknowledged (durable), {"failed": id, "code": ...} on a refused write, and
  *    {"done": "create", "prefix": p, "acked": k} at the end.
  *  - stdin {"op":"status"} prints {"status": NodeStatus}.
+ *  - stdin {"op":"memory"} prints {"memory": {rss, peakRss, heapUsed, external}} in bytes:
+ *    peakRss is the highest RSS sampled every MEMORY_SAMPLE_MS since the previous
+ *    "memory" op (or the start), so a test can bound what one phase cost.
  *  - stdin {"op":"close"} closes the node, prints {"closed": true} and exits 0.
  * Warnings and errors are logged as JSON to stderr.
  */
@@ -21,6 +24,8 @@ import type { MemberOptions } from '../../src/testing.js';
 
 /** Writes in flight during a bulk create (bounded, like any loop over many records). */
 const CREATE_CONCURRENCY = 32;
+/** How often the process samples its RSS for peakRss. */
+const MEMORY_SAMPLE_MS = 10;
 
 /** One JSON line on stdout. Pipes are synchronous on Linux, so a printed ack is never lost to a later kill. */
 function emit(line: object): void {
@@ -60,6 +65,9 @@ async function main(): Promise<void> {
   const member = (encoded ? unpack(Buffer.from(encoded, 'base64')) : {}) as Partial<MemberOptions>;
   const node = await openNode({ dataDir, nodeId, peers, logger, ...member, limits: { reconnectBaseMs: 50, reconnectMaxMs: 1000 } });
   emit({ url: node.url });
+  let peakRss = process.memoryUsage.rss();
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, MEMORY_SAMPLE_MS);
+  sampler.unref();
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
     if (line.trim() === '') continue;
@@ -72,6 +80,12 @@ async function main(): Promise<void> {
       case 'status':
         emit({ status: await node.status() });
         break;
+      case 'memory': {
+        const { rss, heapUsed, external } = process.memoryUsage();
+        emit({ memory: { rss, peakRss: Math.max(peakRss, rss), heapUsed, external } });
+        peakRss = rss;
+        break;
+      }
       case 'close':
         await node.close();
         emit({ closed: true });

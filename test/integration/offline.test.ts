@@ -24,14 +24,14 @@ describe('offline edits on both sides', () => {
     await b.close();
     // a edits while b is down.
     await a.records.update('acme', { phone: '+1 555 0199', stage: 'qualified', address: { city: 'Shelbyville' }, incrementInteractions: 2 });
-    await a.records.update('acme', { notes: 'Intro call went well. Follow up in May.' });
+    await a.records.update('acme', { notes: 'Intro call went well. Follow up in May.', custom: { zeta: 1, alpha: 'a' } });
     await a.records.create({ id: 'only-a', name: 'Made on A while apart' });
 
     // b comes back from its directory without peers (offline) and edits the same record.
     b = await h.open({ dataDir: dirB, nodeId: 'b' });
     expect((await b.records.get('acme'))?.stage).toBe('lead');
     await b.records.update('acme', { company: 'Acme Holdings', stage: 'proposal', address: { street: '2 Elm St' }, incrementInteractions: 1 });
-    await b.records.update('acme', { notes: 'NDA signed. Intro call went well.' });
+    await b.records.update('acme', { notes: 'NDA signed. Intro call went well.', custom: { mid: true } });
     await b.records.create({ id: 'only-b', name: 'Made on B while apart' });
     expect(await b.records.get('only-a')).toBeUndefined();
     await b.close();
@@ -62,6 +62,10 @@ describe('offline edits on both sides', () => {
     expect((await a.status()).conflicted).toBe(1);
     expect((await b.status()).conflicted).toBe(1);
     expect(common.records.map((r) => r.id)).toEqual(['acme', 'only-a', 'only-b']);
+    // Equal records are byte-identical JSON on both nodes (custom keys were written in different orders).
+    const [jsonA, jsonB] = await Promise.all([a.records.get('acme'), b.records.get('acme')]);
+    expect(JSON.stringify(jsonA)).toBe(JSON.stringify(jsonB));
+    expect(Object.keys(jsonA!.custom)).toEqual(['alpha', 'mid', 'zeta']);
 
     // Resolving the conflict on one side clears it on both.
     const resolved = nextChange(a, (e) => e.id === 'acme' && e.origin === 'b');

@@ -1,25 +1,32 @@
 /**
  * The backup and restore commands against a stopped node's data directory
  * (in-process command functions with a recording Io) and against a running node
- * through the real HTTP API (createApiServer on port 0).
+ * through the real HTTP API (createApiServer on port 0). A directory without a database
+ * restored into joins the backup's cluster; one of another cluster is refused.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiServer, type ApiServer } from '../../src/api/server.js';
-import type { CrmNode } from '../../src/index.js';
+import type { CrmNode, StoredEntry } from '../../src/index.js';
 import { backup, restore, verifyBackupFile } from '../../src/cli/commands/backup.js';
 import { init } from '../../src/cli/commands/init.js';
 import { dataDirPaths } from '../../src/config/files.js';
+import { writeBackupFile } from '../../src/migrate/backup.js';
+import { createTestCluster, type TestCluster } from '../../src/testing.js';
 import { memoryIo } from '../cli/helpers.js';
 import { customer, nodeAt, snapshotOf, tempDir } from './helpers.js';
+import { allEntries, buildBackup, memberAt, trustOf } from './backup-helpers.js';
 
 let dir: string;
 let remove: () => Promise<void>;
+let cluster: TestCluster;
 const cleanup: (() => Promise<void>)[] = [];
 
 beforeEach(async () => {
   ({ dir, remove } = await tempDir('crmsync-migrate-cli-'));
+  cluster = createTestCluster();
 });
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
@@ -48,6 +55,17 @@ async function seed(node: CrmNode, n: number): Promise<void> {
   }));
 }
 
+/** `crmsync backup` of a stopped node "berlin" (its own cluster) holding `rows` customers; returns the file. */
+async function stoppedNodeBackup(rows: number, name: string): Promise<string> {
+  const berlin = await initDir('berlin');
+  const node = await nodeAt(dataDataDb(berlin), 'berlin');
+  await seed(node, rows);
+  await node.close();
+  const file = join(dir, name);
+  await backup(file, { dataDir: berlin }, memoryIo());
+  return file;
+}
+
 describe('with a stopped node\'s data directory', () => {
   it('backs up, and restores into a new directory', async () => {
     const berlin = await initDir('berlin');
@@ -61,7 +79,7 @@ describe('with a stopped node\'s data directory', () => {
     const io = memoryIo({ cwd: dir });
     const made = await backup('berlin.crmbak', { dataDir: berlin, json: true }, io);
     expect(JSON.parse(io.stdout)).toEqual(made);
-    expect(made).toMatchObject({ file, nodeId: 'berlin', entries: 26, verified: true, clock: expected.clock });
+    expect(made).toMatchObject({ file, nodeId: 'berlin', entries: 26, verified: true, clock: expected.clock, founder: expect.stringMatching(/^ed25519:/) });
     expect(await verifyBackupFile(file, {}, memoryIo())).toMatchObject({ entries: 26 });
 
     const restoredDir = join(dir, 'restored');
@@ -73,7 +91,21 @@ describe('with a stopped node\'s data directory', () => {
     expect(again).toMatchObject({ applied: 0, alreadyPresent: 26 });
     const restored = await openDir(restoredDir, 'restored');
     expect(await snapshotOf(restored)).toEqual(expected);
+    // The new database joined the backup's cluster, with a key of its own (not yet granted).
+    expect(restored.trust.view()).toMatchObject({ founder: made.founder, self: { node: 'restored', role: null } });
+  });
 
+  it('refuses a backup of another cluster into a directory with a database, which keeps its records', async () => {
+    const file = await stoppedNodeBackup(5, 'berlin.crmbak');
+    const other = await initDir('other');
+    const keeper = await nodeAt(dataDataDb(other), 'other');
+    await keeper.records.create({ id: 'mine', name: 'Mine' });
+    const before = await snapshotOf(keeper);
+    await keeper.close();
+    for (const dryRun of [true, false]) {
+      await expect(restore(file, { dataDir: other, dryRun }, memoryIo())).rejects.toMatchObject({ code: 'ERR_VALIDATION', message: expect.stringMatching(/the backup is of the cluster founded by/) });
+    }
+    expect(await snapshotOf(await openDir(other, 'other'))).toEqual(before);
   });
 
   it('says "use --api" while the node is running, and refuses a missing database', async () => {
@@ -85,12 +117,7 @@ describe('with a stopped node\'s data directory', () => {
   });
 
   it('refuses a corrupted file before opening anything for writing', async () => {
-    const berlin = await initDir('berlin');
-    const node = await nodeAt(dataDataDb(berlin), 'berlin');
-    await seed(node, 10);
-    await node.close();
-    const file = join(dir, 'b.crmbak');
-    await backup(file, { dataDir: berlin }, memoryIo());
+    const file = await stoppedNodeBackup(10, 'b.crmbak');
     const bytes = await readFile(file);
     bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
     await writeFile(file, bytes);
@@ -106,7 +133,7 @@ describe('through the HTTP API of a running node', () => {
   const TOKEN = 'test-token-0123456789';
 
   async function serve(name: string): Promise<{ node: CrmNode; server: ApiServer }> {
-    const node = await nodeAt(join(dir, name), name);
+    const node = await memberAt(cluster, dir, name);
     const server = await createApiServer(node, { token: TOKEN });
     cleanup.push(() => node.close());
     cleanup.push(() => server.close());
@@ -150,15 +177,35 @@ describe('through the HTTP API of a running node', () => {
 
   });
 
-  it('answers 401 without the token and 422 for a file that is not a backup', async () => {
-    const { server } = await serve('node');
+  it('answers 401 without the token, 422 for a file that is not a backup or fails its signatures, 400 for another cluster or version 1', async () => {
+    const { node, server } = await serve('node');
     const noAuth = await fetch(`${server.url}/v1/backup`);
     expect(noAuth.status).toBe(401);
-    const bad = await fetch(`${server.url}/v1/restore`, {
-      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' }, body: 'id,name\n1,Ann\n',
-    });
-    expect(bad.status).toBe(422);
-    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('ERR_CORRUPT');
+    const upload = async (body: string | Buffer) => {
+      const res = await fetch(`${server.url}/v1/restore`, {
+        method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' }, body,
+      });
+      return { status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code };
+    };
+    expect(await upload('id,name\n1,Ann\n')).toEqual({ status: 422, code: 'ERR_CORRUPT' });
+    // A member's backup with one change altered and every hash recomputed: refused by its signatures.
+    const writer = await memberAt(cluster, dir, 'writer');
+    cleanup.push(() => writer.close());
+    await seed(writer, 3);
+    const [first, ...rest] = await allEntries(writer);
+    const altered = buildBackup({ header: trustOf(writer), entries: [{ ...first!, record: 'c-99999' as StoredEntry['record'] }, ...rest] });
+    expect(await upload(altered)).toEqual({ status: 422, code: 'ERR_SIGNATURE' });
+    // A backup of another cluster, and one of format version 1.
+    const foreign = await memberAt(createTestCluster(), dir, 'foreign');
+    cleanup.push(() => foreign.close());
+    await seed(foreign, 2);
+    await writeBackupFile(foreign, join(dir, 'foreign.crmbak'));
+    const foreignBytes = await readFile(join(dir, 'foreign.crmbak'));
+    expect(await upload(foreignBytes)).toEqual({ status: 400, code: 'ERR_VALIDATION' });
+    const inner = gunzipSync(foreignBytes);
+    inner.writeUInt16BE(1, 8);
+    expect(await upload(gzipSync(inner))).toEqual({ status: 400, code: 'ERR_VALIDATION' });
+    expect((await node.status()).lastLocalSeq).toBe(0);
     const backupResponse = await fetch(`${server.url}/v1/backup`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(backupResponse.headers.get('content-type')).toBe('application/gzip');
     const body = Buffer.from(await backupResponse.arrayBuffer());

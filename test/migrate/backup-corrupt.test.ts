@@ -1,27 +1,36 @@
 /**
  * A damaged backup is refused with ERR_CORRUPT before anything is written: truncated
  * files, flipped bytes in the compressed file and inside the decompressed frames, and
- * well-formed files whose content breaks the format's rules.
+ * well-formed files whose content breaks the format's rules. A file altered on purpose,
+ * every hash recomputed so it passes all of that, is refused by the node's signature
+ * checks, batch by batch, exactly as a peer's altered frame.
  *
  * The fixture is deterministic (a fixed clock and seeded random bytes for the node, a
- * fixed backup time), so the same bytes are flipped in every run.
+ * fixed backup time; the node's and cluster's keys are fresh, but their bytes sit in
+ * the header and in signatures, which every position check treats alike).
  */
 import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededRandom, type CrmNode, type Timers } from '../../src/index.js';
+import { seededRandom, type CrmNode, type StoredEntry, type Timers } from '../../src/index.js';
+import { createTestCluster, type TestCluster } from '../../src/testing.js';
 import { realTimers } from '../../src/timers.js';
-import { encodeEntry } from '../../src/migrate/backup-entry.js';
-import { blockFrame, ChainDigest, headerFrame, trailerFrame } from '../../src/migrate/backup-format.js';
+import { decodeValue, encodeEntry, encodeValue } from '../../src/migrate/backup-entry.js';
 import { verifyBackup } from '../../src/migrate/backup-reader.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { restoreBackup } from '../../src/migrate/restore.js';
-import { customer, nodeAt, snapshotOf, tempDir } from './helpers.js';
+import { chainNext, chainStart, entrySigningInput } from '../../src/crdt/origin-clock.js';
+import { changeDigest } from '../../src/engine/entry-check.js';
+import { loadNodeKeys } from '../../src/trust/keys.js';
+import { clusterIdOf } from '../../src/trust/statements.js';
+import { customer, snapshotOf, tempDir } from './helpers.js';
+import { allEntries, buildBackup, memberAt, trustOf } from './backup-helpers.js';
 
 let dir: string;
 let remove: () => Promise<void>;
+let cluster: TestCluster;
 let source: CrmNode;
 let target: CrmNode;
 let good: Buffer;
@@ -40,7 +49,8 @@ function seededBytes(seed: number): (n: number) => Uint8Array {
 
 beforeAll(async () => {
   ({ dir, remove } = await tempDir());
-  source = await nodeAt(join(dir, 'source'), 'source', { timers: fixedClock(1_700_000_000_000), random: seededRandom(7), randomBytes: seededBytes(11) });
+  cluster = createTestCluster();
+  source = await memberAt(cluster, dir, 'source', 'source', { timers: fixedClock(1_700_000_000_000), random: seededRandom(7), randomBytes: seededBytes(11) });
   await source.records.upsertMany(Array.from({ length: 40 }, (_, i) => {
     const { id, ...fields } = customer(i);
     return { id, fields };
@@ -49,7 +59,7 @@ beforeAll(async () => {
   const file = join(dir, 'good.crmbak');
   await writeBackupFile(source, file, { blockBytes: 4096, now: () => 1_700_000_100_000 });
   good = await readFile(file);
-  target = await nodeAt(join(dir, 'target'), 'target');
+  target = await memberAt(cluster, dir, 'target');
   await target.records.create({ id: 'mine', name: 'Target record' });
 });
 afterAll(async () => {
@@ -109,7 +119,7 @@ describe('a corrupted backup', () => {
         refused++;
       }
     }
-    expect(refused).toBeGreaterThan(300);
+    expect(refused, `refused of ${positions(good.length, 300).length} positions in ${good.length} bytes`).toBeGreaterThan(300);
     await expect(restoreBackup(target, () => [flip(good, good.length >> 1)])).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
     expect(await snapshotOf(target)).toEqual(before);
   });
@@ -125,6 +135,17 @@ describe('a corrupted backup', () => {
     await expectCorrupt(gzipSync(inner.subarray(0, inner.length - 8)));
   });
 
+  it('of format version 1 (unsigned logs) is refused with the way to migrate, not as corruption', async () => {
+    const inner = Buffer.from(gunzipSync(good));
+    inner.writeUInt16BE(1, 8);
+    const refused = verifyBackup([gzipSync(inner)]);
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    await expect(refused).rejects.toThrow(/format version 1, .* unsigned: .*crmsync export .*crmsync import/);
+    const before = await snapshotOf(target);
+    await expect(restoreBackup(target, () => [gzipSync(inner)])).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    expect(await snapshotOf(target)).toEqual(before);
+  });
+
   it('is refused when it is not a backup at all', async () => {
     await expectCorrupt(Buffer.from('id,name\n1,Ann\n'));
     await expectCorrupt(gzipSync(Buffer.from('id,name\n1,Ann\n')));
@@ -132,32 +153,33 @@ describe('a corrupted backup', () => {
 
   it('is refused when hashes match but the content breaks the rules', async () => {
     const entries = await source.exportEntries(0, 100);
-    const clockOf = (list: typeof entries) => {
-      const clock: Record<string, number> = {};
-      for (const e of list) clock[e.origin] = e.seq;
-      return clock;
-    };
-    const build = (list: typeof entries, encoded = list.map(encodeEntry), clock = clockOf(list)) => {
-      const head = headerFrame({ nodeId: 'source', createdAt: 1, clock, lastLocalSeq: list.at(-1)?.localSeq ?? 0 });
-      const chain = new ChainDigest();
-      chain.add(head.hash);
-      const block = blockFrame(encoded);
-      chain.add(block.hash);
-      return gzipSync(Buffer.concat([head.bytes, block.bytes, trailerFrame(encoded.length, 1, chain.digest())]));
-    };
+    const header = trustOf(source);
+    const build = (list: StoredEntry[], extra: { encoded?: Uint8Array[]; clock?: Record<string, number> } = {}) => buildBackup({
+      header: { ...header, ...(extra.clock ? { clock: extra.clock } : {}) }, entries: list, ...(extra.encoded ? { encoded: extra.encoded } : {}),
+    });
+    const full = (await verifyBackup([build(entries)])).header.clock;
     // The builder itself makes valid files.
     await expect(verifyBackup([build(entries)])).resolves.toMatchObject({ entries: entries.length });
     // A gap in an origin's sequence.
-    await expectCorrupt(build(entries.filter((_, i) => i !== 5), undefined, clockOf(entries)));
+    await expectCorrupt(build(entries.filter((_, i) => i !== 5), { clock: full }));
     // A header clock that does not match the entries.
-    await expectCorrupt(build(entries, undefined, { ...clockOf(entries), other: 3 }));
+    await expectCorrupt(build(entries, { clock: { ...full, source: 99 } }));
     // Entries out of log order.
     await expectCorrupt(build([entries[1]!, entries[0]!, ...entries.slice(2)]));
-    // An entry whose view belongs to another record.
-    const wrongView = { ...entries[0]!, view: { ...entries[0]!.view, id: entries[1]!.record } };
-    await expectCorrupt(build([wrongView, ...entries.slice(1)]));
-    // An entry that is not an entry.
-    await expectCorrupt(build(entries, [Buffer.from([0xc0]), ...entries.slice(1).map(encodeEntry)]));
+    // A log that does not end at a boundary (its last commit cut short).
+    await expectCorrupt(build(entries.slice(0, 10)));
+    // An entry that is not an entry; one with a key the format does not have; one with a `prev`.
+    const rest = entries.slice(1).map(encodeEntry);
+    await expectCorrupt(build(entries, { encoded: [Buffer.from([0xc0]), ...rest] }));
+    await expectCorrupt(build(entries, { encoded: [encodeValue({ e: {}, l: 1 }), ...rest] }));
+    const first = decodeValue(encodeEntry(entries[0]!)) as { e: Record<string, unknown>; l: number };
+    await expectCorrupt(build(entries, { encoded: [encodeValue({ ...first, v: {} }), ...rest] }));
+    await expectCorrupt(build(entries, { encoded: [encodeValue({ ...first, b: 1 }), ...rest] }));
+    await expectCorrupt(build(entries, { encoded: [encodeValue({ ...first, e: { ...first.e, p: Buffer.alloc(32) } }), ...rest] }));
+    // A header whose trust statements grant no key to an origin of its clock.
+    await expectCorrupt(buildBackup({ header: { ...header, trust: [] }, entries }));
+    // A header that is not of this format (no founder).
+    await expectCorrupt(buildBackup({ header: { ...header, founder: 'source' }, entries }));
   });
 
   it('passes a read error of the file itself on as it is, not as corruption', async () => {
@@ -170,5 +192,102 @@ describe('a corrupted backup', () => {
     await writeFile(bad, flip(good, good.length - 20));
     await expect(restoreBackup(target, () => createReadStream(bad))).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
     expect(await snapshotOf(target)).toEqual(before);
+  });
+});
+
+describe('a backup altered on purpose, every hash recomputed', () => {
+  let signed: CrmNode;
+  let entries: StoredEntry[];
+  let fresh: CrmNode;
+  beforeAll(async () => {
+    // Five commits of 20 rows: a boundary every 20 entries, so batches of 20.
+    signed = await memberAt(cluster, dir, 'signed');
+    for (let c = 0; c < 5; c++) {
+      await signed.records.upsertMany(Array.from({ length: 20 }, (_, i) => {
+        const { id, ...fields } = customer(c * 20 + i);
+        return { id, fields };
+      }));
+    }
+    entries = await allEntries(signed);
+    fresh = await memberAt(cluster, dir, 'fresh');
+  });
+  afterAll(async () => {
+    await signed.close();
+    await fresh.close();
+  });
+
+  /** The backup with entry `at` replaced; it passes every container check. */
+  const altered = async (at: number, change: (e: StoredEntry) => StoredEntry) => {
+    const bytes = buildBackup({ header: trustOf(signed), entries: entries.map((e, i) => (i === at ? change(e) : e)), blockEntries: 7 });
+    await expect(verifyBackup([bytes])).resolves.toMatchObject({ entries: entries.length });
+    return bytes;
+  };
+
+  it('is refused by signature verification in the batch it alters; earlier batches stay, the node runs on', async () => {
+    const flipped = (e: StoredEntry) => {
+      const change = Uint8Array.from(e.change);
+      const at = change.length >> 1;
+      change[at] = change[at]! ^ 0x01;
+      return { ...e, change };
+    };
+    const unsigned = /not signed by that origin's key .*nothing of this batch was stored/;
+    const cases: [Buffer, RegExp][] = [
+      [await altered(65, flipped), unsigned], // an unsigned entry: the chain covers it
+      [await altered(66, (e) => ({ ...e, record: 'c-99999' as StoredEntry['record'] })), unsigned],
+      [await altered(79, (e) => ({ ...e, sig: entries[59]!.sig! })), unsigned], // another entry's signature
+      [await altered(79, flipped), unsigned], // the signed entry itself
+      [await altered(79, ({ sig: _, ...e }) => e), /must carry the origin's signature; nothing of this batch was stored/], // a boundary without its signature
+    ];
+    for (const [bytes, reason] of cases) {
+      let progress = 0;
+      const refused = restoreBackup(fresh, () => [bytes], { batchEntries: 20, onProgress: (done) => void (progress = done) });
+      await expect(refused).rejects.toMatchObject({ code: 'ERR_SIGNATURE' });
+      await expect(refused).rejects.toThrow(reason);
+      // Batches 1-3 verified and stay (a merge); nothing of batch 4 was stored.
+      expect((await fresh.status()).clock).toEqual({ signed: 60 });
+      expect((await fresh.status()).lastLocalSeq).toBe(60);
+      expect(progress).toBe(60);
+    }
+    expect(await fresh.records.get('c-00065')).toBeUndefined();
+    await fresh.records.create({ id: 'still-running', name: 'Still running' });
+    // The genuine file completes the restore.
+    const good = buildBackup({ header: trustOf(signed), entries });
+    expect(await restoreBackup(fresh, () => [good])).toMatchObject({ applied: 40, alreadyPresent: 60 });
+    expect((await fresh.status()).clock).toEqual({ signed: 100, fresh: 1 });
+    expect(await fresh.records.get('c-00065')).toEqual(await signed.records.get('c-00065'));
+  });
+
+  it('is refused before any entry is written when a trust statement was altered', async () => {
+    const target = await memberAt(cluster, dir, 'trust-target');
+    try {
+      const [first, ...others] = trustOf(signed).trust as Record<string, unknown>[];
+      const bytes = buildBackup({ header: { founder: cluster.founder.fingerprint, trust: [{ ...first, admin: true }, ...others] }, entries });
+      await verifyBackup([bytes]);
+      const before = target.exportTrust();
+      await expect(restoreBackup(target, () => [bytes])).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringMatching(/trust statements do not verify/) });
+      expect((await target.status()).lastLocalSeq).toBe(0);
+      expect(target.exportTrust()).toEqual(before);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('keeps a validly signed entry whose change is malformed, quarantined, as from a peer', async () => {
+    // Only a member's own key can sign its entries: the member "forger" signs a change that is no Automerge change.
+    const forger = cluster.member('forger');
+    const keys = loadNodeKeys(forger.identity.privateKeyPem);
+    const change = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const chain = chainNext(chainStart(clusterIdOf(cluster.founder.publicKey), 'forger'), { seq: 1, record: 'forged' }, changeDigest(change));
+    const entry = {
+      origin: 'forger', seq: 1, record: 'forged', change, sig: keys.sign(entrySigningInput(chain)), localSeq: 1, boundary: true,
+    } as unknown as StoredEntry;
+    const bytes = buildBackup({ header: { founder: cluster.founder.fingerprint, trust: forger.cluster.statements }, entries: [entry] });
+    const target = await memberAt(cluster, dir, 'quarantine-target');
+    try {
+      expect(await restoreBackup(target, () => [bytes])).toMatchObject({ applied: 1, quarantined: 1, clock: { forger: 1 } });
+      expect(await target.records.get('forged')).toBeUndefined();
+    } finally {
+      await target.close();
+    }
   });
 });

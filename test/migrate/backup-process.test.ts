@@ -1,8 +1,8 @@
 /**
  * The real executable: a `crmsync start` process, then backup and export through its
  * API (`--api` alone finds it through <data-dir>/api-url), "use --api" when the data
- * directory is locked, restore into a new data directory once it stopped, and a
- * corrupted file refused with ERR_CORRUPT.
+ * directory is locked, restore into a new data directory once it stopped (it joins the
+ * backup's cluster), and a corrupted file refused with ERR_CORRUPT.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,7 +45,8 @@ describe('backup and restore as processes', () => {
     const made = await runCli(['backup', '-d', dataDir, '--api', file, '--json']);
     expect(made.stderr).toBe('');
     expect(made.code).toBe(0);
-    expect(JSON.parse(made.stdout)).toMatchObject({ nodeId: 'berlin', entries: 20, verified: true, clock: { berlin: 20 } });
+    const summary = JSON.parse(made.stdout) as { founder: string };
+    expect(summary).toMatchObject({ nodeId: 'berlin', entries: 20, verified: true, clock: { berlin: 20 }, founder: expect.stringMatching(/^ed25519:/) });
 
     const exported = await runCli(['export', '-d', dataDir, '--api', '--territory', 'north', '--format', 'ndjson']);
     expect(exported.code).toBe(0);
@@ -59,7 +60,10 @@ describe('backup and restore as processes', () => {
     const copy = join(dir.path, 'copy');
     const restored = await runCli(['restore', '-d', copy, '--node-id', 'copy', file, '--json']);
     expect(restored.code).toBe(0);
-    expect(JSON.parse(restored.stdout)).toMatchObject({ applied: 20, alreadyPresent: 0, records: { live: 20, deleted: 0 }, clock: { berlin: 20 } });
+    // The new data directory joined berlin's cluster (the backup's founder) with a key of its own.
+    expect(JSON.parse(restored.stdout)).toMatchObject({
+      applied: 20, quarantined: 0, alreadyPresent: 0, records: { live: 20, deleted: 0 }, clock: { berlin: 20 }, backup: { founder: summary.founder },
+    });
 
     const bytes = await readFile(file);
     bytes[bytes.length - 30] = bytes[bytes.length - 30]! ^ 0x10;

@@ -1,54 +1,55 @@
 /**
  * A refused `crmsync restore` leaves the target directory exactly as it was (the same
- * files with the same sizes, or still absent): a corrupt backup is verified before the
- * directory is opened or created; a bad or mismatched node id is refused before too;
- * and a backup that verifies but fails while merging removes the database it created.
+ * files with the same sizes, or still absent): a corrupt or version-1 backup is verified
+ * before the directory is opened or created; a bad or mismatched node id is refused
+ * before too; and a backup that verifies but fails in the node (altered entries that
+ * fail their signatures, a node id the backup's cluster binds to another key) removes
+ * the database it created.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataDirPaths } from '../../src/config/files.js';
-import { encodeEntry } from '../../src/migrate/backup-entry.js';
-import { blockFrame, ChainDigest, headerFrame, trailerFrame } from '../../src/migrate/backup-format.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
+import { createTestCluster } from '../../src/testing.js';
 import { crmsync, initDataDir, PROCESS_TIMEOUT_MS, tree } from './cli-process.js';
 import { customer, nodeAt } from './helpers.js';
+import { allEntries, buildBackup, memberAt, trustOf } from './backup-helpers.js';
 import { tempDirs } from './import-helpers.js';
 
 const dirs = tempDirs();
 let dir: string;
 let good: string;
 let corrupt: string;
-let unmergeable: string;
+let versionOne: string;
+let altered: string;
 /** A data directory with a database (node "keeper", from `crmsync init`). */
 let existing: string;
 
 beforeAll(async () => {
   dir = await dirs.make();
-  const source = await nodeAt(join(dir, 'source'), 'source');
+  const source = await memberAt(createTestCluster(), dir, 'source');
   await source.records.upsertMany(Array.from({ length: 5 }, (_, i) => {
     const { id, ...fields } = customer(i);
     return { id, fields };
   }));
   good = join(dir, 'good.crmbak');
   await writeBackupFile(source, good);
-  // Every hash and count checks out, but the first change is not an Automerge change:
-  // the file verifies, and the merge fails after the database was created.
-  const [first] = await source.exportEntries(0, 1);
+  // Every hash and count checks out, but the first change was altered: the file
+  // verifies, and the node refuses the entries after the database was created.
+  const [first, ...rest] = await allEntries(source);
+  altered = join(dir, 'altered.crmbak');
+  await writeFile(altered, buildBackup({ header: trustOf(source), entries: [{ ...first!, change: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) }, ...rest] }));
   await source.close();
-  const encoded = [encodeEntry({ ...first!, change: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) })];
-  const head = headerFrame({ nodeId: 'source', createdAt: 1, clock: { source: 1 }, lastLocalSeq: 1 });
-  const block = blockFrame(encoded);
-  const chain = new ChainDigest();
-  chain.add(head.hash);
-  chain.add(block.hash);
-  unmergeable = join(dir, 'unmergeable.crmbak');
-  await writeFile(unmergeable, gzipSync(Buffer.concat([head.bytes, block.bytes, trailerFrame(1, 1, chain.digest())])));
   const bytes = await readFile(good);
   bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x40;
   corrupt = join(dir, 'corrupt.crmbak');
   await writeFile(corrupt, bytes);
+  const inner = gunzipSync(await readFile(good));
+  inner.writeUInt16BE(1, 8);
+  versionOne = join(dir, 'version-1.crmbak');
+  await writeFile(versionOne, gzipSync(inner));
   existing = await initDataDir(join(dir, 'existing'), 'keeper');
   const keeper = await nodeAt(dataDirPaths(existing).db, 'keeper');
   await keeper.records.create({ id: 'mine', name: 'Mine' });
@@ -80,11 +81,23 @@ describe('a refused restore leaves the target directory as it was', () => {
     await refused(existing, ['--node-id', 'someone-else', good], 2, /this data directory belongs to node "keeper" .*, not "someone-else"/);
   });
 
-  it('a backup that verifies but cannot be merged: the database it created is removed', { timeout: PROCESS_TIMEOUT_MS * 2 }, async () => {
-    await refused(join(dir, 'missing-3'), ['--node-id', 'fresh', unmergeable], 1, /malformed Automerge change/);
+  it('a backup of format version 1: refused with the way to migrate, into a missing directory and one with a database', { timeout: PROCESS_TIMEOUT_MS * 2 }, async () => {
+    const versionOneRefused = /^error ERR_VALIDATION: this is a backup of format version 1[\s\S]*crmsync export[\s\S]*crmsync import/;
+    await refused(join(dir, 'missing-v1'), ['--node-id', 'fresh', versionOne], 2, versionOneRefused);
+    expect(await tree(join(dir, 'missing-v1'))).toBeNull();
+    await refused(existing, [versionOne], 2, versionOneRefused);
+  });
+
+  it('a backup whose entries were altered (hashes recomputed): refused by their signatures, the database it created removed', { timeout: PROCESS_TIMEOUT_MS * 2 }, async () => {
+    await refused(join(dir, 'missing-3'), ['--node-id', 'fresh', altered], 1, /^error ERR_SIGNATURE: backup entries refused: entries of origin "source" .* not signed by that origin's key/);
     expect(await tree(join(dir, 'missing-3'))).toBeNull();
     const initialised = await initDataDir(join(dir, 'initialised-2'), 'fresh');
-    await refused(initialised, [unmergeable], 1, /malformed Automerge change/);
+    await refused(initialised, [altered], 1, /^error ERR_SIGNATURE: /);
+  });
+
+  it('the backup\'s own node id for a new directory (a new key): refused, the database it created removed', { timeout: PROCESS_TIMEOUT_MS }, async () => {
+    await refused(join(dir, 'missing-4'), ['--node-id', 'source', good], 2, /^error ERR_VALIDATION: the backup's cluster binds node id "source" to another key/);
+    expect(await tree(join(dir, 'missing-4'))).toBeNull();
   });
 
   it('and a good backup is still restored', { timeout: PROCESS_TIMEOUT_MS }, async () => {

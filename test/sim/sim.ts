@@ -18,6 +18,22 @@ import { RECORD_OPS, runRecordOp, type RecordOp } from './workload.js';
  */
 export type Profile = 'tcp' | 'chaos';
 
+/** An extra participant with a step kind of its own (byzantine.test.ts: a lying member). */
+export interface SimActor {
+  /** Its node names: sessions with them may close for cause (not an engine problem). */
+  readonly names: readonly string[];
+  /** Weight of its step among the others. */
+  readonly weight: number;
+  /** Joins the cluster, before the first step. */
+  start(cluster: SimCluster): void;
+  /** One step; returns its trace label. */
+  step(rng: Prng, cluster: SimCluster): Promise<string>;
+  /** Leaves, before the final phase. */
+  stop(): void;
+  /** After convergence, with every node up: what is wrong (empty when nothing). */
+  check(cluster: SimCluster): Promise<string[]>;
+}
+
 /** What to run. */
 export interface SimConfig {
   seed: number;
@@ -28,6 +44,7 @@ export interface SimConfig {
   skip?: ReadonlySet<number>;
   /** Log level whose lines are interleaved into the trace (diagnosis; default none). */
   logLevel?: string;
+  actor?: SimActor;
 }
 
 /** What a run produced. */
@@ -90,7 +107,7 @@ export async function runSim(config: SimConfig): Promise<SimResult> {
   const steps = config.steps ?? setup.int(60, 150);
   const trace: string[] = [];
   const cluster = new SimCluster({
-    seed: config.seed, size, dials, limits, tolerate: profile === 'chaos' ? ['ERR_PROTOCOL'] : [],
+    seed: config.seed, size, dials, limits, tolerate: profile === 'chaos' ? ['ERR_PROTOCOL'] : [], hostile: config.actor?.names ?? [],
     ...(config.logLevel ? {
       logLevel: config.logLevel,
       onLog: (node, { level: _level, time: _time, ...entry }) => trace.push(`    [${node}] ${JSON.stringify(entry)}`),
@@ -102,13 +119,15 @@ export async function runSim(config: SimConfig): Promise<SimResult> {
   };
   try {
     await cluster.startAll();
+    config.actor?.start(cluster);
     for (let i = 0; i < steps; i++) {
       if (config.skip?.has(i)) continue;
       const at = trace.push(`#${i} t+${cluster.timers.now() - SIM_EPOCH}`) - 1;
-      const line = await runStep(cluster, root.fork(1_000_000 + i), profile);
+      const line = await runStep(cluster, root.fork(1_000_000 + i), profile, config.actor);
       await cluster.settle();
       trace[at] += ` ${line}`;
     }
+    config.actor?.stop();
     result.trace.push(`final phase t+${cluster.timers.now() - SIM_EPOCH}`);
     result.report = await converge(cluster);
     if (result.report.converged) {
@@ -119,6 +138,7 @@ export async function runSim(config: SimConfig): Promise<SimResult> {
         const report = await cluster.node(i).verify();
         if (report.problems > 0) cluster.problems.push(`n${i}: verify found ${report.problems} problems: ${JSON.stringify(report.details.slice(0, 3))}`);
       }
+      if (config.actor) result.problems.push(...await config.actor.check(cluster));
     }
     await cluster.closeAll();
   } catch (err) {
@@ -128,11 +148,12 @@ export async function runSim(config: SimConfig): Promise<SimResult> {
   return result;
 }
 
-async function runStep(cluster: SimCluster, rng: Prng, profile: Profile): Promise<string> {
-  const kind = rng.weighted(STEP_WEIGHTS);
+async function runStep(cluster: SimCluster, rng: Prng, profile: Profile, actor?: SimActor): Promise<string> {
+  const kind = actor ? rng.weighted({ ...STEP_WEIGHTS, actor: actor.weight }) : rng.weighted(STEP_WEIGHTS);
+  if (kind === 'actor') return actor!.step(rng, cluster);
   if (kind in RECORD_OPS) {
     const up = rng.shuffle(cluster.up());
-    if (up.length === 0) return runStep(cluster, rng, profile);
+    if (up.length === 0) return runStep(cluster, rng, profile, actor);
     const nodes = up.slice(0, 2).map((i) => ({ name: cluster.names[i]!, node: cluster.node(i) }));
     return runRecordOp(rng, kind as RecordOp, nodes);
   }

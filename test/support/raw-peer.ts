@@ -1,19 +1,24 @@
 /**
  * A scripted peer over a real socket: it performs the real handshake as a member of a
- * test cluster (or fails it on purpose), then sends whatever frames a test wants —
- * honest, newer-versioned or hostile — and records what the node answers and how it
- * closed the connection. It writes its own origin's entries with correct chain hashes
- * and signatures, so a test can alter exactly one thing.
+ * test cluster (or fails it on purpose: another node id, another key, a wrong proof),
+ * then sends whatever frames a test wants — honest, newer-versioned or hostile — and
+ * records what the node answers and how it closed the connection. It writes its own
+ * origin's entries with correct chain hashes and signatures (origin-log.ts), so a test
+ * can alter exactly one thing.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
 import { WebSocket } from 'ws';
-import { chainNext, chainStart, entrySigningInput } from '../../src/crdt/origin-clock.js';
-import { changeDigest } from '../../src/engine/entry-check.js';
-import { loadNodeKeys, type NodeKeys } from '../../src/trust/keys.js';
+import { loadNodeKeys, parseFingerprint, type NodeKeys } from '../../src/trust/keys.js';
 import type { MemberOptions } from '../../src/testing.js';
 import { clusterIdOf } from '../../src/trust/statements.js';
-import { parseFingerprint } from '../../src/trust/keys.js';
+import { OriginLog, type RecordChange } from './origin-log.js';
+
+/** How the connection closed. */
+export interface Closed {
+  code: number;
+  reason: string;
+}
 
 /** A connected scripted peer. */
 export interface RawPeer {
@@ -21,76 +26,151 @@ export interface RawPeer {
   keys: NodeKeys;
   node: string;
   cluster: string;
-  /** Every frame the node sent, decoded as plain MessagePack. */
+  /** This peer's own origin log (what `entries()` continues). */
+  log: OriginLog;
+  /** Every frame the node sent, decoded as plain MessagePack, and the raw frames. */
   received: Record<string, unknown>[];
-  closed: Promise<{ code: number; reason: string }>;
+  frames: Buffer[];
+  /** Every frame this peer sent, as sent (to replay them elsewhere). */
+  sent: Uint8Array[];
+  closed: Promise<Closed>;
   /** Sends a message in wire form (entries as short-key maps, e.g. from `entries()`). */
   send(message: Record<string, unknown>): void;
   sendRaw(bytes: Uint8Array): void;
-  /** Resolves with the first received frame (past or future) matching `predicate`. */
+  /** Sends entries as the next `changes` batch (epoch 0 unless given). */
+  sendChanges(entries: Record<string, unknown>[], epoch?: number): number;
+  /** Resolves with the first received frame (past or future) matching `predicate`; rejects if the socket closes first. */
   next(predicate: (m: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Builds the next entries of this peer's own origin (chained and signed like a node's). */
-  entries(changes: { record: string; change: Uint8Array }[], options?: { signEach?: boolean }): Record<string, unknown>[];
+  entries(changes: RecordChange[], options?: { signEach?: boolean }): Record<string, unknown>[];
+  /** Change bytes of `record` the node sent us so far, in the order received. */
+  changesOf(record: string): Uint8Array[];
 }
 
+/** What the hello claims and how the proof is made (defaults: the member's own, honestly). */
+export interface HandshakeScript {
+  /** Node id claimed in the hello. */
+  node?: string;
+  /** Public key claimed in the hello. */
+  key?: Uint8Array;
+  /** Trust statements sent as proof. */
+  proof?: unknown[];
+  /** Signs the transcript with these keys instead of the member's, or sends these 64 bytes as the signature. */
+  authWith?: NodeKeys | Uint8Array;
+  /** The TLS channel binding to sign (none on plain ws). */
+  channelBinding?: Uint8Array;
+  /** The clock our `open` claims (default empty). */
+  openClock?: unknown[];
+}
+
+/** Connection options. */
+export interface RawPeerOptions extends HandshakeScript {
+  /** Complete the handshake before returning (default true); it throws if the node closes instead. */
+  handshake?: boolean;
+  /** Answer pings (default true). A peer that does not is dead to the node. */
+  autoPong?: boolean;
+  /** Acknowledge every `changes` frame with an empty clock (default false). */
+  autoAck?: boolean;
+  headers?: Record<string, string>;
+  /** Local address to connect from (any of 127.0.0.0/8 on loopback: another "remote address" to the node). */
+  localAddress?: string;
+}
+
+/** The result of a scripted handshake: the node's `open`, or the close it answered with. */
+export type HandshakeResult = { open: Record<string, unknown> } | { closed: Closed };
+
 /** Connects to `url` as `member`; with `handshake` (default) completes the handshake. */
-export async function rawPeer(url: string, member: MemberOptions, options: { handshake?: boolean; channelBinding?: Uint8Array } = {}): Promise<RawPeer> {
+export async function rawPeer(url: string, member: MemberOptions, options: RawPeerOptions = {}): Promise<RawPeer & { handshake(script?: HandshakeScript): Promise<HandshakeResult> }> {
   const keys = loadNodeKeys(member.identity.privateKeyPem);
   const cluster = clusterIdOf(parseFingerprint(member.cluster.founder));
-  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const ws = new WebSocket(url, {
+    perMessageDeflate: false, autoPong: options.autoPong ?? true,
+    ...(options.headers ? { headers: options.headers } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   const received: Record<string, unknown>[] = [];
-  let waiters: { predicate: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
   const frames: Buffer[] = [];
+  const sent: Uint8Array[] = [];
+  const write = (bytes: Uint8Array): void => {
+    sent.push(bytes);
+    ws.send(bytes);
+  };
+  type Waiter = { predicate: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void; reject: (err: Error) => void };
+  let waiters: Waiter[] = [];
+  let batch = 0;
   ws.on('message', (data) => {
     frames.push(data as Buffer);
-    const message = unpack(data as Buffer) as Record<string, unknown>;
+    let message: Record<string, unknown>;
+    try {
+      message = unpack(data as Buffer) as Record<string, unknown>;
+    } catch {
+      message = { type: '(undecodable)' };
+    }
     received.push(message);
+    if (options.autoAck && message.type === 'changes') write(pack({ type: 'ack', batch: message.batch, clock: [] }));
     waiters = waiters.filter((w) => (w.predicate(message) ? (w.resolve(message), false) : true));
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') })));
+  const closed = new Promise<Closed>((resolve) => ws.once('close', (code, reason) => {
+    for (const w of waiters) w.reject(new Error(`the node closed the connection (${code} ${reason.toString('utf8')}) before a matching frame; got ${received.map((m) => m.type).join(', ')}`));
+    waiters = [];
+    resolve({ code, reason: reason.toString('utf8') });
+  }));
   await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  ws.on('error', () => undefined);
-  let chain = chainStart(cluster, member.nodeId);
-  let seq = 0;
+  ws.on('error', () => undefined); // a reset after the node closed us is expected
+  const log = new OriginLog(cluster, member.nodeId, keys);
   const peer: RawPeer = {
-    ws, keys, node: member.nodeId, cluster, received, closed,
-    send: (message) => ws.send(pack(message)),
-    sendRaw: (bytes) => ws.send(bytes),
+    ws, keys, node: member.nodeId, cluster, log, received, frames, sent, closed,
+    send: (message) => write(pack(message)),
+    sendRaw: write,
+    sendChanges(entries, epoch = 0) {
+      write(pack({ type: 'changes', epoch, batch: ++batch, entries }));
+      return batch;
+    },
     next(predicate, timeoutMs = 20_000) {
       const found = received.find(predicate);
       if (found) return Promise.resolve(found);
+      if (ws.readyState === WebSocket.CLOSED) return Promise.reject(new Error(`the connection is closed; got ${received.map((m) => m.type).join(', ')}`));
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${received.map((m) => m.type).join(', ')}`)), timeoutMs);
-        waiters.push({ predicate, resolve: (m) => { clearTimeout(timer); resolve(m); } });
+        waiters.push({ predicate, resolve: (m) => { clearTimeout(timer); resolve(m); }, reject: (err) => { clearTimeout(timer); reject(err); } });
       });
     },
-    entries(changes, entryOptions = {}) {
-      return changes.map(({ record, change }, i) => {
-        const prev = chain;
-        chain = chainNext(chain, { seq: ++seq, record }, changeDigest(change));
-        const value: Record<string, unknown> = { o: member.nodeId, s: seq, r: record, c: change };
-        if (i === 0) value.p = Buffer.from(prev, 'hex');
-        if (entryOptions.signEach || i === changes.length - 1) value.g = keys.sign(entrySigningInput(chain));
-        return value;
-      });
-    },
+    entries: (changes, entryOptions) => log.next(changes, entryOptions),
+    changesOf: (record) => received.flatMap((m) => (m.type === 'changes' ? (m.entries as Record<string, unknown>[]) : []))
+      .filter((e) => e.r === record).map((e) => e.c as Uint8Array),
   };
-  if (options.handshake === false) return peer;
-  const nonce = randomBytes(32);
-  const hello = { type: 'hello', protocol: 2, cluster, node: member.nodeId, key: keys.publicKey, nonce, proof: member.cluster.statements };
-  const ourHello = pack(hello);
-  ws.send(ourHello);
-  await peer.next((m) => m.type === 'hello');
-  const theirHello = frames[received.findIndex((m) => m.type === 'hello')]!;
-  // As the initiator: our hello first in the transcript (see src/sync/handshake.ts).
+  /** Runs the handshake as the initiator with `script`'s lies, if any. */
+  const handshake = async (script: HandshakeScript = {}): Promise<HandshakeResult> => {
+    const hello = {
+      type: 'hello', protocol: 2, cluster, node: script.node ?? member.nodeId, key: script.key ?? keys.publicKey,
+      nonce: randomBytes(32), proof: script.proof ?? member.cluster.statements,
+    };
+    const ourHello = pack(hello);
+    write(ourHello);
+    // A frame, or undefined once the node closed (or never answered) instead.
+    const answer = (type: string) => peer.next((m) => m.type === type).then((m) => m, () => undefined);
+    if (!(await answer('hello'))) return { closed: await closed };
+    const theirHello = frames[received.findIndex((m) => m.type === 'hello')]!;
+    write(pack({ type: 'auth', sig: authSignature(script.authWith ?? keys, ourHello, theirHello, script.channelBinding) }));
+    const open = await answer('open');
+    if (!open) return { closed: await closed };
+    write(pack({ type: 'open', clock: script.openClock ?? [], trust: '' }));
+    return { open };
+  };
+  if (options.handshake !== false) {
+    const result = await handshake(options);
+    if ('closed' in result) throw new Error(`handshake refused: ${result.closed.code} ${result.closed.reason}`);
+  }
+  return { ...peer, handshake };
+}
+
+/** The initiator's proof: a signature over both hellos as sent and the channel binding (src/sync/handshake.ts). */
+export function authSignature(by: NodeKeys | Uint8Array, ourHello: Uint8Array, theirHello: Uint8Array, channelBinding?: Uint8Array): Uint8Array {
+  if (by instanceof Uint8Array) return by;
   const hash = createHash('sha256').update('crmsync/auth/1\0');
-  for (const part of [ourHello, theirHello, options.channelBinding ?? new Uint8Array(0)]) {
+  for (const part of [ourHello, theirHello, channelBinding ?? new Uint8Array(0)]) {
     const length = Buffer.alloc(4);
     length.writeUInt32BE(part.length);
     hash.update(length).update(part);
   }
-  ws.send(pack({ type: 'auth', sig: keys.sign(Buffer.concat([Buffer.from('initiator\0'), hash.digest()])) }));
-  await peer.next((m) => m.type === 'open');
-  ws.send(pack({ type: 'open', clock: [], trust: '' }));
-  return peer;
+  return by.sign(Buffer.concat([Buffer.from('initiator\0'), hash.digest()]));
 }

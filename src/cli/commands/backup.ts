@@ -26,6 +26,8 @@ export interface BackupResult {
   bytes: number;
   nodeId: string;
   createdAt: number;
+  /** Fingerprint of the founder of the cluster the backup belongs to. */
+  founder: string;
   entries: number;
   blocks: number;
   clock: Record<string, number>;
@@ -77,8 +79,9 @@ export async function backup(file: string, options: BackupOptions, io: Io): Prom
 
 /**
  * Verifies a backup, then merges it into the node. For a data directory the whole file
- * is verified before the directory is opened or created, and a restore that fails after
- * it created the database removes it again: a refused restore leaves the directory as it
+ * is verified before the directory is opened or created; a database created here joins
+ * the backup's cluster (with a key of its own); and a restore that fails after it
+ * created the database removes it again: a refused restore leaves the directory as it
  * was. (A running node, --api, verifies the upload itself before merging.)
  */
 export async function restore(file: string, options: RestoreOptions, io: Io): Promise<RestoreResult> {
@@ -86,7 +89,8 @@ export async function restore(file: string, options: RestoreOptions, io: Io): Pr
   await mustExist(path);
   const local = options.api === undefined || options.api === false;
   const verified = local ? await verifyBackup(createReadStream(path)) : undefined;
-  const target = await openTarget(options, io, { command: `crmsync restore ${file}`, create: true });
+  const cluster = verified && { founder: verified.header.founder, statements: verified.header.trust };
+  const target = await openTarget(options, io, { command: `crmsync restore ${file}`, create: true, ...(cluster ? { cluster } : {}) });
   let result: RestoreResult;
   try {
     result = target.kind === 'local'
@@ -102,7 +106,7 @@ export async function restore(file: string, options: RestoreOptions, io: Io): Pr
   if (target.kind === 'local' && result.dryRun) for (const dir of target.created) await rm(dir, { recursive: true, force: true });
   io.out(options.json ? json(result) : keyValues([
     ['backup of', result.backup.nodeId], ['taken at', time(result.backup.createdAt)], ['entries', result.backup.entries],
-    [result.dryRun ? 'would apply' : 'applied', result.applied], ['already present', result.alreadyPresent],
+    [result.dryRun ? 'would apply' : 'applied', result.applied], ['quarantined', result.quarantined], ['already present', result.alreadyPresent],
     ['records', result.records.live], ['deleted records', result.records.deleted],
   ]));
   if (result.dryRun && !options.json) io.err('dry run: nothing was written');
@@ -115,7 +119,7 @@ export async function verifyBackupFile(file: string, options: { json?: boolean }
   await mustExist(path);
   const result = summaryResult(path, (await stat(path)).size, await verifyBackup(createReadStream(path)));
   io.out(options.json ? json(result) : keyValues([
-    ['file', result.file], ['node', result.nodeId], ['taken at', time(result.createdAt)], ['entries', result.entries],
+    ['file', result.file], ['node', result.nodeId], ['cluster founder', result.founder], ['taken at', time(result.createdAt)], ['entries', result.entries],
     ['blocks', result.blocks], ['origins', Object.keys(result.clock).length], ['verified', 'yes'],
   ]));
   return result;
@@ -138,5 +142,7 @@ async function mustExist(path: string): Promise<void> {
 
 function summaryResult(file: string, bytes: number, summary: BackupSummary): BackupResult {
   const { header } = summary;
-  return { file, bytes, nodeId: header.nodeId, createdAt: header.createdAt, entries: summary.entries, blocks: summary.blocks, clock: header.clock, verified: true };
+  return {
+    file, bytes, nodeId: header.nodeId, createdAt: header.createdAt, founder: header.founder, entries: summary.entries, blocks: summary.blocks, clock: header.clock, verified: true,
+  };
 }

@@ -47,6 +47,8 @@ export interface LocalUse {
   command: string;
   /** May create the database (restore into a new node); otherwise it must exist. */
   create?: boolean;
+  /** The cluster a database created here joins (a restore: the backup's); default: it founds a new one. */
+  cluster?: { founder: string; statements: unknown[] };
 }
 
 /** Opens the target the flags name; the caller must `closeTarget` it. */
@@ -79,7 +81,7 @@ export async function openTarget(flags: TargetFlags, io: Io, use: LocalUse): Pro
   await sameNode(loaded, flags.nodeId, exists);
   const created = exists ? [] : await missing([dataDir, paths.db]);
   try {
-    const node = await openNode({ dataDir: paths.db, nodeId, listen: false });
+    const node = await openNode({ dataDir: paths.db, nodeId, listen: false, ...(use.cluster && !exists ? { cluster: use.cluster } : {}) });
     return { kind: 'local', node, dataDir, loaded, created };
   } catch (err) {
     if (hasCode(err, 'ERR_LOCKED')) {

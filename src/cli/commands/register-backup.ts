@@ -54,10 +54,12 @@ The file is written as <file>.tmp, fsynced, read back and verified, then renamed
       'crmsync restore -d ./berlin-new berlin-2024-05-01.crmbak --node-id berlin-2',
       'crmsync restore -d ./berlin --api berlin-2024-05-01.crmbak --dry-run',
     )}
-Restoring merges like sync: entries the node has are skipped, the rest are CRDT-merged, so restoring
-old data into a node that moved on loses nothing, and restoring twice changes nothing. A truncated or
-corrupted file is refused (ERR_CORRUPT) before anything is written. A node's own backup restored
-under the same id brings it back: let it sync with its peers before it writes.
+Restoring merges like sync: entries the node has are skipped, the rest are verified (signatures, as
+from a peer) and CRDT-merged, so restoring old data into a node that moved on loses nothing, and
+restoring twice changes nothing. A truncated or corrupted file (ERR_CORRUPT), a backup of another
+cluster or of format version 1 (ERR_VALIDATION) is refused before anything is written. A new data
+directory joins the backup's cluster with a key of its own: give it a node id the cluster has not
+used, and have an administrator of the cluster grant its key before it syncs.
 `)
     .action(withFile(async (file, opts) => (await backups()).restore(file, flagsOf(opts), io)));
   targetOptions(program.command('verify').description('check every stored record against its document (heads and view); --repair fixes what differs'))

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * Runtime errors carry a stable upper-case `code` (tests and callers branch on it,
  * never on the message) and an optional `cause`. Programmer errors stay TypeErrors.
@@ -58,6 +60,26 @@ export class CrmsyncError extends Error {
     this.code = code;
     this.details = options.details;
   }
+}
+
+/**
+ * How unknown keys are listed: `each` gives one entry per key at its own path
+ * (`colour: unknown field`, the HTTP API's documented contract); `together` gives one
+ * entry for the object holding them (`(root): unknown field(s) colour, size`, what the
+ * engine has always reported to library callers).
+ */
+export type UnknownKeys = 'each' | 'together';
+
+/** Turns a failed schema parse into one ERR_VALIDATION with a field-level detail per problem. */
+export function validationError(what: string, error: z.ZodError, unknownKeys: UnknownKeys = 'each'): CrmsyncError {
+  const field = (path: readonly PropertyKey[]) => path.map(String).join('.') || '(root)';
+  const details: FieldIssue[] = error.issues.flatMap((issue) => {
+    if (issue.code !== 'unrecognized_keys') return [{ field: field(issue.path), message: issue.message }];
+    if (unknownKeys === 'together') return [{ field: field(issue.path), message: `unknown field(s) ${issue.keys.join(', ')}` }];
+    return issue.keys.map((key) => ({ field: field([...issue.path, key]), message: 'unknown field' }));
+  });
+  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
+  return new CrmsyncError('ERR_VALIDATION', `invalid ${what}: ${summary}`, { details });
 }
 
 /** True when `err` is a CrmsyncError with the given code. */

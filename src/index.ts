@@ -10,7 +10,7 @@ export type { RecordChangeEvent } from './engine/writer.js';
 export type { HistoryEntry } from './engine/engine.js';
 export type { PeerStatus, DialState } from './sync/peers.js';
 export type { SessionStats } from './sync/session.js';
-export { CrmsyncError, hasCode, ERROR_CODES, type ErrorCode, type FieldIssue } from './errors.js';
+export { CrmsyncError, hasCode, validationError, ERROR_CODES, type ErrorCode, type FieldIssue, type UnknownKeys } from './errors.js';
 export { DEFAULT_LIMITS, LIMIT_TABLE, FIXED_LIMITS, type Limits, type LimitDoc } from './limits.js';
 export { createLogger, silentLogger, type Logger } from './log.js';
 export { parseNodeId, parseRecordId, type NodeId, type RecordId } from './types.js';

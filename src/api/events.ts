@@ -37,160 +37,169 @@ type StreamState = 'replaying' | 'live' | 'closed';
 
 /** The event streams of one server. */
 export class EventStreams {
-  private readonly streams = new Set<ChangeStream>();
+  readonly #streams = new Set<ChangeStream>();
+  readonly #node: CrmNode;
+  readonly #logger: Logger;
+  readonly #options: EventStreamOptions;
 
-  constructor(
-    private readonly node: CrmNode,
-    private readonly logger: Logger,
-    private readonly options: EventStreamOptions = {},
-  ) {}
+  constructor(node: CrmNode, logger: Logger, options: EventStreamOptions = {}) {
+    this.#node = node;
+    this.#logger = logger;
+    this.#options = options;
+  }
 
   /** Takes over the response and streams changes after `since` (only live ones if undefined). */
   open(req: IncomingMessage, res: ServerResponse, since: number | undefined): void {
-    const stream = new ChangeStream(this.node, res, this.logger, this.options, () => this.streams.delete(stream));
-    this.streams.add(stream);
+    const stream = new ChangeStream(this.#node, res, this.#logger, this.#options, () => this.#streams.delete(stream));
+    this.#streams.add(stream);
     req.socket.setNoDelay(true);
     stream.start(since);
   }
 
   /** Ends every stream (server shutdown); clients reconnect with Last-Event-ID. */
   closeAll(): void {
-    for (const stream of [...this.streams]) stream.close('server closing');
+    for (const stream of [...this.#streams]) stream.close('server closing');
   }
 
   /** Streams currently open. */
   get size(): number {
-    return this.streams.size;
+    return this.#streams.size;
   }
 }
 
 class ChangeStream {
-  private state: StreamState = 'replaying';
-  private held: RecordChangeEvent[] = [];
-  private queued: RecordChangeEvent[] = [];
-  private unsubscribe: (() => void) | undefined;
-  private keepAlive: NodeJS.Timeout | undefined;
-  private sent = 0;
+  #state: StreamState = 'replaying';
+  #held: RecordChangeEvent[] = [];
+  #queued: RecordChangeEvent[] = [];
+  #unsubscribe: (() => void) | undefined;
+  #keepAlive: NodeJS.Timeout | undefined;
+  #sent = 0;
 
-  constructor(
-    private readonly node: CrmNode,
-    private readonly res: ServerResponse,
-    private readonly logger: Logger,
-    private readonly options: EventStreamOptions,
-    private readonly onClosed: () => void,
-  ) {}
+  readonly #node: CrmNode;
+  readonly #res: ServerResponse;
+  readonly #logger: Logger;
+  readonly #options: EventStreamOptions;
+  readonly #onClosed: () => void;
+
+  constructor(node: CrmNode, res: ServerResponse, logger: Logger, options: EventStreamOptions, onClosed: () => void) {
+    this.#node = node;
+    this.#res = res;
+    this.#logger = logger;
+    this.#options = options;
+    this.#onClosed = onClosed;
+  }
 
   start(since: number | undefined): void {
-    this.res.writeHead(200, {
+    this.#res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    this.res.flushHeaders();
-    this.res.on('close', () => this.close('client closed'));
-    this.unsubscribe = this.node.onChange((event) => this.onLive(event)); // invariant 1
-    this.keepAlive = setInterval(() => this.write(': keep-alive\n\n'), this.options.keepAliveMs ?? KEEP_ALIVE_MS);
-    this.keepAlive.unref();
-    this.logger.debug({ replay: since !== undefined }, 'event stream opened');
+    this.#res.flushHeaders();
+    this.#res.on('close', () => this.close('client closed'));
+    this.#unsubscribe = this.#node.onChange((event) => this.#onLive(event)); // invariant 1
+    this.#keepAlive = setInterval(() => this.#write(': keep-alive\n\n'), this.#options.keepAliveMs ?? KEEP_ALIVE_MS);
+    this.#keepAlive.unref();
+    this.#logger.debug({ replay: since !== undefined }, 'event stream opened');
     if (since === undefined) {
-      this.goLive([], 0);
+      this.#goLive([], 0);
       return;
     }
-    this.replay(since).catch((err: unknown) => {
-      this.logger.warn({ code: (err as { code?: unknown } | null)?.code }, 'event stream replay failed');
+    this.#replay(since).catch((err: unknown) => {
+      this.#logger.warn({ code: (err as { code?: unknown } | null)?.code }, 'event stream replay failed');
       this.close('replay failed');
     });
   }
 
   close(reason: string): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed'; // invariant 5
-    this.unsubscribe?.();
-    clearInterval(this.keepAlive);
-    this.held = [];
-    this.queued = [];
-    if (!this.res.writableEnded) this.res.end();
-    this.logger.debug({ reason, sent: this.sent }, 'event stream closed');
-    this.onClosed();
+    if (this.#state === 'closed') return;
+    this.#state = 'closed'; // invariant 5
+    this.#unsubscribe?.();
+    clearInterval(this.#keepAlive);
+    this.#held = [];
+    this.#queued = [];
+    if (!this.#res.writableEnded) this.#res.end();
+    this.#logger.debug({ reason, sent: this.#sent }, 'event stream closed');
+    this.#onClosed();
   }
 
   // A getter, so TypeScript does not carry a narrowed `state` across awaits.
-  private get closed(): boolean {
-    return this.state === 'closed';
+  get #closed(): boolean {
+    return this.#state === 'closed';
   }
 
-  private onLive(event: RecordChangeEvent): void {
-    if (this.state === 'replaying') {
-      this.held.push(event);
-      if (this.held.length > MAX_HELD_EVENTS) this.held = []; // invariant 3
+  #onLive(event: RecordChangeEvent): void {
+    if (this.#state === 'replaying') {
+      this.#held.push(event);
+      if (this.#held.length > MAX_HELD_EVENTS) this.#held = []; // invariant 3
       return;
     }
-    if (this.state !== 'live') return;
-    this.queued.push(event);
+    if (this.#state !== 'live') return;
+    this.#queued.push(event);
     // One commit emits its events synchronously; flushing in a microtask sends them sorted.
-    if (this.queued.length === 1) queueMicrotask(() => this.flush());
+    if (this.#queued.length === 1) queueMicrotask(() => this.#flush());
   }
 
-  private flush(): void {
-    const batch = this.queued.sort((a, b) => a.localSeq - b.localSeq); // invariant 4
-    this.queued = [];
+  #flush(): void {
+    const batch = this.#queued.sort((a, b) => a.localSeq - b.localSeq); // invariant 4
+    this.#queued = [];
     for (const event of batch) {
-      if (this.state !== 'live') return;
-      this.send(event.localSeq, event.id, event.source, event.origin, event.time, event.view);
+      if (this.#state !== 'live') return;
+      this.#send(event.localSeq, event.id, event.source, event.origin, event.time, event.view);
     }
   }
 
-  private async replay(since: number): Promise<void> {
+  async #replay(since: number): Promise<void> {
     let after = since;
     for (;;) {
-      const page = await this.node.changesSince(after, this.options.replayPageSize ?? REPLAY_PAGE_SIZE);
-      if (this.closed || page.length === 0) break;
+      const page = await this.#node.changesSince(after, this.#options.replayPageSize ?? REPLAY_PAGE_SIZE);
+      if (this.#closed || page.length === 0) break;
       for (const entry of newestPerRecord(page)) {
-        const view = await this.node.records.get(entry.id);
-        if (this.closed) return;
+        const view = await this.#node.records.get(entry.id);
+        if (this.#closed) return;
         if (!view) continue;
-        const source = entry.origin === this.node.id ? 'local' : 'remote';
-        if (!this.send(entry.localSeq, entry.id, source, entry.origin, entry.time, view)) await this.drained();
+        const source = entry.origin === this.#node.id ? 'local' : 'remote';
+        if (!this.#send(entry.localSeq, entry.id, source, entry.origin, entry.time, view)) await this.#drained();
       }
       after = page[page.length - 1]!.localSeq;
     }
-    if (this.state === 'replaying') this.goLive(this.held, after);
+    if (this.#state === 'replaying') this.#goLive(this.#held, after);
   }
 
-  private goLive(held: RecordChangeEvent[], lastReplayed: number): void {
-    this.held = [];
-    this.state = 'live';
-    for (const event of held) if (event.localSeq > lastReplayed) this.onLive(event); // invariant 2
+  #goLive(held: RecordChangeEvent[], lastReplayed: number): void {
+    this.#held = [];
+    this.#state = 'live';
+    for (const event of held) if (event.localSeq > lastReplayed) this.#onLive(event); // invariant 2
   }
 
   /** Writes one change event; false when the socket buffer is full. */
-  private send(localSeq: number, id: string, source: string, origin: string, time: number, customer: RecordView): boolean {
+  #send(localSeq: number, id: string, source: string, origin: string, time: number, customer: RecordView): boolean {
     const data = JSON.stringify({ localSeq, id, source, origin, time, customer });
-    this.sent++;
-    return this.write(`id: ${localSeq}\nevent: change\ndata: ${data}\n\n`);
+    this.#sent++;
+    return this.#write(`id: ${localSeq}\nevent: change\ndata: ${data}\n\n`);
   }
 
-  private write(chunk: string): boolean {
-    if (this.state === 'closed') return false;
-    const ok = this.res.write(chunk);
+  #write(chunk: string): boolean {
+    if (this.#state === 'closed') return false;
+    const ok = this.#res.write(chunk);
     // While replaying the stream waits for drain; a live stream cannot wait (the node
     // does not pause for it), so a client that falls too far behind is cut off.
-    if (!ok && this.state === 'live' && this.res.writableLength > (this.options.maxBufferedBytes ?? MAX_STREAM_BUFFER_BYTES)) {
+    if (!ok && this.#state === 'live' && this.#res.writableLength > (this.#options.maxBufferedBytes ?? MAX_STREAM_BUFFER_BYTES)) {
       this.close('client too slow');
     }
     return ok;
   }
 
-  private drained(): Promise<void> {
+  #drained(): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
+        this.#res.off('drain', done);
+        this.#res.off('close', done);
         resolve();
       };
-      this.res.on('drain', done);
-      this.res.on('close', done);
+      this.#res.on('drain', done);
+      this.#res.on('close', done);
     });
   }
 }

@@ -4,7 +4,6 @@
  * large, unsupported media type) become ERR_VALIDATION with fastify's 4xx status;
  * anything else is a bug and answers 500 ERR_INTERNAL without detail.
  */
-import type { z } from 'zod';
 import { CrmsyncError, type ErrorCode, type FieldIssue } from '../index.js';
 
 /** Codes on the wire: the engine's codes plus ERR_INTERNAL for unexpected failures. */
@@ -33,18 +32,6 @@ export function statusOf(code: ApiErrorCode): number {
 export interface HttpError {
   status: number;
   body: ApiErrorBody;
-}
-
-/** Turns zod issues into one ERR_VALIDATION with field-level details. */
-export function validationError(what: string, error: z.ZodError): CrmsyncError {
-  const field = (path: PropertyKey[]) => path.map(String).join('.') || '(root)';
-  const details: FieldIssue[] = error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ field: field([...issue.path, key]), message: 'unknown field' }))
-      : [{ field: field(issue.path), message: issue.message }],
-  );
-  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
-  return new CrmsyncError('ERR_VALIDATION', `invalid ${what}: ${summary}`, { details });
 }
 
 /** An error body with the given code and message. */

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { CrmNode, RecordPatchLike } from '../index.js';
 import { defineRoute, json, type ApiRoute } from './route.js';
+import { sinkResult } from '../migrate/import/sink.js';
 import { responses } from './schemas.js';
 
 /** Most items in one batch. Bounds the size of one atomic commit (the importer sends 500). */
@@ -45,12 +46,7 @@ export function importRoutes(options: { node: CrmNode }): ApiRoute[] {
           body.items.map((item) => ({ id: item.id, fields: item.fields as RecordPatchLike })),
           { author: body.author, ...(body.state ? { state: body.state } : {}) },
         );
-        return json(200, {
-          results: results.map((r) => ({
-            id: r.id, status: r.status,
-            ...(r.error ? { error: { code: r.error.code, message: r.error.message, ...(r.error.details ? { details: r.error.details } : {}) } } : {}),
-          })),
-        });
+        return json(200, { results: results.map(sinkResult) });
       },
     }),
     defineRoute({

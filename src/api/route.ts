@@ -83,22 +83,22 @@ export function json(status: number, body: unknown, headers?: Record<string, str
 
 /** The routes' path patterns as matchers: which methods a concrete path has, which parameter is too long. */
 export class RouteMatcher {
-  private readonly patterns: Array<{ method: string; segments: string[] }>;
+  readonly #patterns: Array<{ method: string; segments: string[] }>;
 
   constructor(routes: readonly Pick<ApiRoute, 'method' | 'url'>[]) {
-    this.patterns = routes.map((r) => ({ method: r.method, segments: r.url.split('/') }));
+    this.#patterns = routes.map((r) => ({ method: r.method, segments: r.url.split('/') }));
   }
 
   /** Methods of the routes whose pattern matches `path` (a path without query string). */
   methodsFor(path: string): string[] {
     const segments = path.split('/');
-    return this.patterns.filter((p) => matches(p.segments, segments)).map((p) => p.method);
+    return this.#patterns.filter((p) => matches(p.segments, segments)).map((p) => p.method);
   }
 
   /** The name of the first parameter longer than `max` in a route that `path` would match but for that. */
   tooLongParam(method: string, path: string, max: number): string | undefined {
     const segments = path.split('/');
-    for (const p of this.patterns) {
+    for (const p of this.#patterns) {
       if (p.method !== method || !matches(p.segments, segments)) continue;
       const index = p.segments.findIndex((s, i) => s.startsWith(':') && segments[i]!.length > max);
       if (index >= 0) return p.segments[index]!.slice(1);

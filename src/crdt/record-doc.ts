@@ -8,22 +8,17 @@ import { CrmsyncError } from '../errors.js';
 import type { RecordId } from '../types.js';
 import { GENESIS_BYTES } from './genesis.js';
 import { nodeIdOfActor } from './actor.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type RecordView, type Stage } from './record-schema.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type AtomicField, type RecordView, type Stage } from './record-schema.js';
 
 type Atomic = A.ImmutableString;
 type CustomValue = Atomic | number | boolean;
 
+/** The atomic fields of the document: one per field of the record schema's table. */
+type AtomicShape = { [K in AtomicField]?: Atomic };
+
 /** The document shape. Nested objects come from the shared genesis change. */
-export interface RecordShape {
+export interface RecordShape extends AtomicShape {
   id?: Atomic;
-  name?: Atomic;
-  email?: Atomic;
-  phone?: Atomic;
-  company?: Atomic;
-  title?: Atomic;
-  owner?: Atomic;
-  territory?: Atomic;
-  stage?: Atomic;
   address: Partial<Record<(typeof ADDRESS_FIELDS)[number], Atomic>>;
   /** Tag -> generation (bumped by every explicit add, see applyTags). */
   tags: Record<string, number>;

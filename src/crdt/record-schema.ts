@@ -3,7 +3,7 @@
  * boundary, with field-level errors) and what readers get back (RecordView).
  */
 import { z } from 'zod';
-import { CrmsyncError, type FieldIssue } from '../errors.js';
+import { validationError } from '../errors.js';
 import type { RecordId } from '../types.js';
 
 /** Pipeline stages a customer can be in. */
@@ -170,10 +170,5 @@ export type RecordView = Omit<z.output<typeof recordViewSchema>, 'id'> & { id: R
 export function validate<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const details: FieldIssue[] = result.error.issues.map((issue) => ({
-    field: issue.path.join('.') || '(root)',
-    message: issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message,
-  }));
-  const summary = details.map((d) => `${d.field}: ${d.message}`).join('; ');
-  throw new CrmsyncError('ERR_VALIDATION', `invalid ${what}: ${summary}`, { details });
+  throw validationError(what, result.error, 'together');
 }

@@ -3,7 +3,7 @@
  * docs/cli.md under `crmsync export`). CSV gets flat columns; NDJSON gets the record's
  * structure. Both write times as ISO 8601 and leave out `conflicts` (derived state).
  */
-import { ADDRESS_FIELDS, type RecordView } from '../index.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, type AtomicField, type RecordView } from '../index.js';
 
 /**
  * Separator of tags in one CSV cell. Tags cannot hold commas or line breaks but may
@@ -11,12 +11,18 @@ import { ADDRESS_FIELDS, type RecordView } from '../index.js';
  */
 export const TAG_SEPARATOR = ';';
 
+/** The atomic field the address follows in exports (so a person's contact details stay together). */
+const ADDRESS_AFTER: AtomicField = 'title';
+
+/** The record's top-level fields in export order: the schema's atomic fields with `address` after ADDRESS_AFTER. */
+const FIELD_ORDER: readonly (AtomicField | 'address')[] = ATOMIC_FIELDS.flatMap((f) => (f === ADDRESS_AFTER ? [f, 'address' as const] : [f]));
+
 /** The fixed CSV columns before the custom ones. */
-export const LEADING_COLUMNS = [
-  'id', 'name', 'email', 'phone', 'company', 'title',
-  ...ADDRESS_FIELDS.map((f) => `address.${f}`),
-  'owner', 'territory', 'stage', 'tags', 'notes', 'interactions',
-] as const;
+export const LEADING_COLUMNS: readonly string[] = [
+  'id',
+  ...FIELD_ORDER.flatMap((f) => (f === 'address' ? ADDRESS_FIELDS.map((part) => `address.${part}`) : [f])),
+  'tags', 'notes', 'interactions',
+];
 /** The fixed CSV columns after the custom ones. */
 export const TRAILING_COLUMNS = ['createdAt', 'updatedAt', 'deleted'] as const;
 
@@ -34,14 +40,7 @@ const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).to
 export function defaultRow(view: RecordView): Record<string, string> {
   const row: Record<string, string> = {
     id: view.id,
-    name: view.name,
-    email: view.email ?? '',
-    phone: view.phone ?? '',
-    company: view.company ?? '',
-    title: view.title ?? '',
-    owner: view.owner ?? '',
-    territory: view.territory ?? '',
-    stage: view.stage ?? '',
+    ...Object.fromEntries(ATOMIC_FIELDS.map((f) => [f, view[f] ?? ''])),
     tags: view.tags.join(TAG_SEPARATOR),
     notes: view.notes,
     interactions: String(view.interactions),
@@ -60,15 +59,7 @@ export function defaultObject(view: RecordView): Record<string, unknown> {
   for (const field of ADDRESS_FIELDS) address[field] = view.address[field] ?? null;
   return {
     id: view.id,
-    name: view.name,
-    email: view.email ?? null,
-    phone: view.phone ?? null,
-    company: view.company ?? null,
-    title: view.title ?? null,
-    address,
-    owner: view.owner ?? null,
-    territory: view.territory ?? null,
-    stage: view.stage ?? null,
+    ...Object.fromEntries(FIELD_ORDER.map((f) => [f, f === 'address' ? address : (view[f] ?? null)])),
     tags: view.tags,
     notes: view.notes,
     interactions: view.interactions,

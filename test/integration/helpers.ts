@@ -4,9 +4,6 @@
  * polled condition (vi.waitFor), never a fixed sleep.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { expect, vi } from 'vitest';
@@ -15,6 +12,7 @@ import {
   type CrmNode, type Logger, type NodeOptions, type NodeStatus, type RecordChangeEvent, type RecordView,
 } from '../../src/index.js';
 import { listAll } from '../support/records.js';
+import { tempDirs } from '../support/temp-dirs.js';
 import { pack } from 'msgpackr';
 import { createTestCluster, type MemberOptions, type TestCluster } from '../../src/testing.js';
 
@@ -184,15 +182,13 @@ export function launchNodeProcess(dataDir: string, nodeId: string, peers: string
 export class Harness {
   /** One cluster per harness: every node a test opens by node id is a member of it. */
   readonly cluster: TestCluster = createTestCluster();
-  private readonly dirs: string[] = [];
+  private readonly dirs = tempDirs('crmsync-it-');
   private readonly nodes: CrmNode[] = [];
   private readonly processes: NodeProcess[] = [];
 
   /** A fresh, empty temp directory. */
-  async tempDir(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'crmsync-it-'));
-    this.dirs.push(dir);
-    return dir;
+  tempDir(): Promise<string> {
+    return this.dirs.make();
   }
 
   /** Opens a node on 127.0.0.1 port 0 with quick reconnects; closed by cleanup(). */
@@ -218,7 +214,7 @@ export class Harness {
     }
     // Settled, not all: one node failing to close must not leave directories behind.
     const closes = await Promise.allSettled(this.nodes.splice(0).map((node) => node.close()));
-    await Promise.all(this.dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+    await this.dirs.cleanup();
     const failed = closes.find((c) => c.status === 'rejected');
     if (failed) throw failed.reason;
   }

@@ -2,21 +2,13 @@
  * Helpers for the migrate tests: nodes on real LevelDB directories in fresh temp dirs
  * (no sockets unless a test asks), and whole-node snapshots to compare.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { openNode, type CrmNode, type NodeOptions, type NodeStatus, type RecordView } from '../../src/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { openLocalNode } from '../../src/cli/node-files.js';
 import { listAll } from '../support/records.js';
 
 export { listAll };
-
-/** A fresh temp directory and its removal. */
-export async function tempDir(prefix = 'crmsync-migrate-'): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
-}
+export { tempDir } from '../support/temp-dirs.js';
 
 /** Opens a node on `dir` without listening for peers. */
 export function nodeAt(dir: string, nodeId: string, options: Partial<NodeOptions> = {}): Promise<CrmNode> {

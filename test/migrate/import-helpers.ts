@@ -2,8 +2,7 @@
  * Helpers for the import tests: real files written by the tests into fresh temp dirs,
  * nodes on memory-level (fast) or real LevelDB, and one mapping shared by most tests.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
 import { afterEach } from 'vitest';
@@ -13,23 +12,10 @@ import {
   type ImportOptions, type ImportReport, type MappingInput, type Reject,
 } from '../../src/migrate/import/index.js';
 import { listAll } from '../support/records.js';
+import { tempDirs, type TempDirs } from '../support/temp-dirs.js';
 
 export { listAll };
-
-/** A temp directory per test; `cleanup()` removes them all. */
-export function tempDirs(): { make: () => Promise<string>; cleanup: () => Promise<void> } {
-  const dirs: string[] = [];
-  return {
-    make: async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'crmsync-import-'));
-      dirs.push(dir);
-      return dir;
-    },
-    cleanup: async () => {
-      await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-    },
-  };
-}
+export { tempDirs };
 
 /** Writes a file (string or bytes) and returns its path. */
 export async function file(dir: string, name: string, content: string | Uint8Array): Promise<string> {
@@ -83,8 +69,8 @@ export function addsUp(r: ImportReport): boolean {
 }
 
 /** Temp dirs and in-memory nodes for one test file, closed and removed after each test. */
-export function importHarness(): { dirs: ReturnType<typeof tempDirs>; node: () => Promise<CrmNode> } {
-  const dirs = tempDirs();
+export function importHarness(): { dirs: TempDirs; node: () => Promise<CrmNode> } {
+  const dirs = tempDirs('crmsync-import-');
   const nodes: CrmNode[] = [];
   afterEach(async () => {
     await Promise.all(nodes.splice(0).map((n) => n.close()));

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../src/api/server.js';
 import type { CrmNode } from '../../src/index.js';
-import { CrmsyncError } from '../../src/index.js';
-import { httpSink, importRecordId, nodeSink, parseState, stateKey, type ImportSink } from '../../src/migrate/import/index.js';
+import { CrmsyncError, type RecordPatchLike } from '../../src/index.js';
+import { httpSink, importRecordId, nodeSink, parseState, predict, stateKey, type ImportSink } from '../../src/migrate/import/index.js';
 import { addsUp, listAll, file, importFile, LEGACY_HEADER, memoryNode, tempDirs } from './import-helpers.js';
 
 const dirs = tempDirs();
@@ -34,6 +34,20 @@ describe('dry run', () => {
     expect(await n.getState(stateKey('legacy'))).toMatchObject({ run: null });
     const real = await importFile(n, after);
     expect(real).toMatchObject({ created: dry.created, updated: dry.updated, unchanged: dry.unchanged, rejected: dry.rejected });
+  });
+
+  it('predicts the very result the engine and the bulk route report for a bad item', async () => {
+    const n = await node();
+    const api = await createApiServer(n, { token: 'secret-token' });
+    cleanups.push(() => api.close());
+    const bad = { id: 'p1', fields: { name: '', email: 'nope', colour: 'red' } as RecordPatchLike };
+    const direct = await nodeSink(n).upsertMany([bad], { author: 'import:t', state: {} });
+    expect(direct[0]).toMatchObject({
+      status: 'rejected',
+      error: { code: 'ERR_VALIDATION', details: expect.arrayContaining([{ field: '(root)', message: 'unknown field(s) colour' }]) },
+    });
+    expect(await httpSink(api.url, 'secret-token').upsertMany([bad], { author: 'import:t', state: {} })).toEqual(direct);
+    expect(predict(bad.id, bad.fields, undefined)).toEqual(direct[0]);
   });
 });
 

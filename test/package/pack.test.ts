@@ -6,13 +6,13 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, REPO_ROOT, runProcess } from '../cli/helpers.js';
+import { tempDir } from '../support/temp-dirs.js';
 
 const TSC = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 /** npm packs and installs from the cache; a few minutes on a loaded 2-core machine. */
@@ -32,12 +32,13 @@ const run = async (file: string, args: string[], cwd: string, env = childEnv()) 
 const runToEnd = (file: string, args: string[], cwd: string, env = childEnv()) => runProcess(file, args, { cwd, env });
 
 let tmp: string;
+let removeTmp: (() => Promise<void>) | undefined;
 let app: string;
 let files: string[];
 let version: string;
 
 beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'crmsync-pack-'));
+  ({ dir: tmp, remove: removeTmp } = await tempDir('crmsync-pack-'));
   version = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   // --ignore-scripts: dist/ is fresh, and a `prepare` build must not rewrite it while
   // other test files run the built CLI.
@@ -51,7 +52,7 @@ beforeAll(async () => {
 }, INSTALL_TIMEOUT_MS);
 
 afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+  await removeTmp?.();
 });
 
 describe('the packed crmsync', () => {

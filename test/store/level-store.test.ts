@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Level } from 'level';
 import { MemoryLevel } from 'memory-level';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +5,7 @@ import { openLevelStore } from '../../src/store/level-store.js';
 import { parseNodeId } from '../../src/types.js';
 import { hasCode } from '../../src/errors.js';
 import { runStoreConformance } from './store-conformance.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const KEY = 'ed25519:' + 'A'.repeat(43);
 const options = (nodeId?: string) => ({
@@ -16,8 +14,8 @@ const options = (nodeId?: string) => ({
   groupCommitMax: 16,
 });
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const dirs = tempDirs('crmsync-store-');
+afterAll(() => dirs.cleanup());
 
 // Each test gets a fresh database: a new factory per `it` would need hooks, so the
 // factory hands out a new database whenever the previous one was opened with a node id.
@@ -25,10 +23,7 @@ function diskFactory() {
   let dir = '';
   return {
     async open(nodeId?: string) {
-      if (nodeId === 'a' || dir === '') {
-        dir = mkdtempSync(join(tmpdir(), 'crmsync-store-'));
-        dirs.push(dir);
-      }
+      if (nodeId === 'a' || dir === '') dir = await dirs.make();
       return openLevelStore(new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }), options(nodeId));
     },
   };
@@ -49,8 +44,7 @@ runStoreConformance('memory-level', memoryFactory());
 
 describe('LevelStore on disk', () => {
   it('refuses a second process-level open of a locked directory with ERR_LOCKED', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'crmsync-lock-'));
-    dirs.push(dir);
+    const dir = await dirs.make();
     const first = await openLevelStore(new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }), options('a'));
     let error: unknown;
     await openLevelStore(new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }), options('a')).catch((err) => (error = err));

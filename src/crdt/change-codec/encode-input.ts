@@ -75,20 +75,20 @@ export function checkHeader(c: ChangeInput): string[] {
  */
 class IdParser {
   readonly actors: string[];
-  private lastId = '';
-  private lastRef: Ref = HEAD;
+  #lastId = '';
+  #lastRef: Ref = HEAD;
   constructor(author: string) {
     this.actors = [author];
   }
 
   /** The id as a Ref; `below` is the referring op's counter, which the id's must be under. */
   parse(id: unknown, below: number, i: number, what: string): Ref {
-    let ref = this.lastRef;
-    if (id !== this.lastId) {
+    let ref = this.#lastRef;
+    if (id !== this.#lastId) {
       if (typeof id !== 'string') fail(`op ${i} ${what} must be an op id "<counter>@<actor hex>"`);
-      ref = { ctr: counterOf(id, i, what), actor: this.actorOf(id, id.indexOf('@') + 1, i, what) };
-      this.lastId = id;
-      this.lastRef = ref;
+      ref = { ctr: counterOf(id, i, what), actor: this.#actorOf(id, id.indexOf('@') + 1, i, what) };
+      this.#lastId = id;
+      this.#lastRef = ref;
     }
     // An op can only reference ops created before it, which have lower counters.
     if (ref.ctr >= below) fail(`op ${i} ${what} ${String(id)} must have a counter below the op's own (${below})`);
@@ -96,7 +96,7 @@ class IdParser {
   }
 
   /** The index of the actor `id.slice(from)`, added on first sight (after checking it is hex). */
-  private actorOf(id: string, from: number, i: number, what: string): number {
+  #actorOf(id: string, from: number, i: number, what: string): number {
     const length = id.length - from;
     for (let a = 0; a < this.actors.length; a++) {
       const actor = this.actors[a]!;

@@ -35,8 +35,8 @@ export function bufferOf(bytes: Uint8Array): SliceBuffer {
 export class ByteReader {
   pos: number;
   /** The range as one latin1 string, made on the first ASCII string read (see utf8()). */
-  private text: string | null = null;
-  private textBase = 0;
+  #text: string | null = null;
+  #textBase = 0;
   constructor(
     readonly bytes: SliceBuffer,
     start: number,
@@ -49,7 +49,7 @@ export class ByteReader {
   range(start: number, end: number): void {
     this.pos = start;
     this.end = end;
-    this.text = null;
+    this.#text = null;
   }
 
   /** True when every byte of the range has been read. */
@@ -58,19 +58,19 @@ export class ByteReader {
   }
 
   /** The next byte of an integer. */
-  private next(what: string): number {
+  #next(what: string): number {
     if (this.pos >= this.end) throw bad(`${what}: truncated integer`);
     return this.bytes[this.pos++]!;
   }
 
   /** An unsigned LEB128 integer ≤ 2^53 − 1 in its shortest encoding. */
   uleb(what: string): number {
-    let byte = this.next(what);
+    let byte = this.#next(what);
     if (byte < 0x80) return byte;
     let value = byte & 0x7f;
     let scale = 128;
     for (;;) {
-      byte = this.next(what);
+      byte = this.#next(what);
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) break;
       scale *= 128;
@@ -84,13 +84,13 @@ export class ByteReader {
 
   /** A signed LEB128 integer within ±(2^53 − 1) in its shortest encoding. */
   sleb(what: string): number {
-    let byte = this.next(what);
+    let byte = this.#next(what);
     if (byte < 0x80) return byte & 0x40 ? byte - 0x80 : byte;
     let value = byte & 0x7f;
     let scale = 128;
     let prev = byte;
     for (;;) {
-      byte = this.next(what);
+      byte = this.#next(what);
       value += (byte & 0x7f) * scale;
       scale *= 128;
       if (byte < 0x80) break;
@@ -166,11 +166,11 @@ export class ByteReader {
       // native slice of the whole range, then a cheap substring per string, beats a native
       // call per string.
       if (length === 1) return String.fromCharCode(bytes[start]!);
-      if (this.text === null) {
-        this.text = bytes.latin1Slice(start, this.end);
-        this.textBase = start;
+      if (this.#text === null) {
+        this.#text = bytes.latin1Slice(start, this.end);
+        this.#textBase = start;
       }
-      return this.text.substring(start - this.textBase, end - this.textBase);
+      return this.#text.substring(start - this.#textBase, end - this.#textBase);
     }
     if (!isUtf8(bytes.subarray(start, end))) throw bad(`${what}: invalid UTF-8`);
     return bytes.utf8Slice(start, end);

@@ -3,16 +3,12 @@
  * without writing. Validation uses the engine's own schemas; the comparison mirrors
  * the engine's rule (only fields whose value differs are written).
  */
-import { ADDRESS_FIELDS, recordInputSchema, recordPatchSchema, type FieldIssue, type RecordPatchLike, type RecordView } from '../../index.js';
-import type { SinkResult } from './sink.js';
+import type { z } from 'zod';
+import { ADDRESS_FIELDS, recordInputSchema, recordPatchSchema, validationError, type RecordPatchLike, type RecordView } from '../../index.js';
+import { sinkResult, type SinkResult } from './sink.js';
 
-const issues = (error: { issues: { path: PropertyKey[]; message: string }[] }): FieldIssue[] =>
-  error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(root)', message: i.message }));
-
-const rejected = (id: string, details: FieldIssue[]): SinkResult => ({
-  id, status: 'rejected',
-  error: { code: 'ERR_VALIDATION', message: details.map((d) => `${d.field}: ${d.message}`).join('; '), details },
-});
+// The engine validates each item as a 'record' and lists unknown keys together; say it the same way.
+const rejected = (id: string, error: z.ZodError): SinkResult => sinkResult({ id, status: 'rejected', error: validationError('record', error, 'together') });
 
 /** True when writing `patch` (already validated) would change `view`. */
 export function patchChanges(view: RecordView, patch: ReturnType<typeof recordPatchSchema.parse>): boolean {
@@ -53,10 +49,10 @@ export function patchChanges(view: RecordView, patch: ReturnType<typeof recordPa
 /** The status upsertMany would report for this item. */
 export function predict(id: string, fields: RecordPatchLike, current: RecordView | undefined): SinkResult {
   const patch = recordPatchSchema.safeParse(fields);
-  if (!patch.success) return rejected(id, issues(patch.error));
+  if (!patch.success) return rejected(id, patch.error);
   if (!current) {
     const input = recordInputSchema.safeParse({ ...fields, id });
-    return input.success ? { id, status: 'created' } : rejected(id, issues(input.error));
+    return input.success ? { id, status: 'created' } : rejected(id, input.error);
   }
   if (!patchChanges(current, patch.data)) return { id, status: 'unchanged' };
   // The engine reports a write to a deleted record as a creation (it stays deleted).

@@ -3,7 +3,7 @@
  * CrmNode (a stopped node's data directory opened by the CLI, or a node in a test)
  * and over HTTP to a running node's API (POST /v1/import/batch, docs/http-api.md).
  */
-import { CrmsyncError, type CrmNode, type ErrorCode, type FieldIssue, type RecordPatchLike, type RecordView } from '../../index.js';
+import { CrmsyncError, type CrmNode, type ErrorCode, type FieldIssue, type RecordPatchLike, type RecordView, type UpsertResult } from '../../index.js';
 import { API_BODY_LIMIT_BYTES, postInBatches } from './http-batches.js';
 
 /** One record of a batch. */
@@ -17,6 +17,13 @@ export interface SinkResult {
   id: string;
   status: 'created' | 'updated' | 'unchanged' | 'rejected';
   error?: { code: string; message: string; details?: FieldIssue[] };
+}
+
+/** An upsertMany result in its wire shape: the error as plain JSON, the record view left out. */
+export function sinkResult(result: Pick<UpsertResult, 'id' | 'status' | 'error'>): SinkResult {
+  const { error } = result;
+  if (!error) return { id: result.id, status: result.status };
+  return { id: result.id, status: result.status, error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
 }
 
 /** What an import needs from a node. */
@@ -34,11 +41,7 @@ export interface ImportSink {
 export function nodeSink(node: CrmNode, options: { ownsNode?: boolean } = {}): ImportSink {
   return {
     async upsertMany(items, { author, state }) {
-      const results = await node.records.upsertMany(items, { author, state });
-      return results.map((r) => ({
-        id: r.id, status: r.status,
-        ...(r.error ? { error: { code: r.error.code, message: r.error.message, ...(r.error.details ? { details: r.error.details } : {}) } } : {}),
-      }));
+      return (await node.records.upsertMany(items, { author, state })).map(sinkResult);
     },
     getState: (key) => node.getState(key),
     get: (id) => node.records.get(id),

@@ -4,7 +4,7 @@
  * phone country, source name) goes to `decisions` with the evidence; ambiguous ones are
  * marked, and general hints go to `comments`.
  */
-import { STAGES } from '../../index.js';
+import { ATOMIC_FIELDS, STAGES } from '../../index.js';
 import { keptRawTarget } from './apply.js';
 import { dateFinding, looksLikeDates, phoneFinding, sourceNameFrom, type Finding } from './infer-values.js';
 import type { MappingInput, Transform } from './schema.js';
@@ -92,6 +92,11 @@ export function inferMapping(headers: string[], samples: Record<string, unknown>
   for (const [target, names, transforms] of SYNONYMS) {
     const header = take(find(names));
     if (header) fields[target] = { column: header, ...(transforms.length ? { transforms } : {}) };
+  }
+  // A field of the record schema without synonyms here (a newer one) is found under its own name.
+  for (const field of ATOMIC_FIELDS.filter((f) => fields[f] === undefined)) {
+    const header = take(find([norm(field)]));
+    if (header) fields[field] = { column: header, transforms: ['trim'] };
   }
   if (idColumn) fields['custom.sourceId'] = { column: idColumn, transforms: ['trim'] };
   for (const header of headers.filter((h) => !used.has(h))) {

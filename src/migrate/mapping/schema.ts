@@ -4,18 +4,18 @@
  * checks across fields and load.ts reads a file and reports every problem at once.
  */
 import { z } from 'zod';
-import { ADDRESS_FIELDS } from '../../index.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS } from '../../index.js';
 import { httpSourceSchema } from '../sources/http-config.js';
 
-/** Record fields a mapping may write besides `address.*` and `custom.*`. */
-export const PLAIN_TARGETS = ['name', 'email', 'phone', 'company', 'title', 'owner', 'territory', 'stage', 'notes', 'interactions', 'tags'] as const;
+/** Record fields a mapping may write besides `address.*` and `custom.*`: every atomic field of the record schema, then the rest. */
+export const PLAIN_TARGETS: readonly string[] = [...ATOMIC_FIELDS, 'notes', 'interactions', 'tags'];
 
 const CUSTOM_KEY = /^custom\.[^\s.][^\s]{0,63}$/;
 const ADDRESS_TARGET = new RegExp(`^address\\.(${ADDRESS_FIELDS.join('|')})$`);
 
 /** True when `target` names a record field a mapping may write. */
 export function isTarget(target: string): boolean {
-  return (PLAIN_TARGETS as readonly string[]).includes(target) || ADDRESS_TARGET.test(target) || CUSTOM_KEY.test(target);
+  return PLAIN_TARGETS.includes(target) || ADDRESS_TARGET.test(target) || CUSTOM_KEY.test(target);
 }
 
 const scalar = z.union([z.string(), z.number().finite(), z.boolean()]);

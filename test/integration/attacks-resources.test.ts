@@ -149,8 +149,8 @@ describe('exhausting the node', () => {
 
     // The authenticated peer keeps syncing and the store keeps accepting writes meanwhile.
     await expectHonestSync([a, b]);
-    await cut; // every half-open socket was destroyed by the node (evicted, or timed out)
-    await vi.waitFor(() => expect(spy.transport.stats().pendingUpgrades).toBe(0));
+    await Promise.all(cut); // every half-open socket was destroyed by the node (evicted, or timed out)
+    await vi.waitFor(() => expect(spy.transport.stats().pendingUpgrades).toBe(0), { timeout: 10_000 });
     const { refused } = spy.transport.stats();
     expect(refused).toMatchObject({ address: 2, unauthenticated: 4 });
     expect(refused['pending-upgrades']).toBeGreaterThanOrEqual(100 - caps.maxPendingUpgrades);

@@ -94,5 +94,11 @@ export function storageError(action: string, cause: unknown): CrmsyncError {
   if (codes.includes('LEVEL_LOCKED')) {
     return new CrmsyncError('ERR_LOCKED', `${action}: the data directory is in use by another process (is a node already running on it?)`, { cause });
   }
-  return new CrmsyncError('ERR_STORAGE', `${action} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  // The cause (kept for the node's own log) names files; an error a client sees must not.
+  return new CrmsyncError('ERR_STORAGE', `${action} failed: ${withoutPaths((cause as Error)?.message ?? String(cause))}`, { cause });
+}
+
+/** `text` with absolute file paths (POSIX or Windows) replaced by `<path>`. */
+export function withoutPaths(text: string): string {
+  return text.replace(/(?<=^|[\s'"(=])(?:[A-Za-z]:\\|\/)[^\s'"`,;)]*/g, '<path>');
 }

@@ -217,7 +217,8 @@ async function isReady(deps: RouteDeps): Promise<boolean> {
     await deps.node.status();
     return true;
   } catch (err) {
-    if (hasCode(err, 'ERR_CLOSED')) return false;
+    // A closed node, or a store that failed (it refuses every write until restarted).
+    if (hasCode(err, 'ERR_CLOSED') || hasCode(err, 'ERR_STORAGE')) return false;
     throw err;
   }
 }

@@ -378,6 +378,7 @@ export class LevelStore implements Store {
   }
 
   recordCounts(): RecordCounts {
+    this.#check(); // a failed store says so here too: status and readiness must not look healthy
     return { ...this.#counts };
   }
 

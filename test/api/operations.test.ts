@@ -9,11 +9,16 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_BODY_BYTES, MAX_PARAM_LENGTH } from '../../src/api/server.js';
 import { MAX_RECORD_ID_LENGTH, responses } from '../../src/api/schemas.js';
+import { Level } from 'level';
+import { join } from 'node:path';
 import { captureLog } from '../integration/helpers.js';
+import { tempDirs } from '../support/temp-dirs.js';
 import { ApiHarness, openStream, parsePrometheus, TOKEN, type Reply } from './helpers.js';
 
 const h = new ApiHarness();
+const dirs = tempDirs();
 afterEach(() => h.cleanup());
+afterEach(() => dirs.cleanup());
 
 const PUBLIC = ['/healthz', '/readyz', '/openapi.json'];
 const concrete = (url: string) => url.replace(':id', 'acme');
@@ -54,6 +59,32 @@ describe('health and readiness', () => {
     expect((await a.call('GET', '/readyz', { token: null })).status).toBe(503);
     const closed = await a.call('GET', '/v1/status');
     expect([closed.status, closed.json.error.code]).toEqual([503, 'ERR_CLOSED']);
+  });
+});
+
+describe('a failed store', () => {
+  it('readyz answers 503, writes and status answer ERR_STORAGE without any file path, healthz stays ok', async () => {
+    const dir = await dirs.make();
+    const db = new Level<string, Uint8Array>(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const a = await h.start({ db });
+    await a.call('POST', '/v1/customers', { body: { id: 'before', name: 'Stored before' } });
+    // The disk fails under the store: every batch write from now on is refused.
+    const batch = db.batch.bind(db);
+    db.batch = ((...args: unknown[]) => {
+      const chained = (batch as (...a: unknown[]) => ReturnType<typeof db.batch>)(...args);
+      (chained as unknown as { write: () => Promise<never> }).write = () => Promise.reject(Object.assign(new Error(`EIO: i/o error, write '${dir}/db/000123.log'`), { code: 'EIO' }));
+      return chained;
+    }) as typeof db.batch;
+    const write = await a.call('POST', '/v1/customers', { body: { id: 'after', name: 'Refused' } });
+    expect(write.status).toBe(500);
+    expect(write.json.error.code).toBe('ERR_STORAGE');
+    expect(JSON.stringify(write.json)).not.toContain(dir);
+    const ready = await a.call('GET', '/readyz', { token: null });
+    expect([ready.status, ready.json]).toEqual([503, { status: 'not ready' }]);
+    const status = await a.call('GET', '/v1/status');
+    expect(status.json.error.code).toBe('ERR_STORAGE');
+    expect(JSON.stringify(status.json)).not.toContain(dir);
+    expect((await a.call('GET', '/healthz', { token: null })).status).toBe(200);
   });
 });
 

@@ -117,14 +117,15 @@ export function applySimple(
     if (path === undefined || (op.action !== 'set' && op.action !== 'del') || !sameOps(next, next.ops[path], op.pred)) return undefined;
     if (op.action === 'set' && !setValue(v, path, op)) return undefined;
     if (op.action === 'del' && !deleteValue(v, path)) return undefined;
-    next.ops[path] = op.action === 'set' ? [ref] : [];
-    if (next.ops[path]!.length === 0) delete next.ops[path];
+    // `delete` only when there is something to delete: it turns the object into a slow dictionary.
+    if (op.action === 'set') next.ops[path] = [ref];
+    else if (next.ops[path] !== undefined) delete next.ops[path];
     touched.add(path);
   }
   // deletedAt shows only while deleted: a change flipping `deleted` alone would reveal or
   // hide a value this state does not keep; leave that to Automerge.
   if (touched.has('deleted') && !touched.has('deletedAt') && next.ops.deletedAt) return undefined;
-  if (!v.deleted) delete v.deletedAt;
+  if (!v.deleted && v.deletedAt !== undefined) delete v.deletedAt;
   if (touched.has('notes')) {
     const stored = text;
     v.notes = notesOf(stored);

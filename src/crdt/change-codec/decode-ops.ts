@@ -17,6 +17,8 @@ import { readValue, type ValueCell } from './values.js';
 
 const ACTIONS: readonly OpAction[] = ['makeMap', 'set', 'makeList', 'del', 'makeText', 'inc', 'makeTable'];
 const MARK = 7;
+/** The preds of every op without any (most ops): shared, so frozen. */
+const NO_PREDS = Object.freeze([]) as unknown as string[];
 const SET = 1;
 const DEL = 3;
 const INC = 5;
@@ -56,6 +58,11 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number): C
   const cell: ValueCell = { datatype: 'null', value: null };
   const ops: ChangeOp[] = new Array(cols.n);
   let predAt = 0;
+  // Consecutive ops mostly share their object (text is one op per character): its id
+  // string is built once per run, not once per op.
+  let lastOa = NULL;
+  let lastOc = NULL;
+  let lastObj = '_root';
   for (let i = 0; i < cols.n; i++) {
     const own = h.startOp + i;
     const oa = cols.objActor === null ? NULL : cols.objActor[i]!;
@@ -63,14 +70,19 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number): C
     let obj = '_root';
     if (oa !== NULL || oc !== NULL) {
       if (oa === NULL || oc === NULL) throw bad('obj: actor and counter must be both set or both null');
-      obj = opId(oc, oa, own, actorHex, seen, 'obj');
+      // Same object as the op before: already checked (its counter is below this op's too).
+      obj = oa === lastOa && oc === lastOc ? lastObj : opId(oc, oa, own, actorHex, seen, 'obj');
+      lastOa = oa;
+      lastOc = oc;
+      lastObj = obj;
     }
     const key = cols.keyStr === null ? null : cols.keyStr[i]!;
     const elemId = elemOf(cols, i, key, own, actorHex, seen);
     const insert = cols.insert[i]!;
     if (insert && elemId === null) throw bad('insert into a map');
     readValue(raw, cols.meta[i]!, cell);
-    const pred: string[] = new Array(cols.predCount[i]!);
+    const predCount = cols.predCount[i]!;
+    const pred: string[] = predCount === 0 ? NO_PREDS : new Array(predCount);
     let lastCtr = 0;
     let lastActor = '';
     for (let j = 0; j < pred.length; j++, predAt++) {

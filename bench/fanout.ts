@@ -15,7 +15,8 @@ const STORM_EDITS = 20;
 /** Region memory target with 50 laptops catching up (issue 9). */
 const REGION_RSS_TARGET_MB = 300;
 
-type Usage = { cpuMs: number; maxRssKb: number; sampledPeakMb: number };
+/** An agent's `usage` reply (bench/agent.ts). */
+export type Usage = { cpuMs: number; maxRssKb: number; sampledPeakMb: number };
 
 /** Runs one fanout of `k` laptops against `region` (already loaded with n records, listening at url). */
 export async function fanout(

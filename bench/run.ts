@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type { NodeStatus } from '../src/index.js';
 import { createTestCluster } from '../src/testing.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
-import { fanout } from './fanout.js';
+import { fanout, type Usage } from './fanout.js';
 import { handshakeMs, verificationCostPerEntry } from './trust-costs.js';
 import { levelFloor, packedRecords, wsFloor } from './floor.js';
 import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
@@ -204,7 +204,6 @@ async function main(): Promise<number> {
   return failed ? 1 : importPhase(Number(opts['import-n']));
 }
 
-type Usage = { cpuMs: number; maxRssKb: number; sampledPeakMb: number };
 type Push = (r: Row) => void;
 
 /** Peak RSS per side: sampled every 100 ms in each node process, and the kernel's maxRSS. */

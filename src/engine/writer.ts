@@ -80,7 +80,11 @@ export class Writer {
   readonly #genesis: RecordDoc;
 
   readonly #identity: WriterIdentity;
-  /** Origins proven to sign two histories, set aside at the seq held then (entry-check.ts FrameContext). */
+  /**
+   * Origins proven to sign two histories, set aside at the seq held then (entry-check.ts
+   * FrameContext). In memory: after a restart the fork is proven again by the first peer
+   * that offers the other branch.
+   */
   readonly setAside = new Map<string, number>();
 
   constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity }) {

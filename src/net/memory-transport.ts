@@ -13,7 +13,7 @@ import type { MemoryConnection } from './memory-connection.js';
 import { MemoryTransport } from './memory-node.js';
 import { Wire, type DeliveryMode, type InFlightItem } from './memory-wire.js';
 import { ed25519KeyOf } from './tls-identity.js';
-import { CloseCode, type TransportOptions } from './transport.js';
+import { CloseCode, trustsServer, type TransportOptions } from './transport.js';
 
 export type { DeliveryMode, InFlightItem };
 export { MemoryTransport };
@@ -169,8 +169,7 @@ export class MemoryNetwork {
       throw new CrmsyncError('ERR_UNAUTHORIZED', 'the server was refused by acceptServer');
     }
     // As over ws: the token goes to a TLS server only when trusted (trustServer, else acceptServer; memory links count as loopback).
-    const trusted = from.options.trustServer ? from.options.trustServer(listener.publicKey) : from.options.acceptServer !== undefined;
-    const token = secure && !trusted ? undefined : from.options.peerToken;
+    const token = secure && !trustsServer(from.options, listener.publicKey) ? undefined : from.options.peerToken;
     const outboundSlot = from.admitOutbound();
     const admitted = listener.admitInbound(from.name, token, secure ? from.publicKey : undefined);
     if (!admitted.ok) {

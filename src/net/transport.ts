@@ -203,3 +203,8 @@ export interface Transport {
   /** Closes the listener and every connection; idempotent. */
   close(): Promise<void>;
 }
+
+/** Whether a dialed server (its certificate key) may receive the peer token: trustServer, else acceptServer's verdict. */
+export function trustsServer(options: Pick<TransportOptions, 'acceptServer' | 'trustServer'>, peerKey: Uint8Array | undefined): boolean {
+  return options.trustServer ? options.trustServer(peerKey) : options.acceptServer !== undefined;
+}

@@ -11,7 +11,7 @@ import { CrmsyncError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { bareHostname, isLoopback, vetDialTargets, type ResolvedAddress, type Resolver } from './address-policy.js';
 import { tlsIdentityOf, type TlsIdentity } from './tls-identity.js';
-import type { TlsOptions } from './transport.js';
+import { trustsServer, type TlsOptions } from './transport.js';
 
 /** What a dial needs from its transport. */
 export interface DialContext {
@@ -66,8 +66,7 @@ export async function dialWebSocket<T>(url: URL, context: DialContext, signal: A
   }
   const headers: Record<string, string> = {};
   if (context.peerToken !== undefined) {
-    const trusted = context.trustServer ? context.trustServer(identity.peerKey) : context.acceptServer !== undefined;
-    if (tokenAllowed(secure, trusted, address.address)) headers.Authorization = `Bearer ${context.peerToken}`;
+    if (tokenAllowed(secure, trustsServer(context, identity.peerKey), address.address)) headers.Authorization = `Bearer ${context.peerToken}`;
     else context.log.warn({ secure }, 'peer token withheld: not a TLS server we trust, nor loopback');
   }
   return upgrade(url, socket, { ...context.wsOptions, headers, followRedirects: false }, signal, (ws) => adopt(ws, identity));

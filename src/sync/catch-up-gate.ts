@@ -25,7 +25,7 @@ export class CatchUpGate<T = object> {
   readonly #max: number;
   readonly #active = new Set<T>();
   readonly #waiting: Waiter<T>[] = [];
-  /** Catch-ups started (a slot granted), for metrics. */
+  /** Catch-ups started so far (a slot granted); for tests and diagnostics. */
   granted = 0;
 
   constructor(max: number) {

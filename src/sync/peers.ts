@@ -102,7 +102,7 @@ export class Peers {
   readonly #transport: Transport;
   readonly #limits: Limits;
   /** Catch-up slots shared by every session of this node. */
-  readonly catchUps: CatchUpGate;
+  readonly #catchUps: CatchUpGate;
   readonly #timers: Timers;
   readonly #random: () => number;
   readonly #logger: Logger;
@@ -130,7 +130,7 @@ export class Peers {
     this.#refusals = new RefusalLog(options.logger, () => options.timers.now(), options.limits.refusedLogIntervalMs);
     this.#transport = options.transport;
     this.#limits = options.limits;
-    this.catchUps = new CatchUpGate(options.limits.maxConcurrentCatchUps);
+    this.#catchUps = new CatchUpGate(options.limits.maxConcurrentCatchUps);
     this.#timers = options.timers;
     this.#random = options.random;
     this.#logger = options.logger;
@@ -230,7 +230,7 @@ export class Peers {
 
   #adopt(connection: Connection, dialer: Dialer | undefined): PeerSession {
     const session = new PeerSession({
-      connection, engine: this.#engine, trust: this.#trust, limits: this.#limits, logger: this.#logger, catchUp: this.catchUps,
+      connection, engine: this.#engine, trust: this.#trust, limits: this.#limits, logger: this.#logger, catchUp: this.#catchUps,
       host: {
         now: () => this.#timers.now(),
         randomBytes: this.#randomBytes,

@@ -262,7 +262,7 @@ export function conflictRows(reports: NodeConflicts[], order: string[], canResol
         const key = `${record.id}\u0000${c.field}\u0000${canonicalJson(values)}`;
         const winner = values.find((v) => v.winner);
         const row = rows.get(key) ?? {
-          id: record.id, name: record.name, field: c.field, values, rule: winner?.rule ?? values.find((v) => v.rule)?.rule ?? null, nodes: [], resolveVia: null,
+          id: record.id, name: record.name, field: c.field, values, rule: typeof c.rule === 'string' ? c.rule : winner?.rule ?? values.find((v) => v.rule)?.rule ?? null, nodes: [], resolveVia: null,
         };
         row.nodes.push(node);
         rows.set(key, row);

@@ -5,7 +5,8 @@ export type { RecordsApi, ListOptions, UpsertItem, UpsertResult } from './engine
 export type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
 export type { RecordView, RecordInputLike, RecordPatchLike, Stage, Address, AtomicField, AddressField } from './crdt/record-schema.js';
 export { STAGES, ATOMIC_FIELDS, ADDRESS_FIELDS, MAX_RECORD_ID_LENGTH, recordInputSchema, recordPatchSchema, recordViewSchema } from './crdt/record-schema.js';
-export type { FieldConflict, ConflictValue } from './crdt/record-doc.js';
+export type { FieldConflict, ConflictValue } from './crdt/record-conflicts.js';
+export { MERGE_RULES, DEFAULT_MERGE_POLICIES, STAGE_RANK, type MergeRule, type MergePolicies } from './crdt/merge-policy.js';
 export type { RecordChangeEvent } from './engine/writer.js';
 export type { HistoryEntry } from './engine/engine.js';
 export type { PeerStatus, DialState } from './sync/peers.js';

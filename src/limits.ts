@@ -50,6 +50,7 @@ export const LIMIT_TABLE = {
   maxInboundBytesPerConnection: { value: 8 * MiB, unit: 'bytes', reason: 'received bytes the owner has not processed yet, per connection: memory; above it the socket is not read (TCP backpressure)' },
   maxInboundBytesTotal: { value: 64 * MiB, unit: 'bytes', reason: 'received bytes not processed yet, all connections together: memory; above it no socket is read' },
   refusedLogIntervalMs: { value: 10_000, unit: 'ms', reason: 'log volume under a connection flood: one line per refusal reason per interval, with a count' },
+  maxClockSkewMs: { value: 5 * 60_000, unit: 'ms', reason: "how far ahead of our wall clock a peer's change time may pull our hybrid logical clock: a machine with a wrong clock cannot drag every later edit into the future" },
   maxPageSize: { value: 1000, unit: 'count', reason: 'records per list page: memory and time of one call' },
   maxHistoryEntries: { value: 10_000, unit: 'count', reason: 'history entries one call returns' },
   maxFeedEntries: { value: 10_000, unit: 'count', reason: 'log entries one changesSince / exportEntries call returns' },

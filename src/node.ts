@@ -26,6 +26,7 @@ import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseNodeId, type NodeId, type RecordId } from './types.js';
+import { policiesDigest, resolvePolicies } from './crdt/merge-policy.js';
 import { existingKeys, importStatements, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
 import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
@@ -80,6 +81,12 @@ export interface NodeOptions {
   randomBytes?: (n: number) => Uint8Array;
   /** fsync every commit (default true; only simulations turn it off). */
   sync?: boolean;
+  /**
+   * Merge policies by field path (`stage: 'monotonic'`, `custom.budget: 'max'`, ...) over
+   * DEFAULT_MERGE_POLICIES. Every node of a cluster must declare the same: peers whose
+   * policies differ refuse to sync (close code 4016).
+   */
+  mergePolicies?: Record<string, string>;
 }
 
 /** Node status. */
@@ -106,6 +113,8 @@ export interface NodeStatus {
   rejectedEntries: Record<string, number>;
   /** Changes received from peers that failed verification and were quarantined. */
   quarantinedChanges: number;
+  /** The merge policies this node derives views with (field -> rule), and their digest (peers must match). */
+  mergePolicies: { digest: string; rules: Record<string, string> };
 }
 
 /** One entry of the change feed (see changesSince). */
@@ -160,6 +169,7 @@ export interface CrmNode {
 /** Opens a node: store, engine, transport, peers; then starts listening and dialing. */
 export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const limits = resolveLimits(options.limits);
+  const policies = resolvePolicies(options.mergePolicies);
   const logger = options.logger ?? silentLogger();
   const timers = options.timers ?? realTimers;
   const bytes = options.randomBytes ?? ((n: number) => randomBytes(n));
@@ -187,7 +197,19 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const engine = new Engine({
     store, actor: makeActorId(store.nodeId, bytes(8)), limits, logger: log.child({ component: 'engine' }),
     now: () => timers.now(), randomBytes: bytes,
+    merge: { policies, roleOf: (node) => trust.list.memberByNode(node)?.role },
     identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust,
+  });
+  try {
+    const rederived = await engine.adoptPolicies(policiesDigest(policies));
+    if (rederived > 0) log.info({ records: rederived }, 'merge policies changed: conflicted records show the value the new policies pick');
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  // owner-region picks by role: a role change may change what a conflicted record shows.
+  trust.events.on('changed', () => {
+    engine.rederiveConflicted().catch((err: unknown) => log.warn({ err }, 'could not re-derive conflicted records after a trust list change'));
   });
   const listen = options.listen === false ? undefined : { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 };
   const tls = await tlsFor(options, listen, trust, store.nodeId);
@@ -284,6 +306,7 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
         identity: identityOf(trust, store.nodeId), insecure,
         refused: { connections: { ...transport.stats().refused }, handshakes: Object.fromEntries(peers.refusedHandshakes) },
         rejectedEntries: Object.fromEntries(peers.rejectedEntries), quarantinedChanges: peers.quarantined,
+        mergePolicies: { digest: engine.policies, rules: { ...engine.mergePolicies } },
       };
     },
     async verify(options = {}) {

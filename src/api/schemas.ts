@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import {
-  ROLES, STAGES, recordViewSchema,
+  MERGE_RULES, ROLES, STAGES, recordViewSchema,
   type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 
@@ -88,11 +88,14 @@ export const customerView = recordViewSchema;
 
 const fieldConflict = z.strictObject({
   field: z.string(),
+  rule: z.enum(MERGE_RULES).describe('the merge policy that picked the winner'),
   values: z.array(z.strictObject({
     value: z.union([z.string(), z.number(), z.boolean(), z.null()]),
     node: z.string().nullable(),
     opId: z.string(),
-    winner: z.boolean(),
+    time: z.number().describe('when it was written (ms since the epoch, hybrid logical clock)'),
+    author: z.string().nullable().describe('who wrote it, as the writing node recorded'),
+    winner: z.boolean().describe('the value every node shows'),
   })),
 });
 
@@ -173,6 +176,10 @@ export const responses = {
     }),
     rejectedEntries: counts.describe('sessions closed because the peer sent entries that failed verification, by reason'),
     quarantinedChanges: z.number().describe('changes received that failed verification: stored and relayed, never applied'),
+    mergePolicies: z.strictObject({
+      digest: z.string().describe('peers with another digest are refused (close code 4016)'),
+      rules: z.record(z.string(), z.string()).describe('field path -> merge rule; fields not named use latest'),
+    }),
   }),
   health: z.strictObject({ status: z.string() }),
   error: z.strictObject({

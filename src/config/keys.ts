@@ -3,6 +3,7 @@
  * validation. docs/configuration.md documents the same table (a test keeps them in step).
  */
 import { z } from 'zod';
+import { mergePoliciesSchema } from '../crdt/merge-policy.js';
 
 /** Log levels accepted by `logLevel` (pino's, plus `silent`). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -71,6 +72,7 @@ export interface Config {
   peerToken: string | undefined;
   apiToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  mergePolicies: Record<string, string>;
 }
 
 /** One configuration key. */
@@ -97,6 +99,18 @@ const splitList = (value: string): string[] => value.split(',').map((s) => s.tri
 const parseBoolean = (value: string): unknown => {
   const v = value.trim().toLowerCase();
   return ['true', '1', 'yes'].includes(v) ? true : ['false', '0', 'no'].includes(v) ? false : value;
+};
+/** `stage=monotonic,custom.budget=max` (or a JSON object) into an object; malformed pairs are left for the schema to refuse. */
+const parsePolicies = (value: string): unknown => {
+  if (value.trim().startsWith('{')) {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  const pairs = splitList(value).map((pair) => pair.split('='));
+  return pairs.every((p) => p.length === 2) ? Object.fromEntries(pairs.map(([k, v]) => [k!.trim(), v!.trim()])) : value;
 };
 const filePath = z.string().trim().min(1, 'must be a file path').optional();
 const tlsMode = z.enum(TLS_MODES, { error: `must be one of ${TLS_MODES.join(', ')}` });
@@ -187,6 +201,11 @@ export const KEYS: { readonly [K in keyof Config]: KeyDef } = {
     env: 'CRMSYNC_LOG_LEVEL', flag: '--log-level', default: 'info', defaultText: '`info`',
     schema: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
     description: 'Level of the logs `start` writes to stdout.',
+  },
+  mergePolicies: {
+    env: 'CRMSYNC_MERGE_POLICIES', flag: '--merge-policies', default: {}, defaultText: 'territory and owner: owner-region; stage: monotonic; others: latest',
+    schema: mergePoliciesSchema, fromString: parsePolicies,
+    description: 'Which concurrent value a conflicted field shows: an object of field path to rule in the file; `field=rule,...` in the environment and flag. Every node of a cluster must declare the same.',
   },
 };
 

@@ -7,7 +7,8 @@ import * as A from '@automerge/automerge';
 import { CrmsyncError } from '../errors.js';
 import type { RecordId } from '../types.js';
 import { GENESIS_BYTES } from './genesis.js';
-import { nodeIdOfActor } from './actor.js';
+import { ChangeIndex, conflictPaths, conflictsAt, DEFAULT_MERGE_CONTEXT, isRealConflict, winningValue, type MergeContext } from './record-conflicts.js';
+import { REOPEN_KEY } from './merge-policy.js';
 import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type AtomicField, type RecordView, type Stage } from './record-schema.js';
 
 type Atomic = A.ImmutableString;
@@ -32,6 +33,8 @@ export interface RecordShape extends AtomicShape {
   custom: Record<string, CustomValue>;
   deleted: boolean;
   deletedAt?: number;
+  /** Time of the last explicit stage reopen (merge-policy.ts: a reopen's change carries it). */
+  stageReopen?: number;
   createdAt?: number;
   updatedAt?: number;
 }
@@ -56,6 +59,8 @@ export interface RecordWrite {
   setInteractions?: number;
   incrementInteractions?: number;
   deleted?: boolean;
+  /** Marks a stage change as an explicit reopen (the `monotonic` policy lets it move the stage back). */
+  reopen?: boolean;
 }
 
 /** The outcome of a write that changed something. */
@@ -110,7 +115,8 @@ export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, no
     applyCustom(r, write, fields);
     applyTags(r, write, fields);
     applyCounterAndNotes(r, write, fields);
-    if (write.deleted !== undefined && r.deleted !== write.deleted) {
+    if (write.reopen && fields.includes('stage')) r[REOPEN_KEY] = Math.max(now, (r[REOPEN_KEY] ?? 0) + 1);
+    if (write.deleted !== undefined && (r.deleted !== write.deleted || contested(r, 'deleted'))) {
       r.deleted = write.deleted;
       if (write.deleted) r.deletedAt = now;
       else delete r.deletedAt;
@@ -129,9 +135,19 @@ export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, no
   return { doc: next, change, hash: hash!, deps, fields };
 }
 
+/**
+ * True when `key` of `obj` holds concurrent values: a write there always writes, even a
+ * value equal to the one Automerge lists first, because writing is what resolves the
+ * conflict (the new value supersedes every concurrent one).
+ */
+function contested(obj: object, key: string): boolean {
+  const values = A.getConflicts(obj as A.Doc<unknown>, key);
+  return values !== undefined && Object.keys(values).length > 1;
+}
+
 function applyAtomic(r: RecordShape, write: RecordWrite, fields: string[]): void {
   for (const [key, value] of Object.entries(write.atomic ?? {}) as [(typeof ATOMIC_FIELDS)[number], string | null][]) {
-    if (value === undefined || str(r[key]) === (value ?? undefined)) continue;
+    if (value === undefined || (str(r[key]) === (value ?? undefined) && !contested(r, key))) continue;
     if (value === null) delete r[key];
     else r[key] = new A.ImmutableString(value);
     fields.push(key);
@@ -143,7 +159,7 @@ function applyAddress(r: RecordShape, write: RecordWrite, fields: string[]): voi
   for (const part of ADDRESS_FIELDS) {
     const given = write.address?.[part];
     const value = given === undefined ? (write.replaceAddress ? null : undefined) : given;
-    if (value === undefined || str(r.address[part]) === (value ?? undefined)) continue;
+    if (value === undefined || (str(r.address[part]) === (value ?? undefined) && !contested(r.address, part))) continue;
     if (value === null) delete r.address[part];
     else r.address[part] = new A.ImmutableString(value);
     fields.push(`address.${part}`);
@@ -164,7 +180,7 @@ function applyCustom(r: RecordShape, write: RecordWrite, fields: string[]): void
     if (value === undefined) continue;
     const current = r.custom[key];
     const same = typeof value === 'string' ? str(current) === value && A.isImmutableString(current) : current === (value ?? undefined);
-    if (same) continue;
+    if (same && !contested(r.custom, key)) continue;
     if (value === null) {
       if (current === undefined) continue;
       delete r.custom[key];
@@ -260,35 +276,14 @@ export function notesOf(text: string): string {
   return text.endsWith('\n') ? text.slice(0, -1) : text;
 }
 
-/** True for a field path that can hold a conflict (what conflictPaths enumerates). */
-export function isConflictField(field: string): boolean {
-  if (field.startsWith('custom.')) return field.length > 'custom.'.length;
-  if (field.startsWith('address.')) return (ADDRESS_FIELDS as readonly string[]).includes(field.slice('address.'.length));
-  return field === 'deleted' || (ATOMIC_FIELDS as readonly string[]).includes(field);
-}
-
-/** Field paths whose concurrent values a user may need to resolve. */
-function conflictPaths(doc: RecordDoc): string[][] {
-  const paths: string[][] = ATOMIC_FIELDS.map((f) => [f]);
-  for (const part of ADDRESS_FIELDS) paths.push(['address', part]);
-  // Sorted: Automerge's key order depends on the order changes arrived in.
-  for (const key of Object.keys(doc.custom).sort()) paths.push(['custom', key]);
-  paths.push(['deleted']);
-  return paths;
-}
-
-function conflictsAt(doc: RecordDoc, path: string[]): Record<string, unknown> | undefined {
-  const parent = path.length === 1 ? doc : (doc as unknown as Record<string, A.Doc<unknown>>)[path[0]!];
-  return parent === undefined ? undefined : (A.getConflicts(parent as A.Doc<unknown>, path[path.length - 1]!) as Record<string, unknown> | undefined);
-}
-
 /**
- * The current plain view of a record, including which fields are in conflict.
+ * The current plain view of a record, including which fields are in conflict; a
+ * conflicted field shows the value its merge policy picks (record-conflicts.ts).
  * `onlyConflictsIn`: after a local change, pass the previous view's conflicts. A local
  * change can resolve conflicts but never create one (that takes concurrent changes),
  * so only those fields need checking — saving ~15 getConflicts calls per write.
  */
-export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: readonly string[]): RecordView {
+export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: readonly string[], context: MergeContext = DEFAULT_MERGE_CONTEXT): RecordView {
   const view: RecordView = {
     id,
     name: str(doc.name) ?? '',
@@ -314,65 +309,30 @@ export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: read
   for (const [key, value] of Object.entries(doc.custom)) {
     view.custom[key] = typeof value === 'object' ? str(value)! : value;
   }
-  if (view.deleted && doc.deletedAt !== undefined) view.deletedAt = doc.deletedAt;
   // Filtering the canonical list (not mapping the given one) keeps the order every node uses.
   const only = onlyConflictsIn && new Set(onlyConflictsIn);
   const paths = only ? conflictPaths(doc).filter((path) => only.has(path.join('.'))) : conflictPaths(doc);
+  let index: ChangeIndex | undefined;
   for (const path of paths) {
     const values = conflictsAt(doc, path);
-    if (isRealConflict(values)) view.conflicts.push(path.join('.'));
+    if (!isRealConflict(values)) continue;
+    const field = path.join('.');
+    view.conflicts.push(field);
+    index ??= new ChangeIndex(doc);
+    showValue(view, path, winningValue(field, values, index, context));
   }
+  if (view.deleted && doc.deletedAt !== undefined) view.deletedAt = doc.deletedAt;
   return canonicalView(view);
 }
 
-/**
- * A field is in conflict only when its concurrent values differ: two nodes that set
- * the same name concurrently (an import run on both, say) have nothing to resolve.
- */
-function isRealConflict(values: Record<string, unknown> | undefined): values is Record<string, unknown> {
-  if (!values) return false;
-  const distinct = new Set(Object.values(values).map((v) => (typeof v === 'object' && v !== null ? `s:${str(v)}` : `${typeof v}:${String(v)}`)));
-  return distinct.size > 1;
-}
-
-/** One value of a conflicted field and who wrote it. */
-export interface ConflictValue {
-  value: string | number | boolean | null;
-  /** The node that wrote it (from the actor id), or null if unknown. */
-  node: string | null;
-  /** The Automerge operation id. */
-  opId: string;
-  /** True for the value every node shows (the deterministic winner). */
-  winner: boolean;
-}
-
-/** A field with concurrent values. */
-export interface FieldConflict {
-  field: string;
-  values: ConflictValue[];
-}
-
-/** All conflicted fields of a record with every concurrent value and its author. */
-export function recordConflicts(doc: RecordDoc): FieldConflict[] {
-  const result: FieldConflict[] = [];
-  for (const path of conflictPaths(doc)) {
-    const values = conflictsAt(doc, path);
-    if (!isRealConflict(values)) continue;
-    const parent = path.length === 1 ? doc : (doc as unknown as Record<string, Record<string, unknown>>)[path[0]!];
-    const current = (parent as Record<string, unknown>)[path[path.length - 1]!];
-    const winnerValue = typeof current === 'object' && current !== null ? str(current) : current;
-    let winnerMarked = false;
-    const entries = Object.entries(values).map(([opId, raw]): ConflictValue => {
-      const value = (typeof raw === 'object' && raw !== null ? str(raw) : raw) as ConflictValue['value'];
-      const actor = opId.slice(opId.indexOf('@') + 1);
-      const winner = !winnerMarked && value === winnerValue;
-      if (winner) winnerMarked = true;
-      return { value: value ?? null, node: nodeIdOfActor(actor) ?? null, opId, winner };
-    });
-    entries.sort((a, b) => (a.opId < b.opId ? -1 : a.opId > b.opId ? 1 : 0));
-    result.push({ field: path.join('.'), values: entries });
-  }
-  return result;
+/** Puts a conflicted field's winning value into the view. */
+function showValue(view: RecordView, path: string[], value: string | number | boolean | null): void {
+  const [head, key] = path as [string, string | undefined];
+  if (head === 'address') view.address[key as (typeof ADDRESS_FIELDS)[number]] = String(value);
+  else if (head === 'custom') view.custom[key!] = value ?? '';
+  else if (head === 'deleted') view.deleted = value === true;
+  else if (head === 'name') view.name = String(value ?? '');
+  else (view as unknown as Record<string, unknown>)[head] = value;
 }
 
 /** Hex heads of a document. */

@@ -28,6 +28,7 @@ export function writeFromInput(input: RecordInput): RecordWrite {
     notes: input.notes ?? '',
     setInteractions: input.interactions ?? 0,
     deleted: false,
+    ...(input.reopen ? { reopen: true } : {}),
   };
 }
 
@@ -47,6 +48,7 @@ export function writeFromPatch(patch: RecordPatch): RecordWrite {
   if (patch.notes !== undefined) write.notes = patch.notes;
   if (patch.interactions !== undefined) write.setInteractions = patch.interactions;
   if (patch.incrementInteractions !== undefined) write.incrementInteractions = patch.incrementInteractions;
+  if (patch.reopen) write.reopen = true;
   return write;
 }
 

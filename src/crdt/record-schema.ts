@@ -73,6 +73,8 @@ const writableShape = {
   notes: z.string().max(100_000).optional(),
   interactions: z.number().int().min(0).max(1e12).optional(),
   custom: z.record(z.string().min(1).max(64), customValue.nullable()).optional(),
+  /** Lets `stage` move back along the pipeline (the `monotonic` merge policy refuses that otherwise). */
+  reopen: z.boolean().optional(),
 };
 
 /** Input to create or replace a record. `name` is required; `id` is generated if absent. */

@@ -7,7 +7,8 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { readChangeHeader } from '../crdt/change-header.js';
 import { chainStart, firstMissing, type OriginClock, type SeqClock } from '../crdt/origin-clock.js';
-import { recordConflicts, type FieldConflict, type RecordWrite } from '../crdt/record-doc.js';
+import type { RecordWrite } from '../crdt/record-doc.js';
+import { recordConflicts, type FieldConflict, type MergeContext } from '../crdt/record-conflicts.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
@@ -19,6 +20,8 @@ import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from '
 import { verifyRecords, type VerifyReport } from './verify.js';
 import { changeDigest, type OriginAuthority } from './entry-check.js';
 import { Writer, type RecordChangeEvent, type WriterIdentity } from './writer.js';
+import { adoptPolicies, rederiveConflicted } from './rederive.js';
+import { policiesDigest, type MergePolicies } from '../crdt/merge-policy.js';
 
 /**
  * What the sync protocol needs from a node, and all it gets: what do you hold, give me
@@ -38,6 +41,8 @@ export interface SyncEngine {
   ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult>;
   /** Calls `listener` after new entries became durable (source: the peer they came from, null for local). */
   onAppended(listener: (entries: StoredEntry[], source: NodeId | null) => void): () => void;
+  /** Digest of the merge policies this engine derives views with (peers must agree). */
+  readonly policies: string;
 }
 
 /** One entry of a record's history. */
@@ -77,12 +82,15 @@ export interface EngineOptions {
   /** Which origins may write, with which keys (the trust list). */
   authority: OriginAuthority;
   now?: () => number;
+  /** Merge policies and members' roles (default: the default policies, no roles). */
+  merge?: MergeContext;
   randomBytes?: (n: number) => Uint8Array;
 }
 
 /** See the file comment. */
 export class Engine implements SyncEngine {
   readonly nodeId: NodeId;
+  readonly policies: string;
   readonly #store: Store;
   readonly #writer: Writer;
   readonly #now: () => number;
@@ -95,7 +103,8 @@ export class Engine implements SyncEngine {
     this.nodeId = options.store.nodeId;
     this.#store = options.store;
     this.#writer = new Writer(options);
-    this.#now = options.now ?? Date.now;
+    this.policies = policiesDigest(this.#writer.merge.policies);
+    this.#now = () => this.#writer.clock.now();
     this.#limits = options.limits;
     this.#authority = options.authority;
     this.#cluster = options.identity.cluster;
@@ -138,7 +147,7 @@ export class Engine implements SyncEngine {
       const [meta] = await this.#writer.metasFor([id]);
       if (!meta) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} does not exist`);
       if (meta.view.conflicts.length === 0) return [];
-      return recordConflicts(await this.#writer.docFor(id, meta));
+      return recordConflicts(await this.#writer.docFor(id, meta), this.#writer.merge);
     });
   }
 
@@ -149,6 +158,25 @@ export class Engine implements SyncEngine {
       node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: changeHash(e.change, e.quarantined !== undefined),
       ...(e.author === undefined ? {} : { author: e.author }), ...(e.quarantined === undefined ? {} : { quarantined: e.quarantined }),
     }));
+  }
+
+  /**
+   * Makes stored views follow the merge policies whose digest is given: conflicted
+   * records are re-derived when the views were derived with other policies. Returns how
+   * many views changed.
+   */
+  adoptPolicies(digest: string): Promise<number> {
+    return adoptPolicies(this.#store, this.#writer, digest, this.#limits.verifyPageRecords);
+  }
+
+  /** The merge policies views are derived with. */
+  get mergePolicies(): MergePolicies {
+    return this.#writer.merge.policies;
+  }
+
+  /** Re-derives conflicted records' views (a member's role changed: owner-region may pick another value). */
+  rederiveConflicted(): Promise<number> {
+    return rederiveConflicted(this.#store, this.#writer, this.#limits.verifyPageRecords);
   }
 
   /** Re-derives every record from its document and compares (see verify.ts). */

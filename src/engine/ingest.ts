@@ -14,7 +14,8 @@
 import type { ChangeEntry, LoggedEntry } from '../crdt/change-entry.js';
 import { fieldsOf, inspectChange, type ChangeInfo } from '../crdt/change-info.js';
 import { schemaViolation } from '../crdt/change-schema.js';
-import { applyRecordChanges, cloneRecordDoc, freeDoc, isConflictField, materialize, type RecordDoc } from '../crdt/record-doc.js';
+import { applyRecordChanges, cloneRecordDoc, freeDoc, materialize, type RecordDoc } from '../crdt/record-doc.js';
+import { isConflictField } from '../crdt/record-conflicts.js';
 import { recordViewSchema, type RecordView } from '../crdt/record-schema.js';
 import { applySimple, emptyView, genesisState, stateOfDoc, type RecordState } from '../crdt/record-state.js';
 import { CrmsyncError } from '../errors.js';
@@ -64,6 +65,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
       run.fresh.forEach((entry, i) => items.set(entry, inspect(entry, run.chains[i]!, i === run.fresh.length - 1)));
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
+    for (const item of ordered) if (item.info) writer.clock.observe(item.info.time);
     if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: undefined };
     const records = await applyByRecord(writer, ordered);
     const logged = ordered.map(toLogged);
@@ -119,7 +121,7 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
     return writer.recordOp(id, meta, simple, items.length);
   }
   const doc = await writer.docFor(id, meta);
-  const all = tryApply(doc, id, meta, items);
+  const all = tryApply(writer, doc, id, meta, items);
   if ('doc' in all) {
     writer.cache.set(id, all.doc);
     return writer.recordOp(id, meta, all.next, items.length, all.doc);
@@ -136,7 +138,7 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
   let next: { state: RecordState; view: RecordView } | undefined;
   for (const item of items) {
     const trial = cloneRecordDoc(current, writer.actor);
-    const applied = tryApply(trial, id, { ...(meta ?? genesisMeta(id)), ...(next ?? {}) }, [item], good);
+    const applied = tryApply(writer, trial, id, { ...(meta ?? genesisMeta(id)), ...(next ?? {}) }, [item], good);
     if (!('doc' in applied)) {
       item.quarantined = applied.reason;
       freeQuietly(trial);
@@ -180,7 +182,7 @@ function genesisMeta(id: RecordId): RecordMeta {
  * changes do not apply, or the view leaves the record schema) the reason is returned and
  * `doc` must not be used again.
  */
-function tryApply(doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' | 'view'> | undefined, items: Item[], earlier: Item[] = []): { doc: RecordDoc; next: { state: RecordState; view: RecordView } } | { reason: string } {
+function tryApply(writer: Writer, doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' | 'view'> | undefined, items: Item[], earlier: Item[] = []): { doc: RecordDoc; next: { state: RecordState; view: RecordView } } | { reason: string } {
   let next: RecordDoc;
   try {
     next = applyRecordChanges(doc, items.map((i) => i.entry.change));
@@ -193,7 +195,7 @@ function tryApply(doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' |
   const candidates = new Set([...(meta?.view.conflicts ?? []), ...touched].filter(isConflictField));
   let view;
   try {
-    view = materialize(next, id, [...candidates]);
+    view = materialize(next, id, [...candidates], writer.merge);
   } catch {
     // A document that no longer has a record's shape (a peer's change replaced or deleted
     // a container) cannot be shown: refused like any other change outside the schema.

@@ -88,7 +88,7 @@ async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undef
   const outcome = writeRecord(doc, id, write, now, author);
   if (!outcome) return { status: 'unchanged' as const, meta };
   writer.cache.set(id, outcome.doc);
-  const view = materialize(outcome.doc, id, meta?.view.conflicts ?? []);
+  const view = materialize(outcome.doc, id, meta?.view.conflicts ?? [], writer.merge);
   const made = decodeChange(outcome.change);
   const maxOp = made.startOp + made.ops.length - 1;
   const state = stateOfDoc(outcome.doc, maxOp, { actor: made.actor, seq: made.seq });

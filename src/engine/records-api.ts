@@ -3,8 +3,9 @@
  * here, at the boundary (field-level ERR_VALIDATION), and every write goes through the
  * engine's single writer.
  */
+import { checkStageMove, movesBack } from '../crdt/merge-policy.js';
 import { writeFromInput, writeFromPatch } from '../crdt/record-input.js';
-import type { FieldConflict } from '../crdt/record-doc.js';
+import type { FieldConflict } from '../crdt/record-conflicts.js';
 import {
   recordInputSchema, recordPatchSchema, validate,
   type RecordInputLike, type RecordPatchLike, type RecordView,
@@ -95,6 +96,7 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
       // decide() runs under the record's write lock, so `current` is what this write replaces.
       const view = await engine.write(id, (current) => {
         created = current === undefined;
+        checkStageMove(engine.mergePolicies, current?.stage, valid.stage, valid.reopen);
         return writeFromInput(valid);
       });
       return { view, created };
@@ -104,7 +106,7 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
       const id = parseRecordId(rawId);
       const valid = validate(recordPatchSchema, patch, 'patch');
       return engine.write(id, (current) => {
-        live(id, current);
+        checkStageMove(engine.mergePolicies, live(id, current).stage, valid.stage, valid.reopen);
         return writeFromPatch(valid);
       });
     },
@@ -150,7 +152,10 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
           decide: (current) => {
             if ('error' in p) throw p.error;
             if (!current) validate(recordInputSchema, { ...p.patch, id: p.id }, 'record');
-            return writeFromPatch(p.patch);
+            // An import mirrors a source system that decided the stage: a move back is its reopen.
+            const write = writeFromPatch(p.patch);
+            if (movesBack(current?.stage, p.patch.stage)) write.reopen = true;
+            return write;
           },
         })),
         { author: options.author, state: options.state ? Object.entries(options.state) : undefined },

@@ -55,7 +55,7 @@ async function verifyPage(store: Store, writer: Writer, ids: RecordId[], repair:
     const meta = metas[i];
     if (!meta) continue; // written meanwhile under another key order: nothing to compare
     report.checked++;
-    const found = await checkRecord(store, writer.actor, id, meta);
+    const found = await checkRecord(store, writer, id, meta);
     if (!found) continue;
     report.problems++;
     if (report.details.length < maxReported) report.details.push(found.problem);
@@ -70,16 +70,16 @@ async function verifyPage(store: Store, writer: Writer, ids: RecordId[], repair:
   }
 }
 
-async function checkRecord(store: Store, actor: string, id: RecordId, meta: RecordMeta): Promise<{ problem: VerifyProblem; fixed?: RecordMeta } | undefined> {
+async function checkRecord(store: Store, writer: Writer, id: RecordId, meta: RecordMeta): Promise<{ problem: VerifyProblem; fixed?: RecordMeta } | undefined> {
   let doc;
   try {
-    doc = loadRecordDoc(await store.documentParts(id, meta), actor);
+    doc = loadRecordDoc(await store.documentParts(id, meta), writer.actor);
   } catch (err) {
     const detail = err instanceof CrmsyncError ? err.message : String(err);
     return { problem: { id, problem: 'document', detail } };
   }
   try {
-    const view = materialize(doc, id);
+    const view = materialize(doc, id, undefined, writer.merge);
     const maxOp = A.getChangesMetaSince(doc, []).reduce((max, c) => Math.max(max, c.maxOp), 0);
     const state = stateOfDoc(doc, maxOp, meta.state.local);
     const fixed: RecordMeta = { ...meta, state, view };

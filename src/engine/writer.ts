@@ -15,6 +15,8 @@
  *  6. `#pendingChains` holds the chain hash of every queued entry until it is durable,
  *     so `chainAt` answers for every seq `#heads` counts (invariant 5).
  */
+import { DEFAULT_MERGE_CONTEXT, type MergeContext } from '../crdt/record-conflicts.js';
+import { HybridClock } from './hlc.js';
 import { EventEmitter } from 'node:events';
 import type { LoggedEntry, StoredEntry } from '../crdt/change-entry.js';
 import { chainNext, chainStart, entrySigningInput, type OriginClock, type OriginHead } from '../crdt/origin-clock.js';
@@ -87,7 +89,14 @@ export class Writer {
    */
   readonly setAside = new Map<string, number>();
 
-  constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity }) {
+  /** How a conflicted field's shown value is picked (merge policies and members' roles). */
+  readonly merge: MergeContext;
+  /** The hybrid logical clock stamping this node's changes; ingest shows it every received change's time. */
+  readonly clock: HybridClock;
+
+  constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity; merge?: MergeContext; now?: () => number }) {
+    this.merge = options.merge ?? DEFAULT_MERGE_CONTEXT;
+    this.clock = new HybridClock(options.now ?? Date.now, options.limits.maxClockSkewMs);
     this.#identity = options.identity;
     this.#store = options.store;
     this.#actor = options.actor;

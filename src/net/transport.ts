@@ -36,6 +36,8 @@ export const CloseCode = {
   unauthorized: 4014,
   /** The peer's invitation is unknown, expired, already used or does not match its key. */
   invitationRefused: 4015,
+  /** The peer declares other merge policies: the two would show different winners. */
+  policyMismatch: 4016,
 } as const;
 
 /** Callbacks a connection's owner installs; frames received before that are buffered. */

@@ -158,7 +158,7 @@ function parse(type: Message['type'], m: Obj): Message {
     case 'auth':
       return { type, sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };
     case 'open':
-      return { type, clock: clock(m.clock), trust: text(m.trust, 'trust', 64) };
+      return { type, clock: clock(m.clock), trust: text(m.trust, 'trust', 64), ...(m.policies === undefined ? {} : { policies: text(m.policies, 'policies', 64) }) };
     case 'changes':
       return parseChanges(m);
     case 'ack':

@@ -70,7 +70,7 @@ export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action
     return refuse(s, CloseCode.badSignature, 'bad-proof', { node: s.peer.node }, out);
   }
   out.push({ type: 'authenticated', peer: s.peer, proof: [...s.peerProof] });
-  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest() };
+  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest(), policies: env.auth.policies };
   out.push({ type: 'send', message: open });
   return { ...s, phase: 'awaiting-open', remote: s.peer.node, openSent: seqsOf(env.holdings) };
 }
@@ -88,6 +88,13 @@ export function onOpen(s: ProtocolState, msg: OpenMessage, env: Env, out: Action
     // A third origin's heads differ: unproven here (a clock is not signed), and no reason to
     // stop syncing the rest. Proven forks are set aside at ingest (entry-check.ts).
     out.push({ type: 'log', level: 'warn', message: 'peer holds a different history of a third origin; syncing the others', fields: { peer: s.remote, origin: forked } });
+  }
+  // Different policies would show different winners for the same conflicts: refuse, so
+  // an operator fixes the configuration instead of two halves of a cluster disagreeing.
+  if (msg.policies !== undefined && msg.policies !== env.auth.policies) {
+    out.push({ type: 'log', level: 'warn', message: 'peer declares other merge policies; declare the same mergePolicies on every node', fields: { peer: s.remote, ours: env.auth.policies, theirs: msg.policies } });
+    out.push({ type: 'close', code: CloseCode.policyMismatch, reason: 'merge policies differ' });
+    return { ...s, phase: 'closed' };
   }
   if (s.remote === s.self) {
     out.push({ type: 'log', level: 'warn', message: 'another process holds this node\'s key (a copied data directory?)', fields: {} });

@@ -43,6 +43,8 @@ export interface OpenMessage {
   type: 'open';
   clock: WireClock;
   trust: string;
+  /** Digest of the sender's merge policies (merge-policy.ts); absent from builds before policies. */
+  policies?: string;
 }
 
 /** A batch of change entries in the sender's log order (which respects causality). */

@@ -131,6 +131,8 @@ export interface AuthContext {
   /** A joining node's invitation for its hello (undefined for a member). */
   invite(nonce: Uint8Array): { id: string; mac: Uint8Array } | undefined;
   trustDigest(): string;
+  /** Digest of our merge policies. */
+  policies: string;
 }
 
 /** What the machine may read about the node and the connection at each step. */

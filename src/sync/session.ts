@@ -83,7 +83,7 @@ export class PeerSession {
     this.#host = host;
     this.#limits = options.limits;
     this.#logger = options.logger;
-    this.#auth = authContext(trust, connection, (nonce) => host.isOwnNonce(nonce));
+    this.#auth = authContext(trust, connection, (nonce) => host.isOwnNonce(nonce), options.engine.policies);
     this.#state = initialState(engine.nodeId, host.now(), { initiator: connection.direction === 'outbound', nonce: host.randomBytes(NONCE_BYTES) });
   }
 
@@ -367,8 +367,9 @@ function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolea
 }
 
 /** How a session proves itself and judges its peer: the node's keys and trust list. */
-function authContext(trust: TrustService, connection: Connection, isOwnNonce: (nonce: Uint8Array) => boolean): AuthContext {
+function authContext(trust: TrustService, connection: Connection, isOwnNonce: (nonce: Uint8Array) => boolean, policies: string): AuthContext {
   return {
+    policies,
     cluster: trust.cluster,
     publicKey: trust.keys.publicKey,
     proof: trust.ownProof(),

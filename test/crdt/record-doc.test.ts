@@ -1,7 +1,8 @@
 import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
 import { makeActorId } from '../../src/crdt/actor.js';
-import { applyRecordChanges, loadRecordDoc, materialize, recordConflicts, writeRecord, type RecordDoc } from '../../src/crdt/record-doc.js';
+import { applyRecordChanges, loadRecordDoc, materialize, writeRecord, type RecordDoc } from '../../src/crdt/record-doc.js';
+import { recordConflicts } from '../../src/crdt/record-conflicts.js';
 import { writeFromInput, writeFromPatch } from '../../src/crdt/record-input.js';
 import { recordInputSchema, recordPatchSchema, validate } from '../../src/crdt/record-schema.js';
 import { hasCode, type CrmsyncError } from '../../src/errors.js';

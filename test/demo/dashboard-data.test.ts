@@ -131,13 +131,14 @@ describe('judge', () => {
 });
 
 describe('conflictRows', () => {
-  const today: FieldConflict = {
+  // As an engine without merge policies reported them: no times, no rule.
+  const today = {
     field: 'title',
     values: [
       { value: 'CPO', node: 'laptop-anna', opId: '5@aa', winner: false },
       { value: 'VP', node: 'berlin', opId: '5@bb', winner: true },
     ],
-  };
+  } as unknown as FieldConflict;
   const record = (conflicts: FieldConflict[]) => [{ id: 'cus-1', name: 'Ada', conflicts }];
 
   it('merges the nodes reporting the same conflict and keeps the writers', () => {
@@ -150,11 +151,18 @@ describe('conflictRows', () => {
   });
 
   it('passes on write times and the rule when the engine reports them, and who can resolve', () => {
-    const later = { field: 'title', values: today.values.map((v, i) => ({ ...v, time: 1000 + i, rule: 'last writer wins' })) } as FieldConflict;
+    const later = { field: 'title', values: today.values.map((v, i) => ({ ...v, time: 1000 + i, rule: 'last writer wins' })) } as unknown as FieldConflict;
     const [row] = conflictRows([{ node: 'london', records: record([later]) }], NODES.map((n) => n.name), new Set(['london']));
     expect(row!.values.map((v) => v.time)).toEqual([1000, 1001]);
     expect(row!.rule).toBe('last writer wins');
     expect(row!.resolveVia).toBe('london');
+  });
+
+  it('takes the rule of the field when the engine reports one', () => {
+    const decided: FieldConflict = { field: 'stage', rule: 'monotonic', values: today.values.map((v, i) => ({ ...v, time: 2000 + i, author: null })) };
+    const [row] = conflictRows([{ node: 'london', records: record([decided]) }], ['london'], new Set());
+    expect(row!.rule).toBe('monotonic');
+    expect(row!.values.map((v) => v.time)).toEqual([2000, 2001]);
   });
 
   it('ignores write times and rules of the wrong type', () => {

@@ -14,6 +14,9 @@ import { createTestCluster } from '../../src/testing.js';
 import { Prng } from './prng.js';
 import { VirtualTimers } from './virtual-timers.js';
 
+
+/** Policies of every simulated node: the defaults, and the `score` custom field keeps its largest value. */
+export const SIM_MERGE_POLICIES = { 'custom.score': 'max' };
 /** Virtual epoch the simulations start at (so createdAt values look like real dates). */
 export const SIM_EPOCH = 1_700_000_000_000;
 
@@ -124,7 +127,9 @@ export class SimCluster {
     const name = this.names[i]!;
     const rng = this.#rng.fork(i * 10_007 + this.#incarnations[i]!++);
     const node = await openNode({
-      ...this.cluster.member(name),
+      // The last two nodes are laptops: owner-region fields then have writers of both roles.
+      ...this.cluster.member(name, { role: i >= this.names.length - 2 ? 'laptop' : 'region' }),
+      mergePolicies: SIM_MERGE_POLICIES,
       db: this.dbs[i], nodeId: name, transport: this.network.transport(name), timers: this.timers,
       random: () => rng.next(), randomBytes: (n) => rng.bytes(n), sync: false, limits: this.limits,
       logger: this.#logger(name), listen: {}, peers: this.options.dials[i]!.map((j) => `mem://${this.names[j]}`),

@@ -16,7 +16,9 @@ const COMPANIES = ['Acme', 'Initech', 'Globex', 'Umbrella'];
 const CITIES = ['Berlin', 'Lyon', 'Oslo', 'Porto'];
 const TAGS = ['vip', 'lead', 'eu', 'us', 'churn risk'];
 const WORDS = ['call', 'back', 'on', 'monday', 'sent', 'quote', 'renewal', 'met', 'at', 'fair'];
-const FIELDS = ['name', 'email', 'stage', 'company', 'city', 'score', 'phone'] as const;
+const FIELDS = ['name', 'email', 'stage', 'company', 'city', 'score', 'phone', 'territory', 'owner'] as const;
+const TERRITORIES = ['north', 'south', 'east'];
+const OWNERS = ['anna', 'ben', 'chloe'];
 
 /** The kinds of record operation, with their weights in the random mix. */
 export const RECORD_OPS = {
@@ -35,7 +37,12 @@ function patchFor(rng: Prng, field: (typeof FIELDS)[number]): RecordPatchLike {
     case 'email':
       return { email: rng.chance(0.15) ? null : `${rng.pick(['ada', 'grace', 'alan'])}@example.com` };
     case 'stage':
-      return { stage: rng.pick(STAGES.slice(0, 4)) };
+      // Without reopen, a move back is refused (monotonic stage); concurrent moves merge forward.
+      return { stage: rng.pick([...STAGES.slice(0, 4), 'won', 'lost'] as const), ...(rng.chance(0.3) ? { reopen: true } : {}) };
+    case 'territory':
+      return { territory: rng.pick(TERRITORIES) };
+    case 'owner':
+      return { owner: rng.pick(OWNERS) };
     case 'company':
       return { company: rng.pick(COMPANIES) };
     case 'city':
@@ -56,6 +63,8 @@ export function randomPatch(rng: Prng): RecordPatchLike {
 /** A new notes text that keeps part of the old one: replace a slice with a word, or append. */
 export function editNotes(rng: Prng, old: string): string {
   const word = rng.pick(WORDS);
+  // A whole new note: concurrent replacements must both stay readable.
+  if (old.length > 0 && rng.chance(0.2)) return `${rng.pick(WORDS)} ${rng.pick(WORDS)} ${rng.pick(WORDS)}`;
   if (old.length > 120) return old.slice(rng.int(20, 60));
   if (old.length === 0 || rng.chance(0.3)) return old.length === 0 ? word : `${old} ${word}`;
   const from = rng.int(0, old.length);
@@ -80,6 +89,9 @@ async function attempt(label: string, allowed: ErrorCode[], fn: () => Promise<un
 
 const MISSING: ErrorCode[] = ['ERR_NOT_FOUND'];
 
+/** A stage moved back without `reopen` is refused (monotonic stage): the one validation error a valid patch may get. */
+const allowedFor = (patch: RecordPatchLike): ErrorCode[] => (patch.stage !== undefined && !patch.reopen ? [...MISSING, 'ERR_VALIDATION'] : MISSING);
+
 /** Runs one record operation on `nodes[0]` (and `nodes[1]` for a race); returns its trace text. */
 export async function runRecordOp(rng: Prng, op: RecordOp, nodes: { name: string; node: CrmNode }[]): Promise<string> {
   const [{ name, node }] = nodes as [{ name: string; node: CrmNode }];
@@ -99,7 +111,7 @@ export async function runRecordOp(rng: Prng, op: RecordOp, nodes: { name: string
       return `${at}: ${await attempt(at, [], () => node.records.put(id, { name: rng.pick(NAMES), tags: [rng.pick(TAGS)], interactions: rng.int(0, 3) }))}`;
     case 'update': {
       const patch = randomPatch(rng);
-      return `${at} ${JSON.stringify(patch)}: ${await attempt(at, MISSING, () => node.records.update(id, patch))}`;
+      return `${at} ${JSON.stringify(patch)}: ${await attempt(at, allowedFor(patch), () => node.records.update(id, patch))}`;
     }
     case 'notes': {
       const notes = editNotes(rng, (await node.records.get(id))?.notes ?? '');
@@ -125,7 +137,7 @@ export async function runRecordOp(rng: Prng, op: RecordOp, nodes: { name: string
       // Both start before either commits: the two writes are concurrent by construction.
       const [deleted, edited] = await Promise.all([
         attempt(at, MISSING, () => node.records.delete(id)),
-        attempt(`${at} edit`, MISSING, () => other.node.records.update(id, patch)),
+        attempt(`${at} edit`, allowedFor(patch), () => other.node.records.update(id, patch)),
       ]);
       return `delete ${id} on ${name}: ${deleted} || update on ${other.name} ${JSON.stringify(patch)}: ${edited}`;
     }

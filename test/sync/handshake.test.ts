@@ -160,6 +160,23 @@ describe('handshake', () => {
     }
   });
 
+  it('refuses a peer declaring other merge policies (4016), and opens with one that says nothing (an older build)', () => {
+    const { self, peer, selfHello, peerHello } = pair(env(SELF), env(PEER, { auth: authFor(PEER, { policies: 'other' }) }));
+    const selfAuth = self.deliver(peerHello);
+    self.deliver(peer.deliver(selfHello));
+    const peerOpen = peer.deliver(selfAuth);
+    expect(sends(peerOpen).find((m) => m.type === 'open')).toMatchObject({ policies: 'other' });
+    expect(closes(self.deliver(peerOpen))[0]?.code).toBe(CloseCode.policyMismatch);
+    expect(self.state.phase).toBe('closed');
+
+    const older = pair();
+    const olderAuth = older.self.deliver(older.peerHello);
+    older.self.deliver(older.peer.deliver(older.selfHello));
+    const silent = older.peer.deliver(olderAuth).map((a) => (a.type === 'send' && a.message.type === 'open' ? { ...a, message: { ...a.message, policies: undefined } } : a));
+    expect(closes(older.self.deliver(silent))).toEqual([]);
+    expect(older.self.state.phase).toBe('open');
+  });
+
   it('opens, with a warning, when only a third origin\'s heads differ (unproven; a proven fork is set aside at ingest)', () => {
     const { self, peer, selfHello, peerHello } = pair(env(SELF, {}, [['x', 3]]), env(PEER, { wireClock: () => [['x', 3, new Uint8Array(32).fill(9)]] }, [['x', 3]]));
     const selfAuth = self.deliver(peerHello);

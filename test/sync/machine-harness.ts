@@ -30,7 +30,7 @@ export const members = new Map<string, PeerIdentity>([
 ]);
 
 /** An AuthContext for `node`: real signatures, a trust decision from `members`. */
-export function authFor(node: string, options: { channelBinding?: Uint8Array; ownNonces?: Uint8Array[]; revoked?: string[] } = {}): AuthContext {
+export function authFor(node: string, options: { channelBinding?: Uint8Array; ownNonces?: Uint8Array[]; revoked?: string[]; policies?: string } = {}): AuthContext {
   const keys = keysOf[node]!;
   return {
     cluster: CLUSTER, publicKey: keys.publicKey, proof: [], channelBinding: options.channelBinding,
@@ -43,6 +43,7 @@ export function authFor(node: string, options: { channelBinding?: Uint8Array; ow
       return { ok: true, peer: member };
     },
     trustDigest: () => 'digest',
+    policies: options.policies ?? 'policies',
     isOwnNonce: (nonce) => (options.ownNonces ?? []).some((n) => Buffer.from(n).equals(Buffer.from(nonce))),
     invite: () => undefined,
   };

@@ -108,7 +108,8 @@ function fileContent(file: string, defaultFile: string, config: Config): Record<
   for (const key of Object.keys(KEYS) as (keyof Config)[]) {
     if (NEVER.has(key)) continue;
     const value = config[key];
-    if (ALWAYS.has(key) || (value !== undefined && value !== KEYS[key].default)) content[key] = value;
+    const isDefault = value === KEYS[key].default || (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
+    if (ALWAYS.has(key) || (value !== undefined && !isDefault)) content[key] = value;
   }
   return content;
 }

@@ -38,6 +38,7 @@ export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> 
     ['peer URL', `${s.url ?? 'not listening'}${s.insecure ? '   INSECURE: no TLS beyond loopback (--insecure)' : ''}`],
     ['records', `${s.records.live} live, ${s.records.deleted} deleted`],
     ['conflicted', `${s.conflicted} record(s)`],
+    ['merge policies', `${Object.entries(s.mergePolicies.rules).map(([field, rule]) => `${field} ${rule}`).join(', ')}; others latest (${s.mergePolicies.digest})`],
     ['clock', clock || '(empty)'],
     ['rejected', `${s.rejectedConnections} connection(s) closed for invalid frames`],
     ['refused', refused.length === 0 ? 'none' : refused.map(([reason, n]) => `${reason} ${n}`).join(', ')],

@@ -1,0 +1,29 @@
+/**
+ * A hybrid logical clock in milliseconds: the time stamped on every change this node
+ * writes. It never runs backwards and is always later than every change time the node
+ * has seen, so an edit made after seeing another one carries a later time even when this
+ * machine's wall clock is behind (the `latest` merge policy compares these times).
+ *
+ * A peer's clock far ahead of ours must not drag our clock (and so every later edit)
+ * into the future: times beyond `maxSkewMs` ahead of our wall clock are not observed.
+ * Such a change still applies; it wins `latest` only until someone edits the field again.
+ */
+export class HybridClock {
+  #last = 0;
+
+  constructor(private readonly wall: () => number, private readonly maxSkewMs: number) {}
+
+  /** A time for a new change: later than any time issued or observed before. */
+  now(): number {
+    const wall = Math.floor(this.wall());
+    this.#last = wall > this.#last ? wall : this.#last + 1;
+    return this.#last;
+  }
+
+  /** Takes in the time of a change received from a peer. */
+  observe(time: number): void {
+    if (!Number.isFinite(time) || time <= this.#last) return;
+    if (time > this.wall() + this.maxSkewMs) return;
+    this.#last = Math.floor(time);
+  }
+}

@@ -60,15 +60,27 @@ export function conflictPaths(doc: AnyDoc): string[][] {
   const paths: string[][] = ATOMIC_FIELDS.map((f) => [f]);
   for (const part of ADDRESS_FIELDS) paths.push(['address', part]);
   // Sorted: Automerge's key order depends on the order changes arrived in.
-  for (const key of Object.keys(doc.custom).sort()) paths.push(['custom', key]);
+  for (const key of A.getBackend(doc).keys(containerOf(doc, 'custom')).sort()) paths.push(['custom', key]);
   paths.push(['deleted']);
   return paths;
 }
 
-/** The concurrent values at `path` (op id -> value), or undefined. */
+/** The object id of a root container (the genesis objects, unless a change broke the shape). */
+function containerOf(doc: AnyDoc, key: string): string {
+  const values = A.getBackend(doc).getAll('_root', key);
+  return String(values[values.length - 1]?.[1] ?? '');
+}
+
+/**
+ * The concurrent values at `path` (op id -> value), or undefined; read through the
+ * backend, which every node reads alike (record-doc.ts materialize says why).
+ */
 export function conflictsAt(doc: AnyDoc, path: readonly string[]): Record<string, unknown> | undefined {
-  const parent = path.length === 1 ? doc : (doc as unknown as Record<string, A.Doc<unknown>>)[path[0]!];
-  return parent === undefined ? undefined : (A.getConflicts(parent as A.Doc<unknown>, path[path.length - 1]!) as Record<string, unknown> | undefined);
+  const obj = path.length === 1 ? '_root' : containerOf(doc, path[0]!);
+  if (obj === '') return undefined;
+  const values = A.getBackend(doc).getAll(obj, path[path.length - 1]!);
+  if (values.length === 0) return undefined;
+  return Object.fromEntries(values.map((v) => [String(v[v.length - 1]), v[0] === 'str' || v.length > 2 ? v[1] : undefined]));
 }
 
 /** A plain value (ImmutableStrings unwrapped). */

@@ -284,30 +284,39 @@ export function notesOf(text: string): string {
  * so only those fields need checking — saving ~15 getConflicts calls per write.
  */
 export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: readonly string[], context: MergeContext = DEFAULT_MERGE_CONTEXT): RecordView {
+  // Read through the backend, not the document's proxies: after some merges the proxies'
+  // cached value of a key differs from the backend's (seen with a root number whose
+  // concurrent writers merged in several steps), and every node must read the same.
+  const backend = A.getBackend(doc);
+  const root = (key: string) => backend.get('_root', key);
+  const address = containerAt(backend, 'address', 'map');
+  const custom = containerAt(backend, 'custom', 'map');
   const view: RecordView = {
     id,
-    name: str(doc.name) ?? '',
+    name: plainString(root('name')) ?? '',
     address: {},
-    tags: Object.keys(doc.tags).sort(),
-    notes: notesOf(doc.notes),
-    interactions: doc.interactions.value,
+    tags: backend.keys(containerAt(backend, 'tags', 'map')).sort(),
+    notes: notesOf(backend.text(containerAt(backend, 'notes', 'text'))),
+    interactions: Number(root('interactions') ?? 0),
     custom: {},
-    createdAt: doc.createdAt ?? 0,
-    updatedAt: doc.updatedAt ?? 0,
-    deleted: doc.deleted === true,
+    createdAt: Number(root('createdAt') ?? 0),
+    updatedAt: Number(root('updatedAt') ?? 0),
+    deleted: root('deleted') === true,
     conflicts: [],
   };
   for (const field of ATOMIC_FIELDS) {
-    const value = str(doc[field]);
+    const value = plainString(root(field));
     if (value !== undefined && field !== 'name') (view as unknown as Record<string, string>)[field] = value;
   }
   if (view.stage !== undefined) view.stage = view.stage as Stage;
   for (const part of ADDRESS_FIELDS) {
-    const value = str(doc.address[part]);
+    const value = plainString(backend.get(address, part));
     if (value !== undefined) view.address[part] = value;
   }
-  for (const [key, value] of Object.entries(doc.custom)) {
-    view.custom[key] = typeof value === 'object' ? str(value)! : value;
+  for (const key of backend.keys(custom)) {
+    const value = backend.get(custom, key);
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') view.custom[key] = value;
+    else throw new TypeError(`custom.${key} is not a plain value`);
   }
   // Filtering the canonical list (not mapping the given one) keeps the order every node uses.
   const only = onlyConflictsIn && new Set(onlyConflictsIn);
@@ -321,8 +330,22 @@ export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: read
     index ??= new ChangeIndex(doc);
     showValue(view, path, winningValue(field, values, index, context));
   }
-  if (view.deleted && doc.deletedAt !== undefined) view.deletedAt = doc.deletedAt;
+  const deletedAt = root('deletedAt');
+  if (view.deleted && deletedAt !== undefined) view.deletedAt = Number(deletedAt);
   return canonicalView(view);
+}
+
+/** The object id of a root container, checked to be the kind the record shape has. */
+function containerAt(backend: ReturnType<typeof A.getBackend>, key: string, kind: 'map' | 'text'): string {
+  const values = backend.getAll('_root', key);
+  const winner = values[values.length - 1];
+  if (!winner || winner[0] !== kind) throw new TypeError(`${key} is not a ${kind}: not a record document`);
+  return String(winner[1]);
+}
+
+/** A string scalar as a string (undefined when absent). */
+function plainString(value: unknown): string | undefined {
+  return value === undefined || value === null ? undefined : String(value);
 }
 
 /** Puts a conflicted field's winning value into the view. */

@@ -4,7 +4,7 @@
  * a delete races an edit, a region link is cut (changes route round it), everything
  * heals, and the merge is checked on every node.
  */
-import type { RecordInputLike, RecordView, Stage } from '../src/index.js';
+import { STAGE_RANK, type RecordInputLike, type RecordView, type Stage } from '../src/index.js';
 import { waitFor, type Cluster, type ClusterState } from './cluster.js';
 import { canonicalJson } from './protocol.js';
 import { clockText, customerCard, heading, ms, say, table } from './print.js';
@@ -58,7 +58,9 @@ export async function tellStory(cluster: Cluster, star: RecordInputLike, doomed:
   const doomedNote = '[anna, laptop] Visited them today: they are NOT leaving, they want a new offer.';
   const doomedPhone = '+44 7700 900123';
   await laptop.update(starId, { phone: lapPhone, title: lapTitle, notes: `${star.notes}\n${lapNote}` });
-  await berlin.update(starId, { stage: newStage, title: berTitle, notes: `${star.notes}\n${berNote}` });
+  // Stages only move forward unless the deal is reopened (the monotonic merge policy).
+  const reopen = STAGE_RANK[newStage] < STAGE_RANK[star.stage ?? 'lead'];
+  await berlin.update(starId, { stage: newStage, ...(reopen ? { reopen } : {}), title: berTitle, notes: `${star.notes}\n${berNote}` });
   await berlin.delete(doomedId);
   await laptop.update(doomedId, { phone: doomedPhone, notes: `${doomed.notes}\n${doomedNote}` });
   table(['node', 'record', 'change (PATCH /v1/customers/:id)'], [
@@ -114,7 +116,7 @@ export async function tellStory(cluster: Cluster, star: RecordInputLike, doomed:
   const conflicts = await Promise.all(everyone.map((c) => c.conflicts(starId)));
   const title = conflicts[0]!.find((c) => c.field === 'title');
   for (const value of title?.values ?? []) {
-    say(`"${value.value}"  written by ${value.node ?? 'unknown'}${value.winner ? '   ← shown on every node (deterministic winner)' : '   (kept as a conflict value)'}`);
+    say(`"${value.value}"  written by ${value.node ?? 'unknown'}${value.winner ? `   ← shown on every node (merge rule: ${title!.rule}, the later write)` : '   (kept as a conflict value)'}`);
   }
   const same = conflicts.every((c) => canonicalJson(c) === canonicalJson(conflicts[0]));
   say(same ? `All ${conflicts.length} nodes report the same conflict values and the same winner; nothing was lost.`

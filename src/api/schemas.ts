@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import {
   ROLES, STAGES, recordViewSchema,
-  type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
+  type AntiEntropyResult, type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 
 /** Largest request body accepted (bytes). Protects memory; a record is far smaller. */
@@ -126,6 +126,30 @@ const peerStatus = z.strictObject({
 
 const counts = z.record(z.string(), z.number());
 
+/** The result of one anti-entropy exchange (POST /v1/verify/peer/{node}, status.antiEntropy.last). */
+const antiEntropyResult = z.strictObject({
+  peer: z.string(),
+  at: z.number().describe('when the exchange started (ms since the epoch)'),
+  durationMs: z.number(),
+  roundTrips: z.number().describe('digest requests made (about log16(records) + 5 when one record differs)'),
+  compared: z.number().describe('records compared: the larger of the two holdings'),
+  differing: z.number().describe('records held by one side only or with other heads'),
+  differingIds: z.array(z.string()).describe('ids of the differing records (the first maxReportedProblems)'),
+  repaired: z.number().describe('differing records that were the same after the repair'),
+  remaining: z.number().describe('records still different after the repair'),
+  remainingIds: z.array(z.string()),
+});
+
+/** Anti-entropy in /v1/status. */
+const antiEntropyStatus = z.strictObject({
+  intervalMs: z.number().describe('background interval (0: disabled)'),
+  runs: z.number(),
+  failures: z.number(),
+  last: antiEntropyResult.nullable().describe('the last exchange that completed'),
+  lastError: z.strictObject({ at: z.number(), peer: z.string(), code: z.string() }).nullable().describe('the last exchange that failed'),
+  refusedRequests: z.number().describe("peers' digest requests refused (busy, or over the rate limit)"),
+});
+
 /** This node's identity block of /v1/status. */
 const identity = z.strictObject({
   nodeId: z.string(),
@@ -173,7 +197,9 @@ export const responses = {
     }),
     rejectedEntries: counts.describe('sessions closed because the peer sent entries that failed verification, by reason'),
     quarantinedChanges: z.number().describe('changes received that failed verification: stored and relayed, never applied'),
+    antiEntropy: antiEntropyStatus,
   }),
+  antiEntropy: antiEntropyResult,
   health: z.strictObject({ status: z.string() }),
   error: z.strictObject({
     error: z.strictObject({
@@ -200,4 +226,6 @@ export type SchemasAgreeWithEngine = [
   Assert<Describes<NodeStatus, Out<typeof responses.status>>>,
   Assert<Describes<NodeStatus['cache'], Out<typeof responses.status>['cache']>>,
   Assert<Describes<NodeStatus['identity'], Out<typeof identity>>>,
+  Assert<Describes<NodeStatus['antiEntropy'], Out<typeof antiEntropyStatus>>>,
+  Assert<Describes<AntiEntropyResult, Out<typeof antiEntropyResult>>>,
 ];

@@ -70,11 +70,14 @@ export const createHeaders = z.object({
   'Idempotency-Key': z.string().regex(/^[\x20-\x7e]{1,200}$/, 'must be 1-200 printable ASCII characters').optional(),
 });
 
+/** A node id (as the trust list names members). */
+export const nodeIdText = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id');
+
 const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
 /** POST /v1/peers body. */
 export const addPeerBody = z.strictObject({
   url: peerUrl,
-  node: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id').optional()
+  node: nodeIdText.optional()
     .describe('the node id the URL must reach: a member of the trust list; a session that proves another id is closed'),
   confirm: z.boolean().optional().describe('without `node`: true vouches for the URL (our hello goes to whatever answers there)'),
 });

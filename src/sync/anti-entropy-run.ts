@@ -19,6 +19,13 @@ import type { AntiEntropy, DigestAskBody, DigestChannel } from './anti-entropy.j
 import { DIGEST_FANOUT, DIGEST_ID_NIBBLES, sameHash, type DigestSnapshot, type Territory } from './digest.js';
 import type { DigestPath, DigestResponseMessage } from './messages.js';
 
+/**
+ * Candidates one exchange confirms and repairs (four compare and four repair requests):
+ * the rest are reported as differing and remaining, so a peer's rate limit and the cost
+ * of re-deriving documents stay bounded.
+ */
+const MAX_CHECKED_PER_EXCHANGE = 4 * FIXED.maxDigestIds;
+
 /** What one exchange found and did. */
 export interface AntiEntropyResult {
   peer: string;
@@ -28,7 +35,7 @@ export interface AntiEntropyResult {
   roundTrips: number;
   /** Records compared: the larger of the two holdings. */
   compared: number;
-  /** Records found different (held by one side only, or with other heads). */
+  /** Records found different (held by one side only, or with other heads); beyond the 1,024 one exchange checks, counted from the digests. */
   differing: number;
   /** Their ids (the first `maxReportedProblems`; ids only, never record data). */
   differingIds: string[];
@@ -77,10 +84,14 @@ export async function runExchange(ctx: ExchangeContext): Promise<AntiEntropyResu
     if (batch.what === 'children') walk.children(batch.paths, answer.children);
     else walk.listed(batch.paths, answer.records, await Promise.all(batch.paths.map(([t, p]) => ctx.ae.hashesOf(ours.ids(t, p)))));
   }
-  const differingIds = await confirm(ctx, ask, [...walk.candidates]);
+  // Bounded work per exchange (a peer holding none of a territory makes every record of it
+  // a candidate): the rest count as differing and remaining, for the next exchange.
+  const candidates = [...walk.candidates].sort();
+  const unchecked = Math.max(0, candidates.length - MAX_CHECKED_PER_EXCHANGE);
+  const differingIds = await confirm(ctx, ask, candidates.slice(0, MAX_CHECKED_PER_EXCHANGE));
   const result: AntiEntropyResult = {
-    peer: ctx.peer, at, durationMs: 0, roundTrips, compared: Math.max(ours.size, theirsTotal), differing: differingIds.length,
-    differingIds: differingIds.slice(0, ctx.maxReported), repaired: 0, remaining: 0, remainingIds: [],
+    peer: ctx.peer, at, durationMs: 0, roundTrips, compared: Math.max(ours.size, theirsTotal), differing: differingIds.length + unchecked,
+    differingIds: differingIds.slice(0, ctx.maxReported), repaired: 0, remaining: unchecked, remainingIds: [],
   };
   if (differingIds.length > 0) {
     for (const ids of chunks(differingIds, FIXED.maxDigestIds)) {
@@ -91,7 +102,7 @@ export async function runExchange(ctx: ExchangeContext): Promise<AntiEntropyResu
     const theirs = seqsFromWire(root.clock);
     if (lacking(mine, theirs) > 0 || lacking(theirs, mine) > 0) await ctx.settle();
     const remaining = await confirm(ctx, ask, differingIds);
-    result.remaining = remaining.length;
+    result.remaining += remaining.length;
     result.remainingIds = remaining.slice(0, ctx.maxReported);
     result.repaired = differingIds.length - remaining.length;
   }

@@ -11,6 +11,8 @@ export type { RecordChangeEvent } from './engine/writer.js';
 export type { HistoryEntry } from './engine/engine.js';
 export type { PeerStatus, DialState } from './sync/peers.js';
 export type { SessionStats } from './sync/session.js';
+export type { AntiEntropyResult } from './sync/anti-entropy-run.js';
+export { DEFAULT_ANTI_ENTROPY_INTERVAL_MS, type AntiEntropyStatus } from './sync/anti-entropy-runner.js';
 export { CrmsyncError, hasCode, validationError, ERROR_CODES, type ErrorCode, type FieldIssue, type UnknownKeys } from './errors.js';
 export { DEFAULT_LIMITS, LIMIT_TABLE, FIXED_LIMITS, type Limits, type LimitDoc } from './limits.js';
 export { createLogger, silentLogger, type Logger } from './log.js';

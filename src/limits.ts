@@ -56,6 +56,11 @@ export const LIMIT_TABLE = {
   maxFeedEntries: { value: 10_000, unit: 'count', reason: 'log entries one changesSince / exportEntries call returns' },
   maxFeedBytes: { value: 16 * MiB, unit: 'bytes', reason: 'bytes one changesSince / exportEntries call reads' },
   verifyPageRecords: { value: 100, unit: 'count', reason: 'records verified per step; each step holds the write lock, so writes wait at most one step' },
+  digestWindowMs: { value: 10_000, unit: 'ms', reason: "anti-entropy rate window per peer: at most maxDigestRequestsPerWindow digest requests, and one rescan of our holdings (about 3 s per 100,000 records) per window: within it a peer is served the snapshot already built" },
+  maxDigestRequestsPerWindow: { value: 64, unit: 'count', reason: "digest requests one peer may make per digestWindowMs (an exchange needs about depth + 4): CPU, against a peer that loops over our digest" },
+  digestSnapshotTtlMs: { value: 60_000, unit: 'ms', reason: 'how long a digest snapshot is reused while the log has not moved: memory (about 80 bytes per record) against rescans' },
+  digestRequestTimeoutMs: { value: 60_000, unit: 'ms', reason: 'an anti-entropy request the peer has not answered by then fails the exchange' },
+  antiEntropySettleMs: { value: 15_000, unit: 'ms', reason: 'how long a repair waits for changes in flight (one side behind the other) to arrive before it compares again' },
   maxReportedProblems: { value: 100, unit: 'count', reason: 'problems a verify report lists (all are counted)' },
 } as const satisfies Record<string, LimitDoc>;
 
@@ -77,6 +82,10 @@ export const FIXED_LIMITS = {
   maxUpgradeHeaderBytes: { value: 8 * KiB, unit: 'bytes', reason: "size of a peer's upgrade request head: parser memory per socket" },
   maxRequestsPerSocket: { value: 1, unit: 'count', reason: 'HTTP requests on one peer-port socket: the port serves only the upgrade' },
   maxCertificateNameBytes: { value: 64, unit: 'bytes', reason: 'subject and issuer names of a node certificate (RFC 5280 ub-common-name)' },
+  maxDigestPaths: { value: 64, unit: 'count', reason: 'digest tree nodes one anti-entropy request may name (and one response answer)' },
+  maxDigestLeafRecords: { value: 64, unit: 'count', reason: 'records one digest node may hold to be listed by id; a fuller node is descended into instead' },
+  maxDigestGroups: { value: 4096, unit: 'count', reason: 'territory groups one digest response may list; a node holding more territories refuses the exchange (refused: limit)' },
+  maxDigestIds: { value: 256, unit: 'count', reason: 'record ids one anti-entropy compare or repair request may name (a repair loads each document)' },
   indexScanFactor: { value: 10, unit: 'count', reason: 'index keys one list page examines per record returned: time of one filtered listing' },
   maxTextTokens: { value: 48, unit: 'count', reason: 'search tokens indexed per record: index writes per change' },
 } as const satisfies Record<string, LimitDoc>;

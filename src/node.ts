@@ -24,6 +24,9 @@ import { createNodeCertificate } from './net/certificate.js';
 import { isLoopback as isLoopbackAddress } from './net/address-policy.js';
 import { openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
+import { AntiEntropy } from './sync/anti-entropy.js';
+import type { AntiEntropyResult } from './sync/anti-entropy-run.js';
+import { AntiEntropyRunner, DEFAULT_ANTI_ENTROPY_INTERVAL_MS, type AntiEntropyStatus } from './sync/anti-entropy-runner.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseNodeId, type NodeId, type RecordId } from './types.js';
 import { policiesDigest, resolvePolicies } from './crdt/merge-policy.js';
@@ -87,6 +90,8 @@ export interface NodeOptions {
    * policies differ refuse to sync (close code 4016).
    */
   mergePolicies?: Record<string, string>;
+  /** Background anti-entropy with the connected peers in turn, every this many ms (default 10 minutes; 0 disables). */
+  antiEntropyIntervalMs?: number;
 }
 
 /** Node status. */
@@ -115,6 +120,8 @@ export interface NodeStatus {
   quarantinedChanges: number;
   /** The merge policies this node derives views with (field -> rule), and their digest (peers must match). */
   mergePolicies: { digest: string; rules: Record<string, string> };
+  /** Anti-entropy: the background interval, runs, and the last result (see verifyPeer). */
+  antiEntropy: AntiEntropyStatus;
 }
 
 /** One entry of the change feed (see changesSince). */
@@ -141,6 +148,12 @@ export interface CrmNode {
    * (reads are served from the stored view); with `repair`, rewrites what differs.
    */
   verify(options?: { repair?: boolean }): Promise<VerifyReport>;
+  /**
+   * Compares this node's holdings with the connected peer `node` through Merkle digests
+   * (anti-entropy), repairs what differs through normal sync, and reports both
+   * (ERR_NOT_FOUND without an open session with it).
+   */
+  verifyPeer(node: string): Promise<AntiEntropyResult>;
   /** A small named value stored by a driver (e.g. an import watermark), or undefined. */
   getState<T>(key: string): Promise<T | undefined>;
   /** Full log entries after `after` (a localSeq), oldest first: the unit of backups. */
@@ -223,15 +236,28 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     // Talking to an unknown key is fine (the handshake proves who it is); our token is not.
     trustServer: (peerKey) => peerKey !== undefined && trust.list.standing(peerKey) === 'member',
   });
+  const ae = new AntiEntropy({ source: engine, limits, timers, logger: log.child({ component: 'anti-entropy' }) });
   const peers = new Peers({
-    engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }),
+    engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }), digests: ae,
+  });
+  const antiEntropy = new AntiEntropyRunner({
+    ae, sessions: () => peers.openSessions(), holdings: () => engine.holdings(), limits, timers, logger: log.child({ component: 'anti-entropy' }),
+    intervalMs: antiEntropyInterval(options.antiEntropyIntervalMs),
   });
   const insecure = options.insecure === true && listen !== undefined && !isLoopback(listen.host) && !tls;
   if (insecure) log.warn({ host: listen!.host }, 'INSECURE: peers connect without TLS beyond loopback (--insecure)');
   const url = await peers.start(listen);
   for (const peer of new Set([...(options.peers ?? []), ...invitationPeers(options)])) peers.add(peer);
+  antiEntropy.start();
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
-  return buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log });
+  return buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log });
+}
+
+/** The background anti-entropy interval: the default, or a whole number of ms >= 0 (0 disables). */
+function antiEntropyInterval(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_ANTI_ENTROPY_INTERVAL_MS;
+  if (!Number.isSafeInteger(value) || value < 0) throw new CrmsyncError('ERR_VALIDATION', `antiEntropyIntervalMs must be a whole number of ms >= 0 (0 disables), got ${String(value)}`);
+  return value;
 }
 
 /** This node's identity and membership, as status reports it. */
@@ -276,6 +302,7 @@ interface Parts {
   engine: Engine;
   trust: TrustService;
   peers: Peers;
+  antiEntropy: AntiEntropyRunner;
   transport: Transport;
   insecure: boolean;
   limits: Limits;
@@ -284,7 +311,7 @@ interface Parts {
   log: Logger;
 }
 
-function buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log }: Parts): CrmNode {
+function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log }: Parts): CrmNode {
   let closed = false;
   const assertOpen = () => {
     if (closed) throw new CrmsyncError('ERR_CLOSED', 'the node is closed');
@@ -307,11 +334,16 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
         refused: { connections: { ...transport.stats().refused }, handshakes: Object.fromEntries(peers.refusedHandshakes) },
         rejectedEntries: Object.fromEntries(peers.rejectedEntries), quarantinedChanges: peers.quarantined,
         mergePolicies: { digest: engine.policies, rules: { ...engine.mergePolicies } },
+        antiEntropy: antiEntropy.status(),
       };
     },
     async verify(options = {}) {
       assertOpen();
       return engine.verify({ repair: options.repair ?? false });
+    },
+    async verifyPeer(node) {
+      assertOpen();
+      return antiEntropy.run(node);
     },
     async getState<T>(key: string) {
       assertOpen();
@@ -358,6 +390,7 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
           failures.push(err);
         }
       };
+      await step('anti-entropy', () => antiEntropy.stop());
       await step('peers', () => peers.stop());
       await step('engine', () => engine.drain());
       await step('documents', () => engine.close());

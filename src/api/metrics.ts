@@ -52,6 +52,10 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     refused: counter('crmsync_refused_connections_total', 'Peer connections refused, by stage (connection: before a socket; handshake) and reason.', ['stage', 'reason']),
     rejectedEntries: counter('crmsync_rejected_entries_total', 'Peer sessions closed because entries failed verification, by reason (signature, forked, unauthorized-origin).', ['reason']),
     quarantined: counter('crmsync_quarantined_changes_total', 'Changes received that failed verification: stored and relayed, never applied.'),
+    aeRuns: counter('crmsync_anti_entropy_runs_total', 'Anti-entropy exchanges run (background and on demand), by result (ok, failed).', ['result']),
+    aeLast: gauge('crmsync_anti_entropy_last', 'The last completed anti-entropy exchange: records differing, repaired and remaining, round trips, records compared.', ['peer', 'value']),
+    aeLastTime: gauge('crmsync_anti_entropy_last_timestamp_seconds', 'When the last completed anti-entropy exchange started.', ['peer']),
+    aeRefused: counter('crmsync_anti_entropy_refused_requests_total', "Peers' digest requests refused (busy, or over the rate limit)."),
     insecure: gauge('crmsync_insecure', '1 when the node listens beyond loopback without TLS (--insecure).'),
     cacheSize: gauge('crmsync_doc_cache_size', 'Record documents held in memory.'),
     cacheHits: counter('crmsync_doc_cache_hits_total', 'Document cache hits.'),
@@ -103,6 +107,7 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     }
     for (const [reason, n] of Object.entries(status.rejectedEntries)) setCounter(m.rejectedEntries, n, { reason });
     setCounter(m.quarantined, status.quarantinedChanges);
+    refreshAntiEntropy(m, status.antiEntropy, setCounter);
     m.insecure.set(status.insecure ? 1 : 0);
     setCounter(m.unknownMessages, status.unknownMessages);
     m.cacheSize.set(status.cache.size);
@@ -122,6 +127,24 @@ export function createMetrics(node: CrmNode): ApiMetrics {
       registry.clear();
     },
   };
+}
+
+/** The anti-entropy metrics from status (the last result's values as one gauge with a `value` label). */
+function refreshAntiEntropy(
+  m: { aeRuns: Counter<'result'>; aeLast: Gauge<'peer' | 'value'>; aeLastTime: Gauge<'peer'>; aeRefused: Counter },
+  ae: NodeStatus['antiEntropy'],
+  setCounter: <L extends string>(c: Counter<L>, value: number, labels?: Partial<Record<L, string>>) => void,
+): void {
+  for (const c of [m.aeRuns, m.aeRefused]) c.reset();
+  for (const g of [m.aeLast, m.aeLastTime]) g.reset();
+  setCounter(m.aeRuns, ae.runs - ae.failures, { result: 'ok' });
+  setCounter(m.aeRuns, ae.failures, { result: 'failed' });
+  setCounter(m.aeRefused, ae.refusedRequests);
+  const last = ae.last;
+  if (!last) return;
+  const values = { differing: last.differing, repaired: last.repaired, remaining: last.remaining, round_trips: last.roundTrips, compared: last.compared };
+  for (const [value, n] of Object.entries(values)) m.aeLast.set({ peer: last.peer, value }, n);
+  m.aeLastTime.set({ peer: last.peer }, last.at / 1000);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import {
   MERGE_RULES, ROLES, STAGES, recordViewSchema,
-  type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
+  type AntiEntropyResult, type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 
 /** Largest request body accepted (bytes). Protects memory; a record is far smaller. */
@@ -70,11 +70,14 @@ export const createHeaders = z.object({
   'Idempotency-Key': z.string().regex(/^[\x20-\x7e]{1,200}$/, 'must be 1-200 printable ASCII characters').optional(),
 });
 
+/** A node id (as the trust list names members). */
+export const nodeIdText = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id');
+
 const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
 /** POST /v1/peers body. */
 export const addPeerBody = z.strictObject({
   url: peerUrl,
-  node: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id').optional()
+  node: nodeIdText.optional()
     .describe('the node id the URL must reach: a member of the trust list; a session that proves another id is closed'),
   confirm: z.boolean().optional().describe('without `node`: true vouches for the URL (our hello goes to whatever answers there)'),
 });
@@ -129,6 +132,30 @@ const peerStatus = z.strictObject({
 
 const counts = z.record(z.string(), z.number());
 
+/** The result of one anti-entropy exchange (POST /v1/verify/peer/{node}, status.antiEntropy.last). */
+const antiEntropyResult = z.strictObject({
+  peer: z.string(),
+  at: z.number().describe('when the exchange started (ms since the epoch)'),
+  durationMs: z.number(),
+  roundTrips: z.number().describe('digest requests made (about log16(records) + 5 when one record differs)'),
+  compared: z.number().describe('records compared: the larger of the two holdings'),
+  differing: z.number().describe('records held by one side only or with other heads'),
+  differingIds: z.array(z.string()).describe('ids of the differing records (the first maxReportedProblems)'),
+  repaired: z.number().describe('differing records that were the same after the repair'),
+  remaining: z.number().describe('records still different after the repair'),
+  remainingIds: z.array(z.string()),
+});
+
+/** Anti-entropy in /v1/status. */
+const antiEntropyStatus = z.strictObject({
+  intervalMs: z.number().describe('background interval (0: disabled)'),
+  runs: z.number(),
+  failures: z.number(),
+  last: antiEntropyResult.nullable().describe('the last exchange that completed'),
+  lastError: z.strictObject({ at: z.number(), peer: z.string(), code: z.string() }).nullable().describe('the last exchange that failed'),
+  refusedRequests: z.number().describe("peers' digest requests refused (busy, or over the rate limit)"),
+});
+
 /** This node's identity block of /v1/status. */
 const identity = z.strictObject({
   nodeId: z.string(),
@@ -180,7 +207,9 @@ export const responses = {
       digest: z.string().describe('peers with another digest are refused (close code 4016)'),
       rules: z.record(z.string(), z.string()).describe('field path -> merge rule; fields not named use latest'),
     }),
+    antiEntropy: antiEntropyStatus,
   }),
+  antiEntropy: antiEntropyResult,
   health: z.strictObject({ status: z.string() }),
   error: z.strictObject({
     error: z.strictObject({
@@ -207,4 +236,6 @@ export type SchemasAgreeWithEngine = [
   Assert<Describes<NodeStatus, Out<typeof responses.status>>>,
   Assert<Describes<NodeStatus['cache'], Out<typeof responses.status>['cache']>>,
   Assert<Describes<NodeStatus['identity'], Out<typeof identity>>>,
+  Assert<Describes<NodeStatus['antiEntropy'], Out<typeof antiEntropyStatus>>>,
+  Assert<Describes<AntiEntropyResult, Out<typeof antiEntropyResult>>>,
 ];

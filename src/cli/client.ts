@@ -6,7 +6,7 @@
 import { CrmsyncError } from '../errors.js';
 import type {
   ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus, RecordInputLike, RecordPatchLike, RecordView,
-  Role, Scope, TrustMember, TrustView, VerifyReport,
+  AntiEntropyResult, Role, Scope, TrustMember, TrustView, VerifyReport,
 } from '../index.js';
 import { causeCode, causeText } from './error-output.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
@@ -151,6 +151,11 @@ export class ApiClient {
   /** POST /v1/verify: checks (and with `repair`, fixes) every stored record. */
   async verify(repair: boolean): Promise<VerifyReport> {
     return this.request('POST', '/v1/verify', { body: { repair } });
+  }
+
+  /** POST /v1/verify/peer/:node: anti-entropy with a connected peer (compare, repair, compare again). */
+  async verifyPeer(node: string): Promise<AntiEntropyResult> {
+    return this.request('POST', `/v1/verify/peer/${encodeURIComponent(node)}`, { body: {} });
   }
 
   /** POST /v1/peers: starts dialing a peer: the member `node`, or a URL the caller vouches for (`confirm`). */

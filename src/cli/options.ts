@@ -39,7 +39,8 @@ export function nodeOptions(cmd: Command): Command {
     .option('--token <token>', 'API token (env CRMSYNC_API_TOKEN; default: <data-dir>/api-token)')
     // Not .choices(): the config loader validates it, naming the flag like every other bad value.
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CRMSYNC_LOG_LEVEL; default info)')
-    .option('--merge-policies <rules>', 'field=rule,... e.g. custom.budget=max (env CRMSYNC_MERGE_POLICIES; default: owner-region territory and owner, monotonic stage)');
+    .option('--merge-policies <rules>', 'field=rule,... e.g. custom.budget=max (env CRMSYNC_MERGE_POLICIES; default: owner-region territory and owner, monotonic stage)')
+    .option('--anti-entropy-interval <duration>', 'compare records with a peer this often, e.g. 10m, 1h; 0 or off disables (env CRMSYNC_ANTI_ENTROPY_INTERVAL; default 10m)');
 }
 
 /** Commander's parsed options as command options: `--token` is the `apiToken` key. */

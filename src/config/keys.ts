@@ -73,6 +73,8 @@ export interface Config {
   apiToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   mergePolicies: Record<string, string>;
+  /** Background anti-entropy interval in ms (0: off). */
+  antiEntropyInterval: number;
 }
 
 /** One configuration key. */
@@ -111,6 +113,14 @@ const parsePolicies = (value: string): unknown => {
   }
   const pairs = splitList(value).map((pair) => pair.split('='));
   return pairs.every((p) => p.length === 2) ? Object.fromEntries(pairs.map(([k, v]) => [k!.trim(), v!.trim()])) : value;
+};
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** `10m`, `30s`, `1h`, `500ms` as ms; `0` and `off` as 0; anything else is left for the schema to refuse. */
+const parseDuration = (value: string): unknown => {
+  const v = value.trim().toLowerCase();
+  if (v === '0' || v === 'off') return 0;
+  const match = /^(\d{1,9})(ms|s|m|h)$/.exec(v);
+  return match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : value;
 };
 const filePath = z.string().trim().min(1, 'must be a file path').optional();
 const tlsMode = z.enum(TLS_MODES, { error: `must be one of ${TLS_MODES.join(', ')}` });
@@ -206,6 +216,14 @@ export const KEYS: { readonly [K in keyof Config]: KeyDef } = {
     env: 'CRMSYNC_MERGE_POLICIES', flag: '--merge-policies', default: {}, defaultText: 'territory and owner: owner-region; stage: monotonic; others: latest',
     schema: mergePoliciesSchema, fromString: parsePolicies,
     description: 'Which concurrent value a conflicted field shows: an object of field path to rule in the file; `field=rule,...` in the environment and flag. Every node of a cluster must declare the same.',
+  },
+  antiEntropyInterval: {
+    env: 'CRMSYNC_ANTI_ENTROPY_INTERVAL', flag: '--anti-entropy-interval', default: 600_000, defaultText: '`10m`',
+    // A file may give ms as a number or a duration string; flags and the environment give strings.
+    schema: z.preprocess((v) => (typeof v === 'string' ? parseDuration(v) : v),
+      z.number({ error: "must be a duration such as 10m, 30s, 1h or 500ms, or 0 / off" }).int().min(0).max(2_147_483_647, 'must be at most 24 days')),
+    fromString: parseDuration,
+    description: 'How often `start` compares its records with a connected peer (anti-entropy, peers in turn) and repairs what differs; `0` or `off` disables it.',
   },
 };
 

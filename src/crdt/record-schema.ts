@@ -16,6 +16,9 @@ const nullable = <T extends z.ZodTypeAny>(schema: T) => schema.nullable().option
 const customValue = z.union([z.string().max(2000), z.number().finite(), z.boolean()]);
 const tag = z.string().trim().min(1).max(64).regex(/^[^\s,]+( [^\s,]+)*$/, 'tags are single words or phrases without commas');
 
+/** Longest territory name (territories also name anti-entropy digest groups on the wire). */
+export const MAX_TERRITORY_LENGTH = 100;
+
 /**
  * THE record schema: every atomic field and how its values are checked. Input, patch,
  * view, wire and API schemas, the document writer and materialiser, listings and
@@ -31,7 +34,7 @@ const ATOMIC = {
   company: text(200),
   title: text(200),
   owner: text(100),
-  territory: text(100),
+  territory: text(MAX_TERRITORY_LENGTH),
   stage: z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }),
 };
 

@@ -13,11 +13,11 @@ import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
+import type { HeadsPage, Store } from '../store/store.js';
 import { parseRecordId, type NodeId, type RecordId } from '../types.js';
 import { ingest, type IngestResult } from './ingest.js';
 import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from './local-writes.js';
-import { verifyRecords, type VerifyReport } from './verify.js';
+import { verifyRecordIds, verifyRecords, type VerifyReport } from './verify.js';
 import { changeDigest, type OriginAuthority } from './entry-check.js';
 import { Writer, type RecordChangeEvent, type WriterIdentity } from './writer.js';
 import { adoptPolicies, rederiveConflicted } from './rederive.js';
@@ -182,6 +182,21 @@ export class Engine implements SyncEngine {
   /** Re-derives every record from its document and compares (see verify.ts). */
   verify(options: { repair: boolean }): Promise<VerifyReport> {
     return verifyRecords(this.#store, this.#writer, this.#limits, options);
+  }
+
+  /** Verifies (and with `repair`, re-derives from their documents) the named records only. */
+  verifyIds(ids: readonly RecordId[], options: { repair: boolean }): Promise<VerifyReport> {
+    return verifyRecordIds(this.#store, this.#writer, this.#limits, ids, options);
+  }
+
+  /** A page of every record's heads and territory in id order (anti-entropy digests; tombstones included). */
+  listHeads(after: string | undefined, limit: number): Promise<HeadsPage> {
+    return this.#store.listHeads({ ...(after === undefined ? {} : { after }), limit });
+  }
+
+  /** The current heads of the named records (undefined for a record this node does not hold). */
+  async headsOf(ids: readonly RecordId[]): Promise<(string[] | undefined)[]> {
+    return (await this.#store.getMetas(ids)).map((meta) => meta?.state.heads);
   }
 
   /** Subscribes to durable record changes; returns the unsubscribe function. */

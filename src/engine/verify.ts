@@ -47,6 +47,20 @@ export async function verifyRecords(store: Store, writer: Writer, limits: Pick<L
   }
 }
 
+/**
+ * Checks the named records (those anti-entropy found different from a peer's); with
+ * `repair`, rewrites wrong heads and views from their documents. Ids this node does not
+ * hold are skipped. Pages of `verifyPageRecords` hold the write lock one at a time.
+ */
+export async function verifyRecordIds(store: Store, writer: Writer, limits: Pick<Limits, 'verifyPageRecords' | 'maxReportedProblems'>, ids: readonly RecordId[], options: { repair: boolean }): Promise<VerifyReport> {
+  const report: VerifyReport = { checked: 0, problems: 0, repaired: 0, details: [] };
+  for (let i = 0; i < ids.length; i += limits.verifyPageRecords) {
+    const page = ids.slice(i, i + limits.verifyPageRecords);
+    await writer.run(() => verifyPage(store, writer, page, options.repair, report, limits.maxReportedProblems));
+  }
+  return report;
+}
+
 async function verifyPage(store: Store, writer: Writer, ids: RecordId[], repair: boolean, report: VerifyReport, maxReported: number): Promise<void> {
   const metas = await store.getMetas(ids);
   const fixes: Mutation = { records: [], entries: [], clock: [] };

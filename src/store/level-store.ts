@@ -19,7 +19,7 @@ import { indexKeysOf } from './indexes.js';
 import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
 import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
-import type { Mutation, NodeIdentityRecord, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
+import type { HeadsPage, Mutation, NodeIdentityRecord, RecordCounts, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;
@@ -356,6 +356,17 @@ export class LevelStore implements Store {
         if (views.length >= options.limit) return { views, next: last };
       }
       return { views, next: undefined };
+    });
+  }
+
+  listHeads(options: { after?: string; limit: number }): Promise<HeadsPage> {
+    return this.#read('listing record heads', async () => {
+      const records: RecordHeads[] = [];
+      for await (const [key, value] of this.#subs.rec.iterator({ ...(options.after === undefined ? {} : { gt: options.after }), limit: options.limit })) {
+        const meta = this.#codec.unpack<RecordMeta>(value);
+        records.push({ id: key as RecordId, heads: meta.state.heads, territory: meta.view.territory ?? null });
+      }
+      return { records, next: records.length < options.limit ? undefined : records[records.length - 1]!.id };
     });
   }
 

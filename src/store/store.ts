@@ -61,6 +61,20 @@ export interface RecordPage {
   next: string | undefined;
 }
 
+/** One record as anti-entropy digests see it: its id, heads and territory (deleted records included). */
+export interface RecordHeads {
+  id: RecordId;
+  heads: string[];
+  territory: string | null;
+}
+
+/** A page of record heads. */
+export interface HeadsPage {
+  records: RecordHeads[];
+  /** Pass as `after` to get the next page; undefined on the last page. */
+  next: string | undefined;
+}
+
 /** Who a data directory belongs to, fixed when it is created. */
 export interface NodeIdentityRecord {
   nodeId: NodeId;
@@ -94,6 +108,8 @@ export interface Store {
   /** Chain hash (hex) of the entry (origin, seq), if held. */
   chainAt(origin: string, seq: number): Promise<string | undefined>;
   listRecords(options: { after?: string; limit: number; includeDeleted: boolean }): Promise<RecordPage>;
+  /** Every record's heads and territory in id order, deleted ones included (anti-entropy digests). */
+  listHeads(options: { after?: string; limit: number }): Promise<HeadsPage>;
   /** Raw secondary-index keys in [gte, lt), after `after`, at most `limit`. */
   scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]>;
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;

@@ -12,13 +12,17 @@
 import { Packr } from 'msgpackr';
 import type { ChangeEntry } from '../crdt/change-entry.js';
 import { CHAIN_HASH_BYTES, type WireClock } from '../crdt/origin-clock.js';
-import { MAX_RECORD_ID_LENGTH } from '../crdt/record-schema.js';
+import { MAX_RECORD_ID_LENGTH, MAX_TERRITORY_LENGTH } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
 import { FIXED } from '../limits.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../trust/keys.js';
 import type { NodeId, RecordId } from '../types.js';
 import { scanFrame, type FrameBudget } from './frame-scan.js';
-import { HANDSHAKE_TYPES, MESSAGE_TYPES, PROTOCOL_VERSION, type ChangesMessage, type Message } from './messages.js';
+import { DIGEST_FANOUT, DIGEST_HASH_BYTES, DIGEST_ID_NIBBLES, isDigestPath } from './digest.js';
+import {
+  HANDSHAKE_TYPES, MESSAGE_TYPES, PROTOCOL_VERSION,
+  type ChangesMessage, type DigestAsk, type DigestPath, type DigestRequestMessage, type DigestResponseMessage, type Message,
+} from './messages.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
 
@@ -171,11 +175,78 @@ function parse(type: Message['type'], m: Obj): Message {
       return { type, statements: list(m.statements, 'statements', FIXED.maxStatementsPerMessage) };
     case 'error':
       return { type, code: text(m.code, 'code', 64), message: text(m.message, 'message', 1000) };
+    case 'digest-request':
+      return parseDigestRequest(m);
+    case 'digest-response':
+      return parseDigestResponse(m);
     default: {
       const unreachable: never = type;
       throw new TypeError(`unhandled message ${String(unreachable)}`);
     }
   }
+}
+
+const DIGEST_ASKS: ReadonlySet<string> = new Set<DigestAsk>(['groups', 'children', 'records', 'compare', 'repair']);
+
+function territory(value: unknown, what: string): string | null {
+  return value === null ? null : text(value, what, MAX_TERRITORY_LENGTH);
+}
+
+function digestHash(value: unknown, what: string, orEmpty = false): Uint8Array {
+  return orEmpty && value instanceof Uint8Array && value.length === 0 ? value : bytes(value, what, DIGEST_HASH_BYTES);
+}
+
+function digestPaths(value: unknown, what: string): DigestPath[] {
+  return list(value ?? [], what, FIXED.maxDigestPaths).map((item, i) => {
+    const pair = list(item, `${what}.${i}`, 2);
+    const prefix = text(pair[1], `${what}.${i}.prefix`, DIGEST_ID_NIBBLES);
+    if (!isDigestPath(prefix)) throw bad(`${what}.${i}.prefix is not a digest path`);
+    return [territory(pair[0], `${what}.${i}.territory`), prefix];
+  });
+}
+
+function parseDigestRequest(m: Obj): DigestRequestMessage {
+  const what = text(m.what, 'what', 16);
+  if (!DIGEST_ASKS.has(what)) throw bad('what is not a digest request kind');
+  const paths = digestPaths(m.paths, 'paths');
+  const ids = list(m.ids ?? [], 'ids', FIXED.maxDigestIds).map((id, i) => text(id, `ids.${i}`, MAX_RECORD_ID_LENGTH, RECORD_ID));
+  // Each kind names exactly what it needs: a request cannot make us do two things at once.
+  const needsPaths = what === 'children' || what === 'records';
+  if (needsPaths !== paths.length > 0 || (what === 'repair' || what === 'compare') !== ids.length > 0) throw bad(`${what} request with the wrong fields`);
+  if (what === 'children' && paths.some(([, prefix]) => prefix.length >= DIGEST_ID_NIBBLES)) throw bad('children of a deepest digest path');
+  return { type: 'digest-request', req: uint(m.req, 'req'), what: what as DigestAsk, paths, ids, ...(m.clock === undefined ? {} : { clock: clock(m.clock) }) };
+}
+
+function parseDigestResponse(m: Obj): DigestResponseMessage {
+  const out: DigestResponseMessage = { type: 'digest-response', req: uint(m.req, 'req') };
+  if (m.refused !== undefined) out.refused = text(m.refused, 'refused', 32);
+  if (m.clock !== undefined) out.clock = clock(m.clock);
+  if (m.groups !== undefined) {
+    out.groups = list(m.groups, 'groups', FIXED.maxDigestGroups).map((item, i) => {
+      const g = list(item, `groups.${i}`, 3);
+      return [territory(g[0], `groups.${i}.territory`), uint(g[1], `groups.${i}.count`), digestHash(g[2], `groups.${i}.hash`)];
+    });
+  }
+  if (m.children !== undefined) {
+    out.children = list(m.children, 'children', FIXED.maxDigestPaths).map((item, i) => {
+      const children = list(item, `children.${i}`, DIGEST_FANOUT);
+      if (children.length !== DIGEST_FANOUT) throw bad(`children.${i} must have ${DIGEST_FANOUT} items`);
+      return children.map((child, j) => {
+        const c = list(child, `children.${i}.${j}`, 2);
+        return [uint(c[0], `children.${i}.${j}.count`), digestHash(c[1], `children.${i}.${j}.hash`)] as [number, Uint8Array];
+      });
+    });
+  }
+  if (m.records !== undefined) {
+    // A listing holds at most maxDigestLeafRecords; a compare answer one entry per asked id.
+    const most = Math.max(FIXED.maxDigestLeafRecords, FIXED.maxDigestIds);
+    out.records = list(m.records, 'records', FIXED.maxDigestPaths).map((item, i) => item === null ? null : list(item, `records.${i}`, most).map((pair, j) => {
+      const r = list(pair, `records.${i}.${j}`, 2);
+      return [text(r[0], `records.${i}.${j}.id`, MAX_RECORD_ID_LENGTH, RECORD_ID), digestHash(r[1], `records.${i}.${j}.hash`, true)] as [string, Uint8Array];
+    }));
+  }
+  if (m.repaired !== undefined) out.repaired = uint(m.repaired, 'repaired');
+  return out;
 }
 
 function parseChanges(m: Obj): ChangesMessage {

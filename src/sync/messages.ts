@@ -95,14 +95,60 @@ export interface ErrorMessage {
   message: string;
 }
 
+/** A node of the anti-entropy digest: its territory group (null: records without one) and id-hash prefix (hex nibbles). */
+export type DigestPath = [territory: string | null, prefix: string];
+
+/** What a digest request asks for (see PROTOCOL.md, Anti-entropy). */
+export type DigestAsk = 'groups' | 'children' | 'records' | 'compare' | 'repair';
+
+/**
+ * Anti-entropy: asks for part of the receiver's digest of its holdings. `groups`: every
+ * territory group's root (and the receiver's clock; `clock` is the sender's); `children`:
+ * the 16 children of each of `paths`; `records`: (id, record hash) of every record under
+ * each of `paths`; `compare`: the current record hash of each of `ids`; `repair`:
+ * re-derive the records `ids` from the receiver's own log.
+ */
+export interface DigestRequestMessage {
+  type: 'digest-request';
+  /** Request number, echoed in the response. */
+  req: number;
+  what: DigestAsk;
+  paths: DigestPath[];
+  ids: string[];
+  /** The sender's holdings (on `groups`): the receiver resends what its stream counted as delivered but the sender lacks. */
+  clock?: WireClock;
+}
+
+/** Answer to a digest request: exactly the part asked for, or why it was refused. */
+export interface DigestResponseMessage {
+  type: 'digest-response';
+  req: number;
+  /** Why nothing was answered: 'busy' (a request is in progress), 'rate' (too many), 'failed'. */
+  refused?: string;
+  /** The responder's holdings (on `groups`). */
+  clock?: WireClock;
+  /** [territory, record count, hash] per group, sorted (null first). */
+  groups?: [territory: string | null, count: number, hash: Uint8Array][];
+  /** Per requested path, its 16 children as [record count, hash]. */
+  children?: [count: number, hash: Uint8Array][][];
+  /**
+   * `records`: per requested path, [record id, record hash] of its records (null when it
+   * holds more than a listing may carry). `compare`: one list, [id, hash] per requested id
+   * in order, the hash empty for a record the responder does not hold.
+   */
+  records?: ([id: string, hash: Uint8Array][] | null)[];
+  /** Records the responder re-derived (on `repair`). */
+  repaired?: number;
+}
+
 /** Messages of the handshake: the only ones parsed before it completes. */
 export type HandshakeMessage = HelloMessage | AuthMessage | OpenMessage | ErrorMessage;
 
 /** Every message of the protocol. */
-export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage;
+export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage;
 
 /** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
-export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error'] as const satisfies readonly Message['type'][];
+export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response'] as const satisfies readonly Message['type'][];
 
 /** The kinds accepted during the handshake. */
 export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satisfies readonly HandshakeMessage['type'][];

@@ -21,6 +21,7 @@ import type { TimerHandle, Timers } from '../timers.js';
 import type { NodeId } from '../types.js';
 import { fingerprintOf } from '../trust/keys.js';
 import type { Role } from '../trust/statements.js';
+import type { DigestMessage } from './protocol.js';
 import { PeerSession, type SessionStats } from './session.js';
 
 /**
@@ -91,6 +92,8 @@ export interface PeersOptions {
   /** Uniform random source for backoff jitter (seeded in simulations). */
   random: () => number;
   logger: Logger;
+  /** Receives the anti-entropy messages of every session (anti-entropy.ts). */
+  digests?: { receive(session: PeerSession, message: DigestMessage): void; closed(session: PeerSession): void };
 }
 
 /** Manages every peer session of one node. */
@@ -106,6 +109,7 @@ export class Peers {
   readonly #timers: Timers;
   readonly #random: () => number;
   readonly #logger: Logger;
+  readonly #digests: PeersOptions['digests'];
   readonly #sessions = new Set<PeerSession>();
   readonly #dialers = new Map<string, Dialer>();
   #ticker: TimerHandle | undefined;
@@ -134,6 +138,7 @@ export class Peers {
     this.#timers = options.timers;
     this.#random = options.random;
     this.#logger = options.logger;
+    this.#digests = options.digests;
   }
 
   /**
@@ -242,6 +247,7 @@ export class Peers {
         },
         onUnknownMessage: () => this.unknownMessages++,
         onQuarantined: (_s, count) => { this.quarantined += count; },
+        onDigest: (s, message) => this.#digests?.receive(s, message),
         isOwnNonce: (nonce) => [...this.#sessions].some((s) => s.connection.direction === 'outbound' && Buffer.from(s.nonce).equals(Buffer.from(nonce))),
       },
     });
@@ -288,6 +294,7 @@ export class Peers {
 
   #onClose(session: PeerSession, dialer: Dialer | undefined, code: number, reason: string): void {
     this.#sessions.delete(session);
+    this.#digests?.closed(session);
     if (REJECTION_CODES.has(code)) this.rejected++;
     const rejection = session.remote ? ENTRY_REJECTIONS.get(code) : undefined;
     if (rejection) this.rejectedEntries.set(rejection, (this.rejectedEntries.get(rejection) ?? 0) + 1);

@@ -28,7 +28,10 @@ import { CloseCode } from '../net/transport.js';
 import type { Role, Scope } from '../trust/statements.js';
 import type { NodeId } from '../types.js';
 import { onAuth, onHello, onOpen, onRedeemed, sayHello } from './handshake.js';
-import type { HelloMessage, Message } from './messages.js';
+import type { DigestRequestMessage, DigestResponseMessage, HelloMessage, Message } from './messages.js';
+
+/** The anti-entropy messages (their exchange lives outside the machine, in anti-entropy.ts). */
+export type DigestMessage = DigestRequestMessage | DigestResponseMessage;
 import { fail, learnHeld, onIngested, onRead, pump, restart } from './stream.js';
 
 /** Session phases (invariant 1). */
@@ -170,6 +173,8 @@ export type Event =
   | { type: 'share-trust'; statements: unknown[] }
   /** Periodic timer. */
   | { type: 'tick' }
+  /** Anti-entropy wants to send a digest message (sent only while open). */
+  | { type: 'send-digest'; message: DigestMessage }
   /** Result of `locate`. */
   | { type: 'located'; stream: number; cursor: number }
   /** Result of `read`. */
@@ -209,6 +214,8 @@ export type Action =
   /** A handshake was refused (the host logs it, rate-limited, and counts it). */
   | { type: 'refused'; code: number; reason: string; fields: Record<string, unknown> }
   | { type: 'close'; code: number; reason: string }
+  /** A digest message from the peer, for anti-entropy (anti-entropy.ts); the machine only checks the clocks it carries. */
+  | { type: 'digest'; message: DigestMessage }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> };
 
 /** The result of one step. */
@@ -270,6 +277,9 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return s;
     case 'tick':
       return onTick(s, env, out);
+    case 'send-digest':
+      if (s.phase === 'open') out.push({ type: 'send', message: event.message });
+      return s;
     case 'located':
       if (event.stream !== s.stream || s.outbound !== 'locating') return s;
       return { ...s, cursor: event.cursor, outbound: 'idle' };
@@ -348,11 +358,32 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
     case 'trust':
       out.push({ type: 'trust', statements: msg.statements });
       return s;
+    case 'digest-request':
+    case 'digest-response': {
+      out.push({ type: 'digest', message: msg });
+      return msg.clock === undefined ? s : onPeerClock(s, msg.clock, env, out);
+    }
     default: {
       const unreachable: never = msg;
       throw new TypeError(`unhandled message ${String(unreachable)}`);
     }
   }
+}
+
+/**
+ * The peer stated what it durably holds (anti-entropy). If it lacks entries this stream
+ * counted as delivered while nothing is in flight (every sent batch acknowledged, so the
+ * clock cannot predate them), something was lost: resend from its clock, as an ack
+ * timeout would. This never happens between correct nodes; it is the safety net that
+ * makes a stuck stream repair itself through normal sync.
+ */
+function onPeerClock(s: ProtocolState, clock: WireClock, env: Env, out: Action[]): ProtocolState {
+  if (s.sentBatch !== s.ackedBatch || s.queued.length > 0 || s.outbound !== 'idle') return s;
+  const reported = new Map([...seqsFromWire(clock)].filter(([origin]) => env.known(origin)));
+  const missing = lacking(s.sent, reported);
+  if (missing === 0) return s;
+  out.push({ type: 'log', level: 'warn', message: 'peer lacks entries the stream counted as delivered; resending', fields: { peer: s.remote, missing } });
+  return restart(s, reported, s.epoch, env, out);
 }
 
 function onTick(s: ProtocolState, env: Env, out: Action[]): ProtocolState {

@@ -25,7 +25,7 @@ import { toWireClock } from '../crdt/origin-clock.js';
 import { NONCE_BYTES } from './codec.js';
 import {
   initialState, lagOf, step,
-  type Action, type Admission, type AuthContext, type Env, type Event, type PeerIdentity, type Phase, type ProtocolState,
+  type Action, type Admission, type AuthContext, type DigestMessage, type Env, type Event, type PeerIdentity, type Phase, type ProtocolState,
 } from './protocol.js';
 
 /** What a session tells its owner, and the owner's clock and random source. */
@@ -37,6 +37,8 @@ export interface SessionHost {
   onRefused(session: PeerSession, code: number, reason: string, fields: Record<string, unknown>): void;
   /** A frame of a message kind this version does not know was ignored (versioning policy). */
   onUnknownMessage?(session: PeerSession, kind: string): void;
+  /** An anti-entropy message from the peer (anti-entropy.ts answers requests and resolves responses). */
+  onDigest?(session: PeerSession, message: DigestMessage): void;
   /** Changes the peer sent were quarantined (stored, never applied: they failed verification). */
   onQuarantined?(session: PeerSession, count: number): void;
   now(): number;
@@ -146,6 +148,11 @@ export class PeerSession {
     this.#dispatch({ type: 'share-trust', statements });
   }
 
+  /** Sends an anti-entropy message (dropped unless the session is open). */
+  sendDigest(message: DigestMessage): void {
+    this.#dispatch({ type: 'send-digest', message });
+  }
+
   /** Timer work: handshake timeout, and resending when acks stop coming. */
   tick(): void {
     this.#dispatch({ type: 'tick' });
@@ -250,6 +257,9 @@ export class PeerSession {
         return;
       case 'close':
         this.#connection.close(action.code, action.reason);
+        return;
+      case 'digest':
+        this.#host.onDigest?.(this, action.message);
         return;
       case 'log':
         this.#logger[action.level]({ conn: this.#connection.id, ...action.fields }, action.message);

@@ -62,13 +62,16 @@ directory joins the backup's cluster with a key of its own: give it a node id th
 used, and have an administrator of the cluster grant its key before it syncs.
 `)
     .action(withFile(async (file, opts) => (await backups()).restore(file, flagsOf(opts), io)));
-  targetOptions(program.command('verify').description('check every stored record against its document (heads and view); --repair fixes what differs'))
+  targetOptions(program.command('verify').description('check every stored record against its document (heads and view); --repair fixes what differs; --peer compares with a peer'))
     .option('--repair', 'rewrite stored heads and views (and their indexes) from the documents')
+    .option('--peer <node>', "compare the running node's records with the connected peer NODE (Merkle digests) and repair what differs through sync")
     .addHelpText('after', `${examples(
       'crmsync verify -d ./berlin              # a stopped node',
       'crmsync verify -d ./berlin --api --repair',
+      'crmsync verify -d ./berlin --peer paris # the running node against its peer paris',
     )}
-Exit code 1 when problems remain (documents that do not load are reported, not repaired).
+Exit code 1 when problems remain (documents that do not load are reported, not repaired), or
+with --peer when records still differ after the repair.
 `)
     .action((opts: Opts) => done(verifier().then((m) => m.verify(flagsOf(opts), io))));
   program.command('verify-backup <file>').description('check every hash and count of a backup file; print what it holds')

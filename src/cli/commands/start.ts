@@ -87,7 +87,7 @@ export async function startNode(options: StartOptions, io: Io): Promise<RunningN
   const node = await bind('peers', config.listen, '--listen', () => openNode({
     dataDir: paths.db, nodeId: config.nodeId, listen, peers: config.peers, peerToken: config.peerToken,
     ...identity.options, ...(tls === undefined ? {} : { tls }), insecure: config.insecure,
-    logger, limits: options.limits, mergePolicies: config.mergePolicies,
+    antiEntropyIntervalMs: config.antiEntropyInterval, logger, limits: options.limits, mergePolicies: config.mergePolicies,
   })).catch((err: unknown) => { throw explainOpenFailure(err, options, paths.nodeKey); });
   let stopping = false;
   const apiAddress = parseHostPort(config.api)!;

@@ -18,6 +18,15 @@ export function peerProblems(peers: PeerStatus[]): string[] {
   return peers.filter((p) => p.lastError !== null && p.state !== 'connected').map((p) => `note: ${p.url ?? p.node}: ${p.lastError}`);
 }
 
+/** The anti-entropy line: the interval and the last result (ids are left to --json and `verify --peer`). */
+function antiEntropyLine(ae: NodeStatus['antiEntropy']): string {
+  const every = ae.intervalMs === 0 ? 'background off' : `every ${Math.round(ae.intervalMs / 1000)} s`;
+  const last = ae.last === null ? 'no exchange yet'
+    : `last ${time(ae.last.at)} with ${ae.last.peer}: ${ae.last.differing} differing, ${ae.last.repaired} repaired, ${ae.last.remaining} remaining, ${ae.last.roundTrips} round trips`;
+  const failed = ae.lastError === null ? '' : `; last failure ${time(ae.lastError.at)} with ${ae.lastError.peer} (${ae.lastError.code})`;
+  return `${every}; ${last}${failed}`;
+}
+
 /** Prints the status of the running node. */
 export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> {
   const { client } = await connect(options, io);
@@ -43,6 +52,7 @@ export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> 
     ['rejected', `${s.rejectedConnections} connection(s) closed for invalid frames`],
     ['refused', refused.length === 0 ? 'none' : refused.map(([reason, n]) => `${reason} ${n}`).join(', ')],
     ['verification', `${Object.values(s.rejectedEntries).reduce((a, b) => a + b, 0)} session(s) closed for entries that failed it, ${s.quarantinedChanges} change(s) quarantined`],
+    ['anti-entropy', antiEntropyLine(s.antiEntropy)],
     ['peers', s.peers.length === 0 ? 'none' : s.peers.length],
   ]));
   if (s.peers.length > 0) io.out(`\n${table(PEER_HEADERS, peerRows(s.peers))}`);

@@ -97,6 +97,12 @@ export function loadRecordDoc(chunks: readonly Uint8Array[], actor: string): Rec
 const str = (value: unknown): string | undefined =>
   value === undefined || value === null ? undefined : A.isImmutableString(value) ? value.val : String(value);
 
+/**
+ * True when a field holds concurrent values: a write of any value, even one equal to
+ * the value shown, must then be made, so that it supersedes them all (resolving).
+ */
+const contested = (parent: object, key: string): boolean => Object.keys(A.getConflicts(parent as A.Doc<unknown>, key) ?? {}).length > 1;
+
 /** Applies a write as one Automerge change, touching only values that differ. Null if nothing changed. `now` in ms. */
 export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, now: number, author?: string): WriteOutcome | null {
   const deps = A.getHeads(doc);
@@ -110,10 +116,10 @@ export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, no
     applyCustom(r, write, fields);
     applyTags(r, write, fields);
     applyCounterAndNotes(r, write, fields);
-    if (write.deleted !== undefined && r.deleted !== write.deleted) {
+    if (write.deleted !== undefined && (r.deleted !== write.deleted || contested(r, 'deleted'))) {
       r.deleted = write.deleted;
       if (write.deleted) r.deletedAt = now;
-      else delete r.deletedAt;
+      else if (r.deletedAt !== undefined) delete r.deletedAt;
       fields.push('deleted');
     }
     if (fields.length > 0) {
@@ -131,7 +137,7 @@ export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, no
 
 function applyAtomic(r: RecordShape, write: RecordWrite, fields: string[]): void {
   for (const [key, value] of Object.entries(write.atomic ?? {}) as [(typeof ATOMIC_FIELDS)[number], string | null][]) {
-    if (value === undefined || str(r[key]) === (value ?? undefined)) continue;
+    if (value === undefined || (str(r[key]) === (value ?? undefined) && !contested(r, key))) continue;
     if (value === null) delete r[key];
     else r[key] = new A.ImmutableString(value);
     fields.push(key);
@@ -143,7 +149,7 @@ function applyAddress(r: RecordShape, write: RecordWrite, fields: string[]): voi
   for (const part of ADDRESS_FIELDS) {
     const given = write.address?.[part];
     const value = given === undefined ? (write.replaceAddress ? null : undefined) : given;
-    if (value === undefined || str(r.address[part]) === (value ?? undefined)) continue;
+    if (value === undefined || (str(r.address[part]) === (value ?? undefined) && !contested(r.address, part))) continue;
     if (value === null) delete r.address[part];
     else r.address[part] = new A.ImmutableString(value);
     fields.push(`address.${part}`);
@@ -164,7 +170,7 @@ function applyCustom(r: RecordShape, write: RecordWrite, fields: string[]): void
     if (value === undefined) continue;
     const current = r.custom[key];
     const same = typeof value === 'string' ? str(current) === value && A.isImmutableString(current) : current === (value ?? undefined);
-    if (same) continue;
+    if (same && !contested(r.custom, key)) continue;
     if (value === null) {
       if (current === undefined) continue;
       delete r.custom[key];

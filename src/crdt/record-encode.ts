@@ -87,8 +87,10 @@ const scalar = (value: string | number | boolean): Pick<Put, 'value' | 'datatype
 /** The operations `writeRecord` would make, in its order; undefined when it needs the document. */
 function plan(state: RecordState, view: RecordView, write: RecordWrite, now: number, id: string): Put[] | undefined {
   const puts: Put[] = [];
+  // A field holding concurrent values is written even with the value shown: the write then supersedes them all.
+  const contested = (obj: string, key: string) => (state.ops[pathOf(obj, key)]?.length ?? 0) > 1;
   const set = (obj: string, key: string, value: string | number | boolean | null | undefined, current: unknown) => {
-    if (value === undefined || (value ?? undefined) === current) return;
+    if (value === undefined || ((value ?? undefined) === current && !contested(obj, key))) return;
     puts.push(value === null ? { obj, key, action: 'del' } : { obj, key, action: 'set', ...scalar(value) });
   };
   const atomicView = view as unknown as Record<string, string | undefined>;
@@ -105,7 +107,7 @@ function plan(state: RecordState, view: RecordView, write: RecordWrite, now: num
     if (value === undefined) continue;
     const current = view.custom[key];
     // A string becomes an ImmutableString; a number or boolean stays itself (as writeRecord does).
-    if (value !== null && current === value) continue;
+    if (value !== null && current === value && !contested(GENESIS_OBJECTS.custom, key)) continue;
     if (value === null && current === undefined) continue;
     puts.push(value === null ? { obj: GENESIS_OBJECTS.custom, key, action: 'del' } : { obj: GENESIS_OBJECTS.custom, key, action: 'set', ...scalar(value) });
   }
@@ -118,7 +120,7 @@ function plan(state: RecordState, view: RecordView, write: RecordWrite, now: num
     if (view.notes !== '' || (state.notesLength ?? 0) > 0) return undefined;
     puts.push({ obj: GENESIS_OBJECTS.notes, key: '', action: 'set', value: `${write.notes}\n` });
   }
-  if (write.deleted !== undefined && view.deleted !== write.deleted) {
+  if (write.deleted !== undefined && (view.deleted !== write.deleted || contested('_root', 'deleted'))) {
     puts.push({ obj: '_root', key: 'deleted', action: 'set', value: write.deleted, datatype: 'boolean' });
     if (write.deleted) puts.push({ obj: '_root', key: 'deletedAt', action: 'set', ...scalar(now) });
     else if (state.ops.deletedAt) puts.push({ obj: '_root', key: 'deletedAt', action: 'del' });

@@ -51,6 +51,7 @@ export const LIMIT_TABLE = {
   maxInboundBytesTotal: { value: 64 * MiB, unit: 'bytes', reason: 'received bytes not processed yet, all connections together: memory; above it no socket is read' },
   refusedLogIntervalMs: { value: 10_000, unit: 'ms', reason: 'log volume under a connection flood: one line per refusal reason per interval, with a count' },
   maxPageSize: { value: 1000, unit: 'count', reason: 'records per list page: memory and time of one call' },
+  maxConflictPageSize: { value: 200, unit: 'count', reason: 'records one conflict-inbox page lists: memory and time of one call (the page reads stored views, never documents)' },
   maxHistoryEntries: { value: 10_000, unit: 'count', reason: 'history entries one call returns' },
   maxFeedEntries: { value: 10_000, unit: 'count', reason: 'log entries one changesSince / exportEntries call returns' },
   maxFeedBytes: { value: 16 * MiB, unit: 'bytes', reason: 'bytes one changesSince / exportEntries call reads' },

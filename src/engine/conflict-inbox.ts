@@ -98,7 +98,7 @@ export async function resolveConflict(engine: Engine, rawId: string, field: stri
 }
 
 function notConflicted(id: string, field: string): CrmsyncError {
-  return new CrmsyncError('ERR_NOT_CONFLICTED', `${field} of ${id} holds no concurrent values: there is nothing to resolve (list the fields that do with: crmsync conflicts show ${id})`, {
+  return new CrmsyncError('ERR_NOT_CONFLICTED', `${field} of ${id} holds no concurrent values: there is nothing to resolve`, {
     details: [{ field: 'field', message: 'not in conflict' }],
   });
 }

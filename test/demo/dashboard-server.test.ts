@@ -129,8 +129,11 @@ describe('dashboard server', () => {
     const kept = await send('POST', '/api/nodes/london/v1/customers/cus-1/conflicts/title/resolve', { ...opts, body: '{"keep":"CPO"}' });
     expect(kept.status, kept.text).toBe(200);
     expect(kept.json.customer).toMatchObject({ title: 'CPO', conflicts: [] });
-    await vi.waitFor(async () => expect((await send('GET', '/api/conflicts')).json.conflicts).toEqual([]), { timeout: 30_000, interval: 100 });
-    for (const api of nodes.apis.values()) expect((await api.call('GET', '/v1/customers/cus-1')).json.customer).toMatchObject({ title: 'CPO', conflicts: [] });
+    // Gone from the panel only once every node has taken the resolving change.
+    await vi.waitFor(async () => {
+      for (const api of nodes.apis.values()) expect((await api.call('GET', '/v1/customers/cus-1')).json.customer).toMatchObject({ title: 'CPO', conflicts: [] });
+    }, { timeout: 30_000, interval: 100 });
+    expect((await send('GET', '/api/conflicts')).json.conflicts).toEqual([]);
   });
 
   it('refuses bad conflict filters and resolve bodies with 400', async () => {

@@ -3,7 +3,7 @@
  * the dashboard server need. Every call has a timeout; API errors keep their code.
  */
 import { createHash } from 'node:crypto';
-import type { FieldConflict, HistoryEntry, NodeStatus, RecordInputLike, RecordPatchLike, RecordView } from '../src/index.js';
+import type { ConflictInboxItem, FieldConflict, HistoryEntry, NodeStatus, RecordInputLike, RecordPatchLike, RecordView } from '../src/index.js';
 import { canonicalJson } from './protocol.js';
 
 /** An error response of the node's API (or a transport failure, with code ERR_UNREACHABLE). */
@@ -127,6 +127,12 @@ export class NodeClient {
 
   async conflicts(id: string): Promise<FieldConflict[]> {
     return (await this.call<{ conflicts: FieldConflict[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/conflicts`)).conflicts;
+  }
+
+  /** The first page (`limit` records) of the node's conflict inbox, filtered by territory and owner. */
+  async conflictInbox(filter: { territory?: string; owner?: string }, limit: number): Promise<ConflictInboxItem[]> {
+    const params = new URLSearchParams({ ...filter, limit: String(limit) });
+    return (await this.call<{ records: ConflictInboxItem[] }>('GET', `/v1/conflicts?${params}`)).records;
   }
 
   /** Every record matching `query` (all pages). */

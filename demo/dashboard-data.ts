@@ -11,7 +11,7 @@ import { linkKey, type LinkSpec, type NodeSpec } from './topology.js';
 
 /** How long linked, reachable nodes may differ (or an active link stay down) before it is a fault, not syncing. */
 export const STUCK_AFTER_MS = 10_000;
-/** The node API route that resolves a conflict (added by a later engine version). */
+/** The node API route that resolves a conflict (older engines lack it: then no button). */
 export const RESOLVE_PATH = '/v1/customers/{id}/conflicts/{field}/resolve';
 
 /** One peer row of a card: 'unknown' when the node itself did not answer. */
@@ -222,6 +222,8 @@ export interface ConflictValueRow {
   winner: boolean;
   /** When it was written (ms), if the engine reports it. */
   time: number | null;
+  /** The author its change carries (an importer, a resolve), if the engine reports one. */
+  author: string | null;
   /** The rule that picked the winner, if the engine reports it. */
   rule: string | null;
 }
@@ -246,24 +248,28 @@ export interface NodeConflicts {
   records: { id: string; name: string; conflicts: FieldConflict[] }[];
 }
 
-/** The conflict values an engine may report beyond today's (time, rule: a later engine version). */
-type ReportedValue = ConflictValue & { time?: unknown; rule?: unknown };
+/**
+ * What an engine may report beyond the oldest shape: a value's time and author, the
+ * field's rule (earlier drafts put the rule on each value). Checked, not trusted.
+ */
+type ReportedValue = ConflictValue & { time?: unknown; author?: unknown; rule?: unknown };
+type ReportedConflict = FieldConflict & { rule?: unknown };
 
 /** Merges every node's conflicts into one row per distinct (record, field, values). */
 export function conflictRows(reports: NodeConflicts[], order: string[], canResolve: ReadonlySet<string>): ConflictRow[] {
   const rows = new Map<string, ConflictRow>();
   for (const { node, records } of reports) {
     for (const record of records) {
-      for (const c of record.conflicts) {
+      for (const c of record.conflicts as ReportedConflict[]) {
         const values = c.values.map((v: ReportedValue): ConflictValueRow => ({
           value: v.value, node: v.node, opId: v.opId, winner: v.winner,
-          time: typeof v.time === 'number' ? v.time : null, rule: typeof v.rule === 'string' ? v.rule : null,
+          time: typeof v.time === 'number' ? v.time : null, author: typeof v.author === 'string' ? v.author : null,
+          rule: typeof v.rule === 'string' ? v.rule : null,
         }));
         const key = `${record.id}\u0000${c.field}\u0000${canonicalJson(values)}`;
         const winner = values.find((v) => v.winner);
-        const row = rows.get(key) ?? {
-          id: record.id, name: record.name, field: c.field, values, rule: typeof c.rule === 'string' ? c.rule : winner?.rule ?? values.find((v) => v.rule)?.rule ?? null, nodes: [], resolveVia: null,
-        };
+        const rule = typeof c.rule === 'string' ? c.rule : winner?.rule ?? values.find((v) => v.rule)?.rule ?? null;
+        const row = rows.get(key) ?? { id: record.id, name: record.name, field: c.field, values, rule, nodes: [], resolveVia: null };
         row.nodes.push(node);
         rows.set(key, row);
       }

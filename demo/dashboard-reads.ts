@@ -6,9 +6,18 @@
  *
  * Invariant: `tracks` changes only in state(), from one poll's observations at a time.
  */
-import type { RecordView } from '../src/index.js';
+import type { ConflictInboxItem } from '../src/index.js';
 import type { Cluster } from './cluster.js';
 import { conflictRows, judge, nodeCards, supportsResolve, type ConflictRow, type NodeConflicts, type Tracks } from './dashboard-data.js';
+
+/** Records of each node's conflict inbox the panel shows (its first page). */
+export const CONFLICT_PANEL_RECORDS = 50;
+
+/** Filters of the conflicts panel. */
+export interface ConflictFilter {
+  territory?: string;
+  owner?: string;
+}
 
 /** The JSON behind the dashboard's endpoints. */
 export class DashboardData {
@@ -17,8 +26,7 @@ export class DashboardData {
   /** Per node: whether its API offers the resolve endpoint (absent until a node has answered). */
   private readonly resolvable = new Map<string, Promise<boolean>>();
 
-  /** `since`: records updated before this (the seed) cannot hold conflicts the demo made. */
-  constructor(private readonly cluster: Cluster, private readonly since: number, private readonly now: () => number = Date.now) {}
+  constructor(private readonly cluster: Cluster, private readonly now: () => number = Date.now) {}
 
   /** Cards, links and the verdict (polls one at a time, so the tracks follow time). */
   state() {
@@ -40,13 +48,14 @@ export class DashboardData {
     return { at: now, nodes: cards, links: assessment.links, verdict };
   }
 
-  /** Every conflicted field of records changed since the seed, on any node. */
-  async conflicts(): Promise<ConflictRow[]> {
+  /** Every conflicted field of the records in each node's conflict inbox (first page), merged across nodes. */
+  async conflicts(filter: ConflictFilter = {}): Promise<ConflictRow[]> {
     const reports = await Promise.all(this.cluster.all().map(async (m): Promise<NodeConflicts> => {
       const client = m.process.client;
-      const changed = await client.listAll({ updatedSince: String(this.since), includeDeleted: 'true' }).catch(() => [] as RecordView[]);
-      const records = await Promise.all(changed.filter((v) => v.conflicts.length > 0).map(async (v) => ({
-        id: v.id, name: v.name, conflicts: await client.conflicts(v.id).catch(() => []),
+      // A node that does not answer reports nothing; the cards say why.
+      const inbox = await client.conflictInbox(filter, CONFLICT_PANEL_RECORDS).catch(() => [] as ConflictInboxItem[]);
+      const records = await Promise.all(inbox.map(async (item) => ({
+        id: item.id, name: item.name, conflicts: await client.conflicts(item.id).catch(() => []),
       })));
       return { node: m.spec.name, records };
     }));

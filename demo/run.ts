@@ -185,14 +185,13 @@ async function playStory(cluster: Cluster, customers: ReturnType<typeof fakeCust
 }
 
 async function serve(cluster: Cluster): Promise<void> {
-  const since = Date.now();
   feed = new Feed(cluster.all());
   await feed.start();
   const port = Number(args.port);
-  dashboard = await startDashboard(cluster, feed, { host: args.host, port, since }).catch(async (err: NodeJS.ErrnoException) => {
+  dashboard = await startDashboard(cluster, feed, { host: args.host, port }).catch(async (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EADDRINUSE' || port === 0) throw err;
     say(`Port ${port} is in use; taking a free one.`);
-    return startDashboard(cluster, feed!, { host: args.host, port: 0, since });
+    return startDashboard(cluster, feed!, { host: args.host, port: 0 });
   });
   heading('Dashboard');
   say('Watch the cluster, take a laptop offline, cut a region link, edit the same customer on two nodes.', '');

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiError } from './client.js';
 import type { Cluster } from './cluster.js';
 import { exposureWarning, proxyAllowed, refusal } from './access.js';
-import { DashboardData } from './dashboard-reads.js';
+import { DashboardData, type ConflictFilter } from './dashboard-reads.js';
 import type { Feed } from './feed.js';
 
 // The page's files are not compiled: demo/public also for the compiled demo (dist/demo/server.js).
@@ -54,8 +54,6 @@ export interface DashboardOptions {
   host: string;
   /** 0: any free port. */
   port: number;
-  /** Records updated before this (the seed) hold no conflict the demo made. */
-  since: number;
   /** The demo token (default: random). */
   token?: string;
 }
@@ -67,6 +65,21 @@ const sendJson = (res: ServerResponse, status: number, body: unknown) => {
   res.end(JSON.stringify(body));
 };
 const sendError = (res: ServerResponse, status: number, code: string, message: string) => sendJson(res, status, { error: { code, message } });
+
+/** Longest territory or owner the conflicts panel filters by (the node API's own limit). */
+const MAX_FILTER_LENGTH = 200;
+
+/** The conflicts panel's filters from the query string; empty ones are no filter. */
+function conflictFilter(req: IncomingMessage): ConflictFilter {
+  const query = new URL(req.url ?? '/', 'http://dashboard').searchParams;
+  const filter: ConflictFilter = {};
+  for (const [name, value] of query) {
+    if (name !== 'territory' && name !== 'owner') throw new ApiError(`unknown filter "${name}": filter by territory or owner`, 400, 'ERR_VALIDATION');
+    if (value.length > MAX_FILTER_LENGTH) throw new ApiError(`${name} is longer than ${MAX_FILTER_LENGTH} characters`, 400, 'ERR_VALIDATION');
+    if (value !== '') filter[name] = value;
+  }
+  return filter;
+}
 
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
@@ -81,13 +94,13 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 
 /** Starts the dashboard on host:port (port 0: any free port). */
 export async function startDashboard(cluster: Cluster, feed: Feed, options: DashboardOptions): Promise<Dashboard> {
-  const data = new DashboardData(cluster, options.since);
+  const data = new DashboardData(cluster);
   const token = options.token ?? randomBytes(TOKEN_BYTES).toString('base64url');
   const open = new Set<ServerResponse>();
 
   const routes: [method: string, pattern: RegExp, route: Route][] = [
     ['GET', /^\/api\/state$/, async (_req, res) => sendJson(res, 200, await data.state())],
-    ['GET', /^\/api\/conflicts$/, async (_req, res) => sendJson(res, 200, { conflicts: await data.conflicts() })],
+    ['GET', /^\/api\/conflicts$/, async (req, res) => sendJson(res, 200, { conflicts: await data.conflicts(conflictFilter(req)) })],
     ['GET', /^\/api\/records$/, async (_req, res) => sendJson(res, 200, { records: await data.records() })],
     ['GET', /^\/api\/records\/([^/]+)$/, async (_req, res, m) => sendJson(res, 200, { nodes: await data.record(decodeURIComponent(m[1]!)) })],
     ['POST', /^\/api\/laptops\/([^/]+)\/(online|offline)$/, async (_req, res, m) => {

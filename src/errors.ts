@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'ERR_NOT_FOUND',
   /** A record with that id already exists (create). */
   'ERR_EXISTS',
+  /** The field of a conflict resolve holds no concurrent values (never did, or was resolved meanwhile). */
+  'ERR_NOT_CONFLICTED',
   /** A peer sent bytes that are not a valid protocol message. */
   'ERR_PROTOCOL',
   /** A frame exceeded the maximum frame size. */

@@ -2,6 +2,8 @@
 export { openNode } from './node.js';
 export type { CrmNode, NodeOptions, NodeStatus, ChangeFeedEntry } from './node.js';
 export type { RecordsApi, ListOptions, UpsertItem, UpsertResult } from './engine/records-api.js';
+export { DEFAULT_CONFLICT_PAGE } from './engine/conflict-inbox.js';
+export type { ConflictInboxItem, ConflictInboxOptions, ConflictInboxPage, ResolveChoice, ResolveResult } from './engine/conflict-inbox.js';
 export type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
 export type { RecordView, RecordInputLike, RecordPatchLike, Stage, Address, AtomicField, AddressField } from './crdt/record-schema.js';
 export { STAGES, ATOMIC_FIELDS, ADDRESS_FIELDS, MAX_RECORD_ID_LENGTH, recordInputSchema, recordPatchSchema, recordViewSchema } from './crdt/record-schema.js';

@@ -52,6 +52,7 @@ export const LIMIT_TABLE = {
   refusedLogIntervalMs: { value: 10_000, unit: 'ms', reason: 'log volume under a connection flood: one line per refusal reason per interval, with a count' },
   maxClockSkewMs: { value: 5 * 60_000, unit: 'ms', reason: "how far ahead of our wall clock a peer's change time may pull our hybrid logical clock: a machine with a wrong clock cannot drag every later edit into the future" },
   maxPageSize: { value: 1000, unit: 'count', reason: 'records per list page: memory and time of one call' },
+  maxConflictPageSize: { value: 200, unit: 'count', reason: 'records one conflict-inbox page lists: memory and time of one call (the page reads stored views, never documents)' },
   maxHistoryEntries: { value: 10_000, unit: 'count', reason: 'history entries one call returns' },
   maxFeedEntries: { value: 10_000, unit: 'count', reason: 'log entries one changesSince / exportEntries call returns' },
   maxFeedBytes: { value: 16 * MiB, unit: 'bytes', reason: 'bytes one changesSince / exportEntries call reads' },

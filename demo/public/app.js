@@ -123,7 +123,8 @@ async function resolve(row, value, button) {
   button.disabled = true;
   const path = `/api/nodes/${encodeURIComponent(row.resolveVia)}/v1/customers/${encodeURIComponent(row.id)}/conflicts/${encodeURIComponent(row.field)}/resolve`;
   try {
-    await api('POST', path, { opId: value.opId });
+    // The value itself: the node keeps the concurrent value equal to it (typed: a number stays one).
+    await api('POST', path, { keep: value.value });
     await refreshConflicts();
   } catch (err) {
     // An engine without the endpoint answers 404: stop offering the button for that node.
@@ -134,8 +135,18 @@ async function resolve(row, value, button) {
   }
 }
 
+/** The conflicts panel's filters as a query string (empty fields filter nothing). */
+function conflictQuery() {
+  const query = new URLSearchParams();
+  for (const name of ['territory', 'owner']) {
+    const value = $(`conflict-${name}`).value.trim();
+    if (value) query.set(name, value);
+  }
+  return query.size ? `?${query}` : '';
+}
+
 async function refreshConflicts() {
-  const { conflicts } = await api('GET', '/api/conflicts');
+  const { conflicts } = await api('GET', `/api/conflicts${conflictQuery()}`);
   const canResolve = (row) => row.resolveVia !== null && !noResolve.has(row.resolveVia);
   renderConflicts($('conflicts'), $('conflict-count'), conflicts, latest?.nodes.length ?? 0, canResolve, resolve);
 }
@@ -156,6 +167,10 @@ fill($('edit-field'), FIELDS.map(([value, label]) => h('option', { value }, labe
 $('edit-form').addEventListener('submit', submitEdit);
 $('edit-record').addEventListener('change', () => void refreshRecord());
 $('edit-field').addEventListener('change', () => void refreshRecord());
+$('conflict-filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void refreshConflicts();
+});
 poll(refreshState, 1000);
 poll(refreshConflicts, 1500);
 poll(refreshRecord, 1500);

@@ -15,6 +15,7 @@ function valueRow(c, v, canResolve, onResolve) {
     h('span', { class: 'value' }, quoted(v.value)),
     h('span', { class: 'author', 'data-testid': 'conflict-author' }, `by ${v.node ?? 'unknown node'}`),
     v.time === null ? null : h('span', { class: 'written', 'data-testid': 'conflict-time' }, `written ${clockTime(v.time)}`),
+    v.author === null ? null : h('span', { class: 'written', 'data-testid': 'conflict-change-author' }, `(${v.author})`),
     v.winner ? h('span', { class: 'crown' }, '★ shown everywhere') : h('span', { class: 'kept' }, 'kept'),
     button);
 }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { checkPeerAddress, CrmsyncError, hasCode, recordInputSchema, recordPatchSchema, type CrmNode, type RecordView } from '../index.js';
 import { backupRoutes, type BackupRouteOptions } from './backup-routes.js';
+import { conflictRoutes } from './conflict-routes.js';
 import { importRoutes } from './import-routes.js';
 import { opsRoutes } from './ops-routes.js';
 import { trustRoutes } from './trust-routes.js';
@@ -137,7 +138,7 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
       handle: async ({ params }) => customer(200, await node.records.restore(params.id)),
     }),
     defineRoute({
-      method: 'GET', url: '/v1/customers/:id/conflicts', summary: 'Fields with concurrent values, every value and its author', tag: 'customers',
+      method: 'GET', url: '/v1/customers/:id/conflicts', summary: 'Fields with concurrent values: every value with its node, time and author, and the rule that picked the winner', tag: 'conflicts',
       params: customerParams, responses: { 200: { description: 'conflicted fields', schema: responses.conflicts }, 404: notFound },
       async handle({ params }) {
         await existing(node, params.id);
@@ -203,6 +204,7 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
         return { stream: (req, res) => deps.events.open(req, res, since) };
       },
     }),
+    ...conflictRoutes({ node }),
     ...backupRoutes({ ...deps.backup, node }),
     ...importRoutes({ node }),
     ...opsRoutes({ node }),

@@ -6,8 +6,8 @@
  */
 import { z } from 'zod';
 import {
-  MERGE_RULES, ROLES, STAGES, recordViewSchema,
-  type AntiEntropyResult, type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
+  DEFAULT_CONFLICT_PAGE, DEFAULT_LIMITS, MERGE_RULES, ROLES, STAGES, recordViewSchema,
+  type AntiEntropyResult, type ConflictInboxItem, type ConflictValue, type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 
 /** Largest request body accepted (bytes). Protects memory; a record is far smaller. */
@@ -52,6 +52,30 @@ export const listQuery = z.strictObject({
   includeDeleted: queryBoolean.optional(),
 });
 
+/** Longest conflict field path: `custom.` and the longest custom field name. */
+export const MAX_FIELD_PATH_LENGTH = 'custom.'.length + 64;
+
+/** GET /v1/conflicts: the conflict inbox's filters and paging. */
+export const conflictInboxQuery = z.strictObject({
+  territory: filterText.optional(),
+  owner: filterText.optional(),
+  limit: queryInt(1, DEFAULT_LIMITS.maxConflictPageSize).default(DEFAULT_CONFLICT_PAGE),
+  cursor: z.string().min(1).max(2048).optional(),
+});
+
+/** Path parameters of POST /v1/customers/:id/conflicts/:field/resolve. */
+export const conflictFieldParams = customerParams.extend({
+  field: z.string().min(1).max(MAX_FIELD_PATH_LENGTH, { error: 'too long' })
+    .describe('the conflicted field: an atomic field (email), address.<part>, custom.<key> or deleted'),
+});
+
+/** POST /v1/customers/:id/conflicts/:field/resolve body: exactly one of keep and keepNode. */
+export const resolveBody = z.strictObject({
+  keep: z.union([z.string().max(2000), z.number(), z.boolean()]).optional()
+    .describe('the concurrent value to keep, as listed; a string also matches a number or boolean by its text ("42" keeps 42)'),
+  keepNode: z.string().min(1).max(64).optional().describe('keep the value this node wrote'),
+}).refine((body) => (body.keep === undefined) !== (body.keepNode === undefined), { error: 'give exactly one of keep and keepNode' });
+
 /** GET /v1/customers/:id/history. */
 export const historyQuery = z.strictObject({
   limit: queryInt(1, MAX_HISTORY_LIMIT).default(1000),
@@ -89,17 +113,29 @@ export const removePeerQuery = z.strictObject({ url: peerUrl });
 /** RecordView as JSON: the record schema's own view schema (one definition, see record-schema.ts). */
 export const customerView = recordViewSchema;
 
+const conflictValue = z.strictObject({
+  value: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+  node: z.string().nullable(),
+  opId: z.string(),
+  time: z.number().describe('when it was written (ms since the epoch, hybrid logical clock)'),
+  author: z.string().nullable().describe("who wrote it, as the writing node recorded (an importer, 'conflicts:resolve'), or null"),
+  winner: z.boolean().describe('the value every node shows'),
+});
+
 const fieldConflict = z.strictObject({
   field: z.string(),
   rule: z.enum(MERGE_RULES).describe('the merge policy that picked the winner'),
-  values: z.array(z.strictObject({
-    value: z.union([z.string(), z.number(), z.boolean(), z.null()]),
-    node: z.string().nullable(),
-    opId: z.string(),
-    time: z.number().describe('when it was written (ms since the epoch, hybrid logical clock)'),
-    author: z.string().nullable().describe('who wrote it, as the writing node recorded'),
-    winner: z.boolean().describe('the value every node shows'),
-  })),
+  values: z.array(conflictValue),
+});
+
+const conflictInboxItem = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  territory: z.string().nullable(),
+  owner: z.string().nullable(),
+  fields: z.array(z.string()).describe('the field paths holding concurrent values'),
+  updatedAt: z.number(),
+  deleted: z.boolean(),
 });
 
 const historyEntry = z.strictObject({
@@ -181,6 +217,8 @@ export const responses = {
   customer: z.strictObject({ customer: customerView }),
   customers: z.strictObject({ customers: z.array(customerView), next: z.string().nullable() }),
   conflicts: z.strictObject({ conflicts: z.array(fieldConflict) }),
+  conflictInbox: z.strictObject({ records: z.array(conflictInboxItem), next: z.string().nullable() }),
+  resolved: z.strictObject({ customer: customerView, field: z.string(), kept: conflictValue }),
   history: z.strictObject({ history: z.array(historyEntry) }),
   peers: z.strictObject({ peers: z.array(peerStatus) }),
   removed: z.strictObject({ removed: z.boolean() }),
@@ -226,10 +264,16 @@ type Out<S extends z.ZodType> = z.output<S>;
 /** Fails to compile unless T is assignable to S and both have the same keys. */
 type Describes<T, S> = [T] extends [S] ? ([Exclude<keyof T, keyof S> | Exclude<keyof S, keyof T>] extends [never] ? true : false) : false;
 type Assert<T extends true> = T;
+/**
+ * A conflict as served: the merge policies' `time`, `author` and `rule` are optional
+ * until every engine reports them (once FieldConflict has them, they are required here too).
+ */
 /** Never instantiated: compiling it is the check. */
 export type SchemasAgreeWithEngine = [
   Assert<Describes<RecordView, Out<typeof customerView>>>,
   Assert<Describes<FieldConflict, Out<typeof fieldConflict>>>,
+  Assert<Describes<ConflictValue, Out<typeof conflictValue>>>,
+  Assert<Describes<ConflictInboxItem, Out<typeof conflictInboxItem>>>,
   Assert<Describes<HistoryEntry, Out<typeof historyEntry>>>,
   Assert<Describes<PeerStatus, Out<typeof peerStatus>>>,
   Assert<Describes<NonNullable<PeerStatus['stats']>, NonNullable<Out<typeof peerStatus>['stats']>>>,

@@ -5,8 +5,8 @@
  */
 import { CrmsyncError } from '../errors.js';
 import type {
-  ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus, RecordInputLike, RecordPatchLike, RecordView,
-  AntiEntropyResult, Role, Scope, TrustMember, TrustView, VerifyReport,
+  AntiEntropyResult, ConflictInboxItem, ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus, RecordInputLike, RecordPatchLike, RecordView,
+  ResolveChoice, ResolveResult, Role, Scope, TrustMember, TrustView, VerifyReport,
 } from '../index.js';
 import { causeCode, causeText } from './error-output.js';
 import { CliError, EXIT, NotRunningError } from './errors.js';
@@ -29,6 +29,20 @@ export interface ListQuery {
 /** One page of customers. */
 export interface CustomerPage {
   customers: RecordView[];
+  next: string | null;
+}
+
+/** Filters and paging of GET /v1/conflicts (values as typed: the API validates them). */
+export interface ConflictInboxQuery {
+  territory?: string;
+  owner?: string;
+  limit?: number | string;
+  cursor?: string;
+}
+
+/** One page of the conflict inbox. */
+export interface ConflictInboxReply {
+  records: ConflictInboxItem[];
   next: string | null;
 }
 
@@ -136,6 +150,17 @@ export class ApiClient {
   /** GET /v1/customers/:id/conflicts. */
   async conflicts(id: string): Promise<FieldConflict[]> {
     return (await this.request<{ conflicts: FieldConflict[] }>('GET', `/v1/customers/${encodeURIComponent(id)}/conflicts`, { fields: FLAGS_OF_FIELDS.record })).conflicts;
+  }
+
+  /** GET /v1/conflicts: one page of the conflict inbox. */
+  conflictInbox(query: ConflictInboxQuery = {}): Promise<ConflictInboxReply> {
+    return this.request('GET', '/v1/conflicts', { query: { ...query }, fields: FLAGS_OF_FIELDS.conflicts });
+  }
+
+  /** POST /v1/customers/:id/conflicts/:field/resolve. */
+  resolveConflict(id: string, field: string, choice: ResolveChoice): Promise<ResolveResult> {
+    const path = `/v1/customers/${encodeURIComponent(id)}/conflicts/${encodeURIComponent(field)}/resolve`;
+    return this.request('POST', path, { body: choice, fields: FLAGS_OF_FIELDS.resolve });
   }
 
   /** GET /v1/customers/:id/history (`limit` as typed: the API validates it). */

@@ -22,6 +22,7 @@ export interface ErrorReport {
 const HINT_BY_CODE: Partial<Record<string, (flags: WhereFlags) => string>> = {
   ERR_UNAUTHORIZED: (f) => `the API token was refused: pass the token of that node with --token, or set CRMSYNC_API_TOKEN (it is in ${f.dataDir ?? '<data-dir>'}/api-token)`,
   ERR_CLOSED: (f) => `the node is not running, shutting down or not ready yet; try again once \`${suggest('status', f)}\` answers`,
+  ERR_NOT_CONFLICTED: (f) => `see which fields of the record hold concurrent values with \`${suggest('conflicts show <id>', f)}\`, and which records do with \`${suggest('conflicts list', f)}\``,
   ERR_LOCKED: (f) => `stop the node that holds it (its pid is in ${f.dataDir ?? '<data-dir>'}/crmsync.pid), or use another --data-dir; \`${suggest('status', f)}\` shows it`,
 };
 

@@ -17,7 +17,7 @@ export const EXIT = {
   notRunning: 3,
   /** A record, a peer or the data directory itself does not exist. */
   notFound: 4,
-  /** Something already exists or is in use (a config, a record id, a locked data dir). */
+  /** Something already exists or is in use (a config, a record id, a locked data dir), or a field to resolve holds no conflict. */
   conflict: 5,
   /** An import rejected more rows than --max-rejects allows (the others were imported). */
   rejected: 6,
@@ -71,6 +71,7 @@ const BY_CODE: Partial<Record<string, ExitCode>> = {
   ERR_UNAUTHORIZED: EXIT.usage,
   ERR_NOT_FOUND: EXIT.notFound,
   ERR_EXISTS: EXIT.conflict,
+  ERR_NOT_CONFLICTED: EXIT.conflict,
   ERR_LOCKED: EXIT.conflict,
   ERR_CLOSED: EXIT.notRunning,
 };

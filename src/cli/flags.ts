@@ -14,9 +14,13 @@ export const FLAGS_OF_FIELDS = {
     territory: '--territory', owner: '--owner', stage: '--stage', updatedSince: '--since', q: '--q',
     limit: '--limit', cursor: '--cursor', includeDeleted: '--include-deleted',
   },
+  /** GET /v1/conflicts (conflicts list). */
+  conflicts: { territory: '--territory', owner: '--owner', limit: '--limit', cursor: '--cursor' },
+  /** POST /v1/customers/:id/conflicts/:field/resolve (conflicts resolve). */
+  resolve: { id: '<id>', field: '<field>', keep: '--keep', keepNode: '--keep-node' },
   /** GET /v1/customers/:id/history. */
   history: { id: '<id>', limit: '--limit' },
-  /** Routes with the record id in the path (get, put, patch, delete, restore, conflicts). */
+  /** Routes with the record id in the path (get, put, patch, delete, restore, conflicts show). */
   record: { id: '<id>' },
   /** POST and DELETE /v1/peers. */
   peers: { url: '<url>', node: '--node', confirm: '--confirm' },

@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { addBackupCommands } from './commands/register-backup.js';
+import { addConflictCommands } from './commands/register-conflicts.js';
 import { addExportCommand } from './commands/register-export.js';
 import { addImportCommand } from './commands/register-import.js';
 import { addTrustCommands } from './commands/register-trust.js';
@@ -146,9 +147,7 @@ With --cluster it waits until an administrator runs: crmsync trust add <its fing
     .addHelpText('after', examples('crmsync status --data-dir ./berlin', 'crmsync status --api http://10.0.0.2:7401 --token "$TOKEN" --json'))
     .action((opts: Opts) => done(import('./commands/status.js').then((m) => m.status(flagsOf(opts), io))));
   addRecordCommands(program, io);
-  clientOptions(program.command('conflicts <id>').description('concurrent values of a record’s conflicted fields'))
-    .addHelpText('after', examples('crmsync conflicts cust-42', 'crmsync conflicts cust-42 --json'))
-    .action((id: string, opts: Opts) => done(inspect().then((m) => m.conflicts(id, flagsOf(opts), io))));
+  addConflictCommands(program, io);
   clientOptions(program.command('history <id>').description('the changes that made a record'))
     .option('--limit <n>', 'most entries to show')
     .addHelpText('after', examples('crmsync history cust-42 --limit 20'))

@@ -119,7 +119,7 @@ export function writeRecord(doc: RecordDoc, id: RecordId, write: RecordWrite, no
     if (write.deleted !== undefined && (r.deleted !== write.deleted || contested(r, 'deleted'))) {
       r.deleted = write.deleted;
       if (write.deleted) r.deletedAt = now;
-      else delete r.deletedAt;
+      else if (r.deletedAt !== undefined) delete r.deletedAt;
       fields.push('deleted');
     }
     if (fields.length > 0) {

@@ -52,12 +52,24 @@ export function writeFromPatch(patch: RecordPatch): RecordWrite {
   return write;
 }
 
+/** Field paths (as in RecordView.conflicts) of the single-valued fields a write sets or clears. */
+function writtenPaths(write: RecordWrite): string[] {
+  return [
+    ...Object.keys(write.atomic ?? {}),
+    ...Object.keys(write.address ?? {}).map((part) => `address.${part}`),
+    ...Object.keys(write.custom ?? {}).map((key) => `custom.${key}`),
+    ...(write.deleted === undefined ? [] : ['deleted']),
+  ];
+}
+
 /**
  * False only when applying `write` to a record whose view is `view` certainly changes
  * nothing, so a repeated import can skip loading the document. Explicit tag adds always
  * count as changes (they re-assert the tag against concurrent removes).
  */
 export function wouldChange(view: RecordView, write: RecordWrite): boolean {
+  // A write to a field in conflict supersedes its concurrent values, even with the value shown.
+  if (view.conflicts.length > 0 && writtenPaths(write).some((path) => view.conflicts.includes(path))) return true;
   const atomicDiffers = Object.entries(write.atomic ?? {}).some(
     ([field, value]) => ((view as unknown as Record<string, string | undefined>)[field] ?? null) !== value,
   );

@@ -16,6 +16,10 @@ import { queryRecords, type RecordQuery } from '../store/query.js';
 import type { Store } from '../store/store.js';
 import { parseRecordId, type RecordId } from '../types.js';
 import type { Engine, HistoryEntry } from './engine.js';
+import {
+  conflictInbox, resolveConflict,
+  type ConflictInboxOptions, type ConflictInboxPage, type ResolveChoice, type ResolveResult,
+} from './conflict-inbox.js';
 
 /** Filters and paging for list(); every filter is served from a secondary index. */
 export interface ListOptions extends Partial<Omit<RecordQuery, 'limit' | 'cursor'>> {
@@ -56,7 +60,16 @@ export interface RecordsApi {
   /** The record, or undefined; deleted records are returned with `deleted: true`. */
   get(id: string): Promise<RecordView | undefined>;
   list(options?: ListOptions): Promise<{ records: RecordView[]; next: string | undefined }>;
+  /** Every conflicted field of a record, each with all its concurrent values and their authors. */
   conflicts(id: string): Promise<FieldConflict[]>;
+  /** One page of records with open conflicts (from stored views; filters: territory, owner). */
+  conflictInbox(options?: ConflictInboxOptions): Promise<ConflictInboxPage>;
+  /**
+   * Keeps one concurrent value of a conflicted field (by value, or by the node that wrote
+   * it) with one new change that supersedes them all. ERR_NOT_CONFLICTED when the field
+   * holds no concurrent values; ERR_VALIDATION when the choice names none of them.
+   */
+  resolveConflict(id: string, field: string, choice: ResolveChoice): Promise<ResolveResult>;
   /**
    * Creates or field-level updates many records in ONE atomic, durable commit: absent
    * records are created (then `name` is required), present ones get only the given
@@ -168,6 +181,14 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
     async conflicts(rawId) {
       assertOpen();
       return engine.conflicts(parseRecordId(rawId));
+    },
+    async conflictInbox(options = {}) {
+      assertOpen();
+      return conflictInbox(store, limits, options);
+    },
+    async resolveConflict(rawId, field, choice) {
+      assertOpen();
+      return resolveConflict(engine, rawId, field, choice);
     },
     async history(rawId, options = {}) {
       assertOpen();

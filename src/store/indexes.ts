@@ -11,6 +11,8 @@ export const INDEXES = {
   owner: (v: RecordView) => v.owner,
   stage: (v: RecordView) => v.stage,
   updated: (v: RecordView) => v.updatedAt.toString(16).padStart(12, '0'),
+  // Only records with open conflicts are indexed: the conflict inbox scans them alone.
+  conflict: (v: RecordView) => (v.conflicts.length > 0 ? 'open' : undefined),
 } as const;
 
 /** One equality index name. */

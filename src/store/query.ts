@@ -1,6 +1,6 @@
 /**
  * Filtered, paged record listing served from secondary indexes. One index drives the
- * scan (text search, then territory, owner, stage, then updated-since); the remaining
+ * scan (text search, then open conflicts, territory, owner, stage, then updated-since); the remaining
  * filters are checked on the records the index yields. A page scans a bounded number
  * of index keys, so a query never walks the whole database in one call; the cursor
  * resumes where the scan stopped.
@@ -24,6 +24,8 @@ export interface RecordQuery {
   updatedSince?: number;
   /** Prefix of a word of name, company or e-mail (case-insensitive). */
   q?: string;
+  /** Only records with open conflicts (the conflict inbox). */
+  conflicted?: boolean;
   includeDeleted?: boolean;
   limit: number;
   /** Cursor from the previous page. */
@@ -54,6 +56,8 @@ function planOf(query: RecordQuery): Plan | undefined {
     const prefix = `text/${encodeIndexValue(normaliseQuery(query.q))}`;
     return { gte: prefix, lt: `${prefix}\uffff` };
   }
+  // Conflicted records are few: their index narrows a scan more than a territory's does.
+  if (query.conflicted) return { gte: 'conflict/open/', lt: 'conflict/open0' };
   for (const name of ['territory', 'owner', 'stage'] as const satisfies readonly IndexName[]) {
     const value = query[name];
     if (value !== undefined) return { gte: `${name}/${encodeIndexValue(value)}/`, lt: `${name}/${encodeIndexValue(value)}0` };
@@ -72,6 +76,7 @@ function firstMatch(view: RecordView, key: string, query: RecordQuery): boolean 
 }
 
 function matches(view: RecordView, query: RecordQuery): boolean {
+  if (query.conflicted && view.conflicts.length === 0) return false;
   if (query.territory !== undefined && view.territory !== query.territory) return false;
   if (query.owner !== undefined && view.owner !== query.owner) return false;
   if (query.stage !== undefined && view.stage !== query.stage) return false;

@@ -9,7 +9,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { init } from '../../src/cli/commands/init.js';
-import { conflicts, history } from '../../src/cli/commands/inspect.js';
+import { conflictsShow } from '../../src/cli/commands/conflicts.js';
+import { history } from '../../src/cli/commands/inspect.js';
 import { peersAdd, peersList, peersRemove } from '../../src/cli/commands/peers.js';
 import { recordsDelete, recordsGet, recordsList, recordsPatch, recordsPut, recordsRestore } from '../../src/cli/commands/records.js';
 import { start, startNode, type RunningNode } from '../../src/cli/commands/start.js';
@@ -186,12 +187,12 @@ describe('peers, status and conflicts across two nodes', () => {
       expect(s.clock).toEqual((await status({ dataDir: paris.dataDir }, memoryIo())).clock);
     }, { timeout: 20_000, interval: 50 });
     const io = memoryIo();
-    const found = await conflicts('acme', { dataDir: berlin.dataDir }, io);
+    const found = await conflictsShow('acme', { dataDir: berlin.dataDir }, io);
     // Both wrote name "Acme" too: equal values, still concurrent writes.
     expect(found.find((c) => c.field === 'stage')!.values).toEqual(expect.arrayContaining([
       expect.objectContaining({ value: 'lead', node: 'berlin' }), expect.objectContaining({ value: 'won', node: 'paris' }),
     ]));
-    expect(io.stdout).toMatch(/^FIELD +VALUE +WRITTEN BY +WINNER$/m);
+    expect(io.stdout).toMatch(/^FIELD +VALUE +NODE +TIME +AUTHOR +WINNER +RULE$/m);
 
     const human = memoryIo();
     await status({ dataDir: berlin.dataDir }, human);

@@ -126,6 +126,7 @@ describe('stdout and stderr', () => {
       ['records', 'put', 'io-1', ...d, '--data', '{"name":"Grace"}'], ['records', 'put', 'io-1', ...d, '--data', '{"name":"Grace H"}'],
       ['records', 'get', 'io-1', ...d], ['records', 'patch', 'io-1', ...d, '--data', '{"stage":"won"}'],
       ['records', 'list', ...d, '--limit', '1'], ['records', 'list', ...d, '--q', 'nobody-at-all'], ['conflicts', 'io-1', ...d],
+      ['conflicts', 'show', 'io-1', ...d], ['conflicts', 'list', ...d],
       ['history', 'io-1', ...d], ['records', 'delete', 'io-1', ...d], ['records', 'get', 'io-1', ...d], ['records', 'restore', 'io-1', ...d],
       ['peers', 'list', ...d], ['config', 'show', ...d], ['verify', ...d, '--api'], ['export', ...d, '--api', '--out', join(scratch, 'out.csv')],
       ['backup', ...d, '--api', backupFile], ['verify-backup', backupFile], ['restore', ...d, '--api', backupFile, '--dry-run'],

@@ -158,17 +158,21 @@ describe('conflictRows', () => {
     expect(row!.resolveVia).toBe('london');
   });
 
-  it('takes the rule of the field when the engine reports one', () => {
-    const decided: FieldConflict = { field: 'stage', rule: 'monotonic', values: today.values.map((v, i) => ({ ...v, time: 2000 + i, author: null })) };
-    const [row] = conflictRows([{ node: 'london', records: record([decided]) }], ['london'], new Set());
-    expect(row!.rule).toBe('monotonic');
-    expect(row!.values.map((v) => v.time)).toEqual([2000, 2001]);
+  it('takes the rule from the field and the author from each value, as the engine reports them', () => {
+    const reported = {
+      field: 'title', rule: 'latest',
+      values: today.values.map((v, i) => ({ ...v, time: 2000 + i, author: i === 0 ? 'conflicts:resolve' : null })),
+    } as FieldConflict;
+    const [row] = conflictRows([{ node: 'berlin', records: record([reported]) }], ['berlin'], new Set(['berlin']));
+    expect(row!.rule).toBe('latest');
+    expect(row!.values.map((v) => [v.time, v.author])).toEqual([[2000, 'conflicts:resolve'], [2001, null]]);
   });
 
   it('ignores write times and rules of the wrong type', () => {
-    const odd = { field: 'title', values: today.values.map((v) => ({ ...v, time: 'yesterday', rule: 42 })) } as unknown as FieldConflict;
+    const odd = { field: 'title', rule: 7, values: today.values.map((v) => ({ ...v, time: 'yesterday', author: 3, rule: 42 })) } as unknown as FieldConflict;
     const [row] = conflictRows([{ node: 'london', records: record([odd]) }], ['london'], new Set());
-    expect(row!.values.map((v) => [v.time, v.rule])).toEqual([[null, null], [null, null]]);
+    expect(row!.values.map((v) => [v.time, v.author, v.rule])).toEqual([[null, null, null], [null, null, null]]);
+    expect(row!.rule).toBeNull();
   });
 });
 

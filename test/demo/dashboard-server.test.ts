@@ -21,7 +21,7 @@ beforeAll(async () => {
   await nodes.apis.get('berlin')!.call('POST', '/v1/customers', { body: { id: 'cus-1', name: 'Ada Lovelace' } });
   feed = new Feed(nodes.cluster.all());
   await feed.start();
-  dashboard = await startDashboard(nodes.cluster, feed, { host: '127.0.0.1', port: 0, since: 0, token: TOKEN });
+  dashboard = await startDashboard(nodes.cluster, feed, { host: '127.0.0.1', port: 0, token: TOKEN });
 });
 
 afterAll(async () => {
@@ -111,7 +111,7 @@ describe('dashboard server', () => {
     expect((await send('GET', '/api/state')).json.verdict.level).not.toBe('fault');
   });
 
-  it('lists a conflict with the node that wrote each value, and no resolve node while the engine lacks the endpoint', async () => {
+  it('lists a conflict with the node that wrote each value, filters the panel, and resolves it through the proxy', async () => {
     const opts = { token: true, origin: true } as const;
     await send('POST', '/api/laptops/laptop-anna/offline', opts);
     await vi.waitFor(async () => expect((await nodes.cluster.read()).assessment.links.find((l) => l.b === 'laptop-anna')?.ends.london).not.toBe('connected'));
@@ -121,8 +121,31 @@ describe('dashboard server', () => {
     await vi.waitFor(async () => expect((await send('GET', '/api/conflicts')).json.conflicts[0]?.nodes).toEqual(['berlin', 'london', 'laptop-anna']),
       { timeout: 30_000, interval: 100 });
     const [row] = (await send('GET', '/api/conflicts')).json.conflicts;
-    expect(row).toMatchObject({ id: 'cus-1', field: 'title', rule: null, resolveVia: null });
-    expect(row.values.map((v: { value: string; node: string; time: null }) => [v.value, v.node, v.time]).sort()).toEqual([['CPO', 'laptop-anna', null], ['VP', 'berlin', null]]);
+    expect(row).toMatchObject({ id: 'cus-1', field: 'title', resolveVia: 'berlin' });
+    expect(row.values.map((v: { value: string; node: string }) => [v.value, v.node]).sort()).toEqual([['CPO', 'laptop-anna'], ['VP', 'berlin']]);
+    expect((await send('GET', '/api/conflicts?territory=nowhere')).json.conflicts).toEqual([]);
+    expect((await send('GET', '/api/conflicts?territory=&owner=')).json.conflicts).toHaveLength(1);
+
+    const kept = await send('POST', '/api/nodes/london/v1/customers/cus-1/conflicts/title/resolve', { ...opts, body: '{"keep":"CPO"}' });
+    expect(kept.status, kept.text).toBe(200);
+    expect(kept.json.customer).toMatchObject({ title: 'CPO', conflicts: [] });
+    // Gone from the panel only once every node has taken the resolving change.
+    await vi.waitFor(async () => {
+      for (const api of nodes.apis.values()) expect((await api.call('GET', '/v1/customers/cus-1')).json.customer).toMatchObject({ title: 'CPO', conflicts: [] });
+    }, { timeout: 30_000, interval: 100 });
+    expect((await send('GET', '/api/conflicts')).json.conflicts).toEqual([]);
+  });
+
+  it('refuses bad conflict filters and resolve bodies with 400', async () => {
+    const opts = { token: true, origin: true } as const;
+    for (const query of ['?colour=red', `?territory=${'x'.repeat(201)}`, `?owner=${'x'.repeat(201)}`]) {
+      expect(await send('GET', `/api/conflicts${query}`), query).toMatchObject({ status: 400, json: { error: { code: 'ERR_VALIDATION' } } });
+    }
+    const resolve = (body: string) => send('POST', '/api/nodes/berlin/v1/customers/cus-1/conflicts/title/resolve', { ...opts, body });
+    for (const body of ['{}', '{"keep":', '{"opId":"5@aa"}', '{"keep":"x","keepNode":"berlin"}']) {
+      expect((await resolve(body)).status, body).toBe(400);
+    }
+    expect((await send('POST', '/api/nodes/berlin/v1/customers/cus-1/conflicts/title/resolve', { origin: true, body: '{"keep":"x"}' })).status).toBe(401);
   });
 
   it('shows a node whose API is down as unknown and the verdict as a fault', async () => {
@@ -137,7 +160,7 @@ describe('dashboard server', () => {
 
 describe('dashboard bound beyond loopback', () => {
   it('comes with a warning', async () => {
-    const open = await startDashboard(nodes.cluster, feed, { host: '0.0.0.0', port: 0, since: 0 });
+    const open = await startDashboard(nodes.cluster, feed, { host: '0.0.0.0', port: 0 });
     try {
       expect(open.warning).toMatch(/^WARNING: the dashboard listens on 0\.0\.0\.0/);
       expect(open.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+\/#token=[\w-]{32}$/);

@@ -3,8 +3,9 @@
  * dashboard server) as a child process, drives Debian's chromium through playwright-core,
  * and follows an operator's day: converged; a laptop offline with pending edits (amber,
  * expected divergence, named in the sticky header); back online (the feed shows each
- * change once with its fields and reach; the conflict with both writers); a node that
- * stops answering (red fault, "unknown" figures); Ctrl-C. Waits on page state, never on
+ * change once with its fields and reach; the conflict with both writers); keeping one
+ * value with the conflict panel's button, after which the conflict is gone and every
+ * node shows that value; a node that stops answering (red fault, "unknown" figures); Ctrl-C. Waits on page state, never on
  * time. Screenshots go to test-output/screenshots/; every state is checked for WCAG AA.
  */
 import { existsSync } from 'node:fs';
@@ -141,10 +142,8 @@ describe('demo dashboard', () => {
     expect(await value(LAPTOP_TITLE).getByTestId('conflict-author').textContent()).toBe('by laptop-anna');
     expect(await value(REGION_TITLE).getByTestId('conflict-author').textContent()).toBe('by berlin');
     expect(await conflict.locator('.winner').count()).toBe(1);
-    // Today's engine reports neither write times nor the rule, and has no resolve endpoint.
-    expect(await conflict.getByTestId('conflict-time').count()).toBe(0);
-    expect(await conflict.getByTestId('conflict-rule').count()).toBe(0);
-    expect(await conflict.getByTestId('conflict-resolve').count()).toBe(0);
+    // Every node's API has the resolve route: a "Keep this" button per value.
+    await expect.poll(() => conflict.getByTestId('conflict-resolve').count()).toBe(2);
     const winner = (await conflict.locator('.winner .value').textContent())!.replace(/"/g, '');
     for (const name of NODES) await visible(`record-value-${name}`, `:text-is("${winner}")`);
     await shoot('04-converged-with-conflict');
@@ -152,9 +151,9 @@ describe('demo dashboard', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('shows write times, the rule and a resolve button once the engine offers them, and hides the button on a 404', async () => {
+  it('shows write times and the rule when the engine reports them, and hides the buttons of a node that answers 404', async () => {
     const other = await browser!.newPage({ viewport: { width: 1440, height: 1000 } });
-    // Stand in for a later engine: its conflicts carry time and rule, and london says it can resolve.
+    // Stand in for an engine that reports times and a rule, and whose resolve route is missing.
     await other.route('**/api/conflicts', async (route) => {
       const body = await (await route.fetch()).json();
       for (const row of body.conflicts) {
@@ -172,16 +171,44 @@ describe('demo dashboard', () => {
     expect(await conflict.getByTestId('conflict-resolve').count()).toBe(2);
     await shoot('05-conflict-with-time-rule-resolve', true, other);
 
-    // The click goes through the real proxy to london, whose engine has no such route yet: 404, so the buttons go.
-    const sent = other.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(`/api/nodes/london/v1/customers/${RECORD}/conflicts/title/resolve`));
+    // An older engine answers 404 for the resolve route: the page stops offering the buttons.
+    await other.route('**/conflicts/title/resolve', (route) => route.fulfill({ status: 404, json: { error: { code: 'ERR_NOT_FOUND', message: 'not found' } } }));
     await conflict.getByTestId('conflict-resolve').first().click();
-    const request = await sent;
-    expect(request.headers().authorization).toMatch(/^Bearer [\w-]{32}$/);
-    expect(Object.keys(request.postDataJSON())).toEqual(['opId']);
-    expect((await (await request.response())!.json()).error.code).toBe('ERR_NOT_FOUND');
     await expect.poll(() => conflict.getByTestId('conflict-resolve').count()).toBe(0);
     await other.unrouteAll({ behavior: 'ignoreErrors' });
     await other.close();
+  });
+
+  it('keeps one value with the button: the conflict disappears and every node shows that value', async () => {
+    const conflict = page.getByTestId(`conflict-${RECORD}-title`);
+    // The panel's filter asks every node's inbox for one territory only.
+    await page.getByTestId('conflict-territory').fill('nowhere');
+    await page.getByTestId('conflict-filter').getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => conflict.count()).toBe(0);
+    await page.getByTestId('conflict-territory').fill('');
+    await page.getByTestId('conflict-filter').getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => conflict.count()).toBe(1);
+    // The value no node shows yet, so every node's view must change.
+    const loser = conflict.locator('[data-testid="conflict-value"]:not(.winner)');
+    const kept = (await loser.locator('.value').textContent())!.replace(/"/g, '');
+    expect([LAPTOP_TITLE, REGION_TITLE]).toContain(kept);
+    const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(`/v1/customers/${RECORD}/conflicts/title/resolve`));
+    await loser.getByTestId('conflict-resolve').click();
+    const request = await sent;
+    expect(request.url()).toMatch(/\/api\/nodes\/[\w-]+\/v1\/customers\//);
+    expect(request.headers().authorization).toMatch(/^Bearer [\w-]{32}$/);
+    expect(request.postDataJSON()).toEqual({ keep: kept });
+    const response = (await request.response())!;
+    expect(response.status()).toBe(200);
+    expect((await response.json()).customer).toMatchObject({ title: kept, conflicts: [] });
+
+    await expect.poll(() => conflict.count(), { timeout: SYNC_MS }).toBe(0);
+    await expect.poll(() => text('conflict-count'), { timeout: SYNC_MS }).toBe('0');
+    for (const name of NODES) await visible(`record-value-${name}`, `:text-is("${kept}")`);
+    await visible('convergence', '[data-state="converged"]');
+    await shoot('06-conflict-resolved');
+    expect(await contrastFailures(page)).toEqual([]);
+    expect(pageErrors).toEqual([]);
   });
 
   it('shows a node that stops answering as unknown, with a red fault naming it', async () => {
@@ -194,7 +221,7 @@ describe('demo dashboard', () => {
       for (const stat of ['records', 'deleted', 'conflicted', 'seq', 'behind', 'unshared']) expect(await text(`node-${stat}-laptop-ben`)).toBe('unknown');
       expect(await text('node-clock-laptop-ben')).toBe('unknown: the node did not answer');
       await visible('peer-laptop-ben-newyork', '[data-state="unknown"]');
-      await shoot('06-fault-unknown-node');
+      await shoot('07-fault-unknown-node');
       expect(await contrastFailures(page)).toEqual([]);
     } finally {
       process.kill(ben, 'SIGCONT');

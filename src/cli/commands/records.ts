@@ -83,7 +83,7 @@ function printRecord(record: RecordView, options: ClientFlags, io: Io, heading?:
   if (heading) io.err(heading);
   io.out(formatRecord(record));
   if (record.deleted) io.err(`hint: it is deleted; restore it with: ${suggest(`records restore ${record.id}`, options)}`);
-  if (record.conflicts.length > 0) io.err(`hint: ${record.conflicts.join(', ')} hold concurrent values; see them with: ${suggest(`conflicts ${record.id}`, options)}`);
+  if (record.conflicts.length > 0) io.err(`hint: ${record.conflicts.join(', ')} hold concurrent values; see them with: ${suggest(`conflicts show ${record.id}`, options)}`);
   return record;
 }
 

@@ -58,7 +58,7 @@ export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> 
   if (s.peers.length > 0) io.out(`\n${table(PEER_HEADERS, peerRows(s.peers))}`);
   for (const line of peerProblems(s.peers)) io.err(line);
   if (s.insecure) io.err('warning: this node accepts peers beyond loopback without TLS (--insecure): for test rigs only');
-  if (s.conflicted > 0) io.err(`hint: find them with \`${suggest('records list', options)}\` (flag "conflict"), then \`${suggest('conflicts <id>', options)}\``);
+  if (s.conflicted > 0) io.err(`hint: find them with \`${suggest('conflicts list', options)}\`, then \`${suggest('conflicts show <id>', options)}\``);
   if (s.peers.length === 0) io.err(`No peers. Add one with: ${suggest('peers add wss://HOST:PORT --node NODE-ID', options)}`);
   return s;
 }

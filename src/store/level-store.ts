@@ -216,7 +216,8 @@ export class LevelStore implements Store {
       const { localSeq, ...stored } = entry;
       put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
       put(subs.origin, originKey(entry.origin, entry.seq), codec.pack({ l: localSeq, h: Buffer.from(entry.chain, 'hex') } satisfies OriginIndexValue));
-      put(subs.hist, histKey(entry.record, localSeq), EMPTY);
+      // A stub holds none of its record's data: it is no part of the record's history.
+      if (entry.digest === undefined) put(subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
     for (const [key, value] of mutation.state ?? []) put(subs.state, key, codec.pack(value));

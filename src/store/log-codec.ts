@@ -19,6 +19,10 @@ interface LogValue {
   b?: 1;
   q?: string;
   x?: Record<string, unknown>;
+  /** A stub's change digest (then `c` is empty). */
+  d?: Uint8Array;
+  /** A stub made by eviction. */
+  e?: 1;
 }
 
 /** The stored value of an entry. */
@@ -29,6 +33,8 @@ export function toLogValue(e: LoggedEntry): LogValue {
   if (e.boundary) value.b = 1;
   if (e.quarantined !== undefined) value.q = e.quarantined;
   if (e.ext) value.x = e.ext;
+  if (e.digest !== undefined) value.d = Buffer.from(e.digest, 'hex');
+  if (e.evicted) value.e = 1;
   return value;
 }
 
@@ -43,6 +49,8 @@ export function fromLogValue(v: LogValue, localSeq: number): StoredEntry {
   if (v.b) entry.boundary = true;
   if (v.q !== undefined) entry.quarantined = v.q;
   if (v.x) entry.ext = v.x;
+  if (v.d) entry.digest = Buffer.from(v.d).toString('hex');
+  if (v.e) entry.evicted = true;
   return entry;
 }
 

@@ -24,9 +24,11 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSiz
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'g', 'p']);
+const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'h', 'g', 'p']);
 /** Most unknown keys an entry may carry (they are stored and relayed). */
 const MAX_ENTRY_EXTENSIONS = 16;
+/** The (empty) change of a stub entry. */
+const STUB_BODY = new Uint8Array(0);
 /** Bytes of a nonce in hello. */
 export const NONCE_BYTES = 32;
 
@@ -89,8 +91,15 @@ function parseEntry(value: unknown, what: string): ChangeEntry {
     origin: text(e.o, `${what}.o`, 63, NODE_ID) as NodeId,
     seq: uint(e.s, `${what}.s`, 1),
     record: text(e.r, `${what}.r`, MAX_RECORD_ID_LENGTH, RECORD_ID) as RecordId,
-    change: bytes(e.c, `${what}.c`),
+    change: STUB_BODY,
   };
+  // A stub carries its change's digest instead of the change (change-entry.ts): one or the other.
+  if (e.h !== undefined) {
+    if (e.c !== undefined) throw bad(`${what} has both a change and a stub digest`);
+    entry.digest = Buffer.from(bytes(e.h, `${what}.h`, CHAIN_HASH_BYTES)).toString('hex');
+  } else {
+    entry.change = bytes(e.c, `${what}.c`);
+  }
   if (e.g !== undefined) entry.sig = bytes(e.g, `${what}.g`, SIGNATURE_BYTES);
   if (e.p !== undefined) entry.prev = Buffer.from(bytes(e.p, `${what}.p`, CHAIN_HASH_BYTES)).toString('hex');
   const extra = Object.keys(e).filter((key) => !ENTRY_KEYS.has(key));
@@ -101,7 +110,9 @@ function parseEntry(value: unknown, what: string): ChangeEntry {
 
 /** One change entry as a plain value with the wire's short keys (also how backups store entries). */
 export function entryToValue(entry: ChangeEntry): Record<string, unknown> {
-  const value: Record<string, unknown> = { ...entry.ext, o: entry.origin, s: entry.seq, r: entry.record, c: entry.change };
+  const value: Record<string, unknown> = { ...entry.ext, o: entry.origin, s: entry.seq, r: entry.record };
+  if (entry.digest !== undefined) value.h = Buffer.from(entry.digest, 'hex');
+  else value.c = entry.change;
   if (entry.sig) value.g = entry.sig;
   if (entry.prev !== undefined) value.p = Buffer.from(entry.prev, 'hex');
   return value;

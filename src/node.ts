@@ -31,6 +31,8 @@ import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
 import type { Role } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
+import type { HoldingFilter } from './crdt/holding.js';
+import { applySubscription, ownScope, parseSubscription } from './node-holding.js';
 
 /** The `source` recorded for changes merged from a backup. */
 const RESTORE_SOURCE = parseNodeId('restore');
@@ -80,6 +82,23 @@ export interface NodeOptions {
   randomBytes?: (n: number) => Uint8Array;
   /** fsync every commit (default true; only simulations turn it off). */
   sync?: boolean;
+  /**
+   * What this node holds (PROTOCOL.md "Holdings"): records in these territories or of
+   * these owners, within its trust-list scope. Absent: every record its scope allows.
+   */
+  subscription?: SubscriptionView;
+}
+
+/** Records in these territories or of these owners (a subscription or a scope, as status shows it). */
+export interface SubscriptionView {
+  territories?: string[];
+  owners?: string[];
+}
+
+/** A holding filter as status shows it (plain arrays). */
+function viewOf(filter: HoldingFilter | undefined): SubscriptionView | null {
+  if (!filter) return null;
+  return { ...(filter.territories ? { territories: [...filter.territories] } : {}), ...(filter.owners ? { owners: [...filter.owners] } : {}) };
 }
 
 /** Node status. */
@@ -106,6 +125,8 @@ export interface NodeStatus {
   rejectedEntries: Record<string, number>;
   /** Changes received from peers that failed verification and were quarantined. */
   quarantinedChanges: number;
+  /** What this node holds: its subscription (null: everything its scope allows) and its trust-list scope (null: none). */
+  holding: { subscription: SubscriptionView | null; scope: SubscriptionView | null };
 }
 
 /** One entry of the change feed (see changesSince). */
@@ -189,6 +210,13 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     now: () => timers.now(), randomBytes: bytes,
     identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust,
   });
+  try {
+    await applySubscription(engine, trust, parseSubscription(options.subscription));
+  } catch (err) {
+    engine.close();
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   const listen = options.listen === false ? undefined : { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 };
   const tls = await tlsFor(options, listen, trust, store.nodeId);
   const transport = options.transport ?? createWsTransport({
@@ -284,6 +312,7 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
         identity: identityOf(trust, store.nodeId), insecure,
         refused: { connections: { ...transport.stats().refused }, handshakes: Object.fromEntries(peers.refusedHandshakes) },
         rejectedEntries: Object.fromEntries(peers.rejectedEntries), quarantinedChanges: peers.quarantined,
+        holding: { subscription: viewOf(engine.subscription()), scope: viewOf(ownScope(trust)) },
       };
     },
     async verify(options = {}) {

@@ -147,6 +147,9 @@ export const changeEventData = z.strictObject({
 });
 
 /** Response bodies by name. */
+/** Records in these territories or of these owners (a subscription or a scope). */
+const holdingFilter = z.strictObject({ territories: z.array(z.string()).optional(), owners: z.array(z.string()).optional() });
+
 export const responses = {
   customer: z.strictObject({ customer: customerView }),
   customers: z.strictObject({ customers: z.array(customerView), next: z.string().nullable() }),
@@ -173,6 +176,10 @@ export const responses = {
     }),
     rejectedEntries: counts.describe('sessions closed because the peer sent entries that failed verification, by reason'),
     quarantinedChanges: z.number().describe('changes received that failed verification: stored and relayed, never applied'),
+    holding: z.strictObject({
+      subscription: holdingFilter.nullable().describe('what this node subscribed to (null: every record its scope allows)'),
+      scope: holdingFilter.nullable().describe('its scope in the trust list (null: unrestricted)'),
+    }),
   }),
   health: z.strictObject({ status: z.string() }),
   error: z.strictObject({

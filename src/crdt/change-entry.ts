@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NodeId, RecordId } from '../types.js';
+import type { Placement } from './holding.js';
 
 /** One change as it travels between nodes. */
 export interface ChangeEntry {
@@ -71,6 +72,14 @@ export interface StoredEntry extends ChangeEntry {
   quarantined?: string;
   /** Set on a stub this node made of an entry it once held in full (the record left its holding). */
   evicted?: true;
+  /**
+   * Where the record was before and after the commit that stored this entry (null: it did
+   * not exist), as this node applied it: a serving node sends the entry in full to a
+   * subscriber holding either place, a stub to others (so the change that moves a record
+   * out still reaches the node it leaves). Absent where nothing was applied (stubs,
+   * quarantined changes): such an entry goes to subscribers as a stub.
+   */
+  place?: [before: Placement | null, after: Placement];
 }
 
 /** A stored entry before the log assigned its position. */

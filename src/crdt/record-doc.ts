@@ -375,6 +375,18 @@ export function recordConflicts(doc: RecordDoc): FieldConflict[] {
   return result;
 }
 
+/** Territory and owner of the record at `heads` (a past state), or undefined when the document lacks those heads. */
+export function placementAt(doc: RecordDoc, heads: readonly string[]): { territory?: string; owner?: string } | undefined {
+  try {
+    const past = A.view(doc, [...heads]);
+    const territory = str(past.territory);
+    const owner = str(past.owner);
+    return { ...(territory === undefined ? {} : { territory }), ...(owner === undefined ? {} : { owner }) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Hex heads of a document. */
 export function headsOf(doc: RecordDoc): string[] {
   return A.getHeads(doc);

@@ -9,6 +9,7 @@ import { readChangeHeader } from '../crdt/change-header.js';
 import { chainStart, firstMissing, type OriginClock, type SeqClock } from '../crdt/origin-clock.js';
 import { recordConflicts, type FieldConflict, type RecordWrite } from '../crdt/record-doc.js';
 import type { RecordView } from '../crdt/record-schema.js';
+import { placementAfter, placementOf, scopeViolation, type Holding, type HoldingFilter } from '../crdt/holding.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
@@ -36,6 +37,10 @@ export interface SyncEngine {
   entriesFrom(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]>;
   /** Takes entries received from peer `from`; resolves once they are durable. */
   ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult>;
+  /** The records this node keeps (crdt/holding.ts). */
+  holding(): Holding;
+  /** The subscription this node declares to peers in its `open` (undefined: everything its scope allows). */
+  subscription(): HoldingFilter | undefined;
   /** Calls `listener` after new entries became durable (source: the peer they came from, null for local). */
   onAppended(listener: (entries: StoredEntry[], source: NodeId | null) => void): () => void;
 }
@@ -66,6 +71,16 @@ function changeHash(change: Uint8Array, quarantined: boolean): string {
   }
 }
 
+/** A write's `decide` refusing (ERR_UNAUTHORIZED) what the writer's scope does not allow (holding.ts scopeViolation). */
+function withinScope(scope: HoldingFilter, item: WriteItem): WriteItem['decide'] {
+  return (current) => {
+    const write = item.decide(current);
+    const violation = scopeViolation(scope, placementOf(current), placementAfter(placementOf(current), write.atomic));
+    if (violation !== undefined) throw new CrmsyncError('ERR_UNAUTHORIZED', `record ${item.id}: ${violation}`);
+    return write;
+  };
+}
+
 /** Collaborators and settings of an engine. */
 export interface EngineOptions {
   store: Store;
@@ -90,6 +105,7 @@ export class Engine implements SyncEngine {
   readonly #authority: OriginAuthority;
   readonly #cluster: string;
   readonly #random: (n: number) => Uint8Array;
+  #subscription: HoldingFilter | undefined;
 
   constructor(options: EngineOptions) {
     this.nodeId = options.store.nodeId;
@@ -129,7 +145,31 @@ export class Engine implements SyncEngine {
    * becomes durable in the same batch as the records.
    */
   writeMany(items: WriteItem[], options: WriteOptions = {}): Promise<WriteResult[]> {
-    return writeMany(this.#writer, items, options, this.#now);
+    // A member with a scope writes only inside it: every other node would quarantine the change.
+    const scope = this.#authority.writer(this.nodeId)?.scope;
+    const checked = scope ? items.map((item) => ({ id: item.id, decide: withinScope(scope, item) })) : items;
+    return writeMany(this.#writer, checked, options, this.#now);
+  }
+
+  /** The records this node keeps (crdt/holding.ts). */
+  holding(): Holding {
+    return this.#writer.holding;
+  }
+
+  /** The subscription this node declares to peers (undefined: everything its scope allows). */
+  subscription(): HoldingFilter | undefined {
+    return this.#subscription;
+  }
+
+  /**
+   * Sets what this node keeps: its subscription and its effective holding (the
+   * subscription AND its scope), under the write lock, so one ingest sees one holding.
+   */
+  setHolding(subscription: HoldingFilter | undefined, holding: Holding): Promise<void> {
+    return this.#writer.run(() => {
+      this.#subscription = subscription;
+      this.#writer.holding = holding;
+    });
   }
 
   /** Every conflicted field of a record with all concurrent values and their nodes. */

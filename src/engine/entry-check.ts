@@ -8,6 +8,7 @@
  */
 import { changeDigest, entryDigest, type ChangeEntry } from '../crdt/change-entry.js';
 import { chainNext, chainStart, entrySigningInput, type OriginClock } from '../crdt/origin-clock.js';
+import type { HoldingFilter } from '../crdt/holding.js';
 import { CrmsyncError } from '../errors.js';
 import type { SignatureVerifier } from '../trust/keys.js';
 
@@ -18,6 +19,8 @@ export interface OriginWriter {
   upTo: number;
   /** The chain hash at `upTo`, when a revocation pinned it. */
   upToChain?: string;
+  /** The records the origin may write (its trust-list scope); absent: any. Changes outside it are quarantined. */
+  scope?: HoldingFilter;
 }
 
 /** What the engine needs to know about origins: the trust list, seen from ingest. */

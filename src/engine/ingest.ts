@@ -11,10 +11,11 @@
  * remain valid, so the origin's later entries still verify) but never applied, with
  * the reason, on every node alike. The rest of the frame proceeds.
  */
-import { isStub, type ChangeEntry, type LoggedEntry } from '../crdt/change-entry.js';
+import { isStub, stubOf, type ChangeEntry, type LoggedEntry } from '../crdt/change-entry.js';
+import { holds, holdsAll, placementOf, scopeViolation, type HoldingFilter } from '../crdt/holding.js';
 import { fieldsOf, inspectChange, type ChangeInfo } from '../crdt/change-info.js';
 import { schemaViolation } from '../crdt/change-schema.js';
-import { applyRecordChanges, cloneRecordDoc, freeDoc, isConflictField, materialize, type RecordDoc } from '../crdt/record-doc.js';
+import { applyRecordChanges, cloneRecordDoc, freeDoc, isConflictField, materialize, placementAt, type RecordDoc } from '../crdt/record-doc.js';
 import { recordViewSchema, type RecordView } from '../crdt/record-schema.js';
 import { applySimple, emptyView, genesisState, stateOfDoc, type RecordState } from '../crdt/record-state.js';
 import { CrmsyncError } from '../errors.js';
@@ -71,7 +72,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
     if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: undefined };
-    const records = await applyByRecord(writer, ordered);
+    const records = keepHeld(writer, await applyByRecord(writer, ordered, authority), ordered);
     const logged = ordered.map(toLogged);
     logged[logged.length - 1]!.boundary = true;
     const clock = new Map<string, { seq: number; hash: string }>();
@@ -99,8 +100,40 @@ function inspect(entry: ChangeEntry, chain: string, signed: boolean): Item {
   return item;
 }
 
+/**
+ * A node holding a subset keeps only records of its holding (crdt/holding.ts): a record
+ * it did not hold that this frame would leave outside its holding is not stored (its
+ * entries become stubs), and an entry of a record it does not hold that cannot apply
+ * (its history was skipped as stubs) is a stub here, not quarantined: quarantine is a
+ * verdict every node must reach alike, and a subscriber lacks the history to judge.
+ */
+function keepHeld(writer: Writer, ops: RecordWriteOp[], items: Item[]): RecordWriteOp[] {
+  const holding = writer.holding;
+  if (holdsAll(holding)) return ops;
+  const dropped = new Set<RecordId>();
+  const kept = ops.filter((op) => {
+    if (op.before || holds(holding, placementOf(op.after.view))) return true;
+    dropped.add(op.id);
+    writer.cache.evict(op.id);
+    return false;
+  });
+  for (const item of items) {
+    if (item.stub) continue;
+    const foreign = dropped.has(item.entry.record) || (item.quarantined !== undefined && !ops.some((op) => op.id === item.entry.record && op.before));
+    if (!foreign) continue;
+    item.entry = stubOf(item.entry);
+    item.stub = true;
+    delete item.quarantined;
+  }
+  return kept;
+}
+
+/** The scope an origin's changes must stay within (trust list), or undefined. */
+type ScopeOf = (origin: string) => HoldingFilter | undefined;
+
 /** Step 3, per record: one Automerge application of all its changes, or a careful one on failure. */
-async function applyByRecord(writer: Writer, items: Item[]): Promise<RecordWriteOp[]> {
+async function applyByRecord(writer: Writer, items: Item[], authority: OriginAuthority): Promise<RecordWriteOp[]> {
+  const scopeOf: ScopeOf = (origin) => authority.writer(origin)?.scope;
   const byRecord = new Map<RecordId, Item[]>();
   for (const item of items) {
     if (item.quarantined !== undefined || item.stub) continue;
@@ -112,20 +145,22 @@ async function applyByRecord(writer: Writer, items: Item[]): Promise<RecordWrite
   const metas = await writer.metasFor(ids);
   const ops: RecordWriteOp[] = [];
   for (let i = 0; i < ids.length; i++) {
-    const op = await applyToRecord(writer, ids[i]!, metas[i], byRecord.get(ids[i]!)!);
+    const op = await applyToRecord(writer, ids[i]!, metas[i], byRecord.get(ids[i]!)!, scopeOf);
     if (op) ops.push(op);
   }
   return ops;
 }
 
-async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[]): Promise<RecordWriteOp | undefined> {
-  const simple = applyAllSimple(writer, id, meta, items);
+async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf): Promise<RecordWriteOp | undefined> {
+  const simple = applyAllSimple(writer, id, meta, items, scopeOf);
   if (simple) {
     writer.cache.evict(id); // a cached document would now be behind: it is reloaded when needed
     return writer.recordOp(id, meta, simple, items.length);
   }
+  // Changes of scoped writers are judged one by one, each at its own dependencies.
+  const scoped = items.some((i) => scopeOf(i.entry.origin) !== undefined);
   const doc = await writer.docFor(id, meta);
-  const all = tryApply(doc, id, meta, items);
+  const all: ReturnType<typeof tryApply> = scoped ? { reason: 'scoped writers' } : tryApply(doc, id, meta, items);
   if ('doc' in all) {
     writer.cache.set(id, all.doc);
     return writer.recordOp(id, meta, all.next, items.length, all.doc);
@@ -141,11 +176,15 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
   const good: Item[] = [];
   let next: { state: RecordState; view: RecordView } | undefined;
   for (const item of items) {
+    const scope = scopeOf(item.entry.origin);
+    // Where the record was when its writer made the change: at the change's dependencies.
+    const before = scope && placementAt(current, item.info!.deps);
     const trial = cloneRecordDoc(current, writer.actor);
     const applied = tryApply(trial, id, { ...(meta ?? genesisMeta(id)), ...(next ?? {}) }, [item], good);
-    if (!('doc' in applied)) {
-      item.quarantined = applied.reason;
-      freeQuietly(trial);
+    const refused = !('doc' in applied) ? applied.reason : scope && scopeViolation(scope, before, placementOf(applied.next.view));
+    if (refused !== undefined || !('doc' in applied)) {
+      item.quarantined = refused ?? 'the change does not apply';
+      freeQuietly('doc' in applied ? applied.doc : trial);
       continue;
     }
     if (current !== stored) freeDoc(current);
@@ -164,13 +203,16 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
  * it, of plain field operations, gives the next view directly. Undefined as soon as one
  * is not that simple, or the record's changes since its snapshot have piled up.
  */
-function applyAllSimple(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[]): { state: RecordState; view: RecordView } | undefined {
+function applyAllSimple(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf): { state: RecordState; view: RecordView } | undefined {
   if ((meta?.pending ?? 0) + items.length > writer.maxPendingChanges) return undefined;
   let state = meta?.state ?? genesisState();
   let view = meta?.view ?? emptyView(id);
   for (const item of items) {
     const next = applySimple(state, view, item.info!);
     if (!next) return undefined;
+    // applySimple takes only a change made on exactly this state: `view` is the record at its dependencies.
+    const scope = scopeOf(item.entry.origin);
+    if (scope && scopeViolation(scope, placementOf(view), placementOf(next.view)) !== undefined) return undefined;
     state = next.state;
     view = next.view;
   }

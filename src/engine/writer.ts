@@ -26,6 +26,7 @@ import type { Logger } from '../log.js';
 import type { Mutation, RecordMeta, RecordWriteOp, Store } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
 import type { RecordState } from '../crdt/record-state.js';
+import { HOLD_ALL, placementOf, type Holding } from '../crdt/holding.js';
 import { DocCache } from './doc-cache.js';
 import { changeDigest } from './entry-check.js';
 import { Mutex } from './mutex.js';
@@ -86,6 +87,11 @@ export class Writer {
    * that offers the other branch.
    */
   readonly setAside = new Map<string, number>();
+  /**
+   * The records this node keeps (crdt/holding.ts; everything by default). Changed only
+   * under the lock (Engine.setHolding), so one ingest sees one holding throughout.
+   */
+  holding: Holding = HOLD_ALL;
 
   constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity }) {
     this.#identity = options.identity;
@@ -213,6 +219,7 @@ export class Writer {
    * Call under the lock; await the result outside it, so concurrent writers share one fsync.
    */
   commit(mutation: Mutation, source: NodeId | null = null): Promise<StoredEntry[]> {
+    placeEntries(mutation);
     const durable = this.#store.commit(mutation);
     for (const op of mutation.records) this.#pending.set(op.id, { meta: op.after, durable });
     const chains = mutation.entries.map((e) => `${e.origin}/${e.seq}`);
@@ -257,5 +264,19 @@ export class Writer {
   close(): void {
     this.cache.clear();
     freeDoc(this.#genesis);
+  }
+}
+
+/**
+ * Stamps each applied entry with where its record was before and after this commit
+ * (StoredEntry.place): what a serving node filters subscribers by.
+ */
+function placeEntries(mutation: Mutation): void {
+  if (mutation.entries.length === 0) return;
+  const ops = new Map(mutation.records.map((op) => [op.id, op]));
+  for (const entry of mutation.entries) {
+    const op = ops.get(entry.record);
+    if (!op || entry.digest !== undefined || entry.quarantined !== undefined) continue;
+    entry.place = [placementOf(op.before?.view) ?? null, placementOf(op.after.view)!];
   }
 }

@@ -11,6 +11,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { ChangeEntry } from '../crdt/change-entry.js';
+import type { HoldingFilter } from '../crdt/holding.js';
 import { CHAIN_HASH_BYTES, type WireClock } from '../crdt/origin-clock.js';
 import { MAX_RECORD_ID_LENGTH } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
@@ -27,6 +28,8 @@ const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'h', 'g', 'p']);
 /** Most unknown keys an entry may carry (they are stored and relayed). */
 const MAX_ENTRY_EXTENSIONS = 16;
+/** Longest territory or owner name in a subscription (as in the record schema). */
+const MAX_HOLDING_NAME = 100;
 /** The (empty) change of a stub entry. */
 const STUB_BODY = new Uint8Array(0);
 /** Bytes of a nonce in hello. */
@@ -75,6 +78,16 @@ function clock(value: unknown, what = 'clock'): WireClock {
     return [text(triple[0], `${what}.${i}.origin`, 63, NODE_ID), seq, hash];
   });
 }
+
+/** A subscription: at most `maxHoldingNames` territories and owners, each a short non-empty string. */
+function holdingFilter(value: unknown): HoldingFilter {
+  const v = obj(value, 'holding');
+  const names = (list: unknown, what: string) => list === undefined ? undefined : listOf(list, what).map((name, i) => text(name, `${what}.${i}`, MAX_HOLDING_NAME, /\S/));
+  const territories = names(v.territories, 'holding.territories');
+  const owners = names(v.owners, 'holding.owners');
+  return { ...(territories ? { territories } : {}), ...(owners ? { owners } : {}) };
+}
+const listOf = (value: unknown, what: string) => list(value, what, FIXED.maxHoldingNames);
 
 /** Validates a decoded value as a change entry; returns it or the reason it is malformed. */
 export function entryFromValue(value: unknown): { entry: ChangeEntry } | { error: string } {
@@ -169,7 +182,7 @@ function parse(type: Message['type'], m: Obj): Message {
     case 'auth':
       return { type, sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };
     case 'open':
-      return { type, clock: clock(m.clock), trust: text(m.trust, 'trust', 64) };
+      return { type, clock: clock(m.clock), trust: text(m.trust, 'trust', 64), ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }) };
     case 'changes':
       return parseChanges(m);
     case 'ack':

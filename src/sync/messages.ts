@@ -4,6 +4,7 @@
  * exhaustive.
  */
 import type { ChangeEntry } from '../crdt/change-entry.js';
+import type { HoldingFilter } from '../crdt/holding.js';
 import type { WireClock } from '../crdt/origin-clock.js';
 
 /** Protocol version spoken by this build; peers with another version are refused. */
@@ -43,6 +44,11 @@ export interface OpenMessage {
   type: 'open';
   clock: WireClock;
   trust: string;
+  /**
+   * The sender's subscription (PROTOCOL.md "Holdings"); absent: it holds every record its
+   * scope allows. The peer serves it that, intersected with its trust-list scope.
+   */
+  holding?: HoldingFilter;
 }
 
 /** A batch of change entries in the sender's log order (which respects causality). */

@@ -20,11 +20,15 @@
  *  6. Before `open`, only handshake messages are accepted; the peer's identity is the
  *     one its signature proved, and clocks are exchanged only after both proofs.
  *  7. Per-session state only ever names origins on the trust list (bounded by it).
+ *  8. A change body reaches the peer only if its record is in the peer's holding before
+ *     or after the change (else a stub goes); and a third origin's entries reach the
+ *     peer only if our holding covers the peer's (else we would hide its records as stubs).
  */
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { lacking, seqsFromWire, seqsOf, toWireClock, type OriginClock, type SeqClock, type WireClock } from '../crdt/origin-clock.js';
 import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
+import { HOLD_ALL, type Holding, type HoldingFilter } from '../crdt/holding.js';
 import type { Role, Scope } from '../trust/statements.js';
 import type { NodeId } from '../types.js';
 import { onAuth, onHello, onOpen, onRedeemed, sayHello } from './handshake.js';
@@ -100,6 +104,11 @@ export interface ProtocolState {
   readonly openSent?: SeqClock;
   /** The peer sent an `error` (logged once: anyone may send them before the handshake). */
   readonly peerReported: boolean;
+  /**
+   * What the peer holds (crdt/holding.ts): its subscription AND its trust-list scope, set
+   * at open. Entries of records outside it go to the peer as stubs (invariant 8).
+   */
+  readonly peerHolding: Holding;
 }
 
 /** Settings of the machine (from Limits). */
@@ -150,6 +159,10 @@ export interface Env {
   allowed(origin: string, seq: number): boolean;
   /** Our holdings in wire form. */
   wireClock(): WireClock;
+  /** The records this node keeps (its effective holding: crdt/holding.ts). */
+  holding: Holding;
+  /** The subscription this node declares in its `open` (undefined: everything its scope allows). */
+  subscription: HoldingFilter | undefined;
 }
 
 /** Inputs of the machine. */
@@ -222,7 +235,7 @@ export function initialState(self: NodeId, now: number, options: { initiator: bo
     peer: undefined, peerProof: [], remote: undefined, openedAt: now,
     peerHolds: new Map(), sent: new Map(), cursor: 1, stream: 0, outbound: 'idle',
     epoch: 0, recvEpoch: 0, nextBatch: 0, sentBatch: 0, ackedBatch: 0, queued: [],
-    lastProgress: now, caughtUpAt: now, peerReported: false,
+    lastProgress: now, caughtUpAt: now, peerReported: false, peerHolding: HOLD_ALL,
   };
 }
 

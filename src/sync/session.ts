@@ -170,6 +170,8 @@ export class PeerSession {
       known: (origin) => this.#trust.knows(origin),
       allowed: (origin, seq) => this.#trust.allows(origin, seq),
       wireClock: () => toWireClock(this.#engine.holdings()),
+      holding: this.#engine.holding(),
+      subscription: this.#engine.subscription(),
     };
   }
 

@@ -1,0 +1,86 @@
+/**
+ * Partial replication by territory (PROTOCOL.md "Holdings"), with real nodes over real
+ * sockets: a laptop subscribed to one territory receives exactly that territory's
+ * records from a region, identical to the region's, and its clock still equals the
+ * region's (the rest arrived as stubs). Bytes on the wire are a fraction of a full
+ * node's. A laptop cannot subscribe beyond its scope nor write outside it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrmNode } from '../../src/index.js';
+import { Harness, listAll } from './helpers.js';
+import { vi } from 'vitest';
+
+const h = new Harness();
+afterEach(() => h.cleanup());
+
+const TERRITORIES = ['north', 'south', 'east', 'west'];
+
+/** A region with `perTerritory` records in each territory (ids t-<territory>-<n>). */
+async function regionWithRecords(perTerritory: number): Promise<CrmNode> {
+  const region = await h.open({ dataDir: await h.tempDir(), nodeId: 'region-a' });
+  await region.records.upsertMany(TERRITORIES.flatMap((territory) => Array.from({ length: perTerritory }, (_, n) => ({
+    id: `t-${territory}-${n}`, fields: { name: `Customer ${territory} ${n}`, territory, company: 'Acme', notes: 'x'.repeat(200) },
+  }))));
+  return region;
+}
+
+/** Waits until `node` holds the same clock as `region`. */
+async function caughtUp(node: CrmNode, region: CrmNode): Promise<void> {
+  const target = (await region.status()).clock;
+  await vi.waitFor(async () => expect((await node.status()).clock).toEqual(target), { timeout: 30_000, interval: 50 });
+}
+
+/** Bytes the node received from its peers so far. */
+async function bytesIn(node: CrmNode): Promise<number> {
+  return (await node.status()).peers.reduce((sum, p) => sum + (p.stats?.bytesIn ?? 0), 0);
+}
+
+describe('a laptop subscribed to one territory', () => {
+  it('receives exactly its territory from a region, identical to the region, with the region\'s clock, for a fraction of the bytes', async () => {
+    const region = await regionWithRecords(30);
+    const laptop = await h.open({
+      dataDir: await h.tempDir(), ...h.cluster.member('laptop-n', { role: 'laptop', scope: { territories: ['north', 'south'] } }),
+      subscription: { territories: ['north'] }, peers: [region.url!],
+    });
+    const full = await h.open({ dataDir: await h.tempDir(), nodeId: 'region-b', peers: [region.url!] });
+    await caughtUp(laptop, region);
+    await caughtUp(full, region);
+
+    const north = (await listAll(region)).filter((r) => r.territory === 'north');
+    expect(north).toHaveLength(30);
+    expect(await listAll(laptop)).toEqual(north);
+    expect((await laptop.status()).holding).toEqual({ subscription: { territories: ['north'] }, scope: { territories: ['north', 'south'] } });
+
+    // Live: a new north record arrives in full, a new south one does not arrive at all.
+    await region.records.create({ id: 'live-n', name: 'Live North', territory: 'north' });
+    await region.records.create({ id: 'live-s', name: 'Live South', territory: 'south' });
+    await caughtUp(laptop, region);
+    expect(await laptop.records.get('live-n')).toEqual(await region.records.get('live-n'));
+    expect(await laptop.records.get('live-s')).toBeUndefined();
+    expect(await laptop.records.get('t-south-0')).toBeUndefined();
+
+    // One territory of four, and the other three as stubs: well under half a full node's bytes.
+    const laptopBytes = await bytesIn(laptop);
+    const fullBytes = await bytesIn(full);
+    expect(laptopBytes).toBeLessThan(fullBytes / 2);
+  });
+
+  it('may not subscribe beyond its scope, and a malformed subscription is refused', async () => {
+    const member = h.cluster.member('laptop-x', { role: 'laptop', scope: { territories: ['north'] } });
+    await expect(h.open({ dataDir: await h.tempDir(), ...member, subscription: { territories: ['north', 'south'] } })).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
+    await expect(h.open({ dataDir: await h.tempDir(), ...member, subscription: { territories: [''] } })).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    await expect(h.open({ dataDir: await h.tempDir(), ...member, subscription: { regions: ['north'] } as never })).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+  });
+
+  it('cannot write outside its scope through its own API (ERR_UNAUTHORIZED)', async () => {
+    const region = await regionWithRecords(1);
+    const laptop = await h.open({
+      dataDir: await h.tempDir(), ...h.cluster.member('laptop-w', { role: 'laptop', scope: { territories: ['north'] } }), peers: [region.url!],
+    });
+    await caughtUp(laptop, region);
+    await expect(laptop.records.create({ id: 'mine-s', name: 'South', territory: 'south' })).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
+    await expect(laptop.records.create({ id: 'unplaced', name: 'Nowhere' })).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
+    await expect(laptop.records.update('t-north-0', { territory: 'south' })).resolves.toMatchObject({ territory: 'south' });
+    await expect(laptop.records.create({ id: 'mine-n', name: 'North', territory: 'north' })).resolves.toMatchObject({ territory: 'north' });
+  });
+});

@@ -135,6 +135,8 @@ export interface ChangeFeedEntry {
   id: RecordId;
   origin: NodeId;
   time: number;
+  /** The record left this node's holding (it was evicted here, not deleted elsewhere). */
+  evicted?: true;
 }
 
 /** A running crmsync node. */
@@ -343,7 +345,10 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
     async changesSince(after, limit = 1000) {
       assertOpen();
       const entries = await readFeed(after, limit);
-      return entries.map((e) => ({ localSeq: e.localSeq, id: e.record, origin: e.origin, time: e.time }));
+      // Stubs of records never held here are no part of the feed; evicted ones say so.
+      return entries.filter((e) => e.digest === undefined || e.evicted).map((e) => ({
+        localSeq: e.localSeq, id: e.record, origin: e.origin, time: e.time, ...(e.evicted ? { evicted: true as const } : {}),
+      }));
     },
     addPeer(peerUrl, options = {}) {
       assertOpen();

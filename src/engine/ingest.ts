@@ -22,6 +22,7 @@ import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
 import { checkFrame, type ForkEvidence, type OriginAuthority } from './entry-check.js';
+import { evictLeaving } from './evict.js';
 import type { Writer } from './writer.js';
 
 /** What ingesting a frame achieved. */
@@ -79,6 +80,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     for (const item of ordered) clock.set(item.entry.origin, { seq: item.entry.seq, hash: item.chain });
     for (const [origin, head] of clock) writer.advance(origin, head);
     const mutation: Mutation = { records, entries: logged, clock: [...clock] };
+    await evictLeaving(writer, mutation); // records this frame moves out of our holding
     const quarantined = ordered.filter((i) => i.quarantined !== undefined).length;
     return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()], forks }, durable: writer.commit(mutation, from) };
   });

@@ -44,6 +44,11 @@ export interface RecordChangeEvent {
   localSeq: number;
   /** When the change was made at its origin (ms since epoch); now - time is the sync latency. */
   time: number;
+  /**
+   * Set when the change moved the record out of this node's holding: the node evicted
+   * it (it is not deleted elsewhere); `view` is where it went.
+   */
+  evicted?: true;
 }
 
 /** Events of the writer, fired after durability (invariant 4). */
@@ -60,7 +65,8 @@ export interface WriterIdentity {
 }
 
 interface Pending {
-  meta: RecordMeta;
+  /** Null: the record is being evicted (it leaves the holding). */
+  meta: RecordMeta | null;
   durable: Promise<unknown>;
 }
 
@@ -173,7 +179,8 @@ export class Writer {
     const missing = ids.filter((id) => pendingNow.get(id) === undefined);
     const stored = missing.length > 0 ? await this.#store.getMetas(missing) : [];
     const byId = new Map(missing.map((id, i) => [id, stored[i]]));
-    return ids.map((id) => pendingNow.get(id) ?? byId.get(id));
+    // null: evicted by a queued commit, absent from now on.
+    return ids.map((id) => (pendingNow.get(id) === null ? undefined : pendingNow.get(id) ?? byId.get(id)));
   }
 
   /** The live document in its newest state, loading it if needed (invariant 3). */
@@ -222,6 +229,8 @@ export class Writer {
     placeEntries(mutation);
     const durable = this.#store.commit(mutation);
     for (const op of mutation.records) this.#pending.set(op.id, { meta: op.after, durable });
+    const evicted = mutation.evictions?.map((e) => ({ id: e.id, marker: { meta: null, durable } })) ?? [];
+    for (const { id, marker } of evicted) this.#pending.set(id, marker);
     const chains = mutation.entries.map((e) => `${e.origin}/${e.seq}`);
     mutation.entries.forEach((e, i) => this.#pendingChains.set(chains[i]!, e.chain));
     return durable.then(
@@ -229,6 +238,7 @@ export class Writer {
         for (const op of mutation.records) {
           if (this.#pending.get(op.id)?.meta === op.after) this.#pending.delete(op.id);
         }
+        for (const { id, marker } of evicted) if (this.#pending.get(id) === marker) this.#pending.delete(id);
         for (const key of chains) this.#pendingChains.delete(key);
         this.#announce(mutation, entries, source);
         return entries;
@@ -251,7 +261,25 @@ export class Writer {
         localSeq: entry.localSeq, time: entry.time,
       });
     }
+    for (const eviction of mutation.evictions ?? []) {
+      const entry = last.get(eviction.id);
+      if (!entry || !eviction.before) continue; // never stored here: nothing to say
+      this.events.emit('change', {
+        id: eviction.id, source: source === null ? 'local' : 'remote', origin: entry.origin, view: eviction.view,
+        localSeq: entry.localSeq, time: entry.time, evicted: true,
+      });
+    }
     if (entries.length > 0) this.events.emit('appended', entries, source);
+  }
+
+  /** A record's stored log entries (for eviction), oldest first. */
+  historyOf(id: RecordId): Promise<StoredEntry[]> {
+    return this.#store.historyOf(id, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Drops a record's live document (it is being evicted). */
+  forget(id: RecordId): void {
+    this.cache.evict(id);
   }
 
   /** Waits for all queued work (used by close and tests). */

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrmNode } from '../../src/index.js';
-import { Harness, listAll } from './helpers.js';
+import { Harness, listAll, nextChange } from './helpers.js';
 import { vi } from 'vitest';
 
 const h = new Harness();
@@ -82,5 +82,77 @@ describe('a laptop subscribed to one territory', () => {
     await expect(laptop.records.create({ id: 'unplaced', name: 'Nowhere' })).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
     await expect(laptop.records.update('t-north-0', { territory: 'south' })).resolves.toMatchObject({ territory: 'south' });
     await expect(laptop.records.create({ id: 'mine-n', name: 'North', territory: 'north' })).resolves.toMatchObject({ territory: 'north' });
+  });
+});
+
+/** A laptop of territory north (scope north and south), subscribed to north. */
+async function northLaptop(peers: string[] = []): Promise<CrmNode> {
+  return h.open({
+    dataDir: await h.tempDir(), ...h.cluster.member('laptop-n', { role: 'laptop', scope: { territories: ['north', 'south'] } }),
+    subscription: { territories: ['north'] }, peers,
+  });
+}
+
+describe('move-out', () => {
+  it('a record moved out of the holding is evicted on the laptop (said in its feed), not deleted anywhere else', async () => {
+    const region = await regionWithRecords(2);
+    const laptop = await northLaptop([region.url!]);
+    await caughtUp(laptop, region);
+    expect(await laptop.records.get('t-north-0')).toBeDefined();
+
+    const evicted = nextChange(laptop, (e) => e.id === 't-north-0' && e.evicted === true);
+    await region.records.update('t-north-0', { territory: 'south', title: 'Moved' });
+    expect(await evicted).toMatchObject({ source: 'remote', origin: 'region-a', view: { territory: 'south' } });
+    await caughtUp(laptop, region);
+    expect(await laptop.records.get('t-north-0')).toBeUndefined();
+    expect(await laptop.records.history('t-north-0')).toEqual([]);
+    expect((await listAll(laptop)).map((r) => r.id)).toEqual(['t-north-1']);
+    expect(await region.records.get('t-north-0')).toMatchObject({ territory: 'south', title: 'Moved' });
+    const feed = await laptop.changesSince(0);
+    expect(feed.filter((e) => e.id === 't-north-0').at(-1)).toMatchObject({ evicted: true });
+    expect(feed.some((e) => e.id.startsWith('t-south'))).toBe(false);
+    expect(await laptop.verify()).toMatchObject({ checked: 1, problems: 0 });
+  });
+
+  it('an offline edit to a record that moved out meanwhile is pushed first, then the record leaves', async () => {
+    const laptop = await northLaptop();
+    const region = await regionWithRecords(1);
+    region.addPeer(laptop.url!);
+    await caughtUp(laptop, region);
+    region.removePeer(laptop.url!); // the laptop goes offline
+    await vi.waitFor(async () => expect((await laptop.status()).peers.filter((p) => p.state === 'connected')).toEqual([]));
+
+    await laptop.records.update('t-north-0', { phone: '+1 555 0100' }); // offline edit
+    await region.records.update('t-north-0', { territory: 'south' }); // moved out meanwhile
+    const evicted = nextChange(laptop, (e) => e.id === 't-north-0' && e.evicted === true);
+    region.addPeer(laptop.url!);
+    await evicted;
+    await caughtUp(region, laptop);
+    await caughtUp(laptop, region);
+    expect(await region.records.get('t-north-0')).toMatchObject({ territory: 'south', phone: '+1 555 0100' });
+    expect(await laptop.records.get('t-north-0')).toBeUndefined();
+    // Its own change keeps its body in its own log (its origin's history); the region's became stubs.
+    const own = (await laptop.exportEntries(0, 1000)).filter((e) => e.record === 't-north-0');
+    expect(own.find((e) => e.origin === 'laptop-n')!.change.length).toBeGreaterThan(0);
+    expect(own.filter((e) => e.origin === 'region-a').every((e) => e.change.length === 0 && e.evicted)).toBe(true);
+  });
+
+  it('a laptop that reaches one region only gets its subscription through it (laptop – A – B, writes on B)', async () => {
+    const b = await h.open({ dataDir: await h.tempDir(), nodeId: 'region-b' });
+    const a = await h.open({ dataDir: await h.tempDir(), nodeId: 'region-a', peers: [b.url!] });
+    const laptop = await northLaptop([a.url!]);
+    await b.records.create({ id: 'b-n1', name: 'North One', territory: 'north' });
+    await b.records.create({ id: 'b-n2', name: 'North Two', territory: 'north' });
+    await b.records.create({ id: 'b-s1', name: 'South One', territory: 'south' });
+    await caughtUp(laptop, b);
+    expect((await listAll(laptop)).map((r) => r.id)).toEqual(['b-n1', 'b-n2']);
+
+    const evicted = nextChange(laptop, (e) => e.id === 'b-n2' && e.evicted === true);
+    await b.records.update('b-n2', { territory: 'east' });
+    await b.records.update('b-n1', { stage: 'won' });
+    await evicted;
+    await caughtUp(laptop, b);
+    expect(await listAll(laptop)).toEqual([await b.records.get('b-n1')]);
+    expect(await a.records.get('b-s1')).toBeDefined(); // regions hold everything
   });
 });

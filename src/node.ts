@@ -176,6 +176,13 @@ export interface CrmNode {
    */
   addPeer(url: string, options?: { node?: string }): void;
   removePeer(url: string): boolean;
+  /**
+   * Changes what this node holds (PROTOCOL.md "Holdings"; undefined: everything its scope
+   * allows) without restarting sync: records that leave the holding are evicted here,
+   * and peers send the documents of records that enter it. ERR_UNAUTHORIZED beyond the
+   * node's scope, ERR_VALIDATION for a malformed subscription.
+   */
+  subscribe(subscription: SubscriptionView | undefined): Promise<{ evicted: number }>;
   /** Stops syncing, waits for pending writes, closes the store. */
   close(): Promise<void>;
 }
@@ -355,6 +362,14 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
       peers.add(peerUrl, options.node === undefined ? undefined : parseNodeId(options.node));
     },
     removePeer: (peerUrl) => peers.remove(peerUrl),
+    async subscribe(subscription) {
+      assertOpen();
+      await applySubscription(engine, trust, parseSubscription(subscription));
+      const evicted = await engine.evictOutside();
+      peers.resubscribe();
+      log.info({ evicted, territories: subscription?.territories?.length ?? null, owners: subscription?.owners?.length ?? null }, 'subscription changed');
+      return { evicted };
+    },
     async close() {
       if (closed) return;
       closed = true;

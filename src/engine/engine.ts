@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { parseRecordId, type NodeId, type RecordId } from '../types.js';
 import { ingest, type IngestResult } from './ingest.js';
+import { adoptRecord, evictOutside, recordDocument, recordsEntering, type Adoption } from './backfill.js';
 import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from './local-writes.js';
 import { verifyRecords, type VerifyReport } from './verify.js';
 import { changeDigest, type OriginAuthority } from './entry-check.js';
@@ -41,6 +42,12 @@ export interface SyncEngine {
   holding(): Holding;
   /** The subscription this node declares to peers in its `open` (undefined: everything its scope allows). */
   subscription(): HoldingFilter | undefined;
+  /** Adopts a record document a region sent (merged with ours, clock unchanged); resolves once durable. */
+  adopt(id: RecordId, doc: Uint8Array, from: NodeId): Promise<Adoption>;
+  /** A record's whole current document, or undefined if not held here. */
+  recordDocument(id: RecordId): Promise<Uint8Array | undefined>;
+  /** Ids of records held here that are in `to` but not in `from`. */
+  recordsEntering(from: Holding, to: Holding): Promise<RecordId[]>;
   /** Calls `listener` after new entries became durable (source: the peer they came from, null for local). */
   onAppended(listener: (entries: StoredEntry[], source: NodeId | null) => void): () => void;
 }
@@ -159,6 +166,23 @@ export class Engine implements SyncEngine {
   /** The subscription this node declares to peers (undefined: everything its scope allows). */
   subscription(): HoldingFilter | undefined {
     return this.#subscription;
+  }
+
+  adopt(id: RecordId, doc: Uint8Array, from: NodeId): Promise<Adoption> {
+    return adoptRecord(this.#writer, id, doc, from);
+  }
+
+  recordDocument(id: RecordId): Promise<Uint8Array | undefined> {
+    return recordDocument(this.#writer, id);
+  }
+
+  recordsEntering(from: Holding, to: Holding): Promise<RecordId[]> {
+    return recordsEntering(this.#store, from, to);
+  }
+
+  /** Evicts every record outside this node's holding (after it shrank); returns how many. */
+  evictOutside(): Promise<number> {
+    return evictOutside(this.#writer, this.#store);
   }
 
   /**

@@ -263,13 +263,19 @@ export class Writer {
     }
     for (const eviction of mutation.evictions ?? []) {
       const entry = last.get(eviction.id);
-      if (!entry || !eviction.before) continue; // never stored here: nothing to say
+      if (!eviction.before) continue; // never stored here: nothing to say
+      // Without an entry, the node's own holding shrank (a subscription change).
       this.events.emit('change', {
-        id: eviction.id, source: source === null ? 'local' : 'remote', origin: entry.origin, view: eviction.view,
-        localSeq: entry.localSeq, time: entry.time, evicted: true,
+        id: eviction.id, source: source === null ? 'local' : 'remote', origin: entry?.origin ?? this.nodeId, view: eviction.view,
+        localSeq: entry?.localSeq ?? this.#store.lastLocalSeq, time: entry?.time ?? eviction.view.updatedAt, evicted: true,
       });
     }
     if (entries.length > 0) this.events.emit('appended', entries, source);
+  }
+
+  /** Tells listeners a record document adopted from a peer is now held (after it is durable). */
+  announceAdopted(id: RecordId, view: RecordView, from: NodeId): void {
+    this.events.emit('change', { id, source: 'remote', origin: from, view, localSeq: this.#store.lastLocalSeq, time: view.updatedAt });
   }
 
   /** A record's stored log entries (for eviction), oldest first. */

@@ -206,7 +206,7 @@ export class LevelStore implements Store {
     for (const op of mutation.records) {
       if (op.snapshot) {
         put(subs.doc, op.id, op.snapshot);
-        op.after.snapshotAt = lastOf.get(op.id) ?? op.before?.snapshotAt ?? 0;
+        op.after.snapshotAt = lastOf.get(op.id) ?? (op.wholeDocument ? this.#nextLocalSeq : op.before?.snapshotAt ?? 0);
       }
       put(subs.rec, op.id, codec.pack(op.after));
       this.#indexOps(op.before?.view, op.after.view, put, del);

@@ -34,6 +34,11 @@ export interface RecordWriteOp {
    * in this mutation, so the store sets `after.snapshotAt` to the last of their positions.
    */
   snapshot?: Uint8Array;
+  /**
+   * The snapshot holds every change of the record stored so far (a document adopted from
+   * a peer, merged with ours): it covers the whole log up to this mutation.
+   */
+  wholeDocument?: true;
 }
 
 /**

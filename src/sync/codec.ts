@@ -195,6 +195,10 @@ function parse(type: Message['type'], m: Obj): Message {
       return { type, statements: list(m.statements, 'statements', FIXED.maxStatementsPerMessage) };
     case 'error':
       return { type, code: text(m.code, 'code', 64), message: text(m.message, 'message', 1000) };
+    case 'record':
+      return { type, id: text(m.id, 'id', MAX_RECORD_ID_LENGTH, RECORD_ID), doc: bytes(m.doc, 'doc'), sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };
+    case 'subscribe':
+      return { type, ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }) };
     default: {
       const unreachable: never = type;
       throw new TypeError(`unhandled message ${String(unreachable)}`);

@@ -4,6 +4,7 @@
  * exhaustive.
  */
 import type { ChangeEntry } from '../crdt/change-entry.js';
+import { createHash } from 'node:crypto';
 import type { HoldingFilter } from '../crdt/holding.js';
 import type { WireClock } from '../crdt/origin-clock.js';
 
@@ -92,6 +93,25 @@ export interface TrustMessage {
   statements: unknown[];
 }
 
+/**
+ * A whole record document (Automerge save), vouched for by the sending member's
+ * signature (recordSigningInput): the history a subscriber skipped as stubs, sent before
+ * the change that moves the record into its holding, or when its subscription grew.
+ * Taken only from a `region` member; the receiver's clock does not change.
+ */
+export interface RecordMessage {
+  type: 'record';
+  id: string;
+  doc: Uint8Array;
+  sig: Uint8Array;
+}
+
+/** The sender's subscription changed (absent: everything its scope allows): serve it that from now on. */
+export interface SubscribeMessage {
+  type: 'subscribe';
+  holding?: HoldingFilter;
+}
+
 /** Sent just before closing for a reason the peer should log. */
 export interface ErrorMessage {
   type: 'error';
@@ -103,10 +123,16 @@ export interface ErrorMessage {
 export type HandshakeMessage = HelloMessage | AuthMessage | OpenMessage | ErrorMessage;
 
 /** Every message of the protocol. */
-export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage;
+export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | RecordMessage | SubscribeMessage;
 
 /** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
-export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error'] as const satisfies readonly Message['type'][];
+export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'record', 'subscribe'] as const satisfies readonly Message['type'][];
 
 /** The kinds accepted during the handshake. */
 export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satisfies readonly HandshakeMessage['type'][];
+
+/** What a member signs to vouch for a record document it sends (a `record` message). */
+export function recordSigningInput(cluster: string, id: string, doc: Uint8Array): Uint8Array {
+  const digest = createHash('sha256').update(doc).digest();
+  return Buffer.concat([Buffer.from(`crmsync/record/1\0${cluster}\0${id}\0`), digest]);
+}

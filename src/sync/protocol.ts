@@ -13,7 +13,7 @@
  *     sent again on this stream, so a change crosses a link once.
  *  3. At most `window` batches are unacknowledged (sentBatch - ackedBatch <= window),
  *     counting every frame of a split batch; frames beyond the window wait in `queued`.
- *  4. At most one outbound read (`locate`, `read` or `await-drain`) is in flight; results
+ *  4. At most one outbound read (`locate`, `read`, `await-drain` or `backfill`) is in flight; results
  *     of an earlier stream generation are ignored.
  *  5. Entries the peer sent are learned as held by the peer before they are ingested, so
  *     our own commit of them never sends them back (no echo).
@@ -28,18 +28,18 @@ import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { lacking, seqsFromWire, seqsOf, toWireClock, type OriginClock, type SeqClock, type WireClock } from '../crdt/origin-clock.js';
 import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
-import { HOLD_ALL, type Holding, type HoldingFilter } from '../crdt/holding.js';
+import { effectiveHolding, HOLD_ALL, sameHolding, type Holding, type HoldingFilter } from '../crdt/holding.js';
 import type { Role, Scope } from '../trust/statements.js';
 import type { NodeId } from '../types.js';
 import { onAuth, onHello, onOpen, onRedeemed, sayHello } from './handshake.js';
-import type { HelloMessage, Message } from './messages.js';
+import { recordSigningInput, type HelloMessage, type Message, type RecordMessage } from './messages.js';
 import { fail, learnHeld, onIngested, onRead, pump, restart } from './stream.js';
 
 /** Session phases (invariant 1). */
 export type Phase = 'awaiting-hello' | 'redeeming' | 'awaiting-auth' | 'awaiting-open' | 'open' | 'closed';
 
 /** What the outbound stream is waiting for (invariant 4). */
-export type Outbound = 'idle' | 'locating' | 'reading' | 'draining';
+export type Outbound = 'idle' | 'locating' | 'reading' | 'draining' | 'backfilling';
 
 /** A changes frame ready to send, with the batch number it carries. */
 export interface QueuedFrame {
@@ -109,6 +109,8 @@ export interface ProtocolState {
    * at open. Entries of records outside it go to the peer as stubs (invariant 8).
    */
   readonly peerHolding: Holding;
+  /** A holding the peer asked for (`subscribe`), served once the records entering it were sent. */
+  readonly pendingHolding?: Holding;
 }
 
 /** Settings of the machine (from Limits). */
@@ -183,8 +185,10 @@ export type Event =
   | { type: 'tick' }
   /** Result of `locate`. */
   | { type: 'located'; stream: number; cursor: number }
-  /** Result of `read`. */
-  | { type: 'read'; stream: number; entries: StoredEntry[] }
+  /** Result of `read`; `records`: documents of records these entries move into the peer's holding, sent first. */
+  | { type: 'read'; stream: number; entries: StoredEntry[]; records?: RecordMessage[] }
+  /** Result of `backfill`: the records entering `holding` were sent; serve the peer that from now on. */
+  | { type: 'backfilled'; stream: number; holding: Holding }
   /** The send buffer drained (result of `await-drain`). */
   | { type: 'drained' }
   /** Result of `redeem`: the invitation was honoured (the peer is now a member) or refused. */
@@ -209,6 +213,10 @@ export type Action =
   | { type: 'read'; stream: number; from: number }
   | { type: 'await-drain' }
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
+  /** A record document a region vouched for: load it (the inbox waits for it). */
+  | { type: 'adopt'; id: string; doc: Uint8Array }
+  /** Send the peer the documents of records in `to` but not in `from` (its subscription grew). */
+  | { type: 'backfill'; stream: number; from: Holding; to: Holding }
   /** The peer's hello carries an invitation: the host checks it and grants the key (durably). */
   | { type: 'redeem'; hello: HelloMessage }
   /** Trust statements from the peer, to check and add. */
@@ -286,7 +294,14 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return { ...s, cursor: event.cursor, outbound: 'idle' };
     case 'read':
       if (event.stream !== s.stream || s.outbound !== 'reading') return s;
+      for (const record of event.records ?? []) out.push({ type: 'send', message: record });
       return onRead(s, event.entries, env);
+    case 'backfilled': {
+      if (event.stream !== s.stream || s.outbound !== 'backfilling') return s;
+      const still = s.pendingHolding && !sameHolding(s.pendingHolding, event.holding) ? { pendingHolding: s.pendingHolding } : {};
+      const { pendingHolding: _done, ...rest } = s;
+      return { ...rest, ...still, peerHolding: event.holding, outbound: 'idle' };
+    }
     case 'drained':
       return s.outbound === 'draining' ? { ...s, outbound: 'idle' } : s;
     case 'ingested':
@@ -359,6 +374,23 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
     case 'trust':
       out.push({ type: 'trust', statements: msg.statements });
       return s;
+    case 'record': {
+      // Only a region vouches for a whole document (its history is not origin-signed as one).
+      if (s.peer?.role !== 'region') {
+        out.push({ type: 'log', level: 'warn', message: 'ignored a record document from a member that is not a region', fields: { peer: s.remote } });
+        return s;
+      }
+      if (!env.auth.verify(s.peer.publicKey, recordSigningInput(env.auth.cluster, msg.id, msg.doc), msg.sig)) {
+        return fail(s, new CrmsyncError('ERR_SIGNATURE', 'a record document is not signed by the peer that sent it'), out);
+      }
+      out.push({ type: 'adopt', id: msg.id, doc: msg.doc });
+      return s;
+    }
+    case 'subscribe': {
+      const wanted = effectiveHolding(msg.holding, s.peer?.scope);
+      if (sameHolding(wanted, s.pendingHolding ?? s.peerHolding)) return s;
+      return { ...s, pendingHolding: wanted };
+    }
     default: {
       const unreachable: never = msg;
       throw new TypeError(`unhandled message ${String(unreachable)}`);

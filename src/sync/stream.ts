@@ -162,6 +162,11 @@ export function pump(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
     sentBatch = frame.batch;
   }
   const next = sending === 0 ? s : { ...s, sentBatch, queued: s.queued.slice(sending) };
+  // A grown subscription: the records entering it go first, then the stream reads on with the new filter.
+  if (next.pendingHolding && next.outbound === 'idle') {
+    out.push({ type: 'backfill', stream: next.stream, from: next.peerHolding, to: next.pendingHolding });
+    return { ...next, outbound: 'backfilling' };
+  }
   if (next.queued.length > 0 || next.outbound !== 'idle') return next;
   if (next.cursor > env.lastPosition || next.sentBatch - next.ackedBatch >= window) return next;
   if (env.sendBlocked) {

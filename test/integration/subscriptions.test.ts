@@ -156,3 +156,53 @@ describe('move-out', () => {
     expect(await a.records.get('b-s1')).toBeDefined(); // regions hold everything
   });
 });
+
+describe('move-in and subscription changes', () => {
+  it('a record moved into the holding arrives with its whole document, as the region has it', async () => {
+    const region = await regionWithRecords(1);
+    await region.records.update('t-south-0', { phone: '+1 555 0199', addTags: ['vip'] });
+    const laptop = await northLaptop([region.url!]);
+    await caughtUp(laptop, region);
+    expect(await laptop.records.get('t-south-0')).toBeUndefined();
+
+    const arrived = nextChange(laptop, (e) => e.id === 't-south-0' && e.view.territory === 'north');
+    await region.records.update('t-south-0', { territory: 'north' });
+    await arrived;
+    await caughtUp(laptop, region);
+    expect(await laptop.records.get('t-south-0')).toEqual(await region.records.get('t-south-0'));
+    expect(await laptop.records.get('t-south-0')).toMatchObject({ phone: '+1 555 0199', tags: ['vip'] });
+    // It keeps syncing like any held record, and moves out and back in again.
+    await region.records.update('t-south-0', { territory: 'east' });
+    await vi.waitFor(async () => expect(await laptop.records.get('t-south-0')).toBeUndefined());
+    await region.records.update('t-south-0', { title: 'Edited while away' });
+    await region.records.update('t-south-0', { territory: 'north' });
+    await caughtUp(laptop, region);
+    await vi.waitFor(async () => expect(await laptop.records.get('t-south-0')).toEqual(await region.records.get('t-south-0')));
+    expect(await laptop.verify()).toMatchObject({ problems: 0 });
+  });
+
+  it('a subscription change fetches or evicts only the difference; sync does not restart', async () => {
+    const region = await regionWithRecords(5);
+    const laptop = await northLaptop([region.url!]);
+    await caughtUp(laptop, region);
+    const changesIn = async () => (await laptop.status()).peers.reduce((sum, p) => sum + (p.stats?.changesIn ?? 0), 0);
+    const before = await changesIn();
+
+    expect(await laptop.subscribe({ territories: ['north', 'south'] })).toEqual({ evicted: 0 });
+    const regionNorthSouth = (await listAll(region)).filter((r) => r.territory === 'north' || r.territory === 'south');
+    await vi.waitFor(async () => expect(await listAll(laptop)).toEqual(regionNorthSouth), { timeout: 30_000, interval: 50 });
+    expect(await changesIn()).toBe(before); // documents, not a replay of the log
+
+    expect(await laptop.subscribe({ territories: ['south'] })).toEqual({ evicted: 5 });
+    expect(await listAll(laptop)).toEqual(regionNorthSouth.filter((r) => r.territory === 'south'));
+    expect((await laptop.status()).holding.subscription).toEqual({ territories: ['south'] });
+    // Live changes follow the new subscription.
+    await region.records.update('t-south-1', { title: 'Now' });
+    await region.records.update('t-north-1', { title: 'Not here' });
+    await caughtUp(laptop, region);
+    expect(await laptop.records.get('t-south-1')).toMatchObject({ title: 'Now' });
+    expect(await laptop.records.get('t-north-1')).toBeUndefined();
+    await expect(laptop.subscribe({ territories: ['west'] })).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
+    await expect(laptop.subscribe({ territories: 'south' } as never)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+  });
+});

@@ -72,6 +72,12 @@ export const createHeaders = z.object({
 
 const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
 /** POST /v1/peers body. */
+/** PUT /v1/subscription: what the node holds (both absent: every record its scope allows). */
+export const subscriptionBody = z.strictObject({
+  territories: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+  owners: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+});
+
 export const addPeerBody = z.strictObject({
   url: peerUrl,
   node: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id').optional()
@@ -157,6 +163,7 @@ export const responses = {
   history: z.strictObject({ history: z.array(historyEntry) }),
   peers: z.strictObject({ peers: z.array(peerStatus) }),
   removed: z.strictObject({ removed: z.boolean() }),
+  subscription: z.strictObject({ evicted: z.number().describe('records that left the holding and were evicted here') }),
   status: z.strictObject({
     nodeId: z.string(),
     url: z.string().nullable(),

@@ -11,6 +11,7 @@ import { openNode, type CrmNode } from '../../src/node.js';
 import type { Limits } from '../../src/limits.js';
 import { MemoryNetwork, type InFlightItem } from '../../src/net/memory-transport.js';
 import { createTestCluster } from '../../src/testing.js';
+import type { Role, Scope } from '../../src/trust/statements.js';
 import { Prng } from './prng.js';
 import { VirtualTimers } from './virtual-timers.js';
 
@@ -43,6 +44,8 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Receives every captured log line (parsed). */
   onLog?: (node: string, entry: Record<string, unknown>) => void;
+  /** Per node: its trust-list grant (default: a region) and its subscription (subscriptions.test.ts: laptops). */
+  members?: ({ grant: { role: Role; scope?: Scope }; subscription?: { territories?: string[] } } | undefined)[];
 }
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -123,8 +126,10 @@ export class SimCluster {
     if (this.nodes[i]) throw new TypeError(`node ${this.names[i]} is already up`);
     const name = this.names[i]!;
     const rng = this.#rng.fork(i * 10_007 + this.#incarnations[i]!++);
+    const member = this.options.members?.[i];
     const node = await openNode({
-      ...this.cluster.member(name),
+      ...this.cluster.member(name, member?.grant),
+      ...(member?.subscription ? { subscription: member.subscription } : {}),
       db: this.dbs[i], nodeId: name, transport: this.network.transport(name), timers: this.timers,
       random: () => rng.next(), randomBytes: (n) => rng.bytes(n), sync: false, limits: this.limits,
       logger: this.#logger(name), listen: {}, peers: this.options.dials[i]!.map((j) => `mem://${this.names[j]}`),

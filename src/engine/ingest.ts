@@ -73,7 +73,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
     if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: undefined };
-    const records = keepHeld(writer, await applyByRecord(writer, ordered, authority), ordered);
+    const records = await keepHeld(writer, await applyByRecord(writer, ordered, authority), ordered);
     const logged = ordered.map(toLogged);
     logged[logged.length - 1]!.boundary = true;
     const clock = new Map<string, { seq: number; hash: string }>();
@@ -109,9 +109,13 @@ function inspect(entry: ChangeEntry, chain: string, signed: boolean): Item {
  * (its history was skipped as stubs) is a stub here, not quarantined: quarantine is a
  * verdict every node must reach alike, and a subscriber lacks the history to judge.
  */
-function keepHeld(writer: Writer, ops: RecordWriteOp[], items: Item[]): RecordWriteOp[] {
+async function keepHeld(writer: Writer, ops: RecordWriteOp[], items: Item[]): Promise<RecordWriteOp[]> {
   const holding = writer.holding;
   if (holdsAll(holding)) return ops;
+  // A quarantined change of a record held here stays quarantined: this node can judge it.
+  const refused = [...new Set(items.filter((i) => i.quarantined !== undefined && !i.stub).map((i) => i.entry.record))];
+  const metas = await writer.metasFor(refused);
+  const held = new Set(refused.filter((_, i) => metas[i] !== undefined));
   const dropped = new Set<RecordId>();
   const kept = ops.filter((op) => {
     if (op.before || holds(holding, placementOf(op.after.view))) return true;
@@ -121,7 +125,7 @@ function keepHeld(writer: Writer, ops: RecordWriteOp[], items: Item[]): RecordWr
   });
   for (const item of items) {
     if (item.stub) continue;
-    const foreign = dropped.has(item.entry.record) || (item.quarantined !== undefined && !ops.some((op) => op.id === item.entry.record && op.before));
+    const foreign = dropped.has(item.entry.record) || (item.quarantined !== undefined && !held.has(item.entry.record));
     if (!foreign) continue;
     item.entry = stubOf(item.entry);
     item.stub = true;

@@ -82,21 +82,23 @@ function startRssSampler(): void {
 type Args = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const commands: Record<string, (args: Args) => Promise<unknown>> = {
-  async open({ dataDir, member }) {
+  async open({ dataDir, member, subscription }) {
     // `member`: the test cluster's options for this node (identity and trust statements).
-    node = await openNode({ dataDir, ...member, listen: { host: '127.0.0.1', port: 0 } });
+    node = await openNode({ dataDir, ...member, listen: { host: '127.0.0.1', port: 0 }, ...(subscription ? { subscription } : {}) });
     startRssSampler();
     node.onChange(onRemote);
     return { url: node.url, nodeId: node.id };
   },
   /** P1: the public batch API, one durable batch of `batch` records after the other. */
-  async seed({ n, seed, batch }) {
+  async seed({ n, seed, batch, territories }) {
     const n0 = need();
     const t0 = now();
     for (let start = 0; start < n; start += batch) {
       const items = [];
       for (let i = start; i < Math.min(n, start + batch); i++) {
         const { id, ...fields } = makeRecord(i, seed) as { id: string } & Record<string, unknown>;
+        // `territories`: T0..T(k-1) in turn, so every territory's records are spread over the whole log.
+        if (territories) fields.territory = `T${i % territories}`;
         items.push({ id, fields });
       }
       const results = await n0.records.upsertMany(items);

@@ -35,8 +35,11 @@ const { values: opts } = parseArgs({
 const N = Number(opts.n);
 const SEED = Number(opts.seed);
 if (!Number.isInteger(N) || N < 2000) throw new TypeError('--n must be an integer >= 2000');
-if (!['all', 'p1,rss'].includes(opts.phases)) throw new TypeError(`--phases: ${opts.phases} is not supported (use all, or p1,rss for the memory check)`);
+if (!['all', 'p1,rss', 'subs'].includes(opts.phases)) throw new TypeError(`--phases: ${opts.phases} is not supported (use all, p1,rss for the memory check, or subs for subscribed catch-up)`);
 const MEMORY_ONLY = opts.phases === 'p1,rss';
+/** `--phases subs`: B is a laptop subscribed to 1 of SUBS_TERRITORIES territories; its catch-up from A is measured. */
+const SUBS = opts.phases === 'subs';
+const SUBS_TERRITORIES = 10;
 const FANOUTS = opts.fanout ? opts.fanout.split(',').map(Number) : [];
 if (FANOUTS.some((k) => !Number.isInteger(k) || k < 1 || k > 200)) throw new TypeError(`--fanout: ${opts.fanout} is not a list of laptop counts 1..200 (e.g. 10,50)`);
 /** Records per upsertMany call in P1 (issue 9: batches of 500 through the public API). */
@@ -78,9 +81,9 @@ async function main(): Promise<number> {
   // Both nodes are members of one cluster (protocol v2: identities, signed logs).
   const cluster = createTestCluster();
   cluster.member('node-a');
-  const memberB = cluster.member('node-b');
+  const memberB = SUBS ? cluster.member('node-b', { role: 'laptop', scope: { territories: ['T0'] } }) : cluster.member('node-b');
   const { url: aUrl } = await A.call<{ url: string }>('open', { dataDir: dirA, member: cluster.member('node-a') });
-  await B.call('open', { dataDir: dirB, member: memberB });
+  await B.call('open', { dataDir: dirB, member: memberB, ...(SUBS ? { subscription: { territories: ['T0'] } } : {}) });
   const pair: Pair = { A, B, aUrl, n: N };
   const usage = () => Promise.all([A.call<Usage>('usage'), B.call<Usage>('usage')]);
   let mark = await usage();
@@ -93,13 +96,32 @@ async function main(): Promise<number> {
   };
 
   log(`P1: loading ${int(N)} records into A`);
-  const p1 = await A.call<{ ms: number }>('seed', { n: N, seed: SEED, batch: P1_BATCH });
+  const p1 = await A.call<{ ms: number }>('seed', { n: N, seed: SEED, batch: P1_BATCH, ...(SUBS ? { territories: SUBS_TERRITORIES } : {}) });
   await cpu();
   const p1Target = 1500 * Math.max(1, N / 10_000);
   push(['P1 bulk load on A', `${int(N)} records, upsertMany of ${P1_BATCH}`, ms(p1.ms), rate(N, p1.ms, ' rec/s'), `< ${ms(p1Target)}`, verdict(p1.ms, p1Target), '-']);
   push(['   floor: LevelDB one batch', `${bytes(lvl.bytes)} msgpack, sync`, ms(lvl.ms), rate(N, lvl.ms, ' rec/s'), '-', '', '-']);
 
   if (MEMORY_ONLY) return memoryOnly(A, B, N, usage, rows, push, failed);
+  if (SUBS) {
+    const held = N / SUBS_TERRITORIES;
+    log(`SUBS: laptop B subscribed to 1 of ${SUBS_TERRITORIES} territories catches up from A`);
+    await B.call('watchIds', { target: held });
+    const { at: dialAt } = await B.call<{ at: number }>('addPeer', { url: aUrl });
+    const seen = await B.call<{ at: number; seen: number; live: number }>('waitIds', { timeoutMs: Math.max(60_000, N * 5) });
+    const { at: doneAt } = await B.call<{ at: number }>('waitSettled', { timeoutMs: Math.max(60_000, N * 5) });
+    await cpu();
+    const subsWire = wireOf(await B.call('status'), aUrl);
+    if (seen.live !== held) {
+      failed = true;
+      log(`SUBS: B holds ${seen.live} records; expected ${held}`);
+    }
+    push(['SUBS laptop catch-up', `${int(seen.live)}/${int(held)} records of 1 of ${SUBS_TERRITORIES} territories`, ms(seen.at - dialAt), `clock caught up: ${ms(doneAt - dialAt)}`, '-', '', wire(subsWire)]);
+    await Promise.all([A.stop(), B.stop()]);
+    printTable(rows);
+    console.log(`\ncorrectness: ${failed ? 'FAIL' : 'PASS'} (speed targets are reported, never enforced)`);
+    return failed ? 1 : 0;
+  }
 
   log('P2: initial sync of empty B');
   await B.call('watchIds', { target: N });

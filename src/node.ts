@@ -35,6 +35,8 @@ import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
 import type { Role } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
+import type { HoldingFilter } from './crdt/holding.js';
+import { applySubscription, ownScope, parseSubscription } from './node-holding.js';
 
 /** The `source` recorded for changes merged from a backup. */
 const RESTORE_SOURCE = parseNodeId('restore');
@@ -92,6 +94,23 @@ export interface NodeOptions {
   mergePolicies?: Record<string, string>;
   /** Background anti-entropy with the connected peers in turn, every this many ms (default 10 minutes; 0 disables). */
   antiEntropyIntervalMs?: number;
+  /**
+   * What this node holds (PROTOCOL.md "Holdings"): records in these territories or of
+   * these owners, within its trust-list scope. Absent: every record its scope allows.
+   */
+  subscription?: SubscriptionView;
+}
+
+/** Records in these territories or of these owners (a subscription or a scope, as status shows it). */
+export interface SubscriptionView {
+  territories?: string[];
+  owners?: string[];
+}
+
+/** A holding filter as status shows it (plain arrays). */
+function viewOf(filter: HoldingFilter | undefined): SubscriptionView | null {
+  if (!filter) return null;
+  return { ...(filter.territories ? { territories: [...filter.territories] } : {}), ...(filter.owners ? { owners: [...filter.owners] } : {}) };
 }
 
 /** Node status. */
@@ -122,6 +141,8 @@ export interface NodeStatus {
   mergePolicies: { digest: string; rules: Record<string, string> };
   /** Anti-entropy: the background interval, runs, and the last result (see verifyPeer). */
   antiEntropy: AntiEntropyStatus;
+  /** What this node holds: its subscription (null: everything its scope allows) and its trust-list scope (null: none). */
+  holding: { subscription: SubscriptionView | null; scope: SubscriptionView | null };
 }
 
 /** One entry of the change feed (see changesSince). */
@@ -130,6 +151,8 @@ export interface ChangeFeedEntry {
   id: RecordId;
   origin: NodeId;
   time: number;
+  /** The record left this node's holding (it was evicted here, not deleted elsewhere). */
+  evicted?: true;
 }
 
 /** A running crmsync node. */
@@ -175,6 +198,13 @@ export interface CrmNode {
    */
   addPeer(url: string, options?: { node?: string }): void;
   removePeer(url: string): boolean;
+  /**
+   * Changes what this node holds (PROTOCOL.md "Holdings"; undefined: everything its scope
+   * allows) without restarting sync: records that leave the holding are evicted here,
+   * and peers send the documents of records that enter it. ERR_UNAUTHORIZED beyond the
+   * node's scope, ERR_VALIDATION for a malformed subscription.
+   */
+  subscribe(subscription: SubscriptionView | undefined): Promise<{ evicted: number }>;
   /** Stops syncing, waits for pending writes, closes the store. */
   close(): Promise<void>;
 }
@@ -214,9 +244,11 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust,
   });
   try {
+    await applySubscription(engine, trust, parseSubscription(options.subscription));
     const rederived = await engine.adoptPolicies(policiesDigest(policies));
     if (rederived > 0) log.info({ records: rederived }, 'merge policies changed: conflicted records show the value the new policies pick');
   } catch (err) {
+    engine.close();
     await store.close().catch(() => undefined);
     throw err;
   }
@@ -335,6 +367,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
         rejectedEntries: Object.fromEntries(peers.rejectedEntries), quarantinedChanges: peers.quarantined,
         mergePolicies: { digest: engine.policies, rules: { ...engine.mergePolicies } },
         antiEntropy: antiEntropy.status(),
+        holding: { subscription: viewOf(engine.subscription()), scope: viewOf(ownScope(trust)) },
       };
     },
     async verify(options = {}) {
@@ -369,13 +402,24 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
     async changesSince(after, limit = 1000) {
       assertOpen();
       const entries = await readFeed(after, limit);
-      return entries.map((e) => ({ localSeq: e.localSeq, id: e.record, origin: e.origin, time: e.time }));
+      // Stubs of records never held here are no part of the feed; evicted ones say so.
+      return entries.filter((e) => e.digest === undefined || e.evicted).map((e) => ({
+        localSeq: e.localSeq, id: e.record, origin: e.origin, time: e.time, ...(e.evicted ? { evicted: true as const } : {}),
+      }));
     },
     addPeer(peerUrl, options = {}) {
       assertOpen();
       peers.add(peerUrl, options.node === undefined ? undefined : parseNodeId(options.node));
     },
     removePeer: (peerUrl) => peers.remove(peerUrl),
+    async subscribe(subscription) {
+      assertOpen();
+      await applySubscription(engine, trust, parseSubscription(subscription));
+      const evicted = await engine.evictOutside();
+      peers.resubscribe();
+      log.info({ evicted, territories: subscription?.territories?.length ?? null, owners: subscription?.owners?.length ?? null }, 'subscription changed');
+      return { evicted };
+    },
     async close() {
       if (closed) return;
       closed = true;

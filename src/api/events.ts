@@ -146,7 +146,8 @@ class ChangeStream {
     this.#queued = [];
     for (const event of batch) {
       if (this.#state !== 'live') return;
-      this.#send(event.localSeq, event.id, event.source, event.origin, event.time, event.view);
+      if (event.evicted) this.#sendEvicted(event.localSeq, event.id, event.source, event.origin, event.time);
+      else this.#send(event.localSeq, event.id, event.source, event.origin, event.time, event.view);
     }
   }
 
@@ -158,8 +159,12 @@ class ChangeStream {
       for (const entry of newestPerRecord(page)) {
         const view = await this.#node.records.get(entry.id);
         if (this.#closed) return;
-        if (!view) continue;
         const source = entry.origin === this.#node.id ? 'local' : 'remote';
+        if (!view) {
+          // Its newest entry here is the one that moved it out of this node's holding.
+          if (entry.evicted && !this.#sendEvicted(entry.localSeq, entry.id, source, entry.origin, entry.time)) await this.#drained();
+          continue;
+        }
         if (!this.#send(entry.localSeq, entry.id, source, entry.origin, entry.time, view)) await this.#drained();
       }
       after = page[page.length - 1]!.localSeq;
@@ -178,6 +183,13 @@ class ChangeStream {
     const data = JSON.stringify({ localSeq, id, source, origin, time, customer });
     this.#sent++;
     return this.#write(`id: ${localSeq}\nevent: change\ndata: ${data}\n\n`);
+  }
+
+  /** Writes one eviction event: the record left this node's holding (it is not deleted elsewhere). */
+  #sendEvicted(localSeq: number, id: string, source: string, origin: string, time: number): boolean {
+    const data = JSON.stringify({ localSeq, id, source, origin, time });
+    this.#sent++;
+    return this.#write(`id: ${localSeq}\nevent: evicted\ndata: ${data}\n\n`);
   }
 
   #write(chunk: string): boolean {

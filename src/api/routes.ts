@@ -15,7 +15,7 @@ import type { ApiMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { defineRoute, json, type ApiRoute, type RouteResult } from './route.js';
 import {
-  addPeerBody, changeEventData, createHeaders, customerParams, eventsHeaders, eventsQuery, historyQuery, listQuery,
+  addPeerBody, subscriptionBody, changeEventData, createHeaders, customerParams, eventsHeaders, eventsQuery, historyQuery, listQuery,
   removePeerQuery, responses,
 } from './schemas.js';
 
@@ -178,6 +178,19 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
         node.addPeer(body.url, body.node === undefined ? {} : { node: body.node });
         // Peers have no resource of their own: the list that holds the new one is where it lives.
         return json(201, { peers: (await node.status()).peers }, { location: '/v1/peers' });
+      },
+    }),
+    defineRoute({
+      method: 'PUT', url: '/v1/subscription', summary: 'Change what this node holds (territories, owners) without restarting sync', tag: 'node',
+      body: subscriptionBody,
+      responses: {
+        200: { description: 'records evicted here; peers send the records that entered', schema: responses.subscription },
+        400: { description: 'malformed subscription (ERR_VALIDATION)', schema: responses.error },
+        401: { description: 'beyond the node\'s scope in the trust list (ERR_UNAUTHORIZED)', schema: responses.error },
+      },
+      handle: async ({ body }) => {
+        const subscription = body.territories || body.owners ? body : undefined;
+        return json(200, await node.subscribe(subscription));
       },
     }),
     defineRoute({

@@ -99,6 +99,12 @@ export const nodeIdText = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be
 
 const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
 /** POST /v1/peers body. */
+/** PUT /v1/subscription: what the node holds (both absent: every record its scope allows). */
+export const subscriptionBody = z.strictObject({
+  territories: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+  owners: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+});
+
 export const addPeerBody = z.strictObject({
   url: peerUrl,
   node: nodeIdText.optional()
@@ -213,6 +219,9 @@ export const changeEventData = z.strictObject({
 });
 
 /** Response bodies by name. */
+/** Records in these territories or of these owners (a subscription or a scope). */
+const holdingFilter = z.strictObject({ territories: z.array(z.string()).optional(), owners: z.array(z.string()).optional() });
+
 export const responses = {
   customer: z.strictObject({ customer: customerView }),
   customers: z.strictObject({ customers: z.array(customerView), next: z.string().nullable() }),
@@ -222,6 +231,7 @@ export const responses = {
   history: z.strictObject({ history: z.array(historyEntry) }),
   peers: z.strictObject({ peers: z.array(peerStatus) }),
   removed: z.strictObject({ removed: z.boolean() }),
+  subscription: z.strictObject({ evicted: z.number().describe('records that left the holding and were evicted here') }),
   status: z.strictObject({
     nodeId: z.string(),
     url: z.string().nullable(),
@@ -246,6 +256,10 @@ export const responses = {
       rules: z.record(z.string(), z.string()).describe('field path -> merge rule; fields not named use latest'),
     }),
     antiEntropy: antiEntropyStatus,
+    holding: z.strictObject({
+      subscription: holdingFilter.nullable().describe('what this node subscribed to (null: every record its scope allows)'),
+      scope: holdingFilter.nullable().describe('its scope in the trust list (null: unrestricted)'),
+    }),
   }),
   antiEntropy: antiEntropyResult,
   health: z.strictObject({ status: z.string() }),

@@ -33,6 +33,9 @@ Configuration: docs/configuration.md; commands: docs/cli.md.
 
 type Opts = Record<string, unknown>;
 
+/** Collects a repeatable option's values. */
+const collectList = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
 /** Commander wants actions to resolve to void; commands resolve to what they printed. */
 const done = (promise: Promise<unknown>): Promise<void> => promise.then(() => undefined);
 
@@ -138,8 +141,11 @@ With --cluster it waits until an administrator runs: crmsync trust add <its fing
 `)
     .action((opts: Opts) => done(import('./commands/init.js').then((m) => m.init(flagsOf(opts), io))));
   nodeOptions(program.command('start').description('run the node and its HTTP API until SIGINT/SIGTERM'))
+    .option('--territory <t>', 'hold only records of this territory (repeatable; with --owner: or of that owner); within the node\'s scope', collectList)
+    .option('--owner <o>', 'hold only records of this owner (repeatable)', collectList)
     .addHelpText('after', `${examples(
       'crmsync start --data-dir ./berlin',
+      'crmsync start -d ./laptop --territory DACH-North',
       'CRMSYNC_LOG_LEVEL=debug crmsync start -d ./berlin --api 127.0.0.1:0',
     )}\nLogs go to stderr (JSON, or pretty at a terminal). The actual API URL is written to <data-dir>/api-url.\n`)
     .action((opts: Opts) => done(import('./commands/start.js').then((m) => m.start(flagsOf(opts), io, signals))));

@@ -358,6 +358,18 @@ function showValue(view: RecordView, path: string[], value: string | number | bo
   else (view as unknown as Record<string, unknown>)[head] = value;
 }
 
+/** Territory and owner of the record at `heads` (a past state), or undefined when the document lacks those heads. */
+export function placementAt(doc: RecordDoc, heads: readonly string[]): { territory?: string; owner?: string } | undefined {
+  try {
+    const past = A.view(doc, [...heads]);
+    const territory = str(past.territory);
+    const owner = str(past.owner);
+    return { ...(territory === undefined ? {} : { territory }), ...(owner === undefined ? {} : { owner }) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Hex heads of a document. */
 export function headsOf(doc: RecordDoc): string[] {
   return A.getHeads(doc);

@@ -10,12 +10,14 @@ import { chainStart, firstMissing, type OriginClock, type SeqClock } from '../cr
 import type { RecordWrite } from '../crdt/record-doc.js';
 import { recordConflicts, type FieldConflict, type MergeContext } from '../crdt/record-conflicts.js';
 import type { RecordView } from '../crdt/record-schema.js';
+import { placementAfter, placementOf, scopeViolation, type Holding, type HoldingFilter } from '../crdt/holding.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import type { HeadsPage, Store } from '../store/store.js';
 import { parseRecordId, type NodeId, type RecordId } from '../types.js';
 import { ingest, type IngestResult } from './ingest.js';
+import { adoptRecord, evictOutside, recordDocument, recordsEntering, type Adoption } from './backfill.js';
 import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from './local-writes.js';
 import { verifyRecordIds, verifyRecords, type VerifyReport } from './verify.js';
 import { changeDigest, type OriginAuthority } from './entry-check.js';
@@ -39,6 +41,16 @@ export interface SyncEngine {
   entriesFrom(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]>;
   /** Takes entries received from peer `from`; resolves once they are durable. */
   ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult>;
+  /** The records this node keeps (crdt/holding.ts). */
+  holding(): Holding;
+  /** The subscription this node declares to peers in its `open` (undefined: everything its scope allows). */
+  subscription(): HoldingFilter | undefined;
+  /** Adopts a record document a region sent (merged with ours, clock unchanged); resolves once durable. */
+  adopt(id: RecordId, doc: Uint8Array, from: NodeId): Promise<Adoption>;
+  /** A record's whole current document, or undefined if not held here. */
+  recordDocument(id: RecordId): Promise<Uint8Array | undefined>;
+  /** Ids of records held here that are in `to` but not in `from`. */
+  recordsEntering(from: Holding, to: Holding): Promise<RecordId[]>;
   /** Calls `listener` after new entries became durable (source: the peer they came from, null for local). */
   onAppended(listener: (entries: StoredEntry[], source: NodeId | null) => void): () => void;
   /** Digest of the merge policies this engine derives views with (peers must agree). */
@@ -71,6 +83,16 @@ function changeHash(change: Uint8Array, quarantined: boolean): string {
   }
 }
 
+/** A write's `decide` refusing (ERR_UNAUTHORIZED) what the writer's scope does not allow (holding.ts scopeViolation). */
+function withinScope(scope: HoldingFilter, item: WriteItem): WriteItem['decide'] {
+  return (current) => {
+    const write = item.decide(current);
+    const violation = scopeViolation(scope, placementOf(current), placementAfter(placementOf(current), write.atomic));
+    if (violation !== undefined) throw new CrmsyncError('ERR_UNAUTHORIZED', `record ${item.id}: ${violation}`);
+    return write;
+  };
+}
+
 /** Collaborators and settings of an engine. */
 export interface EngineOptions {
   store: Store;
@@ -98,6 +120,7 @@ export class Engine implements SyncEngine {
   readonly #authority: OriginAuthority;
   readonly #cluster: string;
   readonly #random: (n: number) => Uint8Array;
+  #subscription: HoldingFilter | undefined;
 
   constructor(options: EngineOptions) {
     this.nodeId = options.store.nodeId;
@@ -138,7 +161,48 @@ export class Engine implements SyncEngine {
    * becomes durable in the same batch as the records.
    */
   writeMany(items: WriteItem[], options: WriteOptions = {}): Promise<WriteResult[]> {
-    return writeMany(this.#writer, items, options, this.#now);
+    // A member with a scope writes only inside it: every other node would quarantine the change.
+    const scope = this.#authority.writer(this.nodeId)?.scope;
+    const checked = scope ? items.map((item) => ({ id: item.id, decide: withinScope(scope, item) })) : items;
+    return writeMany(this.#writer, checked, options, this.#now);
+  }
+
+  /** The records this node keeps (crdt/holding.ts). */
+  holding(): Holding {
+    return this.#writer.holding;
+  }
+
+  /** The subscription this node declares to peers (undefined: everything its scope allows). */
+  subscription(): HoldingFilter | undefined {
+    return this.#subscription;
+  }
+
+  adopt(id: RecordId, doc: Uint8Array, from: NodeId): Promise<Adoption> {
+    return adoptRecord(this.#writer, id, doc, from);
+  }
+
+  recordDocument(id: RecordId): Promise<Uint8Array | undefined> {
+    return recordDocument(this.#writer, id);
+  }
+
+  recordsEntering(from: Holding, to: Holding): Promise<RecordId[]> {
+    return recordsEntering(this.#store, from, to);
+  }
+
+  /** Evicts every record outside this node's holding (after it shrank); returns how many. */
+  evictOutside(): Promise<number> {
+    return evictOutside(this.#writer, this.#store);
+  }
+
+  /**
+   * Sets what this node keeps: its subscription and its effective holding (the
+   * subscription AND its scope), under the write lock, so one ingest sees one holding.
+   */
+  setHolding(subscription: HoldingFilter | undefined, holding: Holding): Promise<void> {
+    return this.#writer.run(() => {
+      this.#subscription = subscription;
+      this.#writer.holding = holding;
+    });
   }
 
   /** Every conflicted field of a record with all concurrent values and their nodes. */

@@ -6,9 +6,9 @@
  * pinned. Nothing of a run is accepted before all of this holds, and a run that
  * contradicts a signed history we hold is a fork, reported with its evidence.
  */
-import { createHash } from 'node:crypto';
-import type { ChangeEntry } from '../crdt/change-entry.js';
+import { changeDigest, entryDigest, type ChangeEntry } from '../crdt/change-entry.js';
 import { chainNext, chainStart, entrySigningInput, type OriginClock } from '../crdt/origin-clock.js';
+import type { HoldingFilter } from '../crdt/holding.js';
 import { CrmsyncError } from '../errors.js';
 import type { SignatureVerifier } from '../trust/keys.js';
 
@@ -19,6 +19,8 @@ export interface OriginWriter {
   upTo: number;
   /** The chain hash at `upTo`, when a revocation pinned it. */
   upToChain?: string;
+  /** The records the origin may write (its trust-list scope); absent: any. Changes outside it are quarantined. */
+  scope?: HoldingFilter;
 }
 
 /** What the engine needs to know about origins: the trust list, seen from ingest. */
@@ -65,10 +67,8 @@ export interface ForkEvidence {
   received: string;
 }
 
-/** The hash a chain step binds for a change: SHA-256 of its bytes (defined for any bytes). */
-export function changeDigest(change: Uint8Array): string {
-  return createHash('sha256').update(change).digest('hex');
-}
+/** The hash a chain step binds for a change (defined in change-entry.ts; re-exported for the engine). */
+export { changeDigest };
 
 /**
  * Checks every origin run of a frame (see the file comment). `chainAt` reads the stored
@@ -159,7 +159,7 @@ function chainFrom(base: string, run: readonly ChangeEntry[]): string[] {
   const chains: string[] = [];
   let chain = base;
   for (const entry of run) {
-    chain = chainNext(chain, entry, changeDigest(entry.change));
+    chain = chainNext(chain, entry, entryDigest(entry));
     chains.push(chain);
   }
   return chains;

@@ -11,10 +11,11 @@
  * remain valid, so the origin's later entries still verify) but never applied, with
  * the reason, on every node alike. The rest of the frame proceeds.
  */
-import type { ChangeEntry, LoggedEntry } from '../crdt/change-entry.js';
+import { isStub, stubOf, type ChangeEntry, type LoggedEntry } from '../crdt/change-entry.js';
+import { holds, holdsAll, placementOf, scopeViolation, type HoldingFilter } from '../crdt/holding.js';
 import { fieldsOf, inspectChange, type ChangeInfo } from '../crdt/change-info.js';
 import { schemaViolation } from '../crdt/change-schema.js';
-import { applyRecordChanges, cloneRecordDoc, freeDoc, materialize, type RecordDoc } from '../crdt/record-doc.js';
+import { applyRecordChanges, cloneRecordDoc, freeDoc, materialize, placementAt, type RecordDoc } from '../crdt/record-doc.js';
 import { isConflictField } from '../crdt/record-conflicts.js';
 import { recordViewSchema, type RecordView } from '../crdt/record-schema.js';
 import { applySimple, emptyView, genesisState, stateOfDoc, type RecordState } from '../crdt/record-state.js';
@@ -22,6 +23,7 @@ import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
 import { checkFrame, type ForkEvidence, type OriginAuthority } from './entry-check.js';
+import { evictLeaving } from './evict.js';
 import type { Writer } from './writer.js';
 
 /** What ingesting a frame achieved. */
@@ -47,6 +49,8 @@ interface Item {
   signed: boolean;
   info?: ChangeInfo;
   quarantined?: string;
+  /** A stub (change-entry.ts): stored for the chain, never applied. */
+  stub?: true;
 }
 
 /** Ingests a frame from `from`; resolves once it is durable. */
@@ -62,18 +66,23 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     for (const evidence of forks) writer.setAside.set(evidence.origin, writer.heads.get(evidence.origin)?.seq ?? 0);
     const items = new Map<ChangeEntry, Item>();
     for (const run of check.runs) {
-      run.fresh.forEach((entry, i) => items.set(entry, inspect(entry, run.chains[i]!, i === run.fresh.length - 1)));
+      run.fresh.forEach((entry, i) => {
+        const signed = i === run.fresh.length - 1;
+        // A stub stands for a change this node does not hold: its chain verified, nothing to apply.
+        items.set(entry, isStub(entry) ? { entry, chain: run.chains[i]!, signed, stub: true } : inspect(entry, run.chains[i]!, signed));
+      });
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
     for (const item of ordered) if (item.info) writer.clock.observe(item.info.time);
     if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: undefined };
-    const records = await applyByRecord(writer, ordered);
+    const records = await keepHeld(writer, await applyByRecord(writer, ordered, authority), ordered);
     const logged = ordered.map(toLogged);
     logged[logged.length - 1]!.boundary = true;
     const clock = new Map<string, { seq: number; hash: string }>();
     for (const item of ordered) clock.set(item.entry.origin, { seq: item.entry.seq, hash: item.chain });
     for (const [origin, head] of clock) writer.advance(origin, head);
     const mutation: Mutation = { records, entries: logged, clock: [...clock] };
+    await evictLeaving(writer, mutation); // records this frame moves out of our holding
     const quarantined = ordered.filter((i) => i.quarantined !== undefined).length;
     return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()], forks }, durable: writer.commit(mutation, from) };
   });
@@ -95,11 +104,47 @@ function inspect(entry: ChangeEntry, chain: string, signed: boolean): Item {
   return item;
 }
 
+/**
+ * A node holding a subset keeps only records of its holding (crdt/holding.ts): a record
+ * it did not hold that this frame would leave outside its holding is not stored (its
+ * entries become stubs), and an entry of a record it does not hold that cannot apply
+ * (its history was skipped as stubs) is a stub here, not quarantined: quarantine is a
+ * verdict every node must reach alike, and a subscriber lacks the history to judge.
+ */
+async function keepHeld(writer: Writer, ops: RecordWriteOp[], items: Item[]): Promise<RecordWriteOp[]> {
+  const holding = writer.holding;
+  if (holdsAll(holding)) return ops;
+  // A quarantined change of a record held here stays quarantined: this node can judge it.
+  const refused = [...new Set(items.filter((i) => i.quarantined !== undefined && !i.stub).map((i) => i.entry.record))];
+  const metas = await writer.metasFor(refused);
+  const held = new Set(refused.filter((_, i) => metas[i] !== undefined));
+  const dropped = new Set<RecordId>();
+  const kept = ops.filter((op) => {
+    if (op.before || holds(holding, placementOf(op.after.view))) return true;
+    dropped.add(op.id);
+    writer.cache.evict(op.id);
+    return false;
+  });
+  for (const item of items) {
+    if (item.stub) continue;
+    const foreign = dropped.has(item.entry.record) || (item.quarantined !== undefined && !held.has(item.entry.record));
+    if (!foreign) continue;
+    item.entry = stubOf(item.entry);
+    item.stub = true;
+    delete item.quarantined;
+  }
+  return kept;
+}
+
+/** The scope an origin's changes must stay within (trust list), or undefined. */
+type ScopeOf = (origin: string) => HoldingFilter | undefined;
+
 /** Step 3, per record: one Automerge application of all its changes, or a careful one on failure. */
-async function applyByRecord(writer: Writer, items: Item[]): Promise<RecordWriteOp[]> {
+async function applyByRecord(writer: Writer, items: Item[], authority: OriginAuthority): Promise<RecordWriteOp[]> {
+  const scopeOf: ScopeOf = (origin) => authority.writer(origin)?.scope;
   const byRecord = new Map<RecordId, Item[]>();
   for (const item of items) {
-    if (item.quarantined !== undefined) continue;
+    if (item.quarantined !== undefined || item.stub) continue;
     const list = byRecord.get(item.entry.record);
     if (list) list.push(item);
     else byRecord.set(item.entry.record, [item]);
@@ -108,20 +153,22 @@ async function applyByRecord(writer: Writer, items: Item[]): Promise<RecordWrite
   const metas = await writer.metasFor(ids);
   const ops: RecordWriteOp[] = [];
   for (let i = 0; i < ids.length; i++) {
-    const op = await applyToRecord(writer, ids[i]!, metas[i], byRecord.get(ids[i]!)!);
+    const op = await applyToRecord(writer, ids[i]!, metas[i], byRecord.get(ids[i]!)!, scopeOf);
     if (op) ops.push(op);
   }
   return ops;
 }
 
-async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[]): Promise<RecordWriteOp | undefined> {
-  const simple = applyAllSimple(writer, id, meta, items);
+async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf): Promise<RecordWriteOp | undefined> {
+  const simple = applyAllSimple(writer, id, meta, items, scopeOf);
   if (simple) {
     writer.cache.evict(id); // a cached document would now be behind: it is reloaded when needed
     return writer.recordOp(id, meta, simple, items.length);
   }
+  // Changes of scoped writers are judged one by one, each at its own dependencies.
+  const scoped = items.some((i) => scopeOf(i.entry.origin) !== undefined);
   const doc = await writer.docFor(id, meta);
-  const all = tryApply(writer, doc, id, meta, items);
+  const all: ReturnType<typeof tryApply> = scoped ? { reason: 'scoped writers' } : tryApply(writer, doc, id, meta, items);
   if ('doc' in all) {
     writer.cache.set(id, all.doc);
     return writer.recordOp(id, meta, all.next, items.length, all.doc);
@@ -137,11 +184,15 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
   const good: Item[] = [];
   let next: { state: RecordState; view: RecordView } | undefined;
   for (const item of items) {
+    const scope = scopeOf(item.entry.origin);
+    // Where the record was when its writer made the change: at the change's dependencies.
+    const before = scope && placementAt(current, item.info!.deps);
     const trial = cloneRecordDoc(current, writer.actor);
     const applied = tryApply(writer, trial, id, { ...(meta ?? genesisMeta(id)), ...(next ?? {}) }, [item], good);
-    if (!('doc' in applied)) {
-      item.quarantined = applied.reason;
-      freeQuietly(trial);
+    const refused = !('doc' in applied) ? applied.reason : scope && scopeViolation(scope, before, placementOf(applied.next.view));
+    if (refused !== undefined || !('doc' in applied)) {
+      item.quarantined = refused ?? 'the change does not apply';
+      freeQuietly('doc' in applied ? applied.doc : trial);
       continue;
     }
     if (current !== stored) freeDoc(current);
@@ -160,13 +211,16 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
  * it, of plain field operations, gives the next view directly. Undefined as soon as one
  * is not that simple, or the record's changes since its snapshot have piled up.
  */
-function applyAllSimple(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[]): { state: RecordState; view: RecordView } | undefined {
+function applyAllSimple(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf): { state: RecordState; view: RecordView } | undefined {
   if ((meta?.pending ?? 0) + items.length > writer.maxPendingChanges) return undefined;
   let state = meta?.state ?? genesisState();
   let view = meta?.view ?? emptyView(id);
   for (const item of items) {
     const next = applySimple(state, view, item.info!);
     if (!next) return undefined;
+    // applySimple takes only a change made on exactly this state: `view` is the record at its dependencies.
+    const scope = scopeOf(item.entry.origin);
+    if (scope && scopeViolation(scope, placementOf(view), placementOf(next.view)) !== undefined) return undefined;
     state = next.state;
     view = next.view;
   }
@@ -229,5 +283,6 @@ function toLogged(item: Item): LoggedEntry {
   if (info?.message) logged.author = info.message;
   if (item.quarantined !== undefined) logged.quarantined = item.quarantined;
   if (entry.ext) logged.ext = entry.ext;
+  if (entry.digest !== undefined) logged.digest = entry.digest;
   return logged;
 }

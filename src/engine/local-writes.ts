@@ -11,6 +11,7 @@ import { wouldChange } from '../crdt/record-input.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import type { Mutation, RecordMeta } from '../store/store.js';
 import type { RecordId } from '../types.js';
+import { evictLeaving } from './evict.js';
 import type { Writer } from './writer.js';
 
 /** One record write of writeMany. */
@@ -61,6 +62,7 @@ export async function writeMany(writer: Writer, items: WriteItem[], options: Wri
     }
     if (mutation.entries.length === 0 && !options.state) return { results, durable: undefined };
     if (mutation.entries.length > 0) mutation.clock = [writer.sealOwn(mutation.entries)];
+    await evictLeaving(writer, mutation); // a record this node moved out of its own holding
     return { results, durable: writer.commit(mutation) };
   });
   if (staged.durable) await staged.durable;

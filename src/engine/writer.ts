@@ -28,6 +28,7 @@ import type { Logger } from '../log.js';
 import type { Mutation, RecordMeta, RecordWriteOp, Store } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
 import type { RecordState } from '../crdt/record-state.js';
+import { HOLD_ALL, placementOf, type Holding } from '../crdt/holding.js';
 import { DocCache } from './doc-cache.js';
 import { changeDigest } from './entry-check.js';
 import { Mutex } from './mutex.js';
@@ -45,6 +46,11 @@ export interface RecordChangeEvent {
   localSeq: number;
   /** When the change was made at its origin (ms since epoch); now - time is the sync latency. */
   time: number;
+  /**
+   * Set when the change moved the record out of this node's holding: the node evicted
+   * it (it is not deleted elsewhere); `view` is where it went.
+   */
+  evicted?: true;
 }
 
 /** Events of the writer, fired after durability (invariant 4). */
@@ -61,7 +67,8 @@ export interface WriterIdentity {
 }
 
 interface Pending {
-  meta: RecordMeta;
+  /** Null: the record is being evicted (it leaves the holding). */
+  meta: RecordMeta | null;
   durable: Promise<unknown>;
 }
 
@@ -88,6 +95,11 @@ export class Writer {
    * that offers the other branch.
    */
   readonly setAside = new Map<string, number>();
+  /**
+   * The records this node keeps (crdt/holding.ts; everything by default). Changed only
+   * under the lock (Engine.setHolding), so one ingest sees one holding throughout.
+   */
+  holding: Holding = HOLD_ALL;
 
   /** How a conflicted field's shown value is picked (merge policies and members' roles). */
   readonly merge: MergeContext;
@@ -176,7 +188,8 @@ export class Writer {
     const missing = ids.filter((id) => pendingNow.get(id) === undefined);
     const stored = missing.length > 0 ? await this.#store.getMetas(missing) : [];
     const byId = new Map(missing.map((id, i) => [id, stored[i]]));
-    return ids.map((id) => pendingNow.get(id) ?? byId.get(id));
+    // null: evicted by a queued commit, absent from now on.
+    return ids.map((id) => (pendingNow.get(id) === null ? undefined : pendingNow.get(id) ?? byId.get(id)));
   }
 
   /** The live document in its newest state, loading it if needed (invariant 3). */
@@ -222,8 +235,11 @@ export class Writer {
    * Call under the lock; await the result outside it, so concurrent writers share one fsync.
    */
   commit(mutation: Mutation, source: NodeId | null = null): Promise<StoredEntry[]> {
+    placeEntries(mutation);
     const durable = this.#store.commit(mutation);
     for (const op of mutation.records) this.#pending.set(op.id, { meta: op.after, durable });
+    const evicted = mutation.evictions?.map((e) => ({ id: e.id, marker: { meta: null, durable } })) ?? [];
+    for (const { id, marker } of evicted) this.#pending.set(id, marker);
     const chains = mutation.entries.map((e) => `${e.origin}/${e.seq}`);
     mutation.entries.forEach((e, i) => this.#pendingChains.set(chains[i]!, e.chain));
     return durable.then(
@@ -231,6 +247,7 @@ export class Writer {
         for (const op of mutation.records) {
           if (this.#pending.get(op.id)?.meta === op.after) this.#pending.delete(op.id);
         }
+        for (const { id, marker } of evicted) if (this.#pending.get(id) === marker) this.#pending.delete(id);
         for (const key of chains) this.#pendingChains.delete(key);
         this.#announce(mutation, entries, source);
         return entries;
@@ -253,7 +270,31 @@ export class Writer {
         localSeq: entry.localSeq, time: entry.time,
       });
     }
+    for (const eviction of mutation.evictions ?? []) {
+      const entry = last.get(eviction.id);
+      if (!eviction.before) continue; // never stored here: nothing to say
+      // Without an entry, the node's own holding shrank (a subscription change).
+      this.events.emit('change', {
+        id: eviction.id, source: source === null ? 'local' : 'remote', origin: entry?.origin ?? this.nodeId, view: eviction.view,
+        localSeq: entry?.localSeq ?? this.#store.lastLocalSeq, time: entry?.time ?? eviction.view.updatedAt, evicted: true,
+      });
+    }
     if (entries.length > 0) this.events.emit('appended', entries, source);
+  }
+
+  /** Tells listeners a record document adopted from a peer is now held (after it is durable). */
+  announceAdopted(id: RecordId, view: RecordView, from: NodeId): void {
+    this.events.emit('change', { id, source: 'remote', origin: from, view, localSeq: this.#store.lastLocalSeq, time: view.updatedAt });
+  }
+
+  /** A record's stored log entries (for eviction), oldest first. */
+  historyOf(id: RecordId): Promise<StoredEntry[]> {
+    return this.#store.historyOf(id, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Drops a record's live document (it is being evicted). */
+  forget(id: RecordId): void {
+    this.cache.evict(id);
   }
 
   /** Waits for all queued work (used by close and tests). */
@@ -266,5 +307,19 @@ export class Writer {
   close(): void {
     this.cache.clear();
     freeDoc(this.#genesis);
+  }
+}
+
+/**
+ * Stamps each applied entry with where its record was before and after this commit
+ * (StoredEntry.place): what a serving node filters subscribers by.
+ */
+function placeEntries(mutation: Mutation): void {
+  if (mutation.entries.length === 0) return;
+  const ops = new Map(mutation.records.map((op) => [op.id, op]));
+  for (const entry of mutation.entries) {
+    const op = ops.get(entry.record);
+    if (!op || entry.digest !== undefined || entry.quarantined !== undefined) continue;
+    entry.place = [placementOf(op.before?.view) ?? null, placementOf(op.after.view)!];
   }
 }

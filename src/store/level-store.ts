@@ -19,7 +19,7 @@ import { indexKeysOf } from './indexes.js';
 import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
 import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
-import type { HeadsPage, Mutation, NodeIdentityRecord, RecordCounts, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
+import type { Eviction, HeadsPage, Mutation, NodeIdentityRecord, RecordCounts, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;
@@ -206,22 +206,42 @@ export class LevelStore implements Store {
     for (const op of mutation.records) {
       if (op.snapshot) {
         put(subs.doc, op.id, op.snapshot);
-        op.after.snapshotAt = lastOf.get(op.id) ?? op.before?.snapshotAt ?? 0;
+        op.after.snapshotAt = lastOf.get(op.id) ?? (op.wholeDocument ? this.#nextLocalSeq : op.before?.snapshotAt ?? 0);
       }
       put(subs.rec, op.id, codec.pack(op.after));
       this.#indexOps(op.before?.view, op.after.view, put, del);
       this.#countDelta(op.before?.view, op.after.view);
     }
+    for (const eviction of mutation.evictions ?? []) this.#evictOps(eviction, put, del);
+    const evicted = new Set(mutation.evictions?.map((e) => e.id));
     for (const entry of entries) {
       const { localSeq, ...stored } = entry;
       put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
       put(subs.origin, originKey(entry.origin, entry.seq), codec.pack({ l: localSeq, h: Buffer.from(entry.chain, 'hex') } satisfies OriginIndexValue));
-      put(subs.hist, histKey(entry.record, localSeq), EMPTY);
+      // A stub holds none of its record's data: it is no part of the record's history.
+      if (entry.digest === undefined && !evicted.has(entry.record)) put(subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
     for (const [key, value] of mutation.state ?? []) put(subs.state, key, codec.pack(value));
-    if (mutation.records.length > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
+    if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
+  }
+
+  /** Removes an evicted record's meta, snapshot, index keys and history; rewrites its entries. */
+  #evictOps(eviction: Eviction, put: (s: Sub, k: string, v: Uint8Array) => void, del: (s: Sub, k: string) => void): void {
+    const { id, before } = eviction;
+    if (before) {
+      del(this.#subs.rec, id);
+      del(this.#subs.doc, id);
+      for (const key of indexKeysOf(before.view)) del(this.#subs.idx, key);
+      this.#pendingCounts[before.view.deleted ? 'deleted' : 'live']--;
+      if (before.view.conflicts.length > 0) this.#pendingCounts.conflicted--;
+    }
+    for (const entry of eviction.rewrite) {
+      const { localSeq, ...stored } = entry;
+      del(this.#subs.hist, histKey(id, localSeq));
+      put(this.#subs.log, logKey(localSeq), this.#codec.pack(toLogValue(stored)));
+    }
   }
 
   #indexOps(
@@ -303,6 +323,13 @@ export class LevelStore implements Store {
 
   #applyDurable(pending: Pending): void {
     for (const [origin, head] of pending.mutation.clock) this.clock.set(origin, head);
+    // The in-memory tail must not keep bodies an eviction just dropped.
+    for (const eviction of pending.mutation.evictions ?? []) {
+      for (const entry of eviction.rewrite) {
+        const at = this.#tail.length > 0 ? entry.localSeq - this.#tail[0]!.localSeq : -1;
+        if (at >= 0 && at < this.#tail.length) this.#tail[at] = entry;
+      }
+    }
     for (const entry of pending.entries) {
       this.lastLocalSeq = entry.localSeq;
       this.#tail.push(entry);

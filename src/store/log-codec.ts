@@ -4,6 +4,7 @@
  * never parse a change again.
  */
 import type { LoggedEntry, StoredEntry } from '../crdt/change-entry.js';
+import type { Placement } from '../crdt/holding.js';
 import type { NodeId, RecordId } from '../types.js';
 
 interface LogValue {
@@ -19,7 +20,18 @@ interface LogValue {
   b?: 1;
   q?: string;
   x?: Record<string, unknown>;
+  /** A stub's change digest (then `c` is empty). */
+  d?: Uint8Array;
+  /** A stub made by eviction. */
+  e?: 1;
+  /** Placement before and after: [territory, owner] pairs ('' for unset), before 0 for a new record. */
+  w?: [0 | [string, string], [string, string]];
 }
+
+const pair = (p: Placement): [string, string] => [p.territory ?? '', p.owner ?? ''];
+const place = ([territory, owner]: [string, string]): Placement => ({
+  ...(territory === '' ? {} : { territory }), ...(owner === '' ? {} : { owner }),
+});
 
 /** The stored value of an entry. */
 export function toLogValue(e: LoggedEntry): LogValue {
@@ -29,6 +41,9 @@ export function toLogValue(e: LoggedEntry): LogValue {
   if (e.boundary) value.b = 1;
   if (e.quarantined !== undefined) value.q = e.quarantined;
   if (e.ext) value.x = e.ext;
+  if (e.digest !== undefined) value.d = Buffer.from(e.digest, 'hex');
+  if (e.evicted) value.e = 1;
+  if (e.place) value.w = [e.place[0] ? pair(e.place[0]) : 0, pair(e.place[1])];
   return value;
 }
 
@@ -43,6 +58,9 @@ export function fromLogValue(v: LogValue, localSeq: number): StoredEntry {
   if (v.b) entry.boundary = true;
   if (v.q !== undefined) entry.quarantined = v.q;
   if (v.x) entry.ext = v.x;
+  if (v.d) entry.digest = Buffer.from(v.d).toString('hex');
+  if (v.e) entry.evicted = true;
+  if (v.w) entry.place = [v.w[0] === 0 ? null : place(v.w[0]), place(v.w[1])];
   return entry;
 }
 

@@ -34,11 +34,33 @@ export interface RecordWriteOp {
    * in this mutation, so the store sets `after.snapshotAt` to the last of their positions.
    */
   snapshot?: Uint8Array;
+  /**
+   * The snapshot holds every change of the record stored so far (a document adopted from
+   * a peer, merged with ours): it covers the whole log up to this mutation.
+   */
+  wholeDocument?: true;
+}
+
+/**
+ * A record leaving this node's holding (PROTOCOL.md "Holdings"): its meta, snapshot,
+ * index keys and history go; its stored entries are rewritten as given (stubs, except
+ * this node's own), so the log keeps every origin's chain.
+ */
+export interface Eviction {
+  id: RecordId;
+  /** The stored meta (undefined: the record was never stored here). */
+  before: RecordMeta | undefined;
+  /** Where the record went: its view after the change that moved it out. */
+  view: RecordView;
+  /** The record's stored log entries, rewritten (their localSeq says where). */
+  rewrite: StoredEntry[];
 }
 
 /** Everything that must become durable together: one atomic batch. */
 export interface Mutation {
   records: RecordWriteOp[];
+  /** Records that leave the holding in this batch. */
+  evictions?: Eviction[];
   /** Appended to the log in this order. */
   entries: LoggedEntry[];
   /** Origins whose last entry changes with this mutation. */
@@ -112,6 +134,7 @@ export interface Store {
   listHeads(options: { after?: string; limit: number }): Promise<HeadsPage>;
   /** Raw secondary-index keys in [gte, lt), after `after`, at most `limit`. */
   scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]>;
+  /** A record's log entries (its history), oldest first, at most `limit`. */
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */
   recordCounts(): RecordCounts;

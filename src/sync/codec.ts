@@ -11,6 +11,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { ChangeEntry } from '../crdt/change-entry.js';
+import type { HoldingFilter } from '../crdt/holding.js';
 import { CHAIN_HASH_BYTES, type WireClock } from '../crdt/origin-clock.js';
 import { MAX_RECORD_ID_LENGTH, MAX_TERRITORY_LENGTH } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
@@ -28,9 +29,13 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSiz
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'g', 'p']);
+const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'h', 'g', 'p']);
 /** Most unknown keys an entry may carry (they are stored and relayed). */
 const MAX_ENTRY_EXTENSIONS = 16;
+/** Longest territory or owner name in a subscription (as in the record schema). */
+const MAX_HOLDING_NAME = 100;
+/** The (empty) change of a stub entry. */
+const STUB_BODY = new Uint8Array(0);
 /** Bytes of a nonce in hello. */
 export const NONCE_BYTES = 32;
 
@@ -78,6 +83,16 @@ function clock(value: unknown, what = 'clock'): WireClock {
   });
 }
 
+/** A subscription: at most `maxHoldingNames` territories and owners, each a short non-empty string. */
+function holdingFilter(value: unknown): HoldingFilter {
+  const v = obj(value, 'holding');
+  const names = (list: unknown, what: string) => list === undefined ? undefined : listOf(list, what).map((name, i) => text(name, `${what}.${i}`, MAX_HOLDING_NAME, /\S/));
+  const territories = names(v.territories, 'holding.territories');
+  const owners = names(v.owners, 'holding.owners');
+  return { ...(territories ? { territories } : {}), ...(owners ? { owners } : {}) };
+}
+const listOf = (value: unknown, what: string) => list(value, what, FIXED.maxHoldingNames);
+
 /** Validates a decoded value as a change entry; returns it or the reason it is malformed. */
 export function entryFromValue(value: unknown): { entry: ChangeEntry } | { error: string } {
   try {
@@ -93,8 +108,15 @@ function parseEntry(value: unknown, what: string): ChangeEntry {
     origin: text(e.o, `${what}.o`, 63, NODE_ID) as NodeId,
     seq: uint(e.s, `${what}.s`, 1),
     record: text(e.r, `${what}.r`, MAX_RECORD_ID_LENGTH, RECORD_ID) as RecordId,
-    change: bytes(e.c, `${what}.c`),
+    change: STUB_BODY,
   };
+  // A stub carries its change's digest instead of the change (change-entry.ts): one or the other.
+  if (e.h !== undefined) {
+    if (e.c !== undefined) throw bad(`${what} has both a change and a stub digest`);
+    entry.digest = Buffer.from(bytes(e.h, `${what}.h`, CHAIN_HASH_BYTES)).toString('hex');
+  } else {
+    entry.change = bytes(e.c, `${what}.c`);
+  }
   if (e.g !== undefined) entry.sig = bytes(e.g, `${what}.g`, SIGNATURE_BYTES);
   if (e.p !== undefined) entry.prev = Buffer.from(bytes(e.p, `${what}.p`, CHAIN_HASH_BYTES)).toString('hex');
   const extra = Object.keys(e).filter((key) => !ENTRY_KEYS.has(key));
@@ -105,7 +127,9 @@ function parseEntry(value: unknown, what: string): ChangeEntry {
 
 /** One change entry as a plain value with the wire's short keys (also how backups store entries). */
 export function entryToValue(entry: ChangeEntry): Record<string, unknown> {
-  const value: Record<string, unknown> = { ...entry.ext, o: entry.origin, s: entry.seq, r: entry.record, c: entry.change };
+  const value: Record<string, unknown> = { ...entry.ext, o: entry.origin, s: entry.seq, r: entry.record };
+  if (entry.digest !== undefined) value.h = Buffer.from(entry.digest, 'hex');
+  else value.c = entry.change;
   if (entry.sig) value.g = entry.sig;
   if (entry.prev !== undefined) value.p = Buffer.from(entry.prev, 'hex');
   return value;
@@ -162,7 +186,11 @@ function parse(type: Message['type'], m: Obj): Message {
     case 'auth':
       return { type, sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };
     case 'open':
-      return { type, clock: clock(m.clock), trust: text(m.trust, 'trust', 64), ...(m.policies === undefined ? {} : { policies: text(m.policies, 'policies', 64) }) };
+      return {
+        type, clock: clock(m.clock), trust: text(m.trust, 'trust', 64),
+        ...(m.policies === undefined ? {} : { policies: text(m.policies, 'policies', 64) }),
+        ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }),
+      };
     case 'changes':
       return parseChanges(m);
     case 'ack':
@@ -179,6 +207,10 @@ function parse(type: Message['type'], m: Obj): Message {
       return parseDigestRequest(m);
     case 'digest-response':
       return parseDigestResponse(m);
+    case 'record':
+      return { type, id: text(m.id, 'id', MAX_RECORD_ID_LENGTH, RECORD_ID), doc: bytes(m.doc, 'doc'), sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };
+    case 'subscribe':
+      return { type, ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }) };
     default: {
       const unreachable: never = type;
       throw new TypeError(`unhandled message ${String(unreachable)}`);

@@ -8,6 +8,7 @@
  * it declares, and a replayed or relayed proof never verifies.
  */
 import { createHash } from 'node:crypto';
+import { effectiveHolding } from '../crdt/holding.js';
 import { forkedOrigin, seqsFromWire, seqsOf, toWireClock } from '../crdt/origin-clock.js';
 import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
@@ -70,7 +71,7 @@ export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action
     return refuse(s, CloseCode.badSignature, 'bad-proof', { node: s.peer.node }, out);
   }
   out.push({ type: 'authenticated', peer: s.peer, proof: [...s.peerProof] });
-  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest(), policies: env.auth.policies };
+  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest(), policies: env.auth.policies, ...(env.subscription ? { holding: env.subscription } : {}) };
   out.push({ type: 'send', message: open });
   return { ...s, phase: 'awaiting-open', remote: s.peer.node, openSent: seqsOf(env.holdings) };
 }
@@ -109,7 +110,9 @@ export function onOpen(s: ProtocolState, msg: OpenMessage, env: Env, out: Action
   // (announce waits for open): say so now, or the peer would count them as missing.
   const moved = [...env.holdings].filter(([origin, head]) => (s.openSent?.get(origin) ?? 0) !== head.seq).map(([origin]) => origin);
   if (moved.length > 0) out.push({ type: 'send', message: { type: 'have', clock: toWireClock(env.holdings, moved) } });
-  return restart({ ...s, phase: 'open', openSent: undefined }, held, 0, env, out);
+  // What the peer holds: what it subscribed to, never beyond its trust-list scope.
+  const peerHolding = effectiveHolding(msg.holding, s.peer?.scope);
+  return restart({ ...s, phase: 'open', openSent: undefined, peerHolding }, held, 0, env, out);
 }
 
 /** Refuses a peer with a distinct close code; one log line (rate-limited by the host). */

@@ -4,6 +4,8 @@
  * exhaustive.
  */
 import type { ChangeEntry } from '../crdt/change-entry.js';
+import { createHash } from 'node:crypto';
+import type { HoldingFilter } from '../crdt/holding.js';
 import type { WireClock } from '../crdt/origin-clock.js';
 
 /** Protocol version spoken by this build; peers with another version are refused. */
@@ -45,6 +47,11 @@ export interface OpenMessage {
   trust: string;
   /** Digest of the sender's merge policies (merge-policy.ts); absent from builds before policies. */
   policies?: string;
+  /**
+   * The sender's subscription (PROTOCOL.md "Holdings"); absent: it holds every record its
+   * scope allows. The peer serves it that, intersected with its trust-list scope.
+   */
+  holding?: HoldingFilter;
 }
 
 /** A batch of change entries in the sender's log order (which respects causality). */
@@ -86,6 +93,25 @@ export interface ResyncMessage {
 export interface TrustMessage {
   type: 'trust';
   statements: unknown[];
+}
+
+/**
+ * A whole record document (Automerge save), vouched for by the sending member's
+ * signature (recordSigningInput): the history a subscriber skipped as stubs, sent before
+ * the change that moves the record into its holding, or when its subscription grew.
+ * Taken only from a `region` member; the receiver's clock does not change.
+ */
+export interface RecordMessage {
+  type: 'record';
+  id: string;
+  doc: Uint8Array;
+  sig: Uint8Array;
+}
+
+/** The sender's subscription changed (absent: everything its scope allows): serve it that from now on. */
+export interface SubscribeMessage {
+  type: 'subscribe';
+  holding?: HoldingFilter;
 }
 
 /** Sent just before closing for a reason the peer should log. */
@@ -145,10 +171,16 @@ export interface DigestResponseMessage {
 export type HandshakeMessage = HelloMessage | AuthMessage | OpenMessage | ErrorMessage;
 
 /** Every message of the protocol. */
-export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage;
+export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage;
 
 /** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
-export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response'] as const satisfies readonly Message['type'][];
+export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe'] as const satisfies readonly Message['type'][];
 
 /** The kinds accepted during the handshake. */
 export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satisfies readonly HandshakeMessage['type'][];
+
+/** What a member signs to vouch for a record document it sends (a `record` message). */
+export function recordSigningInput(cluster: string, id: string, doc: Uint8Array): Uint8Array {
+  const digest = createHash('sha256').update(doc).digest();
+  return Buffer.concat([Buffer.from(`crmsync/record/1\0${cluster}\0${id}\0`), digest]);
+}

@@ -166,6 +166,11 @@ export class Peers {
     return listen ? (await this.#transport.listen(listen)).url : null;
   }
 
+  /** Tells every open session's peer that this node's subscription changed. */
+  resubscribe(): void {
+    for (const session of this.#sessions) session.resubscribe();
+  }
+
   /** Open sessions. */
   openSessions(): PeerSession[] {
     return [...this.#sessions].filter((s) => s.state === 'open');

@@ -13,22 +13,26 @@
  *     sent again on this stream, so a change crosses a link once.
  *  3. At most `window` batches are unacknowledged (sentBatch - ackedBatch <= window),
  *     counting every frame of a split batch; frames beyond the window wait in `queued`.
- *  4. At most one outbound read (`locate`, `read` or `await-drain`) is in flight; results
+ *  4. At most one outbound read (`locate`, `read`, `await-drain` or `backfill`) is in flight; results
  *     of an earlier stream generation are ignored.
  *  5. Entries the peer sent are learned as held by the peer before they are ingested, so
  *     our own commit of them never sends them back (no echo).
  *  6. Before `open`, only handshake messages are accepted; the peer's identity is the
  *     one its signature proved, and clocks are exchanged only after both proofs.
  *  7. Per-session state only ever names origins on the trust list (bounded by it).
+ *  8. A change body reaches the peer only if its record is in the peer's holding before
+ *     or after the change (else a stub goes); and a third origin's entries reach the
+ *     peer only if our holding covers the peer's (else we would hide its records as stubs).
  */
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { lacking, seqsFromWire, seqsOf, toWireClock, type OriginClock, type SeqClock, type WireClock } from '../crdt/origin-clock.js';
 import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
+import { effectiveHolding, HOLD_ALL, sameHolding, type Holding, type HoldingFilter } from '../crdt/holding.js';
 import type { Role, Scope } from '../trust/statements.js';
 import type { NodeId } from '../types.js';
 import { onAuth, onHello, onOpen, onRedeemed, sayHello } from './handshake.js';
-import type { DigestRequestMessage, DigestResponseMessage, HelloMessage, Message } from './messages.js';
+import { recordSigningInput, type DigestRequestMessage, type DigestResponseMessage, type HelloMessage, type Message, type RecordMessage } from './messages.js';
 
 /** The anti-entropy messages (their exchange lives outside the machine, in anti-entropy.ts). */
 export type DigestMessage = DigestRequestMessage | DigestResponseMessage;
@@ -38,7 +42,7 @@ import { fail, learnHeld, onIngested, onRead, pump, restart } from './stream.js'
 export type Phase = 'awaiting-hello' | 'redeeming' | 'awaiting-auth' | 'awaiting-open' | 'open' | 'closed';
 
 /** What the outbound stream is waiting for (invariant 4). */
-export type Outbound = 'idle' | 'locating' | 'reading' | 'draining';
+export type Outbound = 'idle' | 'locating' | 'reading' | 'draining' | 'backfilling';
 
 /** A changes frame ready to send, with the batch number it carries. */
 export interface QueuedFrame {
@@ -103,6 +107,13 @@ export interface ProtocolState {
   readonly openSent?: SeqClock;
   /** The peer sent an `error` (logged once: anyone may send them before the handshake). */
   readonly peerReported: boolean;
+  /**
+   * What the peer holds (crdt/holding.ts): its subscription AND its trust-list scope, set
+   * at open. Entries of records outside it go to the peer as stubs (invariant 8).
+   */
+  readonly peerHolding: Holding;
+  /** A holding the peer asked for (`subscribe`), served once the records entering it were sent. */
+  readonly pendingHolding?: Holding;
 }
 
 /** Settings of the machine (from Limits). */
@@ -155,6 +166,10 @@ export interface Env {
   allowed(origin: string, seq: number): boolean;
   /** Our holdings in wire form. */
   wireClock(): WireClock;
+  /** The records this node keeps (its effective holding: crdt/holding.ts). */
+  holding: Holding;
+  /** The subscription this node declares in its `open` (undefined: everything its scope allows). */
+  subscription: HoldingFilter | undefined;
 }
 
 /** Inputs of the machine. */
@@ -177,8 +192,10 @@ export type Event =
   | { type: 'send-digest'; message: DigestMessage }
   /** Result of `locate`. */
   | { type: 'located'; stream: number; cursor: number }
-  /** Result of `read`. */
-  | { type: 'read'; stream: number; entries: StoredEntry[] }
+  /** Result of `read`; `records`: documents of records these entries move into the peer's holding, sent first. */
+  | { type: 'read'; stream: number; entries: StoredEntry[]; records?: RecordMessage[] }
+  /** Result of `backfill`: the records entering `holding` were sent; serve the peer that from now on. */
+  | { type: 'backfilled'; stream: number; holding: Holding }
   /** The send buffer drained (result of `await-drain`). */
   | { type: 'drained' }
   /** Result of `redeem`: the invitation was honoured (the peer is now a member) or refused. */
@@ -203,6 +220,10 @@ export type Action =
   | { type: 'read'; stream: number; from: number }
   | { type: 'await-drain' }
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
+  /** A record document a region vouched for: load it (the inbox waits for it). */
+  | { type: 'adopt'; id: string; doc: Uint8Array }
+  /** Send the peer the documents of records in `to` but not in `from` (its subscription grew). */
+  | { type: 'backfill'; stream: number; from: Holding; to: Holding }
   /** The peer's hello carries an invitation: the host checks it and grants the key (durably). */
   | { type: 'redeem'; hello: HelloMessage }
   /** Trust statements from the peer, to check and add. */
@@ -231,7 +252,7 @@ export function initialState(self: NodeId, now: number, options: { initiator: bo
     peer: undefined, peerProof: [], remote: undefined, openedAt: now,
     peerHolds: new Map(), sent: new Map(), cursor: 1, stream: 0, outbound: 'idle',
     epoch: 0, recvEpoch: 0, nextBatch: 0, sentBatch: 0, ackedBatch: 0, queued: [],
-    lastProgress: now, caughtUpAt: now, peerReported: false,
+    lastProgress: now, caughtUpAt: now, peerReported: false, peerHolding: HOLD_ALL,
   };
 }
 
@@ -285,7 +306,14 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return { ...s, cursor: event.cursor, outbound: 'idle' };
     case 'read':
       if (event.stream !== s.stream || s.outbound !== 'reading') return s;
+      for (const record of event.records ?? []) out.push({ type: 'send', message: record });
       return onRead(s, event.entries, env);
+    case 'backfilled': {
+      if (event.stream !== s.stream || s.outbound !== 'backfilling') return s;
+      const still = s.pendingHolding && !sameHolding(s.pendingHolding, event.holding) ? { pendingHolding: s.pendingHolding } : {};
+      const { pendingHolding: _done, ...rest } = s;
+      return { ...rest, ...still, peerHolding: event.holding, outbound: 'idle' };
+    }
     case 'drained':
       return s.outbound === 'draining' ? { ...s, outbound: 'idle' } : s;
     case 'ingested':
@@ -362,6 +390,23 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
     case 'digest-response': {
       out.push({ type: 'digest', message: msg });
       return msg.clock === undefined ? s : onPeerClock(s, msg.clock, env, out);
+    }
+    case 'record': {
+      // Only a region vouches for a whole document (its history is not origin-signed as one).
+      if (s.peer?.role !== 'region') {
+        out.push({ type: 'log', level: 'warn', message: 'ignored a record document from a member that is not a region', fields: { peer: s.remote } });
+        return s;
+      }
+      if (!env.auth.verify(s.peer.publicKey, recordSigningInput(env.auth.cluster, msg.id, msg.doc), msg.sig)) {
+        return fail(s, new CrmsyncError('ERR_SIGNATURE', 'a record document is not signed by the peer that sent it'), out);
+      }
+      out.push({ type: 'adopt', id: msg.id, doc: msg.doc });
+      return s;
+    }
+    case 'subscribe': {
+      const wanted = effectiveHolding(msg.holding, s.peer?.scope);
+      if (sameHolding(wanted, s.pendingHolding ?? s.peerHolding)) return s;
+      return { ...s, pendingHolding: wanted };
     }
     default: {
       const unreachable: never = msg;

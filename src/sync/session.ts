@@ -21,6 +21,10 @@ import type { NodeId } from '../types.js';
 import type { CatchUpGate } from './catch-up-gate.js';
 import type { StoredEntry } from '../crdt/change-entry.js';
 import { decodeMessage, encodeMessage } from './codec.js';
+import { isStub } from '../crdt/change-entry.js';
+import { holds, holdsAll, type Holding } from '../crdt/holding.js';
+import { recordSigningInput, type RecordMessage } from './messages.js';
+import { parseRecordId, type RecordId } from '../types.js';
 import { toWireClock } from '../crdt/origin-clock.js';
 import { NONCE_BYTES } from './codec.js';
 import {
@@ -138,6 +142,13 @@ export class PeerSession {
     this.#dispatch({ type: 'appended' });
   }
 
+  /** Tells the peer this node's subscription changed (it serves us that from now on). */
+  resubscribe(): void {
+    if (this.#state.phase !== 'open') return;
+    const subscription = this.#engine.subscription();
+    this.#sendFrame(encodeMessage({ type: 'subscribe', ...(subscription ? { holding: subscription } : {}) }));
+  }
+
   /** Tells the peer what we now hold (after receiving from someone else). */
   announce(origins: string[]): void {
     this.#dispatch({ type: 'announce', origins });
@@ -177,6 +188,8 @@ export class PeerSession {
       known: (origin) => this.#trust.knows(origin),
       allowed: (origin, seq) => this.#trust.allows(origin, seq),
       wireClock: () => toWireClock(this.#engine.holdings()),
+      holding: this.#engine.holding(),
+      subscription: this.#engine.subscription(),
     };
   }
 
@@ -243,13 +256,23 @@ export class PeerSession {
         this.#async(this.#engine.firstMissingPosition(action.peerHolds), (cursor) => ({ type: 'located', stream: action.stream, cursor }));
         return;
       case 'read':
-        this.#async(this.#readLog(action.from), (entries) => ({ type: 'read', stream: action.stream, entries }));
+        this.#async(this.#readWithRecords(action.from), ({ entries, records }) => ({ type: 'read', stream: action.stream, entries, records }));
         return;
       case 'await-drain':
         this.#async(this.#connection.drained(), () => ({ type: 'drained' }));
         return;
       case 'ingest':
         this.#ingest(action);
+        return;
+      case 'adopt':
+        // Like an ingest, the inbox waits for it: the changes after it build on the document.
+        this.#pendingWork = this.#engine.adopt(parseRecordId(action.id), action.doc, this.#state.remote!).then(
+          () => undefined,
+          (error: unknown) => this.#dispatch({ type: 'failed', error }),
+        );
+        return;
+      case 'backfill':
+        this.#async(this.#backfill(action.from, action.to), () => ({ type: 'backfilled', stream: action.stream, holding: action.to }));
         return;
       case 'opened':
         this.#logger.debug({ peer: action.remote, conn: this.#connection.id, direction: this.#connection.direction }, 'handshake complete');
@@ -291,6 +314,44 @@ export class PeerSession {
       if (this.#engine.lastPosition() - reached <= threshold) gate.release(this);
     }
     return entries;
+  }
+
+  /**
+   * Reads the next batch, and the documents of records its entries move into the peer's
+   * holding (their history went to the peer as stubs): they are sent first (move-in).
+   */
+  async #readWithRecords(from: number): Promise<{ entries: StoredEntry[]; records: RecordMessage[] }> {
+    const entries = await this.#readLog(from);
+    const holding = this.#state.peerHolding;
+    if (holdsAll(holding)) return { entries, records: [] };
+    const entering = new Set<RecordId>();
+    for (const e of entries) {
+      const place = e.place;
+      if (place && place[0] !== null && !holds(holding, place[0]) && holds(holding, place[1]) && !isStub(e)) entering.add(e.record);
+    }
+    return { entries, records: await this.#recordMessages([...entering]) };
+  }
+
+  /** The subscription grew: send the documents of the records entering it, waiting for drain as needed. */
+  async #backfill(from: Holding, to: Holding): Promise<void> {
+    const ids = await this.#engine.recordsEntering(from, to);
+    for (let i = 0; i < ids.length; i += this.#limits.batchChanges) {
+      for (const message of await this.#recordMessages(ids.slice(i, i + this.#limits.batchChanges))) {
+        if (!this.#connection.isOpen) return;
+        this.#sendFrame(encodeMessage(message));
+        if (this.#connection.bufferedAmount > this.#limits.sendHighWaterBytes) await this.#connection.drained();
+      }
+    }
+  }
+
+  /** Signed `record` messages for records held here (this node vouches for each document). */
+  async #recordMessages(ids: RecordId[]): Promise<RecordMessage[]> {
+    const messages: RecordMessage[] = [];
+    for (const id of ids) {
+      const doc = await this.#engine.recordDocument(id);
+      if (doc) messages.push({ type: 'record', id, doc, sig: this.#trust.keys.sign(recordSigningInput(this.#trust.cluster, id, doc)) });
+    }
+    return messages;
   }
 
   /** Where this session stands for catch-up slots (undefined: not catching up). */

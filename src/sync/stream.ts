@@ -3,7 +3,8 @@
  * (locate, read, frame, window) and the inbound side (ingest results, acks). Pure: see
  * protocol.ts for the machine as a whole and its invariants.
  */
-import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
+import { isStub, stubOf, type ChangeEntry, type StoredEntry } from '../crdt/change-entry.js';
+import { covers, holds, holdsAll, type Holding } from '../crdt/holding.js';
 import { learn, toWireClock, type SeqClock } from '../crdt/origin-clock.js';
 import { CrmsyncError, hasCode } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
@@ -62,12 +63,14 @@ export function onRead(s: ProtocolState, entries: StoredEntry[], env: Env): Prot
   const sent = new Map(s.sent);
   const fresh: Fresh[] = [];
   const chains = new Map<string, string | undefined>();
+  // Invariant 8: relaying third origins to a peer needs a holding that covers the peer's.
+  const relays = covers(env.holding, s.peerHolding);
   for (const entry of entries) {
     const prev = chains.has(entry.origin) ? chains.get(entry.origin) : entry.prev;
     chains.set(entry.origin, entry.chain);
-    if (entry.seq > (sent.get(entry.origin) ?? 0) && env.allowed(entry.origin, entry.seq)) {
+    if (entry.seq > (sent.get(entry.origin) ?? 0) && env.allowed(entry.origin, entry.seq) && (relays || entry.origin === s.self)) {
       sent.set(entry.origin, entry.seq);
-      fresh.push({ entry, prev, cut: false });
+      fresh.push({ entry: servedAs(entry, s.peerHolding), prev, cut: false });
     }
     if (entry.boundary && fresh.length > 0) fresh[fresh.length - 1]!.cut = true;
   }
@@ -81,6 +84,18 @@ export function onRead(s: ProtocolState, entries: StoredEntry[], env: Env): Prot
   }
   const idle = s.sentBatch === s.ackedBatch && s.queued.length === 0;
   return { ...s, sent, cursor, outbound: 'idle', queued, nextBatch, lastProgress: idle ? env.now : s.lastProgress };
+}
+
+/**
+ * The entry as a peer holding `holding` gets it (invariant 8): in full if its record is
+ * in the holding before or after the change, else as a stub (an entry never applied
+ * here, and so never placed, goes as a stub to every subscriber).
+ */
+export function servedAs(entry: StoredEntry, holding: Holding): StoredEntry {
+  if (holdsAll(holding) || isStub(entry)) return entry;
+  const place = entry.place;
+  if (place && ((place[0] !== null && holds(holding, place[0])) || holds(holding, place[1]))) return entry;
+  return stubOf(entry);
 }
 
 /**
@@ -126,8 +141,9 @@ function wireEntries(part: Fresh[]): ChangeEntry[] {
     last.set(f.entry.origin, i);
   });
   return part.map((f, i) => {
-    const { origin, seq, record, change, sig, ext } = f.entry;
+    const { origin, seq, record, change, sig, ext, digest } = f.entry;
     const wire: ChangeEntry = { origin, seq, record, change };
+    if (digest !== undefined) wire.digest = digest;
     if (last.get(origin) === i && sig) wire.sig = sig;
     if (first.get(origin) === i && f.prev !== undefined) wire.prev = f.prev;
     if (ext) wire.ext = ext;
@@ -146,6 +162,11 @@ export function pump(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
     sentBatch = frame.batch;
   }
   const next = sending === 0 ? s : { ...s, sentBatch, queued: s.queued.slice(sending) };
+  // A grown subscription: the records entering it go first, then the stream reads on with the new filter.
+  if (next.pendingHolding && next.outbound === 'idle') {
+    out.push({ type: 'backfill', stream: next.stream, from: next.peerHolding, to: next.pendingHolding });
+    return { ...next, outbound: 'backfilling' };
+  }
   if (next.queued.length > 0 || next.outbound !== 'idle') return next;
   if (next.cursor > env.lastPosition || next.sentBatch - next.ackedBatch >= window) return next;
   if (env.sendBlocked) {

@@ -69,9 +69,9 @@ export class TrustService {
    * are accepted (OriginAuthority): a member without limit, a revoked node up to where its
    * revocation said, a read-only member nothing; undefined for an origin we do not know.
    */
-  writer(origin: string): { key: Uint8Array; upTo: number; upToChain?: string } | undefined {
+  writer(origin: string): { key: Uint8Array; upTo: number; upToChain?: string; scope?: Scope } | undefined {
     const member = this.list.memberByNode(origin);
-    if (member) return { key: member.publicKey, upTo: member.role === 'read-only' ? 0 : Number.MAX_SAFE_INTEGER };
+    if (member) return { key: member.publicKey, upTo: member.role === 'read-only' ? 0 : Number.MAX_SAFE_INTEGER, ...(member.scope ? { scope: member.scope } : {}) };
     const retired = this.list.retired(origin);
     return retired && { key: retired.publicKey, upTo: retired.upTo, ...(retired.upToChain ? { upToChain: retired.upToChain } : {}) };
   }

@@ -11,6 +11,7 @@ import { openNode, type CrmNode } from '../../src/node.js';
 import type { Limits } from '../../src/limits.js';
 import { MemoryNetwork, type InFlightItem } from '../../src/net/memory-transport.js';
 import { createTestCluster } from '../../src/testing.js';
+import type { Role, Scope } from '../../src/trust/statements.js';
 import { Prng } from './prng.js';
 import { VirtualTimers } from './virtual-timers.js';
 
@@ -46,6 +47,8 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Receives every captured log line (parsed). */
   onLog?: (node: string, entry: Record<string, unknown>) => void;
+  /** Per node: its trust-list grant (default: a region) and its subscription (subscriptions.test.ts: laptops). */
+  members?: ({ grant: { role: Role; scope?: Scope }; subscription?: { territories?: string[] } } | undefined)[];
 }
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
@@ -126,9 +129,11 @@ export class SimCluster {
     if (this.nodes[i]) throw new TypeError(`node ${this.names[i]} is already up`);
     const name = this.names[i]!;
     const rng = this.#rng.fork(i * 10_007 + this.#incarnations[i]!++);
+    const member = this.options.members?.[i];
     const node = await openNode({
-      // The last two nodes are laptops: owner-region fields then have writers of both roles.
-      ...this.cluster.member(name, { role: i >= this.names.length - 2 ? 'laptop' : 'region' }),
+      // Without members given, the last two nodes are laptops: owner-region fields then have writers of both roles.
+      ...this.cluster.member(name, member?.grant ?? { role: i >= this.names.length - 2 ? 'laptop' : 'region' }),
+      ...(member?.subscription ? { subscription: member.subscription } : {}),
       mergePolicies: SIM_MERGE_POLICIES,
       db: this.dbs[i], nodeId: name, transport: this.network.transport(name), timers: this.timers,
       random: () => rng.next(), randomBytes: (n) => rng.bytes(n), sync: false, limits: this.limits,

@@ -18,11 +18,17 @@ const entry: fc.Arbitrary<ChangeEntry> = fc.record(
   { requiredKeys: ['origin', 'seq', 'record', 'change'] },
 ) as unknown as fc.Arbitrary<ChangeEntry>;
 
+// A stub (change-entry.ts): the change's digest instead of its bytes.
+const stub: fc.Arbitrary<ChangeEntry> = fc.record(
+  { origin: nodeId, seq: fc.integer({ min: 1, max: 1e9 }), record: recordId, change: fc.constant(new Uint8Array(0)), digest: hex(32), sig: bytes(64), prev: hex(32) },
+  { requiredKeys: ['origin', 'seq', 'record', 'change', 'digest'] },
+) as unknown as fc.Arbitrary<ChangeEntry>;
+
 const message = fc.oneof(
   fc.record({ type: fc.constant('hello' as const), protocol: fc.constant(2), cluster: fc.string({ minLength: 1, maxLength: 20 }), node: nodeId, key: bytes(32), nonce: bytes(32), proof: fc.constant([]) }),
   fc.record({ type: fc.constant('auth' as const), sig: bytes(64) }),
   fc.record({ type: fc.constant('open' as const), clock, trust: fc.string({ maxLength: 40 }) }),
-  fc.record({ type: fc.constant('changes' as const), epoch: fc.nat(), batch: fc.nat(), entries: fc.array(entry, { maxLength: 3 }) }),
+  fc.record({ type: fc.constant('changes' as const), epoch: fc.nat(), batch: fc.nat(), entries: fc.array(fc.oneof(entry, stub), { maxLength: 3 }) }),
   fc.record({ type: fc.constant('ack' as const), batch: fc.nat(), clock }),
   fc.record({ type: fc.constant('have' as const), clock }),
   fc.record({ type: fc.constant('resync' as const), epoch: fc.nat(), clock }),
@@ -69,6 +75,23 @@ describe('wire codec', () => {
     expect(codeOf(() => decodeMessage(pack({ type: 42 }), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(pack([1, 2, 3]), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(new Uint8Array(LIMIT + 1), LIMIT))).toBe('ERR_FRAME_TOO_LARGE');
+  });
+});
+
+describe('stub entries', () => {
+  const frame = (e: Record<string, unknown>) => pack({ type: 'changes', epoch: 0, batch: 1, entries: [{ o: 'a', s: 1, r: 'rec', ...e }] });
+
+  it('carry the digest instead of the change, and a decoded stub has an empty change', () => {
+    const decoded = decodeMessage(frame({ h: Buffer.alloc(32, 7) }), LIMIT) as Extract<Message, { type: 'changes' }>;
+    expect(decoded.entries[0]).toMatchObject({ digest: '07'.repeat(32) });
+    expect(decoded.entries[0]!.change).toHaveLength(0);
+  });
+
+  it('refuses an entry with both a change and a digest, with neither, or a digest of the wrong length', () => {
+    expect(codeOf(() => decodeMessage(frame({ c: Buffer.from([1]), h: Buffer.alloc(32) }), LIMIT))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(frame({}), LIMIT))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(frame({ h: Buffer.alloc(31) }), LIMIT))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(frame({ h: 'not bytes' }), LIMIT))).toBe('ERR_PROTOCOL');
   });
 });
 

@@ -23,6 +23,10 @@ import { apiTlsFor, forgetInvitationOnceMember } from './start-parts.js';
 export type StartOptions = ConfigFlags & {
   /** Engine limit overrides (tests use quick reconnects). */
   limits?: Partial<Limits>;
+  /** `--territory` (repeatable): hold only these territories' records. */
+  territory?: string[];
+  /** `--owner` (repeatable): hold only these owners' records. */
+  owner?: string[];
 };
 
 /** A node and its API, running in this process. */
@@ -66,6 +70,14 @@ async function bind<T>(what: string, address: string, flag: string, step: () => 
   }
 }
 
+/** The subscription `--territory` / `--owner` ask for (repeatable), if any: the node then holds only those records. */
+function subscriptionOf(options: StartOptions): { subscription?: { territories?: string[]; owners?: string[] } } {
+  const territories = options.territory ?? [];
+  const owners = options.owner ?? [];
+  if (territories.length === 0 && owners.length === 0) return {};
+  return { subscription: { ...(territories.length ? { territories } : {}), ...(owners.length ? { owners } : {}) } };
+}
+
 /** Opens the node and the API and announces them; returns once both serve. */
 export async function startNode(options: StartOptions, io: Io): Promise<RunningNode> {
   const warnings: string[] = [];
@@ -87,7 +99,7 @@ export async function startNode(options: StartOptions, io: Io): Promise<RunningN
   const node = await bind('peers', config.listen, '--listen', () => openNode({
     dataDir: paths.db, nodeId: config.nodeId, listen, peers: config.peers, peerToken: config.peerToken,
     ...identity.options, ...(tls === undefined ? {} : { tls }), insecure: config.insecure,
-    antiEntropyIntervalMs: config.antiEntropyInterval, logger, limits: options.limits, mergePolicies: config.mergePolicies,
+    antiEntropyIntervalMs: config.antiEntropyInterval, logger, limits: options.limits, mergePolicies: config.mergePolicies, ...subscriptionOf(options),
   })).catch((err: unknown) => { throw explainOpenFailure(err, options, paths.nodeKey); });
   let stopping = false;
   const apiAddress = parseHostPort(config.api)!;

@@ -1,0 +1,53 @@
+/**
+ * What a node holds (PROTOCOL.md "Holdings"): its subscription, checked against the
+ * trust list's scope for it, and the effective holding the engine and the sessions use.
+ * Kept apart from node.ts like node-trust.ts: the composition root only wires it.
+ */
+import { effectiveHolding, normalise, type HoldingFilter } from './crdt/holding.js';
+import type { Engine } from './engine/engine.js';
+import { z } from 'zod';
+import { CrmsyncError, validationError } from './errors.js';
+import { FIXED } from './limits.js';
+import type { TrustService } from './trust/trust-service.js';
+
+/** Longest territory or owner name (as in the record schema). */
+const MAX_NAME = 100;
+
+const names = z.array(z.string().trim().min(1, 'must not be empty').max(MAX_NAME)).max(FIXED.maxHoldingNames);
+/** A subscription as options, config and the API give it. */
+const subscriptionSchema = z.object({ territories: names.optional(), owners: names.optional() }).strict();
+
+/**
+ * Validates a subscription from options, config or the API (ERR_VALIDATION with the
+ * field): lists of non-empty names. Undefined (or both lists absent) holds everything.
+ */
+export function parseSubscription(value: unknown): HoldingFilter | undefined {
+  if (value === undefined || value === null) return undefined;
+  const parsed = subscriptionSchema.safeParse(value);
+  if (!parsed.success) throw validationError('subscription', parsed.error);
+  const { territories, owners } = parsed.data;
+  if (!territories && !owners) return undefined;
+  return normalise({ ...(territories ? { territories } : {}), ...(owners ? { owners } : {}) });
+}
+
+/** This node's trust-list scope (undefined: unrestricted, or not a member yet). */
+export function ownScope(trust: TrustService): HoldingFilter | undefined {
+  return trust.list.memberByKey(trust.keys.publicKey)?.scope;
+}
+
+/**
+ * Sets the engine's holding: the subscription AND the node's scope. A subscription that
+ * names a territory or owner beyond the scope is refused (ERR_UNAUTHORIZED): a node may
+ * not subscribe to what it may not read.
+ */
+export async function applySubscription(engine: Engine, trust: TrustService, subscription: HoldingFilter | undefined): Promise<void> {
+  const scope = ownScope(trust);
+  if (scope && subscription) {
+    const beyond = (mine: readonly string[] | undefined, allowed: readonly string[] | undefined) => (mine ?? []).filter((n) => !(allowed ?? []).includes(n));
+    const outside = [...beyond(subscription.territories, scope.territories), ...beyond(subscription.owners, scope.owners)];
+    if (outside.length > 0) {
+      throw new CrmsyncError('ERR_UNAUTHORIZED', `the subscription names ${outside.length} territories or owners beyond this node's scope in the trust list`);
+    }
+  }
+  await engine.setHolding(subscription, effectiveHolding(subscription, scope));
+}

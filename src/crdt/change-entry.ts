@@ -19,8 +19,15 @@ export interface ChangeEntry {
   seq: number;
   /** The record (document) the change belongs to. */
   record: RecordId;
-  /** Automerge change bytes; hash, deps, actor, time and message are read from them. */
+  /** Automerge change bytes; hash, deps, actor, time and message are read from them. Empty in a stub. */
   change: Uint8Array;
+  /**
+   * Set on a stub: an entry whose change body is withheld (an erased record, a collected
+   * tombstone, a record outside the receiver's subscription). It is SHA-256 of the
+   * withheld bytes (32 bytes): what the chain binds, so the origin's chain and signature
+   * still verify without the body. A stub is stored and relayed, never applied.
+   */
+  hash?: Uint8Array;
   /**
    * The origin's Ed25519 signature over the chain hash at this entry. Present where the
    * origin signed (every commit's last entry, and every `signEvery` entries within one);

@@ -146,7 +146,7 @@ export class Engine implements SyncEngine {
   async history(id: RecordId, limit: number): Promise<HistoryEntry[]> {
     const entries = await this.#store.historyOf(id, limit);
     return entries.map((e) => ({
-      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: changeHash(e.change, e.quarantined !== undefined),
+      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: e.hash ? Buffer.from(e.hash).toString('hex') : changeHash(e.change, e.quarantined !== undefined),
       ...(e.author === undefined ? {} : { author: e.author }), ...(e.quarantined === undefined ? {} : { quarantined: e.quarantined }),
     }));
   }

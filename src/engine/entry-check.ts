@@ -70,6 +70,16 @@ export function changeDigest(change: Uint8Array): string {
   return createHash('sha256').update(change).digest('hex');
 }
 
+/** The digest a chain step binds for an entry: the stub's stated hash, or SHA-256 of its change bytes. */
+export function entryDigest(entry: Pick<ChangeEntry, 'change' | 'hash'>): string {
+  return entry.hash ? Buffer.from(entry.hash).toString('hex') : changeDigest(entry.change);
+}
+
+/** The stub of an entry: the same chain link without the change body. */
+export function stubOf<T extends ChangeEntry>(entry: T): T {
+  return { ...entry, change: new Uint8Array(0), hash: Buffer.from(entryDigest(entry), 'hex') };
+}
+
 /**
  * Checks every origin run of a frame (see the file comment). `chainAt` reads the stored
  * chain hash of an entry held before the head (only needed when a run starts at or
@@ -159,7 +169,7 @@ function chainFrom(base: string, run: readonly ChangeEntry[]): string[] {
   const chains: string[] = [];
   let chain = base;
   for (const entry of run) {
-    chain = chainNext(chain, entry, changeDigest(entry.change));
+    chain = chainNext(chain, entry, entryDigest(entry));
     chains.push(chain);
   }
   return chains;

@@ -46,6 +46,8 @@ interface Item {
   signed: boolean;
   info?: ChangeInfo;
   quarantined?: string;
+  /** A stub (its body withheld): stored for the chain, never applied. */
+  stub?: true;
 }
 
 /** Ingests a frame from `from`; resolves once it is durable. */
@@ -61,7 +63,10 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     for (const evidence of forks) writer.setAside.set(evidence.origin, writer.heads.get(evidence.origin)?.seq ?? 0);
     const items = new Map<ChangeEntry, Item>();
     for (const run of check.runs) {
-      run.fresh.forEach((entry, i) => items.set(entry, inspect(entry, run.chains[i]!, i === run.fresh.length - 1)));
+      run.fresh.forEach((entry, i) => {
+        const signed = i === run.fresh.length - 1;
+        items.set(entry, entry.hash ? { entry, chain: run.chains[i]!, signed, stub: true } : inspect(entry, run.chains[i]!, signed));
+      });
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
     if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: undefined };
@@ -97,7 +102,7 @@ function inspect(entry: ChangeEntry, chain: string, signed: boolean): Item {
 async function applyByRecord(writer: Writer, items: Item[]): Promise<RecordWriteOp[]> {
   const byRecord = new Map<RecordId, Item[]>();
   for (const item of items) {
-    if (item.quarantined !== undefined) continue;
+    if (item.quarantined !== undefined || item.stub) continue;
     const list = byRecord.get(item.entry.record);
     if (list) list.push(item);
     else byRecord.set(item.entry.record, [item]);
@@ -227,5 +232,6 @@ function toLogged(item: Item): LoggedEntry {
   if (info?.message) logged.author = info.message;
   if (item.quarantined !== undefined) logged.quarantined = item.quarantined;
   if (entry.ext) logged.ext = entry.ext;
+  if (entry.hash) logged.hash = entry.hash;
   return logged;
 }

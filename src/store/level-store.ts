@@ -175,7 +175,7 @@ export class LevelStore implements Store {
       for (const value of values) {
         if (value === undefined) throw new CrmsyncError('ERR_CORRUPT', `record ${id}: a change of its history is missing from the log`);
         const entry = fromLogValue(this.#codec.unpack(value), 0);
-        if (entry.quarantined !== undefined) continue;
+        if (entry.quarantined !== undefined || entry.hash) continue;
         parts.push(entry.change);
         applied++;
       }

@@ -19,6 +19,8 @@ interface LogValue {
   b?: 1;
   q?: string;
   x?: Record<string, unknown>;
+  /** A stub's digest of its withheld change. */
+  d?: Uint8Array;
 }
 
 /** The stored value of an entry. */
@@ -29,6 +31,7 @@ export function toLogValue(e: LoggedEntry): LogValue {
   if (e.boundary) value.b = 1;
   if (e.quarantined !== undefined) value.q = e.quarantined;
   if (e.ext) value.x = e.ext;
+  if (e.hash) value.d = e.hash;
   return value;
 }
 
@@ -43,6 +46,7 @@ export function fromLogValue(v: LogValue, localSeq: number): StoredEntry {
   if (v.b) entry.boundary = true;
   if (v.q !== undefined) entry.quarantined = v.q;
   if (v.x) entry.ext = v.x;
+  if (v.d) entry.hash = v.d;
   return entry;
 }
 

@@ -24,7 +24,7 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSiz
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'g', 'p']);
+const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'g', 'p', 'h']);
 /** Most unknown keys an entry may carry (they are stored and relayed). */
 const MAX_ENTRY_EXTENSIONS = 16;
 /** Bytes of a nonce in hello. */
@@ -93,6 +93,10 @@ function parseEntry(value: unknown, what: string): ChangeEntry {
   };
   if (e.g !== undefined) entry.sig = bytes(e.g, `${what}.g`, SIGNATURE_BYTES);
   if (e.p !== undefined) entry.prev = Buffer.from(bytes(e.p, `${what}.p`, CHAIN_HASH_BYTES)).toString('hex');
+  if (e.h !== undefined) {
+    entry.hash = bytes(e.h, `${what}.h`, CHAIN_HASH_BYTES);
+    if (entry.change.length !== 0) throw bad(`${what} is a stub (h) but carries a change body`);
+  }
   const extra = Object.keys(e).filter((key) => !ENTRY_KEYS.has(key));
   if (extra.length > MAX_ENTRY_EXTENSIONS) throw bad(`${what} has too many unknown fields`);
   if (extra.length > 0) entry.ext = Object.fromEntries(extra.map((key) => [key, e[key]]));
@@ -104,6 +108,7 @@ export function entryToValue(entry: ChangeEntry): Record<string, unknown> {
   const value: Record<string, unknown> = { ...entry.ext, o: entry.origin, s: entry.seq, r: entry.record, c: entry.change };
   if (entry.sig) value.g = entry.sig;
   if (entry.prev !== undefined) value.p = Buffer.from(entry.prev, 'hex');
+  if (entry.hash) value.h = entry.hash;
   return value;
 }
 

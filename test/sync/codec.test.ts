@@ -96,6 +96,17 @@ describe('versioning policy', () => {
     expect(decodeMessage(encodeMessage(decoded), LIMIT)).toEqual(decoded);
   });
 
+  it('carries stubs (no body, the 32-byte digest in h) and refuses a stub with a body or a digest of another size', () => {
+    const stub = { ...wireEntry, c: Buffer.alloc(0), h: Buffer.alloc(32, 7) };
+    const decoded = decodeMessage(pack({ type: 'changes', epoch: 0, batch: 1, entries: [stub] }), LIMIT) as Extract<Message, { type: 'changes' }>;
+    expect(Buffer.from(decoded.entries[0]!.hash!)).toEqual(Buffer.alloc(32, 7));
+    expect(decoded.entries[0]!.ext).toBeUndefined();
+    expect(decodeMessage(encodeMessage(decoded), LIMIT)).toEqual(decoded);
+    expect(() => decodeMessage(pack({ type: 'changes', epoch: 0, batch: 1, entries: [{ ...stub, c: Buffer.from([1]) }] }), LIMIT)).toThrow(/stub/);
+    expect(() => decodeMessage(pack({ type: 'changes', epoch: 0, batch: 1, entries: [{ ...stub, h: Buffer.alloc(31) }] }), LIMIT)).toThrow(/entries\.0\.h/);
+    expect(() => decodeMessage(pack({ type: 'changes', epoch: 0, batch: 1, entries: [{ ...stub, h: 'x' }] }), LIMIT)).toThrow(/entries\.0\.h/);
+  });
+
   it('checks the count of entries before looking at any, and stops at the first bad one', () => {
     const many = pack({ type: 'changes', epoch: 0, batch: 1, entries: Array.from({ length: 10_001 }, () => ({})) });
     expect(() => decodeMessage(many, LIMIT)).toThrow(/entries has more than 10000 items/);

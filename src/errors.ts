@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'ERR_NOT_FOUND',
   /** A record with that id already exists (create). */
   'ERR_EXISTS',
+  /** The record id was erased, or its deleted record collected: the id never comes back. */
+  'ERR_GONE',
   /** A peer sent bytes that are not a valid protocol message. */
   'ERR_PROTOCOL',
   /** A frame exceeded the maximum frame size. */

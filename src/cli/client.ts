@@ -58,7 +58,7 @@ export interface PutResult {
 }
 
 /** Status codes to error codes, for error bodies that are not ours (a proxy's). */
-const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'ERR_VALIDATION', 401: 'ERR_UNAUTHORIZED', 404: 'ERR_NOT_FOUND', 409: 'ERR_EXISTS', 503: 'ERR_CLOSED', 504: 'ERR_TIMEOUT' };
+const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'ERR_VALIDATION', 401: 'ERR_UNAUTHORIZED', 404: 'ERR_NOT_FOUND', 409: 'ERR_EXISTS', 410: 'ERR_GONE', 503: 'ERR_CLOSED', 504: 'ERR_TIMEOUT' };
 
 type Query = Record<string, string | number | boolean | undefined>;
 

@@ -19,7 +19,7 @@ import { indexKeysOf } from './indexes.js';
 import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
 import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
-import type { Mutation, NodeIdentityRecord, RecordCounts, RecordMeta, RecordPage, Store } from './store.js';
+import type { Mutation, NodeIdentityRecord, RecordCounts, RecordDropOp, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;
@@ -220,8 +220,24 @@ export class LevelStore implements Store {
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
     for (const [key, value] of mutation.state ?? []) put(subs.state, key, codec.pack(value));
-    if (mutation.records.length > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
+    for (const entry of mutation.redact ?? []) {
+      const { localSeq, ...stored } = entry;
+      put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
+    }
+    for (const drop of mutation.drop ?? []) this.#dropOps(drop, del);
+    if (mutation.records.length > 0 || mutation.drop?.length) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
+  }
+
+  #dropOps(drop: RecordDropOp, del: (s: Sub, k: string) => void): void {
+    for (const localSeq of drop.history) del(this.#subs.hist, histKey(drop.id, localSeq));
+    if (!drop.before) return;
+    del(this.#subs.rec, drop.id);
+    if (drop.before.snapshotAt > 0) del(this.#subs.doc, drop.id);
+    for (const key of indexKeysOf(drop.before.view)) del(this.#subs.idx, key);
+    const view = drop.before.view;
+    this.#pendingCounts[view.deleted ? 'deleted' : 'live']--;
+    if (view.conflicts.length > 0) this.#pendingCounts.conflicted--;
   }
 
   #indexOps(
@@ -303,6 +319,11 @@ export class LevelStore implements Store {
 
   #applyDurable(pending: Pending): void {
     for (const [origin, head] of pending.mutation.clock) this.clock.set(origin, head);
+    // Redacted entries leave the in-memory tail too: live pushes must send the stubs.
+    const first = this.#tail[0]?.localSeq;
+    for (const entry of pending.mutation.redact ?? []) {
+      if (first !== undefined && entry.localSeq >= first && entry.localSeq - first < this.#tail.length) this.#tail[entry.localSeq - first] = entry;
+    }
     for (const entry of pending.entries) {
       this.lastLocalSeq = entry.localSeq;
       this.#tail.push(entry);
@@ -374,6 +395,20 @@ export class LevelStore implements Store {
       const seqs = keys.map((key) => parseInt(key.slice(id.length + 1), 16));
       const values = await this.#subs.log.getMany(seqs.map((s) => logKey(s)));
       return values.flatMap((bytes, i) => (bytes ? [fromLogValue(this.#codec.unpack(bytes), seqs[i]!)] : []));
+    });
+  }
+
+  recordIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
+    return this.#read('listing record ids', async () =>
+      (await this.#subs.rec.keys({ ...(options.after === undefined ? {} : { gt: options.after }), limit: options.limit }).all()) as RecordId[]);
+  }
+
+  stateEntries<T>(prefix: string): Promise<[key: string, value: T][]> {
+    return this.#read('reading node state', async () => {
+      const out: [string, T][] = [];
+      // '\uffff' sorts after every character a state key uses.
+      for await (const [key, value] of this.#subs.state.iterator({ gte: prefix, lt: `${prefix}\uffff` })) out.push([key, this.#codec.unpack<T>(value)]);
+      return out;
     });
   }
 

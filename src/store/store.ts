@@ -36,6 +36,18 @@ export interface RecordWriteOp {
   snapshot?: Uint8Array;
 }
 
+/**
+ * A record removed from this node for good (erased, or its tombstone collected): its
+ * meta, snapshot, index keys and history index go; its log entries stay as stubs.
+ */
+export interface RecordDropOp {
+  id: RecordId;
+  /** What the store holds of it now (undefined: nothing but log entries). */
+  before: RecordMeta | undefined;
+  /** Log positions of its history index. */
+  history: number[];
+}
+
 /** Everything that must become durable together: one atomic batch. */
 export interface Mutation {
   records: RecordWriteOp[];
@@ -45,6 +57,10 @@ export interface Mutation {
   clock: [origin: string, head: OriginHead][];
   /** Small named values owned by drivers (import watermarks and the like). */
   state?: [key: string, value: unknown][];
+  /** Records removed for good (see RecordDropOp). */
+  drop?: RecordDropOp[];
+  /** Held entries rewritten as stubs at their position (same chain, signature and boundary; no body, no author). */
+  redact?: StoredEntry[];
 }
 
 /** Record counters. */
@@ -97,6 +113,10 @@ export interface Store {
   /** Raw secondary-index keys in [gte, lt), after `after`, at most `limit`. */
   scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]>;
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
+  /** Ids of records with a meta, in key order, after `after`, at most `limit` (keys only: no view is decoded). */
+  recordIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
+  /** Small named values whose key starts with `prefix` (node state; e.g. this node's lifecycle markers). */
+  stateEntries<T>(prefix: string): Promise<[key: string, value: T][]>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */
   recordCounts(): RecordCounts;
   getState<T>(key: string): Promise<T | undefined>;

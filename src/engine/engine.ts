@@ -19,6 +19,8 @@ import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from '
 import { verifyRecords, type VerifyReport } from './verify.js';
 import { changeDigest, type OriginAuthority } from './entry-check.js';
 import { Writer, type RecordChangeEvent, type WriterIdentity } from './writer.js';
+import { COLLECTED_PREFIX, GoneRecords, NO_ERASURES, type CollectedMarker, type ErasureSet } from './gone.js';
+import { purgeRecords, recordsNamed } from './purge.js';
 
 /**
  * What the sync protocol needs from a node, and all it gets: what do you hold, give me
@@ -78,7 +80,12 @@ export interface EngineOptions {
   authority: OriginAuthority;
   now?: () => number;
   randomBytes?: (n: number) => Uint8Array;
+  /** The cluster's erasures (the trust list); none when absent. */
+  erasures?: ErasureSet;
 }
+
+/** Node state: how many erasures this node has applied (an erasure received but not applied before a crash is applied at the next open). */
+const ERASURES_APPLIED_KEY = 'lifecycle/erasures-applied';
 
 /** See the file comment. */
 export class Engine implements SyncEngine {
@@ -94,7 +101,7 @@ export class Engine implements SyncEngine {
   constructor(options: EngineOptions) {
     this.nodeId = options.store.nodeId;
     this.#store = options.store;
-    this.#writer = new Writer(options);
+    this.#writer = new Writer({ ...options, gone: new GoneRecords(options.identity.cluster, options.erasures ?? NO_ERASURES) });
     this.#now = options.now ?? Date.now;
     this.#limits = options.limits;
     this.#authority = options.authority;
@@ -149,6 +156,40 @@ export class Engine implements SyncEngine {
       node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: e.hash ? Buffer.from(e.hash).toString('hex') : changeHash(e.change, e.quarantined !== undefined),
       ...(e.author === undefined ? {} : { author: e.author }), ...(e.quarantined === undefined ? {} : { quarantined: e.quarantined }),
     }));
+  }
+
+  /** Record ids that never come back (erased, or collected tombstones). */
+  get gone(): GoneRecords {
+    return this.#writer.gone;
+  }
+
+  /** Loads this node's collected-tombstone markers (at open). */
+  async loadCollected(): Promise<void> {
+    const markers = await this.#store.stateEntries<CollectedMarker>(COLLECTED_PREFIX);
+    this.#writer.gone.collected(markers.map(([key]) => key.slice(COLLECTED_PREFIX.length)));
+  }
+
+  /** How many erasures this node has applied (durable with the purge). */
+  async erasuresApplied(): Promise<number> {
+    return (await this.#store.getState<number>(ERASURES_APPLIED_KEY)) ?? 0;
+  }
+
+  /**
+   * Removes the held records named by erased `subjects` (purge.ts) and records that
+   * `applied` erasures are applied, in one batch. Entries arriving later for them are
+   * stubbed on ingest. Resolves with how many records this node held.
+   */
+  async applyErasures(subjects: readonly string[], applied: number): Promise<number> {
+    const ids = await recordsNamed(this.#store, new Set(subjects), (id) => this.#writer.gone.subject(id));
+    return purgeRecords(this.#writer, this.#store, ids, [[ERASURES_APPLIED_KEY, applied]]);
+  }
+
+  /** Removes deleted records whose tombstones became collectable, leaving a marker for each (lifecycle.ts decides which). */
+  async collectTombstones(records: readonly { id: RecordId; deletedAt: number }[], now: number): Promise<number> {
+    const markers = records.map(({ id, deletedAt }): [string, CollectedMarker] => [`${COLLECTED_PREFIX}${this.#writer.gone.subject(id)}`, { deletedAt, collectedAt: now }]);
+    // Gone before the purge is staged: an ingest queued meanwhile must stub these records, not revive them.
+    this.#writer.gone.collected(markers.map(([key]) => key.slice(COLLECTED_PREFIX.length)));
+    return purgeRecords(this.#writer, this.#store, records.map((r) => r.id), markers);
   }
 
   /** Re-derives every record from its document and compares (see verify.ts). */

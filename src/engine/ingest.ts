@@ -20,7 +20,7 @@ import { applySimple, emptyView, genesisState, stateOfDoc, type RecordState } fr
 import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
-import { checkFrame, type ForkEvidence, type OriginAuthority } from './entry-check.js';
+import { checkFrame, stubOf, type ForkEvidence, type OriginAuthority } from './entry-check.js';
 import type { Writer } from './writer.js';
 
 /** What ingesting a frame achieved. */
@@ -65,7 +65,10 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     for (const run of check.runs) {
       run.fresh.forEach((entry, i) => {
         const signed = i === run.fresh.length - 1;
-        items.set(entry, entry.hash ? { entry, chain: run.chains[i]!, signed, stub: true } : inspect(entry, run.chains[i]!, signed));
+        // An erased record (or one whose tombstone was collected) never comes back: its
+        // entries, verified with their bodies above, are kept as stubs only.
+        const kept = !entry.hash && writer.gone.isGone(entry.record) ? stubOf(entry) : entry;
+        items.set(entry, kept.hash ? { entry: kept, chain: run.chains[i]!, signed, stub: true } : inspect(kept, run.chains[i]!, signed));
       });
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);

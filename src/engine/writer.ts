@@ -27,6 +27,7 @@ import type { Mutation, RecordMeta, RecordWriteOp, Store } from '../store/store.
 import type { NodeId, RecordId } from '../types.js';
 import type { RecordState } from '../crdt/record-state.js';
 import { DocCache } from './doc-cache.js';
+import { GoneRecords, NO_ERASURES } from './gone.js';
 import { changeDigest } from './entry-check.js';
 import { Mutex } from './mutex.js';
 
@@ -86,8 +87,13 @@ export class Writer {
    * that offers the other branch.
    */
   readonly setAside = new Map<string, number>();
+  /** Record ids that never come back (gone.ts): their entries are stubbed, writes to them refused. */
+  readonly gone: GoneRecords;
+  /** The newest queued commit (purges wait for every earlier one to be durable). */
+  #lastCommit: Promise<unknown> = Promise.resolve();
 
-  constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity }) {
+  constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity; gone?: GoneRecords }) {
+    this.gone = options.gone ?? new GoneRecords(options.identity.cluster, NO_ERASURES);
     this.#identity = options.identity;
     this.#store = options.store;
     this.#actor = options.actor;
@@ -214,6 +220,7 @@ export class Writer {
    */
   commit(mutation: Mutation, source: NodeId | null = null): Promise<StoredEntry[]> {
     const durable = this.#store.commit(mutation);
+    this.#lastCommit = durable;
     for (const op of mutation.records) this.#pending.set(op.id, { meta: op.after, durable });
     const chains = mutation.entries.map((e) => `${e.origin}/${e.seq}`);
     mutation.entries.forEach((e, i) => this.#pendingChains.set(chains[i]!, e.chain));
@@ -247,10 +254,22 @@ export class Writer {
     if (entries.length > 0) this.events.emit('appended', entries, source);
   }
 
+  /** Waits until every queued commit is durable (under the lock: then nothing is queued after it). */
+  async settled(): Promise<void> {
+    await this.#lastCommit.catch(() => undefined);
+  }
+
+  /** Drops what the writer holds of a record removed for good (under the lock). */
+  forget(id: RecordId): void {
+    this.cache.evict(id);
+    this.#pending.delete(id);
+  }
+
   /** Waits for all queued work (used by close and tests). */
   async drain(): Promise<void> {
     await this.#mutex.run(() => undefined);
     await Promise.all([...this.#pending.values()].map((p) => p.durable.catch(() => undefined)));
+    await this.settled();
   }
 
   /** Frees every live document. */

@@ -8,6 +8,7 @@ export { STAGES, ATOMIC_FIELDS, ADDRESS_FIELDS, MAX_RECORD_ID_LENGTH, recordInpu
 export type { FieldConflict, ConflictValue } from './crdt/record-doc.js';
 export type { RecordChangeEvent } from './engine/writer.js';
 export type { HistoryEntry } from './engine/engine.js';
+export type { ErasureView } from './node-lifecycle.js';
 export type { PeerStatus, DialState } from './sync/peers.js';
 export type { SessionStats } from './sync/session.js';
 export { CrmsyncError, hasCode, validationError, ERROR_CODES, type ErrorCode, type FieldIssue, type UnknownKeys } from './errors.js';

@@ -31,6 +31,7 @@ import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
 import type { Role } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
+import { wireErasures, type ErasureApi } from './node-lifecycle.js';
 
 /** The `source` recorded for changes merged from a backup. */
 const RESTORE_SOURCE = parseNodeId('restore');
@@ -187,8 +188,14 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const engine = new Engine({
     store, actor: makeActorId(store.nodeId, bytes(8)), limits, logger: log.child({ component: 'engine' }),
     now: () => timers.now(), randomBytes: bytes,
-    identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust,
+    identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust, erasures: trust.list,
   });
+  await engine.loadCollected();
+  let closed = false;
+  const assertOpen = () => {
+    if (closed) throw new CrmsyncError('ERR_CLOSED', 'the node is closed');
+  };
+  const erasure = await wireErasures({ engine, trust, self: store.nodeId, now: () => timers.now(), logger: log.child({ component: 'lifecycle' }), assertOpen });
   const listen = options.listen === false ? undefined : { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 };
   const tls = await tlsFor(options, listen, trust, store.nodeId);
   const transport = options.transport ?? createWsTransport({
@@ -209,7 +216,7 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const url = await peers.start(listen);
   for (const peer of new Set([...(options.peers ?? []), ...invitationPeers(options)])) peers.add(peer);
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
-  return buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log });
+  return buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log, erasure: erasure.api, lifecycleIdle: erasure.idle, assertOpen, markClosed: () => { closed = true; } });
 }
 
 /** This node's identity and membership, as status reports it. */
@@ -260,18 +267,20 @@ interface Parts {
   timers: Timers;
   url: string | null;
   log: Logger;
+  erasure: ErasureApi;
+  /** Resolves when no erasure is being applied. */
+  lifecycleIdle: () => Promise<void>;
+  assertOpen: () => void;
+  markClosed: () => void;
 }
 
-function buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log }: Parts): CrmNode {
+function buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log, erasure, lifecycleIdle, assertOpen, markClosed }: Parts): CrmNode {
   let closed = false;
-  const assertOpen = () => {
-    if (closed) throw new CrmsyncError('ERR_CLOSED', 'the node is closed');
-  };
   const readFeed = (after: number, limit: number) => store.readLog(after + 1, Math.min(Math.max(1, limit), limits.maxFeedEntries), limits.maxFeedBytes);
   return {
     id: store.nodeId,
     url,
-    records: createRecordsApi(engine, store, limits, assertOpen),
+    records: createRecordsApi(engine, store, limits, assertOpen, erasure),
     trust: createTrustApi(trust, { self: store.nodeId, clock: () => store.clock, now: () => timers.now(), assertOpen }),
     onChange: (listener) => engine.onChange(listener),
     async status() {
@@ -324,6 +333,7 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
     async close() {
       if (closed) return;
       closed = true;
+      markClosed();
       // Each step runs even if an earlier one failed: a failing transport must not leave
       // the store open (and its directory locked) or pending writes unflushed.
       const failures: unknown[] = [];
@@ -336,6 +346,7 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
         }
       };
       await step('peers', () => peers.stop());
+      await step('lifecycle', () => lifecycleIdle());
       await step('engine', () => engine.drain());
       await step('documents', () => engine.close());
       await step('store', () => store.close());

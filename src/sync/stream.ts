@@ -126,8 +126,9 @@ function wireEntries(part: Fresh[]): ChangeEntry[] {
     last.set(f.entry.origin, i);
   });
   return part.map((f, i) => {
-    const { origin, seq, record, change, sig, ext } = f.entry;
+    const { origin, seq, record, change, sig, ext, hash } = f.entry;
     const wire: ChangeEntry = { origin, seq, record, change };
+    if (hash) wire.hash = hash;
     if (last.get(origin) === i && sig) wire.sig = sig;
     if (first.get(origin) === i && f.prev !== undefined) wire.prev = f.prev;
     if (ext) wire.ext = ext;

@@ -216,7 +216,8 @@ export class LevelStore implements Store {
       const { localSeq, ...stored } = entry;
       put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
       put(subs.origin, originKey(entry.origin, entry.seq), codec.pack({ l: localSeq, h: Buffer.from(entry.chain, 'hex') } satisfies OriginIndexValue));
-      put(subs.hist, histKey(entry.record, localSeq), EMPTY);
+      // A stub is no part of a record's history (its body is gone: erased, or never ours to hold).
+      if (!entry.hash) put(subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
     for (const [key, value] of mutation.state ?? []) put(subs.state, key, codec.pack(value));
@@ -439,6 +440,14 @@ export class LevelStore implements Store {
 
   getState<T>(key: string): Promise<T | undefined> {
     return this.#read('reading node state', () => this.#getValue<T>('state', key));
+  }
+
+  compact(): Promise<void> {
+    return this.#read('compacting the data directory', async () => {
+      const db = this.#db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
+      // Every key of every sublevel sorts between these ('!' is the sublevel prefix).
+      if (typeof db.compactRange === 'function') await db.compactRange('\u0000', '\uffff');
+    });
   }
 
   async close(): Promise<void> {

@@ -126,5 +126,13 @@ export interface Store {
   saveTrust(statements: readonly { hash: string; value: unknown }[]): Promise<void>;
   /** Durably stores small named values outside a commit (invitations and the like). */
   putState(entries: readonly [key: string, value: unknown][]): Promise<void>;
+  /**
+   * Rewrites the database files so deleted and overwritten values are physically gone
+   * (LevelDB keeps them in older files and its write-ahead log until compaction): an
+   * erasure must not leave the data on disk. A no-op where the database cannot. Call it
+   * before the deletions too: LevelDB never rewrites its deepest file, so deletions are
+   * only dropped, with what they delete, when the data already sits in a file below them.
+   */
+  compact(): Promise<void>;
   close(): Promise<void>;
 }

@@ -181,7 +181,12 @@ export class Engine implements SyncEngine {
    */
   async applyErasures(subjects: readonly string[], applied: number): Promise<number> {
     const ids = await recordsNamed(this.#store, new Set(subjects), (id) => this.#writer.gone.subject(id));
-    return purgeRecords(this.#writer, this.#store, ids, [[ERASURES_APPLIED_KEY, applied]]);
+    // The erased values must leave the disk, not only the keys (LevelDB keeps old values
+    // until compaction): once to move them into files, once to merge the deletions in.
+    if (ids.length > 0) await this.#store.compact();
+    const held = await purgeRecords(this.#writer, this.#store, ids, [[ERASURES_APPLIED_KEY, applied]]);
+    if (held > 0) await this.#store.compact();
+    return held;
   }
 
   /** Removes deleted records whose tombstones became collectable, leaving a marker for each (lifecycle.ts decides which). */

@@ -147,7 +147,16 @@ export const changeEventData = z.strictObject({
 });
 
 /** Response bodies by name. */
+const erasureView = z.strictObject({
+  subject: z.string().describe('SHA-256 of the cluster id and the record id: the erasure never names the record'),
+  node: z.string().describe('the administrator node that erased it'),
+  key: z.string().describe('fingerprint of the key that signed the erasure'),
+  at: z.number().describe('when (ms since the epoch)'),
+});
+
 export const responses = {
+  erasure: z.strictObject({ erasure: erasureView }),
+  erasures: z.strictObject({ erasures: z.array(erasureView) }),
   customer: z.strictObject({ customer: customerView }),
   customers: z.strictObject({ customers: z.array(customerView), next: z.string().nullable() }),
   conflicts: z.strictObject({ conflicts: z.array(fieldConflict) }),

@@ -5,7 +5,7 @@
  */
 import { CrmsyncError } from '../errors.js';
 import type {
-  ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus, RecordInputLike, RecordPatchLike, RecordView,
+  ErasureView, ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus, RecordInputLike, RecordPatchLike, RecordView,
   Role, Scope, TrustMember, TrustView, VerifyReport,
 } from '../index.js';
 import { causeCode, causeText } from './error-output.js';
@@ -126,6 +126,16 @@ export class ApiClient {
   /** POST /v1/customers/:id/restore. */
   async restore(id: string): Promise<RecordView> {
     return (await this.request<{ customer: RecordView }>('POST', `/v1/customers/${encodeURIComponent(id)}/restore`, { fields: FLAGS_OF_FIELDS.record })).customer;
+  }
+
+  /** POST /v1/customers/:id/erase: erases the record on every node (the node must be an administrator). */
+  async erase(id: string): Promise<ErasureView> {
+    return (await this.request<{ erasure: ErasureView }>('POST', `/v1/customers/${encodeURIComponent(id)}/erase`)).erasure;
+  }
+
+  /** GET /v1/erasures: who erased what (salted hashes), when. */
+  async erasures(): Promise<ErasureView[]> {
+    return (await this.request<{ erasures: ErasureView[] }>('GET', '/v1/erasures')).erasures;
   }
 
   /** GET /v1/customers: one page. */

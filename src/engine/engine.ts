@@ -184,7 +184,7 @@ export class Engine implements SyncEngine {
     // The erased values must leave the disk, not only the keys (LevelDB keeps old values
     // until compaction): once to move them into files, once to merge the deletions in.
     if (ids.length > 0) await this.#store.compact();
-    const held = await purgeRecords(this.#writer, this.#store, ids, [[ERASURES_APPLIED_KEY, applied]]);
+    const held = await purgeRecords(this.#writer, this.#store, ids, [[ERASURES_APPLIED_KEY, applied]], { redact: true });
     if (held > 0) await this.#store.compact();
     return held;
   }
@@ -194,7 +194,7 @@ export class Engine implements SyncEngine {
     const markers = records.map(({ id, deletedAt }): [string, CollectedMarker] => [`${COLLECTED_PREFIX}${this.#writer.gone.subject(id)}`, { deletedAt, collectedAt: now }]);
     // Gone before the purge is staged: an ingest queued meanwhile must stub these records, not revive them.
     this.#writer.gone.collected(markers.map(([key]) => key.slice(COLLECTED_PREFIX.length)));
-    return purgeRecords(this.#writer, this.#store, records.map((r) => r.id), markers);
+    return purgeRecords(this.#writer, this.#store, records.map((r) => r.id), markers, { redact: false });
   }
 
   /** Re-derives every record from its document and compares (see verify.ts). */

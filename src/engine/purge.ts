@@ -1,9 +1,10 @@
 /**
  * Removing records for good: an erased record (a signed erasure every member holds) or
  * a deleted one whose tombstone became collectable. The record's meta, view, snapshot,
- * indexes and history index go, and each of its entries in the log is rewritten as a
- * stub (same position, chain hash and signature, no body, no author), so every origin's
- * chain still verifies and peers still receive the link. One atomic batch per call,
+ * indexes and history index go. An erased record's entries in the log are rewritten as
+ * stubs (same position, chain hash and signature, no body, no author), so every origin's
+ * chain still verifies and peers still receive the link; a collected tombstone's keep
+ * their bodies (a member restored from an old backup must still receive the delete). One atomic batch per call,
  * after every earlier commit is durable (an entry still queued is stubbed too).
  */
 import type { StoredEntry } from '../crdt/change-entry.js';
@@ -25,7 +26,7 @@ function redacted(entry: StoredEntry): StoredEntry {
  * Removes `ids` (see the file comment) with `state` (markers, the erasure watermark) in
  * the same batch; resolves once durable with how many records were held.
  */
-export async function purgeRecords(writer: Writer, store: Store, ids: readonly RecordId[], state: [string, unknown][]): Promise<number> {
+export async function purgeRecords(writer: Writer, store: Store, ids: readonly RecordId[], state: [string, unknown][], options: { redact: boolean }): Promise<number> {
   const staged = await writer.run(async () => {
     await writer.settled();
     const metas = await store.getMetas(ids);
@@ -35,7 +36,7 @@ export async function purgeRecords(writer: Writer, store: Store, ids: readonly R
       const history = await store.historyOf(id, Number.MAX_SAFE_INTEGER);
       if (!metas[i] && history.length === 0) continue;
       drop.push({ id, before: metas[i], history: history.map((e) => e.localSeq) });
-      for (const entry of history) if (!entry.hash) redact.push(redacted(entry));
+      if (options.redact) for (const entry of history) if (!entry.hash) redact.push(redacted(entry));
       writer.forget(id);
     }
     if (drop.length === 0 && state.length === 0) return { held: 0, durable: undefined };

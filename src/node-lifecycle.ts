@@ -3,7 +3,8 @@
  * in the trust list (every member holds them; they travel like grants): this wires them
  * to the engine, which removes the erased records and stubs their entries, now and
  * whenever one arrives from a peer or a backup, and catches up at open on erasures a
- * crash left unapplied. The records API's erase and erasures live here.
+ * crash left unapplied. The records API's erase and erasures live here, and the timer
+ * that collects tombstones once every member holds the delete and the retention passed.
  */
 import { CrmsyncError } from './errors.js';
 import type { Engine } from './engine/engine.js';
@@ -11,6 +12,11 @@ import type { Logger } from './log.js';
 import type { TrustStatement } from './trust/statements.js';
 import type { TrustService } from './trust/trust-service.js';
 import { parseRecordId, type NodeId } from './types.js';
+import { seqsOf, type SeqClock } from './crdt/origin-clock.js';
+import { collectableTombstones, mergeHoldings, stableClock } from './engine/tombstones.js';
+import type { Limits } from './limits.js';
+import type { Store } from './store/store.js';
+import type { TimerHandle, Timers } from './timers.js';
 
 /** One erasure, as the audit shows it: who, when, the salted hash; never the record or its data. */
 export interface ErasureView {
@@ -78,4 +84,73 @@ export async function wireErasures(options: {
     },
   };
   return { api, idle: () => purging };
+}
+
+/** Node state: what each member is known to hold (member -> origin -> seq), kept across restarts. */
+const HOLDINGS_KEY = 'lifecycle/holdings';
+/** Tombstones collected in one pass at most (one atomic batch). */
+const MAX_COLLECTED_PER_PASS = 1000;
+
+/** What status reports of tombstone collection. */
+export interface LifecycleStatus {
+  /** Collection passes since start. */
+  passes: number;
+  /** Tombstones this node has collected (since it was created). */
+  collected: number;
+  /** False while some member's holdings are unknown here (nothing can be collected). */
+  stable: boolean;
+}
+
+/**
+ * Collects tombstones every `lifecycleIntervalMs` (engine/tombstones.ts says when one
+ * may go). Returns its status and stop(); `pass` runs one pass now (tests, and the timer).
+ */
+export async function startTombstoneCollector(options: {
+  engine: Engine; store: Store; holdings: () => [NodeId, SeqClock][]; members: () => string[]; self: NodeId;
+  limits: Pick<Limits, 'lifecycleIntervalMs' | 'tombstoneRetentionMs'>; timers: Timers; logger: Logger;
+}): Promise<{ status: () => LifecycleStatus; pass: () => Promise<void>; stop: () => Promise<void> }> {
+  const { engine, store, limits, timers, logger } = options;
+  const stored = (await store.getState<Record<string, Record<string, number>>>(HOLDINGS_KEY)) ?? {};
+  const known = new Map(Object.entries(stored).map(([member, clock]) => [member, new Map(Object.entries(clock))]));
+  const status: LifecycleStatus = { passes: 0, collected: engine.gone.collectedCount, stable: false };
+  let running: Promise<void> = Promise.resolve();
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  const once = async () => {
+    if (mergeHoldings(known, options.holdings())) {
+      await store.putState([[HOLDINGS_KEY, Object.fromEntries([...known].map(([member, clock]) => [member, Object.fromEntries(clock)]))]]);
+    }
+    const stable = stableClock(options.members(), options.self, seqsOf(engine.holdings()), known);
+    status.stable = stable !== undefined;
+    if (stable) {
+      const now = timers.now();
+      const records = await collectableTombstones(store, stable, now, limits.tombstoneRetentionMs, MAX_COLLECTED_PER_PASS);
+      if (records.length > 0) {
+        const held = await engine.collectTombstones(records, now);
+        status.collected = engine.gone.collectedCount;
+        logger.info({ collected: held }, 'tombstones collected');
+      }
+    }
+    status.passes++;
+  };
+  const pass = () => {
+    running = running.then(once).catch((err: unknown) => logger.error({ err }, 'tombstone collection failed'));
+    return running;
+  };
+  const schedule = () => {
+    timer = timers.after(limits.lifecycleIntervalMs, () => {
+      if (stopped) return;
+      void pass().then(() => { if (!stopped) schedule(); });
+    });
+  };
+  schedule();
+  return {
+    status: () => ({ ...status }),
+    pass,
+    async stop() {
+      stopped = true;
+      timer?.cancel();
+      await running;
+    },
+  };
 }

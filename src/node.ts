@@ -31,7 +31,7 @@ import type { NodeKeys } from './trust/keys.js';
 import type { TrustService } from './trust/trust-service.js';
 import type { Role } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
-import { wireErasures, type ErasureApi } from './node-lifecycle.js';
+import { startTombstoneCollector, wireErasures, type ErasureApi, type LifecycleStatus } from './node-lifecycle.js';
 
 /** The `source` recorded for changes merged from a backup. */
 const RESTORE_SOURCE = parseNodeId('restore');
@@ -107,6 +107,8 @@ export interface NodeStatus {
   rejectedEntries: Record<string, number>;
   /** Changes received from peers that failed verification and were quarantined. */
   quarantinedChanges: number;
+  /** Tombstone collection (passes, collected, whether every member's holdings are known) and the cluster's erasures. */
+  lifecycle: LifecycleStatus & { erasures: number };
 }
 
 /** One entry of the change feed (see changesSince). */
@@ -211,12 +213,16 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const peers = new Peers({
     engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }),
   });
+  const collector = await startTombstoneCollector({
+    engine, store, holdings: () => peers.holdings(), members: () => trust.list.members().map((m) => m.node), self: store.nodeId,
+    limits, timers, logger: log.child({ component: 'lifecycle' }),
+  });
   const insecure = options.insecure === true && listen !== undefined && !isLoopback(listen.host) && !tls;
   if (insecure) log.warn({ host: listen!.host }, 'INSECURE: peers connect without TLS beyond loopback (--insecure)');
   const url = await peers.start(listen);
   for (const peer of new Set([...(options.peers ?? []), ...invitationPeers(options)])) peers.add(peer);
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
-  return buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log, erasure: erasure.api, lifecycleIdle: erasure.idle, assertOpen, markClosed: () => { closed = true; } });
+  return buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log, erasure: erasure.api, lifecycleIdle: async () => { await collector.stop(); await erasure.idle(); }, lifecycle: collector.status, assertOpen, markClosed: () => { closed = true; } });
 }
 
 /** This node's identity and membership, as status reports it. */
@@ -268,13 +274,14 @@ interface Parts {
   url: string | null;
   log: Logger;
   erasure: ErasureApi;
-  /** Resolves when no erasure is being applied. */
+  /** Stops tombstone collection; resolves when no erasure or collection is running. */
   lifecycleIdle: () => Promise<void>;
+  lifecycle: () => LifecycleStatus;
   assertOpen: () => void;
   markClosed: () => void;
 }
 
-function buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log, erasure, lifecycleIdle, assertOpen, markClosed }: Parts): CrmNode {
+function buildNode({ store, engine, trust, peers, transport, insecure, limits, timers, url, log, erasure, lifecycleIdle, lifecycle, assertOpen, markClosed }: Parts): CrmNode {
   let closed = false;
   const readFeed = (after: number, limit: number) => store.readLog(after + 1, Math.min(Math.max(1, limit), limits.maxFeedEntries), limits.maxFeedBytes);
   return {
@@ -293,6 +300,7 @@ function buildNode({ store, engine, trust, peers, transport, insecure, limits, t
         identity: identityOf(trust, store.nodeId), insecure,
         refused: { connections: { ...transport.stats().refused }, handshakes: Object.fromEntries(peers.refusedHandshakes) },
         rejectedEntries: Object.fromEntries(peers.rejectedEntries), quarantinedChanges: peers.quarantined,
+        lifecycle: { ...lifecycle(), erasures: trust.list.erasureCount },
       };
     },
     async verify(options = {}) {

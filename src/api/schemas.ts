@@ -182,6 +182,12 @@ export const responses = {
     }),
     rejectedEntries: counts.describe('sessions closed because the peer sent entries that failed verification, by reason'),
     quarantinedChanges: z.number().describe('changes received that failed verification: stored and relayed, never applied'),
+    lifecycle: z.strictObject({
+      passes: z.number().describe('tombstone collection passes since start'),
+      collected: z.number().describe('deleted records whose tombstones this node collected'),
+      stable: z.boolean().describe('false while some member\'s holdings are unknown here: then nothing is collected'),
+      erasures: z.number().describe('records erased in the cluster'),
+    }),
   }),
   health: z.strictObject({ status: z.string() }),
   error: z.strictObject({

@@ -34,14 +34,21 @@ async function passes(node: CrmNode, count: number): Promise<void> {
   await vi.waitFor(async () => expect((await node.status()).lifecycle.passes).toBeGreaterThanOrEqual(start + count), { timeout: 20_000 });
 }
 
+/** A fresh harness with node a (on the test's clock) and node b dialing it, each on its own directory; c-old created on a. */
+async function twoNodes() {
+  harness = new Harness();
+  const time = clock();
+  const dirB = await harness.tempDir();
+  const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
+  const b = await harness.open({ dataDir: dirB, nodeId: 'b', peers: [a.url!], limits: LIMITS });
+  await a.records.create({ id: 'c-old', name: 'Old Customer' });
+  return { time, dirB, a, b };
+}
+
 describe('tombstone collection', () => {
   it('waits for the retention period and for every member to hold the delete, then collects', async () => {
-    harness = new Harness();
-    const time = clock();
-    const dirB = await harness.tempDir();
-    const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
-    let b = await harness.open({ dataDir: dirB, nodeId: 'b', peers: [a.url!], limits: LIMITS });
-    await a.records.create({ id: 'c-old', name: 'Old Customer' });
+    const { time, dirB, a, b: first } = await twoNodes();
+    let b = first;
     await a.records.create({ id: 'c-keep', name: 'Kept Customer' });
     await waitForConvergence([a, b]);
     await passes(a, 2); // a has learned what b holds
@@ -91,12 +98,7 @@ describe('tombstone collection', () => {
   }, 90_000);
 
   it('a member restored from a backup taken before the delete edits the record and reconnects: it does not come back', async () => {
-    harness = new Harness();
-    const time = clock();
-    const dirB = await harness.tempDir();
-    const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
-    const b = await harness.open({ dataDir: dirB, nodeId: 'b', peers: [a.url!], limits: LIMITS });
-    await a.records.create({ id: 'c-old', name: 'Old Customer' });
+    const { time, dirB, a, b } = await twoNodes();
     await waitForConvergence([a, b]);
     const old = join(dirB, '..', 'before-delete.crmbak');
     await writeBackupFile(b, old);

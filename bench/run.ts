@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --n 100000] [--seed 1] [--phases p1,rss] [--fanout 10,50] [--prof]`: two crmsync nodes A and B in
+ * `npm run bench [-- --n 100000] [--seed 1] [--phases p1,rss|storage] [--fanout 10,50] [--storage-edits 1000000] [--prof]`: two crmsync nodes A and B in
  * separate child processes on loopback; the parent orchestrates, measures and prints
  * one table with the issue's targets beside each phase. Speed never fails the run;
  * a correctness failure (P4 FAIL, records or edits missing) exits 1.
@@ -30,12 +30,16 @@ const { values: opts } = parseArgs({
     phases: { type: 'string', default: 'all' },
     /** Rows of the import phase (bench/import.ts); 0 skips it. */
     'import-n': { type: 'string', default: '10000' },
+    /** Edits of the storage phase (bench/storage.ts: disk and log after churn vs a fresh load); 0 skips it. */
+    'storage-edits': { type: 'string', default: '1000000' },
+    /** Records the storage phase's edits are spread over. */
+    'storage-records': { type: 'string', default: '10000' },
   },
 });
 const N = Number(opts.n);
 const SEED = Number(opts.seed);
 if (!Number.isInteger(N) || N < 2000) throw new TypeError('--n must be an integer >= 2000');
-if (!['all', 'p1,rss', 'subs'].includes(opts.phases)) throw new TypeError(`--phases: ${opts.phases} is not supported (use all, p1,rss for the memory check, or subs for subscribed catch-up)`);
+if (!['all', 'p1,rss', 'subs', 'storage'].includes(opts.phases)) throw new TypeError(`--phases: ${opts.phases} is not supported (use all, p1,rss for the memory check, subs for subscribed catch-up, or storage)`);
 const MEMORY_ONLY = opts.phases === 'p1,rss';
 /** `--phases subs`: B is a laptop subscribed to 1 of SUBS_TERRITORIES territories; its catch-up from A is measured. */
 const SUBS = opts.phases === 'subs';
@@ -54,6 +58,7 @@ const du = (dir: string) => Number(execFileSync('du', ['-sb', dir], { encoding: 
 const rssMb = (kb: number) => kb / 1024;
 
 async function main(): Promise<number> {
+  if (opts.phases === 'storage') return storagePhase();
   const root = tempDir(mkdtempSync(join(tmpdir(), 'crmsync-bench-')));
   const profDir = join(tmpdir(), 'crmsync-bench-profiles');
   if (opts.prof) mkdirSync(profDir, { recursive: true });
@@ -223,7 +228,20 @@ async function main(): Promise<number> {
   if (p4.problems.length) console.log(`\nP4 problems (${p4.problems.length}):\n  ${p4.problems.slice(0, 10).join('\n  ')}`);
   console.log(`\ncorrectness: ${failed ? 'FAIL' : 'PASS'} (speed targets are reported, never enforced)`);
   if (opts.prof) console.log(`cpu profiles: ${profDir}`);
-  return failed ? 1 : importPhase(Number(opts['import-n']));
+  return failed ? 1 : importPhase(Number(opts['import-n'])) || storagePhase();
+}
+
+/** Disk and log after edit churn against a fresh load (bench/storage.ts, its own process). */
+function storagePhase(): number {
+  const edits = Number(opts['storage-edits']);
+  if (!(edits > 0)) return 0;
+  log(`storage: ${int(edits)} edits on ${opts['storage-records']} records, 20% deleted, against a fresh load (bench/storage.ts)`);
+  try {
+    execFileSync(process.execPath, [...siblingArgs('storage'), '--edits', String(edits), '--records', opts['storage-records'], '--seed', String(SEED)], { stdio: 'inherit' });
+    return 0;
+  } catch {
+    return 1;
+  }
 }
 
 type Push = (r: Row) => void;

@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'ERR_EXISTS',
   /** The field of a conflict resolve holds no concurrent values (never did, or was resolved meanwhile). */
   'ERR_NOT_CONFLICTED',
+  /** The record id was erased, or its deleted record collected: the id never comes back. */
+  'ERR_GONE',
   /** A peer sent bytes that are not a valid protocol message. */
   'ERR_PROTOCOL',
   /** A frame exceeded the maximum frame size. */

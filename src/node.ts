@@ -37,6 +37,7 @@ import type { Role } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
 import type { HoldingFilter } from './crdt/holding.js';
 import { applySubscription, ownScope, parseSubscription } from './node-holding.js';
+import { startTombstoneCollector, wireErasures, type ErasureApi, type LifecycleStatus } from './node-lifecycle.js';
 
 /** The `source` recorded for changes merged from a backup. */
 const RESTORE_SOURCE = parseNodeId('restore');
@@ -143,6 +144,8 @@ export interface NodeStatus {
   antiEntropy: AntiEntropyStatus;
   /** What this node holds: its subscription (null: everything its scope allows) and its trust-list scope (null: none). */
   holding: { subscription: SubscriptionView | null; scope: SubscriptionView | null };
+  /** Tombstone collection (passes, collected, whether every member's holdings are known) and the cluster's erasures. */
+  lifecycle: LifecycleStatus & { erasures: number };
 }
 
 /** One entry of the change feed (see changesSince). */
@@ -241,7 +244,7 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     store, actor: makeActorId(store.nodeId, bytes(8)), limits, logger: log.child({ component: 'engine' }),
     now: () => timers.now(), randomBytes: bytes,
     merge: { policies, roleOf: (node) => trust.list.memberByNode(node)?.role },
-    identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust,
+    identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust, erasures: trust.list,
   });
   try {
     await applySubscription(engine, trust, parseSubscription(options.subscription));
@@ -256,6 +259,12 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   trust.events.on('changed', () => {
     engine.rederiveConflicted().catch((err: unknown) => log.warn({ err }, 'could not re-derive conflicted records after a trust list change'));
   });
+  await engine.loadCollected();
+  let closed = false;
+  const assertOpen = () => {
+    if (closed) throw new CrmsyncError('ERR_CLOSED', 'the node is closed');
+  };
+  const erasure = await wireErasures({ engine, trust, self: store.nodeId, now: () => timers.now(), logger: log.child({ component: 'lifecycle' }), assertOpen });
   const listen = options.listen === false ? undefined : { host: options.listen?.host ?? '127.0.0.1', port: options.listen?.port ?? 0 };
   const tls = await tlsFor(options, listen, trust, store.nodeId);
   const transport = options.transport ?? createWsTransport({
@@ -276,13 +285,17 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     ae, sessions: () => peers.openSessions(), holdings: () => engine.holdings(), limits, timers, logger: log.child({ component: 'anti-entropy' }),
     intervalMs: antiEntropyInterval(options.antiEntropyIntervalMs),
   });
+  const collector = await startTombstoneCollector({
+    engine, store, holdings: () => peers.holdings(), members: () => trust.list.members().map((m) => m.node), self: store.nodeId,
+    limits, timers, logger: log.child({ component: 'lifecycle' }),
+  });
   const insecure = options.insecure === true && listen !== undefined && !isLoopback(listen.host) && !tls;
   if (insecure) log.warn({ host: listen!.host }, 'INSECURE: peers connect without TLS beyond loopback (--insecure)');
   const url = await peers.start(listen);
   for (const peer of new Set([...(options.peers ?? []), ...invitationPeers(options)])) peers.add(peer);
   antiEntropy.start();
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
-  return buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log });
+  return buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log, erasure: erasure.api, lifecycleIdle: async () => { await collector.stop(); await erasure.idle(); }, lifecycle: collector.status, assertOpen, markClosed: () => { closed = true; } });
 }
 
 /** The background anti-entropy interval: the default, or a whole number of ms >= 0 (0 disables). */
@@ -341,18 +354,21 @@ interface Parts {
   timers: Timers;
   url: string | null;
   log: Logger;
+  erasure: ErasureApi;
+  /** Stops tombstone collection; resolves when no erasure or collection is running. */
+  lifecycleIdle: () => Promise<void>;
+  lifecycle: () => LifecycleStatus;
+  assertOpen: () => void;
+  markClosed: () => void;
 }
 
-function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log }: Parts): CrmNode {
+function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log, erasure, lifecycleIdle, lifecycle, assertOpen, markClosed }: Parts): CrmNode {
   let closed = false;
-  const assertOpen = () => {
-    if (closed) throw new CrmsyncError('ERR_CLOSED', 'the node is closed');
-  };
   const readFeed = (after: number, limit: number) => store.readLog(after + 1, Math.min(Math.max(1, limit), limits.maxFeedEntries), limits.maxFeedBytes);
   return {
     id: store.nodeId,
     url,
-    records: createRecordsApi(engine, store, limits, assertOpen),
+    records: createRecordsApi(engine, store, limits, assertOpen, erasure),
     trust: createTrustApi(trust, { self: store.nodeId, clock: () => store.clock, now: () => timers.now(), assertOpen }),
     onChange: (listener) => engine.onChange(listener),
     async status() {
@@ -368,6 +384,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
         mergePolicies: { digest: engine.policies, rules: { ...engine.mergePolicies } },
         antiEntropy: antiEntropy.status(),
         holding: { subscription: viewOf(engine.subscription()), scope: viewOf(ownScope(trust)) },
+        lifecycle: { ...lifecycle(), erasures: trust.list.erasureCount },
       };
     },
     async verify(options = {}) {
@@ -423,6 +440,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
     async close() {
       if (closed) return;
       closed = true;
+      markClosed();
       // Each step runs even if an earlier one failed: a failing transport must not leave
       // the store open (and its directory locked) or pending writes unflushed.
       const failures: unknown[] = [];
@@ -436,6 +454,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
       };
       await step('anti-entropy', () => antiEntropy.stop());
       await step('peers', () => peers.stop());
+      await step('lifecycle', () => lifecycleIdle());
       await step('engine', () => engine.drain());
       await step('documents', () => engine.close());
       await step('store', () => store.close());

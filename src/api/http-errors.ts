@@ -20,6 +20,7 @@ const STATUS_BY_CODE: Partial<Record<ApiErrorCode, number>> = {
   ERR_NOT_FOUND: 404,
   ERR_EXISTS: 409,
   ERR_NOT_CONFLICTED: 409,
+  ERR_GONE: 410,
   ERR_CLOSED: 503,
   ERR_BUSY: 503,
   ERR_TIMEOUT: 504,

@@ -9,7 +9,7 @@ import { backupRoutes, type BackupRouteOptions } from './backup-routes.js';
 import { conflictRoutes } from './conflict-routes.js';
 import { importRoutes } from './import-routes.js';
 import { opsRoutes } from './ops-routes.js';
-import { trustRoutes } from './trust-routes.js';
+import { asAdmin, trustRoutes } from './trust-routes.js';
 import type { EventStreams } from './events.js';
 import type { ApiMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -131,6 +131,21 @@ export function buildRoutes(deps: RouteDeps): ApiRoute[] {
       method: 'DELETE', url: '/v1/customers/:id', summary: 'Delete a customer (a restorable tombstone)', tag: 'customers',
       params: customerParams, responses: { 200: customerResponse, 404: notFound },
       handle: async ({ params }) => customer(200, await node.records.delete(params.id)),
+    }),
+    defineRoute({
+      method: 'POST', url: '/v1/customers/:id/erase', summary: 'Erase a customer on every node, for good (GDPR; the node must be an administrator)', tag: 'customers',
+      params: customerParams,
+      responses: {
+        200: { description: 'the erasure (also when the record was erased before)', schema: responses.erasure },
+        403: { description: 'this node is not an administrator of its cluster (ERR_UNAUTHORIZED)', schema: responses.error },
+        404: notFound,
+      },
+      handle: async ({ params }) => asAdmin(async () => json(200, { erasure: await node.records.erase(params.id) })),
+    }),
+    defineRoute({
+      method: 'GET', url: '/v1/erasures', summary: 'Every erasure of the cluster: who, when, the salted id hash; never the record', tag: 'customers',
+      responses: { 200: { description: 'the erasures, oldest first', schema: responses.erasures } },
+      handle: async () => json(200, { erasures: node.records.erasures() }),
     }),
     defineRoute({
       method: 'POST', url: '/v1/customers/:id/restore', summary: 'Restore a deleted customer', tag: 'customers',

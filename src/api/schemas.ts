@@ -221,8 +221,16 @@ export const changeEventData = z.strictObject({
 /** Response bodies by name. */
 /** Records in these territories or of these owners (a subscription or a scope). */
 const holdingFilter = z.strictObject({ territories: z.array(z.string()).optional(), owners: z.array(z.string()).optional() });
+const erasureView = z.strictObject({
+  subject: z.string().describe('SHA-256 of the cluster id and the record id: the erasure never names the record'),
+  node: z.string().describe('the administrator node that erased it'),
+  key: z.string().describe('fingerprint of the key that signed the erasure'),
+  at: z.number().describe('when (ms since the epoch)'),
+});
 
 export const responses = {
+  erasure: z.strictObject({ erasure: erasureView }),
+  erasures: z.strictObject({ erasures: z.array(erasureView) }),
   customer: z.strictObject({ customer: customerView }),
   customers: z.strictObject({ customers: z.array(customerView), next: z.string().nullable() }),
   conflicts: z.strictObject({ conflicts: z.array(fieldConflict) }),
@@ -259,6 +267,12 @@ export const responses = {
     holding: z.strictObject({
       subscription: holdingFilter.nullable().describe('what this node subscribed to (null: every record its scope allows)'),
       scope: holdingFilter.nullable().describe('its scope in the trust list (null: unrestricted)'),
+    }),
+    lifecycle: z.strictObject({
+      passes: z.number().describe('tombstone collection passes since start'),
+      collected: z.number().describe('deleted records whose tombstones this node collected'),
+      stable: z.boolean().describe('false while some member\'s holdings are unknown here: then nothing is collected'),
+      erasures: z.number().describe('records erased in the cluster'),
     }),
   }),
   antiEntropy: antiEntropyResult,

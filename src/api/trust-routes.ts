@@ -47,7 +47,7 @@ const invitation = z.strictObject({
 const forbidden = { description: 'this node is not an administrator of its cluster (ERR_UNAUTHORIZED)', schema: common.error };
 
 /** Runs an administrator's operation; a node that is not one answers 403. */
-async function asAdmin(run: () => Promise<RouteResult>): Promise<RouteResult> {
+export async function asAdmin(run: () => Promise<RouteResult>): Promise<RouteResult> {
   try {
     return await run();
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { CrmsyncError } from '../errors.js';
 import type {
-  AntiEntropyResult, ConflictInboxItem, ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus, RecordInputLike, RecordPatchLike, RecordView,
+  AntiEntropyResult, ConflictInboxItem, ErasureView, ErrorCode, FieldConflict, FieldIssue, HistoryEntry, NodeStatus, PeerStatus, RecordInputLike, RecordPatchLike, RecordView,
   ResolveChoice, ResolveResult, Role, Scope, TrustMember, TrustView, VerifyReport,
 } from '../index.js';
 import { causeCode, causeText } from './error-output.js';
@@ -72,7 +72,7 @@ export interface PutResult {
 }
 
 /** Status codes to error codes, for error bodies that are not ours (a proxy's). */
-const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'ERR_VALIDATION', 401: 'ERR_UNAUTHORIZED', 404: 'ERR_NOT_FOUND', 409: 'ERR_EXISTS', 503: 'ERR_CLOSED', 504: 'ERR_TIMEOUT' };
+const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'ERR_VALIDATION', 401: 'ERR_UNAUTHORIZED', 404: 'ERR_NOT_FOUND', 409: 'ERR_EXISTS', 410: 'ERR_GONE', 503: 'ERR_CLOSED', 504: 'ERR_TIMEOUT' };
 
 type Query = Record<string, string | number | boolean | undefined>;
 
@@ -140,6 +140,16 @@ export class ApiClient {
   /** POST /v1/customers/:id/restore. */
   async restore(id: string): Promise<RecordView> {
     return (await this.request<{ customer: RecordView }>('POST', `/v1/customers/${encodeURIComponent(id)}/restore`, { fields: FLAGS_OF_FIELDS.record })).customer;
+  }
+
+  /** POST /v1/customers/:id/erase: erases the record on every node (the node must be an administrator). */
+  async erase(id: string): Promise<ErasureView> {
+    return (await this.request<{ erasure: ErasureView }>('POST', `/v1/customers/${encodeURIComponent(id)}/erase`)).erasure;
+  }
+
+  /** GET /v1/erasures: who erased what (salted hashes), when. */
+  async erasures(): Promise<ErasureView[]> {
+    return (await this.request<{ erasures: ErasureView[] }>('GET', '/v1/erasures')).erasures;
   }
 
   /** GET /v1/customers: one page. */

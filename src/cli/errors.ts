@@ -72,6 +72,7 @@ const BY_CODE: Partial<Record<string, ExitCode>> = {
   ERR_NOT_FOUND: EXIT.notFound,
   ERR_EXISTS: EXIT.conflict,
   ERR_NOT_CONFLICTED: EXIT.conflict,
+  ERR_GONE: EXIT.notFound,
   ERR_LOCKED: EXIT.conflict,
   ERR_CLOSED: EXIT.notRunning,
 };

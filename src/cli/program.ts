@@ -75,6 +75,11 @@ function addRecordCommands(program: Command, io: Io): void {
   clientOptions(recordsCmd.command('delete <id>').description('delete a record (a tombstone; restorable)'))
     .addHelpText('after', examples('crmsync records delete cust-42'))
     .action((id: string, opts: Opts) => done(records().then((m) => m.recordsDelete(id, flagsOf(opts), io))));
+  clientOptions(recordsCmd.command('erase <id>').description('erase a record on every node, for good (GDPR; the node must be an administrator): no tombstone, no history, never restorable'))
+    .addHelpText('after', examples('crmsync records erase cust-42', 'crmsync records erasures'))
+    .action((id: string, opts: Opts) => done(import('./commands/erase.js').then((m) => m.recordsErase(id, flagsOf(opts), io))));
+  clientOptions(recordsCmd.command('erasures').description('list the erasures of the cluster: who erased, when, the salted id hash'))
+    .action((opts: Opts) => done(import('./commands/erase.js').then((m) => m.recordsErasures(flagsOf(opts), io))));
   clientOptions(recordsCmd.command('restore <id>').description('restore a deleted record'))
     .addHelpText('after', examples('crmsync records restore cust-42'))
     .action((id: string, opts: Opts) => done(records().then((m) => m.recordsRestore(id, flagsOf(opts), io))));

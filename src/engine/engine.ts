@@ -24,6 +24,8 @@ import { changeDigest, type OriginAuthority } from './entry-check.js';
 import { Writer, type RecordChangeEvent, type WriterIdentity } from './writer.js';
 import { adoptPolicies, rederiveConflicted } from './rederive.js';
 import { policiesDigest, type MergePolicies } from '../crdt/merge-policy.js';
+import { COLLECTED_PREFIX, GoneRecords, NO_ERASURES, type CollectedMarker, type ErasureSet } from './gone.js';
+import { purgeRecords, recordsNamed } from './purge.js';
 
 /**
  * What the sync protocol needs from a node, and all it gets: what do you hold, give me
@@ -107,7 +109,12 @@ export interface EngineOptions {
   /** Merge policies and members' roles (default: the default policies, no roles). */
   merge?: MergeContext;
   randomBytes?: (n: number) => Uint8Array;
+  /** The cluster's erasures (the trust list); none when absent. */
+  erasures?: ErasureSet;
 }
+
+/** Node state: how many erasures this node has applied (an erasure received but not applied before a crash is applied at the next open). */
+const ERASURES_APPLIED_KEY = 'lifecycle/erasures-applied';
 
 /** See the file comment. */
 export class Engine implements SyncEngine {
@@ -125,7 +132,7 @@ export class Engine implements SyncEngine {
   constructor(options: EngineOptions) {
     this.nodeId = options.store.nodeId;
     this.#store = options.store;
-    this.#writer = new Writer(options);
+    this.#writer = new Writer({ ...options, gone: new GoneRecords(options.identity.cluster, options.erasures ?? NO_ERASURES) });
     this.policies = policiesDigest(this.#writer.merge.policies);
     this.#now = () => this.#writer.clock.now();
     this.#limits = options.limits;
@@ -219,7 +226,7 @@ export class Engine implements SyncEngine {
   async history(id: RecordId, limit: number): Promise<HistoryEntry[]> {
     const entries = await this.#store.historyOf(id, limit);
     return entries.map((e) => ({
-      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: changeHash(e.change, e.quarantined !== undefined),
+      node: e.origin, seq: e.seq, at: e.time, fields: e.fields, hash: e.digest !== undefined ? e.digest : changeHash(e.change, e.quarantined !== undefined),
       ...(e.author === undefined ? {} : { author: e.author }), ...(e.quarantined === undefined ? {} : { quarantined: e.quarantined }),
     }));
   }
@@ -241,6 +248,45 @@ export class Engine implements SyncEngine {
   /** Re-derives conflicted records' views (a member's role changed: owner-region may pick another value). */
   rederiveConflicted(): Promise<number> {
     return rederiveConflicted(this.#store, this.#writer, this.#limits.verifyPageRecords);
+  }
+
+  /** Record ids that never come back (erased, or collected tombstones). */
+  get gone(): GoneRecords {
+    return this.#writer.gone;
+  }
+
+  /** Loads this node's collected-tombstone markers (at open). */
+  async loadCollected(): Promise<void> {
+    const markers = await this.#store.stateEntries<CollectedMarker>(COLLECTED_PREFIX);
+    this.#writer.gone.collected(markers.map(([key]) => key.slice(COLLECTED_PREFIX.length)));
+  }
+
+  /** How many erasures this node has applied (durable with the purge). */
+  async erasuresApplied(): Promise<number> {
+    return (await this.#store.getState<number>(ERASURES_APPLIED_KEY)) ?? 0;
+  }
+
+  /**
+   * Removes the held records named by erased `subjects` (purge.ts) and records that
+   * `applied` erasures are applied, in one batch. Entries arriving later for them are
+   * stubbed on ingest. Resolves with how many records this node held.
+   */
+  async applyErasures(subjects: readonly string[], applied: number): Promise<number> {
+    const ids = await recordsNamed(this.#store, new Set(subjects), (id) => this.#writer.gone.subject(id));
+    // The erased values must leave the disk, not only the keys (LevelDB keeps old values
+    // until compaction): once to move them into files, once to merge the deletions in.
+    if (ids.length > 0) await this.#store.compact();
+    const held = await purgeRecords(this.#writer, this.#store, ids, [[ERASURES_APPLIED_KEY, applied]], { redact: true });
+    if (held > 0) await this.#store.compact();
+    return held;
+  }
+
+  /** Removes deleted records whose tombstones became collectable, leaving a marker for each (lifecycle.ts decides which). */
+  async collectTombstones(records: readonly { id: RecordId; deletedAt: number }[], now: number): Promise<number> {
+    const markers = records.map(({ id, deletedAt }): [string, CollectedMarker] => [`${COLLECTED_PREFIX}${this.#writer.gone.subject(id)}`, { deletedAt, collectedAt: now }]);
+    // Gone before the purge is staged: an ingest queued meanwhile must stub these records, not revive them.
+    this.#writer.gone.collected(markers.map(([key]) => key.slice(COLLECTED_PREFIX.length)));
+    return purgeRecords(this.#writer, this.#store, records.map((r) => r.id), markers, { redact: false });
   }
 
   /** Re-derives every record from its document and compares (see verify.ts). */

@@ -69,7 +69,10 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
       run.fresh.forEach((entry, i) => {
         const signed = i === run.fresh.length - 1;
         // A stub stands for a change this node does not hold: its chain verified, nothing to apply.
-        items.set(entry, isStub(entry) ? { entry, chain: run.chains[i]!, signed, stub: true } : inspect(entry, run.chains[i]!, signed));
+        // An erased record (or one whose tombstone was collected) never comes back: its
+        // entries, verified with their bodies above, are kept as stubs only.
+        const kept = !isStub(entry) && writer.gone.isGone(entry.record) ? stubOf(entry) : entry;
+        items.set(entry, isStub(kept) ? { entry: kept, chain: run.chains[i]!, signed, stub: true } : inspect(kept, run.chains[i]!, signed));
       });
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);

@@ -52,6 +52,7 @@ export async function writeMany(writer: Writer, items: WriteItem[], options: Wri
       const { id, decide } = items[i]!;
       const meta = touched.has(id) ? touched.get(id) : metas[i];
       try {
+        writer.gone.assertWritable(id);
         const write = decide(meta?.view);
         const result = await stageWrite(writer, id, meta, write, mutation, options.author, now());
         touched.set(id, result.meta);

@@ -20,6 +20,7 @@ import {
   conflictInbox, resolveConflict,
   type ConflictInboxOptions, type ConflictInboxPage, type ResolveChoice, type ResolveResult,
 } from './conflict-inbox.js';
+import type { ErasureApi, ErasureView } from '../node-lifecycle.js';
 
 /** Filters and paging for list(); every filter is served from a secondary index. */
 export interface ListOptions extends Partial<Omit<RecordQuery, 'limit' | 'cursor'>> {
@@ -79,10 +80,18 @@ export interface RecordsApi {
    */
   upsertMany(items: UpsertItem[], options?: { author?: string; state?: Record<string, unknown> }): Promise<UpsertResult[]>;
   history(id: string, options?: { limit?: number }): Promise<HistoryEntry[]>;
+  /**
+   * Erases a record on every node, for good (GDPR; administrators only, else
+   * ERR_UNAUTHORIZED): its document, view, history and change bodies go everywhere, its
+   * id can never be written again (ERR_GONE). Idempotent.
+   */
+  erase(id: string): Promise<ErasureView>;
+  /** Every erasure of the cluster, oldest first: who, when, the id's salted hash; never the record. */
+  erasures(): ErasureView[];
 }
 
 /** Builds the records API over an engine; `assertOpen` guards every call (ERR_CLOSED). */
-export function createRecordsApi(engine: Engine, store: Store, limits: Limits, assertOpen: () => void): RecordsApi {
+export function createRecordsApi(engine: Engine, store: Store, limits: Limits, assertOpen: () => void, erasure: ErasureApi): RecordsApi {
   const live = (id: RecordId, current: RecordView | undefined) => {
     if (!current) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} does not exist`);
     if (current.deleted) throw new CrmsyncError('ERR_NOT_FOUND', `record ${id} is deleted; restore it first`);
@@ -194,6 +203,8 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
       assertOpen();
       return engine.history(parseRecordId(rawId), Math.min(options.limit ?? 1000, limits.maxHistoryEntries));
     },
+    erase: (id) => erasure.erase(id),
+    erasures: () => erasure.erasures(),
   };
   return records;
 }

@@ -30,6 +30,7 @@ import type { NodeId, RecordId } from '../types.js';
 import type { RecordState } from '../crdt/record-state.js';
 import { HOLD_ALL, placementOf, type Holding } from '../crdt/holding.js';
 import { DocCache } from './doc-cache.js';
+import { GoneRecords, NO_ERASURES } from './gone.js';
 import { changeDigest } from './entry-check.js';
 import { Mutex } from './mutex.js';
 
@@ -106,7 +107,13 @@ export class Writer {
   /** The hybrid logical clock stamping this node's changes; ingest shows it every received change's time. */
   readonly clock: HybridClock;
 
-  constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity; merge?: MergeContext; now?: () => number }) {
+  /** Record ids that never come back (gone.ts): their entries are stubbed, writes to them refused. */
+  readonly gone: GoneRecords;
+  /** The newest queued commit (purges wait for every earlier one to be durable). */
+  #lastCommit: Promise<unknown> = Promise.resolve();
+
+  constructor(options: { store: Store; actor: string; limits: Limits; logger: Logger; identity: WriterIdentity; merge?: MergeContext; now?: () => number; gone?: GoneRecords }) {
+    this.gone = options.gone ?? new GoneRecords(options.identity.cluster, NO_ERASURES);
     this.merge = options.merge ?? DEFAULT_MERGE_CONTEXT;
     this.clock = new HybridClock(options.now ?? Date.now, options.limits.maxClockSkewMs);
     this.#identity = options.identity;
@@ -237,6 +244,7 @@ export class Writer {
   commit(mutation: Mutation, source: NodeId | null = null): Promise<StoredEntry[]> {
     placeEntries(mutation);
     const durable = this.#store.commit(mutation);
+    this.#lastCommit = durable;
     for (const op of mutation.records) this.#pending.set(op.id, { meta: op.after, durable });
     const evicted = mutation.evictions?.map((e) => ({ id: e.id, marker: { meta: null, durable } })) ?? [];
     for (const { id, marker } of evicted) this.#pending.set(id, marker);
@@ -297,10 +305,22 @@ export class Writer {
     this.cache.evict(id);
   }
 
+  /** Drops what the writer holds of a record removed for good (under the lock). */
+  drop(id: RecordId): void {
+    this.cache.evict(id);
+    this.#pending.delete(id);
+  }
+
+  /** Waits until every queued commit is durable (under the lock: then nothing is queued after it). */
+  async settled(): Promise<void> {
+    await this.#lastCommit.catch(() => undefined);
+  }
+
   /** Waits for all queued work (used by close and tests). */
   async drain(): Promise<void> {
     await this.#mutex.run(() => undefined);
     await Promise.all([...this.#pending.values()].map((p) => p.durable.catch(() => undefined)));
+    await this.settled();
   }
 
   /** Frees every live document. */

@@ -18,10 +18,11 @@ const BACKUP_ENTRY_KEYS = new Set(['e', 'l', 'b']);
 
 /** Encodes one log entry for a backup block. */
 export function encodeEntry(entry: StoredEntry): Uint8Array {
-  const { origin, seq, record, change, sig, ext } = entry;
+  const { origin, seq, record, change, sig, ext, digest } = entry;
   // Nested, so an entry field a newer version adds (kept in `ext`) can never collide with `l` or `b`.
   const value: Record<string, unknown> = {
-    e: entryToValue({ origin, seq, record, change, ...(sig ? { sig } : {}), ...(ext ? { ext } : {}) }),
+    // A stub (a redacted entry) keeps its digest: the restoring node verifies the chain with it.
+    e: entryToValue({ origin, seq, record, change, ...(sig ? { sig } : {}), ...(ext ? { ext } : {}), ...(digest !== undefined ? { digest } : {}) }),
     l: entry.localSeq,
   };
   if (entry.boundary) value.b = true;

@@ -19,7 +19,7 @@ import { indexKeysOf } from './indexes.js';
 import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
 import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
-import type { Eviction, HeadsPage, Mutation, NodeIdentityRecord, RecordCounts, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
+import type { Eviction, HeadsPage, Mutation, NodeIdentityRecord, RecordCounts, RecordDropOp, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;
@@ -175,7 +175,7 @@ export class LevelStore implements Store {
       for (const value of values) {
         if (value === undefined) throw new CrmsyncError('ERR_CORRUPT', `record ${id}: a change of its history is missing from the log`);
         const entry = fromLogValue(this.#codec.unpack(value), 0);
-        if (entry.quarantined !== undefined) continue;
+        if (entry.quarantined !== undefined || entry.digest !== undefined) continue;
         parts.push(entry.change);
         applied++;
       }
@@ -223,8 +223,24 @@ export class LevelStore implements Store {
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
     for (const [key, value] of mutation.state ?? []) put(subs.state, key, codec.pack(value));
-    if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
+    for (const entry of mutation.redact ?? []) {
+      const { localSeq, ...stored } = entry;
+      put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
+    }
+    for (const drop of mutation.drop ?? []) this.#dropOps(drop, del);
+    if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0 || (mutation.drop?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
+  }
+
+  #dropOps(drop: RecordDropOp, del: (s: Sub, k: string) => void): void {
+    for (const localSeq of drop.history) del(this.#subs.hist, histKey(drop.id, localSeq));
+    if (!drop.before) return;
+    del(this.#subs.rec, drop.id);
+    if (drop.before.snapshotAt > 0) del(this.#subs.doc, drop.id);
+    for (const key of indexKeysOf(drop.before.view)) del(this.#subs.idx, key);
+    const view = drop.before.view;
+    this.#pendingCounts[view.deleted ? 'deleted' : 'live']--;
+    if (view.conflicts.length > 0) this.#pendingCounts.conflicted--;
   }
 
   /** Removes an evicted record's meta, snapshot, index keys and history; rewrites its entries. */
@@ -330,6 +346,11 @@ export class LevelStore implements Store {
         if (at >= 0 && at < this.#tail.length) this.#tail[at] = entry;
       }
     }
+    // Redacted entries leave the in-memory tail too: live pushes must send the stubs.
+    const first = this.#tail[0]?.localSeq;
+    for (const entry of pending.mutation.redact ?? []) {
+      if (first !== undefined && entry.localSeq >= first && entry.localSeq - first < this.#tail.length) this.#tail[entry.localSeq - first] = entry;
+    }
     for (const entry of pending.entries) {
       this.lastLocalSeq = entry.localSeq;
       this.#tail.push(entry);
@@ -415,6 +436,20 @@ export class LevelStore implements Store {
     });
   }
 
+  recordIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
+    return this.#read('listing record ids', async () =>
+      (await this.#subs.rec.keys({ ...(options.after === undefined ? {} : { gt: options.after }), limit: options.limit }).all()) as RecordId[]);
+  }
+
+  stateEntries<T>(prefix: string): Promise<[key: string, value: T][]> {
+    return this.#read('reading node state', async () => {
+      const out: [string, T][] = [];
+      // '\uffff' sorts after every character a state key uses.
+      for await (const [key, value] of this.#subs.state.iterator({ gte: prefix, lt: `${prefix}\uffff` })) out.push([key, this.#codec.unpack<T>(value)]);
+      return out;
+    });
+  }
+
   recordCounts(): RecordCounts {
     this.#check(); // a failed store says so here too: status and readiness must not look healthy
     return { ...this.#counts };
@@ -442,6 +477,14 @@ export class LevelStore implements Store {
 
   getState<T>(key: string): Promise<T | undefined> {
     return this.#read('reading node state', () => this.#getValue<T>('state', key));
+  }
+
+  compact(): Promise<void> {
+    return this.#read('compacting the data directory', async () => {
+      const db = this.#db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
+      // Every key of every sublevel sorts between these ('!' is the sublevel prefix).
+      if (typeof db.compactRange === 'function') await db.compactRange('\u0000', '\uffff');
+    });
   }
 
   async close(): Promise<void> {

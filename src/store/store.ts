@@ -56,6 +56,18 @@ export interface Eviction {
   rewrite: StoredEntry[];
 }
 
+/**
+ * A record removed from this node for good (erased, or its tombstone collected): its
+ * meta, snapshot, index keys and history index go; its log entries stay as stubs.
+ */
+export interface RecordDropOp {
+  id: RecordId;
+  /** What the store holds of it now (undefined: nothing but log entries). */
+  before: RecordMeta | undefined;
+  /** Log positions of its history index. */
+  history: number[];
+}
+
 /** Everything that must become durable together: one atomic batch. */
 export interface Mutation {
   records: RecordWriteOp[];
@@ -67,6 +79,10 @@ export interface Mutation {
   clock: [origin: string, head: OriginHead][];
   /** Small named values owned by drivers (import watermarks and the like). */
   state?: [key: string, value: unknown][];
+  /** Records removed for good (see RecordDropOp). */
+  drop?: RecordDropOp[];
+  /** Held entries rewritten as stubs at their position (same chain, signature and boundary; no body, no author). */
+  redact?: StoredEntry[];
 }
 
 /** Record counters. */
@@ -136,6 +152,10 @@ export interface Store {
   scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]>;
   /** A record's log entries (its history), oldest first, at most `limit`. */
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
+  /** Ids of records with a meta, in key order, after `after`, at most `limit` (keys only: no view is decoded). */
+  recordIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
+  /** Small named values whose key starts with `prefix` (node state; e.g. this node's lifecycle markers). */
+  stateEntries<T>(prefix: string): Promise<[key: string, value: T][]>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */
   recordCounts(): RecordCounts;
   getState<T>(key: string): Promise<T | undefined>;
@@ -145,5 +165,13 @@ export interface Store {
   saveTrust(statements: readonly { hash: string; value: unknown }[]): Promise<void>;
   /** Durably stores small named values outside a commit (invitations and the like). */
   putState(entries: readonly [key: string, value: unknown][]): Promise<void>;
+  /**
+   * Rewrites the database files so deleted and overwritten values are physically gone
+   * (LevelDB keeps them in older files and its write-ahead log until compaction): an
+   * erasure must not leave the data on disk. A no-op where the database cannot. Call it
+   * before the deletions too: LevelDB never rewrites its deepest file, so deletions are
+   * only dropped, with what they delete, when the data already sits in a file below them.
+   */
+  compact(): Promise<void>;
   close(): Promise<void>;
 }

@@ -19,6 +19,7 @@ import { Backoff } from '../net/backoff.js';
 import { CloseCode, type Connection, type Transport } from '../net/transport.js';
 import type { TimerHandle, Timers } from '../timers.js';
 import type { NodeId } from '../types.js';
+import type { SeqClock } from '../crdt/origin-clock.js';
 import { fingerprintOf } from '../trust/keys.js';
 import type { Role } from '../trust/statements.js';
 import type { DigestMessage } from './protocol.js';
@@ -169,6 +170,11 @@ export class Peers {
   /** Tells every open session's peer that this node's subscription changed. */
   resubscribe(): void {
     for (const session of this.#sessions) session.resubscribe();
+  }
+
+  /** What each connected peer is known to hold (its open, acks and haves): input of tombstone collection. */
+  holdings(): [NodeId, SeqClock][] {
+    return this.openSessions().flatMap((s) => (s.remote === undefined ? [] : [[s.remote, s.protocolState.peerHolds] as [NodeId, SeqClock]]));
   }
 
   /** Open sessions. */

@@ -32,6 +32,9 @@ import {
   type Action, type Admission, type AuthContext, type DigestMessage, type Env, type Event, type PeerIdentity, type Phase, type ProtocolState,
 } from './protocol.js';
 
+/** Trust statements per `trust` frame when sending the whole set (well under maxStatementsPerMessage and maxFrameBytes). */
+const TRUST_STATEMENTS_PER_FRAME = 1000;
+
 /** What a session tells its owner, and the owner's clock and random source. */
 export interface SessionHost {
   /** Clocks were exchanged with an authenticated peer; the host may close a duplicate session. */
@@ -225,9 +228,14 @@ export class PeerSession {
       case 'send':
         this.#sendFrame(action.frame ?? encodeMessage(action.message));
         return;
-      case 'send-trust':
-        this.#sendFrame(encodeMessage({ type: 'trust', statements: this.#trust.statements() }));
+      case 'send-trust': {
+        // Erasures can make the set larger than one message may carry: sent in order, in parts.
+        const statements = this.#trust.statements();
+        for (let i = 0; i === 0 || i < statements.length; i += TRUST_STATEMENTS_PER_FRAME) {
+          this.#sendFrame(encodeMessage({ type: 'trust', statements: statements.slice(i, i + TRUST_STATEMENTS_PER_FRAME) }));
+        }
         return;
+      }
       case 'trust':
         this.#trust.receive(action.statements, this.#state.remote!).catch((err: unknown) => this.#dispatch({ type: 'failed', error: err }));
         return;

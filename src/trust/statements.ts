@@ -31,10 +31,11 @@ export interface TrustStatement {
   issuer: string;
   /** Wall-clock time of issue (ms since epoch), for display only. */
   at: number;
-  op: 'grant' | 'revoke';
-  /** The node id the key is (or was) bound to. */
+  /** `erase`: the record whose salted id hash is `subject` is erased everywhere, for good. */
+  op: 'grant' | 'revoke' | 'erase';
+  /** The node id the key is (or was) bound to; for an erasure, the issuing node (the audit's "who"). */
   node: NodeId;
-  /** Fingerprint of the subject key. */
+  /** Fingerprint of the subject key; for an erasure, the issuer's. */
   key: string;
   role?: Role;
   admin?: boolean;
@@ -47,6 +48,8 @@ export interface TrustStatement {
   upTo?: number;
   /** The chain hash (hex) at `upTo`, so no other history up to there is ever accepted. */
   upToChain?: string;
+  /** For an erasure: erasureSubject(cluster, record id), never the id itself (hex). */
+  subject?: string;
   /** Ed25519 signature by `issuer` over the canonical encoding of every other field. */
   sig: Uint8Array;
 }
@@ -70,7 +73,7 @@ export const statementSchema = z.object({
   n: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   issuer: fingerprint,
   at: z.number().int().min(0),
-  op: z.enum(['grant', 'revoke']),
+  op: z.enum(['grant', 'revoke', 'erase']),
   node: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
   key: fingerprint,
   role: z.enum(ROLES).optional(),
@@ -78,6 +81,7 @@ export const statementSchema = z.object({
   scope: z.object({ territories: scopeList.optional(), owners: scopeList.optional() }).strict().optional(),
   upTo: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   upToChain: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  subject: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   sig: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === SIGNATURE_BYTES, 'expected a 64-byte signature'),
 }).strict();
 
@@ -88,6 +92,8 @@ export function canonicalStatement(s: UnsignedStatement): Uint8Array {
   return pack([
     'crmsync/trust/1', s.cluster, s.n, s.issuer, s.at, s.op, s.node, s.key,
     s.role ?? null, s.admin ?? false, s.scope ? [sorted(s.scope.territories), sorted(s.scope.owners)] : null, s.upTo ?? 0, s.upToChain ?? null,
+    // Only erasures have a subject: grants and revocations keep the encoding (and hashes) they always had.
+    ...(s.subject === undefined ? [] : [s.subject]),
   ]);
 }
 
@@ -111,11 +117,25 @@ export function parseStatement(value: unknown, verifier: SignatureVerifier): Tru
   }
   const statement = { ...parsed.data, node: parseNodeId(parsed.data.node) } as TrustStatement;
   if (statement.op === 'grant' && statement.role === undefined) throw new CrmsyncError('ERR_VALIDATION', 'invalid trust statement: a grant needs a role');
+  if ((statement.op === 'erase') !== (statement.subject !== undefined)) throw new CrmsyncError('ERR_VALIDATION', 'invalid trust statement: an erasure, and only an erasure, names a subject');
+  if (statement.op === 'erase' && (statement.key !== statement.issuer || statement.role !== undefined || statement.scope !== undefined || statement.upTo !== undefined)) {
+    throw new CrmsyncError('ERR_VALIDATION', 'invalid trust statement: an erasure names its issuer\'s key and nothing but its subject');
+  }
   const { sig, ...body } = statement;
   if (!verifier.verify(parseFingerprint(statement.issuer), canonicalStatement(body), sig)) {
     throw new CrmsyncError('ERR_VALIDATION', 'invalid trust statement: the signature does not match its issuer');
   }
   return statement;
+}
+
+/**
+ * What an erasure names instead of the record id: SHA-256 over a domain tag, the cluster
+ * id (the salt: the same id hashes differently in another cluster, so no table of
+ * precomputed hashes applies) and the id. Record ids are not personal data, but an
+ * erasure is kept forever, so it keeps not even the id.
+ */
+export function erasureSubject(cluster: string, recordId: string): string {
+  return createHash('sha256').update('crmsync/erase/1\0').update(cluster).update('\0').update(recordId).digest('hex');
 }
 
 /** The cluster id a founder key defines: anyone holding the key can check it. */

@@ -10,6 +10,10 @@
  *     it and a key to one node id: a node's change history is signed by its key, so a
  *     new key is a new node. A later grant for the same pair updates role and scope.
  *  4. A revocation is permanent: the key never becomes a member again.
+ *  5. An erasure counts if its issuer is an administrator when it is added, and is kept
+ *     for good: the data it removed is gone, so a later revocation of its issuer cannot
+ *     undo it. Erasures do not take part in the evaluation (no sort per statement), so a
+ *     cluster can hold many more of them than grants (`maxErasures`).
  *
  * Invariants: `#members` and `#revoked` are always the evaluation of `#statements`;
  * `version` increases whenever that evaluation changes.
@@ -72,8 +76,13 @@ export class TrustList {
   #retired = new Map<string, Retired>();
   #everBound = new Set<string>();
   #maxN = 0;
+  /** Erasure statements by hash, and the first of them per subject (rule 5). */
+  readonly #erasures = new Map<string, TrustStatement>();
+  readonly #erased = new Map<string, TrustStatement>();
+  readonly #maxErasures: number;
 
-  constructor(options: { founderKey: Uint8Array; verifier?: SignatureVerifier; maxStatements: number }) {
+  constructor(options: { founderKey: Uint8Array; verifier?: SignatureVerifier; maxStatements: number; maxErasures?: number }) {
+    this.#maxErasures = options.maxErasures ?? options.maxStatements;
     this.#founderKey = options.founderKey;
     this.founder = fingerprintOf(options.founderKey);
     this.cluster = clusterIdOf(options.founderKey);
@@ -84,10 +93,15 @@ export class TrustList {
   /** Adds statements (already parsed or raw values from a peer); invalid ones are refused with ERR_VALIDATION. */
   add(values: readonly unknown[]): AddResult {
     const added: TrustStatement[] = [];
+    const erasures: TrustStatement[] = [];
     for (const value of values) {
       const statement = parseStatement(value, this.#verifier);
       if (statement.cluster !== this.cluster) {
         throw new CrmsyncError('ERR_VALIDATION', `trust statement for cluster ${statement.cluster}, not this cluster (${this.cluster})`);
+      }
+      if (statement.op === 'erase') {
+        erasures.push(statement); // after the grants beside it, which may make its issuer an administrator
+        continue;
       }
       const hash = statementHash(statement);
       if (this.#statements.has(hash)) continue;
@@ -103,7 +117,46 @@ export class TrustList {
     // Statements whose issuer was not an administrator at their place are dropped, so a
     // stranger cannot fill the list: an honest peer sends whole sets in evaluation order,
     // and a statement dropped for arriving before its issuer's grant comes again with it.
-    return { added: added.filter((s) => this.#statements.has(statementHash(s))), changed };
+    const kept = added.filter((s) => this.#statements.has(statementHash(s)));
+    return { added: [...kept, ...erasures.filter((s) => this.#addErasure(s))], changed };
+  }
+
+  /** Rule 5; true when the erasure is new and counts. */
+  #addErasure(statement: TrustStatement): boolean {
+    const hash = statementHash(statement);
+    if (this.#erasures.has(hash) || !this.isAdmin(statement.issuer)) return false;
+    if (this.#erasures.size >= this.#maxErasures) {
+      throw new CrmsyncError('ERR_VALIDATION', `the trust list holds its maximum of ${this.#maxErasures} erasures`);
+    }
+    this.#erasures.set(hash, statement);
+    if (!this.#erased.has(statement.subject!)) this.#erased.set(statement.subject!, statement);
+    this.#maxN = Math.max(this.#maxN, statement.n);
+    return true;
+  }
+
+  /** Signs and adds an erasure of `subject` (erasureSubject of a record id) as `issuer`, an administrator on node `node`. */
+  erase(issuer: NodeKeys, node: NodeId, subject: string, now: number): TrustStatement {
+    if (!this.isAdmin(issuer.fingerprint)) {
+      throw new CrmsyncError('ERR_UNAUTHORIZED', 'only an administrator of the cluster can erase a record; run this on an administrator node');
+    }
+    const statement = signStatement({ cluster: this.cluster, n: this.#maxN + 1, at: now, op: 'erase', node, key: issuer.fingerprint, subject }, issuer);
+    this.add([statement]);
+    return statement;
+  }
+
+  /** The erasure of `subject`, if the record it names was erased. */
+  erasureOf(subject: string): TrustStatement | undefined {
+    return this.#erased.get(subject);
+  }
+
+  /** How many records were erased (the erasures held, one per subject). */
+  get erasureCount(): number {
+    return this.#erased.size;
+  }
+
+  /** Every erasure, oldest first (the audit: who, when; never the record). */
+  erasures(): TrustStatement[] {
+    return [...this.#erased.values()].sort((a, b) => a.n - b.n);
   }
 
   /** Signs and adds a statement as `issuer` (who must be an active administrator). */
@@ -159,15 +212,15 @@ export class TrustList {
     return [...this.#revoked].sort();
   }
 
-  /** Every statement held, in evaluation order (what a peer is sent). */
+  /** Every statement held, in evaluation order, erasures last (what a peer is sent: grants before the erasures they authorise). */
   statements(): TrustStatement[] {
-    return [...this.#statements.entries()].sort(byOrder).map(([, s]) => s);
+    return [...[...this.#statements.entries()].sort(byOrder), ...[...this.#erasures.entries()].sort(byOrder)].map(([, s]) => s);
   }
 
-  /** A digest of the statement set: equal digests mean equal trust lists. */
+  /** A digest of the statement set (erasures included): equal digests mean equal trust lists. */
   digest(): string {
     const hash = createHash('sha256');
-    for (const key of [...this.#statements.keys()].sort()) hash.update(key);
+    for (const key of [...this.#statements.keys(), ...this.#erasures.keys()].sort()) hash.update(key);
     return hash.digest('base64url');
   }
 

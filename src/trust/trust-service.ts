@@ -179,6 +179,20 @@ export class TrustService {
     return statement;
   }
 
+  /**
+   * Erases the record whose salted id hash is `subject`, as this node (an administrator
+   * on node `node`): the signed statement is durable and passed to every peer on return.
+   * Idempotent: an erased subject answers its first erasure.
+   */
+  async erase(subject: string, node: NodeId, now: number): Promise<TrustStatement> {
+    this.requireAdmin();
+    const existing = this.list.erasureOf(subject);
+    if (existing) return existing;
+    const statement = this.list.erase(this.keys, node, subject, now);
+    await this.#persist([statement], false);
+    return statement;
+  }
+
   async #persist(added: TrustStatement[], changed: boolean): Promise<void> {
     if (added.length > 0) this.events.emit('added', added);
     if (added.length > 0) await this.#persistence.saveTrust(added.map((s) => ({ hash: statementHash(s), value: statementValue(s) })));

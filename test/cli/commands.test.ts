@@ -12,6 +12,7 @@ import { init } from '../../src/cli/commands/init.js';
 import { conflictsShow } from '../../src/cli/commands/conflicts.js';
 import { history } from '../../src/cli/commands/inspect.js';
 import { peersAdd, peersList, peersRemove } from '../../src/cli/commands/peers.js';
+import { recordsErase, recordsErasures } from '../../src/cli/commands/erase.js';
 import { recordsDelete, recordsGet, recordsList, recordsPatch, recordsPut, recordsRestore } from '../../src/cli/commands/records.js';
 import { start, startNode, type RunningNode } from '../../src/cli/commands/start.js';
 import { status } from '../../src/cli/commands/status.js';
@@ -118,6 +119,24 @@ describe('records', () => {
     expect((await recordsRestore('cust-1', { dataDir: berlin.dataDir }, memoryIo())).deleted).toBe(false);
     const entries = await history('cust-1', { dataDir: berlin.dataDir }, memoryIo());
     expect(entries.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('records erase removes a record for good and records erasures lists who and when; bad ids and a non-administrator are refused', async () => {
+    await recordsPut('cust-erase', { dataDir: berlin.dataDir, data: '{"name":"Erin Erased"}' }, memoryIo());
+    const erasure = await recordsErase('cust-erase', { dataDir: berlin.dataDir }, memoryIo());
+    expect(erasure).toMatchObject({ node: 'berlin', subject: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const listed = memoryIo();
+    await recordsErasures({ dataDir: berlin.dataDir }, listed);
+    expect(listed.stdout).toContain(erasure.subject);
+    expect(listed.stdout).not.toContain('cust-erase');
+    await expect(recordsGet('cust-erase', { dataDir: berlin.dataDir }, memoryIo())).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(recordsPut('cust-erase', { dataDir: berlin.dataDir, data: '{"name":"Again"}' }, memoryIo())).rejects.toMatchObject({ code: 'ERR_GONE' });
+    await expect(recordsErase('cust-nobody', { dataDir: berlin.dataDir }, memoryIo())).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(recordsErase('bad/id', { dataDir: berlin.dataDir }, memoryIo())).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    await recordsPut('cust-paris', { dataDir: paris.dataDir, data: '{"name":"Paul Paris"}' }, memoryIo());
+    await expect(recordsErase('cust-paris', { dataDir: paris.dataDir }, memoryIo())).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
+    const { code } = await cli(['records', 'erase', 'cust-nobody']);
+    expect(code).toBe(4);
   });
 
   it('creates once per idempotency key', async () => {

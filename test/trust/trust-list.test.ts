@@ -134,3 +134,55 @@ describe('trust list', () => {
     expect(codeOf(() => list.issue(founder, { op: 'grant', node: node('c'), key: keys[2]!.fingerprint, role: 'laptop' }, 3))).toBe('ERR_VALIDATION');
   });
 });
+
+describe('erasure statements', () => {
+  const subject = 'ab'.repeat(32);
+  const admin = () => {
+    const list = listOf();
+    list.issue(founder, { op: 'grant', node: node('laptop-anna'), key: keys[0]!.fingerprint, role: 'laptop' }, 1);
+    return list;
+  };
+
+  it('an administrator erases; the erasure is kept, sent after the grants and part of the digest', () => {
+    const list = admin();
+    const before = list.digest();
+    const erasure = list.erase(founder, node('berlin'), subject, 7);
+    expect(list.erasureOf(subject)).toEqual(erasure);
+    expect(list.erasures()).toEqual([erasure]);
+    expect(list.statements().at(-1)).toEqual(erasure);
+    expect(list.digest()).not.toBe(before);
+    const other = listOf();
+    expect(other.add(list.statements()).added).toHaveLength(2);
+    expect(other.erasureOf(subject)).toBeDefined();
+    expect(other.digest()).toBe(list.digest());
+  });
+
+  it('refuses erasures by members who are not administrators, tampered or malformed ones (what a peer may send)', () => {
+    const list = admin();
+    const forged = signStatement({ cluster: list.cluster, n: 9, at: 1, op: 'erase', node: node('laptop-anna'), key: keys[0]!.fingerprint, subject }, keys[0]!);
+    expect(list.add([forged]).added).toEqual([]);
+    expect(list.erasureOf(subject)).toBeUndefined();
+    expect(codeOf(() => list.erase(keys[0]!, node('laptop-anna'), subject, 1))).toBe('ERR_UNAUTHORIZED');
+    const good = list.erase(founder, node('berlin'), subject, 2);
+    const fresh = admin();
+    const bad: [string, unknown][] = [
+      ['another subject under the same signature', { ...good, subject: 'cd'.repeat(32) }],
+      ['no subject', { ...good, subject: undefined }],
+      ['a subject that is not a hash', { ...good, subject: 'c-ada' }],
+      ['a role besides the subject', { ...good, role: 'region' }],
+      ['a key other than the issuer', { ...good, key: keys[1]!.fingerprint }],
+      ['a grant with a subject', { ...good, op: 'grant', role: 'region' }],
+      ['a number instead of a map', 42],
+    ];
+    for (const [what, value] of bad) expect(codeOf(() => fresh.add([value])), what).toBe('ERR_VALIDATION');
+    expect(fresh.erasures()).toEqual([]);
+  });
+
+  it('holds at most maxErasures', () => {
+    const list = new TrustList({ founderKey: founder.publicKey, maxStatements: MAX, maxErasures: 2 });
+    list.erase(founder, node('berlin'), 'a'.repeat(64), 1);
+    list.erase(founder, node('berlin'), 'b'.repeat(64), 2);
+    expect(codeOf(() => list.erase(founder, node('berlin'), 'c'.repeat(64), 3))).toBe('ERR_VALIDATION');
+    expect(list.erasureCount).toBe(2);
+  });
+});

@@ -77,7 +77,9 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     }
     const ordered = entries.filter((e) => items.has(e)).map((e) => items.get(e)!);
     for (const item of ordered) if (item.info) writer.clock.observe(item.info.time);
-    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: undefined };
+    // Nothing new, but what we hold of it may sit in a commit still queued (taken from
+    // another peer a moment ago): resolve once that is durable, so the ack reports it.
+    if (ordered.length === 0) return { result: { accepted: 0, quarantined: 0, gap: false, untrusted: [], origins: [], forks }, durable: writer.settled() };
     const records = await keepHeld(writer, await applyByRecord(writer, ordered, authority), ordered);
     const logged = ordered.map(toLogged);
     logged[logged.length - 1]!.boundary = true;

@@ -114,28 +114,30 @@ export function checkStageMove(policies: MergePolicies, from: string | undefined
 
 /** Index of the candidate `rule` picks. Candidates must be non-empty; the result is independent of their order. */
 export function pickWinner(rule: MergeRule, candidates: readonly Candidate[]): number {
-  let best = 0;
-  for (let i = 1; i < candidates.length; i++) if (compare(rule, candidates, candidates[i]!, candidates[best]!) > 0) best = i;
-  return best;
+  const latest = best(candidates, (a, b) => byTime(a, b));
+  // `monotonic`: an explicit reopen that is the latest write wins; otherwise the furthest stage.
+  if (rule === 'latest' || (rule === 'monotonic' && candidates[latest]!.reopen)) return latest;
+  return best(candidates, (a, b) => byRule(rule, a, b) || byTime(a, b));
 }
 
-/** > 0 when `a` beats `b` under `rule`. */
-function compare(rule: MergeRule, all: readonly Candidate[], a: Candidate, b: Candidate): number {
-  return byRule(rule, all, a, b) || a.time - b.time || compareOpIds(a.opId, b.opId);
+/** Index of the greatest candidate under `compare` (> 0: the first argument is greater). */
+function best(candidates: readonly Candidate[], compare: (a: Candidate, b: Candidate) => number): number {
+  let at = 0;
+  for (let i = 1; i < candidates.length; i++) if (compare(candidates[i]!, candidates[at]!) > 0) at = i;
+  return at;
 }
 
-function byRule(rule: MergeRule, all: readonly Candidate[], a: Candidate, b: Candidate): number {
+/** The tie-break every rule ends in: later time, then the higher op id. */
+function byTime(a: Candidate, b: Candidate): number {
+  return a.time - b.time || compareOpIds(a.opId, b.opId);
+}
+
+function byRule(rule: Exclude<MergeRule, 'latest'>, a: Candidate, b: Candidate): number {
   switch (rule) {
-    case 'latest':
-      return 0;
     case 'owner-region':
       return Number(a.role === 'region') - Number(b.role === 'region');
-    case 'monotonic': {
-      // An explicit reopen that is the latest write wins; otherwise the furthest stage.
-      const latest = all[pickWinner('latest', all)]!;
-      if (latest.reopen) return Number(a === latest) - Number(b === latest);
+    case 'monotonic':
       return rankOf(a.value) - rankOf(b.value);
-    }
     case 'max':
     case 'min': {
       const an = typeof a.value === 'number', bn = typeof b.value === 'number';

@@ -60,15 +60,21 @@ export function conflictPaths(doc: AnyDoc): string[][] {
   const paths: string[][] = ATOMIC_FIELDS.map((f) => [f]);
   for (const part of ADDRESS_FIELDS) paths.push(['address', part]);
   // Sorted: Automerge's key order depends on the order changes arrived in.
-  for (const key of A.getBackend(doc).keys(containerOf(doc, 'custom')).sort()) paths.push(['custom', key]);
+  const backend = A.getBackend(doc);
+  for (const key of backend.keys(containerAt(backend, 'custom', 'map')).sort()) paths.push(['custom', key]);
   paths.push(['deleted']);
   return paths;
 }
 
-/** The object id of a root container (the genesis objects, unless a change broke the shape). */
-function containerOf(doc: AnyDoc, key: string): string {
-  const values = A.getBackend(doc).getAll('_root', key);
-  return String(values[values.length - 1]?.[1] ?? '');
+/**
+ * The object id of a root container (a genesis object), checked to be the kind the record
+ * shape has: a change that replaced it leaves a document that is not a record (TypeError).
+ */
+export function containerAt(backend: ReturnType<typeof A.getBackend>, key: string, kind: 'map' | 'text'): string {
+  const values = backend.getAll('_root', key);
+  const winner = values[values.length - 1];
+  if (!winner || winner[0] !== kind) throw new TypeError(`${key} is not a ${kind}: not a record document`);
+  return String(winner[1]);
 }
 
 /**
@@ -76,11 +82,12 @@ function containerOf(doc: AnyDoc, key: string): string {
  * backend, which every node reads alike (record-doc.ts materialize says why).
  */
 export function conflictsAt(doc: AnyDoc, path: readonly string[]): Record<string, unknown> | undefined {
-  const obj = path.length === 1 ? '_root' : containerOf(doc, path[0]!);
-  if (obj === '') return undefined;
-  const values = A.getBackend(doc).getAll(obj, path[path.length - 1]!);
+  const backend = A.getBackend(doc);
+  const obj = path.length === 1 ? '_root' : containerAt(backend, path[0]!, 'map');
+  const values = backend.getAll(obj, path[path.length - 1]!);
   if (values.length === 0) return undefined;
-  return Object.fromEntries(values.map((v) => [String(v[v.length - 1]), v[0] === 'str' || v.length > 2 ? v[1] : undefined]));
+  // Each value is [datatype, value, op id].
+  return Object.fromEntries(values.map((v) => [String(v[v.length - 1]), v[1]]));
 }
 
 /** A plain value (ImmutableStrings unwrapped). */

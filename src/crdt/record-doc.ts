@@ -7,7 +7,7 @@ import * as A from '@automerge/automerge';
 import { CrmsyncError } from '../errors.js';
 import type { RecordId } from '../types.js';
 import { GENESIS_BYTES } from './genesis.js';
-import { ChangeIndex, conflictPaths, conflictsAt, DEFAULT_MERGE_CONTEXT, isRealConflict, winningValue, type MergeContext } from './record-conflicts.js';
+import { ChangeIndex, conflictPaths, conflictsAt, containerAt, DEFAULT_MERGE_CONTEXT, isRealConflict, winningValue, type MergeContext } from './record-conflicts.js';
 import { REOPEN_KEY } from './merge-policy.js';
 import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type AtomicField, type RecordView, type Stage } from './record-schema.js';
 
@@ -333,14 +333,6 @@ export function materialize(doc: RecordDoc, id: RecordId, onlyConflictsIn?: read
   const deletedAt = root('deletedAt');
   if (view.deleted && deletedAt !== undefined) view.deletedAt = Number(deletedAt);
   return canonicalView(view);
-}
-
-/** The object id of a root container, checked to be the kind the record shape has. */
-function containerAt(backend: ReturnType<typeof A.getBackend>, key: string, kind: 'map' | 'text'): string {
-  const values = backend.getAll('_root', key);
-  const winner = values[values.length - 1];
-  if (!winner || winner[0] !== kind) throw new TypeError(`${key} is not a ${kind}: not a record document`);
-  return String(winner[1]);
 }
 
 /** A string scalar as a string (undefined when absent). */

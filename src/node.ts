@@ -256,9 +256,17 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     throw err;
   }
   // owner-region picks by role: a role change may change what a conflicted record shows.
-  trust.events.on('changed', () => {
-    engine.rederiveConflicted().catch((err: unknown) => log.warn({ err }, 'could not re-derive conflicted records after a trust list change'));
-  });
+  // Other trust changes (a new member, an erasure) cannot, so they re-derive nothing.
+  if (Object.values(policies).includes('owner-region')) {
+    const rolesOf = () => trust.list.members().map((m) => `${m.node}:${m.role}`).sort().join(',');
+    let roles = rolesOf();
+    trust.events.on('changed', () => {
+      const now = rolesOf();
+      if (now === roles) return;
+      roles = now;
+      engine.rederiveConflicted().catch((err: unknown) => log.warn({ err }, 'could not re-derive conflicted records after a role change'));
+    });
+  }
   await engine.loadCollected();
   let closed = false;
   const assertOpen = () => {

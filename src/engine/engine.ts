@@ -237,7 +237,7 @@ export class Engine implements SyncEngine {
    * many views changed.
    */
   adoptPolicies(digest: string): Promise<number> {
-    return adoptPolicies(this.#store, this.#writer, digest, this.#limits.verifyPageRecords);
+    return adoptPolicies(this.#store, this.#writer, digest, this.#limits);
   }
 
   /** The merge policies views are derived with. */
@@ -247,7 +247,7 @@ export class Engine implements SyncEngine {
 
   /** Re-derives conflicted records' views (a member's role changed: owner-region may pick another value). */
   rederiveConflicted(): Promise<number> {
-    return rederiveConflicted(this.#store, this.#writer, this.#limits.verifyPageRecords);
+    return rederiveConflicted(this.#store, this.#writer, this.#limits);
   }
 
   /** Record ids that never come back (erased, or collected tombstones). */

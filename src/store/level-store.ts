@@ -234,25 +234,21 @@ export class LevelStore implements Store {
 
   #dropOps(drop: RecordDropOp, del: (s: Sub, k: string) => void): void {
     for (const localSeq of drop.history) del(this.#subs.hist, histKey(drop.id, localSeq));
-    if (!drop.before) return;
-    del(this.#subs.rec, drop.id);
-    if (drop.before.snapshotAt > 0) del(this.#subs.doc, drop.id);
-    for (const key of indexKeysOf(drop.before.view)) del(this.#subs.idx, key);
-    const view = drop.before.view;
-    this.#pendingCounts[view.deleted ? 'deleted' : 'live']--;
-    if (view.conflicts.length > 0) this.#pendingCounts.conflicted--;
+    if (drop.before) this.#removeRecordOps(drop.id, drop.before, del);
   }
 
-  /** Removes an evicted record's meta, snapshot, index keys and history; rewrites its entries. */
+  /** Deletes a stored record's meta, snapshot and index keys, and takes it out of the counts. */
+  #removeRecordOps(id: RecordId, before: RecordMeta, del: (s: Sub, k: string) => void): void {
+    del(this.#subs.rec, id);
+    del(this.#subs.doc, id); // no snapshot yet: deleting the absent key is a no-op
+    for (const key of indexKeysOf(before.view)) del(this.#subs.idx, key);
+    this.#pendingCounts[before.view.deleted ? 'deleted' : 'live']--;
+    if (before.view.conflicts.length > 0) this.#pendingCounts.conflicted--;
+  }
+
   #evictOps(eviction: Eviction, put: (s: Sub, k: string, v: Uint8Array) => void, del: (s: Sub, k: string) => void): void {
     const { id, before } = eviction;
-    if (before) {
-      del(this.#subs.rec, id);
-      del(this.#subs.doc, id);
-      for (const key of indexKeysOf(before.view)) del(this.#subs.idx, key);
-      this.#pendingCounts[before.view.deleted ? 'deleted' : 'live']--;
-      if (before.view.conflicts.length > 0) this.#pendingCounts.conflicted--;
-    }
+    if (before) this.#removeRecordOps(id, before, del);
     for (const entry of eviction.rewrite) {
       const { localSeq, ...stored } = entry;
       del(this.#subs.hist, histKey(id, localSeq));
@@ -339,16 +335,11 @@ export class LevelStore implements Store {
 
   #applyDurable(pending: Pending): void {
     for (const [origin, head] of pending.mutation.clock) this.clock.set(origin, head);
-    // The in-memory tail must not keep bodies an eviction just dropped.
-    for (const eviction of pending.mutation.evictions ?? []) {
-      for (const entry of eviction.rewrite) {
-        const at = this.#tail.length > 0 ? entry.localSeq - this.#tail[0]!.localSeq : -1;
-        if (at >= 0 && at < this.#tail.length) this.#tail[at] = entry;
-      }
-    }
-    // Redacted entries leave the in-memory tail too: live pushes must send the stubs.
+    // The in-memory tail must not keep bodies an eviction or an erasure just dropped:
+    // live pushes must send the stubs.
+    const rewritten = [...(pending.mutation.evictions ?? []).flatMap((e) => e.rewrite), ...(pending.mutation.redact ?? [])];
     const first = this.#tail[0]?.localSeq;
-    for (const entry of pending.mutation.redact ?? []) {
+    for (const entry of rewritten) {
       if (first !== undefined && entry.localSeq >= first && entry.localSeq - first < this.#tail.length) this.#tail[entry.localSeq - first] = entry;
     }
     for (const entry of pending.entries) {

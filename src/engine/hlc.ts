@@ -1,8 +1,10 @@
 /**
  * A hybrid logical clock in milliseconds: the time stamped on every change this node
- * writes. It never runs backwards and is always later than every change time the node
- * has seen, so an edit made after seeing another one carries a later time even when this
- * machine's wall clock is behind (the `latest` merge policy compares these times).
+ * writes. While the process runs it never runs backwards and stays later than every
+ * change time it has seen (within `maxSkewMs`), so an edit made after seeing another one
+ * carries a later time even when this machine's wall clock is behind (the `latest` merge
+ * policy compares these times). It is not persisted: after a restart it starts from the
+ * wall clock and the first changes it sees.
  *
  * A peer's clock far ahead of ours must not drag our clock (and so every later edit)
  * into the future: times beyond `maxSkewMs` ahead of our wall clock are not observed.

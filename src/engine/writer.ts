@@ -227,7 +227,7 @@ export class Writer {
    */
   recordOp(id: RecordId, before: RecordMeta | undefined, next: { state: RecordState; view: RecordView }, changes: number, doc?: RecordDoc): RecordWriteOp {
     const pending = (before?.pending ?? 0) + changes;
-    const after: RecordMeta = { state: next.state, view: next.view, snapshotAt: before?.snapshotAt ?? 0, pending };
+    const after: RecordMeta = { state: next.state, view: next.view, snapshotAt: before?.snapshotAt ?? 0, pending, ...(before?.snapshot ? { snapshot: true } : {}) };
     if (doc && pending > this.#limits.maxDocChunks) return { id, before, after: { ...after, pending: 0 }, snapshot: snapshot(doc) };
     return { id, before, after };
   }

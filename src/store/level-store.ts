@@ -164,7 +164,7 @@ export class LevelStore implements Store {
   documentParts(id: RecordId, meta: RecordMeta): Promise<Uint8Array[]> {
     return this.#read('reading a record document', async () => {
       const parts: Uint8Array[] = [];
-      if (meta.snapshotAt > 0) {
+      if (meta.snapshot || meta.snapshotAt > 0) {
         const snapshot = await this.#subs.doc.get(id);
         if (snapshot === undefined) throw new CrmsyncError('ERR_CORRUPT', `record ${id}: its snapshot is missing`);
         parts.push(snapshot);
@@ -206,6 +206,7 @@ export class LevelStore implements Store {
     for (const op of mutation.records) {
       if (op.snapshot) {
         put(subs.doc, op.id, op.snapshot);
+        op.after.snapshot = true;
         op.after.snapshotAt = lastOf.get(op.id) ?? (op.wholeDocument ? this.#nextLocalSeq : op.before?.snapshotAt ?? 0);
       }
       put(subs.rec, op.id, codec.pack(op.after));

@@ -18,8 +18,13 @@ export interface RecordMeta {
   state: RecordState;
   /** The materialised view at `state.heads`. */
   view: RecordView;
-  /** Log position up to which the record's changes are in its snapshot (0: no snapshot). */
+  /** Log position up to which the record's changes are in its snapshot (0: none of the log). */
   snapshotAt: number;
+  /**
+   * A snapshot is stored. Older metas say so only by `snapshotAt > 0`; a document adopted
+   * before this node logged anything has a snapshot that covers no log position.
+   */
+  snapshot?: true;
   /** Changes of the record in the log after the snapshot (quarantined ones not counted). */
   pending: number;
 }

@@ -28,7 +28,7 @@ function entry(origin: NodeId, seq: number, record: string): LoggedEntry {
 
 function mutation(id: string, seq: number, before: RecordMeta | undefined, extra: Partial<RecordView> = {}, snapshot?: Uint8Array): Mutation {
   const state = { heads: [`h${seq}`], maxOp: seq, actors: [], ops: {} };
-  const after: RecordMeta = { state, view: view(id, extra), snapshotAt: before?.snapshotAt ?? 0, pending: snapshot ? 0 : (before?.pending ?? 0) + 1 };
+  const after: RecordMeta = { state, view: view(id, extra), snapshotAt: before?.snapshotAt ?? 0, pending: snapshot ? 0 : (before?.pending ?? 0) + 1, ...(before?.snapshot ? { snapshot: true } : {}) };
   return {
     records: [{ id: id as RecordId, before, after, ...(snapshot ? { snapshot } : {}) }],
     entries: [entry(nodeA, seq, id)],
@@ -93,6 +93,24 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       expect((await store.documentParts(parseRecordId('s'), meta!)).map((c) => [...c])).toEqual([[9, 9], [3, 1, 2]]);
       // A document whose parts do not add up is reported, not loaded half.
       await expect(store.documentParts(parseRecordId('s'), { ...meta!, pending: 2 })).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+      await store.close();
+    });
+
+    it('loads a whole document adopted before anything was logged as its snapshot, after a reopen too', async () => {
+      // A fresh subscriber adopts a record document before its log holds any entry: the
+      // snapshot covers no log position (snapshotAt 0) and must still be read.
+      let store = await factory.open('a');
+      const adopted: RecordMeta = { state: { heads: ['h9'], maxOp: 9, actors: [], ops: {} }, view: view('w'), snapshotAt: 0, pending: 0 };
+      await store.commit({ records: [{ id: 'w' as RecordId, before: undefined, after: adopted, snapshot: new Uint8Array([7, 7]), wholeDocument: true }], entries: [], clock: [] });
+      await store.close();
+      store = await factory.open();
+      let meta = (await store.getMeta(parseRecordId('w')))!;
+      expect(meta).toMatchObject({ snapshotAt: 0, snapshot: true, pending: 0 });
+      expect((await store.documentParts(parseRecordId('w'), meta)).map((c) => [...c])).toEqual([[7, 7]]);
+      // A later change follows the snapshot, and the flag stays with the record.
+      await store.commit(mutation('w', 1, meta));
+      meta = (await store.getMeta(parseRecordId('w')))!;
+      expect((await store.documentParts(parseRecordId('w'), meta)).map((c) => [...c])).toEqual([[7, 7], [1, 1, 2]]);
       await store.close();
     });
 

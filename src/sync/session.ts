@@ -145,9 +145,14 @@ export class PeerSession {
     this.#dispatch({ type: 'appended' });
   }
 
-  /** Tells the peer this node's subscription changed (it serves us that from now on). */
+  /**
+   * Tells the peer this node's subscription changed (it serves us that from now on).
+   * Once our `open` is sent (awaiting-open) it declared the old subscription: the change
+   * must follow it, and arrives after it on the connection. Before that, the `open` will
+   * carry the new one.
+   */
   resubscribe(): void {
-    if (this.#state.phase !== 'open') return;
+    if (this.#state.phase !== 'open' && this.#state.phase !== 'awaiting-open') return;
     const subscription = this.#engine.subscription();
     this.#sendFrame(encodeMessage({ type: 'subscribe', ...(subscription ? { holding: subscription } : {}) }));
   }

@@ -24,13 +24,6 @@ const LAPTOPS: Record<number, readonly string[]> = { 3: ['north', 'south'], 4: [
 const TOLERATED = new Set(['ERR_NOT_FOUND', 'ERR_UNAUTHORIZED', 'ERR_EXISTS']);
 
 const count = Number(process.env.SUBS_SEEDS ?? 12);
-/**
- * Seeds that find open bugs (issue 10.1): a laptop missing a record that entered its
- * holding (3). Not part of the suite until fixed (issue 10 stays open for it); replay
- * with SUBS_SEED=3 npx vitest run test/sim/subscriptions.test.ts. Seeds 4, 5, 8 and 9
- * found a document adopted before anything was logged that could not be loaded again.
- */
-const KNOWN_FAILING = new Set([3]);
 
 function subsetOf(rng: Prng, scope: readonly string[]): string[] {
   const chosen = scope.filter(() => rng.chance(0.5));
@@ -135,7 +128,7 @@ async function runSeed(seed: number): Promise<{ problems: string[]; trace: strin
 
 describe('seeded simulation with subscriptions (3 regions, 2 laptops)', () => {
   const only = process.env.SUBS_SEED === undefined ? undefined : Number(process.env.SUBS_SEED);
-  const seeds = only !== undefined ? [only] : Array.from({ length: count }, (_, i) => i + 1).filter((seed) => !KNOWN_FAILING.has(seed));
+  const seeds = only !== undefined ? [only] : Array.from({ length: count }, (_, i) => i + 1);
   for (const seed of seeds) {
     it(`seed ${seed}`, async () => {
       const { problems, trace } = await runSeed(seed);

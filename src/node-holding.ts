@@ -38,9 +38,10 @@ export function ownScope(trust: TrustService): HoldingFilter | undefined {
 /**
  * Sets the engine's holding: the subscription AND the node's scope. A subscription that
  * names a territory or owner beyond the scope is refused (ERR_UNAUTHORIZED): a node may
- * not subscribe to what it may not read.
+ * not subscribe to what it may not read. Evicts what the node no longer holds; returns
+ * how many records that was.
  */
-export async function applySubscription(engine: Engine, trust: TrustService, subscription: HoldingFilter | undefined): Promise<void> {
+export async function applySubscription(engine: Engine, trust: TrustService, subscription: HoldingFilter | undefined): Promise<number> {
   const scope = ownScope(trust);
   if (scope && subscription) {
     const beyond = (mine: readonly string[] | undefined, allowed: readonly string[] | undefined) => (mine ?? []).filter((n) => !(allowed ?? []).includes(n));
@@ -49,5 +50,5 @@ export async function applySubscription(engine: Engine, trust: TrustService, sub
       throw new CrmsyncError('ERR_UNAUTHORIZED', `the subscription names ${outside.length} territories or owners beyond this node's scope in the trust list`);
     }
   }
-  await engine.setHolding(subscription, effectiveHolding(subscription, scope));
+  return engine.setHolding(subscription, effectiveHolding(subscription, scope));
 }

@@ -143,7 +143,11 @@ export interface NodeStatus {
   /** Anti-entropy: the background interval, runs, and the last result (see verifyPeer). */
   antiEntropy: AntiEntropyStatus;
   /** What this node holds: its subscription (null: everything its scope allows) and its trust-list scope (null: none). */
-  holding: { subscription: SubscriptionView | null; scope: SubscriptionView | null };
+  holding: {
+    subscription: SubscriptionView | null; scope: SubscriptionView | null;
+    /** False while a wider subscription waits for a region to send the records it gains (its data is complete only for an older one). */
+    complete: boolean;
+  };
   /** Tombstone collection (passes, collected, whether every member's holdings are known) and the cluster's erasures. */
   lifecycle: LifecycleStatus & { erasures: number };
 }
@@ -391,7 +395,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
         rejectedEntries: Object.fromEntries(peers.rejectedEntries), quarantinedChanges: peers.quarantined,
         mergePolicies: { digest: engine.policies, rules: { ...engine.mergePolicies } },
         antiEntropy: antiEntropy.status(),
-        holding: { subscription: viewOf(engine.subscription()), scope: viewOf(ownScope(trust)) },
+        holding: { subscription: viewOf(engine.subscription()), scope: viewOf(ownScope(trust)), complete: engine.coveredOnly() === undefined },
         lifecycle: { ...lifecycle(), erasures: trust.list.erasureCount },
       };
     },
@@ -439,8 +443,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
     removePeer: (peerUrl) => peers.remove(peerUrl),
     async subscribe(subscription) {
       assertOpen();
-      await applySubscription(engine, trust, parseSubscription(subscription));
-      const evicted = await engine.evictOutside();
+      const evicted = await applySubscription(engine, trust, parseSubscription(subscription));
       peers.resubscribe();
       log.info({ evicted, territories: subscription?.territories?.length ?? null, owners: subscription?.owners?.length ?? null }, 'subscription changed');
       return { evicted };

@@ -267,6 +267,7 @@ export const responses = {
     holding: z.strictObject({
       subscription: holdingFilter.nullable().describe('what this node subscribed to (null: every record its scope allows)'),
       scope: holdingFilter.nullable().describe('its scope in the trust list (null: unrestricted)'),
+      complete: z.boolean().describe('false while a wider subscription waits for a region to send the records it gains'),
     }),
     lifecycle: z.strictObject({
       passes: z.number().describe('tombstone collection passes since start'),

@@ -72,6 +72,17 @@ export function sameHolding(a: Holding, b: Holding): boolean {
   return key(a) === key(b);
 }
 
+/** True when two subscriptions (undefined: everything) name the same records by the same lists. */
+export function sameFilter(a: HoldingFilter | undefined, b: HoldingFilter | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : sameHolding([a], [b]);
+}
+
+/** True when every record subscription `inner` names is one `outer` names (undefined: everything), list by list. */
+export function withinFilter(inner: HoldingFilter | undefined, outer: HoldingFilter | undefined): boolean {
+  if (outer === undefined) return true;
+  return inner !== undefined && subset(inner.territories, outer.territories) && subset(inner.owners, outer.owners);
+}
+
 /** A filter with sorted, de-duplicated lists (absent lists stay absent). */
 export function normalise(filter: HoldingFilter): HoldingFilter {
   const sorted = (list: readonly string[] | undefined) => (list === undefined ? undefined : [...new Set(list)].sort());

@@ -10,7 +10,8 @@ import { chainStart, firstMissing, type OriginClock, type SeqClock } from '../cr
 import type { RecordWrite } from '../crdt/record-doc.js';
 import { recordConflicts, type FieldConflict, type MergeContext } from '../crdt/record-conflicts.js';
 import type { RecordView } from '../crdt/record-schema.js';
-import { placementAfter, placementOf, scopeViolation, type Holding, type HoldingFilter } from '../crdt/holding.js';
+import { placementAfter, placementOf, scopeViolation, withinFilter, type Holding, type HoldingFilter } from '../crdt/holding.js';
+import { applyCoverage, markCovered } from './coverage.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
@@ -47,6 +48,10 @@ export interface SyncEngine {
   holding(): Holding;
   /** The subscription this node declares to peers in its `open` (undefined: everything its scope allows). */
   subscription(): HoldingFilter | undefined;
+  /** The older subscription the stored data is complete for, while a wider one still waits for a region's documents (coverage.ts). */
+  coveredOnly(): HoldingFilter | undefined;
+  /** A region answered `subscribed` for `answered` (after sending its documents); durable on return. */
+  markCovered(answered: HoldingFilter | undefined): Promise<void>;
   /** Adopts a record document a region sent (merged with ours, clock unchanged); resolves once durable. */
   adopt(id: RecordId, doc: Uint8Array, from: NodeId): Promise<Adoption>;
   /** A record's whole current document, or undefined if not held here. */
@@ -128,6 +133,7 @@ export class Engine implements SyncEngine {
   readonly #cluster: string;
   readonly #random: (n: number) => Uint8Array;
   #subscription: HoldingFilter | undefined;
+  #covered: HoldingFilter | undefined;
 
   constructor(options: EngineOptions) {
     this.nodeId = options.store.nodeId;
@@ -204,12 +210,28 @@ export class Engine implements SyncEngine {
   /**
    * Sets what this node keeps: its subscription and its effective holding (the
    * subscription AND its scope), under the write lock, so one ingest sees one holding.
+   * Evicts what a changed subscription no longer holds, and works out what the stored
+   * data is complete for (coverage.ts); returns how many records were evicted.
    */
-  setHolding(subscription: HoldingFilter | undefined, holding: Holding): Promise<void> {
-    return this.#writer.run(() => {
+  async setHolding(subscription: HoldingFilter | undefined, holding: Holding): Promise<number> {
+    await this.#writer.run(() => {
       this.#subscription = subscription;
       this.#writer.holding = holding;
     });
+    let evicted = 0;
+    this.#covered = await applyCoverage(this.#store, subscription, async () => {
+      evicted = await this.evictOutside();
+    });
+    return evicted;
+  }
+
+  coveredOnly(): HoldingFilter | undefined {
+    return withinFilter(this.#subscription, this.#covered) ? undefined : this.#covered;
+  }
+
+  async markCovered(answered: HoldingFilter | undefined): Promise<void> {
+    const subscription = this.#subscription;
+    if (await markCovered(this.#store, answered, subscription)) this.#covered = subscription;
   }
 
   /** Every conflicted field of a record with all concurrent values and their nodes. */

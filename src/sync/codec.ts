@@ -210,6 +210,7 @@ function parse(type: Message['type'], m: Obj): Message {
     case 'record':
       return { type, id: text(m.id, 'id', MAX_RECORD_ID_LENGTH, RECORD_ID), doc: bytes(m.doc, 'doc'), sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };
     case 'subscribe':
+    case 'subscribed':
       return { type, ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }) };
     default: {
       const unreachable: never = type;

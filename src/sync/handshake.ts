@@ -71,8 +71,12 @@ export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action
     return refuse(s, CloseCode.badSignature, 'bad-proof', { node: s.peer.node }, out);
   }
   out.push({ type: 'authenticated', peer: s.peer, proof: [...s.peerProof] });
-  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest(), policies: env.auth.policies, ...(env.subscription ? { holding: env.subscription } : {}) };
+  // Data complete only for an older subscription: declare that one, then ask for the new
+  // one, so the peer sends the documents it gains (as for a subscription changed at runtime).
+  const declared = env.coveredOnly ?? env.subscription;
+  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest(), policies: env.auth.policies, ...(declared ? { holding: declared } : {}) };
   out.push({ type: 'send', message: open });
+  if (env.coveredOnly) out.push({ type: 'send', message: { type: 'subscribe', ...(env.subscription ? { holding: env.subscription } : {}) } });
   return { ...s, phase: 'awaiting-open', remote: s.peer.node, openSent: seqsOf(env.holdings) };
 }
 

@@ -114,6 +114,18 @@ export interface SubscribeMessage {
   holding?: HoldingFilter;
 }
 
+/**
+ * The serving side's answer to a subscription (a `subscribe`, or an `open` declaring an
+ * older subscription then a `subscribe`): every document the new holding gained was sent
+ * before this, and the new holding is served from here on. Echoes the subscription it
+ * answers, so an answer to an older one is not taken for the newest. Taken only from a
+ * `region` member: the subscriber then stores that its data is complete for it.
+ */
+export interface SubscribedMessage {
+  type: 'subscribed';
+  holding?: HoldingFilter;
+}
+
 /** Sent just before closing for a reason the peer should log. */
 export interface ErrorMessage {
   type: 'error';
@@ -171,10 +183,10 @@ export interface DigestResponseMessage {
 export type HandshakeMessage = HelloMessage | AuthMessage | OpenMessage | ErrorMessage;
 
 /** Every message of the protocol. */
-export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage;
+export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage | SubscribedMessage;
 
 /** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
-export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe'] as const satisfies readonly Message['type'][];
+export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe', 'subscribed'] as const satisfies readonly Message['type'][];
 
 /** The kinds accepted during the handshake. */
 export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satisfies readonly HandshakeMessage['type'][];

@@ -114,6 +114,8 @@ export interface ProtocolState {
   readonly peerHolding: Holding;
   /** A holding the peer asked for (`subscribe`), served once the records entering it were sent. */
   readonly pendingHolding?: Holding;
+  /** The subscription behind `pendingHolding`, as the peer declared it: echoed in `subscribed` once served. */
+  readonly pendingSubscription?: { holding?: HoldingFilter };
 }
 
 /** Settings of the machine (from Limits). */
@@ -170,6 +172,13 @@ export interface Env {
   holding: Holding;
   /** The subscription this node declares in its `open` (undefined: everything its scope allows). */
   subscription: HoldingFilter | undefined;
+  /**
+   * Set while this node's stored data is complete only for this older subscription (it
+   * was started with, or changed to, a wider one and no region has answered for it yet):
+   * the `open` declares it, and a `subscribe` for `subscription` follows, so the peer
+   * sends the documents the new holding gains.
+   */
+  coveredOnly: HoldingFilter | undefined;
 }
 
 /** Inputs of the machine. */
@@ -222,6 +231,8 @@ export type Action =
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
   /** A record document a region vouched for: load it (the inbox waits for it). */
   | { type: 'adopt'; id: string; doc: Uint8Array }
+  /** A region sent every document `holding` gained (`subscribed`): our data is complete for it (the inbox waits for it). */
+  | { type: 'covered'; holding: HoldingFilter | undefined }
   /** Send the peer the documents of records in `to` but not in `from` (its subscription grew). */
   | { type: 'backfill'; stream: number; from: Holding; to: Holding }
   /** The peer's hello carries an invitation: the host checks it and grants the key (durably). */
@@ -310,9 +321,11 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return onRead(s, event.entries, env);
     case 'backfilled': {
       if (event.stream !== s.stream || s.outbound !== 'backfilling') return s;
-      const still = s.pendingHolding && !sameHolding(s.pendingHolding, event.holding) ? { pendingHolding: s.pendingHolding } : {};
-      const { pendingHolding: _done, ...rest } = s;
-      return { ...rest, ...still, peerHolding: event.holding, outbound: 'idle' };
+      const still = s.pendingHolding && !sameHolding(s.pendingHolding, event.holding) ? { pendingHolding: s.pendingHolding } : undefined;
+      const { pendingHolding: _done, pendingSubscription, ...rest } = s;
+      if (still) return { ...rest, ...still, ...(pendingSubscription ? { pendingSubscription } : {}), peerHolding: event.holding, outbound: 'idle' };
+      if (pendingSubscription) out.push({ type: 'send', message: { type: 'subscribed', ...pendingSubscription } });
+      return { ...rest, peerHolding: event.holding, outbound: 'idle' };
     }
     case 'drained':
       return s.outbound === 'draining' ? { ...s, outbound: 'idle' } : s;
@@ -405,9 +418,18 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
     }
     case 'subscribe': {
       const wanted = effectiveHolding(msg.holding, s.peer?.scope);
-      if (sameHolding(wanted, s.pendingHolding ?? s.peerHolding)) return s;
-      return { ...s, pendingHolding: wanted };
+      const declared = msg.holding ? { holding: msg.holding } : {};
+      // Nothing to send: answer at once (a subscriber waits for the answer to call its data complete).
+      if (!s.pendingHolding && sameHolding(wanted, s.peerHolding)) {
+        out.push({ type: 'send', message: { type: 'subscribed', ...declared } });
+        return s;
+      }
+      return { ...s, pendingHolding: wanted, pendingSubscription: declared };
     }
+    case 'subscribed':
+      // Only a region vouches for the history a subscriber skipped (as for `record`).
+      if (s.peer?.role === 'region') out.push({ type: 'covered', holding: msg.holding });
+      return s;
     default: {
       const unreachable: never = msg;
       throw new TypeError(`unhandled message ${String(unreachable)}`);

@@ -198,6 +198,7 @@ export class PeerSession {
       wireClock: () => toWireClock(this.#engine.holdings()),
       holding: this.#engine.holding(),
       subscription: this.#engine.subscription(),
+      coveredOnly: this.#engine.coveredOnly(),
     };
   }
 
@@ -283,6 +284,9 @@ export class PeerSession {
           () => undefined,
           (error: unknown) => this.#dispatch({ type: 'failed', error }),
         );
+        return;
+      case 'covered':
+        this.#pendingWork = this.#engine.markCovered(action.holding).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
         return;
       case 'backfill':
         this.#async(this.#backfill(action.from, action.to), () => ({ type: 'backfilled', stream: action.stream, holding: action.to }));

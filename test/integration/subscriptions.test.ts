@@ -49,7 +49,7 @@ describe('a laptop subscribed to one territory', () => {
     const north = (await listAll(region)).filter((r) => r.territory === 'north');
     expect(north).toHaveLength(30);
     expect(await listAll(laptop)).toEqual(north);
-    expect((await laptop.status()).holding).toEqual({ subscription: { territories: ['north'] }, scope: { territories: ['north', 'south'] } });
+    expect((await laptop.status()).holding).toEqual({ subscription: { territories: ['north'] }, scope: { territories: ['north', 'south'] }, complete: true });
 
     // Live: a new north record arrives in full, a new south one does not arrive at all.
     await region.records.create({ id: 'live-n', name: 'Live North', territory: 'north' });
@@ -204,5 +204,53 @@ describe('move-in and subscription changes', () => {
     expect(await laptop.records.get('t-north-1')).toBeUndefined();
     await expect(laptop.subscribe({ territories: ['west'] })).rejects.toMatchObject({ code: 'ERR_UNAUTHORIZED' });
     await expect(laptop.subscribe({ territories: 'south' } as never)).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+  });
+});
+
+describe('a data directory started again with another subscription', () => {
+  const member = () => h.cluster.member('laptop-r', { role: 'laptop', scope: { territories: ['north', 'south'] } });
+  const laptopOn = async (dataDir: string, territories: string[], peers: string[]) => h.open({ dataDir, ...member(), subscription: { territories }, peers });
+
+  it('fetches the records it gains and evicts those it loses, at start', async () => {
+    const region = await regionWithRecords(3);
+    const dataDir = await h.tempDir();
+    let laptop = await laptopOn(dataDir, ['north'], [region.url!]);
+    await caughtUp(laptop, region);
+    await laptop.close();
+
+    // Wider: the south records arrive as documents, the log is not replayed.
+    laptop = await laptopOn(dataDir, ['north', 'south'], [region.url!]);
+    const northSouth = (await listAll(region)).filter((r) => r.territory === 'north' || r.territory === 'south');
+    await vi.waitFor(async () => expect(await listAll(laptop)).toEqual(northSouth), { timeout: 30_000, interval: 50 });
+    const changesIn = (await laptop.status()).peers.reduce((sum, p) => sum + (p.stats?.changesIn ?? 0), 0);
+    expect(changesIn).toBe(0);
+    // The region answered for it: a later start declares it and fetches nothing again.
+    await vi.waitFor(async () => {
+      await laptop.close();
+      laptop = await laptopOn(dataDir, ['north', 'south'], []);
+      expect((await laptop.status()).holding.complete).toBe(true);
+    }, { timeout: 30_000, interval: 200 });
+    await laptop.close();
+
+    // Narrower: the north records are evicted before the node serves anything.
+    laptop = await laptopOn(dataDir, ['south'], []);
+    expect(await listAll(laptop)).toEqual(northSouth.filter((r) => r.territory === 'south'));
+    expect((await laptop.status()).holding.complete).toBe(true);
+  });
+
+  it('asks again on the next session when the first closed before the region answered', async () => {
+    const region = await regionWithRecords(3);
+    const dataDir = await h.tempDir();
+    let laptop = await laptopOn(dataDir, ['north'], [region.url!]);
+    await caughtUp(laptop, region);
+    await laptop.close();
+    // Started wider with no peer: nothing can answer, so the data stays incomplete across a restart.
+    laptop = await laptopOn(dataDir, ['north', 'south'], []);
+    expect((await laptop.status()).holding.complete).toBe(false);
+    await laptop.close();
+    laptop = await laptopOn(dataDir, ['north', 'south'], [region.url!]);
+    const northSouth = (await listAll(region)).filter((r) => r.territory === 'north' || r.territory === 'south');
+    await vi.waitFor(async () => expect(await listAll(laptop)).toEqual(northSouth), { timeout: 30_000, interval: 50 });
+    await vi.waitFor(async () => expect((await laptop.status()).holding.complete).toBe(true), { timeout: 30_000, interval: 50 });
   });
 });

@@ -24,6 +24,10 @@ const stub: fc.Arbitrary<ChangeEntry> = fc.record(
   { requiredKeys: ['origin', 'seq', 'record', 'change', 'digest'] },
 ) as unknown as fc.Arbitrary<ChangeEntry>;
 
+/** A subscription as it travels: normalised lists of names (sorted, no duplicates). */
+const names = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }).filter((n) => n.trim() === n), { maxLength: 3 }).map((l) => [...l].sort());
+const holdingFilter = fc.record({ territories: names, owners: names }, { requiredKeys: [] });
+
 const message = fc.oneof(
   fc.record({ type: fc.constant('hello' as const), protocol: fc.constant(2), cluster: fc.string({ minLength: 1, maxLength: 20 }), node: nodeId, key: bytes(32), nonce: bytes(32), proof: fc.constant([]) }),
   fc.record({ type: fc.constant('auth' as const), sig: bytes(64) }),
@@ -34,6 +38,7 @@ const message = fc.oneof(
   fc.record({ type: fc.constant('resync' as const), epoch: fc.nat(), clock }),
   fc.record({ type: fc.constant('trust' as const), statements: fc.constant([]) }),
   fc.record({ type: fc.constant('error' as const), code: fc.string({ maxLength: 20 }), message: fc.string({ maxLength: 50 }) }),
+  fc.record({ type: fc.constantFrom('subscribe' as const, 'subscribed' as const), holding: holdingFilter }, { requiredKeys: ['type'] }),
 ) as unknown as fc.Arbitrary<Message>;
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -74,6 +79,8 @@ describe('wire codec', () => {
     expect(codeOf(() => decodeMessage(pack({ type: 'changes', epoch: -1, batch: 0, entries: [] }), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(pack({ type: 42 }), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(pack([1, 2, 3]), LIMIT))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(pack({ type: 'subscribed', holding: { territories: 'north' } }), LIMIT))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(pack({ type: 'subscribed', holding: { territories: Array.from({ length: 10_000 }, (_, i) => `t${i}`) } }), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(new Uint8Array(LIMIT + 1), LIMIT))).toBe('ERR_FRAME_TOO_LARGE');
   });
 });

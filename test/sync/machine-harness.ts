@@ -60,7 +60,7 @@ export function env(node: string, overrides: Partial<Env> = {}, holdings: [strin
     known: (origin) => origin !== 'stranger',
     allowed: () => true,
     wireClock: () => [...clock].map(([o, h]): WireClock[number] => [o, h.seq, Buffer.from(h.hash, 'hex')]),
-    holding: [], subscription: undefined,
+    holding: [], subscription: undefined, coveredOnly: undefined,
     ...overrides,
   };
 }

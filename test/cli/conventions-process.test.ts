@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe('crmsync processes', () => {
-  // Cold CLI processes (tsx compiles on start) are slow on a loaded 2-core machine: three at a time.
+  // Cold CLI processes are slow on a loaded 2-core machine: three at a time.
   it('exit codes, and data on stdout, everything else on stderr', { timeout: 240_000 }, async () => {
     const d = ['-d', dir.path];
     const relative = `./never-initialised-${randomBytes(4).toString('hex')}`;

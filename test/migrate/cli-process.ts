@@ -11,7 +11,7 @@ import { memoryIo, runCli, type CliResult } from '../cli/helpers.js';
 
 export type { CliResult };
 
-/** A CLI child process start (tsx compiles on start): slow on a loaded 2-core machine. */
+/** A CLI child process start: slow on a loaded 2-core machine. */
 export const PROCESS_TIMEOUT_MS = 120_000;
 
 /** Path of a fixture file in test/migrate/fixtures. */

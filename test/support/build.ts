@@ -23,7 +23,7 @@ function staleOutputs(dir: string): string[] {
     .map((file) => join(out, file));
 }
 
-/** Incremental `tsc -p tsconfig.build.json` (about 2 s when nothing changed), then removes outputs of deleted sources. */
+/** Incremental `tsc -p tsconfig.build.json` (about 2 s when nothing changed), removes outputs of deleted sources, then bundles the CLI (bin/crmsync.js runs dist/cli). */
 export default function buildDist(): void {
   // tsc prints its errors itself; execFileSync then throws and vitest stops.
   execFileSync(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
@@ -32,4 +32,5 @@ export default function buildDist(): void {
     rmSync(file);
     console.log(`removed stale build output ${relative(ROOT, file)}`);
   }
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle-cli.mjs')], { cwd: ROOT, stdio: 'inherit' });
 }

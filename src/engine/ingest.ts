@@ -24,6 +24,7 @@ import type { Mutation, RecordMeta, RecordWriteOp } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
 import { checkFrame, type ForkEvidence, type OriginAuthority } from './entry-check.js';
 import { evictLeaving } from './evict.js';
+import { bodiesForStubs, fillStubs } from './stub-bodies.js';
 import type { Writer } from './writer.js';
 
 /** What ingesting a frame achieved. */
@@ -56,6 +57,9 @@ interface Item {
 /** Ingests a frame from `from`; resolves once it is durable. */
 export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeId, authority: OriginAuthority): Promise<IngestResult> {
   const staged = await writer.run(async () => {
+    // Bodies of changes held here only as stubs, of records held here (stub-bodies.ts):
+    // queued first, so what follows in this frame builds on them.
+    await fillStubs(writer, await bodiesForStubs(writer, entries), from, authority, (id, meta, items, scopeOf) => applyToRecord(writer, id, meta, items, scopeOf, true));
     const context = { sender: from, self: writer.nodeId, setAside: writer.setAside };
     const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq), context);
     if (!('runs' in check)) {
@@ -164,8 +168,8 @@ async function applyByRecord(writer: Writer, items: Item[], authority: OriginAut
   return ops;
 }
 
-async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf): Promise<RecordWriteOp | undefined> {
-  const simple = applyAllSimple(writer, id, meta, items, scopeOf);
+async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf, documentOnly = false): Promise<RecordWriteOp | undefined> {
+  const simple = documentOnly ? undefined : applyAllSimple(writer, id, meta, items, scopeOf);
   if (simple) {
     writer.cache.evict(id); // a cached document would now be behind: it is reloaded when needed
     return writer.recordOp(id, meta, simple, items.length);

@@ -295,6 +295,14 @@ export class Writer {
     this.events.emit('change', { id, source: 'remote', origin: from, view, localSeq: this.#store.lastLocalSeq, time: view.updatedAt });
   }
 
+  /** The durable log entry of `origin` at `seq`, if stored (not one still queued). */
+  async storedEntry(origin: string, seq: number): Promise<StoredEntry | undefined> {
+    const localSeq = await this.#store.localSeqOf(origin, seq);
+    if (localSeq === undefined) return undefined;
+    const [entry] = await this.#store.readLog(localSeq, 1, Number.MAX_SAFE_INTEGER);
+    return entry?.localSeq === localSeq ? entry : undefined;
+  }
+
   /** A record's stored log entries (for eviction), oldest first. */
   historyOf(id: RecordId): Promise<StoredEntry[]> {
     return this.#store.historyOf(id, Number.MAX_SAFE_INTEGER);

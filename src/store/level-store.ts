@@ -228,6 +228,11 @@ export class LevelStore implements Store {
       const { localSeq, ...stored } = entry;
       put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
     }
+    for (const entry of mutation.restore ?? []) {
+      const { localSeq, ...stored } = entry;
+      put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
+      put(subs.hist, histKey(entry.record, localSeq), EMPTY);
+    }
     for (const drop of mutation.drop ?? []) this.#dropOps(drop, del);
     if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0 || (mutation.drop?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;

@@ -88,6 +88,11 @@ export interface Mutation {
   drop?: RecordDropOp[];
   /** Held entries rewritten as stubs at their position (same chain, signature and boundary; no body, no author). */
   redact?: StoredEntry[];
+  /**
+   * Stubs rewritten with their bodies at their position (engine/stub-bodies.ts): part of
+   * their record's history again (its snapshot in the same mutation already holds them).
+   */
+  restore?: StoredEntry[];
 }
 
 /** Record counters. */

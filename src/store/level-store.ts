@@ -341,9 +341,9 @@ export class LevelStore implements Store {
 
   #applyDurable(pending: Pending): void {
     for (const [origin, head] of pending.mutation.clock) this.clock.set(origin, head);
-    // The in-memory tail must not keep bodies an eviction or an erasure just dropped:
-    // live pushes must send the stubs.
-    const rewritten = [...(pending.mutation.evictions ?? []).flatMap((e) => e.rewrite), ...(pending.mutation.redact ?? [])];
+    // The in-memory tail must not keep bodies an eviction or an erasure just dropped (live
+    // pushes must send the stubs), nor stubs whose bodies were just restored.
+    const rewritten = [...(pending.mutation.evictions ?? []).flatMap((e) => e.rewrite), ...(pending.mutation.redact ?? []), ...(pending.mutation.restore ?? [])];
     const first = this.#tail[0]?.localSeq;
     for (const entry of rewritten) {
       if (first !== undefined && entry.localSeq >= first && entry.localSeq - first < this.#tail.length) this.#tail[entry.localSeq - first] = entry;

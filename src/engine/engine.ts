@@ -272,7 +272,7 @@ export class Engine implements SyncEngine {
    * stubbed on ingest. Resolves with how many records this node held.
    */
   async applyErasures(subjects: readonly string[], applied: number): Promise<number> {
-    const ids = await recordsNamed(this.#store, new Set(subjects), (id) => this.#writer.gone.subject(id));
+    const ids = await recordsNamed(this.#store, new Set(subjects), (id) => this.#writer.gone.subject(id), this.#limits.erasureScanPage);
     // The erased values must leave the disk, not only the keys (LevelDB keeps old values
     // until compaction): once to move them into files, once to merge the deletions in.
     if (ids.length > 0) await this.#store.compact();

@@ -433,6 +433,27 @@ export class LevelStore implements Store {
       (await this.#subs.rec.keys({ ...(options.after === undefined ? {} : { gt: options.after }), limit: options.limit }).all()) as RecordId[]);
   }
 
+  historyIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
+    return this.#read('listing record histories', async () => {
+      const ids: RecordId[] = [];
+      // `${id}0` sorts right after every `${id}/…` key ('0' follows '/'): one seek per
+      // record skips its history, so a page costs `limit` seeks, not a walk of the log.
+      const keys = this.#subs.hist.keys(options.after === undefined ? {} : { gte: `${options.after}0` });
+      try {
+        while (ids.length < options.limit) {
+          const key = await keys.next();
+          if (key === undefined) break;
+          const id = key.slice(0, key.indexOf('/'));
+          ids.push(id as RecordId);
+          keys.seek(`${id}0`);
+        }
+      } finally {
+        await keys.close();
+      }
+      return ids;
+    });
+  }
+
   stateEntries<T>(prefix: string): Promise<[key: string, value: T][]> {
     return this.#read('reading node state', async () => {
       const out: [string, T][] = [];

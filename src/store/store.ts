@@ -159,6 +159,13 @@ export interface Store {
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
   /** Ids of records with a meta, in key order, after `after`, at most `limit` (keys only: no view is decoded). */
   recordIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
+  /**
+   * Ids of records with a history index entry, at most `limit`, resuming after `after` (an
+   * id this call returned): also the records held only as log entries, without a meta,
+   * because their every change was quarantined. In history key order, which is not id
+   * order (`a-b/…` sorts before `a/…`): page only with ids it returned.
+   */
+  historyIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
   /** Small named values whose key starts with `prefix` (node state; e.g. this node's lifecycle markers). */
   stateEntries<T>(prefix: string): Promise<[key: string, value: T][]>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */

@@ -66,6 +66,7 @@ export const LIMIT_TABLE = {
   digestSnapshotTtlMs: { value: 60_000, unit: 'ms', reason: 'how long a digest snapshot is reused while the log has not moved: memory (about 80 bytes per record) against rescans' },
   digestRequestTimeoutMs: { value: 60_000, unit: 'ms', reason: 'an anti-entropy request the peer has not answered by then fails the exchange' },
   antiEntropySettleMs: { value: 15_000, unit: 'ms', reason: 'how long a repair waits for changes in flight (one side behind the other) to arrive before it compares again' },
+  conflictIndexPageRecords: { value: 500, unit: 'count', reason: 'records one step of the one-time conflict index migration reads (memory of one step; the write lock is held only to re-read the conflicted ones among them)' },
   maxReportedProblems: { value: 100, unit: 'count', reason: 'problems a verify report lists (all are counted)' },
 } as const satisfies Record<string, LimitDoc>;
 

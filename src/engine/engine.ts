@@ -26,6 +26,7 @@ import { adoptPolicies, rederiveConflicted } from './rederive.js';
 import { policiesDigest, type MergePolicies } from '../crdt/merge-policy.js';
 import { COLLECTED_PREFIX, GoneRecords, NO_ERASURES, type CollectedMarker, type ErasureSet } from './gone.js';
 import { purgeRecords, recordsNamed } from './purge.js';
+import { indexConflicts, type ConflictIndexResult } from './conflict-index.js';
 
 /**
  * What the sync protocol needs from a node, and all it gets: what do you hold, give me
@@ -259,6 +260,14 @@ export class Engine implements SyncEngine {
   async loadCollected(): Promise<void> {
     const markers = await this.#store.stateEntries<CollectedMarker>(COLLECTED_PREFIX);
     this.#writer.gone.collected(markers.map(([key]) => key.slice(COLLECTED_PREFIX.length)));
+  }
+
+  /**
+   * Indexes the open conflicts of records stored before the conflict index existed, once
+   * per data directory, resuming where an interrupted run stopped (conflict-index.ts).
+   */
+  indexConflicts(signal?: AbortSignal): Promise<ConflictIndexResult> {
+    return indexConflicts(this.#store, this.#writer, this.#limits.conflictIndexPageRecords, signal);
   }
 
   /** How many erasures this node has applied (durable with the purge). */

@@ -229,6 +229,7 @@ export class LevelStore implements Store {
       put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
     }
     for (const drop of mutation.drop ?? []) this.#dropOps(drop, del);
+    for (const view of mutation.reindex ?? []) for (const key of indexKeysOf(view)) put(subs.idx, key, EMPTY);
     if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0 || (mutation.drop?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
   }

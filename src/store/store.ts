@@ -88,6 +88,12 @@ export interface Mutation {
   drop?: RecordDropOp[];
   /** Held entries rewritten as stubs at their position (same chain, signature and boundary; no body, no author). */
   redact?: StoredEntry[];
+  /**
+   * Stored views whose index keys are written again (puts only: the records, their
+   * counts and other keys stay as they are). How a migration adds the keys of an index
+   * that data written before it lacks; pass each record's newest view.
+   */
+  reindex?: RecordView[];
 }
 
 /** Record counters. */

@@ -165,6 +165,22 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('writes the index keys of reindexed views again, and nothing else', async () => {
+      const store = await factory.open('a');
+      await store.commit(mutation('x', 1, undefined, { conflicts: ['email'], territory: 'emea' }));
+      const meta = (await store.getMeta(parseRecordId('x')))!;
+      const conflicted = { gte: 'conflict/open/', lt: 'conflict/open0', limit: 10 };
+      expect(await store.scanIndex(conflicted)).toEqual(['conflict/open/x']);
+      const counts = store.recordCounts();
+      await store.commit({ records: [], entries: [], clock: [], reindex: [meta.view], state: [['k', 1]] });
+      expect(await store.scanIndex(conflicted)).toEqual(['conflict/open/x']);
+      expect(await store.scanIndex({ gte: 'territory/emea/', lt: 'territory/emea0', limit: 10 })).toEqual(['territory/emea/x']);
+      expect(store.recordCounts()).toEqual(counts);
+      expect(await store.getMeta(parseRecordId('x'))).toEqual(meta);
+      expect(await store.getState('k')).toBe(1);
+      await store.close();
+    });
+
     it('refuses use after close with ERR_CLOSED', async () => {
       const store = await factory.open('a');
       await store.close();

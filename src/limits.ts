@@ -33,6 +33,7 @@ export const LIMIT_TABLE = {
   groupCommitMax: { value: 512, unit: 'count', reason: 'commits grouped into one fsynced batch' },
   signEveryEntries: { value: 64, unit: 'count', reason: "a node signs at least every this many of its own entries within one commit: the longest run a frame cannot cut" },
   maxErasures: { value: 100_000, unit: 'count', reason: 'erasure statements the trust list holds (kept forever, one hash each): memory; beyond it an erasure is refused with ERR_VALIDATION' },
+  erasureScanPage: { value: 10_000, unit: 'count', reason: 'record ids one step of an erasure\'s scan reads (the record keys, then the history index, which also finds records held only as quarantined changes): memory of one step' },
   tombstoneRetentionMs: { value: 30 * 24 * 3600 * 1000, unit: 'ms', reason: 'a deleted record is kept (restorable) at least this long after its deletion, and until every member holds the delete; then it is collected' },
   lifecycleIntervalMs: { value: 60_000, unit: 'ms', reason: 'how often a node records what its connected peers hold and collects the tombstones that became collectable (one pass scans the deleted records)' },
   maxTrustStatements: { value: 10_000, unit: 'count', reason: 'signed statements a trust list holds: memory, and the time to evaluate it' },
@@ -65,6 +66,7 @@ export const LIMIT_TABLE = {
   digestSnapshotTtlMs: { value: 60_000, unit: 'ms', reason: 'how long a digest snapshot is reused while the log has not moved: memory (about 80 bytes per record) against rescans' },
   digestRequestTimeoutMs: { value: 60_000, unit: 'ms', reason: 'an anti-entropy request the peer has not answered by then fails the exchange' },
   antiEntropySettleMs: { value: 15_000, unit: 'ms', reason: 'how long a repair waits for changes in flight (one side behind the other) to arrive before it compares again' },
+  conflictIndexPageRecords: { value: 500, unit: 'count', reason: 'records one step of the one-time conflict index migration reads (memory of one step; the write lock is held only to re-read the conflicted ones among them)' },
   maxReportedProblems: { value: 100, unit: 'count', reason: 'problems a verify report lists (all are counted)' },
 } as const satisfies Record<string, LimitDoc>;
 

@@ -12,6 +12,7 @@ import type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
 import { clockRecord, seqsOf } from './crdt/origin-clock.js';
 import { Engine } from './engine/engine.js';
 import { createRecordsApi, type RecordsApi } from './engine/records-api.js';
+import { startConflictIndexing } from './engine/conflict-index.js';
 import type { VerifyReport } from './engine/verify.js';
 import type { RecordChangeEvent } from './engine/writer.js';
 import type { CacheStats } from './engine/doc-cache.js';
@@ -307,7 +308,9 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   for (const peer of new Set([...(options.peers ?? []), ...invitationPeers(options)])) peers.add(peer);
   antiEntropy.start();
   log.info({ url, peers: options.peers?.length ?? 0 }, 'node started');
-  return buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log, erasure: erasure.api, lifecycleIdle: async () => { await collector.stop(); await erasure.idle(); }, lifecycle: collector.status, assertOpen, markClosed: () => { closed = true; } });
+  // In the background: a data directory from before the conflict index is indexed while writes go on.
+  const indexing = startConflictIndexing((signal) => engine.indexConflicts(signal), log.child({ component: 'engine' }));
+  return buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log, erasure: erasure.api, lifecycleIdle: async () => { await collector.stop(); await erasure.idle(); }, lifecycle: collector.status, stopIndexing: indexing.stop, assertOpen, markClosed: () => { closed = true; } });
 }
 
 /** The background anti-entropy interval: the default, or a whole number of ms >= 0 (0 disables). */
@@ -370,11 +373,13 @@ interface Parts {
   /** Stops tombstone collection; resolves when no erasure or collection is running. */
   lifecycleIdle: () => Promise<void>;
   lifecycle: () => LifecycleStatus;
+  /** Stops the conflict index migration between two pages; resolves when it no longer runs. */
+  stopIndexing: () => Promise<void>;
   assertOpen: () => void;
   markClosed: () => void;
 }
 
-function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log, erasure, lifecycleIdle, lifecycle, assertOpen, markClosed }: Parts): CrmNode {
+function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecure, limits, timers, url, log, erasure, lifecycleIdle, lifecycle, stopIndexing, assertOpen, markClosed }: Parts): CrmNode {
   let closed = false;
   const readFeed = (after: number, limit: number) => store.readLog(after + 1, Math.min(Math.max(1, limit), limits.maxFeedEntries), limits.maxFeedBytes);
   return {
@@ -466,6 +471,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
       await step('anti-entropy', () => antiEntropy.stop());
       await step('peers', () => peers.stop());
       await step('lifecycle', () => lifecycleIdle());
+      await step('conflict index', () => stopIndexing());
       await step('engine', () => engine.drain());
       await step('documents', () => engine.close());
       await step('store', () => store.close());

@@ -27,6 +27,7 @@ import { adoptPolicies, rederiveConflicted } from './rederive.js';
 import { policiesDigest, type MergePolicies } from '../crdt/merge-policy.js';
 import { COLLECTED_PREFIX, GoneRecords, NO_ERASURES, type CollectedMarker, type ErasureSet } from './gone.js';
 import { purgeRecords, recordsNamed } from './purge.js';
+import { indexConflicts, type ConflictIndexResult } from './conflict-index.js';
 
 /**
  * What the sync protocol needs from a node, and all it gets: what do you hold, give me
@@ -283,6 +284,14 @@ export class Engine implements SyncEngine {
     this.#writer.gone.collected(markers.map(([key]) => key.slice(COLLECTED_PREFIX.length)));
   }
 
+  /**
+   * Indexes the open conflicts of records stored before the conflict index existed, once
+   * per data directory, resuming where an interrupted run stopped (conflict-index.ts).
+   */
+  indexConflicts(signal?: AbortSignal): Promise<ConflictIndexResult> {
+    return indexConflicts(this.#store, this.#writer, this.#limits.conflictIndexPageRecords, signal);
+  }
+
   /** How many erasures this node has applied (durable with the purge). */
   async erasuresApplied(): Promise<number> {
     return (await this.#store.getState<number>(ERASURES_APPLIED_KEY)) ?? 0;
@@ -294,7 +303,7 @@ export class Engine implements SyncEngine {
    * stubbed on ingest. Resolves with how many records this node held.
    */
   async applyErasures(subjects: readonly string[], applied: number): Promise<number> {
-    const ids = await recordsNamed(this.#store, new Set(subjects), (id) => this.#writer.gone.subject(id));
+    const ids = await recordsNamed(this.#store, new Set(subjects), (id) => this.#writer.gone.subject(id), this.#limits.erasureScanPage);
     // The erased values must leave the disk, not only the keys (LevelDB keeps old values
     // until compaction): once to move them into files, once to merge the deletions in.
     if (ids.length > 0) await this.#store.compact();

@@ -13,9 +13,6 @@ import type { RecordId } from '../types.js';
 import { stubOf } from '../crdt/change-entry.js';
 import type { Writer } from './writer.js';
 
-/** Record ids examined per page when looking for erased subjects. */
-const SCAN_PAGE = 10_000;
-
 /** The stub that replaces a held entry: the author may name a person, so it goes too. */
 function redacted(entry: StoredEntry): StoredEntry {
   const { author: _author, ...rest } = stubOf(entry);
@@ -47,14 +44,22 @@ export async function purgeRecords(writer: Writer, store: Store, ids: readonly R
   return staged.held;
 }
 
-/** Ids of the held records whose subject is in `subjects` (one pass over the record keys). */
-export async function recordsNamed(store: Store, subjects: ReadonlySet<string>, subjectOf: (id: string) => string): Promise<RecordId[]> {
-  const found: RecordId[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const ids = await store.recordIds({ ...(after === undefined ? {} : { after }), limit: SCAN_PAGE });
-    for (const id of ids) if (subjects.has(subjectOf(id))) found.push(id);
-    if (ids.length < SCAN_PAGE) return found;
-    after = ids.at(-1);
+/**
+ * Ids of the records whose subject is in `subjects`: those with a meta, and those held
+ * only as log entries (every change quarantined, so never applied: no meta, but the
+ * bodies are in the log and name the record's data all the same). One pass over the
+ * record keys and one over the history index, `pageSize` ids (limits.erasureScanPage) at a time.
+ */
+export async function recordsNamed(store: Store, subjects: ReadonlySet<string>, subjectOf: (id: string) => string, pageSize: number): Promise<RecordId[]> {
+  const found = new Set<RecordId>(); // a record with a meta usually has history too: once
+  for (const list of [store.recordIds.bind(store), store.historyIds.bind(store)]) {
+    let after: string | undefined;
+    for (;;) {
+      const ids = await list({ ...(after === undefined ? {} : { after }), limit: pageSize });
+      for (const id of ids) if (subjects.has(subjectOf(id))) found.add(id);
+      if (ids.length < pageSize) break;
+      after = ids.at(-1);
+    }
   }
+  return [...found];
 }

@@ -234,6 +234,7 @@ export class LevelStore implements Store {
       put(subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const drop of mutation.drop ?? []) this.#dropOps(drop, del);
+    for (const view of mutation.reindex ?? []) for (const key of indexKeysOf(view)) put(subs.idx, key, EMPTY);
     if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0 || (mutation.drop?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
   }
@@ -436,6 +437,27 @@ export class LevelStore implements Store {
   recordIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
     return this.#read('listing record ids', async () =>
       (await this.#subs.rec.keys({ ...(options.after === undefined ? {} : { gt: options.after }), limit: options.limit }).all()) as RecordId[]);
+  }
+
+  historyIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
+    return this.#read('listing record histories', async () => {
+      const ids: RecordId[] = [];
+      // `${id}0` sorts right after every `${id}/…` key ('0' follows '/'): one seek per
+      // record skips its history, so a page costs `limit` seeks, not a walk of the log.
+      const keys = this.#subs.hist.keys(options.after === undefined ? {} : { gte: `${options.after}0` });
+      try {
+        while (ids.length < options.limit) {
+          const key = await keys.next();
+          if (key === undefined) break;
+          const id = key.slice(0, key.indexOf('/'));
+          ids.push(id as RecordId);
+          keys.seek(`${id}0`);
+        }
+      } finally {
+        await keys.close();
+      }
+      return ids;
+    });
   }
 
   stateEntries<T>(prefix: string): Promise<[key: string, value: T][]> {

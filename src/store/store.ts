@@ -93,6 +93,12 @@ export interface Mutation {
    * their record's history again (its snapshot in the same mutation already holds them).
    */
   restore?: StoredEntry[];
+  /**
+   * Stored views whose index keys are written again (puts only: the records, their
+   * counts and other keys stay as they are). How a migration adds the keys of an index
+   * that data written before it lacks; pass each record's newest view.
+   */
+  reindex?: RecordView[];
 }
 
 /** Record counters. */
@@ -164,6 +170,13 @@ export interface Store {
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
   /** Ids of records with a meta, in key order, after `after`, at most `limit` (keys only: no view is decoded). */
   recordIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
+  /**
+   * Ids of records with a history index entry, at most `limit`, resuming after `after` (an
+   * id this call returned): also the records held only as log entries, without a meta,
+   * because their every change was quarantined. In history key order, which is not id
+   * order (`a-b/…` sorts before `a/…`): page only with ids it returned.
+   */
+  historyIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
   /** Small named values whose key starts with `prefix` (node state; e.g. this node's lifecycle markers). */
   stateEntries<T>(prefix: string): Promise<[key: string, value: T][]>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */

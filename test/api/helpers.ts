@@ -46,9 +46,14 @@ export class ApiHarness {
     return this.harness.cluster;
   }
 
-  /** Opens a node (listen:false unless given) and serves its API. */
+  /** A fresh, empty temp directory (removed by cleanup). */
+  tempDir(): Promise<string> {
+    return this.harness.tempDir();
+  }
+
+  /** Opens a node (listen:false unless given; in a fresh temp dir unless `dataDir` names one) and serves its API. */
   async start(nodeOptions: Partial<NodeOptions> = {}, apiOptions: Partial<ApiServerOptions> = {}): Promise<ApiNode> {
-    const node = await this.harness.open({ listen: false, ...nodeOptions, dataDir: await this.harness.tempDir() });
+    const node = await this.harness.open({ listen: false, ...nodeOptions, dataDir: nodeOptions.dataDir ?? (await this.harness.tempDir()) });
     const api = await createApiServer(node, { token: TOKEN, ...apiOptions });
     this.servers.push(api);
     return { node, api, call: (method, path, options) => call(api.url, method, path, options) };

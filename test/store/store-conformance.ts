@@ -141,6 +141,46 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('lists the ids with history, one per record, also those held only as quarantined changes; pages resume', async () => {
+      const store = await factory.open('a');
+      // 'a-b' sorts before 'a' in history key order ('-' < '/'); 'ab' after: paging must follow key order.
+      let seq = 0;
+      for (const id of ['a', 'a-b', 'ab', 'b']) {
+        await store.commit(mutation(id, ++seq, undefined));
+        await store.commit(mutation(id, ++seq, await store.getMeta(parseRecordId(id))));
+      }
+      const bad = { ...entry(nodeA, ++seq, 'q'), quarantined: 'outside the scope' };
+      await store.commit({ records: [], entries: [bad], clock: [[nodeA, { seq, hash: chain(seq) }]] });
+      const all = await store.historyIds({ limit: 100 });
+      expect([...all].sort()).toEqual(['a', 'a-b', 'ab', 'b', 'q']);
+      const paged: string[] = [];
+      for (let after: string | undefined; ;) {
+        const page = await store.historyIds({ ...(after === undefined ? {} : { after }), limit: 2 });
+        paged.push(...page);
+        if (page.length < 2) break;
+        after = page.at(-1);
+      }
+      expect(paged).toEqual(all);
+      expect(await store.getMeta(parseRecordId('q'))).toBeUndefined();
+      await store.close();
+    });
+
+    it('writes the index keys of reindexed views again, and nothing else', async () => {
+      const store = await factory.open('a');
+      await store.commit(mutation('x', 1, undefined, { conflicts: ['email'], territory: 'emea' }));
+      const meta = (await store.getMeta(parseRecordId('x')))!;
+      const conflicted = { gte: 'conflict/open/', lt: 'conflict/open0', limit: 10 };
+      expect(await store.scanIndex(conflicted)).toEqual(['conflict/open/x']);
+      const counts = store.recordCounts();
+      await store.commit({ records: [], entries: [], clock: [], reindex: [meta.view], state: [['k', 1]] });
+      expect(await store.scanIndex(conflicted)).toEqual(['conflict/open/x']);
+      expect(await store.scanIndex({ gte: 'territory/emea/', lt: 'territory/emea0', limit: 10 })).toEqual(['territory/emea/x']);
+      expect(store.recordCounts()).toEqual(counts);
+      expect(await store.getMeta(parseRecordId('x'))).toEqual(meta);
+      expect(await store.getState('k')).toBe(1);
+      await store.close();
+    });
+
     it('refuses use after close with ERR_CLOSED', async () => {
       const store = await factory.open('a');
       await store.close();

@@ -125,14 +125,26 @@ export interface NodeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `crmsync start ...args` and resolves on its `crmsync ready` log line. */
-export function startProcess(args: string[], env: Record<string, string> = {}): Promise<NodeProcess> {
+/** How long `startProcess` waits for the `crmsync ready` line (a start on a loaded 2-core machine takes seconds). */
+export const START_READY_TIMEOUT_MS = 60_000;
+
+/**
+ * Starts `crmsync start ...args` and resolves on its `crmsync ready` log line (so the log
+ * level must be info or lower). A process that is not ready within `readyTimeoutMs` is
+ * killed and the promise rejects: the caller never got it, so nothing else would.
+ */
+export function startProcess(args: string[], env: Record<string, string> = {}, readyTimeoutMs = START_READY_TIMEOUT_MS): Promise<NodeProcess> {
   const child = spawn(process.execPath, [BIN, 'start', ...args], { cwd: REPO_ROOT, env: cleanEnv(env) });
   const lines: string[] = [];
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`crmsync start printed no 'crmsync ready' line within ${readyTimeoutMs} ms (log level above info?):\n${lines.join('\n')}`));
+    }, readyTimeoutMs);
+    void exited.then(() => clearTimeout(timer));
     createInterface({ input: child.stderr }).on('line', (line) => {
       lines.push(line);
       let entry: { msg?: string } = {};
@@ -141,7 +153,9 @@ export function startProcess(args: string[], env: Record<string, string> = {}): 
       } catch {
         // Not a log line; the test asserting on the lines will show it.
       }
-      if (entry.msg === 'crmsync ready') resolve({ child, ready: entry as NodeProcess['ready'], lines, stdout: () => stdout, exited });
+      if (entry.msg !== 'crmsync ready') return;
+      clearTimeout(timer);
+      resolve({ child, ready: entry as NodeProcess['ready'], lines, stdout: () => stdout, exited });
     });
     void exited.then(({ code }) => reject(new Error(`crmsync start exited with ${code} before it was ready:\n${lines.join('\n')}\n${stdout}`)));
   });
@@ -150,10 +164,11 @@ export function startProcess(args: string[], env: Record<string, string> = {}): 
 /**
  * Initialises one cluster in-process, none of it started: the first name founds it
  * (`crmsync init`), every other is initialised with `--cluster <founder's key>` and
- * granted by the stopped founder (`crmsync trust add`, role region). `options` are
- * init's for every node (addresses, log level).
+ * granted by the stopped founder (`crmsync trust add`, role region unless `grants` names
+ * another role or a scope for it). `options` are init's for every node (addresses, log level).
  */
-export async function initCluster(dataDirs: Record<string, string>, options: Record<string, string> = {}): Promise<Record<string, string>> {
+export async function initCluster(dataDirs: Record<string, string>, options: Record<string, string> = {},
+  grants: Record<string, { role?: string; territory?: string[]; owner?: string[] }> = {}): Promise<Record<string, string>> {
   const [founder, ...members] = Object.keys(dataDirs);
   const { init } = await import('../../src/cli/commands/init.js');
   const { trustAdd } = await import('../../src/cli/commands/trust.js');
@@ -162,7 +177,7 @@ export async function initCluster(dataDirs: Record<string, string>, options: Rec
   keys[founder!] = first.key;
   for (const name of members) {
     const made = await init({ dataDir: dataDirs[name]!, nodeId: name, cluster: first.key, ...options }, memoryIo());
-    await trustAdd(made.key, { dataDir: dataDirs[founder!]!, node: name, role: 'region' }, memoryIo());
+    await trustAdd(made.key, { dataDir: dataDirs[founder!]!, node: name, role: 'region', ...grants[name] }, memoryIo());
     keys[name] = made.key;
   }
   return keys;

@@ -31,7 +31,7 @@ const REGRESSION_SEEDS = [81, 162, 198];
  * its holding (kept as a stub), then came to hold the record through other origins'
  * changes, so its document lacks the dropped one and can show the record inside its
  * holding while every region has it outside. Not run until fixed; replay one with
- * SUBS_SEED=48 npx vitest run test/sim/subscriptions.test.ts. (4 of 200 seeds.)
+ * SUBS_SEED=48 npx vitest run test/sim/subscriptions.test.ts. (4 of 200 seeds; 23 of 1,000.)
  */
 export const KNOWN_FAILING = [48, 128, 150, 169];
 

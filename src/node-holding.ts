@@ -3,17 +3,14 @@
  * trust list's scope for it, and the effective holding the engine and the sessions use.
  * Kept apart from node.ts like node-trust.ts: the composition root only wires it.
  */
-import { effectiveHolding, normalise, type HoldingFilter } from './crdt/holding.js';
+import { effectiveHolding, MAX_HOLDING_NAME, normalise, type HoldingFilter } from './crdt/holding.js';
 import type { Engine } from './engine/engine.js';
 import { z } from 'zod';
 import { CrmsyncError, validationError } from './errors.js';
 import { FIXED } from './limits.js';
 import type { TrustService } from './trust/trust-service.js';
 
-/** Longest territory or owner name (as in the record schema). */
-const MAX_NAME = 100;
-
-const names = z.array(z.string().trim().min(1, 'must not be empty').max(MAX_NAME)).max(FIXED.maxHoldingNames);
+const names = z.array(z.string().trim().min(1, 'must not be empty').max(MAX_HOLDING_NAME)).max(FIXED.maxHoldingNames);
 /** A subscription as options, config and the API give it. */
 const subscriptionSchema = z.object({ territories: names.optional(), owners: names.optional() }).strict();
 

@@ -6,9 +6,10 @@
  */
 import { z } from 'zod';
 import {
-  DEFAULT_CONFLICT_PAGE, DEFAULT_LIMITS, MERGE_RULES, ROLES, STAGES, recordViewSchema,
+  DEFAULT_CONFLICT_PAGE, DEFAULT_LIMITS, FIXED_LIMITS, MERGE_RULES, ROLES, STAGES, recordViewSchema,
   type AntiEntropyResult, type ConflictInboxItem, type ConflictValue, type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
+import { MAX_HOLDING_NAME } from '../crdt/holding.js';
 
 /** Largest request body accepted (bytes). Protects memory; a record is far smaller. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -98,13 +99,11 @@ export const createHeaders = z.object({
 export const nodeIdText = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id');
 
 const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
-/** POST /v1/peers body. */
 /** PUT /v1/subscription: what the node holds (both absent: every record its scope allows). */
-export const subscriptionBody = z.strictObject({
-  territories: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
-  owners: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
-});
+const holdingNames = z.array(z.string().trim().min(1).max(MAX_HOLDING_NAME)).max(FIXED_LIMITS.maxHoldingNames.value);
+export const subscriptionBody = z.strictObject({ territories: holdingNames.optional(), owners: holdingNames.optional() });
 
+/** POST /v1/peers body. */
 export const addPeerBody = z.strictObject({
   url: peerUrl,
   node: nodeIdText.optional()

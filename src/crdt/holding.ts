@@ -7,6 +7,11 @@
  * (the empty list: everything). Pure functions, no I/O.
  */
 
+import { MAX_TERRITORY_LENGTH } from './record-schema.js';
+
+/** Longest territory or owner name a subscription or scope may name: as long as a record's territory may be. */
+export const MAX_HOLDING_NAME = MAX_TERRITORY_LENGTH;
+
 /** Records in these territories, or of these owners (either list may be absent). */
 export interface HoldingFilter {
   territories?: readonly string[];

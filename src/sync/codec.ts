@@ -11,7 +11,7 @@
  */
 import { Packr } from 'msgpackr';
 import type { ChangeEntry } from '../crdt/change-entry.js';
-import type { HoldingFilter } from '../crdt/holding.js';
+import { MAX_HOLDING_NAME, type HoldingFilter } from '../crdt/holding.js';
 import { CHAIN_HASH_BYTES, type WireClock } from '../crdt/origin-clock.js';
 import { MAX_RECORD_ID_LENGTH, MAX_TERRITORY_LENGTH } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
@@ -33,7 +33,6 @@ const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'h', 'g', 'p']);
 /** Most unknown keys an entry may carry (they are stored and relayed). */
 const MAX_ENTRY_EXTENSIONS = 16;
 /** Longest territory or owner name in a subscription (as in the record schema). */
-const MAX_HOLDING_NAME = 100;
 /** The (empty) change of a stub entry. */
 const STUB_BODY = new Uint8Array(0);
 /** Bytes of a nonce in hello. */

@@ -75,6 +75,7 @@ export const FIXED_LIMITS = {
   maxEntriesPerFrame: { value: 10_000, unit: 'count', reason: 'change entries one frame may carry (checked before any entry is validated)' },
   maxClockEntries: { value: 10_000, unit: 'count', reason: 'origins in one wire clock (a clock only ever names trust-list members)' },
   maxHoldingNames: { value: 100, unit: 'count', reason: 'territories (and owners) one subscription may name, as a trust-list scope may' },
+  maxWantIds: { value: 256, unit: 'count', reason: 'record ids one `want` may name, and a session keeps waiting to ask for (each answered with a whole document; the inbox limit bounds how many wants wait)' },
   maxProofStatements: { value: 16, unit: 'count', reason: 'trust statements a hello may carry to prove its key' },
   maxStatementsPerMessage: { value: 10_000, unit: 'count', reason: 'trust statements one trust message may carry' },
   maxHandshakeFrameBytes: { value: 64 * KiB, unit: 'bytes', reason: 'largest frame accepted before the peer proved its identity' },

@@ -16,10 +16,16 @@ import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, Store } from '../store/store.js';
 import type { NodeId, RecordId } from '../types.js';
 import { evictLeaving } from './evict.js';
+import { partialKey } from './partial.js';
 import type { Writer } from './writer.js';
 
 /** What adopting a record document did. */
-export type Adoption = 'adopted' | 'unchanged' | 'outside';
+/**
+ * What adopting a record document did; 'partial': adopted, but the record's history here
+ * is still partial (partial.ts): a document that was not a `want`'s answer may predate a
+ * change this node holds only as a stub.
+ */
+export type Adoption = 'adopted' | 'partial' | 'unchanged' | 'outside';
 
 /** Records looked at per step of a scan over all records (bounds one read). */
 const SCAN_PAGE = 500;
@@ -27,9 +33,10 @@ const SCAN_PAGE = 500;
 /**
  * Adopts a record document a region vouched for (merged with ours); resolves once
  * durable. A document outside our holding is ignored ('outside'); one that does not
- * load or leaves the record schema is refused (ERR_PROTOCOL).
+ * load or leaves the record schema is refused (ERR_PROTOCOL). `complete`: the answer to
+ * our `want`, sent once the region held what we hold, so it clears the record's mark.
  */
-export async function adoptRecord(writer: Writer, id: RecordId, bytes: Uint8Array, from: NodeId): Promise<Adoption> {
+export async function adoptRecord(writer: Writer, id: RecordId, bytes: Uint8Array, from: NodeId, complete = false): Promise<Adoption> {
   const staged = await writer.run(async () => {
     let received: RecordDoc;
     try {
@@ -48,16 +55,27 @@ export async function adoptRecord(writer: Writer, id: RecordId, bytes: Uint8Arra
       freeDoc(doc);
       throw new CrmsyncError('ERR_PROTOCOL', 'a record document leaves the record schema');
     }
-    if (!holds(writer.holding, placementOf(view)) || (meta && sameHeads(meta.state.heads, headsOf(doc)))) {
+    const inside = holds(writer.holding, placementOf(view));
+    if ((!inside && !meta) || (meta && sameHeads(meta.state.heads, headsOf(doc)))) {
       freeDoc(doc);
       return { result: meta ? ('unchanged' as const) : ('outside' as const), durable: undefined };
     }
     const maxOp = A.getChangesMetaSince(doc, []).reduce((max, c) => Math.max(max, c.maxOp), 0);
     const after: RecordMeta = { state: stateOfDoc(doc, maxOp, meta?.state.local), view, snapshotAt: 0, pending: 0 };
-    const mutation: Mutation = { records: [{ id, before: meta, after, snapshot: snapshot(doc), wholeDocument: true }], entries: [], clock: [] };
+    // A `want`'s answer holds the history this node lacked (partial.ts): the mark goes.
+    const mutation: Mutation = { records: [{ id, before: meta, after, snapshot: snapshot(doc), wholeDocument: true }], entries: [], clock: [], ...(complete ? { state: [[partialKey(id), false]] } : {}) };
+    const partial = !complete && (await writer.stateOf(partialKey(id))) === true;
     writer.cache.evict(id);
+    if (!inside) {
+      // A record held here that the region's document places outside the holding (its
+      // history here was partial): it leaves, as by any change that moves it out.
+      freeDoc(doc);
+      await evictLeaving(writer, mutation);
+      mutation.state = [[partialKey(id), true]];
+      return { result: 'adopted' as const, durable: writer.commit(mutation, from).then(() => undefined) };
+    }
     writer.cache.set(id, doc);
-    return { result: 'adopted' as const, durable: writer.commit(mutation, from).then(() => writer.announceAdopted(id, view, from)) };
+    return { result: partial ? ('partial' as const) : ('adopted' as const), durable: writer.commit(mutation, from).then(() => writer.announceAdopted(id, view, from)) };
   });
   if (staged.durable) await staged.durable;
   return staged.result;

@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 import type { HeadsPage, Store } from '../store/store.js';
 import { parseRecordId, type NodeId, type RecordId } from '../types.js';
 import { ingest, type IngestResult } from './ingest.js';
+import { evictRecords } from './evict.js';
 import { adoptRecord, evictOutside, recordDocument, recordsEntering, type Adoption } from './backfill.js';
 import { writeMany, type WriteItem, type WriteOptions, type WriteResult } from './local-writes.js';
 import { verifyRecordIds, verifyRecords, type VerifyReport } from './verify.js';
@@ -54,9 +55,13 @@ export interface SyncEngine {
   /** A region answered `subscribed` for `answered` (after sending its documents); durable on return. */
   markCovered(answered: HoldingFilter | undefined): Promise<void>;
   /** Adopts a record document a region sent (merged with ours, clock unchanged); resolves once durable. */
-  adopt(id: RecordId, doc: Uint8Array, from: NodeId): Promise<Adoption>;
+  adopt(id: RecordId, doc: Uint8Array, from: NodeId, complete?: boolean): Promise<Adoption>;
   /** A record's whole current document, or undefined if not held here. */
   recordDocument(id: RecordId): Promise<Uint8Array | undefined>;
+  /** A record's durable view, or undefined if not held here. */
+  get(id: RecordId): Promise<RecordView | undefined>;
+  /** Evicts records a region says lie outside our scope there (the answer to a `want`). */
+  evictRecords(ids: readonly RecordId[]): Promise<void>;
   /** Ids of records held here that are in `to` but not in `from`. */
   recordsEntering(from: Holding, to: Holding): Promise<RecordId[]>;
   /** Calls `listener` after new entries became durable (source: the peer they came from, null for local). */
@@ -191,8 +196,8 @@ export class Engine implements SyncEngine {
     return this.#subscription;
   }
 
-  adopt(id: RecordId, doc: Uint8Array, from: NodeId): Promise<Adoption> {
-    return adoptRecord(this.#writer, id, doc, from);
+  adopt(id: RecordId, doc: Uint8Array, from: NodeId, complete = false): Promise<Adoption> {
+    return adoptRecord(this.#writer, id, doc, from, complete);
   }
 
   recordDocument(id: RecordId): Promise<Uint8Array | undefined> {
@@ -201,6 +206,11 @@ export class Engine implements SyncEngine {
 
   recordsEntering(from: Holding, to: Holding): Promise<RecordId[]> {
     return recordsEntering(this.#store, from, to);
+  }
+
+  async evictRecords(ids: readonly RecordId[]): Promise<void> {
+    const { durable } = await this.#writer.run(async () => ({ durable: this.#writer.commit(await evictRecords(this.#writer, ids)) }));
+    await durable;
   }
 
   /** Evicts every record outside this node's holding (after it shrank); returns how many. */

@@ -26,7 +26,22 @@ function evictedEntry<T extends LoggedEntry | StoredEntry>(entry: T, self: strin
 export async function evictLeaving(writer: Writer, mutation: Mutation): Promise<void> {
   const holding = writer.holding;
   if (holdsAll(holding)) return;
-  const leaving = mutation.records.filter((op) => !holds(holding, placementOf(op.after.view)));
+  await evictOps(writer, mutation, mutation.records.filter((op) => !holds(holding, placementOf(op.after.view))));
+}
+
+/**
+ * Evicts the records `ids` held here (under the lock, then commit): a region answered our
+ * `want` that they lie outside our scope there (its view covers ours), so they left.
+ */
+export async function evictRecords(writer: Writer, ids: readonly RecordId[]): Promise<Mutation> {
+  const metas = await writer.metasFor(ids);
+  const mutation: Mutation = { records: [], entries: [], clock: [] };
+  ids.forEach((id, i) => { if (metas[i]) mutation.records.push({ id, before: metas[i], after: metas[i]! }); });
+  await evictOps(writer, mutation, [...mutation.records]);
+  return mutation;
+}
+
+async function evictOps(writer: Writer, mutation: Mutation, leaving: Mutation['records']): Promise<void> {
   if (leaving.length === 0) return;
   const ids = new Set<RecordId>(leaving.map((op) => op.id));
   const evictions: Eviction[] = [];

@@ -25,6 +25,7 @@ import type { NodeId, RecordId } from '../types.js';
 import { checkFrame, type ForkEvidence, type OriginAuthority } from './entry-check.js';
 import { evictLeaving } from './evict.js';
 import { bodiesForStubs, fillStubs } from './stub-bodies.js';
+import { partialKey } from './partial.js';
 import type { Writer } from './writer.js';
 
 /** What ingesting a frame achieved. */
@@ -41,6 +42,11 @@ export interface IngestResult {
   origins: string[];
   /** Third origins this frame proved to sign two histories: set aside from now on (nothing more of them is taken). */
   forks: ForkEvidence[];
+  /**
+   * Records held here whose history this node has only in part: a change of them came
+   * as a stub, now or before they were held (a region's `want` answer completes them).
+   */
+  incomplete?: RecordId[];
 }
 
 interface Item {
@@ -92,11 +98,37 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     for (const [origin, head] of clock) writer.advance(origin, head);
     const mutation: Mutation = { records, entries: logged, clock: [...clock] };
     await evictLeaving(writer, mutation); // records this frame moves out of our holding
+    const incomplete = await markPartial(writer, mutation, ordered);
     const quarantined = ordered.filter((i) => i.quarantined !== undefined).length;
-    return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()], forks }, durable: writer.commit(mutation, from) };
+    return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()], forks, incomplete }, durable: writer.commit(mutation, from) };
   });
   if (staged.durable) await staged.durable;
   return staged.result;
+}
+
+/**
+ * A subscriber keeps the changes of records outside its holding as stubs, and nodes
+ * apply concurrent changes in different orders: a record can come to be held here through
+ * some of its changes while others were kept as stubs, and no peer sends those again (the
+ * clock counts them). So every record a stub (or an eviction) leaves with part of its
+ * history is marked (partial.ts, in the same mutation), and the records held after this
+ * commit that are marked, or got a stub now, are returned: the session asks a region for
+ * their whole documents (`want`), and adopting one clears the mark.
+ */
+async function markPartial(writer: Writer, mutation: Mutation, items: Item[]): Promise<RecordId[]> {
+  if (holdsAll(writer.holding)) return [];
+  const stubbed = new Set(items.filter((i) => i.stub).map((i) => i.entry.record));
+  const marks = [...stubbed, ...(mutation.evictions ?? []).map((e) => e.id)];
+  if (marks.length > 0) mutation.state = [...(mutation.state ?? []), ...marks.map((id): [string, unknown] => [partialKey(id), true])];
+  const applied = new Set(mutation.records.map((op) => op.id));
+  const incomplete = new Set(mutation.records.filter((op) => stubbed.has(op.id)).map((op) => op.id));
+  const heldBefore = [...stubbed].filter((id) => !applied.has(id));
+  const metas = await writer.metasFor(heldBefore);
+  heldBefore.forEach((id, i) => { if (metas[i]) incomplete.add(id); });
+  const fresh = mutation.records.filter((op) => !op.before && !stubbed.has(op.id)).map((op) => op.id);
+  const marked = await Promise.all(fresh.map((id) => writer.stateOf(partialKey(id))));
+  fresh.forEach((id, i) => { if (marked[i] === true) incomplete.add(id); });
+  return [...incomplete];
 }
 
 /** Step 2: parse the change and check who wrote it. */

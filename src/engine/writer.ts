@@ -295,6 +295,11 @@ export class Writer {
     this.events.emit('change', { id, source: 'remote', origin: from, view, localSeq: this.#store.lastLocalSeq, time: view.updatedAt });
   }
 
+  /** A durable node-state value (not one a queued commit still carries). */
+  stateOf<T>(key: string): Promise<T | undefined> {
+    return this.#store.getState<T>(key);
+  }
+
   /** The durable log entry of `origin` at `seq`, if stored (not one still queued). */
   async storedEntry(origin: string, seq: number): Promise<StoredEntry | undefined> {
     const localSeq = await this.#store.localSeqOf(origin, seq);

@@ -208,6 +208,9 @@ function parse(type: Message['type'], m: Obj): Message {
       return parseDigestResponse(m);
     case 'record':
       return { type, id: text(m.id, 'id', MAX_RECORD_ID_LENGTH, RECORD_ID), doc: bytes(m.doc, 'doc'), sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };
+    case 'want':
+    case 'outside':
+      return { type, ids: list(m.ids, 'ids', FIXED.maxWantIds).map((id, i) => text(id, `ids.${i}`, MAX_RECORD_ID_LENGTH, RECORD_ID)) };
     case 'subscribe':
     case 'subscribed':
       return { type, ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }) };

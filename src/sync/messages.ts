@@ -126,6 +126,22 @@ export interface SubscribedMessage {
   holding?: HoldingFilter;
 }
 
+/**
+ * A subscriber asks a region for the whole documents of records it holds whose history
+ * it has only in part (it kept some of their changes as stubs: engine/ingest.ts). The
+ * region answers with `record` for each one it holds inside the asker's scope.
+ */
+export interface WantMessage {
+  type: 'want';
+  ids: string[];
+}
+
+/** A region's answer to a `want` for records that lie outside the asker's scope there: the asker evicts them. */
+export interface OutsideMessage {
+  type: 'outside';
+  ids: string[];
+}
+
 /** Sent just before closing for a reason the peer should log. */
 export interface ErrorMessage {
   type: 'error';
@@ -183,10 +199,10 @@ export interface DigestResponseMessage {
 export type HandshakeMessage = HelloMessage | AuthMessage | OpenMessage | ErrorMessage;
 
 /** Every message of the protocol. */
-export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage | SubscribedMessage;
+export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage | SubscribedMessage | WantMessage | OutsideMessage;
 
 /** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
-export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe', 'subscribed'] as const satisfies readonly Message['type'][];
+export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe', 'subscribed', 'want', 'outside'] as const satisfies readonly Message['type'][];
 
 /** The kinds accepted during the handshake. */
 export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satisfies readonly HandshakeMessage['type'][];

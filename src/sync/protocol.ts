@@ -27,6 +27,7 @@
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { lacking, seqsFromWire, seqsOf, toWireClock, type OriginClock, type SeqClock, type WireClock } from '../crdt/origin-clock.js';
 import { CrmsyncError } from '../errors.js';
+import { FIXED } from '../limits.js';
 import { CloseCode } from '../net/transport.js';
 import { effectiveHolding, HOLD_ALL, sameHolding, type Holding, type HoldingFilter } from '../crdt/holding.js';
 import type { Role, Scope } from '../trust/statements.js';
@@ -116,6 +117,13 @@ export interface ProtocolState {
   readonly pendingHolding?: Holding;
   /** The subscription behind `pendingHolding`, as the peer declared it: echoed in `subscribed` once served. */
   readonly pendingSubscription?: { holding?: HoldingFilter };
+  /**
+   * Records we hold whose history we have only in part, to ask this region for once it
+   * holds every other origin's entries we hold (its documents then hold what we lack).
+   */
+  readonly wanting?: readonly string[];
+  /** Records asked for (`want`) whose documents have not arrived: adopting those completes them. */
+  readonly asked?: readonly string[];
 }
 
 /** Settings of the machine (from Limits). */
@@ -210,7 +218,9 @@ export type Event =
   /** Result of `redeem`: the invitation was honoured (the peer is now a member) or refused. */
   | { type: 'redeemed'; admission: Admission }
   /** Result of `ingest`. */
-  | { type: 'ingested'; batch: number; epoch: number; origins: string[]; gap: boolean; untrusted: boolean }
+  | { type: 'ingested'; batch: number; epoch: number; origins: string[]; gap: boolean; untrusted: boolean; incomplete?: string[] }
+  /** Records held here whose history is still partial after adopting a document that was not our `want`'s answer. */
+  | { type: 'incomplete'; ids: string[] }
   /** An action failed (ingest refused a fork, the store failed...). */
   | { type: 'failed'; error: unknown }
   /** The host asks to close (duplicate connection, revocation, node stopping, peer removed). */
@@ -230,7 +240,11 @@ export type Action =
   | { type: 'await-drain' }
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
   /** A record document a region vouched for: load it (the inbox waits for it). */
-  | { type: 'adopt'; id: string; doc: Uint8Array }
+  | { type: 'adopt'; id: string; doc: Uint8Array; complete: boolean }
+  /** A region answered our `want`: these records lie outside our scope there; evict them (the inbox waits for it). */
+  | { type: 'evict'; ids: string[] }
+  /** The peer wants these records' whole documents (`want`): send those inside its scope (the inbox waits for it). */
+  | { type: 'send-records'; ids: string[] }
   /** A region sent every document `holding` gained (`subscribed`): our data is complete for it (the inbox waits for it). */
   | { type: 'covered'; holding: HoldingFilter | undefined }
   /** Send the peer the documents of records in `to` but not in `from` (its subscription grew). */
@@ -267,13 +281,35 @@ export function initialState(self: NodeId, now: number, options: { initiator: bo
   };
 }
 
+/**
+ * Asks the region for the records in `wanting` once it holds every entry of every other
+ * origin that we hold: its documents then contain every change we kept as a stub (a
+ * region applies all it holds), so adopting them completes ours. Asked earlier, a
+ * document could lack a change we have only as a stub, and nothing would ask again.
+ */
+function askForPartial(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
+  if (!s.wanting || s.wanting.length === 0) return s;
+  for (const [origin, head] of env.holdings) {
+    if (origin !== s.self && (s.peerHolds.get(origin) ?? 0) < head.seq) return s;
+  }
+  out.push({ type: 'send', message: { type: 'want', ids: [...s.wanting] } });
+  const { wanting, ...rest } = s;
+  return { ...rest, asked: [...new Set([...(s.asked ?? []), ...wanting])].slice(-FIXED.maxWantIds) };
+}
+
+/** Adds records to ask this region for (only a region vouches for a whole document); bounded. */
+export function wantLater(s: ProtocolState, ids: readonly string[]): ProtocolState {
+  if (ids.length === 0 || s.peer?.role !== 'region') return s;
+  return { ...s, wanting: [...new Set([...(s.wanting ?? []), ...ids])].slice(0, FIXED.maxWantIds) };
+}
+
 /** The transition function. */
 export function step(state: ProtocolState, event: Event, env: Env): Step {
   if (state.phase === 'closed') return { state, actions: [] };
   const out: Action[] = [];
   const next = transition(state, event, env, out);
   if (next.phase !== 'open') return { state: next, actions: out };
-  const pumped = pump(next, env, out);
+  const pumped = askForPartial(pump(next, env, out), env, out);
   const current = lacking(seqsOf(env.holdings), pumped.peerHolds) === 0;
   return { state: current ? { ...pumped, caughtUpAt: env.now } : pumped, actions: out };
 }
@@ -327,6 +363,8 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       if (pendingSubscription) out.push({ type: 'send', message: { type: 'subscribed', ...pendingSubscription } });
       return { ...rest, peerHolding: event.holding, outbound: 'idle' };
     }
+    case 'incomplete':
+      return s.phase === 'open' ? wantLater(s, event.ids) : s;
     case 'drained':
       return s.outbound === 'draining' ? { ...s, outbound: 'idle' } : s;
     case 'ingested':
@@ -413,7 +451,12 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       if (!env.auth.verify(s.peer.publicKey, recordSigningInput(env.auth.cluster, msg.id, msg.doc), msg.sig)) {
         return fail(s, new CrmsyncError('ERR_SIGNATURE', 'a record document is not signed by the peer that sent it'), out);
       }
-      out.push({ type: 'adopt', id: msg.id, doc: msg.doc });
+      // The answer to our `want` (asked once the region held what we hold) is complete.
+      if (s.asked?.includes(msg.id)) {
+        out.push({ type: 'adopt', id: msg.id, doc: msg.doc, complete: true });
+        return { ...s, asked: s.asked.filter((id) => id !== msg.id) };
+      }
+      out.push({ type: 'adopt', id: msg.id, doc: msg.doc, complete: false });
       return s;
     }
     case 'subscribe': {
@@ -425,6 +468,16 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
         return s;
       }
       return { ...s, pendingHolding: wanted, pendingSubscription: declared };
+    }
+    case 'want':
+      out.push({ type: 'send-records', ids: msg.ids });
+      return s;
+    case 'outside': {
+      // Only for records we asked a region for: its view covered ours when it answered.
+      const asked = msg.ids.filter((id) => s.asked?.includes(id));
+      if (asked.length === 0 || s.peer?.role !== 'region') return s;
+      out.push({ type: 'evict', ids: asked });
+      return { ...s, asked: s.asked!.filter((id) => !asked.includes(id)) };
     }
     case 'subscribed':
       // Only a region vouches for the history a subscriber skipped (as for `record`).

@@ -22,7 +22,7 @@ import type { CatchUpGate } from './catch-up-gate.js';
 import type { StoredEntry } from '../crdt/change-entry.js';
 import { decodeMessage, encodeMessage } from './codec.js';
 import { isStub } from '../crdt/change-entry.js';
-import { holds, holdsAll, type Holding } from '../crdt/holding.js';
+import { holds, holdsAll, placementOf, type Holding } from '../crdt/holding.js';
 import { recordSigningInput, type RecordMessage } from './messages.js';
 import { parseRecordId, type RecordId } from '../types.js';
 import { toWireClock } from '../crdt/origin-clock.js';
@@ -280,10 +280,16 @@ export class PeerSession {
         return;
       case 'adopt':
         // Like an ingest, the inbox waits for it: the changes after it build on the document.
-        this.#pendingWork = this.#engine.adopt(parseRecordId(action.id), action.doc, this.#state.remote!).then(
-          () => undefined,
+        this.#pendingWork = this.#engine.adopt(parseRecordId(action.id), action.doc, this.#state.remote!, action.complete).then(
+          (adoption) => { if (adoption === 'partial') this.#dispatch({ type: 'incomplete', ids: [action.id] }); },
           (error: unknown) => this.#dispatch({ type: 'failed', error }),
         );
+        return;
+      case 'evict':
+        this.#pendingWork = this.#engine.evictRecords(action.ids.map((id) => parseRecordId(id))).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
+        return;
+      case 'send-records':
+        this.#pendingWork = this.#sendRecords(action.ids).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
         return;
       case 'covered':
         this.#pendingWork = this.#engine.markCovered(action.holding).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
@@ -361,6 +367,30 @@ export class PeerSession {
     }
   }
 
+  /**
+   * Answers a `want`: the documents of the named records held here that lie inside the
+   * peer's trust-list scope (never beyond what it may read; outside its subscription is
+   * fine: it evicts what it does not hold), waiting for drain as needed.
+   */
+  async #sendRecords(ids: readonly string[]): Promise<void> {
+    const scope = this.#state.peer?.scope;
+    const outside: string[] = [];
+    for (const id of ids) {
+      const recordId = parseRecordId(id);
+      const view = await this.#engine.get(recordId);
+      if (!view || (scope && !holds([scope], placementOf(view)))) {
+        outside.push(id);
+        continue;
+      }
+      for (const message of await this.#recordMessages([recordId])) {
+        if (!this.#connection.isOpen) return;
+        this.#sendFrame(encodeMessage(message));
+        if (this.#connection.bufferedAmount > this.#limits.sendHighWaterBytes) await this.#connection.drained();
+      }
+    }
+    if (outside.length > 0) this.#sendFrame(encodeMessage({ type: 'outside', ids: outside }));
+  }
+
   /** Signed `record` messages for records held here (this node vouches for each document). */
   async #recordMessages(ids: RecordId[]): Promise<RecordMessage[]> {
     const messages: RecordMessage[] = [];
@@ -396,7 +426,7 @@ export class PeerSession {
         }
         if (result.quarantined > 0) this.#host.onQuarantined?.(this, result.quarantined);
         const origins = [...new Set(action.entries.map((e) => e.origin))];
-        this.#dispatch({ type: 'ingested', batch: action.batch, epoch: action.epoch, origins, gap: result.gap, untrusted: result.untrusted.length > 0 });
+        this.#dispatch({ type: 'ingested', batch: action.batch, epoch: action.epoch, origins, gap: result.gap, untrusted: result.untrusted.length > 0, ...(result.incomplete?.length ? { incomplete: result.incomplete } : {}) });
       },
       (error: unknown) => this.#dispatch({ type: 'failed', error }),
     );

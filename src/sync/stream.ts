@@ -9,7 +9,7 @@ import { learn, toWireClock, type SeqClock } from '../crdt/origin-clock.js';
 import { CrmsyncError, hasCode } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
 import { encodeMessage } from './codec.js';
-import type { Action, Env, Event, ProtocolState, QueuedFrame } from './protocol.js';
+import { wantLater, type Action, type Env, type Event, type ProtocolState, type QueuedFrame } from './protocol.js';
 
 /** Answers an ingest: ack with our clock for the batch's origins, or ask for a resync. */
 export function onIngested(s: ProtocolState, event: Extract<Event, { type: 'ingested' }>, env: Env, out: Action[]): ProtocolState {
@@ -19,7 +19,9 @@ export function onIngested(s: ProtocolState, event: Extract<Event, { type: 'inge
     return { ...s, recvEpoch };
   }
   out.push({ type: 'send', message: { type: 'ack', batch: event.batch, clock: toWireClock(env.holdings, event.origins) } });
-  return s;
+  // Records we hold whose history we have only in part: asked for once the region holds
+  // what we hold (protocol.ts askForPartial).
+  return wantLater(s, event.incomplete ?? []);
 }
 
 /**

@@ -3,7 +3,8 @@
  * scripted peer: a stub whose digest does not chain is refused like an altered entry
  * (4013); a full entry of a record outside a laptop's holding is not kept there; and a
  * laptop writing outside its trust-list scope has its changes quarantined by the region,
- * with the reason, while its changes inside the scope apply.
+ * with the reason, while its changes inside the scope apply. A `want` gets the documents
+ * inside the asker's scope only.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { atomic, MemberDocs } from '../support/member-docs.js';
@@ -98,3 +99,23 @@ describe('a laptop writing outside its scope', () => {
     mover.close();
   });
 });
+
+describe('want: asking a region for whole documents', () => {
+  it('a laptop gets the documents inside its scope only: the rest is answered outside, never sent', async () => {
+    const malloryMember = h.cluster.member('mallory-w', { role: 'laptop', scope: { territories: ['north', 'south'] } });
+    const region = await h.open({ dataDir: await h.tempDir(), nodeId: 'region-a' });
+    for (const [id, territory] of [['n-1', 'north'], ['s-1', 'south'], ['e-1', 'east']]) await region.records.create({ id: id!, name: `Customer ${id}`, territory: territory! });
+    const mallory = await rawPeer(region.url!, malloryMember);
+    mallory.send({ type: 'want', ids: ['n-1', 'e-1', 'missing', 's-1'] });
+    const outside = await mallory.next((m) => m.type === 'outside');
+    expect(outside.ids).toEqual(['e-1', 'missing']);
+    const sent = mallory.received.filter((m) => m.type === 'record').map((m) => m.id);
+    expect(sent).toEqual(['n-1', 's-1']);
+    expect(JSON.stringify(mallory.received)).not.toContain('Customer e-1');
+    // Malformed or oversized wants are protocol errors (1002), and the region keeps serving.
+    mallory.send({ type: 'want', ids: Array.from({ length: 257 }, (_, i) => `r${i}`) });
+    expect((await mallory.closed).code).toBe(1002);
+    expect(await region.records.get('e-1')).toMatchObject({ territory: 'east' });
+  });
+});
+

@@ -39,6 +39,7 @@ const message = fc.oneof(
   fc.record({ type: fc.constant('trust' as const), statements: fc.constant([]) }),
   fc.record({ type: fc.constant('error' as const), code: fc.string({ maxLength: 20 }), message: fc.string({ maxLength: 50 }) }),
   fc.record({ type: fc.constantFrom('subscribe' as const, 'subscribed' as const), holding: holdingFilter }, { requiredKeys: ['type'] }),
+  fc.record({ type: fc.constantFrom('want' as const, 'outside' as const), ids: fc.array(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$/), { maxLength: 5 }) }),
 ) as unknown as fc.Arbitrary<Message>;
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -80,6 +81,8 @@ describe('wire codec', () => {
     expect(codeOf(() => decodeMessage(pack({ type: 42 }), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(pack([1, 2, 3]), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(pack({ type: 'subscribed', holding: { territories: 'north' } }), LIMIT))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(pack({ type: 'want', ids: Array.from({ length: 257 }, (_, i) => `r${i}`) }), LIMIT))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(pack({ type: 'want', ids: ['../etc'] }), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(pack({ type: 'subscribed', holding: { territories: Array.from({ length: 10_000 }, (_, i) => `t${i}`) } }), LIMIT))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(new Uint8Array(LIMIT + 1), LIMIT))).toBe('ERR_FRAME_TOO_LARGE');
   });

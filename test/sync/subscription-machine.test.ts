@@ -68,3 +68,49 @@ describe('the subscription exchange', () => {
     expect(of(d.message({ type: 'subscribed', holding: NORTH }), 'covered')).toEqual([]);
   });
 });
+
+describe('asking a region for records held in part (want)', () => {
+  /** An open session whose peer (a region) holds `peerSeq` of origin 'o', while we hold 2. */
+  function holdingPart(peerSeq: number): Driver {
+    const d = Driver.open(env(SELF, {}, [['o', 2]]), [['o', peerSeq]]);
+    d.feed({ type: 'located', stream: d.state.stream, cursor: 1 });
+    return d;
+  }
+
+  it('asks only once the region holds every other origin\'s entries we hold, then treats its answer as complete', () => {
+    const d = holdingPart(1);
+    const ingested = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['o'], gap: false, untrusted: false, incomplete: ['r1'] });
+    expect(sends(ingested).filter((m) => m.type === 'want')).toEqual([]);
+    // The region now holds what we hold: the want goes.
+    const have = d.message({ type: 'have', clock: [['o', 2, Buffer.alloc(32)]] });
+    expect(sends(have).filter((m) => m.type === 'want')).toEqual([{ type: 'want', ids: ['r1'] }]);
+    expect(d.state.asked).toEqual(['r1']);
+  });
+
+  it('marks a document the answer only for a record asked for; evicts only asked records the region calls outside', () => {
+    const d = holdingPart(2);
+    d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['o'], gap: false, untrusted: false, incomplete: ['r1', 'r2'] });
+    expect(d.state.asked).toEqual(['r1', 'r2']);
+    const out = d.message({ type: 'outside', ids: ['r2', 'not-asked'] });
+    expect(of(out, 'evict')).toEqual([{ type: 'evict', ids: ['r2'] }]);
+    expect(d.state.asked).toEqual(['r1']);
+    expect(of(d.message({ type: 'outside', ids: ['r2'] }), 'evict')).toEqual([]);
+  });
+
+  it('never asks a member that is not a region, and answers a want with the records inside the asker\'s scope', () => {
+    const d = holdingPart(2);
+    d.state = { ...d.state, peer: { ...d.state.peer!, node: PEER, role: 'laptop' } };
+    const out = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['o'], gap: false, untrusted: false, incomplete: ['r1'] });
+    expect(sends(out).filter((m) => m.type === 'want')).toEqual([]);
+    expect(d.state.wanting).toBeUndefined();
+    // Serving side: a want becomes one send-records action (the session filters by scope).
+    expect(of(d.message({ type: 'want', ids: ['r1', 'r2'] }), 'send-records')).toEqual([{ type: 'send-records', ids: ['r1', 'r2'] }]);
+  });
+
+  it('keeps at most maxWantIds records waiting', () => {
+    const d = holdingPart(1);
+    const many = Array.from({ length: 1000 }, (_, i) => `r${i}`);
+    d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['o'], gap: false, untrusted: false, incomplete: many });
+    expect(d.state.wanting).toHaveLength(256);
+  });
+});

@@ -1,0 +1,14 @@
+/**
+ * Marks of records whose history a subscriber holds only in part (ingest.ts markPartial):
+ * one small node-state key per record, set with the stub or eviction that left part of
+ * its history out, cleared when a region's whole document is adopted (backfill.ts).
+ */
+import type { RecordId } from '../types.js';
+
+/** Node-state key prefix of the marks. */
+export const PARTIAL_PREFIX = 'partial/';
+
+/** The node-state key marking `id`. */
+export function partialKey(id: RecordId): string {
+  return `${PARTIAL_PREFIX}${id}`;
+}

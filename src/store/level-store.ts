@@ -83,6 +83,8 @@ export class LevelStore implements Store {
   #markIdle: (() => void) | undefined;
   #failed: CrmsyncError | undefined;
   #closed = false;
+  /** Reads in progress (compact() waits for them). */
+  readonly #reads = new Set<Promise<unknown>>();
   readonly #tail: StoredEntry[] = [];
   #counts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
   #pendingCounts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
@@ -143,10 +145,14 @@ export class LevelStore implements Store {
 
   async #read<T>(action: string, fn: () => Promise<T>): Promise<T> {
     this.#check();
+    const running = fn();
+    this.#reads.add(running);
     try {
-      return await fn();
+      return await running;
     } catch (cause) {
       throw cause instanceof CrmsyncError ? cause : storageError(action, cause);
+    } finally {
+      this.#reads.delete(running);
     }
   }
 
@@ -498,7 +504,10 @@ export class LevelStore implements Store {
     return this.#read('reading node state', () => this.#getValue<T>('state', key));
   }
 
-  compact(): Promise<void> {
+  async compact(): Promise<void> {
+    // A read's iterator keeps every value it can see, erased ones too, through a compaction
+    // (LevelDB snapshots): let the reads that started before this one finish first.
+    await Promise.allSettled([...this.#reads]);
     return this.#read('compacting the data directory', async () => {
       const db = this.#db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
       // Every key of every sublevel sorts between these ('!' is the sublevel prefix).

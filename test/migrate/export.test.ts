@@ -84,6 +84,17 @@ describe('export', () => {
     expect(escaped.find((r) => r.id === 'c-00002')).toMatchObject({ phone: "'+49 30 1234567" });
   });
 
+  it('escapes every formula-leading character (=, +, -, @, tab, CR) by default, and none with escapeFormulas off', async () => {
+    const view = (await listAll(node)).find((r) => r.id === 'c-00003')!;
+    const leading = ['=1+1', '+1 202', '-2+3', '@SUM(A1)', '\tcmd', '\rcmd'];
+    const views = leading.map((title, i): RecordView => ({ ...view, id: `f-${i}` as RecordView['id'], title }));
+    const pages: PageReader = async () => ({ records: views, next: undefined });
+    const escaped = csvRows((await run(pages, { format: 'csv' })).text).map((r) => r.title);
+    expect(escaped).toEqual(leading.map((t) => `'${t}`));
+    const plain = csvRows((await run(pages, { format: 'csv', escapeFormulas: false })).text).map((r) => r.title);
+    expect(plain).toEqual(leading);
+  });
+
   it('writes NDJSON, one record per line, with every key present', async () => {
     const { text, result } = await run(nodePages(node, { includeDeleted: true }), { format: 'ndjson' });
     const all = await listAll(node);

@@ -355,40 +355,44 @@ export class PeerSession {
     return { entries, records: await this.#recordMessages([...entering]) };
   }
 
-  /** The subscription grew: send the documents of the records entering it, waiting for drain as needed. */
+  /** The subscription grew: send the documents of the records entering it. */
   async #backfill(from: Holding, to: Holding): Promise<void> {
     const ids = await this.#engine.recordsEntering(from, to);
     for (let i = 0; i < ids.length; i += this.#limits.batchChanges) {
-      for (const message of await this.#recordMessages(ids.slice(i, i + this.#limits.batchChanges))) {
-        if (!this.#connection.isOpen) return;
-        this.#sendFrame(encodeMessage(message));
-        if (this.#connection.bufferedAmount > this.#limits.sendHighWaterBytes) await this.#connection.drained();
-      }
+      if (!(await this.#sendRecordMessages(ids.slice(i, i + this.#limits.batchChanges)))) return;
     }
   }
 
   /**
    * Answers a `want`: the documents of the named records held here that lie inside the
    * peer's trust-list scope (never beyond what it may read; outside its subscription is
-   * fine: it evicts what it does not hold), waiting for drain as needed.
+   * fine: it evicts what it does not hold), then `outside` for the rest.
    */
   async #sendRecords(ids: readonly string[]): Promise<void> {
     const scope = this.#state.peer?.scope;
+    const inside: RecordId[] = [];
     const outside: string[] = [];
     for (const id of ids) {
       const recordId = parseRecordId(id);
       const view = await this.#engine.get(recordId);
-      if (!view || (scope && !holds([scope], placementOf(view)))) {
-        outside.push(id);
-        continue;
-      }
-      for (const message of await this.#recordMessages([recordId])) {
-        if (!this.#connection.isOpen) return;
-        this.#sendFrame(encodeMessage(message));
-        if (this.#connection.bufferedAmount > this.#limits.sendHighWaterBytes) await this.#connection.drained();
-      }
+      if (view && (!scope || holds([scope], placementOf(view)))) inside.push(recordId);
+      else outside.push(id);
     }
+    if (!(await this.#sendRecordMessages(inside))) return;
     if (outside.length > 0) this.#sendFrame(encodeMessage({ type: 'outside', ids: outside }));
+  }
+
+  /**
+   * Sends the signed documents of `ids` (at most a batch: they are read before sending),
+   * waiting for drain above the high-water mark. False when the connection closed meanwhile.
+   */
+  async #sendRecordMessages(ids: RecordId[]): Promise<boolean> {
+    for (const message of await this.#recordMessages(ids)) {
+      if (!this.#connection.isOpen) return false;
+      this.#sendFrame(encodeMessage(message));
+      if (this.#connection.bufferedAmount > this.#limits.sendHighWaterBytes) await this.#connection.drained();
+    }
+    return this.#connection.isOpen;
   }
 
   /** Signed `record` messages for records held here (this node vouches for each document). */

@@ -62,18 +62,19 @@ export async function adoptRecord(writer: Writer, id: RecordId, bytes: Uint8Arra
     }
     const maxOp = A.getChangesMetaSince(doc, []).reduce((max, c) => Math.max(max, c.maxOp), 0);
     const after: RecordMeta = { state: stateOfDoc(doc, maxOp, meta?.state.local), view, snapshotAt: 0, pending: 0 };
-    // A `want`'s answer holds the history this node lacked (partial.ts): the mark goes.
-    const mutation: Mutation = { records: [{ id, before: meta, after, snapshot: snapshot(doc), wholeDocument: true }], entries: [], clock: [], ...(complete ? { state: [[partialKey(id), false]] } : {}) };
-    const partial = !complete && (await writer.stateOf(partialKey(id))) === true;
+    // The mark (partial.ts): a record that leaves keeps part of its history here, so it is
+    // marked; a `want`'s answer holds the history this node lacked, so its mark goes.
+    const mark: boolean | undefined = !inside ? true : complete ? false : undefined;
+    const mutation: Mutation = { records: [{ id, before: meta, after, snapshot: snapshot(doc), wholeDocument: true }], entries: [], clock: [], ...(mark !== undefined ? { state: [[partialKey(id), mark]] } : {}) };
     writer.cache.evict(id);
     if (!inside) {
       // A record held here that the region's document places outside the holding (its
       // history here was partial): it leaves, as by any change that moves it out.
       freeDoc(doc);
       await evictLeaving(writer, mutation);
-      mutation.state = [[partialKey(id), true]];
       return { result: 'adopted' as const, durable: writer.commit(mutation, from).then(() => undefined) };
     }
+    const partial = !complete && (await writer.stateOf(partialKey(id))) === true;
     writer.cache.set(id, doc);
     return { result: partial ? ('partial' as const) : ('adopted' as const), durable: writer.commit(mutation, from).then(() => writer.announceAdopted(id, view, from)) };
   });

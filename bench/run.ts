@@ -122,6 +122,7 @@ async function main(): Promise<number> {
       log(`SUBS: B holds ${seen.live} records; expected ${held}`);
     }
     push(['SUBS laptop catch-up', `${int(seen.live)}/${int(held)} records of 1 of ${SUBS_TERRITORIES} territories`, ms(seen.at - dialAt), `clock caught up: ${ms(doneAt - dialAt)}`, '-', '', wire(subsWire)]);
+    push(['   disk, region A / laptop B', `${bytes(du(dirA))} / ${bytes(du(dirB))}`, '-', '-', '-', '', '-']);
     await Promise.all([A.stop(), B.stop()]);
     printTable(rows);
     console.log(`\ncorrectness: ${failed ? 'FAIL' : 'PASS'} (speed targets are reported, never enforced)`);

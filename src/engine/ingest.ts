@@ -114,6 +114,11 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
  * history is marked (partial.ts, in the same mutation), and the records held after this
  * commit that are marked, or got a stub now, are returned: the session asks a region for
  * their whole documents (`want`), and adopting one clears the mark.
+ *
+ * A mark is put again for a record already marked (reading it first would cost a read per
+ * stub to save a ~40-byte put beside the stub's own ~80-byte log entry). Measured with
+ * `npm run bench -- --phases subs --n 100000` (90,000 records stubbed once each): the
+ * laptop's directory is 25.5 MiB with marks and 25.4 MiB without, catch-up 12.0 s both.
  */
 async function markPartial(writer: Writer, mutation: Mutation, items: Item[]): Promise<RecordId[]> {
   if (holdsAll(writer.holding)) return [];

@@ -39,14 +39,22 @@ export async function applyCoverage(store: Store, subscription: HoldingFilter | 
   return covered;
 }
 
-/** A region answered `subscribed` for `answered`: if that is the current subscription, the data is complete for it. */
-export async function markCovered(store: Store, answered: HoldingFilter | undefined, subscription: HoldingFilter | undefined): Promise<boolean> {
+/**
+ * A region answered `subscribed` for `answered`: if that is the current subscription, the
+ * data is complete for it. `covered` is what the node already knows it is complete for
+ * (the stored coverage, as applyCoverage returned it): stored only if that changes.
+ */
+export async function markCovered(store: Store, answered: HoldingFilter | undefined, subscription: HoldingFilter | undefined, covered: HoldingFilter | undefined): Promise<boolean> {
   if (!sameFilter(answered, subscription)) return false;
-  await saveCoverage(store, subscription, subscription, await store.getState<StoredCoverage>(COVERAGE_KEY));
+  if (!sameFilter(covered, subscription)) await store.putState([[COVERAGE_KEY, stored(subscription, subscription)]]);
   return true;
 }
 
-async function saveCoverage(store: Store, covered: HoldingFilter | undefined, subscription: HoldingFilter | undefined, stored: StoredCoverage | undefined): Promise<void> {
-  if (stored && sameFilter(stored.covered, covered) && sameFilter(stored.subscription, subscription)) return;
-  await store.putState([[COVERAGE_KEY, { ...(covered ? { covered } : {}), ...(subscription ? { subscription } : {}) }]]);
+async function saveCoverage(store: Store, covered: HoldingFilter | undefined, subscription: HoldingFilter | undefined, previous: StoredCoverage | undefined): Promise<void> {
+  if (previous && sameFilter(previous.covered, covered) && sameFilter(previous.subscription, subscription)) return;
+  await store.putState([[COVERAGE_KEY, stored(covered, subscription)]]);
+}
+
+function stored(covered: HoldingFilter | undefined, subscription: HoldingFilter | undefined): StoredCoverage {
+  return { ...(covered ? { covered } : {}), ...(subscription ? { subscription } : {}) };
 }

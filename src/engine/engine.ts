@@ -242,7 +242,7 @@ export class Engine implements SyncEngine {
 
   async markCovered(answered: HoldingFilter | undefined): Promise<void> {
     const subscription = this.#subscription;
-    if (await markCovered(this.#store, answered, subscription)) this.#covered = subscription;
+    if (await markCovered(this.#store, answered, subscription, this.#covered)) this.#covered = subscription;
   }
 
   /** Every conflicted field of a record with all concurrent values and their nodes. */

@@ -42,10 +42,11 @@ export async function bodiesForStubs(writer: Writer, entries: readonly ChangeEnt
   const records = [...new Set(seen.map((e) => e.record))];
   const metas = await writer.metasFor(records);
   const held = new Set(records.filter((_, i) => metas[i] !== undefined));
+  const candidates = seen.filter((e) => held.has(e.record));
+  const storedAt = await writer.storedEntries(candidates);
   const found: StubBody[] = [];
-  for (const entry of seen) {
-    if (!held.has(entry.record)) continue;
-    const stored = await writer.storedEntry(entry.origin, entry.seq);
+  for (const [i, entry] of candidates.entries()) {
+    const stored = storedAt[i];
     if (!stored || !isStub(stored) || stored.quarantined !== undefined || stored.record !== entry.record) continue;
     if (changeDigest(entry.change) !== stored.digest) continue; // not the body the chain binds
     found.push({ entry, stored });

@@ -300,12 +300,9 @@ export class Writer {
     return this.#store.getState<T>(key);
   }
 
-  /** The durable log entry of `origin` at `seq`, if stored (not one still queued). */
-  async storedEntry(origin: string, seq: number): Promise<StoredEntry | undefined> {
-    const localSeq = await this.#store.localSeqOf(origin, seq);
-    if (localSeq === undefined) return undefined;
-    const [entry] = await this.#store.readLog(localSeq, 1, Number.MAX_SAFE_INTEGER);
-    return entry?.localSeq === localSeq ? entry : undefined;
+  /** The durable log entries at `refs` (undefined where not stored; not ones still queued). */
+  storedEntries(refs: readonly { origin: string; seq: number }[]): Promise<(StoredEntry | undefined)[]> {
+    return this.#store.entriesAt(refs);
   }
 
   /** A record's stored log entries (for eviction), oldest first. */

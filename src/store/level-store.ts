@@ -385,6 +385,21 @@ export class LevelStore implements Store {
     });
   }
 
+  entriesAt(refs: readonly { origin: string; seq: number }[]): Promise<(StoredEntry | undefined)[]> {
+    return this.#read('reading log entries', async () => {
+      if (refs.length === 0) return [];
+      const index = await this.#subs.origin.getMany(refs.map((r) => originKey(r.origin, r.seq)));
+      const seqs = index.map((bytes) => (bytes === undefined ? undefined : this.#codec.unpack<OriginIndexValue>(bytes).l));
+      const held = seqs.filter((s): s is number => s !== undefined);
+      const values = await this.#subs.log.getMany(held.map((s) => logKey(s)));
+      const bySeq = new Map(held.map((s, i) => [s, values[i]]));
+      return seqs.map((s) => {
+        const bytes = s === undefined ? undefined : bySeq.get(s);
+        return bytes === undefined || s === undefined ? undefined : fromLogValue(this.#codec.unpack(bytes), s);
+      });
+    });
+  }
+
   localSeqOf(origin: string, seq: number): Promise<number | undefined> {
     return this.#read('reading the origin index', async () => (await this.#getValue<OriginIndexValue>('origin', originKey(origin, seq)))?.l);
   }

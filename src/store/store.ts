@@ -157,6 +157,8 @@ export interface Store {
   commit(mutation: Mutation): Promise<StoredEntry[]>;
   /** Log entries with localSeq >= from, at most `maxEntries` and about `maxBytes`. */
   readLog(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]>;
+  /** The log entries (origin, seq) of `refs`, in order (undefined where not held): two batched reads. */
+  entriesAt(refs: readonly { origin: string; seq: number }[]): Promise<(StoredEntry | undefined)[]>;
   /** localSeq of the entry (origin, seq), if held. */
   localSeqOf(origin: string, seq: number): Promise<number | undefined>;
   /** Chain hash (hex) of the entry (origin, seq), if held. */

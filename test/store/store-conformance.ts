@@ -72,6 +72,9 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       expect((await store.readLog(1, 10, 1e6)).map((e) => [e.localSeq, e.record])).toEqual([[1, 'doc1'], [2, 'doc1'], [3, 'doc10']]);
       expect(await store.localSeqOf('a', 2)).toBe(2);
       expect(await store.localSeqOf('a', 9)).toBeUndefined();
+      const refs = [{ origin: 'a', seq: 3 }, { origin: 'a', seq: 9 }, { origin: 'b', seq: 1 }, { origin: 'a', seq: 1 }];
+      expect((await store.entriesAt(refs)).map((e) => e && [e.localSeq, e.origin, e.seq, e.record, e.chain])).toEqual([[3, 'a', 3, 'doc10', chain(3)], undefined, undefined, [1, 'a', 1, 'doc1', chain(1)]]);
+      expect(await store.entriesAt([])).toEqual([]);
       expect((await store.historyOf(parseRecordId('doc1'), 10)).map((e) => e.seq)).toEqual([1, 2]);
       expect(await store.scanIndex({ gte: 'territory/apac/', lt: 'territory/apac0', limit: 10 })).toEqual(['territory/apac/doc1']);
       expect(await store.scanIndex({ gte: 'territory/emea/', lt: 'territory/emea0', limit: 10 })).toEqual([]);

@@ -34,6 +34,8 @@ export type ImportFlags = TargetFlags & {
   infer?: boolean;
   /** Rejected rows accepted before the command exits with EXIT.rejected (default 0). */
   maxRejects?: string;
+  /** Seconds between plain progress lines when stderr is not a terminal. */
+  progressEvery?: string;
   json?: boolean;
 };
 
@@ -138,6 +140,7 @@ export async function importCommand(location: string | undefined, flags: ImportF
   if (flags.infer && location !== undefined) return inferCommand(location, flags, io);
   if (!flags.mapping) throw new CliError('--mapping is required', EXIT.usage, `propose one with: crmsync import --infer ${location} > mapping.json`);
   const maxRejects = parseMaxRejects(flags.maxRejects);
+  const progressEvery = parseProgressEvery(flags.progressEvery);
   const mapping = await loadMapping(resolve(io.cwd, flags.mapping));
   location ??= mapping.source?.http.url;
   if (location === undefined) throw new CliError('give the file, connection string or URL to import', EXIT.usage, 'or describe an HTTP source under "source" in the mapping (docs/migration.md)');
@@ -153,7 +156,8 @@ export async function importCommand(location: string | undefined, flags: ImportF
     const target = await openTarget(flags, io, { command: `crmsync import ${location}`, create: true });
     try {
       const sink = target.kind === 'api' ? httpSink(target.baseUrl, target.token) : nodeSink(target.node);
-      const progress: ProgressReporter = flags.json ? silentProgress : streamProgress(`import ${sourceName}`, deps.progress ?? { write: (t) => io.err(t.replace(/\n$/, '')), isTTY: false });
+      const out = deps.progress ?? { write: (t: string) => io.err(t.replace(/\n$/, '')), isTTY: false };
+      const progress: ProgressReporter = flags.json ? silentProgress : streamProgress(`import ${sourceName}`, { ...out, ...(progressEvery === undefined ? {} : { plainIntervalMs: progressEvery }) });
       const report = await runImport({
         source, mapping, sink, sourceName, rejects: rejectsFile, progress,
         ...(flags.key === undefined ? {} : { keyColumn: flags.key }),
@@ -183,6 +187,13 @@ function parseMaxRejects(value: string | undefined): number {
   if (value === undefined) return 0;
   if (!/^\d+$/.test(value)) throw new CliError(`--max-rejects ${value} is not a number of rows`, EXIT.usage, 'e.g. --max-rejects 10 (0, the default, accepts none)');
   return Number(value);
+}
+
+/** `--progress-every <seconds>` as milliseconds (undefined: the default). */
+function parseProgressEvery(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new CliError(`--progress-every ${value} is not a number of seconds`, EXIT.usage, 'e.g. --progress-every 30 (0: a line after every batch; default 5)');
+  return Math.round(Number(value) * 1000);
 }
 
 /** The error (exit EXIT.rejected) of a run that rejected more rows than allowed. */

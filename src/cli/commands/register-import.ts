@@ -44,6 +44,7 @@ export function addImportCommand(program: Command, io: Io, deps?: ImportDeps): v
     .option('--encoding <encoding>', 'utf8 or latin1 (default: detected from the start of the file)')
     .option('--api [url]', 'import into the running node through its HTTP API (alone: the URL in <data-dir>/api-url); default: open the stopped node\'s data directory')
     .option('--token <token>', 'API token (env CRMSYNC_API_TOKEN; default: <data-dir>/api-token)')
+    .option('--progress-every <seconds>', 'seconds between progress lines on stderr when it is not a terminal (default 5; 0: after every batch)')
     .option('--json', 'print the final accounting as JSON only, no progress')
     .addHelpText('after', `${examples(
       'crmsync import --infer customers.csv > customers.mapping.json',

@@ -39,6 +39,8 @@ export interface ProgressTarget {
   isTTY: boolean;
   /** Terminal width (columns) when a TTY. */
   columns?: number;
+  /** Milliseconds between plain lines (default PLAIN_INTERVAL_MS; 0: at every update). */
+  plainIntervalMs?: number;
 }
 
 const BAR_WIDTH = 24;
@@ -74,7 +76,7 @@ export function streamProgress(label: string, target: ProgressTarget, now: () =>
   // A terminal bar appears at once; plain lines only for runs long enough to need them.
   let last = target.isTTY ? -Infinity : started;
   let drawn = false;
-  const interval = target.isTTY ? TTY_INTERVAL_MS : PLAIN_INTERVAL_MS;
+  const interval = target.isTTY ? TTY_INTERVAL_MS : (target.plainIntervalMs ?? PLAIN_INTERVAL_MS);
   return {
     update(snapshot) {
       const t = now();

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CrmNode, RecordChangeEvent } from '../../src/index.js';
-import { Harness, captureLog, connectedPeers, waitForConvergence, type CapturedLog } from './helpers.js';
+import { Harness, TEST_LIMITS, captureLog, connectedPeers, waitForConvergence, type CapturedLog } from './helpers.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -48,6 +48,14 @@ describe('a and b dialing each other', () => {
     expect(await dialerOf(a)).toMatchObject({ state: 'connected', node: 'b' });
     expect(await dialerOf(b)).toMatchObject({ state: 'standby', node: 'a', retryInMs: null });
     const closedSoFar = duplicatesClosed(logA) + duplicatesClosed(logB);
+
+    // Standing by is quiet: over five reconnect caps (TEST_LIMITS caps backoff at 1 s, as
+    // production caps it at 30 s, the interval users saw "duplicate connection" logged at)
+    // no dialer redials, so no connection closes as a duplicate.
+    await new Promise((resolve) => setTimeout(resolve, 5 * TEST_LIMITS.reconnectMaxMs));
+    expect(duplicatesClosed(logA) + duplicatesClosed(logB)).toBe(closedSoFar);
+    expect(await dialerOf(b)).toMatchObject({ state: 'standby', node: 'a', retryInMs: null });
+    expect(await dialerOf(a)).toMatchObject({ state: 'connected', node: 'b' });
 
     // When the carrying link ends, the standing-by dialer takes over at once.
     expect(a.removePeer(b.url!)).toBe(true);

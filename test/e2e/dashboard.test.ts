@@ -33,6 +33,12 @@ const shots: string[] = [];
 const visible = (testId: string, extra = '', timeout = SYNC_MS, on = page) =>
   on.locator(`[data-testid="${testId}"]${extra}`).first().waitFor({ state: 'visible', timeout });
 const text = (testId: string) => page.getByTestId(testId).textContent();
+/** The rendered background colour (computed style: what the operator sees, not the class). */
+const background = (testId: string) => page.getByTestId(testId).evaluate((el) => getComputedStyle(el).backgroundColor);
+/** The verdict's colours (demo/public: --ok-strong, --amber, --bad-text). */
+const GREEN = 'rgb(11, 122, 60)';
+const AMBER = 'rgb(245, 176, 0)';
+const RED = 'rgb(180, 35, 24)';
 const shoot = async (name: string, fullPage = true, on = page) => void shots.push(await screenshot(on, name, fullPage));
 /** The feed entries of one record's changes made on `origin`. */
 const feedOf = (origin: string) => page.locator(`[data-testid="feed-item"][data-origin="${origin}"][data-record="${RECORD}"]`);
@@ -101,6 +107,7 @@ describe('demo dashboard', () => {
 
     await visible('convergence', '[data-state="expected"]');
     await visible('convergence-word', ':text-is("EXPECTED DIVERGENCE")');
+    expect(await background('convergence')).toBe(AMBER);
     await visible('lagging-laptop-anna', '[data-unshared="1"][data-behind="1"]');
     expect(await text('convergence-headline')).toMatch(/^laptop-anna has been offline \d+ s: 1 change not yet shared, 1 behind$/);
     await expect.poll(() => text('node-unshared-laptop-anna')).toBe('1');
@@ -209,6 +216,7 @@ describe('demo dashboard', () => {
     try {
       await visible('convergence', '[data-state="fault"]');
       expect(await text('convergence-headline')).toBe('laptop-ben does not answer: timed out after 5 s');
+      expect(await background('convergence')).toBe(RED);
       await visible('node-online-laptop-ben', ':text-is("unknown")');
       for (const stat of ['records', 'deleted', 'conflicted', 'seq', 'behind', 'unshared']) expect(await text(`node-${stat}-laptop-ben`)).toBe('unknown');
       expect(await text('node-clock-laptop-ben')).toBe('unknown: the node did not answer');
@@ -219,6 +227,7 @@ describe('demo dashboard', () => {
       process.kill(ben, 'SIGCONT');
     }
     await visible('convergence', '[data-state="converged"]');
+    expect(await background('convergence')).toBe(GREEN);
     expect(await text('node-records-laptop-ben')).toBe('200');
   });
 

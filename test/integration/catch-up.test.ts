@@ -21,7 +21,11 @@ describe('concurrent catch-ups', () => {
       await region.records.upsertMany(Array.from({ length: 100 }, (_, i) => ({ id: `c-${start + i}`, fields: { name: `Customer ${start + i}` } })));
     }
     const laptops: CrmNode[] = [];
-    for (let i = 0; i < LAPTOPS; i++) laptops.push(await h.open({ dataDir: await h.tempDir(), nodeId: `laptop-${i}`, peers: [region.url!] }));
+    for (let i = 0; i < LAPTOPS; i++) laptops.push(await h.open({ dataDir: await h.tempDir(), nodeId: `laptop-${i}` }));
+    // Every laptop dials in the same tick: opened one after another with the region as a
+    // peer, the first could finish its catch-up before the next had dialled (seen once on a
+    // loaded machine), and nobody would ever have waited.
+    for (const laptop of laptops) laptop.addPeer(region.url!);
 
     // Watch the region's view of its peers until every laptop holds everything.
     let maxActive = 0;

@@ -34,7 +34,9 @@ const visible = (testId: string, extra = '', timeout = SYNC_MS, on = page) =>
   on.locator(`[data-testid="${testId}"]${extra}`).first().waitFor({ state: 'visible', timeout });
 const text = (testId: string) => page.getByTestId(testId).textContent();
 /** The rendered background colour (computed style: what the operator sees, not the class). */
-const background = (testId: string) => page.getByTestId(testId).evaluate((el) => getComputedStyle(el).backgroundColor);
+const background = (testId: string) => page.getByTestId(testId).evaluate((el) => (globalThis as unknown as BrowserWindow).getComputedStyle(el).backgroundColor);
+/** The one browser global `background` calls (the tests compile without the DOM library). */
+interface BrowserWindow { getComputedStyle(el: unknown): { backgroundColor: string } }
 /** The verdict's colours (demo/public: --ok-strong, --amber, --bad-text). */
 const GREEN = 'rgb(11, 122, 60)';
 const AMBER = 'rgb(245, 176, 0)';

@@ -64,8 +64,8 @@ export async function adoptRecord(writer: Writer, id: RecordId, bytes: Uint8Arra
     const after: RecordMeta = { state: stateOfDoc(doc, maxOp, meta?.state.local), view, snapshotAt: 0, pending: 0 };
     // The mark (partial.ts): a record that leaves keeps part of its history here, so it is
     // marked; a `want`'s answer holds the history this node lacked, so its mark goes.
-    const mark: boolean | undefined = !inside ? true : complete ? false : undefined;
-    const mutation: Mutation = { records: [{ id, before: meta, after, snapshot: snapshot(doc), wholeDocument: true }], entries: [], clock: [], ...(mark !== undefined ? { state: [[partialKey(id), mark]] } : {}) };
+    const mark: [string, unknown][] = !inside ? [[partialKey(id), true]] : complete ? [[partialKey(id), undefined]] : [];
+    const mutation: Mutation = { records: [{ id, before: meta, after, snapshot: snapshot(doc), wholeDocument: true }], entries: [], clock: [], state: mark };
     writer.cache.evict(id);
     if (!inside) {
       // A record held here that the region's document places outside the holding (its

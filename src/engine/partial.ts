@@ -1,7 +1,8 @@
 /**
  * Marks of records whose history a subscriber holds only in part (ingest.ts markPartial):
  * one small node-state key per record, set with the stub or eviction that left part of
- * its history out, cleared when a region's whole document is adopted (backfill.ts).
+ * its history out, deleted when a region's whole document is adopted (backfill.ts) and
+ * when the record is removed for good (purge.ts: erased, or its tombstone collected).
  */
 import type { RecordId } from '../types.js';
 

@@ -11,6 +11,7 @@ import type { StoredEntry } from '../crdt/change-entry.js';
 import type { Mutation, RecordDropOp, Store } from '../store/store.js';
 import type { RecordId } from '../types.js';
 import { stubOf } from '../crdt/change-entry.js';
+import { partialKey } from './partial.js';
 import type { Writer } from './writer.js';
 
 /** The stub that replaces a held entry: the author may name a person, so it goes too. */
@@ -37,7 +38,9 @@ export async function purgeRecords(writer: Writer, store: Store, ids: readonly R
       writer.drop(id);
     }
     if (drop.length === 0 && state.length === 0) return { held: 0, durable: undefined };
-    const mutation: Mutation = { records: [], entries: [], clock: [], drop, redact, state };
+    // A removed record's partial-history mark (partial.ts) goes with it.
+    const marks = drop.map((d): [string, unknown] => [partialKey(d.id), undefined]);
+    const mutation: Mutation = { records: [], entries: [], clock: [], drop, redact, state: [...state, ...marks] };
     return { held: drop.length, durable: writer.commit(mutation) };
   });
   if (staged.durable) await staged.durable;

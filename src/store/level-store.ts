@@ -229,7 +229,10 @@ export class LevelStore implements Store {
       if (entry.digest === undefined && !evicted.has(entry.record)) put(subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
-    for (const [key, value] of mutation.state ?? []) put(subs.state, key, codec.pack(value));
+    for (const [key, value] of mutation.state ?? []) {
+      if (value === undefined) del(subs.state, key);
+      else put(subs.state, key, codec.pack(value));
+    }
     for (const entry of mutation.redact ?? []) {
       const { localSeq, ...stored } = entry;
       put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
@@ -510,7 +513,10 @@ export class LevelStore implements Store {
   putState(entries: readonly [key: string, value: unknown][]): Promise<void> {
     return this.#read('writing node state', async () => {
       const batch = this.#subs.state.batch();
-      for (const [key, value] of entries) batch.put(key, this.#codec.pack(value));
+      for (const [key, value] of entries) {
+        if (value === undefined) batch.del(key);
+        else batch.put(key, this.#codec.pack(value));
+      }
       await batch.write({ sync: this.#options.sync ?? true } as never);
     });
   }

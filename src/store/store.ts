@@ -82,7 +82,7 @@ export interface Mutation {
   entries: LoggedEntry[];
   /** Origins whose last entry changes with this mutation. */
   clock: [origin: string, head: OriginHead][];
-  /** Small named values owned by drivers (import watermarks and the like). */
+  /** Small named values owned by drivers (import watermarks and the like); undefined deletes the key. */
   state?: [key: string, value: unknown][];
   /** Records removed for good (see RecordDropOp). */
   drop?: RecordDropOp[];
@@ -188,7 +188,7 @@ export interface Store {
   trustStatements(): Promise<unknown[]>;
   /** Durably stores trust statements by hash. */
   saveTrust(statements: readonly { hash: string; value: unknown }[]): Promise<void>;
-  /** Durably stores small named values outside a commit (invitations and the like). */
+  /** Durably stores small named values outside a commit (invitations and the like); undefined deletes the key. */
   putState(entries: readonly [key: string, value: unknown][]): Promise<void>;
   /**
    * Rewrites the database files so deleted and overwritten values are physically gone

@@ -184,6 +184,21 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('deletes a node-state key given undefined, in a commit and outside one, and keeps it deleted after a reopen', async () => {
+      let store = await factory.open('a');
+      await store.commit({ records: [], entries: [], clock: [], state: [['partial/x', true], ['partial/y', true], ['k', 1]] });
+      await store.putState([['invite/1', { n: 1 }], ['invite/2', { n: 2 }]]);
+      await store.commit({ records: [], entries: [], clock: [], state: [['partial/x', undefined], ['absent', undefined]] });
+      await store.putState([['invite/1', undefined]]);
+      await store.close();
+      store = await factory.open();
+      expect(await store.getState('partial/x')).toBeUndefined();
+      expect(await store.stateEntries('partial/')).toEqual([['partial/y', true]]);
+      expect(await store.stateEntries('invite/')).toEqual([['invite/2', { n: 2 }]]);
+      expect(await store.getState('k')).toBe(1);
+      await store.close();
+    });
+
     it('refuses use after close with ERR_CLOSED', async () => {
       const store = await factory.open('a');
       await store.close();

@@ -62,6 +62,9 @@ export async function verifyRecordIds(store: Store, writer: Writer, limits: Pick
 }
 
 async function verifyPage(store: Store, writer: Writer, ids: RecordId[], repair: boolean, report: VerifyReport, maxReported: number): Promise<void> {
+  // It reads what is durable: a write queued before this page (not yet durable) would be
+  // missed, and a repair of the older state committed after it would put that state back.
+  await writer.settled();
   const metas = await store.getMetas(ids);
   const fixes: Mutation = { records: [], entries: [], clock: [] };
   for (let i = 0; i < ids.length; i++) {

@@ -41,4 +41,49 @@ describe('verify', () => {
     expect((await node.records.list({ territory: 'emea', limit: 1000 })).records.map((r) => r.id)).toContain('r7');
     expect(await node.verify()).toMatchObject({ problems: 0 });
   });
+
+  it('repairs only after the writes queued before it are durable: a repair never puts back an older view', async () => {
+    const db = new GatedLevel();
+    let node = await nodeOn(db);
+    for (let i = 0; i < 5; i++) await node.records.create({ id: `r${i}`, name: `R ${i}`, stage: 'lead' });
+    await node.close();
+    await db.open();
+    const codec = createValueCodec();
+    const rec = db.sublevel<string, Uint8Array>('rec', { keyEncoding: 'utf8', valueEncoding: 'view' });
+    for (let i = 0; i < 5; i++) {
+      const meta = codec.unpack<RecordMeta>((await rec.get(`r${i}`))!);
+      await rec.put(`r${i}`, codec.pack({ ...meta, view: { ...meta.view, name: 'Forged' } }));
+    }
+
+    node = await nodeOn(db);
+    // The updates' commits are held before they reach the database (queued, not durable)
+    // while the repair runs; released a moment later.
+    let release!: () => void;
+    db.gate = new Promise<void>((resolve) => (release = resolve));
+    const updates = Array.from({ length: 5 }, (_, i) => node.records.update(`r${i}`, { stage: 'won' }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const repaired = node.verify({ repair: true });
+    setTimeout(() => (db.gate = undefined, release()), 50);
+    await Promise.all([...updates, repaired]);
+    for (let i = 0; i < 5; i++) expect(await node.records.get(`r${i}`)).toMatchObject({ name: `R ${i}`, stage: 'won' });
+    expect(await node.verify()).toMatchObject({ checked: 5, problems: 0 });
+  });
 });
+
+/** The internal batch method of abstract-level databases (sublevels' writes go through the root's). */
+interface Batching { _batch(...args: unknown[]): Promise<void> }
+
+/** A memory database whose batches wait while `gate` is set (a commit queued, not yet durable). */
+class GatedLevel extends MemoryLevel<string, Uint8Array> {
+  gate: Promise<void> | undefined;
+
+  constructor() {
+    super({ keyEncoding: 'utf8', valueEncoding: 'view' });
+    const self = this as unknown as Batching;
+    const batch = self._batch.bind(this);
+    self._batch = async (...args) => {
+      if (this.gate) await this.gate;
+      return batch(...args);
+    };
+  }
+}

@@ -55,7 +55,7 @@ export async function purgeRecords(writer: Writer, store: Store, ids: readonly R
  */
 export async function recordsNamed(store: Store, subjects: ReadonlySet<string>, subjectOf: (id: string) => string, pageSize: number): Promise<RecordId[]> {
   const found = new Set<RecordId>(); // a record with a meta usually has history too: once
-  for (const list of [store.recordIds.bind(store), store.historyIds.bind(store)]) {
+  for (const list of [store.recordIds.bind(store), store.historyIds.bind(store), store.awayIds.bind(store)]) {
     let after: string | undefined;
     for (;;) {
       const ids = await list({ ...(after === undefined ? {} : { after }), limit: pageSize });

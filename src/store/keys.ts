@@ -12,6 +12,8 @@
  * | log      | localSeq(12 hex)            | entry + derived data (log-codec.ts)   |
  * | origin   | origin/seq(12 hex)          | { l: localSeq, h: chain hash }        |
  * | hist     | recordId/localSeq(12 hex)   | (empty) history index                 |
+ * | away     | recordId/localSeq(12 hex)   | (empty) this node's own changes to    |
+ * |          |                             | records it no longer holds (evicted)  |
  * | idx      | name/encoded value/recordId | (empty) secondary indexes             |
  * | state    | any                         | small named values owned by drivers   |
  * | trust    | statement hash (hex)        | signed trust statement                |
@@ -19,7 +21,7 @@
 export const SCHEMA_VERSION = 2;
 
 /** Sublevel names. */
-export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'idx', 'state', 'trust'] as const;
+export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'away', 'idx', 'state', 'trust'] as const;
 /** One sublevel name. */
 export type SublevelName = (typeof SUBLEVELS)[number];
 

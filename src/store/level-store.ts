@@ -225,8 +225,9 @@ export class LevelStore implements Store {
       const { localSeq, ...stored } = entry;
       put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
       put(subs.origin, originKey(entry.origin, entry.seq), codec.pack({ l: localSeq, h: Buffer.from(entry.chain, 'hex') } satisfies OriginIndexValue));
-      // A stub holds none of its record's data: it is no part of the record's history.
-      if (entry.digest === undefined && !evicted.has(entry.record)) put(subs.hist, histKey(entry.record, localSeq), EMPTY);
+      // A stub holds none of its record's data: it is no part of the record's history. An
+      // evicted record's entries kept whole (this node's own) are indexed apart (`away`).
+      if (entry.digest === undefined) put(evicted.has(entry.record) ? subs.away : subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
     for (const [key, value] of mutation.state ?? []) {
@@ -249,7 +250,10 @@ export class LevelStore implements Store {
   }
 
   #dropOps(drop: RecordDropOp, del: (s: Sub, k: string) => void): void {
-    for (const localSeq of drop.history) del(this.#subs.hist, histKey(drop.id, localSeq));
+    for (const localSeq of drop.history) {
+      del(this.#subs.hist, histKey(drop.id, localSeq));
+      del(this.#subs.away, histKey(drop.id, localSeq));
+    }
     if (drop.before) this.#removeRecordOps(drop.id, drop.before, del);
   }
 
@@ -268,6 +272,8 @@ export class LevelStore implements Store {
     for (const entry of eviction.rewrite) {
       const { localSeq, ...stored } = entry;
       del(this.#subs.hist, histKey(id, localSeq));
+      // Kept whole (this node's own change): an erasure must still find and redact it.
+      if (stored.digest === undefined) put(this.#subs.away, histKey(id, localSeq), EMPTY);
       put(this.#subs.log, logKey(localSeq), this.#codec.pack(toLogValue(stored)));
     }
   }
@@ -451,8 +457,8 @@ export class LevelStore implements Store {
 
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]> {
     return this.#read('reading record history', async () => {
-      const keys = await this.#subs.hist.keys({ ...prefixRange(id), limit }).all();
-      const seqs = keys.map((key) => parseInt(key.slice(id.length + 1), 16));
+      const [held, away] = await Promise.all([this.#subs.hist, this.#subs.away].map((sub) => sub.keys({ ...prefixRange(id), limit }).all()));
+      const seqs = [...held!, ...away!].map((key) => parseInt(key.slice(id.length + 1), 16)).sort((a, b) => a - b).slice(0, limit);
       const values = await this.#subs.log.getMany(seqs.map((s) => logKey(s)));
       return values.flatMap((bytes, i) => (bytes ? [fromLogValue(this.#codec.unpack(bytes), seqs[i]!)] : []));
     });
@@ -464,24 +470,31 @@ export class LevelStore implements Store {
   }
 
   historyIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
-    return this.#read('listing record histories', async () => {
-      const ids: RecordId[] = [];
-      // `${id}0` sorts right after every `${id}/…` key ('0' follows '/'): one seek per
-      // record skips its history, so a page costs `limit` seeks, not a walk of the log.
-      const keys = this.#subs.hist.keys(options.after === undefined ? {} : { gte: `${options.after}0` });
-      try {
-        while (ids.length < options.limit) {
-          const key = await keys.next();
-          if (key === undefined) break;
-          const id = key.slice(0, key.indexOf('/'));
-          ids.push(id as RecordId);
-          keys.seek(`${id}0`);
-        }
-      } finally {
-        await keys.close();
+    return this.#read('listing record histories', () => this.#idsIn(this.#subs.hist, options));
+  }
+
+  awayIds(options: { after?: string; limit: number }): Promise<RecordId[]> {
+    return this.#read('listing records changed here but no longer held', () => this.#idsIn(this.#subs.away, options));
+  }
+
+  /** Distinct record ids of a `recordId/localSeq` keyed sublevel, a page at a time. */
+  async #idsIn(sub: Sub, options: { after?: string; limit: number }): Promise<RecordId[]> {
+    const ids: RecordId[] = [];
+    // `${id}0` sorts right after every `${id}/…` key ('0' follows '/'): one seek per
+    // record skips its history, so a page costs `limit` seeks, not a walk of the log.
+    const keys = sub.keys(options.after === undefined ? {} : { gte: `${options.after}0` });
+    try {
+      while (ids.length < options.limit) {
+        const key = await keys.next();
+        if (key === undefined) break;
+        const id = key.slice(0, key.indexOf('/'));
+        ids.push(id as RecordId);
+        keys.seek(`${id}0`);
       }
-      return ids;
-    });
+    } finally {
+      await keys.close();
+    }
+    return ids;
   }
 
   stateEntries<T>(prefix: string): Promise<[key: string, value: T][]> {

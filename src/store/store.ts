@@ -168,7 +168,7 @@ export interface Store {
   listHeads(options: { after?: string; limit: number }): Promise<HeadsPage>;
   /** Raw secondary-index keys in [gte, lt), after `after`, at most `limit`. */
   scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]>;
-  /** A record's log entries (its history), oldest first, at most `limit`. */
+  /** A record's log entries (its history, and this node's own changes kept after an eviction), oldest first, at most `limit`. */
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]>;
   /** Ids of records with a meta, in key order, after `after`, at most `limit` (keys only: no view is decoded). */
   recordIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
@@ -179,6 +179,12 @@ export interface Store {
    * order (`a-b/…` sorts before `a/…`): page only with ids it returned.
    */
   historyIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
+  /**
+   * Ids of records this node no longer holds (evicted) whose entries it keeps whole: its
+   * own changes to them (peers still need them). historyOf includes those entries. Pages
+   * like historyIds.
+   */
+  awayIds(options: { after?: string; limit: number }): Promise<RecordId[]>;
   /** Small named values whose key starts with `prefix` (node state; e.g. this node's lifecycle markers). */
   stateEntries<T>(prefix: string): Promise<[key: string, value: T][]>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */

@@ -90,6 +90,32 @@ describe('erasure', () => {
     expect(JSON.stringify(log.lines)).not.toMatch(/c-ada|Lovelace/);
   }, 60_000);
 
+  it("reaches a laptop's own changes to a record that has left its subscription (kept whole for its peers)", async () => {
+    harness = new Harness();
+    const dirA = await harness.tempDir();
+    const dirL = await harness.tempDir();
+    const a = await harness.open({ dataDir: dirA, ...harness.cluster.member('a', { admin: true }) });
+    const laptop = await harness.open({
+      dataDir: dirL, ...harness.cluster.member('laptop', { role: 'laptop', scope: { territories: ['north', 'south'] } }),
+      subscription: { territories: ['north'] }, peers: [a.url!],
+    });
+    await a.records.create({ id: 'c-ada', ...PII, territory: 'north' });
+    await vi.waitFor(async () => expect(await laptop.records.get('c-ada')).toBeDefined(), { timeout: 20_000 });
+    // The laptop's own edit, then its own move to another territory: the record leaves it,
+    // its own two changes stay whole in its log (peers may still need them).
+    await laptop.records.update('c-ada', { notes: 'Lovelace wants a second demo' });
+    await laptop.records.update('c-ada', { territory: 'south' });
+    await vi.waitFor(async () => expect((await a.records.get('c-ada'))?.territory).toBe('south'), { timeout: 20_000 });
+    expect(await laptop.records.get('c-ada')).toBeUndefined();
+    expect((await traces(laptop, 'c-ada')).bodies).toBe(2);
+
+    await a.records.erase('c-ada');
+    await vi.waitFor(() => expect(laptop.records.erasures()).toHaveLength(1), { timeout: 20_000 });
+    await vi.waitFor(async () => expect((await traces(laptop, 'c-ada')).bodies).toBe(0), { timeout: 20_000 });
+    await vi.waitFor(async () => expect(await filesMatching(dirL, SECRET)).toEqual([]), { timeout: 20_000 });
+    expect((await laptop.verify()).problems).toBe(0);
+  }, 60_000);
+
   it('a peer restored from a backup taken before the erasure reconnects: the record leaves it, and its offline edit does not bring it back', async () => {
     harness = new Harness();
     const { a, b, dirB } = await pair();

@@ -3,7 +3,7 @@
  * on disk, LevelStore over memory-level) must pass it.
  */
 import { describe, expect, it } from 'vitest';
-import type { LoggedEntry } from '../../src/crdt/change-entry.js';
+import { stubOf, type LoggedEntry } from '../../src/crdt/change-entry.js';
 import type { RecordView } from '../../src/crdt/record-schema.js';
 import { hasCode } from '../../src/errors.js';
 import type { Store, Mutation, RecordMeta } from '../../src/store/store.js';
@@ -196,6 +196,38 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       expect(await store.stateEntries('partial/')).toEqual([['partial/y', true]]);
       expect(await store.stateEntries('invite/')).toEqual([['invite/2', { n: 2 }]]);
       expect(await store.getState('k')).toBe(1);
+      await store.close();
+    });
+
+    it("keeps this node's own changes to an evicted record findable (history, awayIds) until the record is dropped", async () => {
+      let store = await factory.open('a');
+      const nodeB = parseNodeId('b');
+      await store.commit(mutation('m', 1, undefined));
+      const held = (await store.getMeta(parseRecordId('m')))!;
+      await store.commit({ records: [{ id: 'm' as RecordId, before: held, after: { ...held, pending: held.pending + 1 } }], entries: [entry(nodeB, 1, 'm')], clock: [[nodeB, { seq: 1, hash: chain(1) }]] });
+      await store.commit(mutation('n', 2, undefined));
+      const [own, theirs] = await store.historyOf(parseRecordId('m'), 10);
+      const n = (await store.getMeta(parseRecordId('n')))!;
+      // 'm' leaves by an eviction of its stored history (the peer's entry becomes a stub);
+      // 'n' leaves with a change of this node's own in the same batch.
+      await store.commit({
+        records: [], clock: [[nodeA, { seq: 3, hash: chain(3) }]], entries: [{ ...entry(nodeA, 3, 'n') }],
+        evictions: [
+          { id: 'm' as RecordId, before: (await store.getMeta(parseRecordId('m')))!, view: held.view, rewrite: [own!, { ...stubOf(theirs!), localSeq: theirs!.localSeq }] },
+          { id: 'n' as RecordId, before: n, view: n.view, rewrite: await store.historyOf(parseRecordId('n'), 10) },
+        ],
+      });
+      await store.close();
+      store = await factory.open();
+      expect(await store.getMeta(parseRecordId('m'))).toBeUndefined();
+      expect((await store.historyOf(parseRecordId('m'), 10)).map((e) => [e.origin, e.seq])).toEqual([['a', 1]]);
+      expect((await store.historyOf(parseRecordId('n'), 10)).map((e) => [e.origin, e.seq])).toEqual([['a', 2], ['a', 3]]);
+      expect(await store.awayIds({ limit: 10 })).toEqual(['m', 'n']);
+      expect(await store.awayIds({ limit: 1, after: 'm' })).toEqual(['n']);
+      expect(await store.historyIds({ limit: 10 })).toEqual([]);
+      await store.commit({ records: [], entries: [], clock: [], drop: [{ id: 'm' as RecordId, before: undefined, history: [own!.localSeq] }] });
+      expect(await store.awayIds({ limit: 10 })).toEqual(['n']);
+      expect(await store.historyOf(parseRecordId('m'), 10)).toEqual([]);
       await store.close();
     });
 

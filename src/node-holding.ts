@@ -33,6 +33,22 @@ export function ownScope(trust: TrustService): HoldingFilter | undefined {
 }
 
 /**
+ * The stored subscription a node is opened with when none is given, without the names its
+ * trust-list scope no longer allows (an administrator narrowed it meanwhile): the node
+ * opens with the rest rather than refusing to start. Nothing left: everything the scope
+ * allows. `dropped` counts the names left out.
+ */
+export function keptSubscription(stored: HoldingFilter | undefined, scope: HoldingFilter | undefined): { subscription: HoldingFilter | undefined; dropped: number } {
+  if (!stored || !scope) return { subscription: stored, dropped: 0 };
+  const within = (mine: readonly string[] | undefined, allowed: readonly string[] | undefined) => (mine ?? []).filter((n) => (allowed ?? []).includes(n));
+  const territories = within(stored.territories, scope.territories);
+  const owners = within(stored.owners, scope.owners);
+  const dropped = (stored.territories?.length ?? 0) + (stored.owners?.length ?? 0) - territories.length - owners.length;
+  if (territories.length === 0 && owners.length === 0) return { subscription: undefined, dropped };
+  return { subscription: normalise({ ...(territories.length ? { territories } : {}), ...(owners.length ? { owners } : {}) }), dropped };
+}
+
+/**
  * Sets the engine's holding: the subscription AND the node's scope. A subscription that
  * names a territory or owner beyond the scope is refused (ERR_UNAUTHORIZED): a node may
  * not subscribe to what it may not read. Evicts what the node no longer holds; returns

@@ -37,7 +37,7 @@ import type { TrustService } from './trust/trust-service.js';
 import type { Role } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
 import type { HoldingFilter } from './crdt/holding.js';
-import { applySubscription, ownScope, parseSubscription } from './node-holding.js';
+import { applySubscription, keptSubscription, ownScope, parseSubscription } from './node-holding.js';
 import { startTombstoneCollector, wireErasures, type ErasureApi, type LifecycleStatus } from './node-lifecycle.js';
 
 /** The `source` recorded for changes merged from a backup. */
@@ -98,9 +98,12 @@ export interface NodeOptions {
   antiEntropyIntervalMs?: number;
   /**
    * What this node holds (PROTOCOL.md "Holdings"): records in these territories or of
-   * these owners, within its trust-list scope. Absent: every record its scope allows.
+   * these owners, within its trust-list scope. null: every record its scope allows.
+   * Absent: the subscription the data directory was last opened or subscribed with (kept
+   * in it), or every record its scope allows if it never had one; so a command that opens
+   * a laptop's directory offline holds what the laptop holds.
    */
-  subscription?: SubscriptionView;
+  subscription?: SubscriptionView | null;
 }
 
 /** Records in these territories or of these owners (a subscription or a scope, as status shows it). */
@@ -252,7 +255,13 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     identity: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data) }, authority: trust, erasures: trust.list,
   });
   try {
-    await applySubscription(engine, trust, parseSubscription(options.subscription));
+    let subscription = parseSubscription(options.subscription);
+    if (options.subscription === undefined) {
+      const kept = keptSubscription(await engine.storedSubscription(), ownScope(trust));
+      if (kept.dropped > 0) log.warn({ dropped: kept.dropped }, 'the stored subscription names territories or owners beyond this node\'s scope now: opened without them');
+      subscription = kept.subscription;
+    }
+    await applySubscription(engine, trust, subscription);
     const rederived = await engine.adoptPolicies(policiesDigest(policies));
     if (rederived > 0) log.info({ records: rederived }, 'merge policies changed: conflicted records show the value the new policies pick');
   } catch (err) {

@@ -148,9 +148,11 @@ With --cluster it waits until an administrator runs: crmsync trust add <its fing
   nodeOptions(program.command('start').description('run the node and its HTTP API until SIGINT/SIGTERM'))
     .option('--territory <t>', 'hold only records of this territory (repeatable; with --owner: or of that owner); within the node\'s scope', collectList)
     .option('--owner <o>', 'hold only records of this owner (repeatable)', collectList)
+    .option('--all-records', 'hold every record the node\'s scope allows (without --territory/--owner the node keeps the subscription it last had)')
     .addHelpText('after', `${examples(
       'crmsync start --data-dir ./berlin',
       'crmsync start -d ./laptop --territory DACH-North',
+      'crmsync start -d ./laptop --all-records',
       'CRMSYNC_LOG_LEVEL=debug crmsync start -d ./berlin --api 127.0.0.1:0',
     )}\nLogs go to stderr (JSON, or pretty at a terminal). The actual API URL is written to <data-dir>/api-url.\n`)
     .action((opts: Opts) => done(import('./commands/start.js').then((m) => m.start(flagsOf(opts), io, signals))));

@@ -39,6 +39,11 @@ export async function applyCoverage(store: Store, subscription: HoldingFilter | 
   return covered;
 }
 
+/** The subscription last applied to this data directory (undefined: everything, or never stored). */
+export async function storedSubscription(store: Store): Promise<HoldingFilter | undefined> {
+  return (await store.getState<StoredCoverage>(COVERAGE_KEY))?.subscription;
+}
+
 /**
  * A region answered `subscribed` for `answered`: if that is the current subscription, the
  * data is complete for it. `covered` is what the node already knows it is complete for

@@ -11,7 +11,7 @@ import type { RecordWrite } from '../crdt/record-doc.js';
 import { recordConflicts, type FieldConflict, type MergeContext } from '../crdt/record-conflicts.js';
 import type { RecordView } from '../crdt/record-schema.js';
 import { placementAfter, placementOf, scopeViolation, withinFilter, type Holding, type HoldingFilter } from '../crdt/holding.js';
-import { applyCoverage, markCovered } from './coverage.js';
+import { applyCoverage, markCovered, storedSubscription } from './coverage.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Logger } from '../log.js';
@@ -50,6 +50,8 @@ export interface SyncEngine {
   holding(): Holding;
   /** The subscription this node declares to peers in its `open` (undefined: everything its scope allows). */
   subscription(): HoldingFilter | undefined;
+  /** The subscription this data directory was last given (coverage.ts), to keep it when opened without one. */
+  storedSubscription(): Promise<HoldingFilter | undefined>;
   /** The older subscription the stored data is complete for, while a wider one still waits for a region's documents (coverage.ts). */
   coveredOnly(): HoldingFilter | undefined;
   /** A region answered `subscribed` for `answered` (after sending its documents); durable on return. */
@@ -234,6 +236,10 @@ export class Engine implements SyncEngine {
       evicted = await this.evictOutside();
     });
     return evicted;
+  }
+
+  storedSubscription(): Promise<HoldingFilter | undefined> {
+    return storedSubscription(this.#store);
   }
 
   coveredOnly(): HoldingFilter | undefined {

@@ -238,6 +238,37 @@ describe('a data directory started again with another subscription', () => {
     expect((await laptop.status()).holding.complete).toBe(true);
   });
 
+  it('keeps its subscription when opened without one (an offline command), and holds everything when told to', async () => {
+    const region = await regionWithRecords(3);
+    const dataDir = await h.tempDir();
+    let laptop = await laptopOn(dataDir, ['north'], [region.url!]);
+    await caughtUp(laptop, region);
+    const north = (await listAll(region)).filter((r) => r.territory === 'north');
+    await laptop.close();
+
+    // As `crmsync records list -d` opens it: no subscription given, no peers.
+    laptop = await h.open({ dataDir, ...member(), peers: [] });
+    expect((await laptop.status()).holding).toMatchObject({ subscription: { territories: ['north'] }, complete: true });
+    expect(await listAll(laptop)).toEqual(north);
+    // A south record written offline leaves at once, as on the running laptop (its change stays whole for the region).
+    await laptop.records.create({ id: 'offline-s', name: 'Offline South', territory: 'south' });
+    expect(await laptop.records.get('offline-s')).toBeUndefined();
+    await laptop.close();
+    laptop = await h.open({ dataDir, ...member(), peers: [region.url!] });
+    await vi.waitFor(async () => expect((await region.records.get('offline-s'))?.name).toBe('Offline South'), { timeout: 30_000, interval: 50 });
+    expect((await laptop.status()).holding.subscription).toEqual({ territories: ['north'] });
+    await laptop.close();
+
+    // Told to hold everything its scope allows (null; `crmsync start --all-records`): the region sends the rest.
+    laptop = await h.open({ dataDir, ...member(), subscription: null, peers: [region.url!] });
+    expect((await laptop.status()).holding.subscription).toBeNull();
+    const inScope = (await listAll(region)).filter((r) => r.territory === 'north' || r.territory === 'south');
+    await vi.waitFor(async () => expect(await listAll(laptop)).toEqual(inScope), { timeout: 30_000, interval: 50 });
+    await laptop.close();
+    laptop = await h.open({ dataDir, ...member(), peers: [] });
+    expect((await laptop.status()).holding.subscription).toBeNull();
+  });
+
   it('asks again on the next session when the first closed before the region answered', async () => {
     const region = await regionWithRecords(3);
     const dataDir = await h.tempDir();

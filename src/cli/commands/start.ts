@@ -27,6 +27,8 @@ export type StartOptions = ConfigFlags & {
   territory?: string[];
   /** `--owner` (repeatable): hold only these owners' records. */
   owner?: string[];
+  /** `--all-records`: hold every record the scope allows, dropping a stored subscription. */
+  allRecords?: boolean;
 };
 
 /** A node and its API, running in this process. */
@@ -70,10 +72,18 @@ async function bind<T>(what: string, address: string, flag: string, step: () => 
   }
 }
 
-/** The subscription `--territory` / `--owner` ask for (repeatable), if any: the node then holds only those records. */
-function subscriptionOf(options: StartOptions): { subscription?: { territories?: string[]; owners?: string[] } } {
+/**
+ * The subscription `--territory` / `--owner` ask for (repeatable): the node then holds
+ * only those records; `--all-records`: every record its scope allows; neither: the one
+ * the data directory keeps from its last start or `PUT /v1/subscription`.
+ */
+function subscriptionOf(options: StartOptions): { subscription?: { territories?: string[]; owners?: string[] } | null } {
   const territories = options.territory ?? [];
   const owners = options.owner ?? [];
+  if (options.allRecords) {
+    if (territories.length > 0 || owners.length > 0) throw new CliError('--all-records and --territory/--owner contradict each other', EXIT.usage, 'give either --all-records or the territories and owners to hold');
+    return { subscription: null };
+  }
   if (territories.length === 0 && owners.length === 0) return {};
   return { subscription: { ...(territories.length ? { territories } : {}), ...(owners.length ? { owners } : {}) } };
 }

@@ -58,6 +58,11 @@ interface Item {
   quarantined?: string;
   /** A stub (change-entry.ts): stored for the chain, never applied. */
   stub?: true;
+  /**
+   * Came whole but could not apply to a record not held here (its history came as stubs,
+   * so this node cannot judge it), so kept as a stub (keepHeld).
+   */
+  unapplied?: true;
 }
 
 /** Ingests a frame from `from`; resolves once it is durable. */
@@ -133,6 +138,12 @@ async function markPartial(writer: Writer, mutation: Mutation, items: Item[]): P
   const fresh = mutation.records.filter((op) => !op.before && !stubbed.has(op.id)).map((op) => op.id);
   const marked = await Promise.all(fresh.map((id) => writer.stateOf(partialKey(id))));
   fresh.forEach((id, i) => { if (marked[i] === true) incomplete.add(id); });
+  // A change sent whole that could not apply here, to a record not held: the sender put it
+  // in our holding (at that change or one before it), and it may be the change that moves
+  // the record in, on top of history this node skipped while the record was elsewhere (or
+  // while the sender still knew an older subscription of ours). Only a region's whole
+  // document can tell: ask for it too; an answer placed outside the holding stores nothing.
+  for (const item of items) if (item.unapplied && !applied.has(item.entry.record)) incomplete.add(item.entry.record);
   return [...incomplete];
 }
 
@@ -173,10 +184,11 @@ async function keepHeld(writer: Writer, ops: RecordWriteOp[], items: Item[]): Pr
   });
   for (const item of items) {
     if (item.stub) continue;
-    const foreign = dropped.has(item.entry.record) || (item.quarantined !== undefined && !held.has(item.entry.record));
-    if (!foreign) continue;
+    const unapplied = item.quarantined !== undefined && !held.has(item.entry.record);
+    if (!dropped.has(item.entry.record) && !unapplied) continue;
     item.entry = stubOf(item.entry);
     item.stub = true;
+    if (unapplied) item.unapplied = true;
     delete item.quarantined;
   }
   return kept;

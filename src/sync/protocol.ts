@@ -288,13 +288,18 @@ export function initialState(self: NodeId, now: number, options: { initiator: bo
  * document could lack a change we have only as a stub, and nothing would ask again.
  */
 function askForPartial(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
-  if (!s.wanting || s.wanting.length === 0) return s;
-  for (const [origin, head] of env.holdings) {
-    if (origin !== s.self && (s.peerHolds.get(origin) ?? 0) < head.seq) return s;
-  }
+  if (!s.wanting || s.wanting.length === 0 || !peerHoldsOurs(s, env)) return s;
   out.push({ type: 'send', message: { type: 'want', ids: [...s.wanting] } });
   const { wanting, ...rest } = s;
   return { ...rest, asked: [...new Set([...(s.asked ?? []), ...wanting])].slice(-FIXED.maxWantIds) };
+}
+
+/** Whether the peer holds every entry of every other origin that we hold (as far as we know). */
+function peerHoldsOurs(s: ProtocolState, env: Env): boolean {
+  for (const [origin, head] of env.holdings) {
+    if (origin !== s.self && (s.peerHolds.get(origin) ?? 0) < head.seq) return false;
+  }
+  return true;
 }
 
 /** Adds records to ask this region for (only a region vouches for a whole document); bounded. */
@@ -451,9 +456,11 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       if (!env.auth.verify(s.peer.publicKey, recordSigningInput(env.auth.cluster, msg.id, msg.doc), msg.sig)) {
         return fail(s, new CrmsyncError('ERR_SIGNATURE', 'a record document is not signed by the peer that sent it'), out);
       }
-      // The answer to our `want` (asked once the region held what we hold) is complete.
+      // The answer to our `want` (asked once the region held what we hold) is complete, if
+      // the region still holds what we hold now: entries we took from others since asking
+      // may be missing from it (then it counts as partial, and we ask again).
       if (s.asked?.includes(msg.id)) {
-        out.push({ type: 'adopt', id: msg.id, doc: msg.doc, complete: true });
+        out.push({ type: 'adopt', id: msg.id, doc: msg.doc, complete: peerHoldsOurs(s, env) });
         return { ...s, asked: s.asked.filter((id) => id !== msg.id) };
       }
       out.push({ type: 'adopt', id: msg.id, doc: msg.doc, complete: false });

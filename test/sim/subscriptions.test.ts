@@ -35,18 +35,14 @@ const first = Number(process.env.SUBS_FROM ?? 1);
  * laptop that had just narrowed its subscription got a record's creation and then its
  * move into the new subscription whole, in two frames from a region that still knew the
  * older one; it kept the first as a stub (outside) and could not apply the second, and
- * ended without the record: such a change is now asked for (`want`).
+ * ended without the record: such a change is now asked for (`want`). 1366: a laptop asked
+ * a region for a record, then received another region's concurrent creation of it, then
+ * adopted the first region's answer (which lacked that creation) as complete: an answer
+ * counts as complete only if the region still holds what the laptop holds.
  */
-const REGRESSION_SEEDS = [48, 81, 128, 150, 162, 169, 198, 215, 256, 261, 467, 649];
-/**
- * Seeds that find an open bug (issue 10), not run until fixed; replay with
- * SUBS_SEED=1366 npx vitest run test/sim/subscriptions.test.ts. 1366 (1 of seeds
- * 1001-2500; it failed before this stop's changes too): two regions create the same
- * record concurrently; a laptop adopts a region's answer to its `want` that seems to
- * predate the other creation it had already received and evicted, and ends holding the
- * record in its old territory.
- */
-export const KNOWN_FAILING = [1366];
+const REGRESSION_SEEDS = [48, 81, 128, 150, 162, 169, 198, 215, 256, 261, 467, 649, 1366];
+/** Seeds that find an open bug, not run until fixed (replay with SUBS_SEED=N). None at present. */
+export const KNOWN_FAILING: number[] = [];
 
 function subsetOf(rng: Prng, scope: readonly string[]): string[] {
   const chosen = scope.filter(() => rng.chance(0.5));

@@ -6,7 +6,8 @@
  * document the new holding gains; only a region's answer makes the data complete.
  */
 import { describe, expect, it } from 'vitest';
-import { Driver, PEER, SELF, env, of, sends } from './machine-harness.js';
+import { recordSigningInput } from '../../src/sync/messages.js';
+import { CLUSTER, Driver, PEER, SELF, env, keysOf, of, sends } from './machine-harness.js';
 
 const NORTH = { territories: ['north'] };
 const NORTH_SOUTH = { territories: ['north', 'south'] };
@@ -85,6 +86,19 @@ describe('asking a region for records held in part (want)', () => {
     const have = d.message({ type: 'have', clock: [['o', 2, Buffer.alloc(32)]] });
     expect(sends(have).filter((m) => m.type === 'want')).toEqual([{ type: 'want', ids: ['r1'] }]);
     expect(d.state.asked).toEqual(['r1']);
+  });
+
+  it('takes an answer as complete only while the region holds what we hold: entries taken from others since asking make it partial', () => {
+    const doc = new Uint8Array([1, 2, 3]);
+    const record = (id: string) => ({ type: 'record' as const, id, doc, sig: keysOf[PEER]!.sign(recordSigningInput(CLUSTER, id, doc)) });
+    const d = holdingPart(2);
+    d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['o'], gap: false, untrusted: false, incomplete: ['r1', 'r2'] });
+    expect(d.state.asked).toEqual(['r1', 'r2']);
+    expect(of(d.message(record('r1')), 'adopt')).toEqual([{ type: 'adopt', id: 'r1', doc, complete: true }]);
+    // Meanwhile we took origin 'o' up to 3 from another peer; the region is known to hold 2.
+    const later = env(SELF, {}, [['o', 3]]).holdings;
+    expect(of(d.message(record('r2'), { holdings: later }), 'adopt')).toEqual([{ type: 'adopt', id: 'r2', doc, complete: false }]);
+    expect(d.state.asked).toEqual([]);
   });
 
   it('marks a document the answer only for a record asked for; evicts only asked records the region calls outside', () => {

@@ -22,11 +22,19 @@ afterEach(async () => {
   await harness.cleanup();
 });
 
-/** The files of a directory whose bytes match `pattern` (to look for erased data on disk). */
+/**
+ * The files of a directory whose bytes match `pattern` (to look for erased data on disk),
+ * each with the bytes around the first match (printable, to tell which key held it).
+ */
 async function filesMatching(dir: string, pattern: RegExp): Promise<string[]> {
   const names = await readdir(dir);
   const texts = await Promise.all(names.map((name) => readFile(join(dir, name)).then((b) => b.toString('latin1'), () => '')));
-  return names.filter((_, i) => pattern.test(texts[i]!));
+  return names.flatMap((name, i) => {
+    const at = texts[i]!.search(pattern);
+    if (at < 0) return [];
+    const around = texts[i]!.slice(Math.max(0, at - 80), at + 40).replace(/[^\x20-\x7e]/g, '.');
+    return [`${name}: ${around}`];
+  });
 }
 
 /** What a node still knows of a record: view, history and change bodies. */
@@ -83,8 +91,8 @@ describe('erasure', () => {
     await writeBackupFile(a, join(dirA, '..', 'after.crmbak'));
     expect(gunzipSync(await readFile(join(dirA, '..', 'after.crmbak'))).toString('latin1')).not.toMatch(SECRET);
     await vi.waitFor(async () => {
-      expect(await filesMatching(dirA, SECRET)).toEqual([]);
-      expect(await filesMatching(dirB, SECRET)).toEqual([]);
+      expect(await filesMatching(dirA, SECRET), 'files of a (the eraser)').toEqual([]);
+      expect(await filesMatching(dirB, SECRET), 'files of b').toEqual([]);
     }, { timeout: 20_000 });
     expect(log.lines.some((l) => l.msg === 'erasures applied')).toBe(true);
     expect(JSON.stringify(log.lines)).not.toMatch(/c-ada|Lovelace/);

@@ -85,6 +85,8 @@ export class LevelStore implements Store {
   #closed = false;
   /** Reads in progress (compact() waits for them). */
   readonly #reads = new Set<Promise<unknown>>();
+  /** Set while a compaction runs: reads wait for it (see compact()). */
+  #compacting: Promise<void> | undefined;
   readonly #tail: StoredEntry[] = [];
   #counts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
   #pendingCounts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
@@ -144,6 +146,8 @@ export class LevelStore implements Store {
   }
 
   async #read<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    this.#check();
+    while (this.#compacting) await this.#compacting;
     this.#check();
     const running = fn();
     this.#reads.add(running);
@@ -539,20 +543,33 @@ export class LevelStore implements Store {
   }
 
   async compact(): Promise<void> {
-    // A read's iterator keeps every value it can see, erased ones too, through a compaction
-    // (LevelDB snapshots): let the reads that started before this one finish first.
-    await Promise.allSettled([...this.#reads]);
-    return this.#read('compacting the data directory', async () => {
+    // Erased values must leave the files. LevelDB keeps a value through a compaction for any
+    // read that could still see it (an iterator's snapshot), and keeps a compaction's input
+    // files on disk while any read holds the version that lists them (they are deleted at
+    // the next compaction, which may be days away). So no read may run during one: reads
+    // that started before wait here, reads that start meanwhile wait in #read.
+    while (this.#compacting) await this.#compacting;
+    let done!: () => void;
+    this.#compacting = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await Promise.allSettled([...this.#reads]);
+      this.#check();
       const db = this.#db as unknown as { compactRange?: (start: string, end: string) => Promise<void> };
       // Every key of every sublevel sorts between these ('!' is the sublevel prefix).
       if (typeof db.compactRange === 'function') await db.compactRange('\u0000', '\uffff');
-    });
+    } catch (cause) {
+      throw cause instanceof CrmsyncError ? cause : storageError('compacting the data directory', cause);
+    } finally {
+      this.#compacting = undefined;
+      done();
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     // Let queued commits finish first: their callers are waiting for durability.
     while (this.#writing || this.#queue.length > 0) await this.#idle;
+    while (this.#compacting) await this.#compacting;
     this.#closed = true;
     await this.#db.close();
   }

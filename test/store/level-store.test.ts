@@ -1,3 +1,5 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Level } from 'level';
 import { MemoryLevel } from 'memory-level';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -50,5 +52,61 @@ describe('LevelStore on disk', () => {
     await openLevelStore(new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }), options('a')).catch((err) => (error = err));
     expect(hasCode(error, 'ERR_LOCKED')).toBe(true);
     await first.close();
+  });
+
+  it('runs no read during a compaction: a read that starts meanwhile waits for it', async () => {
+    const dir = await dirs.make();
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const store = await openLevelStore(db, options('a'));
+    type Compact = (start: string, end: string) => Promise<void>;
+    const patchable = db as unknown as { compactRange: Compact };
+    const real = patchable.compactRange.bind(db);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started = false;
+    patchable.compactRange = async (start, end) => {
+      started = true;
+      await held;
+      return real(start, end);
+    };
+    const compaction = store.compact();
+    await expect.poll(() => started).toBe(true);
+    let readDone = false;
+    const read = store.getState('x').then(() => (readDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(readDone).toBe(false);
+    release();
+    await compaction;
+    await read;
+    expect(readDone).toBe(true);
+    await store.close();
+  });
+
+  it('leaves no deleted value in any file after a compaction, while reads keep starting', async () => {
+    const dir = await dirs.make();
+    const store = await openLevelStore(new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }), options('a'));
+    const secret = 'ERASE-ME-' + 'q'.repeat(40);
+    // Enough data that the compaction takes a while (tens of milliseconds).
+    for (let page = 0; page < 20; page++) {
+      await store.putState(Array.from({ length: 1_000 }, (_, i): [string, unknown] => [`filler/${page}/${i}`, `value ${i} `.repeat(10)]));
+    }
+    await store.putState([['secret', secret]]);
+    await store.compact();
+    await store.putState([['secret', undefined]]);
+    // Readers that keep starting while the compaction runs (the erasure test saw this on a
+    // node that was syncing): each would hold the files that list the old value.
+    let reading = true;
+    const readers = Array.from({ length: 4 }, async () => {
+      while (reading) await store.stateEntries('filler/0/1');
+    });
+    await store.compact();
+    reading = false;
+    await Promise.all(readers);
+    const files = (await readdir(dir)).filter((name) => /\.(ldb|log)$/.test(name));
+    const holding: string[] = [];
+    for (const name of files) if ((await readFile(join(dir, name))).includes(secret)) holding.push(name);
+    expect(holding).toEqual([]);
+    expect(await store.getState('secret')).toBeUndefined();
+    await store.close();
   });
 });

@@ -32,6 +32,17 @@ export function ownScope(trust: TrustService): HoldingFilter | undefined {
   return trust.list.memberByKey(trust.keys.publicKey)?.scope;
 }
 
+/** A subscription's names split by the scope: those it allows and those it does not. */
+function splitByScope(subscription: HoldingFilter, scope: HoldingFilter): { inside: HoldingFilter; outside: number } {
+  const split = (mine: readonly string[] | undefined, allowed: readonly string[] | undefined) => {
+    const inside = (mine ?? []).filter((n) => (allowed ?? []).includes(n));
+    return { inside, outside: (mine?.length ?? 0) - inside.length };
+  };
+  const territories = split(subscription.territories, scope.territories);
+  const owners = split(subscription.owners, scope.owners);
+  return { inside: { territories: territories.inside, owners: owners.inside }, outside: territories.outside + owners.outside };
+}
+
 /**
  * The stored subscription a node is opened with when none is given, without the names its
  * trust-list scope no longer allows (an administrator narrowed it meanwhile): the node
@@ -40,12 +51,11 @@ export function ownScope(trust: TrustService): HoldingFilter | undefined {
  */
 export function keptSubscription(stored: HoldingFilter | undefined, scope: HoldingFilter | undefined): { subscription: HoldingFilter | undefined; dropped: number } {
   if (!stored || !scope) return { subscription: stored, dropped: 0 };
-  const within = (mine: readonly string[] | undefined, allowed: readonly string[] | undefined) => (mine ?? []).filter((n) => (allowed ?? []).includes(n));
-  const territories = within(stored.territories, scope.territories);
-  const owners = within(stored.owners, scope.owners);
-  const dropped = (stored.territories?.length ?? 0) + (stored.owners?.length ?? 0) - territories.length - owners.length;
-  if (territories.length === 0 && owners.length === 0) return { subscription: undefined, dropped };
-  return { subscription: normalise({ ...(territories.length ? { territories } : {}), ...(owners.length ? { owners } : {}) }), dropped };
+  const { inside, outside } = splitByScope(stored, scope);
+  const territories = inside.territories ?? [];
+  const owners = inside.owners ?? [];
+  if (territories.length === 0 && owners.length === 0) return { subscription: undefined, dropped: outside };
+  return { subscription: normalise({ ...(territories.length ? { territories } : {}), ...(owners.length ? { owners } : {}) }), dropped: outside };
 }
 
 /**
@@ -56,12 +66,9 @@ export function keptSubscription(stored: HoldingFilter | undefined, scope: Holdi
  */
 export async function applySubscription(engine: Engine, trust: TrustService, subscription: HoldingFilter | undefined): Promise<number> {
   const scope = ownScope(trust);
-  if (scope && subscription) {
-    const beyond = (mine: readonly string[] | undefined, allowed: readonly string[] | undefined) => (mine ?? []).filter((n) => !(allowed ?? []).includes(n));
-    const outside = [...beyond(subscription.territories, scope.territories), ...beyond(subscription.owners, scope.owners)];
-    if (outside.length > 0) {
-      throw new CrmsyncError('ERR_UNAUTHORIZED', `the subscription names ${outside.length} territories or owners beyond this node's scope in the trust list`);
-    }
+  const outside = scope && subscription ? splitByScope(subscription, scope).outside : 0;
+  if (outside > 0) {
+    throw new CrmsyncError('ERR_UNAUTHORIZED', `the subscription names ${outside} territories or owners beyond this node's scope in the trust list`);
   }
   return engine.setHolding(subscription, effectiveHolding(subscription, scope));
 }

@@ -85,6 +85,12 @@ export class LevelStore implements Store {
   #closed = false;
   /** Reads in progress (compact() waits for them). */
   readonly #reads = new Set<Promise<unknown>>();
+  /**
+   * Whether `away` may hold keys (only a node that evicted its own changes has any): a
+   * history read skips that sublevel otherwise (an empty range read still costs about as
+   * much as the history read itself, ~60 µs). Set before the batch that adds one is written.
+   */
+  #awayKept = false;
   /** Set while a compaction runs: reads wait for it (see compact()). */
   #compacting: Promise<void> | undefined;
   readonly #tail: StoredEntry[] = [];
@@ -132,6 +138,7 @@ export class LevelStore implements Store {
     this.#pendingCounts = { ...this.#counts };
     for await (const [origin, value] of this.#subs.clock.iterator()) this.clock.set(origin, this.#codec.unpack<OriginHead>(value));
     for await (const key of this.#subs.log.keys({ reverse: true, limit: 1 })) this.lastLocalSeq = parseInt(key, 16);
+    this.#awayKept = (await this.#subs.away.keys({ limit: 1 }).all()).length > 0;
     this.#nextLocalSeq = this.lastLocalSeq;
   }
 
@@ -231,7 +238,7 @@ export class LevelStore implements Store {
       put(subs.origin, originKey(entry.origin, entry.seq), codec.pack({ l: localSeq, h: Buffer.from(entry.chain, 'hex') } satisfies OriginIndexValue));
       // A stub holds none of its record's data: it is no part of the record's history. An
       // evicted record's entries kept whole (this node's own) are indexed apart (`away`).
-      if (entry.digest === undefined) put(evicted.has(entry.record) ? subs.away : subs.hist, histKey(entry.record, localSeq), EMPTY);
+      if (entry.digest === undefined) put(evicted.has(entry.record) ? this.#awayKey() : subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const [origin, head] of mutation.clock) put(subs.clock, origin, codec.pack(head));
     for (const [key, value] of mutation.state ?? []) {
@@ -251,6 +258,12 @@ export class LevelStore implements Store {
     for (const view of mutation.reindex ?? []) for (const key of indexKeysOf(view)) put(subs.idx, key, EMPTY);
     if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0 || (mutation.drop?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
+  }
+
+  /** The `away` sublevel, for a put into it. */
+  #awayKey(): Sub {
+    this.#awayKept = true;
+    return this.#subs.away;
   }
 
   #dropOps(drop: RecordDropOp, del: (s: Sub, k: string) => void): void {
@@ -277,7 +290,7 @@ export class LevelStore implements Store {
       const { localSeq, ...stored } = entry;
       del(this.#subs.hist, histKey(id, localSeq));
       // Kept whole (this node's own change): an erasure must still find and redact it.
-      if (stored.digest === undefined) put(this.#subs.away, histKey(id, localSeq), EMPTY);
+      if (stored.digest === undefined) put(this.#awayKey(), histKey(id, localSeq), EMPTY);
       put(this.#subs.log, logKey(localSeq), this.#codec.pack(toLogValue(stored)));
     }
   }
@@ -461,8 +474,9 @@ export class LevelStore implements Store {
 
   historyOf(id: RecordId, limit: number): Promise<StoredEntry[]> {
     return this.#read('reading record history', async () => {
-      const [held, away] = await Promise.all([this.#subs.hist, this.#subs.away].map((sub) => sub.keys({ ...prefixRange(id), limit }).all()));
-      const seqs = [...held!, ...away!].map((key) => parseInt(key.slice(id.length + 1), 16)).sort((a, b) => a - b).slice(0, limit);
+      const subs = this.#awayKept ? [this.#subs.hist, this.#subs.away] : [this.#subs.hist];
+      const keys = (await Promise.all(subs.map((sub) => sub.keys({ ...prefixRange(id), limit }).all()))).flat();
+      const seqs = keys.map((key) => parseInt(key.slice(id.length + 1), 16)).sort((a, b) => a - b).slice(0, limit);
       const values = await this.#subs.log.getMany(seqs.map((s) => logKey(s)));
       return values.flatMap((bytes, i) => (bytes ? [fromLogValue(this.#codec.unpack(bytes), seqs[i]!)] : []));
     });

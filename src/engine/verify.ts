@@ -64,6 +64,8 @@ export async function verifyRecordIds(store: Store, writer: Writer, limits: Pick
 async function verifyPage(store: Store, writer: Writer, ids: RecordId[], repair: boolean, report: VerifyReport, maxReported: number): Promise<void> {
   // It reads what is durable: a write queued before this page (not yet durable) would be
   // missed, and a repair of the older state committed after it would put that state back.
+  // Per page, not once per call: writes run between pages (each page takes the write lock
+  // alone), and with nothing queued this is one resolved promise.
   await writer.settled();
   const metas = await store.getMetas(ids);
   const fixes: Mutation = { records: [], entries: [], clock: [] };

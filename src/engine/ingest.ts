@@ -123,7 +123,8 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
  * A mark is put again for a record already marked (reading it first would cost a read per
  * stub to save a ~40-byte put beside the stub's own ~80-byte log entry). Measured with
  * `npm run bench -- --phases subs --n 100000` (90,000 records stubbed once each): the
- * laptop's directory is 25.5 MiB with marks and 25.4 MiB without, catch-up 12.0 s both.
+ * laptop's directory is 25.5 MiB with marks and 25.4 MiB without, catch-up 12.0 s both
+ * (both runs beside a busy test loop; 6.6 to 8.5 s idle).
  */
 async function markPartial(writer: Writer, mutation: Mutation, items: Item[]): Promise<RecordId[]> {
   if (holdsAll(writer.holding)) return [];

@@ -14,7 +14,7 @@ import { CrmsyncError } from '../errors.js';
 import { CloseCode } from '../net/transport.js';
 import { encodeMessage } from './codec.js';
 import { PROTOCOL_VERSION, type AuthMessage, type HelloMessage, type OpenMessage } from './messages.js';
-import type { Action, Admission, Env, ProtocolState } from './protocol.js';
+import { ownSeq, type Action, type Admission, type Env, type ProtocolState } from './protocol.js';
 import { fail, restart } from './stream.js';
 
 /** The start of the session: our hello, kept as sent for the transcript. */
@@ -72,12 +72,13 @@ export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action
   }
   out.push({ type: 'authenticated', peer: s.peer, proof: [...s.peerProof] });
   // Data complete only for an older subscription: declare that one, then ask for the new
-  // one, so the peer sends the documents it gains (as for a subscription changed at runtime).
+  // one (once the peer holds our own entries: protocol.ts subscribeWhen), so the peer sends
+  // the documents it gains (as for a subscription changed at runtime).
   const declared = env.coveredOnly ?? env.subscription;
   const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest(), policies: env.auth.policies, ...(declared ? { holding: declared } : {}) };
   out.push({ type: 'send', message: open });
-  if (env.coveredOnly) out.push({ type: 'send', message: { type: 'subscribe', ...(env.subscription ? { holding: env.subscription } : {}) } });
-  return { ...s, phase: 'awaiting-open', remote: s.peer.node, openSent: seqsOf(env.holdings) };
+  const opened: ProtocolState = { ...s, phase: 'awaiting-open', remote: s.peer.node, openSent: seqsOf(env.holdings) };
+  return env.coveredOnly ? { ...opened, subscribeWhen: ownSeq(s, env) } : opened;
 }
 
 /** The peer's clock: refuse a forked history, then start syncing. */

@@ -124,6 +124,13 @@ export interface ProtocolState {
   readonly wanting?: readonly string[];
   /** Records asked for (`want`) whose documents have not arrived: adopting those completes them. */
   readonly asked?: readonly string[];
+  /**
+   * Our subscription grew: send `subscribe` once the peer holds our own entries up to this
+   * seq. Our changes can move records into the new holding (a move made offline evicted
+   * the record here): the peer sends the documents a holding gains only for records it
+   * places there when it reads the subscribe, and never sends our own entries back.
+   */
+  readonly subscribeWhen?: number;
 }
 
 /** Settings of the machine (from Limits). */
@@ -221,6 +228,8 @@ export type Event =
   | { type: 'ingested'; batch: number; epoch: number; origins: string[]; gap: boolean; untrusted: boolean; incomplete?: string[] }
   /** Records held here whose history is still partial after adopting a document that was not our `want`'s answer. */
   | { type: 'incomplete'; ids: string[] }
+  /** Our subscription changed at runtime: tell the peer (`subscribe`) once it holds our own entries. */
+  | { type: 'resubscribe' }
   /** An action failed (ingest refused a fork, the store failed...). */
   | { type: 'failed'; error: unknown }
   /** The host asks to close (duplicate connection, revocation, node stopping, peer removed). */
@@ -294,12 +303,25 @@ function askForPartial(s: ProtocolState, env: Env, out: Action[]): ProtocolState
   return { ...rest, asked: [...new Set([...(s.asked ?? []), ...wanting])].slice(-FIXED.maxWantIds) };
 }
 
+/** Sends the `subscribe` that waits for the peer to hold our own entries (subscribeWhen). */
+function askToSubscribe(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
+  if (s.subscribeWhen === undefined || (s.peerHolds.get(s.self) ?? 0) < s.subscribeWhen) return s;
+  out.push({ type: 'send', message: { type: 'subscribe', ...(env.subscription ? { holding: env.subscription } : {}) } });
+  const { subscribeWhen: _sent, ...rest } = s;
+  return rest;
+}
+
 /** Whether the peer holds every entry of every other origin that we hold (as far as we know). */
 function peerHoldsOurs(s: ProtocolState, env: Env): boolean {
   for (const [origin, head] of env.holdings) {
     if (origin !== s.self && (s.peerHolds.get(origin) ?? 0) < head.seq) return false;
   }
   return true;
+}
+
+/** Our own origin's last seq (what a peer must hold to hold every change we made). */
+export function ownSeq(s: ProtocolState, env: Env): number {
+  return env.holdings.get(s.self)?.seq ?? 0;
 }
 
 /** Adds records to ask this region for (only a region vouches for a whole document); bounded. */
@@ -314,7 +336,7 @@ export function step(state: ProtocolState, event: Event, env: Env): Step {
   const out: Action[] = [];
   const next = transition(state, event, env, out);
   if (next.phase !== 'open') return { state: next, actions: out };
-  const pumped = askForPartial(pump(next, env, out), env, out);
+  const pumped = askToSubscribe(askForPartial(pump(next, env, out), env, out), env, out);
   const current = lacking(seqsOf(env.holdings), pumped.peerHolds) === 0;
   return { state: current ? { ...pumped, caughtUpAt: env.now } : pumped, actions: out };
 }
@@ -370,6 +392,9 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
     }
     case 'incomplete':
       return s.phase === 'open' ? wantLater(s, event.ids) : s;
+    case 'resubscribe':
+      // Before our open is sent there is nothing to follow: the open declares the change.
+      return s.phase === 'open' || s.phase === 'awaiting-open' ? { ...s, subscribeWhen: ownSeq(s, env) } : s;
     case 'drained':
       return s.outbound === 'draining' ? { ...s, outbound: 'idle' } : s;
     case 'ingested':

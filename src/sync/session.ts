@@ -146,15 +146,13 @@ export class PeerSession {
   }
 
   /**
-   * Tells the peer this node's subscription changed (it serves us that from now on).
-   * Once our `open` is sent (awaiting-open) it declared the old subscription: the change
-   * must follow it, and arrives after it on the connection. Before that, the `open` will
+   * Tells the peer this node's subscription changed (it serves us that from now on), once
+   * it holds our own entries (protocol.ts subscribeWhen). Once our `open` is sent it
+   * declared the old subscription: the change follows it. Before that, the `open` will
    * carry the new one.
    */
   resubscribe(): void {
-    if (this.#state.phase !== 'open' && this.#state.phase !== 'awaiting-open') return;
-    const subscription = this.#engine.subscription();
-    this.#sendFrame(encodeMessage({ type: 'subscribe', ...(subscription ? { holding: subscription } : {}) }));
+    this.#dispatch({ type: 'resubscribe' });
   }
 
   /** Tells the peer what we now hold (after receiving from someone else). */

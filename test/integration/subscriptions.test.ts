@@ -238,6 +238,45 @@ describe('a data directory started again with another subscription', () => {
     expect((await laptop.status()).holding.complete).toBe(true);
   });
 
+  it('gets back a record it moved out offline when it widens its subscription before the region has the move', async () => {
+    const region = await regionWithRecords(1);
+    const dataDir = await h.tempDir();
+    let laptop = await laptopOn(dataDir, ['north'], [region.url!]);
+    await caughtUp(laptop, region);
+    await laptop.close();
+
+    // Offline: the laptop moves its north record south (out of its holding: evicted, its
+    // own change kept), then is started holding south too. The region learns of the move
+    // only from this session: it must have it before it sends what the wider holding gains.
+    laptop = await laptopOn(dataDir, ['north'], []);
+    await laptop.records.update('t-north-0', { territory: 'south' });
+    expect(await laptop.records.get('t-north-0')).toBeUndefined();
+    await laptop.close();
+    laptop = await laptopOn(dataDir, ['north', 'south'], [region.url!]);
+    await caughtUp(region, laptop);
+    expect(await region.records.get('t-north-0')).toMatchObject({ territory: 'south' });
+    const northSouth = (await listAll(region)).filter((r) => r.territory === 'north' || r.territory === 'south');
+    expect(northSouth.map((r) => r.id)).toContain('t-north-0');
+    await vi.waitFor(async () => expect(await listAll(laptop)).toEqual(northSouth), { timeout: 30_000, interval: 50 });
+    expect(await laptop.verify()).toMatchObject({ problems: 0 });
+  });
+
+  it('gets back a record it moved out offline when it subscribes wider offline, then reconnects', async () => {
+    const region = await regionWithRecords(1);
+    const dataDir = await h.tempDir();
+    const laptop = await laptopOn(dataDir, ['north'], [region.url!]);
+    await caughtUp(laptop, region);
+    laptop.removePeer(region.url!);
+    await vi.waitFor(async () => expect((await laptop.status()).peers.filter((p) => p.state === 'connected')).toEqual([]));
+
+    await laptop.records.update('t-north-0', { territory: 'south' });
+    expect(await laptop.subscribe({ territories: ['north', 'south'] })).toEqual({ evicted: 0 });
+    laptop.addPeer(region.url!);
+    await caughtUp(region, laptop);
+    const northSouth = (await listAll(region)).filter((r) => r.territory === 'north' || r.territory === 'south');
+    await vi.waitFor(async () => expect(await listAll(laptop)).toEqual(northSouth), { timeout: 30_000, interval: 50 });
+  });
+
   it('keeps its subscription when opened without one (an offline command), and holds everything when told to', async () => {
     const region = await regionWithRecords(3);
     const dataDir = await h.tempDir();

@@ -59,7 +59,7 @@ describe('phases × messages', () => {
     const d = Driver.open();
     d.feed({ type: 'close', code: 1000, reason: 'bye' });
     for (const message of EVERY_MESSAGE) expect(d.message(message)).toEqual([]);
-    for (const event of [{ type: 'tick' }, { type: 'appended' }, { type: 'drained' }, { type: 'announce', origins: ['a'] }] as Event[]) {
+    for (const event of [{ type: 'tick' }, { type: 'appended' }, { type: 'drained' }, { type: 'announce', origins: ['a'] }, { type: 'resubscribe' }] as Event[]) {
       expect(d.feed(event)).toEqual([]);
     }
   });

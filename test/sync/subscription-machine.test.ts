@@ -1,13 +1,14 @@
 /**
  * The subscription exchange in the protocol machine, state by event (PROTOCOL.md
  * "Holdings", subscription change): a node whose stored data is complete only for an
- * older subscription declares that one in `open` and asks for the new one right after;
+ * older subscription declares that one in `open` and asks for the new one once the peer
+ * holds its own entries (they may move records into the new holding);
  * the serving side answers `subscribed`, echoing the subscription, once it sent every
  * document the new holding gains; only a region's answer makes the data complete.
  */
 import { describe, expect, it } from 'vitest';
 import { recordSigningInput } from '../../src/sync/messages.js';
-import { CLUSTER, Driver, PEER, SELF, env, keysOf, of, sends } from './machine-harness.js';
+import { CLUSTER, Driver, PEER, SELF, env, hash, keysOf, of, sends } from './machine-harness.js';
 
 const NORTH = { territories: ['north'] };
 const NORTH_SOUTH = { territories: ['north', 'south'] };
@@ -25,6 +26,35 @@ describe('the subscription exchange', () => {
     const d = Driver.open(env(SELF, { subscription: NORTH_SOUTH, coveredOnly: NORTH }));
     const sent = sends(d.actions).filter((m) => m.type === 'open' || m.type === 'subscribe');
     expect(sent).toMatchObject([{ type: 'open', holding: NORTH }, { type: 'subscribe', holding: NORTH_SOUTH }]);
+  });
+
+  it('asks for the new subscription only once the peer holds our own entries (ours may move records into it)', () => {
+    // We made 3 changes the peer lacks (e.g. a move made offline, which evicted the record here).
+    const d = Driver.open(env(SELF, { subscription: NORTH_SOUTH, coveredOnly: NORTH }, [[SELF, 3]]), [[SELF, 1]]);
+    expect(sends(d.actions).filter((m) => m.type === 'subscribe')).toEqual([]);
+    expect(d.state.subscribeWhen).toBe(3);
+    expect(sends(d.message({ type: 'have', clock: [[SELF, 2, Buffer.from(hash(2), 'hex')]] })).filter((m) => m.type === 'subscribe')).toEqual([]);
+    expect(sends(d.message({ type: 'have', clock: [[SELF, 3, Buffer.from(hash(3), 'hex')]] })).filter((m) => m.type === 'subscribe')).toEqual([{ type: 'subscribe', holding: NORTH_SOUTH }]);
+    expect(d.state.subscribeWhen).toBeUndefined();
+    // Asked once: later news of what the peer holds asks nothing more.
+    expect(sends(d.message({ type: 'have', clock: [[SELF, 3, Buffer.from(hash(3), 'hex')]] })).filter((m) => m.type === 'subscribe')).toEqual([]);
+  });
+
+  it('a subscription changed at runtime waits the same way, and is sent with the subscription current then', () => {
+    const d = Driver.open(env(SELF, { subscription: NORTH }, [[SELF, 1]]), [[SELF, 1]]);
+    d.feed({ type: 'located', stream: d.state.stream, cursor: 2 });
+    // A change of ours (seq 2) the peer has not acknowledged yet, then the subscription grows.
+    const grown = d.feed({ type: 'resubscribe' }, { subscription: NORTH_SOUTH, holdings: env(SELF, {}, [[SELF, 2]]).holdings });
+    expect(sends(grown).filter((m) => m.type === 'subscribe')).toEqual([]);
+    const held = d.message({ type: 'have', clock: [[SELF, 2, Buffer.from(hash(2), 'hex')]] });
+    expect(sends(held).filter((m) => m.type === 'subscribe')).toEqual([{ type: 'subscribe', holding: NORTH_SOUTH }]);
+  });
+
+  it('a runtime change before our open is sent asks nothing: the open will declare it', () => {
+    const d = new Driver(env(SELF, { subscription: NORTH }));
+    d.feed({ type: 'start' });
+    expect(d.feed({ type: 'resubscribe' })).toEqual([]);
+    expect(d.state.subscribeWhen).toBeUndefined();
   });
 
   it('a node whose data is complete declares its subscription and asks for nothing more', () => {

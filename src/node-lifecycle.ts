@@ -17,6 +17,8 @@ import { collectableTombstones, mergeHoldings, stableClock } from './engine/tomb
 import type { Limits } from './limits.js';
 import type { Store } from './store/store.js';
 import type { TimerHandle, Timers } from './timers.js';
+import type { HoldsBook } from './node-holds.js';
+import type { HoldsReport } from './sync/messages.js';
 
 /** One erasure, as the audit shows it: who, when, the salted hash; never the record or its data. */
 export interface ErasureView {
@@ -99,7 +101,12 @@ export interface LifecycleStatus {
   collected: number;
   /** False while some member's holdings are unknown here (nothing can be collected). */
   stable: boolean;
+  /** The first members (by node id, at most MAX_WAITING_SHOWN) whose holdings are unknown here. */
+  waitingFor: string[];
 }
+
+/** Members named in `waitingFor` at most (the status stays small in a cluster of many laptops). */
+const MAX_WAITING_SHOWN = 10;
 
 /**
  * Collects tombstones every `lifecycleIntervalMs` (engine/tombstones.ts says when one
@@ -107,21 +114,30 @@ export interface LifecycleStatus {
  */
 export async function startTombstoneCollector(options: {
   engine: Engine; store: Store; holdings: () => [NodeId, SeqClock][]; members: () => string[]; self: NodeId;
+  /** Members' signed holds reports (node-holds.ts): ours is signed each pass, fresh ones are passed on with `share`. */
+  book: HoldsBook; share: (reports: HoldsReport[]) => void;
   limits: Pick<Limits, 'lifecycleIntervalMs' | 'tombstoneRetentionMs'>; timers: Timers; logger: Logger;
 }): Promise<{ status: () => LifecycleStatus; pass: () => Promise<void>; stop: () => Promise<void> }> {
-  const { engine, store, limits, timers, logger } = options;
+  const { engine, store, book, limits, timers, logger } = options;
   const stored = (await store.getState<Record<string, Record<string, number>>>(HOLDINGS_KEY)) ?? {};
   const known = new Map(Object.entries(stored).map(([member, clock]) => [member, new Map(Object.entries(clock))]));
-  const status: LifecycleStatus = { passes: 0, collected: engine.gone.collectedCount, stable: false };
+  const status: LifecycleStatus = { passes: 0, collected: engine.gone.collectedCount, stable: false, waitingFor: [] };
   let running: Promise<void> = Promise.resolve();
   let timer: TimerHandle | undefined;
   let stopped = false;
   const once = async () => {
-    if (mergeHoldings(known, options.holdings())) {
+    // What our peers showed us in their sessions, and what every member signed and some
+    // node relayed: a member we have no session with still counts (a line a – b – c).
+    book.signOwn(engine.holdings());
+    const fresh = book.takeFresh();
+    if (fresh.length > 0) options.share(fresh);
+    await book.save();
+    if (mergeHoldings(known, [...options.holdings(), ...book.clocks()])) {
       await store.putState([[HOLDINGS_KEY, Object.fromEntries([...known].map(([member, clock]) => [member, Object.fromEntries(clock)]))]]);
     }
     const stable = stableClock(options.members(), options.self, seqsOf(engine.holdings()), known);
     status.stable = stable !== undefined;
+    status.waitingFor = options.members().filter((m) => m !== options.self && !known.has(m)).sort().slice(0, MAX_WAITING_SHOWN);
     if (stable) {
       const now = timers.now();
       const records = await collectableTombstones(store, stable, now, limits.tombstoneRetentionMs, MAX_COLLECTED_PER_PASS);

@@ -38,6 +38,7 @@ import type { Role } from './trust/statements.js';
 import { createTrustApi, type TrustApi } from './trust/trust-api.js';
 import type { HoldingFilter } from './crdt/holding.js';
 import { applySubscription, keptSubscription, ownScope, parseSubscription } from './node-holding.js';
+import { HoldsBook } from './node-holds.js';
 import { startTombstoneCollector, wireErasures, type ErasureApi, type LifecycleStatus } from './node-lifecycle.js';
 
 /** The `source` recorded for changes merged from a backup. */
@@ -300,8 +301,13 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     trustServer: (peerKey) => peerKey !== undefined && trust.list.standing(peerKey) === 'member',
   });
   const ae = new AntiEntropy({ source: engine, limits, timers, logger: log.child({ component: 'anti-entropy' }) });
+  const book = await HoldsBook.open({
+    store, self: store.nodeId, maxSkewMs: limits.maxClockSkewMs, now: () => timers.now(),
+    trust: { cluster: trust.cluster, sign: (data) => trust.keys.sign(data), isMember: (node) => trust.list.memberByNode(node) !== undefined },
+  });
   const peers = new Peers({
     engine, trust, transport, limits, timers, random: options.random ?? Math.random, randomBytes: bytes, logger: log.child({ component: 'sync' }), digests: ae,
+    holds: book,
   });
   const antiEntropy = new AntiEntropyRunner({
     ae, sessions: () => peers.openSessions(), holdings: () => engine.holdings(), limits, timers, logger: log.child({ component: 'anti-entropy' }),
@@ -309,7 +315,7 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   });
   const collector = await startTombstoneCollector({
     engine, store, holdings: () => peers.holdings(), members: () => trust.list.members().map((m) => m.node), self: store.nodeId,
-    limits, timers, logger: log.child({ component: 'lifecycle' }),
+    book, share: (reports) => peers.shareHolds(reports), limits, timers, logger: log.child({ component: 'lifecycle' }),
   });
   const insecure = options.insecure === true && listen !== undefined && !isLoopback(listen.host) && !tls;
   if (insecure) log.warn({ host: listen!.host }, 'INSECURE: peers connect without TLS beyond loopback (--insecure)');

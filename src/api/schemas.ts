@@ -272,6 +272,7 @@ export const responses = {
       passes: z.number().describe('tombstone collection passes since start'),
       collected: z.number().describe('deleted records whose tombstones this node collected'),
       stable: z.boolean().describe('false while some member\'s holdings are unknown here: then nothing is collected'),
+      waitingFor: z.array(z.string()).describe('the first 10 members (by node id) whose holdings are unknown here: nothing is collected until each is met or its signed holds report arrives'),
       erasures: z.number().describe('records erased in the cluster'),
     }),
   }),

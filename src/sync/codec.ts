@@ -22,7 +22,7 @@ import { scanFrame, type FrameBudget } from './frame-scan.js';
 import { DIGEST_FANOUT, DIGEST_HASH_BYTES, DIGEST_ID_NIBBLES, isDigestPath } from './digest.js';
 import {
   HANDSHAKE_TYPES, MESSAGE_TYPES, PROTOCOL_VERSION,
-  type ChangesMessage, type DigestAsk, type DigestPath, type DigestRequestMessage, type DigestResponseMessage, type Message,
+  type ChangesMessage, type DigestAsk, type DigestPath, type DigestRequestMessage, type DigestResponseMessage, type HoldsMessage, type HoldsReport, type Message,
 } from './messages.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
@@ -214,11 +214,28 @@ function parse(type: Message['type'], m: Obj): Message {
     case 'subscribe':
     case 'subscribed':
       return { type, ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }) };
+    case 'holds':
+      return parseHolds(m);
     default: {
       const unreachable: never = type;
       throw new TypeError(`unhandled message ${String(unreachable)}`);
     }
   }
+}
+
+function parseHolds(m: Obj): HoldsMessage {
+  let entries = 0;
+  const reports = list(m.reports, 'reports', FIXED.maxHoldsReports).map((item, i): HoldsReport => {
+    const r = obj(item, `reports.${i}`);
+    const report = {
+      node: text(r.node, `reports.${i}.node`, 63, NODE_ID), at: uint(r.at, `reports.${i}.at`),
+      clock: clock(r.clock, `reports.${i}.clock`), sig: bytes(r.sig, `reports.${i}.sig`, SIGNATURE_BYTES),
+    };
+    entries += report.clock.length;
+    if (entries > FIXED.maxHoldsClockEntries) throw bad(`reports hold more than ${FIXED.maxHoldsClockEntries} clock entries together`);
+    return report;
+  });
+  return { type: 'holds', reports };
 }
 
 const DIGEST_ASKS: ReadonlySet<string> = new Set<DigestAsk>(['groups', 'children', 'records', 'compare', 'repair']);

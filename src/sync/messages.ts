@@ -142,6 +142,24 @@ export interface OutsideMessage {
   ids: string[];
 }
 
+/**
+ * What one member holds, signed by it (holdsSigningInput): relayed by every node, so each
+ * learns every member's holdings, not only its peers' (causal stability needs them all:
+ * engine/tombstones.ts). `at`: when the member signed it; a newer one replaces an older.
+ */
+export interface HoldsReport {
+  node: string;
+  at: number;
+  clock: WireClock;
+  sig: Uint8Array;
+}
+
+/** Member-signed reports of what members hold (ours and the newest we verified of the others). */
+export interface HoldsMessage {
+  type: 'holds';
+  reports: HoldsReport[];
+}
+
 /** Sent just before closing for a reason the peer should log. */
 export interface ErrorMessage {
   type: 'error';
@@ -199,10 +217,10 @@ export interface DigestResponseMessage {
 export type HandshakeMessage = HelloMessage | AuthMessage | OpenMessage | ErrorMessage;
 
 /** Every message of the protocol. */
-export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage | SubscribedMessage | WantMessage | OutsideMessage;
+export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage | SubscribedMessage | WantMessage | OutsideMessage | HoldsMessage;
 
 /** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
-export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe', 'subscribed', 'want', 'outside'] as const satisfies readonly Message['type'][];
+export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe', 'subscribed', 'want', 'outside', 'holds'] as const satisfies readonly Message['type'][];
 
 /** The kinds accepted during the handshake. */
 export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satisfies readonly HandshakeMessage['type'][];
@@ -211,4 +229,30 @@ export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satis
 export function recordSigningInput(cluster: string, id: string, doc: Uint8Array): Uint8Array {
   const digest = createHash('sha256').update(doc).digest();
   return Buffer.concat([Buffer.from(`crmsync/record/1\0${cluster}\0${id}\0`), digest]);
+}
+
+/** What a member signs in a holds report: its node id, when, and its clock (origin order). */
+export function holdsSigningInput(cluster: string, report: Omit<HoldsReport, 'sig'>): Uint8Array {
+  const clock = [...report.clock].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const lines = clock.map(([origin, seq, hash]) => `${origin}\0${seq}\0${Buffer.from(hash).toString('hex')}\n`).join('');
+  return Buffer.from(`crmsync/holds/1\0${cluster}\0${report.node}\0${report.at}\0${lines}`);
+}
+
+/** `reports` split into the contents of `holds` messages a receiver accepts (maxHoldsReports, maxHoldsClockEntries). */
+export function holdsChunks(reports: readonly HoldsReport[], maxReports: number, maxEntries: number): HoldsReport[][] {
+  const chunks: HoldsReport[][] = [];
+  let chunk: HoldsReport[] = [];
+  let entries = 0;
+  for (const report of reports) {
+    if (report.clock.length > maxEntries) continue; // no receiver takes it (a cluster of more origins than that)
+    if (chunk.length === maxReports || entries + report.clock.length > maxEntries) {
+      chunks.push(chunk);
+      chunk = [];
+      entries = 0;
+    }
+    chunk.push(report);
+    entries += report.clock.length;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }

@@ -13,7 +13,7 @@ import { CatchUpGate, type CatchUpPosition } from './catch-up-gate.js';
 import type { SyncEngine } from '../engine/engine.js';
 import { statementValue, type TrustStatement } from '../trust/statements.js';
 import type { TrustService } from '../trust/trust-service.js';
-import type { Limits } from '../limits.js';
+import { FIXED, type Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import { Backoff } from '../net/backoff.js';
 import { CloseCode, type Connection, type Transport } from '../net/transport.js';
@@ -23,6 +23,7 @@ import type { SeqClock } from '../crdt/origin-clock.js';
 import { fingerprintOf } from '../trust/keys.js';
 import type { Role } from '../trust/statements.js';
 import type { DigestMessage } from './protocol.js';
+import { holdsChunks, type HoldsReport } from './messages.js';
 import { PeerSession, type SessionStats } from './session.js';
 
 /**
@@ -95,6 +96,8 @@ export interface PeersOptions {
   logger: Logger;
   /** Receives the anti-entropy messages of every session (anti-entropy.ts). */
   digests?: { receive(session: PeerSession, message: DigestMessage): void; closed(session: PeerSession): void };
+  /** Member holds reports (node-holds.ts): takes the verified ones sessions receive; all() goes to each new session. */
+  holds?: { receive(reports: HoldsReport[]): void; all(): HoldsReport[] };
 }
 
 /** Manages every peer session of one node. */
@@ -111,6 +114,7 @@ export class Peers {
   readonly #random: () => number;
   readonly #logger: Logger;
   readonly #digests: PeersOptions['digests'];
+  readonly #holds: PeersOptions['holds'];
   readonly #sessions = new Set<PeerSession>();
   readonly #dialers = new Map<string, Dialer>();
   #ticker: TimerHandle | undefined;
@@ -140,6 +144,7 @@ export class Peers {
     this.#random = options.random;
     this.#logger = options.logger;
     this.#digests = options.digests;
+    this.#holds = options.holds;
   }
 
   /**
@@ -259,6 +264,7 @@ export class Peers {
         onUnknownMessage: () => this.unknownMessages++,
         onQuarantined: (_s, count) => { this.quarantined += count; },
         onDigest: (s, message) => this.#digests?.receive(s, message),
+        onHolds: (reports) => this.#holds?.receive(reports),
         isOwnNonce: (nonce) => [...this.#sessions].some((s) => s.connection.direction === 'outbound' && Buffer.from(s.nonce).equals(Buffer.from(nonce))),
       },
     });
@@ -293,6 +299,16 @@ export class Peers {
       loser.close(CloseCode.duplicate, 'duplicate connection');
       if (!keepNew) return;
     }
+    if (this.#holds) this.#sendHolds(session, this.#holds.all());
+  }
+
+  /** Passes member holds reports to every open session's peer. */
+  shareHolds(reports: HoldsReport[]): void {
+    for (const session of this.openSessions()) this.#sendHolds(session, reports);
+  }
+
+  #sendHolds(session: PeerSession, reports: HoldsReport[]): void {
+    for (const chunk of holdsChunks(reports, FIXED.maxHoldsReports, FIXED.maxHoldsClockEntries)) session.shareHolds(chunk);
   }
 
   #preferred(a: PeerSession, b: PeerSession): boolean {

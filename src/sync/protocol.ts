@@ -33,7 +33,7 @@ import { effectiveHolding, HOLD_ALL, sameHolding, type Holding, type HoldingFilt
 import type { Role, Scope } from '../trust/statements.js';
 import type { NodeId } from '../types.js';
 import { onAuth, onHello, onOpen, onRedeemed, sayHello } from './handshake.js';
-import { recordSigningInput, type DigestRequestMessage, type DigestResponseMessage, type HelloMessage, type Message, type RecordMessage } from './messages.js';
+import { holdsSigningInput, recordSigningInput, type HoldsReport, type DigestRequestMessage, type DigestResponseMessage, type HelloMessage, type Message, type RecordMessage } from './messages.js';
 
 /** The anti-entropy messages (their exchange lives outside the machine, in anti-entropy.ts). */
 export type DigestMessage = DigestRequestMessage | DigestResponseMessage;
@@ -131,6 +131,8 @@ export interface ProtocolState {
    * places there when it reads the subscribe, and never sends our own entries back.
    */
   readonly subscribeWhen?: number;
+  /** The peer sent a holds report that did not verify: its later `holds` are not read (each costs signature checks). */
+  readonly holdsIgnored?: boolean;
 }
 
 /** Settings of the machine (from Limits). */
@@ -155,6 +157,8 @@ export interface AuthContext {
   channelBinding: Uint8Array | undefined;
   sign(data: Uint8Array): Uint8Array;
   verify(publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean;
+  /** The public key of the active member `node` (undefined: revoked, or not on our trust list yet). */
+  memberKey(node: string): Uint8Array | undefined;
   /** Judges a peer's hello against the trust list (and the proof it carries). */
   admit(hello: HelloMessage): Admission;
   /** True when `nonce` is one of this node's own hellos (we dialed ourselves). */
@@ -230,6 +234,8 @@ export type Event =
   | { type: 'incomplete'; ids: string[] }
   /** Our subscription changed at runtime: tell the peer (`subscribe`) once it holds our own entries. */
   | { type: 'resubscribe' }
+  /** Member holds reports to pass on (ours and those we verified): sent only while open. */
+  | { type: 'share-holds'; reports: HoldsReport[] }
   /** An action failed (ingest refused a fork, the store failed...). */
   | { type: 'failed'; error: unknown }
   /** The host asks to close (duplicate connection, revocation, node stopping, peer removed). */
@@ -266,6 +272,8 @@ export type Action =
   | { type: 'authenticated'; peer: PeerIdentity; proof: unknown[] }
   /** Clocks were exchanged with `remote`; the host may close a duplicate session. */
   | { type: 'opened'; remote: NodeId }
+  /** Member holds reports whose signatures verified: the host learns them (tombstone collection). */
+  | { type: 'holds'; reports: HoldsReport[] }
   /** A handshake was refused (the host logs it, rate-limited, and counts it). */
   | { type: 'refused'; code: number; reason: string; fields: Record<string, unknown> }
   | { type: 'close'; code: number; reason: string }
@@ -366,6 +374,9 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return s;
     case 'announce':
       if (s.phase === 'open' && event.origins.length > 0) out.push({ type: 'send', message: { type: 'have', clock: toWireClock(env.holdings, event.origins) } });
+      return s;
+    case 'share-holds':
+      if (s.phase === 'open' && event.reports.length > 0) out.push({ type: 'send', message: { type: 'holds', reports: event.reports } });
       return s;
     case 'share-trust':
       if (s.phase === 'open' && event.statements.length > 0) out.push({ type: 'send', message: { type: 'trust', statements: event.statements } });
@@ -517,11 +528,36 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       // Only a region vouches for the history a subscriber skipped (as for `record`).
       if (s.peer?.role === 'region') out.push({ type: 'covered', holding: msg.holding });
       return s;
+    case 'holds':
+      return onHolds(s, msg.reports, env, out);
     default: {
       const unreachable: never = msg;
       throw new TypeError(`unhandled message ${String(unreachable)}`);
     }
   }
+}
+
+/**
+ * Reports relayed by the peer, each signed by the member it describes. Reports of nodes
+ * that are not active members here are skipped (revoked, or granted on a trust list that
+ * has not reached us). One that does not verify is dropped with the peer's later `holds`
+ * (not a close: an honest relay may hold a report signed by a key since replaced).
+ */
+function onHolds(s: ProtocolState, reports: readonly HoldsReport[], env: Env, out: Action[]): ProtocolState {
+  if (s.holdsIgnored) return s;
+  const verified: HoldsReport[] = [];
+  for (const report of reports) {
+    const key = env.auth.memberKey(report.node);
+    if (!key) continue;
+    if (!env.auth.verify(key, holdsSigningInput(env.auth.cluster, report), report.sig)) {
+      out.push({ type: 'log', level: 'warn', message: 'a holds report did not verify: ignoring the peer\'s holds for this session', fields: { peer: s.remote, node: report.node } });
+      if (verified.length > 0) out.push({ type: 'holds', reports: verified });
+      return { ...s, holdsIgnored: true };
+    }
+    verified.push(report);
+  }
+  if (verified.length > 0) out.push({ type: 'holds', reports: verified });
+  return s;
 }
 
 /**

@@ -23,7 +23,7 @@ import type { StoredEntry } from '../crdt/change-entry.js';
 import { decodeMessage, encodeMessage } from './codec.js';
 import { isStub } from '../crdt/change-entry.js';
 import { holds, holdsAll, placementOf, type Holding } from '../crdt/holding.js';
-import { recordSigningInput, type RecordMessage } from './messages.js';
+import { recordSigningInput, type HoldsReport, type RecordMessage } from './messages.js';
 import { parseRecordId, type RecordId } from '../types.js';
 import { toWireClock } from '../crdt/origin-clock.js';
 import { NONCE_BYTES } from './codec.js';
@@ -46,6 +46,8 @@ export interface SessionHost {
   onUnknownMessage?(session: PeerSession, kind: string): void;
   /** An anti-entropy message from the peer (anti-entropy.ts answers requests and resolves responses). */
   onDigest?(session: PeerSession, message: DigestMessage): void;
+  /** Member holds reports the peer relayed, their signatures verified (tombstone collection learns them). */
+  onHolds?(reports: HoldsReport[]): void;
   /** Changes the peer sent were quarantined (stored, never applied: they failed verification). */
   onQuarantined?(session: PeerSession, count: number): void;
   now(): number;
@@ -163,6 +165,11 @@ export class PeerSession {
   /** Passes new trust statements to the peer (they must arrive before entries they authorise). */
   shareTrust(statements: unknown[]): void {
     this.#dispatch({ type: 'share-trust', statements });
+  }
+
+  /** Passes member holds reports to the peer (sent only while open). */
+  shareHolds(reports: HoldsReport[]): void {
+    this.#dispatch({ type: 'share-holds', reports });
   }
 
   /** Sends an anti-entropy message (dropped unless the session is open). */
@@ -304,6 +311,9 @@ export class PeerSession {
         return;
       case 'digest':
         this.#host.onDigest?.(this, action.message);
+        return;
+      case 'holds':
+        this.#host.onHolds?.(action.reports);
         return;
       case 'log':
         this.#logger[action.level]({ conn: this.#connection.id, ...action.fields }, action.message);
@@ -496,6 +506,7 @@ function authContext(trust: TrustService, connection: Connection, isOwnNonce: (n
     channelBinding: connection.channelBinding,
     sign: (data) => trust.keys.sign(data),
     verify: (key, data, sig) => trust.verifier.verify(key, data, sig),
+    memberKey: (node) => trust.list.memberByNode(node)?.publicKey,
     admit(hello): Admission {
       const verdict = trust.judge(hello);
       if (!verdict.ok && verdict.reason === 'unknown' && hello.invite) return { redeem: true };

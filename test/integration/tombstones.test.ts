@@ -79,6 +79,34 @@ describe('tombstone collection', () => {
     expect((await b.records.get('c-old'))?.deleted).toBe(true); // b's own clock has not passed the retention
   }, 90_000);
 
+  it('in a line a – b – c, a learns what c holds from c\'s signed report that b relays, and collects only once c holds the delete', async () => {
+    harness = new Harness();
+    const time = clock();
+    const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
+    const b = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'b', peers: [a.url!], limits: LIMITS });
+    const dirC = await harness.tempDir();
+    let c = await harness.open({ dataDir: dirC, nodeId: 'c', peers: [b.url!], limits: LIMITS });
+    await a.records.create({ id: 'c-old', name: 'Old Customer' });
+    await waitForConvergence([a, b, c]);
+    // a has no session with c, yet knows every member's holdings (stable) from the reports.
+    await vi.waitFor(async () => expect((await a.status()).lifecycle).toMatchObject({ stable: true, waitingFor: [] }), { timeout: 20_000 });
+    expect((await a.status()).peers.map((p) => p.node)).toEqual(['b']);
+
+    // c goes away before the delete: b holds it, c does not, so a keeps the tombstone.
+    await c.close();
+    await a.records.delete('c-old');
+    await waitForConvergence([a, b]);
+    time.advance(RETENTION + 1);
+    await passes(a, 3);
+    expect((await a.records.get('c-old'))?.deleted).toBe(true);
+
+    // c comes back through b and catches up; its next report reaches a through b.
+    c = await harness.open({ dataDir: dirC, nodeId: 'c', peers: [b.url!], limits: LIMITS });
+    await waitForConvergence([a, b, c]);
+    await vi.waitFor(async () => expect(await a.records.get('c-old')).toBeUndefined(), { timeout: 20_000 });
+    expect((await a.status()).lifecycle.collected).toBe(1);
+  }, 90_000);
+
   it('knows after a restart what members held (nothing is collected early or forgotten)', async () => {
     harness = new Harness();
     const time = clock();

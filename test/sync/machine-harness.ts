@@ -36,6 +36,7 @@ export function authFor(node: string, options: { channelBinding?: Uint8Array; ow
     cluster: CLUSTER, publicKey: keys.publicKey, proof: [], channelBinding: options.channelBinding,
     sign: (data) => keys.sign(data),
     verify: (key, data, sig) => verifier.verify(key, data, sig),
+    memberKey: (name) => (options.revoked?.includes(name) ? undefined : members.get(name)?.publicKey),
     admit(hello) {
       const member = members.get(hello.node);
       if (options.revoked?.includes(hello.node)) return { ok: false, code: CloseCode.revoked, reason: 'revoked' };

@@ -1,0 +1,99 @@
+/**
+ * Member holds reports in the protocol machine (PROTOCOL.md "Holds reports"): reports
+ * are taken only with a valid signature by the member they describe; a report of a node
+ * that is not an active member is skipped; a report that does not verify makes the
+ * session ignore the peer's reports from then on (each costs a signature check), without
+ * closing it. Reports go out only while the session is open.
+ */
+import { describe, expect, it } from 'vitest';
+import type { WireClock } from '../../src/crdt/origin-clock.js';
+import { decodeMessage, encodeMessage } from '../../src/sync/codec.js';
+import { holdsChunks, holdsSigningInput, type HoldsReport, type Message } from '../../src/sync/messages.js';
+import { CrmsyncError } from '../../src/errors.js';
+import { FIXED } from '../../src/limits.js';
+import { CLUSTER, Driver, PEER, SELF, env, keysOf, of, sends } from './machine-harness.js';
+
+const clockOf = (seq: number): WireClock => [[PEER, seq, new Uint8Array(32).fill(seq)]];
+
+function report(node: string, at: number, seq: number, signer = node): HoldsReport {
+  const body = { node, at, clock: clockOf(seq) };
+  return { ...body, sig: keysOf[signer]!.sign(holdsSigningInput(CLUSTER, body)) };
+}
+
+describe('holds reports in the machine', () => {
+  it('takes reports signed by the member they describe, and skips nodes that are not members', () => {
+    const d = Driver.open();
+    const out = d.message({ type: 'holds', reports: [report(PEER, 10, 3), report(SELF, 11, 2), { ...report(PEER, 12, 4), node: 'stranger' }] });
+    expect(of(out, 'holds')).toEqual([{ type: 'holds', reports: [report(PEER, 10, 3), report(SELF, 11, 2)] }]);
+    expect(d.state.phase).toBe('open');
+  });
+
+  it('a report that does not verify (another signer, or altered) stops the peer\'s reports being read, without closing', () => {
+    const d = Driver.open();
+    const forged = report(SELF, 10, 99, PEER); // the peer signs a report about us
+    const out = d.message({ type: 'holds', reports: [report(PEER, 10, 3), forged, report(PEER, 11, 4)] });
+    expect(of(out, 'holds')).toEqual([{ type: 'holds', reports: [report(PEER, 10, 3)] }]);
+    expect(of(out, 'log')).toHaveLength(1);
+    expect(d.state).toMatchObject({ phase: 'open', holdsIgnored: true });
+    expect(of(d.message({ type: 'holds', reports: [report(PEER, 20, 5)] }), 'holds')).toEqual([]);
+
+    const altered = Driver.open();
+    const honest = report(PEER, 10, 3);
+    expect(of(altered.message({ type: 'holds', reports: [{ ...honest, clock: clockOf(1_000) }] }), 'holds')).toEqual([]);
+    expect(altered.state.holdsIgnored).toBe(true);
+  });
+
+  it('skips a revoked member\'s reports', () => {
+    const d = Driver.open(env(SELF));
+    d.env = { ...d.env, auth: { ...d.env.auth, memberKey: (node) => (node === PEER ? undefined : d.env.auth.memberKey(node)) } };
+    expect(of(d.message({ type: 'holds', reports: [report(PEER, 10, 3)] }), 'holds')).toEqual([]);
+    expect(d.state.holdsIgnored).toBeUndefined();
+  });
+
+  it('sends reports only while open', () => {
+    const before = new Driver(env(SELF));
+    before.feed({ type: 'start' });
+    expect(before.feed({ type: 'share-holds', reports: [report(SELF, 1, 1)] })).toEqual([]);
+    const d = Driver.open();
+    expect(sends(d.feed({ type: 'share-holds', reports: [report(SELF, 1, 1)] }))).toEqual([{ type: 'holds', reports: [report(SELF, 1, 1)] }]);
+    expect(d.feed({ type: 'share-holds', reports: [] })).toEqual([]);
+  });
+});
+
+describe('holds messages on the wire', () => {
+  it('round-trip, and the receiver\'s limits hold for what a sender splits', () => {
+    const reports = Array.from({ length: 150 }, (_, i) => report(PEER, i, i + 1));
+    const chunks = holdsChunks(reports, FIXED.maxHoldsReports, FIXED.maxHoldsClockEntries);
+    expect(chunks.map((c) => c.length)).toEqual([64, 64, 22]);
+    const hex = (r: HoldsReport) => ({ ...r, sig: Buffer.from(r.sig).toString('hex'), clock: r.clock.map(([o, seq, h]) => [o, seq, Buffer.from(h).toString('hex')]) });
+    for (const chunk of chunks) {
+      const decoded = decodeMessage(encodeMessage({ type: 'holds', reports: chunk }), 1 << 20) as Message;
+      expect(decoded.type === 'holds' && decoded.reports.map(hex)).toEqual(chunk.map(hex));
+    }
+    const wide = Array.from({ length: 3 }, (_, i) => ({ ...report(PEER, i, 1), clock: Array.from({ length: 9_000 }, (_, j): WireClock[number] => [`o${j}`, 1, new Uint8Array(32)]) }));
+    expect(holdsChunks(wide, FIXED.maxHoldsReports, FIXED.maxHoldsClockEntries).map((c) => c.length)).toEqual([2, 1]);
+  });
+
+  it('refuses a message beyond the limits, or a malformed report, with ERR_PROTOCOL', () => {
+    const tooMany = { type: 'holds' as const, reports: Array.from({ length: FIXED.maxHoldsReports + 1 }, (_, i) => report(PEER, i, 1)) };
+    const wide = Array.from({ length: 3 }, (_, i) => ({ ...report(PEER, i, 1), clock: Array.from({ length: 9_000 }, (_, j): WireClock[number] => [`o${j}`, 1, new Uint8Array(32)]) }));
+    const cases = [
+      tooMany,
+      { type: 'holds' as const, reports: wide },
+      { type: 'holds' as const, reports: [{ ...report(PEER, 1, 1), sig: new Uint8Array(10) }] },
+      { type: 'holds' as const, reports: [{ ...report(PEER, 1, 1), node: 'Not A Node' }] },
+      { type: 'holds' as const, reports: [{ ...report(PEER, 1, 1), at: -1 }] },
+      { type: 'holds' as const, reports: 'none' },
+    ];
+    for (const message of cases) {
+      let error: unknown;
+      try {
+        decodeMessage(encodeMessage(message as never), 4 << 20);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(CrmsyncError);
+      expect((error as CrmsyncError).code).toBe('ERR_PROTOCOL');
+    }
+  });
+});

@@ -79,6 +79,7 @@ export const FIXED_LIMITS = {
   maxProofStatements: { value: 16, unit: 'count', reason: 'trust statements a hello may carry to prove its key' },
   maxStatementsPerMessage: { value: 10_000, unit: 'count', reason: 'trust statements one trust message may carry' },
   maxHoldsReports: { value: 64, unit: 'count', reason: 'member holds reports one `holds` message may carry (each costs a signature check; a node sends more in several messages)' },
+  maxHoldsKnown: { value: 10_000, unit: 'count', reason: 'members one `holds` summary (`known`) may name; a session answers one summary at most' },
   maxHoldsClockEntries: { value: 20_000, unit: 'count', reason: 'clock entries of all the reports of one `holds` message together (a node splits its reports to stay below it)' },
   maxHandshakeFrameBytes: { value: 64 * KiB, unit: 'bytes', reason: 'largest frame accepted before the peer proved its identity' },
   maxFrameValues: { value: 2 * 1024 * 1024, unit: 'count', reason: 'MessagePack values one frame may hold, counted before it is decoded: the time and memory decoding takes (a 4 MiB frame of empty maps would otherwise be four million objects)' },

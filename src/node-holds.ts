@@ -98,7 +98,18 @@ export class HoldsBook {
     return [...this.#reports].filter(([node]) => node !== this.#self && this.#trust.isMember(node)).map(([node, r]) => [node as NodeId, seqsFromWire(r.clock)]);
   }
 
-  /** Every report of an active member: what a newly opened session is sent. */
+  /** Node and `at` of every report of an active member: what a newly opened session is told. */
+  summary(): [node: string, at: number][] {
+    return this.all().map((r) => [r.node, r.at]);
+  }
+
+  /** The reports newer than, or missing from, a peer's summary (its answer). */
+  newerThan(known: readonly [node: string, at: number][]): HoldsReport[] {
+    const theirs = new Map(known);
+    return this.all().filter((r) => (theirs.get(r.node) ?? -1) < r.at);
+  }
+
+  /** Every report of an active member. */
   all(): HoldsReport[] {
     return [...this.#reports.values()].filter((r) => r.node === this.#self || this.#trust.isMember(r.node));
   }

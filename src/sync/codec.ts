@@ -235,7 +235,11 @@ function parseHolds(m: Obj): HoldsMessage {
     if (entries > FIXED.maxHoldsClockEntries) throw bad(`reports hold more than ${FIXED.maxHoldsClockEntries} clock entries together`);
     return report;
   });
-  return { type: 'holds', reports };
+  const known = m.known === undefined ? undefined : list(m.known, 'known', FIXED.maxHoldsKnown).map((item, i): [string, number] => {
+    const pair = list(item, `known.${i}`, 2);
+    return [text(pair[0], `known.${i}.node`, 63, NODE_ID), uint(pair[1], `known.${i}.at`)];
+  });
+  return { type: 'holds', reports, ...(known ? { known } : {}) };
 }
 
 const DIGEST_ASKS: ReadonlySet<string> = new Set<DigestAsk>(['groups', 'children', 'records', 'compare', 'repair']);

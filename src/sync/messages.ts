@@ -154,10 +154,16 @@ export interface HoldsReport {
   sig: Uint8Array;
 }
 
-/** Member-signed reports of what members hold (ours and the newest we verified of the others). */
+/**
+ * Member-signed reports of what members hold (ours and the newest we verified of the
+ * others). `known`, sent once as a session opens: the `at` of every report the sender
+ * holds, so the receiver answers with only the reports that are newer or missing there
+ * (a reconnect costs a line per member, not every member's clock).
+ */
 export interface HoldsMessage {
   type: 'holds';
   reports: HoldsReport[];
+  known?: [node: string, at: number][];
 }
 
 /** Sent just before closing for a reason the peer should log. */

@@ -96,8 +96,8 @@ export interface PeersOptions {
   logger: Logger;
   /** Receives the anti-entropy messages of every session (anti-entropy.ts). */
   digests?: { receive(session: PeerSession, message: DigestMessage): void; closed(session: PeerSession): void };
-  /** Member holds reports (node-holds.ts): takes the verified ones sessions receive; all() goes to each new session. */
-  holds?: { receive(reports: HoldsReport[]): void; all(): HoldsReport[] };
+  /** Member holds reports (node-holds.ts): takes the verified ones sessions receive; a new session exchanges summaries, then the newer reports. */
+  holds?: { receive(reports: HoldsReport[]): void; summary(): [node: string, at: number][]; newerThan(known: [node: string, at: number][]): HoldsReport[] };
 }
 
 /** Manages every peer session of one node. */
@@ -265,6 +265,7 @@ export class Peers {
         onQuarantined: (_s, count) => { this.quarantined += count; },
         onDigest: (s, message) => this.#digests?.receive(s, message),
         onHolds: (reports) => this.#holds?.receive(reports),
+        onHoldsWanted: (s, known) => { if (this.#holds) this.#sendHolds(s, this.#holds.newerThan(known)); },
         isOwnNonce: (nonce) => [...this.#sessions].some((s) => s.connection.direction === 'outbound' && Buffer.from(s.nonce).equals(Buffer.from(nonce))),
       },
     });
@@ -299,7 +300,7 @@ export class Peers {
       loser.close(CloseCode.duplicate, 'duplicate connection');
       if (!keepNew) return;
     }
-    if (this.#holds) this.#sendHolds(session, this.#holds.all());
+    if (this.#holds) session.shareHolds([], this.#holds.summary().slice(0, FIXED.maxHoldsKnown));
   }
 
   /** Passes member holds reports to every open session's peer. */

@@ -133,6 +133,8 @@ export interface ProtocolState {
   readonly subscribeWhen?: number;
   /** The peer sent a holds report that did not verify: its later `holds` are not read (each costs signature checks). */
   readonly holdsIgnored?: boolean;
+  /** The peer's summary (`known`) was answered: a session answers one (each answer may be every member's report). */
+  readonly holdsAnswered?: boolean;
 }
 
 /** Settings of the machine (from Limits). */
@@ -234,8 +236,8 @@ export type Event =
   | { type: 'incomplete'; ids: string[] }
   /** Our subscription changed at runtime: tell the peer (`subscribe`) once it holds our own entries. */
   | { type: 'resubscribe' }
-  /** Member holds reports to pass on (ours and those we verified): sent only while open. */
-  | { type: 'share-holds'; reports: HoldsReport[] }
+  /** Member holds reports to pass on (ours and those we verified), or our summary of them (`known`): sent only while open. */
+  | { type: 'share-holds'; reports: HoldsReport[]; known?: [node: string, at: number][] }
   /** An action failed (ingest refused a fork, the store failed...). */
   | { type: 'failed'; error: unknown }
   /** The host asks to close (duplicate connection, revocation, node stopping, peer removed). */
@@ -274,6 +276,8 @@ export type Action =
   | { type: 'opened'; remote: NodeId }
   /** Member holds reports whose signatures verified: the host learns them (tombstone collection). */
   | { type: 'holds'; reports: HoldsReport[] }
+  /** The peer's summary of the reports it holds: send it those that are newer or missing there. */
+  | { type: 'holds-wanted'; known: [node: string, at: number][] }
   /** A handshake was refused (the host logs it, rate-limited, and counts it). */
   | { type: 'refused'; code: number; reason: string; fields: Record<string, unknown> }
   | { type: 'close'; code: number; reason: string }
@@ -376,7 +380,9 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       if (s.phase === 'open' && event.origins.length > 0) out.push({ type: 'send', message: { type: 'have', clock: toWireClock(env.holdings, event.origins) } });
       return s;
     case 'share-holds':
-      if (s.phase === 'open' && event.reports.length > 0) out.push({ type: 'send', message: { type: 'holds', reports: event.reports } });
+      if (s.phase === 'open' && (event.reports.length > 0 || event.known)) {
+        out.push({ type: 'send', message: { type: 'holds', reports: event.reports, ...(event.known ? { known: event.known } : {}) } });
+      }
       return s;
     case 'share-trust':
       if (s.phase === 'open' && event.statements.length > 0) out.push({ type: 'send', message: { type: 'trust', statements: event.statements } });
@@ -528,8 +534,11 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       // Only a region vouches for the history a subscriber skipped (as for `record`).
       if (s.peer?.role === 'region') out.push({ type: 'covered', holding: msg.holding });
       return s;
-    case 'holds':
-      return onHolds(s, msg.reports, env, out);
+    case 'holds': {
+      const answered = msg.known && !s.holdsAnswered ? { holdsAnswered: true } : undefined;
+      if (answered) out.push({ type: 'holds-wanted', known: msg.known! });
+      return onHolds(answered ? { ...s, ...answered } : s, msg.reports, env, out);
+    }
     default: {
       const unreachable: never = msg;
       throw new TypeError(`unhandled message ${String(unreachable)}`);

@@ -48,6 +48,8 @@ export interface SessionHost {
   onDigest?(session: PeerSession, message: DigestMessage): void;
   /** Member holds reports the peer relayed, their signatures verified (tombstone collection learns them). */
   onHolds?(reports: HoldsReport[]): void;
+  /** The peer's summary of the holds reports it has: the host sends it the newer or missing ones. */
+  onHoldsWanted?(session: PeerSession, known: [node: string, at: number][]): void;
   /** Changes the peer sent were quarantined (stored, never applied: they failed verification). */
   onQuarantined?(session: PeerSession, count: number): void;
   now(): number;
@@ -167,9 +169,9 @@ export class PeerSession {
     this.#dispatch({ type: 'share-trust', statements });
   }
 
-  /** Passes member holds reports to the peer (sent only while open). */
-  shareHolds(reports: HoldsReport[]): void {
-    this.#dispatch({ type: 'share-holds', reports });
+  /** Passes member holds reports to the peer, or with `known` our summary of them (sent only while open). */
+  shareHolds(reports: HoldsReport[], known?: [node: string, at: number][]): void {
+    this.#dispatch({ type: 'share-holds', reports, ...(known ? { known } : {}) });
   }
 
   /** Sends an anti-entropy message (dropped unless the session is open). */
@@ -314,6 +316,9 @@ export class PeerSession {
         return;
       case 'holds':
         this.#host.onHolds?.(action.reports);
+        return;
+      case 'holds-wanted':
+        this.#host.onHoldsWanted?.(this, action.known);
         return;
       case 'log':
         this.#logger[action.level]({ conn: this.#connection.id, ...action.fields }, action.message);

@@ -42,6 +42,10 @@ describe('the holds book', () => {
     expect(book.takeFresh()).toEqual([]);
     book.receive([report('b', 200, 4)]);
     expect(book.takeFresh().map((r) => [r.node, r.at])).toEqual([['b', 200]]);
+    // A peer's summary: it gets what is newer or missing there, nothing it has.
+    expect(book.summary()).toEqual([['b', 200], ['c', 100]]);
+    expect(book.newerThan([['b', 200]]).map((r) => [r.node, r.at])).toEqual([['c', 100]]);
+    expect(book.newerThan([['b', 150], ['c', 100]]).map((r) => [r.node, r.at])).toEqual([['b', 200]]);
     // A member revoked meanwhile counts no more.
     members.delete('c');
     expect(book.clocks().map(([node]) => node)).toEqual(['b']);

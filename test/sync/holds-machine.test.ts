@@ -50,6 +50,14 @@ describe('holds reports in the machine', () => {
     expect(d.state.holdsIgnored).toBeUndefined();
   });
 
+  it('answers one summary per session: a reconnect exchanges a line per member, then only the newer reports', () => {
+    const d = Driver.open();
+    const out = d.message({ type: 'holds', reports: [], known: [[PEER, 10], [SELF, 3]] });
+    expect(of(out, 'holds-wanted')).toEqual([{ type: 'holds-wanted', known: [[PEER, 10], [SELF, 3]] }]);
+    expect(of(d.message({ type: 'holds', reports: [], known: [] }), 'holds-wanted')).toEqual([]);
+    expect(sends(d.feed({ type: 'share-holds', reports: [], known: [[SELF, 4]] }))).toEqual([{ type: 'holds', reports: [], known: [[SELF, 4]] }]);
+  });
+
   it('sends reports only while open', () => {
     const before = new Driver(env(SELF));
     before.feed({ type: 'start' });
@@ -84,6 +92,8 @@ describe('holds messages on the wire', () => {
       { type: 'holds' as const, reports: [{ ...report(PEER, 1, 1), node: 'Not A Node' }] },
       { type: 'holds' as const, reports: [{ ...report(PEER, 1, 1), at: -1 }] },
       { type: 'holds' as const, reports: 'none' },
+      { type: 'holds' as const, reports: [], known: [['b', -5]] },
+      { type: 'holds' as const, reports: [], known: Array.from({ length: FIXED.maxHoldsKnown + 1 }, (_, i) => [`n${i}`, 1]) },
     ];
     for (const message of cases) {
       let error: unknown;

@@ -35,6 +35,19 @@ export function holdsAll(holding: Holding): boolean {
   return holding.length === 0;
 }
 
+/**
+ * Whether some record of territory `territory` (null: none) could be in the holding: every
+ * filter names the territory, or may take records of it by owner.
+ */
+export function mayHoldTerritory(holding: Holding, territory: string | null): boolean {
+  return holding.every((f) => (territory !== null && (f.territories?.includes(territory) ?? false)) || (f.owners?.length ?? 0) > 0);
+}
+
+/** Whether every record of territory `territory` (null: none) is in the holding, whoever owns it. */
+export function holdsTerritory(holding: Holding, territory: string | null): boolean {
+  return holding.every((f) => territory !== null && (f.territories?.includes(territory) ?? false));
+}
+
 /** True when a record placed at `place` matches the filter. */
 export function matchesFilter(filter: HoldingFilter, place: Placement): boolean {
   return (place.territory !== undefined && (filter.territories?.includes(place.territory) ?? false))

@@ -10,7 +10,7 @@ import { chainStart, firstMissing, type OriginClock, type SeqClock } from '../cr
 import type { RecordWrite } from '../crdt/record-doc.js';
 import { recordConflicts, type FieldConflict, type MergeContext } from '../crdt/record-conflicts.js';
 import type { RecordView } from '../crdt/record-schema.js';
-import { placementAfter, placementOf, scopeViolation, withinFilter, type Holding, type HoldingFilter } from '../crdt/holding.js';
+import { placementAfter, placementOf, scopeViolation, withinFilter, type Holding, type HoldingFilter, type Placement } from '../crdt/holding.js';
 import { applyCoverage, markCovered, storedSubscription } from './coverage.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
@@ -354,6 +354,11 @@ export class Engine implements SyncEngine {
   /** The current heads of the named records (undefined for a record this node does not hold). */
   async headsOf(ids: readonly RecordId[]): Promise<(string[] | undefined)[]> {
     return (await this.#store.getMetas(ids)).map((meta) => meta?.state.heads);
+  }
+
+  /** Where each record is (territory, owner), undefined for one not held here. */
+  async placementsOf(ids: readonly RecordId[]): Promise<(Placement | undefined)[]> {
+    return (await this.#store.getMetas(ids)).map((meta) => (meta ? placementOf(meta.view) ?? {} : undefined));
   }
 
   /** Subscribes to durable record changes; returns the unsubscribe function. */

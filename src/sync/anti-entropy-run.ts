@@ -12,6 +12,7 @@
  *     wait for in-flight changes to settle, then `compare` again.
  * A single differing record among n costs about log16(n) + 5 round trips.
  */
+import { holds, holdsAll, holdsTerritory, mayHoldTerritory, type Holding } from '../crdt/holding.js';
 import { lacking, seqsFromWire, seqsOf, toWireClock, type OriginClock } from '../crdt/origin-clock.js';
 import { CrmsyncError } from '../errors.js';
 import { FIXED } from '../limits.js';
@@ -33,7 +34,7 @@ export interface AntiEntropyResult {
   at: number;
   durationMs: number;
   roundTrips: number;
-  /** Records compared: the larger of the two holdings. */
+  /** Records compared: the larger of the two holdings, within the territories both keep. */
   compared: number;
   /** Records found different (held by one side only, or with other heads); beyond the 1,024 one exchange checks, counted from the digests. */
   differing: number;
@@ -52,6 +53,8 @@ export interface ExchangeContext {
   channel: DigestChannel;
   peer: string;
   holdings(): OriginClock;
+  /** What the peer keeps (its subscription AND scope, as its open declared). */
+  peerHolding: Holding;
   now(): number;
   /** Resolves once neither side lacks entries the other holds (or the settle time is up). */
   settle(): Promise<void>;
@@ -69,12 +72,20 @@ export async function runExchange(ctx: ExchangeContext): Promise<AntiEntropyResu
   const ours = await ctx.ae.snapshot();
   const root = await ask({ what: 'groups', clock: toWireClock(ctx.holdings()) });
   if (!root.groups || !root.clock) throw new CrmsyncError('ERR_PROTOCOL', 'the peer answered groups without groups or clock');
-  const theirsTotal = root.groups.reduce((n, [, count]) => n + count, 0);
   const walk = new Walk(ours);
   const theirGroups = new Map(root.groups.map(([t, count, hash]) => [t, { count, hash }]));
+  // Only what both sides keep is compared: a laptop holding one territory is not
+  // "missing" the others, nor is a region "missing" a laptop's view of them.
+  const mineHolding = ctx.ae.holding();
+  const shared = (t: Territory) => mayHoldTerritory(mineHolding, t) && mayHoldTerritory(ctx.peerHolding, t);
+  let oursTotal = 0;
+  let theirsTotal = 0;
   for (const t of new Set<Territory>([...ours.groups().map((g) => g.territory), ...theirGroups.keys()])) {
+    if (!shared(t)) continue;
     const mine = ours.node(t, '');
     const theirs = theirGroups.get(t) ?? { count: 0, hash: new Uint8Array(0) };
+    oursTotal += mine.count;
+    theirsTotal += theirs.count;
     if (!sameHash(mine.hash, theirs.hash)) walk.decide([t, ''], mine.count, theirs.count);
   }
   for (;;) {
@@ -86,11 +97,11 @@ export async function runExchange(ctx: ExchangeContext): Promise<AntiEntropyResu
   }
   // Bounded work per exchange (a peer holding none of a territory makes every record of it
   // a candidate): the rest count as differing and remaining, for the next exchange.
-  const candidates = [...walk.candidates].sort();
+  const candidates = (await bothKeep(ctx, mineHolding, walk.candidates)).sort();
   const unchecked = Math.max(0, candidates.length - MAX_CHECKED_PER_EXCHANGE);
   const differingIds = await confirm(ctx, ask, candidates.slice(0, MAX_CHECKED_PER_EXCHANGE));
   const result: AntiEntropyResult = {
-    peer: ctx.peer, at, durationMs: 0, roundTrips, compared: Math.max(ours.size, theirsTotal), differing: differingIds.length + unchecked,
+    peer: ctx.peer, at, durationMs: 0, roundTrips, compared: Math.max(oursTotal, theirsTotal), differing: differingIds.length + unchecked,
     differingIds: differingIds.slice(0, ctx.maxReported), repaired: 0, remaining: unchecked, remainingIds: [],
   };
   if (differingIds.length > 0) {
@@ -109,6 +120,21 @@ export async function runExchange(ctx: ExchangeContext): Promise<AntiEntropyResu
   return { ...result, roundTrips, durationMs: ctx.now() - at };
 }
 
+/**
+ * The candidates both sides keep. A record held here counts if the peer's holding takes
+ * its placement; one held only there, if ours takes every record of its territory (with
+ * an owner filter on our side we cannot tell from its id: left out, see PROTOCOL.md).
+ */
+async function bothKeep(ctx: ExchangeContext, mine: Holding, candidates: ReadonlyMap<string, Territory>): Promise<string[]> {
+  if (holdsAll(mine) && holdsAll(ctx.peerHolding)) return [...candidates.keys()];
+  const ids = [...candidates.keys()];
+  const placements = await ctx.ae.placementsOf(ids);
+  return ids.filter((id, i) => {
+    const place = placements[i];
+    return place ? holds(ctx.peerHolding, place) : holdsTerritory(mine, candidates.get(id)!);
+  });
+}
+
 /** The ids among `candidates` whose current hashes differ between the two sides. */
 async function confirm(ctx: ExchangeContext, ask: (body: Pick<DigestAskBody, 'what' | 'ids'>) => Promise<DigestResponseMessage>, candidates: string[]): Promise<string[]> {
   const differing: string[] = [];
@@ -125,7 +151,8 @@ async function confirm(ctx: ExchangeContext, ask: (body: Pick<DigestAskBody, 'wh
 
 /** The descent: which digest nodes to ask about next, and the candidate ids found so far. */
 class Walk {
-  readonly candidates = new Set<string>();
+  /** Candidate ids, with the territory group they were found in. */
+  readonly candidates = new Map<string, Territory>();
   #descend: DigestPath[] = [];
   #list: DigestPath[] = [];
 
@@ -135,7 +162,7 @@ class Walk {
   decide(path: DigestPath, mine: number, theirs: number): void {
     const [t, prefix] = path;
     if (theirs === 0) {
-      for (const id of this.ours.ids(t, prefix)) this.candidates.add(id);
+      for (const id of this.ours.ids(t, prefix)) this.candidates.set(id, t);
     } else if (Math.max(mine, theirs) <= FIXED.maxDigestLeafRecords || prefix.length >= DIGEST_ID_NIBBLES) {
       this.#list.push(path);
     } else {
@@ -165,19 +192,20 @@ class Walk {
     if (answer?.length !== paths.length) throw new CrmsyncError('ERR_PROTOCOL', 'the peer listed other paths');
     paths.forEach((path, i) => {
       const theirs = answer[i];
+      const t = path[0];
       // Too full to list on their side (records arrived since they counted): descend instead.
       if (theirs === null || theirs === undefined) {
         if (path[1].length < DIGEST_ID_NIBBLES) this.#descend.push(path);
-        else for (const [id] of mine[i]!) this.candidates.add(id);
+        else for (const [id] of mine[i]!) this.candidates.set(id, t);
         return;
       }
       const other = new Map(theirs.map(([id, hash]) => [id, hash]));
       for (const [id, hash] of mine[i]!) {
         const h = other.get(id);
-        if (!h || !sameHash(h, hash)) this.candidates.add(id);
+        if (!h || !sameHash(h, hash)) this.candidates.set(id, t);
         other.delete(id);
       }
-      for (const id of other.keys()) this.candidates.add(id);
+      for (const id of other.keys()) this.candidates.set(id, t);
     });
   }
 }

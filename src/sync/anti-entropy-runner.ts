@@ -93,7 +93,7 @@ export class AntiEntropyRunner {
     this.#runs++;
     try {
       const result = await runExchange({
-        ae: this.#o.ae, channel: session, peer: node, holdings: this.#o.holdings, now: () => this.#o.timers.now(),
+        ae: this.#o.ae, channel: session, peer: node, holdings: this.#o.holdings, peerHolding: session.protocolState.peerHolding, now: () => this.#o.timers.now(),
         settle: () => this.#settle(session), maxReported: this.#o.limits.maxReportedProblems,
       });
       this.#last = result;

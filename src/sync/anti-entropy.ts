@@ -15,6 +15,7 @@
  *  3. Every pending request ends: answered, timed out (ERR_TIMEOUT) or its session
  *     closed (ERR_CLOSED).
  */
+import type { Holding, Placement } from '../crdt/holding.js';
 import type { OriginClock } from '../crdt/origin-clock.js';
 import { toWireClock } from '../crdt/origin-clock.js';
 import type { VerifyReport } from '../engine/verify.js';
@@ -35,6 +36,10 @@ export interface HoldingsSource {
   listHeads(after: string | undefined, limit: number): Promise<HeadsPage>;
   headsOf(ids: readonly RecordId[]): Promise<(string[] | undefined)[]>;
   verifyIds(ids: readonly RecordId[], options: { repair: boolean }): Promise<VerifyReport>;
+  /** The records this node keeps: an exchange compares only what both sides keep. */
+  holding(): Holding;
+  /** Where each record is (territory, owner); undefined for one not held here. */
+  placementsOf(ids: readonly RecordId[]): Promise<(Placement | undefined)[]>;
 }
 
 /** The part of a session anti-entropy uses. */
@@ -157,6 +162,16 @@ export class AntiEntropy {
   }
 
   /** Current record hashes of `ids` (empty for records not held). */
+  /** What this node keeps. */
+  holding(): Holding {
+    return this.#source.holding();
+  }
+
+  /** Where each record is; undefined for one not held here. */
+  placementsOf(ids: readonly string[]): Promise<(Placement | undefined)[]> {
+    return this.#source.placementsOf(ids.map((id) => parseRecordId(id)));
+  }
+
   async hashesOf(ids: readonly string[]): Promise<[string, Uint8Array][]> {
     const heads = await this.#source.headsOf(ids.map((id) => parseRecordId(id)));
     return ids.map((id, i) => [id, heads[i] === undefined ? new Uint8Array(0) : recordHash(id, heads[i]!)]);

@@ -85,6 +85,31 @@ describe('anti-entropy', () => {
     expect(again).toMatchObject({ differing: 0, roundTrips: 1 });
   });
 
+  it('compares only what both keep: a laptop holding one territory differs from its region in nothing else, and a real difference there is still found', async () => {
+    const region = await h.open({ dataDir: await h.tempDir(), nodeId: 'a', antiEntropyIntervalMs: 0 });
+    await seed(region, 300); // 100 north, 100 south, 100 without a territory
+    const dirL = await h.tempDir();
+    const member = h.cluster.member('laptop-n', { role: 'laptop', scope: { territories: ['north', 'south'] } });
+    const laptopOn = () => h.open({ dataDir: dirL, ...member, subscription: { territories: ['north'] }, peers: [region.url!], antiEntropyIntervalMs: 0 });
+    let laptop = await laptopOn();
+    await expect.poll(async () => (await laptop.status()).clock).toEqual((await region.status()).clock);
+    expect(await laptop.verifyPeer('a')).toMatchObject({ compared: 100, differing: 0, remaining: 0 });
+    expect(await region.verifyPeer('laptop-n')).toMatchObject({ compared: 100, differing: 0, remaining: 0 });
+
+    // A north record (c-3) made different behind sync's back on the laptop is found and repaired.
+    await laptop.close();
+    const stale = await withMeta(dirL, 'c-3');
+    laptop = await laptopOn();
+    await region.records.update('c-3', { name: 'Renamed' });
+    await expect.poll(async () => (await laptop.records.get('c-3'))?.name).toBe('Renamed');
+    await laptop.close();
+    await withMeta(dirL, 'c-3', (meta) => ({ ...meta, state: { ...meta.state, heads: stale.state.heads }, view: stale.view }));
+    laptop = await laptopOn();
+    await expect.poll(async () => (await laptop.status()).peers.some((p) => p.state === 'connected')).toBe(true);
+    expect(await laptop.verifyPeer('a')).toMatchObject({ compared: 100, differing: 1, differingIds: ['c-3'], repaired: 1, remaining: 0 });
+    expect((await laptop.records.get('c-3'))!.name).toBe('Renamed');
+  });
+
   it('reports ERR_NOT_FOUND for a peer without an open session', async () => {
     const a = await h.open({ dataDir: await h.tempDir(), nodeId: 'a', antiEntropyIntervalMs: 0 });
     await expect(a.verifyPeer('nobody')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });

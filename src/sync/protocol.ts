@@ -135,6 +135,12 @@ export interface ProtocolState {
   readonly holdsIgnored?: boolean;
   /** The peer's summary (`known`) was answered: a session answers one (each answer may be every member's report). */
   readonly holdsAnswered?: boolean;
+  /**
+   * The newest `at` verified per member in this session: an older or repeated report is
+   * skipped before its signature check, so a peer replaying reports costs us no more
+   * than the signatures it made itself (at most one entry per active member).
+   */
+  readonly holdsSeen?: ReadonlyMap<string, number>;
 }
 
 /** Settings of the machine (from Limits). */
@@ -555,18 +561,21 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
 function onHolds(s: ProtocolState, reports: readonly HoldsReport[], env: Env, out: Action[]): ProtocolState {
   if (s.holdsIgnored) return s;
   const verified: HoldsReport[] = [];
+  const seen = new Map(s.holdsSeen);
   for (const report of reports) {
+    if (report.at <= (seen.get(report.node) ?? -1)) continue;
     const key = env.auth.memberKey(report.node);
     if (!key) continue;
     if (!env.auth.verify(key, holdsSigningInput(env.auth.cluster, report), report.sig)) {
       out.push({ type: 'log', level: 'warn', message: 'a holds report did not verify: ignoring the peer\'s holds for this session', fields: { peer: s.remote, node: report.node } });
       if (verified.length > 0) out.push({ type: 'holds', reports: verified });
-      return { ...s, holdsIgnored: true };
+      return { ...s, holdsIgnored: true, holdsSeen: seen };
     }
+    seen.set(report.node, report.at);
     verified.push(report);
   }
   if (verified.length > 0) out.push({ type: 'holds', reports: verified });
-  return s;
+  return verified.length > 0 ? { ...s, holdsSeen: seen } : s;
 }
 
 /**

@@ -43,6 +43,20 @@ describe('holds reports in the machine', () => {
     expect(altered.state.holdsIgnored).toBe(true);
   });
 
+  it('checks each member\'s report once per session: a replayed or older one is skipped before any signature check', () => {
+    const d = Driver.open();
+    let checks = 0;
+    const verify = d.env.auth.verify;
+    d.env = { ...d.env, auth: { ...d.env.auth, verify: (...args) => { checks++; return verify(...args); } } };
+    const honest = report(PEER, 10, 3);
+    expect(of(d.message({ type: 'holds', reports: [honest, honest, report(PEER, 9, 2)] }), 'holds')).toEqual([{ type: 'holds', reports: [honest] }]);
+    expect(checks).toBe(1);
+    expect(of(d.message({ type: 'holds', reports: Array.from({ length: 64 }, () => honest) }), 'holds')).toEqual([]);
+    expect(checks).toBe(1);
+    expect(of(d.message({ type: 'holds', reports: [report(PEER, 11, 4)] }), 'holds')).toHaveLength(1);
+    expect(checks).toBe(2);
+  });
+
   it('skips a revoked member\'s reports', () => {
     const d = Driver.open(env(SELF));
     d.env = { ...d.env, auth: { ...d.env.auth, memberKey: (node) => (node === PEER ? undefined : d.env.auth.memberKey(node)) } };

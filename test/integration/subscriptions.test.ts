@@ -210,6 +210,14 @@ describe('move-in and subscription changes', () => {
 describe('a data directory started again with another subscription', () => {
   const member = () => h.cluster.member('laptop-r', { role: 'laptop', scope: { territories: ['north', 'south'] } });
   const laptopOn = async (dataDir: string, territories: string[], peers: string[]) => h.open({ dataDir, ...member(), subscription: { territories }, peers });
+  /** A region with one record per territory, and a laptop on its own directory holding north, caught up with it. */
+  const northLaptopCaughtUp = async () => {
+    const region = await regionWithRecords(1);
+    const dataDir = await h.tempDir();
+    const laptop = await laptopOn(dataDir, ['north'], [region.url!]);
+    await caughtUp(laptop, region);
+    return { region, dataDir, laptop };
+  };
 
   it('fetches the records it gains and evicts those it loses, at start', async () => {
     const region = await regionWithRecords(3);
@@ -239,10 +247,8 @@ describe('a data directory started again with another subscription', () => {
   });
 
   it('gets back a record it moved out offline when it widens its subscription before the region has the move', async () => {
-    const region = await regionWithRecords(1);
-    const dataDir = await h.tempDir();
-    let laptop = await laptopOn(dataDir, ['north'], [region.url!]);
-    await caughtUp(laptop, region);
+    const { region, dataDir, laptop: first } = await northLaptopCaughtUp();
+    let laptop = first;
     await laptop.close();
 
     // Offline: the laptop moves its north record south (out of its holding: evicted, its
@@ -262,10 +268,7 @@ describe('a data directory started again with another subscription', () => {
   });
 
   it('gets back a record it moved out offline when it subscribes wider offline, then reconnects', async () => {
-    const region = await regionWithRecords(1);
-    const dataDir = await h.tempDir();
-    const laptop = await laptopOn(dataDir, ['north'], [region.url!]);
-    await caughtUp(laptop, region);
+    const { region, laptop } = await northLaptopCaughtUp();
     laptop.removePeer(region.url!);
     await vi.waitFor(async () => expect((await laptop.status()).peers.filter((p) => p.state === 'connected')).toEqual([]));
 

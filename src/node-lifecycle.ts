@@ -132,12 +132,15 @@ export async function startTombstoneCollector(options: {
     const fresh = book.takeFresh();
     if (fresh.length > 0) options.share(fresh);
     await book.save();
-    if (mergeHoldings(known, [...options.holdings(), ...book.clocks()])) {
+    // Only what sessions showed us is stored here: the book keeps the signed reports itself.
+    if (mergeHoldings(known, options.holdings())) {
       await store.putState([[HOLDINGS_KEY, Object.fromEntries([...known].map(([member, clock]) => [member, Object.fromEntries(clock)]))]]);
     }
-    const stable = stableClock(options.members(), options.self, seqsOf(engine.holdings()), known);
+    const all = new Map([...known].map(([member, clock]) => [member, new Map(clock)]));
+    mergeHoldings(all, book.clocks());
+    const stable = stableClock(options.members(), options.self, seqsOf(engine.holdings()), all);
     status.stable = stable !== undefined;
-    status.waitingFor = options.members().filter((m) => m !== options.self && !known.has(m)).sort().slice(0, MAX_WAITING_SHOWN);
+    status.waitingFor = options.members().filter((m) => m !== options.self && !all.has(m)).sort().slice(0, MAX_WAITING_SHOWN);
     if (stable) {
       const now = timers.now();
       const records = await collectableTombstones(store, stable, now, limits.tombstoneRetentionMs, MAX_COLLECTED_PER_PASS);

@@ -131,16 +131,22 @@ export interface ProtocolState {
    * places there when it reads the subscribe, and never sends our own entries back.
    */
   readonly subscribeWhen?: number;
-  /** The peer sent a holds report that did not verify: its later `holds` are not read (each costs signature checks). */
-  readonly holdsIgnored?: boolean;
+  /** What this session did with the peer's holds reports (node-holds.ts). */
+  readonly holds?: HoldsSessionState;
+}
+
+/** A session's handling of the peer's `holds` messages. */
+export interface HoldsSessionState {
+  /** The peer sent a report that did not verify: its later `holds` are not read (each costs signature checks). */
+  readonly ignored?: boolean;
   /** The peer's summary (`known`) was answered: a session answers one (each answer may be every member's report). */
-  readonly holdsAnswered?: boolean;
+  readonly answered?: boolean;
   /**
    * The newest `at` verified per member in this session: an older or repeated report is
    * skipped before its signature check, so a peer replaying reports costs us no more
    * than the signatures it made itself (at most one entry per active member).
    */
-  readonly holdsSeen?: ReadonlyMap<string, number>;
+  readonly seen?: ReadonlyMap<string, number>;
 }
 
 /** Settings of the machine (from Limits). */
@@ -541,9 +547,9 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       if (s.peer?.role === 'region') out.push({ type: 'covered', holding: msg.holding });
       return s;
     case 'holds': {
-      const answered = msg.known && !s.holdsAnswered ? { holdsAnswered: true } : undefined;
-      if (answered) out.push({ type: 'holds-wanted', known: msg.known! });
-      return onHolds(answered ? { ...s, ...answered } : s, msg.reports, env, out);
+      const answer = msg.known !== undefined && !s.holds?.answered;
+      if (answer) out.push({ type: 'holds-wanted', known: msg.known! });
+      return onHolds(answer ? { ...s, holds: { ...s.holds, answered: true } } : s, msg.reports, env, out);
     }
     default: {
       const unreachable: never = msg;
@@ -559,9 +565,9 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
  * (not a close: an honest relay may hold a report signed by a key since replaced).
  */
 function onHolds(s: ProtocolState, reports: readonly HoldsReport[], env: Env, out: Action[]): ProtocolState {
-  if (s.holdsIgnored) return s;
+  if (s.holds?.ignored) return s;
   const verified: HoldsReport[] = [];
-  const seen = new Map(s.holdsSeen);
+  const seen = new Map(s.holds?.seen);
   for (const report of reports) {
     if (report.at <= (seen.get(report.node) ?? -1)) continue;
     const key = env.auth.memberKey(report.node);
@@ -569,13 +575,13 @@ function onHolds(s: ProtocolState, reports: readonly HoldsReport[], env: Env, ou
     if (!env.auth.verify(key, holdsSigningInput(env.auth.cluster, report), report.sig)) {
       out.push({ type: 'log', level: 'warn', message: 'a holds report did not verify: ignoring the peer\'s holds for this session', fields: { peer: s.remote, node: report.node } });
       if (verified.length > 0) out.push({ type: 'holds', reports: verified });
-      return { ...s, holdsIgnored: true, holdsSeen: seen };
+      return { ...s, holds: { ...s.holds, ignored: true, seen } };
     }
     seen.set(report.node, report.at);
     verified.push(report);
   }
   if (verified.length > 0) out.push({ type: 'holds', reports: verified });
-  return verified.length > 0 ? { ...s, holdsSeen: seen } : s;
+  return verified.length > 0 ? { ...s, holds: { ...s.holds, seen } } : s;
 }
 
 /**

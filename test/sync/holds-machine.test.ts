@@ -34,13 +34,13 @@ describe('holds reports in the machine', () => {
     const out = d.message({ type: 'holds', reports: [report(PEER, 10, 3), forged, report(PEER, 11, 4)] });
     expect(of(out, 'holds')).toEqual([{ type: 'holds', reports: [report(PEER, 10, 3)] }]);
     expect(of(out, 'log')).toHaveLength(1);
-    expect(d.state).toMatchObject({ phase: 'open', holdsIgnored: true });
+    expect(d.state).toMatchObject({ phase: 'open', holds: { ignored: true } });
     expect(of(d.message({ type: 'holds', reports: [report(PEER, 20, 5)] }), 'holds')).toEqual([]);
 
     const altered = Driver.open();
     const honest = report(PEER, 10, 3);
     expect(of(altered.message({ type: 'holds', reports: [{ ...honest, clock: clockOf(1_000) }] }), 'holds')).toEqual([]);
-    expect(altered.state.holdsIgnored).toBe(true);
+    expect(altered.state.holds?.ignored).toBe(true);
   });
 
   it('checks each member\'s report once per session: a replayed or older one is skipped before any signature check', () => {
@@ -61,7 +61,7 @@ describe('holds reports in the machine', () => {
     const d = Driver.open(env(SELF));
     d.env = { ...d.env, auth: { ...d.env.auth, memberKey: (node) => (node === PEER ? undefined : d.env.auth.memberKey(node)) } };
     expect(of(d.message({ type: 'holds', reports: [report(PEER, 10, 3)] }), 'holds')).toEqual([]);
-    expect(d.state.holdsIgnored).toBeUndefined();
+    expect(d.state.holds?.ignored).toBeUndefined();
   });
 
   it('answers one summary per session: a reconnect exchanges a line per member, then only the newer reports', () => {

@@ -22,7 +22,10 @@ export interface ChangeInfo {
   time: number;
   /** The change's message: crmsync stores the author there (e.g. 'import:crm-export'). */
   message: string | null;
+  /** The ops, text inserts joined into runs (ChangeOp.run): decoded with `textRuns`. */
   ops: ChangeOp[];
+  /** How many ops the change holds (runs counted op by op): its last op is startOp + opCount - 1. */
+  opCount: number;
 }
 
 /** Object ids of the record skeleton the genesis change creates (see genesis.ts). */
@@ -33,10 +36,12 @@ export const GENESIS_OBJECTS = { address: '1@00', tags: '2@00', notes: '3@00', c
  * the checksum); ERR_PROTOCOL when the bytes are not a valid change.
  */
 export function inspectChange(bytes: Uint8Array): ChangeInfo {
-  const decoded = decodeChange(bytes);
+  const decoded = decodeChange(bytes, { textRuns: true });
+  let opCount = 0;
+  for (const op of decoded.ops) opCount += op.run ?? 1;
   return {
     hash: decoded.hash, deps: decoded.deps, actor: decoded.actor, node: nodeIdOfActor(decoded.actor), seq: decoded.seq,
-    startOp: decoded.startOp, time: decoded.time, message: decoded.message, ops: decoded.ops,
+    startOp: decoded.startOp, time: decoded.time, message: decoded.message, ops: decoded.ops, opCount,
   };
 }
 

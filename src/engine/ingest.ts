@@ -319,7 +319,7 @@ function tryApply(writer: Writer, doc: RecordDoc, id: RecordId, meta: Pick<Recor
     const issue = valid.error.issues[0];
     return { reason: `the change would give the record a value outside the record schema (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})` };
   }
-  const maxOp = Math.max(meta?.state.maxOp ?? genesisState().maxOp, ...items.map((i) => i.info!.startOp + i.info!.ops.length - 1));
+  const maxOp = Math.max(meta?.state.maxOp ?? genesisState().maxOp, ...items.map((i) => i.info!.startOp + i.info!.opCount - 1));
   return { doc: next, next: { state: stateOfDoc(next, maxOp, meta?.state.local), view } };
 }
 

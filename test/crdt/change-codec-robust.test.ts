@@ -10,6 +10,7 @@ import { hash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeChange, encodeChange, toAutomergeShape } from '../../src/crdt/change-codec/index.js';
+import { decodesAlikeWithRuns } from '../support/text-runs.js';
 import { hasCode } from '../../src/errors.js';
 import { seededRandom } from '../../src/random.js';
 
@@ -100,6 +101,7 @@ interface Tally {
 
 /** The property: ERR_PROTOCOL, or the same result as Automerge (and canonical bytes). */
 function judge(bytes: Uint8Array, tally: Tally): void {
+  decodesAlikeWithRuns(bytes);
   let ours;
   try {
     ours = decodeChange(bytes);

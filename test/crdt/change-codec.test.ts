@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { decodeChange, encodeChange, toAutomergeShape } from '../../src/crdt/change-codec/index.js';
+import { expectRunsAgree } from '../support/text-runs.js';
 
 const SEED = Number(process.env.CODEC_SEED ?? 20_260_417);
 // Container paths must not use '' (Automerge's path API reads it as the root), so the
@@ -165,6 +166,7 @@ function check(bytes: Uint8Array) {
   // report a difference.
   if (theirs !== undefined && !isDeepStrictEqual(toAutomergeShape(ours), theirs)) expect(toAutomergeShape(ours)).toEqual(theirs);
   if (ours.chunkType === 1 && Buffer.compare(encodeChange(ours), bytes) !== 0) expect(encodeChange(ours)).toEqual(bytes);
+  expectRunsAgree(ours, decodeChange(bytes, { textRuns: true }));
   return ours;
 }
 

@@ -115,6 +115,9 @@ function sync(from: Replica, to: Replica): void {
     if (to.changes.has(hash)) continue;
     const info = decodeChange(change);
     const simple = applySimple(to.state, to.view, info);
+    // A receiver decodes with text runs (change-info.ts): the same outcome, op for op.
+    const joined = applySimple(to.state, to.view, decodeChange(change, { textRuns: true }));
+    if (!isDeepStrictEqual(joined, simple)) expect(joined).toEqual(simple);
     to.doc = applyRecordChanges(to.doc, [change]);
     to.changes.set(hash, change);
     if (simple) {

@@ -41,8 +41,12 @@ interface Columns {
   markName: (string | null)[] | null;
 }
 
-/** Decodes and checks the ops of a change whose header is `h`. */
-export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number): ChangeOp[] {
+/**
+ * Decodes and checks the ops of a change whose header is `h`. With `textRuns`, a run of
+ * string inserts, each after the op before it, becomes one op (ChangeOp.run): such an op
+ * is checked with numbers alone, without building its op id strings.
+ */
+export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number, textRuns = false): ChangeOp[] {
   const r = new ByteReader(body, 0, 0);
   if (!seek(r, h, Col.Action)) {
     for (let slot = 0; slot < h.colStart.length; slot++) {
@@ -57,6 +61,9 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number): C
   seek(raw, h, Col.ValRaw);
   const cell: ValueCell = { datatype: 'null', value: null };
   const ops: ChangeOp[] = new Array(cols.n);
+  let count = 0;
+  /** The run the next op may extend (textRuns): the op made last, if it may start or extend one. */
+  let run: ChangeOp | null = null;
   let predAt = 0;
   // Consecutive ops mostly share their object (text is one op per character): its id
   // string is built once per run, not once per op.
@@ -77,11 +84,24 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number): C
       lastObj = obj;
     }
     const key = cols.keyStr === null ? null : cols.keyStr[i]!;
+    const predCount = cols.predCount[i]!;
+    if (run !== null && key === null && obj === run.obj && extendsRun(cols, i, own, predCount)) {
+      // Inserted after the op before (this author's, counter own - 1): a valid reference.
+      readValue(raw, cols.meta[i]!, cell);
+      if (cell.datatype === 'str') {
+        run.value = (run.value as string) + (cell.value as string);
+        run.run!++;
+        continue;
+      }
+      // Not a string: decoded below as an op of its own (the value is already read).
+      run = null;
+    } else {
+      if (run !== null) run = null;
+      readValue(raw, cols.meta[i]!, cell);
+    }
     const elemId = elemOf(cols, i, key, own, actorHex, seen);
     const insert = cols.insert[i]!;
     if (insert && elemId === null) throw bad('insert into a map');
-    readValue(raw, cols.meta[i]!, cell);
-    const predCount = cols.predCount[i]!;
     const pred: string[] = predCount === 0 ? NO_PREDS : new Array(predCount);
     let lastCtr = 0;
     let lastActor = '';
@@ -98,11 +118,29 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number): C
     const markName = cols.markName === null ? null : cols.markName[i]!;
     const expand = cols.expand === null ? false : cols.expand[i]!;
     const action = actionOf(cols.actions[i]!, cell, markName, expand, insert);
-    ops[i] = { action, obj, key, elemId, insert, datatype: cell.datatype, value: cell.value, pred, markName, expand };
+    if (textRuns) {
+      const op: ChangeOp = { action, obj, key, elemId, insert, datatype: cell.datatype, value: cell.value, pred, markName, expand, run: 1 };
+      ops[count++] = op;
+      run = insert && action === 'set' && cell.datatype === 'str' && predCount === 0 ? op : null;
+    } else {
+      ops[count++] = { action, obj, key, elemId, insert, datatype: cell.datatype, value: cell.value, pred, markName, expand };
+    }
   }
+  ops.length = count;
   if (!raw.done()) throw bad(`${raw.end - raw.pos} unused bytes in the value column`);
   for (let a = 1; a < seen.length; a++) if (!seen[a]) throw bad('an other actor is never referenced');
   return ops;
+}
+
+/**
+ * Whether op i (on the run's object, by map key null) inserts a plain string right after
+ * op own - 1 of the change's author: no preds, not a mark. Its value is checked by the
+ * caller. Every check `elemOf` and `actionOf` would make holds for such an op.
+ */
+function extendsRun(cols: Columns, i: number, own: number, predCount: number): boolean {
+  return cols.insert[i]! && predCount === 0 && cols.actions[i] === SET
+    && cols.keyActor !== null && cols.keyActor[i] === 0 && cols.keyCtr !== null && cols.keyCtr[i] === own - 1
+    && (cols.markName === null || cols.markName[i] === null) && (cols.expand === null || !cols.expand[i]);
 }
 
 /** Points `r` at a column's data; false when the column is absent. */

@@ -45,7 +45,7 @@ export function decodeChange(bytes: Uint8Array, options: DecodeOptions = {}): De
     const maxOps = options.maxOps ?? MAX_CHANGE_OPS;
     const { body, hash, chunkType } = openChunk(bytes, options.maxInflatedBytes ?? MAX_INFLATED_CHANGE_BYTES);
     const header = readHeader(body);
-    const ops = decodeOps(body, header, maxOps);
+    const ops = decodeOps(body, header, maxOps, options.textRuns === true);
     return {
       hash,
       deps: header.deps,

@@ -57,6 +57,13 @@ export interface ChangeOp {
   markName: string | null;
   /** markBegin/markEnd: whether the mark expands at this end; false for other actions. */
   expand: boolean;
+  /**
+   * Only when decoded with `textRuns`: how many ops this one stands for (1 for most). A run
+   * of n > 1 is n inserts of strings into the same object by the change's author, each
+   * after the one before (counters startOp + offset ... + n - 1); `value` is their
+   * strings joined, `elemId` the first one's.
+   */
+  run?: number;
 }
 
 /** What `encodeChange` needs to build a change chunk. */
@@ -95,6 +102,12 @@ export interface DecodeOptions {
   maxOps?: number;
   /** Most bytes a compressed chunk may inflate to; see MAX_INFLATED_CHANGE_BYTES. */
   maxInflatedBytes?: number;
+  /**
+   * Joins runs of text inserts into one op each (ChangeOp.run): collaborative text is one
+   * op per character, so a note is most of a record's ops, and a receiver needs only the
+   * text. Every op is still checked as without it.
+   */
+  textRuns?: boolean;
 }
 
 /**

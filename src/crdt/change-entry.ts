@@ -9,7 +9,7 @@
  * time (the change's own time field) and the author (the change's message); the
  * receiver derives the view, the touched fields and the chain hash itself.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { NodeId, RecordId } from '../types.js';
 import type { Placement } from './holding.js';
 
@@ -90,7 +90,7 @@ const NO_BODY = new Uint8Array(0);
 
 /** The SHA-256 (hex) a chain step binds for a change: of its bytes (defined for any bytes). */
 export function changeDigest(change: Uint8Array): string {
-  return createHash('sha256').update(change).digest('hex');
+  return hash('sha256', change, 'hex');
 }
 
 /** The digest a chain step binds for an entry: a stub's carried digest, else its change's. */

@@ -31,18 +31,20 @@ type Kind = 'uint' | 'int' | 'str';
  * `nullable`, and come back as `nul`.
  */
 function decodeRle<T extends number | string, N>(r: ByteReader, kind: Kind, expected: number, exact: boolean, nullable: boolean, nul: N, what: string): (T | N)[] {
-  const out: (T | N)[] = [];
+  // Sized up front when the count is known (no regrowing); `n` counts the values so far.
+  const out: (T | N)[] = exact ? new Array<T | N>(expected) : [];
+  let n = 0;
   let prevKind = NONE;
   let prevValue: T | null = null;
   while (!r.done()) {
     const header = r.sleb(what);
-    const left = expected - out.length;
+    const left = expected - n;
     if (header > 0) {
       if (header < 2) throw bad(`${what}: repeat run of one item`);
       if (header > left) throw bad(`${what}: more values than ops`);
       const value = readValue(r, kind, what) as T;
       if ((prevKind === RUN || prevKind === LITERAL) && value === prevValue) throw bad(`${what}: run continues the previous value`);
-      for (let i = 0; i < header; i++) out.push(value);
+      for (let i = 0; i < header; i++) out[n++] = value;
       prevKind = RUN;
       prevValue = value;
     } else if (header < 0) {
@@ -52,7 +54,7 @@ function decodeRle<T extends number | string, N>(r: ByteReader, kind: Kind, expe
       for (let i = 0; i < count; i++) {
         const value = readValue(r, kind, what) as T;
         if ((i > 0 || prevKind === RUN) && value === prevValue) throw bad(`${what}: repeated value inside a literal run`);
-        out.push(value);
+        out[n++] = value;
         prevValue = value;
       }
       prevKind = LITERAL;
@@ -62,12 +64,12 @@ function decodeRle<T extends number | string, N>(r: ByteReader, kind: Kind, expe
       if (count < 1) throw bad(`${what}: empty null run`);
       if (prevKind === NULLS) throw bad(`${what}: two adjacent null runs`);
       if (count > left) throw bad(`${what}: more values than ops`);
-      for (let i = 0; i < count; i++) out.push(nul);
+      for (let i = 0; i < count; i++) out[n++] = nul;
       prevKind = NULLS;
       prevValue = null;
     }
   }
-  if (exact && out.length !== expected) throw bad(`${what}: ${out.length} values for ${expected} ops`);
+  if (exact && n !== expected) throw bad(`${what}: ${n} values for ${expected} ops`);
   return out;
 }
 

@@ -64,6 +64,10 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number, te
   let count = 0;
   /** The run the next op may extend (textRuns): the op made last, if it may start or extend one. */
   let run: ChangeOp | null = null;
+  // Where the run's values lie in the value column: each was checked as UTF-8 on its own,
+  // and the run's text is sliced from there once (not joined op by op).
+  let runFrom = 0;
+  let runTo = 0;
   let predAt = 0;
   // Consecutive ops mostly share their object (text is one op per character): its id
   // string is built once per run, not once per op.
@@ -85,18 +89,20 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number, te
     }
     const key = cols.keyStr === null ? null : cols.keyStr[i]!;
     const predCount = cols.predCount[i]!;
+    const valueAt = raw.pos;
     if (run !== null && key === null && obj === run.obj && extendsRun(cols, i, own, predCount)) {
       // Inserted after the op before (this author's, counter own - 1): a valid reference.
       readValue(raw, cols.meta[i]!, cell);
       if (cell.datatype === 'str') {
-        run.value = (run.value as string) + (cell.value as string);
         run.run!++;
+        runTo = raw.pos;
         continue;
       }
       // Not a string: decoded below as an op of its own (the value is already read).
+      finishRun(run, raw.bytes, runFrom, runTo);
       run = null;
     } else {
-      if (run !== null) run = null;
+      if (run !== null) run = finishRun(run, raw.bytes, runFrom, runTo);
       readValue(raw, cols.meta[i]!, cell);
     }
     const elemId = elemOf(cols, i, key, own, actorHex, seen);
@@ -122,14 +128,23 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number, te
       const op: ChangeOp = { action, obj, key, elemId, insert, datatype: cell.datatype, value: cell.value, pred, markName, expand, run: 1 };
       ops[count++] = op;
       run = insert && action === 'set' && cell.datatype === 'str' && predCount === 0 ? op : null;
+      runFrom = valueAt;
+      runTo = raw.pos;
     } else {
       ops[count++] = { action, obj, key, elemId, insert, datatype: cell.datatype, value: cell.value, pred, markName, expand };
     }
   }
+  if (run !== null) finishRun(run, raw.bytes, runFrom, runTo);
   ops.length = count;
   if (!raw.done()) throw bad(`${raw.end - raw.pos} unused bytes in the value column`);
   for (let a = 1; a < seen.length; a++) if (!seen[a]) throw bad('an other actor is never referenced');
   return ops;
+}
+
+/** Sets a run's value to its ops' strings joined (sliced from the value column, `from`-`to`); returns null. */
+function finishRun(run: ChangeOp, bytes: SliceBuffer, from: number, to: number): null {
+  if (run.run! > 1) run.value = bytes.utf8Slice(from, to);
+  return null;
 }
 
 /**

@@ -45,7 +45,7 @@ export interface SyncEngine {
   /** Log entries from position `from` on, oldest first, at most `maxEntries` and about `maxBytes`. */
   entriesFrom(from: number, maxEntries: number, maxBytes: number): Promise<StoredEntry[]>;
   /** Takes entries received from peer `from`; resolves once they are durable. */
-  ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult>;
+  ingest(entries: ChangeEntry[], from: NodeId, onStaged?: () => void): Promise<IngestResult>;
   /** The records this node keeps (crdt/holding.ts). */
   holding(): Holding;
   /** The subscription this node declares to peers in its `open` (undefined: everything its scope allows). */
@@ -406,8 +406,8 @@ export class Engine implements SyncEngine {
     return out;
   }
 
-  ingest(entries: ChangeEntry[], from: NodeId): Promise<IngestResult> {
-    return ingest(this.#writer, entries, from, this.#authority);
+  ingest(entries: ChangeEntry[], from: NodeId, onStaged?: () => void): Promise<IngestResult> {
+    return ingest(this.#writer, entries, from, this.#authority, onStaged);
   }
 
   onAppended(listener: (entries: StoredEntry[], source: NodeId | null) => void): () => void {

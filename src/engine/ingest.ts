@@ -65,8 +65,13 @@ interface Item {
   unapplied?: true;
 }
 
-/** Ingests a frame from `from`; resolves once it is durable. */
-export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeId, authority: OriginAuthority): Promise<IngestResult> {
+/**
+ * Ingests a frame from `from`; resolves once it is durable. `onStaged` is called once
+ * the frame's commit is queued (or nothing is to be stored): from then on the writer's
+ * clock, metas and chains include it (writer.ts invariants 2, 5, 6), so the next frame
+ * can be checked and applied while this one is written.
+ */
+export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeId, authority: OriginAuthority, onStaged?: () => void): Promise<IngestResult> {
   const staged = await writer.run(async () => {
     // Bodies of changes held here only as stubs, of records held here (stub-bodies.ts):
     // queued first, so what follows in this frame builds on them.
@@ -107,6 +112,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     const quarantined = ordered.filter((i) => i.quarantined !== undefined).length;
     return { result: { accepted: ordered.length, quarantined, gap: false, untrusted: [], origins: [...clock.keys()], forks, incomplete }, durable: writer.commit(mutation, from) };
   });
+  onStaged?.();
   if (staged.durable) await staged.durable;
   return staged.result;
 }

@@ -7,7 +7,10 @@
  *  1. Events are processed one at a time, in order; an event raised while one is being
  *     processed (a host callback closing this session, say) waits its turn.
  *  2. Inbound frames are handled one at a time, in order: the next frame is decoded
- *     only after the previous one's ingest finished. At most `maxInbox` frames wait.
+ *     only after the previous one's ingest is staged (its commit queued under the write
+ *     lock, which every later ingest sees), so checking and applying a frame overlaps
+ *     writing the one before; its `ingested` (the ack) waits until it is durable. At
+ *     most `maxInbox` frames wait.
  *  3. A peer's bytes are decoded and validated before use; a bad frame closes this
  *     session with a protocol close code and never throws out of it.
  */
@@ -435,7 +438,9 @@ export class PeerSession {
   #pendingWork: Promise<void> | undefined;
 
   #ingest(action: Extract<Action, { type: 'ingest' }>): void {
-    this.#pendingWork = this.#engine.ingest(action.entries, this.#state.remote!).then(
+    let staged!: () => void;
+    const queued = new Promise<void>((resolve) => (staged = resolve));
+    const done = this.#engine.ingest(action.entries, this.#state.remote!, staged).then(
       (result) => {
         this.stats.changesIn += result.accepted;
         for (const evidence of result.forks) {
@@ -447,6 +452,8 @@ export class PeerSession {
       },
       (error: unknown) => this.#dispatch({ type: 'failed', error }),
     );
+    // The next frame waits until this one is staged, or done (a refused frame never stages).
+    this.#pendingWork = Promise.race([queued, done]);
   }
 
   #sendFrame(frame: Uint8Array): void {

@@ -14,6 +14,9 @@ import { wantLater, type Action, type Env, type Event, type ProtocolState, type 
 /** Answers an ingest: ack with our clock for the batch's origins, or ask for a resync. */
 export function onIngested(s: ProtocolState, event: Extract<Event, { type: 'ingested' }>, env: Env, out: Action[]): ProtocolState {
   if (event.gap || event.untrusted) {
+    // A frame sent before a resync we already asked for (the next frame is handled while
+    // the one before is written: session.ts invariant 2): that resync covers it.
+    if (event.epoch < s.recvEpoch) return s;
     const recvEpoch = Math.max(s.recvEpoch, event.epoch) + 1;
     out.push({ type: 'send', message: { type: 'resync', epoch: recvEpoch, clock: toWireClock(env.holdings), trust: env.auth.trustDigest() } });
     return { ...s, recvEpoch };

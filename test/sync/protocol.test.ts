@@ -218,6 +218,16 @@ describe('inbound stream', () => {
     expect(of(d.message(batch(1, [entry('x', 1, 0)], 3)), 'ingest')).toHaveLength(1);
   });
 
+  it('a frame handled while the one before was written, and found a gap too: the resync already asked for covers it', () => {
+    const d = Driver.open();
+    // Frames 1 and 2 are both ingested before frame 1's result comes back (session.ts invariant 2).
+    d.message(batch(0, [entry('x', 5, 0)]));
+    d.message(batch(0, [entry('x', 6, 0)], 2));
+    expect(sends(d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: true, untrusted: false }))).toEqual([{ type: 'resync', epoch: 1, clock: [], trust: 'digest' }]);
+    expect(sends(d.feed({ type: 'ingested', batch: 2, epoch: 0, origins: ['x'], gap: true, untrusted: false }))).toEqual([]);
+    expect(d.state.recvEpoch).toBe(1);
+  });
+
   it('origins the trust list does not know yet: a resync carrying our trust digest, so the sender sends its statements first', () => {
     const d = Driver.open();
     const out = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['y'], gap: false, untrusted: true });

@@ -75,7 +75,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
   const staged = await writer.run(async () => {
     // Bodies of changes held here only as stubs, of records held here (stub-bodies.ts):
     // queued first, so what follows in this frame builds on them.
-    await fillStubs(writer, await bodiesForStubs(writer, entries), from, authority, (id, meta, items, scopeOf) => applyToRecord(writer, id, meta, items, scopeOf, true));
+    await fillStubs(writer, await bodiesForStubs(writer, entries), from, authority, (id, meta, items, scopeOf) => applyToRecord(writer, id, meta, items, scopeOf, undefined));
     const context = { sender: from, self: writer.nodeId, setAside: writer.setAside };
     const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq), context);
     if (!('runs' in check)) {
@@ -216,16 +216,20 @@ async function applyByRecord(writer: Writer, items: Item[], authority: OriginAut
   }
   const ids = [...byRecord.keys()];
   const metas = await writer.metasFor(ids);
+  const simple = ids.map((id, i) => applyAllSimple(writer, id, metas[i], byRecord.get(id)!, scopeOf));
+  // The records that need their documents (concurrent changes, after a reconnect): read
+  // at once, not one LevelDB round trip after the other.
+  await writer.warmDocuments(ids.flatMap((id, i) => (simple[i] ? [] : [[id, metas[i]] as const])));
   const ops: RecordWriteOp[] = [];
   for (let i = 0; i < ids.length; i++) {
-    const op = await applyToRecord(writer, ids[i]!, metas[i], byRecord.get(ids[i]!)!, scopeOf);
+    const op = await applyToRecord(writer, ids[i]!, metas[i], byRecord.get(ids[i]!)!, scopeOf, simple[i]);
     if (op) ops.push(op);
   }
   return ops;
 }
 
-async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf, documentOnly = false): Promise<RecordWriteOp | undefined> {
-  const simple = documentOnly ? undefined : applyAllSimple(writer, id, meta, items, scopeOf);
+/** `simple`: the document-free result (applyAllSimple), or undefined to take the document. */
+async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf, simple: SimpleResult | undefined): Promise<RecordWriteOp | undefined> {
   if (simple) {
     writer.cache.evict(id); // a cached document would now be behind: it is reloaded when needed
     return writer.recordOp(id, meta, simple, items.length);
@@ -276,7 +280,9 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
  * it, of plain field operations, gives the next view directly. Undefined as soon as one
  * is not that simple, or the record's changes since its snapshot have piled up.
  */
-function applyAllSimple(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf): { state: RecordState; view: RecordView } | undefined {
+type SimpleResult = { state: RecordState; view: RecordView };
+
+function applyAllSimple(writer: Writer, id: RecordId, meta: RecordMeta | undefined, items: Item[], scopeOf: ScopeOf): SimpleResult | undefined {
   if ((meta?.pending ?? 0) + items.length > writer.maxPendingChanges) return undefined;
   let state = meta?.state ?? genesisState();
   let view = meta?.view ?? emptyView(id);

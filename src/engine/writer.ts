@@ -221,6 +221,21 @@ export class Writer {
   }
 
   /**
+   * Loads the documents of these records into the cache, their LevelDB reads issued at
+   * once (each is an iterator over the record's history, then its log entries): a frame
+   * of concurrent changes otherwise waits for one read after the other. At most half the
+   * cache, so none evicts another before it is used; records with a queued commit are
+   * left to docFor (it waits for the commit). A failure is left to docFor too (it throws
+   * the same when the document is needed).
+   */
+  async warmDocuments(records: readonly (readonly [RecordId, RecordMeta | undefined])[]): Promise<void> {
+    const room = Math.floor(this.#limits.docCacheSize / 2);
+    const cold = records.filter(([id, meta]) => meta !== undefined && !this.cache.has(id) && !this.#pending.has(id)).slice(0, room);
+    if (cold.length < 2) return;
+    await Promise.all(cold.map(([id, meta]) => this.docFor(id, meta).then(() => undefined, () => undefined)));
+  }
+
+  /**
    * Builds the record part of a mutation that adds `changes` changes to the record: it
    * compacts the document into one snapshot once more than `maxDocChunks` changes follow
    * the last one (only possible with the live document in hand).

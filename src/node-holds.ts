@@ -10,9 +10,9 @@
  * the book keeps the newest per active member (by the member's own `at`), stored across
  * restarts, and hands out the ones that changed since they were last passed on.
  */
-import { seqsFromWire, toWireClock, type OriginClock, type SeqClock } from './crdt/origin-clock.js';
+import { seqsOf, type OriginClock, type SeqClock } from './crdt/origin-clock.js';
 import type { Store } from './store/store.js';
-import { holdsSigningInput, type HoldsReport } from './sync/messages.js';
+import { holdsSigningInput, type HeldSeqs, type HoldsReport } from './sync/messages.js';
 import type { NodeId } from './types.js';
 
 /** What the book needs of the node's trust: the cluster, our signature, who is an active member. */
@@ -32,7 +32,9 @@ interface BookOptions {
 }
 
 /** Node state: the newest verified holds report of each member. */
-const REPORTS_KEY = 'lifecycle/reports';
+const REPORTS_KEY = 'lifecycle/reports/2';
+/** Where reports of the first format (lines with chain hashes) were kept: dropped at open. */
+const OLD_REPORTS_KEY = 'lifecycle/reports';
 
 /** Stored form of a report (the signature as bytes survives msgpack as is). */
 type StoredReports = Record<string, HoldsReport>;
@@ -61,6 +63,8 @@ export class HoldsBook {
     const book = new HoldsBook(options);
     const stored = (await options.store.getState<StoredReports>(REPORTS_KEY)) ?? {};
     for (const [node, report] of Object.entries(stored)) book.#reports.set(node, { ...report, sig: new Uint8Array(report.sig) });
+    // Signed over the old format, they would not verify anywhere: members sign anew each pass.
+    if ((await options.store.getState(OLD_REPORTS_KEY)) !== undefined) await options.store.putState([[OLD_REPORTS_KEY, undefined]]);
     return book;
   }
 
@@ -83,7 +87,7 @@ export class HoldsBook {
 
   /** Signs a report of this node's holdings when they changed since the last one. */
   signOwn(holdings: OriginClock): void {
-    const clock = toWireClock(holdings).filter(([, seq]) => seq > 0);
+    const clock: HeldSeqs = [...seqsOf(holdings)].filter(([, seq]) => seq > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const last = this.#reports.get(this.#self);
     if (last && sameSeqs(last.clock, clock)) return;
     const body = { node: this.#self, at: Math.max(this.#now(), (last?.at ?? 0) + 1), clock };
@@ -95,7 +99,7 @@ export class HoldsBook {
 
   /** What each other active member signed that it holds. */
   clocks(): [NodeId, SeqClock][] {
-    return [...this.#reports].filter(([node]) => node !== this.#self && this.#trust.isMember(node)).map(([node, r]) => [node as NodeId, seqsFromWire(r.clock)]);
+    return [...this.#reports].filter(([node]) => node !== this.#self && this.#trust.isMember(node)).map(([node, r]) => [node as NodeId, new Map(r.clock)]);
   }
 
   /** Node and `at` of every report of an active member: what a newly opened session is told. */

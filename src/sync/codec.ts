@@ -22,7 +22,7 @@ import { scanFrame, type FrameBudget } from './frame-scan.js';
 import { DIGEST_FANOUT, DIGEST_HASH_BYTES, DIGEST_ID_NIBBLES, isDigestPath } from './digest.js';
 import {
   HANDSHAKE_TYPES, MESSAGE_TYPES, PROTOCOL_VERSION,
-  type ChangesMessage, type DigestAsk, type DigestPath, type DigestRequestMessage, type DigestResponseMessage, type HoldsMessage, type HoldsReport, type Message,
+  type ChangesMessage, type DigestAsk, type DigestPath, type DigestRequestMessage, type DigestResponseMessage, type HeldSeqs, type HoldsMessage, type HoldsReport, type Message,
 } from './messages.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
@@ -79,6 +79,14 @@ function clock(value: unknown, what = 'clock'): WireClock {
     const seq = uint(triple[1], `${what}.${i}.seq`);
     const hash = bytes(triple[2], `${what}.${i}.hash`, seq === 0 ? 0 : CHAIN_HASH_BYTES);
     return [text(triple[0], `${what}.${i}.origin`, 63, NODE_ID), seq, hash];
+  });
+}
+
+/** A holds report's [origin, seq] pairs, at most `maxClockEntries`. */
+function heldSeqs(value: unknown, what: string): HeldSeqs {
+  return list(value, what, FIXED.maxClockEntries).map((item, i) => {
+    const pair = list(item, `${what}.${i}`, 2);
+    return [text(pair[0], `${what}.${i}.origin`, 63, NODE_ID), uint(pair[1], `${what}.${i}.seq`)];
   });
 }
 
@@ -229,7 +237,7 @@ function parseHolds(m: Obj): HoldsMessage {
     const r = obj(item, `reports.${i}`);
     const report = {
       node: text(r.node, `reports.${i}.node`, 63, NODE_ID), at: uint(r.at, `reports.${i}.at`),
-      clock: clock(r.clock, `reports.${i}.clock`), sig: bytes(r.sig, `reports.${i}.sig`, SIGNATURE_BYTES),
+      clock: heldSeqs(r.clock, `reports.${i}.clock`), sig: bytes(r.sig, `reports.${i}.sig`, SIGNATURE_BYTES),
     };
     entries += report.clock.length;
     if (entries > FIXED.maxHoldsClockEntries) throw bad(`reports hold more than ${FIXED.maxHoldsClockEntries} clock entries together`);

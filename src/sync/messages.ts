@@ -143,6 +143,13 @@ export interface OutsideMessage {
 }
 
 /**
+ * A member's holdings in a holds report: [origin, seq] for each origin it holds entries
+ * of. Seqs alone, no chain hashes: tombstone stability needs only how far each member
+ * holds (a hash was most of a line, and a reconnect may receive every member's report).
+ */
+export type HeldSeqs = [origin: string, seq: number][];
+
+/**
  * What one member holds, signed by it (holdsSigningInput): relayed by every node, so each
  * learns every member's holdings, not only its peers' (causal stability needs them all:
  * engine/tombstones.ts). `at`: when the member signed it; a newer one replaces an older.
@@ -150,7 +157,7 @@ export interface OutsideMessage {
 export interface HoldsReport {
   node: string;
   at: number;
-  clock: WireClock;
+  clock: HeldSeqs;
   sig: Uint8Array;
 }
 
@@ -240,8 +247,8 @@ export function recordSigningInput(cluster: string, id: string, doc: Uint8Array)
 /** What a member signs in a holds report: its node id, when, and its clock (origin order). */
 export function holdsSigningInput(cluster: string, report: Omit<HoldsReport, 'sig'>): Uint8Array {
   const clock = [...report.clock].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const lines = clock.map(([origin, seq, hash]) => `${origin}\0${seq}\0${Buffer.from(hash).toString('hex')}\n`).join('');
-  return Buffer.from(`crmsync/holds/1\0${cluster}\0${report.node}\0${report.at}\0${lines}`);
+  const lines = clock.map(([origin, seq]) => `${origin}\0${seq}\n`).join('');
+  return Buffer.from(`crmsync/holds/2\0${cluster}\0${report.node}\0${report.at}\0${lines}`);
 }
 
 /** `reports` split into the contents of `holds` messages a receiver accepts (maxHoldsReports, maxHoldsClockEntries). */

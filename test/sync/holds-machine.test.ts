@@ -6,14 +6,13 @@
  * closing it. Reports go out only while the session is open.
  */
 import { describe, expect, it } from 'vitest';
-import type { WireClock } from '../../src/crdt/origin-clock.js';
 import { decodeMessage, encodeMessage } from '../../src/sync/codec.js';
-import { holdsChunks, holdsSigningInput, type HoldsReport, type Message } from '../../src/sync/messages.js';
+import { holdsChunks, holdsSigningInput, type HeldSeqs, type HoldsReport, type Message } from '../../src/sync/messages.js';
 import { CrmsyncError } from '../../src/errors.js';
 import { FIXED } from '../../src/limits.js';
 import { CLUSTER, Driver, PEER, SELF, env, keysOf, of, sends } from './machine-harness.js';
 
-const clockOf = (seq: number): WireClock => [[PEER, seq, new Uint8Array(32).fill(seq)]];
+const clockOf = (seq: number): HeldSeqs => [[PEER, seq]];
 
 function report(node: string, at: number, seq: number, signer = node): HoldsReport {
   const body = { node, at, clock: clockOf(seq) };
@@ -87,18 +86,18 @@ describe('holds messages on the wire', () => {
     const reports = Array.from({ length: 150 }, (_, i) => report(PEER, i, i + 1));
     const chunks = holdsChunks(reports, FIXED.maxHoldsReports, FIXED.maxHoldsClockEntries);
     expect(chunks.map((c) => c.length)).toEqual([64, 64, 22]);
-    const hex = (r: HoldsReport) => ({ ...r, sig: Buffer.from(r.sig).toString('hex'), clock: r.clock.map(([o, seq, h]) => [o, seq, Buffer.from(h).toString('hex')]) });
+    const hex = (r: HoldsReport) => ({ ...r, sig: Buffer.from(r.sig).toString('hex'), clock: r.clock });
     for (const chunk of chunks) {
       const decoded = decodeMessage(encodeMessage({ type: 'holds', reports: chunk }), 1 << 20) as Message;
       expect(decoded.type === 'holds' && decoded.reports.map(hex)).toEqual(chunk.map(hex));
     }
-    const wide = Array.from({ length: 3 }, (_, i) => ({ ...report(PEER, i, 1), clock: Array.from({ length: 9_000 }, (_, j): WireClock[number] => [`o${j}`, 1, new Uint8Array(32)]) }));
+    const wide = Array.from({ length: 3 }, (_, i) => ({ ...report(PEER, i, 1), clock: Array.from({ length: 9_000 }, (_, j): HeldSeqs[number] => [`o${j}`, 1]) }));
     expect(holdsChunks(wide, FIXED.maxHoldsReports, FIXED.maxHoldsClockEntries).map((c) => c.length)).toEqual([2, 1]);
   });
 
   it('refuses a message beyond the limits, or a malformed report, with ERR_PROTOCOL', () => {
     const tooMany = { type: 'holds' as const, reports: Array.from({ length: FIXED.maxHoldsReports + 1 }, (_, i) => report(PEER, i, 1)) };
-    const wide = Array.from({ length: 3 }, (_, i) => ({ ...report(PEER, i, 1), clock: Array.from({ length: 9_000 }, (_, j): WireClock[number] => [`o${j}`, 1, new Uint8Array(32)]) }));
+    const wide = Array.from({ length: 3 }, (_, i) => ({ ...report(PEER, i, 1), clock: Array.from({ length: 9_000 }, (_, j): HeldSeqs[number] => [`o${j}`, 1]) }));
     const cases = [
       tooMany,
       { type: 'holds' as const, reports: wide },

@@ -73,6 +73,7 @@ export const LIMIT_TABLE = {
 /** Limits fixed by the protocol or the storage format (not overridable). */
 export const FIXED_LIMITS = {
   maxEntriesPerFrame: { value: 10_000, unit: 'count', reason: 'change entries one frame may carry (checked before any entry is validated)' },
+  maxStagedFrames: { value: 2, unit: 'count', reason: "frames of one session queued for commit but not yet durable: the next frame is checked while one is written, and a peer that ignores the send window still holds at most this many in memory beside the inbox" },
   maxClockEntries: { value: 10_000, unit: 'count', reason: 'origins in one wire clock (a clock only ever names trust-list members)' },
   maxHoldingNames: { value: 100, unit: 'count', reason: 'territories (and owners) one subscription may name, as a trust-list scope may' },
   maxWantIds: { value: 256, unit: 'count', reason: 'record ids one `want` may name, and a session keeps waiting to ask for (each answered with a whole document; the inbox limit bounds how many wants wait)' },

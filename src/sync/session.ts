@@ -10,7 +10,8 @@
  *     only after the previous one's ingest is staged (its commit queued under the write
  *     lock, which every later ingest sees), so checking and applying a frame overlaps
  *     writing the one before; its `ingested` (the ack) waits until it is durable. At
- *     most `maxInbox` frames wait.
+ *     most `maxInbox` frames wait, and at most `maxStagedFrames` are staged but not
+ *     yet durable.
  *  3. A peer's bytes are decoded and validated before use; a bad frame closes this
  *     session with a protocol close code and never throws out of it.
  */
@@ -30,6 +31,7 @@ import { recordSigningInput, type HoldsReport, type RecordMessage } from './mess
 import { parseRecordId, type RecordId } from '../types.js';
 import { toWireClock } from '../crdt/origin-clock.js';
 import { NONCE_BYTES } from './codec.js';
+import { StagedWindow } from './staged-window.js';
 import {
   initialState, lagOf, step,
   type Action, type Admission, type AuthContext, type DigestMessage, type Env, type Event, type PeerIdentity, type Phase, type ProtocolState,
@@ -436,6 +438,8 @@ export class PeerSession {
 
   /** The ingest (or redemption) started by the frame being handled; the inbox awaits it (invariant 2). */
   #pendingWork: Promise<void> | undefined;
+  /** Ingests staged but not yet durable (invariant 2). */
+  readonly #staged = new StagedWindow(FIXED.maxStagedFrames);
 
   #ingest(action: Extract<Action, { type: 'ingest' }>): void {
     let staged!: () => void;
@@ -452,8 +456,10 @@ export class PeerSession {
       },
       (error: unknown) => this.#dispatch({ type: 'failed', error }),
     );
-    // The next frame waits until this one is staged, or done (a refused frame never stages).
-    this.#pendingWork = Promise.race([queued, done]);
+    this.#staged.add(done);
+    // The next frame waits until this one is staged, or done (a refused frame never
+    // stages), and until there is room in the staged window.
+    this.#pendingWork = Promise.race([queued, done]).then(() => this.#staged.room());
   }
 
   #sendFrame(frame: Uint8Array): void {

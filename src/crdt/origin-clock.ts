@@ -55,18 +55,16 @@ export function chainStart(cluster: string, origin: string): string {
 export function chainNext(prev: string, entry: { seq: number; record: string }, changeHash: string): string {
   // One buffer and the one-shot hash (measured: 1.6 µs a step, 2.6 µs with createHash's
   // updates): prev (32 bytes), seq (u64 BE), record (UTF-8), NUL, change hash (32 bytes).
+  // Both hashes are 32 bytes wherever they come from: the codec checks a peer's `p` and
+  // `h` (and stored chains and digests are ours).
+  if (prev.length !== 2 * CHAIN_HASH_BYTES || changeHash.length !== 2 * CHAIN_HASH_BYTES) throw new TypeError('chainNext takes two SHA-256 hashes in hex');
   const recordBytes = Buffer.byteLength(entry.record);
   const input = Buffer.alloc(CHAIN_HASH_BYTES + 8 + recordBytes + 1 + CHAIN_HASH_BYTES);
-  const prevBytes = input.write(prev, 0, 'hex');
+  input.write(prev, 0, 'hex');
   input.writeBigUInt64BE(BigInt(entry.seq), CHAIN_HASH_BYTES);
   input.write(entry.record, CHAIN_HASH_BYTES + 8, 'utf8');
-  const hashBytes = input.write(changeHash, CHAIN_HASH_BYTES + 9 + recordBytes, 'hex');
-  if (prevBytes === CHAIN_HASH_BYTES && hashBytes === CHAIN_HASH_BYTES && prev.length === 2 * CHAIN_HASH_BYTES && changeHash.length === 2 * CHAIN_HASH_BYTES) {
-    return hash('sha256', input, 'hex');
-  }
-  // Not two hashes (a peer's malformed `prev`): the same bytes as Buffer.from would take.
-  const seq = input.subarray(CHAIN_HASH_BYTES, CHAIN_HASH_BYTES + 8);
-  return createHash('sha256').update(Buffer.from(prev, 'hex')).update(seq).update(entry.record).update('\0').update(Buffer.from(changeHash, 'hex')).digest('hex');
+  input.write(changeHash, CHAIN_HASH_BYTES + 9 + recordBytes, 'hex');
+  return hash('sha256', input, 'hex');
 }
 
 /** The bytes an origin signs for its entry whose chain hash is `chain`. */

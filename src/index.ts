@@ -11,6 +11,7 @@ export type { FieldConflict, ConflictValue } from './crdt/record-conflicts.js';
 export { MERGE_RULES, DEFAULT_MERGE_POLICIES, STAGE_RANK, type MergeRule, type MergePolicies } from './crdt/merge-policy.js';
 export type { RecordChangeEvent } from './engine/writer.js';
 export type { HistoryEntry } from './engine/engine.js';
+export type { BaseFloor } from './engine/truncate.js';
 export type { ErasureView } from './node-lifecycle.js';
 export type { PeerStatus, DialState } from './sync/peers.js';
 export type { SessionStats } from './sync/session.js';

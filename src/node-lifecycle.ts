@@ -103,6 +103,12 @@ export interface LifecycleStatus {
   stable: boolean;
   /** The first members (by node id, at most MAX_WAITING_SHOWN) whose holdings are unknown here. */
   waitingFor: string[];
+  /** Log entries this node truncated since start (engine/truncate.ts). */
+  truncated: number;
+  /** The first log position still held (1 until the log is truncated). */
+  logStart: number;
+  /** Members not heard from within `logRetentionMs`: the log is truncated without waiting for them (they bootstrap from documents when back). */
+  absent: string[];
 }
 
 /** Members named in `waitingFor` at most (the status stays small in a cluster of many laptops). */
@@ -114,14 +120,16 @@ const MAX_WAITING_SHOWN = 10;
  */
 export async function startTombstoneCollector(options: {
   engine: Engine; store: Store; holdings: () => [NodeId, SeqClock][]; members: () => string[]; self: NodeId;
+  /** When each member was last heard from (ms): its newest holds report, a session now, or its grant. */
+  heardFrom: () => ReadonlyMap<string, number>;
   /** Members' signed holds reports (node-holds.ts): ours is signed each pass, fresh ones are passed on with `share`. */
   book: HoldsBook; share: (reports: HoldsReport[]) => void;
-  limits: Pick<Limits, 'lifecycleIntervalMs' | 'tombstoneRetentionMs'>; timers: Timers; logger: Logger;
+  limits: Pick<Limits, 'lifecycleIntervalMs' | 'tombstoneRetentionMs' | 'logRetentionMs' | 'maxTruncatedPerPass' | 'truncateStepEntries'>; timers: Timers; logger: Logger;
 }): Promise<{ status: () => LifecycleStatus; pass: () => Promise<void>; stop: () => Promise<void> }> {
   const { engine, store, book, limits, timers, logger } = options;
   const stored = (await store.getState<Record<string, Record<string, number>>>(HOLDINGS_KEY)) ?? {};
   const known = new Map(Object.entries(stored).map(([member, clock]) => [member, new Map(Object.entries(clock))]));
-  const status: LifecycleStatus = { passes: 0, collected: engine.gone.collectedCount, stable: false, waitingFor: [] };
+  const status: LifecycleStatus = { passes: 0, collected: engine.gone.collectedCount, stable: false, waitingFor: [], truncated: 0, logStart: engine.logState().start, absent: [] };
   let running: Promise<void> = Promise.resolve();
   let timer: TimerHandle | undefined;
   let stopped = false;
@@ -141,7 +149,11 @@ export async function startTombstoneCollector(options: {
     const stable = stableClock(options.members(), options.self, seqsOf(engine.holdings()), all);
     status.stable = stable !== undefined;
     status.waitingFor = options.members().filter((m) => m !== options.self && !all.has(m)).sort().slice(0, MAX_WAITING_SHOWN);
-    if (stable) {
+    // A record whose history was truncated shows only part of it: that part says nothing
+    // about a member the truncation did not wait for (absent), so tombstones wait until
+    // every member holds every floor (that member is back, brought there by a region).
+    const floorsHeld = stable !== undefined && [...engine.logState().floors].every(([origin, floor]) => (stable.get(origin) ?? 0) >= floor.seq);
+    if (stable && floorsHeld) {
       const now = timers.now();
       const records = await collectableTombstones(store, stable, now, limits.tombstoneRetentionMs, MAX_COLLECTED_PER_PASS);
       if (records.length > 0) {
@@ -150,7 +162,31 @@ export async function startTombstoneCollector(options: {
         logger.info({ collected: held }, 'tombstones collected');
       }
     }
+    await truncate(all);
     status.passes++;
+  };
+  // The log waits for the members heard from within the retention only: one that stays
+  // away longer (or a new one) is brought back by a region with record documents.
+  const truncate = async (all: ReadonlyMap<string, SeqClock>) => {
+    const now = timers.now();
+    const horizon = now - limits.logRetentionMs;
+    const heard = options.heardFrom();
+    const members = options.members();
+    const present = members.filter((m) => m === options.self || (heard.get(m) ?? 0) >= horizon);
+    status.absent = members.filter((m) => !present.includes(m)).sort().slice(0, MAX_WAITING_SHOWN);
+    const stable = stableClock(present, options.self, seqsOf(engine.holdings()), all);
+    if (!stable) return;
+    let removed = 0;
+    while (removed < limits.maxTruncatedPerPass) {
+      const step = await engine.truncateLog((e) => e.seq <= (stable.get(e.origin) ?? 0) && e.time <= horizon, limits.truncateStepEntries);
+      if (step === 0) break;
+      removed += step;
+    }
+    status.logStart = engine.logState().start;
+    if (removed > 0) {
+      status.truncated += removed;
+      logger.info({ truncated: removed, logStart: status.logStart }, 'log truncated');
+    }
   };
   const pass = () => {
     running = running.then(once).catch((err: unknown) => logger.error({ err }, 'tombstone collection failed'));

@@ -11,6 +11,7 @@ import { makeActorId } from './crdt/actor.js';
 import type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
 import { clockRecord, seqsOf } from './crdt/origin-clock.js';
 import { Engine } from './engine/engine.js';
+import { verifiedFloor, type BaseFloor } from './engine/truncate.js';
 import { createRecordsApi, type RecordsApi } from './engine/records-api.js';
 import { startConflictIndexing } from './engine/conflict-index.js';
 import type { VerifyReport } from './engine/verify.js';
@@ -29,7 +30,7 @@ import { AntiEntropy } from './sync/anti-entropy.js';
 import type { AntiEntropyResult } from './sync/anti-entropy-run.js';
 import { AntiEntropyRunner, DEFAULT_ANTI_ENTROPY_INTERVAL_MS, type AntiEntropyStatus } from './sync/anti-entropy-runner.js';
 import { realTimers, type Timers } from './timers.js';
-import { parseNodeId, type NodeId, type RecordId } from './types.js';
+import { parseNodeId, parseRecordId, type NodeId, type RecordId } from './types.js';
 import { policiesDigest, resolvePolicies } from './crdt/merge-policy.js';
 import { existingKeys, importStatements, invitationPeers, newIdentity, openTrust, type IdentityOptions } from './node-trust.js';
 import type { NodeKeys } from './trust/keys.js';
@@ -198,6 +199,25 @@ export interface CrmNode {
    * ERR_ORIGIN_FORKED and nothing stored; bad bodies quarantined); durable on return. Origins the trust list does not know: `untrusted`.
    */
   importEntries(entries: ChangeEntry[]): Promise<{ accepted: number; quarantined: number; gap: boolean; untrusted: string[] }>;
+  /**
+   * Where this node's log starts (`logStart`, 1 until truncated) and each origin's floor:
+   * entries up to it are not held here (engine/truncate.ts). A backup of a truncated log
+   * carries every record's document and these floors before its entries.
+   */
+  exportFloors(): { logStart: number; floors: BaseFloor[] };
+  /** Every record's whole document (deleted ones included), a page at a time in id order after `after`. */
+  exportDocuments(after: string | undefined, limit: number): Promise<{ id: RecordId; doc: Uint8Array }[]>;
+  /**
+   * Merges record documents (from a backup of a truncated log) into what this node holds,
+   * as a region's `record` would be (ERR_PROTOCOL for one that does not load or leaves the
+   * record schema); durable on return. The clock does not change: importFloors does.
+   */
+  importDocuments(docs: readonly { id: string; doc: Uint8Array }[]): Promise<{ adopted: number }>;
+  /**
+   * Raises the clock to floors (from a backup, after its documents): each checked against
+   * its origin's key; one that does not verify fails with ERR_SIGNATURE and nothing is raised.
+   */
+  importFloors(floors: readonly BaseFloor[]): Promise<{ raised: number; refused: string[] }>;
   /** The trust statements this node holds, as signed values (for a backup: importTrust takes them). */
   exportTrust(): unknown[];
   /** Adds signed trust statements (from a backup), all checked before any is added (else ERR_VALIDATION); durable on return. */
@@ -315,6 +335,12 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
   });
   const collector = await startTombstoneCollector({
     engine, store, holdings: () => peers.holdings(), members: () => trust.list.members().map((m) => m.node), self: store.nodeId,
+    heardFrom: () => {
+      const heard = new Map(trust.list.members().map((m) => [m.node as string, m.grantedAt]));
+      for (const [node, at] of book.summary()) heard.set(node, Math.max(at, heard.get(node) ?? 0));
+      for (const [node] of peers.holdings()) heard.set(node, timers.now());
+      return heard;
+    },
     book, share: (reports) => peers.shareHolds(reports), limits, timers, logger: log.child({ component: 'lifecycle' }),
   });
   const insecure = options.insecure === true && listen !== undefined && !isLoopback(listen.host) && !tls;
@@ -439,6 +465,46 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
       assertOpen();
       const result = await engine.ingest(entries, RESTORE_SOURCE);
       return { accepted: result.accepted, quarantined: result.quarantined, gap: result.gap, untrusted: result.untrusted };
+    },
+    exportFloors() {
+      assertOpen();
+      return { logStart: store.logStart, floors: engine.floorsBelow(new Map()) };
+    },
+    async exportDocuments(after, limit) {
+      assertOpen();
+      const docs: { id: RecordId; doc: Uint8Array }[] = [];
+      // A page whose records all went meanwhile (erased) must not read as the end: read on.
+      for (let from = after; docs.length === 0;) {
+        const ids = await engine.recordIds(from, Math.min(Math.max(1, limit), limits.batchChanges));
+        if (ids.length === 0) break;
+        for (const id of ids) {
+          const doc = await engine.recordDocument(id);
+          if (doc) docs.push({ id, doc });
+        }
+        from = ids.at(-1);
+      }
+      return docs;
+    },
+    async importDocuments(docs) {
+      assertOpen();
+      let adopted = 0;
+      for (const { id, doc } of docs) {
+        const result = await engine.adopt(parseRecordId(id), doc, RESTORE_SOURCE);
+        if (result === 'adopted' || result === 'partial') adopted++;
+      }
+      return { adopted };
+    },
+    async importFloors(floors) {
+      assertOpen();
+      // Checked first, all of them: a backup with one forged floor raises nothing.
+      const forged = floors.filter((f) => {
+        const writer = trust.writer(f.origin);
+        return writer !== undefined && !verifiedFloor(f, writer.key, (key, data, sig) => trust.verifier.verify(key, data, sig));
+      });
+      if (forged.length > 0) throw new CrmsyncError('ERR_SIGNATURE', `floors of origins ${forged.slice(0, 5).map((f) => f.origin).join(', ')} are not signed by those origins' keys: the backup was altered`);
+      // Our own origin too: a node restored from its own backup under its own id continues its history from there.
+      const result = await engine.applyBase(floors, RESTORE_SOURCE, true);
+      return { raised: result.raised.length, refused: result.refused };
     },
     exportTrust() {
       assertOpen();

@@ -29,6 +29,8 @@ import { policiesDigest, type MergePolicies } from '../crdt/merge-policy.js';
 import { COLLECTED_PREFIX, GoneRecords, NO_ERASURES, type CollectedMarker, type ErasureSet } from './gone.js';
 import { purgeRecords, recordsNamed } from './purge.js';
 import { indexConflicts, type ConflictIndexResult } from './conflict-index.js';
+import { PARTIAL_PREFIX } from './partial.js';
+import { applyBase, planTruncation, truncateLog, type BaseFloor, type BaseResult } from './truncate.js';
 
 /**
  * What the sync protocol needs from a node, and all it gets: what do you hold, give me
@@ -40,6 +42,19 @@ export interface SyncEngine {
   holdings(): OriginClock;
   /** Position of the newest durable entry in this node's log (0 when empty). */
   lastPosition(): number;
+  /**
+   * Our floors (truncate.ts) that a peer holding `peerHolds` is below: entries it lacks
+   * that we no longer hold. A region brings it there with record documents and `base`.
+   */
+  floorsBelow(peerHolds: SeqClock): BaseFloor[];
+  /** Raises our clock to a region's floors (after its record documents); resolves once durable. `own`: our own origin too (a restore). */
+  applyBase(floors: readonly BaseFloor[], from: NodeId, own?: boolean): Promise<BaseResult>;
+  /** Ids of every record held here, deleted ones included, a page at a time in id order (a bootstrap's documents). */
+  recordIds(after: string | undefined, limit: number): Promise<RecordId[]>;
+  /** Where each record is (territory, owner), undefined for one not held here. */
+  placementsOf(ids: readonly RecordId[]): Promise<(Placement | undefined)[]>;
+  /** Records held here that are marked as held with part of their history (partial.ts). */
+  partialRecords(): Promise<RecordId[]>;
   /** The first log position holding an entry a peer that holds `peerHolds` lacks. */
   firstMissingPosition(peerHolds: SeqClock): Promise<number>;
   /** Log entries from position `from` on, oldest first, at most `maxEntries` and about `maxBytes`. */
@@ -378,6 +393,51 @@ export class Engine implements SyncEngine {
 
   lastPosition(): number {
     return this.#store.lastLocalSeq;
+  }
+
+  floorsBelow(peerHolds: SeqClock): BaseFloor[] {
+    const below: BaseFloor[] = [];
+    for (const [origin, floor] of this.#store.floors) {
+      if ((peerHolds.get(origin) ?? 0) < floor.seq) below.push({ origin, ...floor });
+    }
+    return below;
+  }
+
+  applyBase(floors: readonly BaseFloor[], from: NodeId, own = false): Promise<BaseResult> {
+    return applyBase(this.#writer, this.#authority, floors, from, own);
+  }
+
+  async partialRecords(): Promise<RecordId[]> {
+    const marked = (await this.#store.stateEntries<boolean>(PARTIAL_PREFIX)).filter(([, mark]) => mark === true).map(([key]) => key.slice(PARTIAL_PREFIX.length) as RecordId);
+    if (marked.length === 0) return [];
+    // Marks stay on records not held (a stub marks its record wherever it is): only held ones matter.
+    const held = new Set<string>();
+    for (let after: string | undefined; ;) {
+      const ids = await this.#store.recordIds({ ...(after === undefined ? {} : { after }), limit: 10_000 });
+      for (const id of ids) held.add(id);
+      if (ids.length < 10_000) break;
+      after = ids.at(-1);
+    }
+    return marked.filter((id) => held.has(id));
+  }
+
+  recordIds(after: string | undefined, limit: number): Promise<RecordId[]> {
+    return this.#store.recordIds({ ...(after === undefined ? {} : { after }), limit });
+  }
+
+  /**
+   * Removes the longest prefix of the log (at most about `maxEntries` entries) whose
+   * entries are all `eligible`, compacting the records it touches first (truncate.ts).
+   * Returns the entries removed.
+   */
+  async truncateLog(eligible: (entry: StoredEntry) => boolean, maxEntries: number): Promise<number> {
+    const plan = await planTruncation(this.#store, this.#cluster, eligible, maxEntries);
+    return plan ? truncateLog(this.#writer, plan) : 0;
+  }
+
+  /** Where the log starts and each origin's floor (status). */
+  logState(): { start: number; floors: ReadonlyMap<string, { seq: number }> } {
+    return { start: this.#store.logStart, floors: this.#store.floors };
   }
 
   async firstMissingPosition(peerHolds: SeqClock): Promise<number> {

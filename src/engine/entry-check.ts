@@ -57,6 +57,12 @@ export interface FrameContext {
   self: string;
   /** Origins set aside at the sequence number we held when their fork was proven. */
   setAside: ReadonlyMap<string, number>;
+  /**
+   * Per origin, how far we hold no entries (truncated, or skipped by a bootstrap:
+   * engine/truncate.ts). A run's entries up to it are ones we already count as held,
+   * and the chain is checked from the floor's hash.
+   */
+  floors?: ReadonlyMap<string, { seq: number }>;
 }
 
 /** Evidence that an origin signed two different histories. */
@@ -105,8 +111,10 @@ export async function checkFrame(
     const writer = authority.writer(origin)!;
     // Entries a revocation (or a read-only role) put beyond reach are ignored, wherever they come from.
     const limit = Math.min(writer.upTo, context?.setAside.get(origin) ?? Number.MAX_SAFE_INTEGER);
-    const run = all.filter((e) => e.seq <= limit);
+    const floor = context?.floors?.get(origin)?.seq ?? 0;
+    const run = all.filter((e) => e.seq <= limit && e.seq > floor);
     if (run.length === 0) continue;
+    const trimmed = run.length < all.length && all[0]!.seq <= floor;
     const head = heads.get(origin);
     const held = head?.seq ?? 0;
     const first = run[0]!.seq;
@@ -120,7 +128,7 @@ export async function checkFrame(
       // Not an extension of our history. If it extends the sender's stated one (`prev`),
       // the origin's key signed two histories: a fork, with the evidence. Otherwise the
       // frame was altered or forged.
-      const theirs = run[0]!.prev;
+      const theirs = trimmed ? undefined : run[0]!.prev;
       if (theirs !== undefined && theirs !== ours && authenticate(origin, run, chainFrom(theirs, run), writer, authority.verifier) === 'ok') {
         fork({ origin, seq: first - 1, held: ours, received: theirs });
         continue;

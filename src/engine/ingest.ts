@@ -26,6 +26,7 @@ import { checkFrame, type ForkEvidence, type OriginAuthority } from './entry-che
 import { evictLeaving } from './evict.js';
 import { bodiesForStubs, fillStubs } from './stub-bodies.js';
 import { partialKey } from './partial.js';
+import { BASED_KEY } from './truncate.js';
 import type { Writer } from './writer.js';
 
 /** What ingesting a frame achieved. */
@@ -76,7 +77,7 @@ export async function ingest(writer: Writer, entries: ChangeEntry[], from: NodeI
     // Bodies of changes held here only as stubs, of records held here (stub-bodies.ts):
     // queued first, so what follows in this frame builds on them.
     await fillStubs(writer, await bodiesForStubs(writer, entries), from, authority, (id, meta, items, scopeOf) => applyToRecord(writer, id, meta, items, scopeOf, undefined));
-    const context = { sender: from, self: writer.nodeId, setAside: writer.setAside };
+    const context = { sender: from, self: writer.nodeId, setAside: writer.setAside, floors: writer.floors };
     const check = await checkFrame(entries, writer.heads, authority, (origin, seq) => writer.chainAt(origin, seq), context);
     if (!('runs' in check)) {
       const untrusted = 'untrusted' in check ? check.untrusted : [];
@@ -145,6 +146,9 @@ async function markPartial(writer: Writer, mutation: Mutation, items: Item[]): P
   const fresh = mutation.records.filter((op) => !op.before && !stubbed.has(op.id)).map((op) => op.id);
   const marked = await Promise.all(fresh.map((id) => writer.stateOf(partialKey(id))));
   fresh.forEach((id, i) => { if (marked[i] === true) incomplete.add(id); });
+  // After a bootstrap skipped history (truncate.ts BASED_KEY), a record held here for the
+  // first time may have changes below a floor that no stub marked: ask for the whole.
+  if (fresh.length > 0 && (await writer.stateOf(BASED_KEY)) === true) for (const id of fresh) incomplete.add(id);
   // A change sent whole that could not apply here, to a record not held: the sender put it
   // in our holding (at that change or one before it), and it may be the change that moves
   // the record in, on top of history this node skipped while the record was elsewhere (or

@@ -182,6 +182,11 @@ export class Writer {
     return [self, head];
   }
 
+  /** Per origin, how far this node holds no entries (engine/truncate.ts; durable floors). */
+  get floors(): ReadonlyMap<string, { seq: number }> {
+    return this.#store.floors;
+  }
+
   /** Records that a queued mutation advances `origin` to `head` (under the lock). */
   advance(origin: string, head: OriginHead): void {
     this.#heads.set(origin, head);

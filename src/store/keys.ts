@@ -6,6 +6,8 @@
  * | sublevel | key                         | value                                 |
  * |----------|-----------------------------|---------------------------------------|
  * | meta     | 'schema' / 'node' / 'counts'| schema version / identity / counters  |
+ * |          | 'logStart' / 'floors'       | first held log position / per-origin  |
+ * |          |                             | floors of a truncated log             |
  * | clock    | origin                      | { seq, hash } last entry per origin   |
  * | rec      | recordId                    | RecordMeta (state, view, snapshotAt)  |
  * | doc      | recordId                    | the record's latest snapshot          |

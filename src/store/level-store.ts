@@ -19,7 +19,7 @@ import { indexKeysOf } from './indexes.js';
 import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
 import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
-import type { Eviction, HeadsPage, Mutation, NodeIdentityRecord, RecordCounts, RecordDropOp, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
+import type { Eviction, HeadsPage, LogFloor, Mutation, NodeIdentityRecord, RecordCounts, RecordDropOp, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;
@@ -67,12 +67,26 @@ export async function openLevelStore(db: Db, options: LevelStoreOptions): Promis
   return store;
 }
 
+/** How a log floor is stored (meta/floors, one map for every origin). */
+interface StoredFloor {
+  s: number;
+  h: Uint8Array;
+  g: Uint8Array;
+  p: Uint8Array;
+  r: string;
+  d: Uint8Array;
+}
+
 /** See the file comment for the invariants. */
 export class LevelStore implements Store {
   nodeId!: NodeId;
   identity!: NodeIdentityRecord;
   readonly clock = new Map<string, OriginHead>();
   lastLocalSeq = 0;
+  logStart = 1;
+  readonly floors = new Map<string, LogFloor>();
+  /** Floors as queued commits leave them (written whole to `meta/floors` by each commit that raises one). */
+  readonly #pendingFloors = new Map<string, LogFloor>();
   readonly #subs: Record<SublevelName, Sub>;
   readonly #codec = createValueCodec();
   #nextLocalSeq = 0; // assigned at commit() time, ahead of lastLocalSeq by the queued entries
@@ -138,6 +152,15 @@ export class LevelStore implements Store {
     this.#pendingCounts = { ...this.#counts };
     for await (const [origin, value] of this.#subs.clock.iterator()) this.clock.set(origin, this.#codec.unpack<OriginHead>(value));
     for await (const key of this.#subs.log.keys({ reverse: true, limit: 1 })) this.lastLocalSeq = parseInt(key, 16);
+    // A truncation can remove every entry: positions are never reused, so the start counts too.
+    this.logStart = (await this.#getValue<number>('meta', 'logStart')) ?? 1;
+    this.lastLocalSeq = Math.max(this.lastLocalSeq, this.logStart - 1);
+    for (const [origin, f] of Object.entries((await this.#getValue<Record<string, StoredFloor>>('meta', 'floors')) ?? {})) {
+      const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+      const floor = { seq: f.s, chain: hex(f.h), sig: new Uint8Array(f.g), prev: hex(f.p), record: f.r, digest: hex(f.d) };
+      this.floors.set(origin, floor);
+      this.#pendingFloors.set(origin, floor);
+    }
     this.#awayKept = (await this.#subs.away.keys({ limit: 1 }).all()).length > 0;
     this.#nextLocalSeq = this.lastLocalSeq;
   }
@@ -255,6 +278,25 @@ export class LevelStore implements Store {
       put(subs.hist, histKey(entry.record, localSeq), EMPTY);
     }
     for (const drop of mutation.drop ?? []) this.#dropOps(drop, del);
+    if (mutation.truncate) {
+      for (const e of mutation.truncate.entries) {
+        del(subs.log, logKey(e.localSeq));
+        del(subs.origin, originKey(e.origin, e.seq));
+        del(subs.hist, histKey(e.record, e.localSeq));
+        del(subs.away, histKey(e.record, e.localSeq));
+      }
+      put(subs.meta, 'logStart', codec.pack(mutation.truncate.through + 1));
+    }
+    if (mutation.floors && mutation.floors.length > 0) {
+      for (const [origin, floor] of mutation.floors) {
+        if (floor.seq > (this.#pendingFloors.get(origin)?.seq ?? 0)) this.#pendingFloors.set(origin, floor);
+      }
+      const stored: Record<string, StoredFloor> = {};
+      for (const [origin, f] of this.#pendingFloors) {
+        stored[origin] = { s: f.seq, h: Buffer.from(f.chain, 'hex'), g: f.sig, p: Buffer.from(f.prev, 'hex'), r: f.record, d: Buffer.from(f.digest, 'hex') };
+      }
+      put(subs.meta, 'floors', codec.pack(stored));
+    }
     for (const view of mutation.reindex ?? []) for (const key of indexKeysOf(view)) put(subs.idx, key, EMPTY);
     if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0 || (mutation.drop?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
@@ -374,6 +416,15 @@ export class LevelStore implements Store {
 
   #applyDurable(pending: Pending): void {
     for (const [origin, head] of pending.mutation.clock) this.clock.set(origin, head);
+    for (const [origin, floor] of pending.mutation.floors ?? []) {
+      if (floor.seq > (this.floors.get(origin)?.seq ?? 0)) this.floors.set(origin, floor);
+    }
+    const truncated = pending.mutation.truncate?.through;
+    if (truncated !== undefined && truncated >= this.logStart) {
+      this.logStart = truncated + 1;
+      const drop = this.#tail.findIndex((e) => e.localSeq > truncated);
+      this.#tail.splice(0, drop < 0 ? this.#tail.length : drop);
+    }
     // The in-memory tail must not keep bodies an eviction or an erasure just dropped (live
     // pushes must send the stubs), nor stubs whose bodies were just restored.
     const rewritten = [...(pending.mutation.evictions ?? []).flatMap((e) => e.rewrite), ...(pending.mutation.redact ?? []), ...(pending.mutation.restore ?? [])];
@@ -433,7 +484,11 @@ export class LevelStore implements Store {
   chainAt(origin: string, seq: number): Promise<string | undefined> {
     return this.#read('reading the origin index', async () => {
       const value = await this.#getValue<OriginIndexValue>('origin', originKey(origin, seq));
-      return value && Buffer.from(value.h).toString('hex');
+      if (value === undefined) {
+        const floor = this.floors.get(origin);
+        return floor?.seq === seq ? floor.chain : undefined;
+      }
+      return Buffer.from(value.h).toString('hex');
     });
   }
 

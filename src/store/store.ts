@@ -94,11 +94,51 @@ export interface Mutation {
    */
   restore?: StoredEntry[];
   /**
+   * Log truncation (engine/truncate.ts): the log positions up to `through` go for good,
+   * with their origin, history and `away` keys. Every record they belong to is already in
+   * its snapshot (the same or an earlier mutation made one).
+   */
+  truncate?: { through: number; entries: readonly TruncatedEntry[] };
+  /**
+   * Per-origin floors raised: by a truncation (the last entry of each origin it removed),
+   * or by a region's `base` (a bootstrap from record documents). Only ever raised.
+   */
+  floors?: [origin: string, floor: LogFloor][];
+  /**
    * Stored views whose index keys are written again (puts only: the records, their
    * counts and other keys stay as they are). How a migration adds the keys of an index
    * that data written before it lacks; pass each record's newest view.
    */
   reindex?: RecordView[];
+}
+
+/**
+ * Where an origin's log starts on this node: entries up to `seq` are not held here (they
+ * were truncated, or never received: the node bootstrapped from record documents). The
+ * origin's signature over chain(seq) lets a peer verify the point without the entries.
+ */
+export interface LogFloor {
+  seq: number;
+  /** chain(seq), hex. */
+  chain: string;
+  /** The origin's Ed25519 signature over entrySigningInput(chain). */
+  sig: Uint8Array;
+  /**
+   * What chain(seq) is computed from: chain(seq - 1) (hex), the entry's record and its
+   * change digest (hex). A receiver recomputes the chain from them, so the signature
+   * binds `seq` too (it is hashed into the chain), not only the chain hash.
+   */
+  prev: string;
+  record: string;
+  digest: string;
+}
+
+/** What a truncation needs to know of a removed entry to delete its keys. */
+export interface TruncatedEntry {
+  origin: string;
+  seq: number;
+  record: RecordId;
+  localSeq: number;
 }
 
 /** Record counters. */
@@ -149,6 +189,10 @@ export interface Store {
   readonly clock: OriginClock;
   /** localSeq of the newest durable log entry (0 when empty). */
   readonly lastLocalSeq: number;
+  /** The first log position still held (1 until the log is truncated). */
+  readonly logStart: number;
+  /** Per origin, how far its entries are not held here (truncated, or skipped by a bootstrap). */
+  readonly floors: ReadonlyMap<string, LogFloor>;
   getMeta(id: RecordId): Promise<RecordMeta | undefined>;
   getMetas(ids: readonly RecordId[]): Promise<(RecordMeta | undefined)[]>;
   /** The parts of a record's document: its snapshot (if any), then its applied changes after it, in log order. */
@@ -161,7 +205,7 @@ export interface Store {
   entriesAt(refs: readonly { origin: string; seq: number }[]): Promise<(StoredEntry | undefined)[]>;
   /** localSeq of the entry (origin, seq), if held. */
   localSeqOf(origin: string, seq: number): Promise<number | undefined>;
-  /** Chain hash (hex) of the entry (origin, seq), if held. */
+  /** Chain hash (hex) of the entry (origin, seq), if held (or if it is the origin's floor). */
   chainAt(origin: string, seq: number): Promise<string | undefined>;
   listRecords(options: { after?: string; limit: number; includeDeleted: boolean }): Promise<RecordPage>;
   /** Every record's heads and territory in id order, deleted ones included (anti-entropy digests). */

@@ -224,6 +224,19 @@ function parse(type: Message['type'], m: Obj): Message {
       return { type, ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }) };
     case 'holds':
       return parseHolds(m);
+    case 'mark':
+    case 'marked':
+      return { type, n: uint(m.n, 'n', 1) };
+    case 'base':
+      return {
+        type, floors: list(m.floors, 'floors', FIXED.maxClockEntries).map((item, i) => {
+          const f = list(item, `floors.${i}`, 6);
+          return [
+            text(f[0], `floors.${i}.origin`, 63, NODE_ID), uint(f[1], `floors.${i}.seq`, 1), bytes(f[2], `floors.${i}.prev`, CHAIN_HASH_BYTES),
+            text(f[3], `floors.${i}.record`, MAX_RECORD_ID_LENGTH, RECORD_ID), bytes(f[4], `floors.${i}.digest`, CHAIN_HASH_BYTES), bytes(f[5], `floors.${i}.sig`, SIGNATURE_BYTES),
+          ];
+        }),
+      };
     default: {
       const unreachable: never = type;
       throw new TypeError(`unhandled message ${String(unreachable)}`);

@@ -136,6 +136,30 @@ export interface WantMessage {
   ids: string[];
 }
 
+/**
+ * A region that truncated its log brings a peer below its floors there (PROTOCOL.md
+ * "Truncated logs"): after the documents of every record in the peer's holding (`record`),
+ * each floor the peer is below: the origin's entry at `seq` as a stub with the chain hash
+ * before it, and the origin's signature over chain(seq). The receiver recomputes
+ * chain(seq) (which binds `seq`), checks the signature against the origin's key and
+ * raises its clock to the floor; the stream then goes on from there. Taken only from a
+ * `region` member.
+ */
+export interface BaseMessage {
+  type: 'base';
+  floors: [origin: string, seq: number, prev: Uint8Array, record: string, digest: Uint8Array, sig: Uint8Array][];
+}
+
+/**
+ * Flow control of record documents (src/sync/doc-pacer.ts): the sender of documents sends
+ * `mark` every few of them; the receiver answers `marked` with the same `n` once it has
+ * handled every frame before the mark.
+ */
+export interface MarkMessage {
+  type: 'mark' | 'marked';
+  n: number;
+}
+
 /** A region's answer to a `want` for records that lie outside the asker's scope there: the asker evicts them. */
 export interface OutsideMessage {
   type: 'outside';
@@ -230,10 +254,10 @@ export interface DigestResponseMessage {
 export type HandshakeMessage = HelloMessage | AuthMessage | OpenMessage | ErrorMessage;
 
 /** Every message of the protocol. */
-export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage | SubscribedMessage | WantMessage | OutsideMessage | HoldsMessage;
+export type Message = HandshakeMessage | ChangesMessage | AckMessage | HaveMessage | ResyncMessage | TrustMessage | DigestRequestMessage | DigestResponseMessage | RecordMessage | SubscribeMessage | SubscribedMessage | WantMessage | OutsideMessage | HoldsMessage | BaseMessage | MarkMessage;
 
 /** The message kinds this version knows; frames of other kinds are ignored (versioning policy). */
-export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe', 'subscribed', 'want', 'outside', 'holds'] as const satisfies readonly Message['type'][];
+export const MESSAGE_TYPES = ['hello', 'auth', 'open', 'changes', 'ack', 'have', 'resync', 'trust', 'error', 'digest-request', 'digest-response', 'record', 'subscribe', 'subscribed', 'want', 'outside', 'holds', 'base', 'mark', 'marked'] as const satisfies readonly Message['type'][];
 
 /** The kinds accepted during the handshake. */
 export const HANDSHAKE_TYPES = ['hello', 'auth', 'open', 'error'] as const satisfies readonly HandshakeMessage['type'][];

@@ -263,6 +263,15 @@ export class Peers {
         },
         onUnknownMessage: () => this.unknownMessages++,
         onQuarantined: (_s, count) => { this.quarantined += count; },
+        // Clocks rose without log entries: tell the others, and let each locate again (its
+        // peer may now be below our floors, and only a locate brings it there).
+        onFloorsRaised: (from, origins) => {
+          for (const other of this.#sessions) {
+            if (other === from) continue;
+            other.announce(origins);
+            other.relocate();
+          }
+        },
         onDigest: (s, message) => this.#digests?.receive(s, message),
         onHolds: (reports) => this.#holds?.receive(reports),
         onHoldsWanted: (s, known) => { if (this.#holds) this.#sendHolds(s, this.#holds.newerThan(known)); },

@@ -33,7 +33,7 @@ import { effectiveHolding, HOLD_ALL, sameHolding, type Holding, type HoldingFilt
 import type { Role, Scope } from '../trust/statements.js';
 import type { NodeId } from '../types.js';
 import { onAuth, onHello, onOpen, onRedeemed, sayHello } from './handshake.js';
-import { holdsSigningInput, recordSigningInput, type HoldsReport, type DigestRequestMessage, type DigestResponseMessage, type HelloMessage, type Message, type RecordMessage } from './messages.js';
+import { holdsSigningInput, recordSigningInput, type BaseMessage, type HoldsReport, type DigestRequestMessage, type DigestResponseMessage, type HelloMessage, type Message, type RecordMessage } from './messages.js';
 
 /** The anti-entropy messages (their exchange lives outside the machine, in anti-entropy.ts). */
 export type DigestMessage = DigestRequestMessage | DigestResponseMessage;
@@ -133,6 +133,25 @@ export interface ProtocolState {
   readonly subscribeWhen?: number;
   /** What this session did with the peer's holds reports (node-holds.ts). */
   readonly holds?: HoldsSessionState;
+  /**
+   * Origins this stream does not serve: the peer is below our floor there (we truncated
+   * what it lacks) and we could not bring it there (engine/truncate.ts). Set by each locate.
+   */
+  readonly unserved?: ReadonlySet<string>;
+  /** Our floors rose since the last locate: locate again once the outbound stream is idle. */
+  readonly relocate?: true;
+  /**
+   * Ids of the record documents this region sent since its last `base` (or the session
+   * start); 'many' past maxBootstrapTracked. A subscriber asks about what it holds that
+   * a bootstrap left out (a record moved out below the floor: PROTOCOL.md "Truncated logs").
+   */
+  readonly documented?: ReadonlySet<string> | 'many';
+  /**
+   * Records held here that a bootstrap left out: asked about (`want`) a batch at a time,
+   * once the region holds every entry we hold, our own included (its answer must reflect
+   * our moves too: one that evicts what we just moved in would lose it here).
+   */
+  readonly stale?: readonly string[];
 }
 
 /** A session's handling of the peer's `holds` messages. */
@@ -233,7 +252,11 @@ export type Event =
   /** Anti-entropy wants to send a digest message (sent only while open). */
   | { type: 'send-digest'; message: DigestMessage }
   /** Result of `locate`. */
-  | { type: 'located'; stream: number; cursor: number }
+  /**
+   * `based`: floors the peer was brought to first (record documents and `base`);
+   * `unserved`: origins the peer is below our floor and we could not bring it there.
+   */
+  | { type: 'located'; stream: number; cursor: number; based?: [origin: string, seq: number][]; unserved?: string[] }
   /** Result of `read`; `records`: documents of records these entries move into the peer's holding, sent first. */
   | { type: 'read'; stream: number; entries: StoredEntry[]; records?: RecordMessage[] }
   /** Result of `backfill`: the records entering `holding` were sent; serve the peer that from now on. */
@@ -248,6 +271,10 @@ export type Event =
   | { type: 'incomplete'; ids: string[] }
   /** Our subscription changed at runtime: tell the peer (`subscribe`) once it holds our own entries. */
   | { type: 'resubscribe' }
+  /** Our floors rose (a region's base): the peer may be below them now; locate again. */
+  | { type: 'relocate' }
+  /** Records held here that a bootstrap left out (after `apply-base`): ask the region about them. */
+  | { type: 'stale'; ids: string[] }
   /** Member holds reports to pass on (ours and those we verified), or our summary of them (`known`): sent only while open. */
   | { type: 'share-holds'; reports: HoldsReport[]; known?: [node: string, at: number][] }
   /** An action failed (ingest refused a fork, the store failed...). */
@@ -276,6 +303,14 @@ export type Action =
   | { type: 'send-records'; ids: string[] }
   /** A region sent every document `holding` gained (`subscribed`): our data is complete for it (the inbox waits for it). */
   | { type: 'covered'; holding: HoldingFilter | undefined }
+  /** The peer handled every frame up to our `mark` n (doc-pacer.ts). */
+  | { type: 'marked'; n: number }
+  /**
+   * A region's floors (`base`): raise our clock to them, each checked against its origin's
+   * key (the inbox waits for it). `documented`: the documents it sent before (a subscriber
+   * then asks about the records it holds that they left out: `stale`).
+   */
+  | { type: 'apply-base'; floors: BaseMessage['floors']; documented: ReadonlySet<string> | 'many' }
   /** Send the peer the documents of records in `to` but not in `from` (its subscription grew). */
   | { type: 'backfill'; stream: number; from: Holding; to: Holding }
   /** The peer's hello carries an invitation: the host checks it and grants the key (durably). */
@@ -321,10 +356,34 @@ export function initialState(self: NodeId, now: number, options: { initiator: bo
  * document could lack a change we have only as a stub, and nothing would ask again.
  */
 function askForPartial(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
-  if (!s.wanting || s.wanting.length === 0 || !peerHoldsOurs(s, env)) return s;
+  // One question at a time (the region answers wants one after the other, and bounds them).
+  if (!s.wanting || s.wanting.length === 0 || (s.asked?.length ?? 0) > 0 || !peerHoldsOurs(s, env)) return s;
   out.push({ type: 'send', message: { type: 'want', ids: [...s.wanting] } });
   const { wanting, ...rest } = s;
   return { ...rest, asked: [...new Set([...(s.asked ?? []), ...wanting])].slice(-FIXED.maxWantIds) };
+}
+
+/** Notes a document's id for the next `base` (bounded: past the limit, 'many'). */
+function noteDocumented(documented: ReadonlySet<string> | 'many' | undefined, id: string): ReadonlySet<string> | 'many' {
+  if (documented === 'many') return documented;
+  if ((documented?.size ?? 0) >= FIXED.maxBootstrapTracked) return 'many';
+  // Mutated in place: a copy per document would make a bootstrap quadratic. The set is
+  // this session's alone and replaced (not mutated) when a base takes it.
+  const set = (documented ?? new Set<string>()) as Set<string>;
+  set.add(id);
+  return set;
+}
+
+/**
+ * Asks the region about records a bootstrap left out (`stale`), a batch at a time, once
+ * it holds every entry we hold, our own included, and earlier questions were answered.
+ */
+function askAboutStale(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
+  if (!s.stale || s.stale.length === 0 || (s.asked?.length ?? 0) > 0 || (s.wanting?.length ?? 0) > 0) return s;
+  if (!peerHoldsOurs(s, env) || (s.peerHolds.get(s.self) ?? 0) < ownSeq(s, env)) return s;
+  const ids = s.stale.slice(0, FIXED.maxWantIds);
+  out.push({ type: 'send', message: { type: 'want', ids } });
+  return { ...s, stale: s.stale.slice(ids.length), asked: ids };
 }
 
 /** Sends the `subscribe` that waits for the peer to hold our own entries (subscribeWhen). */
@@ -360,7 +419,7 @@ export function step(state: ProtocolState, event: Event, env: Env): Step {
   const out: Action[] = [];
   const next = transition(state, event, env, out);
   if (next.phase !== 'open') return { state: next, actions: out };
-  const pumped = askToSubscribe(askForPartial(pump(next, env, out), env, out), env, out);
+  const pumped = askAboutStale(askToSubscribe(askForPartial(pump(next, env, out), env, out), env, out), env, out);
   const current = lacking(seqsOf(env.holdings), pumped.peerHolds) === 0;
   return { state: current ? { ...pumped, caughtUpAt: env.now } : pumped, actions: out };
 }
@@ -406,7 +465,7 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return s;
     case 'located':
       if (event.stream !== s.stream || s.outbound !== 'locating') return s;
-      return { ...s, cursor: event.cursor, outbound: 'idle' };
+      return { ...(event.based ? learnHeld(s, event.based, env) : s), cursor: event.cursor, outbound: 'idle', unserved: new Set(event.unserved) };
     case 'read':
       if (event.stream !== s.stream || s.outbound !== 'reading') return s;
       for (const record of event.records ?? []) out.push({ type: 'send', message: record });
@@ -421,6 +480,10 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
     }
     case 'incomplete':
       return s.phase === 'open' ? wantLater(s, event.ids) : s;
+    case 'relocate':
+      return s.phase === 'open' ? { ...s, relocate: true } : s;
+    case 'stale':
+      return s.phase === 'open' && event.ids.length > 0 ? { ...s, stale: [...(s.stale ?? []), ...event.ids] } : s;
     case 'resubscribe':
       // Before our open is sent there is nothing to follow: the open declares the change.
       return s.phase === 'open' || s.phase === 'awaiting-open' ? { ...s, subscribeWhen: ownSeq(s, env) } : s;
@@ -510,6 +573,7 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       if (!env.auth.verify(s.peer.publicKey, recordSigningInput(env.auth.cluster, msg.id, msg.doc), msg.sig)) {
         return fail(s, new CrmsyncError('ERR_SIGNATURE', 'a record document is not signed by the peer that sent it'), out);
       }
+      s = { ...s, documented: noteDocumented(s.documented, msg.id) };
       // The answer to our `want` (asked once the region held what we hold) is complete, if
       // the region still holds what we hold now: entries we took from others since asking
       // may be missing from it (then it counts as partial, and we ask again). This checks
@@ -542,6 +606,21 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       out.push({ type: 'evict', ids: asked });
       return { ...s, asked: s.asked!.filter((id) => !asked.includes(id)) };
     }
+    case 'mark':
+      // Frames are handled in order, each after the one before: everything before it is handled.
+      out.push({ type: 'send', message: { type: 'marked', n: msg.n } });
+      return s;
+    case 'marked':
+      out.push({ type: 'marked', n: msg.n });
+      return s;
+    case 'base':
+      // Only a region vouches for the documents that stand for the history below its floors.
+      if (s.peer?.role !== 'region') {
+        out.push({ type: 'log', level: 'warn', message: 'ignored floors (base) from a member that is not a region', fields: { peer: s.remote } });
+        return s;
+      }
+      out.push({ type: 'apply-base', floors: msg.floors, documented: s.documented ?? new Set() });
+      return { ...s, documented: new Set() };
     case 'subscribed':
       // Only a region vouches for the history a subscriber skipped (as for `record`).
       if (s.peer?.role === 'region') out.push({ type: 'covered', holding: msg.holding });

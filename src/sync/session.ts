@@ -32,6 +32,8 @@ import { parseRecordId, type RecordId } from '../types.js';
 import { toWireClock } from '../crdt/origin-clock.js';
 import { NONCE_BYTES } from './codec.js';
 import { StagedWindow } from './staged-window.js';
+import { DocPacer } from './doc-pacer.js';
+import { SessionFloors } from './session-floors.js';
 import {
   initialState, lagOf, step,
   type Action, type Admission, type AuthContext, type DigestMessage, type Env, type Event, type PeerIdentity, type Phase, type ProtocolState,
@@ -55,6 +57,8 @@ export interface SessionHost {
   onHolds?(reports: HoldsReport[]): void;
   /** The peer's summary of the holds reports it has: the host sends it the newer or missing ones. */
   onHoldsWanted?(session: PeerSession, known: [node: string, at: number][]): void;
+  /** A region's base raised our floors of `origins` (other sessions' peers may be below them now). */
+  onFloorsRaised?(session: PeerSession, origins: string[]): void;
   /** Changes the peer sent were quarantined (stored, never applied: they failed verification). */
   onQuarantined?(session: PeerSession, count: number): void;
   now(): number;
@@ -91,6 +95,13 @@ export class PeerSession {
   #inboxDepth = 0;
   #closeReported = false;
   readonly #catchUp: CatchUpGate | undefined;
+  /** Paces the record documents we send (doc-pacer.ts). */
+  readonly #pacer: DocPacer;
+  /** Answers to the peer's `want`s, one after the other; how many are queued. */
+  #answering: Promise<void> = Promise.resolve();
+  #wantsQueued = 0;
+  /** Locating for a peer below our floors, and taking a region's (session-floors.ts). */
+  readonly #floors: SessionFloors<object>;
 
   constructor(options: { connection: Connection; engine: SyncEngine; trust: TrustService; host: SessionHost; limits: Limits; logger: Logger; catchUp?: CatchUpGate }) {
     const { connection, engine, trust, host } = options;
@@ -102,6 +113,16 @@ export class PeerSession {
     this.#limits = options.limits;
     this.#logger = options.logger;
     this.#auth = authContext(trust, connection, (nonce) => host.isOwnNonce(nonce), options.engine.policies);
+    this.#pacer = new DocPacer((n) => this.#sendFrame(encodeMessage({ type: 'mark', n })), options.limits.ackTimeoutMs);
+    this.#floors = new SessionFloors({
+      engine, trust, limits: options.limits, logger: options.logger, catchUp: this.#catchUp, owner: this,
+      peer: () => ({ remote: this.#state.remote, identity: this.#state.peer, holding: this.#state.peerHolding }),
+      isOpen: () => this.#connection.isOpen,
+      sendFrame: (frame) => this.#sendFrame(frame),
+      sendRecords: async (ids) => this.#sendRecordMessages(await this.#recordMessages(ids)),
+      dispatch: (event) => this.#dispatch(event),
+      floorsRaised: (origins) => this.#host.onFloorsRaised?.(this, origins),
+    });
     this.#state = initialState(engine.nodeId, host.now(), { initiator: connection.direction === 'outbound', nonce: host.randomBytes(NONCE_BYTES) });
   }
 
@@ -164,6 +185,11 @@ export class PeerSession {
     this.#dispatch({ type: 'resubscribe' });
   }
 
+  /** Our floors rose (a region's base, taken in another session): locate again for this peer. */
+  relocate(): void {
+    this.#dispatch({ type: 'relocate' });
+  }
+
   /** Tells the peer what we now hold (after receiving from someone else). */
   announce(origins: string[]): void {
     this.#dispatch({ type: 'announce', origins });
@@ -184,9 +210,10 @@ export class PeerSession {
     this.#dispatch({ type: 'send-digest', message });
   }
 
-  /** Timer work: handshake timeout, and resending when acks stop coming. */
+  /** Timer work: handshake timeout, resending when acks stop coming, marks that time out. */
   tick(): void {
     this.#dispatch({ type: 'tick' });
+    this.#pacer.tick(this.#host.now());
   }
 
   /** Closes the connection (idempotent); the host hears onClose once. */
@@ -236,6 +263,7 @@ export class PeerSession {
     if (this.#closeReported) return;
     this.#closeReported = true;
     this.#catchUp?.cancel(this);
+    this.#pacer.close();
     const close = actions.find((a): a is Extract<Action, { type: 'close' }> => a.type === 'close');
     const { code, reason } = close ?? (event.type === 'closed' ? event : { code: CloseCode.normal, reason: 'closed' });
     this.#host.onClose(this, code, reason);
@@ -279,7 +307,7 @@ export class PeerSession {
         this.#sendFrame(action.frame);
         return;
       case 'locate':
-        this.#async(this.#engine.firstMissingPosition(action.peerHolds), (cursor) => ({ type: 'located', stream: action.stream, cursor }));
+        this.#async(this.#floors.locate(action.peerHolds), (located) => ({ type: 'located', stream: action.stream, ...located }));
         return;
       case 'read':
         this.#async(this.#readWithRecords(action.from), ({ entries, records }) => ({ type: 'read', stream: action.stream, entries, records }));
@@ -301,7 +329,22 @@ export class PeerSession {
         this.#pendingWork = this.#engine.evictRecords(action.ids.map((id) => parseRecordId(id))).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
         return;
       case 'send-records':
-        this.#pendingWork = this.#sendRecords(action.ids).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
+        // Not awaited by the inbox: the peer's `marked` answers to our documents come through it.
+        // One answer at a time; an honest peer waits for each before it asks again.
+        if (this.#wantsQueued >= FIXED.maxQueuedWants) {
+          this.close(CloseCode.policyViolation, 'too many unanswered wants');
+          return;
+        }
+        this.#wantsQueued++;
+        this.#answering = this.#answering.then(() => this.#sendRecords(action.ids))
+          .catch((error: unknown) => this.#dispatch({ type: 'failed', error }))
+          .finally(() => { this.#wantsQueued--; });
+        return;
+      case 'marked':
+        this.#pacer.marked(action.n);
+        return;
+      case 'apply-base':
+        this.#pendingWork = this.#floors.applyBase(action.floors, action.documented).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
         return;
       case 'covered':
         this.#pendingWork = this.#engine.markCovered(action.holding).catch((error: unknown) => this.#dispatch({ type: 'failed', error }));
@@ -312,6 +355,11 @@ export class PeerSession {
       case 'opened':
         this.#logger.debug({ peer: action.remote, conn: this.#connection.id, direction: this.#connection.direction }, 'handshake complete');
         this.#host.onOpen(this);
+        // Records still marked as held in part (a session closed before asking, or before
+        // the answer): ask this region. Their later entries may never come (truncated).
+        if (this.#state.peer?.role === 'region' && !holdsAll(this.#engine.holding())) {
+          this.#async(this.#engine.partialRecords(), (ids) => ({ type: 'stale', ids }));
+        }
         return;
       case 'close':
         this.#connection.close(action.code, action.reason);
@@ -377,7 +425,7 @@ export class PeerSession {
   async #backfill(from: Holding, to: Holding): Promise<void> {
     const ids = await this.#engine.recordsEntering(from, to);
     for (let i = 0; i < ids.length; i += this.#limits.batchChanges) {
-      if (!(await this.#sendRecordMessages(ids.slice(i, i + this.#limits.batchChanges)))) return;
+      if (!(await this.#sendRecordMessages(await this.#recordMessages(ids.slice(i, i + this.#limits.batchChanges))))) return;
     }
   }
 
@@ -396,7 +444,11 @@ export class PeerSession {
       if (view && (!scope || holds([scope], placementOf(view)))) inside.push(recordId);
       else outside.push(id);
     }
-    if (!(await this.#sendRecordMessages(inside))) return;
+    const messages = await this.#recordMessages(inside);
+    // Gone meanwhile (erased, collected): answered as outside, so the asker's question closes.
+    const sent = new Set(messages.map((m) => m.id));
+    outside.push(...inside.filter((id) => !sent.has(id)));
+    if (!(await this.#sendRecordMessages(messages))) return;
     if (outside.length > 0) this.#sendFrame(encodeMessage({ type: 'outside', ids: outside }));
   }
 
@@ -404,11 +456,13 @@ export class PeerSession {
    * Sends the signed documents of `ids` (at most a batch: they are read before sending),
    * waiting for drain above the high-water mark. False when the connection closed meanwhile.
    */
-  async #sendRecordMessages(ids: RecordId[]): Promise<boolean> {
-    for (const message of await this.#recordMessages(ids)) {
+  async #sendRecordMessages(messages: RecordMessage[]): Promise<boolean> {
+    for (const message of messages) {
       if (!this.#connection.isOpen) return false;
       this.#sendFrame(encodeMessage(message));
       if (this.#connection.bufferedAmount > this.#limits.sendHighWaterBytes) await this.#connection.drained();
+      // The receiver adopts documents one by one: at most a few marks' worth wait there.
+      await this.#pacer.sent(this.#host.now());
     }
     return this.#connection.isOpen;
   }

@@ -73,7 +73,7 @@ export function onRead(s: ProtocolState, entries: StoredEntry[], env: Env): Prot
   for (const entry of entries) {
     const prev = chains.has(entry.origin) ? chains.get(entry.origin) : entry.prev;
     chains.set(entry.origin, entry.chain);
-    if (entry.seq > (sent.get(entry.origin) ?? 0) && env.allowed(entry.origin, entry.seq) && (relays || entry.origin === s.self)) {
+    if (entry.seq > (sent.get(entry.origin) ?? 0) && env.allowed(entry.origin, entry.seq) && (relays || entry.origin === s.self) && !s.unserved?.has(entry.origin)) {
       sent.set(entry.origin, entry.seq);
       fresh.push({ entry: servedAs(entry, s.peerHolding), prev, cut: false });
     }
@@ -168,6 +168,11 @@ export function pump(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
   }
   const next = sending === 0 ? s : { ...s, sentBatch, queued: s.queued.slice(sending) };
   // A grown subscription: the records entering it go first, then the stream reads on with the new filter.
+  // Our floors rose (a region's base): the peer may now be below them; locate again once idle.
+  if (next.relocate && next.outbound === 'idle') {
+    const { relocate: _done, ...rest } = next;
+    return restart(rest, rest.peerHolds, rest.epoch, env, out);
+  }
   if (next.pendingHolding && next.outbound === 'idle') {
     out.push({ type: 'backfill', stream: next.stream, from: next.peerHolding, to: next.pendingHolding });
     return { ...next, outbound: 'backfilling' };

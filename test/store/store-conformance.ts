@@ -231,6 +231,42 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('truncates a log prefix with its index keys, keeps floors, the start and the numbering across a reopen', async () => {
+      let store = await factory.open('a');
+      await store.commit({ ...mutation('doc1', 1, undefined), records: [{ ...mutation('doc1', 1, undefined).records[0]!, snapshot: new Uint8Array([9]), wholeDocument: true }] });
+      const one = await store.getMeta(parseRecordId('doc1'));
+      await store.commit(mutation('doc1', 2, one, {}, new Uint8Array([8])));
+      await store.commit(mutation('doc2', 3, undefined));
+      const floorOf = (seq: number) => ({ seq, chain: chain(seq), sig: new Uint8Array(64).fill(seq), prev: chain(seq - 1), record: 'doc1', digest: chain(99) });
+      expect(store.logStart).toBe(1);
+      expect(store.floors.size).toBe(0);
+      await store.commit({ records: [], entries: [], clock: [], truncate: { through: 2, entries: [1, 2].map((seq) => ({ origin: nodeA, seq, record: 'doc1' as RecordId, localSeq: seq })) }, floors: [[nodeA, floorOf(2)]] });
+      expect(store.logStart).toBe(3);
+      expect(store.floors.get('a')).toEqual(floorOf(2));
+      // Gone from the log, the origin index and the history; the floor answers for its own seq only.
+      expect((await store.readLog(1, 10, 1e6)).map((e) => e.seq)).toEqual([3]);
+      expect(await store.localSeqOf('a', 1)).toBeUndefined();
+      expect(await store.chainAt('a', 1)).toBeUndefined();
+      expect(await store.chainAt('a', 2)).toBe(chain(2));
+      expect(await store.historyOf(parseRecordId('doc1'), 10)).toEqual([]);
+      expect((await store.documentParts(parseRecordId('doc1'), (await store.getMeta(parseRecordId('doc1')))!)).map((c) => [...c])).toEqual([[8]]);
+      // A floor is only ever raised.
+      await store.commit({ records: [], entries: [], clock: [], floors: [[nodeA, floorOf(1)]] });
+      expect(store.floors.get('a')?.seq).toBe(2);
+      // Everything truncated: positions are never reused, after a reopen too.
+      await store.commit({ records: [], entries: [], clock: [], truncate: { through: 3, entries: [{ origin: nodeA, seq: 3, record: 'doc2' as RecordId, localSeq: 3 }] }, floors: [[nodeA, floorOf(3)]] });
+      await store.close();
+      store = await factory.open();
+      expect(store.logStart).toBe(4);
+      expect(store.lastLocalSeq).toBe(3);
+      expect(store.floors.get('a')).toEqual(floorOf(3));
+      expect(await store.readLog(1, 10, 1e6)).toEqual([]);
+      const [next] = await store.commit(mutation('doc3', 4, undefined));
+      expect(next!.localSeq).toBe(4);
+      expect((await store.readLog(1, 10, 1e6)).map((e) => e.localSeq)).toEqual([4]);
+      await store.close();
+    });
+
     it('refuses use after close with ERR_CLOSED', async () => {
       const store = await factory.open('a');
       await store.close();

@@ -35,8 +35,8 @@ export interface BackupRouteOptions {
 const restoreQuery = z.strictObject({ dryRun: z.enum(['true', 'false']).transform((v) => v === 'true').optional() });
 
 const restoreResult = z.strictObject({
-  backup: z.strictObject({ nodeId: z.string(), createdAt: z.number(), founder: z.string(), entries: z.number(), blocks: z.number(), clock: z.record(z.string(), z.number()) }),
-  applied: z.number(), quarantined: z.number(), alreadyPresent: z.number(), dryRun: z.boolean(),
+  backup: z.strictObject({ nodeId: z.string(), createdAt: z.number(), founder: z.string(), entries: z.number(), blocks: z.number(), documents: z.number(), clock: z.record(z.string(), z.number()) }),
+  adopted: z.number(), applied: z.number(), quarantined: z.number(), alreadyPresent: z.number(), dryRun: z.boolean(),
   records: z.strictObject({ live: z.number(), deleted: z.number() }),
   clock: z.record(z.string(), z.number()),
 }) satisfies z.ZodType<RestoreResult>;
@@ -60,8 +60,8 @@ export function backupRoutes(options: BackupRouteOptions): ApiRoute[] {
       responses: {
         200: { description: 'what was merged (with dryRun=true: what would be)', schema: restoreResult },
         413: { description: 'the upload is larger than the limit (ERR_VALIDATION)' },
-        400: { description: 'a backup of another cluster, or of format version 1 (ERR_VALIDATION); nothing was written' },
-        422: { description: 'the file is truncated, corrupted or not a backup (ERR_CORRUPT; nothing was written), or its entries fail signature verification (ERR_SIGNATURE; nothing of the failing batch was written)' },
+        400: { description: 'a backup of another cluster, of format version 1, or whose log of this node\'s own id was truncated beyond what it holds (ERR_VALIDATION); nothing was written' },
+        422: { description: 'the file is truncated, corrupted or not a backup (ERR_CORRUPT; nothing was written, or for a record document the node refuses, nothing of its batch), or its floors or entries fail signature verification (ERR_SIGNATURE; nothing of the failing batch was written)' },
         409: { description: 'the backup holds a history of an origin that contradicts the one this node holds (ERR_ORIGIN_FORKED); nothing of the failing batch was written' },
       },
       handle: async ({ query }) => ({ stream: (req, res) => void receiveRestore(options, req, res, query.dryRun ?? false) }),
@@ -76,7 +76,7 @@ async function sendBackup(node: CrmNode, res: ServerResponse, logger: Logger | u
   try {
     await pipeline(stream, res);
     const stats = await done;
-    logger?.info({ entries: stats.entries, blocks: stats.blocks }, 'backup sent');
+    logger?.info({ version: stats.version, entries: stats.entries, blocks: stats.blocks, documents: stats.documents }, 'backup sent');
   } catch (err) {
     // The status line is gone: cutting the connection is the only way to say "failed";
     // the client's verification then refuses the truncated file.

@@ -1,5 +1,5 @@
 /**
- * How one change-log entry is stored inside a backup block (format version 2): plain
+ * How one change-log entry is stored inside a backup block (format versions 2 and 3): plain
  * MessagePack (no msgpackr record extension; maps decode as plain objects), a map of
  * the entry in the sync wire's short keys (`e`), its position in the source log (`l`)
  * and whether a frame may end after it (`b`). Only what verification needs is kept:
@@ -68,4 +68,9 @@ export function encodeValue(value: unknown): Uint8Array {
 /** Decodes a header value. */
 export function decodeValue(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
+}
+
+/** Decodes concatenated values (a block payload). */
+export function decodeMultiple(bytes: Uint8Array): unknown[] {
+  return packr.unpackMultiple(bytes) as unknown[];
 }

@@ -1,9 +1,12 @@
 /**
- * The backup file format, version 2 (byte by byte in docs/backup-format.md). The
- * whole file is one gzip stream; inside it: a header frame (with the cluster's founder
- * and trust statements), block frames of signed change-log entries, and a trailer
- * frame. Every length is big-endian. This module only builds frames; backup-reader.ts
- * parses and checks them.
+ * The backup file format, versions 2 and 3 (byte by byte in docs/backup-format.md).
+ * The whole file is one gzip stream; inside it: a header frame (with the cluster's
+ * founder and trust statements), block frames of signed change-log entries, and a
+ * trailer frame. Version 3 is the backup of a truncated log: between the header and the
+ * entry blocks it holds document blocks (every record's whole document) and one floors
+ * frame (where each origin's entries in the file start), and its trailer also counts the
+ * documents. Every length is big-endian. This module only builds frames;
+ * backup-reader.ts parses and checks them.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -14,13 +17,20 @@ import { decodeValue, encodeValue } from './backup-entry.js';
 export const MAGIC = Buffer.from('CRMSYNCB', 'latin1');
 /** Last 8 bytes of the decompressed stream. */
 export const END_MAGIC = Buffer.from('CRMSYNCE', 'latin1');
-/** The format version this code writes and reads. */
+/** The format of a backup of a log that was never truncated (entries from every origin's seq 1). */
 export const FORMAT_VERSION = 2;
+/** The format of a backup of a truncated log: record documents and floors before the entries. */
+export const DOCUMENTS_FORMAT_VERSION = 3;
+/** The format versions this code writes and reads. */
+export type FormatVersion = typeof FORMAT_VERSION | typeof DOCUMENTS_FORMAT_VERSION;
 /** The format of protocol-1 nodes (unsigned logs): recognised only to refuse it with a way out. */
 export const UNSIGNED_FORMAT_VERSION = 1;
 /** Frame kinds. */
 export const BLOCK_KIND = 0x42; // 'B'
 export const TRAILER_KIND = 0x54; // 'T'
+/** Version 3 only: a block of record documents, and the floors frame. */
+export const DOCUMENTS_KIND = 0x44; // 'D'
+export const FLOORS_KIND = 0x46; // 'F'
 /** Length of a SHA-256 digest. */
 export const HASH_BYTES = 32;
 
@@ -38,6 +48,11 @@ export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 export const MAX_UNBOUNDED_BYTES = 256 * 1024 * 1024;
 /** Most trust statements a header may carry: a trust list's default maximum. */
 export const MAX_HEADER_STATEMENTS = 10_000;
+/**
+ * Most floors a floors frame may carry: one per origin, and every origin needs a grant
+ * among the header's statements. Bounds reader memory (a floor is about 200 bytes).
+ */
+export const MAX_FLOORS = MAX_HEADER_STATEMENTS;
 
 /** What the header says about the backup. */
 export interface BackupHeader {
@@ -84,9 +99,14 @@ const u32 = (n: number) => {
   b.writeUInt32BE(n);
   return b;
 };
+const u64 = (n: number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+};
 
 /** Magic, version, header length, header (MessagePack), SHA-256 of the header bytes. */
-export function headerFrame(header: BackupHeader): { bytes: Buffer; hash: Buffer } {
+export function headerFrame(header: BackupHeader, version: FormatVersion = FORMAT_VERSION): { bytes: Buffer; hash: Buffer } {
   // Never write a file no reader takes (a node's trust list may be configured larger
   // than a header holds): say so before the first byte.
   if (header.trust.length > MAX_HEADER_STATEMENTS) {
@@ -97,21 +117,46 @@ export function headerFrame(header: BackupHeader): { bytes: Buffer; hash: Buffer
     throw new CrmsyncError('ERR_VALIDATION', `the backup header (${header.trust.length} trust statements) takes ${body.length} bytes, more than the ${MAX_HEADER_BYTES} a reader accepts`);
   }
   const hash = sha256(body);
-  return { bytes: Buffer.concat([MAGIC, u16(FORMAT_VERSION), u32(body.length), body, hash]), hash };
+  return { bytes: Buffer.concat([MAGIC, u16(version), u32(body.length), body, hash]), hash };
+}
+
+/**
+ * A frame of `kind`: payload length, item count, SHA-256 of the payload, payload (the
+ * items concatenated). Entry blocks ('B'), document blocks ('D') and the floors frame
+ * ('F', one item) share this layout.
+ */
+export function payloadFrame(kind: number, items: Uint8Array[]): { bytes: Buffer; hash: Buffer } {
+  const payload = Buffer.concat(items);
+  const hash = sha256(payload);
+  return { bytes: Buffer.concat([Buffer.of(kind), u32(payload.length), u32(items.length), hash, payload]), hash };
 }
 
 /** 'B', payload length, entry count, SHA-256 of the payload, payload (concatenated entries). */
 export function blockFrame(entries: Uint8Array[]): { bytes: Buffer; hash: Buffer } {
-  const payload = Buffer.concat(entries);
-  const hash = sha256(payload);
-  return { bytes: Buffer.concat([Buffer.of(BLOCK_KIND), u32(payload.length), u32(entries.length), hash, payload]), hash };
+  return payloadFrame(BLOCK_KIND, entries);
 }
 
-/** 'T', entry count (u64), block count (u32), digest over the header and block hashes, end magic. */
-export function trailerFrame(entries: number, blocks: number, digest: Buffer): Buffer {
-  const count = Buffer.alloc(8);
-  count.writeBigUInt64BE(BigInt(entries));
-  return Buffer.concat([Buffer.of(TRAILER_KIND), count, u32(blocks), digest, END_MAGIC]);
+/** What a trailer counts. Version 3 adds the documents and their blocks. */
+export interface TrailerCounts {
+  entries: number;
+  blocks: number;
+  documents?: number;
+  documentBlocks?: number;
+}
+
+/**
+ * 'T', entry count (u64), block count (u32), in version 3 document count (u64) and
+ * document block count (u32), digest over the header and frame hashes, end magic.
+ */
+export function trailerFrame(counts: TrailerCounts, digest: Buffer, version: FormatVersion = FORMAT_VERSION): Buffer {
+  const parts = [Buffer.of(TRAILER_KIND), u64(counts.entries), u32(counts.blocks)];
+  if (version === DOCUMENTS_FORMAT_VERSION) parts.push(u64(counts.documents ?? 0), u32(counts.documentBlocks ?? 0));
+  return Buffer.concat([...parts, digest, END_MAGIC]);
+}
+
+/** Bytes of a trailer after its kind byte. */
+export function trailerLength(version: FormatVersion): number {
+  return 8 + 4 + (version === DOCUMENTS_FORMAT_VERSION ? 8 + 4 : 0) + HASH_BYTES + END_MAGIC.length;
 }
 
 /** Parses and validates a header body. */
@@ -129,7 +174,8 @@ export function parseHeader(body: Uint8Array): BackupHeader {
 
 /**
  * The running digest of the trailer: SHA-256 over the header hash followed by every
- * block hash in file order, so dropping, repeating or reordering a block is detected.
+ * block hash (document blocks and the floors frame too, in version 3) in file order, so
+ * dropping, repeating or reordering a frame is detected.
  */
 export class ChainDigest {
   private readonly hash = createHash('sha256');

@@ -2,85 +2,40 @@
  * Reading a backup file: decompresses it as a stream and yields its frames one at a
  * time, checking every hash, count and order rule on the way. Any problem, including
  * a truncated file or a gzip error, is an ERR_CORRUPT naming where it was found.
+ * Reads format versions 2 and 3 (3: record documents and floors before the entries).
  */
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CrmsyncError } from '../index.js';
+import { ByteReader, checkGzipHeader, corrupt, need, type BackupBytes } from './backup-bytes.js';
+import { decodeDocuments, decodeFloors, type BackupDocument, type BackupFloors } from './backup-document.js';
 import { decodeEntries, type BackupEntry } from './backup-entry.js';
 import {
-  BLOCK_KIND, ChainDigest, END_MAGIC, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_BLOCK_BYTES, MAX_HEADER_BYTES, MAX_UNBOUNDED_BYTES,
-  TRAILER_KIND, UNSIGNED_FORMAT_VERSION, parseHeader, sha256, type BackupHeader,
+  BLOCK_KIND, ChainDigest, DOCUMENTS_FORMAT_VERSION, DOCUMENTS_KIND, END_MAGIC, FLOORS_KIND, FORMAT_VERSION, HASH_BYTES, MAGIC, MAX_BLOCK_BYTES,
+  MAX_HEADER_BYTES, MAX_UNBOUNDED_BYTES, TRAILER_KIND, UNSIGNED_FORMAT_VERSION, parseHeader, sha256, trailerLength, type BackupHeader, type FormatVersion,
 } from './backup-format.js';
 
-/** The compressed bytes of a backup: a file stream, or chunks in memory. */
-export type BackupBytes = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable;
+export type { BackupBytes };
 
 /** One parsed, checked frame of a backup. */
 export type BackupFrame =
-  | { kind: 'header'; header: BackupHeader }
+  | { kind: 'header'; header: BackupHeader; version: FormatVersion }
+  /** Version 3: a block of whole record documents, in record id order. */
+  | { kind: 'documents'; index: number; documents: BackupDocument[] }
+  /** Version 3: where each origin's entries in the file start (after the documents, before the entries). */
+  | { kind: 'floors'; floors: BackupFloors }
   | { kind: 'block'; index: number; entries: BackupEntry[] }
-  | { kind: 'trailer'; entries: number; blocks: number };
-
-/** The first 8 bytes of every gzip stream crmsync writes. */
-const GZIP_FIXED = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00]);
-
-const corrupt = (message: string, cause?: unknown) => new CrmsyncError('ERR_CORRUPT', `backup file is corrupt: ${message}`, cause === undefined ? {} : { cause });
-
-/** Exact-length reads over a stream of chunks. */
-class ByteReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private ended = false;
-  /** Decompressed bytes consumed so far (for error messages). */
-  offset = 0;
-
-  constructor(private readonly source: AsyncIterator<Buffer>) {}
-
-  /** Exactly `n` bytes, or undefined when the stream ends first. */
-  async read(n: number): Promise<Buffer | undefined> {
-    while (this.buffered < n && !this.ended) await this.pull();
-    if (this.buffered < n) return undefined;
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.buffered = rest.length;
-    this.offset += n;
-    return out;
-  }
-
-  /** True when no byte is left. */
-  async atEnd(): Promise<boolean> {
-    while (this.buffered === 0 && !this.ended) await this.pull();
-    return this.buffered === 0;
-  }
-
-  private async pull(): Promise<void> {
-    let next: IteratorResult<Buffer>;
-    try {
-      next = await this.source.next();
-    } catch (err) {
-      // zlib's errors (Z_DATA_ERROR, Z_BUF_ERROR for a truncated stream) mean a damaged
-      // file; anything else (a read error of the file itself) is passed on as it is.
-      const code = (err as { code?: unknown }).code;
-      if (typeof code !== 'string' || !code.startsWith('Z_')) throw err;
-      throw corrupt(`cannot decompress it (${(err as Error).message}); the file is truncated or damaged`, err);
-    }
-    if (next.done) this.ended = true;
-    else if (next.value.length > 0) {
-      this.chunks.push(next.value);
-      this.buffered += next.value.length;
-    }
-  }
-}
+  | { kind: 'trailer'; entries: number; blocks: number; documents: number; documentBlocks: number };
 
 /**
  * Parses a backup from its compressed bytes, yielding frames as they are checked:
- * the header (every origin of its clock named by its trust statements), each block
- * (hash verified, entries decoded and validated, origin sequences contiguous from 1,
- * source log order increasing, boundaries close enough), then the trailer (counts and
- * chain digest verified, end of stream reached, final clock equal to the header's, the
- * last entry a boundary). Signatures are the node's to check, as for a peer's entries.
+ * the header (every origin of its clock named by its trust statements); in version 3
+ * the document blocks (hash verified, documents well-formed, ids increasing) and the
+ * floors frame (each at most the header's clock); each block (hash verified, entries
+ * decoded and validated, origin sequences contiguous from the floor or 1, source log
+ * order increasing, boundaries close enough), then the trailer (counts and chain digest
+ * verified, end of stream reached, final clock equal to the header's, the last entry a
+ * boundary). Signatures are the node's to check, as for a peer's entries.
  */
 export async function* readBackup(compressed: BackupBytes): AsyncGenerator<BackupFrame> {
   const gunzip = createGunzip();
@@ -89,19 +44,37 @@ export async function* readBackup(compressed: BackupBytes): AsyncGenerator<Backu
   input.pipe(gunzip);
   const reader = new ByteReader(gunzip[Symbol.asyncIterator]());
   try {
-    const { header, hash } = await readHeader(reader);
-    yield { kind: 'header', header };
-    const state: ReadState = { header, chain: new ChainDigest(), seen: new Map(), lastLocalSeq: 0, entries: 0, blocks: 0, unbounded: 0, endsAtBoundary: true };
+    const { header, hash, version } = await readHeader(reader);
+    yield { kind: 'header', header, version };
+    const state: ReadState = {
+      header, chain: new ChainDigest(), seen: new Map(), lastLocalSeq: 0, entries: 0, blocks: 0, unbounded: 0, endsAtBoundary: true,
+      phase: version === DOCUMENTS_FORMAT_VERSION ? 'documents' : 'entries', documents: 0, documentBlocks: 0, lastDocument: undefined,
+    };
     state.chain.add(hash);
     for (;;) {
-      const kind = await need(reader, 1, 'a block or the trailer');
-      if (kind[0] === TRAILER_KIND) break;
-      if (kind[0] !== BLOCK_KIND) throw corrupt(`unexpected frame kind 0x${kind[0]!.toString(16)} at byte ${reader.offset - 1}`);
-      const entries = await readBlock(reader, state);
-      yield { kind: 'block', index: state.blocks - 1, entries };
+      const kind = (await need(reader, 1, 'a block or the trailer'))[0]!;
+      const at = reader.offset - 1;
+      if (kind === TRAILER_KIND) {
+        if (state.phase === 'documents') throw corrupt(`the trailer at byte ${at} comes before the floors frame (a backup of format version 3 has one)`);
+        break;
+      }
+      if (version === DOCUMENTS_FORMAT_VERSION && kind === DOCUMENTS_KIND) {
+        if (state.phase !== 'documents') throw corrupt(`a document block at byte ${at} follows the floors frame (documents come first)`);
+        const documents = await readDocuments(reader, state);
+        yield { kind: 'documents', index: state.documentBlocks - 1, documents };
+      } else if (version === DOCUMENTS_FORMAT_VERSION && kind === FLOORS_KIND) {
+        if (state.phase !== 'documents') throw corrupt(`a second floors frame at byte ${at}`);
+        yield { kind: 'floors', floors: await readFloors(reader, state) };
+      } else if (kind === BLOCK_KIND) {
+        if (state.phase !== 'entries') throw corrupt(`an entry block at byte ${at} comes before the floors frame`);
+        const entries = await readBlock(reader, state);
+        yield { kind: 'block', index: state.blocks - 1, entries };
+      } else {
+        throw corrupt(`unexpected frame kind 0x${kind.toString(16)} at byte ${at}`);
+      }
     }
-    await checkTrailer(reader, state);
-    yield { kind: 'trailer', entries: state.entries, blocks: state.blocks };
+    await checkTrailer(reader, state, version);
+    yield { kind: 'trailer', entries: state.entries, blocks: state.blocks, documents: state.documents, documentBlocks: state.documentBlocks };
   } finally {
     input.unpipe(gunzip);
     gunzip.destroy();
@@ -113,7 +86,7 @@ export async function* readBackup(compressed: BackupBytes): AsyncGenerator<Backu
 interface ReadState {
   header: BackupHeader;
   chain: ChainDigest;
-  /** Last seq seen per origin. */
+  /** Last seq seen per origin (its floor before its first entry). */
   seen: Map<string, number>;
   lastLocalSeq: number;
   entries: number;
@@ -122,19 +95,31 @@ interface ReadState {
   unbounded: number;
   /** The last entry read is a boundary (true before any entry). */
   endsAtBoundary: boolean;
+  /** Version 3 reads documents until its floors frame; version 2 starts with entries. */
+  phase: 'documents' | 'entries';
+  documents: number;
+  documentBlocks: number;
+  /** Id of the last document read: ids strictly increase. */
+  lastDocument: string | undefined;
 }
 
-/** Reads one block frame after its kind byte; checks its hash, entries and their order. */
-async function readBlock(reader: ByteReader, state: ReadState): Promise<BackupEntry[]> {
-  const index = state.blocks;
-  const meta = await need(reader, 8 + HASH_BYTES, `block ${index}`);
+/** Reads the length, count and hash of a frame after its kind byte, then its payload; checks the hash and adds it to the digest. */
+async function readPayload(reader: ByteReader, state: ReadState, what: string): Promise<{ payload: Buffer; count: number }> {
+  const meta = await need(reader, 8 + HASH_BYTES, what);
   const length = meta.readUInt32BE(0);
   const count = meta.readUInt32BE(4);
-  if (length > MAX_BLOCK_BYTES) throw corrupt(`block ${index} claims ${length} bytes (more than ${MAX_BLOCK_BYTES})`);
-  const payload = await need(reader, length, `block ${index}`);
+  if (length > MAX_BLOCK_BYTES) throw corrupt(`${what} claims ${length} bytes (more than ${MAX_BLOCK_BYTES})`);
+  const payload = await need(reader, length, what);
   const hash = meta.subarray(8);
-  if (!sha256(payload).equals(hash)) throw corrupt(`block ${index} fails its SHA-256 check`);
+  if (!sha256(payload).equals(hash)) throw corrupt(`${what} fails its SHA-256 check`);
   state.chain.add(hash);
+  return { payload, count };
+}
+
+/** Reads one entry block frame after its kind byte; checks its hash, entries and their order. */
+async function readBlock(reader: ByteReader, state: ReadState): Promise<BackupEntry[]> {
+  const index = state.blocks;
+  const { payload, count } = await readPayload(reader, state, `block ${index}`);
   const decoded = decodeEntries(payload, index);
   if (decoded.length !== count) throw corrupt(`block ${index} holds ${decoded.length} entries, its header says ${count}`);
   for (const { entry, localSeq, boundary } of decoded) {
@@ -152,41 +137,68 @@ async function readBlock(reader: ByteReader, state: ReadState): Promise<BackupEn
   return decoded;
 }
 
+/** Reads one document block after its kind byte: hash, count, well-formed documents in increasing id order. */
+async function readDocuments(reader: ByteReader, state: ReadState): Promise<BackupDocument[]> {
+  const index = state.documentBlocks;
+  const { payload, count } = await readPayload(reader, state, `document block ${index}`);
+  const documents = decodeDocuments(payload, index);
+  if (documents.length !== count) throw corrupt(`document block ${index} holds ${documents.length} documents, its header says ${count}`);
+  for (const { id } of documents) {
+    // Ids are ASCII (parseRecordId), so string order is the node's key order.
+    if (state.lastDocument !== undefined && id <= state.lastDocument) throw corrupt(`document ${state.documents} (record ${id}) is out of id order`);
+    state.lastDocument = id;
+    state.documents++;
+  }
+  state.documentBlocks++;
+  return documents;
+}
+
+/**
+ * Reads the floors frame after its kind byte. Each floor is where its origin's entries
+ * in the file start: the last seq the documents stand for, at most the header's clock;
+ * entries follow from the log start on.
+ */
+async function readFloors(reader: ByteReader, state: ReadState): Promise<BackupFloors> {
+  const { payload, count } = await readPayload(reader, state, 'the floors frame');
+  if (count !== 1) throw corrupt(`the floors frame says it holds ${count} items, it holds one`);
+  const floors = decodeFloors(payload);
+  const { clock, lastLocalSeq } = state.header;
+  for (const floor of floors.floors) {
+    if (floor.seq > (clock[floor.origin] ?? 0)) throw corrupt(`the floor of origin ${floor.origin} is seq ${floor.seq}, above the header's clock (${clock[floor.origin] ?? 0})`);
+    state.seen.set(floor.origin, floor.seq);
+  }
+  if (floors.logStart > lastLocalSeq + 1) throw corrupt(`the floors frame starts the log at ${floors.logStart}, after the header's lastLocalSeq ${lastLocalSeq}`);
+  state.lastLocalSeq = floors.logStart - 1;
+  state.phase = 'entries';
+  return floors;
+}
+
 /** Reads the trailer after its kind byte and checks it against everything read. */
-async function checkTrailer(reader: ByteReader, state: ReadState): Promise<void> {
-  const trailer = await need(reader, 8 + 4 + HASH_BYTES + END_MAGIC.length, 'the trailer');
+async function checkTrailer(reader: ByteReader, state: ReadState, version: FormatVersion): Promise<void> {
+  const trailer = await need(reader, trailerLength(version), 'the trailer');
   const claimedEntries = Number(trailer.readBigUInt64BE(0));
   const claimedBlocks = trailer.readUInt32BE(8);
   if (claimedEntries !== state.entries || claimedBlocks !== state.blocks) {
     throw corrupt(`the trailer counts ${claimedEntries} entries in ${claimedBlocks} blocks, the file holds ${state.entries} in ${state.blocks}`);
   }
-  if (!state.chain.digest().equals(trailer.subarray(12, 12 + HASH_BYTES))) throw corrupt('the trailer digest over the block hashes does not match');
-  if (!trailer.subarray(12 + HASH_BYTES).equals(END_MAGIC)) throw corrupt('the end marker is missing');
+  let at = 12;
+  if (version === DOCUMENTS_FORMAT_VERSION) {
+    const claimedDocuments = Number(trailer.readBigUInt64BE(at));
+    const claimedDocumentBlocks = trailer.readUInt32BE(at + 8);
+    if (claimedDocuments !== state.documents || claimedDocumentBlocks !== state.documentBlocks) {
+      throw corrupt(`the trailer counts ${claimedDocuments} documents in ${claimedDocumentBlocks} blocks, the file holds ${state.documents} in ${state.documentBlocks}`);
+    }
+    at += 12;
+  }
+  if (!state.chain.digest().equals(trailer.subarray(at, at + HASH_BYTES))) throw corrupt('the trailer digest over the block hashes does not match');
+  if (!trailer.subarray(at + HASH_BYTES).equals(END_MAGIC)) throw corrupt('the end marker is missing');
   if (!(await reader.atEnd())) throw corrupt('bytes follow the trailer');
   checkClock(state.header, state.seen);
   // Every commit of a node ends at a boundary, so its log always does: a restore's last batch ends there.
   if (!state.endsAtBoundary) throw corrupt('the last entry is not a boundary (a log always ends at one)');
 }
 
-/**
- * gzip's CRC covers the content but not its own header: the fixed bytes this writer
- * produces (magic, deflate, no flags, mtime 0) are checked here so no flipped byte
- * there goes unnoticed. Bytes 8-9 (compression hint, OS) do not affect the content.
- */
-async function* checkGzipHeader(compressed: BackupBytes): AsyncGenerator<Buffer> {
-  let head = Buffer.alloc(0);
-  for await (const chunk of compressed) {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (head.length < GZIP_FIXED.length) {
-      head = Buffer.concat([head, bytes.subarray(0, GZIP_FIXED.length - head.length)]);
-      if (!GZIP_FIXED.subarray(0, head.length).equals(head)) throw corrupt('it is not a crmsync backup (not a gzip stream as crmsync writes it)');
-    }
-    yield bytes;
-  }
-  if (head.length < GZIP_FIXED.length) throw corrupt('it is empty or truncated inside the gzip header');
-}
-
-async function readHeader(reader: ByteReader): Promise<{ header: BackupHeader; hash: Buffer }> {
+async function readHeader(reader: ByteReader): Promise<{ header: BackupHeader; hash: Buffer; version: FormatVersion }> {
   const start = await reader.read(MAGIC.length + 6);
   if (!start || !start.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt('it is not a crmsync backup (wrong magic bytes)');
   const version = start.readUInt16BE(MAGIC.length);
@@ -197,8 +209,8 @@ async function readHeader(reader: ByteReader): Promise<{ header: BackupHeader; h
   }
   // The version bytes sit outside the header hash: an unknown value is a newer writer or
   // damage, and the reader cannot tell which, so the message names both.
-  if (version !== FORMAT_VERSION) {
-    throw corrupt(`format version ${version} is not supported (this crmsync reads version ${FORMAT_VERSION}): the file is damaged, or a newer crmsync wrote it`);
+  if (version !== FORMAT_VERSION && version !== DOCUMENTS_FORMAT_VERSION) {
+    throw corrupt(`format version ${version} is not supported (this crmsync reads versions ${FORMAT_VERSION} and ${DOCUMENTS_FORMAT_VERSION}): the file is damaged, or a newer crmsync wrote it`);
   }
   const length = start.readUInt32BE(MAGIC.length + 2);
   if (length > MAX_HEADER_BYTES) throw corrupt(`the header claims ${length} bytes`);
@@ -207,7 +219,7 @@ async function readHeader(reader: ByteReader): Promise<{ header: BackupHeader; h
   if (!sha256(body.subarray(0, length)).equals(hash)) throw corrupt('the header fails its SHA-256 check');
   const header = parseHeader(body.subarray(0, length));
   checkOrigins(header);
-  return { header, hash };
+  return { header, hash, version };
 }
 
 /**
@@ -220,13 +232,7 @@ function checkOrigins(header: BackupHeader): void {
   if (unknown !== undefined) throw corrupt(`the header's trust statements grant no key to origin ${unknown}, whose entries it holds`);
 }
 
-async function need(reader: ByteReader, n: number, what: string): Promise<Buffer> {
-  const bytes = await reader.read(n);
-  if (!bytes) throw corrupt(`it ends inside ${what} (truncated at byte ${reader.offset} of the decompressed stream)`);
-  return bytes;
-}
-
-/** The entries must be exactly those the header's clock counts. */
+/** The entries (after the floors) must be exactly those the header's clock counts. */
 function checkClock(header: BackupHeader, seen: Map<string, number>): void {
   const origins = new Set([...Object.keys(header.clock), ...seen.keys()]);
   for (const origin of origins) {
@@ -239,16 +245,25 @@ function checkClock(header: BackupHeader, seen: Map<string, number>): void {
 /** Summary of a verified backup. */
 export interface BackupSummary {
   header: BackupHeader;
+  version: FormatVersion;
   entries: number;
   blocks: number;
+  /** Version 3: record documents and their blocks (0 in version 2). */
+  documents: number;
+  documentBlocks: number;
+  /** Version 3: the floors (at most one per origin the header grants; undefined in version 2). */
+  floors: BackupFloors | undefined;
 }
 
 /** Reads a whole backup, checking everything, without applying it. */
 export async function verifyBackup(compressed: BackupBytes): Promise<BackupSummary> {
   let header: BackupHeader | undefined;
+  let version: FormatVersion = FORMAT_VERSION;
+  let floors: BackupFloors | undefined;
   for await (const frame of readBackup(compressed)) {
-    if (frame.kind === 'header') header = frame.header;
-    if (frame.kind === 'trailer') return { header: header!, entries: frame.entries, blocks: frame.blocks };
+    if (frame.kind === 'header') ({ header, version } = frame);
+    if (frame.kind === 'floors') floors = frame.floors;
+    if (frame.kind === 'trailer') return { header: header!, version, entries: frame.entries, blocks: frame.blocks, documents: frame.documents, documentBlocks: frame.documentBlocks, floors };
   }
   throw corrupt('no trailer');
 }

@@ -4,7 +4,8 @@
  * statements that name those origins, as one gzip stream (format in
  * docs/backup-format.md). The log is append-only and every entry carries its
  * Automerge change, so reading it page by page while writers keep appending yields a
- * consistent snapshot: exactly the state of the header's clock.
+ * consistent snapshot: exactly the state of the header's clock. A truncated log lacks
+ * its prefix: its backup carries every record's document and the floors first.
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -13,22 +14,18 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { CrmsyncError, type NodeStatus, type StoredEntry } from '../index.js';
+import type { StoredEntry } from '../index.js';
+import { encodeDocument, encodeFloors, type BackupFloors } from './backup-document.js';
 import { encodeEntry } from './backup-entry.js';
 import {
-  BLOCK_TARGET_BYTES, ChainDigest, blockFrame, headerFrame, trailerFrame, type BackupHeader,
+  BLOCK_KIND, BLOCK_TARGET_BYTES, ChainDigest, DOCUMENTS_FORMAT_VERSION, DOCUMENTS_KIND, FLOORS_KIND, FORMAT_VERSION,
+  headerFrame, payloadFrame, trailerFrame, type BackupHeader, type FormatVersion,
 } from './backup-format.js';
+import {
+  BACKUP_PAGE_DOCUMENTS, BACKUP_PAGE_ENTRIES, Blocks, consistentStart, entriesAfterFloors, type BackupSource,
+} from './backup-source.js';
 
-/** Log entries read from the node per call. Bounds memory per page. */
-export const BACKUP_PAGE_ENTRIES = 1000;
-
-/** What a backup reads from a node (a CrmNode satisfies it). */
-export interface BackupSource {
-  status(): Promise<Pick<NodeStatus, 'nodeId' | 'clock' | 'lastLocalSeq'>>;
-  exportEntries(after: number, limit: number): Promise<StoredEntry[]>;
-  exportTrust(): unknown[];
-  readonly trust: { view(): { founder: string } };
-}
+export { BACKUP_PAGE_DOCUMENTS, BACKUP_PAGE_ENTRIES, type BackupSource };
 
 /** Options of a backup. */
 export interface BackupOptions {
@@ -36,6 +33,8 @@ export interface BackupOptions {
   blockBytes?: number;
   /** Entries read per exportEntries call (default BACKUP_PAGE_ENTRIES). */
   pageEntries?: number;
+  /** Record documents read per exportDocuments call (default BACKUP_PAGE_DOCUMENTS). */
+  pageDocuments?: number;
   /** Clock for the header's createdAt (default Date.now). */
   now?: () => number;
   /** gzip level 1-9 (default 6). */
@@ -52,13 +51,25 @@ export interface BackupStats {
   founder: string;
   clock: Record<string, number>;
   lastLocalSeq: number;
+  /** 2, or 3 for a backup of a truncated log (with record documents and floors). */
+  version: FormatVersion;
   entries: number;
   blocks: number;
+  /** Record documents and their blocks (version 3; 0 otherwise). */
+  documents: number;
+  documentBlocks: number;
 }
 
 /**
  * The decompressed frames of a backup, produced page by page. `stats` is filled in as
  * frames are produced; it is complete once the generator has finished.
+ *
+ * A truncated log (or one whose node bootstrapped from documents: it has floors) is
+ * written as version 3: after the header, every record's whole document, then the
+ * floors, then the entries after them. The documents are read after the clock, so they
+ * hold every change it counts (and maybe newer ones: a merge takes those as they are);
+ * the floors are read after the documents, together with the first page of entries, so
+ * the entries in the file start exactly where the floors end.
  */
 export async function* backupFrames(source: BackupSource, stats: Partial<BackupStats>, options: BackupOptions = {}): AsyncGenerator<Buffer> {
   const blockBytes = options.blockBytes ?? BLOCK_TARGET_BYTES;
@@ -69,50 +80,56 @@ export async function* backupFrames(source: BackupSource, stats: Partial<BackupS
   // Read after the clock: statements only accumulate, and a node takes an origin's
   // entries only once it holds its grant, so these name every origin the clock counts.
   const trust = source.exportTrust();
+  const atStart = source.exportFloors();
+  const version: FormatVersion = atStart.logStart > 1 || atStart.floors.length > 0 ? DOCUMENTS_FORMAT_VERSION : FORMAT_VERSION;
   const header: BackupHeader = {
     nodeId: status.nodeId, createdAt: (options.now ?? Date.now)(), founder: source.trust.view().founder, trust,
     clock: { ...status.clock }, lastLocalSeq: status.lastLocalSeq,
   };
   const { trust: _statements, ...summary } = header;
-  Object.assign(stats, summary, { entries: 0, blocks: 0 });
+  const counts = { entries: 0, blocks: 0, documents: 0, documentBlocks: 0 };
+  Object.assign(stats, summary, { version }, counts);
   const chain = new ChainDigest();
-  const head = headerFrame(header);
+  const head = headerFrame(header, version);
   chain.add(head.hash);
   yield head.bytes;
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
-  let entries = 0;
-  let blocks = 0;
-  const flush = () => {
-    const block = blockFrame(pending);
-    chain.add(block.hash);
-    entries += pending.length;
-    blocks++;
-    pending = [];
-    pendingBytes = 0;
-    Object.assign(stats, { entries, blocks });
-    options.onProgress?.(entries, header.lastLocalSeq);
-    return block.bytes;
-  };
-  let after = 0;
-  while (after < header.lastLocalSeq) {
-    options.signal?.throwIfAborted();
-    const page = await source.exportEntries(after, Math.min(pageEntries, header.lastLocalSeq - after));
-    if (page.length === 0) {
-      throw new CrmsyncError('ERR_STORAGE', `the change log ended at localSeq ${after}, before ${header.lastLocalSeq} read at the start of the backup`);
+  let start: { floors: BackupFloors; page?: StoredEntry[] } = { floors: { logStart: 1, floors: [] } };
+  if (version === DOCUMENTS_FORMAT_VERSION) {
+    const documents = new Blocks(DOCUMENTS_KIND, blockBytes, chain, (n) => {
+      counts.documents += n;
+      counts.documentBlocks++;
+      Object.assign(stats, counts);
+    });
+    for (let after: string | undefined; ;) {
+      options.signal?.throwIfAborted();
+      const page = await source.exportDocuments(after, options.pageDocuments ?? BACKUP_PAGE_DOCUMENTS);
+      if (page.length === 0) break;
+      for (const document of page) {
+        const full = documents.add(encodeDocument(document));
+        if (full) yield full;
+      }
+      after = page.at(-1)!.id;
     }
-    for (const entry of page) {
-      if (entry.localSeq > header.lastLocalSeq) break;
-      const bytes = encodeEntry(entry);
-      if (pending.length > 0 && pendingBytes + bytes.length > blockBytes) yield flush();
-      pending.push(bytes);
-      pendingBytes += bytes.length;
-      after = entry.localSeq;
-    }
-    if (page[page.length - 1]!.localSeq > header.lastLocalSeq) break;
+    const last = documents.flush();
+    if (last) yield last;
+    start = await consistentStart(source, header, pageEntries);
+    const floors = payloadFrame(FLOORS_KIND, [encodeFloors(start.floors)]);
+    chain.add(floors.hash);
+    yield floors.bytes;
   }
-  if (pending.length > 0) yield flush();
-  yield trailerFrame(entries, blocks, chain.digest());
+  const blocks = new Blocks(BLOCK_KIND, blockBytes, chain, (n) => {
+    counts.entries += n;
+    counts.blocks++;
+    Object.assign(stats, counts);
+    options.onProgress?.(counts.entries, header.lastLocalSeq);
+  });
+  for await (const entry of entriesAfterFloors(source, header, start, { pageEntries, ...(options.signal ? { signal: options.signal } : {}) })) {
+    const full = blocks.add(encodeEntry(entry));
+    if (full) yield full;
+  }
+  const last = blocks.flush();
+  if (last) yield last;
+  yield trailerFrame(counts, chain.digest(), version);
 }
 
 /** A backup as a stream of gzip bytes (the body of GET /v1/backup) and its stats once done. */

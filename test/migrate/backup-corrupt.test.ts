@@ -1,7 +1,8 @@
 /**
  * A damaged backup is refused with ERR_CORRUPT before anything is written: truncated
  * files, flipped bytes in the compressed file and inside the decompressed frames, and
- * well-formed files whose content breaks the format's rules. A file altered on purpose,
+ * well-formed files whose content breaks the format's rules; for a backup of a truncated
+ * log (format version 3) also in its document blocks and floors frame. A file altered on purpose,
  * every hash recomputed so it passes all of that, is refused by the node's signature
  * checks, batch by batch, exactly as a peer's altered frame.
  *
@@ -17,7 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom, type CrmNode, type StoredEntry, type Timers } from '../../src/index.js';
 import { createTestCluster, type TestCluster } from '../../src/testing.js';
 import { realTimers } from '../../src/timers.js';
+import { decodeFloors, encodeDocument, encodeFloors } from '../../src/migrate/backup-document.js';
 import { decodeValue, encodeEntry, encodeValue } from '../../src/migrate/backup-entry.js';
+import { BLOCK_KIND, DOCUMENTS_KIND, FLOORS_KIND, TRAILER_KIND } from '../../src/migrate/backup-format.js';
 import { verifyBackup } from '../../src/migrate/backup-reader.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { restoreBackup } from '../../src/migrate/restore.js';
@@ -26,7 +29,7 @@ import { changeDigest } from '../../src/engine/entry-check.js';
 import { loadNodeKeys } from '../../src/trust/keys.js';
 import { clusterIdOf } from '../../src/trust/statements.js';
 import { customer, snapshotOf, tempDir } from './helpers.js';
-import { allEntries, buildBackup, memberAt, trustOf } from './backup-helpers.js';
+import { allEntries, assemble, buildBackup, framesOf, memberAt, trustOf, truncatedMember, type RawFrame } from './backup-helpers.js';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -294,6 +297,154 @@ describe('a backup altered on purpose, every hash recomputed', () => {
       expect(await target.records.get('forged')).toBeUndefined();
     } finally {
       await target.close();
+    }
+  });
+});
+
+/** Where each frame of a decompressed backup lies: the header (kind 0), every payload frame, the trailer. */
+function frameSpans(inner: Buffer): { kind: number; start: number; end: number }[] {
+  let at = 14 + inner.readUInt32BE(10) + 32;
+  const spans = [{ kind: 0, start: 0, end: at }];
+  while (inner[at] !== TRAILER_KIND) {
+    const end = at + 41 + inner.readUInt32BE(at + 1);
+    spans.push({ kind: inner[at]!, start: at, end });
+    at = end;
+  }
+  return [...spans, { kind: TRAILER_KIND, start: at, end: inner.length }];
+}
+
+describe('a corrupted backup of a truncated log (format version 3)', () => {
+  let truncated: CrmNode;
+  let v3: Buffer;
+  let inner: Buffer;
+  let spans: { kind: number; start: number; end: number }[];
+  let parts: Awaited<ReturnType<typeof framesOf>>;
+  beforeAll(async () => {
+    truncated = await truncatedMember(cluster, dir, 'truncated');
+    const file = join(dir, 'truncated.crmbak');
+    await writeBackupFile(truncated, file, { blockBytes: 2048, pageEntries: 2 });
+    v3 = await readFile(file);
+    inner = gunzipSync(v3);
+    spans = frameSpans(inner);
+    parts = await framesOf(v3);
+  });
+  afterAll(async () => {
+    await truncated.close();
+  });
+
+  const inside = (kind: number) => spans.filter((s) => s.kind === kind);
+  /** The backup with its frames replaced (every hash recomputed), and trailer counts overridden. */
+  const rebuilt = (edit: (frames: RawFrame[]) => RawFrame[], counts = {}, header = parts.header) => assemble(header, parts.version, edit(parts.frames.map((f) => ({ ...f, items: [...f.items] }))), counts);
+  const floorsWith = (change: (floors: ReturnType<typeof decodeFloors>) => unknown) => rebuilt((frames) => frames.map((f) => (
+    f.kind === FLOORS_KIND ? { kind: f.kind, items: [encodeValue(change(decodeFloors(f.items[0]!)))] } : f
+  )));
+
+  it('has several document blocks, one floors frame and entry blocks, in that order', () => {
+    expect(spans.map((s) => s.kind).filter((k) => k !== DOCUMENTS_KIND && k !== BLOCK_KIND)).toEqual([0, FLOORS_KIND, TRAILER_KIND]);
+    expect(inside(DOCUMENTS_KIND).length).toBeGreaterThan(2);
+    expect(spans.findIndex((s) => s.kind === FLOORS_KIND)).toBe(inside(DOCUMENTS_KIND).length + 1);
+    expect(inside(BLOCK_KIND).length).toBeGreaterThan(0);
+  });
+
+  it('is refused when truncated inside its documents, floors or entries, and the target is unchanged', async () => {
+    const before = await snapshotOf(target);
+    const cuts = [...inside(DOCUMENTS_KIND), ...inside(FLOORS_KIND), ...inside(BLOCK_KIND)].flatMap((s) => [s.start, s.start + 1, s.start + 20, (s.start + s.end) >> 1, s.end - 1]);
+    for (const at of cuts) await expectCorrupt(gzipSync(inner.subarray(0, at)));
+    for (const length of [v3.length >> 2, v3.length >> 1, v3.length - 30]) {
+      await expect(restoreBackup(target, () => [v3.subarray(0, length)])).rejects.toMatchObject({ code: 'ERR_CORRUPT' });
+    }
+    expect(await snapshotOf(target)).toEqual(before);
+  });
+
+  it('is refused with any flipped byte inside its document blocks and floors frame', async () => {
+    for (const span of [...inside(DOCUMENTS_KIND).slice(0, 2), ...inside(FLOORS_KIND)]) {
+      for (const at of positions(span.end - span.start, 150)) await expectCorrupt(gzipSync(flip(inner, span.start + at)));
+    }
+  });
+
+  it('refuses any flipped byte of the compressed file that changes its content', async () => {
+    const content = inner;
+    for (const at of positions(v3.length, 200)) {
+      const bad = flip(v3, at);
+      const outcome = await verifyBackup([bad]).then(() => 'accepted' as const, (err: unknown) => err);
+      if (outcome === 'accepted') expect({ at, same: gunzipSync(bad).equals(content) }).toEqual({ at, same: true });
+      else expect(outcome).toMatchObject({ code: 'ERR_CORRUPT' });
+    }
+  });
+
+  it('is refused when hashes match but its documents break the rules', async () => {
+    // The builder itself makes valid files.
+    await expect(verifyBackup([rebuilt((f) => f)])).resolves.toMatchObject({ version: 3, documents: parts.frames.filter((f) => f.kind === DOCUMENTS_KIND).reduce((n, f) => n + f.items.length, 0) });
+    const firstDocuments = (change: (items: Uint8Array[]) => Uint8Array[]) => rebuilt((frames) => {
+      frames[0] = { kind: DOCUMENTS_KIND, items: change(frames[0]!.items) };
+      return frames;
+    });
+    const doc = encodeDocument({ id: 'zz-new', doc: Uint8Array.of(1, 2, 3) });
+    // Out of id order, a document twice, a document before the previous block's last.
+    await expectCorrupt(firstDocuments(([a, b, ...rest]) => [b!, a!, ...rest]));
+    await expectCorrupt(firstDocuments((items) => [items[0]!, ...items]));
+    await expectCorrupt(rebuilt((frames) => [frames[1]!, frames[0]!, ...frames.slice(2)]));
+    // Not MessagePack, not a map, an unknown key, an invalid record id, no bytes.
+    await expectCorrupt(firstDocuments((items) => [...items, Buffer.from([0x82, 0xa1])]));
+    await expectCorrupt(firstDocuments((items) => [encodeValue('c-0'), ...items]));
+    await expectCorrupt(firstDocuments((items) => [encodeValue({ i: '0', d: Uint8Array.of(1), x: 1 }), ...items]));
+    await expectCorrupt(firstDocuments((items) => [encodeValue({ i: 'not an id!', d: Uint8Array.of(1) }), ...items]));
+    await expectCorrupt(firstDocuments((items) => [encodeValue({ i: '0', d: new Uint8Array(0) }), ...items]));
+    // Trailer counts that do not match.
+    await expectCorrupt(rebuilt((f) => f, { documents: 1 }));
+    await expectCorrupt(rebuilt((f) => f, { documentBlocks: 1 }));
+    // A document block after the floors frame, or after the entries; in a version 2 file.
+    await expectCorrupt(rebuilt((frames) => [...frames, { kind: DOCUMENTS_KIND, items: [doc] }]));
+    await expectCorrupt(rebuilt((frames) => frames.flatMap((f) => (f.kind === FLOORS_KIND ? [f, { kind: DOCUMENTS_KIND, items: [doc] }] : [f]))));
+    await expectCorrupt(assemble(parts.header, 2, parts.frames));
+  });
+
+  it('is refused when hashes match but its floors break the rules', async () => {
+    const floor = decodeFloors(parts.frames.find((f) => f.kind === FLOORS_KIND)!.items[0]!);
+    const first = floor.floors[0]!;
+    const asValue = (f: typeof first) => ({ o: f.origin, s: f.seq, c: f.chain, g: f.sig, p: f.prev, r: f.record, d: f.digest });
+    // No floors frame, two of them, one of two items, entries before it.
+    await expectCorrupt(rebuilt((frames) => frames.filter((f) => f.kind !== FLOORS_KIND)));
+    await expectCorrupt(rebuilt((frames) => frames.flatMap((f) => (f.kind === FLOORS_KIND ? [f, f] : [f]))));
+    await expectCorrupt(rebuilt((frames) => frames.map((f) => (f.kind === FLOORS_KIND ? { kind: f.kind, items: [f.items[0]!, f.items[0]!] } : f))));
+    await expectCorrupt(rebuilt((frames) => [...frames.filter((f) => f.kind !== FLOORS_KIND), ...frames.filter((f) => f.kind === FLOORS_KIND)]));
+    // Not a map, unknown keys, a log start after the header's log.
+    await expectCorrupt(floorsWith(() => [1, 2]));
+    await expectCorrupt(floorsWith((f) => ({ s: f.logStart, f: f.floors.map(asValue), x: 1 })));
+    await expectCorrupt(floorsWith((f) => ({ s: f.logStart, f: f.floors.map((x) => ({ ...asValue(x), x: 1 })) })));
+    await expectCorrupt(floorsWith((f) => ({ s: parts.header.lastLocalSeq + 2, f: f.floors.map(asValue) })));
+    // A floor above the header's clock, below the first entry (a gap), twice for one origin.
+    await expectCorrupt(floorsWith((f) => ({ s: f.logStart, f: [{ ...asValue(first), s: first.seq + 100 }] })));
+    await expectCorrupt(floorsWith((f) => ({ s: f.logStart, f: [{ ...asValue(first), s: first.seq - 1 }] })));
+    await expectCorrupt(floorsWith((f) => ({ s: f.logStart, f: [asValue(first), asValue(first)] })));
+    // Malformed fields: origin, chain, signature, previous chain, record, digest.
+    for (const bad of [{ o: 'Not An Id' }, { c: 'xyz' }, { g: new Uint8Array(63) }, { p: first.chain.slice(2) }, { r: '' }, { d: 7 }]) {
+      await expectCorrupt(floorsWith((f) => ({ s: f.logStart, f: [{ ...asValue(first), ...bad }] })));
+    }
+    // No floor for an origin whose entries start above seq 1.
+    await expectCorrupt(floorsWith((f) => ({ s: f.logStart, f: [] })));
+  });
+
+  it('is refused as corrupt by the node when a document, every hash recomputed, is no Automerge document; the node keeps what it held', async () => {
+    const node = await memberAt(cluster, dir, 'documents-target');
+    try {
+      await node.records.create({ id: 'mine', name: 'Mine' });
+      const before = await snapshotOf(node);
+      const bytes = rebuilt((frames) => {
+        const items = [...frames[1]!.items];
+        const { i } = decodeValue(items[0]!) as { i: string };
+        items[0] = encodeDocument({ id: i, doc: Uint8Array.from({ length: 40 }, (_, k) => k) });
+        frames[1] = { kind: DOCUMENTS_KIND, items };
+        return frames;
+      });
+      await expect(verifyBackup([bytes])).resolves.toMatchObject({ version: 3 });
+      const refused = restoreBackup(node, () => [bytes], { batchDocuments: 4 });
+      await expect(refused).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringMatching(/backup documents refused: .*does not load/) });
+      const after = await snapshotOf(node);
+      expect(after.clock).toEqual(before.clock);
+      expect(after.records).toEqual(expect.arrayContaining(before.records));
+    } finally {
+      await node.close();
     }
   });
 });

@@ -49,6 +49,8 @@ describe('a backup header larger than a reader accepts', () => {
     const oversized: BackupSource = {
       status: () => node.status(),
       exportEntries: (after, limit) => node.exportEntries(after, limit),
+      exportFloors: () => node.exportFloors(),
+      exportDocuments: (after, limit) => node.exportDocuments(after, limit),
       exportTrust: () => Array.from({ length: MAX_HEADER_STATEMENTS + 1 }, () => node.exportTrust()[0]),
       trust: node.trust,
     };

@@ -242,6 +242,7 @@ describe('backup and restore', () => {
     const batches: ChangeEntry[][] = [];
     const recording: RestoreTarget = {
       status: () => target.status(), importTrust: (s) => target.importTrust(s), trust: target.trust,
+      importDocuments: (d) => target.importDocuments(d), importFloors: (f) => target.importFloors(f),
       importEntries: (entries) => {
         batches.push(entries);
         return target.importEntries(entries);

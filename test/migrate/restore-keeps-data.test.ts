@@ -106,7 +106,7 @@ beforeAll(async () => {
     ['a truncated backup', good.subarray(0, good.length >> 1), 'ERR_CORRUPT', /truncated/, true],
     ['a backup with a flipped byte', flipped, 'ERR_CORRUPT', /backup file is corrupt/, true],
     ['a backup of format version 1', withVersion(good, 1), 'ERR_VALIDATION', /format version 1, .* unsigned: .*crmsync export .*crmsync import/, true],
-    ['a backup of an unknown format version', withVersion(good, 3), 'ERR_CORRUPT', /format version 3 is not supported .* a newer crmsync wrote it/, true],
+    ['a backup of an unknown format version', withVersion(good, 4), 'ERR_CORRUPT', /format version 4 is not supported .* a newer crmsync wrote it/, true],
     ['a backup of another cluster', await backupOf(foreign, 'foreign.crmbak'), 'ERR_VALIDATION', /the backup is of the cluster founded by .*restore it into a node of its own cluster/, true],
     ['a backup whose trust statements were altered', buildBackup({ header: { ...trustOf(source), trust: [{ ...first, admin: true }, ...others] }, entries }),
       'ERR_CORRUPT', /trust statements do not verify.*nothing was restored/, false],

@@ -30,6 +30,10 @@ export interface BackupResult {
   founder: string;
   entries: number;
   blocks: number;
+  /** Record documents (a backup of a truncated log, format version 3; 0 otherwise). */
+  documents: number;
+  /** The file's format version (docs/backup-format.md). */
+  version: number;
   clock: Record<string, number>;
   /** The written file was read back and passed every check. */
   verified: true;
@@ -72,9 +76,14 @@ export async function backup(file: string, options: BackupOptions, io: Io): Prom
   });
   io.out(options.json ? json(result) : keyValues([
     ['file', result.file], ['bytes', result.bytes], ['node', result.nodeId], ['taken at', time(result.createdAt)],
-    ['entries', result.entries], ['blocks', result.blocks], ['origins', Object.keys(result.clock).length], ['verified', 'yes'],
+    ['entries', result.entries], ['blocks', result.blocks], ...documentRows(result), ['origins', Object.keys(result.clock).length], ['verified', 'yes'],
   ]));
   return result;
+}
+
+/** The documents line of a backup of a truncated log (none for format version 2, whose output stays as it was). */
+function documentRows(result: BackupResult): [string, string | number][] {
+  return result.version >= 3 ? [['documents', result.documents], ['format version', result.version]] : [];
 }
 
 /**
@@ -106,6 +115,7 @@ export async function restore(file: string, options: RestoreOptions, io: Io): Pr
   if (target.kind === 'local' && result.dryRun) for (const dir of target.created) await rm(dir, { recursive: true, force: true });
   io.out(options.json ? json(result) : keyValues([
     ['backup of', result.backup.nodeId], ['taken at', time(result.backup.createdAt)], ['entries', result.backup.entries],
+    ...(result.backup.documents > 0 ? [[result.dryRun ? 'documents to merge' : 'documents merged', result.adopted] as [string, number]] : []),
     [result.dryRun ? 'would apply' : 'applied', result.applied], ['quarantined', result.quarantined], ['already present', result.alreadyPresent],
     ['records', result.records.live], ['deleted records', result.records.deleted],
   ]));
@@ -120,7 +130,7 @@ export async function verifyBackupFile(file: string, options: { json?: boolean }
   const result = summaryResult(path, (await stat(path)).size, await verifyBackup(createReadStream(path)));
   io.out(options.json ? json(result) : keyValues([
     ['file', result.file], ['node', result.nodeId], ['cluster founder', result.founder], ['taken at', time(result.createdAt)], ['entries', result.entries],
-    ['blocks', result.blocks], ['origins', Object.keys(result.clock).length], ['verified', 'yes'],
+    ['blocks', result.blocks], ...documentRows(result), ['origins', Object.keys(result.clock).length], ['verified', 'yes'],
   ]));
   return result;
 }
@@ -143,6 +153,7 @@ async function mustExist(path: string): Promise<void> {
 function summaryResult(file: string, bytes: number, summary: BackupSummary): BackupResult {
   const { header } = summary;
   return {
-    file, bytes, nodeId: header.nodeId, createdAt: header.createdAt, founder: header.founder, entries: summary.entries, blocks: summary.blocks, clock: header.clock, verified: true,
+    file, bytes, nodeId: header.nodeId, createdAt: header.createdAt, founder: header.founder, entries: summary.entries, blocks: summary.blocks,
+    documents: summary.documents, version: summary.version, clock: header.clock, verified: true,
   };
 }

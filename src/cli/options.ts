@@ -40,7 +40,10 @@ export function nodeOptions(cmd: Command): Command {
     // Not .choices(): the config loader validates it, naming the flag like every other bad value.
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env CRMSYNC_LOG_LEVEL; default info)')
     .option('--merge-policies <rules>', 'field=rule,... e.g. custom.budget=max (env CRMSYNC_MERGE_POLICIES; default: owner-region territory and owner, monotonic stage)')
-    .option('--anti-entropy-interval <duration>', 'compare records with a peer this often, e.g. 10m, 1h; 0 or off disables (env CRMSYNC_ANTI_ENTROPY_INTERVAL; default 10m)');
+    .option('--anti-entropy-interval <duration>', 'compare records with a peer this often, e.g. 10m, 1h; 0 or off disables (env CRMSYNC_ANTI_ENTROPY_INTERVAL; default 10m)')
+    .option('--log-retention <duration>', 'keep change-log entries at least this long, e.g. 30d, 12h (env CRMSYNC_LOG_RETENTION; default 30d)')
+    .option('--tombstone-retention <duration>', 'keep deleted records restorable at least this long (env CRMSYNC_TOMBSTONE_RETENTION; default 30d)')
+    .option('--lifecycle-interval <duration>', 'how often to pass on holds reports, collect tombstones and truncate the log (env CRMSYNC_LIFECYCLE_INTERVAL; default 1m)');
 }
 
 /** Commander's parsed options as command options: `--token` is the `apiToken` key. */

@@ -75,6 +75,12 @@ export interface Config {
   mergePolicies: Record<string, string>;
   /** Background anti-entropy interval in ms (0: off). */
   antiEntropyInterval: number;
+  /** How long log entries are kept at least (ms): limits.logRetentionMs. */
+  logRetention: number;
+  /** How long a deleted record is kept at least (ms): limits.tombstoneRetentionMs. */
+  tombstoneRetention: number;
+  /** How often the lifecycle runs (ms): limits.lifecycleIntervalMs. */
+  lifecycleInterval: number;
 }
 
 /** One configuration key. */
@@ -114,15 +120,18 @@ const parsePolicies = (value: string): unknown => {
   const pairs = splitList(value).map((pair) => pair.split('='));
   return pairs.every((p) => p.length === 2) ? Object.fromEntries(pairs.map(([k, v]) => [k!.trim(), v!.trim()])) : value;
 };
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** `10m`, `30s`, `1h`, `500ms` as ms; `0` and `off` as 0; anything else is left for the schema to refuse. */
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** `10m`, `30s`, `1h`, `500ms`, `30d` as ms; `0` and `off` as 0; anything else is left for the schema to refuse. */
 const parseDuration = (value: string): unknown => {
   const v = value.trim().toLowerCase();
   if (v === '0' || v === 'off') return 0;
-  const match = /^(\d{1,9})(ms|s|m|h)$/.exec(v);
+  const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(v);
   return match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : value;
 };
 const filePath = z.string().trim().min(1, 'must be a file path').optional();
+/** A retention period: a duration of at least a second, at most ten years. */
+const retention = (what: string) => z.preprocess((v) => (typeof v === 'string' ? parseDuration(v) : v),
+  z.number({ error: `must be a duration such as 30d, 12h or 90s (how long ${what} at least)` }).int().min(1000, 'must be at least 1s').max(3650 * 86_400_000, 'must be at most 3650d'));
 const tlsMode = z.enum(TLS_MODES, { error: `must be one of ${TLS_MODES.join(', ')}` });
 
 /** The configuration keys, in documentation order. */
@@ -224,6 +233,23 @@ export const KEYS: { readonly [K in keyof Config]: KeyDef } = {
       z.number({ error: "must be a duration such as 10m, 30s, 1h or 500ms, or 0 / off" }).int().min(0).max(2_147_483_647, 'must be at most 24 days')),
     fromString: parseDuration,
     description: 'How often `start` compares its records with a connected peer (anti-entropy, peers in turn) and repairs what differs; `0` or `off` disables it.',
+  },
+  logRetention: {
+    env: 'CRMSYNC_LOG_RETENTION', flag: '--log-retention', default: 30 * 86_400_000, defaultText: '`30d`',
+    schema: retention('a log entry is kept'), fromString: parseDuration,
+    description: 'How long a change-log entry is kept at least; then it is truncated once every member heard from within this period holds it (README, "Log truncation"). A member away longer, or a new one, is brought back by a region with record documents.',
+  },
+  tombstoneRetention: {
+    env: 'CRMSYNC_TOMBSTONE_RETENTION', flag: '--tombstone-retention', default: 30 * 86_400_000, defaultText: '`30d`',
+    schema: retention('a deleted record is kept'), fromString: parseDuration,
+    description: 'How long a deleted record stays restorable at least; then it is collected once every member holds the delete (README, "Tombstone retention").',
+  },
+  lifecycleInterval: {
+    env: 'CRMSYNC_LIFECYCLE_INTERVAL', flag: '--lifecycle-interval', default: 60_000, defaultText: '`1m`',
+    schema: z.preprocess((v) => (typeof v === 'string' ? parseDuration(v) : v),
+      z.number({ error: 'must be a duration such as 1m, 30s or 500ms' }).int().min(100, 'must be at least 100ms').max(2_147_483_647, 'must be at most 24 days')),
+    fromString: parseDuration,
+    description: 'How often a node signs and passes on holds reports, collects tombstones and truncates its log.',
   },
 };
 

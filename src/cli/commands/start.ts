@@ -109,7 +109,8 @@ export async function startNode(options: StartOptions, io: Io): Promise<RunningN
   const node = await bind('peers', config.listen, '--listen', () => openNode({
     dataDir: paths.db, nodeId: config.nodeId, listen, peers: config.peers, peerToken: config.peerToken,
     ...identity.options, ...(tls === undefined ? {} : { tls }), insecure: config.insecure,
-    antiEntropyIntervalMs: config.antiEntropyInterval, logger, limits: options.limits, mergePolicies: config.mergePolicies, ...subscriptionOf(options),
+    antiEntropyIntervalMs: config.antiEntropyInterval, logger, mergePolicies: config.mergePolicies, ...subscriptionOf(options),
+    limits: { logRetentionMs: config.logRetention, tombstoneRetentionMs: config.tombstoneRetention, lifecycleIntervalMs: config.lifecycleInterval, ...options.limits },
   })).catch((err: unknown) => { throw explainOpenFailure(err, options, paths.nodeKey); });
   let stopping = false;
   const apiAddress = parseHostPort(config.api)!;

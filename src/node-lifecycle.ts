@@ -153,7 +153,8 @@ export async function startTombstoneCollector(options: {
     // about a member the truncation did not wait for (absent), so tombstones wait until
     // every member holds every floor (that member is back, brought there by a region).
     const floorsHeld = stable !== undefined && [...engine.logState().floors].every(([origin, floor]) => (stable.get(origin) ?? 0) >= floor.seq);
-    if (stable && floorsHeld) {
+    // Nothing deleted (the common case): no scan of every record.
+    if (stable && floorsHeld && store.recordCounts().deleted > 0) {
       const now = timers.now();
       const records = await collectableTombstones(store, stable, now, limits.tombstoneRetentionMs, MAX_COLLECTED_PER_PASS);
       if (records.length > 0) {

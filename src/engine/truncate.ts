@@ -23,6 +23,8 @@ import type { Writer } from './writer.js';
 
 /** Log entries read per step while planning (bounds one read). */
 const PLAN_PAGE = 500;
+/** The first read of a plan: most passes find the log's first entry not old enough yet. */
+const FIRST_PLAN_PAGE = 16;
 /**
  * Node state: set once a `base` raised our clock (history skipped, never seen here). A
  * record that comes to be held here through plain entries afterwards may have had
@@ -62,7 +64,7 @@ export async function planTruncation(store: Store, cluster: string, eligible: (e
   let cut = 0; // entries in the best prefix found so far
   let from = store.logStart;
   scan: while (from <= store.lastLocalSeq) {
-    const page = await store.readLog(from, PLAN_PAGE, Number.MAX_SAFE_INTEGER);
+    const page = await store.readLog(from, from === store.logStart ? FIRST_PLAN_PAGE : PLAN_PAGE, Number.MAX_SAFE_INTEGER);
     if (page.length === 0) break;
     for (const entry of page) {
       if (!eligible(entry)) break scan;
@@ -104,9 +106,17 @@ export async function planTruncation(store: Store, cluster: string, eligible: (e
  */
 export async function truncateLog(writer: Writer, plan: TruncationPlan): Promise<number> {
   const ids = [...plan.records.keys()];
-  for (let i = 0; i < ids.length; i += COMPACT_CHUNK) {
-    const chunk = ids.slice(i, i + COMPACT_CHUNK);
-    const durable = await writer.run(async () => {
+  // Most records of a later step were compacted by an earlier one (to the log's end then):
+  // one batched read finds the rest (checked again under the lock below).
+  const before = await writer.metasFor(ids);
+  const stale = ids.filter((id, i) => before[i] !== undefined && before[i]!.snapshotAt < plan.records.get(id)!);
+  // Queued, not awaited one by one: they share fsyncs (group commit), and the truncation's
+  // batch is queued after them, so it is durable only after every snapshot it relies on.
+  const compacted: Promise<unknown>[] = [];
+  for (let i = 0; i < stale.length; i += COMPACT_CHUNK) {
+    const chunk = stale.slice(i, i + COMPACT_CHUNK);
+    // The commit comes back wrapped: returned bare, run() would hold the lock until it is durable.
+    const { durable } = await writer.run(async () => {
       const metas = await writer.metasFor(chunk);
       const ops: RecordWriteOp[] = [];
       for (const [j, id] of chunk.entries()) {
@@ -115,17 +125,18 @@ export async function truncateLog(writer: Writer, plan: TruncationPlan): Promise
         const doc = await writer.docFor(id, meta);
         ops.push({ id, before: meta, after: { ...meta, pending: 0, snapshot: true }, snapshot: snapshot(doc), wholeDocument: true });
       }
-      return ops.length > 0 ? writer.commit({ records: ops, entries: [], clock: [] }) : undefined;
+      return { durable: ops.length > 0 ? writer.commit({ records: ops, entries: [], clock: [] }) : undefined };
     });
-    await durable;
+    if (durable) compacted.push(durable);
   }
-  const done = await writer.run(async () => {
+  const { done } = await writer.run(async () => {
     const metas = await writer.metasFor(ids);
     // Every touched record's document must be whole without the prefix.
-    if (metas.some((meta, j) => meta !== undefined && meta.snapshotAt < plan.records.get(ids[j]!)!)) return undefined;
+    if (metas.some((meta, j) => meta !== undefined && meta.snapshotAt < plan.records.get(ids[j]!)!)) return { done: undefined };
     const mutation: Mutation = { records: [], entries: [], clock: [], truncate: { through: plan.through, entries: plan.entries }, floors: plan.floors };
-    return writer.commit(mutation);
+    return { done: writer.commit(mutation) };
   });
+  await Promise.all(compacted);
   if (!done) return 0;
   await done;
   return plan.entries.length;
@@ -170,7 +181,7 @@ export interface BaseResult {
  */
 export async function applyBase(writer: Writer, authority: OriginAuthority, floors: readonly BaseFloor[], from: NodeId, own = false): Promise<BaseResult> {
   const result: BaseResult = { raised: [], refused: [], forged: [] };
-  const durable = await writer.run(() => {
+  const { durable } = await writer.run(() => {
     const mutation: Mutation = { records: [], entries: [], clock: [], floors: [], state: [[BASED_KEY, true]] };
     for (const floor of floors) {
       const origin = authority.writer(floor.origin);
@@ -191,7 +202,7 @@ export async function applyBase(writer: Writer, authority: OriginAuthority, floo
       mutation.floors!.push([floor.origin, stored]);
       result.raised.push(floor.origin);
     }
-    return mutation.clock.length > 0 ? writer.commit(mutation, from) : undefined;
+    return { durable: mutation.clock.length > 0 ? writer.commit(mutation, from) : undefined };
   });
   await durable;
   return result;

@@ -15,11 +15,18 @@ import { listAll } from '../support/records.js';
 import { tempDirs } from '../support/temp-dirs.js';
 import { pack } from 'msgpackr';
 import { createTestCluster, type MemberOptions, type TestCluster } from '../../src/testing.js';
+import { realTimers, type Timers } from '../../src/timers.js';
 
 export { listAll };
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_PROCESS_SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url));
+
+/** A clock a test moves forward (`advance`); timers stay real, so waits are on passes, not on time. */
+export function testClock(): Timers & { advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => Date.now() + offset, after: realTimers.after, advance: (ms) => { offset += ms; } };
+}
 
 /** Limits that make reconnects quick enough for tests (the defaults wait up to 30 s). */
 export const TEST_LIMITS = { reconnectBaseMs: 50, reconnectMaxMs: 1000 } as const;

@@ -13,49 +13,18 @@
  *  4. a SIGKILL right after an eviction loses nothing: started again (offline), the record
  *     is still evicted, the rest is intact and `crmsync verify` finds no problems.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { call, openStream, type Reply } from '../api/helpers.js';
-import { initCluster, runCli, startProcess, tempDir, type NodeProcess } from '../cli/helpers.js';
+import { openStream } from '../api/helpers.js';
+import { initCluster, runCli } from '../cli/helpers.js';
+import { cleanup, kill, request, scratch, start, type Running } from './cli-nodes.js';
 
 /** Five `crmsync start` processes and a CLI run: slow on a loaded 2-core machine. */
 const TEST_TIMEOUT_MS = 240_000;
 /** Waits for sync between the processes. */
 const SYNC_TIMEOUT_MS = 60_000;
 
-/** A running `crmsync start` with its API's address and token. */
-interface Running {
-  proc: NodeProcess;
-  api: string;
-  token: string;
-}
-
-const dirs: Array<{ remove(): Promise<void> }> = [];
-const running: NodeProcess[] = [];
-afterEach(async () => {
-  for (const proc of running.splice(0)) await kill(proc);
-  await Promise.all(dirs.splice(0).map((d) => d.remove()));
-});
-
-/** SIGKILL: no shutdown, as a laptop that loses power. */
-async function kill(proc: NodeProcess): Promise<void> {
-  if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
-  await proc.exited;
-}
-
-/** `crmsync start -d dataDir ...args`, with the API token `init` wrote there. */
-async function start(dataDir: string, args: string[] = []): Promise<Running> {
-  const proc = await startProcess(['-d', dataDir, ...args]);
-  running.push(proc);
-  const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim();
-  return { proc, api: proc.ready.api, token };
-}
-
-/** One authorised API request. */
-function request(node: Running, method: string, path: string, body?: unknown): Promise<Reply> {
-  return call(node.api, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
-}
+afterEach(cleanup);
 
 /** The node's records (one page is all of them here), sorted by id. */
 async function records(node: Running): Promise<Array<{ id: string; territory: string | null }>> {
@@ -93,10 +62,9 @@ async function inSync(a: Running, b: Running): Promise<void> {
 
 describe('move-out between crmsync processes', () => {
   it('evicts on the laptop, keeps on the region, pushes an offline edit first, survives kill -9', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const dir = await tempDir('crmsync-moveout-');
-    dirs.push(dir);
-    const regionDir = join(dir.path, 'region');
-    const laptopDir = join(dir.path, 'laptop');
+    const dir = await scratch('crmsync-moveout-');
+    const regionDir = join(dir, 'region');
+    const laptopDir = join(dir, 'laptop');
     // Log level info: startProcess waits for the 'crmsync ready' line.
     const addresses = { listen: '127.0.0.1:0', api: '127.0.0.1:0', logLevel: 'info' };
     await initCluster({ region: regionDir, laptop: laptopDir }, addresses, { laptop: { role: 'laptop', territory: ['north', 'south'] } });

@@ -11,8 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CrmNode } from '../../src/index.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { restoreBackup } from '../../src/migrate/restore.js';
-import { realTimers, type Timers } from '../../src/timers.js';
-import { Harness, waitForConvergence } from './helpers.js';
+import { Harness, testClock, waitForConvergence } from './helpers.js';
 
 const RETENTION = 60_000;
 const LIMITS = { lifecycleIntervalMs: 50, tombstoneRetentionMs: RETENTION };
@@ -22,11 +21,6 @@ afterEach(async () => {
   await harness.cleanup();
 });
 
-/** A clock the test moves forward; timers stay real (waits are on passes, not on time). */
-function clock(): Timers & { advance(ms: number): void } {
-  let offset = 0;
-  return { now: () => Date.now() + offset, after: realTimers.after, advance: (ms) => { offset += ms; } };
-}
 
 /** Waits until `node` ran `count` more collection passes. */
 async function passes(node: CrmNode, count: number): Promise<void> {
@@ -37,7 +31,7 @@ async function passes(node: CrmNode, count: number): Promise<void> {
 /** A fresh harness with node a (on the test's clock) and node b dialing it, each on its own directory; c-old created on a. */
 async function twoNodes() {
   harness = new Harness();
-  const time = clock();
+  const time = testClock();
   const dirB = await harness.tempDir();
   const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
   const b = await harness.open({ dataDir: dirB, nodeId: 'b', peers: [a.url!], limits: LIMITS });
@@ -81,7 +75,7 @@ describe('tombstone collection', () => {
 
   it('in a line a – b – c, a learns what c holds from c\'s signed report that b relays, and collects only once c holds the delete', async () => {
     harness = new Harness();
-    const time = clock();
+    const time = testClock();
     const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
     const b = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'b', peers: [a.url!], limits: LIMITS });
     const dirC = await harness.tempDir();
@@ -109,7 +103,7 @@ describe('tombstone collection', () => {
 
   it('knows after a restart what members held (nothing is collected early or forgotten)', async () => {
     harness = new Harness();
-    const time = clock();
+    const time = testClock();
     const dirA = await harness.tempDir();
     let a = await harness.open({ dataDir: dirA, nodeId: 'a', timers: time, limits: LIMITS });
     const b = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'b', peers: [a.url!], limits: LIMITS });

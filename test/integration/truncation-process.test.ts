@@ -10,43 +10,15 @@
  * meanwhile arrive, its offline edit and creation reach the region, and both then hold
  * the same north records and clock.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { call, type Reply } from '../api/helpers.js';
-import { initCluster, runCli, startProcess, tempDir, type NodeProcess } from '../cli/helpers.js';
+import { initCluster, runCli } from '../cli/helpers.js';
+import { cleanup, kill, request, scratch, start, type Running } from './cli-nodes.js';
 
 const TEST_TIMEOUT_MS = 240_000;
 const SYNC_TIMEOUT_MS = 60_000;
 
-interface Running {
-  proc: NodeProcess;
-  api: string;
-  token: string;
-}
-
-const dirs: Array<{ remove(): Promise<void> }> = [];
-const running: NodeProcess[] = [];
-afterEach(async () => {
-  for (const proc of running.splice(0)) await kill(proc);
-  await Promise.all(dirs.splice(0).map((d) => d.remove()));
-});
-
-async function kill(proc: NodeProcess): Promise<void> {
-  if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
-  await proc.exited;
-}
-
-async function start(dataDir: string, args: string[] = []): Promise<Running> {
-  const proc = await startProcess(['-d', dataDir, ...args]);
-  running.push(proc);
-  const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim();
-  return { proc, api: proc.ready.api, token };
-}
-
-function request(node: Running, method: string, path: string, body?: unknown): Promise<Reply> {
-  return call(node.api, method, path, { token: node.token, ...(body === undefined ? {} : { body }) });
-}
+afterEach(cleanup);
 
 async function status(node: Running): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const reply = await request(node, 'GET', '/v1/status');
@@ -63,10 +35,9 @@ async function records(node: Running): Promise<Array<[string, string | null, str
 
 describe('a laptop back after the retention window, between crmsync processes', () => {
   it('is brought to the region\'s truncated log with documents, keeps its offline work, and ends identical', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const dir = await tempDir('crmsync-truncation-');
-    dirs.push(dir);
-    const regionDir = join(dir.path, 'region');
-    const laptopDir = join(dir.path, 'laptop');
+    const dir = await scratch('crmsync-truncation-');
+    const regionDir = join(dir, 'region');
+    const laptopDir = join(dir, 'laptop');
     await initCluster({ region: regionDir, laptop: laptopDir }, { listen: '127.0.0.1:0', api: '127.0.0.1:0', logLevel: 'info' }, { laptop: { role: 'laptop', territory: ['north', 'south'] } });
     const region = await start(regionDir, ['--log-retention', '2s', '--lifecycle-interval', '200ms']);
     for (const [id, territory] of Object.entries({ 'n-1': 'north', 'n-2': 'north', 'n-3': 'north', 'n-4': 'north', 's-1': 'south' })) {

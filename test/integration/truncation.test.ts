@@ -8,8 +8,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CrmNode } from '../../src/index.js';
-import { realTimers, type Timers } from '../../src/timers.js';
-import { Harness, listAll, waitForConvergence } from './helpers.js';
+import { Harness, listAll, testClock, waitForConvergence } from './helpers.js';
 
 const RETENTION = 60_000;
 const LIMITS = { lifecycleIntervalMs: 50, logRetentionMs: RETENTION, signEveryEntries: 4 };
@@ -19,11 +18,6 @@ afterEach(async () => {
   await harness.cleanup();
 });
 
-/** A clock the test moves forward; timers stay real. */
-function clock(): Timers & { advance(ms: number): void } {
-  let offset = 0;
-  return { now: () => Date.now() + offset, after: realTimers.after, advance: (ms) => { offset += ms; } };
-}
 
 async function logStart(node: CrmNode): Promise<number> {
   return (await node.status()).lifecycle.logStart;
@@ -40,7 +34,7 @@ async function writeSome(node: CrmNode, n: number, tag: string): Promise<void> {
 describe('log truncation', () => {
   it('truncates what every member holds once the retention passed; records, restarts and sync go on', async () => {
     harness = new Harness();
-    const time = clock();
+    const time = testClock();
     const dirA = await harness.tempDir();
     let a = await harness.open({ dataDir: dirA, nodeId: 'a', timers: time, limits: LIMITS });
     const b = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'b', peers: [a.url!], timers: time, limits: LIMITS });
@@ -83,7 +77,7 @@ describe('log truncation', () => {
 
   it('a new node bootstraps from record documents and floors; deleted records stay deleted', async () => {
     harness = new Harness();
-    const time = clock();
+    const time = testClock();
     const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
     // More documents than a peer's inbox holds (maxInboxFrames): the sender paces them (doc-pacer.ts).
     await writeSome(a, 200, 'a');
@@ -108,7 +102,7 @@ describe('log truncation', () => {
 
   it('a subscribed laptop bootstraps with the documents of its holding only', async () => {
     harness = new Harness();
-    const time = clock();
+    const time = testClock();
     const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
     await writeSome(a, 30, 'a');
     await vi.waitFor(async () => expect((await a.status()).lifecycle.stable).toBe(true), { timeout: 20_000 });
@@ -128,7 +122,7 @@ describe('log truncation', () => {
 
   it('does not wait for a member away longer than the retention; it comes back through documents with its offline edits', async () => {
     harness = new Harness();
-    const time = clock();
+    const time = testClock();
     const limits = { ...LIMITS, tombstoneRetentionMs: RETENTION };
     const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits });
     const b = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'b', peers: [a.url!], timers: time, limits });

@@ -19,13 +19,13 @@ import { evictLeaving } from './evict.js';
 import { partialKey } from './partial.js';
 import type { Writer } from './writer.js';
 
-/** What adopting a record document did. */
 /**
  * What adopting a record document did; 'partial': adopted, but the record's history here
  * is still partial (partial.ts): a document that was not a `want`'s answer may predate a
- * change this node holds only as a stub.
+ * change this node holds only as a stub. 'gone': the record was erased or its tombstone
+ * collected here; nothing is stored.
  */
-export type Adoption = 'adopted' | 'partial' | 'unchanged' | 'outside';
+export type Adoption = 'adopted' | 'partial' | 'unchanged' | 'outside' | 'gone';
 
 /** Records looked at per step of a scan over all records (bounds one read). */
 const SCAN_PAGE = 500;
@@ -37,6 +37,9 @@ const SCAN_PAGE = 500;
  * our `want`, sent once the region held what we hold, so it clears the record's mark.
  */
 export async function adoptRecord(writer: Writer, id: RecordId, bytes: Uint8Array, from: NodeId, complete = false): Promise<Adoption> {
+  // An erased record, or one whose tombstone was collected, never comes back: not from a
+  // region that has not applied the erasure yet, nor from an old backup's documents.
+  if (writer.gone.isGone(id)) return 'gone';
   const staged = await writer.run(async () => {
     let received: RecordDoc;
     try {

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CrmNode } from '../../src/index.js';
 import { writeBackupFile } from '../../src/migrate/backup.js';
 import { restoreBackup } from '../../src/migrate/restore.js';
-import { captureLog, Harness, waitForConvergence } from './helpers.js';
+import { captureLog, Harness, testClock, waitForConvergence } from './helpers.js';
 
 const PII = { name: 'Ada Lovelace', email: 'ada.lovelace@example.com', phone: '+44 20 7946 0000', notes: 'met at the Analytical Engine demo' };
 const SECRET = /Lovelace|ada\.lovelace|Analytical/;
@@ -166,6 +166,25 @@ describe('erasure', () => {
       expect(await traces(node, 'c-ada')).toMatchObject({ view: undefined, history: [], bodies: 0 });
       expect((await node.records.get('c-bob'))?.name).toBe('Bob Keeps');
     }
+  }, 60_000);
+
+  it('an old backup of a truncated log (record documents) restored on a node that knows the erasure does not bring the record back', async () => {
+    harness = new Harness();
+    const time = testClock();
+    const limits = { lifecycleIntervalMs: 50, logRetentionMs: 60_000 };
+    const dir = await harness.tempDir();
+    const a = await harness.open({ dataDir: dir, ...harness.cluster.member('a', { admin: true }), timers: time, limits });
+    await a.records.create({ id: 'c-ada', ...PII });
+    await a.records.create({ id: 'c-bob', name: 'Bob Keeps' });
+    time.advance(120_000);
+    await vi.waitFor(async () => expect(a.exportFloors().logStart).toBeGreaterThan(2), { timeout: 20_000 });
+    const old = join(dir, '..', 'truncated-before.crmbak');
+    await writeBackupFile(a, old);
+    expect(gunzipSync(await readFile(old)).toString('latin1')).toMatch(SECRET); // the documents carry the record
+    await a.records.erase('c-ada');
+    await restoreBackup(a, () => [readFile(old)] as never);
+    expect(await traces(a, 'c-ada')).toMatchObject({ view: undefined, history: [], bodies: 0 });
+    expect((await a.records.get('c-bob'))?.name).toBe('Bob Keeps');
   }, 60_000);
 
   it('refuses bad erase requests: a member that is not an administrator, an unknown or invalid id', async () => {

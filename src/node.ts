@@ -502,8 +502,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
         return writer !== undefined && !verifiedFloor(f, writer.key, (key, data, sig) => trust.verifier.verify(key, data, sig));
       });
       if (forged.length > 0) throw new CrmsyncError('ERR_SIGNATURE', `floors of origins ${forged.slice(0, 5).map((f) => f.origin).join(', ')} are not signed by those origins' keys: the backup was altered`);
-      // Our own origin too: a node restored from its own backup under its own id continues its history from there.
-      const result = await engine.applyBase(floors, RESTORE_SOURCE, true);
+      const result = await engine.applyBase(floors, RESTORE_SOURCE);
       return { raised: result.raised.length, refused: result.refused };
     },
     exportTrust() {

@@ -47,8 +47,8 @@ export interface SyncEngine {
    * that we no longer hold. A region brings it there with record documents and `base`.
    */
   floorsBelow(peerHolds: SeqClock): BaseFloor[];
-  /** Raises our clock to a region's floors (after its record documents); resolves once durable. `own`: our own origin too (a restore). */
-  applyBase(floors: readonly BaseFloor[], from: NodeId, own?: boolean): Promise<BaseResult>;
+  /** Raises our clock to a region's (or a backup's) floors, after their record documents; resolves once durable. */
+  applyBase(floors: readonly BaseFloor[], from: NodeId): Promise<BaseResult>;
   /** Ids of every record held here, deleted ones included, a page at a time in id order (a bootstrap's documents). */
   recordIds(after: string | undefined, limit: number): Promise<RecordId[]>;
   /** Where each record is (territory, owner), undefined for one not held here. */
@@ -403,8 +403,8 @@ export class Engine implements SyncEngine {
     return below;
   }
 
-  applyBase(floors: readonly BaseFloor[], from: NodeId, own = false): Promise<BaseResult> {
-    return applyBase(this.#writer, this.#authority, floors, from, own);
+  applyBase(floors: readonly BaseFloor[], from: NodeId): Promise<BaseResult> {
+    return applyBase(this.#writer, this.#authority, floors, from);
   }
 
   async partialRecords(): Promise<RecordId[]> {

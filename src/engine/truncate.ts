@@ -174,12 +174,13 @@ export interface BaseResult {
 
 /**
  * Raises our clock to the floors of a region that truncated its log (a bootstrap from
- * record documents, which came first): each floor is checked against its origin's key,
- * never lowers anything, and never touches our own origin unless `own` (a restore of
- * this node's own backup: the operator's file, its own history, as if written here).
- * One atomic commit.
+ * record documents, which came first), or of a backup: each floor is checked against its
+ * origin's key and never lowers anything. Our own origin too: a floor of it above our
+ * clock is signed by our key, so we wrote those entries and every member held them; we
+ * lost them (a node restored from an old backup, or started again on an empty directory
+ * with its key), and numbering on from below it would fork our history. One atomic commit.
  */
-export async function applyBase(writer: Writer, authority: OriginAuthority, floors: readonly BaseFloor[], from: NodeId, own = false): Promise<BaseResult> {
+export async function applyBase(writer: Writer, authority: OriginAuthority, floors: readonly BaseFloor[], from: NodeId): Promise<BaseResult> {
   const result: BaseResult = { raised: [], refused: [], forged: [] };
   const { durable } = await writer.run(() => {
     const mutation: Mutation = { records: [], entries: [], clock: [], floors: [], state: [[BASED_KEY, true]] };
@@ -194,7 +195,7 @@ export async function applyBase(writer: Writer, authority: OriginAuthority, floo
         result.forged.push(floor.origin);
         continue;
       }
-      if ((floor.origin === writer.nodeId && !own) || (writer.heads.get(floor.origin)?.seq ?? 0) >= floor.seq) continue;
+      if ((writer.heads.get(floor.origin)?.seq ?? 0) >= floor.seq) continue;
       const head = { seq: verified.seq, hash: verified.chain };
       writer.advance(floor.origin, head);
       mutation.clock.push([floor.origin, head]);

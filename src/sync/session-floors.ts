@@ -67,9 +67,9 @@ export class SessionFloors<Owner> {
     const below = engine.floorsBelow(peerHolds).filter((f) => trust.knows(f.origin));
     if (below.length === 0) return { cursor: await engine.firstMissingPosition(peerHolds) };
     const region = trust.list.memberByNode(engine.nodeId)?.role === 'region';
-    // Its own origin the peer holds best (a node restored from an old backup): never ours to vouch for.
-    const remote = this.#host.peer().remote;
-    const bringable = below.filter((f) => f.origin !== remote && !this.#based.has(f.origin));
+    // The peer's own origin too: below our floor of it, it lost entries it wrote (restored
+    // from an old backup, or started on an empty directory), and must not number on from there.
+    const bringable = below.filter((f) => !this.#based.has(f.origin));
     if (!region || bringable.length === 0 || !(await this.#bootstrap(bringable))) {
       return { cursor: await engine.firstMissingPosition(peerHolds), unserved: below.map((f) => f.origin) };
     }

@@ -2,9 +2,10 @@
  * Attacks on the bootstrap of a truncated log (PROTOCOL.md "Truncated logs"), over real
  * sockets with a scripted peer: floors (`base`) whose signature does not verify close
  * the session with 4013 and raise nothing; floors from a member that is not a region
- * are ignored; malformed ones are a protocol error (1002); floors never touch the
- * receiver's own origin. The same floors, signed by their origin, from a region, are
- * taken (the positive control: refusals are about the sender and the signature).
+ * are ignored; malformed ones are a protocol error (1002); the receiver's own origin is
+ * raised only to a floor its own key signed. The same floors, signed by their origin,
+ * from a region, are taken (the positive control: refusals are about the sender and the
+ * signature).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BaseFloor, CrmNode } from '../../src/index.js';
@@ -65,17 +66,20 @@ describe('attacks with floors (base)', () => {
     expect(victim.exportFloors().floors.map((f) => [f.origin, f.seq])).toEqual([['a', floor.seq]]);
   });
 
-  it('never raises the receiver\'s own origin (a copy of a node started on an empty directory)', async () => {
+  it('raises the receiver\'s own origin only to a floor its own key signed (it lost those entries), and it numbers on from there', async () => {
     const { a, floor } = await truncatedOrigin();
     await a.close();
-    // The same identity on an empty directory: a genuine floor of its own origin is above its clock.
+    // The same identity on an empty directory (its data lost): a genuine floor of its own origin.
     const copy = await h.open({ dataDir: await h.tempDir(), nodeId: 'a' });
     const mallory = await rawPeer(copy.url!, h.cluster.member('mallory'));
-    mallory.send({ type: 'base', floors: [wire(floor)] });
-    mallory.send({ type: 'have', clock: [] });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    mallory.send({ type: 'base', floors: [wire({ ...floor, seq: floor.seq + 1 })] }); // moved: refused
+    expect((await mallory.closed).code).toBe(4013);
     expect((await copy.status()).clock.a).toBeUndefined();
-    expect(copy.exportFloors().floors).toEqual([]);
+    const region = await rawPeer(copy.url!, h.cluster.member('mallory'));
+    region.send({ type: 'base', floors: [wire(floor)] });
+    await vi.waitFor(async () => expect((await copy.status()).clock.a).toBe(floor.seq));
+    await copy.records.create({ id: 'c-after', name: 'After the loss' });
+    expect((await copy.status()).clock.a).toBe(floor.seq + 1);
   });
 
   it('malformed floors are a protocol error (1002)', async () => {

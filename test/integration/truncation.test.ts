@@ -100,6 +100,26 @@ describe('log truncation', () => {
     expect((await c.verify()).problems).toBe(0);
   }, 90_000);
 
+  it('a node started again on an empty directory (its data lost) is brought back with its own floor, and writes on without a fork', async () => {
+    harness = new Harness();
+    const time = testClock();
+    const a = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'a', timers: time, limits: LIMITS });
+    let b = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'b', peers: [a.url!], timers: time, limits: LIMITS });
+    await writeSome(b, 20, 'b');
+    await waitForConvergence([a, b]);
+    time.advance(RETENTION + 1);
+    await vi.waitFor(async () => expect(await logStart(a)).toBeGreaterThan(30), { timeout: 20_000 });
+    const own = (await b.status()).clock.b!;
+    await b.close();
+    b = await harness.open({ dataDir: await harness.tempDir(), nodeId: 'b', peers: [a.url!], timers: time, limits: LIMITS });
+    await waitForConvergence([a, b]);
+    expect((await b.status()).clock.b).toBe(own);
+    // It numbers on after what it had written: a takes it (a fork would close with 4001).
+    await b.records.update('c-b-1', { notes: 'after the loss' });
+    await vi.waitFor(async () => expect((await a.records.get('c-b-1'))?.notes).toBe('after the loss'), { timeout: 20_000 });
+    expect((await a.status()).clock.b).toBe(own + 1);
+  }, 90_000);
+
   it('a subscribed laptop bootstraps with the documents of its holding only', async () => {
     harness = new Harness();
     const time = testClock();

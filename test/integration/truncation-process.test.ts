@@ -65,6 +65,9 @@ describe('a laptop back after the retention window, between crmsync processes', 
       expect(lifecycle.logStart).toBe(lastLocalSeq + 1);
     }, { timeout: SYNC_TIMEOUT_MS, interval: 200 });
     expect((await request(region, 'GET', '/v1/customers/n-2/history')).json.history).toEqual([]);
+    const shown = await runCli(['status', '-d', regionDir]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^lifecycle +log from position \d+ \(\d+ entries truncated since start\); not waited for \(away longer than the log retention\): laptop;/m);
 
     // Back: documents and floors, then its own offline work goes up as always.
     laptop = await start(laptopDir, online);

@@ -27,6 +27,13 @@ function antiEntropyLine(ae: NodeStatus['antiEntropy']): string {
   return `${every}; ${last}${failed}`;
 }
 
+/** The lifecycle line: where the log starts, members not waited for, tombstones. */
+function lifecycleLine(l: NodeStatus['lifecycle']): string {
+  const absent = l.absent.length === 0 ? '' : `; not waited for (away longer than the log retention): ${l.absent.join(', ')}`;
+  const waiting = l.stable ? '' : `; tombstones wait for the holdings of ${l.waitingFor.join(', ')}`;
+  return `log from position ${l.logStart} (${l.truncated} entries truncated since start)${absent}; ${l.collected} tombstone(s) collected, ${l.erasures} erasure(s)${waiting}`;
+}
+
 /** Prints the status of the running node. */
 export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> {
   const { client } = await connect(options, io);
@@ -53,6 +60,7 @@ export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> 
     ['refused', refused.length === 0 ? 'none' : refused.map(([reason, n]) => `${reason} ${n}`).join(', ')],
     ['verification', `${Object.values(s.rejectedEntries).reduce((a, b) => a + b, 0)} session(s) closed for entries that failed it, ${s.quarantinedChanges} change(s) quarantined`],
     ['anti-entropy', antiEntropyLine(s.antiEntropy)],
+    ['lifecycle', lifecycleLine(s.lifecycle)],
     ['peers', s.peers.length === 0 ? 'none' : s.peers.length],
   ]));
   if (s.peers.length > 0) io.out(`\n${table(PEER_HEADERS, peerRows(s.peers))}`);

@@ -153,6 +153,14 @@ class ChangeStream {
 
   async #replay(since: number): Promise<void> {
     let after = since;
+    // Positions after `since` were truncated (README "Log truncation"): the client cannot
+    // catch up from the log and must reload its records; the stream goes on from the start.
+    const { logStart } = this.#node.exportFloors();
+    if (since < logStart - 1) {
+      const message = `this node's change log before position ${logStart} was truncated: reload every record (GET /v1/customers), then keep reading this stream`;
+      if (!this.#write(`id: ${logStart - 1}\nevent: reset\ndata: ${JSON.stringify({ logStart, message })}\n\n`)) await this.#drained();
+      after = logStart - 1;
+    }
     for (;;) {
       const page = await this.#node.changesSince(after, this.#options.replayPageSize ?? REPLAY_PAGE_SIZE);
       if (this.#closed || page.length === 0) break;

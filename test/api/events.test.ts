@@ -8,7 +8,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { changeEventData, responses } from '../../src/api/schemas.js';
-import { captureLog, waitForConvergence } from '../integration/helpers.js';
+import { captureLog, testClock, waitForConvergence } from '../integration/helpers.js';
 import { ApiHarness, TOKEN, changeOf, openStream, parsePrometheus, type ApiNode, type SseStream } from './helpers.js';
 
 const h = new ApiHarness();
@@ -85,6 +85,27 @@ describe('event stream', () => {
     const seqs = ids(events);
     expect(increasing(seqs)).toBe(true);
     expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it('a client behind a truncated log gets a reset event first, then the replay from the log\'s start', async () => {
+    const time = testClock();
+    const a = await h.start({ nodeId: 'a', timers: time, limits: { lifecycleIntervalMs: 50, logRetentionMs: 60_000 } });
+    for (const id of ['t1', 't2', 't3']) await a.call('POST', '/v1/customers', { body: { id, name: `Truncated ${id}` } });
+    time.advance(120_000);
+    await vi.waitFor(async () => expect(a.node.exportFloors().logStart).toBeGreaterThan(3), { timeout: 20_000 });
+    await a.call('PATCH', '/v1/customers/t2', { body: { stage: 'won' } });
+    const behind = await stream(a, '/v1/events?since=0');
+    const changed = await behind.waitFor((e) => e.event === 'change');
+    const [reset] = behind.events;
+    const { logStart } = a.node.exportFloors();
+    expect(reset).toMatchObject({ event: 'reset', id: String(logStart - 1) });
+    expect(JSON.parse(reset!.data)).toMatchObject({ logStart, message: expect.stringContaining('reload every record') });
+    expect(changeOf(changed)).toMatchObject({ id: 't2' });
+    expect(increasing(ids(behind))).toBe(true);
+    // A client that read up to the log's start is not told to reset.
+    const current = await stream(a, `/v1/events?since=${logStart - 1}`);
+    await current.waitFor((e) => e.event === 'change');
+    expect(current.events.map((e) => e.event)).toEqual(['change']);
   });
 
   it('sends keep-alive comments and rejects bad or foreign event ids', async () => {

@@ -11,7 +11,7 @@ import { makeActorId } from './crdt/actor.js';
 import type { ChangeEntry, StoredEntry } from './crdt/change-entry.js';
 import { clockRecord, seqsOf } from './crdt/origin-clock.js';
 import { Engine } from './engine/engine.js';
-import { verifiedFloor, type BaseFloor } from './engine/truncate.js';
+import type { BaseFloor } from './engine/truncate.js';
 import { createRecordsApi, type RecordsApi } from './engine/records-api.js';
 import { startConflictIndexing } from './engine/conflict-index.js';
 import type { VerifyReport } from './engine/verify.js';
@@ -496,13 +496,9 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
     },
     async importFloors(floors) {
       assertOpen();
-      // Checked first, all of them: a backup with one forged floor raises nothing.
-      const forged = floors.filter((f) => {
-        const writer = trust.writer(f.origin);
-        return writer !== undefined && !verifiedFloor(f, writer.key, (key, data, sig) => trust.verifier.verify(key, data, sig));
-      });
-      if (forged.length > 0) throw new CrmsyncError('ERR_SIGNATURE', `floors of origins ${forged.slice(0, 5).map((f) => f.origin).join(', ')} are not signed by those origins' keys: the backup was altered`);
+      // applyBase checks every floor first: a backup with one forged floor raises nothing.
       const result = await engine.applyBase(floors, RESTORE_SOURCE);
+      if (result.forged.length > 0) throw new CrmsyncError('ERR_SIGNATURE', `floors of origins ${result.forged.slice(0, 5).join(', ')} are not signed by those origins' keys: the backup was altered`);
       return { raised: result.raised.length, refused: result.refused };
     },
     exportTrust() {

@@ -168,7 +168,7 @@ export interface BaseResult {
   raised: string[];
   /** Floors skipped: an origin unknown here (yet), set aside, or beyond its revocation. */
   refused: string[];
-  /** Floors whose signature does not verify against their origin's key: forged or altered. */
+  /** Floors whose signature does not verify against their origin's key: forged or altered (then none is raised). */
   forged: string[];
 }
 
@@ -182,26 +182,30 @@ export interface BaseResult {
  */
 export async function applyBase(writer: Writer, authority: OriginAuthority, floors: readonly BaseFloor[], from: NodeId): Promise<BaseResult> {
   const result: BaseResult = { raised: [], refused: [], forged: [] };
+  // Every floor is checked first: one that does not verify means the sender (or the file)
+  // altered them, and none is taken.
+  const checked: BaseFloor[] = [];
+  for (const floor of floors) {
+    const origin = authority.writer(floor.origin);
+    if (!origin || floor.seq > origin.upTo || writer.setAside.has(floor.origin)) {
+      result.refused.push(floor.origin);
+      continue;
+    }
+    const verified = verifiedFloor(floor, origin.key, (key, data, sig) => authority.verifier.verify(key, data, sig));
+    if (verified) checked.push(verified);
+    else result.forged.push(floor.origin);
+  }
+  if (result.forged.length > 0) return result;
   const { durable } = await writer.run(() => {
     const mutation: Mutation = { records: [], entries: [], clock: [], floors: [], state: [[BASED_KEY, true]] };
-    for (const floor of floors) {
-      const origin = authority.writer(floor.origin);
-      if (!origin || floor.seq > origin.upTo || writer.setAside.has(floor.origin)) {
-        result.refused.push(floor.origin);
-        continue;
-      }
-      const verified = verifiedFloor(floor, origin.key, (key, data, sig) => authority.verifier.verify(key, data, sig));
-      if (!verified) {
-        result.forged.push(floor.origin);
-        continue;
-      }
-      if ((writer.heads.get(floor.origin)?.seq ?? 0) >= floor.seq) continue;
+    for (const verified of checked) {
+      if ((writer.heads.get(verified.origin)?.seq ?? 0) >= verified.seq) continue;
       const head = { seq: verified.seq, hash: verified.chain };
-      writer.advance(floor.origin, head);
-      mutation.clock.push([floor.origin, head]);
-      const { origin: _origin, ...stored } = verified;
-      mutation.floors!.push([floor.origin, stored]);
-      result.raised.push(floor.origin);
+      writer.advance(verified.origin, head);
+      mutation.clock.push([verified.origin, head]);
+      const { origin, ...stored } = verified;
+      mutation.floors!.push([origin, stored]);
+      result.raised.push(origin);
     }
     return { durable: mutation.clock.length > 0 ? writer.commit(mutation, from) : undefined };
   });

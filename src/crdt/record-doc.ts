@@ -381,6 +381,24 @@ export function applyRecordChanges(doc: RecordDoc, changes: Uint8Array[]): Recor
   return next;
 }
 
+/**
+ * Why one of `changes` numbers its ops at or below those of a change it depends on, or
+ * undefined. Every writer numbers a change's ops above everything it has seen; Automerge
+ * applies a change that does not, and then cannot load the document again, so such a
+ * change (only a forgery makes one) is refused before it is applied.
+ */
+export function misnumbered(doc: RecordDoc, changes: readonly { hash: string; deps: readonly string[]; startOp: number; opCount: number }[]): string | undefined {
+  const backend = A.getBackend(doc);
+  const inBatch = new Map(changes.map((c) => [c.hash, c.startOp + c.opCount - 1]));
+  for (const change of changes) {
+    for (const dep of change.deps) {
+      const maxOp = inBatch.get(dep) ?? backend.getChangeMetaByHash(dep)?.maxOp;
+      if (maxOp !== undefined && change.startOp <= maxOp) return `the change numbers its operations from ${change.startOp}, not above those of a change it depends on (up to ${maxOp})`;
+    }
+  }
+  return undefined;
+}
+
 /** Saves the whole document as one compact snapshot chunk. */
 export function snapshot(doc: RecordDoc): Uint8Array {
   return A.save(doc);

@@ -13,6 +13,7 @@ import { fieldsOf, GENESIS_OBJECTS } from './change-info.js';
 import { tagPlan, type RecordWrite } from './record-doc.js';
 import { ADDRESS_FIELDS, type RecordView } from './record-schema.js';
 import { applySimple, opIdOf, type RecordState } from './record-state.js';
+import { actorClock } from './state-knowledge.js';
 import { createHash } from 'node:crypto';
 
 /** A change written without the document, with what it leads to. */
@@ -35,7 +36,8 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   if (!puts) return undefined;
   if (puts.length === 0) return undefined;
   const startOp = state.maxOp + 1;
-  const seq = state.local?.actor === context.actor ? state.local.seq + 1 : 1;
+  // The clock knows every actor's last seq; `local` is the fallback of states stored before it.
+  const seq = (actorClock(state, context.actor)?.[0] ?? (state.local?.actor === context.actor ? state.local.seq : 0)) + 1;
   const ops: ChangeOp[] = [];
   let previous: string | undefined;
   for (const put of puts) {
@@ -56,7 +58,7 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   const deps = [...state.heads].sort();
   const change = encodeChange({ actor: context.actor, seq, startOp, time: context.now, message: context.author ?? null, deps, ops });
   const hash = createHash('sha256').update(change.subarray(8)).digest('hex');
-  const applied = applySimple(state, view, { hash, deps, actor: context.actor, startOp, ops });
+  const applied = applySimple(state, view, { hash, deps, actor: context.actor, seq, startOp, time: context.now, ops });
   if (!applied) return undefined;
   return { change, hash, state: { ...applied.state, local: { actor: context.actor, seq } }, view: applied.view, fields: fieldsOf(ops) };
 }

@@ -1,10 +1,12 @@
 /**
  * What a node keeps per record beside its document, so that the common changes never
  * need the document: its heads, the highest op counter, and the op ids of every field's
- * current values. With it, a change made on exactly the state we hold (its deps are our
- * heads) whose operations are plain puts and deletes of known fields (or the first text
- * of the notes, or counter increments) is applied by deriving the next view directly
- * from the decoded operations (`applySimple`), and a local write of the same kind is
+ * current values, and what it knows is in the document beyond them (state-knowledge.ts).
+ * With it, a change made on exactly the state we hold (its deps are our heads), or made
+ * concurrently on heads we recently moved past, whose operations are plain puts and
+ * deletes of known fields (or the first text of the notes, or counter increments) is
+ * applied by deriving the next view directly from the decoded operations
+ * (`applySimple`), and a local write of the same kind is
  * encoded directly (record-encode.ts). Anything else goes through Automerge, after which
  * the state is read back from the document (`stateOfDoc`).
  *
@@ -18,10 +20,13 @@ import { GENESIS_OBJECTS } from './change-info.js';
 import { GENESIS_HASH } from './genesis.js';
 import { notesOf } from './record-doc.js';
 import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type RecordView } from './record-schema.js';
+import { advanceClock, compactTimes, continuesActor, isGone, knownMaxOp, rememberChange, rememberGone, timeIndex } from './state-knowledge.js';
+import { judgeConcurrent, withConflict } from './state-conflicts.js';
+import { DEFAULT_MERGE_CONTEXT, isConflictField, type MergeContext } from './record-conflicts.js';
 import type { RecordId } from '../types.js';
 
-/** An op id as [counter, index into RecordState.actors]. */
-export type OpRef = [counter: number, actor: number];
+/** An op id as [counter, index into RecordState.actors, index into RecordState.times of its change's time]. */
+export type OpRef = [counter: number, actor: number, time?: number];
 
 /** The document's shape beside its view (stored in RecordMeta). */
 export interface RecordState {
@@ -37,6 +42,18 @@ export interface RecordState {
   local?: { actor: string; seq: number };
   /** Characters of the stored notes text (the document-free path only writes notes into empty text). */
   notesLength?: number;
+  /**
+   * Per actor (parallel to `actors`, which then lists every actor that wrote): its last
+   * seq and highest op counter. Absent in states stored before it was kept: those take
+   * Automerge once, which reads it back (state-knowledge.ts).
+   */
+  clock?: [seq: number, maxOp: number][];
+  /** Prefixes of changes the document holds with their highest op counter, newest last (state-knowledge.ts). */
+  known?: [prefix: string, maxOp: number][];
+  /** Op ids per field path that recent changes superseded (state-knowledge.ts). */
+  gone?: Record<string, OpRef[]>;
+  /** Times (ms) of the changes that wrote current values; op refs point into it. Absent in older states. */
+  times?: number[];
 }
 
 const ROOT_NUMBERS = new Set(['createdAt', 'updatedAt', 'deletedAt']);
@@ -46,7 +63,7 @@ const GENESIS_ACTOR = '00';
 
 /** The state of a record nobody has written yet (the genesis document). */
 export function genesisState(): RecordState {
-  return { heads: [GENESIS_HASH], maxOp: 6, actors: [GENESIS_ACTOR], ops: { interactions: [[5, 0]], deleted: [[6, 0]] } };
+  return { heads: [GENESIS_HASH], maxOp: 6, actors: [GENESIS_ACTOR], ops: { interactions: [[5, 0, 0]], deleted: [[6, 0, 0]] }, clock: [[1, 6]], times: [0] };
 }
 
 /** The view of a record nobody has written yet. */
@@ -75,18 +92,47 @@ function sameOps(state: RecordState, refs: OpRef[] | undefined, pred: readonly s
   return current.every((id, i) => id === sorted[i]);
 }
 
+/** A decoded change as applySimple reads it. */
+export interface SimpleChange {
+  hash: string;
+  deps: readonly string[];
+  actor: string;
+  seq: number;
+  startOp: number;
+  /** The change's time (ms): merge policies compare it. */
+  time: number;
+  ops: readonly ChangeOp[];
+}
+
+/** The outcome of applySimple. */
+export interface SimpleOutcome {
+  state: RecordState;
+  view: RecordView;
+  touched: string[];
+  /** The change was made on exactly the state before it (its deps were our heads). */
+  linear: boolean;
+}
+
 /**
- * Applies a decoded change made on exactly our state (deps = heads) without the
- * document, or returns undefined when it is not that simple (then Automerge decides).
+ * Applies a decoded change without the document, or returns undefined when it is not
+ * that simple (then Automerge decides). Two kinds are taken:
+ *  - linear: made on exactly our state (deps = heads), every op superseding exactly the
+ *    field's current values;
+ *  - concurrent: made on heads we moved past (state-knowledge.ts proves its deps and
+ *    preds are in the document), where every field it writes ends with one value, or
+ *    with several of which the view shows one without a merge policy (updatedAt and
+ *    createdAt show Automerge's winner, the highest op id; a tag shows its presence).
+ *    A field left with concurrent values a merge policy must judge takes Automerge.
+ * Both require the change to continue its actor's sequence (state-knowledge.ts).
  */
-export function applySimple(
-  state: RecordState, view: RecordView,
-  change: { hash: string; deps: readonly string[]; actor: string; startOp: number; ops: readonly ChangeOp[] },
-): { state: RecordState; view: RecordView; touched: string[] } | undefined {
-  if (change.startOp !== state.maxOp + 1 || !sameSet(change.deps, state.heads)) return undefined;
+export function applySimple(state: RecordState, view: RecordView, change: SimpleChange, merge: MergeContext = DEFAULT_MERGE_CONTEXT): SimpleOutcome | undefined {
+  const linear = sameSet(change.deps, state.heads);
+  if (linear ? change.startOp !== state.maxOp + 1 : !concurrentReady(state, change)) return undefined;
+  if (!continuesActor(state, change)) return undefined;
   const next: RecordState = { ...state, actors: [...state.actors], ops: dictionaryOf(state.ops) };
   let actor = next.actors.indexOf(change.actor);
   if (actor < 0) actor = next.actors.push(change.actor) - 1;
+  const time = timeIndex(next, change.time);
   // Working copies without prototypes (dictionaryOf); canonicalView returns a plain view.
   const v = dictionaryOf(view);
   v.address = dictionaryOf(view.address);
@@ -113,7 +159,7 @@ export function applySimple(
       touched.add('notes');
       continue;
     }
-    const ref: OpRef = [change.startOp + offset, actor];
+    const ref: OpRef = time === undefined ? [change.startOp + offset, actor] : [change.startOp + offset, actor, time];
     if (op.key === null) return undefined;
     if (op.obj === '_root' && op.key === 'interactions' && op.action === 'inc') {
       if (!sameOps(next, next.ops.interactions, op.pred) || typeof op.value !== 'number') return undefined;
@@ -122,12 +168,46 @@ export function applySimple(
       continue;
     }
     const path = fieldPath(op.obj, op.key);
-    if (path === undefined || (op.action !== 'set' && op.action !== 'del') || !sameOps(next, next.ops[path], op.pred)) return undefined;
-    if (op.action === 'set' && !setValue(v, path, op)) return undefined;
-    if (op.action === 'del' && !deleteValue(v, path)) return undefined;
-    // `delete` only when there is something to delete: it turns the object into a slow dictionary.
-    if (op.action === 'set') next.ops[path] = [ref];
-    else if (next.ops[path] !== undefined) delete next.ops[path];
+    if (path === undefined || (op.action !== 'set' && op.action !== 'del')) return undefined;
+    const current = next.ops[path] ?? [];
+    let remaining: OpRef[];
+    if (linear) {
+      if (!sameOps(next, current, op.pred)) return undefined;
+      remaining = [];
+    } else {
+      const split = splitByPred(next, path, current, op.pred);
+      if (!split) return undefined;
+      remaining = split.remaining;
+    }
+    const superseded = current.filter((r) => !remaining.includes(r));
+    if (op.action === 'set') {
+      // With other values left, the view shows the one Automerge or the merge policy picks.
+      let shows = true;
+      if (remaining.length > 0 && !path.startsWith('tags.')) {
+        if (isConflictField(path)) {
+          const judged = remaining.length === 1 && current.length === 1
+            ? judgeConcurrent(next, v, path, current[0]!, { ref, op, actor: change.actor, time: change.time }, merge) : undefined;
+          // A losing value must still be one a view could show: Automerge reads every value.
+          if (!judged || !setValue(probeView(), path, op)) return undefined;
+          shows = judged.incomingWins;
+          if (judged.conflict) v.conflicts = withConflict(v.conflicts, path);
+        } else {
+          const wins = winnerUnlessJudged(next, path, current, remaining, ref);
+          if (wins === undefined) return undefined;
+          shows = wins;
+        }
+      }
+      if (shows && !setValue(v, path, op)) return undefined;
+      next.ops[path] = [...remaining, ref].sort(byRef);
+    } else {
+      // A delete leaving other values: only one that supersedes nothing keeps the view as is.
+      if (remaining.length > 0 && superseded.length > 0) return undefined;
+      if (remaining.length === 0 && !deleteValue(v, path)) return undefined;
+      // `delete` only when there is something to delete: it turns the object into a slow dictionary.
+      if (remaining.length > 0) next.ops[path] = remaining;
+      else if (next.ops[path] !== undefined) delete next.ops[path];
+    }
+    rememberGone(next, path, superseded);
     touched.add(path);
   }
   // deletedAt shows only while deleted: a change flipping `deleted` alone would reveal or
@@ -140,10 +220,74 @@ export function applySimple(
     next.notesLength = stored.length;
   }
   v.tags.sort();
-  v.conflicts = v.conflicts.filter((f) => !touched.has(f));
-  next.heads = [change.hash];
-  next.maxOp = change.startOp + at - 1;
-  return { state: next, view: canonicalView(v), touched: [...touched] };
+  compactTimes(next);
+  // A field stays in conflict while it keeps several values (the ones a change left alone).
+  v.conflicts = v.conflicts.filter((f) => !touched.has(f) || (next.ops[f]?.length ?? 0) > 1);
+  const lastOp = change.startOp + at - 1;
+  rememberChange(next, change.hash, lastOp);
+  next.heads = [...next.heads.filter((h) => !change.deps.includes(h)), change.hash].sort();
+  next.maxOp = Math.max(next.maxOp, lastOp);
+  advanceClock(next, actor, change.seq, lastOp);
+  return { state: next, view: canonicalView(v), touched: [...touched], linear };
+}
+
+/**
+ * A concurrent change can be judged here: its deps are in the document (state-knowledge.ts),
+ * it is not already, and its ops are numbered above those of its deps.
+ */
+function concurrentReady(state: RecordState, change: SimpleChange): boolean {
+  if (change.deps.length === 0 || knownMaxOp(state, change.hash) !== undefined) return false;
+  for (const dep of change.deps) {
+    const maxOp = knownMaxOp(state, dep);
+    if (maxOp === undefined || change.startOp <= maxOp) return false;
+  }
+  return true;
+}
+
+/**
+ * A concurrent op's pred split against the field's current values: each pred must be a
+ * current value or a value recently superseded (state-knowledge.ts), so it names an op of
+ * this field that the document holds. Undefined otherwise.
+ */
+function splitByPred(state: RecordState, path: string, current: readonly OpRef[], pred: readonly string[]): { remaining: OpRef[] } | undefined {
+  const named = new Set<OpRef>();
+  for (const id of pred) {
+    const at = id.indexOf('@');
+    const counter = Number(id.slice(0, at));
+    const actor = state.actors.indexOf(id.slice(at + 1));
+    if (actor < 0) return undefined;
+    const ref = current.find((r) => r[0] === counter && r[1] === actor);
+    if (ref) named.add(ref);
+    else if (!isGone(state, path, counter, actor)) return undefined;
+  }
+  return { remaining: current.filter((r) => !named.has(r)) };
+}
+
+/**
+ * Whether the new op `ref` is the value shown once it joins `remaining` (true), or the
+ * shown value stays (false); undefined when that cannot be told without the document.
+ * Only updatedAt and createdAt qualify: no merge policy judges them, they show Automerge's
+ * own winner (the highest op id), and the view holds the value of the current winner.
+ */
+function winnerUnlessJudged(state: RecordState, path: string, current: readonly OpRef[], remaining: readonly OpRef[], ref: OpRef): boolean | undefined {
+  if (path !== 'updatedAt' && path !== 'createdAt') return undefined;
+  const top = (refs: readonly OpRef[]) => refs.reduce((a, b) => (compareRefs(state, a, b) >= 0 ? a : b));
+  const before = top(current);
+  const after = top([...remaining, ref]);
+  if (after === ref) return true;
+  return after === before ? false : undefined;
+}
+
+/** A scratch view for checking that a value could be shown (setValue). */
+function probeView(): RecordView {
+  return { address: {}, custom: {}, tags: [] } as unknown as RecordView;
+}
+
+/** Automerge's op order: counter, then actor id. */
+function compareRefs(state: RecordState, a: OpRef, b: OpRef): number {
+  if (a[0] !== b[0]) return a[0] - b[0];
+  const x = state.actors[a[1]]!, y = state.actors[b[1]]!;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /**
@@ -249,27 +393,83 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return b.every((x) => set.has(x));
 }
 
+/** A change Automerge just applied, as ChangeInfo describes it (stateOfDoc reads it instead of the document). */
+export interface AppliedChange {
+  hash: string;
+  deps: readonly string[];
+  actor: string;
+  seq: number;
+  startOp: number;
+  opCount: number;
+  time: number;
+  ops: readonly ChangeOp[];
+}
+
 /**
  * Reads the state back from a document (after Automerge applied what applySimple would
- * not take). `maxOp` is carried: the caller raises it by the changes it applied.
+ * not take). `maxOp` is carried: the caller raises it by the changes it applied. With
+ * `since` (the state before and the changes applied to it), the actor clock and the head
+ * changes are taken from them instead of read from the whole history.
  */
-export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordState['local']): RecordState {
+export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordState['local'], since?: { state: RecordState; applied: readonly AppliedChange[] }): RecordState {
   const backend = A.getBackend(doc);
-  const state: RecordState = { heads: A.getHeads(doc), maxOp, actors: [], ops: {}, ...(local ? { local } : {}) };
+  const state: RecordState = { heads: A.getHeads(doc), maxOp, actors: [], ops: {}, ...(local ? { local } : {}), clock: [], known: [], times: [] };
   const actorIndex = new Map<string, number>();
-  const refOf = (opId: string): OpRef => {
-    const at = opId.indexOf('@');
-    const actor = opId.slice(at + 1);
+  const indexOf = (actor: string): number => {
     let index = actorIndex.get(actor);
     if (index === undefined) {
       index = state.actors.push(actor) - 1;
       actorIndex.set(actor, index);
+      state.clock!.push([0, 0]);
     }
-    return [Number(opId.slice(0, at)), index];
+    return index;
   };
+  const raise = (actor: string, seq: number, top: number) => {
+    const entry = state.clock![indexOf(actor)]!;
+    if (seq > entry[0]) entry[0] = seq;
+    if (top > entry[1]) entry[1] = top;
+  };
+  // Every actor that wrote, with its last seq and highest op (state-knowledge.ts).
+  const before = since?.state;
+  if (before?.clock) {
+    before.actors.forEach((actor, i) => { if (before.clock![i]) raise(actor, before.clock![i]![0], before.clock![i]![1]); });
+    for (const c of since!.applied) raise(c.actor, c.seq, c.startOp + c.opCount - 1);
+  } else {
+    for (const meta of backend.getChangesMeta([])) raise(meta.actor, meta.seq, meta.maxOp);
+  }
+  const refOf = (opId: string): OpRef => {
+    const at = opId.indexOf('@');
+    return [Number(opId.slice(0, at)), indexOf(opId.slice(at + 1))];
+  };
+  // The heads, what they depend on, and the ops their preds name are in the document.
+  const applied = new Map((since?.applied ?? []).map((c) => [c.hash, c]));
+  const maxOpOf = (hash: string) => {
+    const c = applied.get(hash);
+    return c ? c.startOp + c.opCount - 1 : before ? knownMaxOp({ ...before, heads: [] }, hash) ?? backend.getChangeMetaByHash(hash)?.maxOp : backend.getChangeMetaByHash(hash)?.maxOp;
+  };
+  for (const head of state.heads) {
+    const change = applied.get(head) ?? backend.getDecodedChangeByHash(head);
+    if (!change) continue;
+    for (const dep of change.deps) {
+      const top = maxOpOf(dep);
+      if (top !== undefined) rememberChange(state, dep, top);
+    }
+    rememberChange(state, head, maxOpOf(head) ?? maxOp);
+    for (const op of change.ops) {
+      const path = typeof op.key !== 'string' ? undefined : fieldPath(op.obj, op.key);
+      if (path !== undefined) rememberGone(state, path, op.pred.map(refOf));
+    }
+  }
+  const timeOf = changeTimes(backend, since);
   const track = (obj: string, key: string, path: string) => {
     const values = backend.getAll(obj, key);
-    if (values.length > 0) state.ops[path] = values.map((v) => refOf(String(v[v.length - 1]))).sort(byRef);
+    if (values.length === 0) return;
+    state.ops[path] = values.map((v) => {
+      const opId = String(v[v.length - 1]);
+      const ref = refOf(opId);
+      ref.push(timeIndex(state, timeOf(opId))!);
+      return ref;
+    }).sort(byRef);
   };
   for (const key of backend.keys('_root')) {
     if (key === 'address' || key === 'tags' || key === 'custom' || key === 'notes') continue;
@@ -281,6 +481,42 @@ export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordStat
   const notesLength = backend.length(GENESIS_OBJECTS.notes);
   if (notesLength > 0) state.notesLength = notesLength;
   return state;
+}
+
+/**
+ * The time of the change that wrote an op: from the state before and the changes just
+ * applied when they say (a current value is one of theirs), else from the history.
+ */
+function changeTimes(backend: ReturnType<typeof A.getBackend>, since: { state: RecordState; applied: readonly AppliedChange[] } | undefined): (opId: string) => number {
+  const known = new Map<string, number>();
+  const before = since?.state;
+  if (before?.times) {
+    for (const path in before.ops) {
+      for (const ref of before.ops[path]!) if (ref[2] !== undefined) known.set(opIdOf(before, ref), before.times[ref[2]]!);
+    }
+  }
+  let history: Map<string, { startOp: number; maxOp: number; time: number }[]> | undefined;
+  const ranges = (actor: string) => {
+    if (!history) {
+      history = new Map();
+      for (const meta of backend.getChangesMeta([])) {
+        const list = history.get(meta.actor) ?? [];
+        list.push(meta);
+        history.set(meta.actor, list);
+      }
+    }
+    return history.get(actor) ?? [];
+  };
+  return (opId) => {
+    const time = known.get(opId);
+    if (time !== undefined) return time;
+    const at = opId.indexOf('@');
+    const counter = Number(opId.slice(0, at));
+    const actor = opId.slice(at + 1);
+    const change = since?.applied.find((c) => c.actor === actor && c.startOp <= counter && counter < c.startOp + c.opCount)
+      ?? ranges(actor).find((m) => m.startOp <= counter && counter <= m.maxOp);
+    return change?.time ?? 0;
+  };
 }
 
 function byRef(a: OpRef, b: OpRef): number {

@@ -15,7 +15,7 @@ import { isStub, stubOf, type ChangeEntry, type LoggedEntry } from '../crdt/chan
 import { holds, holdsAll, placementOf, scopeViolation, type HoldingFilter } from '../crdt/holding.js';
 import { fieldsOf, inspectChange, type ChangeInfo } from '../crdt/change-info.js';
 import { schemaViolation } from '../crdt/change-schema.js';
-import { applyRecordChanges, cloneRecordDoc, freeDoc, materialize, placementAt, type RecordDoc } from '../crdt/record-doc.js';
+import { applyRecordChanges, cloneRecordDoc, freeDoc, materialize, misnumbered, placementAt, type RecordDoc } from '../crdt/record-doc.js';
 import { isConflictField } from '../crdt/record-conflicts.js';
 import { recordViewSchema, type RecordView } from '../crdt/record-schema.js';
 import { applySimple, emptyView, genesisState, stateOfDoc, type RecordState } from '../crdt/record-state.js';
@@ -280,9 +280,10 @@ async function applyToRecord(writer: Writer, id: RecordId, meta: RecordMeta | un
 }
 
 /**
- * The document-free path (record-state.ts): each change made on exactly the state before
- * it, of plain field operations, gives the next view directly. Undefined as soon as one
- * is not that simple, or the record's changes since its snapshot have piled up.
+ * The document-free path (record-state.ts): each change of plain field operations, made on
+ * exactly the state before it or concurrently with what the state knows, gives the next
+ * view directly. Undefined as soon as one is not that simple, or the record's changes
+ * since its snapshot have piled up.
  */
 type SimpleResult = { state: RecordState; view: RecordView };
 
@@ -291,11 +292,12 @@ function applyAllSimple(writer: Writer, id: RecordId, meta: RecordMeta | undefin
   let state = meta?.state ?? genesisState();
   let view = meta?.view ?? emptyView(id);
   for (const item of items) {
-    const next = applySimple(state, view, item.info!);
+    const next = applySimple(state, view, item.info!, writer.merge);
     if (!next) return undefined;
-    // applySimple takes only a change made on exactly this state: `view` is the record at its dependencies.
+    // A scoped writer's change is judged where the record was at its dependencies: `view`
+    // is that only for a linear change; a concurrent one takes the document.
     const scope = scopeOf(item.entry.origin);
-    if (scope && scopeViolation(scope, placementOf(view), placementOf(next.view)) !== undefined) return undefined;
+    if (scope && (!next.linear || scopeViolation(scope, placementOf(view), placementOf(next.view)) !== undefined)) return undefined;
     state = next.state;
     view = next.view;
   }
@@ -312,6 +314,8 @@ function genesisMeta(id: RecordId): RecordMeta {
  * `doc` must not be used again.
  */
 function tryApply(writer: Writer, doc: RecordDoc, id: RecordId, meta: Pick<RecordMeta, 'state' | 'view'> | undefined, items: Item[], earlier: Item[] = []): { doc: RecordDoc; next: { state: RecordState; view: RecordView } } | { reason: string } {
+  const numbering = misnumbered(doc, items.map((i) => i.info!));
+  if (numbering) return { reason: numbering };
   let next: RecordDoc;
   try {
     next = applyRecordChanges(doc, items.map((i) => i.entry.change));
@@ -336,7 +340,9 @@ function tryApply(writer: Writer, doc: RecordDoc, id: RecordId, meta: Pick<Recor
     return { reason: `the change would give the record a value outside the record schema (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})` };
   }
   const maxOp = Math.max(meta?.state.maxOp ?? genesisState().maxOp, ...items.map((i) => i.info!.startOp + i.info!.opCount - 1));
-  return { doc: next, next: { state: stateOfDoc(next, maxOp, meta?.state.local), view } };
+  // The clock and head changes come from the state before and these changes (stateOfDoc).
+  const since = { state: meta?.state ?? genesisState(), applied: items.map((i) => i.info!) };
+  return { doc: next, next: { state: stateOfDoc(next, maxOp, meta?.state.local, since), view } };
 }
 
 /** Frees a document a failed change may have left half-updated (Automerge can panic midway). */

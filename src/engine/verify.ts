@@ -8,7 +8,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import * as A from '@automerge/automerge';
-import { loadRecordDoc, materialize, freeDoc, sameHeads } from '../crdt/record-doc.js';
+import { loadRecordDoc, materialize, freeDoc, sameHeads, type RecordDoc } from '../crdt/record-doc.js';
 import { opIdOf, stateOfDoc, type RecordState } from '../crdt/record-state.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
@@ -105,10 +105,28 @@ async function checkRecord(store: Store, writer: Writer, id: RecordId, meta: Rec
     if (!sameHeads(state.heads, meta.state.heads)) return { problem: { id, problem: 'heads', detail: 'stored heads differ from the document' }, fixed };
     if (!isDeepStrictEqual(view, meta.view)) return { problem: { id, problem: 'view', detail: 'stored view differs from the document' }, fixed };
     if (!sameShape(state, meta.state)) return { problem: { id, problem: 'state', detail: 'stored op ids or op counter differ from the document' }, fixed };
+    if (!sameClock(state, meta.state) || !knownHeld(doc, meta.state)) return { problem: { id, problem: 'state', detail: 'stored actor clock or remembered changes differ from the document' }, fixed };
     return undefined;
   } finally {
     freeDoc(doc);
   }
+}
+
+/** The same seq and highest op per actor, where the stored state keeps a clock (states stored before it do not). */
+function sameClock(truth: RecordState, stored: RecordState): boolean {
+  if (!stored.clock) return true;
+  const byActor = (s: RecordState) => Object.fromEntries(s.actors.flatMap((actor, i) => {
+    const entry = s.clock?.[i];
+    return entry && entry[0] > 0 ? [[actor, entry] as const] : [];
+  }));
+  return isDeepStrictEqual(byActor(truth), byActor(stored));
+}
+
+/** Every change the stored state remembers is in the document, numbered no higher than remembered. */
+function knownHeld(doc: RecordDoc, stored: RecordState): boolean {
+  if (!stored.known?.length) return true;
+  const metas = A.getChangesMetaSince(doc, []);
+  return stored.known.every(([prefix, maxOp]) => metas.some((m) => m.hash.startsWith(prefix) && m.maxOp <= maxOp));
 }
 
 /** The same op ids per field and the same highest op counter (actor tables may be ordered differently). */

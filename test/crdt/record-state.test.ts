@@ -16,7 +16,7 @@ import { applyRecordChanges, freeDoc, loadRecordDoc, materialize, writeRecord, t
 import { encodeWrite } from '../../src/crdt/record-encode.js';
 import type { RecordView } from '../../src/crdt/record-schema.js';
 import { parseNodeId, parseRecordId } from '../../src/types.js';
-import { applySimple, emptyView, genesisState, opIdOf, stateOfDoc, type RecordState } from '../../src/crdt/record-state.js';
+import { applySimple, emptyView, fieldPath, genesisState, opIdOf, stateOfDoc, type RecordState } from '../../src/crdt/record-state.js';
 
 const ID = parseRecordId('cust-1');
 
@@ -27,17 +27,20 @@ interface Replica {
   view: RecordView;
   changes: Map<string, Uint8Array>;
   fast: number;
+  /** Received changes applied without the document although made concurrently. */
+  concurrent: number;
 }
 
 function replica(node: string, byte: number): Replica {
   const actor = makeActorId(parseNodeId(node), new Uint8Array(8).fill(byte));
-  return { actor, doc: loadRecordDoc([], actor), state: genesisState(), view: emptyView(ID), changes: new Map(), fast: 0 };
+  return { actor, doc: loadRecordDoc([], actor), state: genesisState(), view: emptyView(ID), changes: new Map(), fast: 0, concurrent: 0 };
 }
 
-/** Op ids per field, the op counter and whether there is notes text: what must agree. */
+/** Op ids per field, the op counter, whether there is notes text and each actor's clock: what must agree. */
 function shape(state: RecordState) {
   const ops = Object.fromEntries(Object.entries(state.ops).map(([path, refs]) => [path, refs.map((r) => opIdOf(state, r)).sort()]));
-  return { heads: [...state.heads].sort(), maxOp: state.maxOp, ops, notes: (state.notesLength ?? 0) > 0 };
+  const clock = Object.fromEntries(state.actors.map((actor, i) => [actor, state.clock?.[i] ?? [0, 0]]).filter(([, c]) => (c as number[])[0]! > 0));
+  return { heads: [...state.heads].sort(), maxOp: state.maxOp, ops, notes: (state.notesLength ?? 0) > 0, clock };
 }
 
 function maxOpOf(doc: RecordDoc): number {
@@ -50,6 +53,38 @@ function expectAgrees(r: Replica): void {
   // Byte-identical JSON, not just equal: views are canonical however they were derived.
   expect(JSON.stringify(r.view)).toBe(JSON.stringify(view));
   expect(shape(r.state)).toEqual(shape(stateOfDoc(r.doc, maxOpOf(r.doc), undefined)));
+  // What the state remembers must be in the document: former heads, superseded op ids of their field.
+  const metas = A.getChangesMetaSince(r.doc, []);
+  for (const [prefix, maxOp] of r.state.known ?? []) {
+    const meta = metas.find((c) => c.hash.startsWith(prefix));
+    expect(meta).toBeDefined();
+    expect(maxOp).toBeGreaterThanOrEqual(meta!.maxOp);
+  }
+  // Each current value's time is its change's (merge policies compare them).
+  for (const refs of Object.values(r.state.ops)) {
+    for (const ref of refs) {
+      if (ref[2] === undefined) continue;
+      const made = metas.find((m) => m.actor === r.state.actors[ref[1]] && m.startOp <= ref[0] && ref[0] <= m.maxOp);
+      expect(r.state.times![ref[2]]).toBe(made?.time ?? 0);
+    }
+  }
+  const opsByField = fieldOps(r.doc);
+  for (const [path, refs] of Object.entries(r.state.gone ?? {})) {
+    for (const ref of refs) expect(opsByField.get(path)).toContain(opIdOf(r.state, ref));
+  }
+}
+
+/** Every set or delete op id of every tracked field path in the document's history. */
+function fieldOps(doc: RecordDoc): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const meta of A.getChangesMetaSince(doc, [])) {
+    const change = decodeChange(A.getBackend(doc).getChangeByHash(meta.hash)!);
+    change.ops.forEach((op, i) => {
+      const path = op.key === null ? undefined : fieldPath(op.obj, op.key);
+      if (path !== undefined) out.set(path, [...(out.get(path) ?? []), `${change.startOp + i}@${change.actor}`]);
+    });
+  }
+  return out;
 }
 
 const value = fc.constantFrom('Ada', 'Grace', 'ada@example.com', 'Lovelace Ltd', '');
@@ -122,11 +157,14 @@ function sync(from: Replica, to: Replica): void {
     to.changes.set(hash, change);
     if (simple) {
       expect(fieldsOf(info.ops).length).toBeGreaterThan(0);
+      if (!simple.linear) to.concurrent++;
       to.state = { ...simple.state, ...(to.state.local ? { local: to.state.local } : {}) };
       to.view = simple.view;
       to.fast++;
     } else {
-      to.state = stateOfDoc(to.doc, Math.max(to.state.maxOp, info.startOp + info.ops.length - 1), to.state.local);
+      // As ingest reads it: from the state before and the change (expectAgrees compares it with a full read).
+      const since = { state: to.state, applied: [{ ...info, opCount: info.ops.length }] };
+      to.state = stateOfDoc(to.doc, Math.max(to.state.maxOp, info.startOp + info.ops.length - 1), to.state.local, since);
       to.view = materialize(to.doc, ID);
     }
     expectAgrees(to);
@@ -136,6 +174,7 @@ function sync(from: Replica, to: Replica): void {
 describe('document-free record paths agree with Automerge', () => {
   it('encodeWrite and applySimple give exactly the view and state Automerge gives (seeded)', () => {
     let fastTotal = 0;
+    let concurrentTotal = 0;
     fc.assert(
       fc.property(fc.array(stepArb, { minLength: 1, maxLength: 14 }), (steps) => {
         const replicas = [replica('north', 1), replica('laptop-7', 2)] as const;
@@ -151,12 +190,14 @@ describe('document-free record paths agree with Automerge', () => {
         expect(isDeepStrictEqual(replicas[0].view, replicas[1].view)).toBe(true);
         expect(JSON.stringify(replicas[0].view)).toBe(JSON.stringify(replicas[1].view));
         fastTotal += replicas[0].fast + replicas[1].fast;
+        concurrentTotal += replicas[0].concurrent + replicas[1].concurrent;
         for (const r of replicas) freeDoc(r.doc);
       }),
       { seed: 20261130, numRuns: 300 },
     );
     // The property means something only if the fast paths were taken often.
     expect(fastTotal).toBeGreaterThan(300);
+    expect(concurrentTotal).toBeGreaterThan(50);
   }, 300_000); // 300 seeded runs of Automerge next to the fast paths: ~20 s idle, much longer on a loaded machine
 
   it('a later local write continues its actor sequence after document-free writes', () => {

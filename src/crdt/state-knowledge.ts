@@ -1,0 +1,134 @@
+/**
+ * What a record's state knows is in its document beyond the current values: enough for
+ * a change made concurrently with ours (on heads we have since moved past) to be applied
+ * without the document, and for every change to be checked the way Automerge checks it.
+ *
+ *  - `clock`: every actor's last seq and highest op counter. Automerge refuses a change
+ *    whose seq is not the next of its actor (a second change under the same seq is a
+ *    forged fork), so the document-free path must refuse it too; a change whose ops start
+ *    after its actor's highest counter cannot reuse an op id.
+ *  - `known`: the changes applied last (and, after stateOfDoc, the heads and what they
+ *    depend on), newest last, each with its highest op counter: a concurrent change's
+ *    deps must be among them or among the heads (or Automerge would find them missing),
+ *    and its ops must be numbered above theirs (as every writer numbers them; Automerge
+ *    takes a change that is not, and then cannot load the document again).
+ *  - `gone`: op ids that were a field's current value until a recent change superseded
+ *    them: a concurrent change's pred may only name ops of the same field that the
+ *    document holds (Automerge panics on an op it does not hold, and a pred naming another
+ *    field's op would delete that value), so each pred must be current or gone here.
+ *
+ * Beside them, `times` holds the time of each change that wrote a current value (op refs
+ * point into it), which merge policies read (state-conflicts.ts).
+ *
+ * All of these are facts about the document, never guesses: trimming them (they are
+ * bounded) only sends more changes to Automerge. A state read back from a document
+ * (stateOfDoc) has the whole clock and empty `known` and `gone`.
+ */
+import type { OpRef, RecordState } from './record-state.js';
+
+/** Changes remembered (hash prefixes, see KNOWN_HASH_CHARS). */
+export const MAX_KNOWN_CHANGES = 3;
+/** Superseded op ids remembered, over all fields. */
+export const MAX_GONE_OPS = 8;
+/**
+ * Hex characters of a remembered change hash: 96 bits. Matching a remembered prefix with a
+ * change that is not in the document would take a second preimage of SHA-256 on 96 bits,
+ * and would still need a member's signature.
+ */
+export const KNOWN_HASH_CHARS = 24;
+
+/**
+ * The highest op counter of the change `hash` if the state knows the document holds it
+ * (for a head not remembered, the state's highest counter: a bound above it); undefined
+ * when the state does not know it.
+ */
+export function knownMaxOp(state: RecordState, hash: string): number | undefined {
+  const prefix = hash.slice(0, KNOWN_HASH_CHARS);
+  const known = state.known?.find((k) => k[0] === prefix);
+  if (known) return known[1];
+  return state.heads.includes(hash) ? state.maxOp : undefined;
+}
+
+/** The clock entry of `actor` ([seq, maxOp]; [0, 0] if it never wrote), or undefined when the state has no clock. */
+export function actorClock(state: RecordState, actor: string): readonly [number, number] | undefined {
+  if (!state.clock) return undefined;
+  const index = state.actors.indexOf(actor);
+  return index < 0 ? [0, 0] : state.clock[index] ?? [0, 0];
+}
+
+/** Whether the change continues its actor the way Automerge requires (next seq, fresh op ids). */
+export function continuesActor(state: RecordState, change: { actor: string; seq: number; startOp: number }): boolean {
+  const clock = actorClock(state, change.actor);
+  return clock !== undefined && change.seq === clock[0] + 1 && change.startOp > clock[1];
+}
+
+/** Remembers a change the document holds, with its highest op counter. */
+export function rememberChange(next: RecordState, hash: string, maxOp: number): void {
+  const prefix = hash.slice(0, KNOWN_HASH_CHARS);
+  const known = (next.known ?? []).filter((k) => k[0] !== prefix);
+  known.push([prefix, maxOp]);
+  next.known = known.slice(-MAX_KNOWN_CHANGES);
+}
+
+/** Remembers op ids of `path` a change superseded; the oldest are dropped past MAX_GONE_OPS. */
+export function rememberGone(next: RecordState, path: string, refs: readonly OpRef[]): void {
+  if (refs.length === 0) return;
+  // Insertion order is age: the path written now goes last.
+  const gone: Record<string, OpRef[]> = {};
+  for (const [p, old] of Object.entries(next.gone ?? {})) if (p !== path) gone[p] = [...old];
+  gone[path] = [...(next.gone?.[path] ?? []), ...refs];
+  let total = 0;
+  for (const refsOf of Object.values(gone)) total += refsOf.length;
+  for (const p of Object.keys(gone)) {
+    if (total <= MAX_GONE_OPS) break;
+    const list = gone[p]!;
+    while (total > MAX_GONE_OPS && list.length > 0) {
+      list.shift();
+      total--;
+    }
+    if (list.length === 0) delete gone[p];
+  }
+  next.gone = gone;
+}
+
+/** Whether op id `[counter, actor]` was a value of `path` that a recent change superseded. */
+export function isGone(state: RecordState, path: string, counter: number, actor: number): boolean {
+  return state.gone?.[path]?.some((r) => r[0] === counter && r[1] === actor) ?? false;
+}
+
+/** Records the change in its actor's clock entry (actor index `actor`, already in `next.actors`). */
+export function advanceClock(next: RecordState, actor: number, seq: number, lastOp: number): void {
+  if (!next.clock) return;
+  const clock = [...next.clock];
+  while (clock.length < next.actors.length) clock.push([0, 0]);
+  clock[actor] = [seq, lastOp];
+  next.clock = clock;
+}
+
+/** The index of `time` in `next.times` (added if new), or undefined for a state that keeps no times. */
+export function timeIndex(next: RecordState, time: number): number | undefined {
+  if (!next.times) return undefined;
+  const at = next.times.indexOf(time);
+  if (at >= 0) return at;
+  next.times = [...next.times, time];
+  return next.times.length - 1;
+}
+
+/** Drops times no op ref points to any more, renumbering the refs (`next.ops` must be a copy it may change). */
+export function compactTimes(next: RecordState): void {
+  if (!next.times) return;
+  const renumber = new Map<number, number>();
+  const times: number[] = [];
+  for (const path in next.ops) {
+    next.ops[path] = next.ops[path]!.map((r): OpRef => {
+      if (r[2] === undefined) return r;
+      let at = renumber.get(r[2]);
+      if (at === undefined) {
+        at = times.push(next.times![r[2]]!) - 1;
+        renumber.set(r[2], at);
+      }
+      return at === r[2] ? r : [r[0], r[1], at];
+    });
+  }
+  next.times = times;
+}

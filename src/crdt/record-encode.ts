@@ -39,15 +39,15 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   // The clock knows every actor's last seq; `local` is the fallback of states stored before it.
   const seq = (actorClock(state, context.actor)?.[0] ?? (state.local?.actor === context.actor ? state.local.seq : 0)) + 1;
   const ops: ChangeOp[] = [];
-  let previous: string | undefined;
   for (const put of puts) {
     const path = put.obj === GENESIS_OBJECTS.notes ? undefined : pathOf(put.obj, put.key);
     if (put.obj === GENESIS_OBJECTS.notes) {
-      // One run of characters, each inserted after the one before.
-      for (const char of put.value as string) {
-        ops.push(op('set', put.obj, null, previous ?? '_head', true, 'str', char, []));
-        previous = `${startOp + ops.length - 1}@${context.actor}`;
-      }
+      // One run of characters, each inserted after the one before: one op object for all
+      // of them (ChangeOp.run), which the codec expands and applySimple reads as a run.
+      // plan() writes notes only into empty text, so the run starts at the head.
+      const text = put.value as string;
+      const run = codePoints(text);
+      if (run > 0) ops.push({ ...op('set', put.obj, null, '_head', true, 'str', text, []), run });
       continue;
     }
     const pred = (state.ops[path!] ?? []).map((ref) => opIdOf(state, ref)).sort(byOpId);
@@ -65,6 +65,20 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
 
 function op(action: ChangeOp['action'], obj: string, key: string | null, elemId: string | null, insert: boolean, datatype: ChangeOp['datatype'], value: ScalarValue, pred: string[]): ChangeOp {
   return { action, obj, key, elemId, insert, datatype, value, pred, markName: null, expand: false };
+}
+
+/** Characters of `text` as Automerge's text counts them here: one insert per code point. */
+function codePoints(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff || i + 1 === text.length) n++;
+    else {
+      n++;
+      i++; // a surrogate pair is one code point
+    }
+  }
+  return n;
 }
 
 function pathOf(obj: string, key: string): string {

@@ -116,19 +116,30 @@ export function timeIndex(next: RecordState, time: number): number | undefined {
 
 /** Drops times no op ref points to any more, renumbering the refs (`next.ops` must be a copy it may change). */
 export function compactTimes(next: RecordState): void {
-  if (!next.times) return;
-  const renumber = new Map<number, number>();
-  const times: number[] = [];
+  const times = next.times;
+  if (!times) return;
+  const used: boolean[] = new Array<boolean>(times.length).fill(false);
+  let count = 0;
   for (const path in next.ops) {
-    next.ops[path] = next.ops[path]!.map((r): OpRef => {
-      if (r[2] === undefined) return r;
-      let at = renumber.get(r[2]);
-      if (at === undefined) {
-        at = times.push(next.times![r[2]]!) - 1;
-        renumber.set(r[2], at);
+    for (const ref of next.ops[path]!) {
+      if (ref[2] !== undefined && !used[ref[2]]) {
+        used[ref[2]] = true;
+        count++;
       }
-      return at === r[2] ? r : [r[0], r[1], at];
-    });
+    }
   }
-  next.times = times;
+  if (count === times.length) return; // the common case: nothing to drop, nothing allocated
+  const renumber: number[] = [];
+  const kept: number[] = [];
+  times.forEach((time, i) => {
+    if (!used[i]) return;
+    renumber[i] = kept.length;
+    kept.push(time);
+  });
+  for (const path in next.ops) {
+    const refs = next.ops[path]!;
+    if (refs.every((r) => r[2] === undefined || renumber[r[2]] === r[2])) continue;
+    next.ops[path] = refs.map((r): OpRef => (r[2] === undefined ? r : [r[0], r[1], renumber[r[2]]!]));
+  }
+  next.times = kept;
 }

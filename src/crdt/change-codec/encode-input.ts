@@ -57,7 +57,9 @@ export function checkHeader(c: ChangeInput): string[] {
   safeInt(c.seq, 1, 'seq');
   safeInt(c.startOp, 1, 'startOp');
   if (!Array.isArray(c.deps) || !Array.isArray(c.ops)) fail('deps and ops must be arrays');
-  if (c.startOp + c.ops.length - 1 > 0xffff_ffff) fail('op counters must fit in 32 bits');
+  let count = 0;
+  for (const op of c.ops) count += typeof op === 'object' && op !== null && typeof op.run === 'number' ? op.run : 1;
+  if (c.startOp + count - 1 > 0xffff_ffff) fail('op counters must fit in 32 bits');
   if (typeof c.time !== 'number' || !Number.isSafeInteger(c.time)) fail('time must be a safe integer');
   if (c.message !== null) wellFormed(c.message, 'message');
   const deps = [...c.deps].sort();
@@ -143,13 +145,17 @@ function checkValue(op: ChangeOp, i: number): void {
   if (a === 'inc' ? t !== 'int' : a !== 'set' && a !== 'markBegin' && t !== 'null') fail(`op ${i}: ${a} cannot carry a ${t} value`);
 }
 
-/** Checks every op and resolves its ids; op i has counter `startOp + i`. */
+/**
+ * Checks every op and resolves its ids; the ops' counters run on from `startOp`, a text
+ * run (ChangeOp.run) taking one per character: it is expanded into those inserts here,
+ * so a writer need not build an op object per character.
+ */
 export function resolveOps(c: ChangeInput): ResolvedOps {
   const ids = new IdParser(c.actor);
-  const out: ResolvedOp[] = new Array(c.ops.length);
+  const out: ResolvedOp[] = [];
+  let own = c.startOp;
   for (let i = 0; i < c.ops.length; i++) {
     const op = c.ops[i]!;
-    const own = c.startOp + i;
     if (typeof op !== 'object' || op === null || !ACTIONS.has(op.action)) fail(`op ${i}: unknown action`);
     const obj = op.obj === '_root' ? null : ids.parse(op.obj, own, i, 'obj');
     let elem: Ref | null = null;
@@ -171,10 +177,38 @@ export function resolveOps(c: ChangeInput): ResolvedOps {
     const pred: Ref[] = new Array(op.pred.length);
     for (let j = 0; j < pred.length; j++) pred[j] = ids.parse(op.pred[j], own, i, 'pred');
     if (pred.length > 1) sortPreds(pred, ids.actors, i);
-    out[i] = { op, obj, elem, pred };
+    if (op.run !== undefined && op.run !== 1) {
+      own = expandRun(op, obj, elem!, own, i, out);
+      continue;
+    }
+    out.push({ op, obj, elem, pred });
+    own++;
   }
   return { ops: out, actors: ids.actors };
 }
+
+/**
+ * Expands a run of `op.run` text inserts (each character after the one before, by the
+ * change's author) into `out`; returns the counter after it.
+ */
+function expandRun(op: ChangeOp, obj: Ref | null, elem: Ref, own: number, i: number, out: ResolvedOp[]): number {
+  const run = op.run!;
+  if (!Number.isSafeInteger(run) || run < 1) fail(`op ${i}: run must be an integer ≥ 1`);
+  if (op.action !== 'set' || !op.insert || op.datatype !== 'str' || op.key !== null || op.pred.length > 0) fail(`op ${i}: only a run of text inserts (set, insert, str, no pred) can be a run`);
+  let k = 0;
+  for (const char of op.value as string) {
+    if (k < run) {
+      const charOp: ChangeOp = { action: 'set', obj: op.obj, key: null, elemId: null, insert: true, datatype: 'str', value: char, pred: NO_PRED, markName: null, expand: false };
+      out.push({ op: charOp, obj, elem: k === 0 ? elem : { ctr: own + k - 1, actor: 0 }, pred: NO_REFS });
+    }
+    k++;
+  }
+  if (k !== run) fail(`op ${i}: a run of ${run} needs exactly ${run} characters, not ${k}`);
+  return own + run;
+}
+
+const NO_PRED: string[] = [];
+const NO_REFS: Ref[] = [];
 
 /** Sorts preds as Automerge stores them, by (counter, actor id); refuses duplicates. */
 function sortPreds(pred: Ref[], actors: string[], i: number): void {

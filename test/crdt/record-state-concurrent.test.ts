@@ -166,4 +166,19 @@ describe('concurrent changes without the document', () => {
     expect(JSON.stringify(out!.view)).toBe(JSON.stringify(materialize(both, ID)));
     freeDoc(both);
   });
+
+  it('sends changes for a state stored before the clock was kept through Automerge once, which reads the clock back', () => {
+    const { north: n, laptop: l } = setup();
+    const { clock: _clock, known: _known, times: _times, gone: _gone, ...legacy } = n.state;
+    const edit = laptopEdit(l, { atomic: { owner: 'lee' } });
+    expect(applySimple(legacy, n.view, decodeChange(edit.change))).toBeUndefined();
+    const local = encodeWrite(legacy, n.view, { atomic: { title: 'CTO' } }, { actor: north, now: 3000, id: ID });
+    expect(local).toBeUndefined(); // the write takes the document too
+    const merged = applyRecordChanges(n.doc, [edit.change]);
+    const info = { ...decodeChange(edit.change), opCount: decodeChange(edit.change).ops.length };
+    const read = stateOfDoc(merged, n.state.maxOp + 10, undefined, { state: legacy, applied: [info] });
+    expect(read.clock).toEqual(stateOfDoc(merged, n.state.maxOp + 10, undefined).clock);
+    expect(read.times!.length).toBeGreaterThan(0);
+    freeDoc(merged);
+  });
 });

@@ -10,7 +10,7 @@ import * as A from '@automerge/automerge';
 import { holds, holdsAll, placementOf, type Holding } from '../crdt/holding.js';
 import { cloneRecordDoc, freeDoc, headsOf, loadRecordDoc, materialize, sameHeads, snapshot, type RecordDoc } from '../crdt/record-doc.js';
 import { recordViewSchema } from '../crdt/record-schema.js';
-import { stateOfDoc } from '../crdt/record-state.js';
+import { stateOfDoc } from '../crdt/state-of-doc.js';
 import { encodeIndexValue } from '../store/indexes.js';
 import { CrmsyncError } from '../errors.js';
 import type { Mutation, RecordMeta, Store } from '../store/store.js';

@@ -5,7 +5,8 @@
 import type { LoggedEntry } from '../crdt/change-entry.js';
 import { decodeChange } from '../crdt/change-codec/index.js';
 import { applyRecordChanges, materialize, snapshot, writeRecord, type RecordDoc, type RecordWrite } from '../crdt/record-doc.js';
-import { emptyView, genesisState, stateOfDoc, type RecordState } from '../crdt/record-state.js';
+import { emptyView, genesisState, type RecordState } from '../crdt/record-state.js';
+import { stateOfDoc } from '../crdt/state-of-doc.js';
 import { encodeWrite } from '../crdt/record-encode.js';
 import { wouldChange } from '../crdt/record-input.js';
 import type { RecordView } from '../crdt/record-schema.js';

@@ -9,7 +9,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import * as A from '@automerge/automerge';
 import { loadRecordDoc, materialize, freeDoc, sameHeads, type RecordDoc } from '../crdt/record-doc.js';
-import { opIdOf, stateOfDoc, type RecordState } from '../crdt/record-state.js';
+import { opIdOf, type RecordState } from '../crdt/record-state.js';
+import { stateOfDoc } from '../crdt/state-of-doc.js';
 import { CrmsyncError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Mutation, RecordMeta, Store } from '../store/store.js';

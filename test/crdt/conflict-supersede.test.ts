@@ -10,7 +10,7 @@ import { decodeChange } from '../../src/crdt/change-codec/index.js';
 import { applyRecordChanges, loadRecordDoc, materialize, writeRecord, type RecordDoc, type RecordWrite } from '../../src/crdt/record-doc.js';
 import { encodeWrite } from '../../src/crdt/record-encode.js';
 import { wouldChange } from '../../src/crdt/record-input.js';
-import { stateOfDoc } from '../../src/crdt/record-state.js';
+import { stateOfDoc } from '../../src/crdt/state-of-doc.js';
 import { parseNodeId, parseRecordId } from '../../src/types.js';
 
 const id = parseRecordId('cust-1');

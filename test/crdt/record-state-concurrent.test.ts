@@ -14,7 +14,8 @@ import { encodeWrite } from '../../src/crdt/record-encode.js';
 import type { RecordView } from '../../src/crdt/record-schema.js';
 import { DEFAULT_MERGE_POLICIES } from '../../src/crdt/merge-policy.js';
 import type { MergeContext } from '../../src/crdt/record-conflicts.js';
-import { applySimple, emptyView, genesisState, opIdOf, stateOfDoc, type RecordState } from '../../src/crdt/record-state.js';
+import { applySimple, emptyView, genesisState, opIdOf, type RecordState } from '../../src/crdt/record-state.js';
+import { stateOfDoc } from '../../src/crdt/state-of-doc.js';
 import { parseNodeId, parseRecordId } from '../../src/types.js';
 
 const ID = parseRecordId('cust-9');

@@ -16,7 +16,8 @@ import { applyRecordChanges, freeDoc, loadRecordDoc, materialize, writeRecord, t
 import { encodeWrite } from '../../src/crdt/record-encode.js';
 import type { RecordView } from '../../src/crdt/record-schema.js';
 import { parseNodeId, parseRecordId } from '../../src/types.js';
-import { applySimple, emptyView, fieldPath, genesisState, opIdOf, stateOfDoc, type RecordState } from '../../src/crdt/record-state.js';
+import { applySimple, emptyView, fieldPath, genesisState, opIdOf, type RecordState } from '../../src/crdt/record-state.js';
+import { stateOfDoc } from '../../src/crdt/state-of-doc.js';
 
 const ID = parseRecordId('cust-1');
 

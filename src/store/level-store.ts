@@ -49,6 +49,8 @@ export interface LevelStoreOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Entries chainAt looks through at the end of the in-memory tail before it reads LevelDB. */
+const CHAIN_LOOKBACK = 64;
 
 /** Opens (creating if needed) a store in an abstract-level database. */
 export async function openLevelStore(db: Db, options: LevelStoreOptions): Promise<LevelStore> {
@@ -482,6 +484,13 @@ export class LevelStore implements Store {
   }
 
   chainAt(origin: string, seq: number): Promise<string | undefined> {
+    // Live sync asks for the entry just before the one it sends or checks: it is usually
+    // among the last few in memory, and an entry's chain hash never changes.
+    this.#check();
+    for (let i = this.#tail.length - 1, n = 0; i >= 0 && n < CHAIN_LOOKBACK; i--, n++) {
+      const entry = this.#tail[i]!;
+      if (entry.seq === seq && entry.origin === origin) return Promise.resolve(entry.chain);
+    }
     return this.#read('reading the origin index', async () => {
       const value = await this.#getValue<OriginIndexValue>('origin', originKey(origin, seq));
       if (value === undefined) {

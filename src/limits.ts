@@ -50,7 +50,7 @@ export const LIMIT_TABLE = {
   maxConcurrentCatchUps: { value: 4, unit: 'count', reason: 'sessions streaming a catch-up from the log at once; the others wait in arrival order (status shows where), so memory stays bounded and the first laptops finish early' },
   catchUpThresholdChanges: { value: 4096, unit: 'count', reason: 'log positions a peer may be behind before sending to it counts as a catch-up (and needs a slot); live pushes never wait' },
   maxConnections: { value: 256, unit: 'count', reason: 'open peer connections, inbound and outbound (file descriptors, memory); beyond it upgrades get 503 and dials fail with ERR_BUSY' },
-  maxConnectionsPerAddress: { value: 32, unit: 'count', reason: 'inbound connections from one IP address (laptops behind one hotel NAT share it); beyond it upgrades get 429' },
+  maxConnectionsPerAddress: { value: 32, unit: 'count', reason: 'inbound connections from one IP address that have not proven membership yet (laptops behind one hotel NAT share it; members, once authenticated, count only towards maxConnections); beyond it upgrades get 429' },
   maxUnauthenticatedConnections: { value: 64, unit: 'count', reason: 'inbound connections whose handshake has not authenticated the peer yet; beyond it upgrades get 503' },
   maxPendingUpgrades: { value: 64, unit: 'count', reason: 'TCP sockets that have not completed the WebSocket upgrade (file descriptors, against half-open requests); beyond it the oldest is destroyed' },
   upgradeTimeoutMs: { value: 5_000, unit: 'ms', reason: 'time a TCP socket may take for the TLS handshake and the upgrade request; then it is destroyed' },

@@ -1,7 +1,11 @@
 /**
  * Connection admission shared by both transports: how many connections are open in
- * total, per remote address, and still unauthenticated. A transport asks before it
- * creates a connection, so a refused peer never costs more than the refusal.
+ * total, and how many are still unauthenticated, overall and per remote address. A
+ * transport asks before it creates a connection, so a refused peer never costs more
+ * than the refusal. A connection that proved its membership stops counting against its
+ * address: a sales office of fifty laptops behind one NAT is fifty members, bounded by
+ * maxConnections and by one session per member, while anyone at an address without a
+ * member's key holds at most maxConnectionsPerAddress handshakes.
  */
 import type { RefusalReason } from './transport.js';
 
@@ -36,7 +40,7 @@ export function normalizeAddress(address: string): string {
  *
  * Invariants:
  * 1. total = admitted slots not yet released (inbound and outbound) <= maxConnections.
- * 2. perAddress[a] = unreleased inbound slots from a <= maxConnectionsPerAddress; no zero entries.
+ * 2. perAddress[a] = unreleased inbound slots from a not marked authenticated <= maxConnectionsPerAddress; no zero entries.
  * 3. unauthenticated = unreleased inbound slots not marked authenticated <= maxUnauthenticatedConnections.
  */
 export class Admission {
@@ -73,20 +77,25 @@ export class Admission {
     this.#perAddress.set(key, (this.#perAddress.get(key) ?? 0) + 1);
     let authenticated = false;
     let released = false;
+    const leaveAddress = () => {
+      const left = (this.#perAddress.get(key) ?? 1) - 1;
+      if (left === 0) this.#perAddress.delete(key);
+      else this.#perAddress.set(key, left);
+    };
     return {
       authenticated: () => {
         if (authenticated || released) return;
         authenticated = true;
         this.#unauthenticated--;
+        leaveAddress();
       },
       release: () => {
         if (released) return;
         released = true;
         this.#total--;
-        if (!authenticated) this.#unauthenticated--;
-        const left = (this.#perAddress.get(key) ?? 1) - 1;
-        if (left === 0) this.#perAddress.delete(key);
-        else this.#perAddress.set(key, left);
+        if (authenticated) return;
+        this.#unauthenticated--;
+        leaveAddress();
       },
     };
   }

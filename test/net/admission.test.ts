@@ -28,6 +28,25 @@ describe('Admission', () => {
     expect(isRefusal(out)).toBe(false);
   });
 
+  it('counts only connections that have not proven membership against their address: fifty members behind one NAT all get in', () => {
+    const admission = new Admission({ maxConnections: 100, maxConnectionsPerAddress: 4, maxUnauthenticatedConnections: 50 });
+    const members: Slot[] = [];
+    for (let i = 0; i < 50; i++) {
+      const member = slot(admission.admitInbound('198.51.100.7'));
+      member.authenticated();
+      members.push(member);
+    }
+    // Strangers at that address still hold at most 4 handshakes.
+    const strangers = [1, 2, 3, 4].map(() => slot(admission.admitInbound('198.51.100.7')));
+    expect(admission.admitInbound('198.51.100.7')).toEqual({ status: 429, reason: 'address' });
+    strangers[0]!.release();
+    members[0]!.release(); // a member leaving frees no handshake place (it held none)
+    members[0]!.release();
+    slot(admission.admitInbound('198.51.100.7'));
+    expect(admission.admitInbound('198.51.100.7')).toEqual({ status: 429, reason: 'address' });
+    expect(admission.total).toBe(53);
+  });
+
   it('releasing an unauthenticated slot frees its unauthenticated place too', () => {
     const admission = new Admission({ maxConnections: 10, maxConnectionsPerAddress: 10, maxUnauthenticatedConnections: 1 });
     slot(admission.admitInbound('a')).release();

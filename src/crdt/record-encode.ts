@@ -36,8 +36,8 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   if (!puts) return undefined;
   if (puts.length === 0) return undefined;
   const startOp = state.maxOp + 1;
-  // The clock knows every actor's last seq; `local` is the fallback of states stored before it.
-  const seq = (actorClock(state, context.actor)?.[0] ?? (state.local?.actor === context.actor ? state.local.seq : 0)) + 1;
+  // A state without a clock (stored before it was kept) is refused by applySimple below.
+  const seq = (actorClock(state, context.actor)?.[0] ?? 0) + 1;
   const ops: ChangeOp[] = [];
   for (const put of puts) {
     const path = put.obj === GENESIS_OBJECTS.notes ? undefined : pathOf(put.obj, put.key);
@@ -67,17 +67,10 @@ function op(action: ChangeOp['action'], obj: string, key: string | null, elemId:
   return { action, obj, key, elemId, insert, datatype, value, pred, markName: null, expand: false };
 }
 
-/** Characters of `text` as Automerge's text counts them here: one insert per code point. */
+/** Characters of `text` as the codec counts a run (change-codec/encode-input.ts): one insert per code point. */
 function codePoints(text: string): number {
   let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdbff || i + 1 === text.length) n++;
-    else {
-      n++;
-      i++; // a surrogate pair is one code point
-    }
-  }
+  for (const _char of text) n++;
   return n;
 }
 

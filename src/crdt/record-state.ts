@@ -127,8 +127,9 @@ export interface SimpleOutcome {
 export function applySimple(state: RecordState, view: RecordView, change: SimpleChange, merge: MergeContext = DEFAULT_MERGE_CONTEXT): SimpleOutcome | undefined {
   const linear = sameSet(change.deps, state.heads);
   if (linear ? change.startOp !== state.maxOp + 1 : !concurrentReady(state, change)) return undefined;
-  if (!continuesActor(state, change)) return undefined;
-  const next: RecordState = { ...state, actors: [...state.actors], ops: dictionaryOf(state.ops) };
+  // A state stored before the clock and the times were kept takes Automerge once (state-of-doc.ts reads them back).
+  if (!state.times || !continuesActor(state, change)) return undefined;
+  const next: RecordState & { times: number[] } = { ...state, times: state.times, actors: [...state.actors], ops: dictionaryOf(state.ops) };
   let actor = next.actors.indexOf(change.actor);
   if (actor < 0) actor = next.actors.push(change.actor) - 1;
   const time = timeIndex(next, change.time);
@@ -158,7 +159,7 @@ export function applySimple(state: RecordState, view: RecordView, change: Simple
       touched.add('notes');
       continue;
     }
-    const ref: OpRef = time === undefined ? [change.startOp + offset, actor] : [change.startOp + offset, actor, time];
+    const ref: OpRef = [change.startOp + offset, actor, time];
     if (op.key === null) return undefined;
     if (op.obj === '_root' && op.key === 'interactions' && op.action === 'inc') {
       if (!sameOps(next, next.ops.interactions, op.pred) || typeof op.value !== 'number') return undefined;
@@ -185,15 +186,14 @@ export function applySimple(state: RecordState, view: RecordView, change: Simple
       if (remaining.length > 0 && !path.startsWith('tags.')) {
         if (isConflictField(path)) {
           const judged = remaining.length === 1 && current.length === 1
-            ? judgeConcurrent(next, v, path, current[0]!, { ref, op, actor: change.actor, time: change.time }, merge) : undefined;
+            ? judgeConcurrent(next, v, path, current[0]!, { ref, op, time: change.time }, merge) : undefined;
           // A losing value must still be one a view could show: Automerge reads every value.
           if (!judged || !setValue(probeView(), path, op)) return undefined;
           shows = judged.incomingWins;
           if (judged.conflict) v.conflicts = withConflict(v.conflicts, path);
         } else {
-          const wins = winnerUnlessJudged(next, path, current, remaining, ref);
-          if (wins === undefined) return undefined;
-          shows = wins;
+          if (path !== 'updatedAt' && path !== 'createdAt') return undefined;
+          shows = beatsShown(next, current, ref);
         }
       }
       if (shows && !setValue(v, path, op)) return undefined;
@@ -263,18 +263,15 @@ function splitByPred(state: RecordState, path: string, current: readonly OpRef[]
 }
 
 /**
- * Whether the new op `ref` is the value shown once it joins `remaining` (true), or the
- * shown value stays (false); undefined when that cannot be told without the document.
- * Only updatedAt and createdAt qualify: no merge policy judges them, they show Automerge's
- * own winner (the highest op id), and the view holds the value of the current winner.
+ * For updatedAt and createdAt, which no merge policy judges: they show Automerge's own
+ * winner, the highest op id. Whether the new op `ref` beats the value shown now (the
+ * highest of `current`); if not, that value stays shown. A pred's counter is always below
+ * its op's (the codec checks it), so a change that supersedes the shown value outranks it,
+ * and a value that remains never outranks the one shown.
  */
-function winnerUnlessJudged(state: RecordState, path: string, current: readonly OpRef[], remaining: readonly OpRef[], ref: OpRef): boolean | undefined {
-  if (path !== 'updatedAt' && path !== 'createdAt') return undefined;
-  const top = (refs: readonly OpRef[]) => refs.reduce((a, b) => (compareRefs(state, a, b) >= 0 ? a : b));
-  const before = top(current);
-  const after = top([...remaining, ref]);
-  if (after === ref) return true;
-  return after === before ? false : undefined;
+function beatsShown(state: RecordState, current: readonly OpRef[], ref: OpRef): boolean {
+  const shown = current.reduce((a, b) => (compareRefs(state, a, b) >= 0 ? a : b));
+  return compareRefs(state, ref, shown) > 0;
 }
 
 /** A scratch view for checking that a value could be shown (setValue). */

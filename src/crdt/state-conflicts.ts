@@ -22,12 +22,12 @@ export interface Judgement {
 }
 
 /**
- * Judges `op` (op id `ref`, in a change by `actor` at `time`) against the field's one
+ * Judges `op` (op id `ref`, its actor already in `state.actors`, in a change at `time`) against the field's one
  * current value `current`; undefined when that needs the document.
  */
 export function judgeConcurrent(
   state: RecordState, view: RecordView, path: string, current: OpRef,
-  incoming: { ref: OpRef; op: ChangeOp; actor: string; time: number }, merge: MergeContext,
+  incoming: { ref: OpRef; op: ChangeOp; time: number }, merge: MergeContext,
 ): Judgement | undefined {
   const rule = ruleFor(merge.policies, path);
   if (rule === 'monotonic' || view.conflicts.includes(path)) return undefined;

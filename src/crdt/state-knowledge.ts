@@ -22,7 +22,8 @@
  *
  * All of these are facts about the document, never guesses: trimming them (they are
  * bounded) only sends more changes to Automerge. A state read back from a document
- * (stateOfDoc) has the whole clock and empty `known` and `gone`.
+ * (state-of-doc.ts) has the whole clock, and remembers the heads, what they depend on and
+ * the ops their preds name.
  */
 import type { OpRef, RecordState } from './record-state.js';
 
@@ -43,10 +44,13 @@ export const KNOWN_HASH_CHARS = 24;
  * when the state does not know it.
  */
 export function knownMaxOp(state: RecordState, hash: string): number | undefined {
+  return rememberedMaxOp(state, hash) ?? (state.heads.includes(hash) ? state.maxOp : undefined);
+}
+
+/** The highest op counter of the change `hash` if the state remembers it (`known`), else undefined. */
+export function rememberedMaxOp(state: RecordState, hash: string): number | undefined {
   const prefix = hash.slice(0, KNOWN_HASH_CHARS);
-  const known = state.known?.find((k) => k[0] === prefix);
-  if (known) return known[1];
-  return state.heads.includes(hash) ? state.maxOp : undefined;
+  return state.known?.find((k) => k[0] === prefix)?.[1];
 }
 
 /** The clock entry of `actor` ([seq, maxOp]; [0, 0] if it never wrote), or undefined when the state has no clock. */
@@ -105,9 +109,8 @@ export function advanceClock(next: RecordState, actor: number, seq: number, last
   next.clock = clock;
 }
 
-/** The index of `time` in `next.times` (added if new), or undefined for a state that keeps no times. */
-export function timeIndex(next: RecordState, time: number): number | undefined {
-  if (!next.times) return undefined;
+/** The index of `time` in `next.times`, added if new (`next.times` may be shared with the state before: it is copied). */
+export function timeIndex(next: RecordState & { times: number[] }, time: number): number {
   const at = next.times.indexOf(time);
   if (at >= 0) return at;
   next.times = [...next.times, time];

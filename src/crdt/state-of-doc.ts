@@ -10,7 +10,7 @@ import type { ChangeOp } from './change-codec/index.js';
 import { GENESIS_OBJECTS } from './change-info.js';
 import { ADDRESS_FIELDS } from './record-schema.js';
 import { byRef, fieldPath, opIdOf, type OpRef, type RecordState } from './record-state.js';
-import { knownMaxOp, rememberChange, rememberGone, timeIndex } from './state-knowledge.js';
+import { rememberChange, rememberGone, rememberedMaxOp, timeIndex } from './state-knowledge.js';
 
 const ADDRESS: ReadonlySet<string> = new Set(ADDRESS_FIELDS);
 
@@ -34,7 +34,11 @@ export interface AppliedChange {
  */
 export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordState['local'], since?: { state: RecordState; applied: readonly AppliedChange[] }): RecordState {
   const backend = A.getBackend(doc);
-  const state: RecordState = { heads: A.getHeads(doc), maxOp, actors: [], ops: {}, ...(local ? { local } : {}), clock: [], known: [], times: [] };
+  const state: RecordState & { times: number[] } = { heads: A.getHeads(doc), maxOp, actors: [], ops: {}, ...(local ? { local } : {}), clock: [], known: [], times: [] };
+  // The whole history's metadata, read at most once: for the clock of a state that has
+  // none, and for the times of values neither the state before nor the changes applied wrote.
+  let history: A.ChangeMetadata[] | undefined;
+  const metas = () => (history ??= backend.getChangesMeta([]));
   const actorIndex = new Map<string, number>();
   const indexOf = (actor: string): number => {
     let index = actorIndex.get(actor);
@@ -56,7 +60,7 @@ export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordStat
     before.actors.forEach((actor, i) => { if (before.clock![i]) raise(actor, before.clock![i]![0], before.clock![i]![1]); });
     for (const c of since!.applied) raise(c.actor, c.seq, c.startOp + c.opCount - 1);
   } else {
-    for (const meta of backend.getChangesMeta([])) raise(meta.actor, meta.seq, meta.maxOp);
+    for (const meta of metas()) raise(meta.actor, meta.seq, meta.maxOp);
   }
   const refOf = (opId: string): OpRef => {
     const at = opId.indexOf('@');
@@ -66,7 +70,8 @@ export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordStat
   const applied = new Map((since?.applied ?? []).map((c) => [c.hash, c]));
   const maxOpOf = (hash: string) => {
     const c = applied.get(hash);
-    return c ? c.startOp + c.opCount - 1 : before ? knownMaxOp({ ...before, heads: [] }, hash) ?? backend.getChangeMetaByHash(hash)?.maxOp : backend.getChangeMetaByHash(hash)?.maxOp;
+    if (c) return c.startOp + c.opCount - 1;
+    return (before && rememberedMaxOp(before, hash)) ?? backend.getChangeMetaByHash(hash)?.maxOp;
   };
   for (const head of state.heads) {
     const change = applied.get(head) ?? backend.getDecodedChangeByHash(head);
@@ -81,14 +86,14 @@ export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordStat
       if (path !== undefined) rememberGone(state, path, op.pred.map(refOf));
     }
   }
-  const timeOf = changeTimes(backend, since);
+  const timeOf = changeTimes(metas, since);
   const track = (obj: string, key: string, path: string) => {
     const values = backend.getAll(obj, key);
     if (values.length === 0) return;
     state.ops[path] = values.map((v) => {
       const opId = String(v[v.length - 1]);
       const ref = refOf(opId);
-      ref.push(timeIndex(state, timeOf(opId))!);
+      ref.push(timeIndex(state, timeOf(opId)));
       return ref;
     }).sort(byRef);
   };
@@ -108,7 +113,7 @@ export function stateOfDoc(doc: A.Doc<unknown>, maxOp: number, local: RecordStat
  * The time of the change that wrote an op: from the state before and the changes just
  * applied when they say (a current value is one of theirs), else from the history.
  */
-function changeTimes(backend: ReturnType<typeof A.getBackend>, since: { state: RecordState; applied: readonly AppliedChange[] } | undefined): (opId: string) => number {
+function changeTimes(metas: () => readonly A.ChangeMetadata[], since: { state: RecordState; applied: readonly AppliedChange[] } | undefined): (opId: string) => number {
   const known = new Map<string, number>();
   const before = since?.state;
   if (before?.times) {
@@ -120,7 +125,7 @@ function changeTimes(backend: ReturnType<typeof A.getBackend>, since: { state: R
   const ranges = (actor: string) => {
     if (!history) {
       history = new Map();
-      for (const meta of backend.getChangesMeta([])) {
+      for (const meta of metas()) {
         const list = history.get(meta.actor) ?? [];
         list.push(meta);
         history.set(meta.actor, list);

@@ -8,7 +8,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import * as A from '@automerge/automerge';
-import { loadRecordDoc, materialize, freeDoc, sameHeads, type RecordDoc } from '../crdt/record-doc.js';
+import { loadRecordDoc, materialize, freeDoc, sameHeads } from '../crdt/record-doc.js';
 import { opIdOf, type RecordState } from '../crdt/record-state.js';
 import { stateOfDoc } from '../crdt/state-of-doc.js';
 import { CrmsyncError } from '../errors.js';
@@ -100,13 +100,14 @@ async function checkRecord(store: Store, writer: Writer, id: RecordId, meta: Rec
   }
   try {
     const view = materialize(doc, id, undefined, writer.merge);
-    const maxOp = A.getChangesMetaSince(doc, []).reduce((max, c) => Math.max(max, c.maxOp), 0);
+    const history = A.getChangesMetaSince(doc, []);
+    const maxOp = history.reduce((max, c) => Math.max(max, c.maxOp), 0);
     const state = stateOfDoc(doc, maxOp, meta.state.local);
     const fixed: RecordMeta = { ...meta, state, view };
     if (!sameHeads(state.heads, meta.state.heads)) return { problem: { id, problem: 'heads', detail: 'stored heads differ from the document' }, fixed };
     if (!isDeepStrictEqual(view, meta.view)) return { problem: { id, problem: 'view', detail: 'stored view differs from the document' }, fixed };
     if (!sameShape(state, meta.state)) return { problem: { id, problem: 'state', detail: 'stored op ids or op counter differ from the document' }, fixed };
-    if (!sameClock(state, meta.state) || !knownHeld(doc, meta.state)) return { problem: { id, problem: 'state', detail: 'stored actor clock or remembered changes differ from the document' }, fixed };
+    if (!sameClock(state, meta.state) || !knownHeld(history, meta.state)) return { problem: { id, problem: 'state', detail: 'stored actor clock or remembered changes differ from the document' }, fixed };
     return undefined;
   } finally {
     freeDoc(doc);
@@ -124,10 +125,9 @@ function sameClock(truth: RecordState, stored: RecordState): boolean {
 }
 
 /** Every change the stored state remembers is in the document, numbered no higher than remembered. */
-function knownHeld(doc: RecordDoc, stored: RecordState): boolean {
+function knownHeld(history: readonly A.ChangeMetadata[], stored: RecordState): boolean {
   if (!stored.known?.length) return true;
-  const metas = A.getChangesMetaSince(doc, []);
-  return stored.known.every(([prefix, maxOp]) => metas.some((m) => m.hash.startsWith(prefix) && m.maxOp <= maxOp));
+  return stored.known.every(([prefix, maxOp]) => history.some((m) => m.hash.startsWith(prefix) && m.maxOp <= maxOp));
 }
 
 /** The same op ids per field and the same highest op counter (actor tables may be ordered differently). */

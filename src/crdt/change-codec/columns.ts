@@ -11,6 +11,12 @@
  *
  * Counts are bounded by `expected` (the number of ops, itself capped), never by what a
  * run claims, so a 3-byte run of a billion nulls is refused instead of allocated.
+ *
+ * Each decoder writes into an array the caller passes and returns how many values it
+ * wrote: the decoder of a change reuses one scratch array per column (decode-ops.ts), so
+ * a change of a few hundred ops (a customer's notes are one op per character) allocates
+ * no column arrays at all. Values past the returned count are left over from earlier
+ * decodes and must not be read.
  */
 import { bad, type ByteReader } from './reader.js';
 
@@ -30,10 +36,8 @@ type Kind = 'uint' | 'int' | 'str';
  * `expected` (the action column, which defines the op count). Nulls are refused unless
  * `nullable`, and come back as `nul`.
  */
-function decodeRle<T extends number | string, N>(r: ByteReader, kind: Kind, expected: number, exact: boolean, nullable: boolean, nul: N, what: string): (T | N)[] {
-  // Sized up front when the count is known (no regrowing); `n` counts the values so far.
-  const out: (T | N)[] = exact ? new Array<T | N>(expected) : [];
-  let n = 0;
+function decodeRle<T extends number | string, N>(r: ByteReader, kind: Kind, expected: number, exact: boolean, nullable: boolean, nul: N, what: string, out: (T | N)[]): number {
+  let n = 0; // values written so far
   let prevKind = NONE;
   let prevValue: T | null = null;
   while (!r.done()) {
@@ -70,7 +74,7 @@ function decodeRle<T extends number | string, N>(r: ByteReader, kind: Kind, expe
     }
   }
   if (exact && n !== expected) throw bad(`${what}: ${n} values for ${expected} ops`);
-  return out;
+  return n;
 }
 
 function readValue(r: ByteReader, kind: Kind, what: string): number | string {
@@ -79,14 +83,14 @@ function readValue(r: ByteReader, kind: Kind, what: string): number | string {
   return r.str(what);
 }
 
-/** An RLE column of unsigned ints (actor indexes, counters, actions, value metadata). */
-export function decodeUintColumn(r: ByteReader, expected: number, exact: boolean, nullable: boolean, what: string): number[] {
-  return decodeRle<number, number>(r, 'uint', expected, exact, nullable, NULL, what);
+/** An RLE column of unsigned ints (actor indexes, counters, actions, value metadata) into `out`; returns the count. */
+export function decodeUintColumn(r: ByteReader, expected: number, exact: boolean, nullable: boolean, what: string, out: number[]): number {
+  return decodeRle<number, number>(r, 'uint', expected, exact, nullable, NULL, what, out);
 }
 
-/** An RLE column of strings (map keys, mark names); null entries stay null. */
-export function decodeStringColumn(r: ByteReader, expected: number, what: string): (string | null)[] {
-  return decodeRle<string, null>(r, 'str', expected, true, true, null, what);
+/** An RLE column of strings (map keys, mark names) into `out`; null entries stay null. */
+export function decodeStringColumn(r: ByteReader, expected: number, what: string, out: (string | null)[]): number {
+  return decodeRle<string, null>(r, 'str', expected, true, true, null, what, out);
 }
 
 /**
@@ -94,16 +98,15 @@ export function decodeStringColumn(r: ByteReader, expected: number, what: string
  * returns the absolute values, NULL for null entries. Absolute values are counters, so
  * they must stay within 0 … 2^53 − 1.
  */
-export function decodeDeltaAbsolute(r: ByteReader, expected: number, nullable: boolean, what: string): number[] {
+export function decodeDeltaAbsolute(r: ByteReader, expected: number, nullable: boolean, what: string, out: number[], deltas: (number | null)[]): number {
   // Deltas keep null apart (a delta can be -1, the NULL marker of absolute values).
-  const deltas = decodeRle<number, null>(r, 'int', expected, true, nullable, null, what);
-  const out: number[] = new Array(deltas.length);
+  const n = decodeRle<number, null>(r, 'int', expected, true, nullable, null, what, deltas);
   let absolute = 0;
-  for (let i = 0; i < deltas.length; i++) {
+  for (let i = 0; i < n; i++) {
     const delta = deltas[i]!;
     out[i] = delta === null ? NULL : (absolute = counter(absolute + delta, what));
   }
-  return out;
+  return n;
 }
 
 function counter(value: number, what: string): number {
@@ -116,18 +119,18 @@ function counter(value: number, what: string): number {
  * A boolean column: alternating run lengths, starting with a run of false. Only the first
  * run may be empty (when the column starts with true); exactly `expected` values.
  */
-export function decodeBooleanColumn(r: ByteReader, expected: number, what: string): boolean[] {
-  const out: boolean[] = [];
+export function decodeBooleanColumn(r: ByteReader, expected: number, what: string, out: boolean[]): number {
+  let n = 0;
   let value = false;
   let first = true;
   while (!r.done()) {
     const count = r.uleb(what);
     if (count === 0 && !first) throw bad(`${what}: empty run`);
-    if (count > expected - out.length) throw bad(`${what}: more values than ops`);
-    for (let i = 0; i < count; i++) out.push(value);
+    if (count > expected - n) throw bad(`${what}: more values than ops`);
+    for (let i = 0; i < count; i++) out[n++] = value;
     value = !value;
     first = false;
   }
-  if (out.length !== expected) throw bad(`${what}: ${out.length} values for ${expected} ops`);
-  return out;
+  if (n !== expected) throw bad(`${what}: ${n} values for ${expected} ops`);
+  return n;
 }

@@ -23,7 +23,11 @@ const SET = 1;
 const DEL = 3;
 const INC = 5;
 
-/** The decoded columns of a change. Absent optional columns are null (all null / false). */
+/**
+ * The decoded columns of a change: `n` ops. Absent optional columns are null (all null /
+ * false). The arrays are the module's scratch arrays (see SCRATCH): only their first `n`
+ * (pred columns: `predTotal`) entries belong to this change.
+ */
 interface Columns {
   n: number;
   actions: number[];
@@ -42,6 +46,28 @@ interface Columns {
 }
 
 /**
+ * One array per column, reused by every decode: decoding is synchronous and nothing
+ * keeps a column array (ops copy the values out). A change of a customer's notes is a
+ * few hundred ops, one per character, so arrays made per change were most of what the
+ * receiver allocated per record. Arrays grown past SCRATCH_KEEP by a large change are
+ * dropped after it, so one big change does not hold memory for good.
+ */
+const SCRATCH = {
+  actions: [] as number[], objActor: [] as number[], objCtr: [] as number[], keyActor: [] as number[],
+  keyCtr: [] as number[], keyDelta: [] as (number | null)[], keyStr: [] as (string | null)[], insert: [] as boolean[],
+  meta: [] as number[], predCount: [] as number[], predActor: [] as number[], predCtr: [] as number[],
+  predDelta: [] as (number | null)[], expand: [] as boolean[], markName: [] as (string | null)[],
+};
+/** Longest scratch column kept between decodes (entries). */
+const SCRATCH_KEEP = 4096;
+
+function releaseScratch(): void {
+  for (const key of Object.keys(SCRATCH) as (keyof typeof SCRATCH)[]) {
+    if (SCRATCH[key].length > SCRATCH_KEEP) SCRATCH[key] = [];
+  }
+}
+
+/**
  * Decodes and checks the ops of a change whose header is `h`. With `textRuns`, a run of
  * string inserts, each after the op before it, becomes one op (ChangeOp.run): such an op
  * is checked with numbers alone, without building its op id strings.
@@ -54,6 +80,14 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number, te
     }
     return [];
   }
+  try {
+    return decodeColumns(body, r, h, maxOps, textRuns);
+  } finally {
+    releaseScratch();
+  }
+}
+
+function decodeColumns(body: SliceBuffer, r: ByteReader, h: ChangeHeader, maxOps: number, textRuns: boolean): ChangeOp[] {
   const cols = readColumns(r, h, maxOps);
   const actorHex = [h.actor, ...h.otherActors];
   const seen = new Uint8Array(actorHex.length);
@@ -170,44 +204,43 @@ function required(r: ByteReader, h: ChangeHeader, slot: number): ByteReader {
 }
 
 /** An optional uint column; present ones must hold a non-null value (else they are left out). */
-function optionalUints(r: ByteReader, h: ChangeHeader, slot: number, n: number): number[] | null {
+function optionalUints(r: ByteReader, h: ChangeHeader, slot: number, n: number, out: number[]): number[] | null {
   if (!seek(r, h, slot)) return null;
-  const values = decodeUintColumn(r, n, true, true, COLUMN_NAMES[slot]!);
-  return someValue(values, slot);
+  decodeUintColumn(r, n, true, true, COLUMN_NAMES[slot]!, out);
+  return someValue(out, n, slot);
 }
 
-function someValue<T>(values: T[], slot: number): T[] {
-  for (let i = 0; i < values.length; i++) if (values[i] !== NULL && values[i] !== null && values[i] !== false) return values;
+/** `values` (n of them), after checking that one is not null (or false): else the column is left out. */
+function someValue<T>(values: T[], n: number, slot: number): T[] {
+  for (let i = 0; i < n; i++) if (values[i] !== NULL && values[i] !== null && values[i] !== false) return values;
   throw bad(`${COLUMN_NAMES[slot]} holds only nulls`);
 }
 
 /** Decodes every column (the action column first: it defines the number of ops). */
 function readColumns(r: ByteReader, h: ChangeHeader, maxOps: number): Columns {
-  const actions = decodeUintColumn(r, maxOps, false, false, 'action column');
-  const n = actions.length;
+  const s = SCRATCH;
+  const n = decodeUintColumn(r, maxOps, false, false, 'action column', s.actions);
   if (h.startOp + n - 1 > 0xffff_ffff) throw bad('op counters exceed 32 bits');
-  const objActor = optionalUints(r, h, Col.ObjActor, n);
-  const objCtr = optionalUints(r, h, Col.ObjCtr, n);
-  const keyActor = optionalUints(r, h, Col.KeyActor, n);
-  const keyCtr = seek(r, h, Col.KeyCtr) ? someValue(decodeDeltaAbsolute(r, n, true, 'key counter column'), Col.KeyCtr) : null;
-  const keyStr = seek(r, h, Col.KeyStr) ? someValue(decodeStringColumn(r, n, 'key string column'), Col.KeyStr) : null;
-  const insert = decodeBooleanColumn(required(r, h, Col.Insert), n, 'insert column');
-  const meta = decodeUintColumn(required(r, h, Col.ValMeta), n, true, false, 'value metadata column');
-  const predCount = decodeUintColumn(required(r, h, Col.PredGroup), n, true, false, 'pred count column');
+  const objActor = optionalUints(r, h, Col.ObjActor, n, s.objActor);
+  const objCtr = optionalUints(r, h, Col.ObjCtr, n, s.objCtr);
+  const keyActor = optionalUints(r, h, Col.KeyActor, n, s.keyActor);
+  const keyCtr = seek(r, h, Col.KeyCtr) ? someValue(s.keyCtr, decodeDeltaAbsolute(r, n, true, 'key counter column', s.keyCtr, s.keyDelta), Col.KeyCtr) : null;
+  const keyStr = seek(r, h, Col.KeyStr) ? someValue(s.keyStr, decodeStringColumn(r, n, 'key string column', s.keyStr), Col.KeyStr) : null;
+  decodeBooleanColumn(required(r, h, Col.Insert), n, 'insert column', s.insert);
+  decodeUintColumn(required(r, h, Col.ValMeta), n, true, false, 'value metadata column', s.meta);
+  decodeUintColumn(required(r, h, Col.PredGroup), n, true, false, 'pred count column', s.predCount);
   let predTotal = 0;
-  for (let i = 0; i < n; i++) predTotal += predCount[i]!;
+  for (let i = 0; i < n; i++) predTotal += s.predCount[i]!;
   if (predTotal > maxOps) throw bad(`${predTotal} preds; at most ${maxOps}`);
-  let predActor: number[] = [];
-  let predCtr: number[] = [];
   if (predTotal > 0) {
-    predActor = decodeUintColumn(required(r, h, Col.PredActor), predTotal, true, false, 'pred actor column');
-    predCtr = decodeDeltaAbsolute(required(r, h, Col.PredCtr), predTotal, false, 'pred counter column');
+    decodeUintColumn(required(r, h, Col.PredActor), predTotal, true, false, 'pred actor column', s.predActor);
+    decodeDeltaAbsolute(required(r, h, Col.PredCtr), predTotal, false, 'pred counter column', s.predCtr, s.predDelta);
   } else if (h.colStart[Col.PredActor]! >= 0 || h.colStart[Col.PredCtr]! >= 0) {
     throw bad('pred columns present without preds');
   }
-  const expand = seek(r, h, Col.Expand) ? someValue(decodeBooleanColumn(r, n, 'expand column'), Col.Expand) : null;
-  const markName = seek(r, h, Col.MarkName) ? someValue(decodeStringColumn(r, n, 'mark name column'), Col.MarkName) : null;
-  return { n, actions, objActor, objCtr, keyActor, keyCtr, keyStr, insert, meta, predCount, predActor, predCtr, expand, markName };
+  const expand = seek(r, h, Col.Expand) ? someValue(s.expand, decodeBooleanColumn(r, n, 'expand column', s.expand), Col.Expand) : null;
+  const markName = seek(r, h, Col.MarkName) ? someValue(s.markName, decodeStringColumn(r, n, 'mark name column', s.markName), Col.MarkName) : null;
+  return { n, actions: s.actions, objActor, objCtr, keyActor, keyCtr, keyStr, insert: s.insert, meta: s.meta, predCount: s.predCount, predActor: s.predActor, predCtr: s.predCtr, expand, markName };
 }
 
 /** An op id string, after checking the actor index and that it points back in time. */

@@ -1,7 +1,8 @@
 /**
  * Encoders for the column encodings, writing the canonical form that Automerge 3 writes
  * (and that `columns.ts` requires): equal neighbours become a repeat run, other values
- * gather into literal runs, nulls into null runs. They work on whole arrays of values.
+ * gather into literal runs, nulls into null runs. They write the first `n` values of an
+ * array (the encoder reuses its column arrays: encode.ts).
  */
 import type { ByteWriter } from './writer.js';
 
@@ -18,8 +19,7 @@ function writeOne(w: ByteWriter, v: number | string, kind: ValueKind): void {
  * Writes an RLE column; returns false (and writes nothing) when every value is null,
  * since Automerge leaves such a column out of a change.
  */
-export function writeRle(w: ByteWriter, values: readonly (number | string | null)[], kind: ValueKind): boolean {
-  const n = values.length;
+export function writeRle(w: ByteWriter, values: readonly (number | string | null)[], kind: ValueKind, n = values.length): boolean {
   let i = 0;
   while (i < n && values[i] === null) i++;
   if (i === n) return false;
@@ -56,10 +56,9 @@ export function writeRle(w: ByteWriter, values: readonly (number | string | null
  * Writes a delta column of counters (each value written as its difference from the last
  * non-null one); returns false (writing nothing) when all are null.
  */
-export function writeDelta(w: ByteWriter, values: readonly (number | null)[]): boolean {
-  const deltas: (number | null)[] = new Array(values.length);
+export function writeDelta(w: ByteWriter, values: readonly (number | null)[], n = values.length, deltas: (number | null)[] = new Array(n)): boolean {
   let last = 0;
-  for (let i = 0; i < values.length; i++) {
+  for (let i = 0; i < n; i++) {
     const v = values[i]!;
     if (v === null) {
       deltas[i] = null;
@@ -68,18 +67,18 @@ export function writeDelta(w: ByteWriter, values: readonly (number | null)[]): b
       last = v;
     }
   }
-  return writeRle(w, deltas, 'int');
+  return writeRle(w, deltas, 'int', n);
 }
 
 /**
  * Writes a boolean column (alternating run lengths, starting with false). With `omitIfFalse`
  * an all-false column is left out (returns false, writes nothing).
  */
-export function writeBooleans(w: ByteWriter, values: readonly boolean[], omitIfFalse: boolean): boolean {
-  if (omitIfFalse && !values.includes(true)) return false;
+export function writeBooleans(w: ByteWriter, values: readonly boolean[], omitIfFalse: boolean, n = values.length): boolean {
+  if (omitIfFalse && !someTrue(values, n)) return false;
   let current = false;
   let count = 0;
-  for (let i = 0; i < values.length; i++) {
+  for (let i = 0; i < n; i++) {
     if (values[i] === current) {
       count++;
     } else {
@@ -90,4 +89,9 @@ export function writeBooleans(w: ByteWriter, values: readonly boolean[], omitIfF
   }
   if (count > 0) w.uleb(count);
   return true;
+}
+
+function someTrue(values: readonly boolean[], n: number): boolean {
+  for (let i = 0; i < n; i++) if (values[i]) return true;
+  return false;
 }

@@ -17,12 +17,21 @@ export interface Ref {
   actor: number;
 }
 
-/** An op with its ids resolved; `obj`/`elem` null for the root / a map key, ctr 0 for the head. */
+/**
+ * An op with its ids resolved; `obj`/`elem` null for the root / a map key, ctr 0 for the
+ * head. A text run (ChangeOp.run) stays one resolved op standing for `run` inserts, its
+ * first numbered `own`, each after the one before; the column writer expands it
+ * (encode.ts), so a writer's notes never become an object per character.
+ */
 export interface ResolvedOp {
   op: ChangeOp;
   obj: Ref | null;
   elem: Ref | null;
   pred: Ref[];
+  /** Ops this one stands for: 1, or the characters of a text run. */
+  run: number;
+  /** Counter of the (first) op. */
+  own: number;
 }
 
 /** The resolved ops, and the distinct actors they reference (the author first). */
@@ -147,8 +156,7 @@ function checkValue(op: ChangeOp, i: number): void {
 
 /**
  * Checks every op and resolves its ids; the ops' counters run on from `startOp`, a text
- * run (ChangeOp.run) taking one per character: it is expanded into those inserts here,
- * so a writer need not build an op object per character.
+ * run (ChangeOp.run) taking one per character.
  */
 export function resolveOps(c: ChangeInput): ResolvedOps {
   const ids = new IdParser(c.actor);
@@ -177,38 +185,30 @@ export function resolveOps(c: ChangeInput): ResolvedOps {
     const pred: Ref[] = new Array(op.pred.length);
     for (let j = 0; j < pred.length; j++) pred[j] = ids.parse(op.pred[j], own, i, 'pred');
     if (pred.length > 1) sortPreds(pred, ids.actors, i);
-    if (op.run !== undefined && op.run !== 1) {
-      own = expandRun(op, obj, elem!, own, i, out);
-      continue;
-    }
-    out.push({ op, obj, elem, pred });
-    own++;
+    const run = op.run === undefined || op.run === 1 ? 1 : checkRun(op, i);
+    out.push({ op, obj, elem, pred, run, own });
+    own += run;
   }
   return { ops: out, actors: ids.actors };
 }
 
-/**
- * Expands a run of `op.run` text inserts (each character after the one before, by the
- * change's author) into `out`; returns the counter after it.
- */
-function expandRun(op: ChangeOp, obj: Ref | null, elem: Ref, own: number, i: number, out: ResolvedOp[]): number {
+/** The length of a run of text inserts (each character after the one before, by the change's author), after checking it. */
+function checkRun(op: ChangeOp, i: number): number {
   const run = op.run!;
   if (!Number.isSafeInteger(run) || run < 1) fail(`op ${i}: run must be an integer ≥ 1`);
   if (op.action !== 'set' || !op.insert || op.datatype !== 'str' || op.key !== null || op.pred.length > 0) fail(`op ${i}: only a run of text inserts (set, insert, str, no pred) can be a run`);
-  let k = 0;
-  for (const char of op.value as string) {
-    if (k < run) {
-      const charOp: ChangeOp = { action: 'set', obj: op.obj, key: null, elemId: null, insert: true, datatype: 'str', value: char, pred: NO_PRED, markName: null, expand: false };
-      out.push({ op: charOp, obj, elem: k === 0 ? elem : { ctr: own + k - 1, actor: 0 }, pred: NO_REFS });
-    }
-    k++;
-  }
+  const k = codePointCount(op.value as string);
   if (k !== run) fail(`op ${i}: a run of ${run} needs exactly ${run} characters, not ${k}`);
-  return own + run;
+  return run;
 }
 
-const NO_PRED: string[] = [];
-const NO_REFS: Ref[] = [];
+/** Code points of a well-formed string (checkValue checked it): a surrogate pair is one. */
+function codePointCount(s: string): number {
+  let k = 0;
+  for (let j = 0; j < s.length; j++, k++) if (s.charCodeAt(j) >= 0xd800 && s.charCodeAt(j) <= 0xdbff) j++;
+  return k;
+}
+
 
 /** Sorts preds as Automerge stores them, by (counter, actor id); refuses duplicates. */
 function sortPreds(pred: Ref[], actors: string[], i: number): void {

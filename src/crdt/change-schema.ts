@@ -17,7 +17,7 @@
  */
 import { nodeIdOfActor } from './actor.js';
 import { GENESIS_OBJECTS, type ChangeOp } from './change-info.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, recordViewSchema } from './record-schema.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, MAX_NOTES_LENGTH, MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN, recordViewSchema, type RecordView } from './record-schema.js';
 
 const view = recordViewSchema.shape;
 const ATOMIC: ReadonlySet<string> = new Set(ATOMIC_FIELDS);
@@ -88,4 +88,33 @@ function checkRoot(op: Op): string | undefined {
   if (key === 'deleted') return op.action === 'set' && typeof op.value === 'boolean' ? undefined : 'an invalid deleted flag';
   if (key === 'id') return isString(op) ? undefined : 'an invalid record id';
   return undefined; // a field of a newer version: kept in the document, invisible to this one's views
+}
+
+/**
+ * Whether a view derived op by op from changes that passed `schemaViolation` (the
+ * document-free path, record-state.ts) is inside the view schema, without parsing it
+ * (~5 µs a record on the receiver's hot path). Every value such a view shows is one
+ * op's value, checked on its own, except the notes: their characters are checked one by
+ * one, and only the view knows how many there are (in code points, as the schema counts
+ * them; that path writes notes only into empty notes, one code point an op, so the cap on
+ * ops per change keeps them within the limit today). The id is the entry's record, checked
+ * by the wire codec; checked again as the view schema checks it.
+ * test/crdt/change-schema-view.test.ts holds this to recordViewSchema on random changes.
+ */
+export function derivedViewFits(view: RecordView): boolean {
+  return codePointsWithin(view.notes, MAX_NOTES_LENGTH) && view.id.length <= MAX_RECORD_ID_LENGTH && RECORD_ID_PATTERN.test(view.id);
+}
+
+/** Whether `s` has at most `max` code points (a surrogate pair is one), counted only when its UTF-16 length is over. */
+function codePointsWithin(s: string, max: number): boolean {
+  if (s.length <= max) return true;
+  let points = 0;
+  for (let i = 0; i < s.length; i++, points++) {
+    const unit = s.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  return points <= max;
 }

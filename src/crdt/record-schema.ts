@@ -18,6 +18,12 @@ const tag = z.string().trim().min(1).max(64).regex(/^[^\s,]+( [^\s,]+)*$/, 'tags
 
 /** Longest territory name (territories also name anti-entropy digest groups on the wire). */
 export const MAX_TERRITORY_LENGTH = 100;
+/** Longest record id (ids appear in keys, URLs and file names). */
+export const MAX_RECORD_ID_LENGTH = 128;
+/** Longest notes text (characters, as JavaScript counts them). */
+export const MAX_NOTES_LENGTH = 100_000;
+/** What a record id may look like. */
+export const RECORD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 
 /**
  * THE record schema: every atomic field and how its values are checked. Input, patch,
@@ -73,7 +79,7 @@ const writableShape = {
   name: ATOMIC.name,
   address: nullable(z.object(addressShape).strict()),
   tags: z.array(tag).max(100).optional(),
-  notes: z.string().max(100_000).optional(),
+  notes: z.string().max(MAX_NOTES_LENGTH).optional(),
   interactions: z.number().int().min(0).max(1e12).optional(),
   custom: z.record(z.string().min(1).max(64), customValue.nullable()).optional(),
   /** Lets `stage` move back along the pipeline (the `monotonic` merge policy refuses that otherwise). */
@@ -106,21 +112,19 @@ export type RecordInputLike = z.input<typeof recordInputSchema>;
 /** What callers pass before validation. */
 export type RecordPatchLike = z.input<typeof recordPatchSchema>;
 
-/** Longest record id (ids appear in keys, URLs and file names). */
-export const MAX_RECORD_ID_LENGTH = 128;
 
 /**
  * The materialised, plain-JSON view of a record as readers see it, derived from the
  * table above. Every stored view satisfies it; the wire and the HTTP API use it too.
  */
 export const recordViewSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/).max(MAX_RECORD_ID_LENGTH),
+  id: z.string().regex(RECORD_ID_PATTERN).max(MAX_RECORD_ID_LENGTH),
   ...optional(ATOMIC),
   // A record only ever written by peers may not have a name yet.
   name: z.string().max(200),
   address: z.object(optional(ADDRESS)).strict(),
   tags: z.array(z.string().max(64)),
-  notes: z.string().max(100_000),
+  notes: z.string().max(MAX_NOTES_LENGTH),
   interactions: z.number().finite(),
   custom: z.record(z.string().min(1).max(64), customValue),
   createdAt: z.number().finite(),

@@ -85,8 +85,9 @@ export function opIdOf(state: RecordState, ref: OpRef): string {
 }
 
 function sameOps(state: RecordState, refs: OpRef[] | undefined, pred: readonly string[]): boolean {
-  const current = (refs ?? []).map((r) => opIdOf(state, r)).sort();
-  if (current.length !== pred.length) return false;
+  if ((refs?.length ?? 0) !== pred.length) return false;
+  if (pred.length === 0) return true; // a field written for the first time: nothing to compare
+  const current = refs!.map((r) => opIdOf(state, r)).sort();
   const sorted = [...pred].sort();
   return current.every((id, i) => id === sorted[i]);
 }
@@ -179,7 +180,7 @@ export function applySimple(state: RecordState, view: RecordView, change: Simple
       if (!split) return undefined;
       remaining = split.remaining;
     }
-    const superseded = current.filter((r) => !remaining.includes(r));
+    const superseded = remaining.length === 0 ? current : current.filter((r) => !remaining.includes(r));
     if (op.action === 'set') {
       // With other values left, the view shows the one Automerge or the merge policy picks.
       let shows = true;
@@ -197,7 +198,7 @@ export function applySimple(state: RecordState, view: RecordView, change: Simple
         }
       }
       if (shows && !setValue(v, path, op)) return undefined;
-      next.ops[path] = [...remaining, ref].sort(byRef);
+      next.ops[path] = remaining.length === 0 ? [ref] : [...remaining, ref].sort(byRef);
     } else {
       // A delete leaving other values: only one that supersedes nothing keeps the view as is.
       if (remaining.length > 0 && superseded.length > 0) return undefined;

@@ -6,10 +6,12 @@
  * never shown; the record stays editable; verify() is clean; no session is closed, so
  * nothing reconnects in a loop; and honest writes keep flowing.
  */
+import * as A from '@automerge/automerge';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { atomic, garbageChange, MemberDocs, noise } from '../support/member-docs.js';
 import { rawPeer } from '../support/raw-peer.js';
+import { MAX_NOTES_LENGTH } from '../../src/crdt/record-schema.js';
 import {
   closesWith, expectHonestSync, expectNeverShown, expectVerifyClean, holds, openLine, sessionClosed,
 } from '../support/attack-rig.js';
@@ -120,6 +122,42 @@ describe('a member signing garbage or out-of-schema changes', () => {
     await expectHonestSync([a, b, c]);
     for (const p of [mallory, direct]) p.ws.terminate();
     for (const w of writers) w.close();
+  });
+
+  it('notes that pass the limit only across changes are quarantined everywhere', async () => {
+    // Each change's characters pass the per-op check (change-schema.ts) and each change
+    // alone stays under the limit: only the record's view knows the sum.
+    const { a, b, c } = await openLine(h);
+    const mallory = await rawPeer(a.url!, h.cluster.member('mallory'), { autoAck: true });
+    const docs = new MemberDocs('mallory');
+    const first = Math.floor(MAX_NOTES_LENGTH * 0.6);
+    const changes = (id: string, total: number) => [
+      docs.write(id, (d) => {
+        d.id = atomic(id);
+        d.name = atomic(`Notes ${total}`);
+        d.createdAt = 1;
+        d.updatedAt = 1;
+        A.splice(d, ['notes'], 0, 0, 'x'.repeat(first));
+      }),
+      docs.write(id, (d) => A.splice(d, ['notes'], first, 0, '😀'.repeat(total - first))), // emoji: the limit counts code points
+    ];
+    const atLimit = changes('mal-at-limit', MAX_NOTES_LENGTH);
+    const overLimit = changes('mal-over-limit', MAX_NOTES_LENGTH + 1);
+    const batch = mallory.sendChanges(mallory.entries([
+      ...atLimit.map((change) => ({ record: 'mal-at-limit', change })),
+      ...overLimit.map((change) => ({ record: 'mal-over-limit', change })),
+    ]));
+    await mallory.next((m) => m.type === 'ack' && m.batch === batch);
+    await holds(c, 'mallory', 4);
+    for (const node of [a, b, c]) {
+      expect([...(await node.records.get('mal-at-limit'))!.notes], node.id).toHaveLength(MAX_NOTES_LENGTH);
+      expect((await node.records.get('mal-over-limit'))?.notes, node.id).toBe('x'.repeat(first));
+      const [, second] = await node.records.history('mal-over-limit');
+      expect(second?.quarantined, node.id).toMatch(/outside the record schema \(notes:/);
+    }
+    await expectVerifyClean([a, b, c]);
+    mallory.ws.terminate();
+    docs.close();
   });
 
   it('an out-of-schema value is refused alike whether or not it would lose a conflict where it arrives', async () => {

@@ -7,7 +7,7 @@ import { checkStageMove, movesBack } from '../crdt/merge-policy.js';
 import { writeFromInput, writeFromPatch } from '../crdt/record-input.js';
 import type { FieldConflict } from '../crdt/record-conflicts.js';
 import {
-  recordInputSchema, recordPatchSchema, validate,
+  patchIsInput, recordInputSchema, recordPatchSchema, validate,
   type RecordInputLike, type RecordPatchLike, type RecordView,
 } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
@@ -173,7 +173,7 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
           id: p.id,
           decide: (current) => {
             if ('error' in p) throw p.error;
-            if (!current) validate(recordInputSchema, { ...p.patch, id: p.id }, 'record');
+            if (!current && !patchIsInput(p.patch)) validate(recordInputSchema, { ...p.patch, id: p.id }, 'record');
             // An import mirrors a source system that decided the stage: a move back is its reopen.
             const write = writeFromPatch(p.patch);
             if (movesBack(current?.stage, p.patch.stage)) write.reopen = true;
@@ -208,3 +208,4 @@ export function createRecordsApi(engine: Engine, store: Store, limits: Limits, a
   };
   return records;
 }
+

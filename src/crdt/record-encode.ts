@@ -14,7 +14,7 @@ import { tagPlan, type RecordWrite } from './record-doc.js';
 import { ADDRESS_FIELDS, type RecordView } from './record-schema.js';
 import { applySimple, opIdOf, type RecordState } from './record-state.js';
 import { actorClock } from './state-knowledge.js';
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 
 /** A change written without the document, with what it leads to. */
 export interface EncodedWrite {
@@ -57,7 +57,7 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   }
   const deps = [...state.heads].sort();
   const change = encodeChange({ actor: context.actor, seq, startOp, time: context.now, message: context.author ?? null, deps, ops });
-  const hash = createHash('sha256').update(change.subarray(8)).digest('hex');
+  const hash = digest('sha256', change.subarray(8), 'hex'); // one-shot: several times faster than createHash
   const applied = applySimple(state, view, { hash, deps, actor: context.actor, seq, startOp, time: context.now, ops });
   if (!applied) return undefined;
   return { change, hash, state: { ...applied.state, local: { actor: context.actor, seq } }, view: applied.view, fields: fieldsOf(ops) };

@@ -16,7 +16,7 @@ const STORM_EDITS = 20;
 const REGION_RSS_TARGET_MB = 300;
 
 /** An agent's `usage` reply (bench/agent.ts). */
-export type Usage = { cpuMs: number; maxRssKb: number; sampledPeakMb: number };
+export type Usage = { cpuMs: number; maxRssKb: number; sampledPeakMb: number; peakFileMb: number };
 
 /** Runs one fanout of `k` laptops against `region` (already loaded with n records, listening at url). */
 export async function fanout(
@@ -39,7 +39,7 @@ export async function fanout(
     const last = complete.length === k ? complete[complete.length - 1]! : NaN;
     const rows: Row[] = [
       [`fanout: region, ${k} laptops`, `${complete.length}/${k} laptops hold all ${int(n)}`, `first ${ms(first)}`, `last ${ms(last)}`, '-', complete.length === k ? '' : 'FAIL', '-', '-'],
-      ['   region peak RSS (sampled)', `during the ${k} catch-ups`, `${regionUsage.sampledPeakMb.toFixed(0)} MB`, '', `< ${REGION_RSS_TARGET_MB} MB`,
+      ['   region peak RSS (sampled)', `during the ${k} catch-ups`, `${regionUsage.sampledPeakMb.toFixed(0)} MB`, `file-backed ${regionUsage.peakFileMb.toFixed(0)} MB`, `< ${REGION_RSS_TARGET_MB} MB`,
         verdict(regionUsage.sampledPeakMb, REGION_RSS_TARGET_MB), '-', '-'],
     ];
     if (complete.length < k) {

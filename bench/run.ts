@@ -252,6 +252,10 @@ function pushRss(a: Usage, b: Usage, peakAfter: string[], push: Push): void {
   const target = N >= 100_000 ? 300 : 250;
   push(['peak RSS A / B (sampled)', `maxRSS ${rssMb(a.maxRssKb).toFixed(0)} / ${rssMb(b.maxRssKb).toFixed(0)} MB; after each phase ${peakAfter.join(' ')}`,
     `${a.sampledPeakMb.toFixed(0)} / ${b.sampledPeakMb.toFixed(0)} MB`, '', `< ${target} MB`, verdict(Math.max(a.sampledPeakMb, b.sampledPeakMb), target), '-']);
+  // What of the peak is files mapped into memory (the node binary, LevelDB's table files),
+  // not the node's own: it tells a growing heap from a growing page cache.
+  push(['   of which file-backed at the peak', 'RssFile: the node binary, LevelDB table files mapped to read them',
+    `${a.peakFileMb.toFixed(0)} / ${b.peakFileMb.toFixed(0)} MB`, '', '-', '', '-']);
 }
 
 /** `--phases p1,rss`: the memory check after loading N records on A (B idle). */

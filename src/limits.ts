@@ -25,6 +25,7 @@ export const LIMIT_TABLE = {
   batchChanges: { value: 1024, unit: 'count', reason: "most changes in one catch-up batch: size of one atomic LevelDB batch on the receiver" },
   sendHighWaterBytes: { value: 1 * MiB, unit: 'bytes', reason: 'socket send buffer; above it the sender waits for drain' },
   sendWindowBatches: { value: 4, unit: 'count', reason: 'unacknowledged batches in flight per session (every frame of a split batch counts): receiver memory' },
+  minDeflateFrameBytes: { value: 4 * KiB, unit: 'bytes', reason: 'smallest frame after the handshake sent deflated to a peer that accepts it (frame-deflate.ts): below it, deflating costs more CPU than the bytes it saves; above maxFrameBytes, nothing is deflated' },
   maxInboxFrames: { value: 64, unit: 'count', reason: 'inbound frames queued per session before the peer is closed with 1008: memory, against a flooding peer' },
   docCacheSize: { value: 1000, unit: 'count', reason: 'live Automerge documents (wasm memory); evicted documents are freed' },
   maxDocChunks: { value: 8, unit: 'count', reason: 'changes after a record\'s snapshot before a write that has the document in hand compacts it into a new snapshot: load time' },

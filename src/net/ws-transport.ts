@@ -2,8 +2,9 @@
  * The production Transport over WebSockets (`ws`), plain or over TLS 1.3. Peers are
  * admitted in the HTTP upgrade (token, acceptPeer, connection limits), so a refused
  * peer never gets a socket; frames are binary and bounded by maxFrameBytes on both
- * sides; compression is off (it costs CPU and opens decompression-bomb attacks for
- * small, already-dense frames). Dialing lives in ws-dial.ts, the hardened HTTP server
+ * sides; WebSocket's permessage-deflate is off (a zlib context per connection, and every
+ * small frame compressed): sessions deflate their large frames themselves, bounded, for
+ * peers that accept it (sync/frame-deflate.ts). Dialing lives in ws-dial.ts, the hardened HTTP server
  * and the half-open socket guard in ws-server.ts.
  */
 import { randomBytes } from 'node:crypto';

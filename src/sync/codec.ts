@@ -18,6 +18,7 @@ import { CrmsyncError } from '../errors.js';
 import { FIXED } from '../limits.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../trust/keys.js';
 import type { NodeId, RecordId } from '../types.js';
+import { inflateFrame } from './frame-deflate.js';
 import { scanFrame, type FrameBudget } from './frame-scan.js';
 import { DIGEST_FANOUT, DIGEST_HASH_BYTES, DIGEST_ID_NIBBLES, isDigestPath } from './digest.js';
 import {
@@ -142,6 +143,11 @@ export function entryToValue(entry: ChangeEntry): Record<string, unknown> {
   return value;
 }
 
+/** The message kind of a compressed frame (frame-deflate.ts): never inside the Message union, unwrapped here. */
+const DEFLATED = 'deflated';
+/** Most frame encodings a hello may name. */
+const MAX_FRAME_ENCODINGS = 8;
+
 /** Encodes a message as one frame. */
 export function encodeMessage(msg: Message): Uint8Array {
   return packr.pack(msg.type === 'changes' ? { ...msg, entries: msg.entries.map(entryToValue) } : msg);
@@ -159,6 +165,11 @@ export interface UnknownKind {
  * yet), the frame's structure gets the small handshake budget.
  */
 export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, handshake = false, unproven = handshake): Message | UnknownKind {
+  return decodeFrame(frame, maxFrameBytes, handshake, unproven, false);
+}
+
+/** decodeMessage; `inflated`: the frame came out of a `deflated` message (which may not nest). */
+function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean, unproven: boolean, inflated: boolean): Message | UnknownKind {
   if (frame.length > maxFrameBytes) {
     throw new CrmsyncError('ERR_FRAME_TOO_LARGE', `frame of ${frame.length} bytes exceeds the ${maxFrameBytes}-byte limit`);
   }
@@ -174,8 +185,18 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, handshak
   const m = obj(raw, 'frame');
   const type = text(m.type, 'type', 64);
   if (handshake && !(HANDSHAKE_TYPES as readonly string[]).includes(type)) throw bad(`${type} before the handshake completed`);
+  if (type === DEFLATED) {
+    // A compressed frame (frame-deflate.ts): the frame inside gets every check, once.
+    if (inflated) throw bad('a deflated frame inside a deflated frame');
+    return decodeFrame(inflateFrame(bytes(m.data, 'data'), maxFrameBytes), maxFrameBytes, handshake, unproven, true);
+  }
   if (!(MESSAGE_TYPES as readonly string[]).includes(type)) return { unknown: type };
   return parse(type as Message['type'], m);
+}
+
+/** A `deflated` message around the deflated bytes of an encoded frame (frame-deflate.ts). */
+export function encodeDeflated(deflated: Uint8Array): Uint8Array {
+  return packr.pack({ type: DEFLATED, data: deflated });
 }
 
 function parse(type: Message['type'], m: Obj): Message {
@@ -189,6 +210,7 @@ function parse(type: Message['type'], m: Obj): Message {
         type, protocol: uint(m.protocol, 'protocol'), cluster: text(m.cluster, 'cluster', 64), node: text(m.node, 'node', 63, NODE_ID),
         key: bytes(m.key, 'key', PUBLIC_KEY_BYTES), nonce: bytes(m.nonce, 'nonce', NONCE_BYTES), proof: list(m.proof ?? [], 'proof', FIXED.maxProofStatements),
         ...(m.invite === undefined ? {} : { invite: invite(m.invite) }),
+        ...(m.compress === undefined ? {} : { compress: list(m.compress, 'compress', MAX_FRAME_ENCODINGS).map((c, i) => text(c, `compress.${i}`, 32)) }),
       };
     case 'auth':
       return { type, sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };

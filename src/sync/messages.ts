@@ -32,6 +32,11 @@ export interface HelloMessage {
   proof: unknown[];
   /** A joining node's invitation: its id and a MAC over this key and nonce (trust/invitation.ts). */
   invite?: { id: string; mac: Uint8Array };
+  /**
+   * Frame encodings this node accepts from its peer after the handshake: 'deflate-raw'
+   * (frame-deflate.ts). Absent in older nodes, which then get plain frames only.
+   */
+  compress?: string[];
 }
 
 /** Proof of possession of the hello's key: a signature over the handshake transcript. */

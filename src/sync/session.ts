@@ -24,10 +24,11 @@ import { CloseCode, type Connection } from '../net/transport.js';
 import type { NodeId } from '../types.js';
 import type { CatchUpGate } from './catch-up-gate.js';
 import type { StoredEntry } from '../crdt/change-entry.js';
-import { decodeMessage, encodeMessage } from './codec.js';
+import { decodeMessage, encodeDeflated, encodeMessage } from './codec.js';
+import { DEFLATE_RAW, deflateFrame } from './frame-deflate.js';
 import { isStub } from '../crdt/change-entry.js';
 import { holds, holdsAll, placementOf, type Holding } from '../crdt/holding.js';
-import { recordSigningInput, type HoldsReport, type RecordMessage } from './messages.js';
+import { HANDSHAKE_TYPES, recordSigningInput, type HoldsReport, type RecordMessage } from './messages.js';
 import { parseRecordId, type RecordId } from '../types.js';
 import { toWireClock } from '../crdt/origin-clock.js';
 import { NONCE_BYTES } from './codec.js';
@@ -91,6 +92,8 @@ export class PeerSession {
   #state: ProtocolState;
   readonly #events: Event[] = [];
   #dispatching = false;
+  /** The peer's hello accepts deflated frames (frame-deflate.ts). */
+  #peerInflates = false;
   #inbox: Promise<void> = Promise.resolve();
   #inboxDepth = 0;
   #closeReported = false;
@@ -271,9 +274,11 @@ export class PeerSession {
 
   #perform(action: Action): void {
     switch (action.type) {
-      case 'send':
-        this.#sendFrame(action.frame ?? encodeMessage(action.message));
+      case 'send': {
+        const frame = action.frame ?? encodeMessage(action.message);
+        this.#sendFrame(HANDSHAKE_KINDS.has(action.message.type) ? frame : this.#compressed(frame));
         return;
+      }
       case 'send-trust': {
         // Erasures can make the set larger than one message may carry: sent in order, in parts.
         const statements = this.#trust.statements();
@@ -304,7 +309,7 @@ export class PeerSession {
         return;
       case 'send-frame':
         this.stats.changesOut += action.entries;
-        this.#sendFrame(action.frame);
+        this.#sendFrame(this.#compressed(action.frame));
         return;
       case 'locate':
         this.#async(this.#floors.locate(action.peerHolds), (located) => ({ type: 'located', stream: action.stream, ...located }));
@@ -459,7 +464,7 @@ export class PeerSession {
   async #sendRecordMessages(messages: RecordMessage[]): Promise<boolean> {
     for (const message of messages) {
       if (!this.#connection.isOpen) return false;
-      this.#sendFrame(encodeMessage(message));
+      this.#sendFrame(this.#compressed(encodeMessage(message)));
       if (this.#connection.bufferedAmount > this.#limits.sendHighWaterBytes) await this.#connection.drained();
       // The receiver adopts documents one by one: at most a few marks' worth wait there.
       await this.#pacer.sent(this.#host.now());
@@ -516,6 +521,16 @@ export class PeerSession {
     this.#pendingWork = Promise.race([queued, done]).then(() => this.#staged.room());
   }
 
+  /**
+   * A frame after the handshake as it goes to this peer: deflated when its hello accepts
+   * that and deflating pays (frame-deflate.ts), else as it is. Handshake frames never are:
+   * the peer decodes them before it knows we compress.
+   */
+  #compressed(frame: Uint8Array): Uint8Array {
+    const deflated = this.#peerInflates ? deflateFrame(frame, this.#limits.minDeflateFrameBytes) : undefined;
+    return deflated ? encodeDeflated(deflated) : frame;
+  }
+
   #sendFrame(frame: Uint8Array): void {
     if (!this.#connection.isOpen) return;
     this.stats.framesOut++;
@@ -540,6 +555,10 @@ export class PeerSession {
         const unproven = this.#state.remote === undefined;
         const max = unproven ? Math.min(FIXED.maxHandshakeFrameBytes, this.#limits.maxFrameBytes) : this.#limits.maxFrameBytes;
         const decoded = decodeFrame(frame, max, this.#state.phase !== 'open', unproven);
+        // The peer's hello (in the signed transcript) says whether it takes deflated frames.
+        if ('event' in decoded && decoded.event.type === 'message' && decoded.event.message.type === 'hello') {
+          this.#peerInflates = decoded.event.message.compress?.includes(DEFLATE_RAW) === true;
+        }
         if ('unknown' in decoded) {
           this.#logger.debug({ conn: this.#connection.id, kind: decoded.unknown }, 'ignored a message of an unknown kind');
           this.#host.onUnknownMessage?.(this, decoded.unknown);
@@ -556,6 +575,8 @@ export class PeerSession {
     });
   }
 }
+
+const HANDSHAKE_KINDS: ReadonlySet<string> = new Set(HANDSHAKE_TYPES);
 
 /** Decodes one frame into a protocol event, or names the unknown message kind it carries. */
 function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean, unproven: boolean): { event: Event } | { unknown: string } {

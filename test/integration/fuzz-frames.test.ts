@@ -10,6 +10,7 @@
  * throughout, and the node's RSS grew less than FUZZ_RSS_BOUND. The seed is printed on
  * failure; CRMSYNC_FUZZ_SEED=<seed> replays a run's frames.
  */
+import { deflateRawSync } from 'node:zlib';
 import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { CrmsyncError } from '../../src/errors.js';
@@ -64,6 +65,8 @@ async function corpusFrom(url: string): Promise<Corpus> {
     before: [hello!, auth!, open!, error],
     after: [
       pack({ type: 'changes', epoch: 0, batch: 1, entries }),
+      // The same batch deflated (src/sync/frame-deflate.ts): mutations reach the inflater.
+      pack({ type: 'deflated', data: deflateRawSync(pack({ type: 'changes', epoch: 0, batch: 1, entries })) }),
       ...relayed,
       pack({ type: 'have', clock: nodeOpen.clock }),
       pack({ type: 'ack', batch: 1, clock: nodeOpen.clock }),

@@ -61,6 +61,8 @@ export interface HandshakeScript {
   channelBinding?: Uint8Array;
   /** The clock our `open` claims (default empty). */
   openClock?: unknown[];
+  /** Frame encodings the hello accepts (default none, as a node before deflated frames). */
+  compress?: string[];
 }
 
 /** Connection options. */
@@ -143,6 +145,7 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
     const hello = {
       type: 'hello', protocol: 2, cluster, node: script.node ?? member.nodeId, key: script.key ?? keys.publicKey,
       nonce: randomBytes(32), proof: script.proof ?? member.cluster.statements,
+      ...(script.compress ? { compress: script.compress } : {}),
     };
     const ourHello = pack(hello);
     write(ourHello);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pack } from 'msgpackr';
 import { decodeMessage, encodeMessage } from '../../src/sync/codec.js';
 import type { Message } from '../../src/sync/messages.js';
-import { CrmsyncError } from '../../src/errors.js';
+import { errorCodeOf } from '../support/error-code.js';
 import type { ChangeEntry } from '../../src/crdt/change-entry.js';
 
 const LIMIT = 1024 * 1024;
@@ -42,15 +42,7 @@ const message = fc.oneof(
   fc.record({ type: fc.constantFrom('want' as const, 'outside' as const), ids: fc.array(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$/), { maxLength: 5 }) }),
 ) as unknown as fc.Arbitrary<Message>;
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof CrmsyncError)) throw err;
-    return err.code;
-  }
-}
+const codeOf = errorCodeOf;
 
 describe('wire codec', () => {
   it('round-trips every message', () => {

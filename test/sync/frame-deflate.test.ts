@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { CrmsyncError } from '../../src/errors.js';
+import { errorCodeOf } from '../support/error-code.js';
 import { seededRandom } from '../../src/random.js';
 import { decodeMessage, encodeDeflated, encodeMessage } from '../../src/sync/codec.js';
 import { deflateFrame } from '../../src/sync/frame-deflate.js';
@@ -28,15 +28,7 @@ function batch(): Message {
   return { type: 'changes', epoch: 1, batch: 7, entries } as unknown as Message;
 }
 
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof CrmsyncError)) throw err;
-    return err.code;
-  }
-}
+const codeOf = errorCodeOf;
 
 describe('deflated frames', () => {
   it('carry a frame that decodes exactly as the plain one, and only when deflating pays', () => {

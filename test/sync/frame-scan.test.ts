@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { CrmsyncError } from '../../src/errors.js';
+import { errorCodeOf } from '../support/error-code.js';
 import { scanFrame, type FrameBudget } from '../../src/sync/frame-scan.js';
 
 const ROOMY: FrameBudget = { items: 1e9, containers: 1e9, depth: 1e9 };
@@ -28,13 +28,7 @@ function shape(v: unknown): { items: number; containers: number; depth: number }
 }
 
 function scanCode(frame: Uint8Array, budget: FrameBudget = ROOMY): string | undefined {
-  try {
-    scanFrame(frame, budget);
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof CrmsyncError)) throw err;
-    return err.code;
-  }
+  return errorCodeOf(() => scanFrame(frame, budget));
 }
 
 describe('frame scan (the count before decoding)', () => {

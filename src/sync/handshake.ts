@@ -46,7 +46,7 @@ export function onHello(s: ProtocolState, msg: HelloMessage, frame: Uint8Array, 
     return { ...s, phase: 'closed' };
   }
   const admission = env.auth.admit(msg);
-  const heard: ProtocolState = { ...s, peerHello: frame, peerProof: msg.proof };
+  const heard: ProtocolState = { ...s, peerHello: frame, peerProof: msg.proof, peerInflates: msg.compress?.includes(DEFLATE_RAW) === true };
   if ('redeem' in admission) {
     out.push({ type: 'redeem', hello: msg });
     return { ...heard, phase: 'redeeming' };

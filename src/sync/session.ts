@@ -25,7 +25,7 @@ import type { NodeId } from '../types.js';
 import type { CatchUpGate } from './catch-up-gate.js';
 import type { StoredEntry } from '../crdt/change-entry.js';
 import { decodeMessage, encodeDeflated, encodeMessage } from './codec.js';
-import { DEFLATE_RAW, deflateFrame } from './frame-deflate.js';
+import { deflateFrame } from './frame-deflate.js';
 import { isStub } from '../crdt/change-entry.js';
 import { holds, holdsAll, placementOf, type Holding } from '../crdt/holding.js';
 import { HANDSHAKE_TYPES, recordSigningInput, type HoldsReport, type RecordMessage } from './messages.js';
@@ -92,8 +92,6 @@ export class PeerSession {
   #state: ProtocolState;
   readonly #events: Event[] = [];
   #dispatching = false;
-  /** The peer's hello accepts deflated frames (frame-deflate.ts). */
-  #peerInflates = false;
   #inbox: Promise<void> = Promise.resolve();
   #inboxDepth = 0;
   #closeReported = false;
@@ -527,7 +525,7 @@ export class PeerSession {
    * the peer decodes them before it knows we compress.
    */
   #compressed(frame: Uint8Array): Uint8Array {
-    const deflated = this.#peerInflates ? deflateFrame(frame, this.#limits.minDeflateFrameBytes) : undefined;
+    const deflated = this.#state.peerInflates ? deflateFrame(frame, this.#limits.minDeflateFrameBytes) : undefined;
     return deflated ? encodeDeflated(deflated) : frame;
   }
 
@@ -555,10 +553,6 @@ export class PeerSession {
         const unproven = this.#state.remote === undefined;
         const max = unproven ? Math.min(FIXED.maxHandshakeFrameBytes, this.#limits.maxFrameBytes) : this.#limits.maxFrameBytes;
         const decoded = decodeFrame(frame, max, this.#state.phase !== 'open', unproven);
-        // The peer's hello (in the signed transcript) says whether it takes deflated frames.
-        if ('event' in decoded && decoded.event.type === 'message' && decoded.event.message.type === 'hello') {
-          this.#peerInflates = decoded.event.message.compress?.includes(DEFLATE_RAW) === true;
-        }
         if ('unknown' in decoded) {
           this.#logger.debug({ conn: this.#connection.id, kind: decoded.unknown }, 'ignored a message of an unknown kind');
           this.#host.onUnknownMessage?.(this, decoded.unknown);

@@ -16,6 +16,7 @@
  * first (Automerge refuses an operation on an object it does not hold yet).
  */
 import { nodeIdOfActor } from './actor.js';
+import { codePointLength } from './change-codec/index.js';
 import { GENESIS_OBJECTS, type ChangeOp } from './change-info.js';
 import { ADDRESS_FIELDS, ATOMIC_FIELDS, MAX_NOTES_LENGTH, MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN, recordViewSchema, type RecordView } from './record-schema.js';
 
@@ -102,19 +103,7 @@ function checkRoot(op: Op): string | undefined {
  * test/crdt/change-schema-view.test.ts holds this to recordViewSchema on random changes.
  */
 export function derivedViewFits(view: RecordView): boolean {
-  return codePointsWithin(view.notes, MAX_NOTES_LENGTH) && view.id.length <= MAX_RECORD_ID_LENGTH && RECORD_ID_PATTERN.test(view.id);
-}
-
-/** Whether `s` has at most `max` code points (a surrogate pair is one), counted only when its UTF-16 length is over. */
-function codePointsWithin(s: string, max: number): boolean {
-  if (s.length <= max) return true;
-  let points = 0;
-  for (let i = 0; i < s.length; i++, points++) {
-    const unit = s.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < s.length) {
-      const next = s.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++;
-    }
-  }
-  return points <= max;
+  // Counted only past the limit in UTF-16 units: a code point is at most two of them.
+  const notesFit = view.notes.length <= MAX_NOTES_LENGTH || codePointLength(view.notes) <= MAX_NOTES_LENGTH;
+  return notesFit && view.id.length <= MAX_RECORD_ID_LENGTH && RECORD_ID_PATTERN.test(view.id);
 }

@@ -8,7 +8,7 @@
  * takes the same change on every other node. Anything this cannot write (notes edits,
  * re-adding a present tag) returns undefined and goes through Automerge (record-doc.ts).
  */
-import { encodeChange, type ChangeOp, type ScalarValue } from './change-codec/index.js';
+import { codePointLength, encodeChange, type ChangeOp, type ScalarValue } from './change-codec/index.js';
 import { fieldsOf, GENESIS_OBJECTS } from './change-info.js';
 import { tagPlan, type RecordWrite } from './record-doc.js';
 import { ADDRESS_FIELDS, type RecordView } from './record-schema.js';
@@ -46,7 +46,7 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
       // of them (ChangeOp.run), which the codec expands and applySimple reads as a run.
       // plan() writes notes only into empty text, so the run starts at the head.
       const text = put.value as string;
-      const run = codePoints(text);
+      const run = codePointLength(text);
       if (run > 0) ops.push({ ...op('set', put.obj, null, '_head', true, 'str', text, []), run });
       continue;
     }
@@ -65,13 +65,6 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
 
 function op(action: ChangeOp['action'], obj: string, key: string | null, elemId: string | null, insert: boolean, datatype: ChangeOp['datatype'], value: ScalarValue, pred: string[]): ChangeOp {
   return { action, obj, key, elemId, insert, datatype, value, pred, markName: null, expand: false };
-}
-
-/** Characters of `text` as the codec counts a run (change-codec/encode-input.ts): one insert per code point. */
-function codePoints(text: string): number {
-  let n = 0;
-  for (const _char of text) n++;
-  return n;
 }
 
 function pathOf(obj: string, key: string): string {

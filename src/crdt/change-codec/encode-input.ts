@@ -197,16 +197,24 @@ function checkRun(op: ChangeOp, i: number): number {
   const run = op.run!;
   if (!Number.isSafeInteger(run) || run < 1) fail(`op ${i}: run must be an integer ≥ 1`);
   if (op.action !== 'set' || !op.insert || op.datatype !== 'str' || op.key !== null || op.pred.length > 0) fail(`op ${i}: only a run of text inserts (set, insert, str, no pred) can be a run`);
-  const k = codePointCount(op.value as string);
+  const k = codePointLength(op.value as string);
   if (k !== run) fail(`op ${i}: a run of ${run} needs exactly ${run} characters, not ${k}`);
   return run;
 }
 
-/** Code points of a well-formed string (checkValue checked it): a surrogate pair is one. */
-function codePointCount(s: string): number {
-  let k = 0;
-  for (let j = 0; j < s.length; j++, k++) if (s.charCodeAt(j) >= 0xd800 && s.charCodeAt(j) <= 0xdbff) j++;
-  return k;
+/**
+ * Code points of `s`: a surrogate pair is one, anything else one per UTF-16 unit (as
+ * `for…of` and zod's string lengths count). A text run has one insert per code point.
+ */
+export function codePointLength(s: string): number {
+  let points = s.length;
+  for (let i = 0; i + 1 < s.length; i++) {
+    if ((s.charCodeAt(i) & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      points--;
+      i++;
+    }
+  }
+  return points;
 }
 
 

@@ -12,6 +12,7 @@ import { decodeBooleanColumn, decodeDeltaAbsolute, decodeStringColumn, decodeUin
 import type { ChangeHeader } from './decode.js';
 import { Col, COLUMN_NAMES } from './layout.js';
 import { bad, ByteReader, type SliceBuffer } from './reader.js';
+import { releaseScratch } from './scratch.js';
 import type { ChangeOp, OpAction } from './types.js';
 import { readValue, type ValueCell } from './values.js';
 
@@ -45,28 +46,13 @@ interface Columns {
   markName: (string | null)[] | null;
 }
 
-/**
- * One array per column, reused by every decode: decoding is synchronous and nothing
- * keeps a column array (ops copy the values out). A change of a customer's notes is a
- * few hundred ops, one per character, so arrays made per change were most of what the
- * receiver allocated per record. Arrays grown past SCRATCH_KEEP by a large change are
- * dropped after it, so one big change does not hold memory for good.
- */
+/** One array per column, reused by every decode (scratch.ts); ops copy the values out. */
 const SCRATCH = {
   actions: [] as number[], objActor: [] as number[], objCtr: [] as number[], keyActor: [] as number[],
   keyCtr: [] as number[], keyDelta: [] as (number | null)[], keyStr: [] as (string | null)[], insert: [] as boolean[],
   meta: [] as number[], predCount: [] as number[], predActor: [] as number[], predCtr: [] as number[],
   predDelta: [] as (number | null)[], expand: [] as boolean[], markName: [] as (string | null)[],
 };
-/** Longest scratch column kept between decodes (entries). */
-const SCRATCH_KEEP = 4096;
-
-function releaseScratch(): void {
-  for (const key of Object.keys(SCRATCH) as (keyof typeof SCRATCH)[]) {
-    if (SCRATCH[key].length > SCRATCH_KEEP) SCRATCH[key] = [];
-  }
-}
-
 /**
  * Decodes and checks the ops of a change whose header is `h`. With `textRuns`, a run of
  * string inserts, each after the op before it, becomes one op (ChangeOp.run): such an op
@@ -83,7 +69,7 @@ export function decodeOps(body: SliceBuffer, h: ChangeHeader, maxOps: number, te
   try {
     return decodeColumns(body, r, h, maxOps, textRuns);
   } finally {
-    releaseScratch();
+    releaseScratch(SCRATCH);
   }
 }
 

@@ -7,6 +7,7 @@
  * changes directly is meant to be much cheaper than going through an Automerge document.
  */
 import { sealChunk } from './chunk.js';
+import { releaseScratch } from './scratch.js';
 import { writeBooleans, writeDelta, writeRle } from './encode-columns.js';
 import { checkHeader, resolveOps, type ResolvedOp } from './encode-input.js';
 import { ACTION_CODES, Col, COLUMN_COUNT, COLUMN_SPECS, VALUE_TYPE } from './layout.js';
@@ -70,28 +71,19 @@ function actorTable(actors: string[]): { others: string[]; index: number[] } {
   return { others, index };
 }
 
-/**
- * One array per column, reused by every encode (encoding is synchronous and no column
- * array outlives it); only the first `n` entries of each belong to the change being
- * encoded. Arrays grown past SCRATCH_KEEP by a large change are dropped after it.
- */
+/** One array per column, reused by every encode (scratch.ts): only its first `n` entries are this change's. */
 const SCRATCH = {
   objActor: [] as (number | null)[], objCtr: [] as (number | null)[], keyActor: [] as (number | null)[],
   keyCtr: [] as (number | null)[], keyStr: [] as (string | null)[], insert: [] as boolean[], action: [] as number[],
   meta: [] as number[], predCount: [] as number[], predActor: [] as number[], predCtr: [] as number[],
   expand: [] as boolean[], markName: [] as (string | null)[], deltas: [] as (number | null)[],
 };
-/** Longest scratch column kept between encodes (entries). */
-const SCRATCH_KEEP = 4096;
-
 /** Writes every op column into `data`, recording each column's length (0: left out). */
 function writeColumns(ops: ResolvedOp[], index: number[], data: ByteWriter, lengths: number[]): void {
   try {
     fillAndWrite(ops, index, data, lengths);
   } finally {
-    for (const key of Object.keys(SCRATCH) as (keyof typeof SCRATCH)[]) {
-      if (SCRATCH[key].length > SCRATCH_KEEP) SCRATCH[key] = [];
-    }
+    releaseScratch(SCRATCH);
   }
 }
 

@@ -58,6 +58,47 @@ export function encodeIndexValue(value: string): string {
   return encodeURIComponent(value);
 }
 
+/** What one record's index keys become: the keys to delete and the keys to put. */
+export interface IndexDelta {
+  removed: string[];
+  added: string[];
+}
+
+/**
+ * The index keys to delete and to put when a record's view goes from `before` to
+ * `after`: exactly what `indexKeysOf(before)` has that `indexKeysOf(after)` lacks, and the
+ * other way round. Most writes change a field or two (and `updated`, always): the search
+ * tokens (NFKC, a Unicode split) are derived again only when name, company or e-mail
+ * changed, and each equality index is compared by its one value.
+ */
+export function indexDelta(before: RecordView | undefined, after: RecordView): IndexDelta {
+  if (before === undefined || before.id !== after.id || textSourceChanged(before, after)) return setDifference(indexKeysOf(before), indexKeysOf(after));
+  const removed: string[] = [];
+  const added: string[] = [];
+  for (const [name, pick] of Object.entries(INDEXES)) {
+    const was = pick(before);
+    const is = pick(after);
+    if (was === is) continue;
+    // encodeIndexValue is one-to-one: different values, different keys.
+    if (was !== undefined) removed.push(`${name}/${encodeIndexValue(was)}/${before.id}`);
+    if (is !== undefined) added.push(`${name}/${encodeIndexValue(is)}/${after.id}`);
+  }
+  return { removed, added };
+}
+
+/** Whether a field the search tokens come from (textTokens) differs. */
+function textSourceChanged(before: RecordView, after: RecordView): boolean {
+  return before.name !== after.name || before.company !== after.company || before.email !== after.email;
+}
+
+function setDifference(old: Set<string>, now: Set<string>): IndexDelta {
+  const removed: string[] = [];
+  const added: string[] = [];
+  for (const key of old) if (!now.has(key)) removed.push(key);
+  for (const key of now) if (!old.has(key)) added.push(key);
+  return { removed, added };
+}
+
 /** All index keys a view contributes. Tombstones stay indexed so filtered listings can include them. */
 export function indexKeysOf(view: RecordView | undefined): Set<string> {
   const keys = new Set<string>();

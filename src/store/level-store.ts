@@ -15,7 +15,7 @@ import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError, storageError } from '../errors.js';
 import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
-import { indexKeysOf } from './indexes.js';
+import { indexDelta, indexKeysOf } from './indexes.js';
 import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
 import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
@@ -355,10 +355,9 @@ export class LevelStore implements Store {
     put: (s: Sub, k: string, v: Uint8Array) => void,
     del: (s: Sub, k: string) => void,
   ): void {
-    const old = indexKeysOf(before);
-    const now = indexKeysOf(after);
-    for (const key of old) if (!now.has(key)) del(this.#subs.idx, key);
-    for (const key of now) if (!old.has(key)) put(this.#subs.idx, key, EMPTY);
+    const { removed, added } = indexDelta(before, after);
+    for (const key of removed) del(this.#subs.idx, key);
+    for (const key of added) put(this.#subs.idx, key, EMPTY);
   }
 
   #countDelta(before: RecordView | undefined, after: RecordView): void {

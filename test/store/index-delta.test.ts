@@ -1,0 +1,81 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { emptyView } from '../../src/crdt/record-state.js';
+import type { RecordView } from '../../src/crdt/record-schema.js';
+import { indexDelta, indexKeysOf } from '../../src/store/indexes.js';
+import type { RecordId } from '../../src/types.js';
+
+// Few values per field, so that pairs of views often share some and differ in others:
+// unchanged name with a changed stage, the same token from two fields, '/' and '%' in values.
+const text = fc.constantFrom(undefined, '', 'Ada Lovelace', 'ada', 'Grace / Hopper', 'Émile Zoë', '100% Acme', 'Acme Corp', '株式会社 東京', '😀 emoji');
+const email = fc.constantFrom(undefined, 'ada@acme.com', 'ADA@acme.com', 'grace@globex.example', 'x@y', 'ada.lovelace@acme.com');
+const view = fc.record({
+  id: fc.constantFrom('cust-1', 'cust-2'),
+  name: text.map((t) => t ?? ''),
+  company: text,
+  email,
+  territory: fc.constantFrom(undefined, 'emea', 'apac', 'a/b'),
+  owner: fc.constantFrom(undefined, 'alice', 'bob'),
+  stage: fc.constantFrom<RecordView['stage']>(undefined, 'lead', 'won'),
+  updatedAt: fc.constantFrom(0, 1, 1_796_141_255_228),
+  conflicts: fc.constantFrom<string[]>([], ['title'], ['title', 'stage']),
+}).map(({ id, company, email: mail, territory, owner, stage, ...rest }): RecordView => ({
+  ...emptyView(id as RecordId), ...rest,
+  ...(company !== undefined ? { company } : {}), ...(mail !== undefined ? { email: mail } : {}),
+  ...(territory !== undefined ? { territory } : {}), ...(owner !== undefined ? { owner } : {}), ...(stage !== undefined ? { stage } : {}),
+}));
+
+/** The keys the store holds after applying a delta to the keys of `before`. */
+function applied(before: RecordView | undefined, after: RecordView): Set<string> {
+  const keys = indexKeysOf(before);
+  const { removed, added } = indexDelta(before, after);
+  for (const key of removed) {
+    expect(keys.has(key)).toBe(true); // never deletes a key it did not put
+    keys.delete(key);
+  }
+  for (const key of added) {
+    expect(keys.has(key)).toBe(false); // never puts a key already there
+    keys.add(key);
+  }
+  return keys;
+}
+
+describe('indexDelta', () => {
+  it('turns the keys of any view into exactly the keys of any next view (seeded)', () => {
+    // The next view takes each field from `other` or keeps it: most pairs share some fields.
+    const FIELDS = ['id', 'name', 'company', 'email', 'territory', 'owner', 'stage', 'updatedAt', 'conflicts'] as const;
+    const next = (before: RecordView, other: RecordView, take: boolean[]): RecordView => {
+      const after: Record<string, unknown> = { ...before };
+      FIELDS.forEach((field, i) => {
+        if (!take[i]) return;
+        if (other[field] === undefined) delete after[field];
+        else after[field] = other[field];
+      });
+      return after as RecordView;
+    };
+    let unchangedText = 0;
+    fc.assert(
+      fc.property(fc.boolean(), view, view, fc.array(fc.boolean(), { minLength: FIELDS.length, maxLength: FIELDS.length }), (fresh, before, other, take) => {
+        const after = next(before, other, take);
+        if (fresh) {
+          expect([...applied(undefined, after)].sort()).toEqual([...indexKeysOf(after)].sort());
+          return;
+        }
+        if (before.id === after.id && before.name === after.name && before.company === after.company && before.email === after.email) unchangedText++;
+        expect([...applied(before, after)].sort()).toEqual([...indexKeysOf(after)].sort());
+      }),
+      { seed: 20261201, numRuns: 5000 },
+    );
+    // The shortcut (tokens not derived again) must have been taken often, not only the full path.
+    expect(unchangedText).toBeGreaterThan(200);
+  });
+
+  it('leaves the search keys alone when only an equality field changes', () => {
+    const before: RecordView = { ...emptyView('cust-1' as RecordId), name: 'Ada Lovelace', email: 'ada@acme.com', stage: 'lead', updatedAt: 1 };
+    const after: RecordView = { ...before, stage: 'won', updatedAt: 2 };
+    expect(indexDelta(before, after)).toEqual({
+      removed: ['stage/lead/cust-1', `updated/${'1'.padStart(12, '0')}/cust-1`],
+      added: ['stage/won/cust-1', `updated/${'2'.padStart(12, '0')}/cust-1`],
+    });
+  });
+});

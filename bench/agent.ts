@@ -222,11 +222,11 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
     const u = process.resourceUsage();
     return { cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS, sampledPeakMb: rssPeak / 1048576, peakFileMb: rssPeakFile / 1048576 };
   },
-  /** Forgets the sampled peak (a phase that wants its own peak). */
+  /** Forgets the sampled peak (a phase that wants its own peak); replies with the RSS now. */
   async resetRss() {
     rssPeak = 0;
     rssPeakFile = 0;
-    return {};
+    return { rssMb: process.memoryUsage.rss() / 1048576 };
   },
   async close() {
     await node?.close();

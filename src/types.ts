@@ -12,11 +12,17 @@ export type NodeId = Brand<string, 'NodeId'>;
 /** Identity of one customer record (one Automerge document). */
 export type RecordId = Brand<string, 'RecordId'>;
 
-// Node ids travel in keys, actor ids and URLs: keep them short and boring.
-const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-// Record ids appear inside store keys; '/' and control characters are excluded so a
-// key prefix of one id can never be a prefix of another id's keys.
-const RECORD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** A node id. Node ids travel in keys, actor ids and URLs: keep them short and boring. */
+export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Longest record id (ids appear in keys, URLs and file names). */
+export const MAX_RECORD_ID_LENGTH = 128;
+/**
+ * The characters of a record id (its length is MAX_RECORD_ID_LENGTH at most). Record ids
+ * appear inside store keys: '/' and control characters are excluded so a key prefix of
+ * one id can never be a prefix of another id's keys. The one definition: the record
+ * schema, the wire codec and the HTTP API check ids with it.
+ */
+export const RECORD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 
 /** Validates a node id: lower-case letters, digits and '-', 1–63 characters. */
 export function parseNodeId(value: unknown): NodeId {
@@ -31,7 +37,7 @@ export function parseNodeId(value: unknown): NodeId {
 
 /** Validates a record id: letters, digits, '_', '.', ':' or '-', 1–128 characters. */
 export function parseRecordId(value: unknown): RecordId {
-  if (typeof value !== 'string' || !RECORD_ID_PATTERN.test(value)) {
+  if (typeof value !== 'string' || value.length > MAX_RECORD_ID_LENGTH || !RECORD_ID_PATTERN.test(value)) {
     throw new CrmsyncError(
       'ERR_VALIDATION',
       `invalid record id ${JSON.stringify(String(value)).slice(0, 80)}: use 1-128 letters, digits, '_', '.', ':' or '-', starting with a letter or digit`,

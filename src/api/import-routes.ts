@@ -9,18 +9,19 @@ import { z } from 'zod';
 import type { CrmNode, RecordPatchLike } from '../index.js';
 import { defineRoute, json, type ApiRoute } from './route.js';
 import { sinkResult } from '../migrate/import/sink.js';
+import { IMPORT_KEY } from '../migrate/import/identity.js';
 import { responses } from './schemas.js';
 
 /** Most items in one batch. Bounds the size of one atomic commit (the importer sends 500). */
 export const MAX_IMPORT_BATCH_ITEMS = 1000;
 
 /** State keys the import routes may read and write: the importers' own, nothing else. */
-const stateKey = z.string().regex(/^import:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be import:<source name>');
+const stateKey = z.string().regex(IMPORT_KEY, 'must be import:<source name>');
 
 const batchBody = z.strictObject({
   items: z.array(z.strictObject({ id: z.string().min(1).max(128), fields: z.record(z.string(), z.unknown()) })).max(MAX_IMPORT_BATCH_ITEMS),
   /** Recorded as the author of every change (`import:<source>`). */
-  author: z.string().regex(/^import:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be import:<source name>'),
+  author: z.string().regex(IMPORT_KEY, 'must be import:<source name>'),
   /** Importer progress, committed in the same batch as the items. */
   state: z.record(stateKey, z.unknown()).optional(),
 });

@@ -10,6 +10,7 @@ import {
   type AntiEntropyResult, type ConflictInboxItem, type ConflictValue, type FieldConflict, type HistoryEntry, type NodeStatus, type PeerStatus, type RecordView,
 } from '../index.js';
 import { MAX_HOLDING_NAME } from '../crdt/holding.js';
+import { NODE_ID_PATTERN, MAX_RECORD_ID_LENGTH } from '../types.js';
 
 /** Largest request body accepted (bytes). Protects memory; a record is far smaller. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -17,8 +18,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_PAGE_LIMIT = 1000;
 /** Most history entries one request returns. */
 export const MAX_HISTORY_LIMIT = 10_000;
-/** Longest record id (the engine's id syntax allows 1-128 characters). */
-export const MAX_RECORD_ID_LENGTH = 128;
+/** Longest record id (src/types.ts). */
+export { MAX_RECORD_ID_LENGTH };
 
 const queryBoolean = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true');
 
@@ -96,7 +97,7 @@ export const createHeaders = z.object({
 });
 
 /** A node id (as the trust list names members). */
-export const nodeIdText = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a node id');
+export const nodeIdText = z.string().regex(NODE_ID_PATTERN, 'must be a node id');
 
 const peerUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' }).max(2048);
 /** PUT /v1/subscription: what the node holds (both absent: every record its scope allows). */

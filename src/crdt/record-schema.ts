@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { validationError } from '../errors.js';
-import type { RecordId } from '../types.js';
+import { MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN, type RecordId } from '../types.js';
 
 /** Pipeline stages a customer can be in. */
 export const STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'customer', 'won', 'lost', 'churned'] as const;
@@ -18,12 +18,9 @@ const tag = z.string().trim().min(1).max(64).regex(/^[^\s,]+( [^\s,]+)*$/, 'tags
 
 /** Longest territory name (territories also name anti-entropy digest groups on the wire). */
 export const MAX_TERRITORY_LENGTH = 100;
-/** Longest record id (ids appear in keys, URLs and file names). */
-export const MAX_RECORD_ID_LENGTH = 128;
 /** Longest notes text (characters, as JavaScript counts them). */
 export const MAX_NOTES_LENGTH = 100_000;
-/** What a record id may look like. */
-export const RECORD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+export { MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN };
 
 /**
  * THE record schema: every atomic field and how its values are checked. Input, patch,

@@ -13,11 +13,11 @@ import { Packr } from 'msgpackr';
 import type { ChangeEntry } from '../crdt/change-entry.js';
 import { MAX_HOLDING_NAME, type HoldingFilter } from '../crdt/holding.js';
 import { CHAIN_HASH_BYTES, type WireClock } from '../crdt/origin-clock.js';
-import { MAX_RECORD_ID_LENGTH, MAX_TERRITORY_LENGTH } from '../crdt/record-schema.js';
+import { MAX_TERRITORY_LENGTH } from '../crdt/record-schema.js';
 import { CrmsyncError } from '../errors.js';
 import { FIXED } from '../limits.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../trust/keys.js';
-import type { NodeId, RecordId } from '../types.js';
+import { MAX_RECORD_ID_LENGTH, NODE_ID_PATTERN as NODE_ID, RECORD_ID_PATTERN as RECORD_ID, type NodeId, type RecordId } from '../types.js';
 import { inflateFrame } from './frame-deflate.js';
 import { scanFrame, type FrameBudget } from './frame-scan.js';
 import { DIGEST_FANOUT, DIGEST_HASH_BYTES, DIGEST_ID_NIBBLES, isDigestPath } from './digest.js';
@@ -28,8 +28,6 @@ import {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
 
-const NODE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const ENTRY_KEYS = new Set(['o', 's', 'r', 'c', 'h', 'g', 'p']);
 /** Most unknown keys an entry may carry (they are stored and relayed). */
 const MAX_ENTRY_EXTENSIONS = 16;

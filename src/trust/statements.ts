@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { pack } from 'msgpackr';
 import { z } from 'zod';
 import { CrmsyncError } from '../errors.js';
-import { parseNodeId, type NodeId } from '../types.js';
+import { NODE_ID_PATTERN, parseNodeId, type NodeId } from '../types.js';
 import { fingerprintOf, parseFingerprint, SignatureVerifier, SIGNATURE_BYTES, type NodeKeys } from './keys.js';
 
 /** What a member does in the cluster. */
@@ -74,7 +74,7 @@ export const statementSchema = z.object({
   issuer: fingerprint,
   at: z.number().int().min(0),
   op: z.enum(['grant', 'revoke', 'erase']),
-  node: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+  node: z.string().regex(NODE_ID_PATTERN),
   key: fingerprint,
   role: z.enum(ROLES).optional(),
   admin: z.boolean().optional(),

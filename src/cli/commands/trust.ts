@@ -13,6 +13,7 @@ import { say, shellWord, suggest } from '../hints.js';
 import type { Io } from '../io.js';
 import { trustRedeem, type KeptInvitation } from './trust-redeem.js';
 import { openTrustPort, type IssuedInvitation, type TrustPort } from './trust-target.js';
+import { NODE_ID_PATTERN } from '../../types.js';
 
 /** Flags of `trust add` and `trust invite`. */
 export type TrustChangeFlags = ClientFlags & {
@@ -47,7 +48,7 @@ function roleOf(value: string | undefined): Role {
 
 function nodeOf(value: string | undefined): string {
   if (value === undefined) throw flagError('--node', '', 'required: the node id the key gets (lower-case letters, digits, -)');
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(value)) throw flagError('--node', value, "must be 1-63 lower-case letters, digits or '-', starting with a letter or digit");
+  if (!NODE_ID_PATTERN.test(value)) throw flagError('--node', value, "must be 1-63 lower-case letters, digits or '-', starting with a letter or digit");
   return value;
 }
 
@@ -117,7 +118,7 @@ export async function trustAdd(fingerprint: string, flags: TrustChangeFlags, io:
 
 /** Revokes a member (by node id or key). */
 export async function trustRemove(member: string, flags: ClientFlags, io: Io): Promise<{ node: string; key: string; upTo: number }> {
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(member)) {
+  if (!NODE_ID_PATTERN.test(member)) {
     try {
       parseFingerprint(member);
     } catch {

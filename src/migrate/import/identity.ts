@@ -8,7 +8,12 @@ import { CrmsyncError } from '../../index.js';
 /** Prefix of record ids created by imports. */
 export const IMPORT_ID_PREFIX = 'imp_';
 
-const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** The characters of a source name, 1-64 of them (unanchored, for patterns that embed it). */
+const SOURCE_NAME_CHARS = '[A-Za-z0-9][A-Za-z0-9_.-]{0,63}';
+/** A source name: part of record ids, state keys and the change author. */
+export const SOURCE_NAME = new RegExp(`^${SOURCE_NAME_CHARS}$`);
+/** A source's import state key and change author: `import:` and the source name. */
+export const IMPORT_KEY = new RegExp(`^import:${SOURCE_NAME_CHARS}$`);
 
 /** Validates a source name (it is part of record ids, state keys and the change author). */
 export function parseSourceName(name: string): string {

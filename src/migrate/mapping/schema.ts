@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ADDRESS_FIELDS, ATOMIC_FIELDS } from '../../index.js';
 import { httpSourceSchema } from '../sources/http-config.js';
+import { SOURCE_NAME } from '../import/identity.js';
 
 /** Record fields a mapping may write besides `address.*` and `custom.*`: every atomic field of the record schema, then the rest. */
 export const PLAIN_TARGETS: readonly string[] = [...ATOMIC_FIELDS, 'notes', 'interactions', 'tags'];
@@ -93,7 +94,7 @@ export const mappingSchema = z.strictObject({
   /** What `--infer` decided and why; ignored. */
   decisions: z.array(decisionSchema).optional(),
   /** The source's name (identity and state); the CLI's --source-name overrides it. */
-  sourceName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (1-64)').optional(),
+  sourceName: z.string().regex(SOURCE_NAME, 'letters, digits, _ . - (1-64)').optional(),
   /** Identity of a row: an external id column, or the mapped e-mail (default). */
   key: z.union([z.strictObject({ column: z.string().min(1) }), z.strictObject({ field: z.literal('email') })]).default({ field: 'email' }),
   /** Column for --incremental: a number (version) or a date/time. */

@@ -29,7 +29,12 @@ export const LIMIT_TABLE = {
   batchBytes: { value: 64 * KiB, unit: 'bytes', reason: "target size of one catch-up batch on the wire: memory per send, and the receiver's memory while it applies one" },
   batchChanges: { value: 1024, unit: 'count', reason: "most changes in one catch-up batch: size of one atomic LevelDB batch on the receiver" },
   sendHighWaterBytes: { value: 1 * MiB, unit: 'bytes', reason: 'socket send buffer; above it the sender waits for drain' },
-  sendWindowBatches: { value: 4, unit: 'count', reason: 'unacknowledged batches in flight per session (every frame of a split batch counts): receiver memory' },
+  // 16 batches of 64 KiB: the bytes in flight that 4 batches of 256 KiB were. A catch-up
+  // is limited by the window once the round trip exceeds window x batchBytes divided by
+  // what the receiver applies per second (about 3 MB/s of frames on the bench's machine):
+  // past about 340 ms either way, where 4 of 64 KiB would already be past 85 ms (hotel
+  // and airport networks, a VPN).
+  sendWindowBatches: { value: 16, unit: 'count', reason: 'unacknowledged batches in flight per session (every frame of a split batch counts): receiver memory, and how long a round trip may be before it, not the receiver, limits a catch-up' },
   minDeflateFrameBytes: { value: 4 * KiB, unit: 'bytes', reason: 'smallest frame after the handshake sent deflated to a peer that accepts it (frame-deflate.ts): below it, deflating costs more CPU than the bytes it saves; above maxFrameBytes, nothing is deflated' },
   maxInboxFrames: { value: 64, unit: 'count', reason: 'inbound frames queued per session before the peer is closed with 1008: memory, against a flooding peer' },
   docCacheSize: { value: 1000, unit: 'count', reason: 'live Automerge documents (wasm memory); evicted documents are freed' },

@@ -1,8 +1,9 @@
 /**
  * Compressed frames. A catch-up batch is mostly change bodies whose actor ids, dependency
  * hashes, column layouts and field values repeat from one record to the next: raw
- * deflate at level 1 makes the 10,000-record initial sync of `npm run bench` 3.5 times
- * smaller (6.0 to 1.7 MiB, 0.43 × the records' MessagePack) for about 9 ms of CPU per MiB
+ * deflate at level 1 makes the 10,000-record initial sync of `npm run bench` 3.3 times
+ * smaller (6.0 to 1.8 MiB in batches of 64 KiB, 0.44 × the records' MessagePack; 1.7 MiB
+ * in batches of 256 KiB) for about 9 ms of CPU per MiB
  * to deflate and 3 to 9 ms to inflate (measured in one process). A node sends one only to a peer whose hello says it accepts them
  * (`compress`), wrapped as a `deflated` message; older nodes never see one.
  *

@@ -14,13 +14,16 @@ export type RecordId = Brand<string, 'RecordId'>;
 
 /** A node id. Node ids travel in keys, actor ids and URLs: keep them short and boring. */
 export const NODE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** NODE_ID_PATTERN in words, for error messages. */
+export const NODE_ID_RULE = "1-63 lower-case letters, digits or '-', starting with a letter or digit";
 /** Longest record id (ids appear in keys, URLs and file names). */
 export const MAX_RECORD_ID_LENGTH = 128;
 /**
  * The characters of a record id (its length is MAX_RECORD_ID_LENGTH at most). Record ids
  * appear inside store keys: '/' and control characters are excluded so a key prefix of
- * one id can never be a prefix of another id's keys. The one definition: the record
- * schema, the wire codec and the HTTP API check ids with it.
+ * one id can never be a prefix of another id's keys. The one definition: parseRecordId,
+ * the record schema and the wire codec check ids with it (the HTTP API checks the length
+ * of a path's id, then the engine parses it).
  */
 export const RECORD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 
@@ -29,7 +32,7 @@ export function parseNodeId(value: unknown): NodeId {
   if (typeof value !== 'string' || !NODE_ID_PATTERN.test(value)) {
     throw new CrmsyncError(
       'ERR_VALIDATION',
-      `invalid node id ${JSON.stringify(String(value)).slice(0, 80)}: use 1-63 lower-case letters, digits or '-', starting with a letter or digit`,
+      `invalid node id ${JSON.stringify(String(value)).slice(0, 80)}: use ${NODE_ID_RULE}`,
     );
   }
   return value as NodeId;

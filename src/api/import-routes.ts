@@ -10,6 +10,7 @@ import type { CrmNode, RecordPatchLike } from '../index.js';
 import { defineRoute, json, type ApiRoute } from './route.js';
 import { sinkResult } from '../migrate/import/sink.js';
 import { IMPORT_KEY } from '../migrate/import/identity.js';
+import { MAX_RECORD_ID_LENGTH } from '../types.js';
 import { responses } from './schemas.js';
 
 /** Most items in one batch. Bounds the size of one atomic commit (the importer sends 500). */
@@ -19,7 +20,7 @@ export const MAX_IMPORT_BATCH_ITEMS = 1000;
 const stateKey = z.string().regex(IMPORT_KEY, 'must be import:<source name>');
 
 const batchBody = z.strictObject({
-  items: z.array(z.strictObject({ id: z.string().min(1).max(128), fields: z.record(z.string(), z.unknown()) })).max(MAX_IMPORT_BATCH_ITEMS),
+  items: z.array(z.strictObject({ id: z.string().min(1).max(MAX_RECORD_ID_LENGTH), fields: z.record(z.string(), z.unknown()) })).max(MAX_IMPORT_BATCH_ITEMS),
   /** Recorded as the author of every change (`import:<source>`). */
   author: z.string().regex(IMPORT_KEY, 'must be import:<source name>'),
   /** Importer progress, committed in the same batch as the items. */

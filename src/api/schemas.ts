@@ -18,8 +18,6 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_PAGE_LIMIT = 1000;
 /** Most history entries one request returns. */
 export const MAX_HISTORY_LIMIT = 10_000;
-/** Longest record id (src/types.ts). */
-export { MAX_RECORD_ID_LENGTH };
 
 const queryBoolean = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true');
 

@@ -13,7 +13,8 @@ import { errorBody, frameworkError, toHttpError, unsupportedMediaType } from './
 import { createMetrics } from './metrics.js';
 import { RouteMatcher, type ApiRoute } from './route.js';
 import { buildRoutes } from './routes.js';
-import { MAX_BODY_BYTES, MAX_RECORD_ID_LENGTH } from './schemas.js';
+import { MAX_BODY_BYTES } from './schemas.js';
+import { MAX_RECORD_ID_LENGTH } from '../types.js';
 
 export { MAX_BODY_BYTES };
 /**

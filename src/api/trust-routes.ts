@@ -9,7 +9,7 @@ import { CrmsyncError, FINGERPRINT_PREFIX, ROLES, hasCode, type CrmNode } from '
 import { errorBody } from './http-errors.js';
 import { defineRoute, json, type ApiRoute, type RouteResult } from './route.js';
 import { responses as common } from './schemas.js';
-import { NODE_ID_PATTERN } from '../types.js';
+import { NODE_ID_PATTERN, NODE_ID_RULE } from '../types.js';
 
 /** Shortest invitation lifetime (seconds): long enough to carry the code to the new machine. */
 export const MIN_INVITATION_TTL_S = 60;
@@ -20,7 +20,7 @@ export const DEFAULT_INVITATION_TTL_S = 24 * 3600;
 /** Most URLs an invitation carries (each is dialed by the new node). */
 export const MAX_INVITATION_URLS = 8;
 
-const nodeId = z.string().regex(NODE_ID_PATTERN, "must be 1-63 lower-case letters, digits or '-', starting with a letter or digit");
+const nodeId = z.string().regex(NODE_ID_PATTERN, `must be ${NODE_ID_RULE}`);
 const fingerprint = z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/, `must be a key fingerprint: ${FINGERPRINT_PREFIX} followed by 43 base64url characters`);
 const scopeList = z.array(z.string().min(1).max(100)).min(1).max(100);
 const scope = z.strictObject({ territories: scopeList.optional(), owners: scopeList.optional() })

@@ -18,7 +18,8 @@
 import { nodeIdOfActor } from './actor.js';
 import { codePointLength } from './change-codec/index.js';
 import { GENESIS_OBJECTS, type ChangeOp } from './change-info.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, MAX_NOTES_LENGTH, MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN, recordViewSchema, type RecordView } from './record-schema.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, MAX_NOTES_LENGTH, recordViewSchema, type RecordView } from './record-schema.js';
+import { MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN } from '../types.js';
 
 const view = recordViewSchema.shape;
 const ATOMIC: ReadonlySet<string> = new Set(ATOMIC_FIELDS);

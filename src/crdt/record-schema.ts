@@ -20,7 +20,6 @@ const tag = z.string().trim().min(1).max(64).regex(/^[^\s,]+( [^\s,]+)*$/, 'tags
 export const MAX_TERRITORY_LENGTH = 100;
 /** Longest notes text (characters, as JavaScript counts them). */
 export const MAX_NOTES_LENGTH = 100_000;
-export { MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN };
 
 /**
  * THE record schema: every atomic field and how its values are checked. Input, patch,

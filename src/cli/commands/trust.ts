@@ -13,7 +13,7 @@ import { say, shellWord, suggest } from '../hints.js';
 import type { Io } from '../io.js';
 import { trustRedeem, type KeptInvitation } from './trust-redeem.js';
 import { openTrustPort, type IssuedInvitation, type TrustPort } from './trust-target.js';
-import { NODE_ID_PATTERN } from '../../types.js';
+import { NODE_ID_PATTERN, NODE_ID_RULE } from '../../types.js';
 
 /** Flags of `trust add` and `trust invite`. */
 export type TrustChangeFlags = ClientFlags & {
@@ -48,7 +48,7 @@ function roleOf(value: string | undefined): Role {
 
 function nodeOf(value: string | undefined): string {
   if (value === undefined) throw flagError('--node', '', 'required: the node id the key gets (lower-case letters, digits, -)');
-  if (!NODE_ID_PATTERN.test(value)) throw flagError('--node', value, "must be 1-63 lower-case letters, digits or '-', starting with a letter or digit");
+  if (!NODE_ID_PATTERN.test(value)) throw flagError('--node', value, `must be ${NODE_ID_RULE}`);
   return value;
 }
 

@@ -17,6 +17,8 @@ export const INDEXES = {
 
 /** One equality index name. */
 export type IndexName = keyof typeof INDEXES;
+/** INDEXES as pairs, made once: every write walks them. */
+const INDEX_PICKS = Object.entries(INDEXES) as [IndexName, (v: RecordView) => string | undefined][];
 
 /** Most search tokens indexed per record (bounds index writes per change). */
 export const MAX_TEXT_TOKENS = FIXED.maxTextTokens;
@@ -75,13 +77,13 @@ export function indexDelta(before: RecordView | undefined, after: RecordView): I
   if (before === undefined || before.id !== after.id || textSourceChanged(before, after)) return setDifference(indexKeysOf(before), indexKeysOf(after));
   const removed: string[] = [];
   const added: string[] = [];
-  for (const [name, pick] of Object.entries(INDEXES)) {
+  for (const [name, pick] of INDEX_PICKS) {
     const was = pick(before);
     const is = pick(after);
     if (was === is) continue;
     // encodeIndexValue is one-to-one: different values, different keys.
-    if (was !== undefined) removed.push(`${name}/${encodeIndexValue(was)}/${before.id}`);
-    if (is !== undefined) added.push(`${name}/${encodeIndexValue(is)}/${after.id}`);
+    if (was !== undefined) removed.push(indexKey(name, was, before.id));
+    if (is !== undefined) added.push(indexKey(name, is, after.id));
   }
   return { removed, added };
 }
@@ -103,10 +105,15 @@ function setDifference(old: Set<string>, now: Set<string>): IndexDelta {
 export function indexKeysOf(view: RecordView | undefined): Set<string> {
   const keys = new Set<string>();
   if (!view) return keys;
-  for (const [name, pick] of Object.entries(INDEXES)) {
+  for (const [name, pick] of INDEX_PICKS) {
     const value = pick(view);
-    if (value !== undefined) keys.add(`${name}/${encodeIndexValue(value)}/${view.id}`);
+    if (value !== undefined) keys.add(indexKey(name, value, view.id));
   }
-  for (const token of textTokens(view)) keys.add(`text/${encodeIndexValue(token)}/${view.id}`);
+  for (const token of textTokens(view)) keys.add(indexKey('text', token, view.id));
   return keys;
+}
+
+/** The key of one index entry: `name/encoded value/record id`. */
+function indexKey(name: IndexName | 'text', value: string, id: string): string {
+  return `${name}/${encodeIndexValue(value)}/${id}`;
 }

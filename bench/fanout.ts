@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { MemberOptions } from '../src/testing.js';
 import { editsOn } from './data.js';
 import { Agent } from './ipc.js';
-import { int, ms, verdict, type Row } from './table.js';
+import { int, ms, percentile, verdict, type Row } from './table.js';
 
 /** Offline edits per laptop before the reconnect storm. */
 const STORM_EDITS = 20;
@@ -17,11 +17,6 @@ const REGION_RSS_TARGET_MB = 300;
 
 /** An agent's `usage` reply (bench/agent.ts). */
 export type Usage = { cpuMs: number; maxRssKb: number; sampledPeakMb: number; peakFileMb: number };
-
-function median(sorted: number[]): number {
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Runs one fanout of `k` laptops against `region` (already loaded with n records, listening at url). */
 export async function fanout(
@@ -50,7 +45,7 @@ export async function fanout(
       [`fanout: region, ${k} laptops`, `${complete.length}/${k} laptops hold all ${int(n)}`, `first ${ms(first)}`, `last ${ms(last)}`, '-', complete.length === k ? '' : 'FAIL', '-', '-'],
       ['   region peak RSS (sampled)', `during the ${k} catch-ups (${regionStartMb.toFixed(0)} MB before them)`, `${regionUsage.sampledPeakMb.toFixed(0)} MB`, `file-backed ${regionUsage.peakFileMb.toFixed(0)} MB`, `< ${REGION_RSS_TARGET_MB} MB`,
         verdict(regionUsage.sampledPeakMb, REGION_RSS_TARGET_MB), '-', '-'],
-      ['   laptop CPU per catch-up', `from dialling to holding all ${int(n)}`, `median ${ms(median(catchUpCpu))}`, `${ms(catchUpCpu[0]!)} to ${ms(catchUpCpu[catchUpCpu.length - 1]!)}`, '-', '', '-', '-'],
+      ['   laptop CPU per catch-up', `from dialling to holding all ${int(n)}`, `p50 ${ms(percentile(catchUpCpu, 50))}`, `${ms(catchUpCpu[0]!)} to ${ms(catchUpCpu[catchUpCpu.length - 1]!)}`, '-', '', '-', '-'],
     ];
     if (complete.length < k) {
       // The storm edits records every laptop must hold: without them it cannot run.

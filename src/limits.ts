@@ -23,8 +23,8 @@ export const LIMIT_TABLE = {
   maxFrameBytes: { value: 4 * MiB, unit: 'bytes', reason: "memory and the event loop, against a peer's large frames; a larger frame closes the connection with 1009" },
   // 64 KiB, not 256: the receiver holds a frame's decoded changes and new records until
   // its commit is queued, and V8's heap grows to fit. Measured on the bench's initial sync
-  // of 10,000 records: B's RSS after it 183 to 186 MB instead of 224 to 241 MB, the same
-  // wall time, the sender about 100 ms more CPU (4 times the frames) and 1.8 MiB on the
+  // of 10,000 records: B's RSS after it 183 to 186 MB (2 runs) instead of 222 to 259 MB
+  // (6 runs), the same wall time, the sender about 100 ms more CPU (4 times the frames) and 1.8 MiB on the
   // wire instead of 1.7 (smaller frames deflate a little worse).
   batchBytes: { value: 64 * KiB, unit: 'bytes', reason: "target size of one catch-up batch on the wire: memory per send, and the receiver's memory while it applies one" },
   batchChanges: { value: 1024, unit: 'count', reason: "most changes in one catch-up batch: size of one atomic LevelDB batch on the receiver" },

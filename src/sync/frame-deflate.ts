@@ -3,9 +3,9 @@
  * hashes, column layouts and field values repeat from one record to the next: raw
  * deflate at level 1 makes the 10,000-record initial sync of `npm run bench` 3.3 times
  * smaller (6.0 to 1.8 MiB in batches of 64 KiB, 0.44 × the records' MessagePack; 1.7 MiB
- * in batches of 256 KiB) for about 9 ms of CPU per MiB
- * to deflate and 3 to 9 ms to inflate (measured in one process). A node sends one only to a peer whose hello says it accepts them
- * (`compress`), wrapped as a `deflated` message; older nodes never see one.
+ * in batches of 256 KiB) for about 9 ms of CPU per MiB to deflate and 3 to 9 ms to
+ * inflate (measured in one process). A node sends one only to a peer whose hello says it
+ * accepts them (`compress`), wrapped as a `deflated` message; older nodes never see one.
  *
  * The receiver inflates at most `maxFrameBytes` (zlib stops there: a small frame cannot
  * make it allocate more than an uncompressed frame could), refuses data after the end of
@@ -17,7 +17,7 @@ import { CrmsyncError } from '../errors.js';
 
 /** The frame encoding named in a hello's `compress`. */
 export const DEFLATE_RAW = 'deflate-raw';
-/** zlib level of sent frames: level 1 gives most of the gain (level 6: 1.5 instead of 1.7 MiB) at half the CPU. */
+/** zlib level of sent frames: level 1 gives most of the gain (level 6: 1.5 instead of 1.7 MiB, measured in batches of 256 KiB) at half the CPU. */
 const DEFLATE_LEVEL = 1;
 
 /** The deflated body of `frame` when it is worth sending instead (at least `minBytes`, and at least an eighth smaller), else undefined. */

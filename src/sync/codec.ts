@@ -18,7 +18,8 @@ import { CrmsyncError } from '../errors.js';
 import { FIXED } from '../limits.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../trust/keys.js';
 import { MAX_RECORD_ID_LENGTH, NODE_ID_PATTERN as NODE_ID, RECORD_ID_PATTERN as RECORD_ID, type NodeId, type RecordId } from '../types.js';
-import { inflateFrame } from './frame-deflate.js';
+import { DICTIONARY_FRAME_MARK, inflateFrame, inflateWithDictionary } from './frame-deflate.js';
+import type { DictionaryZlib } from './dictionary-zlib.js';
 import { scanFrame, type FrameBudget } from './frame-scan.js';
 import { DIGEST_FANOUT, DIGEST_HASH_BYTES, DIGEST_ID_NIBBLES, isDigestPath } from './digest.js';
 import {
@@ -160,16 +161,25 @@ export interface UnknownKind {
  * Decodes and validates one frame; throws ERR_FRAME_TOO_LARGE or ERR_PROTOCOL, nothing
  * else. With `handshake`, only handshake messages are accepted (nothing else is parsed
  * before the handshake completed); with `unproven` (the peer has not proved its key
- * yet), the frame's structure gets the small handshake budget.
+ * yet), the frame's structure gets the small handshake budget. `dictionary`: the
+ * session's codec of dictionary frames (frame-dictionary.ts), once the peer is known;
+ * without it a dictionary frame is refused.
  */
-export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, handshake = false, unproven = handshake): Message | UnknownKind {
-  return decodeFrame(frame, maxFrameBytes, handshake, unproven, false);
+export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, handshake = false, unproven = handshake, dictionary?: DictionaryZlib): Message | UnknownKind {
+  return decodeFrame(frame, maxFrameBytes, handshake, unproven, dictionary, false);
 }
 
-/** decodeMessage; `inflated`: the frame came out of a `deflated` message (which may not nest). */
-function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean, unproven: boolean, inflated: boolean): Message | UnknownKind {
+/** decodeMessage; `inflated`: the frame came out of a compressed one (which may not nest). */
+function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean, unproven: boolean, dictionary: DictionaryZlib | undefined, inflated: boolean): Message | UnknownKind {
   if (frame.length > maxFrameBytes) {
     throw new CrmsyncError('ERR_FRAME_TOO_LARGE', `frame of ${frame.length} bytes exceeds the ${maxFrameBytes}-byte limit`);
+  }
+  if (frame[0] === DICTIONARY_FRAME_MARK) {
+    // A small frame deflated from the session's dictionary (frame-deflate.ts).
+    if (handshake) throw bad('a compressed frame before the handshake completed');
+    if (inflated) throw bad('a compressed frame inside a compressed frame');
+    if (!dictionary) throw bad('a dictionary frame, but this session has no dictionary');
+    return decodeFrame(inflateWithDictionary(frame, dictionary, maxFrameBytes), maxFrameBytes, handshake, unproven, dictionary, true);
   }
   // Bounded by counting before anything is built (frame-scan.ts); a peer that proved
   // nothing yet gets only what a hello needs.
@@ -185,8 +195,8 @@ function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolea
   if (handshake && !(HANDSHAKE_TYPES as readonly string[]).includes(type)) throw bad(`${type} before the handshake completed`);
   if (type === DEFLATED) {
     // A compressed frame (frame-deflate.ts): the frame inside gets every check, once.
-    if (inflated) throw bad('a deflated frame inside a deflated frame');
-    return decodeFrame(inflateFrame(bytes(m.data, 'data'), maxFrameBytes), maxFrameBytes, handshake, unproven, true);
+    if (inflated) throw bad('a compressed frame inside a compressed frame');
+    return decodeFrame(inflateFrame(bytes(m.data, 'data'), maxFrameBytes), maxFrameBytes, handshake, unproven, dictionary, true);
   }
   if (!(MESSAGE_TYPES as readonly string[]).includes(type)) return { unknown: type };
   return parse(type as Message['type'], m);

@@ -7,24 +7,77 @@
  * inflate (measured in one process). A node sends one only to a peer whose hello says it
  * accepts them (`compress`), wrapped as a `deflated` message; older nodes never see one.
  *
+ * Small frames (an edit pushed live, an ack) go another way to a peer that accepts
+ * 'deflate-raw-dict-1': deflated from a preset dictionary of example frames and both node
+ * ids (frame-dictionary.ts), behind one marker byte instead of a `deflated` message. The
+ * marker, 0xC1, is the one byte MessagePack never uses, so no plain frame starts with it.
+ * A one-field edit's frame takes about 200 bytes instead of 300, an ack 50 instead of 70.
+ * Each session keeps a zlib handle per direction for them (dictionary-zlib.ts says why).
+ *
  * The receiver inflates at most `maxFrameBytes` (zlib stops there: a small frame cannot
  * make it allocate more than an uncompressed frame could), refuses data after the end of
  * the stream, and decodes the inner frame with every check a plain frame gets, except
- * that it may not be `deflated` again.
+ * that it may not be compressed again.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { CrmsyncError } from '../errors.js';
+import { DictionaryZlib, InflateFailure } from './dictionary-zlib.js';
 
 /** The frame encoding named in a hello's `compress`. */
 export const DEFLATE_RAW = 'deflate-raw';
 /** zlib level of sent frames: level 1 gives most of the gain (level 6: 1.5 instead of 1.7 MiB, measured in batches of 256 KiB) at half the CPU. */
 const DEFLATE_LEVEL = 1;
 
+/** The frame encoding named in a hello's `compress` for small frames deflated from the session's dictionary. */
+export const DEFLATE_RAW_DICT = 'deflate-raw-dict-1';
+/** First byte of a frame deflated from the dictionary: never the first byte of MessagePack (0xC1 is never used). */
+export const DICTIONARY_FRAME_MARK = 0xc1;
+/** Smallest frame worth deflating from the dictionary (a `mark` or `marked` of 15 bytes saves nothing). */
+export const MIN_DICTIONARY_FRAME_BYTES = 32;
+/**
+ * Largest frame deflated from the dictionary: one as large as the dictionary's window has
+ * enough inside it to repeat, and goes on its own (`minDeflateFrameBytes`) or plain.
+ */
+export const MAX_DICTIONARY_FRAME_BYTES = 4096;
+/**
+ * The window of dictionary frames: 4 KiB holds the dictionary (3.5 KiB and the node ids)
+ * and a small frame; a larger one compresses these no better (measured) and makes each
+ * reset restore more.
+ */
+const DICTIONARY_WINDOW_BITS = 12;
+const DICTIONARY_MEM_LEVEL = 4;
 /** The deflated body of `frame` when it is worth sending instead (at least `minBytes`, and at least an eighth smaller), else undefined. */
 export function deflateFrame(frame: Uint8Array, minBytes: number): Uint8Array | undefined {
   if (frame.length < minBytes) return undefined;
   const deflated = deflateRawSync(frame, { level: DEFLATE_LEVEL });
   return deflated.length <= frame.length - (frame.length >> 3) ? deflated : undefined;
+}
+
+/** The zlib handles of one session's dictionary frames, both ways (dictionary-zlib.ts). */
+export function dictionaryCodec(dictionary: Uint8Array): DictionaryZlib {
+  return new DictionaryZlib(dictionary, { windowBits: DICTIONARY_WINDOW_BITS, memLevel: DICTIONARY_MEM_LEVEL });
+}
+
+/** `frame` deflated from the session's dictionary behind the marker byte, when that is smaller; else undefined. */
+export function deflateWithDictionary(frame: Uint8Array, codec: DictionaryZlib): Uint8Array | undefined {
+  if (frame.length < MIN_DICTIONARY_FRAME_BYTES || frame.length > MAX_DICTIONARY_FRAME_BYTES) return undefined;
+  const deflated = codec.deflate(frame);
+  if (deflated.length + 1 >= frame.length) return undefined;
+  const out = Buffer.allocUnsafe(deflated.length + 1);
+  out[0] = DICTIONARY_FRAME_MARK;
+  deflated.copy(out, 1);
+  return out;
+}
+
+/** The frame behind a dictionary frame's marker, as inflateFrame checks it. */
+export function inflateWithDictionary(frame: Uint8Array, codec: DictionaryZlib, maxFrameBytes: number): Uint8Array {
+  try {
+    return codec.inflate(frame.subarray(1), maxFrameBytes);
+  } catch (err) {
+    if (!(err instanceof InflateFailure)) throw err;
+    if (err.tooLarge) throw new CrmsyncError('ERR_FRAME_TOO_LARGE', `a deflated frame inflates past the ${maxFrameBytes}-byte limit`);
+    throw new CrmsyncError('ERR_PROTOCOL', `invalid message: a dictionary frame does not inflate (${err.message})`);
+  }
 }
 
 /** The frame a `deflated` message carries: ERR_FRAME_TOO_LARGE past `maxFrameBytes`, ERR_PROTOCOL when it does not inflate. */

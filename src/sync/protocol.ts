@@ -78,6 +78,8 @@ export interface ProtocolState {
   readonly peerProof: readonly unknown[];
   /** The peer's hello accepts deflated frames after the handshake (frame-deflate.ts). */
   readonly peerInflates: boolean;
+  /** The peer's hello accepts small frames deflated from the session's dictionary (frame-dictionary.ts). */
+  readonly peerInflatesSmall: boolean;
   /** The peer's node id, set only once its proof verified. */
   readonly remote: NodeId | undefined;
   readonly openedAt: number;
@@ -344,7 +346,7 @@ export interface Step {
 export function initialState(self: NodeId, now: number, options: { initiator: boolean; nonce: Uint8Array }): ProtocolState {
   return {
     phase: 'awaiting-hello', self, initiator: options.initiator, nonce: options.nonce, ourHello: undefined, peerHello: undefined,
-    peer: undefined, peerProof: [], peerInflates: false, remote: undefined, openedAt: now,
+    peer: undefined, peerProof: [], peerInflates: false, peerInflatesSmall: false, remote: undefined, openedAt: now,
     peerHolds: new Map(), sent: new Map(), cursor: 1, stream: 0, outbound: 'idle',
     epoch: 0, recvEpoch: 0, nextBatch: 0, sentBatch: 0, ackedBatch: 0, queued: [],
     lastProgress: now, caughtUpAt: now, peerReported: false, peerHolding: HOLD_ALL,

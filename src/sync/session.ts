@@ -25,7 +25,9 @@ import type { NodeId } from '../types.js';
 import type { CatchUpGate } from './catch-up-gate.js';
 import type { StoredEntry } from '../crdt/change-entry.js';
 import { decodeMessage, encodeDeflated, encodeMessage } from './codec.js';
-import { deflateFrame } from './frame-deflate.js';
+import { deflateFrame, deflateWithDictionary, dictionaryCodec } from './frame-deflate.js';
+import type { DictionaryZlib } from './dictionary-zlib.js';
+import { sessionDictionary } from './frame-dictionary.js';
 import { isStub } from '../crdt/change-entry.js';
 import { holds, holdsAll, placementOf, type Holding } from '../crdt/holding.js';
 import { HANDSHAKE_TYPES, recordSigningInput, type HoldsReport, type RecordMessage } from './messages.js';
@@ -103,6 +105,8 @@ export class PeerSession {
   #wantsQueued = 0;
   /** Locating for a peer below our floors, and taking a region's (session-floors.ts). */
   readonly #floors: SessionFloors<object>;
+  /** Deflate and inflate of small frames both ways, once the peer proved its node id (frame-dictionary.ts); closed with the session. */
+  #dictionary: DictionaryZlib | undefined;
 
   constructor(options: { connection: Connection; engine: SyncEngine; trust: TrustService; host: SessionHost; limits: Limits; logger: Logger; catchUp?: CatchUpGate }) {
     const { connection, engine, trust, host } = options;
@@ -265,6 +269,7 @@ export class PeerSession {
     this.#closeReported = true;
     this.#catchUp?.cancel(this);
     this.#pacer.close();
+    this.#dictionary?.close();
     const close = actions.find((a): a is Extract<Action, { type: 'close' }> => a.type === 'close');
     const { code, reason } = close ?? (event.type === 'closed' ? event : { code: CloseCode.normal, reason: 'closed' });
     this.#host.onClose(this, code, reason);
@@ -525,8 +530,21 @@ export class PeerSession {
    * the peer decodes them before it knows we compress.
    */
   #compressed(frame: Uint8Array): Uint8Array {
+    if (frame.length < this.#limits.minDeflateFrameBytes) {
+      // Small: from the dictionary (up to MAX_DICTIONARY_FRAME_BYTES; larger ones go plain).
+      const dictionary = this.#state.peerInflatesSmall ? this.#sessionDictionary() : undefined;
+      return (dictionary && deflateWithDictionary(frame, dictionary)) || frame;
+    }
     const deflated = this.#state.peerInflates ? deflateFrame(frame, this.#limits.minDeflateFrameBytes) : undefined;
     return deflated ? encodeDeflated(deflated) : frame;
+  }
+
+  /** The session's dictionary codec once the peer proved who it is (both ends build the dictionary from both ids). */
+  #sessionDictionary(): DictionaryZlib | undefined {
+    const remote = this.#state.remote;
+    if (remote === undefined || this.#state.phase === 'closed') return undefined;
+    this.#dictionary ??= dictionaryCodec(sessionDictionary(this.#engine.nodeId, remote));
+    return this.#dictionary;
   }
 
   #sendFrame(frame: Uint8Array): void {
@@ -552,7 +570,7 @@ export class PeerSession {
         // member) already gets the full limits, but still only handshake messages parse.
         const unproven = this.#state.remote === undefined;
         const max = unproven ? Math.min(FIXED.maxHandshakeFrameBytes, this.#limits.maxFrameBytes) : this.#limits.maxFrameBytes;
-        const decoded = decodeFrame(frame, max, this.#state.phase !== 'open', unproven);
+        const decoded = eventOf(frame, max, this.#state.phase !== 'open', unproven, this.#sessionDictionary());
         if ('unknown' in decoded) {
           this.#logger.debug({ conn: this.#connection.id, kind: decoded.unknown }, 'ignored a message of an unknown kind');
           this.#host.onUnknownMessage?.(this, decoded.unknown);
@@ -573,9 +591,9 @@ export class PeerSession {
 const HANDSHAKE_KINDS: ReadonlySet<string> = new Set(HANDSHAKE_TYPES);
 
 /** Decodes one frame into a protocol event, or names the unknown message kind it carries. */
-function decodeFrame(frame: Uint8Array, maxFrameBytes: number, handshake: boolean, unproven: boolean): { event: Event } | { unknown: string } {
+function eventOf(frame: Uint8Array, maxFrameBytes: number, handshake: boolean, unproven: boolean, dictionary: DictionaryZlib | undefined): { event: Event } | { unknown: string } {
   try {
-    const decoded = decodeMessage(frame, maxFrameBytes, handshake, unproven);
+    const decoded = decodeMessage(frame, maxFrameBytes, handshake, unproven, dictionary);
     return 'unknown' in decoded ? decoded : { event: { type: 'message', message: decoded, frame } };
   } catch (err) {
     const error = err instanceof CrmsyncError ? err : new CrmsyncError('ERR_PROTOCOL', 'frame failed to decode', { cause: err });

@@ -38,9 +38,9 @@ async function bytesIn(node: CrmNode): Promise<number> {
 
 describe('a laptop subscribed to one territory', () => {
   it('receives exactly its territory from a region, identical to the region, with the region\'s clock, for a fraction of the bytes', async () => {
-    // Bytes measure what the subscription leaves out, so the region sends nothing deflated
+    // Bytes measure what the subscription leaves out, so the region deflates no large frame
     // here: deflating (frame-deflate.ts) shrinks a full node's few large catch-up frames far
-    // more than a laptop's many small ones.
+    // more than a laptop's many small ones (those still go deflated from the dictionary).
     const region = await regionWithRecords(30, { minDeflateFrameBytes: 1 << 30 });
     const laptop = await h.open({
       dataDir: await h.tempDir(), ...h.cluster.member('laptop-n', { role: 'laptop', scope: { territories: ['north', 'south'] } }),

@@ -7,11 +7,13 @@
  * can alter exactly one thing.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
 import { WebSocket } from 'ws';
 import { loadNodeKeys, parseFingerprint, type NodeKeys } from '../../src/trust/keys.js';
 import type { MemberOptions } from '../../src/testing.js';
 import { clusterIdOf } from '../../src/trust/statements.js';
+import { FRAME_DICTIONARY_1 } from '../../src/sync/frame-dictionary.js';
 import { OriginLog, type RecordChange } from './origin-log.js';
 
 /** How the connection closed. */
@@ -45,7 +47,16 @@ export interface RawPeer {
   entries(changes: RecordChange[], options?: { signEach?: boolean }): Record<string, unknown>[];
   /** Change bytes of `record` the node sent us so far, in the order received. */
   changesOf(record: string): Uint8Array[];
+  /**
+   * The session's dictionary of small frames (PROTOCOL.md, "Compressed frames"): the
+   * example frames, then both node ids, the smaller first. Undefined before the node's hello.
+   */
+  dictionary(): Buffer | undefined;
 }
+
+/** The marker of a frame deflated from the session dictionary, and the window it is deflated with. */
+export const DICTIONARY_MARK = 0xc1;
+export const DICTIONARY_WINDOW_BITS = 12;
 
 /** What the hello claims and how the proof is made (defaults: the member's own, honestly). */
 export interface HandshakeScript {
@@ -99,11 +110,20 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
   type Waiter = { predicate: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void; reject: (err: Error) => void };
   let waiters: Waiter[] = [];
   let batch = 0;
+  let nodeId: string | undefined;
+  const dictionary = (): Buffer | undefined => {
+    if (nodeId === undefined) return undefined;
+    const ids = [member.nodeId, nodeId].sort();
+    return Buffer.concat([FRAME_DICTIONARY_1, Buffer.from(ids[0]!), Buffer.from(ids[1]!)]);
+  };
   ws.on('message', (data) => {
     frames.push(data as Buffer);
     let message: Record<string, unknown>;
     try {
-      message = unpack(data as Buffer) as Record<string, unknown>;
+      // Built here from the spec, not with the node's code: a dictionary frame is checked independently.
+      const plain = (data as Buffer)[0] === DICTIONARY_MARK ? inflateRawSync((data as Buffer).subarray(1), { dictionary: dictionary()!, windowBits: DICTIONARY_WINDOW_BITS }) : (data as Buffer);
+      message = unpack(plain) as Record<string, unknown>;
+      if (message.type === 'hello' && nodeId === undefined) nodeId = String(message.node);
     } catch {
       message = { type: '(undecodable)' };
     }
@@ -139,6 +159,7 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
     entries: (changes, entryOptions) => log.next(changes, entryOptions),
     changesOf: (record) => received.flatMap((m) => (m.type === 'changes' ? (m.entries as Record<string, unknown>[]) : []))
       .filter((e) => e.r === record).map((e) => e.c as Uint8Array),
+    dictionary,
   };
   /** Runs the handshake as the initiator with `script`'s lies, if any. */
   const handshake = async (script: HandshakeScript = {}): Promise<HandshakeResult> => {

@@ -1,0 +1,92 @@
+/**
+ * Small frames deflated from the session dictionary, between real nodes on real sockets:
+ * live edits reach a peer that accepts them as dictionary frames (decoded here from the
+ * spec, not with the node's code) and a peer of the previous version as plain frames,
+ * with identical changes; two nodes exchange edits in fewer bytes; and a member's
+ * dictionary bomb, or a dictionary frame before the handshake, closes only its own
+ * connection.
+ */
+import { pack } from 'msgpackr';
+import { deflateRawSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrmNode } from '../../src/index.js';
+import { DICTIONARY_MARK, DICTIONARY_WINDOW_BITS, rawPeer } from '../support/raw-peer.js';
+import { Harness, waitForConvergence } from './helpers.js';
+
+const h = new Harness();
+afterEach(() => h.cleanup());
+
+const EDITS = 40;
+
+async function seeded(nodeId: string): Promise<CrmNode> {
+  const node = await h.open({ dataDir: await h.tempDir(), nodeId });
+  await node.records.upsertMany(Array.from({ length: 5 }, (_, i) => ({ id: `cust-${i}`, fields: { name: `Customer ${i}`, company: 'Nova Labs GmbH', title: 'CTO' } })));
+  return node;
+}
+
+const edit = (node: CrmNode, k: number) => node.records.update(`cust-${k % 5}`, { title: `VP Sales ${k}` });
+const bytesIn = async (node: CrmNode) => (await node.status()).peers.reduce((sum, p) => sum + (p.stats?.bytesIn ?? 0), 0);
+
+describe('dictionary frames', () => {
+  it('carry live edits to a peer that accepts them, the same changes as plain frames to a peer of the previous version', async () => {
+    const region = await seeded('region-a');
+    const current = await rawPeer(region.url!, h.cluster.member('laptop-new'), { compress: ['deflate-raw', 'deflate-raw-dict-1'], autoAck: true });
+    const old = await rawPeer(region.url!, h.cluster.member('laptop-old'), { compress: ['deflate-raw'], autoAck: true });
+    const lastRecord = `cust-${(EDITS - 1) % 5}`;
+    // Both hold the seeded records first: what follows is one live push per edit.
+    await expect.poll(() => old.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => current.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
+    const framesBefore = { current: current.frames.length, old: old.frames.length };
+    for (let k = 0; k < EDITS; k++) await edit(region, k);
+    const expected = 1 + Math.ceil(EDITS / 5);
+    await expect.poll(() => old.changesOf(lastRecord).length, { timeout: 10_000 }).toBe(expected);
+    await expect.poll(() => current.changesOf(lastRecord).length, { timeout: 10_000 }).toBe(expected);
+
+    const pushes = (peer: typeof old, from: number) => peer.frames.slice(from).filter((_, i) => peer.received[from + i]!.type === 'changes');
+    const compressed = pushes(current, framesBefore.current);
+    const plain = pushes(old, framesBefore.old);
+    expect(compressed.length).toBeGreaterThanOrEqual(EDITS);
+    expect(compressed.every((frame) => frame[0] === DICTIONARY_MARK)).toBe(true);
+    expect(plain.every((frame) => frame[0] !== DICTIONARY_MARK)).toBe(true);
+    for (let i = 0; i < 5; i++) expect(current.changesOf(`cust-${i}`)).toEqual(old.changesOf(`cust-${i}`));
+    const total = (frames: Buffer[]) => frames.reduce((sum, frame) => sum + frame.length, 0);
+    expect(total(compressed)).toBeLessThan(total(plain) * 0.8);
+    current.ws.terminate();
+    old.ws.terminate();
+  });
+
+  it('two nodes exchange edits and their acks in fewer bytes than the plain frames', async () => {
+    const region = await seeded('region-a');
+    const old = await rawPeer(region.url!, h.cluster.member('laptop-old'), { autoAck: true });
+    const laptop = await h.open({ dataDir: await h.tempDir(), nodeId: 'laptop-1', peers: [region.url!] });
+    await waitForConvergence([region, laptop]);
+    const from = old.frames.length;
+    const before = await bytesIn(laptop);
+    for (let k = 0; k < EDITS; k++) await edit(region, k);
+    await waitForConvergence([region, laptop]);
+    expect((await laptop.records.get(`cust-${(EDITS - 1) % 5}`))?.title).toBe(`VP Sales ${EDITS - 1}`);
+    await expect.poll(() => old.changesOf(`cust-${(EDITS - 1) % 5}`).length, { timeout: 10_000 }).toBe(1 + Math.ceil(EDITS / 5));
+    const plain = old.frames.slice(from).filter((_, i) => old.received[from + i]!.type === 'changes').reduce((sum, frame) => sum + frame.length, 0);
+    expect(await bytesIn(laptop) - before).toBeLessThan(plain * 0.8);
+    old.ws.terminate();
+  });
+
+  it("a member's dictionary bomb closes its own connection, and so does a dictionary frame before the handshake", async () => {
+    const region = await seeded('region-a');
+    const laptop = await h.open({ dataDir: await h.tempDir(), nodeId: 'laptop-1', peers: [region.url!] });
+    await waitForConvergence([region, laptop]);
+    const mallory = await rawPeer(region.url!, h.cluster.member('mallory'), { compress: ['deflate-raw-dict-1'] });
+    // 64 MiB of zeros in a few dozen kilobytes: past maxFrameBytes once inflated.
+    const bomb = deflateRawSync(Buffer.alloc(64 << 20), { dictionary: mallory.dictionary()!, windowBits: DICTIONARY_WINDOW_BITS });
+    mallory.sendRaw(Buffer.concat([Buffer.from([DICTIONARY_MARK]), bomb]));
+    expect((await mallory.closed).code).toBe(1009);
+
+    const early = await rawPeer(region.url!, h.cluster.member('mallory-2'), { handshake: false });
+    early.sendRaw(Buffer.concat([Buffer.from([DICTIONARY_MARK]), deflateRawSync(pack({ type: 'hello' }))]));
+    expect((await early.closed).code).toBe(1002);
+
+    // The region goes on: an edit on it reaches the laptop.
+    await region.records.update('cust-1', { stage: 'won' });
+    await expect.poll(async () => (await laptop.records.get('cust-1'))?.stage, { timeout: 10_000 }).toBe('won');
+  });
+});

@@ -146,6 +146,8 @@ export function entryToValue(entry: ChangeEntry): Record<string, unknown> {
 const DEFLATED = 'deflated';
 /** Most frame encodings a hello may name. */
 const MAX_FRAME_ENCODINGS = 8;
+/** Most protocol features a hello may name. */
+const MAX_FEATURES = 16;
 
 /** Encodes a message as one frame. */
 export function encodeMessage(msg: Message): Uint8Array {
@@ -219,6 +221,7 @@ function parse(type: Message['type'], m: Obj): Message {
         key: bytes(m.key, 'key', PUBLIC_KEY_BYTES), nonce: bytes(m.nonce, 'nonce', NONCE_BYTES), proof: list(m.proof ?? [], 'proof', FIXED.maxProofStatements),
         ...(m.invite === undefined ? {} : { invite: invite(m.invite) }),
         ...(m.compress === undefined ? {} : { compress: list(m.compress, 'compress', MAX_FRAME_ENCODINGS).map((c, i) => text(c, `compress.${i}`, 32)) }),
+        ...(m.features === undefined ? {} : { features: list(m.features, 'features', MAX_FEATURES).map((c, i) => text(c, `features.${i}`, 32)) }),
       };
     case 'auth':
       return { type, sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };

@@ -37,7 +37,15 @@ export interface HelloMessage {
    * (frame-deflate.ts). Absent in older nodes, which then get plain frames only.
    */
   compress?: string[];
+  /**
+   * Protocol features this node speaks beyond version 2's base (PROTOCOL.md, "Versions"):
+   * 'cumulative-acks'. A session uses a feature when both hellos name it.
+   */
+  features?: string[];
 }
+
+/** The feature of acks that cover every batch up to theirs (stream.ts, onIngested). */
+export const CUMULATIVE_ACKS = 'cumulative-acks';
 
 /** Proof of possession of the hello's key: a signature over the handshake transcript. */
 export interface AuthMessage {
@@ -69,7 +77,11 @@ export interface ChangesMessage {
   entries: ChangeEntry[];
 }
 
-/** The receiver made a batch durable; `clock` holds its entries for the batch's origins. */
+/**
+ * The receiver made a batch durable; `clock` holds its entries for the batch's origins.
+ * Where both hellos name 'cumulative-acks', an ack covers every batch up to its own and
+ * its clock the origins of all of them.
+ */
 export interface AckMessage {
   type: 'ack';
   batch: number;

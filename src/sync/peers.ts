@@ -254,6 +254,7 @@ export class Peers {
       connection, engine: this.#engine, trust: this.#trust, limits: this.#limits, logger: this.#logger, catchUp: this.#catchUps,
       host: {
         now: () => this.#timers.now(),
+        after: (ms, fn) => this.#timers.after(ms, fn),
         randomBytes: this.#randomBytes,
         onOpen: (s) => this.#onOpen(s, dialer),
         onClose: (s, code, reason) => this.#onClose(s, dialer, code, reason),

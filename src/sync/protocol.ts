@@ -23,6 +23,10 @@
  *  8. A change body reaches the peer only if its record is in the peer's holding before
  *     or after the change (else a stub goes); and a third origin's entries reach the
  *     peer only if our holding covers the peer's (else we would hide its records as stubs).
+ *  9. With cumulative acks (both hellos name them) an ack covers every batch up to its
+ *     own: the receiver acks every ACK_EVERY_FRAMES durable frames, or ACK_DELAY_MS after
+ *     the first one not yet acked, and asks for a resync when a batch number is skipped
+ *     within an epoch (a frame lost), since the sender no longer reads a skipped ack as one.
  */
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { lacking, seqsFromWire, seqsOf, toWireClock, type OriginClock, type SeqClock, type WireClock } from '../crdt/origin-clock.js';
@@ -37,7 +41,7 @@ import { holdsSigningInput, recordSigningInput, type BaseMessage, type HoldsRepo
 
 /** The anti-entropy messages (their exchange lives outside the machine, in anti-entropy.ts). */
 export type DigestMessage = DigestRequestMessage | DigestResponseMessage;
-import { fail, learnHeld, onIngested, onRead, pump, restart } from './stream.js';
+import { askResync, fail, flushAck, learnHeld, onIngested, onRead, pump, restart } from './stream.js';
 
 /** Session phases (invariant 1). */
 export type Phase = 'awaiting-hello' | 'redeeming' | 'awaiting-auth' | 'awaiting-open' | 'open' | 'closed';
@@ -80,6 +84,12 @@ export interface ProtocolState {
   readonly peerInflates: boolean;
   /** The peer's hello accepts small frames deflated from the session's dictionary (frame-dictionary.ts). */
   readonly peerInflatesSmall: boolean;
+  /** Both hellos name 'cumulative-acks': acks cover every batch up to theirs (invariant 9). */
+  readonly cumulativeAcks: boolean;
+  /** The last batch received in `recvEpoch`'s stream (invariant 9: a jump means a frame was lost). */
+  readonly lastReceived?: { readonly epoch: number; readonly batch: number };
+  /** Batches made durable and not yet acked (invariant 9), with the origins their ack names. */
+  readonly pendingAck?: { readonly batch: number; readonly origins: readonly string[]; readonly frames: number };
   /** The peer's node id, set only once its proof verified. */
   readonly remote: NodeId | undefined;
   readonly openedAt: number;
@@ -253,6 +263,8 @@ export type Event =
   | { type: 'share-trust'; statements: unknown[] }
   /** Periodic timer. */
   | { type: 'tick' }
+  /** The ack delay of invariant 9 ran out: ack what was made durable since the last ack. */
+  | { type: 'flush-ack' }
   /** Anti-entropy wants to send a digest message (sent only while open). */
   | { type: 'send-digest'; message: DigestMessage }
   /** Result of `locate`. */
@@ -298,6 +310,8 @@ export type Action =
   | { type: 'locate'; stream: number; peerHolds: SeqClock }
   | { type: 'read'; stream: number; from: number }
   | { type: 'await-drain' }
+  /** Dispatch `flush-ack` after ACK_DELAY_MS, unless a flush is already due (invariant 9). */
+  | { type: 'ack-later' }
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
   /** A record document a region vouched for: load it (the inbox waits for it). */
   | { type: 'adopt'; id: string; doc: Uint8Array; complete: boolean }
@@ -346,7 +360,7 @@ export interface Step {
 export function initialState(self: NodeId, now: number, options: { initiator: boolean; nonce: Uint8Array }): ProtocolState {
   return {
     phase: 'awaiting-hello', self, initiator: options.initiator, nonce: options.nonce, ourHello: undefined, peerHello: undefined,
-    peer: undefined, peerProof: [], peerInflates: false, peerInflatesSmall: false, remote: undefined, openedAt: now,
+    peer: undefined, peerProof: [], peerInflates: false, peerInflatesSmall: false, cumulativeAcks: false, remote: undefined, openedAt: now,
     peerHolds: new Map(), sent: new Map(), cursor: 1, stream: 0, outbound: 'idle',
     epoch: 0, recvEpoch: 0, nextBatch: 0, sentBatch: 0, ackedBatch: 0, queued: [],
     lastProgress: now, caughtUpAt: now, peerReported: false, peerHolding: HOLD_ALL,
@@ -464,6 +478,8 @@ function transition(s: ProtocolState, event: Event, env: Env, out: Action[]): Pr
       return s;
     case 'tick':
       return onTick(s, env, out);
+    case 'flush-ack':
+      return s.phase === 'open' ? flushAck(s, env, out) : s;
     case 'send-digest':
       if (s.phase === 'open') out.push({ type: 'send', message: event.message });
       return s;
@@ -536,6 +552,12 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
         out.push({ type: 'send', message: { type: 'resync', epoch: s.recvEpoch, clock: toWireClock(env.holdings) } });
         return s;
       }
+      if (s.cumulativeAcks) {
+        // Invariant 10: a batch number skipped within an epoch is a frame lost on the way.
+        const last = s.lastReceived;
+        if (last?.epoch === msg.epoch && msg.batch > last.batch + 1) return askResync(flushAck(s, env, out), msg.epoch, env, out);
+        s = { ...s, lastReceived: { epoch: msg.epoch, batch: last?.epoch === msg.epoch ? Math.max(last.batch, msg.batch) : msg.batch } };
+      }
       out.push({ type: 'ingest', entries: msg.entries, batch: msg.batch, epoch: msg.epoch });
       // Invariant 5: the peer holds what it sent (sequences are contiguous per origin).
       return learnHeld(s, msg.entries.map((e) => [e.origin, e.seq] as const), env);
@@ -545,7 +567,9 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
       // Acks return in batch order; a skipped one means a batch or its ack was lost. A
       // lost batch is not always noticed by the peer (a gap shows only when a later
       // entry of the same origin arrives), so resend from what the peer is known to hold.
-      const skipped = valid && msg.batch > s.ackedBatch + 1;
+      // With cumulative acks the peer skips on purpose and notices lost batches itself
+      // (invariant 9).
+      const skipped = valid && msg.batch > s.ackedBatch + 1 && !s.cumulativeAcks;
       const acked = learnHeld({ ...s, ackedBatch: valid ? msg.batch : s.ackedBatch, lastProgress: env.now }, msg.clock, env);
       return skipped ? restart(acked, acked.peerHolds, acked.epoch, env, out) : acked;
     }

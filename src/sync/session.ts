@@ -20,6 +20,8 @@ import { CrmsyncError } from '../errors.js';
 import { FIXED, type Limits } from '../limits.js';
 import type { HelloVerdict, TrustService } from '../trust/trust-service.js';
 import type { Logger } from '../log.js';
+import type { TimerHandle } from '../timers.js';
+import { ACK_DELAY_MS } from './stream.js';
 import { CloseCode, type Connection } from '../net/transport.js';
 import type { NodeId } from '../types.js';
 import type { CatchUpGate } from './catch-up-gate.js';
@@ -65,6 +67,8 @@ export interface SessionHost {
   /** Changes the peer sent were quarantined (stored, never applied: they failed verification). */
   onQuarantined?(session: PeerSession, count: number): void;
   now(): number;
+  /** Calls `fn` after `ms` (the host's timers: virtual in simulations). */
+  after(ms: number, fn: () => void): TimerHandle;
   randomBytes(n: number): Uint8Array;
   /** True when `nonce` belongs to one of this node's own sessions. */
   isOwnNonce(nonce: Uint8Array): boolean;
@@ -105,6 +109,8 @@ export class PeerSession {
   #wantsQueued = 0;
   /** Locating for a peer below our floors, and taking a region's (session-floors.ts). */
   readonly #floors: SessionFloors<object>;
+  /** The timer of a cumulative ack waiting for more frames (protocol.ts invariant 9). */
+  #ackTimer: TimerHandle | undefined;
   /** Deflate and inflate of small frames both ways, once the peer proved its node id (frame-dictionary.ts); closed with the session. */
   #dictionary: DictionaryZlib | undefined;
 
@@ -270,6 +276,7 @@ export class PeerSession {
     this.#catchUp?.cancel(this);
     this.#pacer.close();
     this.#dictionary?.close();
+    this.#ackTimer?.cancel();
     const close = actions.find((a): a is Extract<Action, { type: 'close' }> => a.type === 'close');
     const { code, reason } = close ?? (event.type === 'closed' ? event : { code: CloseCode.normal, reason: 'closed' });
     this.#host.onClose(this, code, reason);
@@ -383,6 +390,12 @@ export class PeerSession {
         return;
       case 'log':
         this.#logger[action.level]({ conn: this.#connection.id, ...action.fields }, action.message);
+        return;
+      case 'ack-later':
+        this.#ackTimer ??= this.#host.after(ACK_DELAY_MS, () => {
+          this.#ackTimer = undefined;
+          this.#dispatch({ type: 'flush-ack' });
+        });
         return;
       default: {
         const unreachable: never = action;

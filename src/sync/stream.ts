@@ -11,20 +11,48 @@ import { CloseCode } from '../net/transport.js';
 import { encodeMessage } from './codec.js';
 import { wantLater, type Action, type Env, type Event, type ProtocolState, type QueuedFrame } from './protocol.js';
 
-/** Answers an ingest: ack with our clock for the batch's origins, or ask for a resync. */
+/** Durable frames covered by one cumulative ack at most (invariant 9): well inside any send window. */
+export const ACK_EVERY_FRAMES = 4;
+/** Longest a cumulative ack waits for more frames to cover (invariant 9). */
+export const ACK_DELAY_MS = 10;
+
+/** Answers an ingest: ack with our clock for the batch's origins (now or with the next ones), or ask for a resync. */
 export function onIngested(s: ProtocolState, event: Extract<Event, { type: 'ingested' }>, env: Env, out: Action[]): ProtocolState {
   if (event.gap || event.untrusted) {
     // A frame sent before a resync we already asked for (the next frame is handled while
     // the one before is written: session.ts invariant 2): that resync covers it.
     if (event.epoch < s.recvEpoch) return s;
-    const recvEpoch = Math.max(s.recvEpoch, event.epoch) + 1;
-    out.push({ type: 'send', message: { type: 'resync', epoch: recvEpoch, clock: toWireClock(env.holdings), trust: env.auth.trustDigest() } });
-    return { ...s, recvEpoch };
+    return askResync(flushAck(s, env, out), event.epoch, env, out);
   }
-  out.push({ type: 'send', message: { type: 'ack', batch: event.batch, clock: toWireClock(env.holdings, event.origins) } });
+  if (!s.cumulativeAcks) {
+    out.push({ type: 'send', message: { type: 'ack', batch: event.batch, clock: toWireClock(env.holdings, event.origins) } });
+  } else {
+    // Invariant 9: one ack for up to ACK_EVERY_FRAMES frames, or what ACK_DELAY_MS collected.
+    const pending = s.pendingAck;
+    const origins = pending ? [...new Set([...pending.origins, ...event.origins])] : event.origins;
+    s = { ...s, pendingAck: { batch: Math.max(pending?.batch ?? 0, event.batch), origins, frames: (pending?.frames ?? 0) + 1 } };
+    if (s.pendingAck!.frames >= ACK_EVERY_FRAMES) s = flushAck(s, env, out);
+    else if (!pending) out.push({ type: 'ack-later' });
+  }
   // Records we hold whose history we have only in part: asked for once the region holds
   // what we hold (protocol.ts askForPartial).
   return wantLater(s, event.incomplete ?? []);
+}
+
+/** Sends the cumulative ack of the frames made durable since the last one (invariant 9), if any. */
+export function flushAck(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
+  const pending = s.pendingAck;
+  if (!pending) return s;
+  out.push({ type: 'send', message: { type: 'ack', batch: pending.batch, clock: toWireClock(env.holdings, [...pending.origins]) } });
+  const { pendingAck: _acked, ...rest } = s;
+  return rest;
+}
+
+/** Asks the peer to restart its stream from what we hold, in a new epoch after `epoch`. */
+export function askResync(s: ProtocolState, epoch: number, env: Env, out: Action[]): ProtocolState {
+  const recvEpoch = Math.max(s.recvEpoch, epoch) + 1;
+  out.push({ type: 'send', message: { type: 'resync', epoch: recvEpoch, clock: toWireClock(env.holdings), trust: env.auth.trustDigest() } });
+  return { ...s, recvEpoch };
 }
 
 /**

@@ -74,6 +74,8 @@ export interface HandshakeScript {
   openClock?: unknown[];
   /** Frame encodings the hello accepts (default none, as a node before deflated frames). */
   compress?: string[];
+  /** Protocol features the hello names (default none, as a node before them: an ack per batch). */
+  features?: string[];
 }
 
 /** Connection options. */
@@ -167,6 +169,7 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
       type: 'hello', protocol: 2, cluster, node: script.node ?? member.nodeId, key: script.key ?? keys.publicKey,
       nonce: randomBytes(32), proof: script.proof ?? member.cluster.statements,
       ...(script.compress ? { compress: script.compress } : {}),
+      ...(script.features ? { features: script.features } : {}),
     };
     const ourHello = pack(hello);
     write(ourHello);

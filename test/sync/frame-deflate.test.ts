@@ -90,4 +90,14 @@ describe('deflated frames', () => {
     expect(codeOf(() => decodeMessage(pack({ ...hello, compress: Array(9).fill('x') }), MAX, true))).toBe('ERR_PROTOCOL');
     expect(codeOf(() => decodeMessage(pack({ ...hello, compress: ['x'.repeat(33)] }), MAX, true))).toBe('ERR_PROTOCOL');
   });
+
+  it('reads which protocol features a hello names, and refuses a malformed list', () => {
+    const hello = { type: 'hello', protocol: 2, cluster: 'c', node: 'node-a', key: Buffer.alloc(32, 1), nonce: Buffer.alloc(32, 2), proof: [] };
+    expect(decodeMessage(pack({ ...hello, features: ['cumulative-acks', 'from-the-future'] }), MAX, true)).toMatchObject({ features: ['cumulative-acks', 'from-the-future'] });
+    expect(decodeMessage(pack(hello), MAX, true)).not.toHaveProperty('features');
+    expect(codeOf(() => decodeMessage(pack({ ...hello, features: 'cumulative-acks' }), MAX, true))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(pack({ ...hello, features: Array(17).fill('x') }), MAX, true))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(pack({ ...hello, features: [7] }), MAX, true))).toBe('ERR_PROTOCOL');
+    expect(codeOf(() => decodeMessage(pack({ ...hello, features: ['x'.repeat(33)] }), MAX, true))).toBe('ERR_PROTOCOL');
+  });
 });

@@ -46,6 +46,22 @@ describe('handshake', () => {
     expect(sends(quiet.self.deliver(pOpen)).filter((m) => m.type === 'have')).toEqual([]);
   });
 
+  it('uses cumulative acks only when both hellos name them (with a build before them, every batch is acked)', () => {
+    const both = pair();
+    expect(helloOf(both.selfHello).features).toEqual(['cumulative-acks']);
+    both.self.deliver(both.peerHello);
+    expect(both.self.state.cumulativeAcks).toBe(true);
+    const older = pair();
+    const withoutFeatures = older.peerHello.map((a): Action => {
+      if (a.type !== 'send' || a.message.type !== 'hello') return a;
+      const { features: _none, ...hello } = a.message;
+      return { type: 'send', message: hello };
+    });
+    older.self.deliver(withoutFeatures);
+    expect(older.self.state.phase).toBe('awaiting-auth');
+    expect(older.self.state.cumulativeAcks).toBe(false);
+  });
+
   it('opens after both proofs, with the peer identity the proof established', () => {
     const { self, peer, selfHello, peerHello } = pair();
     const selfAuth = self.deliver(peerHello);

@@ -97,6 +97,12 @@ describe('phases × messages', () => {
   });
 });
 
+/** The session as with a peer whose hello does not name 'cumulative-acks' (a node before them): every batch acked. */
+function previousVersion(d: Driver): Driver {
+  d.state = { ...d.state, cumulativeAcks: false };
+  return d;
+}
+
 describe('outbound stream', () => {
   /** An open session that located cursor 1 with `n` local entries of origin 'me' in the log. */
   function streaming(n: number, extra: Partial<Env> = {}): Driver {
@@ -165,13 +171,25 @@ describe('outbound stream', () => {
   });
 
   it('a skipped ack restarts from what the peer holds; a stale or future ack does nothing', () => {
-    const d = streaming(2);
+    const d = previousVersion(streaming(2));
     d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1, 40 * 1024), entry('me', 2, 2, 40 * 1024)] });
     expect(d.state.sentBatch).toBe(2);
     expect(of(d.message({ type: 'ack', batch: 7, clock: [] }), 'locate')).toEqual([]);
     expect(d.state.ackedBatch).toBe(0);
     expect(of(d.message({ type: 'ack', batch: 2, clock: [['me', 2, wire(2)]] }), 'locate')).toHaveLength(1);
     expect(d.message({ type: 'ack', batch: 1, clock: [] }).filter((a) => a.type !== 'read')).toEqual([]);
+  });
+
+  it('with cumulative acks (invariant 9), an ack past the next batch covers the ones before it: no restart', () => {
+    const d = streaming(3);
+    expect(d.state.cumulativeAcks).toBe(true);
+    d.feed({ type: 'read', stream: 1, entries: [entry('me', 1, 1, 40 * 1024), entry('me', 2, 2, 40 * 1024), entry('me', 3, 3, 40 * 1024)] });
+    expect(d.state.sentBatch).toBe(3);
+    expect(of(d.message({ type: 'ack', batch: 2, clock: [['me', 2, wire(2)]] }), 'locate')).toEqual([]);
+    expect(d.state.ackedBatch).toBe(2);
+    expect(d.state.peerHolds.get('me')).toBe(2);
+    expect(of(d.message({ type: 'ack', batch: 9, clock: [] }), 'locate')).toEqual([]);
+    expect(d.state.ackedBatch).toBe(2);
   });
 
   it('resends from what the peer holds when acks stop coming', () => {
@@ -187,12 +205,46 @@ describe('outbound stream', () => {
 describe('inbound stream', () => {
   const batch = (epoch: number, entries: ChangeEntry[], n = 1): Message => ({ type: 'changes', epoch, batch: n, entries });
 
-  it('ingests, then acks with our clock for the batch origins', () => {
-    const d = Driver.open();
+  it('ingests, then acks with our clock for the batch origins (a peer without cumulative acks: every batch)', () => {
+    const d = previousVersion(Driver.open());
     const out = d.message(batch(0, [entry('x', 1, 0)]));
     expect(of(out, 'ingest')).toMatchObject([{ type: 'ingest', entries: [{ origin: 'x', seq: 1 }], batch: 1, epoch: 0 }]);
     const acked = d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: false, untrusted: false }, { holdings: new Map([['x', { seq: 1, hash: hash(1) }], ['y', { seq: 4, hash: hash(4) }]]) });
     expect(sends(acked)).toEqual([{ type: 'ack', batch: 1, clock: [['x', 1, wire(1)]] }]);
+  });
+
+  it('with cumulative acks, acks every fourth durable frame, or the rest when the delay runs out (invariant 9)', () => {
+    const d = Driver.open();
+    const holdings = new Map([['x', { seq: 4, hash: hash(4) }], ['y', { seq: 2, hash: hash(2) }]]);
+    const ingested = (n: number, origin: string) => d.feed({ type: 'ingested', batch: n, epoch: 0, origins: [origin], gap: false, untrusted: false }, { holdings });
+    for (let n = 1; n <= 4; n++) d.message(batch(0, [entry(n % 2 ? 'x' : 'y', Math.ceil(n / 2), 0)], n));
+    const first = ingested(1, 'x');
+    expect(sends(first)).toEqual([]);
+    expect(of(first, 'ack-later')).toHaveLength(1);
+    expect(of(ingested(2, 'y'), 'ack-later')).toEqual([]);
+    ingested(3, 'x');
+    // The fourth: one ack for all four, naming both origins.
+    expect(sends(ingested(4, 'y'))).toEqual([{ type: 'ack', batch: 4, clock: [['x', 4, wire(4)], ['y', 2, wire(2)]] }]);
+    expect(sends(d.feed({ type: 'flush-ack' }))).toEqual([]);
+    // One more, then the delay: it goes alone.
+    d.message(batch(0, [entry('x', 3, 0)], 5));
+    ingested(5, 'x');
+    expect(sends(d.feed({ type: 'flush-ack' }, { holdings }))).toEqual([{ type: 'ack', batch: 5, clock: [['x', 4, wire(4)]] }]);
+  });
+
+  it('with cumulative acks, a skipped batch number is a lost frame: resync, nothing ingested; a new epoch starts anywhere', () => {
+    const d = Driver.open();
+    d.message(batch(0, [entry('x', 1, 0)], 1));
+    d.feed({ type: 'ingested', batch: 1, epoch: 0, origins: ['x'], gap: false, untrusted: false }, { holdings: new Map([['x', { seq: 1, hash: hash(1) }]]) });
+    const lost = d.message(batch(0, [entry('x', 3, 0)], 3));
+    expect(of(lost, 'ingest')).toEqual([]);
+    // What was durable is acked first, then the resync.
+    expect(sends(lost)).toEqual([{ type: 'ack', batch: 1, clock: [['x', 1, wire(1)]] }, { type: 'resync', epoch: 1, clock: [['x', 1, wire(1)]], trust: 'digest' }]);
+    // A duplicate of an earlier batch is ingested again (idempotent) and covered by the next ack.
+    expect(of(d.message(batch(1, [entry('x', 2, 0)], 7)), 'ingest')).toHaveLength(1);
+    expect(of(d.message(batch(1, [entry('x', 2, 0)], 7)), 'ingest')).toHaveLength(1);
+    expect(of(d.message(batch(1, [entry('x', 3, 0)], 8)), 'ingest')).toHaveLength(1);
+    expect(sends(d.message(batch(1, [entry('x', 4, 0)], 10)))).toMatchObject([{ type: 'resync', epoch: 2 }]);
   });
 
   it('learns what the peer sent before ingesting it, so it is never sent back (invariant 5)', () => {

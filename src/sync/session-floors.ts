@@ -30,6 +30,7 @@ export interface FloorsHost<Owner> {
   /** Who the peer is and what it holds, as the machine knows it now. */
   peer(): { remote: NodeId | undefined; identity: PeerIdentity | undefined; holding: Holding };
   isOpen(): boolean;
+  /** Sends a frame after the handshake (compressed where the peer accepts it). */
   sendFrame(frame: Uint8Array): void;
   /** Sends the signed documents of `ids` (paced); false when the connection closed meanwhile. */
   sendRecords(ids: RecordId[]): Promise<boolean>;

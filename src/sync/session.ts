@@ -129,7 +129,7 @@ export class PeerSession {
       engine, trust, limits: options.limits, logger: options.logger, catchUp: this.#catchUp, owner: this,
       peer: () => ({ remote: this.#state.remote, identity: this.#state.peer, holding: this.#state.peerHolding }),
       isOpen: () => this.#connection.isOpen,
-      sendFrame: (frame) => this.#sendFrame(frame),
+      sendFrame: (frame) => this.#sendFrame(this.#compressed(frame)),
       sendRecords: async (ids) => this.#sendRecordMessages(await this.#recordMessages(ids)),
       dispatch: (event) => this.#dispatch(event),
       floorsRaised: (origins) => this.#host.onFloorsRaised?.(this, origins),
@@ -293,7 +293,7 @@ export class PeerSession {
         // Erasures can make the set larger than one message may carry: sent in order, in parts.
         const statements = this.#trust.statements();
         for (let i = 0; i === 0 || i < statements.length; i += TRUST_STATEMENTS_PER_FRAME) {
-          this.#sendFrame(encodeMessage({ type: 'trust', statements: statements.slice(i, i + TRUST_STATEMENTS_PER_FRAME) }));
+          this.#sendFrame(this.#compressed(encodeMessage({ type: 'trust', statements: statements.slice(i, i + TRUST_STATEMENTS_PER_FRAME) })));
         }
         return;
       }
@@ -470,7 +470,7 @@ export class PeerSession {
     const sent = new Set(messages.map((m) => m.id));
     outside.push(...inside.filter((id) => !sent.has(id)));
     if (!(await this.#sendRecordMessages(messages))) return;
-    if (outside.length > 0) this.#sendFrame(encodeMessage({ type: 'outside', ids: outside }));
+    if (outside.length > 0) this.#sendFrame(this.#compressed(encodeMessage({ type: 'outside', ids: outside })));
   }
 
   /**

@@ -2,7 +2,8 @@
  * Small frames deflated from the session dictionary, between real nodes on real sockets:
  * live edits reach a peer that accepts them as dictionary frames (decoded here from the
  * spec, not with the node's code) and a peer of the previous version as plain frames,
- * with identical changes; two nodes exchange edits in fewer bytes; and a member's
+ * with identical changes; two nodes exchange edits in fewer bytes; trust statements go
+ * compressed too; and a member's
  * dictionary bomb, or a dictionary frame before the handshake, closes only its own
  * connection.
  */
@@ -69,6 +70,23 @@ describe('dictionary frames', () => {
     const plain = old.frames.slice(from).filter((_, i) => old.received[from + i]!.type === 'changes').reduce((sum, frame) => sum + frame.length, 0);
     expect(await bytesIn(laptop) - before).toBeLessThan(plain * 0.8);
     old.ws.terminate();
+  });
+
+  it('send the trust statements a peer lacks compressed too', async () => {
+    const region = await seeded('region-a');
+    // Its open names no trust digest: the region sends all its statements.
+    const peer = await rawPeer(region.url!, h.cluster.member('laptop-new'), { compress: ['deflate-raw', 'deflate-raw-dict-1'] });
+    const trust = await peer.next((m) => m.type === 'trust');
+    const frame = peer.frames[peer.received.indexOf(trust)]!;
+    expect(frame[0]).toBe(DICTIONARY_MARK);
+    expect((trust.statements as unknown[]).length).toBeGreaterThan(0);
+    expect(frame.length).toBeLessThan(pack({ type: 'trust', statements: trust.statements }).length * 0.8);
+    // A peer that accepts no encoding gets them plain.
+    const plain = await rawPeer(region.url!, h.cluster.member('laptop-old'));
+    const plainTrust = await plain.next((m) => m.type === 'trust');
+    expect(plain.frames[plain.received.indexOf(plainTrust)]![0]).not.toBe(DICTIONARY_MARK);
+    peer.ws.terminate();
+    plain.ws.terminate();
   });
 
   it("a member's dictionary bomb closes its own connection, and so does a dictionary frame before the handshake", async () => {

@@ -310,7 +310,7 @@ export type Action =
   | { type: 'locate'; stream: number; peerHolds: SeqClock }
   | { type: 'read'; stream: number; from: number }
   | { type: 'await-drain' }
-  /** Dispatch `flush-ack` after ACK_DELAY_MS, unless a flush is already due (invariant 9). */
+  /** Dispatch `flush-ack` after ACK_DELAY_MS, unless that timer already runs (invariant 9). */
   | { type: 'ack-later' }
   | { type: 'ingest'; entries: ChangeEntry[]; batch: number; epoch: number }
   /** A record document a region vouched for: load it (the inbox waits for it). */
@@ -553,7 +553,7 @@ function onMessage(s: ProtocolState, msg: Message, frame: Uint8Array, env: Env, 
         return s;
       }
       if (s.cumulativeAcks) {
-        // Invariant 10: a batch number skipped within an epoch is a frame lost on the way.
+        // Invariant 9: a batch number skipped within an epoch is a frame lost on the way.
         const last = s.lastReceived;
         if (last?.epoch === msg.epoch && msg.batch > last.batch + 1) return askResync(flushAck(s, env, out), msg.epoch, env, out);
         s = { ...s, lastReceived: { epoch: msg.epoch, batch: last?.epoch === msg.epoch ? Math.max(last.batch, msg.batch) : msg.batch } };

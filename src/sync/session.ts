@@ -538,9 +538,10 @@ export class PeerSession {
   }
 
   /**
-   * A frame after the handshake as it goes to this peer: deflated when its hello accepts
-   * that and deflating pays (frame-deflate.ts), else as it is. Handshake frames never are:
-   * the peer decodes them before it knows we compress.
+   * A frame after the handshake as it goes to this peer, where its hello accepts that and
+   * it pays: a small one deflated from the session dictionary, a large one deflated on its
+   * own (frame-deflate.ts); else as it is. Handshake frames never are: the peer decodes
+   * them before it knows we compress.
    */
   #compressed(frame: Uint8Array): Uint8Array {
     if (frame.length < this.#limits.minDeflateFrameBytes) {

@@ -11,7 +11,11 @@ import { CloseCode } from '../net/transport.js';
 import { encodeMessage } from './codec.js';
 import { wantLater, type Action, type Env, type Event, type ProtocolState, type QueuedFrame } from './protocol.js';
 
-/** Durable frames covered by one cumulative ack at most (invariant 9): well inside any send window. */
+/**
+ * Durable frames covered by one cumulative ack at most (invariant 9): a quarter of the
+ * default send window (`sendWindowBatches`, 16), so a sender keeps sending while acks come.
+ * A sender whose window is smaller than this waits up to ACK_DELAY_MS per window.
+ */
 export const ACK_EVERY_FRAMES = 4;
 /** Longest a cumulative ack waits for more frames to cover (invariant 9). */
 export const ACK_DELAY_MS = 10;

@@ -34,7 +34,7 @@ export const LIMIT_TABLE = {
   // what the receiver applies per second (about 3 MB/s of frames on the bench's machine):
   // past about 340 ms either way, where 4 of 64 KiB would already be past 85 ms (hotel
   // and airport networks, a VPN).
-  sendWindowBatches: { value: 16, unit: 'count', reason: 'unacknowledged batches in flight per session (every frame of a split batch counts): receiver memory, and how long a round trip may be before it, not the receiver, limits a catch-up; below 4, a peer acking 4 frames at once keeps the sender waiting up to 10 ms per window' },
+  sendWindowBatches: { value: 16, unit: 'count', reason: 'unacknowledged batches in flight per session (every frame of a split batch counts): receiver memory, and how long a round trip may be before it, not the receiver, limits a catch-up' },
   minDeflateFrameBytes: { value: 4 * KiB, unit: 'bytes', reason: 'smallest frame after the handshake sent deflated on its own to a peer that accepts it (frame-deflate.ts); a smaller one of up to 4 KiB goes deflated from the session dictionary (frame-dictionary.ts) to a peer that accepts that, since on its own it has too little to repeat; above maxFrameBytes, nothing is deflated' },
   maxInboxFrames: { value: 64, unit: 'count', reason: 'inbound frames queued per session before the peer is closed with 1008: memory, against a flooding peer' },
   docCacheSize: { value: 1000, unit: 'count', reason: 'live Automerge documents (wasm memory); evicted documents are freed' },

@@ -230,6 +230,7 @@ function parse(type: Message['type'], m: Obj): Message {
         type, clock: clock(m.clock), trust: text(m.trust, 'trust', 64),
         ...(m.policies === undefined ? {} : { policies: text(m.policies, 'policies', 64) }),
         ...(m.holding === undefined ? {} : { holding: holdingFilter(m.holding) }),
+        ...(m.window === undefined ? {} : { window: uint(m.window, 'window', 1) }),
       };
     case 'changes':
       return parseChanges(m);

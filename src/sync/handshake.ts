@@ -76,7 +76,7 @@ export function onAuth(s: ProtocolState, msg: AuthMessage, env: Env, out: Action
   // one (once the peer holds our own entries: protocol.ts subscribeWhen), so the peer sends
   // the documents it gains (as for a subscription changed at runtime).
   const declared = env.coveredOnly ?? env.subscription;
-  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest(), policies: env.auth.policies, ...(declared ? { holding: declared } : {}) };
+  const open: OpenMessage = { type: 'open', clock: env.wireClock(), trust: env.auth.trustDigest(), policies: env.auth.policies, window: env.settings.window, ...(declared ? { holding: declared } : {}) };
   out.push({ type: 'send', message: open });
   const opened: ProtocolState = { ...s, phase: 'awaiting-open', remote: s.peer.node, openSent: seqsOf(env.holdings) };
   return env.coveredOnly ? { ...opened, subscribeWhen: ownSeq(s, env) } : opened;
@@ -118,7 +118,7 @@ export function onOpen(s: ProtocolState, msg: OpenMessage, env: Env, out: Action
   if (moved.length > 0) out.push({ type: 'send', message: { type: 'have', clock: toWireClock(env.holdings, moved) } });
   // What the peer holds: what it subscribed to, never beyond its trust-list scope.
   const peerHolding = effectiveHolding(msg.holding, s.peer?.scope);
-  return restart({ ...s, phase: 'open', openSent: undefined, peerHolding }, held, 0, env, out);
+  return restart({ ...s, phase: 'open', openSent: undefined, peerHolding, ...(msg.window === undefined ? {} : { peerWindow: msg.window }) }, held, 0, env, out);
 }
 
 /** Refuses a peer with a distinct close code; one log line (rate-limited by the host). */

@@ -65,6 +65,12 @@ export interface OpenMessage {
    * scope allows. The peer serves it that, intersected with its trust-list scope.
    */
   holding?: HoldingFilter;
+  /**
+   * The sender's send window in batches (`sendWindowBatches`): a peer acking several
+   * batches at once (cumulative acks) acks often enough that the window never waits on
+   * it. Absent from builds before it.
+   */
+  window?: number;
 }
 
 /** A batch of change entries in the sender's log order (which respects causality). */

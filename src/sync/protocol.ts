@@ -24,9 +24,10 @@
  *     or after the change (else a stub goes); and a third origin's entries reach the
  *     peer only if our holding covers the peer's (else we would hide its records as stubs).
  *  9. With cumulative acks (both hellos name them) an ack covers every batch up to its
- *     own: the receiver acks every ACK_EVERY_FRAMES durable frames, or ACK_DELAY_MS after
- *     the first one not yet acked, and asks for a resync when a batch number is skipped
- *     within an epoch (a frame lost), since the sender no longer reads a skipped ack as one.
+ *     own: the receiver acks every ACK_EVERY_FRAMES durable frames (fewer when the peer's
+ *     window is small: at least every half window), or ACK_DELAY_MS after the first one
+ *     not yet acked, and asks for a resync when a batch number is skipped within an epoch
+ *     (a frame lost), since the sender no longer reads a skipped ack as one.
  */
 import type { ChangeEntry, StoredEntry } from '../crdt/change-entry.js';
 import { lacking, seqsFromWire, seqsOf, toWireClock, type OriginClock, type SeqClock, type WireClock } from '../crdt/origin-clock.js';
@@ -88,6 +89,8 @@ export interface ProtocolState {
   readonly cumulativeAcks: boolean;
   /** The last batch received in `recvEpoch`'s stream (invariant 9: a jump means a frame was lost). */
   readonly lastReceived?: { readonly epoch: number; readonly batch: number };
+  /** The peer's send window, from its `open` (invariant 9: ack before it fills). */
+  readonly peerWindow?: number;
   /** Batches made durable and not yet acked (invariant 9), with the origins their ack names. */
   readonly pendingAck?: { readonly batch: number; readonly origins: readonly string[]; readonly frames: number };
   /** The peer's node id, set only once its proof verified. */

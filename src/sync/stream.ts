@@ -13,8 +13,9 @@ import { wantLater, type Action, type Env, type Event, type ProtocolState, type 
 
 /**
  * Durable frames covered by one cumulative ack at most (invariant 9): a quarter of the
- * default send window (`sendWindowBatches`, 16), so a sender keeps sending while acks come.
- * A sender whose window is smaller than this waits up to ACK_DELAY_MS per window.
+ * default send window (`sendWindowBatches`, 16), so a sender keeps sending while acks
+ * come. To a peer whose window (its `open` says) is smaller than twice this, an ack goes
+ * every half window, so its window never waits for ACK_DELAY_MS.
  */
 export const ACK_EVERY_FRAMES = 4;
 /** Longest a cumulative ack waits for more frames to cover (invariant 9). */
@@ -35,12 +36,17 @@ export function onIngested(s: ProtocolState, event: Extract<Event, { type: 'inge
     const pending = s.pendingAck;
     const origins = pending ? [...new Set([...pending.origins, ...event.origins])] : event.origins;
     s = { ...s, pendingAck: { batch: Math.max(pending?.batch ?? 0, event.batch), origins, frames: (pending?.frames ?? 0) + 1 } };
-    if (s.pendingAck!.frames >= ACK_EVERY_FRAMES) s = flushAck(s, env, out);
+    if (s.pendingAck!.frames >= ackEvery(s.peerWindow)) s = flushAck(s, env, out);
     else if (!pending) out.push({ type: 'ack-later' });
   }
   // Records we hold whose history we have only in part: asked for once the region holds
   // what we hold (protocol.ts askForPartial).
   return wantLater(s, event.incomplete ?? []);
+}
+
+/** How many durable frames one ack may cover for a peer with this send window (invariant 9). */
+export function ackEvery(peerWindow: number | undefined): number {
+  return peerWindow === undefined ? ACK_EVERY_FRAMES : Math.max(1, Math.min(ACK_EVERY_FRAMES, Math.floor(peerWindow / 2)));
 }
 
 /** Sends the cumulative ack of the frames made durable since the last one (invariant 9), if any. */

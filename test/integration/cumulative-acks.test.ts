@@ -42,6 +42,16 @@ describe('cumulative acks', () => {
     expect((await a.records.list({ limit: 1000 })).records).toHaveLength(2 * BATCHES);
   });
 
+  it('come for every batch to a peer whose open names a window of one, so it never waits for the delay', async () => {
+    const a = await h.open({ dataDir: await h.tempDir(), nodeId: 'a' });
+    const peer = await rawPeer(a.url!, h.cluster.member('writer'), { features: ['cumulative-acks'], window: 1 });
+    const docs = new MemberDocs('writer');
+    // Sent at once, they become durable within the delay: still one ack each, as soon as each is durable.
+    const batches = writes(peer, docs, 0, 6).map((entries) => peer.sendChanges(entries));
+    await peer.next((m) => m.type === 'ack' && m.batch === batches[5], 5_000);
+    expect(acksOf(peer).map((m) => m.batch)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('answer a skipped batch number (a lost frame) with a resync, and take nothing of that frame', async () => {
     const a = await h.open({ dataDir: await h.tempDir(), nodeId: 'a' });
     const peer = await rawPeer(a.url!, h.cluster.member('writer'), { features: ['cumulative-acks'] });

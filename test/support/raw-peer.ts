@@ -76,6 +76,8 @@ export interface HandshakeScript {
   compress?: string[];
   /** Protocol features the hello names (default none, as a node before them: an ack per batch). */
   features?: string[];
+  /** The send window our `open` names (default none, as a node before it). */
+  window?: number;
 }
 
 /** Connection options. */
@@ -180,7 +182,7 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
     write(pack({ type: 'auth', sig: authSignature(script.authWith ?? keys, ourHello, theirHello, script.channelBinding) }));
     const open = await answer('open');
     if (!open) return { closed: await closed };
-    write(pack({ type: 'open', clock: script.openClock ?? [], trust: '' }));
+    write(pack({ type: 'open', clock: script.openClock ?? [], trust: '', ...(script.window ? { window: script.window } : {}) }));
     return { open };
   };
   if (options.handshake !== false) {

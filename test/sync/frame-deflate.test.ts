@@ -91,6 +91,13 @@ describe('deflated frames', () => {
     expect(codeOf(() => decodeMessage(pack({ ...hello, compress: ['x'.repeat(33)] }), MAX, true))).toBe('ERR_PROTOCOL');
   });
 
+  it("reads an open's send window, and refuses one that is not a positive integer", () => {
+    const open = { type: 'open', clock: [], trust: 'digest' };
+    expect(decodeMessage(pack({ ...open, window: 16 }), MAX)).toMatchObject({ window: 16 });
+    expect(decodeMessage(pack(open), MAX)).not.toHaveProperty('window');
+    for (const window of [0, -1, 1.5, '16', null]) expect(codeOf(() => decodeMessage(pack({ ...open, window }), MAX)), String(window)).toBe('ERR_PROTOCOL');
+  });
+
   it('reads which protocol features a hello names, and refuses a malformed list', () => {
     const hello = { type: 'hello', protocol: 2, cluster: 'c', node: 'node-a', key: Buffer.alloc(32, 1), nonce: Buffer.alloc(32, 2), proof: [] };
     expect(decodeMessage(pack({ ...hello, features: ['cumulative-acks', 'from-the-future'] }), MAX, true)).toMatchObject({ features: ['cumulative-acks', 'from-the-future'] });

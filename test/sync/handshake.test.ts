@@ -76,6 +76,9 @@ describe('handshake', () => {
     peer.deliver(selfOpen);
     expect([self.state.phase, peer.state.phase]).toEqual(['open', 'open']);
     expect(of(self.actions, 'opened')).toEqual([{ type: 'opened', remote: PEER }]);
+    // Each open names its send window; each side keeps the other's (invariant 9).
+    expect(sends(peerOpen).find((m) => m.type === 'open')).toMatchObject({ window: peer.env.settings.window });
+    expect(self.state.peerWindow).toBe(peer.env.settings.window);
   });
 
   it('refuses an unknown key, a key bound to another node id, a revoked key and another cluster, each with its code', () => {

@@ -232,6 +232,21 @@ describe('inbound stream', () => {
     expect(sends(d.feed({ type: 'flush-ack' }, { holdings }))).toEqual([{ type: 'ack', batch: 5, clock: [['x', 4, wire(4)]] }]);
   });
 
+  it('with cumulative acks, acks every half window to a peer whose window is small, so it never waits for the delay', () => {
+    const sizes = [[1, 1], [2, 1], [3, 1], [4, 2], [7, 3], [8, 4], [16, 4]] as const;
+    for (const [window, every] of sizes) {
+      const d = Driver.open();
+      d.state = { ...d.state, peerWindow: window };
+      const acks: number[] = [];
+      for (let n = 1; n <= 8; n++) {
+        d.message(batch(0, [entry('x', n, 0)], n));
+        const out = d.feed({ type: 'ingested', batch: n, epoch: 0, origins: ['x'], gap: false, untrusted: false }, { holdings: new Map([['x', { seq: n, hash: hash(n) }]]) });
+        for (const m of sends(out)) if (m.type === 'ack') acks.push(m.batch);
+      }
+      expect(acks, `window ${window}`).toEqual(Array.from({ length: 8 / every }, (_, i) => (i + 1) * every));
+    }
+  });
+
   it('with cumulative acks, a skipped batch number is a lost frame: resync, nothing ingested; a new epoch starts anywhere', () => {
     const d = Driver.open();
     d.message(batch(0, [entry('x', 1, 0)], 1));

@@ -75,6 +75,15 @@ export class DictionaryZlib {
     return out;
   }
 
+  /**
+   * True while frames go through reused handles; false once this Node's zlib streams
+   * turned out to lack the internals used (or after close): one-shot calls, same bytes,
+   * more CPU. Tests assert it, so a Node release that changes the internals shows.
+   */
+  get reusesHandles(): boolean {
+    return !this.#oneShot;
+  }
+
   /** Frees both handles; later calls use the one-shot functions. */
   close(): void {
     this.#oneShot = true;

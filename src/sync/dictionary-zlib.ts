@@ -2,15 +2,14 @@
  * Raw deflate and inflate of small frames from one preset dictionary, on zlib handles kept
  * for the life of a session (frame-deflate.ts, frame-dictionary.ts).
  *
- * Why not `deflateRawSync`: it builds a whole stream object (Transform, Readable and
- * Writable state, an emitter) for every call, then deflates a few hundred bytes. In one
- * quiet process that is about 20 µs, but a node's stream constructors also serve its
- * sockets and WebSockets, and there they ran 3 times slower (25 to 33 µs, reproduced in
- * one process by constructing other streams first). In a node writing with a connected
- * peer, one `deflateRawSync` per write cost the writer about 250 µs more CPU per write
- * (median of 8 alternating runs). Reused, a handle deflates one of these frames in about
- * 7 µs, polluted or not: `reset()` restores the dictionary, so nothing carries over from
- * one frame to the next and every frame decodes on its own.
+ * Why not `deflateRawSync`: it builds a new stream and zlib state for every call. In one
+ * process that is about 22 µs for an edit's frame, against 14 µs on a reused handle. In a
+ * node writing with a connected peer the difference was far larger: one `deflateRawSync`
+ * per write cost the writer about 250 µs more CPU per write (median of 8 alternating
+ * runs), the reused handles about half of that for a deflate and an inflate per write. I
+ * did not find why the one-shot calls cost so much more there. `reset()` restores the
+ * dictionary, so nothing carries over from one frame to the next and every frame decodes
+ * on its own.
  *
  * It drives the handle as node:zlib's own synchronous path does (`_handle.writeSync`, the
  * `_writeState` pair of counters), which Node has not changed since version 10; where they
@@ -45,8 +44,8 @@ export class InflateFailure extends Error {
 const OUT_CHUNK = 16 * 1024;
 
 export class DictionaryZlib {
-  readonly #dictionary: Uint8Array;
-  readonly #options: DictionaryZlibOptions;
+  readonly #deflateOptions: DictionaryZlibOptions & { dictionary: Uint8Array };
+  readonly #inflateOptions: { windowBits: number; dictionary: Uint8Array };
   readonly #out = Buffer.allocUnsafe(OUT_CHUNK);
   #deflater: (DeflateRaw & ZlibInternals) | undefined;
   #inflater: (InflateRaw & ZlibInternals) | undefined;
@@ -54,24 +53,22 @@ export class DictionaryZlib {
   #oneShot = false;
 
   constructor(dictionary: Uint8Array, options: DictionaryZlibOptions) {
-    this.#dictionary = dictionary;
-    this.#options = options;
+    this.#deflateOptions = { ...options, dictionary };
+    this.#inflateOptions = { windowBits: options.windowBits, dictionary };
   }
 
   /** Raw deflate of `input` from the dictionary (the same bytes `deflateRawSync` gives). */
   deflate(input: Uint8Array): Buffer {
-    const options = { ...this.#options, dictionary: this.#dictionary };
-    const deflater = this.#oneShot ? undefined : (this.#deflater ??= this.#reusable(createDeflateRaw(options)));
-    return (deflater && this.#drive(deflater, input, Infinity)) ?? deflateRawSync(input, options);
+    const deflater = this.#oneShot ? undefined : (this.#deflater ??= this.#reusable(createDeflateRaw(this.#deflateOptions)));
+    return (deflater && this.#drive(deflater, input, Infinity)) ?? deflateRawSync(input, this.#deflateOptions);
   }
 
   /** Raw inflate of `data` from the dictionary, at most `maxOutput` bytes; throws InflateFailure. */
   inflate(data: Uint8Array, maxOutput: number): Buffer {
-    const options = { windowBits: this.#options.windowBits, dictionary: this.#dictionary };
-    const inflater = this.#oneShot ? undefined : (this.#inflater ??= this.#reusable(createInflateRaw(options)));
-    if (!inflater) return inflateOnce(data, maxOutput, options);
+    const inflater = this.#oneShot ? undefined : (this.#inflater ??= this.#reusable(createInflateRaw(this.#inflateOptions)));
+    if (!inflater) return inflateOnce(data, maxOutput, this.#inflateOptions);
     const out = this.#drive(inflater, data, maxOutput);
-    if (out === undefined) throw new InflateFailure(false, 'not raw deflate of this session');
+    if (out === undefined) throw new InflateFailure(false, 'does not inflate (not raw deflate of this session)');
     return out;
   }
 
@@ -116,7 +113,7 @@ export class DictionaryZlib {
         // Output full: more may come. Otherwise the stream ended (zlib reports a truncated one as an error).
         if (availOut !== 0) break;
       }
-      if (availIn !== 0) throw new InflateFailure(false, 'data after the end of the stream');
+      if (availIn !== 0) throw new InflateFailure(false, 'has data after the end of its stream');
       stream.reset();
       return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
     } catch (err) {
@@ -147,14 +144,19 @@ export class DictionaryZlib {
   }
 }
 
-function inflateOnce(data: Uint8Array, maxOutput: number, options: { windowBits: number; dictionary: Uint8Array }): Buffer {
+/**
+ * One-shot raw inflate of `data` (from `options.dictionary`, if any), at most `maxOutput`
+ * bytes; throws InflateFailure. Data after the end of the stream is refused (zlib would
+ * ignore it), so one frame has one encoding.
+ */
+export function inflateOnce(data: Uint8Array, maxOutput: number, options: { windowBits?: number; dictionary?: Uint8Array } = {}): Buffer {
   let result: { buffer: Buffer; engine: { bytesWritten: number } };
   try {
     result = inflateRawSync(data, { ...options, info: true, maxOutputLength: maxOutput }) as unknown as typeof result;
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new InflateFailure(code === 'ERR_BUFFER_TOO_LARGE', code ?? 'error');
+    throw new InflateFailure(code === 'ERR_BUFFER_TOO_LARGE', `does not inflate (${code ?? 'error'})`);
   }
-  if (result.engine.bytesWritten !== data.length) throw new InflateFailure(false, 'data after the end of the stream');
+  if (result.engine.bytesWritten !== data.length) throw new InflateFailure(false, 'has data after the end of its stream');
   return result.buffer;
 }

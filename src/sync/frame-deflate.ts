@@ -19,9 +19,9 @@
  * the stream, and decodes the inner frame with every check a plain frame gets, except
  * that it may not be compressed again.
  */
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
 import { CrmsyncError } from '../errors.js';
-import { DictionaryZlib, InflateFailure } from './dictionary-zlib.js';
+import { DictionaryZlib, InflateFailure, inflateOnce } from './dictionary-zlib.js';
 
 /** The frame encoding named in a hello's `compress`. */
 export const DEFLATE_RAW = 'deflate-raw';
@@ -41,8 +41,8 @@ export const MIN_DICTIONARY_FRAME_BYTES = 32;
 export const MAX_DICTIONARY_FRAME_BYTES = 4096;
 /**
  * The window of dictionary frames: 4 KiB holds the dictionary (3.5 KiB and the node ids)
- * and a small frame; a larger one compresses these no better (measured) and makes each
- * reset restore more.
+ * and a small frame; a larger one compresses these no better (measured) and takes more
+ * memory per handle.
  */
 const DICTIONARY_WINDOW_BITS = 12;
 const DICTIONARY_MEM_LEVEL = 4;
@@ -69,30 +69,23 @@ export function deflateWithDictionary(frame: Uint8Array, codec: DictionaryZlib):
   return out;
 }
 
-/** The frame behind a dictionary frame's marker, as inflateFrame checks it. */
+/** The frame behind a dictionary frame's marker, checked as inflateFrame checks a `deflated` message's. */
 export function inflateWithDictionary(frame: Uint8Array, codec: DictionaryZlib, maxFrameBytes: number): Uint8Array {
-  try {
-    return codec.inflate(frame.subarray(1), maxFrameBytes);
-  } catch (err) {
-    if (!(err instanceof InflateFailure)) throw err;
-    if (err.tooLarge) throw new CrmsyncError('ERR_FRAME_TOO_LARGE', `a deflated frame inflates past the ${maxFrameBytes}-byte limit`);
-    throw new CrmsyncError('ERR_PROTOCOL', `invalid message: a dictionary frame does not inflate (${err.message})`);
-  }
+  return inflated('a dictionary frame', maxFrameBytes, () => codec.inflate(frame.subarray(1), maxFrameBytes));
 }
 
 /** The frame a `deflated` message carries: ERR_FRAME_TOO_LARGE past `maxFrameBytes`, ERR_PROTOCOL when it does not inflate. */
 export function inflateFrame(data: Uint8Array, maxFrameBytes: number): Uint8Array {
-  let result: { buffer: Buffer; engine: { bytesWritten: number } };
+  return inflated('a deflated frame', maxFrameBytes, () => inflateOnce(data, maxFrameBytes));
+}
+
+/** Runs an inflate, turning its InflateFailure into the error a peer's bad frame gets. */
+function inflated(what: string, maxFrameBytes: number, inflate: () => Uint8Array): Uint8Array {
   try {
-    result = inflateRawSync(data, { info: true, maxOutputLength: maxFrameBytes }) as unknown as typeof result;
+    return inflate();
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new CrmsyncError('ERR_FRAME_TOO_LARGE', `a deflated frame inflates past the ${maxFrameBytes}-byte limit`);
-    }
-    throw new CrmsyncError('ERR_PROTOCOL', `invalid message: a deflated frame does not inflate (${code ?? 'error'})`);
+    if (!(err instanceof InflateFailure)) throw err;
+    if (err.tooLarge) throw new CrmsyncError('ERR_FRAME_TOO_LARGE', `${what} inflates past the ${maxFrameBytes}-byte limit`);
+    throw new CrmsyncError('ERR_PROTOCOL', `invalid message: ${what} ${err.message}`);
   }
-  // zlib ignores what follows the end of the stream: refused, so one frame has one encoding.
-  if (result.engine.bytesWritten !== data.length) throw new CrmsyncError('ERR_PROTOCOL', 'invalid message: data after the end of a deflated frame');
-  return result.buffer;
 }

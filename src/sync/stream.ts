@@ -29,31 +29,29 @@ export function onIngested(s: ProtocolState, event: Extract<Event, { type: 'inge
     if (event.epoch < s.recvEpoch) return s;
     return askResync(flushAck(s, env, out), event.epoch, env, out);
   }
-  if (!s.cumulativeAcks) {
-    out.push({ type: 'send', message: { type: 'ack', batch: event.batch, clock: toWireClock(env.holdings, event.origins) } });
-  } else {
-    // Invariant 9: one ack for up to ACK_EVERY_FRAMES frames, or what ACK_DELAY_MS collected.
-    const pending = s.pendingAck;
-    const origins = pending ? [...new Set([...pending.origins, ...event.origins])] : event.origins;
-    s = { ...s, pendingAck: { batch: Math.max(pending?.batch ?? 0, event.batch), origins, frames: (pending?.frames ?? 0) + 1 } };
-    if (s.pendingAck!.frames >= ackEvery(s.peerWindow)) s = flushAck(s, env, out);
-    else if (!pending) out.push({ type: 'ack-later' });
-  }
+  // Invariant 9: one ack for up to ackEvery frames, or what ACK_DELAY_MS collected (every
+  // frame at once without cumulative acks).
+  const pending = s.pendingAck;
+  const origins = pending ? [...new Set([...pending.origins, ...event.origins])] : event.origins;
+  s = { ...s, pendingAck: { batch: Math.max(pending?.batch ?? 0, event.batch), origins, frames: (pending?.frames ?? 0) + 1 } };
+  if (s.pendingAck!.frames >= ackEvery(s)) s = flushAck(s, env, out);
+  else if (!pending) out.push({ type: 'ack-later' });
   // Records we hold whose history we have only in part: asked for once the region holds
   // what we hold (protocol.ts askForPartial).
   return wantLater(s, event.incomplete ?? []);
 }
 
-/** How many durable frames one ack may cover for a peer with this send window (invariant 9). */
-export function ackEvery(peerWindow: number | undefined): number {
-  return peerWindow === undefined ? ACK_EVERY_FRAMES : Math.max(1, Math.min(ACK_EVERY_FRAMES, Math.floor(peerWindow / 2)));
+/** How many durable frames one ack may cover on this session (invariant 9): one without cumulative acks. */
+function ackEvery(s: ProtocolState): number {
+  if (!s.cumulativeAcks) return 1;
+  return s.peerWindow === undefined ? ACK_EVERY_FRAMES : Math.max(1, Math.min(ACK_EVERY_FRAMES, Math.floor(s.peerWindow / 2)));
 }
 
 /** Sends the cumulative ack of the frames made durable since the last one (invariant 9), if any. */
 export function flushAck(s: ProtocolState, env: Env, out: Action[]): ProtocolState {
   const pending = s.pendingAck;
   if (!pending) return s;
-  out.push({ type: 'send', message: { type: 'ack', batch: pending.batch, clock: toWireClock(env.holdings, [...pending.origins]) } });
+  out.push({ type: 'send', message: { type: 'ack', batch: pending.batch, clock: toWireClock(env.holdings, pending.origins) } });
   const { pendingAck: _acked, ...rest } = s;
   return rest;
 }

@@ -40,8 +40,7 @@ async function main(): Promise<void> {
   try {
     const cluster = createTestCluster();
     const node = await openNode({ dataDir: join(dir, 'node'), ...cluster.member('node-0') });
-    const { id: _, ...fields } = { id: 'cust-0000001', ...RECORD };
-    await node.records.upsertMany([{ id: 'cust-0000001', fields }]);
+    await node.records.upsertMany([{ id: 'cust-0000001', fields: RECORD }]);
     for (const edit of EDITS) await node.records.update('cust-0000001', edit);
     await node.close();
     const store = await openLevelStore(new Level<string, Uint8Array>(join(dir, 'node'), { keyEncoding: 'utf8', valueEncoding: 'view' }), {

@@ -148,6 +148,13 @@ const DEFLATED = 'deflated';
 const MAX_FRAME_ENCODINGS = 8;
 /** Most protocol features a hello may name. */
 const MAX_FEATURES = 16;
+/** Longest name of a frame encoding or protocol feature. */
+const MAX_TOKEN_LENGTH = 32;
+
+/** A hello's list of encoding or feature names: at most `max`, each a short string. */
+function tokens(value: unknown, what: string, max: number): string[] {
+  return list(value, what, max).map((name, i) => text(name, `${what}.${i}`, MAX_TOKEN_LENGTH));
+}
 
 /** Encodes a message as one frame. */
 export function encodeMessage(msg: Message): Uint8Array {
@@ -220,8 +227,8 @@ function parse(type: Message['type'], m: Obj): Message {
         type, protocol: uint(m.protocol, 'protocol'), cluster: text(m.cluster, 'cluster', 64), node: text(m.node, 'node', 63, NODE_ID),
         key: bytes(m.key, 'key', PUBLIC_KEY_BYTES), nonce: bytes(m.nonce, 'nonce', NONCE_BYTES), proof: list(m.proof ?? [], 'proof', FIXED.maxProofStatements),
         ...(m.invite === undefined ? {} : { invite: invite(m.invite) }),
-        ...(m.compress === undefined ? {} : { compress: list(m.compress, 'compress', MAX_FRAME_ENCODINGS).map((c, i) => text(c, `compress.${i}`, 32)) }),
-        ...(m.features === undefined ? {} : { features: list(m.features, 'features', MAX_FEATURES).map((c, i) => text(c, `features.${i}`, 32)) }),
+        ...(m.compress === undefined ? {} : { compress: tokens(m.compress, 'compress', MAX_FRAME_ENCODINGS) }),
+        ...(m.features === undefined ? {} : { features: tokens(m.features, 'features', MAX_FEATURES) }),
       };
     case 'auth':
       return { type, sig: bytes(m.sig, 'sig', SIGNATURE_BYTES) };

@@ -124,12 +124,12 @@ export class PeerSession {
     this.#limits = options.limits;
     this.#logger = options.logger;
     this.#auth = authContext(trust, connection, (nonce) => host.isOwnNonce(nonce), options.engine.policies);
-    this.#pacer = new DocPacer((n) => this.#sendFrame(encodeMessage({ type: 'mark', n })), options.limits.ackTimeoutMs);
+    this.#pacer = new DocPacer((n) => this.#send(encodeMessage({ type: 'mark', n })), options.limits.ackTimeoutMs);
     this.#floors = new SessionFloors({
       engine, trust, limits: options.limits, logger: options.logger, catchUp: this.#catchUp, owner: this,
       peer: () => ({ remote: this.#state.remote, identity: this.#state.peer, holding: this.#state.peerHolding }),
       isOpen: () => this.#connection.isOpen,
-      sendFrame: (frame) => this.#sendFrame(this.#compressed(frame)),
+      sendFrame: (frame) => this.#send(frame),
       sendRecords: async (ids) => this.#sendRecordMessages(await this.#recordMessages(ids)),
       dispatch: (event) => this.#dispatch(event),
       floorsRaised: (origins) => this.#host.onFloorsRaised?.(this, origins),
@@ -286,14 +286,15 @@ export class PeerSession {
     switch (action.type) {
       case 'send': {
         const frame = action.frame ?? encodeMessage(action.message);
-        this.#sendFrame(HANDSHAKE_KINDS.has(action.message.type) ? frame : this.#compressed(frame));
+        if (HANDSHAKE_KINDS.has(action.message.type)) this.#sendFrame(frame);
+        else this.#send(frame);
         return;
       }
       case 'send-trust': {
         // Erasures can make the set larger than one message may carry: sent in order, in parts.
         const statements = this.#trust.statements();
         for (let i = 0; i === 0 || i < statements.length; i += TRUST_STATEMENTS_PER_FRAME) {
-          this.#sendFrame(this.#compressed(encodeMessage({ type: 'trust', statements: statements.slice(i, i + TRUST_STATEMENTS_PER_FRAME) })));
+          this.#send(encodeMessage({ type: 'trust', statements: statements.slice(i, i + TRUST_STATEMENTS_PER_FRAME) }));
         }
         return;
       }
@@ -319,7 +320,7 @@ export class PeerSession {
         return;
       case 'send-frame':
         this.stats.changesOut += action.entries;
-        this.#sendFrame(this.#compressed(action.frame));
+        this.#send(action.frame);
         return;
       case 'locate':
         this.#async(this.#floors.locate(action.peerHolds), (located) => ({ type: 'located', stream: action.stream, ...located }));
@@ -470,7 +471,7 @@ export class PeerSession {
     const sent = new Set(messages.map((m) => m.id));
     outside.push(...inside.filter((id) => !sent.has(id)));
     if (!(await this.#sendRecordMessages(messages))) return;
-    if (outside.length > 0) this.#sendFrame(this.#compressed(encodeMessage({ type: 'outside', ids: outside })));
+    if (outside.length > 0) this.#send(encodeMessage({ type: 'outside', ids: outside }));
   }
 
   /**
@@ -480,7 +481,7 @@ export class PeerSession {
   async #sendRecordMessages(messages: RecordMessage[]): Promise<boolean> {
     for (const message of messages) {
       if (!this.#connection.isOpen) return false;
-      this.#sendFrame(this.#compressed(encodeMessage(message)));
+      this.#send(encodeMessage(message));
       if (this.#connection.bufferedAmount > this.#limits.sendHighWaterBytes) await this.#connection.drained();
       // The receiver adopts documents one by one: at most a few marks' worth wait there.
       await this.#pacer.sent(this.#host.now());
@@ -559,6 +560,11 @@ export class PeerSession {
     if (remote === undefined || this.#state.phase === 'closed') return undefined;
     this.#dictionary ??= dictionaryCodec(sessionDictionary(this.#engine.nodeId, remote));
     return this.#dictionary;
+  }
+
+  /** Sends a frame after the handshake: compressed where the peer accepts it and that pays. */
+  #send(frame: Uint8Array): void {
+    this.#sendFrame(this.#compressed(frame));
   }
 
   #sendFrame(frame: Uint8Array): void {

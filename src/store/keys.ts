@@ -1,5 +1,5 @@
 /**
- * The key schema (version 2: signed logs). Each kind of data lives in its own sublevel; numbers are
+ * The key schema (version 3: signed logs, compact values). Each kind of data lives in its own sublevel; numbers are
  * fixed-width hex so byte order is numeric order; record ids cannot contain '/', so
  * `${id}/` is a prefix of that record's keys and of no other record's.
  *
@@ -9,10 +9,11 @@
  * |          | 'logStart' / 'floors'       | first held log position / per-origin  |
  * |          |                             | floors of a truncated log             |
  * | clock    | origin                      | { seq, hash } last entry per origin   |
- * | rec      | recordId                    | RecordMeta (state, view, snapshotAt)  |
+ * | rec      | recordId                    | RecordMeta (state, view, snapshotAt), |
+ * |          |                             | positional (meta-codec.ts)            |
  * | doc      | recordId                    | the record's latest snapshot          |
  * | log      | localSeq(12 hex)            | entry + derived data (log-codec.ts)   |
- * | origin   | origin/seq(12 hex)          | { l: localSeq, h: chain hash }        |
+ * | origin   | origin/seq(12 hex)          | localSeq (schema 2: { l, h: chain })  |
  * | hist     | recordId/localSeq(12 hex)   | (empty) history index                 |
  * | away     | recordId/localSeq(12 hex)   | (empty) this node's own changes to    |
  * |          |                             | records it no longer holds (evicted)  |
@@ -20,7 +21,14 @@
  * | state    | any                         | small named values owned by drivers   |
  * | trust    | statement hash (hex)        | signed trust statement                |
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+/**
+ * The schema a store can be opened from and upgraded in place: schema 3 has schema 2's
+ * keys, and writes record metas, log fields and origin index values more compactly
+ * (meta-codec.ts, log-codec.ts); it reads schema 2's values as they are. A build that
+ * reads schema 2 only refuses a store once it is upgraded (ERR_CORRUPT, naming both).
+ */
+export const UPGRADABLE_SCHEMA = 2;
 
 /** Sublevel names. */
 export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'away', 'idx', 'state', 'trust'] as const;

@@ -16,8 +16,9 @@ import { CrmsyncError, storageError } from '../errors.js';
 import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
 import { indexDelta, indexKeysOf } from './indexes.js';
-import { fromLogValue, toLogValue, type OriginIndexValue } from './log-codec.js';
-import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, type SublevelName } from './keys.js';
+import { fromLogValue, positionOf, toLogValue, type LogValue, type OriginIndexValue } from './log-codec.js';
+import { fromMetaValue, toMetaValue } from './meta-codec.js';
+import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, UPGRADABLE_SCHEMA, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
 import type { Eviction, HeadsPage, LogFloor, Mutation, NodeIdentityRecord, RecordCounts, RecordDropOp, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
 
@@ -151,7 +152,11 @@ export class LevelStore implements Store {
       );
       return;
     }
-    if (schema !== SCHEMA_VERSION) {
+    if (schema === UPGRADABLE_SCHEMA) {
+      // Schema 3 only writes values more compactly (meta-codec.ts, log-codec.ts) and reads
+      // schema 2's as they are: the upgrade is the version, written before anything else.
+      await this.#db.batch([{ type: 'put', sublevel: this.#subs.meta, key: 'schema', value: this.#codec.pack(SCHEMA_VERSION) }] as never, { sync: this.#options.sync ?? true } as never);
+    } else if (schema !== SCHEMA_VERSION) {
       throw new CrmsyncError('ERR_CORRUPT', `data directory has key schema ${schema}; this crmsync reads schema ${SCHEMA_VERSION}` +
         (schema === 1 ? ' (schema 1 logs are unsigned: export the records with the crmsync version that wrote them, `crmsync export`, and import them into a node of the new cluster)' : ''));
     }
@@ -209,7 +214,7 @@ export class LevelStore implements Store {
       const rec = this.#subs.rec;
       // A local write or a live push reads one record: in place, not through the thread pool.
       const values = ids.length <= SYNC_READ_MAX ? ids.map((id) => rec.getSync(id)) : await rec.getMany([...ids]);
-      return values.map((bytes) => (bytes === undefined ? undefined : this.#codec.unpack<RecordMeta>(bytes)));
+      return values.map((bytes) => (bytes === undefined ? undefined : fromMetaValue(this.#codec.unpack(bytes))));
     });
   }
 
@@ -261,7 +266,7 @@ export class LevelStore implements Store {
         op.after.snapshot = true;
         op.after.snapshotAt = lastOf.get(op.id) ?? (op.wholeDocument ? this.#nextLocalSeq : op.before?.snapshotAt ?? 0);
       }
-      put(subs.rec, op.id, codec.pack(op.after));
+      put(subs.rec, op.id, codec.pack(toMetaValue(op.after)));
       this.#indexOps(op.before?.view, op.after.view, put, del);
       this.#countDelta(op.before?.view, op.after.view);
     }
@@ -270,7 +275,7 @@ export class LevelStore implements Store {
     for (const entry of entries) {
       const { localSeq, ...stored } = entry;
       put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
-      put(subs.origin, originKey(entry.origin, entry.seq), codec.pack({ l: localSeq, h: Buffer.from(entry.chain, 'hex') } satisfies OriginIndexValue));
+      put(subs.origin, originKey(entry.origin, entry.seq), codec.pack(localSeq satisfies OriginIndexValue));
       // A stub holds none of its record's data: it is no part of the record's history. An
       // evicted record's entries kept whole (this node's own) are indexed apart (`away`).
       if (entry.digest === undefined) put(evicted.has(entry.record) ? this.#awayKey() : subs.hist, histKey(entry.record, localSeq), EMPTY);
@@ -477,7 +482,7 @@ export class LevelStore implements Store {
     return this.#read('reading log entries', async () => {
       if (refs.length === 0) return [];
       const index = await this.#subs.origin.getMany(refs.map((r) => originKey(r.origin, r.seq)));
-      const seqs = index.map((bytes) => (bytes === undefined ? undefined : this.#codec.unpack<OriginIndexValue>(bytes).l));
+      const seqs = index.map((bytes) => (bytes === undefined ? undefined : positionOf(this.#codec.unpack<OriginIndexValue>(bytes))));
       const held = seqs.filter((s): s is number => s !== undefined);
       const values = await this.#subs.log.getMany(held.map((s) => logKey(s)));
       const bySeq = new Map(held.map((s, i) => [s, values[i]]));
@@ -489,7 +494,10 @@ export class LevelStore implements Store {
   }
 
   localSeqOf(origin: string, seq: number): Promise<number | undefined> {
-    return this.#read('reading the origin index', async () => (await this.#getValue<OriginIndexValue>('origin', originKey(origin, seq)))?.l);
+    return this.#read('reading the origin index', async () => {
+      const value = await this.#getValue<OriginIndexValue>('origin', originKey(origin, seq));
+      return value === undefined ? undefined : positionOf(value);
+    });
   }
 
   chainAt(origin: string, seq: number): Promise<string | undefined> {
@@ -502,11 +510,14 @@ export class LevelStore implements Store {
     }
     return this.#read('reading the origin index', async () => {
       const value = await this.#getValue<OriginIndexValue>('origin', originKey(origin, seq));
-      if (value === undefined) {
+      if (value !== undefined && typeof value !== 'number') return Buffer.from(value.h).toString('hex'); // schema 2
+      // The hash is the log entry's; a truncation between the two reads leaves the floor.
+      const entry = value === undefined ? undefined : await this.#getValue<LogValue>('log', logKey(value));
+      if (entry === undefined) {
         const floor = this.floors.get(origin);
         return floor?.seq === seq ? floor.chain : undefined;
       }
-      return Buffer.from(value.h).toString('hex');
+      return Buffer.from(entry.h).toString('hex');
     });
   }
 
@@ -517,7 +528,7 @@ export class LevelStore implements Store {
       const range = options.after === undefined ? {} : { gt: options.after };
       for await (const [key, value] of this.#subs.rec.iterator(range)) {
         last = key;
-        const meta = this.#codec.unpack<RecordMeta>(value);
+        const meta = fromMetaValue(this.#codec.unpack(value));
         if (options.includeDeleted || !meta.view.deleted) views.push(meta.view);
         if (views.length >= options.limit) return { views, next: last };
       }
@@ -529,7 +540,7 @@ export class LevelStore implements Store {
     return this.#read('listing record heads', async () => {
       const records: RecordHeads[] = [];
       for await (const [key, value] of this.#subs.rec.iterator({ ...(options.after === undefined ? {} : { gt: options.after }), limit: options.limit })) {
-        const meta = this.#codec.unpack<RecordMeta>(value);
+        const meta = fromMetaValue(this.#codec.unpack(value));
         records.push({ id: key as RecordId, heads: meta.state.heads, territory: meta.view.territory ?? null });
       }
       return { records, next: records.length < options.limit ? undefined : records[records.length - 1]!.id };

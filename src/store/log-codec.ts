@@ -7,14 +7,16 @@ import type { LoggedEntry, StoredEntry } from '../crdt/change-entry.js';
 import type { Placement } from '../crdt/holding.js';
 import type { NodeId, RecordId } from '../types.js';
 
-interface LogValue {
+/** A stored log entry (short keys, binary hashes). */
+export interface LogValue {
   o: string;
   s: number;
   r: string;
   c: Uint8Array;
   h: Uint8Array;
   t: number;
-  f: string[];
+  /** The fields the change writes: a bit per LOG_FIELDS item when they all are in it, in its order (schema 3); else their names. */
+  f: number | string[];
   g?: Uint8Array;
   a?: string;
   b?: 1;
@@ -28,6 +30,38 @@ interface LogValue {
   w?: [0 | [string, string], [string, string]];
 }
 
+/**
+ * Fields an entry names as one bit each (bit i: LOG_FIELDS[i]), in the order changes
+ * write them. Part of the storage format: append only (test/store/log-codec.test.ts
+ * pins it). Entries naming any other field (a custom one), or these in another order,
+ * keep the names: every entry reads back exactly as it was stored.
+ */
+export const LOG_FIELDS = [
+  'name', 'email', 'phone', 'company', 'title', 'owner', 'territory', 'stage',
+  'address.street', 'address.city', 'address.region', 'address.postcode', 'address.country',
+  'tags', 'notes', 'interactions', 'deleted',
+] as const;
+const LOG_FIELD_BIT = new Map<string, number>(LOG_FIELDS.map((field, i) => [field, i]));
+
+function fieldsValue(fields: string[]): number | string[] {
+  let mask = 0;
+  let last = -1;
+  for (const field of fields) {
+    const bit = LOG_FIELD_BIT.get(field);
+    if (bit === undefined || bit <= last) return fields;
+    mask |= 1 << bit;
+    last = bit;
+  }
+  return mask;
+}
+
+function fieldsOf(value: number | string[]): string[] {
+  if (typeof value !== 'number') return value;
+  const fields: string[] = [];
+  for (let bit = 0; bit < LOG_FIELDS.length; bit++) if (value & (1 << bit)) fields.push(LOG_FIELDS[bit]!);
+  return fields;
+}
+
 const pair = (p: Placement): [string, string] => [p.territory ?? '', p.owner ?? ''];
 const place = ([territory, owner]: [string, string]): Placement => ({
   ...(territory === '' ? {} : { territory }), ...(owner === '' ? {} : { owner }),
@@ -35,7 +69,7 @@ const place = ([territory, owner]: [string, string]): Placement => ({
 
 /** The stored value of an entry. */
 export function toLogValue(e: LoggedEntry): LogValue {
-  const value: LogValue = { o: e.origin, s: e.seq, r: e.record, c: e.change, h: Buffer.from(e.chain, 'hex'), t: e.time, f: e.fields };
+  const value: LogValue = { o: e.origin, s: e.seq, r: e.record, c: e.change, h: Buffer.from(e.chain, 'hex'), t: e.time, f: fieldsValue(e.fields) };
   if (e.sig) value.g = e.sig;
   if (e.author !== undefined) value.a = e.author;
   if (e.boundary) value.b = 1;
@@ -51,7 +85,7 @@ export function toLogValue(e: LoggedEntry): LogValue {
 export function fromLogValue(v: LogValue, localSeq: number): StoredEntry {
   const entry: StoredEntry = {
     origin: v.o as NodeId, seq: v.s, record: v.r as RecordId, change: v.c, localSeq,
-    chain: Buffer.from(v.h).toString('hex'), time: v.t, fields: v.f,
+    chain: Buffer.from(v.h).toString('hex'), time: v.t, fields: fieldsOf(v.f),
   };
   if (v.g) entry.sig = v.g;
   if (v.a !== undefined) entry.author = v.a;
@@ -64,8 +98,12 @@ export function fromLogValue(v: LogValue, localSeq: number): StoredEntry {
   return entry;
 }
 
-/** The origin index value: where the entry sits in the log and its chain hash. */
-export interface OriginIndexValue {
-  l: number;
-  h: Uint8Array;
-}
+/**
+ * The origin index value: where the entry sits in the log. Schema 2 stored it with the
+ * entry's chain hash, `{ l, h }`; the hash is in the log entry, so schema 3 stores the
+ * position alone (35 bytes less per entry).
+ */
+export type OriginIndexValue = number | { l: number; h: Uint8Array };
+
+/** The log position of an origin index value of either schema. */
+export const positionOf = (value: OriginIndexValue): number => (typeof value === 'number' ? value : value.l);

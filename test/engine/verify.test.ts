@@ -2,6 +2,7 @@ import { MemoryLevel } from 'memory-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openNode, type CrmNode } from '../../src/index.js';
 import { createValueCodec } from '../../src/store/codec.js';
+import { fromMetaValue, toMetaValue } from '../../src/store/meta-codec.js';
 import type { RecordMeta } from '../../src/store/store.js';
 
 const open: CrmNode[] = [];
@@ -28,8 +29,8 @@ describe('verify', () => {
     await db.open();
     const codec = createValueCodec();
     const rec = db.sublevel<string, Uint8Array>('rec', { keyEncoding: 'utf8', valueEncoding: 'view' });
-    const meta = codec.unpack<RecordMeta>((await rec.get('r7'))!);
-    await rec.put('r7', codec.pack({ ...meta, view: { ...meta.view, name: 'Forged', territory: 'apac' } }));
+    const meta = fromMetaValue(codec.unpack((await rec.get('r7'))!));
+    await rec.put('r7', codec.pack(toMetaValue({ ...meta, view: { ...meta.view, name: 'Forged', territory: 'apac' } })));
 
     node = await nodeOn(db);
     expect((await node.records.get('r7'))!.name).toBe('Forged');
@@ -51,8 +52,8 @@ describe('verify', () => {
     const codec = createValueCodec();
     const rec = db.sublevel<string, Uint8Array>('rec', { keyEncoding: 'utf8', valueEncoding: 'view' });
     for (let i = 0; i < 5; i++) {
-      const meta = codec.unpack<RecordMeta>((await rec.get(`r${i}`))!);
-      await rec.put(`r${i}`, codec.pack({ ...meta, view: { ...meta.view, name: 'Forged' } }));
+      const meta = fromMetaValue(codec.unpack((await rec.get(`r${i}`))!));
+      await rec.put(`r${i}`, codec.pack(toMetaValue({ ...meta, view: { ...meta.view, name: 'Forged' } })));
     }
 
     node = await nodeOn(db);

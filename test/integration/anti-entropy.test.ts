@@ -9,6 +9,7 @@ import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrmNode } from '../../src/index.js';
 import { createValueCodec } from '../../src/store/codec.js';
+import { fromMetaValue, toMetaValue } from '../../src/store/meta-codec.js';
 import type { RecordMeta } from '../../src/store/store.js';
 import { Harness, waitForConvergence } from './helpers.js';
 
@@ -32,8 +33,8 @@ async function withMeta(dir: string, id: string, change?: (meta: RecordMeta) => 
   const rec = db.sublevel<string, Uint8Array>('rec', { keyEncoding: 'utf8', valueEncoding: 'view' });
   const codec = createValueCodec();
   try {
-    const meta = codec.unpack<RecordMeta>((await rec.get(id))!);
-    if (change) await rec.put(id, codec.pack(change(meta)));
+    const meta = fromMetaValue(codec.unpack((await rec.get(id))!));
+    if (change) await rec.put(id, codec.pack(toMetaValue(change(meta))));
     return meta;
   } finally {
     await db.close();

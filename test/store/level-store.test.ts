@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openLevelStore } from '../../src/store/level-store.js';
 import { parseNodeId } from '../../src/types.js';
 import { hasCode } from '../../src/errors.js';
-import { runStoreConformance } from './store-conformance.js';
+import { createValueCodec } from '../../src/store/codec.js';
+import { chain, mutation, runStoreConformance } from './store-conformance.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const KEY = 'ed25519:' + 'A'.repeat(43);
@@ -107,6 +108,26 @@ describe('LevelStore on disk', () => {
     for (const name of files) if ((await readFile(join(dir, name))).includes(secret)) holding.push(name);
     expect(holding).toEqual([]);
     expect(await store.getState('secret')).toBeUndefined();
+    await store.close();
+  });
+
+  it('reads a chain hash from an origin index value of schema 2 ({ l, h }) as from one of schema 3', async () => {
+    const db = new MemoryLevel<string, Uint8Array>({ keyEncoding: 'utf8', valueEncoding: 'view' });
+    let store = await openLevelStore(db, options('a'));
+    for (let seq = 1; seq <= 3; seq++) await store.commit(mutation(`doc${seq}`, seq, undefined));
+    await store.close();
+    const codec = createValueCodec();
+    const origin = db.sublevel<string, Uint8Array>('origin', { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.open();
+    const l = codec.unpack<number>((await origin.get('a/000000000002'))!);
+    expect(typeof l).toBe('number');
+    await origin.put('a/000000000002', codec.pack({ l, h: Buffer.from(chain(2), 'hex') }));
+    await db.close();
+    store = await openLevelStore(db, options());
+    expect(await store.chainAt('a', 2)).toBe(chain(2)); // schema 2's value
+    expect(await store.chainAt('a', 3)).toBe(chain(3)); // schema 3's
+    expect(await store.localSeqOf('a', 2)).toBe(l);
+    expect((await store.entriesAt([{ origin: 'a', seq: 2 }]))[0]?.record).toBe('doc2');
     await store.close();
   });
 });

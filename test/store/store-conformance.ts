@@ -20,13 +20,15 @@ function view(id: string, extra: Partial<RecordView> = {}): RecordView {
   return { id: id as RecordId, name: `n-${id}`, address: {}, tags: [], notes: '', interactions: 0, custom: {}, createdAt: 1, updatedAt: 2, deleted: false, conflicts: [], ...extra };
 }
 
-const chain = (seq: number) => seq.toString(16).padStart(64, '0');
+/** The chain hash the suite's entry `seq` carries. */
+export const chain = (seq: number) => seq.toString(16).padStart(64, '0');
 
 function entry(origin: NodeId, seq: number, record: string): LoggedEntry {
   return { origin, seq, record: record as RecordId, change: new Uint8Array([seq, 1, 2]), chain: chain(seq), time: seq, fields: ['name'], sig: new Uint8Array(64).fill(seq), boundary: true };
 }
 
-function mutation(id: string, seq: number, before: RecordMeta | undefined, extra: Partial<RecordView> = {}, snapshot?: Uint8Array): Mutation {
+/** A mutation writing record `id` with entry `seq` of node a. */
+export function mutation(id: string, seq: number, before: RecordMeta | undefined, extra: Partial<RecordView> = {}, snapshot?: Uint8Array): Mutation {
   const state = { heads: [`h${seq}`], maxOp: seq, actors: [], ops: {} };
   const after: RecordMeta = { state, view: view(id, extra), snapshotAt: before?.snapshotAt ?? 0, pending: snapshot ? 0 : (before?.pending ?? 0) + 1, ...(before?.snapshot ? { snapshot: true } : {}) };
   return {

@@ -1,0 +1,165 @@
+/**
+ * How a record's meta (its state and view) is stored since key schema 3: positional
+ * arrays instead of maps, hashes and actor ids as bytes instead of hex. A record's meta
+ * took 1,085 bytes as a map of a bench record and takes about 630 this way; on disk,
+ * after LevelDB's compression, 567 against about 360 bytes a record.
+ *
+ * The form is chosen per part, so that every value decodes to exactly what was encoded:
+ * a view whose keys are not in the schema's order (or that has keys the schema does not
+ * name), a state with a key this version does not know, an op path of a custom field:
+ * each goes as it is (a map, a string). A stored map is the form schema 2 wrote; it is
+ * read as it is, so records stored before are read without being rewritten.
+ *
+ * The lists below are part of the storage format: entries may be appended, never
+ * reordered or removed (test/store/meta-codec.test.ts pins them).
+ */
+import type { OpRef, RecordState } from '../crdt/record-state.js';
+import type { RecordView } from '../crdt/record-schema.js';
+import type { RecordMeta } from './store.js';
+
+/** The marker of the positional form (the first item of its array). */
+const META_FORM = 3;
+
+/** View keys in the schema's order (recordViewSchema): position i holds key i. */
+export const VIEW_KEYS = [
+  'id', 'name', 'email', 'phone', 'company', 'title', 'owner', 'territory', 'stage', 'address', 'tags', 'notes',
+  'interactions', 'custom', 'createdAt', 'updatedAt', 'deleted', 'deletedAt', 'conflicts',
+] as const;
+/** Address parts in the schema's order. */
+export const ADDRESS_KEYS = ['street', 'city', 'region', 'postcode', 'country'] as const;
+/** State keys: position i holds key i. */
+export const STATE_KEYS = ['heads', 'maxOp', 'actors', 'ops', 'local', 'notesLength', 'clock', 'known', 'gone', 'times'] as const;
+/** Op paths written as their index in this list; any other path goes as its string. */
+export const OP_PATHS = [
+  'name', 'email', 'phone', 'company', 'title', 'owner', 'territory', 'stage',
+  'address.street', 'address.city', 'address.region', 'address.postcode', 'address.country',
+  'id', 'createdAt', 'updatedAt', 'deleted', 'deletedAt', 'interactions', 'notes', 'tags',
+] as const;
+
+const VIEW_INDEX = new Map<string, number>(VIEW_KEYS.map((k, i) => [k, i]));
+const ADDRESS_INDEX = new Map<string, number>(ADDRESS_KEYS.map((k, i) => [k, i]));
+const STATE_INDEX = new Map<string, number>(STATE_KEYS.map((k, i) => [k, i]));
+const OP_INDEX = new Map<string, number>(OP_PATHS.map((k, i) => [k, i]));
+
+type Stored = unknown[] | Record<string, unknown>;
+
+/** The stored value of a meta. */
+export function toMetaValue(meta: RecordMeta): unknown[] {
+  return [META_FORM, stateValue(meta.state), viewValue(meta.view), meta.snapshotAt, meta.pending, meta.snapshot ? 1 : 0];
+}
+
+/** The meta of a stored value, in either form. */
+export function fromMetaValue(value: Stored): RecordMeta {
+  if (!Array.isArray(value)) return value as unknown as RecordMeta; // schema 2's map
+  if (value[0] !== META_FORM) throw new TypeError(`record meta form ${String(value[0])} is unknown`);
+  const meta: RecordMeta = { state: stateOf(value[1] as Stored), view: viewOf(value[2] as Stored), snapshotAt: value[3] as number, pending: value[4] as number };
+  if (value[5] === 1) meta.snapshot = true;
+  return meta;
+}
+
+/** Keys of `object` are all in `index`, each after the one before: then positions say everything. */
+function inOrder(object: object, index: ReadonlyMap<string, number>): boolean {
+  let last = -1;
+  for (const key of Object.keys(object)) {
+    const at = index.get(key);
+    if (at === undefined || at <= last) return false;
+    last = at;
+  }
+  return true;
+}
+
+function viewValue(view: RecordView): Stored {
+  const address = (view.address ?? {}) as Record<string, unknown>;
+  const source = view as unknown as Record<string, unknown>;
+  // null marks an absent key below: a view holding a null (no schema allows one) goes as it is.
+  if (!inOrder(view, VIEW_INDEX) || !inOrder(address, ADDRESS_INDEX) || hasNull(source) || hasNull(address)) return source;
+  const out: unknown[] = new Array(VIEW_KEYS.length).fill(null);
+  for (const key of Object.keys(source)) {
+    const value = source[key];
+    if (value === undefined) continue;
+    out[VIEW_INDEX.get(key)!] = key === 'address' ? ADDRESS_KEYS.map((part) => address[part] ?? null) : value;
+  }
+  return out;
+}
+
+function hasNull(object: Record<string, unknown>): boolean {
+  for (const key of Object.keys(object)) if (object[key] === null) return true;
+  return false;
+}
+
+function viewOf(value: Stored): RecordView {
+  if (!Array.isArray(value)) return value as unknown as RecordView;
+  const view: Record<string, unknown> = {};
+  for (let i = 0; i < VIEW_KEYS.length; i++) {
+    const item = value[i];
+    if (item === null || item === undefined) continue;
+    if (i === VIEW_INDEX.get('address')) {
+      const address: Record<string, unknown> = {};
+      for (let j = 0; j < ADDRESS_KEYS.length; j++) if ((item as unknown[])[j] !== null) address[ADDRESS_KEYS[j]!] = (item as unknown[])[j];
+      view.address = address;
+    } else {
+      view[VIEW_KEYS[i]!] = item;
+    }
+  }
+  return view as unknown as RecordView;
+}
+
+// Hex strings (heads, actor ids, hash prefixes) go as bytes where they are lowercase hex
+// of whole bytes; anything else as it is. msgpack keeps strings and bytes apart.
+const HEX = /^(?:[0-9a-f]{2})*$/;
+const bytesOf = (hex: string): string | Uint8Array => (HEX.test(hex) ? Buffer.from(hex, 'hex') : hex);
+const hexOf = (value: string | Uint8Array): string =>
+  typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+
+function pathsValue(ops: Record<string, OpRef[]>): unknown[] {
+  const out: unknown[] = [];
+  for (const path of Object.keys(ops)) out.push(OP_INDEX.get(path) ?? path, ops[path]);
+  return out;
+}
+
+function pathsOf(value: unknown[]): Record<string, OpRef[]> {
+  const ops: Record<string, OpRef[]> = {};
+  for (let i = 0; i < value.length; i += 2) {
+    const key = value[i];
+    ops[typeof key === 'number' ? OP_PATHS[key]! : (key as string)] = value[i + 1] as OpRef[];
+  }
+  return ops;
+}
+
+function stateValue(state: RecordState): Stored {
+  if (!knownKeys(state)) return state as unknown as Record<string, unknown>;
+  return [
+    state.heads.map(bytesOf),
+    state.maxOp,
+    state.actors.map(bytesOf),
+    pathsValue(state.ops),
+    state.local ? [bytesOf(state.local.actor), state.local.seq] : null,
+    state.notesLength ?? null,
+    state.clock ?? null,
+    state.known ? state.known.map(([prefix, maxOp]) => [bytesOf(prefix), maxOp]) : null,
+    state.gone ? pathsValue(state.gone) : null,
+    state.times ?? null,
+  ];
+}
+
+/** A state whose keys this version knows all of (their order does not matter: nothing reads a state's key order). */
+function knownKeys(state: RecordState): boolean {
+  for (const key of Object.keys(state)) if (!STATE_INDEX.has(key)) return false;
+  return true;
+}
+
+function stateOf(value: Stored): RecordState {
+  if (!Array.isArray(value)) return value as unknown as RecordState;
+  const [heads, maxOp, actors, ops, local, notesLength, clock, known, gone, times] = value as [
+    (string | Uint8Array)[], number, (string | Uint8Array)[], unknown[], [string | Uint8Array, number] | null, number | null,
+    [number, number][] | null, [string | Uint8Array, number][] | null, unknown[] | null, number[] | null,
+  ];
+  const state: RecordState = { heads: heads.map(hexOf), maxOp, actors: actors.map(hexOf), ops: pathsOf(ops) };
+  if (local) state.local = { actor: hexOf(local[0]), seq: local[1] };
+  if (notesLength !== null) state.notesLength = notesLength;
+  if (clock) state.clock = clock;
+  if (known) state.known = known.map(([prefix, op]) => [hexOf(prefix), op]);
+  if (gone) state.gone = pathsOf(gone);
+  if (times) state.times = times;
+  return state;
+}

@@ -24,7 +24,7 @@ import type { TlsOptions, Transport } from './net/transport.js';
 import { createWsTransport, wsLimitsOf } from './net/ws-transport.js';
 import { createNodeCertificate } from './net/certificate.js';
 import { isLoopback as isLoopbackAddress } from './net/address-policy.js';
-import { openLevelStore, type LevelStore } from './store/level-store.js';
+import { LEVELDB_BLOCK_BYTES, openLevelStore, type LevelStore } from './store/level-store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { AntiEntropy } from './sync/anti-entropy.js';
 import type { AntiEntropyResult } from './sync/anti-entropy-run.js';
@@ -395,7 +395,7 @@ async function levelAt(dataDir: string | undefined): Promise<Level<string, Uint8
   if (!dataDir) throw new TypeError('openNode needs `dataDir` or `db`');
   // Customer data: owner-only (an existing directory keeps its mode).
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  return new Level<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  return new Level<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view', blockSize: LEVELDB_BLOCK_BYTES });
 }
 
 interface Parts {

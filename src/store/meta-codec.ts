@@ -1,8 +1,7 @@
 /**
  * How a record's meta (its state and view) is stored since key schema 3: positional
- * arrays instead of maps, hashes and actor ids as bytes instead of hex. A record's meta
- * took 1,085 bytes as a map of a bench record and takes about 630 this way; on disk,
- * after LevelDB's compression, 567 against about 360 bytes a record.
+ * arrays instead of maps, hashes as bytes instead of hex. A bench record's meta took
+ * 1,085 bytes as a map and takes about 620 this way.
  *
  * The form is chosen per part, so that every value decodes to exactly what was encoded:
  * a view whose keys are not in the schema's order (or that has keys the schema does not
@@ -57,34 +56,36 @@ export function fromMetaValue(value: Stored): RecordMeta {
   return meta;
 }
 
-/** Keys of `object` are all in `index`, each after the one before: then positions say everything. */
-function inOrder(object: object, index: ReadonlyMap<string, number>): boolean {
+/**
+ * The values of `object` at the positions `index` gives their keys, null where a key is
+ * absent; undefined when positions cannot say everything: a key not in `index`, keys out
+ * of its order, or a null value (null marks an absent key).
+ */
+function positional(object: Record<string, unknown>, index: ReadonlyMap<string, number>, width: number): unknown[] | undefined {
+  const out: unknown[] = new Array(width).fill(null);
   let last = -1;
   for (const key of Object.keys(object)) {
     const at = index.get(key);
-    if (at === undefined || at <= last) return false;
+    const value = object[key];
+    if (at === undefined || at <= last || value === null) return undefined;
     last = at;
-  }
-  return true;
-}
-
-function viewValue(view: RecordView): Stored {
-  const address = (view.address ?? {}) as Record<string, unknown>;
-  const source = view as unknown as Record<string, unknown>;
-  // null marks an absent key below: a view holding a null (no schema allows one) goes as it is.
-  if (!inOrder(view, VIEW_INDEX) || !inOrder(address, ADDRESS_INDEX) || hasNull(source) || hasNull(address)) return source;
-  const out: unknown[] = new Array(VIEW_KEYS.length).fill(null);
-  for (const key of Object.keys(source)) {
-    const value = source[key];
-    if (value === undefined) continue;
-    out[VIEW_INDEX.get(key)!] = key === 'address' ? ADDRESS_KEYS.map((part) => address[part] ?? null) : value;
+    if (value !== undefined) out[at] = value;
   }
   return out;
 }
 
-function hasNull(object: Record<string, unknown>): boolean {
-  for (const key of Object.keys(object)) if (object[key] === null) return true;
-  return false;
+const ADDRESS_AT = VIEW_KEYS.indexOf('address');
+
+function viewValue(view: RecordView): Stored {
+  const source = view as unknown as Record<string, unknown>;
+  const out = positional(source, VIEW_INDEX, VIEW_KEYS.length);
+  if (!out) return source;
+  if (out[ADDRESS_AT] !== null) {
+    const address = positional(out[ADDRESS_AT] as Record<string, unknown>, ADDRESS_INDEX, ADDRESS_KEYS.length);
+    if (!address) return source;
+    out[ADDRESS_AT] = address;
+  }
+  return out;
 }
 
 function viewOf(value: Stored): RecordView {
@@ -93,7 +94,7 @@ function viewOf(value: Stored): RecordView {
   for (let i = 0; i < VIEW_KEYS.length; i++) {
     const item = value[i];
     if (item === null || item === undefined) continue;
-    if (i === VIEW_INDEX.get('address')) {
+    if (i === ADDRESS_AT) {
       const address: Record<string, unknown> = {};
       for (let j = 0; j < ADDRESS_KEYS.length; j++) if ((item as unknown[])[j] !== null) address[ADDRESS_KEYS[j]!] = (item as unknown[])[j];
       view.address = address;
@@ -104,8 +105,9 @@ function viewOf(value: Stored): RecordView {
   return view as unknown as RecordView;
 }
 
-// Hex strings (heads, actor ids, hash prefixes) go as bytes where they are lowercase hex
-// of whole bytes; anything else as it is. msgpack keeps strings and bytes apart.
+// Hashes (heads, the prefixes of known changes) go as bytes where they are lowercase hex
+// of whole bytes; anything else as it is. msgpack keeps strings and bytes apart. Actor
+// ids stay strings: a few repeat across all records, so LevelDB's compression takes them.
 const HEX = /^(?:[0-9a-f]{2})*$/;
 const bytesOf = (hex: string): string | Uint8Array => (HEX.test(hex) ? Buffer.from(hex, 'hex') : hex);
 const hexOf = (value: string | Uint8Array): string =>
@@ -131,9 +133,9 @@ function stateValue(state: RecordState): Stored {
   return [
     state.heads.map(bytesOf),
     state.maxOp,
-    state.actors.map(bytesOf),
+    state.actors,
     pathsValue(state.ops),
-    state.local ? [bytesOf(state.local.actor), state.local.seq] : null,
+    state.local ? [state.local.actor, state.local.seq] : null,
     state.notesLength ?? null,
     state.clock ?? null,
     state.known ? state.known.map(([prefix, maxOp]) => [bytesOf(prefix), maxOp]) : null,
@@ -150,16 +152,14 @@ function knownKeys(state: RecordState): boolean {
 
 function stateOf(value: Stored): RecordState {
   if (!Array.isArray(value)) return value as unknown as RecordState;
-  const [heads, maxOp, actors, ops, local, notesLength, clock, known, gone, times] = value as [
-    (string | Uint8Array)[], number, (string | Uint8Array)[], unknown[], [string | Uint8Array, number] | null, number | null,
-    [number, number][] | null, [string | Uint8Array, number][] | null, unknown[] | null, number[] | null,
-  ];
-  const state: RecordState = { heads: heads.map(hexOf), maxOp, actors: actors.map(hexOf), ops: pathsOf(ops) };
-  if (local) state.local = { actor: hexOf(local[0]), seq: local[1] };
-  if (notesLength !== null) state.notesLength = notesLength;
-  if (clock) state.clock = clock;
+  const state: RecordState = { heads: (value[0] as (string | Uint8Array)[]).map(hexOf), maxOp: value[1] as number, actors: value[2] as string[], ops: pathsOf(value[3] as unknown[]) };
+  const local = value[4] as [string, number] | null;
+  if (local) state.local = { actor: local[0], seq: local[1] };
+  if (value[5] !== null) state.notesLength = value[5] as number;
+  if (value[6] !== null) state.clock = value[6] as [number, number][];
+  const known = value[7] as [string | Uint8Array, number][] | null;
   if (known) state.known = known.map(([prefix, op]) => [hexOf(prefix), op]);
-  if (gone) state.gone = pathsOf(gone);
-  if (times) state.times = times;
+  if (value[8] !== null) state.gone = pathsOf(value[8] as unknown[]);
+  if (value[9] !== null) state.times = value[9] as number[];
   return state;
 }

@@ -65,10 +65,10 @@ const SYNC_READ_MAX = 4;
  * LevelDB's block size for the tables it writes (its default is 4 KiB). LevelDB compresses
  * each block on its own, and a block of 16 KiB holds enough neighbouring records that
  * their repeated field names, common words and the genesis hash compress away: 10,000
- * bench records took 9.4 MB on disk with 4 KiB blocks, 7.7 MB with 16 (6.9 with 64). The
- * price is a read that misses the block cache: it decompresses the whole block, about
- * 14 µs instead of 9 (41 µs with 64 KiB; random reads, 1 MB cache). Tables written
- * before keep their blocks; LevelDB reads both.
+ * bench records took 9.4 MB on disk (compacted) with 4 KiB blocks, 7.7 MB with 16 (6.9
+ * with 64). The price is a read that misses the block cache: it decompresses the whole
+ * block, 13 to 14 µs instead of 9 (35 to 41 µs with 64 KiB; random reads, 1 MB cache).
+ * Tables written before keep their blocks; LevelDB reads both.
  */
 export const LEVELDB_BLOCK_BYTES = 16 * 1024;
 
@@ -153,20 +153,13 @@ export class LevelStore implements Store {
     if (schema === undefined) {
       this.identity = options.createIdentity();
       this.nodeId = this.identity.nodeId;
-      await this.#db.batch(
-        [
-          { type: 'put', sublevel: this.#subs.meta, key: 'schema', value: this.#codec.pack(SCHEMA_VERSION) },
-          { type: 'put', sublevel: this.#subs.meta, key: 'node', value: this.#codec.pack(this.identity) },
-          { type: 'put', sublevel: this.#subs.meta, key: 'counts', value: this.#codec.pack(this.#counts) },
-        ] as never,
-        { sync: this.#options.sync ?? true } as never,
-      );
+      await this.#putMeta([['schema', SCHEMA_VERSION], ['node', this.identity], ['counts', this.#counts]]);
       return;
     }
     if (schema === UPGRADABLE_SCHEMA) {
       // Schema 3 only writes values more compactly (meta-codec.ts, log-codec.ts) and reads
       // schema 2's as they are: the upgrade is the version, written before anything else.
-      await this.#db.batch([{ type: 'put', sublevel: this.#subs.meta, key: 'schema', value: this.#codec.pack(SCHEMA_VERSION) }] as never, { sync: this.#options.sync ?? true } as never);
+      await this.#putMeta([['schema', SCHEMA_VERSION]]);
     } else if (schema !== SCHEMA_VERSION) {
       throw new CrmsyncError('ERR_CORRUPT', `data directory has key schema ${schema}; this crmsync reads schema ${SCHEMA_VERSION}` +
         (schema === 1 ? ' (schema 1 logs are unsigned: export the records with the crmsync version that wrote them, `crmsync export`, and import them into a node of the new cluster)' : ''));
@@ -189,6 +182,12 @@ export class LevelStore implements Store {
     }
     this.#awayKept = (await this.#subs.away.keys({ limit: 1 }).all()).length > 0;
     this.#nextLocalSeq = this.lastLocalSeq;
+  }
+
+  /** Writes `meta` values as one synced batch (outside the commit queue: only while loading). */
+  async #putMeta(values: [key: string, value: unknown][]): Promise<void> {
+    const ops = values.map(([key, value]) => ({ type: 'put', sublevel: this.#subs.meta, key, value: this.#codec.pack(value) }));
+    await this.#db.batch(ops as never, { sync: this.#options.sync ?? true } as never);
   }
 
   async #getValue<T>(sub: SublevelName, key: string): Promise<T | undefined> {

@@ -33,8 +33,9 @@ export interface LogValue {
 /**
  * Fields an entry names as one bit each (bit i: LOG_FIELDS[i]), in the order changes
  * write them. Part of the storage format: append only, and at most 31 entries (the bits
- * of a small integer; test/store/log-codec.test.ts pins the list). Entries naming any other field (a custom one), or these in another order,
- * keep the names: every entry reads back exactly as it was stored.
+ * of a small integer; test/store/log-codec.test.ts pins the list). Entries naming any
+ * other field (a custom one), or these in another order, keep the names: every entry
+ * reads back exactly as it was stored.
  */
 export const LOG_FIELDS = [
   'name', 'email', 'phone', 'company', 'title', 'owner', 'territory', 'stage',

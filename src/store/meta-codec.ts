@@ -37,7 +37,7 @@ export const OP_PATHS = [
 
 const VIEW_INDEX = new Map<string, number>(VIEW_KEYS.map((k, i) => [k, i]));
 const ADDRESS_INDEX = new Map<string, number>(ADDRESS_KEYS.map((k, i) => [k, i]));
-const STATE_INDEX = new Map<string, number>(STATE_KEYS.map((k, i) => [k, i]));
+const STATE_KEY_SET: ReadonlySet<string> = new Set(STATE_KEYS);
 const OP_INDEX = new Map<string, number>(OP_PATHS.map((k, i) => [k, i]));
 
 type Stored = unknown[] | Record<string, unknown>;
@@ -146,7 +146,7 @@ function stateValue(state: RecordState): Stored {
 
 /** A state whose keys this version knows all of (their order does not matter: nothing reads a state's key order). */
 function knownKeys(state: RecordState): boolean {
-  for (const key of Object.keys(state)) if (!STATE_INDEX.has(key)) return false;
+  for (const key of Object.keys(state)) if (!STATE_KEY_SET.has(key)) return false;
   return true;
 }
 

@@ -74,24 +74,33 @@ async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, every
 // count a transient spike the sampler might miss, so both are reported).
 const RSS_SAMPLE_MS = 100;
 let rssPeak = 0;
-/** The file-backed part of RSS when the peak was sampled (Linux; 0 elsewhere): see fileBackedRss. */
-let rssPeakFile = 0;
+/** What the RSS held when the peak was sampled: see PeakParts. */
+let rssPeakParts: PeakParts = { fileMb: 0, v8HeapMb: 0, v8UsedMb: 0, buffersMb: 0 };
+
+/**
+ * Where the memory was at the sampled peak: the file-backed part of RSS (`RssFile` in
+ * /proc/self/status: the node binary and libraries, and the pages of LevelDB's table files,
+ * which LevelDB maps into memory to read them: the kernel's page cache, shared and
+ * reclaimable; 0 where /proc is absent), V8's heap (committed, and in use: live objects
+ * plus garbage not yet collected), and the memory of ArrayBuffers and Buffers outside it.
+ * The rest is native memory: malloc (LevelDB's memtables and block cache, zlib, the
+ * threads' arenas), Automerge's wasm memory, code.
+ */
+export type PeakParts = { fileMb: number; v8HeapMb: number; v8UsedMb: number; buffersMb: number };
+
 function startRssSampler(): void {
   const sample = () => {
     const rss = process.memoryUsage.rss();
     if (rss <= rssPeak) return;
     rssPeak = rss;
-    rssPeakFile = fileBackedRss();
+    const m = process.memoryUsage();
+    rssPeakParts = { fileMb: fileBackedRss() / 1048576, v8HeapMb: m.heapTotal / 1048576, v8UsedMb: m.heapUsed / 1048576, buffersMb: m.arrayBuffers / 1048576 };
   };
   sample();
   setInterval(sample, RSS_SAMPLE_MS).unref();
 }
 
-/**
- * Bytes of RSS backed by files (`RssFile` in /proc/self/status): the node binary and
- * libraries, and the pages of LevelDB's table files, which LevelDB maps into memory to
- * read them (the kernel's page cache, shared and reclaimable). 0 where /proc is absent.
- */
+/** Bytes of RSS backed by files (`RssFile` in /proc/self/status); 0 where /proc is absent. */
 function fileBackedRss(): number {
   try {
     const match = /RssFile:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
@@ -220,13 +229,14 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
   },
   async usage() {
     const u = process.resourceUsage();
-    return { cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS, sampledPeakMb: rssPeak / 1048576, peakFileMb: rssPeakFile / 1048576 };
+    return { cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKb: u.maxRSS, sampledPeakMb: rssPeak / 1048576, peak: rssPeakParts };
   },
   /** Forgets the sampled peak (a phase that wants its own peak); replies with the RSS now. */
   async resetRss() {
     rssPeak = 0;
-    rssPeakFile = 0;
-    return { rssMb: process.memoryUsage.rss() / 1048576 };
+    rssPeakParts = { fileMb: 0, v8HeapMb: 0, v8UsedMb: 0, buffersMb: 0 };
+    const m = process.memoryUsage();
+    return { rssMb: m.rss / 1048576, v8HeapMb: m.heapTotal / 1048576 };
   },
   async close() {
     await node?.close();

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { MemberOptions } from '../src/testing.js';
 import { editsOn } from './data.js';
+import type { PeakParts } from './agent.js';
 import { Agent } from './ipc.js';
 import { int, ms, percentile, verdict, type Row } from './table.js';
 
@@ -16,7 +17,17 @@ const STORM_EDITS = 20;
 const REGION_RSS_TARGET_MB = 300;
 
 /** An agent's `usage` reply (bench/agent.ts). */
-export type Usage = { cpuMs: number; maxRssKb: number; sampledPeakMb: number; peakFileMb: number };
+export type Usage = { cpuMs: number; maxRssKb: number; sampledPeakMb: number; peak: PeakParts };
+
+/** V8's committed heap at the sampled peak, and in use (garbage not yet collected included). */
+export function peakHeap(u: Usage): string {
+  return `${u.peak.v8HeapMb.toFixed(0)} (${u.peak.v8UsedMb.toFixed(0)}) MB`;
+}
+
+/** RSS at the sampled peak that is neither file-backed, V8's heap nor buffers. */
+export function peakNative(u: Usage): string {
+  return `${(u.sampledPeakMb - u.peak.fileMb - u.peak.v8HeapMb - u.peak.buffersMb).toFixed(0)} MB`;
+}
 
 /** Runs one fanout of `k` laptops against `region` (already loaded with n records, listening at url). */
 export async function fanout(
@@ -27,7 +38,7 @@ export async function fanout(
   try {
     await Promise.all(laptops.map((l, i) => l.call('open', { dataDir: join(root, `fan-${k}-${i}`), member: member(`laptop-${k}-${i}`) })));
     await Promise.all(laptops.map((l) => l.call('watchIds', { target: n })));
-    const { rssMb: regionStartMb } = await region.call<{ rssMb: number }>('resetRss');
+    const { rssMb: regionStartMb, v8HeapMb: regionStartHeapMb } = await region.call<{ rssMb: number; v8HeapMb: number }>('resetRss');
     // CPU each laptop spent before dialling (process start, opening its store): not the catch-up's.
     const cpuBefore = await Promise.all(laptops.map((l) => l.call<Usage>('usage')));
     const start = performance.timeOrigin + performance.now();
@@ -43,7 +54,7 @@ export async function fanout(
     const last = complete.length === k ? complete[complete.length - 1]! : NaN;
     const rows: Row[] = [
       [`fanout: region, ${k} laptops`, `${complete.length}/${k} laptops hold all ${int(n)}`, `first ${ms(first)}`, `last ${ms(last)}`, '-', complete.length === k ? '' : 'FAIL', '-', '-'],
-      ['   region peak RSS (sampled)', `during the ${k} catch-ups (${regionStartMb.toFixed(0)} MB before them)`, `${regionUsage.sampledPeakMb.toFixed(0)} MB`, `file-backed ${regionUsage.peakFileMb.toFixed(0)} MB`, `< ${REGION_RSS_TARGET_MB} MB`,
+      ['   region peak RSS (sampled)', `during the ${k} catch-ups (${regionStartMb.toFixed(0)} MB before them, V8 heap ${regionStartHeapMb.toFixed(0)} MB)`, `${regionUsage.sampledPeakMb.toFixed(0)} MB`, `file ${regionUsage.peak.fileMb.toFixed(0)} MB, heap ${peakHeap(regionUsage)}, native ${peakNative(regionUsage)}`, `< ${REGION_RSS_TARGET_MB} MB`,
         verdict(regionUsage.sampledPeakMb, REGION_RSS_TARGET_MB), '-', '-'],
       ['   laptop CPU per catch-up', `from dialling to holding all ${int(n)}`, `p50 ${ms(percentile(catchUpCpu, 50))}`, `${ms(catchUpCpu[0]!)} to ${ms(catchUpCpu[catchUpCpu.length - 1]!)}`, '-', '', '-', '-'],
     ];

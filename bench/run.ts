@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type { NodeStatus } from '../src/index.js';
 import { createTestCluster } from '../src/testing.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
-import { fanout, type Usage } from './fanout.js';
+import { fanout, peakHeap, peakNative, type Usage } from './fanout.js';
 import { handshakeMs, verificationCostPerEntry } from './trust-costs.js';
 import { levelFloor, packedRecords, wsFloor } from './floor.js';
 import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
@@ -252,10 +252,12 @@ function pushRss(a: Usage, b: Usage, peakAfter: string[], push: Push): void {
   const target = N >= 100_000 ? 300 : 250;
   push(['peak RSS A / B (sampled)', `maxRSS ${rssMb(a.maxRssKb).toFixed(0)} / ${rssMb(b.maxRssKb).toFixed(0)} MB; after each phase ${peakAfter.join(' ')}`,
     `${a.sampledPeakMb.toFixed(0)} / ${b.sampledPeakMb.toFixed(0)} MB`, '', `< ${target} MB`, verdict(Math.max(a.sampledPeakMb, b.sampledPeakMb), target), '-']);
-  // What of the peak is files mapped into memory (the node binary, LevelDB's table files),
-  // not the node's own: it tells a growing heap from a growing page cache.
-  push(['   of which file-backed at the peak', 'RssFile: the node binary, LevelDB table files mapped to read them',
-    `${a.peakFileMb.toFixed(0)} / ${b.peakFileMb.toFixed(0)} MB`, '', '-', '', '-']);
+  // Where the peak was: files mapped into memory (the node binary, LevelDB's table files:
+  // the page cache, not the node's own), V8's heap, buffers, and the rest (native memory).
+  push(['   at the peak: file-backed, V8 heap', 'RssFile (node binary, LevelDB tables mapped to read); V8 heap committed (in use)',
+    `${a.peak.fileMb.toFixed(0)} / ${b.peak.fileMb.toFixed(0)} MB`, `heap ${peakHeap(a)} / ${peakHeap(b)}`, '-', '', '-']);
+  push(['   at the peak: buffers, native', 'ArrayBuffers and Buffers; the rest (malloc: LevelDB, zlib; Automerge wasm; code)',
+    `${a.peak.buffersMb.toFixed(0)} / ${b.peak.buffersMb.toFixed(0)} MB`, `native ${peakNative(a)} / ${peakNative(b)}`, '-', '', '-']);
 }
 
 /** `--phases p1,rss`: the memory check after loading N records on A (B idle). */

@@ -18,6 +18,7 @@ import type { VerifyReport } from './engine/verify.js';
 import type { RecordChangeEvent } from './engine/writer.js';
 import type { CacheStats } from './engine/doc-cache.js';
 import { CrmsyncError } from './errors.js';
+import { applyHeapGrowth, parseHeapGrowth } from './heap-growth.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { silentLogger, type Logger } from './log.js';
 import type { TlsOptions, Transport } from './net/transport.js';
@@ -106,6 +107,13 @@ export interface NodeOptions {
    * a laptop's directory offline holds what the laptop holds.
    */
   subscription?: SubscriptionView | null;
+  /**
+   * How far V8 lets this process's heap grow past what survived its last full collection
+   * before it collects again, in percent (heap-growth.ts): default 100, a factor of 2, where
+   * V8 would let it reach 4 on most machines. Process-wide: the last node opened sets it.
+   * `false` leaves V8's own choice; a process started with `--heap-growing-percent` keeps its own.
+   */
+  heapGrowthPercent?: number | false;
 }
 
 /** Records in these territories or of these owners (a subscription or a scope, as status shows it). */
@@ -245,6 +253,7 @@ export interface CrmNode {
 export async function openNode(options: NodeOptions): Promise<CrmNode> {
   const limits = resolveLimits(options.limits);
   const policies = resolvePolicies(options.mergePolicies);
+  const heapGrowth = parseHeapGrowth(options.heapGrowthPercent);
   const logger = options.logger ?? silentLogger();
   const timers = options.timers ?? realTimers;
   const bytes = options.randomBytes ?? ((n: number) => randomBytes(n));
@@ -261,6 +270,8 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     sync: options.sync ?? true,
   });
   const log = logger.child({ node: store.nodeId });
+  const heap = applyHeapGrowth(heapGrowth, process);
+  log.debug({ heapGrowthPercent: heap.percent, by: heap.by }, 'V8 heap growth for this process');
   let trust: TrustService;
   try {
     const keys = created ?? existingKeys(store.identity, options);

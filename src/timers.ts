@@ -13,6 +13,17 @@ export interface Timers {
   now(): number;
   /** Calls `fn` after `ms`; the timer never keeps the process alive on its own. */
   after(ms: number, fn: () => void): TimerHandle;
+  /**
+   * Calls `fn` once the callbacks already queued (promise continuations, due I/O) have
+   * run: `setImmediate`. Optional: without it, `after(0, fn)`.
+   */
+  soon?(fn: () => void): void;
+}
+
+/** `timers.soon(fn)`, or `after(0, fn)` where a clock has no `soon`. */
+export function runSoon(timers: Timers, fn: () => void): void {
+  if (timers.soon) timers.soon(fn);
+  else timers.after(0, fn);
 }
 
 /** The real clock. */
@@ -22,5 +33,8 @@ export const realTimers: Timers = {
     const handle = setTimeout(fn, ms);
     handle.unref();
     return { cancel: () => clearTimeout(handle) };
+  },
+  soon(fn) {
+    setImmediate(fn);
   },
 };

@@ -17,7 +17,7 @@ import { FIXED, type Limits } from '../limits.js';
 import type { Logger } from '../log.js';
 import { Backoff } from '../net/backoff.js';
 import { CloseCode, type Connection, type Transport } from '../net/transport.js';
-import type { TimerHandle, Timers } from '../timers.js';
+import { runSoon, type TimerHandle, type Timers } from '../timers.js';
 import type { NodeId } from '../types.js';
 import type { SeqClock } from '../crdt/origin-clock.js';
 import { fingerprintOf } from '../trust/keys.js';
@@ -119,6 +119,8 @@ export class Peers {
   readonly #dialers = new Map<string, Dialer>();
   #ticker: TimerHandle | undefined;
   #unsubscribe: (() => void) | undefined;
+  /** Appends not yet passed on to the sessions (#notifyAppended). */
+  #appended: { source: NodeId | null; origins: string[] }[] = [];
   /** Connections closed because the peer sent something invalid (metrics). */
   rejected = 0;
   /** Frames of unknown message kinds that were ignored (versioning policy; metrics). */
@@ -383,11 +385,32 @@ export class Peers {
     }
   }
 
-  /** New entries in our log: every session pushes what its peer lacks. */
+  /**
+   * New entries in our log: every session pushes what its peer lacks, once the promise
+   * continuations already queued have run (`Timers.soon`: setImmediate). A push reads the
+   * log's tail and encodes, deflates and writes a frame (about 0.3 ms of CPU on the 2-core
+   * machine); started from the commit's callback, it ran a few promise steps later, among
+   * the steps of the caller's next write, and held that write back from LevelDB. Now the
+   * next write is submitted first and the push runs while it waits for its fsync. Commits
+   * that complete meanwhile are passed on with it, in one notification per session.
+   */
   #notifyAppended(source: NodeId | null, origins: string[]): void {
+    this.#appended.push({ source, origins });
+    if (this.#appended.length === 1) runSoon(this.#timers, () => this.#passAppended());
+  }
+
+  #passAppended(): void {
+    const appended = this.#appended;
+    this.#appended = [];
+    if (this.#stopped) return;
     for (const session of this.#sessions) {
       session.notifyAppended();
-      if (source !== null && session.remote !== source) session.announce(origins);
+      // Origins the peer may not have heard of yet: those of entries that came from elsewhere.
+      const origins = new Set<string>();
+      for (const { source, origins: from } of appended) {
+        if (source !== null && session.remote !== source) for (const origin of from) origins.add(origin);
+      }
+      if (origins.size > 0) session.announce([...origins]);
     }
   }
 

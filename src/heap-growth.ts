@@ -2,19 +2,21 @@
  * How far V8 lets the heap of the process a node runs in grow before it collects again.
  *
  * After each full collection V8 sets the next one's threshold at what survived times a
- * factor. On a machine with 2 GB of heap or more (every 64-bit machine with 8 GB of memory)
- * it picks that factor from its collection speed, up to 4; on smaller devices it caps it
- * between 1.3 and 2 (V8's heap-controller). A node's live heap is small (about 20 MB after
+ * factor. Where the heap may grow to V8's default maximum (any machine with a few GB of
+ * memory) it picks that factor from its collection speed, up to 4; only on small devices,
+ * or under a lower `--max-old-space-size`, does it cap it between 1.3 and 2 (V8's
+ * heap-controller.cc, MaxGrowingFactor). A node's live heap is small (about 20 MB after
  * a full collection, whatever the number of records: no per-record state stays in memory),
  * but it allocates fast while it loads, syncs or serves a catch-up, and with a factor of 4
  * V8 lets that garbage pile up to 3 times the live heap before collecting: most of a node's
  * RSS was heap waiting to be collected (at A's peak in the 10,000-record bench, a V8 heap of
- * 132 MB of which 101 counted as used; 20 MB live).
+ * 132 MB of which 101 counted as used, garbage included).
  *
  * A factor of 2 (V8's own on its largest small devices) is set once per process, by
- * `v8.setFlagsFromString`: V8 reads the flag at every full collection, so it applies from
- * the next one. Measured on the 2-core machine (10,000 bench records loaded in one process,
- * 3 alternating runs): the heap after the load 83 to 85 MB instead of 103 to 105, RSS 179 to
+ * `v8.setFlagsFromString`: V8 reads `heap_growing_percent` each time it computes a new
+ * limit (GrowingFactor, where it overrides the dynamic factor), so it applies from the
+ * next full collection. Measured on the 2-core machine (10,000 bench records loaded in
+ * one process, 3 alternating runs): the heap after the load 83 to 85 MB instead of 103 to 105, RSS 179 to
  * 183 MB instead of 202 to 207, load time within the machine's drift. A region serving 20
  * laptops' catch-ups peaked at 205 MB instead of 255, with 12.4 CPU-seconds instead of 13.2.
  * Only when V8 collects changes, never how much it may hold: no new out-of-memory limit.
@@ -24,7 +26,7 @@ import { CrmsyncError } from './errors.js';
 
 /** The default: the old generation may grow by 100% past what survived (a factor of 2). */
 export const HEAP_GROWTH_PERCENT = 100;
-/** Largest value accepted (a factor of 11: beyond it V8's own choice is the better one). */
+/** Largest value accepted (a factor of 11; V8's own never exceeds 4). */
 export const MAX_HEAP_GROWTH_PERCENT = 1000;
 
 /** The V8 flag; Node accepts it with dashes or underscores. */

@@ -110,7 +110,7 @@ export interface NodeOptions {
   /**
    * How far V8 lets this process's heap grow past what survived its last full collection
    * before it collects again, in percent (heap-growth.ts): default 100, a factor of 2, where
-   * V8 would let it reach 4 on most machines. Process-wide: the last node opened sets it.
+   * V8 would let it reach 4 on most machines. Process-wide: the last node opened with a number sets it.
    * `false` leaves V8's own choice; a process started with `--heap-growing-percent` keeps its own.
    */
   heapGrowthPercent?: number | false;

@@ -65,7 +65,7 @@ const SYNC_READ_MAX = 4;
  * LevelDB's block size for the tables it writes (its default is 4 KiB). LevelDB compresses
  * each block on its own, and a block of 16 KiB holds enough neighbouring records that
  * their repeated field names, common words and the genesis hash compress away: 10,000
- * bench records took 9.4 MB on disk (compacted) with 4 KiB blocks, 7.7 MB with 16 (6.9
+ * bench records took 9.5 MB on disk (compacted) with 4 KiB blocks, 7.7 MB with 16 (6.9
  * with 64). The price is a read that misses the block cache: it decompresses the whole
  * block, 13 to 14 µs instead of 9 (35 to 41 µs with 64 KiB; random reads, 1 MB cache).
  * Tables written before keep their blocks; LevelDB reads both.

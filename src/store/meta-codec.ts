@@ -88,20 +88,20 @@ function viewValue(view: RecordView): Stored {
   return out;
 }
 
+/** The object `positional` made `values` of: key i for every value i that is not null. */
+function keyed(values: unknown[], keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    if (value !== null && value !== undefined) out[keys[i]!] = value;
+  }
+  return out;
+}
+
 function viewOf(value: Stored): RecordView {
   if (!Array.isArray(value)) return value as unknown as RecordView;
-  const view: Record<string, unknown> = {};
-  for (let i = 0; i < VIEW_KEYS.length; i++) {
-    const item = value[i];
-    if (item === null || item === undefined) continue;
-    if (i === ADDRESS_AT) {
-      const address: Record<string, unknown> = {};
-      for (let j = 0; j < ADDRESS_KEYS.length; j++) if ((item as unknown[])[j] !== null) address[ADDRESS_KEYS[j]!] = (item as unknown[])[j];
-      view.address = address;
-    } else {
-      view[VIEW_KEYS[i]!] = item;
-    }
-  }
+  const view = keyed(value, VIEW_KEYS);
+  if (view.address !== undefined) view.address = keyed(view.address as unknown[], ADDRESS_KEYS);
   return view as unknown as RecordView;
 }
 

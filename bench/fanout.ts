@@ -54,7 +54,7 @@ export async function fanout(
     const last = complete.length === k ? complete[complete.length - 1]! : NaN;
     const rows: Row[] = [
       [`fanout: region, ${k} laptops`, `${complete.length}/${k} laptops hold all ${int(n)}`, `first ${ms(first)}`, `last ${ms(last)}`, '-', complete.length === k ? '' : 'FAIL', '-', '-'],
-      ['   region peak RSS (sampled)', `during the ${k} catch-ups (${regionStartMb.toFixed(0)} MB before them, V8 heap ${regionStartHeapMb.toFixed(0)} MB)`, `${regionUsage.sampledPeakMb.toFixed(0)} MB`, `file ${regionUsage.peak.fileMb.toFixed(0)} MB, heap ${peakHeap(regionUsage)}, native ${peakNative(regionUsage)}`, `< ${REGION_RSS_TARGET_MB} MB`,
+      ['   region peak RSS (sampled)', `during the ${k} catch-ups (${regionStartMb.toFixed(0)} MB before them, V8 heap ${regionStartHeapMb.toFixed(0)} MB)`, `${regionUsage.sampledPeakMb.toFixed(0)} MB`, `file ${regionUsage.peak.fileMb.toFixed(0)} MB, heap ${peakHeap(regionUsage)}, buffers ${regionUsage.peak.buffersMb.toFixed(0)} MB, native ${peakNative(regionUsage)}`, `< ${REGION_RSS_TARGET_MB} MB`,
         verdict(regionUsage.sampledPeakMb, REGION_RSS_TARGET_MB), '-', '-'],
       ['   laptop CPU per catch-up', `from dialling to holding all ${int(n)}`, `p50 ${ms(percentile(catchUpCpu, 50))}`, `${ms(catchUpCpu[0]!)} to ${ms(catchUpCpu[catchUpCpu.length - 1]!)}`, '-', '', '-', '-'],
     ];

@@ -18,6 +18,7 @@ import type { ChangeOp } from './change-codec/index.js';
 import { GENESIS_OBJECTS } from './change-info.js';
 import { GENESIS_HASH } from './genesis.js';
 import { notesOf } from './record-doc.js';
+import { applyCreation } from './record-creation.js';
 import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type RecordView } from './record-schema.js';
 import { advanceClock, compactTimes, continuesActor, isGone, knownMaxOp, rememberChange, rememberGone, timeIndex } from './state-knowledge.js';
 import { judgeConcurrent, withConflict } from './state-conflicts.js';
@@ -126,6 +127,12 @@ export interface SimpleOutcome {
  * Both require the change to continue its actor's sequence (state-knowledge.ts).
  */
 export function applySimple(state: RecordState, view: RecordView, change: SimpleChange, merge: MergeContext = DEFAULT_MERGE_CONTEXT): SimpleOutcome | undefined {
+  // A record's first change (bulk loads, imports, catch-ups): the same outcome, cheaper.
+  return applyCreation(state, view, change) ?? applyGeneral(state, view, change, merge);
+}
+
+/** applySimple without its shortcut for first changes (record-creation.ts); exported for the test that holds the two equal. */
+export function applyGeneral(state: RecordState, view: RecordView, change: SimpleChange, merge: MergeContext = DEFAULT_MERGE_CONTEXT): SimpleOutcome | undefined {
   const linear = sameSet(change.deps, state.heads);
   if (linear ? change.startOp !== state.maxOp + 1 : !concurrentReady(state, change)) return undefined;
   // A state stored before the clock and the times were kept takes Automerge once (state-of-doc.ts reads them back).

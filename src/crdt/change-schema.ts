@@ -18,7 +18,7 @@
 import { nodeIdOfActor } from './actor.js';
 import { codePointLength } from './change-codec/index.js';
 import { GENESIS_OBJECTS, type ChangeOp } from './change-info.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, MAX_NOTES_LENGTH, recordViewSchema, type RecordView } from './record-schema.js';
+import { ADDRESS_FIELDS, ATOMIC_FIELDS, MAX_NOTES_LENGTH, recordViewSchema, valueFits, type RecordView } from './record-schema.js';
 import { MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN } from '../types.js';
 
 const view = recordViewSchema.shape;
@@ -36,7 +36,7 @@ type Op = ChangeOp & { key?: string; value?: unknown; datatype?: string; elemId?
 /** A plain string put (what A.ImmutableString writes). */
 const isString = (op: Op): boolean => op.action === 'set' && typeof op.value === 'string' && (op.datatype === undefined || op.datatype === 'str');
 const isNumber = (op: Op): boolean => op.action === 'set' && typeof op.value === 'number' && Number.isFinite(op.value) && NUMBER_TYPES.has(op.datatype);
-const parses = (schema: { safeParse(v: unknown): { success: boolean } }, value: unknown): boolean => schema.safeParse(value).success;
+const parses = valueFits;
 
 /**
  * Undefined when every operation of a change by `origin` writes only what the record

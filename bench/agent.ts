@@ -120,10 +120,15 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
     node.onChange(onRemote);
     return { url: node.url, nodeId: node.id };
   },
-  /** P1: the public batch API, one durable batch of `batch` records after the other. */
+  /**
+   * P1: the public batch API, one durable batch of `batch` records after the other. `ms`
+   * is the time spent in `upsertMany` alone: an application has its records at hand, so
+   * making the seeded ones (`generateMs`, 5 to 8% of it at 10,000) is not crmsync's time.
+   */
   async seed({ n, seed, batch, territories }) {
     const n0 = need();
     const t0 = now();
+    let inApi = 0;
     for (let start = 0; start < n; start += batch) {
       const items = [];
       for (let i = start; i < Math.min(n, start + batch); i++) {
@@ -132,11 +137,13 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
         if (territories) fields.territory = `T${i % territories}`;
         items.push({ id, fields });
       }
+      const called = now();
       const results = await n0.records.upsertMany(items);
+      inApi += now() - called;
       const bad = results.find((r) => r.status !== 'created');
       if (bad) throw new Error(`seed: ${bad.id} was ${bad.status} (${bad.error?.message ?? ''})`);
     }
-    return { ms: now() - t0 };
+    return { ms: inApi, generateMs: now() - t0 - inApi };
   },
   async edits({ edits, concurrency }: { edits: Edit[]; concurrency: number }) {
     const n0 = need();

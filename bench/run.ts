@@ -101,10 +101,10 @@ async function main(): Promise<number> {
   };
 
   log(`P1: loading ${int(N)} records into A`);
-  const p1 = await A.call<{ ms: number }>('seed', { n: N, seed: SEED, batch: P1_BATCH, ...(SUBS ? { territories: SUBS_TERRITORIES } : {}) });
+  const p1 = await A.call<{ ms: number; generateMs: number }>('seed', { n: N, seed: SEED, batch: P1_BATCH, ...(SUBS ? { territories: SUBS_TERRITORIES } : {}) });
   await cpu();
   const p1Target = 1500 * Math.max(1, N / 10_000);
-  push(['P1 bulk load on A', `${int(N)} records, upsertMany of ${P1_BATCH}`, ms(p1.ms), rate(N, p1.ms, ' rec/s'), `< ${ms(p1Target)}`, verdict(p1.ms, p1Target), '-']);
+  push(['P1 bulk load on A', `${int(N)} records, upsertMany of ${P1_BATCH} (making them: ${ms(p1.generateMs)}, not counted)`, ms(p1.ms), rate(N, p1.ms, ' rec/s'), `< ${ms(p1Target)}`, verdict(p1.ms, p1Target), '-']);
   push(['   floor: LevelDB one batch', `${bytes(lvl.bytes)} msgpack, sync`, ms(lvl.ms), rate(N, lvl.ms, ' rec/s'), '-', '', '-']);
 
   if (MEMORY_ONLY) return memoryOnly(A, B, N, usage, rows, push, failed);

@@ -74,7 +74,7 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
       interactions += op.value;
       continue;
     }
-    const path = pathOf(op.obj, op.key);
+    const path = fieldPath(op.obj, op.key);
     if (path === undefined || path in ops || !isPlainSet(op)) return undefined;
     if (!setField(op, path)) return undefined;
     ops[path] = [[change.startOp + offset, 1, time]];
@@ -151,8 +151,8 @@ function isPlainSet(op: ChangeOp, datatype?: ChangeOp['datatype']): boolean {
   return op.action === 'set' && op.pred.length === 0 && (datatype === undefined ? !op.insert : op.datatype === datatype);
 }
 
-/** The state field path of a map key, as fieldPath (record-state.ts) gives it. */
-function pathOf(obj: string, key: string): string | undefined {
+/** The state field path of a map key of a genesis object; undefined for anything else. */
+export function fieldPath(obj: string, key: string): string | undefined {
   if (obj === '_root') return key;
   if (obj === GENESIS_OBJECTS.address) return ADDRESS.has(key) ? `address.${key}` : undefined;
   if (obj === GENESIS_OBJECTS.custom) return `custom.${key}`;

@@ -18,12 +18,14 @@ import type { ChangeOp } from './change-codec/index.js';
 import { GENESIS_OBJECTS } from './change-info.js';
 import { GENESIS_HASH } from './genesis.js';
 import { notesOf } from './record-doc.js';
-import { applyCreation } from './record-creation.js';
-import { ADDRESS_FIELDS, ATOMIC_FIELDS, canonicalView, type RecordView } from './record-schema.js';
+import { applyCreation, fieldPath } from './record-creation.js';
+import { ATOMIC_FIELDS, canonicalView, type RecordView } from './record-schema.js';
 import { advanceClock, compactTimes, continuesActor, isGone, knownMaxOp, rememberChange, rememberGone, timeIndex } from './state-knowledge.js';
 import { judgeConcurrent, withConflict } from './state-conflicts.js';
 import { DEFAULT_MERGE_CONTEXT, isConflictField, type MergeContext } from './record-conflicts.js';
 import type { RecordId } from '../types.js';
+
+export { fieldPath };
 
 /** An op id as [counter, index into RecordState.actors, index into RecordState.times of its change's time]. */
 export type OpRef = [counter: number, actor: number, time?: number];
@@ -58,7 +60,6 @@ export interface RecordState {
 
 const ROOT_NUMBERS = new Set(['createdAt', 'updatedAt', 'deletedAt']);
 const ATOMIC: ReadonlySet<string> = new Set(ATOMIC_FIELDS);
-const ADDRESS: ReadonlySet<string> = new Set(ADDRESS_FIELDS);
 const GENESIS_ACTOR = '00';
 
 /** The state of a record nobody has written yet (the genesis document). */
@@ -71,14 +72,6 @@ export function emptyView(id: RecordId): RecordView {
   return { id, name: '', address: {}, tags: [], notes: '', interactions: 0, custom: {}, createdAt: 0, updatedAt: 0, deleted: false, conflicts: [] };
 }
 
-/** The state field path of a map key of a genesis object; undefined for anything else. */
-export function fieldPath(obj: string, key: string): string | undefined {
-  if (obj === '_root') return key;
-  if (obj === GENESIS_OBJECTS.address) return ADDRESS.has(key) ? `address.${key}` : undefined;
-  if (obj === GENESIS_OBJECTS.custom) return `custom.${key}`;
-  if (obj === GENESIS_OBJECTS.tags) return `tags.${key}`;
-  return undefined;
-}
 
 /** Op id string (`counter@actor`) of a ref. */
 export function opIdOf(state: RecordState, ref: OpRef): string {

@@ -123,7 +123,7 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
   /**
    * P1: the public batch API, one durable batch of `batch` records after the other. `ms`
    * is the time spent in `upsertMany` alone: an application has its records at hand, so
-   * making the seeded ones (`generateMs`, 5 to 8% of it at 10,000) is not crmsync's time.
+   * making the seeded ones (`generateMs`, about 4% of it at 10,000) is not crmsync's time.
    */
   async seed({ n, seed, batch, territories }) {
     const n0 = need();

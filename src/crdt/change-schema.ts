@@ -36,7 +36,6 @@ type Op = ChangeOp & { key?: string; value?: unknown; datatype?: string; elemId?
 /** A plain string put (what A.ImmutableString writes). */
 const isString = (op: Op): boolean => op.action === 'set' && typeof op.value === 'string' && (op.datatype === undefined || op.datatype === 'str');
 const isNumber = (op: Op): boolean => op.action === 'set' && typeof op.value === 'number' && Number.isFinite(op.value) && NUMBER_TYPES.has(op.datatype);
-const parses = valueFits;
 
 /**
  * Undefined when every operation of a change by `origin` writes only what the record
@@ -57,9 +56,9 @@ function checkOp(op: Op, origin: string): string | undefined {
       return checkRoot(op);
     case GENESIS_OBJECTS.address:
       if (op.key === undefined || !ADDRESS.has(op.key) || op.action === 'del') return op.key === undefined ? 'a list operation into the address' : undefined;
-      return isString(op) && parses(view.address.shape[op.key as keyof typeof view.address.shape], op.value) ? undefined : `an invalid address.${op.key}`;
+      return isString(op) && valueFits(view.address.shape[op.key as keyof typeof view.address.shape], op.value) ? undefined : `an invalid address.${op.key}`;
     case GENESIS_OBJECTS.tags:
-      if (op.key === undefined || !parses(view.tags.element, op.key)) return 'an invalid tag';
+      if (op.key === undefined || !valueFits(view.tags.element, op.key)) return 'an invalid tag';
       return op.action === 'del' || isNumber(op) ? undefined : `an invalid value for tag ${JSON.stringify(op.key.slice(0, 64))}`;
     case GENESIS_OBJECTS.notes:
       return op.action === 'del' || isString(op) ? undefined : 'a non-character into the notes';
@@ -67,7 +66,7 @@ function checkOp(op: Op, origin: string): string | undefined {
       if (op.key === undefined || op.key.length < 1 || op.key.length > 64) return 'an invalid custom field name';
       if (op.action === 'del') return undefined;
       return isString(op) || isNumber(op) || (op.action === 'set' && typeof op.value === 'boolean')
-        ? (parses(view.custom, { [op.key]: op.value }) ? undefined : `an invalid custom.${op.key}`)
+        ? (valueFits(view.custom, { [op.key]: op.value }) ? undefined : `an invalid custom.${op.key}`)
         : `a non-scalar into custom.${op.key}`;
     default: {
       // An object outside what views read (a newer version's field): see the file comment.
@@ -82,7 +81,7 @@ function checkRoot(op: Op): string | undefined {
   if (key === undefined) return 'a list operation into the record';
   if (ATOMIC.has(key)) {
     if (op.action === 'del') return undefined;
-    return isString(op) && parses(view[key as keyof typeof view], op.value) ? undefined : `an invalid ${key}`;
+    return isString(op) && valueFits(view[key as keyof typeof view], op.value) ? undefined : `an invalid ${key}`;
   }
   if (key === 'interactions') return op.action === 'inc' && typeof op.value === 'number' && Number.isSafeInteger(op.value) ? undefined : 'over the interaction counter';
   if (FIXED_ROOT_KEYS.has(key)) return `over the ${key} of the record`;

@@ -62,7 +62,8 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
     at += op.run ?? 1;
     if (op.obj === GENESIS_OBJECTS.notes) {
       // One run of characters into the empty notes, starting at the head.
-      if (notes !== undefined || op.elemId !== '_head' || !isPlainSet(op, 'str') || !op.insert || typeof op.value !== 'string') return undefined;
+      const firstRun = notes === undefined && op.elemId === '_head' && op.insert && op.pred.length === 0;
+      if (!firstRun || op.action !== 'set' || op.datatype !== 'str' || typeof op.value !== 'string') return undefined;
       notes = op.value;
       touched.push('notes');
       continue;
@@ -75,7 +76,7 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
       continue;
     }
     const path = fieldPath(op.obj, op.key);
-    if (path === undefined || path in ops || !isPlainSet(op)) return undefined;
+    if (path === undefined || path in ops || op.action !== 'set' || op.insert || op.pred.length > 0) return undefined;
     if (!setField(op, path)) return undefined;
     ops[path] = [[change.startOp + offset, 1, time]];
     touched.push(path);
@@ -144,11 +145,6 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
     out.conflicts = [];
     return out as unknown as RecordView;
   }
-}
-
-/** A `set` of a fresh value: no predecessors, no insert; of `datatype` when given. */
-function isPlainSet(op: ChangeOp, datatype?: ChangeOp['datatype']): boolean {
-  return op.action === 'set' && op.pred.length === 0 && (datatype === undefined ? !op.insert : op.datatype === datatype);
 }
 
 /** The state field path of a map key of a genesis object; undefined for anything else. */

@@ -30,9 +30,12 @@ const fitsLength = (s: string, max: number) => s.length <= max || codePointLengt
 /** Trimmed, 1 to `max` characters. */
 const text = (max: number) => fastChecked(
   z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`),
-  (value) => typeof value === 'string' && textFits(value.trim(), max),
+  (value) => {
+    if (typeof value !== 'string') return false;
+    const trimmed = value.trim();
+    return trimmed.length >= 1 && fitsLength(trimmed, max);
+  },
 );
-const textFits = (trimmed: string, max: number) => trimmed.length >= 1 && fitsLength(trimmed, max);
 /** At most `max` characters, as they are. */
 const shortString = (max: number) => fastChecked(z.string().max(max), (value) => typeof value === 'string' && fitsLength(value, max));
 const nullable = <T extends z.ZodTypeAny>(schema: T) => schema.nullable().optional();

@@ -72,7 +72,6 @@ export function emptyView(id: RecordId): RecordView {
   return { id, name: '', address: {}, tags: [], notes: '', interactions: 0, custom: {}, createdAt: 0, updatedAt: 0, deleted: false, conflicts: [] };
 }
 
-
 /** Op id string (`counter@actor`) of a ref. */
 export function opIdOf(state: RecordState, ref: OpRef): string {
   return `${ref[0]}@${state.actors[ref[1]]}`;

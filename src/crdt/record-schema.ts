@@ -3,6 +3,7 @@
  * boundary, with field-level errors) and what readers get back (RecordView).
  */
 import { z } from 'zod';
+import { DECLINE, fastParse, fastParsed, isPlainObject } from './fast-parse.js';
 import { codePointLength } from './change-codec/index.js';
 import { validationError } from '../errors.js';
 import { MAX_RECORD_ID_LENGTH, RECORD_ID_PATTERN, type RecordId } from '../types.js';
@@ -12,37 +13,62 @@ export const STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'customer
 /** One pipeline stage. */
 export type Stage = (typeof STAGES)[number];
 
-/**
- * The same verdict as a schema's, for its most common values, without zod's per-call
- * work: a receiver checks every field value of every change it takes in (change-schema.ts),
- * which took about 7% of a catch-up's CPU through `safeParse`. Each is registered beside
- * the schema it stands for, and test/crdt/record-schema-fast.test.ts holds every one to
- * its schema on random and hostile values.
- */
-const FAST_CHECKS = new Map<z.ZodTypeAny, (value: unknown) => boolean>();
-function fastChecked<T extends z.ZodTypeAny>(schema: T, check: (value: unknown) => boolean): T {
-  FAST_CHECKS.set(schema, check);
-  return schema;
-}
-
 /** Whether `s` has at most `max` characters: code points, as zod counts them (a code point is one or two UTF-16 units). */
 const fitsLength = (s: string, max: number) => s.length <= max || codePointLength(s) <= max;
 /** Trimmed, 1 to `max` characters. */
-const text = (max: number) => fastChecked(
+const text = (max: number) => fastParsed(
   z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`),
   (value) => {
-    if (typeof value !== 'string') return false;
+    if (typeof value !== 'string') return DECLINE;
     const trimmed = value.trim();
-    return trimmed.length >= 1 && fitsLength(trimmed, max);
+    return trimmed.length >= 1 && fitsLength(trimmed, max) ? trimmed : DECLINE;
   },
 );
 /** At most `max` characters, as they are. */
-const shortString = (max: number) => fastChecked(z.string().max(max), (value) => typeof value === 'string' && fitsLength(value, max));
+const shortString = (max: number) => fastParsed(z.string().max(max), (value) => (typeof value === 'string' && fitsLength(value, max) ? value : DECLINE));
 const nullable = <T extends z.ZodTypeAny>(schema: T) => schema.nullable().optional();
 const customValue = z.union([z.string().max(2000), z.number().finite(), z.boolean()]);
-const tag = z.string().trim().min(1).max(64).regex(/^[^\s,]+( [^\s,]+)*$/, 'tags are single words or phrases without commas');
+const customValueFits = (value: unknown) => (typeof value === 'string' && fitsLength(value, 2000)) || (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean';
+/** Custom fields: 1 to 64 characters a key; a string, a finite number or a boolean (or null, to clear one, where `clearable`). */
+const customFields = <V extends z.ZodTypeAny>(valueSchema: V, clearable: boolean) => fastParsed(
+  z.record(z.string().min(1).max(64), valueSchema),
+  (value) => {
+    if (!isPlainObject(value) || Object.getOwnPropertySymbols(value).length > 0) return DECLINE;
+    const out: Record<string, string | number | boolean | null> = {};
+    for (const key of Object.keys(value)) {
+      const field = value[key];
+      // zod leaves `__proto__` out of its output silently: it decides that one.
+      if (key === '__proto__' || key.length === 0 || !fitsLength(key, 64)) return DECLINE;
+      if (!customValueFits(field) && !(clearable && field === null)) return DECLINE;
+      out[key] = field as string | number | boolean | null;
+    }
+    return out as Record<string, z.output<V>>;
+  },
+);
+const TAG = /^[^\s,]+( [^\s,]+)*$/;
+const parseTag = (value: unknown) => {
+  if (typeof value !== 'string') return DECLINE;
+  const trimmed = value.trim();
+  return trimmed.length >= 1 && fitsLength(trimmed, 64) && TAG.test(trimmed) ? trimmed : DECLINE;
+};
+const tag = fastParsed(z.string().trim().min(1).max(64).regex(TAG, 'tags are single words or phrases without commas'), parseTag);
+/** Up to 100 tags, each trimmed. */
+const tagList = () => fastParsed(z.array(tag).max(100), (value) => {
+  if (!Array.isArray(value) || value.length > 100) return DECLINE;
+  const out: string[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const parsed = parseTag(value[i]);
+    if (parsed === DECLINE) return DECLINE;
+    out.push(parsed);
+  }
+  return out;
+});
+const notesText = () => fastParsed(z.string().max(MAX_NOTES_LENGTH), (value) => (typeof value === 'string' && fitsLength(value, MAX_NOTES_LENGTH) ? value : DECLINE));
+/** A whole number from `min` to `max` (all of them safe integers). */
+const wholeNumber = (min: number, max: number) => fastParsed(z.number().int().min(min).max(max), (value) => (Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max ? value as number : DECLINE));
+const flag = () => fastParsed(z.boolean(), (value) => (typeof value === 'boolean' ? value : DECLINE));
 
-/** zod's own e-mail pattern, named so that the fast check (FAST_CHECKS) tests the very same one. */
+/** zod's own e-mail pattern, named so that the fast parse tests the very same one. */
 const EMAIL = z.regexes.email;
 const emailFits = (address: string) => EMAIL.test(address) && fitsLength(address, 254);
 /** Digits and separators, then optionally an extension as libphonenumber writes it (`ext. 44`) or as exports do (`x44`, `;ext=44`). */
@@ -62,19 +88,27 @@ export const MAX_NOTES_LENGTH = 100_000;
  */
 const ATOMIC = {
   name: text(200),
-  email: fastChecked(
+  email: fastParsed(
     z.string().trim().toLowerCase().pipe(z.email({ pattern: EMAIL, error: 'must be a valid e-mail address' })).pipe(z.string().max(254)),
-    (value) => typeof value === 'string' && emailFits(value.trim().toLowerCase()),
+    (value) => {
+      if (typeof value !== 'string') return DECLINE;
+      const address = value.trim().toLowerCase();
+      return emailFits(address) ? address : DECLINE;
+    },
   ),
-  phone: fastChecked(
+  phone: fastParsed(
     z.string().trim().regex(PHONE, 'must be a phone number such as +49 30 1234567'),
-    (value) => typeof value === 'string' && PHONE.test(value.trim()),
+    (value) => {
+      if (typeof value !== 'string') return DECLINE;
+      const phone = value.trim();
+      return PHONE.test(phone) ? phone : DECLINE;
+    },
   ),
   company: text(200),
   title: text(200),
   owner: text(100),
   territory: text(MAX_TERRITORY_LENGTH),
-  stage: fastChecked(z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }), (value) => (STAGES as readonly unknown[]).includes(value)),
+  stage: fastParsed(z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }), (value) => ((STAGES as readonly unknown[]).includes(value) ? value as Stage : DECLINE)),
 };
 
 /** Address parts: each atomic on its own, so two people can fix street and city. */
@@ -111,16 +145,16 @@ const writableShape = {
   ...clearable(ATOMIC),
   name: ATOMIC.name,
   address: nullable(z.object(addressShape).strict()),
-  tags: z.array(tag).max(100).optional(),
-  notes: z.string().max(MAX_NOTES_LENGTH).optional(),
-  interactions: z.number().int().min(0).max(1e12).optional(),
-  custom: z.record(z.string().min(1).max(64), customValue.nullable()).optional(),
+  tags: tagList().optional(),
+  notes: notesText().optional(),
+  interactions: wholeNumber(0, 1e12).optional(),
+  custom: customFields(customValue.nullable(), true).optional(),
   /** Lets `stage` move back along the pipeline (the `monotonic` merge policy refuses that otherwise). */
-  reopen: z.boolean().optional(),
+  reopen: flag().optional(),
 };
 
 /** Input to create or replace a record. `name` is required; `id` is generated if absent. */
-export const recordInputSchema = z.object({ id: z.string().optional(), ...writableShape }).strict();
+export const recordInputSchema = z.object({ id: fastParsed(z.string(), (value) => (typeof value === 'string' ? value : DECLINE)).optional(), ...writableShape }).strict();
 /** A field-level update: every field optional; `null` clears a field. */
 export const recordPatchSchema = z
   .object({
@@ -128,11 +162,11 @@ export const recordPatchSchema = z
     name: text(200).optional(),
     address: nullable(z.object(addressShape).strict()),
     /** Tags to add (add-wins against concurrent removes). */
-    addTags: z.array(tag).max(100).optional(),
+    addTags: tagList().optional(),
     /** Tags to remove. */
-    removeTags: z.array(tag).max(100).optional(),
+    removeTags: tagList().optional(),
     /** Adds to the interaction counter (concurrent increments add up). */
-    incrementInteractions: z.number().int().min(-1e9).max(1e9).optional(),
+    incrementInteractions: wholeNumber(-1e9, 1e9).optional(),
   })
   .strict();
 
@@ -173,9 +207,9 @@ export const recordViewSchema = z.object({
   name: shortString(200),
   address: z.object(optional(ADDRESS)).strict(),
   tags: z.array(shortString(64)),
-  notes: z.string().max(MAX_NOTES_LENGTH),
+  notes: notesText(),
   interactions: z.number().finite(),
-  custom: z.record(z.string().min(1).max(64), customValue),
+  custom: customFields(customValue, false),
   createdAt: z.number().finite(),
   updatedAt: z.number().finite(),
   deleted: z.boolean(),
@@ -226,23 +260,19 @@ export type RecordView = Omit<z.output<typeof recordViewSchema>, 'id'> & { id: R
 
 /**
  * Whether `value` passes `schema` (optional or not), as `safeParse` would say, through
- * the schema's fast check where it has one.
+ * the schema's fast parse where it has one.
  */
 export function valueFits(schema: z.ZodTypeAny, value: unknown): boolean {
-  const inner = schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodTypeAny) : schema;
-  const fast = FAST_CHECKS.get(inner);
-  if (fast === undefined) return schema.safeParse(value).success;
-  // An optional schema also takes undefined; the fast checks are for values.
-  return value === undefined ? schema.safeParse(value).success : fast(value);
+  return fastParse(schema, value) !== DECLINE || schema.safeParse(value).success;
 }
 
-/** The schemas with a fast check, and the check: for the test that holds them equal. */
-export function fastCheckedSchemas(): [z.ZodTypeAny, (value: unknown) => boolean][] {
-  return [...FAST_CHECKS];
-}
-
-/** Parses with a schema, turning problems into one ERR_VALIDATION with field details. */
+/**
+ * Parses with a schema, turning problems into one ERR_VALIDATION with field details.
+ * The schema's fast parse answers first where it can (fast-parse.ts): the same data.
+ */
 export function validate<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.output<T> {
+  const fast = fastParse(schema, value);
+  if (fast !== DECLINE) return fast as z.output<T>;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw validationError(what, result.error, 'together');

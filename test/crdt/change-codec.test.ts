@@ -8,7 +8,7 @@ import * as A from '@automerge/automerge';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { decodeChange, encodeChange, toAutomergeShape } from '../../src/crdt/change-codec/index.js';
+import { decodeChange, encodeChange, encodeHashedChange, toAutomergeShape } from '../../src/crdt/change-codec/index.js';
 import { expectRunsAgree } from '../support/text-runs.js';
 
 const SEED = Number(process.env.CODEC_SEED ?? 20_260_417);
@@ -166,6 +166,8 @@ function check(bytes: Uint8Array) {
   // report a difference.
   if (theirs !== undefined && !isDeepStrictEqual(toAutomergeShape(ours), theirs)) expect(toAutomergeShape(ours)).toEqual(theirs);
   if (ours.chunkType === 1 && Buffer.compare(encodeChange(ours), bytes) !== 0) expect(encodeChange(ours)).toEqual(bytes);
+  // The hash sealing computes (for the checksum) is the change's hash.
+  expect(encodeHashedChange(ours).hash).toBe(ours.hash);
   expectRunsAgree(ours, decodeChange(bytes, { textRuns: true }));
   return ours;
 }

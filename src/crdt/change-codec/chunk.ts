@@ -87,8 +87,11 @@ function lengthPrefix(length: number): Uint8Array {
   return w.view();
 }
 
-/** Wraps a body (header fields, then column data) into a type-1 chunk, computing its checksum. */
-export function sealChunk(head: Uint8Array, data: Uint8Array): Uint8Array {
+/**
+ * Wraps a body (header fields, then column data) into a type-1 chunk, computing its
+ * checksum; with the change's hash, of which the checksum is the first 4 bytes.
+ */
+export function sealChunk(head: Uint8Array, data: Uint8Array): { chunk: Uint8Array; hash: string } {
   const length = head.length + data.length;
   const prefix = lengthPrefix(length);
   const out = new Uint8Array(8 + prefix.length + length);
@@ -97,10 +100,11 @@ export function sealChunk(head: Uint8Array, data: Uint8Array): Uint8Array {
   out.set(head, TYPE_AT + prefix.length);
   out.set(data, TYPE_AT + prefix.length + head.length);
   // The checksum is the hash's first 4 bytes ('hex' output: 'buffer' costs an encoding lookup).
-  const checksum = parseInt(sha256Hex(out.subarray(TYPE_AT)).slice(0, 8), 16);
+  const hash = sha256Hex(out.subarray(TYPE_AT));
+  const checksum = parseInt(hash.slice(0, 8), 16);
   out[CHECKSUM_AT] = checksum >>> 24;
   out[CHECKSUM_AT + 1] = (checksum >>> 16) & 0xff;
   out[CHECKSUM_AT + 2] = (checksum >>> 8) & 0xff;
   out[CHECKSUM_AT + 3] = checksum & 0xff;
-  return out;
+  return { chunk: out, hash };
 }

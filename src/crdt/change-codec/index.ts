@@ -4,7 +4,7 @@
  * `encodeChange` builds the canonical chunk Automerge itself would write.
  */
 export { decodeChange } from './decode.js';
-export { encodeChange } from './encode.js';
+export { encodeChange, encodeHashedChange } from './encode.js';
 export { codePointLength } from './encode-input.js';
 export { toAutomergeShape } from './automerge-shape.js';
 export { MAX_CHANGE_OPS, MAX_INFLATED_CHANGE_BYTES } from './types.js';

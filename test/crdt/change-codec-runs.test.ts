@@ -34,6 +34,19 @@ describe('text runs in encodeChange', () => {
     }
   });
 
+  it('encodes a change after a large one (its writers grown, then let go) as Automerge writes it', () => {
+    const big = 'Long notes, line after line. '.repeat(2500); // 72,500 characters (under MAX_CHANGE_OPS): past the writers' kept size
+    const small = 'call back Monday';
+    for (const value of [small, big, small, big.slice(0, 3000), small]) {
+      const bytes = encodeChange(change([text, { ...insert(value, '_head'), run: value.length }]));
+      const [doc] = A.applyChanges(A.init<{ notes: string }>(), [bytes]);
+      expect(doc.notes === value).toBe(true);
+      // Automerge's hash of the bytes (it checks the checksum too) is the one we computed.
+      expect(A.decodeChange(bytes).hash).toBe(decodeChange(bytes).hash);
+      expect(A.getHeads(doc)).toEqual([decodeChange(bytes).hash]);
+    }
+  });
+
   it('numbers the ops after a run on from its last character', () => {
     const value = 'héllo';
     const after: ChangeOp = { action: 'set', obj: '_root', key: 'name', elemId: null, insert: false, datatype: 'str', value: 'Ada', pred: [], markName: null, expand: false };

@@ -34,10 +34,12 @@ export function encodeHashedChange(change: ChangeInput): { change: Uint8Array; h
   const { ops, actors } = resolveOps(change);
   const { others, index } = actorTable(actors);
   const lengths = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-  const data = new ByteWriter(64 + opCount(ops) * 24);
+  const data = DATA;
+  const head = HEAD;
+  data.reset(KEEP_WRITER_BYTES);
+  head.reset(KEEP_WRITER_BYTES);
   if (ops.length > 0) writeColumns(ops, index, data, lengths);
 
-  const head = new ByteWriter(64 + deps.length * 32 + (change.message?.length ?? 0) * 3);
   head.uleb(deps.length);
   for (let i = 0; i < deps.length; i++) head.hex(deps[i]!);
   head.uleb(change.actor.length / 2);
@@ -63,13 +65,6 @@ export function encodeHashedChange(change: ChangeInput): { change: Uint8Array; h
   return { change: chunk, hash };
 }
 
-/** Ops the resolved ops stand for (a text run is one per character). */
-function opCount(ops: ResolvedOp[]): number {
-  let n = 0;
-  for (let i = 0; i < ops.length; i++) n += ops[i]!.run;
-  return n;
-}
-
 /**
  * The chunk's actor table: the author at index 0, then every other referenced actor,
  * sorted; and `index`, mapping each position in `actors` (the author first, then the
@@ -80,6 +75,15 @@ function actorTable(actors: string[]): { others: string[]; index: number[] } {
   const index = actors.map((a, i) => (i === 0 ? 0 : others.indexOf(a) + 1));
   return { others, index };
 }
+
+/**
+ * The writers of a change's column data and header, reused by every encode (sealChunk
+ * copies both into the chunk): a bench record's change allocated two buffers of a few
+ * KB each. One that a large change grew past KEEP_WRITER_BYTES is let go after it.
+ */
+const DATA = new ByteWriter(4096);
+const HEAD = new ByteWriter(512);
+const KEEP_WRITER_BYTES = 64 * 1024;
 
 /** One column per op column, reused by every encode: encoding is synchronous, and no column outlives a call. */
 const COLUMNS = {

@@ -24,6 +24,15 @@ export class ByteWriter {
     this.buf = Buffer.allocUnsafe(capacity) as WriteBuffer;
   }
 
+  /**
+   * Empties the writer for reuse, keeping its buffer unless it grew past `keep` bytes (the
+   * bytes of earlier views are overwritten: copy them out first).
+   */
+  reset(keep: number): void {
+    if (this.buf.length > keep) this.buf = Buffer.allocUnsafe(Math.min(keep, 256)) as WriteBuffer;
+    this.pos = 0;
+  }
+
   /** Makes room for `n` more bytes. */
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;

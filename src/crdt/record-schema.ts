@@ -53,7 +53,7 @@ const parseTag = (value: unknown) => {
 };
 const tag = fastParsed(z.string().trim().min(1).max(64).regex(TAG, 'tags are single words or phrases without commas'), parseTag);
 /** Up to 100 tags, each trimmed. */
-const tagList = () => fastParsed(z.array(tag).max(100), (value) => {
+const tagList = fastParsed(z.array(tag).max(100), (value) => {
   if (!Array.isArray(value) || value.length > 100) return DECLINE;
   const out: string[] = [];
   for (let i = 0; i < value.length; i++) {
@@ -63,10 +63,9 @@ const tagList = () => fastParsed(z.array(tag).max(100), (value) => {
   }
   return out;
 });
-const notesText = () => fastParsed(z.string().max(MAX_NOTES_LENGTH), (value) => (typeof value === 'string' && fitsLength(value, MAX_NOTES_LENGTH) ? value : DECLINE));
 /** A whole number from `min` to `max` (all of them safe integers). */
 const wholeNumber = (min: number, max: number) => fastParsed(z.number().int().min(min).max(max), (value) => (Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max ? value as number : DECLINE));
-const flag = () => fastParsed(z.boolean(), (value) => (typeof value === 'boolean' ? value : DECLINE));
+const flag = fastParsed(z.boolean(), (value) => (typeof value === 'boolean' ? value : DECLINE));
 
 /** zod's own e-mail pattern, named so that the fast parse tests the very same one. */
 const EMAIL = z.regexes.email;
@@ -76,8 +75,9 @@ const PHONE = /^\+?[0-9 ()./-]{3,32}(?:\s*(?:ext\.?|x|;ext=)\s*[0-9]{1,10})?$/i;
 
 /** Longest territory name (territories also name anti-entropy digest groups on the wire). */
 export const MAX_TERRITORY_LENGTH = 100;
-/** Longest notes text (characters, as JavaScript counts them). */
+/** Longest notes text, in characters as zod counts them: code points (a surrogate pair is one). */
 export const MAX_NOTES_LENGTH = 100_000;
+const notesText = fastParsed(z.string().max(MAX_NOTES_LENGTH), (value) => (typeof value === 'string' && fitsLength(value, MAX_NOTES_LENGTH) ? value : DECLINE));
 
 /**
  * THE record schema: every atomic field and how its values are checked. Input, patch,
@@ -145,12 +145,12 @@ const writableShape = {
   ...clearable(ATOMIC),
   name: ATOMIC.name,
   address: nullable(z.object(addressShape).strict()),
-  tags: tagList().optional(),
-  notes: notesText().optional(),
+  tags: tagList.optional(),
+  notes: notesText.optional(),
   interactions: wholeNumber(0, 1e12).optional(),
   custom: customFields(customValue.nullable(), true).optional(),
   /** Lets `stage` move back along the pipeline (the `monotonic` merge policy refuses that otherwise). */
-  reopen: flag().optional(),
+  reopen: flag.optional(),
 };
 
 /** Input to create or replace a record. `name` is required; `id` is generated if absent. */
@@ -162,9 +162,9 @@ export const recordPatchSchema = z
     name: text(200).optional(),
     address: nullable(z.object(addressShape).strict()),
     /** Tags to add (add-wins against concurrent removes). */
-    addTags: tagList().optional(),
+    addTags: tagList.optional(),
     /** Tags to remove. */
-    removeTags: tagList().optional(),
+    removeTags: tagList.optional(),
     /** Adds to the interaction counter (concurrent increments add up). */
     incrementInteractions: wholeNumber(-1e9, 1e9).optional(),
   })
@@ -207,7 +207,7 @@ export const recordViewSchema = z.object({
   name: shortString(200),
   address: z.object(optional(ADDRESS)).strict(),
   tags: z.array(shortString(64)),
-  notes: notesText(),
+  notes: notesText,
   interactions: z.number().finite(),
   custom: customFields(customValue, false),
   createdAt: z.number().finite(),

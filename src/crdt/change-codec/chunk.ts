@@ -93,19 +93,12 @@ function lengthPrefix(length: number): Uint8Array {
  */
 export function sealChunk(head: Uint8Array, data: Uint8Array): { chunk: Uint8Array; hash: string } {
   const length = head.length + data.length;
-  let lengthBytes = 1;
-  for (let rest = length; rest >= 0x80; rest = Math.floor(rest / 128)) lengthBytes++;
-  const out = new Uint8Array(TYPE_AT + 1 + lengthBytes + length);
+  const prefix = lengthPrefix(length);
+  const out = new Uint8Array(8 + prefix.length + length);
   out.set(MAGIC, 0);
-  out[TYPE_AT] = CHANGE_CHUNK;
-  // The body length as unsigned LEB128 (as lengthPrefix writes it), in place.
-  let at = TYPE_AT + 1;
-  for (let rest = length; ; rest = Math.floor(rest / 128)) {
-    out[at++] = rest >= 0x80 ? (rest % 128) | 0x80 : rest;
-    if (rest < 0x80) break;
-  }
-  out.set(head, at);
-  out.set(data, at + head.length);
+  out.set(prefix, TYPE_AT);
+  out.set(head, TYPE_AT + prefix.length);
+  out.set(data, TYPE_AT + prefix.length + head.length);
   // The checksum is the hash's first 4 bytes ('hex' output: 'buffer' costs an encoding lookup).
   const hash = sha256Hex(out.subarray(TYPE_AT));
   const checksum = parseInt(hash.slice(0, 8), 16);

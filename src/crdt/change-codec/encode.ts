@@ -8,7 +8,6 @@
  */
 import { sealChunk } from './chunk.js';
 import { SegmentColumn, writeBooleans, writeRle } from './encode-columns.js';
-import { SCRATCH_KEEP } from './scratch.js';
 import { checkHeader, resolveOps, type ResolvedOp } from './encode-input.js';
 import { ACTION_CODES, Col, COLUMN_COUNT, COLUMN_SPECS, VALUE_TYPE } from './layout.js';
 import { ByteWriter, utf8Length } from './writer.js';
@@ -78,8 +77,9 @@ function actorTable(actors: string[]): { others: string[]; index: number[] } {
 
 /**
  * The writers of a change's column data and header, reused by every encode (sealChunk
- * copies both into the chunk): a bench record's change allocated two buffers of a few
- * KB each. One that a large change grew past KEEP_WRITER_BYTES is let go after it.
+ * copies both into the chunk): a bench record's change allocated a column buffer of about
+ * 3 KB and a header buffer of a few hundred bytes. One that a large change grew past
+ * KEEP_WRITER_BYTES is let go after it.
  */
 const DATA = new ByteWriter(4096);
 const HEAD = new ByteWriter(512);
@@ -94,19 +94,16 @@ const COLUMNS = {
   markName: new SegmentColumn<string | null>(),
 };
 const ALL_COLUMNS = Object.values(COLUMNS);
-/** Each op's value metadata, by op index (a run's entry unused): the values are written after the columns. */
-let opMeta: number[] = [];
 /** The value metadata of one ASCII character (one UTF-8 byte, a string). */
 const ASCII_META = 16 + VALUE_TYPE.str;
 
 /** Writes every op column into `data`, recording each column's length (0: left out). */
 function writeColumns(ops: ResolvedOp[], index: number[], data: ByteWriter, lengths: number[]): void {
-  for (const column of ALL_COLUMNS) column.reset();
   try {
     fillAndWrite(ops, index, data, lengths);
   } finally {
+    // Empty for the next change, also after one that was refused half-way.
     for (const column of ALL_COLUMNS) column.reset();
-    if (opMeta.length > SCRATCH_KEEP) opMeta = [];
   }
 }
 
@@ -143,8 +140,7 @@ function fillAndWrite(ops: ResolvedOp[], index: number[], data: ByteWriter, leng
     keyStr.add(op.key);
     insert.add(op.insert);
     action.add(ACTION_CODES[op.action]);
-    opMeta[o] = valueMeta(op.datatype, op.value);
-    meta.add(opMeta[o]!);
+    meta.add(valueMeta(op.datatype, op.value));
     predCount.add(pred.length);
     for (let j = 0; j < pred.length; j++, preds++) {
       predActor.add(index[pred[j]!.actor]!);
@@ -167,7 +163,7 @@ function fillAndWrite(ops: ResolvedOp[], index: number[], data: ByteWriter, leng
   for (let o = 0; o < ops.length; o++) {
     const { op, run } = ops[o]!;
     if (run > 1) data.utf8(op.value as string, utf8Length(op.value as string));
-    else writeValue(data, op.datatype, op.value, opMeta[o]!);
+    else writeValue(data, op.datatype, op.value, valueMeta(op.datatype, op.value));
   }
   at = close(lengths, Col.ValRaw, data.pos > at, data, at);
   at = close(lengths, Col.PredGroup, writeRle(data, predCount, 'uint'), data, at);

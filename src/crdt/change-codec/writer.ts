@@ -19,17 +19,19 @@ interface WriteBuffer extends Buffer {
 export class ByteWriter {
   buf: WriteBuffer;
   pos = 0;
+  readonly #capacity: number;
   constructor(capacity = 256) {
     // allocUnsafe: small sizes come from Node's pool; every byte is written before it is read.
+    this.#capacity = capacity;
     this.buf = Buffer.allocUnsafe(capacity) as WriteBuffer;
   }
 
   /**
-   * Empties the writer for reuse, keeping its buffer unless it grew past `keep` bytes (the
-   * bytes of earlier views are overwritten: copy them out first).
+   * Empties the writer for reuse, keeping its buffer unless it grew past `keep` bytes (then
+   * it starts again at its first capacity). Views taken before are overwritten: copy them out first.
    */
   reset(keep: number): void {
-    if (this.buf.length > keep) this.buf = Buffer.allocUnsafe(Math.min(keep, 256)) as WriteBuffer;
+    if (this.buf.length > keep) this.buf = Buffer.allocUnsafe(this.#capacity) as WriteBuffer;
     this.pos = 0;
   }
 

@@ -53,7 +53,7 @@ export interface LevelStoreOptions {
  * The value of a key that is all there is to it (an index entry, a history entry): one
  * byte, never none. classic-level 3.0.0 copies every key and value it is given into a
  * `new char[size]` and frees the copy only when it is not empty (`DisposeSliceBuffer`),
- * so each zero-length value leaked a small allocation: 13 or so per created record, and
+ * so each zero-length value leaked a small allocation: about 14 per created record, and
  * a node's native memory grew by about 470 bytes a record, for good (94 MB between
  * 100,000 and 300,000 records loaded). Readers never look at these values.
  */

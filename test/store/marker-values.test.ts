@@ -2,7 +2,7 @@
  * Keys that are all there is to an entry (indexes, histories) are stored with a one-byte
  * value, never an empty one: classic-level 3.0.0 leaks a small native allocation for
  * every zero-length value it is handed (see MARKER_VALUE in src/store/level-store.ts),
- * and a node writes a dozen of them per created record. This reads a real data directory
+ * and a node writes about 14 of them per created record. This reads a real data directory
  * back, byte for byte, after the writes that make such keys.
  */
 import { join } from 'node:path';

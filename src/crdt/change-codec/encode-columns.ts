@@ -17,7 +17,6 @@ import type { ByteWriter } from './writer.js';
 /** How the values of an RLE column are written: unsigned, signed, or as strings. */
 export type ValueKind = 'uint' | 'int' | 'str';
 
-
 /**
  * One column as segments: `values[i]` repeated `counts[i]` times, for i below `size`.
  * Equal neighbours are merged as they are added, so no two adjacent segments hold the
@@ -80,8 +79,8 @@ function writeOne(w: ByteWriter, v: number | string, kind: ValueKind): void {
 
 /**
  * Writes an RLE column (a delta column is an RLE column of its differences, kind 'int');
- * returns false (and writes nothing) when every value is null, since Automerge leaves
- * such a column out of a change.
+ * returns false (and writes nothing) when the column is empty or every value is null,
+ * since Automerge leaves such a column out of a change.
  */
 export function writeRle(w: ByteWriter, column: SegmentColumn<number | string | null>, kind: ValueKind): boolean {
   const { values, counts, size } = column;

@@ -109,7 +109,6 @@ function writeColumns(ops: ResolvedOp[], index: number[], data: ByteWriter, leng
 
 function fillAndWrite(ops: ResolvedOp[], index: number[], data: ByteWriter, lengths: number[]): void {
   const { objActor, objCtr, keyActor, keyCtr, keyStr, insert, action, meta, predCount, predActor, predCtr, expand, markName } = COLUMNS;
-  let preds = 0;
   for (let o = 0; o < ops.length; o++) {
     const { op, obj, elem, pred, run, own } = ops[o]!;
     const oa = obj === null ? null : index[obj.actor]!;
@@ -142,7 +141,7 @@ function fillAndWrite(ops: ResolvedOp[], index: number[], data: ByteWriter, leng
     action.add(ACTION_CODES[op.action]);
     meta.add(valueMeta(op.datatype, op.value));
     predCount.add(pred.length);
-    for (let j = 0; j < pred.length; j++, preds++) {
+    for (let j = 0; j < pred.length; j++) {
       predActor.add(index[pred[j]!.actor]!);
       predCtr.addCounter(pred[j]!.ctr);
     }
@@ -167,8 +166,9 @@ function fillAndWrite(ops: ResolvedOp[], index: number[], data: ByteWriter, leng
   }
   at = close(lengths, Col.ValRaw, data.pos > at, data, at);
   at = close(lengths, Col.PredGroup, writeRle(data, predCount, 'uint'), data, at);
-  at = close(lengths, Col.PredActor, preds > 0 && writeRle(data, predActor, 'uint'), data, at);
-  at = close(lengths, Col.PredCtr, preds > 0 && writeRle(data, predCtr, 'int'), data, at);
+  // Without any pred both columns are empty, and an empty column is left out (writeRle).
+  at = close(lengths, Col.PredActor, writeRle(data, predActor, 'uint'), data, at);
+  at = close(lengths, Col.PredCtr, writeRle(data, predCtr, 'int'), data, at);
   at = close(lengths, Col.Expand, writeBooleans(data, expand, true), data, at);
   at = close(lengths, Col.MarkName, writeRle(data, markName, 'str'), data, at);
 }

@@ -72,7 +72,7 @@ export function existingKeys(record: NodeIdentityRecord, options: IdentityOption
 
 /** Loads the trust list (stored statements, then the options'), founding the cluster on first start. */
 export async function openTrust(store: Store, keys: NodeKeys, options: IdentityOptions, limits: Limits, logger: Logger, now: number): Promise<TrustService> {
-  const verifier = new SignatureVerifier(limits.maxTrustStatements);
+  const verifier = new SignatureVerifier();
   const list = new TrustList({ founderKey: parseFingerprint(store.identity.founder), verifier, maxStatements: limits.maxTrustStatements, maxErasures: limits.maxErasures });
   const joining = await joiningInvitation(store, options);
   const trust = new TrustService({ keys, list, verifier, persistence: store, logger, maxProof: FIXED.maxProofStatements, joining });

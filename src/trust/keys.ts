@@ -1,21 +1,16 @@
 /**
  * Node keys: every node holds an Ed25519 key pair. The private key signs the node's
  * own change entries, trust statements and handshake transcripts; the public key,
- * written as a fingerprint, is how the trust list names a node. Ed25519 through
- * node:crypto (measured here: sign ~21 µs, verify ~60 µs).
+ * written as a fingerprint, is how the trust list names a node. Keys are made and parsed
+ * with node:crypto; signatures are made and checked with libsodium (ed25519.ts says why).
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { CrmsyncError } from '../errors.js';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, signerFromSeed, verifyEd25519 } from './ed25519.js';
 
-/** Length of a raw Ed25519 public key. */
-export const PUBLIC_KEY_BYTES = 32;
-/** Length of an Ed25519 signature. */
-export const SIGNATURE_BYTES = 64;
+export { PUBLIC_KEY_BYTES, SIGNATURE_BYTES };
 /** Fingerprints start with this, so a pasted value says what it is. */
 export const FINGERPRINT_PREFIX = 'ed25519:';
-
-// DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it.
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** A node's key pair, ready to sign. */
 export interface NodeKeys {
@@ -50,13 +45,13 @@ export function loadNodeKeys(privateKeyPem: string): NodeKeys {
 }
 
 function keysFrom(privateKey: KeyObject): NodeKeys {
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  const publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX.length));
+  // The JWK form's `d` is the key's 32-byte seed; libsodium derives the same pair from it.
+  const signer = signerFromSeed(Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url'));
   return {
-    publicKey,
-    fingerprint: fingerprintOf(publicKey),
+    publicKey: signer.publicKey,
+    fingerprint: fingerprintOf(signer.publicKey),
     privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    sign: (data) => new Uint8Array(cryptoSign(null, data, privateKey)),
+    sign: signer.sign,
   };
 }
 
@@ -75,32 +70,12 @@ export function parseFingerprint(value: unknown): Uint8Array {
 }
 
 /**
- * Verifies Ed25519 signatures, caching the key object per public key (building one
- * from DER costs more than the verification itself). Bounded: keys are trust-list
- * members, and the cache is cleared when it grows past `maxKeys`.
+ * Verifies Ed25519 signatures (libsodium, ed25519.ts): the trust list, entry checks and
+ * handshakes share one. A raw public key is all libsodium needs, so nothing is cached.
  */
 export class SignatureVerifier {
-  readonly #keys = new Map<string, KeyObject>();
-  readonly #maxKeys: number;
-
-  constructor(maxKeys = 10_000) {
-    this.#maxKeys = maxKeys;
-  }
-
   /** True when `signature` is `publicKey`'s signature of `data`. Never throws for bad input. */
   verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-    if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
-    const id = Buffer.from(publicKey).toString('base64');
-    let key = this.#keys.get(id);
-    if (!key) {
-      if (this.#keys.size >= this.#maxKeys) this.#keys.clear();
-      key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-      this.#keys.set(id, key);
-    }
-    try {
-      return cryptoVerify(null, data, key, signature);
-    } catch {
-      return false;
-    }
+    return verifyEd25519(publicKey, data, signature);
   }
 }

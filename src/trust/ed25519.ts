@@ -51,3 +51,13 @@ export function verifyEd25519(publicKey: Uint8Array, data: Uint8Array, signature
   if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
   return sodium.crypto_sign_verify_detached(signature, data, publicKey);
 }
+
+/**
+ * Whether `publicKey` can sign at all: a canonical encoding of a point in Ed25519's
+ * prime-order group. A key of small order (or of mixed order) is none: libsodium refuses
+ * every signature under it, so a member granted one could never prove anything, and
+ * OpenSSL-based builds would accept forgeries for it. Every key a real key pair has passes.
+ */
+export function isSigningKey(publicKey: Uint8Array): boolean {
+  return publicKey.length === PUBLIC_KEY_BYTES && sodium.crypto_core_ed25519_is_valid_point(publicKey);
+}

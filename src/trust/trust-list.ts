@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { CrmsyncError } from '../errors.js';
 import type { NodeId } from '../types.js';
+import { isSigningKey } from './ed25519.js';
 import { fingerprintOf, parseFingerprint, SignatureVerifier, type NodeKeys } from './keys.js';
 import {
   clusterIdOf, parseStatement, signStatement, statementHash,
@@ -164,7 +165,10 @@ export class TrustList {
     if (!this.isAdmin(issuer.fingerprint)) {
       throw new CrmsyncError('ERR_UNAUTHORIZED', 'only an administrator of the cluster can change its trust list; run this on an administrator node');
     }
-    parseFingerprint(body.key);
+    const publicKey = parseFingerprint(body.key);
+    if (body.op === 'grant' && !isSigningKey(publicKey)) {
+      throw new CrmsyncError('ERR_VALIDATION', `key ${body.key} cannot sign anything (a point of small order, or outside Ed25519's prime-order group): grant the key crmsync init printed on the member's machine`);
+    }
     const statement = signStatement({ cluster: this.cluster, n: this.#maxN + 1, at: now, ...body }, issuer);
     this.add([statement]);
     return statement;

@@ -87,6 +87,10 @@ describe('trust routes on an administrator', () => {
       expectError(reply, 400, 'ERR_VALIDATION');
       expect(reply.json.error.details.map((d: { field: string }) => d.field), JSON.stringify(body)).toContain(field);
     }
+    // A well-formed key that cannot sign (the neutral point, of order 1): refused before anything is signed.
+    const weak = await berlin.call('POST', '/v1/trust/grants', { body: { key: `ed25519:${Buffer.from([1, ...new Array(31).fill(0)]).toString('base64url')}`, node: 'weak', role: 'region' } });
+    expectError(weak, 400, 'ERR_VALIDATION');
+    expect(weak.json.error.message).toMatch(/cannot sign anything/);
     expectError(await berlin.call('DELETE', '/v1/trust/members/Bad%20Name'), 400, 'ERR_VALIDATION');
     expectError(await berlin.call('DELETE', '/v1/trust/members/berlin'), 400, 'ERR_VALIDATION'); // itself
     expectError(await berlin.call('POST', '/v1/trust/grants', { raw: '{"key":' }), 400, 'ERR_VALIDATION');

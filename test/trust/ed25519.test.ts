@@ -7,13 +7,21 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as opensslSign, verify as opensslVerify } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { signerFromSeed, verifyEd25519 } from '../../src/trust/ed25519.js';
+import sodium from 'sodium-native';
+import { isSigningKey, signerFromSeed, verifyEd25519 } from '../../src/trust/ed25519.js';
 import { generateNodeKeys, loadNodeKeys, SignatureVerifier } from '../../src/trust/keys.js';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const opensslPublic = (raw: Uint8Array) => createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 const opensslPrivate = (seed: Uint8Array) => createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+/** The eight points of small order (orders 1, 2, 4 and 8), as public keys. */
+const SMALL_ORDER = [
+  '0100000000000000000000000000000000000000000000000000000000000000', 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '0000000000000000000000000000000000000000000000000000000000000000', '0000000000000000000000000000000000000000000000000000000000000080',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85', 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+].map((hex) => Buffer.from(hex, 'hex'));
 /** The group order L, little-endian (RFC 8032): S must be below it. */
 const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
 
@@ -88,6 +96,16 @@ describe('Ed25519 through libsodium', () => {
     }
     expect(carry).toBe(0);
     expect(verifyEd25519(signer.publicKey, message, signature)).toBe(false);
+  });
+
+  it('tells keys that can sign from keys of small or mixed order', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => isSigningKey(signerFromSeed(seed).publicKey)), { numRuns: 100, seed: 5 });
+    for (const point of SMALL_ORDER) expect(isSigningKey(point)).toBe(false);
+    // A real key plus a point of order 8: on the curve, but outside the prime-order group.
+    const mixed = Buffer.alloc(32);
+    sodium.crypto_core_ed25519_add(mixed, signerFromSeed(new Uint8Array(32).fill(9)).publicKey, SMALL_ORDER[4]!);
+    expect(isSigningKey(mixed)).toBe(false);
+    expect(isSigningKey(new Uint8Array(31))).toBe(false);
   });
 
   it('refuses a seed of the wrong length with a clear error', () => {

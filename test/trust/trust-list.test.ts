@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateNodeKeys, type NodeKeys } from '../../src/trust/keys.js';
+import { fingerprintOf, generateNodeKeys, type NodeKeys } from '../../src/trust/keys.js';
 import { signStatement, type TrustStatement } from '../../src/trust/statements.js';
 import { TrustList } from '../../src/trust/trust-list.js';
 import type { NodeId } from '../../src/types.js';
@@ -38,6 +38,22 @@ describe('trust list', () => {
     expect(list.add([forged]).changed).toBe(false);
     expect(list.memberByNode('evil')).toBeUndefined();
     expect(codeOf(() => list.issue(keys[0]!, { op: 'revoke', node: node('x'), key: founder.fingerprint }, 3))).toBe('ERR_UNAUTHORIZED');
+  });
+
+  it('refuses to grant a key that cannot sign (small order), and the list stays as it was', () => {
+    const list = listOf();
+    const neutral = new Uint8Array(32);
+    neutral[0] = 1;
+    let error: unknown;
+    try {
+      list.issue(founder, { op: 'grant', node: node('weak'), key: fingerprintOf(neutral), role: 'region' }, 1);
+    } catch (err) {
+      error = err;
+    }
+    expect((error as { code?: string }).code).toBe('ERR_VALIDATION');
+    expect((error as Error).message).toMatch(/cannot sign anything.*crmsync init/);
+    expect(list.memberByNode('weak')).toBeUndefined();
+    expect(list.statements()).toEqual([]);
   });
 
   it('refuses tampered statements, foreign clusters and garbage, with ERR_VALIDATION', () => {

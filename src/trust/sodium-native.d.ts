@@ -5,7 +5,6 @@ declare module 'sodium-native' {
     readonly crypto_sign_SECRETKEYBYTES: number;
     readonly crypto_sign_SEEDBYTES: number;
     readonly crypto_sign_BYTES: number;
-    sodium_malloc(size: number): Buffer;
     crypto_sign_seed_keypair(pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void;
     crypto_sign_detached(sig: Uint8Array, message: Uint8Array, sk: Uint8Array): void;
     crypto_sign_verify_detached(sig: Uint8Array, message: Uint8Array, pk: Uint8Array): boolean;

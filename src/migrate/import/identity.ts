@@ -2,7 +2,7 @@
  * Identity of imported rows: a source key maps deterministically to a record id, so a
  * repeated (or resumed) import lands on the same records instead of creating copies.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { CrmsyncError } from '../../index.js';
 
 /** Prefix of record ids created by imports. */
@@ -27,7 +27,7 @@ export function parseSourceName(name: string): string {
 
 /** `imp_` + the first 24 hex digits (96 bits) of sha256(sourceName NUL key). */
 export function importRecordId(sourceName: string, key: string): string {
-  return IMPORT_ID_PREFIX + createHash('sha256').update(`${sourceName}\0${key}`).digest('hex').slice(0, 24);
+  return IMPORT_ID_PREFIX + hash('sha256', `${sourceName}\0${key}`, 'hex').slice(0, 24);
 }
 
 /** The author recorded on every change an import makes. */

@@ -20,7 +20,8 @@ export function approxBytes(value: unknown): number {
   if (typeof value === 'string') return value.length + 2;
   if (value === null || typeof value !== 'object') return 8;
   let size = 2;
-  for (const [key, inner] of Object.entries(value)) size += key.length + 4 + approxBytes(inner);
+  const object = value as Record<string, unknown>;
+  for (const key of Object.keys(object)) size += key.length + 4 + approxBytes(object[key]);
   return size;
 }
 

@@ -79,7 +79,7 @@ async function main(): Promise<number> {
   const [A, B] = await Promise.all([Agent.start('A', nodeArgs('A')), Agent.start('B', nodeArgs('B'))]);
   log(`floor: packing ${int(N)} records`);
   const packed = packedRecords(N, SEED);
-  const lvl = await levelFloor(packed);
+  const lvl = await levelFloor(packed, 200, PACED_MS);
   const sink = await Agent.start('floor');
   const net = await wsFloor(sink, packed);
   await sink.stop();
@@ -170,6 +170,8 @@ async function main(): Promise<number> {
   const p99 = percentile(p3.latencies, 99);
   push([`P3 200 paced edits (every ${PACED_MS} ms)`, `call start on A -> event at B, max ${ms(Math.max(...p3.latencies))}`,
     `p50 ${ms(p50)}`, `p99 ${ms(p99)}`, '< 2 / 5 ms', verdict(p99, 5), wire(wireDelta(p3.burstWire, p3.pacedWire))]);
+  push(['   floor: 2 synced puts, paced', `a pair every ${PACED_MS} ms: durable on A, then on B`, `p50 ${ms(percentile(lvl.pairMs, 50))}`,
+    `p99 ${ms(percentile(lvl.pairMs, 99))}`, '-', '', '-']);
 
   log('P4: offline edits on both sides, reconnect');
   mark = await usage();

@@ -15,6 +15,13 @@
  * `_writeState` pair of counters), which Node has not changed since version 10; where they
  * are missing it uses the one-shot functions instead. A handle that failed (a peer's bad
  * data) is dropped and the next frame gets a new one.
+ *
+ * In `stream` mode (both hellos name 'deflate-raw-dict-stream-1') the handles are never
+ * reset: each frame is deflated with Z_SYNC_FLUSH on one stream per direction, as
+ * permessage-deflate does with context takeover. A frame may then repeat the frames before
+ * it, and the dictionary is hashed once per session instead of once per frame. The price:
+ * every frame deflated must be inflated, in order. A session sends each frame it deflates
+ * and closes on any frame that fails; a failed codec refuses everything after.
  */
 import { constants, createDeflateRaw, createInflateRaw, deflateRawSync, inflateRawSync, type DeflateRaw, type InflateRaw } from 'node:zlib';
 
@@ -31,7 +38,23 @@ interface ZlibInternals {
 export interface DictionaryZlibOptions {
   windowBits: number;
   memLevel: number;
+  /** One stream per direction for the whole session (context takeover); default: each frame on its own. */
+  stream?: boolean;
+  /** zlib level and strategy of the deflate side (zlib's defaults when absent). */
+  level?: number;
+  strategy?: number;
 }
+
+/** The end of every Z_SYNC_FLUSH: an empty stored block. Stream frames go without it; the receiver puts it back. */
+const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+/** Whether this Node's zlib streams expose the internals `stream` mode needs (it has no one-shot fallback). */
+export const STREAM_MODE_SUPPORTED: boolean = (() => {
+  const probe = createDeflateRaw() as DeflateRaw & Partial<ZlibInternals>;
+  const ok = typeof probe._handle?.writeSync === 'function' && probe._writeState instanceof Uint32Array;
+  probe.destroy();
+  return ok;
+})();
 
 /** A failed inflate: `tooLarge` when the output passed the limit, else the data is not deflate. */
 export class InflateFailure extends Error {
@@ -44,8 +67,11 @@ export class InflateFailure extends Error {
 const OUT_CHUNK = 16 * 1024;
 
 export class DictionaryZlib {
-  readonly #deflateOptions: DictionaryZlibOptions & { dictionary: Uint8Array };
+  readonly #deflateOptions: { windowBits: number; memLevel: number; level?: number; strategy?: number; dictionary: Uint8Array };
   readonly #inflateOptions: { windowBits: number; dictionary: Uint8Array };
+  readonly #stream: boolean;
+  /** Stream mode only: a frame failed, so this end's streams no longer match the peer's. */
+  #broken = false;
   readonly #out = Buffer.allocUnsafe(OUT_CHUNK);
   #deflater: (DeflateRaw & ZlibInternals) | undefined;
   #inflater: (InflateRaw & ZlibInternals) | undefined;
@@ -53,18 +79,38 @@ export class DictionaryZlib {
   #oneShot = false;
 
   constructor(dictionary: Uint8Array, options: DictionaryZlibOptions) {
-    this.#deflateOptions = { ...options, dictionary };
+    const { stream: _, ...deflateOptions } = options;
+    this.#deflateOptions = { ...deflateOptions, dictionary };
     this.#inflateOptions = { windowBits: options.windowBits, dictionary };
+    this.#stream = options.stream === true;
+    if (this.#stream && !STREAM_MODE_SUPPORTED) throw new TypeError('stream mode needs zlib internals this Node does not have (see STREAM_MODE_SUPPORTED)');
   }
 
-  /** Raw deflate of `input` from the dictionary (the same bytes `deflateRawSync` gives). */
+  /** Whether frames go on one stream per direction (context takeover). */
+  get streaming(): boolean {
+    return this.#stream;
+  }
+
+  /**
+   * Raw deflate of `input` from the dictionary (the same bytes `deflateRawSync` gives). In
+   * stream mode: the stream's next piece, without its sync tail.
+   */
   deflate(input: Uint8Array): Buffer {
+    if (this.#stream) {
+      const out = this.#streamStep(() => (this.#deflater ??= this.#reusable(createDeflateRaw(this.#deflateOptions))), input, Infinity);
+      // zlib ends every Z_SYNC_FLUSH with the tail; anything else would desynchronise the peer.
+      if (out.length < SYNC_TAIL.length || !SYNC_TAIL.equals(out.subarray(out.length - SYNC_TAIL.length))) throw new TypeError('zlib sync flush without its tail');
+      return out.subarray(0, out.length - SYNC_TAIL.length);
+    }
     const deflater = this.#oneShot ? undefined : (this.#deflater ??= this.#reusable(createDeflateRaw(this.#deflateOptions)));
     return (deflater && this.#drive(deflater, input, Infinity)) ?? deflateRawSync(input, this.#deflateOptions);
   }
 
-  /** Raw inflate of `data` from the dictionary, at most `maxOutput` bytes; throws InflateFailure. */
+  /** Raw inflate of `data` from the dictionary (stream mode: the stream's next piece), at most `maxOutput` bytes; throws InflateFailure. */
   inflate(data: Uint8Array, maxOutput: number): Buffer {
+    if (this.#stream) {
+      return this.#streamStep(() => (this.#inflater ??= this.#reusable(createInflateRaw(this.#inflateOptions))), Buffer.concat([data, SYNC_TAIL]), maxOutput);
+    }
     const inflater = this.#oneShot ? undefined : (this.#inflater ??= this.#reusable(createInflateRaw(this.#inflateOptions)));
     if (!inflater) return inflateOnce(data, maxOutput, this.#inflateOptions);
     const out = this.#drive(inflater, data, maxOutput);
@@ -81,7 +127,22 @@ export class DictionaryZlib {
     return !this.#oneShot;
   }
 
-  /** Frees both handles; later calls use the one-shot functions. */
+  /** One Z_SYNC_FLUSH step on a session stream; any failure breaks the codec for good. */
+  #streamStep(handle: () => ZlibInternals | undefined, input: Uint8Array, maxOutput: number): Buffer {
+    if (this.#broken || this.#oneShot) throw new InflateFailure(false, 'comes after the session\'s compression stream failed or closed');
+    try {
+      const stream = handle();
+      const out = stream && this.#drive(stream, input, maxOutput, constants.Z_SYNC_FLUSH);
+      if (out === undefined) throw new InflateFailure(false, 'does not inflate (not the next piece of this session\'s stream)');
+      return out;
+    } catch (err) {
+      this.#broken = true;
+      this.close();
+      throw err;
+    }
+  }
+
+  /** Frees both handles; later calls use the one-shot functions (stream mode: refuse). */
   close(): void {
     this.#oneShot = true;
     this.#deflater?.destroy();
@@ -90,18 +151,19 @@ export class DictionaryZlib {
   }
 
   /**
-   * Feeds all of `input` with Z_FINISH and collects the output, then resets the handle for
-   * the next frame. Undefined when zlib failed (the handle is then dropped); InflateFailure
-   * past `maxOutput` or when input is left after the end of the stream.
+   * Feeds all of `input` with `flush` and collects the output. Z_FINISH: then resets the
+   * handle for the next frame; Z_SYNC_FLUSH (stream mode): the stream goes on. Undefined
+   * when zlib failed (the handle is then dropped); InflateFailure past `maxOutput` or when
+   * input is left after the end of the stream.
    */
-  #drive(stream: ZlibInternals, input: Uint8Array, maxOutput: number): Buffer | undefined {
+  #drive(stream: ZlibInternals, input: Uint8Array, maxOutput: number, flush: number = constants.Z_FINISH): Buffer | undefined {
     const chunks: Buffer[] = [];
     let total = 0;
     let inOff = 0;
     let availIn = input.length;
     try {
       for (;;) {
-        stream._handle!.writeSync(constants.Z_FINISH, input, inOff, availIn, this.#out, 0, OUT_CHUNK);
+        stream._handle!.writeSync(flush, input, inOff, availIn, this.#out, 0, OUT_CHUNK);
         if (stream.destroyed || !stream._handle) return this.#drop(stream);
         const [availOut, inLeft] = stream._writeState as unknown as [number, number];
         const have = OUT_CHUNK - availOut;
@@ -114,11 +176,11 @@ export class DictionaryZlib {
         if (availOut !== 0) break;
       }
       if (availIn !== 0) throw new InflateFailure(false, 'has data after the end of its stream');
-      stream.reset();
+      if (flush === constants.Z_FINISH) stream.reset();
       return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
     } catch (err) {
       if (stream.destroyed || !stream._handle) this.#drop(stream);
-      else stream.reset();
+      else if (flush === constants.Z_FINISH) stream.reset();
       throw err;
     }
   }

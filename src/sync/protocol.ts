@@ -85,6 +85,8 @@ export interface ProtocolState {
   readonly peerInflates: boolean;
   /** The peer's hello accepts small frames deflated from the session's dictionary (frame-dictionary.ts). */
   readonly peerInflatesSmall: boolean;
+  /** Both hellos name 'deflate-raw-dict-stream-1': small frames go on one deflate stream per direction (dictionary-zlib.ts). */
+  readonly dictionaryStream: boolean;
   /** Both hellos name 'cumulative-acks': acks cover every batch up to theirs (invariant 9). */
   readonly cumulativeAcks: boolean;
   /** The last batch received in `recvEpoch`'s stream (invariant 9: a jump means a frame was lost). */
@@ -363,7 +365,7 @@ export interface Step {
 export function initialState(self: NodeId, now: number, options: { initiator: boolean; nonce: Uint8Array }): ProtocolState {
   return {
     phase: 'awaiting-hello', self, initiator: options.initiator, nonce: options.nonce, ourHello: undefined, peerHello: undefined,
-    peer: undefined, peerProof: [], peerInflates: false, peerInflatesSmall: false, cumulativeAcks: false, remote: undefined, openedAt: now,
+    peer: undefined, peerProof: [], peerInflates: false, peerInflatesSmall: false, dictionaryStream: false, cumulativeAcks: false, remote: undefined, openedAt: now,
     peerHolds: new Map(), sent: new Map(), cursor: 1, stream: 0, outbound: 'idle',
     epoch: 0, recvEpoch: 0, nextBatch: 0, sentBatch: 0, ackedBatch: 0, queued: [],
     lastProgress: now, caughtUpAt: now, peerReported: false, peerHolding: HOLD_ALL,

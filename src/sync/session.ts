@@ -547,8 +547,16 @@ export class PeerSession {
   #compressed(frame: Uint8Array): Uint8Array {
     if (frame.length < this.#limits.minDeflateFrameBytes) {
       // Small: from the dictionary (up to MAX_DICTIONARY_FRAME_BYTES; larger ones go plain).
-      const dictionary = this.#state.peerInflatesSmall ? this.#sessionDictionary() : undefined;
-      return (dictionary && deflateWithDictionary(frame, dictionary)) || frame;
+      const dictionary = this.#state.peerInflatesSmall || this.#state.dictionaryStream ? this.#sessionDictionary() : undefined;
+      if (!dictionary) return frame;
+      try {
+        return deflateWithDictionary(frame, dictionary) ?? frame;
+      } catch (err) {
+        // Only a zlib failure gets here. On a stream the codec is broken from now on and
+        // every frame goes plain: the peer's inflater saw nothing of the failed one.
+        this.#logger.warn({ conn: this.#connection.id, err }, 'deflating a small frame failed; sending it plain');
+        return frame;
+      }
     }
     const deflated = this.#state.peerInflates ? deflateFrame(frame, this.#limits.minDeflateFrameBytes) : undefined;
     return deflated ? encodeDeflated(deflated) : frame;
@@ -558,7 +566,7 @@ export class PeerSession {
   #sessionDictionary(): DictionaryZlib | undefined {
     const remote = this.#state.remote;
     if (remote === undefined || this.#state.phase === 'closed') return undefined;
-    this.#dictionary ??= dictionaryCodec(sessionDictionary(this.#engine.nodeId, remote));
+    this.#dictionary ??= dictionaryCodec(sessionDictionary(this.#engine.nodeId, remote), this.#state.dictionaryStream);
     return this.#dictionary;
   }
 

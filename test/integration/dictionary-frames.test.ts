@@ -5,13 +5,15 @@
  * with identical changes; two nodes exchange edits in fewer bytes; trust statements go
  * compressed too; and a member's
  * dictionary bomb, or a dictionary frame before the handshake, closes only its own
- * connection.
+ * connection. A peer whose hello names the stream encoding gets them on one deflate stream
+ * (decoded here as one raw deflate stream, from the spec), in fewer bytes, with the same
+ * changes; a bomb or a broken piece on a stream closes only that connection too.
  */
 import { pack } from 'msgpackr';
 import { deflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrmNode } from '../../src/index.js';
-import { DICTIONARY_MARK, DICTIONARY_WINDOW_BITS, rawPeer } from '../support/raw-peer.js';
+import { DICTIONARY_MARK, DICTIONARY_STREAM, DICTIONARY_WINDOW_BITS, rawPeer } from '../support/raw-peer.js';
 import { Harness, waitForConvergence } from './helpers.js';
 
 const h = new Harness();
@@ -106,5 +108,47 @@ describe('dictionary frames', () => {
     // The region goes on: an edit on it reaches the laptop.
     await region.records.update('cust-1', { stage: 'won' });
     await expect.poll(async () => (await laptop.records.get('cust-1'))?.stage, { timeout: 10_000 }).toBe('won');
+  });
+
+  it('go on one stream to a peer whose hello names it: the same changes as per-frame dictionary frames, in fewer bytes', async () => {
+    const region = await seeded('region-a');
+    const streamed = await rawPeer(region.url!, h.cluster.member('laptop-stream'), { compress: ['deflate-raw', 'deflate-raw-dict-1', DICTIONARY_STREAM], autoAck: true });
+    const single = await rawPeer(region.url!, h.cluster.member('laptop-dict'), { compress: ['deflate-raw', 'deflate-raw-dict-1'], autoAck: true });
+    await expect.poll(() => streamed.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => single.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
+    const before = { streamed: streamed.frames.length, single: single.frames.length };
+    for (let k = 0; k < EDITS; k++) await edit(region, k);
+    const lastRecord = `cust-${(EDITS - 1) % 5}`;
+    const expected = 1 + Math.ceil(EDITS / 5);
+    await expect.poll(() => streamed.changesOf(lastRecord).length, { timeout: 10_000 }).toBe(expected);
+    await expect.poll(() => single.changesOf(lastRecord).length, { timeout: 10_000 }).toBe(expected);
+    const pushes = (peer: typeof single, from: number) => peer.frames.slice(from).filter((_, i) => peer.received[from + i]!.type === 'changes');
+    const onStream = pushes(streamed, before.streamed);
+    const perFrame = pushes(single, before.single);
+    expect(onStream.length).toBeGreaterThanOrEqual(EDITS);
+    expect(onStream.every((frame) => frame[0] === DICTIONARY_MARK)).toBe(true);
+    expect(streamed.received.some((m) => m.type === '(undecodable)')).toBe(false);
+    for (let i = 0; i < 5; i++) expect(streamed.changesOf(`cust-${i}`)).toEqual(single.changesOf(`cust-${i}`));
+    const total = (frames: Buffer[]) => frames.reduce((sum, frame) => sum + frame.length, 0);
+    expect(total(onStream)).toBeLessThan(total(perFrame) * 0.9);
+    streamed.ws.terminate();
+    single.ws.terminate();
+  });
+
+  it("a member's bomb or broken piece on a stream closes its own connection; the region goes on", async () => {
+    const region = await seeded('region-a');
+    const laptop = await h.open({ dataDir: await h.tempDir(), nodeId: 'laptop-1', peers: [region.url!] });
+    await waitForConvergence([region, laptop]);
+    const streamOf = ['deflate-raw-dict-1', DICTIONARY_STREAM];
+    const bomber = await rawPeer(region.url!, h.cluster.member('mallory'), { compress: streamOf });
+    bomber.sendRaw(Buffer.concat([Buffer.from([DICTIONARY_MARK]), deflateRawSync(Buffer.alloc(64 << 20), { dictionary: bomber.dictionary()!, windowBits: DICTIONARY_WINDOW_BITS })]));
+    expect((await bomber.closed).code).toBe(1009);
+
+    const breaker = await rawPeer(region.url!, h.cluster.member('mallory-2'), { compress: streamOf });
+    breaker.sendRaw(Buffer.concat([Buffer.from([DICTIONARY_MARK]), Buffer.from('not the next piece of any deflate stream')]));
+    expect((await breaker.closed).code).toBe(1002);
+
+    await region.records.update('cust-2', { stage: 'won' });
+    await expect.poll(async () => (await laptop.records.get('cust-2'))?.stage, { timeout: 10_000 }).toBe('won');
   });
 });

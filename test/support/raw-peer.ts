@@ -7,7 +7,7 @@
  * can alter exactly one thing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { inflateRawSync } from 'node:zlib';
+import { constants, inflateRawSync } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
 import { WebSocket } from 'ws';
 import { loadNodeKeys, parseFingerprint, type NodeKeys } from '../../src/trust/keys.js';
@@ -57,6 +57,10 @@ export interface RawPeer {
 /** The marker of a frame deflated from the session dictionary, and the window it is deflated with. */
 export const DICTIONARY_MARK = 0xc1;
 export const DICTIONARY_WINDOW_BITS = 12;
+/** The encoding of small frames on one deflate stream per direction (PROTOCOL.md, "Compressed frames"). */
+export const DICTIONARY_STREAM = 'deflate-raw-dict-stream-1';
+/** What ends every Z_SYNC_FLUSH, left off each stream frame. */
+export const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /** What the hello claims and how the proof is made (defaults: the member's own, honestly). */
 export interface HandshakeScript {
@@ -120,14 +124,32 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
     const ids = [member.nodeId, nodeId].sort();
     return Buffer.concat([FRAME_DICTIONARY_1, Buffer.from(ids[0]!), Buffer.from(ids[1]!)]);
   };
+  // Stream mode, when both hellos name it: every dictionary frame so far (each with its sync
+  // tail) is one raw deflate stream; a frame is what inflating it gives beyond the frames before.
+  let ourCompress: string[] = [];
+  let nodeCompress: string[] = [];
+  const streamed: Buffer[] = [];
+  let streamedBytes = 0;
+  const streaming = () => ourCompress.includes(DICTIONARY_STREAM) && nodeCompress.includes(DICTIONARY_STREAM);
+  const inflateSmall = (data: Buffer): Buffer => {
+    if (!streaming()) return inflateRawSync(data.subarray(1), { dictionary: dictionary()!, windowBits: DICTIONARY_WINDOW_BITS });
+    streamed.push(data.subarray(1), SYNC_TAIL);
+    const whole = inflateRawSync(Buffer.concat(streamed), { dictionary: dictionary()!, windowBits: DICTIONARY_WINDOW_BITS, finishFlush: constants.Z_SYNC_FLUSH });
+    const frame = whole.subarray(streamedBytes);
+    streamedBytes = whole.length;
+    return frame;
+  };
   ws.on('message', (data) => {
     frames.push(data as Buffer);
     let message: Record<string, unknown>;
     try {
       // Built here from the spec, not with the node's code: a dictionary frame is checked independently.
-      const plain = (data as Buffer)[0] === DICTIONARY_MARK ? inflateRawSync((data as Buffer).subarray(1), { dictionary: dictionary()!, windowBits: DICTIONARY_WINDOW_BITS }) : (data as Buffer);
+      const plain = (data as Buffer)[0] === DICTIONARY_MARK ? inflateSmall(data as Buffer) : (data as Buffer);
       message = unpack(plain) as Record<string, unknown>;
-      if (message.type === 'hello' && nodeId === undefined) nodeId = String(message.node);
+      if (message.type === 'hello' && nodeId === undefined) {
+        nodeId = String(message.node);
+        nodeCompress = Array.isArray(message.compress) ? (message.compress as string[]) : [];
+      }
     } catch {
       message = { type: '(undecodable)' };
     }
@@ -167,6 +189,7 @@ export async function rawPeer(url: string, member: MemberOptions, options: RawPe
   };
   /** Runs the handshake as the initiator with `script`'s lies, if any. */
   const handshake = async (script: HandshakeScript = {}): Promise<HandshakeResult> => {
+    ourCompress = script.compress ?? [];
     const hello = {
       type: 'hello', protocol: 2, cluster, node: script.node ?? member.nodeId, key: script.key ?? keys.publicKey,
       nonce: randomBytes(32), proof: script.proof ?? member.cluster.statements,

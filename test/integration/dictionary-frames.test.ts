@@ -29,33 +29,41 @@ async function seeded(nodeId: string): Promise<CrmNode> {
 
 const edit = (node: CrmNode, k: number) => node.records.update(`cust-${k % 5}`, { title: `VP Sales ${k}` });
 const bytesIn = async (node: CrmNode) => (await node.status()).peers.reduce((sum, p) => sum + (p.stats?.bytesIn ?? 0), 0);
+const totalBytes = (frames: Buffer[]) => frames.reduce((sum, frame) => sum + frame.length, 0);
+
+type Peer = Awaited<ReturnType<typeof rawPeer>>;
+
+/**
+ * Two raw peers of `region`, each naming its own encodings, hold the seeded records; then
+ * EDITS live edits on the region. Resolves with the frames of `changes` each peer received
+ * for those edits.
+ */
+async function livePushes(region: CrmNode, compress: [string[], string[]]): Promise<{ peers: [Peer, Peer]; pushes: [Buffer[], Buffer[]] }> {
+  const peers = [
+    await rawPeer(region.url!, h.cluster.member('laptop-a'), { compress: compress[0], autoAck: true }),
+    await rawPeer(region.url!, h.cluster.member('laptop-b'), { compress: compress[1], autoAck: true }),
+  ] as [Peer, Peer];
+  // Both hold the seeded records first: what follows is one live push per edit.
+  for (const peer of peers) await expect.poll(() => peer.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
+  const before = peers.map((peer) => peer.frames.length);
+  for (let k = 0; k < EDITS; k++) await edit(region, k);
+  const expected = 1 + Math.ceil(EDITS / 5);
+  for (const peer of peers) await expect.poll(() => peer.changesOf(`cust-${(EDITS - 1) % 5}`).length, { timeout: 10_000 }).toBe(expected);
+  const pushes = peers.map((peer, p) => peer.frames.slice(before[p]).filter((_, i) => peer.received[before[p]! + i]!.type === 'changes')) as [Buffer[], Buffer[]];
+  for (const peer of peers) expect(peer.received.some((m) => m.type === '(undecodable)')).toBe(false);
+  for (let i = 0; i < 5; i++) expect(peers[0].changesOf(`cust-${i}`)).toEqual(peers[1].changesOf(`cust-${i}`));
+  return { peers, pushes };
+}
 
 describe('dictionary frames', () => {
   it('carry live edits to a peer that accepts them, the same changes as plain frames to a peer of the previous version', async () => {
     const region = await seeded('region-a');
-    const current = await rawPeer(region.url!, h.cluster.member('laptop-new'), { compress: ['deflate-raw', 'deflate-raw-dict-1'], autoAck: true });
-    const old = await rawPeer(region.url!, h.cluster.member('laptop-old'), { compress: ['deflate-raw'], autoAck: true });
-    const lastRecord = `cust-${(EDITS - 1) % 5}`;
-    // Both hold the seeded records first: what follows is one live push per edit.
-    await expect.poll(() => old.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => current.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
-    const framesBefore = { current: current.frames.length, old: old.frames.length };
-    for (let k = 0; k < EDITS; k++) await edit(region, k);
-    const expected = 1 + Math.ceil(EDITS / 5);
-    await expect.poll(() => old.changesOf(lastRecord).length, { timeout: 10_000 }).toBe(expected);
-    await expect.poll(() => current.changesOf(lastRecord).length, { timeout: 10_000 }).toBe(expected);
-
-    const pushes = (peer: typeof old, from: number) => peer.frames.slice(from).filter((_, i) => peer.received[from + i]!.type === 'changes');
-    const compressed = pushes(current, framesBefore.current);
-    const plain = pushes(old, framesBefore.old);
+    const { peers, pushes: [compressed, plain] } = await livePushes(region, [['deflate-raw', 'deflate-raw-dict-1'], ['deflate-raw']]);
     expect(compressed.length).toBeGreaterThanOrEqual(EDITS);
     expect(compressed.every((frame) => frame[0] === DICTIONARY_MARK)).toBe(true);
     expect(plain.every((frame) => frame[0] !== DICTIONARY_MARK)).toBe(true);
-    for (let i = 0; i < 5; i++) expect(current.changesOf(`cust-${i}`)).toEqual(old.changesOf(`cust-${i}`));
-    const total = (frames: Buffer[]) => frames.reduce((sum, frame) => sum + frame.length, 0);
-    expect(total(compressed)).toBeLessThan(total(plain) * 0.8);
-    current.ws.terminate();
-    old.ws.terminate();
+    expect(totalBytes(compressed)).toBeLessThan(totalBytes(plain) * 0.8);
+    for (const peer of peers) peer.ws.terminate();
   });
 
   it('two nodes exchange edits and their acks in fewer bytes than the plain frames', async () => {
@@ -112,27 +120,11 @@ describe('dictionary frames', () => {
 
   it('go on one stream to a peer whose hello names it: the same changes as per-frame dictionary frames, in fewer bytes', async () => {
     const region = await seeded('region-a');
-    const streamed = await rawPeer(region.url!, h.cluster.member('laptop-stream'), { compress: ['deflate-raw', 'deflate-raw-dict-1', DICTIONARY_STREAM], autoAck: true });
-    const single = await rawPeer(region.url!, h.cluster.member('laptop-dict'), { compress: ['deflate-raw', 'deflate-raw-dict-1'], autoAck: true });
-    await expect.poll(() => streamed.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => single.changesOf('cust-4').length, { timeout: 10_000 }).toBe(1);
-    const before = { streamed: streamed.frames.length, single: single.frames.length };
-    for (let k = 0; k < EDITS; k++) await edit(region, k);
-    const lastRecord = `cust-${(EDITS - 1) % 5}`;
-    const expected = 1 + Math.ceil(EDITS / 5);
-    await expect.poll(() => streamed.changesOf(lastRecord).length, { timeout: 10_000 }).toBe(expected);
-    await expect.poll(() => single.changesOf(lastRecord).length, { timeout: 10_000 }).toBe(expected);
-    const pushes = (peer: typeof single, from: number) => peer.frames.slice(from).filter((_, i) => peer.received[from + i]!.type === 'changes');
-    const onStream = pushes(streamed, before.streamed);
-    const perFrame = pushes(single, before.single);
+    const { peers, pushes: [onStream, perFrame] } = await livePushes(region, [['deflate-raw', 'deflate-raw-dict-1', DICTIONARY_STREAM], ['deflate-raw', 'deflate-raw-dict-1']]);
     expect(onStream.length).toBeGreaterThanOrEqual(EDITS);
     expect(onStream.every((frame) => frame[0] === DICTIONARY_MARK)).toBe(true);
-    expect(streamed.received.some((m) => m.type === '(undecodable)')).toBe(false);
-    for (let i = 0; i < 5; i++) expect(streamed.changesOf(`cust-${i}`)).toEqual(single.changesOf(`cust-${i}`));
-    const total = (frames: Buffer[]) => frames.reduce((sum, frame) => sum + frame.length, 0);
-    expect(total(onStream)).toBeLessThan(total(perFrame) * 0.9);
-    streamed.ws.terminate();
-    single.ws.terminate();
+    expect(totalBytes(onStream)).toBeLessThan(totalBytes(perFrame) * 0.9);
+    for (const peer of peers) peer.ws.terminate();
   });
 
   it("a member's bomb or broken piece on a stream closes its own connection; the region goes on", async () => {

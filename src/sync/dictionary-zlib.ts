@@ -40,21 +40,37 @@ export interface DictionaryZlibOptions {
   memLevel: number;
   /** One stream per direction for the whole session (context takeover); default: each frame on its own. */
   stream?: boolean;
-  /** zlib level and strategy of the deflate side (zlib's defaults when absent). */
-  level?: number;
-  strategy?: number;
 }
 
 /** The end of every Z_SYNC_FLUSH: an empty stored block. Stream frames go without it; the receiver puts it back. */
 const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
-/** Whether this Node's zlib streams expose the internals `stream` mode needs (it has no one-shot fallback). */
-export const STREAM_MODE_SUPPORTED: boolean = (() => {
-  const probe = createDeflateRaw() as DeflateRaw & Partial<ZlibInternals>;
-  const ok = typeof probe._handle?.writeSync === 'function' && probe._writeState instanceof Uint32Array;
-  probe.destroy();
-  return ok;
-})();
+/** Whether `stream` exposes the internals these handles drive. */
+function hasInternals(stream: DeflateRaw | InflateRaw): stream is (DeflateRaw | InflateRaw) & ZlibInternals {
+  const internals = stream as unknown as Partial<ZlibInternals>;
+  return typeof internals._handle?.writeSync === 'function' && internals._writeState instanceof Uint32Array && typeof internals.reset === 'function';
+}
+
+/** A deflated piece without its sync tail; zlib ends every Z_SYNC_FLUSH with it, and a piece without it would desynchronise the peer. */
+function withoutSyncTail(out: Buffer): Buffer {
+  if (out.length < SYNC_TAIL.length || !SYNC_TAIL.equals(out.subarray(out.length - SYNC_TAIL.length))) throw new TypeError('zlib ended a sync flush without its tail');
+  return out.subarray(0, out.length - SYNC_TAIL.length);
+}
+
+let streamModeProbe: boolean | undefined;
+/**
+ * Whether this Node's zlib streams have the internals `stream` mode needs (it has no
+ * one-shot fallback). Probed on first use, not at start-up: node:zlib's first stream takes
+ * about 2 ms.
+ */
+export function streamModeSupported(): boolean {
+  if (streamModeProbe === undefined) {
+    const probe = createDeflateRaw();
+    streamModeProbe = hasInternals(probe);
+    probe.destroy();
+  }
+  return streamModeProbe;
+}
 
 /** A failed inflate: `tooLarge` when the output passed the limit, else the data is not deflate. */
 export class InflateFailure extends Error {
@@ -67,23 +83,23 @@ export class InflateFailure extends Error {
 const OUT_CHUNK = 16 * 1024;
 
 export class DictionaryZlib {
-  readonly #deflateOptions: { windowBits: number; memLevel: number; level?: number; strategy?: number; dictionary: Uint8Array };
+  readonly #deflateOptions: { windowBits: number; memLevel: number; dictionary: Uint8Array };
   readonly #inflateOptions: { windowBits: number; dictionary: Uint8Array };
   readonly #stream: boolean;
-  /** Stream mode only: a frame failed, so this end's streams no longer match the peer's. */
-  #broken = false;
   readonly #out = Buffer.allocUnsafe(OUT_CHUNK);
   #deflater: (DeflateRaw & ZlibInternals) | undefined;
   #inflater: (InflateRaw & ZlibInternals) | undefined;
-  /** Closed, or this Node's zlib streams lack the internals: one-shot calls only. */
+  /**
+   * Closed, or this Node's zlib streams lack the internals: one-shot calls only. In stream
+   * mode also after a frame failed (the codec closes itself): nothing goes through after.
+   */
   #oneShot = false;
 
   constructor(dictionary: Uint8Array, options: DictionaryZlibOptions) {
-    const { stream: _, ...deflateOptions } = options;
-    this.#deflateOptions = { ...deflateOptions, dictionary };
+    this.#deflateOptions = { windowBits: options.windowBits, memLevel: options.memLevel, dictionary };
     this.#inflateOptions = { windowBits: options.windowBits, dictionary };
     this.#stream = options.stream === true;
-    if (this.#stream && !STREAM_MODE_SUPPORTED) throw new TypeError('stream mode needs zlib internals this Node does not have (see STREAM_MODE_SUPPORTED)');
+    if (this.#stream && !streamModeSupported()) throw new TypeError('stream mode needs zlib internals this Node does not have (see streamModeSupported)');
   }
 
   /** Whether frames go on one stream per direction (context takeover). */
@@ -97,10 +113,7 @@ export class DictionaryZlib {
    */
   deflate(input: Uint8Array): Buffer {
     if (this.#stream) {
-      const out = this.#streamStep(() => (this.#deflater ??= this.#reusable(createDeflateRaw(this.#deflateOptions))), input, Infinity);
-      // zlib ends every Z_SYNC_FLUSH with the tail; anything else would desynchronise the peer.
-      if (out.length < SYNC_TAIL.length || !SYNC_TAIL.equals(out.subarray(out.length - SYNC_TAIL.length))) throw new TypeError('zlib sync flush without its tail');
-      return out.subarray(0, out.length - SYNC_TAIL.length);
+      return this.#streamStep(() => (this.#deflater ??= this.#reusable(createDeflateRaw(this.#deflateOptions))), input, Infinity, withoutSyncTail);
     }
     const deflater = this.#oneShot ? undefined : (this.#deflater ??= this.#reusable(createDeflateRaw(this.#deflateOptions)));
     return (deflater && this.#drive(deflater, input, Infinity)) ?? deflateRawSync(input, this.#deflateOptions);
@@ -127,16 +140,18 @@ export class DictionaryZlib {
     return !this.#oneShot;
   }
 
-  /** One Z_SYNC_FLUSH step on a session stream; any failure breaks the codec for good. */
-  #streamStep(handle: () => ZlibInternals | undefined, input: Uint8Array, maxOutput: number): Buffer {
-    if (this.#broken || this.#oneShot) throw new InflateFailure(false, 'comes after the session\'s compression stream failed or closed');
+  /**
+   * One Z_SYNC_FLUSH step on a session stream, its output passed through `finish`; any
+   * failure closes the codec for good (its stream no longer matches the peer's).
+   */
+  #streamStep(handle: () => ZlibInternals | undefined, input: Uint8Array, maxOutput: number, finish: (out: Buffer) => Buffer = (out) => out): Buffer {
+    if (this.#oneShot) throw new InflateFailure(false, 'comes after the session\'s compression stream failed or closed');
     try {
       const stream = handle();
       const out = stream && this.#drive(stream, input, maxOutput, constants.Z_SYNC_FLUSH);
       if (out === undefined) throw new InflateFailure(false, 'does not inflate (not the next piece of this session\'s stream)');
-      return out;
+      return finish(out);
     } catch (err) {
-      this.#broken = true;
       this.close();
       throw err;
     }
@@ -187,15 +202,14 @@ export class DictionaryZlib {
 
   /** The stream, if its internals are as expected; else undefined, and one-shot calls from now on. */
   #reusable<T extends DeflateRaw | InflateRaw>(stream: T): (T & ZlibInternals) | undefined {
-    const internals = stream as T & Partial<ZlibInternals>;
     // A failed write reports through an 'error' event on the next tick: heard here, handled synchronously in #drive.
     stream.on('error', () => undefined);
-    if (typeof internals._handle?.writeSync !== 'function' || !(internals._writeState instanceof Uint32Array) || typeof internals.reset !== 'function') {
+    if (!hasInternals(stream)) {
       stream.destroy();
       this.#oneShot = true;
       return undefined;
     }
-    return internals as T & ZlibInternals;
+    return stream as T & ZlibInternals;
   }
 
   #drop(stream: ZlibInternals): undefined {

@@ -21,7 +21,7 @@
  */
 import { deflateRawSync } from 'node:zlib';
 import { CrmsyncError } from '../errors.js';
-import { DictionaryZlib, InflateFailure, inflateOnce, STREAM_MODE_SUPPORTED } from './dictionary-zlib.js';
+import { DictionaryZlib, InflateFailure, inflateOnce, streamModeSupported } from './dictionary-zlib.js';
 
 /** The frame encoding named in a hello's `compress`. */
 export const DEFLATE_RAW = 'deflate-raw';
@@ -33,12 +33,14 @@ export const DEFLATE_RAW_DICT = 'deflate-raw-dict-1';
 /**
  * The same small frames on one deflate stream per direction for the whole session (context
  * takeover, dictionary-zlib.ts): used when both hellos name it. An edit's push takes about
- * 175 bytes instead of 230 and its ack about 15 instead of 50 (npm run bench: 190 instead
+ * 177 bytes instead of 229 and an ack about 46 instead of 53 (npm run bench: 189 instead
  * of 237 bytes an edit, both ways); the sender no longer hashes the dictionary per frame.
  */
 export const DEFLATE_RAW_DICT_STREAM = 'deflate-raw-dict-stream-1';
 /** The encodings this node names in its hello; stream mode only where this Node's zlib allows it. */
-export const ACCEPTED_ENCODINGS: readonly string[] = [DEFLATE_RAW, DEFLATE_RAW_DICT, ...(STREAM_MODE_SUPPORTED ? [DEFLATE_RAW_DICT_STREAM] : [])];
+export function acceptedEncodings(): string[] {
+  return [DEFLATE_RAW, DEFLATE_RAW_DICT, ...(streamModeSupported() ? [DEFLATE_RAW_DICT_STREAM] : [])];
+}
 /** First byte of a frame deflated from the dictionary: never the first byte of MessagePack (0xC1 is never used). */
 export const DICTIONARY_FRAME_MARK = 0xc1;
 /** Smallest frame worth deflating from the dictionary (a `mark` or `marked` of 15 bytes saves nothing). */

@@ -15,7 +15,8 @@ import { CloseCode } from '../net/transport.js';
 import { encodeMessage } from './codec.js';
 import { CUMULATIVE_ACKS, PROTOCOL_VERSION, type AuthMessage, type HelloMessage, type OpenMessage } from './messages.js';
 import { ownSeq, type Action, type Admission, type Env, type ProtocolState } from './protocol.js';
-import { ACCEPTED_ENCODINGS, DEFLATE_RAW, DEFLATE_RAW_DICT, DEFLATE_RAW_DICT_STREAM } from './frame-deflate.js';
+import { acceptedEncodings, DEFLATE_RAW, DEFLATE_RAW_DICT, DEFLATE_RAW_DICT_STREAM } from './frame-deflate.js';
+import { streamModeSupported } from './dictionary-zlib.js';
 import { fail, restart } from './stream.js';
 
 /** The start of the session: our hello, kept as sent for the transcript. */
@@ -23,7 +24,7 @@ export function sayHello(s: ProtocolState, env: Env, out: Action[]): ProtocolSta
   const { auth } = env;
   const invite = auth.invite(s.nonce);
   const hello: HelloMessage = {
-    type: 'hello', protocol: PROTOCOL_VERSION, cluster: auth.cluster, node: s.self, key: auth.publicKey, nonce: s.nonce, proof: auth.proof, compress: [...ACCEPTED_ENCODINGS], features: [CUMULATIVE_ACKS],
+    type: 'hello', protocol: PROTOCOL_VERSION, cluster: auth.cluster, node: s.self, key: auth.publicKey, nonce: s.nonce, proof: auth.proof, compress: acceptedEncodings(), features: [CUMULATIVE_ACKS],
     ...(invite ? { invite } : {}),
   };
   const frame = encodeMessage(hello);
@@ -47,7 +48,7 @@ export function onHello(s: ProtocolState, msg: HelloMessage, frame: Uint8Array, 
   }
   const admission = env.auth.admit(msg);
   const heard: ProtocolState = { ...s, peerHello: frame, peerProof: msg.proof, peerInflates: msg.compress?.includes(DEFLATE_RAW) === true, peerInflatesSmall: msg.compress?.includes(DEFLATE_RAW_DICT) === true,
-    dictionaryStream: msg.compress?.includes(DEFLATE_RAW_DICT_STREAM) === true && ACCEPTED_ENCODINGS.includes(DEFLATE_RAW_DICT_STREAM), cumulativeAcks: msg.features?.includes(CUMULATIVE_ACKS) === true };
+    dictionaryStream: msg.compress?.includes(DEFLATE_RAW_DICT_STREAM) === true && streamModeSupported(), cumulativeAcks: msg.features?.includes(CUMULATIVE_ACKS) === true };
   if ('redeem' in admission) {
     out.push({ type: 'redeem', hello: msg });
     return { ...heard, phase: 'redeeming' };

@@ -177,24 +177,25 @@ function toEmail(value: Value): string {
   return email;
 }
 
-/**
- * To E.164, keeping an extension (x123, ext. 44, ;ext=44) in libphonenumber's notation:
- * "+12125550100 ext. 44". `keep`: an invalid number is kept raw instead of rejecting the row.
- */
-/** Phone numbers by default country and text: E.164 (with any extension), or null when invalid. */
+/** Phone numbers by default country and text: as phoneText gives them, or null when invalid. */
 const parsedPhones = new Memo<string | null>();
 
+/**
+ * To E.164, keeping an extension (x123, ext. 44, ;ext=44) in libphonenumber's notation:
+ * "+12125550100 ext. 44"; null when the number is not valid.
+ */
 function phoneText(raw: string, country: string | undefined): string | null {
   const phone = parsePhoneNumberFromString(raw, country as CountryCode | undefined);
   if (!phone || !phone.isValid()) return null;
   return phone.ext ? `${phone.number} ext. ${phone.ext}` : phone.number;
 }
 
+/** A phone number as phoneText gives it. `keep`: an invalid number is kept raw instead of rejecting the row. */
 function toPhone(value: Value, country: string | undefined, keep = false, keepIn?: string): string {
   const raw = text(value).trim();
   const key = `${country ?? ''}\0${raw}`;
-  const phone = parsedPhones.get(key);
-  const normalised = phone !== undefined ? phone : parsedPhones.set(key, phoneText(raw, country));
+  const remembered = parsedPhones.get(key);
+  const normalised = remembered !== undefined ? remembered : parsedPhones.set(key, phoneText(raw, country));
   if (normalised === null) {
     const reason = `"${raw}" is not a valid phone number${country ? ` (default country ${country})` : ' (no default country: give one in the mapping)'}`;
     if (keep) throw new KeepRawValue(raw, keepIn, reason);

@@ -113,9 +113,9 @@ function fileBackedRss(): number {
 type Args = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const commands: Record<string, (args: Args) => Promise<unknown>> = {
-  async open({ dataDir, member, subscription }) {
-    // `member`: the test cluster's options for this node (identity and trust statements).
-    node = await openNode({ dataDir, ...member, listen: { host: '127.0.0.1', port: 0 }, ...(subscription ? { subscription } : {}) });
+  async open({ dataDir, member, subscription, limits }) {
+    // `member`: the test cluster's options for this node (identity and trust statements); `limits`: overrides (the link phases).
+    node = await openNode({ dataDir, ...member, listen: { host: '127.0.0.1', port: 0 }, ...(subscription ? { subscription } : {}), ...(limits ? { limits } : {}) });
     startRssSampler();
     node.onChange(onRemote);
     return { url: node.url, nodeId: node.id };

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --n 100000] [--seed 1] [--phases p1,rss|storage] [--fanout 10,50] [--storage-edits 1000000] [--prof]`: two crmsync nodes A and B in
+ * `npm run bench [-- --n 100000] [--seed 1] [--phases p1,rss|subs|storage|link] [--link 10mbit,40ms] [--fanout 10,50] [--storage-edits 1000000] [--prof]`: two crmsync nodes A and B in
  * separate child processes on loopback; the parent orchestrates, measures and prints
  * one table with the issue's targets beside each phase. Speed never fails the run;
  * a correctness failure (P4 FAIL, records or edits missing) exits 1.
@@ -15,6 +15,8 @@ import { DEFAULT_LIMITS } from '../src/limits.js';
 import { fanout, peakHeap, peakNative, type Usage } from './fanout.js';
 import { handshakeMs, verificationCostPerEntry } from './trust-costs.js';
 import { levelFloor, packedRecords, wsFloor } from './floor.js';
+import { linkPhases } from './link.js';
+import { parseLink } from './slow-link.js';
 import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
 import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
 import { bytes, int, ms, percentile, rate, renderTable, verdict, wire, type Row } from './table.js';
@@ -26,8 +28,10 @@ const { values: opts } = parseArgs({
     prof: { type: 'boolean', default: false },
     /** Comma-separated laptop counts for the "one region, K laptops" phase (bench/fanout.ts), e.g. 10,50. */
     fanout: { type: 'string', default: '' },
-    /** `all` (default) or `p1,rss`: only the load, then the memory check (issue 9's 300,000 run). */
+    /** `all` (default) or `p1,rss`: only the load, then the memory check (issue 9's 300,000 run); `subs`, `storage`, `link` (bench/link.ts). */
     phases: { type: 'string', default: 'all' },
+    /** The link of `--phases link`: rate and round trip (bench/slow-link.ts). */
+    link: { type: 'string', default: '10mbit,40ms' },
     /** Rows of the import phase (bench/import.ts); 0 skips it. */
     'import-n': { type: 'string', default: '10000' },
     /** Edits of the storage phase (bench/storage.ts: disk and log after churn vs a fresh load); 0 skips it. */
@@ -39,11 +43,13 @@ const { values: opts } = parseArgs({
 const N = Number(opts.n);
 const SEED = Number(opts.seed);
 if (!Number.isInteger(N) || N < 2000) throw new TypeError('--n must be an integer >= 2000');
-if (!['all', 'p1,rss', 'subs', 'storage'].includes(opts.phases)) throw new TypeError(`--phases: ${opts.phases} is not supported (use all, p1,rss for the memory check, subs for subscribed catch-up, or storage)`);
+if (!['all', 'p1,rss', 'subs', 'storage', 'link'].includes(opts.phases)) throw new TypeError(`--phases: ${opts.phases} is not supported (use all, p1,rss for the memory check, subs for subscribed catch-up, storage, or link for a slow link)`);
 const MEMORY_ONLY = opts.phases === 'p1,rss';
 /** `--phases subs`: B is a laptop subscribed to 1 of SUBS_TERRITORIES territories; its catch-up from A is measured. */
 const SUBS = opts.phases === 'subs';
 const SUBS_TERRITORIES = 10;
+/** `--phases link`: catch-up, edits and reconnect through a slow link (bench/link.ts). */
+const LINK = opts.phases === 'link' ? parseLink(opts.link) : undefined;
 const FANOUTS = opts.fanout ? opts.fanout.split(',').map(Number) : [];
 if (FANOUTS.some((k) => !Number.isInteger(k) || k < 1 || k > 200)) throw new TypeError(`--fanout: ${opts.fanout} is not a list of laptop counts 1..200 (e.g. 10,50)`);
 /** Records per upsertMany call in P1 (issue 9: batches of 500 through the public API). */
@@ -90,7 +96,10 @@ async function main(): Promise<number> {
   const cluster = createTestCluster();
   cluster.member('node-a');
   const memberB = SUBS ? cluster.member('node-b', { role: 'laptop', scope: { territories: ['T0'] } }) : cluster.member('node-b');
-  const { url: aUrl } = await A.call<{ url: string }>('open', { dataDir: dirA, member: cluster.member('node-a') });
+  // The link phases' third node: a member before A opens, so A knows it.
+  const memberC = LINK ? cluster.member('node-c') : undefined;
+  const memberA = cluster.member('node-a');
+  const { url: aUrl } = await A.call<{ url: string }>('open', { dataDir: dirA, member: memberA });
   await B.call('open', { dataDir: dirB, member: memberB, ...(SUBS ? { subscription: { territories: ['T0'] } } : {}) });
   const pair: Pair = { A, B, aUrl, n: N };
   const usage = () => Promise.all([A.call<Usage>('usage'), B.call<Usage>('usage')]);
@@ -111,6 +120,14 @@ async function main(): Promise<number> {
   push(['   floor: LevelDB one batch', `${bytes(lvl.bytes)} msgpack, sync`, ms(lvl.ms), rate(N, lvl.ms, ' rec/s'), '-', '', '-']);
 
   if (MEMORY_ONLY) return memoryOnly(A, B, N, usage, rows, push, failed);
+  if (LINK) {
+    const C = await Agent.start('C', nodeArgs('C'));
+    const ok = await linkPhases({ A, B, C, aUrl, dirA, dirC: join(root, 'c'), memberA, memberC: memberC!, n: N, spec: LINK, defaultLimits: DEFAULT_LIMITS, push, log });
+    await Promise.all([A.stop(), B.stop(), C.stop()]);
+    printTable(rows);
+    console.log(`\ncorrectness: ${ok && !failed ? 'PASS' : 'FAIL'} (speed targets are reported, never enforced)`);
+    return ok && !failed ? 0 : 1;
+  }
   if (SUBS) {
     const held = N / SUBS_TERRITORIES;
     log(`SUBS: laptop B subscribed to 1 of ${SUBS_TERRITORIES} territories catches up from A`);

@@ -1,16 +1,17 @@
 /**
  * `--phases link` (with `--link 10mbit,40ms`): what a laptop on a slow link sees. B dials A
- * through a shaped proxy (slow-link.ts) and takes in A's N records (P2), then live edits
- * and an idle reconnect cross the same link. Then A is reopened with its catch-up frames
- * left plain (`minDeflateFrameBytes` above `maxFrameBytes`) and a fresh node C takes the
- * same records through a link of the same kind: issue 9 asks whether compressing batch
- * frames pays on such a link, measured, not computed. Each row's floor is the link's
- * own: the bytes that crossed it at its rate, plus one round trip.
+ * through a shaped proxy (slow-link.ts) and takes in A's N records (P2), then live edits,
+ * an idle reconnect and a reconnect after offline edits on both sides (P4) cross the same
+ * link. Then A is reopened with its catch-up frames left plain (`minDeflateFrameBytes`
+ * above `maxFrameBytes`) and a fresh node C takes the same records through a link of the
+ * same kind: issue 9 asks whether compressing batch frames pays on such a link, measured,
+ * not computed. Each row's floor is the link's own: the bytes that crossed it at its
+ * rate, plus one round trip.
  */
 import type { Limits } from '../src/limits.js';
 import type { Usage } from './fanout.js';
 import type { Agent } from './ipc.js';
-import { editPropagation, idleReconnect, type Pair } from './phases.js';
+import { editPropagation, idleReconnect, offlineEdits, type Pair } from './phases.js';
 import { startSlowLink, type LinkSpec, type SlowLink } from './slow-link.js';
 import { bytes, int, ms, percentile, rate, type Row } from './table.js';
 
@@ -87,6 +88,14 @@ export async function linkPhases(ctx: LinkContext): Promise<boolean> {
     `floor ${ms(spec.rttMs / 2)}`, '', '-']);
   const p5 = await idleReconnect(pair);
   push(['   P5 idle reconnect', 'addPeer -> both open, 0 behind', ms(p5.ms), `${(p5.ms / spec.rttMs).toFixed(1)} round trips`, '-', '', '-']);
+  // The laptop's usual day: offline edits on both sides, then back on the link.
+  const offline = await offlineEdits(pair, 1000, log);
+  if (!offline.pass) {
+    ok = false;
+    log(`link: P4 through the link failed: ${offline.problems.slice(0, 3).join('; ')}`);
+  }
+  push(['   P4 1,000+1,000 offline edits, reconnect', `clocks equal; ${bytes(offline.wire.ab)} down, ${bytes(offline.wire.ba)} up`, ms(offline.convergeMs),
+    offline.pass ? 'PASS' : 'FAIL', `floor ${ms(floorMs(spec, offline.wire.ab + offline.wire.ba))}`, offline.pass ? '' : 'FAIL', '-']);
   await B.call('removePeer', { url: deflated.linkUrl });
   await deflated.link.close();
 

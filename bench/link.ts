@@ -8,7 +8,7 @@
  * not computed. Each row's floor is the link's own: the bytes that crossed it at its
  * rate, plus one round trip.
  */
-import type { Limits } from '../src/limits.js';
+import { DEFAULT_LIMITS } from '../src/limits.js';
 import type { Usage } from './fanout.js';
 import type { Agent } from './ipc.js';
 import { editPropagation, idleReconnect, offlineEdits, type Pair } from './phases.js';
@@ -28,7 +28,6 @@ export interface LinkContext {
   memberC: object;
   n: number;
   spec: LinkSpec;
-  defaultLimits: Limits;
   push: (row: Row) => void;
   log: (msg: string) => void;
 }
@@ -83,7 +82,7 @@ export async function linkPhases(ctx: LinkContext): Promise<boolean> {
     log(`link: ${edits.burstMissing} burst edits and ${edits.pacedMissing} paced edits never became visible at B`);
   }
   const down = deflated.link.bytes.down - before.down;
-  push(['   200 awaited edits on A -> visible at B', `${int(down / 250)} B down per edit`, ms(edits.burstMs), rate(200, edits.burstMs, ' edits/s'), '-', '', '-']);
+  push(['   200 awaited edits on A -> visible at B', `${int(down / 250)} B down per edit (these and the 50 paced)`, ms(edits.burstMs), rate(200, edits.burstMs, ' edits/s'), '-', '', '-']);
   push(['   50 paced edits (every 20 ms)', 'call start on A -> event at B', `p50 ${ms(percentile(edits.latencies, 50))}`, `p99 ${ms(percentile(edits.latencies, 99))}`,
     `floor ${ms(spec.rttMs / 2)}`, '', '-']);
   const p5 = await idleReconnect(pair);
@@ -102,7 +101,7 @@ export async function linkPhases(ctx: LinkContext): Promise<boolean> {
   log('link: A reopened with plain catch-up frames; a fresh C takes the records through the link');
   await A.call('close');
   const { url } = await A.call<{ url: string }>('open', {
-    dataDir: ctx.dirA, member: ctx.memberA, limits: { minDeflateFrameBytes: ctx.defaultLimits.maxFrameBytes + 1 },
+    dataDir: ctx.dirA, member: ctx.memberA, limits: { minDeflateFrameBytes: DEFAULT_LIMITS.maxFrameBytes + 1 },
   });
   await C.call('open', { dataDir: ctx.dirC, member: ctx.memberC });
   const plain = await catchUp(C, url, ctx, 'P2 initial sync, plain frames');

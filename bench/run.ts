@@ -122,7 +122,7 @@ async function main(): Promise<number> {
   if (MEMORY_ONLY) return memoryOnly(A, B, N, usage, rows, push, failed);
   if (LINK) {
     const C = await Agent.start('C', nodeArgs('C'));
-    const ok = await linkPhases({ A, B, C, aUrl, dirA, dirC: join(root, 'c'), memberA, memberC: memberC!, n: N, spec: LINK, defaultLimits: DEFAULT_LIMITS, push, log });
+    const ok = await linkPhases({ A, B, C, aUrl, dirA, dirC: join(root, 'c'), memberA, memberC: memberC!, n: N, spec: LINK, push, log });
     await Promise.all([A.stop(), B.stop(), C.stop()]);
     printTable(rows);
     console.log(`\ncorrectness: ${ok && !failed ? 'PASS' : 'FAIL'} (speed targets are reported, never enforced)`);

@@ -47,6 +47,7 @@ export async function writeMany(writer: Writer, items: WriteItem[], options: Wri
   const staged = await writer.run(async () => {
     const metas = await writer.metasFor(items.map((item) => item.id));
     const mutation: Mutation = { records: [], entries: [], clock: [], state: options.state };
+    const staging: Staging = { mutation, at: new Map() };
     const results: WriteResult[] = [];
     const touched = new Map<RecordId, RecordMeta | undefined>();
     for (let i = 0; i < items.length; i++) {
@@ -55,7 +56,7 @@ export async function writeMany(writer: Writer, items: WriteItem[], options: Wri
       try {
         writer.gone.assertWritable(id);
         const write = decide(meta?.view);
-        const result = await stageWrite(writer, id, meta, write, mutation, options.author, now());
+        const result = await stageWrite(writer, id, meta, write, staging, options.author, now());
         touched.set(id, result.meta);
         results.push({ id, status: result.status, view: result.meta?.view });
       } catch (error) {
@@ -71,12 +72,24 @@ export async function writeMany(writer: Writer, items: WriteItem[], options: Wri
   return staged.results;
 }
 
+/**
+ * The mutation a writeMany call builds, with where each record's op is in it: a batch of
+ * 500 looked each record up by scanning the ops staged before it (about 4% of a bulk load).
+ */
+interface Staging {
+  mutation: Mutation;
+  /** Index in `mutation.records` of each record's op. */
+  at: Map<RecordId, number>;
+}
+
 /** Applies one write to the live document and appends it to the pending mutation. */
-async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undefined, write: RecordWrite, mutation: Mutation, author: string | undefined, now: number) {
+async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undefined, write: RecordWrite, staging: Staging, author: string | undefined, now: number) {
   if (meta && !wouldChange(meta.view, write)) return { status: 'unchanged' as const, meta };
+  const { mutation } = staging;
+  const earlier = staging.at.get(id);
   // A snapshot staged for this record in this mutation must cover all its changes in it:
   // after one, the record stays on the document path.
-  const snapshotStaged = mutation.records.some((r) => r.id === id && r.snapshot);
+  const snapshotStaged = earlier !== undefined && Boolean(mutation.records[earlier]!.snapshot);
   const fast = (meta?.pending ?? 0) < writer.maxPendingChanges && !snapshotStaged
     ? encodeWrite(meta?.state ?? genesisState(), meta?.view ?? emptyView(id), write, { actor: writer.actor, now, author, id })
     : undefined;
@@ -86,9 +99,9 @@ async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undef
       origin: writer.nodeId, seq: 0, chain: '', record: id, change: fast.change, time: now, fields: fast.fields,
       ...(author ? { author } : {}),
     };
-    return stage(writer, id, meta, mutation, entry, { state: fast.state, view: fast.view }, undefined);
+    return stage(writer, id, meta, staging, entry, { state: fast.state, view: fast.view }, undefined);
   }
-  const doc = await docInMutation(writer, id, meta, mutation);
+  const doc = await docInMutation(writer, id, meta, mutation, earlier);
   const outcome = writeRecord(doc, id, write, now, author);
   if (!outcome) return { status: 'unchanged' as const, meta };
   writer.cache.set(id, outcome.doc);
@@ -101,7 +114,7 @@ async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undef
     origin: writer.nodeId, seq: 0, chain: '', record: id, change: outcome.change, time: now, fields: outcome.fields,
     ...(author ? { author } : {}),
   };
-  return stage(writer, id, meta, mutation, entry, { state, view }, outcome.doc);
+  return stage(writer, id, meta, staging, entry, { state, view }, outcome.doc);
 }
 
 /**
@@ -109,8 +122,8 @@ async function stageWrite(writer: Writer, id: RecordId, meta: RecordMeta | undef
  * record's last write took the document path; after a document-free write in the same
  * mutation, it is the stored document plus the changes staged since.
  */
-async function docInMutation(writer: Writer, id: RecordId, meta: RecordMeta | undefined, mutation: Mutation): Promise<RecordDoc> {
-  const first = mutation.records.find((r) => r.id === id);
+async function docInMutation(writer: Writer, id: RecordId, meta: RecordMeta | undefined, mutation: Mutation, earlier: number | undefined): Promise<RecordDoc> {
+  const first = earlier === undefined ? undefined : mutation.records[earlier];
   if (!first || writer.cache.has(id)) return writer.docFor(id, meta);
   const stored = await writer.docFor(id, first.before);
   const staged = mutation.entries.filter((e) => e.record === id).map((e) => e.change);
@@ -120,19 +133,20 @@ async function docInMutation(writer: Writer, id: RecordId, meta: RecordMeta | un
 }
 
 /** Adds one written change to the pending mutation. */
-function stage(writer: Writer, id: RecordId, meta: RecordMeta | undefined, mutation: Mutation, entry: LoggedEntry, next: { state: RecordState; view: RecordView }, doc: RecordDoc | undefined) {
+function stage(writer: Writer, id: RecordId, meta: RecordMeta | undefined, staging: Staging, entry: LoggedEntry, next: { state: RecordState; view: RecordView }, doc: RecordDoc | undefined) {
+  const { mutation } = staging;
   const op = writer.recordOp(id, meta, next, 1, doc);
   // A record written twice in one mutation: one op, from the first one's `before`. A
   // snapshot taken for either covers the document as it is now, with both changes
   // (a document-free write never takes one, and a snapshot needs the document in hand).
-  const earlier = mutation.records.findIndex((r) => r.id === id);
-  if (earlier >= 0) {
+  const earlier = staging.at.get(id);
+  if (earlier !== undefined) {
     const first = mutation.records[earlier]!;
     mutation.records[earlier] = doc && (op.snapshot || first.snapshot)
       ? { id, before: first.before, after: { ...op.after, pending: 0 }, snapshot: snapshot(doc) }
       : { ...op, before: first.before, ...(first.snapshot ? { snapshot: first.snapshot } : {}) };
   } else {
-    mutation.records.push(op);
+    staging.at.set(id, mutation.records.push(op) - 1);
   }
   mutation.entries.push(entry);
   return { status: meta && !meta.view.deleted ? ('updated' as const) : ('created' as const), meta: op.after };

@@ -59,11 +59,16 @@ export function chainNext(prev: string, entry: { seq: number; record: string }, 
   // `h` (and stored chains and digests are ours).
   if (prev.length !== 2 * CHAIN_HASH_BYTES || changeHash.length !== 2 * CHAIN_HASH_BYTES) throw new TypeError('chainNext takes two SHA-256 hashes in hex');
   const recordBytes = Buffer.byteLength(entry.record);
-  const input = Buffer.alloc(CHAIN_HASH_BYTES + 8 + recordBytes + 1 + CHAIN_HASH_BYTES);
-  input.write(prev, 0, 'hex');
+  // From Buffer's pool (Buffer.alloc takes a backing store of its own, about 0.4 µs here):
+  // every byte is written below, and a hex string that did not fill its 32 bytes throws.
+  const input = Buffer.allocUnsafe(CHAIN_HASH_BYTES + 8 + recordBytes + 1 + CHAIN_HASH_BYTES);
+  const nul = CHAIN_HASH_BYTES + 8 + recordBytes;
+  if (input.write(prev, 0, 'hex') !== CHAIN_HASH_BYTES || input.write(changeHash, nul + 1, 'hex') !== CHAIN_HASH_BYTES) {
+    throw new TypeError('chainNext takes two SHA-256 hashes in hex');
+  }
   input.writeBigUInt64BE(BigInt(entry.seq), CHAIN_HASH_BYTES);
   input.write(entry.record, CHAIN_HASH_BYTES + 8, 'utf8');
-  input.write(changeHash, CHAIN_HASH_BYTES + 9 + recordBytes, 'hex');
+  input[nul] = 0;
   return hash('sha256', input, 'hex');
 }
 

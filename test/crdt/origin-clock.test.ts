@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -100,6 +101,24 @@ describe('placing and chaining entries', () => {
     expect(chainNext(start, { seq: 1, record: 'r2' }, change)).not.toBe(one);
     expect(chainNext(start, { seq: 1, record: 'r1' }, 'cd'.repeat(32))).not.toBe(one);
     expect(chainNext(chainStart('cluster-1', 'paris'), { seq: 1, record: 'r1' }, change)).not.toBe(one);
+  });
+
+  it('hashes exactly prev, seq (u64 BE), record, NUL and change hash, and refuses hashes that are not hex', () => {
+    // Stored chains and every signature depend on this layout: built here byte by byte.
+    fc.assert(
+      fc.property(fc.nat(), fc.string({ maxLength: 40 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (seq, record, prev, change) => {
+        const seqBytes = Buffer.alloc(8);
+        seqBytes.writeBigUInt64BE(BigInt(seq));
+        const input = Buffer.concat([prev, seqBytes, Buffer.from(record, 'utf8'), Buffer.from([0]), change]);
+        const expected = createHash('sha256').update(input).digest('hex');
+        expect(chainNext(Buffer.from(prev).toString('hex'), { seq, record }, Buffer.from(change).toString('hex'))).toBe(expected);
+      }),
+    );
+    const start = chainStart('cluster-1', 'berlin');
+    const notHex = 'zz'.repeat(32);
+    expect(() => chainNext(start, { seq: 1, record: 'r1' }, notHex)).toThrow(TypeError);
+    expect(() => chainNext(notHex, { seq: 1, record: 'r1' }, start)).toThrow(TypeError);
+    expect(() => chainNext(start, { seq: 1, record: 'r1' }, `${start.slice(0, 62)}g0`)).toThrow(TypeError);
   });
 
   it('detects a fork in a peer clock, and a peer with our id that wrote more of our origin', () => {

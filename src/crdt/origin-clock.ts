@@ -57,13 +57,16 @@ export function chainNext(prev: string, entry: { seq: number; record: string }, 
   // updates): prev (32 bytes), seq (u64 BE), record (UTF-8), NUL, change hash (32 bytes).
   // Both hashes are 32 bytes wherever they come from: the codec checks a peer's `p` and
   // `h` (and stored chains and digests are ours).
-  if (prev.length !== 2 * CHAIN_HASH_BYTES || changeHash.length !== 2 * CHAIN_HASH_BYTES) throw new TypeError('chainNext takes two SHA-256 hashes in hex');
   const recordBytes = Buffer.byteLength(entry.record);
   // From Buffer's pool (Buffer.alloc takes a backing store of its own, about 0.4 µs here):
-  // every byte is written below, and a hex string that did not fill its 32 bytes throws.
+  // every byte is written below. The length checks come first because a longer hex string
+  // would write past its 32 bytes; a string that is not hex fills fewer than 32.
   const input = Buffer.allocUnsafe(CHAIN_HASH_BYTES + 8 + recordBytes + 1 + CHAIN_HASH_BYTES);
   const nul = CHAIN_HASH_BYTES + 8 + recordBytes;
-  if (input.write(prev, 0, 'hex') !== CHAIN_HASH_BYTES || input.write(changeHash, nul + 1, 'hex') !== CHAIN_HASH_BYTES) {
+  if (
+    prev.length !== 2 * CHAIN_HASH_BYTES || changeHash.length !== 2 * CHAIN_HASH_BYTES
+    || input.write(prev, 0, 'hex') !== CHAIN_HASH_BYTES || input.write(changeHash, nul + 1, 'hex') !== CHAIN_HASH_BYTES
+  ) {
     throw new TypeError('chainNext takes two SHA-256 hashes in hex');
   }
   input.writeBigUInt64BE(BigInt(entry.seq), CHAIN_HASH_BYTES);

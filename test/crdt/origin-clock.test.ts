@@ -103,7 +103,7 @@ describe('placing and chaining entries', () => {
     expect(chainNext(chainStart('cluster-1', 'paris'), { seq: 1, record: 'r1' }, change)).not.toBe(one);
   });
 
-  it('hashes exactly prev, seq (u64 BE), record, NUL and change hash, and refuses hashes that are not hex', () => {
+  it('hashes exactly prev, seq (u64 BE), record, NUL and change hash, and refuses hashes that are not 32 bytes of hex', () => {
     // Stored chains and every signature depend on this layout: built here byte by byte.
     fc.assert(
       fc.property(fc.nat(), fc.string({ maxLength: 40 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (seq, record, prev, change) => {
@@ -119,6 +119,10 @@ describe('placing and chaining entries', () => {
     expect(() => chainNext(start, { seq: 1, record: 'r1' }, notHex)).toThrow(TypeError);
     expect(() => chainNext(notHex, { seq: 1, record: 'r1' }, start)).toThrow(TypeError);
     expect(() => chainNext(start, { seq: 1, record: 'r1' }, `${start.slice(0, 62)}g0`)).toThrow(TypeError);
+    // Hex of the wrong length, in either place: the change hash at the end would be cut to 32 bytes.
+    expect(() => chainNext(start, { seq: 1, record: 'r1' }, `${start}00`)).toThrow(TypeError);
+    expect(() => chainNext(`${start}00`, { seq: 1, record: 'r1' }, start)).toThrow(TypeError);
+    expect(() => chainNext(start, { seq: 1, record: 'r1' }, start.slice(0, 62))).toThrow(TypeError);
   });
 
   it('detects a fork in a peer clock, and a peer with our id that wrote more of our origin', () => {

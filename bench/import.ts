@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/import.ts [--n 100000] [--seed 1]`: import throughput of a generated CSV
+ * `npm run bench:import -- [--n 100000] [--seed 1]`: import throughput of a generated CSV
  * into a node with durable (fsynced) batches, against the issue's 10,000 rows/s target,
  * and where the time goes: reading + mapping alone (a sink that discards), the commits
  * (time inside upsertMany), and a second, idempotent run (everything unchanged).
@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { openNode, seededRandom } from '../src/index.js';
 import {
   memoryRejects, nodeSink, openSource, parseMapping, runImport, IMPORT_BATCH_ROWS,
@@ -15,8 +14,10 @@ import {
 } from '../src/migrate/import/index.js';
 import { levelFloor, packedRecords } from './floor.js';
 import { int, ms, renderTable, type Row } from './table.js';
+import { benchOptions, usageError } from './args.js';
 
-const { values: opts } = parseArgs({ options: { n: { type: 'string', default: '100000' }, seed: { type: 'string', default: '1' } } });
+const USAGE = 'npm run bench:import -- [--n 100000] [--seed 1]';
+const opts = benchOptions(USAGE, { n: { type: 'string', default: '100000' }, seed: { type: 'string', default: '1' } });
 const N = Number(opts.n);
 const TARGET = 10_000;
 const log = (msg: string) => process.stderr.write(`[bench-import] ${msg}\n`);
@@ -85,7 +86,7 @@ async function run(sink: ImportSink, csv: string, name: string): Promise<ImportR
 }
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(N) || N < 1000) throw new TypeError('--n must be an integer >= 1000');
+  if (!Number.isInteger(N) || N < 1000) usageError(USAGE, `--n ${opts.n}: give a whole number of rows, at least 1000`);
   const dir = mkdtempSync(join(tmpdir(), 'crmsync-bench-import-'));
   try {
     const csv = join(dir, 'customers.csv');

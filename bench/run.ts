@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { NodeStatus } from '../src/index.js';
 import { createTestCluster } from '../src/testing.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
@@ -18,11 +17,12 @@ import { levelFloor, packedRecords, wsFloor } from './floor.js';
 import { linkPhases } from './link.js';
 import { parseLink } from './slow-link.js';
 import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
+import { benchOptions, usageError } from './args.js';
 import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
 import { bytes, int, ms, percentile, rate, renderTable, verdict, wire, type Row } from './table.js';
 
-const { values: opts } = parseArgs({
-  options: {
+const USAGE = 'npm run bench -- [--n 10000] [--seed 1] [--phases all|p1,rss|subs|storage|link] [--link 10mbit,40ms] [--fanout 10,50] [--import-n 10000] [--storage-edits 1000000] [--storage-records 10000] [--prof]';
+const opts = benchOptions(USAGE, {
     n: { type: 'string', default: '10000' },
     seed: { type: 'string', default: '1' },
     prof: { type: 'boolean', default: false },
@@ -38,12 +38,11 @@ const { values: opts } = parseArgs({
     'storage-edits': { type: 'string', default: '1000000' },
     /** Records the storage phase's edits are spread over. */
     'storage-records': { type: 'string', default: '10000' },
-  },
 });
 const N = Number(opts.n);
 const SEED = Number(opts.seed);
-if (!Number.isInteger(N) || N < 2000) throw new TypeError('--n must be an integer >= 2000');
-if (!['all', 'p1,rss', 'subs', 'storage', 'link'].includes(opts.phases)) throw new TypeError(`--phases: ${opts.phases} is not supported (use all, p1,rss for the memory check, subs for subscribed catch-up, storage, or link for a slow link)`);
+if (!Number.isInteger(N) || N < 2000) usageError(USAGE, `--n ${opts.n}: give a whole number of records, at least 2000`);
+if (!['all', 'p1,rss', 'subs', 'storage', 'link'].includes(opts.phases)) usageError(USAGE, `--phases ${opts.phases} is not supported (use all, p1,rss for the memory check, subs for subscribed catch-up, storage, or link for a slow link)`);
 const MEMORY_ONLY = opts.phases === 'p1,rss';
 /** `--phases subs`: B is a laptop subscribed to 1 of SUBS_TERRITORIES territories; its catch-up from A is measured. */
 const SUBS = opts.phases === 'subs';
@@ -51,7 +50,7 @@ const SUBS_TERRITORIES = 10;
 /** `--phases link`: catch-up, edits and reconnect through a slow link (bench/link.ts). */
 const LINK = opts.phases === 'link' ? parseLink(opts.link) : undefined;
 const FANOUTS = opts.fanout ? opts.fanout.split(',').map(Number) : [];
-if (FANOUTS.some((k) => !Number.isInteger(k) || k < 1 || k > 200)) throw new TypeError(`--fanout: ${opts.fanout} is not a list of laptop counts 1..200 (e.g. 10,50)`);
+if (FANOUTS.some((k) => !Number.isInteger(k) || k < 1 || k > 200)) usageError(USAGE, `--fanout ${opts.fanout} is not a list of laptop counts 1..200 (e.g. 10,50)`);
 /** Records per upsertMany call in P1 (issue 9: batches of 500 through the public API). */
 const P1_BATCH = 500;
 /** Paced edits: one every PACED_MS. */

@@ -14,20 +14,19 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Level } from 'level';
 import { openNode, seededRandom, STAGES, type CrmNode, type NodeStatus } from '../src/index.js';
 import { realTimers } from '../src/timers.js';
 import { createTestCluster } from '../src/testing.js';
 import { bytes, int, ms, renderTable, type Row } from './table.js';
+import { benchOptions, usageError } from './args.js';
 
-const { values: opts } = parseArgs({
-  options: { edits: { type: 'string', default: '1000000' }, records: { type: 'string', default: '10000' }, seed: { type: 'string', default: '1' } },
-});
+const USAGE = 'node dist/bench/storage.js [--edits 1000000] [--records 10000] [--seed 1]';
+const opts = benchOptions(USAGE, { edits: { type: 'string', default: '1000000' }, records: { type: 'string', default: '10000' }, seed: { type: 'string', default: '1' } });
 const EDITS = Number(opts.edits);
 const RECORDS = Number(opts.records);
-if (!Number.isInteger(EDITS) || EDITS < 0) throw new TypeError('--edits must be an integer >= 0');
-if (!Number.isInteger(RECORDS) || RECORDS < 10) throw new TypeError('--records must be an integer >= 10');
+if (!Number.isInteger(EDITS) || EDITS < 0) usageError(USAGE, `--edits ${opts.edits}: give a whole number of edits, 0 or more`);
+if (!Number.isInteger(RECORDS) || RECORDS < 10) usageError(USAGE, `--records ${opts.records}: give a whole number of records, at least 10`);
 /** Share of the records deleted at the end. */
 const DELETED_SHARE = 0.2;
 /** Items per upsertMany call (one durable commit each). */

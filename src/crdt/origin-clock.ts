@@ -59,8 +59,10 @@ export function chainNext(prev: string, entry: { seq: number; record: string }, 
   // `h` (and stored chains and digests are ours).
   const recordBytes = Buffer.byteLength(entry.record);
   // From Buffer's pool (Buffer.alloc takes a backing store of its own, about 0.4 µs here):
-  // every byte is written below. A string that is not hex writes fewer than 32 bytes; the
-  // length checks catch a longer change hash, which the buffer's end would cut to 32.
+  // every byte is written below. The length checks catch any hash that is not 64
+  // characters: 64 hex digits and a tail that is not hex write all 32 bytes, and the
+  // buffer's end would cut a longer change hash to 32. The write counts catch 64
+  // characters with a pair that is not hex, where the write stops early.
   const input = Buffer.allocUnsafe(CHAIN_HASH_BYTES + 8 + recordBytes + 1 + CHAIN_HASH_BYTES);
   const nul = CHAIN_HASH_BYTES + 8 + recordBytes;
   if (

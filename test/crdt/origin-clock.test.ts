@@ -121,6 +121,9 @@ describe('placing and chaining entries', () => {
     expect(() => chainNext(start, { seq: 1, record: 'r1' }, `${start.slice(0, 62)}g0`)).toThrow(TypeError);
     // Hex of the wrong length, in either place: the change hash at the end would be cut to 32 bytes.
     expect(() => chainNext(start, { seq: 1, record: 'r1' }, `${start}00`)).toThrow(TypeError);
+    // 32 bytes of hex and a tail that is not hex: the write fills all 32 bytes, so only the length check catches it.
+    expect(() => chainNext(start, { seq: 1, record: 'r1' }, `${start}zz`)).toThrow(TypeError);
+    expect(() => chainNext(`${start}zz`, { seq: 1, record: 'r1' }, start)).toThrow(TypeError);
     expect(() => chainNext(`${start}00`, { seq: 1, record: 'r1' }, start)).toThrow(TypeError);
     expect(() => chainNext(start, { seq: 1, record: 'r1' }, start.slice(0, 62))).toThrow(TypeError);
   });

@@ -33,3 +33,15 @@ export function usageError(usage: string, message: string): never {
   process.stderr.write(`${message}\n\nusage: ${usage}\n`);
   process.exit(USAGE_EXIT);
 }
+
+/**
+ * The whole number a flag gives, at least `min`, or the usage error that says so (`what`
+ * names the unit: "records"). Empty text is refused, not read as 0.
+ */
+export function wholeNumber(usage: string, flag: string, text: string, min: number, what = ''): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < min) {
+    usageError(usage, `${flag} ${text}: give a whole number${what ? ` of ${what}` : ''}, at least ${min}`);
+  }
+  return value;
+}

@@ -14,11 +14,12 @@ import {
 } from '../src/migrate/import/index.js';
 import { levelFloor, packedRecords } from './floor.js';
 import { int, ms, renderTable, type Row } from './table.js';
-import { benchOptions, usageError } from './args.js';
+import { benchOptions, wholeNumber } from './args.js';
 
 const USAGE = 'npm run bench:import -- [--n 100000] [--seed 1]';
 const opts = benchOptions(USAGE, { n: { type: 'string', default: '100000' }, seed: { type: 'string', default: '1' } });
-const N = Number(opts.n);
+const N = wholeNumber(USAGE, '--n', opts.n, 1000, 'rows');
+const SEED = wholeNumber(USAGE, '--seed', opts.seed, 0);
 const TARGET = 10_000;
 const log = (msg: string) => process.stderr.write(`[bench-import] ${msg}\n`);
 
@@ -86,11 +87,10 @@ async function run(sink: ImportSink, csv: string, name: string): Promise<ImportR
 }
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(N) || N < 1000) usageError(USAGE, `--n ${opts.n}: give a whole number of rows, at least 1000`);
   const dir = mkdtempSync(join(tmpdir(), 'crmsync-bench-import-'));
   try {
     const csv = join(dir, 'customers.csv');
-    writeCsv(csv, N, Number(opts.seed));
+    writeCsv(csv, N, SEED);
     log(`${int(N)} rows, ${(statSync(csv).size / 1024 / 1024).toFixed(1)} MiB CSV; batches of ${IMPORT_BATCH_ROWS} rows`);
     const parse = await run(discard, csv, 'bench');
     log(`read + map only: ${ms(parse.elapsedMs)}`);
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const second = await run(sink, csv, 'bench');
     log(`second import: ${ms(second.elapsedMs)}`);
     await node.close();
-    const floor = await levelFloor(packedRecords(N, Number(opts.seed)), 0);
+    const floor = await levelFloor(packedRecords(N, SEED), 0);
     rmSync(floor.dir, { recursive: true, force: true });
     const rate = (r: ImportReport) => `${int(r.rowsPerSecond)} rows/s`;
     const verdict = (r: ImportReport) => (r.rowsPerSecond >= TARGET ? 'ok' : 'BELOW');

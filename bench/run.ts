@@ -17,7 +17,7 @@ import { levelFloor, packedRecords, wsFloor } from './floor.js';
 import { linkPhases } from './link.js';
 import { parseLink } from './slow-link.js';
 import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
-import { benchOptions, usageError } from './args.js';
+import { benchOptions, usageError, wholeNumber } from './args.js';
 import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
 import { bytes, int, ms, percentile, rate, renderTable, verdict, wire, type Row } from './table.js';
 
@@ -39,18 +39,31 @@ const opts = benchOptions(USAGE, {
     /** Records the storage phase's edits are spread over. */
     'storage-records': { type: 'string', default: '10000' },
 });
-const N = Number(opts.n);
-const SEED = Number(opts.seed);
-if (!Number.isInteger(N) || N < 2000) usageError(USAGE, `--n ${opts.n}: give a whole number of records, at least 2000`);
+const N = wholeNumber(USAGE, '--n', opts.n, 2000, 'records');
+const SEED = wholeNumber(USAGE, '--seed', opts.seed, 0);
+/** Rows of the import phase; 0 skips it (bench/import.ts takes at least 1,000). */
+const IMPORT_N = wholeNumber(USAGE, '--import-n', opts['import-n'], 0, 'rows');
+if (IMPORT_N > 0 && IMPORT_N < 1000) usageError(USAGE, `--import-n ${opts['import-n']}: give 0 to skip the import phase, or at least 1000 rows`);
+const STORAGE_EDITS = wholeNumber(USAGE, '--storage-edits', opts['storage-edits'], 0, 'edits');
+const STORAGE_RECORDS = wholeNumber(USAGE, '--storage-records', opts['storage-records'], 10, 'records');
 if (!['all', 'p1,rss', 'subs', 'storage', 'link'].includes(opts.phases)) usageError(USAGE, `--phases ${opts.phases} is not supported (use all, p1,rss for the memory check, subs for subscribed catch-up, storage, or link for a slow link)`);
 const MEMORY_ONLY = opts.phases === 'p1,rss';
 /** `--phases subs`: B is a laptop subscribed to 1 of SUBS_TERRITORIES territories; its catch-up from A is measured. */
 const SUBS = opts.phases === 'subs';
 const SUBS_TERRITORIES = 10;
 /** `--phases link`: catch-up, edits and reconnect through a slow link (bench/link.ts). */
-const LINK = opts.phases === 'link' ? parseLink(opts.link) : undefined;
+const LINK_SPEC = linkOrUsage(opts.link);
+const LINK = opts.phases === 'link' ? LINK_SPEC : undefined;
 const FANOUTS = opts.fanout ? opts.fanout.split(',').map(Number) : [];
 if (FANOUTS.some((k) => !Number.isInteger(k) || k < 1 || k > 200)) usageError(USAGE, `--fanout ${opts.fanout} is not a list of laptop counts 1..200 (e.g. 10,50)`);
+/** The link of `--phases link`, or the usage error that says what is wrong with it. */
+function linkOrUsage(text: string): ReturnType<typeof parseLink> {
+  try {
+    return parseLink(text);
+  } catch (err) {
+    return usageError(USAGE, (err as Error).message);
+  }
+}
 /** Records per upsertMany call in P1 (issue 9: batches of 500 through the public API). */
 const P1_BATCH = 500;
 /** Paced edits: one every PACED_MS. */
@@ -250,16 +263,16 @@ async function main(): Promise<number> {
   if (p4.problems.length) console.log(`\nP4 problems (${p4.problems.length}):\n  ${p4.problems.slice(0, 10).join('\n  ')}`);
   console.log(`\ncorrectness: ${failed ? 'FAIL' : 'PASS'} (speed targets are reported, never enforced)`);
   if (opts.prof) console.log(`cpu profiles: ${profDir}`);
-  return failed ? 1 : importPhase(Number(opts['import-n'])) || storagePhase();
+  return failed ? 1 : importPhase(IMPORT_N) || storagePhase();
 }
 
 /** Disk and log after edit churn against a fresh load (bench/storage.ts, its own process). */
 function storagePhase(): number {
-  const edits = Number(opts['storage-edits']);
-  if (!(edits > 0)) return 0;
-  log(`storage: ${int(edits)} edits on ${opts['storage-records']} records, 20% deleted, against a fresh load (bench/storage.ts)`);
+  const edits = STORAGE_EDITS;
+  if (edits === 0) return 0;
+  log(`storage: ${int(edits)} edits on ${int(STORAGE_RECORDS)} records, 20% deleted, against a fresh load (bench/storage.ts)`);
   try {
-    execFileSync(process.execPath, [...siblingArgs('storage'), '--edits', String(edits), '--records', opts['storage-records'], '--seed', String(SEED)], { stdio: 'inherit' });
+    execFileSync(process.execPath, [...siblingArgs('storage'), '--edits', String(edits), '--records', String(STORAGE_RECORDS), '--seed', String(SEED)], { stdio: 'inherit' });
     return 0;
   } catch {
     return 1;
@@ -304,7 +317,7 @@ function printTable(rows: Row[]): void {
 
 /** The import throughput table (its own process, so its memory does not mix with ours). */
 function importPhase(rows: number): number {
-  if (!(rows > 0)) return 0;
+  if (rows === 0) return 0;
   log(`import: ${int(rows)} CSV rows into a node with durable batches (bench/import.ts)`);
   try {
     execFileSync(process.execPath, [...siblingArgs('import'), '--n', String(rows), '--seed', String(SEED)], { stdio: 'inherit' });

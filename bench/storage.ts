@@ -19,14 +19,13 @@ import { openNode, seededRandom, STAGES, type CrmNode, type NodeStatus } from '.
 import { realTimers } from '../src/timers.js';
 import { createTestCluster } from '../src/testing.js';
 import { bytes, int, ms, renderTable, type Row } from './table.js';
-import { benchOptions, usageError } from './args.js';
+import { benchOptions, wholeNumber } from './args.js';
 
 const USAGE = 'node dist/bench/storage.js [--edits 1000000] [--records 10000] [--seed 1]';
 const opts = benchOptions(USAGE, { edits: { type: 'string', default: '1000000' }, records: { type: 'string', default: '10000' }, seed: { type: 'string', default: '1' } });
-const EDITS = Number(opts.edits);
-const RECORDS = Number(opts.records);
-if (!Number.isInteger(EDITS) || EDITS < 0) usageError(USAGE, `--edits ${opts.edits}: give a whole number of edits, 0 or more`);
-if (!Number.isInteger(RECORDS) || RECORDS < 10) usageError(USAGE, `--records ${opts.records}: give a whole number of records, at least 10`);
+const EDITS = wholeNumber(USAGE, '--edits', opts.edits, 0, 'edits');
+const RECORDS = wholeNumber(USAGE, '--records', opts.records, 10, 'records');
+const SEED = wholeNumber(USAGE, '--seed', opts.seed, 0);
 /** Share of the records deleted at the end. */
 const DELETED_SHARE = 0.2;
 /** Items per upsertMany call (one durable commit each). */
@@ -86,7 +85,7 @@ async function settled(node: CrmNode, tombstones: number): Promise<void> {
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'crmsync-bench-storage-'));
-  const rnd = seededRandom(Number(opts.seed));
+  const rnd = seededRandom(SEED);
   const cluster = createTestCluster();
   const final = new Map<string, Fields>();
   try {
@@ -140,7 +139,7 @@ async function main(): Promise<void> {
       ['fresh node', `the ${int(final.size)} live records loaded once`, '-', bytes(freshDisk), bytes(freshCompacted), int(held(freshStatus))],
       ['factor', 'churned / fresh', '-', factor(churnDisk, freshDisk), factor(churnCompacted, freshCompacted), factor(Math.max(1, held(churnStatus)), held(freshStatus))],
     ];
-    console.log(`\ncrmsync storage after churn (seed ${opts.seed})\n`);
+    console.log(`\ncrmsync storage after churn (seed ${SEED})\n`);
     console.log(renderTable(['node', 'workload', 'time (churn + truncation)', 'disk as left', 'disk compacted', 'log entries held'], rows));
   } finally {
     rmSync(root, { recursive: true, force: true });

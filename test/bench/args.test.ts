@@ -40,26 +40,35 @@ describe('bench command lines', () => {
     expectUsageError(bench('run', ['--phases', 'p9']), /^--phases p9 is not supported/);
     expectUsageError(bench('run', ['--fanout', '10,x']), /^--fanout 10,x is not a list of laptop counts/);
     expectUsageError(bench('run', ['--prof=yes']), /--prof/);
+    expectUsageError(bench('run', ['--seed', 'abc']), /^--seed abc: give a whole number, at least 0/);
+    expectUsageError(bench('run', ['--import-n', '500']), /^--import-n 500: give 0 to skip the import phase, or at least 1000 rows/);
+    expectUsageError(bench('run', ['--storage-records', '3']), /^--storage-records 3: give a whole number of records, at least 10/);
+    expectUsageError(bench('run', ['--link', '10mbit']), /^--link: 10mbit is not a rate and a round trip/);
+    expectUsageError(bench('run', ['--phases', 'link', '--link', '1bit,40ms']), /^--link: 1bit,40ms is not a rate and a round trip/);
+    expectUsageError(bench('import', ['--seed', '-']), /^--seed -: give a whole number, at least 0/);
     expectUsageError(bench('import', ['--n', '1e2']), /^--n 1e2: give a whole number of rows, at least 1000/);
     expectUsageError(bench('storage', ['--records', '3']), /^--records 3: give a whole number of records, at least 10/);
     expectUsageError(bench('storage', ['extra']), /Unexpected argument 'extra'/);
   });
 
-  it('never shows a stack trace for an arbitrary command line that is not valid', () => {
-    // Values with no digit can be no count of records or laptops, so every run ends at the
-    // command line (a valid one would start the whole bench).
+  it('refuses a value that is no whole number (or no link) for every flag that takes one, naming the flag', () => {
+    // Values with no digit, and a few numbers that are not whole: none is a valid count,
+    // seed or link, so every run ends at the command line (a valid one would start the bench).
     const badValue = fc.oneof(
       fc.constantFrom('-1', '1.5', '1e400', '12abc', ' '),
       fc.string({ minLength: 1, maxLength: 6 }).filter((s) => !/\d/.test(s)),
     );
+    const flags = ['--n', '--seed', '--fanout', '--import-n', '--storage-edits', '--storage-records', '--link', '--unknown'] as const;
     fc.assert(
-      fc.property(fc.constantFrom('--n', '--fanout', '--unknown'), badValue, (flag, value) => {
+      fc.property(fc.constantFrom(...flags), badValue, (flag, value) => {
         const result = bench('run', [flag, value]);
         expect(result.code, result.stderr).toBe(USAGE_EXIT);
+        expect(result.stderr).toContain(flag);
         expect(result.stderr).toMatch(/\n\nusage: /);
         expect(result.stderr).not.toMatch(/\n\s+at /);
+        expect(result.stdout).toBe('');
       }),
-      { numRuns: 12, seed: 7 },
+      { numRuns: 24, seed: 7 },
     );
   });
 });

@@ -11,7 +11,7 @@
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -191,7 +191,7 @@ function startAgent(options: NodeProcessOptions): Launched {
  */
 async function startCli(options: NodeProcessOptions): Promise<Launched> {
   const membership = options.invitation === undefined ? ['--node-id', options.name] : ['--join', options.invitation];
-  await promisify(execFile)(process.execPath, [
+  const init = await promisify(execFile)(process.execPath, [
     CLI, 'init', '--data-dir', options.dataDir, ...membership, '--listen', '127.0.0.1:0',
     '--api', '127.0.0.1:0', '--peer-token', options.peerToken, '--log-level', 'warn',
   ], { cwd: ROOT, timeout: START_TIMEOUT_MS }).catch((err: Error & { stderr?: string; stdout?: string; killed?: boolean }) => {
@@ -199,6 +199,13 @@ async function startCli(options: NodeProcessOptions): Promise<Launched> {
     throw new Error(`crmsync init for ${options.name} failed: ${why}\n${err.stdout ?? ''}${err.stderr ?? ''}\n`
       + '(to run the nodes without the CLI: npm run demo -- --launcher agent)', { cause: err });
   });
+  // init exits 0 only once its config file is in place. Once (CI, 2026-12-03) `start` found
+  // none right after; this tells whether init left none or the file went away later.
+  const entries = await readdir(options.dataDir).catch((err: Error) => [`(cannot list: ${err.message})`]);
+  if (!entries.includes('crmsync.json')) {
+    throw new Error(`crmsync init for ${options.name} exited 0 but ${options.dataDir} holds no crmsync.json `
+      + `(it holds: ${entries.join(', ') || 'nothing'})\n${init.stdout}${init.stderr}`);
+  }
   const child = spawn(process.execPath, ['--import', GUARD, CLI, 'start', '--data-dir', options.dataDir], spawnOptions);
   const node = new NodeProcess(options.name, child);
   return {

@@ -23,21 +23,21 @@ import { bytes, int, ms, percentile, rate, renderTable, verdict, wire, type Row 
 
 const USAGE = 'npm run bench -- [--n 10000] [--seed 1] [--phases all|p1,rss|subs|storage|link] [--link 10mbit,40ms] [--fanout 10,50] [--import-n 10000] [--storage-edits 1000000] [--storage-records 10000] [--prof]';
 const opts = benchOptions(USAGE, {
-    n: { type: 'string', default: '10000' },
-    seed: { type: 'string', default: '1' },
-    prof: { type: 'boolean', default: false },
-    /** Comma-separated laptop counts for the "one region, K laptops" phase (bench/fanout.ts), e.g. 10,50. */
-    fanout: { type: 'string', default: '' },
-    /** `all` (default) or `p1,rss`: only the load, then the memory check (issue 9's 300,000 run); `subs`, `storage`, `link` (bench/link.ts). */
-    phases: { type: 'string', default: 'all' },
-    /** The link of `--phases link`: rate and round trip (bench/slow-link.ts). */
-    link: { type: 'string', default: '10mbit,40ms' },
-    /** Rows of the import phase (bench/import.ts); 0 skips it. */
-    'import-n': { type: 'string', default: '10000' },
-    /** Edits of the storage phase (bench/storage.ts: disk and log after churn vs a fresh load); 0 skips it. */
-    'storage-edits': { type: 'string', default: '1000000' },
-    /** Records the storage phase's edits are spread over. */
-    'storage-records': { type: 'string', default: '10000' },
+  n: { type: 'string', default: '10000' },
+  seed: { type: 'string', default: '1' },
+  prof: { type: 'boolean', default: false },
+  /** Comma-separated laptop counts for the "one region, K laptops" phase (bench/fanout.ts), e.g. 10,50. */
+  fanout: { type: 'string', default: '' },
+  /** `all` (default) or `p1,rss`: only the load, then the memory check (issue 9's 300,000 run); `subs`, `storage`, `link` (bench/link.ts). */
+  phases: { type: 'string', default: 'all' },
+  /** The link of `--phases link`: rate and round trip (bench/slow-link.ts). */
+  link: { type: 'string', default: '10mbit,40ms' },
+  /** Rows of the import phase (bench/import.ts); 0 skips it. */
+  'import-n': { type: 'string', default: '10000' },
+  /** Edits of the storage phase (bench/storage.ts: disk and log after churn vs a fresh load); 0 skips it. */
+  'storage-edits': { type: 'string', default: '1000000' },
+  /** Records the storage phase's edits are spread over. */
+  'storage-records': { type: 'string', default: '10000' },
 });
 const N = wholeNumber(USAGE, '--n', opts.n, 2000, 'records');
 const SEED = wholeNumber(USAGE, '--seed', opts.seed, 0);
@@ -56,7 +56,7 @@ const LINK_SPEC = linkOrUsage(opts.link);
 const LINK = opts.phases === 'link' ? LINK_SPEC : undefined;
 const FANOUTS = opts.fanout ? opts.fanout.split(',').map(Number) : [];
 if (FANOUTS.some((k) => !Number.isInteger(k) || k < 1 || k > 200)) usageError(USAGE, `--fanout ${opts.fanout} is not a list of laptop counts 1..200 (e.g. 10,50)`);
-/** The link of `--phases link`, or the usage error that says what is wrong with it. */
+/** `--link` as a LinkSpec (checked in every run, used by `--phases link`), or the usage error that says what is wrong. */
 function linkOrUsage(text: string): ReturnType<typeof parseLink> {
   try {
     return parseLink(text);
@@ -268,11 +268,10 @@ async function main(): Promise<number> {
 
 /** Disk and log after edit churn against a fresh load (bench/storage.ts, its own process). */
 function storagePhase(): number {
-  const edits = STORAGE_EDITS;
-  if (edits === 0) return 0;
-  log(`storage: ${int(edits)} edits on ${int(STORAGE_RECORDS)} records, 20% deleted, against a fresh load (bench/storage.ts)`);
+  if (STORAGE_EDITS === 0) return 0;
+  log(`storage: ${int(STORAGE_EDITS)} edits on ${int(STORAGE_RECORDS)} records, 20% deleted, against a fresh load (bench/storage.ts)`);
   try {
-    execFileSync(process.execPath, [...siblingArgs('storage'), '--edits', String(edits), '--records', String(STORAGE_RECORDS), '--seed', String(SEED)], { stdio: 'inherit' });
+    execFileSync(process.execPath, [...siblingArgs('storage'), '--edits', String(STORAGE_EDITS), '--records', String(STORAGE_RECORDS), '--seed', String(SEED)], { stdio: 'inherit' });
     return 0;
   } catch {
     return 1;

@@ -7,7 +7,7 @@
  * ~182 µs; libsodium takes ~22 and ~64 µs (measured here). Every live edit is signed once
  * by its writer and verified once by each node that receives it: in a profile of two
  * nodes exchanging edits, that was 14.6% of the CPU samples with OpenSSL and is 7.4% with
- * libsodium (README, "Signatures through libsodium").
+ * libsodium (docs/performance.md, "Signatures through libsodium").
  *
  * Why it matters beyond speed: libsodium's verification is strict. It refuses public keys
  * of small order, which OpenSSL accepts, and for which a "signature" of the neutral point

@@ -2,8 +2,8 @@
  * Bundles the CLI (after `tsc` built dist/src) into dist/cli/: our code plus zod and
  * commander in a few minified ES module chunks. Starting a command then compiles a few
  * files instead of resolving and compiling about 130 (zod alone is 95), which is most of
- * what `crmsync status` and `--help` spent before their own work (README, "Why each
- * dependency"). Every other dependency stays external: they load native or WebAssembly
+ * what `crmsync status` and `--help` spent before their own work (README,
+ * "Dependencies"). Every other dependency stays external: they load native or WebAssembly
  * parts or worker threads by path, and commands that need them import them lazily.
  * Code splitting keeps those lazy imports lazy.
  */

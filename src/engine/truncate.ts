@@ -1,5 +1,5 @@
 /**
- * Log truncation and bootstrap floors (README "Lifecycle", PROTOCOL.md "Truncated logs").
+ * Log truncation and bootstrap floors (README "Log truncation", PROTOCOL.md "Truncated logs").
  *
  * A node removes a prefix of its change log once every entry in it is held by every
  * member it waits for (node-lifecycle.ts decides which) and older than the retention.

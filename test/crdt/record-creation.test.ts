@@ -97,6 +97,18 @@ describe('applyCreation: a record\'s first change', () => {
     expect(declined).toBeGreaterThan(200);
   });
 
+  it('sorts many tags as the general path does, past the insertion limit too', () => {
+    // Tags are kept in order by insertion up to 16 and sorted once beyond (insertion is
+    // quadratic, and a peer's change may carry thousands): both sides of that line
+    // (size 'max': fast-check's default size keeps arrays to about 10 elements).
+    const tagKey = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 });
+    fc.assert(fc.property(fc.uniqueArray(tagKey, { minLength: 1, maxLength: 60, size: 'max' }), (keys) => {
+      const ops = [root('name', 'Ada'), ...keys.map((key) => ({ ...root(key, 1, 'int'), obj: GENESIS_OBJECTS.tags }))];
+      const created = expectSameAsGeneral({ hash: HASH, actor: ACTOR, deps: [GENESIS_HASH], seq: 1, startOp: 7, time: 1_700_000_000_000, ops });
+      expect(created?.view.tags).toEqual([...keys].sort());
+    }), { seed: 1616, numRuns: 200 });
+  });
+
   it('declines a state or a view that is not the genesis one', () => {
     const change: SimpleChange = { hash: HASH, deps: [GENESIS_HASH], actor: ACTOR, seq: 1, startOp: 7, time: 5, ops: [{ ...root('name', 'Ada') }] };
     expect(applyCreation(genesisState(), emptyView(ID), change)).toBeDefined();

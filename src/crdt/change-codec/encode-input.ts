@@ -27,7 +27,7 @@ export interface ResolvedOp {
   op: ChangeOp;
   obj: Ref | null;
   elem: Ref | null;
-  pred: Ref[];
+  pred: readonly Ref[];
   /** Ops this one stands for: 1, or the characters of a text run. */
   run: number;
   /** Counter of the (first) op. */
@@ -41,6 +41,8 @@ export interface ResolvedOps {
 }
 
 const HEAD: Ref = { ctr: 0, actor: 0 };
+/** The preds of an op that has none, shared: most ops of a created record have none, and an array each was 0.6 KB per bench record (alloc profile). */
+const NO_PREDS: readonly Ref[] = Object.freeze([]);
 
 function fail(what: string): never {
   throw new TypeError(`encodeChange: ${what}`);
@@ -182,14 +184,20 @@ export function resolveOps(c: ChangeInput): ResolvedOps {
     else if (op.markName !== null) fail(`op ${i}: only markBegin has a markName`);
     checkValue(op, i);
     if (!Array.isArray(op.pred)) fail(`op ${i}: pred must be an array`);
-    const pred: Ref[] = new Array(op.pred.length);
-    for (let j = 0; j < pred.length; j++) pred[j] = ids.parse(op.pred[j], own, i, 'pred');
-    if (pred.length > 1) sortPreds(pred, ids.actors, i);
+    const pred = op.pred.length === 0 ? NO_PREDS : resolvePreds(op.pred, ids, own, i);
     const run = op.run === undefined || op.run === 1 ? 1 : checkRun(op, i);
     out.push({ op, obj, elem, pred, run, own });
     own += run;
   }
   return { ops: out, actors: ids.actors };
+}
+
+/** The preds of op `i` as Refs, sorted as Automerge stores them. */
+function resolvePreds(ids: string[], parser: IdParser, own: number, i: number): Ref[] {
+  const pred: Ref[] = new Array(ids.length);
+  for (let j = 0; j < pred.length; j++) pred[j] = parser.parse(ids[j], own, i, 'pred');
+  if (pred.length > 1) sortPreds(pred, parser.actors, i);
+  return pred;
 }
 
 /** The length of a run of text inserts (each character after the one before, by the change's author), after checking it. */

@@ -19,6 +19,8 @@ export const INDEXES = {
 export type IndexName = keyof typeof INDEXES;
 /** INDEXES as pairs, made once: every write walks them. */
 const INDEX_PICKS = Object.entries(INDEXES) as [IndexName, (v: RecordView) => string | undefined][];
+/** Each index name (and 'text') with indexKey's separator after it, made once. */
+const NAME_PARTS = Object.fromEntries(['text', ...Object.keys(INDEXES)].map((name) => [name, `${name}/`])) as Record<IndexName | 'text', string>;
 
 /** Most search tokens indexed per record (bounds index writes per change). */
 export const MAX_TEXT_TOKENS = FIXED.maxTextTokens;
@@ -47,7 +49,9 @@ export function textTokens(view: RecordView): string[] {
     if (local && local.length >= MIN_TOKEN_LENGTH) tokens.add(local);
     if (domain) tokens.add(domain);
   }
-  return [...tokens].slice(0, MAX_TEXT_TOKENS);
+  const list = [...tokens];
+  if (list.length > MAX_TEXT_TOKENS) list.length = MAX_TEXT_TOKENS; // in place: no second array
+  return list;
 }
 
 /** Normalises a search query the way tokens are normalised. */
@@ -74,7 +78,8 @@ export interface IndexDelta {
  * changed, and each equality index is compared by its one value.
  */
 export function indexDelta(before: RecordView | undefined, after: RecordView): IndexDelta {
-  if (before === undefined || before.id !== after.id || textSourceChanged(before, after)) return setDifference(indexKeysOf(before), indexKeysOf(after));
+  if (before === undefined) return { removed: [], added: indexKeyList(after) };
+  if (before.id !== after.id || textSourceChanged(before, after)) return setDifference(indexKeysOf(before), indexKeysOf(after));
   const removed: string[] = [];
   const added: string[] = [];
   for (const [name, pick] of INDEX_PICKS) {
@@ -103,13 +108,25 @@ function setDifference(old: Set<string>, now: Set<string>): IndexDelta {
 
 /** All index keys a view contributes. Tombstones stay indexed so filtered listings can include them. */
 export function indexKeysOf(view: RecordView | undefined): Set<string> {
-  const keys = new Set<string>();
-  if (!view) return keys;
+  return new Set(view ? indexKeyList(view) : []);
+}
+
+/**
+ * indexKeysOf as a list, in the same order: the keys are distinct by construction (one
+ * per equality index, one per distinct search token under the 'text' name), so a record
+ * written for the first time needs no Set of them and no difference against an empty
+ * one. With the joins below, this took a created bench record's index keys from 4.4 to
+ * 3.0 KB (micro-measured; about 1 KB per record in the alloc profile).
+ */
+function indexKeyList(view: RecordView): string[] {
+  const keys: string[] = [];
+  // indexKey's parts joined as `name/` + value + `/id`: two string joins a key, not four.
+  const idPart = `/${view.id}`;
   for (const [name, pick] of INDEX_PICKS) {
     const value = pick(view);
-    if (value !== undefined) keys.add(indexKey(name, value, view.id));
+    if (value !== undefined) keys.push(NAME_PARTS[name] + encodeIndexValue(value) + idPart);
   }
-  for (const token of textTokens(view)) keys.add(indexKey('text', token, view.id));
+  for (const token of textTokens(view)) keys.push(NAME_PARTS.text + encodeIndexValue(token) + idPart);
   return keys;
 }
 

@@ -66,7 +66,10 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   const { change, hash } = encodeHashedChange({ actor: context.actor, seq, startOp, time: context.now, message: context.author ?? null, deps, ops });
   const applied = applySimple(state, view, { hash, deps, actor: context.actor, seq, startOp, time: context.now, ops });
   if (!applied) return undefined;
-  return { change, hash, state: { ...applied.state, local: { actor: context.actor, seq } }, view: applied.view, fields: fieldsOf(ops) };
+  // applySimple's state is a new object: it takes `local` in place of a copy with it
+  // (the same key order: kept where the state had it, else last).
+  applied.state.local = { actor: context.actor, seq };
+  return { change, hash, state: applied.state, view: applied.view, fields: fieldsOf(ops) };
 }
 
 function op(action: ChangeOp['action'], obj: string, key: string | null, elemId: string | null, insert: boolean, datatype: ChangeOp['datatype'], value: ScalarValue, pred: string[]): ChangeOp {

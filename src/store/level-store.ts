@@ -298,8 +298,9 @@ export class LevelStore implements Store {
     for (const eviction of mutation.evictions ?? []) this.#evictOps(eviction, put, del);
     const evicted = new Set(mutation.evictions?.map((e) => e.id));
     for (const entry of entries) {
-      const { localSeq, ...stored } = entry;
-      put(subs.log, logKey(localSeq), codec.pack(toLogValue(stored)));
+      // toLogValue reads the fields it stores by name: the entry goes without a copy that leaves localSeq out.
+      const { localSeq } = entry;
+      put(subs.log, logKey(localSeq), codec.pack(toLogValue(entry)));
       put(subs.origin, originKey(entry.origin, entry.seq), codec.pack(localSeq satisfies OriginIndexValue));
       // A stub holds none of its record's data: it is no part of the record's history. An
       // evicted record's entries kept whole (this node's own) are indexed apart (`away`).

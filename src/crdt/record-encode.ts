@@ -44,7 +44,9 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   const startOp = state.maxOp + 1;
   // A state without a clock (stored before it was kept) is refused by applySimple below.
   const seq = (actorClock(state, context.actor)?.[0] ?? 0) + 1;
-  const ops: ChangeOp[] = [];
+  // Sized once, one op a put (trimmed below if empty notes made none), not grown by push.
+  const ops: ChangeOp[] = new Array(puts.length);
+  let count = 0;
   for (const put of puts) {
     const path = put.obj === GENESIS_OBJECTS.notes ? undefined : pathOf(put.obj, put.key);
     if (put.obj === GENESIS_OBJECTS.notes) {
@@ -53,15 +55,16 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
       // plan() writes notes only into empty text, so the run starts at the head.
       const text = put.value as string;
       const run = codePointLength(text);
-      if (run > 0) ops.push({ ...op('set', put.obj, null, '_head', true, 'str', text, []), run });
+      if (run > 0) ops[count++] = { ...op('set', put.obj, null, '_head', true, 'str', text, []), run };
       continue;
     }
     const refs = state.ops[path!];
     const pred = refs === undefined ? NO_PREDS : refs.map((ref) => opIdOf(state, ref)).sort(byOpId);
-    if (put.action === 'set') ops.push(op('set', put.obj, put.key, null, false, put.datatype!, put.value!, pred));
-    else if (put.action === 'del') ops.push(op('del', put.obj, put.key, null, false, 'null', null, pred));
-    else ops.push(op('inc', put.obj, put.key, null, false, 'int', put.value!, pred));
+    if (put.action === 'set') ops[count++] = op('set', put.obj, put.key, null, false, put.datatype!, put.value!, pred);
+    else if (put.action === 'del') ops[count++] = op('del', put.obj, put.key, null, false, 'null', null, pred);
+    else ops[count++] = op('inc', put.obj, put.key, null, false, 'int', put.value!, pred);
   }
+  ops.length = count;
   const deps = [...state.heads].sort();
   const { change, hash } = encodeHashedChange({ actor: context.actor, seq, startOp, time: context.now, message: context.author ?? null, deps, ops });
   const applied = applySimple(state, view, { hash, deps, actor: context.actor, seq, startOp, time: context.now, ops });

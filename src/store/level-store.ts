@@ -403,7 +403,7 @@ export class LevelStore implements Store {
     if (!this.#markIdle) this.#idle = new Promise((resolve) => (this.#markIdle = resolve));
     this.#writing = true;
     const group = this.#queue.splice(0, this.#options.groupCommitMax);
-    const ops = group.flatMap((p) => p.ops);
+    const ops = group.length === 1 ? group[0]!.ops : group.flatMap((p) => p.ops); // one commit's ops need no copy
     const counts = { ...this.#pendingCounts };
     try {
       if (this.#failed) throw this.#failed;

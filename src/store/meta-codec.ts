@@ -114,8 +114,12 @@ const hexOf = (value: string | Uint8Array): string =>
   typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
 
 function pathsValue(ops: Record<string, OpRef[]>): unknown[] {
-  const out: unknown[] = [];
-  for (const path of Object.keys(ops)) out.push(OP_INDEX.get(path) ?? path, ops[path]);
+  const paths = Object.keys(ops);
+  const out: unknown[] = new Array(paths.length * 2); // sized once, not grown by push
+  for (let i = 0; i < paths.length; i++) {
+    out[2 * i] = OP_INDEX.get(paths[i]!) ?? paths[i];
+    out[2 * i + 1] = ops[paths[i]!];
+  }
   return out;
 }
 

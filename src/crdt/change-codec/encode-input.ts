@@ -162,7 +162,7 @@ function checkValue(op: ChangeOp, i: number): void {
  */
 export function resolveOps(c: ChangeInput): ResolvedOps {
   const ids = new IdParser(c.actor);
-  const out: ResolvedOp[] = [];
+  const out: ResolvedOp[] = new Array(c.ops.length); // one each: sized once, not grown by push
   let own = c.startOp;
   for (let i = 0; i < c.ops.length; i++) {
     const op = c.ops[i]!;
@@ -186,7 +186,7 @@ export function resolveOps(c: ChangeInput): ResolvedOps {
     if (!Array.isArray(op.pred)) fail(`op ${i}: pred must be an array`);
     const pred = op.pred.length === 0 ? NO_PREDS : resolvePreds(op.pred, ids, own, i);
     const run = op.run === undefined || op.run === 1 ? 1 : checkRun(op, i);
-    out.push({ op, obj, elem, pred, run, own });
+    out[i] = { op, obj, elem, pred, run, own };
     own += run;
   }
   return { ops: out, actors: ids.actors };

@@ -54,6 +54,7 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
   const touched: string[] = [];
   let notes: string | undefined;
   let interactions = 0;
+  let incremented = false; // a flag, not touched.includes() per op: a change may carry thousands of increments
   let createdAt = 0;
   let updatedAt = 0;
   let refs = 0;
@@ -73,7 +74,8 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
     if (op.key === null) return undefined;
     if (op.obj === '_root' && op.key === 'interactions' && op.action === 'inc') {
       if (op.pred.length !== 1 || op.pred[0] !== INTERACTIONS_OP || typeof op.value !== 'number') return undefined;
-      if (!touched.includes('interactions')) touched.push('interactions');
+      if (!incremented) touched.push('interactions');
+      incremented = true;
       interactions += op.value;
       continue;
     }

@@ -44,7 +44,8 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   const startOp = state.maxOp + 1;
   // A state without a clock (stored before it was kept) is refused by applySimple below.
   const seq = (actorClock(state, context.actor)?.[0] ?? 0) + 1;
-  // Sized once, one op a put (trimmed below if empty notes made none), not grown by push.
+  // Sized once, one op a put, not grown by push (the trim below is defensive: plan() writes
+  // notes only when they change, and then at least one character).
   const ops: ChangeOp[] = new Array(puts.length);
   let count = 0;
   for (const put of puts) {

@@ -193,9 +193,9 @@ export function resolveOps(c: ChangeInput): ResolvedOps {
 }
 
 /** The preds of op `i` as Refs, sorted as Automerge stores them. */
-function resolvePreds(ids: string[], parser: IdParser, own: number, i: number): Ref[] {
-  const pred: Ref[] = new Array(ids.length);
-  for (let j = 0; j < pred.length; j++) pred[j] = parser.parse(ids[j], own, i, 'pred');
+function resolvePreds(predIds: string[], parser: IdParser, own: number, i: number): Ref[] {
+  const pred: Ref[] = new Array(predIds.length);
+  for (let j = 0; j < pred.length; j++) pred[j] = parser.parse(predIds[j], own, i, 'pred');
   if (pred.length > 1) sortPreds(pred, parser.actors, i);
   return pred;
 }

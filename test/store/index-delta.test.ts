@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptyView } from '../../src/crdt/record-state.js';
 import type { RecordView } from '../../src/crdt/record-schema.js';
-import { indexDelta, indexKeysOf } from '../../src/store/indexes.js';
+import { indexDelta, indexKeysOf, MAX_TEXT_TOKENS, textTokens } from '../../src/store/indexes.js';
 import type { RecordId } from '../../src/types.js';
 
 // Few values per field, so that pairs of views often share some and differ in others:
@@ -77,5 +77,15 @@ describe('indexDelta', () => {
       removed: ['stage/lead/cust-1', `updated/${'1'.padStart(12, '0')}/cust-1`],
       added: ['stage/won/cust-1', `updated/${'2'.padStart(12, '0')}/cust-1`],
     });
+  });
+
+  it('indexes the first MAX_TEXT_TOKENS search tokens of a long name, in order, and no more', () => {
+    // Each token an index write: the cap bounds what one change may cost (src/limits.ts).
+    const words = Array.from({ length: MAX_TEXT_TOKENS + 20 }, (_, i) => `word${i}`);
+    const long: RecordView = { ...emptyView('cust-1' as RecordId), name: words.join(' '), email: 'ada@acme.com' };
+    expect(textTokens(long)).toEqual(words.slice(0, MAX_TEXT_TOKENS));
+    const textKeys = [...indexKeysOf(long)].filter((key) => key.startsWith('text/'));
+    expect(textKeys).toEqual(words.slice(0, MAX_TEXT_TOKENS).map((word) => `text/${word}/cust-1`));
+    expect(indexDelta(undefined, long).added.filter((key) => key.startsWith('text/'))).toEqual(textKeys);
   });
 });

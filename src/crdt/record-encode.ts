@@ -65,7 +65,7 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
     else if (put.action === 'del') ops[count++] = op('del', put.obj, put.key, null, false, 'null', null, pred);
     else ops[count++] = op('inc', put.obj, put.key, null, false, 'int', put.value!, pred);
   }
-  ops.length = count;
+  if (count !== ops.length) ops.length = count; // setting length is a builtin call, even to the same value
   const deps = [...state.heads].sort();
   const { change, hash } = encodeHashedChange({ actor: context.actor, seq, startOp, time: context.now, message: context.author ?? null, deps, ops });
   const applied = applySimple(state, view, { hash, deps, actor: context.actor, seq, startOp, time: context.now, ops });

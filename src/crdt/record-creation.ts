@@ -50,7 +50,6 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
   const address: Address = {};
   let custom: Record<string, string | number | boolean> | undefined;
   const tags: string[] = [];
-  let tagsUnsorted = false; // past SORTED_INSERT_MAX tags: sorted once at the end
   const touched: string[] = [];
   let notes: string | undefined;
   let interactions = 0;
@@ -86,7 +85,7 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
     touched.push(path);
     refs++;
   }
-  if (tagsUnsorted) tags.sort();
+  if (tags.length > 1) tags.sort();
   const lastOp = change.startOp + at - 1;
   const next: RecordState = {
     heads: [change.hash], maxOp: lastOp, actors: [GENESIS_ACTOR, change.actor], ops, clock: [state.clock![0]!, [1, lastOp]],
@@ -121,12 +120,7 @@ export function applyCreation(state: RecordState, view: RecordView, change: Simp
       custom[key] = value as string | number | boolean;
     } else if (path.startsWith('tags.')) {
       if (!isNumber) return false;
-      // Each tag path is new in this change, so each tag is too.
-      if (tags.length < SORTED_INSERT_MAX) insertSorted(tags, key);
-      else {
-        tags.push(key);
-        tagsUnsorted = true;
-      }
+      tags.push(key); // each tag path is new in this change, so each tag is too
     } else {
       return false; // deleted, deletedAt, another root key: the general path
     }
@@ -163,25 +157,6 @@ export function fieldPath(obj: string, key: string): string | undefined {
   if (obj === GENESIS_OBJECTS.custom) return `custom.${key}`;
   if (obj === GENESIS_OBJECTS.tags) return `tags.${key}`;
   return undefined;
-}
-
-/**
- * Most tags kept in order as they come (insertSorted); a change with more is sorted once
- * at the end. Insertion is quadratic, and a peer's first change may carry thousands of
- * tag ops: 20,000 would have cost about 10^8 string comparisons.
- */
-const SORTED_INSERT_MAX = 16;
-
-/**
- * Inserts `tag` into the sorted `tags` where `tags.sort()` would put it (strings compare
- * by UTF-16 code units in both): Array.prototype.sort allocates its own work arrays,
- * 0.4 KB per created bench record (alloc profile), for the two or three tags a record has.
- */
-function insertSorted(tags: string[], tag: string): void {
-  let at = tags.length;
-  tags.push(tag);
-  for (; at > 0 && tags[at - 1]! > tag; at--) tags[at] = tags[at - 1]!;
-  tags[at] = tag;
 }
 
 /** Exactly the state `genesisState()` returns. */

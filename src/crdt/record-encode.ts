@@ -8,7 +8,7 @@
  * takes the same change on every other node. Anything this cannot write (notes edits,
  * re-adding a present tag) returns undefined and goes through Automerge (record-doc.ts).
  */
-import { codePointLength, encodeHashedChange, type ChangeOp, type ScalarValue } from './change-codec/index.js';
+import { codePointLength, encodeHashedChange, NO_PREDS, type ChangeOp, type ScalarValue } from './change-codec/index.js';
 import { fieldsOf, GENESIS_OBJECTS } from './change-info.js';
 import { tagPlan, type RecordWrite } from './record-doc.js';
 import { ADDRESS_FIELDS, type RecordView } from './record-schema.js';
@@ -24,13 +24,6 @@ export interface EncodedWrite {
   fields: string[];
 }
 
-/**
- * The preds of an op that writes a field for the first time, shared (nothing mutates an
- * op's preds): a created record's ops all have none, and an array each was about 0.6 KB
- * per bench record (alloc profile).
- */
-const NO_PREDS: string[] = Object.freeze([]) as unknown as string[];
-
 type Put = { obj: string; key: string; value?: ScalarValue; datatype?: ChangeOp['datatype']; action: 'set' | 'del' | 'inc' };
 
 /**
@@ -44,10 +37,7 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
   const startOp = state.maxOp + 1;
   // A state without a clock (stored before it was kept) is refused by applySimple below.
   const seq = (actorClock(state, context.actor)?.[0] ?? 0) + 1;
-  // Sized once, one op a put, not grown by push (the trim below is defensive: plan() writes
-  // notes only when they change, and then at least one character).
-  const ops: ChangeOp[] = new Array(puts.length);
-  let count = 0;
+  const ops: ChangeOp[] = [];
   for (const put of puts) {
     const path = put.obj === GENESIS_OBJECTS.notes ? undefined : pathOf(put.obj, put.key);
     if (put.obj === GENESIS_OBJECTS.notes) {
@@ -56,16 +46,16 @@ export function encodeWrite(state: RecordState, view: RecordView, write: RecordW
       // plan() writes notes only into empty text, so the run starts at the head.
       const text = put.value as string;
       const run = codePointLength(text);
-      if (run > 0) ops[count++] = { ...op('set', put.obj, null, '_head', true, 'str', text, []), run };
+      if (run > 0) ops.push({ ...op('set', put.obj, null, '_head', true, 'str', text, []), run });
       continue;
     }
     const refs = state.ops[path!];
+    // A field written for the first time (every op of a created record): the shared empty preds.
     const pred = refs === undefined ? NO_PREDS : refs.map((ref) => opIdOf(state, ref)).sort(byOpId);
-    if (put.action === 'set') ops[count++] = op('set', put.obj, put.key, null, false, put.datatype!, put.value!, pred);
-    else if (put.action === 'del') ops[count++] = op('del', put.obj, put.key, null, false, 'null', null, pred);
-    else ops[count++] = op('inc', put.obj, put.key, null, false, 'int', put.value!, pred);
+    if (put.action === 'set') ops.push(op('set', put.obj, put.key, null, false, put.datatype!, put.value!, pred));
+    else if (put.action === 'del') ops.push(op('del', put.obj, put.key, null, false, 'null', null, pred));
+    else ops.push(op('inc', put.obj, put.key, null, false, 'int', put.value!, pred));
   }
-  if (count !== ops.length) ops.length = count; // setting length is a builtin call, even to the same value
   const deps = [...state.heads].sort();
   const { change, hash } = encodeHashedChange({ actor: context.actor, seq, startOp, time: context.now, message: context.author ?? null, deps, ops });
   const applied = applySimple(state, view, { hash, deps, actor: context.actor, seq, startOp, time: context.now, ops });

@@ -13,13 +13,11 @@ import type { ChangeHeader } from './decode.js';
 import { Col, COLUMN_NAMES } from './layout.js';
 import { bad, ByteReader, type SliceBuffer } from './reader.js';
 import { releaseScratch } from './scratch.js';
-import type { ChangeOp, OpAction } from './types.js';
+import { NO_PREDS, type ChangeOp, type OpAction } from './types.js';
 import { readValue, type ValueCell } from './values.js';
 
 const ACTIONS: readonly OpAction[] = ['makeMap', 'set', 'makeList', 'del', 'makeText', 'inc', 'makeTable'];
 const MARK = 7;
-/** The preds of every op without any (most ops): shared, so frozen. */
-const NO_PREDS = Object.freeze([]) as unknown as string[];
 const SET = 1;
 const DEL = 3;
 const INC = 5;

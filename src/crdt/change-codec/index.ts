@@ -7,5 +7,5 @@ export { decodeChange } from './decode.js';
 export { encodeChange, encodeHashedChange } from './encode.js';
 export { codePointLength } from './encode-input.js';
 export { toAutomergeShape } from './automerge-shape.js';
-export { MAX_CHANGE_OPS, MAX_INFLATED_CHANGE_BYTES } from './types.js';
+export { MAX_CHANGE_OPS, MAX_INFLATED_CHANGE_BYTES, NO_PREDS } from './types.js';
 export type { ChangeInput, ChangeOp, Datatype, DecodedChange, DecodeOptions, OpAction, ScalarValue } from './types.js';

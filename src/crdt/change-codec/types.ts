@@ -117,5 +117,8 @@ export interface DecodeOptions {
  */
 export const MAX_CHANGE_OPS = 100_000;
 
+/** The preds of every op without any (most ops): one shared array, so frozen (nothing mutates an op's preds). */
+export const NO_PREDS = Object.freeze([]) as unknown as string[];
+
 /** Default cap on the inflated size of a compressed (type 2) chunk: a deflate bomb guard. */
 export const MAX_INFLATED_CHANGE_BYTES = 8 * 1024 * 1024;

@@ -5,7 +5,7 @@
  * a correctness failure (P4 FAIL, records or edits missing) exits 1.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeStatus } from '../src/index.js';
@@ -73,6 +73,12 @@ const PACED_MS = 5;
 const mono = () => (Number(process.hrtime.bigint() / 1000n) / 1e6).toFixed(3);
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)} mono ${mono()}] ${msg}\n`);
 const du = (dir: string) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+/**
+ * Bytes of LevelDB's write-ahead logs (`NNNNNN.log`) in a data directory: the writes still
+ * in its memtable, uncompressed, until it fills (4 MiB) and goes into a compressed table.
+ * Part of `du`, between 0 and about 4 MiB depending on where the last flush fell.
+ */
+const walBytes = (dir: string) => readdirSync(dir).filter((f) => /^\d+\.log$/.test(f)).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 const rssMb = (kb: number) => kb / 1024;
 
 async function main(): Promise<number> {
@@ -182,6 +188,7 @@ async function main(): Promise<number> {
   push(['   floor: ws loopback transfer', `${bytes(net.bytes)}, ${net.frames} x 64 KiB`, ms(net.ms), `${(net.bytes / 1048576 / (net.ms / 1000)).toFixed(0)} MiB/s`, '-', '', '-']);
   await Promise.all([A.call('waitSettled', { timeoutMs: 60_000 }), B.call('waitSettled', { timeoutMs: 60_000 })]);
   const diskAfterP2 = { a: du(dirA), b: du(dirB) };
+  const walAfterP2 = { a: walBytes(dirA), b: walBytes(dirB) };
 
   log(`P3: 2,000 awaited edits on A, then 200 edits paced every ${PACED_MS} ms`);
   mark = await usage();
@@ -245,7 +252,7 @@ async function main(): Promise<number> {
   await Promise.all([A.stop(), B.stop()]);
   const disk = { a: du(dirA), b: du(dirB) };
   const diskTarget = 6e6 * (N / 10_000);
-  push(['disk per side after P2, A / B', `at the end: ${bytes(disk.a)} / ${bytes(disk.b)}`, `${bytes(diskAfterP2.a)} / ${bytes(diskAfterP2.b)}`,
+  push(['disk per side after P2, A / B', `of which write-ahead log ${bytes(walAfterP2.a)} / ${bytes(walAfterP2.b)}; at the end: ${bytes(disk.a)} / ${bytes(disk.b)}`, `${bytes(diskAfterP2.a)} / ${bytes(diskAfterP2.b)}`,
     `${int(diskAfterP2.a / N)} B/rec on A`, `< ${bytes(diskTarget)}`, verdict(Math.max(diskAfterP2.a, diskAfterP2.b), diskTarget), '-']);
   push(['   floor: LevelDB dir', 'one batch of the msgpack records', bytes(du(lvl.dir)), '', '-', '', '-']);
   pushRss(ra, rb, peakAfter, push);

@@ -41,8 +41,8 @@ export interface ResolvedOps {
 }
 
 const HEAD: Ref = { ctr: 0, actor: 0 };
-/** The preds of an op that has none, shared: most ops of a created record have none, and an array each was 0.6 KB per bench record (alloc profile). */
-const NO_PREDS: readonly Ref[] = Object.freeze([]);
+/** NO_PREDS (types.ts) as resolved Refs: the preds of an op that has none, shared; an array each was 0.6 KB per bench record (alloc profile). */
+const NO_PRED_REFS: readonly Ref[] = Object.freeze([]);
 
 function fail(what: string): never {
   throw new TypeError(`encodeChange: ${what}`);
@@ -184,7 +184,7 @@ export function resolveOps(c: ChangeInput): ResolvedOps {
     else if (op.markName !== null) fail(`op ${i}: only markBegin has a markName`);
     checkValue(op, i);
     if (!Array.isArray(op.pred)) fail(`op ${i}: pred must be an array`);
-    const pred = op.pred.length === 0 ? NO_PREDS : resolvePreds(op.pred, ids, own, i);
+    const pred = op.pred.length === 0 ? NO_PRED_REFS : resolvePreds(op.pred, ids, own, i);
     const run = op.run === undefined || op.run === 1 ? 1 : checkRun(op, i);
     out[i] = { op, obj, elem, pred, run, own };
     own += run;

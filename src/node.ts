@@ -133,7 +133,8 @@ export interface NodeStatus {
   nodeId: NodeId;
   url: string | null;
   clock: Record<string, number>;
-  records: { live: number; deleted: number };
+  /** `searchBacklog`: records written whose search tokens wait to be indexed (store/text-backlog.ts). */
+  records: { live: number; deleted: number; searchBacklog: number };
   conflicted: number;
   peers: PeerStatus[];
   cache: CacheStats;
@@ -268,6 +269,7 @@ export async function openNode(options: NodeOptions): Promise<CrmNode> {
     logTailSize: limits.logTailSize,
     groupCommitMax: limits.groupCommitMax,
     sync: options.sync ?? true,
+    timers,
   });
   const log = logger.child({ node: store.nodeId });
   const heap = applyHeapGrowth(heapGrowth, process);
@@ -445,7 +447,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
       const counts = store.recordCounts();
       return {
         nodeId: store.nodeId, url, clock: clockRecord(seqsOf(store.clock)),
-        records: { live: counts.live, deleted: counts.deleted }, conflicted: counts.conflicted, peers: peers.status(),
+        records: { live: counts.live, deleted: counts.deleted, searchBacklog: store.searchBacklog() }, conflicted: counts.conflicted, peers: peers.status(),
         cache: engine.cacheStats(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected, unknownMessages: peers.unknownMessages,
         identity: identityOf(trust, store.nodeId), insecure,
         refused: { connections: { ...transport.stats().refused }, handshakes: Object.fromEntries(peers.refusedHandshakes) },

@@ -25,11 +25,19 @@ export const MAX_TEXT_TOKENS = FIXED.maxTextTokens;
 /** Shortest token indexed for text search. */
 export const MIN_TOKEN_LENGTH = 2;
 
+/** The fields a record's search tokens come from (textTokens). */
+export type TextSource = Pick<RecordView, 'id' | 'name' | 'company' | 'email'>;
+
+/** The fields of `view` its search tokens come from: all a deferred text index keeps of it. */
+export function textSourceOf(view: RecordView): TextSource {
+  return { id: view.id, name: view.name, company: view.company, email: view.email };
+}
+
 /**
  * Search tokens of a record: lower-cased words of name and company, plus the e-mail
  * address, its local part and its domain, so a prefix of any of them finds the record.
  */
-export function textTokens(view: RecordView): string[] {
+export function textTokens(view: TextSource): string[] {
   const tokens = new Set<string>();
   const add = (value: string | undefined) => {
     for (const word of (value ?? '').toLowerCase().normalize('NFKC').split(/[^\p{L}\p{N}]+/u)) {
@@ -91,8 +99,31 @@ export function indexDelta(before: RecordView | undefined, after: RecordView): I
   return { removed, added };
 }
 
+/**
+ * The equality index keys to delete and to put when a record's view goes from `before`
+ * to `after` (indexDelta without the search tokens, which the store indexes apart:
+ * text-backlog.ts). The record's id is the same in both.
+ */
+export function equalityDelta(before: RecordView | undefined, after: RecordView): IndexDelta {
+  const removed: string[] = [];
+  const added: string[] = [];
+  for (const [name, pick] of INDEX_PICKS) {
+    const was = before === undefined ? undefined : pick(before);
+    const is = pick(after);
+    if (was === is) continue;
+    if (was !== undefined) removed.push(indexKey(name, was, after.id));
+    if (is !== undefined) added.push(indexKey(name, is, after.id));
+  }
+  return { removed, added };
+}
+
+/** The search index keys of a record. */
+export function textKeysOf(source: TextSource): string[] {
+  return textTokens(source).map((token) => indexKey('text', token, source.id));
+}
+
 /** Whether a field the search tokens come from (textTokens) differs. */
-function textSourceChanged(before: RecordView, after: RecordView): boolean {
+export function textSourceChanged(before: TextSource, after: TextSource): boolean {
   return before.name !== after.name || before.company !== after.company || before.email !== after.email;
 }
 

@@ -15,10 +15,13 @@ import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError, storageError } from '../errors.js';
 import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
-import { indexDelta, indexKeysOf } from './indexes.js';
+import { indexKeysOf, textSourceOf } from './indexes.js';
+import { TEXT_INDEX_CHUNK, TEXT_INDEX_QUIET_MS, TextBacklog, type TextIndexOps } from './text-backlog.js';
+import { FIXED } from '../limits.js';
+import { realTimers, type TimerHandle, type Timers } from '../timers.js';
 import { fromLogValue, positionOf, toLogValue, type LogValue, type OriginIndexValue } from './log-codec.js';
 import { fromMetaValue, toMetaValue } from './meta-codec.js';
-import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, UPGRADABLE_SCHEMA, type SublevelName } from './keys.js';
+import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, UPGRADABLE_SCHEMAS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
 import type { Eviction, HeadsPage, LogFloor, Mutation, NodeIdentityRecord, RecordCounts, RecordDropOp, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
 
@@ -47,6 +50,10 @@ export interface LevelStoreOptions {
   groupCommitMax: number;
   /** Whether batches are fsynced (always true in production; memory-level ignores it). */
   sync?: boolean;
+  /** Most records whose search tokens wait (default FIXED.textIndexBacklog; tests lower it). */
+  textIndexBacklog?: number;
+  /** The clock that says when writes paused (default the real one; simulations pass theirs). */
+  timers?: Timers;
 }
 
 /**
@@ -104,6 +111,9 @@ export async function openLevelStore(db: Db, options: LevelStoreOptions): Promis
   return store;
 }
 
+/** The mutation of a batch that only indexes search tokens (it changes nothing a Mutation names). */
+const NO_MUTATION: Mutation = { records: [], entries: [], clock: [] };
+
 /** How a log floor is stored (meta/floors, one map for every origin). */
 interface StoredFloor {
   s: number;
@@ -146,16 +156,23 @@ export class LevelStore implements Store {
   #compacting: Promise<void> | undefined;
   readonly #tail: StoredEntry[] = [];
   #counts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
+  /** Records whose search tokens are not indexed yet (text-backlog.ts). */
+  readonly #text = new TextBacklog();
+  /** When the last commit was called (timers.now()): the backlog is indexed once writes pause. */
+  #lastCommitAt = 0;
+  #textTimer: TimerHandle | undefined;
   #pendingCounts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
 
   readonly #db: Db;
   readonly #options: LevelStoreOptions;
+  readonly #timers: Timers;
   /** Root keys are utf8 and values views, as the sublevels': prefixed keys can go in as they are. */
   readonly #prefixDirectly: boolean;
 
   constructor(db: Db, options: LevelStoreOptions) {
     this.#db = db;
     this.#options = options;
+    this.#timers = options.timers ?? realTimers;
     this.#prefixDirectly = db.keyEncoding().commonName === 'utf8' && db.valueEncoding().commonName === 'view';
     this.#subs = Object.fromEntries(
       SUBLEVELS.map((name) => [name, db.sublevel<string, Uint8Array>(name, { keyEncoding: 'utf8', valueEncoding: 'view' })]),
@@ -171,9 +188,10 @@ export class LevelStore implements Store {
       await this.#putMeta([['schema', SCHEMA_VERSION], ['node', this.identity], ['counts', this.#counts]]);
       return;
     }
-    if (schema === UPGRADABLE_SCHEMA) {
+    if (UPGRADABLE_SCHEMAS.includes(schema)) {
       // Schema 3 only writes values more compactly (meta-codec.ts, log-codec.ts) and reads
-      // schema 2's as they are: the upgrade is the version, written before anything else.
+      // schema 2's as they are; schema 4 adds keys an older store has none of (keys.ts):
+      // the upgrade is the version, written before anything else.
       await this.#putMeta([['schema', SCHEMA_VERSION]]);
     } else if (schema !== SCHEMA_VERSION) {
       throw new CrmsyncError('ERR_CORRUPT', `data directory has key schema ${schema}; this crmsync reads schema ${SCHEMA_VERSION}` +
@@ -197,6 +215,23 @@ export class LevelStore implements Store {
     }
     this.#awayKept = (await this.#subs.away.keys({ limit: 1 }).all()).length > 0;
     this.#nextLocalSeq = this.lastLocalSeq;
+    await this.#loadTextBacklog();
+  }
+
+  /** Reads the records a stopped node left waiting for their search tokens (text-backlog.ts). */
+  async #loadTextBacklog(): Promise<void> {
+    // At most the backlog's limit and one group of commits: the backlog is indexed down to
+    // the limit as each commit is queued.
+    const ids = (await this.#subs.textq.keys().all()) as RecordId[];
+    for (let at = 0; at < ids.length; at += TEXT_INDEX_CHUNK) {
+      const chunk = ids.slice(at, at + TEXT_INDEX_CHUNK);
+      const values = await this.#subs.rec.getMany(chunk);
+      chunk.forEach((id, i) => {
+        const bytes = values[i];
+        this.#text.restore(id, bytes === undefined ? undefined : textSourceOf(fromMetaValue(this.#codec.unpack(bytes)).view));
+      });
+    }
+    this.#scheduleTextIndex();
   }
 
   /** Writes `meta` values as one synced batch (outside the commit queue: only while loading). */
@@ -270,10 +305,59 @@ export class LevelStore implements Store {
     this.#check();
     const entries = mutation.entries.map((entry): StoredEntry => ({ ...entry, localSeq: ++this.#nextLocalSeq }));
     const ops = this.#buildOps(mutation, entries);
-    return new Promise((resolve, reject) => {
+    this.#lastCommitAt = this.#timers.now();
+    const durable = new Promise<StoredEntry[]>((resolve, reject) => {
       this.#queue.push({ ops, entries, mutation, resolve, reject });
       void this.#flush();
     });
+    // Behind this commit, never before it (text-backlog.ts); a failure fails the store.
+    const excess = this.#text.size - (this.#options.textIndexBacklog ?? FIXED.textIndexBacklog);
+    if (excess > 0) this.#indexText(excess).catch(() => undefined);
+    return durable;
+  }
+
+  /** Queues a batch indexing the `count` oldest records of the backlog (text-backlog.ts). */
+  #indexText(count: number): Promise<void> {
+    this.#check();
+    const ops: BatchOp[] = [];
+    this.#text.take(count, this.#textOps((sublevel, key, value) => ops.push({ type: 'put', sublevel, key, value }), (sublevel, key) => ops.push({ type: 'del', sublevel, key })));
+    if (ops.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ ops, entries: [], mutation: NO_MUTATION, resolve: () => resolve(), reject });
+      void this.#flush();
+    });
+  }
+
+  #textOps(put: (s: Sub, k: string, v: Uint8Array) => void, del: (s: Sub, k: string) => void): TextIndexOps {
+    const { idx, textq } = this.#subs;
+    return {
+      putIndex: (key) => put(idx, key, MARKER_VALUE),
+      delIndex: (key) => del(idx, key),
+      putMarker: (id) => put(textq, id, MARKER_VALUE),
+      delMarker: (id) => del(textq, id),
+    };
+  }
+
+  /** Indexes the backlog once writes have paused for TEXT_INDEX_QUIET_MS, a batch at a time. */
+  #scheduleTextIndex(): void {
+    if (this.#textTimer !== undefined || this.#text.size === 0 || this.#closed || this.#failed) return;
+    const timers = this.#timers;
+    const wait = Math.max(0, TEXT_INDEX_QUIET_MS - (timers.now() - this.#lastCommitAt));
+    this.#textTimer = timers.after(wait, () => {
+      this.#textTimer = undefined;
+      if (this.#closed || this.#failed) return;
+      if (timers.now() - this.#lastCommitAt < TEXT_INDEX_QUIET_MS) return this.#scheduleTextIndex();
+      this.#indexText(TEXT_INDEX_CHUNK).then(() => this.#scheduleTextIndex(), () => undefined);
+    });
+  }
+
+  /**
+   * Indexes every record that waited when it was called: Map order is FIFO, so that many
+   * batches from the front cover them all (a record written again since is indexed with
+   * text fields at least as new as the call).
+   */
+  async #catchUpText(): Promise<void> {
+    for (let rounds = Math.ceil(this.#text.size / TEXT_INDEX_CHUNK); rounds > 0 && this.#text.size > 0; rounds--) await this.#indexText(TEXT_INDEX_CHUNK);
   }
 
   #buildOps(mutation: Mutation, entries: StoredEntry[]): BatchOp[] {
@@ -282,6 +366,7 @@ export class LevelStore implements Store {
     const ops: BatchOp[] = [];
     const put = (sublevel: Sub, key: string, value: Uint8Array) => ops.push({ type: 'put', sublevel, key, value });
     const del = (sublevel: Sub, key: string) => ops.push({ type: 'del', sublevel, key });
+    const textOps = this.#textOps(put, del);
     // A snapshot covers the record's changes in this mutation: it is current up to the last of them.
     const lastOf = new Map<string, number>();
     for (const entry of entries) lastOf.set(entry.record, entry.localSeq);
@@ -292,7 +377,7 @@ export class LevelStore implements Store {
         op.after.snapshotAt = lastOf.get(op.id) ?? (op.wholeDocument ? this.#nextLocalSeq : op.before?.snapshotAt ?? 0);
       }
       put(subs.rec, op.id, codec.pack(toMetaValue(op.after)));
-      this.#indexOps(op.before?.view, op.after.view, put, del);
+      this.#text.written(op.before?.view, op.after.view, textOps);
       this.#countDelta(op.before?.view, op.after.view);
     }
     for (const eviction of mutation.evictions ?? []) this.#evictOps(eviction, put, del);
@@ -342,7 +427,7 @@ export class LevelStore implements Store {
       }
       put(subs.meta, 'floors', codec.pack(stored));
     }
-    for (const view of mutation.reindex ?? []) for (const key of indexKeysOf(view)) put(subs.idx, key, MARKER_VALUE);
+    for (const view of mutation.reindex ?? []) for (const key of this.#text.reindexKeys(view)) put(subs.idx, key, MARKER_VALUE);
     if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0 || (mutation.drop?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
   }
@@ -366,6 +451,7 @@ export class LevelStore implements Store {
     del(this.#subs.rec, id);
     del(this.#subs.doc, id); // no snapshot yet: deleting the absent key is a no-op
     for (const key of indexKeysOf(before.view)) del(this.#subs.idx, key);
+    this.#text.removed(id, { delMarker: (waiting) => del(this.#subs.textq, waiting) });
     this.#pendingCounts[before.view.deleted ? 'deleted' : 'live']--;
     if (before.view.conflicts.length > 0) this.#pendingCounts.conflicted--;
   }
@@ -380,17 +466,6 @@ export class LevelStore implements Store {
       if (stored.digest === undefined) put(this.#awayKey(), histKey(id, localSeq), MARKER_VALUE);
       put(this.#subs.log, logKey(localSeq), this.#codec.pack(toLogValue(stored)));
     }
-  }
-
-  #indexOps(
-    before: RecordView | undefined,
-    after: RecordView,
-    put: (s: Sub, k: string, v: Uint8Array) => void,
-    del: (s: Sub, k: string) => void,
-  ): void {
-    const { removed, added } = indexDelta(before, after);
-    for (const key of removed) del(this.#subs.idx, key);
-    for (const key of added) put(this.#subs.idx, key, MARKER_VALUE);
   }
 
   #countDelta(before: RecordView | undefined, after: RecordView): void {
@@ -421,8 +496,10 @@ export class LevelStore implements Store {
     for (const pending of group) this.#applyDurable(pending);
     this.#writing = false;
     for (const pending of group) pending.resolve(pending.entries);
-    if (this.#queue.length === 0) this.#settleIdle();
-    else void this.#flush();
+    if (this.#queue.length === 0) {
+      this.#settleIdle();
+      this.#scheduleTextIndex();
+    } else void this.#flush();
   }
 
   /**
@@ -576,7 +653,9 @@ export class LevelStore implements Store {
     });
   }
 
-  scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]> {
+  async scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]> {
+    // Search tokens wait in a backlog (text-backlog.ts): a read of them indexes it first.
+    if (range.gte < 'text0' && range.lt > 'text/' && this.#text.size > 0) await this.#catchUpText();
     return this.#read('reading an index', () =>
       // abstract-level lets `gte` win over `gt`: pass exactly one lower bound.
       this.#subs.idx
@@ -642,6 +721,10 @@ export class LevelStore implements Store {
     return { ...this.#counts };
   }
 
+  searchBacklog(): number {
+    return this.#text.size;
+  }
+
   trustStatements(): Promise<unknown[]> {
     return this.#read('reading the trust list', async () => (await this.#subs.trust.values().all()).map((bytes) => this.#codec.unpack(bytes)));
   }
@@ -698,6 +781,8 @@ export class LevelStore implements Store {
     while (this.#writing || this.#queue.length > 0) await this.#idle;
     while (this.#compacting) await this.#compacting;
     this.#closed = true;
+    this.#textTimer?.cancel(); // what waits stays marked in `textq`: indexed after the next open
+    this.#textTimer = undefined;
     await this.#db.close();
   }
 }

@@ -2,7 +2,8 @@
  * Key schema 3 stores values more compactly and reads schema 2's as they are. A data
  * directory that schema 2 wrote (made here by rewriting every value of a real node's
  * directory into schema 2's form) opens, serves every record, its history and conflicts
- * exactly as before, catches a new peer up, takes writes, and says schema 3 afterwards.
+ * exactly as before, catches a new peer up, takes writes, and says schema 4 afterwards
+ * (schema 4 only adds keys: keys.ts).
  */
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -53,6 +54,14 @@ async function downgradeToSchema2(dir: string): Promise<{ rec: number; log: numb
   return counts;
 }
 
+async function keysOf(dir: string, sublevel: string): Promise<string[]> {
+  const db = raw(dir);
+  await db.open();
+  const keys = await sub(db, sublevel).keys().all();
+  await db.close();
+  return keys;
+}
+
 async function schemaOf(dir: string): Promise<number> {
   const db = raw(dir);
   await db.open();
@@ -72,7 +81,7 @@ async function readable(node: CrmNode, ids: string[]): Promise<string> {
 }
 
 describe('a data directory of key schema 2', () => {
-  it('opens, reads exactly as before, catches a peer up, takes writes, and is schema 3 afterwards', async () => {
+  it('opens, reads exactly as before, catches a peer up, takes writes, and is schema 4 afterwards', async () => {
     const dirA = await h.tempDir();
     let a = await h.open({ dataDir: dirA, nodeId: 'a' });
     const dirB = await h.tempDir();
@@ -96,7 +105,11 @@ describe('a data directory of key schema 2', () => {
     const ids = ['acme', 'globex', ...Array.from({ length: 30 }, (_, i) => `bulk-${i}`)];
     const before = await readable(a, ids);
     expect(JSON.parse(before)[0].conflicts.length).toBeGreaterThan(0);
+    // Schema 2 indexed search tokens with each write: a search indexes what waits, so the
+    // directory written back holds no `textq` keys, as schema 2's never did.
+    expect((await a.records.list({ q: 'initech', limit: 100 })).records).toHaveLength(30);
     await a.close();
+    expect(await keysOf(dirA, 'textq')).toEqual([]);
 
     const rewritten = await downgradeToSchema2(dirA);
     expect(rewritten.rec).toBe(ids.length);
@@ -116,8 +129,13 @@ describe('a data directory of key schema 2', () => {
     await waitForConvergence([a, c]);
     expect((await c.records.get('acme'))?.phone).toBe('+1 555 0100');
     expect((await c.records.get('bulk-3'))?.name).toBe('Bulk three');
+    // The search tokens schema 2 wrote with each record are found, and a renamed record's
+    // are replaced (schema 4 indexes them behind the write: text-backlog.ts).
+    expect((await a.records.list({ q: 'acme' })).records.map((r) => r.id)).toContain('acme');
+    expect((await a.records.list({ q: 'three' })).records.map((r) => r.id)).toEqual(['bulk-3']);
+    expect((await a.records.list({ q: 'bulk', limit: 100 })).records.map((r) => r.id)).toHaveLength(30);
     await a.close();
-    expect(await schemaOf(dirA)).toBe(3);
+    expect(await schemaOf(dirA)).toBe(4);
   });
 
   it('refuses a directory of a newer schema with ERR_CORRUPT naming both, and leaves it as it was', async () => {
@@ -127,12 +145,12 @@ describe('a data directory of key schema 2', () => {
     await a.close();
     const db = raw(dir);
     await db.open();
-    await sub(db, 'meta').put('schema', codec.pack(4));
+    await sub(db, 'meta').put('schema', codec.pack(5));
     await db.close();
     let error: unknown;
     await h.open({ dataDir: dir, nodeId: 'a' }).catch((err: unknown) => (error = err));
     expect(hasCode(error, 'ERR_CORRUPT')).toBe(true);
-    expect((error as Error).message).toMatch(/key schema 4; this crmsync reads schema 3/);
-    expect(await schemaOf(dir)).toBe(4);
+    expect((error as Error).message).toMatch(/key schema 5; this crmsync reads schema 4/);
+    expect(await schemaOf(dir)).toBe(5);
   });
 });

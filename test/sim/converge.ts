@@ -36,7 +36,7 @@ export async function snapshot(cluster: SimCluster, i: number, pageSize = 3): Pr
   const status = await node.status();
   const records = await listAll(node, pageSize);
   const snap: NodeSnapshot = {
-    clock: status.clock, counts: status.records, conflicted: status.conflicted, records,
+    clock: status.clock, counts: { live: status.records.live, deleted: status.records.deleted }, conflicted: status.conflicted, records,
     conflicts: {}, historyLength: {}, history: {},
   };
   for (const record of records) {

@@ -32,6 +32,18 @@ const need = (): CrmNode => {
 
 // Watches on remote change events (registered before the writer starts).
 let idWatch: { seen: Set<string>; target: number; done?: () => void; at: number } | undefined;
+/** When this node's search backlog was last seen empty (store/text-backlog.ts), polled from the end of P1 or P2. */
+let searchIndexed: Promise<number> | undefined;
+/** Polls status every SEARCH_POLL_MS until no record waits for its search tokens; the time it saw that. */
+function watchSearchIndex(): Promise<number> {
+  searchIndexed ??= (async () => {
+    while ((await need().status()).records.searchBacklog > 0) await sleep(SEARCH_POLL_MS);
+    return now();
+  })().catch(() => Number.NaN); // a node closed meanwhile: no time to report
+  return searchIndexed;
+}
+/** Often enough to time a backlog of 10,000 (hundreds of ms), rarely enough to cost nothing measurable. */
+const SEARCH_POLL_MS = 20;
 let editWatch: { byId: Map<string, { k: number; edit: Edit }[]>; visibleAt: number[]; left: number; done?: () => void } | undefined;
 
 function onRemote(event: RecordChangeEvent): void {
@@ -143,7 +155,10 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
       const bad = results.find((r) => r.status !== 'created');
       if (bad) throw new Error(`seed: ${bad.id} was ${bad.status} (${bad.error?.message ?? ''})`);
     }
-    return { ms: inApi, generateMs: now() - t0 - inApi };
+    const at = now();
+    searchIndexed = undefined;
+    void watchSearchIndex();
+    return { ms: inApi, generateMs: now() - t0 - inApi, at };
   },
   async edits({ edits, concurrency }: { edits: Edit[]; concurrency: number }) {
     const n0 = need();
@@ -191,6 +206,8 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
     }
     const live = (await need().status()).records.live;
     idWatch = undefined;
+    searchIndexed = undefined;
+    void watchSearchIndex();
     return { at: w.at, seen: w.seen.size, live };
   },
   async watchEdits({ edits }: { edits: Edit[] }) {
@@ -229,6 +246,11 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
     let last: NodeStatus | undefined;
     const at = await pollUntil(async () => settled((last = await need().status())), timeoutMs, everyMs ?? 1);
     return { at, status: last };
+  },
+  /** Until no record waits for its search tokens (store/text-backlog.ts). */
+  async waitSearchIndexed({ timeoutMs }) {
+    const at = await Promise.race([watchSearchIndex(), sleep(timeoutMs).then(() => { throw new Error(`search index not whole within ${timeoutMs} ms`); })]);
+    return { at };
   },
   async waitNoSession({ timeoutMs }) {
     const at = await pollUntil(async () => (await need().status()).peers.every((p) => p.state !== 'connected' || p.stats === null), timeoutMs, 5);

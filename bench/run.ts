@@ -131,7 +131,7 @@ async function main(): Promise<number> {
   };
 
   log(`P1: loading ${int(N)} records into A`);
-  const p1 = await A.call<{ ms: number; generateMs: number }>('seed', { n: N, seed: SEED, batch: P1_BATCH, ...(SUBS ? { territories: SUBS_TERRITORIES } : {}) });
+  const p1 = await A.call<{ ms: number; generateMs: number; at: number }>('seed', { n: N, seed: SEED, batch: P1_BATCH, ...(SUBS ? { territories: SUBS_TERRITORIES } : {}) });
   await cpu();
   const p1Target = 1500 * Math.max(1, N / 10_000);
   push(['P1 bulk load on A', `${int(N)} records, upsertMany of ${P1_BATCH} (making them: ${ms(p1.generateMs)}, not counted)`, ms(p1.ms), rate(N, p1.ms, ' rec/s'), `< ${ms(p1Target)}`, verdict(p1.ms, p1Target), '-']);
@@ -187,6 +187,11 @@ async function main(): Promise<number> {
     '< 1.2 x', verdict(p2Bytes / packedBytes, 1.2), '-']);
   push(['   floor: ws loopback transfer', `${bytes(net.bytes)}, ${net.frames} x 64 KiB`, ms(net.ms), `${(net.bytes / 1048576 / (net.ms / 1000)).toFixed(0)} MiB/s`, '-', '', '-']);
   await Promise.all([A.call('waitSettled', { timeoutMs: 60_000 }), B.call('waitSettled', { timeoutMs: 60_000 })]);
+  // Search tokens are indexed behind the writes (store/text-backlog.ts): P1 and P2 end when
+  // the records are readable; this row says when each node's search index was whole too.
+  // The disk is measured after it, so that it holds every index key.
+  const [textA, textB] = await Promise.all([A, B].map((agent) => agent.call<{ at: number }>('waitSearchIndexed', { timeoutMs: 60_000 })));
+  push(['   search index whole, A / B', 'no record waiting for its search tokens; from the end of P1 / of P2', `+${ms(textA!.at - p1.at)} / +${ms(textB!.at - p2.at)}`, '-', '-', '', '-']);
   const diskAfterP2 = { a: du(dirA), b: du(dirB) };
   const walAfterP2 = { a: walBytes(dirA), b: walBytes(dirB) };
 

@@ -32,18 +32,18 @@ const need = (): CrmNode => {
 
 // Watches on remote change events (registered before the writer starts).
 let idWatch: { seen: Set<string>; target: number; done?: () => void; at: number } | undefined;
-/** When this node's search backlog was last seen empty (store/text-backlog.ts), polled from the end of P1 or P2. */
-let searchIndexed: Promise<number> | undefined;
-/** Polls status every SEARCH_POLL_MS until no record waits for its search tokens; the time it saw that. */
-function watchSearchIndex(): Promise<number> {
-  searchIndexed ??= (async () => {
-    while ((await need().status()).records.searchBacklog > 0) await sleep(SEARCH_POLL_MS);
+/** When this node's index backlog was first seen empty (store/index-backlog.ts), polled from the end of P1 or P2. */
+let indexed: Promise<number> | undefined;
+/** Polls status every INDEX_POLL_MS until no record waits for its index keys; the time it saw that. */
+function watchIndexes(): Promise<number> {
+  indexed ??= (async () => {
+    while ((await need().status()).records.indexBacklog > 0) await sleep(INDEX_POLL_MS);
     return now();
   })().catch(() => Number.NaN); // a node closed meanwhile: no time to report
-  return searchIndexed;
+  return indexed;
 }
 /** Often enough to time a backlog of 10,000 (hundreds of ms), rarely enough to cost nothing measurable. */
-const SEARCH_POLL_MS = 20;
+const INDEX_POLL_MS = 20;
 let editWatch: { byId: Map<string, { k: number; edit: Edit }[]>; visibleAt: number[]; left: number; done?: () => void } | undefined;
 
 function onRemote(event: RecordChangeEvent): void {
@@ -156,8 +156,8 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
       if (bad) throw new Error(`seed: ${bad.id} was ${bad.status} (${bad.error?.message ?? ''})`);
     }
     const at = now();
-    searchIndexed = undefined;
-    void watchSearchIndex();
+    indexed = undefined;
+    void watchIndexes();
     return { ms: inApi, generateMs: now() - t0 - inApi, at };
   },
   async edits({ edits, concurrency }: { edits: Edit[]; concurrency: number }) {
@@ -206,8 +206,8 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
     }
     const live = (await need().status()).records.live;
     idWatch = undefined;
-    searchIndexed = undefined;
-    void watchSearchIndex();
+    indexed = undefined;
+    void watchIndexes();
     return { at: w.at, seen: w.seen.size, live };
   },
   async watchEdits({ edits }: { edits: Edit[] }) {
@@ -247,9 +247,9 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
     const at = await pollUntil(async () => settled((last = await need().status())), timeoutMs, everyMs ?? 1);
     return { at, status: last };
   },
-  /** Until no record waits for its search tokens (store/text-backlog.ts). */
-  async waitSearchIndexed({ timeoutMs }) {
-    const at = await Promise.race([watchSearchIndex(), sleep(timeoutMs).then(() => { throw new Error(`search index not whole within ${timeoutMs} ms`); })]);
+  /** Until no record waits for its index keys (store/index-backlog.ts). */
+  async waitIndexed({ timeoutMs }) {
+    const at = await Promise.race([watchIndexes(), sleep(timeoutMs).then(() => { throw new Error(`indexes not whole within ${timeoutMs} ms`); })]);
     return { at };
   },
   async waitNoSession({ timeoutMs }) {

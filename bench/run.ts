@@ -187,11 +187,11 @@ async function main(): Promise<number> {
     '< 1.2 x', verdict(p2Bytes / packedBytes, 1.2), '-']);
   push(['   floor: ws loopback transfer', `${bytes(net.bytes)}, ${net.frames} x 64 KiB`, ms(net.ms), `${(net.bytes / 1048576 / (net.ms / 1000)).toFixed(0)} MiB/s`, '-', '', '-']);
   await Promise.all([A.call('waitSettled', { timeoutMs: 60_000 }), B.call('waitSettled', { timeoutMs: 60_000 })]);
-  // Search tokens are indexed behind the writes (store/text-backlog.ts): P1 and P2 end when
-  // the records are readable; this row says when each node's search index was whole too.
-  // The disk is measured after it, so that it holds every index key.
-  const [textA, textB] = await Promise.all([A, B].map((agent) => agent.call<{ at: number }>('waitSearchIndexed', { timeoutMs: 60_000 })));
-  push(['   search index whole, A / B', 'no record waiting for its search tokens; from the end of P1 / of P2', `+${ms(textA!.at - p1.at)} / +${ms(textB!.at - p2.at)}`, '-', '-', '', '-']);
+  // Index keys are written behind the records (store/index-backlog.ts): P1 and P2 end when
+  // the records are readable; this row says when each node's indexes were whole too. The
+  // disk is measured after it, so that it holds every index key.
+  const [indexedA, indexedB] = await Promise.all([A, B].map((agent) => agent.call<{ at: number }>('waitIndexed', { timeoutMs: 60_000 })));
+  push(['   indexes whole, A / B', 'no record waiting for its index keys; from the end of P1 / of P2', `+${ms(indexedA!.at - p1.at)} / +${ms(indexedB!.at - p2.at)}`, '-', '-', '', '-']);
   const diskAfterP2 = { a: du(dirA), b: du(dirB) };
   const walAfterP2 = { a: walBytes(dirA), b: walBytes(dirB) };
 

@@ -133,8 +133,8 @@ export interface NodeStatus {
   nodeId: NodeId;
   url: string | null;
   clock: Record<string, number>;
-  /** `searchBacklog`: records written whose search tokens wait to be indexed (store/text-backlog.ts). */
-  records: { live: number; deleted: number; searchBacklog: number };
+  /** `indexBacklog`: records written whose index keys wait to be written (store/index-backlog.ts). */
+  records: { live: number; deleted: number; indexBacklog: number };
   conflicted: number;
   peers: PeerStatus[];
   cache: CacheStats;
@@ -447,7 +447,7 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
       const counts = store.recordCounts();
       return {
         nodeId: store.nodeId, url, clock: clockRecord(seqsOf(store.clock)),
-        records: { live: counts.live, deleted: counts.deleted, searchBacklog: store.searchBacklog() }, conflicted: counts.conflicted, peers: peers.status(),
+        records: { live: counts.live, deleted: counts.deleted, indexBacklog: store.indexBacklog() }, conflicted: counts.conflicted, peers: peers.status(),
         cache: engine.cacheStats(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected, unknownMessages: peers.unknownMessages,
         identity: identityOf(trust, store.nodeId), insecure,
         refused: { connections: { ...transport.stats().refused }, handshakes: Object.fromEntries(peers.refusedHandshakes) },

@@ -242,7 +242,7 @@ export const responses = {
     nodeId: z.string(),
     url: z.string().nullable(),
     clock: z.record(z.string(), z.number()),
-    records: z.strictObject({ live: z.number(), deleted: z.number(), searchBacklog: z.number() }),
+    records: z.strictObject({ live: z.number(), deleted: z.number(), indexBacklog: z.number() }),
     conflicted: z.number(),
     peers: z.array(peerStatus),
     cache: z.strictObject({ size: z.number(), hits: z.number(), misses: z.number(), evictions: z.number() }),

@@ -7,18 +7,18 @@ import { FIXED } from '../limits.js';
 
 /** Index names and the view value each one orders by. */
 export const INDEXES = {
-  territory: (v: RecordView) => v.territory,
-  owner: (v: RecordView) => v.owner,
-  stage: (v: RecordView) => v.stage,
-  updated: (v: RecordView) => v.updatedAt.toString(16).padStart(12, '0'),
+  territory: (v: IndexSource) => v.territory,
+  owner: (v: IndexSource) => v.owner,
+  stage: (v: IndexSource) => v.stage,
+  updated: (v: IndexSource) => v.updatedAt.toString(16).padStart(12, '0'),
   // Only records with open conflicts are indexed: the conflict inbox scans them alone.
-  conflict: (v: RecordView) => (v.conflicts.length > 0 ? 'open' : undefined),
+  conflict: (v: IndexSource) => (v.conflicts.length > 0 ? 'open' : undefined),
 } as const;
 
 /** One equality index name. */
 export type IndexName = keyof typeof INDEXES;
 /** INDEXES as pairs, made once: every write walks them. */
-const INDEX_PICKS = Object.entries(INDEXES) as [IndexName, (v: RecordView) => string | undefined][];
+const INDEX_PICKS = Object.entries(INDEXES) as [IndexName, (v: IndexSource) => string | undefined][];
 
 /** Most search tokens indexed per record (bounds index writes per change). */
 export const MAX_TEXT_TOKENS = FIXED.maxTextTokens;
@@ -27,11 +27,8 @@ export const MIN_TOKEN_LENGTH = 2;
 
 /** The fields a record's search tokens come from (textTokens). */
 export type TextSource = Pick<RecordView, 'id' | 'name' | 'company' | 'email'>;
-
-/** The fields of `view` its search tokens come from: all a deferred text index keeps of it. */
-export function textSourceOf(view: RecordView): TextSource {
-  return { id: view.id, name: view.name, company: view.company, email: view.email };
-}
+/** The fields a record's index keys come from (INDEXES and textTokens). */
+export type IndexSource = TextSource & Pick<RecordView, 'territory' | 'owner' | 'stage' | 'updatedAt' | 'conflicts'>;
 
 /**
  * Search tokens of a record: lower-cased words of name and company, plus the e-mail
@@ -101,10 +98,10 @@ export function indexDelta(before: RecordView | undefined, after: RecordView): I
 
 /**
  * The equality index keys to delete and to put when a record's view goes from `before`
- * to `after` (indexDelta without the search tokens, which the store indexes apart:
- * text-backlog.ts). The record's id is the same in both.
+ * to `after` (indexDelta without the search tokens, which the store may write later:
+ * index-backlog.ts). The record's id is the same in both.
  */
-export function equalityDelta(before: RecordView | undefined, after: RecordView): IndexDelta {
+export function equalityDelta(before: IndexSource | undefined, after: IndexSource): IndexDelta {
   const removed: string[] = [];
   const added: string[] = [];
   for (const [name, pick] of INDEX_PICKS) {
@@ -136,7 +133,7 @@ function setDifference(old: Set<string>, now: Set<string>): IndexDelta {
 }
 
 /** All index keys a view contributes. Tombstones stay indexed so filtered listings can include them. */
-export function indexKeysOf(view: RecordView | undefined): Set<string> {
+export function indexKeysOf(view: IndexSource | undefined): Set<string> {
   return new Set(view ? indexKeyList(view) : []);
 }
 
@@ -145,7 +142,7 @@ export function indexKeysOf(view: RecordView | undefined): Set<string> {
  * per equality index, one per distinct search token under the 'text' name), so a record
  * written for the first time needs no Set of them and no difference against an empty one.
  */
-function indexKeyList(view: RecordView): string[] {
+function indexKeyList(view: IndexSource): string[] {
   const keys: string[] = [];
   for (const [name, pick] of INDEX_PICKS) {
     const value = pick(view);

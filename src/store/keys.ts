@@ -1,5 +1,5 @@
 /**
- * The key schema (version 4: signed logs, compact values, a deferred search index). Each kind of data lives in its own sublevel; numbers are
+ * The key schema (version 4: signed logs, compact values, index keys written behind). Each kind of data lives in its own sublevel; numbers are
  * fixed-width hex so byte order is numeric order; record ids cannot contain '/', so
  * `${id}/` is a prefix of that record's keys and of no other record's.
  *
@@ -18,8 +18,8 @@
  * | away     | recordId/localSeq(12 hex)   | (empty) this node's own changes to    |
  * |          |                             | records it no longer holds (evicted)  |
  * | idx      | name/encoded value/recordId | (empty) secondary indexes             |
- * | textq    | recordId                    | (empty) records whose search tokens   |
- * |          |                             | are not indexed yet (text-backlog.ts) |
+ * | idxq     | recordId                    | (empty) records whose index keys are  |
+ * |          |                             | not all written yet (index-backlog.ts)|
  * | state    | any                         | small named values owned by drivers   |
  * | trust    | statement hash (hex)        | signed trust statement                |
  */
@@ -28,14 +28,14 @@ export const SCHEMA_VERSION = 4;
  * The schemas a store can be opened from and upgraded in place, by writing the version
  * alone. Schema 3 has schema 2's keys, and writes record metas, log fields and origin
  * index values more compactly (meta-codec.ts, log-codec.ts); it reads schema 2's values
- * as they are. Schema 4 adds `textq`: a store of schema 2 or 3 has every search token
- * indexed, so none waits. A build that reads an older schema only refuses a store once
- * it is upgraded (ERR_CORRUPT, naming both): it would not index the records `textq` names.
+ * as they are. Schema 4 adds `idxq`: a store of schema 2 or 3 has every index key
+ * written, so none waits. A build that reads an older schema only refuses a store once
+ * it is upgraded (ERR_CORRUPT, naming both): it would not index the records `idxq` names.
  */
 export const UPGRADABLE_SCHEMAS: readonly number[] = [2, 3];
 
 /** Sublevel names. */
-export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'away', 'idx', 'state', 'trust', 'textq'] as const;
+export const SUBLEVELS = ['meta', 'clock', 'rec', 'doc', 'log', 'origin', 'hist', 'away', 'idx', 'state', 'trust', 'idxq'] as const;
 /** One sublevel name. */
 export type SublevelName = (typeof SUBLEVELS)[number];
 

@@ -15,8 +15,8 @@ import type { RecordView } from '../crdt/record-schema.js';
 import { CrmsyncError, storageError } from '../errors.js';
 import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
-import { indexKeysOf, textSourceOf } from './indexes.js';
-import { TEXT_INDEX_CHUNK, TEXT_INDEX_QUIET_MS, TextBacklog, type TextIndexOps } from './text-backlog.js';
+import { indexKeysOf } from './indexes.js';
+import { INDEX_CHUNK, INDEX_QUIET_MS, IndexBacklog, WAITING_ALL, WAITING_TOKENS, type IndexOps } from './index-backlog.js';
 import { FIXED } from '../limits.js';
 import { realTimers, type TimerHandle, type Timers } from '../timers.js';
 import { fromLogValue, positionOf, toLogValue, type LogValue, type OriginIndexValue } from './log-codec.js';
@@ -50,8 +50,8 @@ export interface LevelStoreOptions {
   groupCommitMax: number;
   /** Whether batches are fsynced (always true in production; memory-level ignores it). */
   sync?: boolean;
-  /** Most records whose search tokens wait (default FIXED.textIndexBacklog; tests lower it). */
-  textIndexBacklog?: number;
+  /** Most records whose index keys wait (default FIXED.indexBacklog; tests lower it). */
+  indexBacklog?: number;
   /** The clock that says when writes paused (default the real one; simulations pass theirs). */
   timers?: Timers;
 }
@@ -111,7 +111,7 @@ export async function openLevelStore(db: Db, options: LevelStoreOptions): Promis
   return store;
 }
 
-/** The mutation of a batch that only indexes search tokens (it changes nothing a Mutation names). */
+/** The mutation of a batch that only writes waiting index keys (it changes nothing a Mutation names). */
 const NO_MUTATION: Mutation = { records: [], entries: [], clock: [] };
 
 /** How a log floor is stored (meta/floors, one map for every origin). */
@@ -156,11 +156,11 @@ export class LevelStore implements Store {
   #compacting: Promise<void> | undefined;
   readonly #tail: StoredEntry[] = [];
   #counts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
-  /** Records whose search tokens are not indexed yet (text-backlog.ts). */
-  readonly #text = new TextBacklog();
+  /** Records whose index keys are not all written yet (index-backlog.ts). */
+  readonly #backlog = new IndexBacklog();
   /** When the last commit was called (timers.now()): the backlog is indexed once writes pause. */
   #lastCommitAt = 0;
-  #textTimer: TimerHandle | undefined;
+  #backlogTimer: TimerHandle | undefined;
   #pendingCounts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
 
   readonly #db: Db;
@@ -215,23 +215,23 @@ export class LevelStore implements Store {
     }
     this.#awayKept = (await this.#subs.away.keys({ limit: 1 }).all()).length > 0;
     this.#nextLocalSeq = this.lastLocalSeq;
-    await this.#loadTextBacklog();
+    await this.#loadBacklog();
   }
 
-  /** Reads the records a stopped node left waiting for their search tokens (text-backlog.ts). */
-  async #loadTextBacklog(): Promise<void> {
+  /** Reads the records a stopped node left waiting for their index keys (index-backlog.ts). */
+  async #loadBacklog(): Promise<void> {
     // At most the backlog's limit and one group of commits: the backlog is indexed down to
     // the limit as each commit is queued.
-    const ids = (await this.#subs.textq.keys().all()) as RecordId[];
-    for (let at = 0; at < ids.length; at += TEXT_INDEX_CHUNK) {
-      const chunk = ids.slice(at, at + TEXT_INDEX_CHUNK);
-      const values = await this.#subs.rec.getMany(chunk);
-      chunk.forEach((id, i) => {
+    const markers = await this.#subs.idxq.iterator().all();
+    for (let at = 0; at < markers.length; at += INDEX_CHUNK) {
+      const chunk = markers.slice(at, at + INDEX_CHUNK);
+      const values = await this.#subs.rec.getMany(chunk.map(([id]) => id));
+      chunk.forEach(([id, marker], i) => {
         const bytes = values[i];
-        this.#text.restore(id, bytes === undefined ? undefined : textSourceOf(fromMetaValue(this.#codec.unpack(bytes)).view));
+        this.#backlog.restore(id as RecordId, bytes === undefined ? undefined : fromMetaValue(this.#codec.unpack(bytes)).view, marker);
       });
     }
-    this.#scheduleTextIndex();
+    this.#scheduleIndexing();
   }
 
   /** Writes `meta` values as one synced batch (outside the commit queue: only while loading). */
@@ -310,17 +310,17 @@ export class LevelStore implements Store {
       this.#queue.push({ ops, entries, mutation, resolve, reject });
       void this.#flush();
     });
-    // Behind this commit, never before it (text-backlog.ts); a failure fails the store.
-    const excess = this.#text.size - (this.#options.textIndexBacklog ?? FIXED.textIndexBacklog);
-    if (excess > 0) this.#indexText(excess).catch(() => undefined);
+    // Behind this commit, never before it (index-backlog.ts); a failure fails the store.
+    const excess = this.#backlog.size - (this.#options.indexBacklog ?? FIXED.indexBacklog);
+    if (excess > 0) this.#writeWaiting(excess).catch(() => undefined);
     return durable;
   }
 
-  /** Queues a batch indexing the `count` oldest records of the backlog (text-backlog.ts). */
-  #indexText(count: number): Promise<void> {
+  /** Queues a batch writing the index keys of the `count` oldest records of the backlog (index-backlog.ts). */
+  #writeWaiting(count: number): Promise<void> {
     this.#check();
     const ops: BatchOp[] = [];
-    this.#text.take(count, this.#textOps((sublevel, key, value) => ops.push({ type: 'put', sublevel, key, value }), (sublevel, key) => ops.push({ type: 'del', sublevel, key })));
+    this.#backlog.take(count, this.#indexOps((sublevel, key, value) => ops.push({ type: 'put', sublevel, key, value }), (sublevel, key) => ops.push({ type: 'del', sublevel, key })));
     if (ops.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#queue.push({ ops, entries: [], mutation: NO_MUTATION, resolve: () => resolve(), reject });
@@ -328,36 +328,36 @@ export class LevelStore implements Store {
     });
   }
 
-  #textOps(put: (s: Sub, k: string, v: Uint8Array) => void, del: (s: Sub, k: string) => void): TextIndexOps {
-    const { idx, textq } = this.#subs;
+  #indexOps(put: (s: Sub, k: string, v: Uint8Array) => void, del: (s: Sub, k: string) => void): IndexOps {
+    const { idx, idxq } = this.#subs;
     return {
       putIndex: (key) => put(idx, key, MARKER_VALUE),
       delIndex: (key) => del(idx, key),
-      putMarker: (id) => put(textq, id, MARKER_VALUE),
-      delMarker: (id) => del(textq, id),
+      putMarker: (id, all) => put(idxq, id, all ? WAITING_ALL : WAITING_TOKENS),
+      delMarker: (id) => del(idxq, id),
     };
   }
 
-  /** Indexes the backlog once writes have paused for TEXT_INDEX_QUIET_MS, a batch at a time. */
-  #scheduleTextIndex(): void {
-    if (this.#textTimer !== undefined || this.#text.size === 0 || this.#closed || this.#failed) return;
+  /** Writes the backlog once writes have paused for INDEX_QUIET_MS, a batch at a time. */
+  #scheduleIndexing(): void {
+    if (this.#backlogTimer !== undefined || this.#backlog.size === 0 || this.#closed || this.#failed) return;
     const timers = this.#timers;
-    const wait = Math.max(0, TEXT_INDEX_QUIET_MS - (timers.now() - this.#lastCommitAt));
-    this.#textTimer = timers.after(wait, () => {
-      this.#textTimer = undefined;
+    const wait = Math.max(0, INDEX_QUIET_MS - (timers.now() - this.#lastCommitAt));
+    this.#backlogTimer = timers.after(wait, () => {
+      this.#backlogTimer = undefined;
       if (this.#closed || this.#failed) return;
-      if (timers.now() - this.#lastCommitAt < TEXT_INDEX_QUIET_MS) return this.#scheduleTextIndex();
-      this.#indexText(TEXT_INDEX_CHUNK).then(() => this.#scheduleTextIndex(), () => undefined);
+      if (timers.now() - this.#lastCommitAt < INDEX_QUIET_MS) return this.#scheduleIndexing();
+      this.#writeWaiting(INDEX_CHUNK).then(() => this.#scheduleIndexing(), () => undefined);
     });
   }
 
   /**
-   * Indexes every record that waited when it was called: Map order is FIFO, so that many
-   * batches from the front cover them all (a record written again since is indexed with
-   * text fields at least as new as the call).
+   * Writes the keys of every record that waited when it was called: Map order is FIFO, so
+   * that many batches from the front cover them all (a record written again since is
+   * indexed with fields at least as new as the call).
    */
-  async #catchUpText(): Promise<void> {
-    for (let rounds = Math.ceil(this.#text.size / TEXT_INDEX_CHUNK); rounds > 0 && this.#text.size > 0; rounds--) await this.#indexText(TEXT_INDEX_CHUNK);
+  async #catchUpIndexes(): Promise<void> {
+    for (let rounds = Math.ceil(this.#backlog.size / INDEX_CHUNK); rounds > 0 && this.#backlog.size > 0; rounds--) await this.#writeWaiting(INDEX_CHUNK);
   }
 
   #buildOps(mutation: Mutation, entries: StoredEntry[]): BatchOp[] {
@@ -366,7 +366,7 @@ export class LevelStore implements Store {
     const ops: BatchOp[] = [];
     const put = (sublevel: Sub, key: string, value: Uint8Array) => ops.push({ type: 'put', sublevel, key, value });
     const del = (sublevel: Sub, key: string) => ops.push({ type: 'del', sublevel, key });
-    const textOps = this.#textOps(put, del);
+    const indexOps = this.#indexOps(put, del);
     // A snapshot covers the record's changes in this mutation: it is current up to the last of them.
     const lastOf = new Map<string, number>();
     for (const entry of entries) lastOf.set(entry.record, entry.localSeq);
@@ -377,7 +377,7 @@ export class LevelStore implements Store {
         op.after.snapshotAt = lastOf.get(op.id) ?? (op.wholeDocument ? this.#nextLocalSeq : op.before?.snapshotAt ?? 0);
       }
       put(subs.rec, op.id, codec.pack(toMetaValue(op.after)));
-      this.#text.written(op.before?.view, op.after.view, textOps);
+      this.#backlog.written(op.before?.view, op.after.view, indexOps);
       this.#countDelta(op.before?.view, op.after.view);
     }
     for (const eviction of mutation.evictions ?? []) this.#evictOps(eviction, put, del);
@@ -427,7 +427,7 @@ export class LevelStore implements Store {
       }
       put(subs.meta, 'floors', codec.pack(stored));
     }
-    for (const view of mutation.reindex ?? []) for (const key of this.#text.reindexKeys(view)) put(subs.idx, key, MARKER_VALUE);
+    for (const view of mutation.reindex ?? []) for (const key of this.#backlog.reindexKeys(view)) put(subs.idx, key, MARKER_VALUE);
     if (mutation.records.length > 0 || (mutation.evictions?.length ?? 0) > 0 || (mutation.drop?.length ?? 0) > 0) put(subs.meta, 'counts', codec.pack(this.#pendingCounts));
     return ops;
   }
@@ -451,7 +451,7 @@ export class LevelStore implements Store {
     del(this.#subs.rec, id);
     del(this.#subs.doc, id); // no snapshot yet: deleting the absent key is a no-op
     for (const key of indexKeysOf(before.view)) del(this.#subs.idx, key);
-    this.#text.removed(id, { delMarker: (waiting) => del(this.#subs.textq, waiting) });
+    this.#backlog.removed(id, { delMarker: (waiting) => del(this.#subs.idxq, waiting) });
     this.#pendingCounts[before.view.deleted ? 'deleted' : 'live']--;
     if (before.view.conflicts.length > 0) this.#pendingCounts.conflicted--;
   }
@@ -498,7 +498,7 @@ export class LevelStore implements Store {
     for (const pending of group) pending.resolve(pending.entries);
     if (this.#queue.length === 0) {
       this.#settleIdle();
-      this.#scheduleTextIndex();
+      this.#scheduleIndexing();
     } else void this.#flush();
   }
 
@@ -654,8 +654,8 @@ export class LevelStore implements Store {
   }
 
   async scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]> {
-    // Search tokens wait in a backlog (text-backlog.ts): a read of them indexes it first.
-    if (range.gte < 'text0' && range.lt > 'text/' && this.#text.size > 0) await this.#catchUpText();
+    // Index keys wait in a backlog (index-backlog.ts): a scan writes them first.
+    if (this.#backlog.size > 0) await this.#catchUpIndexes();
     return this.#read('reading an index', () =>
       // abstract-level lets `gte` win over `gt`: pass exactly one lower bound.
       this.#subs.idx
@@ -721,8 +721,8 @@ export class LevelStore implements Store {
     return { ...this.#counts };
   }
 
-  searchBacklog(): number {
-    return this.#text.size;
+  indexBacklog(): number {
+    return this.#backlog.size;
   }
 
   trustStatements(): Promise<unknown[]> {
@@ -781,8 +781,8 @@ export class LevelStore implements Store {
     while (this.#writing || this.#queue.length > 0) await this.#idle;
     while (this.#compacting) await this.#compacting;
     this.#closed = true;
-    this.#textTimer?.cancel(); // what waits stays marked in `textq`: indexed after the next open
-    this.#textTimer = undefined;
+    this.#backlogTimer?.cancel(); // what waits stays marked in `idxq`: written after the next open
+    this.#backlogTimer = undefined;
     await this.#db.close();
   }
 }

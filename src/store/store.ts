@@ -233,8 +233,8 @@ export interface Store {
   stateEntries<T>(prefix: string): Promise<[key: string, value: T][]>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */
   recordCounts(): RecordCounts;
-  /** Records whose search tokens are not indexed yet (text-backlog.ts); a scan of the `text` index indexes them first. */
-  searchBacklog(): number;
+  /** Records whose index keys are not all written yet (index-backlog.ts); scanIndex writes them first. */
+  indexBacklog(): number;
   getState<T>(key: string): Promise<T | undefined>;
   /** The stored trust statements (as stored; the trust list checks them again). */
   trustStatements(): Promise<unknown[]>;

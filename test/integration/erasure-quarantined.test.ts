@@ -66,7 +66,7 @@ describe('erasure of a record whose only change was quarantined', () => {
       expect(await entriesOf(node, 's-pii')).toEqual({ bodies: 0, stubs: 1 });
       expect(await node.records.history('s-pii')).toEqual([]);
       await expect(node.records.put('s-pii', { name: 'again' })).rejects.toMatchObject({ code: 'ERR_GONE' });
-      expect((await node.status()).records).toEqual({ live: 0, deleted: 0, searchBacklog: 0 });
+      expect((await node.status()).records).toEqual({ live: 0, deleted: 0, indexBacklog: 0 });
     }
     // The chains still verify with the stub in place: b and a agree and verify clean.
     expect((await b.verify()).problems).toBe(0);

@@ -105,11 +105,11 @@ describe('a data directory of key schema 2', () => {
     const ids = ['acme', 'globex', ...Array.from({ length: 30 }, (_, i) => `bulk-${i}`)];
     const before = await readable(a, ids);
     expect(JSON.parse(before)[0].conflicts.length).toBeGreaterThan(0);
-    // Schema 2 indexed search tokens with each write: a search indexes what waits, so the
-    // directory written back holds no `textq` keys, as schema 2's never did.
+    // Schema 2 wrote index keys with each write: a search writes what waits, so the
+    // directory written back holds no `idxq` keys, as schema 2's never did.
     expect((await a.records.list({ q: 'initech', limit: 100 })).records).toHaveLength(30);
     await a.close();
-    expect(await keysOf(dirA, 'textq')).toEqual([]);
+    expect(await keysOf(dirA, 'idxq')).toEqual([]);
 
     const rewritten = await downgradeToSchema2(dirA);
     expect(rewritten.rec).toBe(ids.length);
@@ -130,7 +130,7 @@ describe('a data directory of key schema 2', () => {
     expect((await c.records.get('acme'))?.phone).toBe('+1 555 0100');
     expect((await c.records.get('bulk-3'))?.name).toBe('Bulk three');
     // The search tokens schema 2 wrote with each record are found, and a renamed record's
-    // are replaced (schema 4 indexes them behind the write: text-backlog.ts).
+    // are replaced (schema 4 writes index keys behind the write: index-backlog.ts).
     expect((await a.records.list({ q: 'acme' })).records.map((r) => r.id)).toContain('acme');
     expect((await a.records.list({ q: 'three' })).records.map((r) => r.id)).toEqual(['bulk-3']);
     expect((await a.records.list({ q: 'bulk', limit: 100 })).records.map((r) => r.id)).toHaveLength(30);

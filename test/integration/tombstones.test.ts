@@ -67,7 +67,7 @@ describe('tombstone collection', () => {
     b = await harness.open({ dataDir: dirB, nodeId: 'b', peers: [a.url!], limits: LIMITS });
     await vi.waitFor(async () => expect(await a.records.get('c-old')).toBeUndefined(), { timeout: 20_000 });
     expect((await a.status()).lifecycle.collected).toBe(2);
-    expect((await a.status()).records).toEqual({ live: 0, deleted: 0, searchBacklog: 0 });
+    expect((await a.status()).records).toEqual({ live: 0, deleted: 0, indexBacklog: 0 });
     await expect(a.records.restore('c-old')).rejects.toMatchObject({ code: 'ERR_GONE' });
     await expect(a.records.put('c-old', { name: 'Reused id' })).rejects.toMatchObject({ code: 'ERR_GONE' });
     expect((await b.records.get('c-old'))?.deleted).toBe(true); // b's own clock has not passed the retention
@@ -137,6 +137,6 @@ describe('tombstone collection', () => {
     await vi.waitFor(async () => expect((await a.status()).clock.b).toBe((await restored.status()).clock.b), { timeout: 20_000 });
     await vi.waitFor(async () => expect((await restored.records.get('c-old'))?.deleted).toBe(true), { timeout: 20_000 });
     expect(await a.records.get('c-old')).toBeUndefined();
-    expect((await a.status()).records).toEqual({ live: 0, deleted: 0, searchBacklog: 0 });
+    expect((await a.status()).records).toEqual({ live: 0, deleted: 0, indexBacklog: 0 });
   }, 90_000);
 });

@@ -100,6 +100,6 @@ describe('attacks with floors (base)', () => {
       expect((await mallory.closed).code, JSON.stringify(floors)).toBe(1002);
     }
     expect(victim.exportFloors().floors).toEqual([]);
-    expect((await victim.status()).records).toEqual({ live: 0, deleted: 0, searchBacklog: 0 });
+    expect((await victim.status()).records).toEqual({ live: 0, deleted: 0, indexBacklog: 0 });
   });
 });

@@ -27,7 +27,7 @@ export async function nodeOfDataDir(dataDir: string, nodeId?: string): Promise<C
 
 /**
  * What "unchanged" and "identical" compare: the clock, the counts and every record. Not
- * the search backlog: when a node's search index catches up is its own (text-backlog.ts).
+ * the index backlog: when a node's indexes catch up is its own (index-backlog.ts).
  */
 export async function snapshotOf(node: CrmNode): Promise<{ clock: NodeStatus['clock']; records: RecordView[]; counts: { live: number; deleted: number } }> {
   const status = await node.status();

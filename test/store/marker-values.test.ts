@@ -30,6 +30,8 @@ describe('stored values', () => {
     // Records outside the subscription leave; this node's own changes to them stay whole (`away`).
     const { evicted } = await node.subscribe({ territories: ['T0'] });
     expect(evicted).toBeGreaterThan(0);
+    // A listing writes the index keys still waiting (src/store/index-backlog.ts).
+    expect((await node.records.list({ territory: 'T0', limit: 100 })).records.length).toBeGreaterThan(0);
     await node.close();
 
     const db = new Level<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view' });

@@ -133,7 +133,7 @@ export interface NodeStatus {
   nodeId: NodeId;
   url: string | null;
   clock: Record<string, number>;
-  /** `indexBacklog`: records written whose index keys wait to be written (store/index-backlog.ts). */
+  /** `indexBacklog`: created records whose index keys wait to be written (store/index-backlog.ts). */
   records: { live: number; deleted: number; indexBacklog: number };
   conflicted: number;
   peers: PeerStatus[];

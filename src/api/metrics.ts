@@ -58,7 +58,7 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     aeRefused: counter('crmsync_anti_entropy_refused_requests_total', "Peers' digest requests refused (busy, or over the rate limit)."),
     insecure: gauge('crmsync_insecure', '1 when the node listens beyond loopback without TLS (--insecure).'),
     cacheSize: gauge('crmsync_doc_cache_size', 'Record documents held in memory.'),
-    indexBacklog: gauge('crmsync_index_backlog_records', 'Records written whose index keys are not all written yet (written when writes pause, and before a listing or search).'),
+    indexBacklog: gauge('crmsync_index_backlog_records', 'Created records whose index keys are not written yet (written when writes pause, and before any index scan: a filtered listing, a search).'),
     cacheHits: counter('crmsync_doc_cache_hits_total', 'Document cache hits.'),
     cacheMisses: counter('crmsync_doc_cache_misses_total', 'Document cache misses.'),
     cacheEvictions: counter('crmsync_doc_cache_evictions_total', 'Documents evicted from the cache.'),

@@ -4,14 +4,14 @@
  * A created record wrote 11.7 index keys in its batch (territory, owner, stage, updated,
  * and 7.7 search tokens derived through NFKC and a Unicode split), and nothing but an
  * index scan reads them. So the batch that creates a record writes none of them: it puts
- * a marker (`idxq/<id>`) and the record joins this backlog. A later write to a record
- * already indexed changes its equality keys in its own batch, as before, but defers its
- * search tokens when it changes name, company or e-mail: it deletes the old ones and the
- * record waits for its new ones. The store writes the waiting keys in batches of its own
- * when writes pause, when the backlog passes its limit, and before any index scan
- * (LevelStore.scanIndex). A listing, a search or a subscription's scan therefore sees
- * every record written before it started, as when the keys went with each write; what
- * changes is when the work is done.
+ * a marker (`idxq/<id>`) and the record joins this backlog; writes to it while it waits
+ * only update what the backlog keeps. A write to a record already indexed changes its
+ * keys in its own batch, as before. The store writes the waiting keys in batches of its
+ * own when writes pause, at the latest every INDEX_MAX_DELAY_MS, when the backlog passes
+ * its limit, and before any index scan (LevelStore.scanIndex: a filtered listing, a
+ * search, the conflict inbox, a subscription's scan), which also waits for the index
+ * batches already queued. Such a scan therefore sees every record written before it
+ * started, as when the keys went with each write; what changes is when the work is done.
  *
  * Consistency rests on two rules:
  *  - the backlog keeps each waiting record's newest indexed fields, set while its commit
@@ -24,7 +24,7 @@
  */
 import type { RecordView } from '../crdt/record-schema.js';
 import type { RecordId } from '../types.js';
-import { equalityDelta, indexDelta, indexKeysOf, textKeysOf, textSourceChanged, type IndexSource } from './indexes.js';
+import { indexDelta, indexKeysOf, type IndexSource } from './indexes.js';
 
 /**
  * How long writes must pause before the backlog is indexed. Longer than the gap between
@@ -35,92 +35,64 @@ import { equalityDelta, indexDelta, indexKeysOf, textKeysOf, textSourceChanged, 
 export const INDEX_QUIET_MS = 250;
 /** Records one index batch takes from the backlog: a short turn of the event loop each. */
 export const INDEX_CHUNK = 512;
+/**
+ * Longest time between two index batches while records wait: writes that keep trickling
+ * in (live sync, an application's steady edits) never leave INDEX_QUIET_MS of quiet, and
+ * the backlog would otherwise wait for its limit, or for a scan that must write it all.
+ */
+export const INDEX_MAX_DELAY_MS = 5_000;
 
 /** How a backlog writes: puts and deletes of the batch being built. */
 export interface IndexOps {
   putIndex(key: string): void;
   delIndex(key: string): void;
-  /** `all`: none of the record's keys are written (a new record); else only its search tokens wait. */
-  putMarker(id: RecordId, all: boolean): void;
+  putMarker(id: RecordId): void;
   delMarker(id: RecordId): void;
 }
 
-/**
- * A marker's value: what waits. One byte, never none (see MARKER_VALUE in level-store.ts),
- * and part of the storage format.
- */
-export const WAITING_ALL: Uint8Array = Uint8Array.of(0);
-/** The marker of a record whose equality keys are written and whose search tokens wait. */
-export const WAITING_TOKENS: Uint8Array = Uint8Array.of(1);
-
-/** A waiting record: its newest indexed fields, and whether none of its keys are written yet or only its search tokens. */
-interface Waiting {
-  source: IndexSource | undefined;
-  all: boolean;
-}
-
-/** Records whose index keys are not all written yet, oldest first, with their newest indexed fields. */
+/** Created records whose index keys are not written yet, oldest first, with their newest indexed fields. */
 export class IndexBacklog {
-  /** Map keeps insertion order, and `set` on a key keeps its place: the oldest is first. */
-  readonly #pending = new Map<RecordId, Waiting>();
+  /**
+   * Map keeps insertion order, and `set` on a key keeps its place: the oldest is first
+   * (after a reopen, those found waiting come first, in id order). Undefined: a record
+   * found waiting at open that is no longer stored (only its marker goes).
+   */
+  readonly #pending = new Map<RecordId, IndexSource | undefined>();
 
   /** Records waiting. */
   get size(): number {
     return this.#pending.size;
   }
 
-  /**
-   * Adds a record found waiting when the store opened, with its marker's value. `view`
-   * undefined: it is no longer stored, and only its marker goes.
-   */
-  restore(id: RecordId, view: RecordView | undefined, marker: Uint8Array): void {
-    this.#pending.set(id, { source: view === undefined ? undefined : sourceOf(view), all: marker[0] !== WAITING_TOKENS[0] });
+  /** Adds a record found waiting when the store opened, with its stored view (undefined: no longer stored). */
+  restore(id: RecordId, view: RecordView | undefined): void {
+    this.#pending.set(id, view === undefined ? undefined : sourceOf(view));
   }
 
   /** The ops of a record written from `before` to `after` into the batch being built. */
   written(before: RecordView | undefined, after: RecordView, ops: IndexOps): void {
-    if (before !== undefined && before.id !== after.id) {
-      // Not a write the engine makes (a record keeps its id); indexed at once.
+    // A record keeps its id: a write that changed it would leave keys under the old one.
+    if (before !== undefined && before.id !== after.id) throw new Error(`a write of record ${after.id} holds the view of ${before.id}`);
+    if (this.#pending.has(after.id)) {
+      this.#pending.set(after.id, sourceOf(after)); // none of its keys are written: its turn writes the newest
+    } else if (before === undefined) {
+      ops.putMarker(after.id);
+      this.#pending.set(after.id, sourceOf(after));
+    } else {
+      // Indexed already: its keys change in this batch, as they always did.
       const { removed, added } = indexDelta(before, after);
       for (const key of removed) ops.delIndex(key);
       for (const key of added) ops.putIndex(key);
-      this.removed(before.id, ops);
-      this.removed(after.id, ops);
-      return;
     }
-    const waiting = this.#pending.get(after.id);
-    if (waiting?.all) {
-      waiting.source = sourceOf(after); // none of its keys are written: its turn writes the newest
-      return;
-    }
-    if (before === undefined) {
-      if (!waiting) ops.putMarker(after.id, true);
-      this.#pending.set(after.id, { source: sourceOf(after), all: true });
-      return;
-    }
-    // Its equality keys are written: they change here, in this batch.
-    const { removed, added } = equalityDelta(before, after);
-    for (const key of removed) ops.delIndex(key);
-    for (const key of added) ops.putIndex(key);
-    if (waiting) {
-      waiting.source = sourceOf(after);
-      return;
-    }
-    if (!textSourceChanged(before, after)) return;
-    for (const key of textKeysOf(before)) ops.delIndex(key);
-    ops.putMarker(after.id, false);
-    this.#pending.set(after.id, { source: sourceOf(after), all: false });
   }
 
   /**
-   * The keys a reindexed view puts (Mutation.reindex): all of them for a record not
-   * waiting; a waiting record's turn puts what it waits for from its newest fields (a later
-   * write would otherwise not delete keys put here: it takes a waiting record's as unput).
+   * The keys a reindexed view puts (Mutation.reindex): none for a waiting record, whose
+   * turn writes them from its newest fields (a later write would otherwise not delete keys
+   * put here: it takes a waiting record's as unwritten).
    */
   reindexKeys(view: RecordView): Iterable<string> {
-    const waiting = this.#pending.get(view.id);
-    if (!waiting) return indexKeysOf(view);
-    return waiting.all ? [] : equalityDelta(undefined, view).added;
+    return this.#pending.has(view.id) ? [] : indexKeysOf(view);
   }
 
   /** A record leaves the store (erased, evicted, dropped): it is not indexed later. */
@@ -131,9 +103,9 @@ export class IndexBacklog {
   /** Writes the keys of the `count` oldest waiting records into the batch being built; returns how many. */
   take(count: number, ops: IndexOps): number {
     let taken = 0;
-    for (const [id, { source, all }] of this.#pending) {
+    for (const [id, source] of this.#pending) {
       if (taken >= count) break;
-      if (source !== undefined) for (const key of all ? indexKeysOf(source) : textKeysOf(source)) ops.putIndex(key);
+      if (source !== undefined) for (const key of indexKeysOf(source)) ops.putIndex(key);
       ops.delMarker(id);
       this.#pending.delete(id); // deleting the entry being visited is safe in a Map's iteration
       taken++;

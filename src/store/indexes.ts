@@ -1,6 +1,8 @@
 /**
- * Secondary indexes over record views, maintained in the same atomic batch as the
- * record itself so a listing never disagrees with the records it lists.
+ * Secondary indexes over record views. A write to a record already indexed changes its
+ * keys in the same atomic batch as the record itself; a created record's keys follow its
+ * batch (index-backlog.ts), and every index scan writes them first, so a listing never
+ * disagrees with the records it lists.
  */
 import type { RecordView } from '../crdt/record-schema.js';
 import { FIXED } from '../limits.js';
@@ -96,31 +98,8 @@ export function indexDelta(before: RecordView | undefined, after: RecordView): I
   return { removed, added };
 }
 
-/**
- * The equality index keys to delete and to put when a record's view goes from `before`
- * to `after` (indexDelta without the search tokens, which the store may write later:
- * index-backlog.ts). The record's id is the same in both.
- */
-export function equalityDelta(before: IndexSource | undefined, after: IndexSource): IndexDelta {
-  const removed: string[] = [];
-  const added: string[] = [];
-  for (const [name, pick] of INDEX_PICKS) {
-    const was = before === undefined ? undefined : pick(before);
-    const is = pick(after);
-    if (was === is) continue;
-    if (was !== undefined) removed.push(indexKey(name, was, after.id));
-    if (is !== undefined) added.push(indexKey(name, is, after.id));
-  }
-  return { removed, added };
-}
-
-/** The search index keys of a record. */
-export function textKeysOf(source: TextSource): string[] {
-  return textTokens(source).map((token) => indexKey('text', token, source.id));
-}
-
 /** Whether a field the search tokens come from (textTokens) differs. */
-export function textSourceChanged(before: TextSource, after: TextSource): boolean {
+function textSourceChanged(before: TextSource, after: TextSource): boolean {
   return before.name !== after.name || before.company !== after.company || before.email !== after.email;
 }
 

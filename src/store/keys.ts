@@ -18,8 +18,9 @@
  * | away     | recordId/localSeq(12 hex)   | (empty) this node's own changes to    |
  * |          |                             | records it no longer holds (evicted)  |
  * | idx      | name/encoded value/recordId | (empty) secondary indexes             |
- * | idxq     | recordId                    | (empty) records whose index keys are  |
- * |          |                             | not all written yet (index-backlog.ts)|
+ * | idxq     | recordId                    | (empty) created records whose index   |
+ * |          |                             | keys are not written yet              |
+ * |          |                             | (index-backlog.ts)                    |
  * | state    | any                         | small named values owned by drivers   |
  * | trust    | statement hash (hex)        | signed trust statement                |
  */

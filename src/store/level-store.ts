@@ -16,7 +16,7 @@ import { CrmsyncError, storageError } from '../errors.js';
 import { parseNodeId, type NodeId, type RecordId } from '../types.js';
 import { createValueCodec } from './codec.js';
 import { indexKeysOf } from './indexes.js';
-import { INDEX_CHUNK, INDEX_QUIET_MS, IndexBacklog, WAITING_ALL, WAITING_TOKENS, type IndexOps } from './index-backlog.js';
+import { INDEX_CHUNK, INDEX_MAX_DELAY_MS, INDEX_QUIET_MS, IndexBacklog, type IndexOps } from './index-backlog.js';
 import { FIXED } from '../limits.js';
 import { realTimers, type TimerHandle, type Timers } from '../timers.js';
 import { fromLogValue, positionOf, toLogValue, type LogValue, type OriginIndexValue } from './log-codec.js';
@@ -160,7 +160,13 @@ export class LevelStore implements Store {
   readonly #backlog = new IndexBacklog();
   /** When the last commit was called (timers.now()): the backlog is indexed once writes pause. */
   #lastCommitAt = 0;
+  /** When the last index batch was queued, or the backlog last became non-empty: see INDEX_MAX_DELAY_MS. */
+  #lastIndexedAt = 0;
+  /** The last index batch queued, settled once it is durable (or failed: then the store is). */
+  #lastIndexBatch: Promise<void> = Promise.resolve();
   #backlogTimer: TimerHandle | undefined;
+  /** Set when close() starts: no index batch is queued after it (what waits stays marked). */
+  #closing = false;
   #pendingCounts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
 
   readonly #db: Db;
@@ -222,13 +228,13 @@ export class LevelStore implements Store {
   async #loadBacklog(): Promise<void> {
     // At most the backlog's limit and one group of commits: the backlog is indexed down to
     // the limit as each commit is queued.
-    const markers = await this.#subs.idxq.iterator().all();
-    for (let at = 0; at < markers.length; at += INDEX_CHUNK) {
-      const chunk = markers.slice(at, at + INDEX_CHUNK);
-      const values = await this.#subs.rec.getMany(chunk.map(([id]) => id));
-      chunk.forEach(([id, marker], i) => {
+    const ids = (await this.#subs.idxq.keys().all()) as RecordId[];
+    for (let at = 0; at < ids.length; at += INDEX_CHUNK) {
+      const chunk = ids.slice(at, at + INDEX_CHUNK);
+      const values = await this.#subs.rec.getMany(chunk);
+      chunk.forEach((id, i) => {
         const bytes = values[i];
-        this.#backlog.restore(id as RecordId, bytes === undefined ? undefined : fromMetaValue(this.#codec.unpack(bytes)).view, marker);
+        this.#backlog.restore(id, bytes === undefined ? undefined : fromMetaValue(this.#codec.unpack(bytes)).view);
       });
     }
     this.#scheduleIndexing();
@@ -304,8 +310,20 @@ export class LevelStore implements Store {
   commit(mutation: Mutation): Promise<StoredEntry[]> {
     this.#check();
     const entries = mutation.entries.map((entry): StoredEntry => ({ ...entry, localSeq: ++this.#nextLocalSeq }));
-    const ops = this.#buildOps(mutation, entries);
-    this.#lastCommitAt = this.#timers.now();
+    const waited = this.#backlog.size;
+    let ops: BatchOp[];
+    try {
+      ops = this.#buildOps(mutation, entries);
+    } catch (cause) {
+      // Building a batch moves state ahead of it (the numbering, the counts, the index
+      // backlog): a batch that cannot be built leaves that state wrong, so the store fails
+      // (invariant 4) rather than index records that were never written.
+      this.#failed ??= cause instanceof CrmsyncError ? cause : storageError('building a batch', cause);
+      throw this.#failed;
+    }
+    const now = this.#timers.now();
+    this.#lastCommitAt = now;
+    if (waited === 0 && this.#backlog.size > 0) this.#lastIndexedAt = now; // the oldest waits from now
     const durable = new Promise<StoredEntry[]>((resolve, reject) => {
       this.#queue.push({ ops, entries, mutation, resolve, reject });
       void this.#flush();
@@ -316,16 +334,25 @@ export class LevelStore implements Store {
     return durable;
   }
 
-  /** Queues a batch writing the index keys of the `count` oldest records of the backlog (index-backlog.ts). */
+  /**
+   * Queues a batch writing the index keys of the `count` oldest records of the backlog
+   * (index-backlog.ts); resolves once it is durable. With nothing to take, it waits for the
+   * last such batch queued: records leave the backlog when their batch is built, and a scan
+   * must not read the index while their keys are still on the way.
+   */
   #writeWaiting(count: number): Promise<void> {
     this.#check();
+    if (this.#closing) return this.#lastIndexBatch; // close() writes nothing more: the markers stay
     const ops: BatchOp[] = [];
     this.#backlog.take(count, this.#indexOps((sublevel, key, value) => ops.push({ type: 'put', sublevel, key, value }), (sublevel, key) => ops.push({ type: 'del', sublevel, key })));
-    if (ops.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
+    if (ops.length === 0) return this.#lastIndexBatch;
+    this.#lastIndexedAt = this.#timers.now();
+    const durable = new Promise<void>((resolve, reject) => {
       this.#queue.push({ ops, entries: [], mutation: NO_MUTATION, resolve: () => resolve(), reject });
       void this.#flush();
     });
+    this.#lastIndexBatch = durable.catch(() => undefined); // a failed batch fails the store: reads say so
+    return durable;
   }
 
   #indexOps(put: (s: Sub, k: string, v: Uint8Array) => void, del: (s: Sub, k: string) => void): IndexOps {
@@ -333,31 +360,45 @@ export class LevelStore implements Store {
     return {
       putIndex: (key) => put(idx, key, MARKER_VALUE),
       delIndex: (key) => del(idx, key),
-      putMarker: (id, all) => put(idxq, id, all ? WAITING_ALL : WAITING_TOKENS),
+      putMarker: (id) => put(idxq, id, MARKER_VALUE),
       delMarker: (id) => del(idxq, id),
     };
   }
 
-  /** Writes the backlog once writes have paused for INDEX_QUIET_MS, a batch at a time. */
+  /**
+   * Writes the backlog a batch at a time once writes have paused for INDEX_QUIET_MS, or
+   * once INDEX_MAX_DELAY_MS passed since the last batch while writes keep trickling in.
+   */
   #scheduleIndexing(): void {
-    if (this.#backlogTimer !== undefined || this.#backlog.size === 0 || this.#closed || this.#failed) return;
+    if (this.#backlogTimer !== undefined || this.#backlog.size === 0 || this.#closing || this.#failed) return;
     const timers = this.#timers;
-    const wait = Math.max(0, INDEX_QUIET_MS - (timers.now() - this.#lastCommitAt));
-    this.#backlogTimer = timers.after(wait, () => {
+    this.#backlogTimer = timers.after(this.#indexingDelay(), () => {
       this.#backlogTimer = undefined;
-      if (this.#closed || this.#failed) return;
-      if (timers.now() - this.#lastCommitAt < INDEX_QUIET_MS) return this.#scheduleIndexing();
+      if (this.#closing || this.#failed) return;
+      if (this.#indexingDelay() > 0) return this.#scheduleIndexing();
       this.#writeWaiting(INDEX_CHUNK).then(() => this.#scheduleIndexing(), () => undefined);
     });
   }
 
+  /** How long until the backlog's next batch is due (0: now). A clock that stepped back counts as a pause. */
+  #indexingDelay(): number {
+    const now = this.#timers.now();
+    const sinceCommit = now - this.#lastCommitAt;
+    const sinceIndexed = now - this.#lastIndexedAt;
+    if (sinceCommit < 0 || sinceCommit >= INDEX_QUIET_MS || sinceIndexed < 0 || sinceIndexed >= INDEX_MAX_DELAY_MS) return 0;
+    return Math.min(INDEX_QUIET_MS - sinceCommit, INDEX_MAX_DELAY_MS - sinceIndexed);
+  }
+
   /**
-   * Writes the keys of every record that waited when it was called: Map order is FIFO, so
-   * that many batches from the front cover them all (a record written again since is
-   * indexed with fields at least as new as the call).
+   * Writes the keys of every record that waited when it was called, and waits until every
+   * index batch queued before is durable: Map order is FIFO, so that many batches from the
+   * front cover them all (a record written again since is indexed with fields at least as
+   * new as the call), and batches are written in order, so the last one queued covers the
+   * rest (those the timer or a commit past the limit queued, or a concurrent scan).
    */
   async #catchUpIndexes(): Promise<void> {
     for (let rounds = Math.ceil(this.#backlog.size / INDEX_CHUNK); rounds > 0 && this.#backlog.size > 0; rounds--) await this.#writeWaiting(INDEX_CHUNK);
+    await this.#lastIndexBatch;
   }
 
   #buildOps(mutation: Mutation, entries: StoredEntry[]): BatchOp[] {
@@ -655,7 +696,7 @@ export class LevelStore implements Store {
 
   async scanIndex(range: { gte: string; lt: string; after?: string; limit: number }): Promise<string[]> {
     // Index keys wait in a backlog (index-backlog.ts): a scan writes them first.
-    if (this.#backlog.size > 0) await this.#catchUpIndexes();
+    await this.#catchUpIndexes();
     return this.#read('reading an index', () =>
       // abstract-level lets `gte` win over `gt`: pass exactly one lower bound.
       this.#subs.idx
@@ -777,12 +818,17 @@ export class LevelStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    // Let queued commits finish first: their callers are waiting for durability.
-    while (this.#writing || this.#queue.length > 0) await this.#idle;
-    while (this.#compacting) await this.#compacting;
-    this.#closed = true;
-    this.#backlogTimer?.cancel(); // what waits stays marked in `idxq`: written after the next open
+    // No index batch from here on: what waits stays marked in `idxq`, written after the next open.
+    this.#closing = true;
+    this.#backlogTimer?.cancel();
     this.#backlogTimer = undefined;
+    // Let queued commits finish first: their callers are waiting for durability. A commit
+    // can be queued while a compaction runs: drain again after it.
+    while (this.#writing || this.#queue.length > 0 || this.#compacting) {
+      await this.#idle;
+      if (this.#compacting) await this.#compacting;
+    }
+    this.#closed = true;
     await this.#db.close();
   }
 }

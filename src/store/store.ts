@@ -233,7 +233,7 @@ export interface Store {
   stateEntries<T>(prefix: string): Promise<[key: string, value: T][]>;
   /** Live, deleted and conflicted record counts (kept in every batch, never counted by scanning). */
   recordCounts(): RecordCounts;
-  /** Records whose index keys are not all written yet (index-backlog.ts); scanIndex writes them first. */
+  /** Created records whose index keys are not written yet (index-backlog.ts); scanIndex writes them first. */
   indexBacklog(): number;
   getState<T>(key: string): Promise<T | undefined>;
   /** The stored trust statements (as stored; the trust list checks them again). */

@@ -1,30 +1,65 @@
 /**
  * Index keys written behind the records (src/store/index-backlog.ts), against a real
- * LevelStore: whatever mix of writes, renames, erasures, evictions, reindexing, bursts of
- * commits not awaited, reopens and searches, the index keys stored are exactly those of
- * the stored views, except for the records `idxq` names, which have none of their keys
- * (created, not indexed yet) or exactly their equality keys (search tokens waiting); a
- * scan writes those first, and then every key is there.
+ * LevelStore: whatever mix of creates, edits, renames, erasures, evictions, reindexing,
+ * bursts of commits not awaited (scans among them), pauses, reopens and scans, the index
+ * keys stored are exactly those of the stored views, except that the records `idxq` names
+ * have none yet; a scan writes those first, and then every key is there. On disk as well:
+ * a scan never reads the index while a batch of waiting keys is still being written.
  */
+import { join } from 'node:path';
 import fc from 'fast-check';
+import { Level } from 'level';
 import { MemoryLevel } from 'memory-level';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordView } from '../../src/crdt/record-schema.js';
-import { equalityDelta, indexKeysOf } from '../../src/store/indexes.js';
+import { indexKeysOf } from '../../src/store/indexes.js';
 import { openLevelStore } from '../../src/store/level-store.js';
 import type { Mutation, RecordMeta, Store } from '../../src/store/store.js';
+import type { Timers } from '../../src/timers.js';
 import { parseNodeId, type RecordId } from '../../src/types.js';
+import { tempDirs } from '../support/temp-dirs.js';
 import { mutation } from './store-conformance.js';
 
 const KEY = 'ed25519:' + 'A'.repeat(43);
-type Db = MemoryLevel<string, Uint8Array>;
-const open = (db: Db, indexBacklog?: number) => openLevelStore(db, {
+type Db = Level<string, Uint8Array> | MemoryLevel<string, Uint8Array>;
+const dirs = tempDirs('crmsync-index-backlog-');
+afterAll(() => dirs.cleanup());
+
+/** A clock that moves only when told: the backlog's timers fire in `advance`, in order. */
+function manualTimers(): Timers & { advance(ms: number): void } {
+  let now = 0;
+  let timers: { at: number; fn: () => void; live: boolean }[] = [];
+  return {
+    now: () => now,
+    after(ms, fn) {
+      const timer = { at: now + ms, fn, live: true };
+      timers.push(timer);
+      return { cancel: () => { timer.live = false; } };
+    },
+    advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        const due = timers.filter((t) => t.live && t.at <= until).sort((a, b) => a.at - b.at)[0];
+        if (!due) break;
+        now = due.at;
+        due.live = false;
+        timers = timers.filter((t) => t.live);
+        due.fn();
+      }
+      now = until;
+    },
+  };
+}
+
+const open = (db: Db, timers: Timers, indexBacklog?: number) => openLevelStore(db, {
   createIdentity: () => ({ nodeId: parseNodeId('a'), key: KEY, founder: KEY }),
   logTailSize: 8,
   groupCommitMax: 4,
+  timers,
   ...(indexBacklog === undefined ? {} : { indexBacklog }),
 });
-const raw = async (db: Db, sublevel: string) => (await db.sublevel<string, Uint8Array>(sublevel, { keyEncoding: 'utf8', valueEncoding: 'view' }).keys().all()).sort();
+const raw = async (db: Db, sublevel: string) => (await (db as MemoryLevel<string, Uint8Array>).sublevel<string, Uint8Array>(sublevel, { keyEncoding: 'utf8', valueEncoding: 'view' }).keys().all()).sort();
+const bare = (extra: Partial<Mutation>): Mutation => ({ records: [], entries: [], clock: [], ...extra });
 
 const id = fc.constantFrom('r1', 'r2', 'r3', 'r4');
 const fields = fc.record({
@@ -32,92 +67,102 @@ const fields = fc.record({
   company: fc.constantFrom(undefined, 'Acme Corp', 'Globex', '株式会社 東京'),
   email: fc.constantFrom(undefined, 'ada@acme.com', 'grace@globex.example'),
   territory: fc.constantFrom(undefined, 'emea', 'apac'),
+  owner: fc.constantFrom(undefined, 'ana', 'ben'),
   stage: fc.constantFrom<RecordView['stage']>(undefined, 'lead', 'won'),
+  conflicts: fc.constantFrom(undefined, ['title']),
 }).map((f) => Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) as Partial<RecordView>);
-const command = fc.oneof(
+const scanOf = fc.constantFrom('text', 'territory', 'owner', 'updated', 'conflict');
+/** What may run while other commits are queued, not awaited one by one. */
+const step = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), id, fields }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('burst' as const), writes: fc.array(fc.record({ id, fields }), { minLength: 2, maxLength: 6 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('drop' as const, 'evict' as const, 'reindex' as const), id }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('scan' as const), index: fc.constantFrom('text', 'territory', 'updated') }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('scan' as const), index: scanOf }) },
 );
-
-/**
- * Checks the stored index keys against the stored views: a record not waiting has exactly
- * its keys; a waiting one none, or exactly its equality keys; no other record has any.
- */
-function checkKeys(stored: string[], views: ReadonlyMap<string, RecordView>, waiting: ReadonlySet<string>): { none: number; equality: number } {
-  const byRecord = new Map<string, string[]>();
-  for (const key of stored) {
-    const id = key.slice(key.lastIndexOf('/') + 1);
-    byRecord.set(id, [...(byRecord.get(id) ?? []), key]);
-  }
-  for (const id of byRecord.keys()) expect(views.has(id), `index keys of ${id}, which is not stored`).toBe(true);
-  const seen = { none: 0, equality: 0 };
-  for (const [id, view] of views) {
-    const keys = (byRecord.get(id) ?? []).sort();
-    if (!waiting.has(id)) {
-      expect(keys).toEqual([...indexKeysOf(view)].sort());
-    } else if (keys.length === 0) {
-      seen.none++;
-    } else {
-      expect(keys).toEqual(equalityDelta(undefined, view).added.sort());
-      seen.equality++;
-    }
-  }
-  return seen;
-}
+const command = fc.oneof(
+  { weight: 6, arbitrary: step },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('burst' as const), steps: fc.array(step, { minLength: 2, maxLength: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('pause' as const, 'reopen' as const) }) },
+);
+type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
 
 describe('index keys written behind the records', () => {
-  it('are exactly the stored views\' keys but those of waiting records, and all of them once any index is scanned (seeded)', async () => {
+  it('are exactly the stored views\' keys but none of waiting records\', and all of them once any index is scanned (seeded)', async () => {
     let scans = 0;
-    const waited = { none: 0, equality: 0 };
+    let waitedAtChecks = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 30 }), fc.constantFrom(undefined, 1, 2), async (commands, backlogLimit) => {
         const db: Db = new MemoryLevel({ keyEncoding: 'utf8', valueEncoding: 'view' });
-        let store: Store = await open(db, backlogLimit);
+        const clock = manualTimers();
+        let store: Store = await open(db, clock, backlogLimit);
         const metas = new Map<string, RecordMeta>();
         let seq = 0;
-        const write = (target: string, extra: Partial<RecordView>): Promise<unknown> => {
-          const m = mutation(target, ++seq, metas.get(target), extra);
-          metas.set(target, m.records[0]!.after);
-          return store.commit(m);
+        /** Every index key of the stored views (what a scan must see once it wrote the backlog). */
+        const allKeys = () => [...metas.values()].flatMap((m) => [...indexKeysOf(m.view)]).sort();
+        /**
+         * The index keys before a burst and after each of its commits. A scan sees every commit
+         * acknowledged before it started, and perhaps some queued around it: in a burst it must
+         * find every key that all these states share, and no key that none of them has. Alone,
+         * it must find exactly the keys of the stored views.
+         */
+        let states: string[][] = [];
+        let burstSize = 0;
+        const run = (s: Step): Promise<unknown> => {
+          if (s.kind === 'write') {
+            const m = mutation(s.id, ++seq, metas.get(s.id), s.fields);
+            metas.set(s.id, m.records[0]!.after);
+            return store.commit(m);
+          }
+          if (s.kind === 'reindex') {
+            const meta = metas.get(s.id);
+            return meta ? store.commit(bare({ reindex: [meta.view] })) : Promise.resolve();
+          }
+          if (s.kind === 'scan') {
+            // Any index scan writes every waiting key first, and sees every record queued before it.
+            const alone = burstSize === 1;
+            const of = (keys: string[]) => keys.filter((k) => k.startsWith(`${s.index}/`));
+            scans++;
+            return store.scanIndex({ gte: `${s.index}/`, lt: `${s.index}0`, limit: 10_000 }).then((found) => {
+              if (alone) return expect(found).toEqual(of(states[0]!));
+              const seen = states.map((keys) => new Set(of(keys)));
+              for (const key of found) expect(seen.some((keys) => keys.has(key)), `${key} is in no state of the burst`).toBe(true);
+              for (const key of seen[0]!) if (seen.every((keys) => keys.has(key))) expect(found).toContain(key);
+            });
+          }
+          const before = metas.get(s.id);
+          metas.delete(s.id);
+          const rid = s.id as RecordId;
+          return store.commit(s.kind === 'drop'
+            ? bare({ drop: [{ id: rid, before, history: [] }] })
+            : bare({ evictions: [{ id: rid, before, view: before?.view ?? mutation(s.id, 0, undefined).records[0]!.after.view, rewrite: [] }] }));
         };
-        const bare = (extra: Partial<Mutation>): Mutation => ({ records: [], entries: [], clock: [], ...extra });
-        // Every queued batch durable: an empty commit is written after all of them.
-        const settle = () => store.commit(bare({}));
         const check = async () => {
-          await settle();
-          const waiting = await raw(db, 'idxq');
-          expect(store.indexBacklog()).toBe(waiting.length);
-          for (const w of waiting) expect(metas.has(w)).toBe(true); // an erased record never waits
-          const seen = checkKeys(await raw(db, 'idx'), new Map([...metas].map(([k, m]) => [k, m.view])), new Set(waiting));
-          waited.none += seen.none;
-          waited.equality += seen.equality;
+          await store.commit(bare({})); // written after every batch queued before it
+          const waiting = new Set(await raw(db, 'idxq'));
+          waitedAtChecks += waiting.size;
+          expect(store.indexBacklog()).toBe(waiting.size);
+          const expected: string[] = [];
+          for (const [rid, meta] of metas) if (!waiting.has(rid)) expected.push(...indexKeysOf(meta.view));
+          for (const w of waiting) expect(metas.has(w), `${w} waits but is not stored`).toBe(true);
+          expect(await raw(db, 'idx')).toEqual(expected.sort());
+        };
+        /** Runs steps without awaiting each: their commits queue behind one another. */
+        const queued = async (steps: Step[]) => {
+          states = [allKeys()];
+          burstSize = steps.length;
+          const running = steps.map((s) => {
+            const done = run(s);
+            states.push(allKeys());
+            return done;
+          });
+          await Promise.all(running);
         };
         for (const c of commands) {
-          if (c.kind === 'write') await write(c.id, c.fields);
-          else if (c.kind === 'burst') await Promise.all(c.writes.map((w) => write(w.id, w.fields)));
-          else if (c.kind === 'reindex') {
-            const meta = metas.get(c.id);
-            if (meta) await store.commit(bare({ reindex: [meta.view] }));
-          } else if (c.kind === 'drop' || c.kind === 'evict') {
-            const before = metas.get(c.id);
-            metas.delete(c.id);
-            const rid = c.id as RecordId;
-            await store.commit(c.kind === 'drop'
-              ? bare({ drop: [{ id: rid, before, history: [] }] })
-              : bare({ evictions: [{ id: rid, before, view: before?.view ?? mutation(c.id, 0, undefined).records[0]!.after.view, rewrite: [] }] }));
-          } else if (c.kind === 'scan') {
-            // Any index scan writes every waiting key first, not only a search.
-            const found = await store.scanIndex({ gte: `${c.index}/`, lt: `${c.index}0`, limit: 10_000 });
-            const all = [...metas.values()].flatMap((m) => [...indexKeysOf(m.view)]);
-            expect(found).toEqual(all.filter((k) => k.startsWith(`${c.index}/`)).sort());
-            scans++;
-          } else {
+          if (c.kind === 'burst') await queued(c.steps);
+          else if (c.kind === 'pause') clock.advance(300);
+          else if (c.kind === 'reopen') {
             await store.close();
-            store = await open(db, backlogLimit);
-          }
+            store = await open(db, clock, backlogLimit);
+          } else await queued([c as Step]);
           await check();
         }
         await store.scanIndex({ gte: 'stage/won/', lt: 'stage/won0', limit: 1 });
@@ -128,26 +173,95 @@ describe('index keys written behind the records', () => {
       }),
       { seed: 20261203, numRuns: 150 },
     );
-    expect(scans).toBeGreaterThan(20);
-    // Both kinds of waiting happened often: created records, and renamed ones.
-    expect(waited.none).toBeGreaterThan(50);
-    expect(waited.equality).toBeGreaterThan(20);
+    expect(scans).toBeGreaterThan(50);
+    expect(waitedAtChecks).toBeGreaterThan(100); // records did wait: the deferred path ran
   });
 
-  it('writes the backlog by itself once writes pause, and a write past the limit writes the oldest', async () => {
+  it('writes the backlog once writes pause, and the oldest past the limit', async () => {
     const db: Db = new MemoryLevel({ keyEncoding: 'utf8', valueEncoding: 'view' });
-    const store = await open(db, 5);
+    const clock = manualTimers();
+    const store = await open(db, clock, 5);
+    const flushed = () => store.commit(bare({}));
     for (let i = 0; i < 8; i++) await store.commit(mutation(`p${i}`, i + 1, undefined, { name: `Person ${i}` }));
-    await store.commit({ records: [], entries: [], clock: [] });
-    // Past the limit of 5, each commit wrote the oldest's keys: p0 to p2 are indexed.
+    await flushed();
+    // Past the limit of 5, each commit wrote the oldest's keys.
     expect(await raw(db, 'idxq')).toEqual(['p3', 'p4', 'p5', 'p6', 'p7']);
     expect((await raw(db, 'idx')).filter((k) => k.startsWith('updated/')).map((k) => k.slice(k.lastIndexOf('/') + 1))).toEqual(['p0', 'p1', 'p2']);
-    const deadline = Date.now() + 10_000;
-    while (store.indexBacklog() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    clock.advance(249);
+    expect(store.indexBacklog()).toBe(5); // not quiet long enough yet
+    clock.advance(1);
+    await flushed(); // written behind the index batch the timer queued
     expect(store.indexBacklog()).toBe(0);
-    await store.commit({ records: [], entries: [], clock: [] });
     expect(await raw(db, 'idxq')).toEqual([]);
-    expect((await raw(db, 'idx')).filter((k) => k.startsWith('text/person/'))).toHaveLength(8);
+    await store.close();
+  });
+
+  it('writes the backlog every 5 s while writes trickle in without a pause', async () => {
+    const clock = manualTimers();
+    const store = await open(new MemoryLevel({ keyEncoding: 'utf8', valueEncoding: 'view' }), clock);
+    // A commit every 100 ms never leaves 250 ms of quiet; 5 s after the first record began
+    // to wait, a batch goes anyway.
+    let seq = 0;
+    for (let t = 0; t < 4_900; t += 100) {
+      await store.commit(mutation(`t${t}`, ++seq, undefined));
+      clock.advance(100);
+    }
+    await store.commit(bare({}));
+    expect(store.indexBacklog()).toBe(49);
+    await store.commit(mutation('t-last', ++seq, undefined));
+    clock.advance(100); // 5 s since the first of them
+    await store.commit(bare({}));
+    expect(store.indexBacklog()).toBe(0);
+    await store.close();
+  });
+
+  it('on disk, a scan waits for index batches already queued: after the timer\'s, beside another scan, behind a commit past the limit', async () => {
+    const N = 300;
+    const range = { gte: 'territory/', lt: 'territory0', limit: 1000 };
+    const load = async (store: Store) => {
+      await Promise.all(Array.from({ length: N }, (_, i) => store.commit(mutation(`r${i}`, i + 1, undefined, { territory: 'emea' }))));
+    };
+    const disk = async () => new Level<string, Uint8Array>(join(await dirs.make(), 'db'), { keyEncoding: 'utf8', valueEncoding: 'view' });
+
+    let clock = manualTimers();
+    let store = await open(await disk(), clock);
+    await load(store);
+    expect(store.indexBacklog()).toBe(N);
+    clock.advance(1_000); // the timer queues a batch of the backlog: it is being written now
+    expect(await store.scanIndex(range)).toHaveLength(N);
+    await store.close();
+
+    clock = manualTimers();
+    store = await open(await disk(), clock);
+    await load(store);
+    const [first, second] = await Promise.all([store.scanIndex(range), store.scanIndex(range)]);
+    expect(first).toHaveLength(N);
+    expect(second).toHaveLength(N);
+    await store.close();
+
+    clock = manualTimers();
+    store = await open(await disk(), clock, 10);
+    const loaded = load(store); // each commit past 10 queues a batch of the oldest behind it
+    const found = await store.scanIndex(range);
+    await loaded;
+    expect(found.length).toBe(N); // the scan started after every commit was queued
+    await store.close();
+  });
+
+  it('writes, after a reopen, the keys of records that waited when the node stopped, and drops markers of records gone', async () => {
+    const db: Db = new MemoryLevel({ keyEncoding: 'utf8', valueEncoding: 'view' });
+    let store = await open(db, manualTimers());
+    await store.commit(mutation('kept', 1, undefined, { territory: 'emea' }));
+    await store.close();
+    // A marker whose record is no longer stored (as a crash between two versions could leave).
+    await db.open();
+    await db.sublevel<string, Uint8Array>('idxq', { keyEncoding: 'utf8', valueEncoding: 'view' }).put('gone', Uint8Array.of(0));
+    await db.close();
+    store = await open(db, manualTimers());
+    expect(store.indexBacklog()).toBe(2);
+    expect(await store.scanIndex({ gte: 'territory/', lt: 'territory0', limit: 10 })).toEqual(['territory/emea/kept']);
+    expect(await raw(db, 'idxq')).toEqual([]);
+    expect((await raw(db, 'idx')).some((k) => k.endsWith('/gone'))).toBe(false);
     await store.close();
   });
 });

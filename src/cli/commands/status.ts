@@ -52,7 +52,7 @@ export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> 
     ['cluster', `${identity.cluster} (founded by ${identity.founder})`],
     ['API', client.baseUrl],
     ['peer URL', `${s.url ?? 'not listening'}${s.insecure ? '   INSECURE: no TLS beyond loopback (--insecure)' : ''}`],
-    ['records', `${s.records.live} live, ${s.records.deleted} deleted${s.records.indexBacklog > 0 ? `; ${s.records.indexBacklog} waiting for their index keys (written when writes pause, or by the next listing)` : ''}`],
+    ['records', `${s.records.live} live, ${s.records.deleted} deleted${s.records.indexBacklog > 0 ? `; ${s.records.indexBacklog} waiting for their index keys (written when writes pause, or by the next filtered listing or search)` : ''}`],
     ['conflicted', `${s.conflicted} record(s)`],
     ['merge policies', `${Object.entries(s.mergePolicies.rules).map(([field, rule]) => `${field} ${rule}`).join(', ')}; others latest (${s.mergePolicies.digest})`],
     ['clock', clock || '(empty)'],

@@ -34,8 +34,12 @@ const need = (): CrmNode => {
 let idWatch: { seen: Set<string>; target: number; done?: () => void; at: number } | undefined;
 /** When this node's index backlog was first seen empty (store/index-backlog.ts), polled from the end of P1 or P2. */
 let indexed: Promise<number> | undefined;
-/** Polls status every INDEX_POLL_MS until no record waits for its index keys; the time it saw that. */
-function watchIndexes(): Promise<number> {
+/**
+ * Polls status every INDEX_POLL_MS until no record waits for its index keys; the time it
+ * saw that. `restart`: forget the last watch (a phase that ends starts a new one).
+ */
+function watchIndexes(restart = false): Promise<number> {
+  if (restart) indexed = undefined;
   indexed ??= (async () => {
     while ((await need().status()).records.indexBacklog > 0) await sleep(INDEX_POLL_MS);
     return now();
@@ -156,8 +160,7 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
       if (bad) throw new Error(`seed: ${bad.id} was ${bad.status} (${bad.error?.message ?? ''})`);
     }
     const at = now();
-    indexed = undefined;
-    void watchIndexes();
+    void watchIndexes(true);
     return { ms: inApi, generateMs: now() - t0 - inApi, at };
   },
   async edits({ edits, concurrency }: { edits: Edit[]; concurrency: number }) {
@@ -206,8 +209,7 @@ const commands: Record<string, (args: Args) => Promise<unknown>> = {
     }
     const live = (await need().status()).records.live;
     idWatch = undefined;
-    indexed = undefined;
-    void watchIndexes();
+    void watchIndexes(true);
     return { at: w.at, seen: w.seen.size, live };
   },
   async watchEdits({ edits }: { edits: Edit[] }) {

@@ -28,9 +28,10 @@ import { indexDelta, indexKeysOf, type IndexSource } from './indexes.js';
 
 /**
  * How long writes must pause before the backlog is indexed. Longer than the gap between
- * two batches of a bulk load (staging 500 records takes 100 to 150 ms here), so a load
- * does not pay for its index keys between batches; short enough that a node idle for a
- * moment has its indexes whole, and a listing rarely has to wait for them.
+ * two commits of a bulk load (a batch of 500 records took 126 to 137 ms of it here before
+ * the backlog, at 253 to 274 µs a record), so a load does not pay for its index keys between batches;
+ * short enough that a node idle for a moment has its indexes whole, and a listing rarely
+ * has to wait for them.
  */
 export const INDEX_QUIET_MS = 250;
 /** Records one index batch takes from the backlog: a short turn of the event loop each. */

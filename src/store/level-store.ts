@@ -8,6 +8,8 @@
  *  3. `clock`, `lastLocalSeq`, counts and the log tail change only after a batch is durable.
  *  4. A failed batch fails the store: every later call throws ERR_STORAGE, because
  *     callers may already hold state derived from the lost batch. Restart to recover.
+ *  5. A created record's index keys go in a later batch of the same queue, marked in
+ *     `idxq` until then (index-backlog.ts); scanIndex writes them first.
  */
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
 import type { StoredEntry } from '../crdt/change-entry.js';
@@ -109,6 +111,14 @@ export async function openLevelStore(db: Db, options: LevelStoreOptions): Promis
     throw err instanceof CrmsyncError ? err : storageError('reading the data directory', err);
   }
   return store;
+}
+
+/** Puts and deletes appended to `ops`: how every batch is built. */
+function collector(ops: BatchOp[]): { put(sublevel: Sub, key: string, value: Uint8Array): void; del(sublevel: Sub, key: string): void } {
+  return {
+    put: (sublevel, key, value) => ops.push({ type: 'put', sublevel, key, value }),
+    del: (sublevel, key) => ops.push({ type: 'del', sublevel, key }),
+  };
 }
 
 /** The mutation of a batch that only writes waiting index keys (it changes nothing a Mutation names). */
@@ -344,8 +354,8 @@ export class LevelStore implements Store {
     this.#check();
     if (this.#closing) return this.#lastIndexBatch; // close() writes nothing more: the markers stay
     const ops: BatchOp[] = [];
-    this.#backlog.take(count, this.#indexOps((sublevel, key, value) => ops.push({ type: 'put', sublevel, key, value }), (sublevel, key) => ops.push({ type: 'del', sublevel, key })));
-    if (ops.length === 0) return this.#lastIndexBatch;
+    const { put, del } = collector(ops);
+    if (this.#backlog.take(count, this.#indexOps(put, del)) === 0) return this.#lastIndexBatch;
     this.#lastIndexedAt = this.#timers.now();
     const durable = new Promise<void>((resolve, reject) => {
       this.#queue.push({ ops, entries: [], mutation: NO_MUTATION, resolve: () => resolve(), reject });
@@ -405,8 +415,7 @@ export class LevelStore implements Store {
     const subs = this.#subs;
     const codec = this.#codec;
     const ops: BatchOp[] = [];
-    const put = (sublevel: Sub, key: string, value: Uint8Array) => ops.push({ type: 'put', sublevel, key, value });
-    const del = (sublevel: Sub, key: string) => ops.push({ type: 'del', sublevel, key });
+    const { put, del } = collector(ops);
     const indexOps = this.#indexOps(put, del);
     // A snapshot covers the record's changes in this mutation: it is current up to the last of them.
     const lastOf = new Map<string, number>();

@@ -20,7 +20,8 @@
  *  - index batches join the same commit queue, after every commit built before them, so
  *    a later commit that deletes a record's keys finds exactly the keys put for it.
  * The markers make the backlog durable: a node that stops before indexing reads them (and
- * the records' views) when it opens again.
+ * the records' views) when it opens again. So an index batch needs no fsync of its own
+ * (LevelStore#writeChained says why a lost one costs nothing).
  */
 import type { RecordView } from '../crdt/record-schema.js';
 import type { RecordId } from '../types.js';

@@ -9,7 +9,9 @@
  *  4. A failed batch fails the store: every later call throws ERR_STORAGE, because
  *     callers may already hold state derived from the lost batch. Restart to recover.
  *  5. A created record's index keys go in a later batch of the same queue, marked in
- *     `idxq` until then (index-backlog.ts); scanIndex writes them first.
+ *     `idxq` until then (index-backlog.ts); scanIndex writes them first. A group of such
+ *     batches alone is written without fsync: it only writes what its markers make
+ *     recoverable, so a machine that loses it indexes those records again when it opens.
  */
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
 import type { StoredEntry } from '../crdt/change-entry.js';
@@ -534,7 +536,7 @@ export class LevelStore implements Store {
     const counts = { ...this.#pendingCounts };
     try {
       if (this.#failed) throw this.#failed;
-      await this.#writeChained(ops);
+      await this.#writeChained(ops, group.some((pending) => pending.mutation !== NO_MUTATION));
     } catch (cause) {
       this.#failed ??= cause instanceof CrmsyncError ? cause : storageError('writing a batch', cause);
       for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(this.#failed);
@@ -553,11 +555,20 @@ export class LevelStore implements Store {
   }
 
   /**
-   * Writes ops as one atomic batch. A chained batch, not `db.batch(array)`: abstract-level
-   * prepares an array batch at ~12 µs per operation against ~3 µs for a chained one
-   * (measured here), and a created record is about 16 operations.
+   * Writes ops as one atomic batch, fsynced when `durable`. A chained batch, not
+   * `db.batch(array)`: abstract-level prepares an array batch at ~12 µs per operation
+   * against ~3 µs for a chained one (measured here), and a created record is about 16
+   * operations.
+   *
+   * A group of index batches alone is not durable (invariant 5): a process that crashes
+   * still has it written (the kernel holds LevelDB's log), and one that the machine loses
+   * leaves the markers it would have deleted, whatever later commits survive: those change
+   * an indexed record's keys by the difference between two of its views, and at open every
+   * record a marker names gets every key of its stored view, so the index ends as if the
+   * batch had been written (test/store/index-backlog.test.ts). A record created alone
+   * after a pause paid a second fsync for its keys without this.
    */
-  async #writeChained(ops: BatchOp[]): Promise<void> {
+  async #writeChained(ops: BatchOp[], durable: boolean): Promise<void> {
     const batch = this.#db.batch();
     try {
       if (this.#prefixDirectly) {
@@ -577,7 +588,7 @@ export class LevelStore implements Store {
       await batch.close();
       throw err;
     }
-    await batch.write({ sync: this.#options.sync ?? true } as never);
+    await batch.write({ sync: durable && (this.#options.sync ?? true) } as never);
   }
 
   #settleIdle(): void {

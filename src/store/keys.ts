@@ -14,15 +14,18 @@
  * | doc      | recordId                    | the record's latest snapshot          |
  * | log      | localSeq(12 hex)            | entry + derived data (log-codec.ts)   |
  * | origin   | origin/seq(12 hex)          | localSeq (schema 2: { l, h: chain })  |
- * | hist     | recordId/localSeq(12 hex)   | (empty) history index                 |
- * | away     | recordId/localSeq(12 hex)   | (empty) this node's own changes to    |
+ * | hist     | recordId/localSeq(12 hex)   | marker: history index                 |
+ * | away     | recordId/localSeq(12 hex)   | marker: this node's own changes to    |
  * |          |                             | records it no longer holds (evicted)  |
- * | idx      | name/encoded value/recordId | (empty) secondary indexes             |
- * | idxq     | recordId                    | (empty) created records whose index   |
+ * | idx      | name/encoded value/recordId | marker: secondary indexes             |
+ * | idxq     | recordId                    | marker: created records whose index   |
  * |          |                             | keys are not written yet              |
  * |          |                             | (index-backlog.ts)                    |
  * | state    | any                         | small named values owned by drivers   |
  * | trust    | statement hash (hex)        | signed trust statement                |
+ *
+ * A marker's key says everything: its value is the one byte MARKER_VALUE (level-store.ts;
+ * directories written before it may hold empty values), and no reader looks at it.
  */
 export const SCHEMA_VERSION = 4;
 /**

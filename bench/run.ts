@@ -21,6 +21,9 @@ import { benchOptions, usageError, wholeNumber } from './args.js';
 import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
 import { bytes, int, ms, percentile, rate, renderTable, verdict, wire, type Row } from './table.js';
 
+/** One kind of batch in status().storage. */
+type BatchTotals = NodeStatus['storage']['commit'];
+
 const USAGE = 'npm run bench -- [--n 10000] [--seed 1] [--phases all|p1,rss|subs|storage|link] [--link 10mbit,40ms] [--fanout 10,50] [--import-n 10000] [--storage-edits 1000000] [--storage-records 10000] [--prof]';
 const opts = benchOptions(USAGE, {
   n: { type: 'string', default: '10000' },
@@ -195,10 +198,20 @@ async function main(): Promise<number> {
   const diskAfterP2 = { a: du(dirA), b: du(dirB) };
   const walAfterP2 = { a: walBytes(dirA), b: walBytes(dirB) };
 
+  /** Each node's commit batches so far (status().storage): how long writes waited for the disk. */
+  const commits = async () => Promise.all([A.call<NodeStatus>('status'), B.call<NodeStatus>('status')]).then(([a, b]) => [a.storage.commit, b.storage.commit]);
+  const batchCells = (from: BatchTotals[], to: BatchTotals[]): [string, string] => {
+    const n = to.map((t, i) => t.batches - from[i]!.batches);
+    const mean = to.map((t, i) => (n[i]! > 0 ? ms((1000 * (t.seconds - from[i]!.seconds)) / n[i]!) : '-'));
+    return [`${int(n[0]!)} / ${int(n[1]!)}`, `mean ${mean[0]} / ${mean[1]}`];
+  };
+
   log(`P3: 2,000 awaited edits on A, then 200 edits paced every ${PACED_MS} ms`);
   mark = await usage();
+  const commitsBeforeP3 = await commits();
   const p3 = await editPropagation(pair, 2000, 200, PACED_MS);
   await cpu();
+  const p3Commits = batchCells(commitsBeforeP3, await commits());
   if (p3.burstMissing || p3.pacedMissing) {
     failed = true;
     log(`P3: ${p3.burstMissing} burst edits and ${p3.pacedMissing} paced edits never became visible at B`);
@@ -213,6 +226,7 @@ async function main(): Promise<number> {
     `p50 ${ms(p50)}`, `p99 ${ms(p99)}`, '< 2 / 5 ms', verdict(p99, 5), wire(wireDelta(p3.burstWire, p3.pacedWire))]);
   push(['   floor: 2 synced puts, paced', `a pair every ${PACED_MS} ms: durable on A, then on B`, `p50 ${ms(percentile(lvl.pairMs, 50))}`,
     `p99 ${ms(percentile(lvl.pairMs, 99))}`, '-', '', '-']);
+  push(['   P3 commit batches, A / B', 'both parts; written, and the mean time from handing each to LevelDB to seeing it written (fsync included)', ...p3Commits, '-', '', '-']);
 
   log('P4: offline edits on both sides, reconnect');
   mark = await usage();
@@ -236,14 +250,17 @@ async function main(): Promise<number> {
   log('durable writes: 200 sequential writes on A');
   mark = await usage();
   const before = wireOf(await B.call('status'), aUrl);
+  const commitsBeforeWrites = await commits();
   const dw = await A.call<{ lat: number[] }>('durableWrites', { count: 200, seed: SEED, n: N });
   await cpu();
+  const writeCommits = batchCells(commitsBeforeWrites, await commits());
   const dwWire = wireDelta(before, wireOf(await B.call('status'), aUrl));
   const [creates, updates] = [dw.lat.filter((_, i) => i % 2 === 0), dw.lat.filter((_, i) => i % 2 === 1)];
   push(['single durable write on A', `200 awaited; p50 create ${ms(percentile(creates, 50))}, update ${ms(percentile(updates, 50))}`, `p50 ${ms(percentile(dw.lat, 50))}`,
     `p99 ${ms(percentile(dw.lat, 99))}`, N >= 100_000 ? '< 0.8 ms p50' : '< 0.7 ms p50', verdict(percentile(dw.lat, 50), N >= 100_000 ? 0.8 : 0.7), wire(dwWire)]);
   push(['   floor: LevelDB put, sync', '200 sequential one-record puts', `p50 ${ms(percentile(lvl.putMs, 50))}`,
     `p99 ${ms(percentile(lvl.putMs, 99))}`, '-', '', '-']);
+  push(['   commit batches, A / B', 'written, and the mean time from handing each to LevelDB to seeing it written', ...writeCommits, '-', '', '-']);
 
   await Promise.all([A.call('waitSettled', { timeoutMs: 30_000 }), B.call('waitSettled', { timeoutMs: 30_000 })]);
   const [sa, sb] = await Promise.all([A.call<NodeStatus>('status'), B.call<NodeStatus>('status')]);

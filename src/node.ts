@@ -26,6 +26,7 @@ import { createWsTransport, wsLimitsOf } from './net/ws-transport.js';
 import { createNodeCertificate } from './net/certificate.js';
 import { isLoopback as isLoopbackAddress } from './net/address-policy.js';
 import { LEVELDB_BLOCK_BYTES, openLevelStore, type LevelStore } from './store/level-store.js';
+import type { BatchWrites } from './store/store.js';
 import { Peers, type PeerStatus } from './sync/peers.js';
 import { AntiEntropy } from './sync/anti-entropy.js';
 import type { AntiEntropyResult } from './sync/anti-entropy-run.js';
@@ -135,6 +136,8 @@ export interface NodeStatus {
   clock: Record<string, number>;
   /** `indexBacklog`: created records whose index keys wait to be written (store/index-backlog.ts). */
   records: { live: number; deleted: number; indexBacklog: number };
+  /** Batches written to LevelDB since the node opened, by kind, and the seconds they took (a commit's includes its fsync). */
+  storage: BatchWrites;
   conflicted: number;
   peers: PeerStatus[];
   cache: CacheStats;
@@ -447,7 +450,8 @@ function buildNode({ store, engine, trust, peers, antiEntropy, transport, insecu
       const counts = store.recordCounts();
       return {
         nodeId: store.nodeId, url, clock: clockRecord(seqsOf(store.clock)),
-        records: { live: counts.live, deleted: counts.deleted, indexBacklog: store.indexBacklog() }, conflicted: counts.conflicted, peers: peers.status(),
+        records: { live: counts.live, deleted: counts.deleted, indexBacklog: store.indexBacklog() }, storage: store.batchWrites(),
+        conflicted: counts.conflicted, peers: peers.status(),
         cache: engine.cacheStats(), lastLocalSeq: store.lastLocalSeq, rejectedConnections: peers.rejected, unknownMessages: peers.unknownMessages,
         identity: identityOf(trust, store.nodeId), insecure,
         refused: { connections: { ...transport.stats().refused }, handshakes: Object.fromEntries(peers.refusedHandshakes) },

@@ -59,6 +59,8 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     insecure: gauge('crmsync_insecure', '1 when the node listens beyond loopback without TLS (--insecure).'),
     cacheSize: gauge('crmsync_doc_cache_size', 'Record documents held in memory.'),
     indexBacklog: gauge('crmsync_index_backlog_records', 'Created records whose index keys are not written yet (written when writes pause, and before any index scan: a filtered listing, a search).'),
+    storageBatches: counter('crmsync_storage_batches_total', 'LevelDB batches written, by kind: commit (records, changes, clock; fsynced before anyone hears of them) and index (waiting index keys alone, not fsynced).', ['kind']),
+    storageSeconds: counter('crmsync_storage_batch_seconds_total', 'Seconds from handing those batches to LevelDB until the node saw them written (fsync included): its rate over the batches\' rate is the mean time a commit waited.', ['kind']),
     cacheHits: counter('crmsync_doc_cache_hits_total', 'Document cache hits.'),
     cacheMisses: counter('crmsync_doc_cache_misses_total', 'Document cache misses.'),
     cacheEvictions: counter('crmsync_doc_cache_evictions_total', 'Documents evicted from the cache.'),
@@ -92,7 +94,7 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     m.clock.reset();
     for (const [origin, seq] of Object.entries(status.clock)) m.clock.set({ origin }, seq);
     for (const c of [m.peerConnected, m.peerLagChanges, m.peerLagSeconds]) c.reset();
-    for (const c of [m.peerBytes, m.peerChanges, m.rejected, m.unknownMessages, m.cacheHits, m.cacheMisses, m.cacheEvictions, m.refused, m.rejectedEntries, m.quarantined]) c.reset();
+    for (const c of [m.peerBytes, m.peerChanges, m.rejected, m.unknownMessages, m.cacheHits, m.cacheMisses, m.cacheEvictions, m.refused, m.rejectedEntries, m.quarantined, m.storageBatches, m.storageSeconds]) c.reset();
     for (const [peer, t] of peerTotals(status.peers)) {
       m.peerConnected.set({ peer }, t.connected);
       m.peerLagChanges.set({ peer }, t.lagChanges);
@@ -113,6 +115,10 @@ export function createMetrics(node: CrmNode): ApiMetrics {
     setCounter(m.unknownMessages, status.unknownMessages);
     m.cacheSize.set(status.cache.size);
     m.indexBacklog.set(status.records.indexBacklog);
+    for (const kind of ['commit', 'index'] as const) {
+      setCounter(m.storageBatches, status.storage[kind].batches, { kind });
+      setCounter(m.storageSeconds, status.storage[kind].seconds, { kind });
+    }
     setCounter(m.cacheHits, status.cache.hits);
     setCounter(m.cacheMisses, status.cache.misses);
     setCounter(m.cacheEvictions, status.cache.evictions);

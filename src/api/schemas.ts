@@ -171,6 +171,7 @@ const peerStatus = z.strictObject({
 });
 
 const counts = z.record(z.string(), z.number());
+const batchTotals = z.strictObject({ batches: z.number(), seconds: z.number().describe('from handing each batch to LevelDB until it was seen written, fsync included') });
 
 /** The result of one anti-entropy exchange (POST /v1/verify/peer/{node}, status.antiEntropy.last). */
 const antiEntropyResult = z.strictObject({
@@ -243,6 +244,10 @@ export const responses = {
     url: z.string().nullable(),
     clock: z.record(z.string(), z.number()),
     records: z.strictObject({ live: z.number(), deleted: z.number(), indexBacklog: z.number() }),
+    storage: z.strictObject({
+      commit: batchTotals.describe('batches of records, changes and clock, each fsynced before anyone hears of them (a group of commits a batch)'),
+      index: batchTotals.describe('batches of waiting index keys alone, not fsynced (their records are marked)'),
+    }).describe('LevelDB batches written since the node opened'),
     conflicted: z.number(),
     peers: z.array(peerStatus),
     cache: z.strictObject({ size: z.number(), hits: z.number(), misses: z.number(), evictions: z.number() }),

@@ -27,7 +27,7 @@ import { fromLogValue, positionOf, toLogValue, type LogValue, type OriginIndexVa
 import { fromMetaValue, toMetaValue } from './meta-codec.js';
 import { histKey, logKey, originKey, prefixRange, SCHEMA_VERSION, SUBLEVELS, UPGRADABLE_SCHEMAS, type SublevelName } from './keys.js';
 import type { OriginHead } from '../crdt/origin-clock.js';
-import type { Eviction, HeadsPage, LogFloor, Mutation, NodeIdentityRecord, RecordCounts, RecordDropOp, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
+import type { BatchWrites, Eviction, HeadsPage, LogFloor, Mutation, NodeIdentityRecord, RecordCounts, RecordDropOp, RecordHeads, RecordMeta, RecordPage, Store } from './store.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = AbstractLevel<any, string, Uint8Array>;
@@ -180,6 +180,7 @@ export class LevelStore implements Store {
   /** Set when close() starts: no index batch is queued after it (what waits stays marked). */
   #closing = false;
   #pendingCounts: RecordCounts = { live: 0, deleted: 0, conflicted: 0 };
+  readonly #batchWrites: BatchWrites = { commit: { batches: 0, seconds: 0 }, index: { batches: 0, seconds: 0 } };
 
   readonly #db: Db;
   readonly #options: LevelStoreOptions;
@@ -536,7 +537,12 @@ export class LevelStore implements Store {
     const counts = { ...this.#pendingCounts };
     try {
       if (this.#failed) throw this.#failed;
-      await this.#writeChained(ops, group.some((pending) => pending.mutation !== NO_MUTATION));
+      const durable = group.some((pending) => pending.mutation !== NO_MUTATION);
+      const started = performance.now();
+      await this.#writeChained(ops, durable);
+      const totals = this.#batchWrites[durable ? 'commit' : 'index'];
+      totals.batches++;
+      totals.seconds += (performance.now() - started) / 1000;
     } catch (cause) {
       this.#failed ??= cause instanceof CrmsyncError ? cause : storageError('writing a batch', cause);
       for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(this.#failed);
@@ -784,6 +790,11 @@ export class LevelStore implements Store {
 
   indexBacklog(): number {
     return this.#backlog.size;
+  }
+
+  batchWrites(): BatchWrites {
+    const { commit, index } = this.#batchWrites;
+    return { commit: { ...commit }, index: { ...index } };
   }
 
   trustStatements(): Promise<unknown[]> {

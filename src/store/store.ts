@@ -148,6 +148,22 @@ export interface RecordCounts {
   conflicted: number;
 }
 
+/** Batches written since a store opened, and the seconds from handing each to LevelDB until it was seen written. */
+export interface BatchTotals {
+  batches: number;
+  seconds: number;
+}
+
+/**
+ * What a store has written, by kind of batch: `commit` (records, changes, clock; fsynced,
+ * so its time is mostly the disk's) and `index` (waiting index keys alone; not fsynced,
+ * index-backlog.ts). A commit batch holds a group of commits (group commit).
+ */
+export interface BatchWrites {
+  commit: BatchTotals;
+  index: BatchTotals;
+}
+
 /** A page of records. */
 export interface RecordPage {
   views: RecordView[];
@@ -235,6 +251,8 @@ export interface Store {
   recordCounts(): RecordCounts;
   /** Created records whose index keys are not written yet (index-backlog.ts); scanIndex writes them first. */
   indexBacklog(): number;
+  /** Batches written since the store opened, by kind (a copy). */
+  batchWrites(): BatchWrites;
   getState<T>(key: string): Promise<T | undefined>;
   /** The stored trust statements (as stored; the trust list checks them again). */
   trustStatements(): Promise<unknown[]>;

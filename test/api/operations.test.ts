@@ -232,7 +232,8 @@ describe('metrics', () => {
     'crmsync_records', 'crmsync_conflicted_records', 'crmsync_clock', 'crmsync_peer_connected', 'crmsync_peer_lag_changes',
     'crmsync_peer_lag_seconds', 'crmsync_peer_bytes_total', 'crmsync_peer_changes_total', 'crmsync_rejected_connections_total',
     'crmsync_doc_cache_size', 'crmsync_doc_cache_hits_total', 'crmsync_doc_cache_misses_total', 'crmsync_doc_cache_evictions_total',
-    'crmsync_changes_total', 'crmsync_sync_latency_seconds', 'process_cpu_user_seconds_total',
+    'crmsync_changes_total', 'crmsync_sync_latency_seconds', 'crmsync_storage_batches_total', 'crmsync_storage_batch_seconds_total',
+    'process_cpu_user_seconds_total',
   ];
 
   it('serves Prometheus text with every metric, node values included', async () => {
@@ -253,6 +254,12 @@ describe('metrics', () => {
     expect(value('crmsync_changes_total', { source: 'local' })).toBe(3);
     expect(value('crmsync_changes_total', { source: 'remote' })).toBe(0);
     expect(value('crmsync_rejected_connections_total')).toBe(0);
+    // Three writes, each acknowledged after its own commit batch (the node may have written
+    // others before them: its membership).
+    const status = (await a.call('GET', '/v1/status')).json as { storage: { commit: { batches: number; seconds: number } } };
+    expect(value('crmsync_storage_batches_total', { kind: 'commit' })).toBe(status.storage.commit.batches);
+    expect(status.storage.commit.batches).toBeGreaterThanOrEqual(3);
+    expect(value('crmsync_storage_batch_seconds_total', { kind: 'commit' })).toBeGreaterThan(0);
   });
 
   it('two servers in one process keep separate registries', async () => {

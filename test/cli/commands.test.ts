@@ -217,6 +217,8 @@ describe('peers, status and conflicts across two nodes', () => {
     await status({ dataDir: berlin.dataDir }, human);
     expect(human.stdout).toMatch(/^node +berlin$/m);
     expect(human.stdout).toMatch(/^role +region, administrator$/m);
+    // berlin wrote its record and took in paris's: commit batches, each with its fsync's time.
+    expect(human.stdout).toMatch(/^storage +([2-9]|\d\d+) commit batch\(es\), \d+\.\d\d ms each on average \(fsync included\); \d+ index batch\(es\), not fsynced$/m);
     expect(human.stdout).toMatch(new RegExp(`^${paris.running.peerUrl} +paris +region +outbound +connected +0 +0 +0 `, 'm'));
     const listed = memoryIo();
     const parisKey = (await status({ dataDir: paris.dataDir }, memoryIo())).identity.key;

@@ -269,6 +269,9 @@ describe('index keys written behind the records', () => {
     clock.advance(250);
     expect(await store.scanIndex(range)).toEqual(['territory/apac/r2', 'territory/emea/r1']);
     expect(syncs).toEqual([false]); // the index batch alone: its markers make it recoverable
+    const writes = store.batchWrites();
+    expect([writes.commit.batches, writes.index.batches]).toEqual([2, 1]);
+    expect(writes.commit.seconds).toBeGreaterThan(0);
     // r1 is indexed now: an edit changes its keys in its own batch, synced.
     const v1 = (await store.getMeta('r1' as RecordId))!;
     await store.commit(mutation('r1', 3, v1, { territory: 'nordics', name: 'Ada Lovelace' }));

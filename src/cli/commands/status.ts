@@ -34,6 +34,13 @@ function lifecycleLine(l: NodeStatus['lifecycle']): string {
   return `log from position ${l.logStart} (${l.truncated} entries truncated since start)${absent}; ${l.collected} tombstone(s) collected, ${l.erasures} erasure(s)${waiting}`;
 }
 
+/** The storage line: commit batches and the mean time each took, fsync included (a slow disk shows here first). */
+export function storageLine(st: NodeStatus['storage']): string {
+  const { commit, index } = st;
+  const mean = commit.batches === 0 ? '' : `, ${((commit.seconds * 1000) / commit.batches).toFixed(2)} ms each on average (fsync included)`;
+  return `${commit.batches} commit batch(es)${mean}; ${index.batches} index batch(es), not fsynced`;
+}
+
 /** Prints the status of the running node. */
 export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> {
   const { client } = await connect(options, io);
@@ -53,6 +60,7 @@ export async function status(options: ClientFlags, io: Io): Promise<NodeStatus> 
     ['API', client.baseUrl],
     ['peer URL', `${s.url ?? 'not listening'}${s.insecure ? '   INSECURE: no TLS beyond loopback (--insecure)' : ''}`],
     ['records', `${s.records.live} live, ${s.records.deleted} deleted${s.records.indexBacklog > 0 ? `; ${s.records.indexBacklog} waiting for their index keys (written when writes pause, or by the next filtered listing or search)` : ''}`],
+    ['storage', storageLine(s.storage)],
     ['conflicted', `${s.conflicted} record(s)`],
     ['merge policies', `${Object.entries(s.mergePolicies.rules).map(([field, rule]) => `${field} ${rule}`).join(', ')}; others latest (${s.mergePolicies.digest})`],
     ['clock', clock || '(empty)'],

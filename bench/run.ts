@@ -226,7 +226,7 @@ async function main(): Promise<number> {
     `p50 ${ms(p50)}`, `p99 ${ms(p99)}`, '< 2 / 5 ms', verdict(p99, 5), wire(wireDelta(p3.burstWire, p3.pacedWire))]);
   push(['   floor: 2 synced puts, paced', `a pair every ${PACED_MS} ms: durable on A, then on B`, `p50 ${ms(percentile(lvl.pairMs, 50))}`,
     `p99 ${ms(percentile(lvl.pairMs, 99))}`, '-', '', '-']);
-  push(['   P3 commit batches, A / B', 'both parts; written, and the mean time from handing each to LevelDB to seeing it written (fsync included)', ...p3Commits, '-', '', '-']);
+  push(['   P3 commit batches, A / B', 'burst and paced; mean time until seen written, fsync included', ...p3Commits, '-', '', '-']);
 
   log('P4: offline edits on both sides, reconnect');
   mark = await usage();
@@ -260,7 +260,7 @@ async function main(): Promise<number> {
     `p99 ${ms(percentile(dw.lat, 99))}`, N >= 100_000 ? '< 0.8 ms p50' : '< 0.7 ms p50', verdict(percentile(dw.lat, 50), N >= 100_000 ? 0.8 : 0.7), wire(dwWire)]);
   push(['   floor: LevelDB put, sync', '200 sequential one-record puts', `p50 ${ms(percentile(lvl.putMs, 50))}`,
     `p99 ${ms(percentile(lvl.putMs, 99))}`, '-', '', '-']);
-  push(['   commit batches, A / B', 'written, and the mean time from handing each to LevelDB to seeing it written', ...writeCommits, '-', '', '-']);
+  push(['   commit batches, A / B', 'mean time until seen written, fsync included', ...writeCommits, '-', '', '-']);
 
   await Promise.all([A.call('waitSettled', { timeoutMs: 30_000 }), B.call('waitSettled', { timeoutMs: 30_000 })]);
   const [sa, sb] = await Promise.all([A.call<NodeStatus>('status'), B.call<NodeStatus>('status')]);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NodeStatus } from '../src/index.js';
+import type { BatchTotals, NodeStatus } from '../src/index.js';
 import { createTestCluster } from '../src/testing.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
 import { fanout, peakHeap, peakNative, type Usage } from './fanout.js';
@@ -20,9 +20,6 @@ import { Agent, cleanup, siblingArgs, tempDir } from './ipc.js';
 import { benchOptions, usageError, wholeNumber } from './args.js';
 import { editPropagation, idleReconnect, offlineEdits, wireDelta, wireOf, type Pair } from './phases.js';
 import { bytes, int, ms, percentile, rate, renderTable, verdict, wire, type Row } from './table.js';
-
-/** One kind of batch in status().storage. */
-type BatchTotals = NodeStatus['storage']['commit'];
 
 const USAGE = 'npm run bench -- [--n 10000] [--seed 1] [--phases all|p1,rss|subs|storage|link] [--link 10mbit,40ms] [--fanout 10,50] [--import-n 10000] [--storage-edits 1000000] [--storage-records 10000] [--prof]';
 const opts = benchOptions(USAGE, {

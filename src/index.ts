@@ -1,6 +1,7 @@
 /** The public library API of crmsync. Drivers (api, cli, import, demo) use only this. */
 export { openNode } from './node.js';
 export type { CrmNode, NodeOptions, NodeStatus, ChangeFeedEntry } from './node.js';
+export type { BatchTotals, BatchWrites } from './store/store.js';
 export type { RecordsApi, ListOptions, UpsertItem, UpsertResult } from './engine/records-api.js';
 export { DEFAULT_CONFLICT_PAGE } from './engine/conflict-inbox.js';
 export type { ConflictInboxItem, ConflictInboxOptions, ConflictInboxPage, ResolveChoice, ResolveResult } from './engine/conflict-inbox.js';

@@ -136,7 +136,7 @@ export interface NodeStatus {
   clock: Record<string, number>;
   /** `indexBacklog`: created records whose index keys wait to be written (store/index-backlog.ts). */
   records: { live: number; deleted: number; indexBacklog: number };
-  /** Batches written to LevelDB since the node opened, by kind, and the seconds they took (a commit's includes its fsync). */
+  /** Batches of the commit queue written since the node opened, by kind, and the seconds they waited (a commit's fsync included; store.ts BatchWrites). */
   storage: BatchWrites;
   conflicted: number;
   peers: PeerStatus[];

@@ -171,7 +171,7 @@ const peerStatus = z.strictObject({
 });
 
 const counts = z.record(z.string(), z.number());
-const batchTotals = z.strictObject({ batches: z.number(), seconds: z.number().describe('from handing each batch to LevelDB until it was seen written, fsync included') });
+const batchTotals = z.strictObject({ batches: z.number(), seconds: z.number().describe('from handing each batch to LevelDB until the node saw it written (its fsync, for a commit)') });
 
 /** The result of one anti-entropy exchange (POST /v1/verify/peer/{node}, status.antiEntropy.last). */
 const antiEntropyResult = z.strictObject({
@@ -247,7 +247,7 @@ export const responses = {
     storage: z.strictObject({
       commit: batchTotals.describe('batches of records, changes and clock, each fsynced before anyone hears of them (a group of commits a batch)'),
       index: batchTotals.describe('batches of waiting index keys alone, not fsynced (their records are marked)'),
-    }).describe('LevelDB batches written since the node opened'),
+    }).describe('batches of the commit queue written since the node opened'),
     conflicted: z.number(),
     peers: z.array(peerStatus),
     cache: z.strictObject({ size: z.number(), hits: z.number(), misses: z.number(), evictions: z.number() }),

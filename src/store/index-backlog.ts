@@ -10,8 +10,9 @@
  * store writes the waiting keys in batches of its own when writes pause, at the latest
  * every INDEX_MAX_DELAY_MS, when the backlog passes its limit, and before any index scan
  * (LevelStore.scanIndex: a filtered listing, a search, the conflict inbox, a
- * subscription's scan), which also waits for the index batches already queued. Such a scan therefore sees every record written before it
- * started, as when the keys went with each write; what changes is when the work is done.
+ * subscription's scan), which also waits for the index batches already queued. Such a
+ * scan therefore sees every record written before it started, as when the keys went with
+ * each write; what changes is when the work is done.
  *
  * Consistency rests on two rules:
  *  - the backlog keeps each waiting record's newest indexed fields, set while its commit

@@ -155,9 +155,13 @@ export interface BatchTotals {
 }
 
 /**
- * What a store has written, by kind of batch: `commit` (records, changes, clock; fsynced,
- * so its time is mostly the disk's) and `index` (waiting index keys alone; not fsynced,
- * index-backlog.ts). A commit batch holds a group of commits (group commit).
+ * What a store's commit queue has written, by kind of batch: `commit` (records, changes,
+ * clock; fsynced unless the store was opened with `sync: false`, as simulations are) and
+ * `index` (waiting index keys alone; not fsynced, index-backlog.ts). A commit batch holds
+ * a group of commits (group commit). The time counts from handing a batch to LevelDB
+ * until the node's thread saw it written: the disk, LevelDB's thread pool, and the wait
+ * for the event loop to get to it. The few batches written outside the queue (identity,
+ * trust list, driver state) are not counted.
  */
 export interface BatchWrites {
   commit: BatchTotals;

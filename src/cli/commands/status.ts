@@ -34,8 +34,8 @@ function lifecycleLine(l: NodeStatus['lifecycle']): string {
   return `log from position ${l.logStart} (${l.truncated} entries truncated since start)${absent}; ${l.collected} tombstone(s) collected, ${l.erasures} erasure(s)${waiting}`;
 }
 
-/** The storage line: commit batches and the mean time each took, fsync included (a slow disk shows here first). */
-export function storageLine(st: NodeStatus['storage']): string {
+/** The storage line: commit batches and the mean time each waited, fsync included (where a slow disk shows). */
+function storageLine(st: NodeStatus['storage']): string {
   const { commit, index } = st;
   const mean = commit.batches === 0 ? '' : `, ${((commit.seconds * 1000) / commit.batches).toFixed(2)} ms each on average (fsync included)`;
   return `${commit.batches} commit batch(es)${mean}; ${index.batches} index batch(es), not fsynced`;

@@ -46,7 +46,7 @@ function watchIndexes(restart = false): Promise<number> {
   })().catch(() => Number.NaN); // a node closed meanwhile: no time to report
   return indexed;
 }
-/** Often enough to time a backlog of 10,000 (hundreds of ms), rarely enough to cost nothing measurable. */
+/** Often enough to time a backlog of 10,000 (hundreds of ms); one status() call each. */
 const INDEX_POLL_MS = 20;
 let editWatch: { byId: Map<string, { k: number; edit: Edit }[]>; visibleAt: number[]; left: number; done?: () => void } | undefined;
 

@@ -70,8 +70,9 @@ export class IndexBacklog {
    * puts only keys of the view it writes and deletes those the next view lacks. A write
    * to one of these records while it waits keeps that true, deleting the keys its new
    * view lacks (a lost index batch would otherwise leave them for the next open: found
-   * by the seeded test, two power cuts apart); its turn or its removal deletes the rest.
-   * The others have no keys, and their writes stay free of index work.
+   * by the seeded test, two power cuts apart); its turn puts the rest of its keys, and
+   * its removal deletes all of its view's. The others have no keys, and their writes
+   * stay free of index work.
    */
   readonly #restored = new Set<RecordId>();
 
@@ -91,12 +92,9 @@ export class IndexBacklog {
     // A record keeps its id: a write that changed it would leave keys under the old one.
     if (before !== undefined && before.id !== after.id) throw new Error(`a write of record ${after.id} holds the view of ${before.id}`);
     if (this.#pending.has(after.id)) {
-      const source = sourceOf(after);
-      if (this.#restored.has(after.id)) {
-        const keys = indexKeysOf(source);
-        for (const key of indexKeysOf(this.#pending.get(after.id))) if (!keys.has(key)) ops.delIndex(key);
-      }
-      this.#pending.set(after.id, source); // its turn writes the newest keys
+      // A restored record's keys on disk are keys of `before`, its stored view: delete those `after` lacks.
+      if (before !== undefined && this.#restored.has(after.id)) for (const key of indexDelta(before, after).removed) ops.delIndex(key);
+      this.#pending.set(after.id, sourceOf(after)); // its turn writes the newest keys
     } else if (before === undefined) {
       ops.putMarker(after.id);
       this.#pending.set(after.id, sourceOf(after));

@@ -340,10 +340,7 @@ export class LevelStore implements Store {
     const now = this.#timers.now();
     this.#lastCommitAt = now;
     if (waited === 0 && this.#backlog.size > 0) this.#lastIndexedAt = now; // the oldest waits from now
-    const durable = new Promise<StoredEntry[]>((resolve, reject) => {
-      this.#queue.push({ kind: 'commit', ops, entries, mutation, resolve, reject });
-      void this.#flush();
-    });
+    const durable = this.#enqueue('commit', ops, entries, mutation);
     // Behind this commit, never before it (index-backlog.ts); a failure fails the store.
     const excess = this.#backlog.size - (this.#options.indexBacklog ?? FIXED.indexBacklog);
     if (excess > 0) this.#writeWaiting(excess).catch(() => undefined);
@@ -363,12 +360,17 @@ export class LevelStore implements Store {
     const { put, del } = collector(ops);
     if (this.#backlog.take(count, this.#indexOps(put, del)) === 0) return this.#lastIndexBatch;
     this.#lastIndexedAt = this.#timers.now();
-    const durable = new Promise<void>((resolve, reject) => {
-      this.#queue.push({ kind: 'index', ops, entries: [], mutation: NO_MUTATION, resolve: () => resolve(), reject });
+    const written = this.#enqueue('index', ops, [], NO_MUTATION).then(() => undefined);
+    this.#lastIndexBatch = written.catch(() => undefined); // a failed batch fails the store: reads say so
+    return written;
+  }
+
+  /** Queues a batch behind every one queued before it (invariant 2); settles once it is written. */
+  #enqueue(kind: Pending['kind'], ops: BatchOp[], entries: StoredEntry[], mutation: Mutation): Promise<StoredEntry[]> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ kind, ops, entries, mutation, resolve, reject });
       void this.#flush();
     });
-    this.#lastIndexBatch = durable.catch(() => undefined); // a failed batch fails the store: reads say so
-    return durable;
   }
 
   #indexOps(put: (s: Sub, k: string, v: Uint8Array) => void, del: (s: Sub, k: string) => void): IndexOps {

@@ -5,7 +5,7 @@
  * and 7.7 search tokens derived through NFKC and a Unicode split), and nothing but an
  * index scan reads them. So the batch that creates a record writes none of them: it puts
  * a marker (`idxq/<id>`) and the record joins this backlog; writes to it while it waits
- * only update what the backlog keeps (but for records found waiting at open: #restored).
+ * only update what the backlog keeps.
  * A write to a record already indexed changes its keys in its own batch, as before. The
  * store writes the waiting keys in batches of its own when writes pause, at the latest
  * every INDEX_MAX_DELAY_MS, when the backlog passes its limit, and before any index scan
@@ -21,9 +21,10 @@
  *  - index batches join the same commit queue, after every commit built before them, so
  *    a later commit that deletes a record's keys finds exactly the keys put for it.
  * The markers make the backlog durable: a node that stops before indexing reads them (and
- * the records' views) when it opens again. So an index batch needs no fsync of its own
- * (LevelStore#writeChained says why a lost one costs nothing; a third rule, #restored,
- * keeps the keys that later commits wrote for such a record to its stored view).
+ * the records' views) when it opens again, and writes every key of those views before it
+ * takes a write. So an index batch needs no fsync of its own (LevelStore#writeChained says
+ * why a lost one costs nothing), and a third rule holds while the node runs: a waiting
+ * record has no index keys on disk, so its writes while it waits need no index work.
  */
 import type { RecordView } from '../crdt/record-schema.js';
 import type { RecordId } from '../types.js';
@@ -62,29 +63,19 @@ export class IndexBacklog {
    * found waiting at open that is no longer stored (only its marker goes).
    */
   readonly #pending = new Map<RecordId, IndexSource | undefined>();
-  /**
-   * Records found waiting at open that may have some of their keys already. An index batch
-   * is written without fsync (LevelStore#writeChained), and a machine that loses one keeps
-   * the commits after it, whose edits put the keys their views added (indexDelta) as for
-   * any indexed record. Such keys are always keys of the record's stored view: an edit
-   * puts only keys of the view it writes and deletes those the next view lacks. A write
-   * to one of these records while it waits keeps that true, deleting the keys its new
-   * view lacks (a lost index batch would otherwise leave them for the next open: found
-   * by the seeded test, two power cuts apart); its turn puts the rest of its keys, and
-   * its removal deletes all of its view's. The others have no keys, and their writes
-   * stay free of index work.
-   */
-  readonly #restored = new Set<RecordId>();
-
   /** Records waiting. */
   get size(): number {
     return this.#pending.size;
   }
 
-  /** Adds a record found waiting when the store opened, with its stored view (undefined: no longer stored). */
+  /**
+   * Adds a record found waiting when the store opened, with its stored view (undefined: no
+   * longer stored). The store writes all of these before it takes a write: some may have
+   * keys already (put by edits after an index batch a power cut lost), and a put of a key
+   * already there changes nothing.
+   */
   restore(id: RecordId, view: RecordView | undefined): void {
     this.#pending.set(id, view === undefined ? undefined : sourceOf(view));
-    if (view !== undefined) this.#restored.add(id);
   }
 
   /** The ops of a record written from `before` to `after` into the batch being built. */
@@ -92,9 +83,7 @@ export class IndexBacklog {
     // A record keeps its id: a write that changed it would leave keys under the old one.
     if (before !== undefined && before.id !== after.id) throw new Error(`a write of record ${after.id} holds the view of ${before.id}`);
     if (this.#pending.has(after.id)) {
-      // A restored record's keys on disk are keys of `before`, its stored view: delete those `after` lacks.
-      if (before !== undefined && this.#restored.has(after.id)) for (const key of indexDelta(before, after).removed) ops.delIndex(key);
-      this.#pending.set(after.id, sourceOf(after)); // its turn writes the newest keys
+      this.#pending.set(after.id, sourceOf(after)); // no keys yet: its turn writes the newest
     } else if (before === undefined) {
       ops.putMarker(after.id);
       this.#pending.set(after.id, sourceOf(after));
@@ -117,7 +106,6 @@ export class IndexBacklog {
 
   /** A record leaves the store (erased, evicted, dropped): it is not indexed later (the caller deletes its view's keys). */
   removed(id: RecordId, ops: Pick<IndexOps, 'delMarker'>): void {
-    this.#restored.delete(id);
     if (this.#pending.delete(id)) ops.delMarker(id);
   }
 
@@ -128,7 +116,6 @@ export class IndexBacklog {
       if (taken >= count) break;
       for (const key of indexKeysOf(source)) ops.putIndex(key);
       ops.delMarker(id);
-      this.#restored.delete(id);
       this.#pending.delete(id); // deleting the entry being visited is safe in a Map's iteration
       taken++;
     }

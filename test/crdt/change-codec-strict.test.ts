@@ -183,6 +183,32 @@ describe('change decoder: hand-made chunks', () => {
     refused(chunk({ columns: withColumn(0x42, [0x7f, 1, 0]) })); // trailing byte
   });
 
+  it('applies the run rules to every kind of column alike: unsigned ints, strings and deltas', () => {
+    /** Three ops `set _root <key> = null`, column by column. */
+    const three: Column[] = [[0x15, [0x7d, 1, 0x61, 1, 0x62, 1, 0x63]], [0x34, [3]], [0x42, [3, 1]], [0x56, [3, 0]], [0x70, [3, 0]]];
+    /** Three inserts after the elements the key counter column gives (by the author; ops 5 to 7). */
+    const inserts = (keyCtr: number[], keyActor: number[] | null = [3, 0]): Column[] =>
+      withColumn(0x15, null, withColumn(0x11, keyActor, withColumn(0x13, keyCtr, withColumn(0x34, [0, 3], three))));
+    const decoded = (columns: Column[], startOp = 5) => decodeChange(chunk({ startOp, columns }));
+    const continues = /run continues the previous value/;
+    expect(decoded(three).ops.map((o) => o.key)).toEqual(['a', 'b', 'c']);
+    // Unsigned ints: a repeat run may not continue a literal's last value; a literal may not start with a run's.
+    expect(() => decoded(withColumn(0x42, [0x7f, 1, 2, 1], three))).toThrow(continues);
+    expect(() => decoded(withColumn(0x70, [2, 0, 0x7f, 0], three))).toThrow(/repeated value inside a literal run/);
+    // Strings: the same rules.
+    expect(() => decoded(withColumn(0x15, [0x7f, 1, 0x61, 2, 1, 0x61], three))).toThrow(continues);
+    expect(() => decoded(withColumn(0x15, [2, 1, 0x61, 0x7f, 1, 0x61], three))).toThrow(/repeated value inside a literal run/);
+    // Deltas: element counters 4, 4, 4 are the deltas 4, 0, 0 (a first run of 0 is no continuation) ...
+    expect(decoded(inserts([0x7f, 4, 2, 0])).ops.map((o) => o.elemId)).toEqual([`4@${AUTHOR}`, `4@${AUTHOR}`, `4@${AUTHOR}`]);
+    expect(decoded(inserts([3, 0], null)).ops.map((o) => o.elemId)).toEqual(['_head', '_head', '_head']);
+    // ... and 4, 5, 6 are 4, 1, 1; as a literal [4] and a run of two 4s they are refused.
+    expect(decoded(inserts([0x7f, 4, 2, 1])).ops.map((o) => o.elemId)).toEqual([`4@${AUTHOR}`, `5@${AUTHOR}`, `6@${AUTHOR}`]);
+    expect(() => decoded(inserts([0x7f, 4, 2, 4]))).toThrow(continues);
+    // A run after a null run may repeat the delta before the nulls: 4, null, 8, 12 (the second op sets a map key).
+    const four: Column[] = [[0x11, [0x7f, 0, 0, 1, 2, 0]], [0x13, [0x7f, 4, 0, 1, 2, 4]], [0x15, [0, 1, 0x7f, 1, 0x62, 0, 2]], [0x34, [0, 1, 1, 2]], [0x42, [4, 1]], [0x56, [4, 0]], [0x70, [4, 0]]];
+    expect(decoded(four, 13).ops.map((o) => o.elemId ?? o.key)).toEqual([`4@${AUTHOR}`, 'b', `8@${AUTHOR}`, `12@${AUTHOR}`]);
+  });
+
   it('refuses ops that do not fit the format or Lamport order', () => {
     const elem = (actor: number, ctr: number): Column[] =>
       withColumn(0x15, null, withColumn(0x11, [0x7f, actor], withColumn(0x13, [0x7f, ctr], withColumn(0x34, [0, 1]))));

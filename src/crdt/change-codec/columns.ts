@@ -18,6 +18,7 @@
  * no column arrays at all. Values past the returned count are left over from earlier
  * decodes and must not be read.
  */
+import type { CrmsyncError } from '../../errors.js';
 import { bad, type ByteReader } from './reader.js';
 
 /** Marks a null entry in number columns (all real values are ≥ 0 there). */
@@ -28,84 +29,170 @@ const RUN = 1;
 const LITERAL = 2;
 const NULLS = 3;
 
-type Kind = 'uint' | 'int' | 'str';
+/*
+ * One decoder per value type (unsigned ints, deltas, strings), each writing one element
+ * type: a decoder shared by all three wrote numbers, nulls and strings through one call
+ * site, and that polymorphic code was a quarter of a change's decoding (a customer's
+ * notes are one op per character, so every column holds hundreds of entries). What the
+ * three share, the rules of canonical runs, is in the checks below.
+ */
+
+/** Checks the length of a repeat run of `count` items. */
+function repeatRun(count: number, left: number, what: string): void {
+  if (count < 2) throw bad(`${what}: repeat run of one item`);
+  if (count > left) throw bad(`${what}: more values than ops`);
+}
+
+/** Whether a repeat run's value may not follow the run before (`same`: equal to its last value). */
+function continues(prevKind: number, same: boolean): boolean {
+  return (prevKind === RUN || prevKind === LITERAL) && same;
+}
+
+function continuesError(what: string): CrmsyncError {
+  return bad(`${what}: run continues the previous value`);
+}
+
+/** Checks a literal run of `count` items; returns LITERAL. Each item is checked against its neighbour by the caller. */
+function literalRun(count: number, left: number, prevKind: number, what: string): number {
+  if (prevKind === LITERAL) throw bad(`${what}: two adjacent literal runs`);
+  if (count > left) throw bad(`${what}: more values than ops`);
+  return LITERAL;
+}
+
+/** Reads and checks a null run's length; returns it. */
+function nullRun(r: ByteReader, left: number, prevKind: number, nullable: boolean, what: string): number {
+  const count = r.uleb(what);
+  if (!nullable) throw bad(`${what}: null value`);
+  if (count < 1) throw bad(`${what}: empty null run`);
+  if (prevKind === NULLS) throw bad(`${what}: two adjacent null runs`);
+  if (count > left) throw bad(`${what}: more values than ops`);
+  return count;
+}
+
+function repeatedInLiteral(what: string): CrmsyncError {
+  return bad(`${what}: repeated value inside a literal run`);
+}
+
+function countMismatch(n: number, expected: number, what: string): CrmsyncError {
+  return bad(`${what}: ${n} values for ${expected} ops`);
+}
 
 /**
- * Decodes an RLE column of `kind` values from `r` (positioned on the column, `r.end` at
- * its end). With `exact`, exactly `expected` values must be present; otherwise at most
- * `expected` (the action column, which defines the op count). Nulls are refused unless
- * `nullable`, and come back as `nul`.
+ * An RLE column of unsigned ints (actor indexes, counters, actions, value metadata) into
+ * `out`, NULL for nulls; returns the count. With `exact`, exactly `expected` values must
+ * be present; otherwise at most `expected` (the action column, which defines the op
+ * count). Nulls are refused unless `nullable`.
  */
-function decodeRle<T extends number | string, N>(r: ByteReader, kind: Kind, expected: number, exact: boolean, nullable: boolean, nul: N, what: string, out: (T | N)[]): number {
-  let n = 0; // values written so far
+export function decodeUintColumn(r: ByteReader, expected: number, exact: boolean, nullable: boolean, what: string, out: number[]): number {
+  let n = 0;
   let prevKind = NONE;
-  let prevValue: T | null = null;
-  while (!r.done()) {
+  let prev = NULL;
+  while (r.pos < r.end) {
     const header = r.sleb(what);
     const left = expected - n;
     if (header > 0) {
-      if (header < 2) throw bad(`${what}: repeat run of one item`);
-      if (header > left) throw bad(`${what}: more values than ops`);
-      const value = readValue(r, kind, what) as T;
-      if ((prevKind === RUN || prevKind === LITERAL) && value === prevValue) throw bad(`${what}: run continues the previous value`);
-      for (let i = 0; i < header; i++) out[n++] = value;
+      repeatRun(header, left, what);
+      const value = r.uleb(what);
+      if (continues(prevKind, value === prev)) throw continuesError(what);
       prevKind = RUN;
-      prevValue = value;
+      for (const stop = n + header; n < stop;) out[n++] = value;
+      prev = value;
     } else if (header < 0) {
       const count = -header;
-      if (prevKind === LITERAL) throw bad(`${what}: two adjacent literal runs`);
-      if (count > left) throw bad(`${what}: more values than ops`);
+      const wasRun = prevKind === RUN;
+      prevKind = literalRun(count, left, prevKind, what);
       for (let i = 0; i < count; i++) {
-        const value = readValue(r, kind, what) as T;
-        if ((i > 0 || prevKind === RUN) && value === prevValue) throw bad(`${what}: repeated value inside a literal run`);
+        const value = r.uleb(what);
+        if ((i > 0 || wasRun) && value === prev) throw repeatedInLiteral(what);
         out[n++] = value;
-        prevValue = value;
+        prev = value;
       }
-      prevKind = LITERAL;
     } else {
-      const count = r.uleb(what);
-      if (!nullable) throw bad(`${what}: null value`);
-      if (count < 1) throw bad(`${what}: empty null run`);
-      if (prevKind === NULLS) throw bad(`${what}: two adjacent null runs`);
-      if (count > left) throw bad(`${what}: more values than ops`);
-      for (let i = 0; i < count; i++) out[n++] = nul;
+      const count = nullRun(r, left, prevKind, nullable, what);
+      for (const stop = n + count; n < stop;) out[n++] = NULL;
       prevKind = NULLS;
-      prevValue = null;
+      prev = NULL;
     }
   }
-  if (exact && n !== expected) throw bad(`${what}: ${n} values for ${expected} ops`);
+  if (exact && n !== expected) throw countMismatch(n, expected, what);
   return n;
 }
 
-function readValue(r: ByteReader, kind: Kind, what: string): number | string {
-  if (kind === 'uint') return r.uleb(what);
-  if (kind === 'int') return r.sleb(what);
-  return r.str(what);
-}
-
-/** An RLE column of unsigned ints (actor indexes, counters, actions, value metadata) into `out`; returns the count. */
-export function decodeUintColumn(r: ByteReader, expected: number, exact: boolean, nullable: boolean, what: string, out: number[]): number {
-  return decodeRle<number, number>(r, 'uint', expected, exact, nullable, NULL, what, out);
-}
-
-/** An RLE column of strings (map keys, mark names) into `out`; null entries stay null. */
+/** An RLE column of strings (map keys, mark names) into `out`; null entries stay null. Exactly `expected` values. */
 export function decodeStringColumn(r: ByteReader, expected: number, what: string, out: (string | null)[]): number {
-  return decodeRle<string, null>(r, 'str', expected, true, true, null, what, out);
+  let n = 0;
+  let prevKind = NONE;
+  let prev: string | null = null;
+  while (r.pos < r.end) {
+    const header = r.sleb(what);
+    const left = expected - n;
+    if (header > 0) {
+      repeatRun(header, left, what);
+      const value = r.str(what);
+      if (continues(prevKind, value === prev)) throw continuesError(what);
+      prevKind = RUN;
+      for (const stop = n + header; n < stop;) out[n++] = value;
+      prev = value;
+    } else if (header < 0) {
+      const count = -header;
+      const wasRun = prevKind === RUN;
+      prevKind = literalRun(count, left, prevKind, what);
+      for (let i = 0; i < count; i++) {
+        const value = r.str(what);
+        if ((i > 0 || wasRun) && value === prev) throw repeatedInLiteral(what);
+        out[n++] = value;
+        prev = value;
+      }
+    } else {
+      const count = nullRun(r, left, prevKind, true, what);
+      for (const stop = n + count; n < stop;) out[n++] = null;
+      prevKind = NULLS;
+      prev = null;
+    }
+  }
+  if (n !== expected) throw countMismatch(n, expected, what);
+  return n;
 }
 
 /**
- * A delta column (RLE of signed differences, each added to the last non-null value):
- * returns the absolute values, NULL for null entries. Absolute values are counters, so
- * they must stay within 0 … 2^53 − 1.
+ * A delta column (RLE of signed differences, each added to the last non-null value) as
+ * absolute values into `out`, NULL for null entries; exactly `expected` values. Absolute
+ * values are counters, so they must stay within 0 … 2^53 − 1. The canonical-run checks
+ * compare the deltas (a delta can be -1, the NULL marker of absolute values: `prevKind`
+ * tells a null apart).
  */
-export function decodeDeltaAbsolute(r: ByteReader, expected: number, nullable: boolean, what: string, out: number[], deltas: (number | null)[]): number {
-  // Deltas keep null apart (a delta can be -1, the NULL marker of absolute values).
-  const n = decodeRle<number, null>(r, 'int', expected, true, nullable, null, what, deltas);
+export function decodeDeltaAbsolute(r: ByteReader, expected: number, nullable: boolean, what: string, out: number[]): number {
+  let n = 0;
+  let prevKind = NONE;
+  let prev = 0;
   let absolute = 0;
-  for (let i = 0; i < n; i++) {
-    const delta = deltas[i]!;
-    out[i] = delta === null ? NULL : (absolute = counter(absolute + delta, what));
+  while (r.pos < r.end) {
+    const header = r.sleb(what);
+    const left = expected - n;
+    if (header > 0) {
+      repeatRun(header, left, what);
+      const delta = r.sleb(what);
+      if (continues(prevKind, delta === prev)) throw continuesError(what);
+      prevKind = RUN;
+      for (const stop = n + header; n < stop;) out[n++] = absolute = counter(absolute + delta, what);
+      prev = delta;
+    } else if (header < 0) {
+      const count = -header;
+      const wasRun = prevKind === RUN;
+      prevKind = literalRun(count, left, prevKind, what);
+      for (let i = 0; i < count; i++) {
+        const delta = r.sleb(what);
+        if ((i > 0 || wasRun) && delta === prev) throw repeatedInLiteral(what);
+        out[n++] = absolute = counter(absolute + delta, what);
+        prev = delta;
+      }
+    } else {
+      const count = nullRun(r, left, prevKind, nullable, what);
+      for (const stop = n + count; n < stop;) out[n++] = NULL;
+      prevKind = NULLS;
+    }
   }
+  if (n !== expected) throw countMismatch(n, expected, what);
   return n;
 }
 

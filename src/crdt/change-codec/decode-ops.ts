@@ -10,7 +10,7 @@
  */
 import { decodeBooleanColumn, decodeDeltaAbsolute, decodeStringColumn, decodeUintColumn, NULL } from './columns.js';
 import type { ChangeHeader } from './decode.js';
-import { Col, COLUMN_NAMES } from './layout.js';
+import { Col, COLUMN_NAMES, VALUE_TYPE } from './layout.js';
 import { bad, ByteReader, type SliceBuffer } from './reader.js';
 import { releaseScratch } from './scratch.js';
 import { NO_PREDS, type ChangeOp, type OpAction } from './types.js';
@@ -47,9 +47,9 @@ interface Columns {
 /** One array per column, reused by every decode (scratch.ts); ops copy the values out. */
 const SCRATCH = {
   actions: [] as number[], objActor: [] as number[], objCtr: [] as number[], keyActor: [] as number[],
-  keyCtr: [] as number[], keyDelta: [] as (number | null)[], keyStr: [] as (string | null)[], insert: [] as boolean[],
+  keyCtr: [] as number[], keyStr: [] as (string | null)[], insert: [] as boolean[],
   meta: [] as number[], predCount: [] as number[], predActor: [] as number[], predCtr: [] as number[],
-  predDelta: [] as (number | null)[], expand: [] as boolean[], markName: [] as (string | null)[],
+  expand: [] as boolean[], markName: [] as (string | null)[],
 };
 /**
  * Decodes and checks the ops of a change whose header is `h`. With `textRuns`, a run of
@@ -113,13 +113,16 @@ function decodeColumns(body: SliceBuffer, r: ByteReader, h: ChangeHeader, maxOps
     const valueAt = raw.pos;
     if (run !== null && key === null && obj === run.obj && extendsRun(cols, i, own, predCount)) {
       // Inserted after the op before (this author's, counter own - 1): a valid reference.
-      readValue(raw, cols.meta[i]!, cell);
-      if (cell.datatype === 'str') {
+      const meta = cols.meta[i]!;
+      if (meta % 16 === VALUE_TYPE.str) {
+        // Checked here, joined once when the run ends (finishRun): no string per character.
+        raw.skipUtf8(Math.floor(meta / 16), 'string value');
         run.run!++;
         runTo = raw.pos;
         continue;
       }
-      // Not a string: decoded below as an op of its own (the value is already read).
+      // Not a string: decoded below as an op of its own.
+      readValue(raw, meta, cell);
       run = finishRun(run, raw.bytes, runFrom, runTo);
     } else {
       if (run !== null) run = finishRun(run, raw.bytes, runFrom, runTo);
@@ -211,7 +214,7 @@ function readColumns(r: ByteReader, h: ChangeHeader, maxOps: number): Columns {
   const objActor = optionalUints(r, h, Col.ObjActor, n, s.objActor);
   const objCtr = optionalUints(r, h, Col.ObjCtr, n, s.objCtr);
   const keyActor = optionalUints(r, h, Col.KeyActor, n, s.keyActor);
-  const keyCtr = seek(r, h, Col.KeyCtr) ? someValue(s.keyCtr, decodeDeltaAbsolute(r, n, true, 'key counter column', s.keyCtr, s.keyDelta), Col.KeyCtr) : null;
+  const keyCtr = seek(r, h, Col.KeyCtr) ? someValue(s.keyCtr, decodeDeltaAbsolute(r, n, true, 'key counter column', s.keyCtr), Col.KeyCtr) : null;
   const keyStr = seek(r, h, Col.KeyStr) ? someValue(s.keyStr, decodeStringColumn(r, n, 'key string column', s.keyStr), Col.KeyStr) : null;
   decodeBooleanColumn(required(r, h, Col.Insert), n, 'insert column', s.insert);
   decodeUintColumn(required(r, h, Col.ValMeta), n, true, false, 'value metadata column', s.meta);
@@ -221,7 +224,7 @@ function readColumns(r: ByteReader, h: ChangeHeader, maxOps: number): Columns {
   if (predTotal > maxOps) throw bad(`${predTotal} preds; at most ${maxOps}`);
   if (predTotal > 0) {
     decodeUintColumn(required(r, h, Col.PredActor), predTotal, true, false, 'pred actor column', s.predActor);
-    decodeDeltaAbsolute(required(r, h, Col.PredCtr), predTotal, false, 'pred counter column', s.predCtr, s.predDelta);
+    decodeDeltaAbsolute(required(r, h, Col.PredCtr), predTotal, false, 'pred counter column', s.predCtr);
   } else if (h.colStart[Col.PredActor]! >= 0 || h.colStart[Col.PredCtr]! >= 0) {
     throw bad('pred columns present without preds');
   }

@@ -156,24 +156,32 @@ export class ByteReader {
   utf8(length: number, what: string): string {
     const start = this.pos;
     const end = start + length;
+    if (!this.skipUtf8(length, what)) return this.bytes.utf8Slice(start, end);
+    // ASCII (map keys, most values, most text characters): one native slice of the whole
+    // range, then a cheap substring per string, beats a native call per string.
+    if (length === 1) return String.fromCharCode(this.bytes[start]!);
+    if (this.#text === null) {
+      this.#text = this.bytes.latin1Slice(start, this.end);
+      this.#textBase = start;
+    }
+    return this.#text.substring(start - this.#textBase, end - this.#textBase);
+  }
+
+  /**
+   * Checks that the next `length` bytes are strict UTF-8 and moves past them; true when
+   * they are ASCII. For values read only as part of a longer string (a text run's
+   * characters, decode-ops.ts), which would otherwise each become a string to be dropped.
+   */
+  skipUtf8(length: number, what: string): boolean {
+    const start = this.pos;
+    const end = start + length;
     if (length > this.end - start) throw bad(`${what}: length ${length} exceeds the ${this.end - start} bytes left`);
     const bytes = this.bytes;
-    this.pos = end;
     let i = start;
     while (i < end && bytes[i]! < 0x80) i++;
-    if (i === end) {
-      // ASCII (map keys, most values, most text characters): no validation needed. One
-      // native slice of the whole range, then a cheap substring per string, beats a native
-      // call per string.
-      if (length === 1) return String.fromCharCode(bytes[start]!);
-      if (this.#text === null) {
-        this.#text = bytes.latin1Slice(start, this.end);
-        this.#textBase = start;
-      }
-      return this.#text.substring(start - this.#textBase, end - this.#textBase);
-    }
-    if (!isUtf8(bytes.subarray(start, end))) throw bad(`${what}: invalid UTF-8`);
-    return bytes.utf8Slice(start, end);
+    if (i < end && !isUtf8(bytes.subarray(start, end))) throw bad(`${what}: invalid UTF-8`);
+    this.pos = end;
+    return i === end;
   }
 
   /** The next `length` bytes as lowercase hex (actor ids, hashes). */

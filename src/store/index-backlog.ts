@@ -28,7 +28,7 @@
  */
 import type { RecordView } from '../crdt/record-schema.js';
 import type { RecordId } from '../types.js';
-import { indexDelta, indexKeysOf, type IndexSource } from './indexes.js';
+import { indexDelta, indexKeyList, indexKeysOf, type IndexSource } from './indexes.js';
 
 /**
  * How long writes must pause before the backlog is indexed. Longer than the gap between
@@ -114,7 +114,7 @@ export class IndexBacklog {
     let taken = 0;
     for (const [id, source] of this.#pending) {
       if (taken >= count) break;
-      for (const key of indexKeysOf(source)) ops.putIndex(key);
+      if (source !== undefined) for (const key of indexKeyList(source)) ops.putIndex(key);
       ops.delMarker(id);
       this.#pending.delete(id); // deleting the entry being visited is safe in a Map's iteration
       taken++;

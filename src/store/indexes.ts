@@ -38,13 +38,8 @@ export type IndexSource = TextSource & Pick<RecordView, 'territory' | 'owner' | 
  */
 export function textTokens(view: TextSource): string[] {
   const tokens = new Set<string>();
-  const add = (value: string | undefined) => {
-    for (const word of (value ?? '').toLowerCase().normalize('NFKC').split(/[^\p{L}\p{N}]+/u)) {
-      if (word.length >= MIN_TOKEN_LENGTH) tokens.add(word);
-    }
-  };
-  add(view.name);
-  add(view.company);
+  addWords(tokens, view.name);
+  addWords(tokens, view.company);
   if (view.email) {
     // The address, its local part and its domain; not the words of the domain, whose
     // 'com' would make one enormous posting list.
@@ -59,6 +54,25 @@ export function textTokens(view: TextSource): string[] {
   return list;
 }
 
+/** Only ASCII characters: NFKC leaves them as they are. */
+const ASCII = /^[\x00-\x7f]*$/;
+/** Separators between words: anything but a letter or a digit (\p{L}, \p{N}). */
+const NON_WORD = /[^\p{L}\p{N}]+/u;
+/** The same for ASCII text, whose letters and digits are these (after lower-casing). */
+const ASCII_NON_WORD = /[^a-z0-9]+/;
+
+/**
+ * Adds the words of `value` (lower-cased, NFKC) of at least MIN_TOKEN_LENGTH. ASCII text,
+ * most names, companies and addresses, skips ICU's normalisation and the Unicode split,
+ * which give it the same words (test/store/index-delta.test.ts holds the two together).
+ */
+function addWords(tokens: Set<string>, value: string | undefined): void {
+  if (!value) return;
+  const lower = value.toLowerCase();
+  const words = ASCII.test(lower) ? lower.split(ASCII_NON_WORD) : lower.normalize('NFKC').split(NON_WORD);
+  for (const word of words) if (word.length >= MIN_TOKEN_LENGTH) tokens.add(word);
+}
+
 /** Normalises a search query the way tokens are normalised. */
 export function normaliseQuery(query: string): string {
   return query.toLowerCase().normalize('NFKC').trim();
@@ -66,8 +80,12 @@ export function normaliseQuery(query: string): string {
 
 /** Encodes an index value so it can never contain the '/' separator. */
 export function encodeIndexValue(value: string): string {
-  return encodeURIComponent(value);
+  // Most values hold no character encodeURIComponent escapes: a test is cheaper than its call.
+  return URI_UNRESERVED.test(value) ? value : encodeURIComponent(value);
 }
+
+/** The characters encodeURIComponent leaves as they are. */
+const URI_UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
 
 /** What one record's index keys become: the keys to delete and the keys to put. */
 export interface IndexDelta {
@@ -121,7 +139,7 @@ export function indexKeysOf(view: IndexSource | undefined): Set<string> {
  * per equality index, one per distinct search token under the 'text' name), so a record
  * written for the first time needs no Set of them and no difference against an empty one.
  */
-function indexKeyList(view: IndexSource): string[] {
+export function indexKeyList(view: IndexSource): string[] {
   const keys: string[] = [];
   for (const [name, pick] of INDEX_PICKS) {
     const value = pick(view);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptyView } from '../../src/crdt/record-state.js';
 import type { RecordView } from '../../src/crdt/record-schema.js';
-import { indexDelta, indexKeysOf, MAX_TEXT_TOKENS, textTokens } from '../../src/store/indexes.js';
+import { encodeIndexValue, indexDelta, indexKeysOf, MAX_TEXT_TOKENS, textTokens, type TextSource } from '../../src/store/indexes.js';
 import type { RecordId } from '../../src/types.js';
 
 // Few values per field, so that pairs of views often share some and differ in others:
@@ -87,5 +87,29 @@ describe('indexDelta', () => {
     const textKeys = [...indexKeysOf(long)].filter((key) => key.startsWith('text/'));
     expect(textKeys).toEqual(words.slice(0, MAX_TEXT_TOKENS).map((word) => `text/${word}/cust-1`));
     expect(indexDelta(undefined, long).added.filter((key) => key.startsWith('text/'))).toEqual(textKeys);
+  });
+
+  it('finds the words the Unicode path finds, and encodes values as encodeURIComponent does, in any text (seeded)', () => {
+    // The fast paths (ASCII words without NFKC or the Unicode split; values needing no
+    // escape as they are) against what they shortcut. Characters chosen to hit the edges:
+    // separators, digits, 'K' (Kelvin) and 'İ' whose lower case is or is not ASCII, a
+    // ligature and a full-width letter that NFKC changes, a lone surrogate, an emoji.
+    const char = fc.constantFrom(...'aZ09 ._-~*()!\'/%@+,é\u212aİﬁＡ\ud800😀東'.split(''), 'x', 'Y', ' ');
+    const textOf = fc.string({ unit: char, maxLength: 24 });
+    const wordsOf = (value: string | undefined) => (value ?? '').toLowerCase().normalize('NFKC').split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 2);
+    fc.assert(fc.property(textOf, fc.option(textOf, { nil: undefined }), (name, company) => {
+      const source: TextSource = { id: 'cust-1' as RecordId, name, ...(company !== undefined ? { company } : {}) };
+      expect(textTokens(source)).toEqual([...new Set([...wordsOf(name), ...wordsOf(company)])].slice(0, MAX_TEXT_TOKENS));
+    }), { seed: 20261204, numRuns: 2_000 });
+    fc.assert(fc.property(textOf, (value) => {
+      let expected: string | Error;
+      try {
+        expected = encodeURIComponent(value);
+      } catch (err) {
+        expected = err as Error; // a lone surrogate: both throw
+      }
+      if (expected instanceof Error) expect(() => encodeIndexValue(value)).toThrow(URIError);
+      else expect(encodeIndexValue(value)).toBe(expected);
+    }), { seed: 20261204, numRuns: 2_000 });
   });
 });

@@ -30,11 +30,10 @@ const LITERAL = 2;
 const NULLS = 3;
 
 /*
- * One decoder per value type (unsigned ints, deltas, strings), each writing one element
- * type: a decoder shared by all three wrote numbers, nulls and strings through one call
- * site, and that polymorphic code was a quarter of a change's decoding (a customer's
- * notes are one op per character, so every column holds hundreds of entries). What the
- * three share, the rules of canonical runs, is in the checks below.
+ * Unsigned-int and string columns share one decoder; a delta column has its own, which
+ * writes the absolute counters directly (the decoder before went through an array of
+ * deltas and a second pass, and read every value through a switch on its kind). What
+ * both share, the rules of canonical runs, is in the checks below.
  */
 
 /** Checks the length of a repeat run of `count` items. */
@@ -84,15 +83,25 @@ function countMismatch(n: number, expected: number, what: string): CrmsyncError 
  * count). Nulls are refused unless `nullable`.
  */
 export function decodeUintColumn(r: ByteReader, expected: number, exact: boolean, nullable: boolean, what: string, out: number[]): number {
+  return decodeRle<number | null>(r, false, expected, exact, nullable, NULL, what, out as (number | null)[]);
+}
+
+/** An RLE column of strings (map keys, mark names) into `out`; null entries stay null. Exactly `expected` values. */
+export function decodeStringColumn(r: ByteReader, expected: number, what: string, out: (string | null)[]): number {
+  return decodeRle<string | null>(r, true, expected, true, true, null, what, out);
+}
+
+/** An RLE column of strings (`strings`) or unsigned ints into `out`, `nul` for nulls; see decodeUintColumn. */
+function decodeRle<T>(r: ByteReader, strings: boolean, expected: number, exact: boolean, nullable: boolean, nul: T, what: string, out: T[]): number {
   let n = 0;
   let prevKind = NONE;
-  let prev = NULL;
+  let prev: T = nul;
   while (r.pos < r.end) {
     const header = r.sleb(what);
     const left = expected - n;
     if (header > 0) {
       repeatRun(header, left, what);
-      const value = r.uleb(what);
+      const value = (strings ? r.str(what) : r.uleb(what)) as T;
       if (continues(prevKind, value === prev)) throw continuesError(what);
       prevKind = RUN;
       for (const stop = n + header; n < stop;) out[n++] = value;
@@ -102,55 +111,19 @@ export function decodeUintColumn(r: ByteReader, expected: number, exact: boolean
       const wasRun = prevKind === RUN;
       prevKind = literalRun(count, left, prevKind, what);
       for (let i = 0; i < count; i++) {
-        const value = r.uleb(what);
+        const value = (strings ? r.str(what) : r.uleb(what)) as T;
         if ((i > 0 || wasRun) && value === prev) throw repeatedInLiteral(what);
         out[n++] = value;
         prev = value;
       }
     } else {
       const count = nullRun(r, left, prevKind, nullable, what);
-      for (const stop = n + count; n < stop;) out[n++] = NULL;
+      for (const stop = n + count; n < stop;) out[n++] = nul;
       prevKind = NULLS;
-      prev = NULL;
+      prev = nul;
     }
   }
   if (exact && n !== expected) throw countMismatch(n, expected, what);
-  return n;
-}
-
-/** An RLE column of strings (map keys, mark names) into `out`; null entries stay null. Exactly `expected` values. */
-export function decodeStringColumn(r: ByteReader, expected: number, what: string, out: (string | null)[]): number {
-  let n = 0;
-  let prevKind = NONE;
-  let prev: string | null = null;
-  while (r.pos < r.end) {
-    const header = r.sleb(what);
-    const left = expected - n;
-    if (header > 0) {
-      repeatRun(header, left, what);
-      const value = r.str(what);
-      if (continues(prevKind, value === prev)) throw continuesError(what);
-      prevKind = RUN;
-      for (const stop = n + header; n < stop;) out[n++] = value;
-      prev = value;
-    } else if (header < 0) {
-      const count = -header;
-      const wasRun = prevKind === RUN;
-      prevKind = literalRun(count, left, prevKind, what);
-      for (let i = 0; i < count; i++) {
-        const value = r.str(what);
-        if ((i > 0 || wasRun) && value === prev) throw repeatedInLiteral(what);
-        out[n++] = value;
-        prev = value;
-      }
-    } else {
-      const count = nullRun(r, left, prevKind, true, what);
-      for (const stop = n + count; n < stop;) out[n++] = null;
-      prevKind = NULLS;
-      prev = null;
-    }
-  }
-  if (n !== expected) throw countMismatch(n, expected, what);
   return n;
 }
 

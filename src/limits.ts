@@ -116,7 +116,7 @@ export const FIXED_LIMITS = {
   maxDigestIds: { value: 256, unit: 'count', reason: 'record ids one anti-entropy compare or repair request may name (a repair loads each document)' },
   indexScanFactor: { value: 10, unit: 'count', reason: 'index keys one list page examines per record returned: time of one filtered listing' },
   maxTextTokens: { value: 48, unit: 'count', reason: 'search tokens indexed per record: index writes per change' },
-  indexBacklog: { value: 20_000, unit: 'count', reason: 'created records whose index keys wait to be written while writes keep coming (store/index-backlog.ts): about 350 B of memory each (7 MB at the limit), and about 40 µs each for a filtered listing or search, or a node opening after a stop, that must write them first (0.8 s at the limit, measured here); past it, each commit writes as many as it added' },
+  indexBacklog: { value: 20_000, unit: 'count', reason: 'created records whose index keys wait to be written while writes keep coming (store/index-backlog.ts): about 350 B of memory each (7 MB at the limit), and about 40 µs each for a filtered listing or search that must write them first (0.8 s at the limit, measured here), 42 to 56 µs each for a node opening after a stop (0.9 to 1.2 s); past it, each commit writes as many as it added' },
 } as const satisfies Record<string, LimitDoc>;
 
 /** The overridable limits of a node. */

@@ -78,14 +78,14 @@ export function normaliseQuery(query: string): string {
   return query.toLowerCase().normalize('NFKC').trim();
 }
 
+/** The characters encodeURIComponent leaves as they are. */
+const URI_UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
+
 /** Encodes an index value so it can never contain the '/' separator. */
 export function encodeIndexValue(value: string): string {
   // Most values hold no character encodeURIComponent escapes: a test is cheaper than its call.
   return URI_UNRESERVED.test(value) ? value : encodeURIComponent(value);
 }
-
-/** The characters encodeURIComponent leaves as they are. */
-const URI_UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
 
 /** What one record's index keys become: the keys to delete and the keys to put. */
 export interface IndexDelta {
